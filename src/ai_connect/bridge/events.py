@@ -1,0 +1,172 @@
+"""Events into the router and actions out of it (frozen dataclasses, no behaviour).
+
+The server driver turns what happens on sockets, timers and the store into events, calls
+``Router.handle(event)`` and carries out the actions it gets back, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    AppendResult,
+    MailboxEntry,
+    PeerRecord,
+)
+from ai_connect.errors import FrameError
+from ai_connect.protocol import ClientFrame, Rid, ServerFrame
+
+__all__ = [
+    "Action",
+    "BadFrame",
+    "Close",
+    "CommitFailed",
+    "Committed",
+    "Connected",
+    "Disconnected",
+    "Event",
+    "FrameReceived",
+    "LoadPending",
+    "Origin",
+    "PendingLoaded",
+    "Persist",
+    "QueryHistory",
+    "QuerySearch",
+    "Send",
+    "Tick",
+]
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    conn: int
+    now: float
+    remote: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReceived:
+    conn: int
+    frame: ClientFrame
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class BadFrame:
+    conn: int
+    error: FrameError
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    conn: int
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who asked for a write, so the reply can follow its commit."""
+
+    conn: int
+    rid: Rid
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A write batch is durable. ``appends`` pairs each append with its result."""
+
+    appends: tuple[tuple[Persist, AppendResult], ...]
+    acks: tuple[Persist, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitFailed:
+    """A write batch was rolled back: nothing of it is stored."""
+
+    persists: tuple[Persist, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLoaded:
+    conn: int
+    after_seq: int
+    entries: tuple[MailboxEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    now: float
+
+
+Event = (
+    Connected
+    | FrameReceived
+    | BadFrame
+    | Disconnected
+    | Committed
+    | CommitFailed
+    | PendingLoaded
+    | Tick
+)
+
+
+# --- actions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    conn: int
+    frame: ServerFrame
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    conn: int
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Write ``op`` in the next group commit; answer ``origin`` after it."""
+
+    op: PeerRecord | AppendOp | AckOp
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPending:
+    conn: int
+    recipient: str
+    after_seq: int
+    limit: int
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueryHistory:
+    conn: int
+    rid: Rid
+    viewer: str
+    peer: str | None
+    limit: int
+    before: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySearch:
+    conn: int
+    rid: Rid
+    viewer: str
+    query: str
+    limit: int
+
+
+Action = Send | Close | Persist | LoadPending | QueryHistory | QuerySearch

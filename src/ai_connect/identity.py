@@ -1,0 +1,101 @@
+"""Addresses ``Name (Project)``: formatting, parsing, project detection, matching rules.
+
+Matching (docs/protocol.md §3.1): a target is, in order of preference, an exact address,
+an address differing only in case, a bare name (``mini`` or ``mini#2``) that one known
+peer carries, or a prefix of exactly one known address. Anything else is an error that
+lists the candidates; a message is never stored where nobody will read it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from ai_connect.errors import UnknownPeer
+
+__all__ = [
+    "BROADCAST",
+    "detect_project",
+    "format_address",
+    "parse_address",
+    "resolve",
+    "with_suffix",
+]
+
+BROADCAST = "*"
+
+_ADDRESS_RE = re.compile(r"^(?P<name>[^()]+?) \((?P<project>[^()]+)\)$")
+
+
+def format_address(name: str, project: str) -> str:
+    """``Name (Project)``."""
+    return f"{name} ({project})"
+
+
+def parse_address(address: str) -> tuple[str, str] | None:
+    """Splits ``Name (Project)`` into its parts; ``None`` if it is not an address."""
+    match = _ADDRESS_RE.match(address.strip())
+    if match is None:
+        return None
+    return match.group("name"), match.group("project")
+
+
+def with_suffix(name: str, project: str, taken: Callable[[str], bool]) -> str:
+    """The first free address of ``Name (Project)``, ``Name#2 (Project)``, ``Name#3``…"""
+    address = format_address(name, project)
+    number = 2
+    while taken(address):
+        address = format_address(f"{name}#{number}", project)
+        number += 1
+    return address
+
+
+def detect_project(cwd: Path) -> str:
+    """The name of the git root above ``cwd``, else the name of ``cwd`` itself."""
+    cwd = cwd.resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".git").exists():
+            return _clean_project(folder.name)
+    return _clean_project(cwd.name)
+
+
+def _clean_project(name: str) -> str:
+    cleaned = re.sub(r"[()\x00-\x1f\x7f]", "", name).strip()
+    return cleaned[:128] or "default"
+
+
+def _base_name(address: str) -> str:
+    parsed = parse_address(address)
+    return parsed[0] if parsed else address
+
+
+def resolve(target: str, known: Collection[str]) -> str:
+    """Maps a target to exactly one known address, or raises :class:`UnknownPeer`."""
+    target = target.strip()
+    if target in known:
+        return target
+    folded = target.casefold()
+    for rule in (
+        lambda a: a.casefold() == folded,
+        lambda a: _base_name(a).casefold() == folded,
+        lambda a: a.casefold().startswith(folded),
+    ):
+        matches = sorted(a for a in known if rule(a))
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UnknownPeer(
+                "ambiguous_peer",
+                f"{target!r} matches {len(matches)} peers: {', '.join(matches)}",
+                "send to the full address, e.g. " + repr(matches[0]),
+                tuple(matches),
+            )
+    close = difflib.get_close_matches(target, list(known), n=5, cutoff=0.4)
+    names = {a for a in known if _base_name(a).casefold().startswith(folded[:3])}
+    candidates = tuple(sorted(set(close) | names))[:10]
+    hint = "call peers to list the known peers"
+    if candidates:
+        hint = f"did you mean {', '.join(candidates)}? ({hint})"
+    raise UnknownPeer("unknown_peer", f"no known peer matches {target!r}", hint, candidates)
