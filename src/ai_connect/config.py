@@ -1,0 +1,221 @@
+"""Settings from flags, environment and the config file, in that order of precedence.
+
+The config file is ``~/.config/ai-connect/config.yaml`` (XDG, via platformdirs; override
+with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
+
+    bridge:
+      host: 192.168.0.252   # where clients find the bridge
+      port: 9999
+      url: wss://bridge.example:9999   # instead of host/port; wins over them
+      token: ...            # sent in hello when the bridge requires auth
+    peer:
+      name: laptop          # AI_CONNECT_PEER_NAME overrides it
+      project: myproject    # default: the git root (else the directory) of the cwd
+      auto_connect: true    # accepted, unused: clients always connect
+    server:                 # the bridge process itself (ai-connect bridge)
+      host: 127.0.0.1
+      port: 9999
+      db: ~/.local/share/ai-connect/bridge.db
+      presence_timeout: 60  # seconds
+      retention_days: 30
+      synchronous: FULL     # FULL (default) or NORMAL
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+
+from ai_connect.errors import ConfigError
+from ai_connect.identity import detect_project
+
+__all__ = [
+    "DEFAULT_PORT",
+    "BridgeSettings",
+    "ClientSettings",
+    "bridge_settings",
+    "client_settings",
+    "config_path",
+    "default_db_path",
+    "load_file",
+    "normalise_url",
+]
+
+DEFAULT_PORT = 9999
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    url: str
+    name: str
+    project: str
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSettings:
+    host: str
+    port: int
+    db: Path
+    presence_timeout_s: float = 60.0
+    retention_s: float = 30 * 86400.0
+    synchronous: str = "FULL"
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("AI_CONNECT_CONFIG"):
+        return Path(env["AI_CONNECT_CONFIG"]).expanduser()
+    return platformdirs.user_config_path("ai-connect") / "config.yaml"
+
+
+def default_db_path() -> Path:
+    return platformdirs.user_data_path("ai-connect") / "bridge.db"
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """Reads the YAML config; a missing file is an empty config."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"config file {path} is not valid YAML: {exc}; fix it or move it away"
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping (bridge:, peer:, server:)")
+    return data
+
+
+def _section(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"'{name}' in {path} must be a mapping of keys, not {value!r}")
+    return value
+
+
+def _port(value: Any, where: str) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{where} must be a port number 0-65535, not {value!r}")
+    return port
+
+
+def _number(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if number <= 0:
+        raise ConfigError(f"{where} must be a positive number, not {value!r}")
+    return number
+
+
+def normalise_url(url: str) -> str:
+    """``host:port`` or ``ws(s)://host:port``; anything else is a ConfigError."""
+    url = url.strip()
+    if "://" not in url:
+        url = f"ws://{url}"
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in ("ws", "wss") or not url.split("://", 1)[1]:
+        raise ConfigError(
+            f"bridge URL {url!r} is not a WebSocket URL; use ws://HOST:PORT or wss://HOST:PORT"
+        )
+    return url
+
+
+def _host_url(host: str, port: int) -> str:
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"ws://{host}:{port}"
+
+
+def client_settings(
+    *,
+    url: str | None = None,
+    name: str | None = None,
+    project: str | None = None,
+    token: str | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ClientSettings:
+    """Resolves what a client needs: flag > environment > config file > default."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    data = load_file(path)
+    bridge, peer = _section(data, "bridge", path), _section(data, "peer", path)
+    if url is None:
+        url = env.get("AI_CONNECT_BRIDGE") or bridge.get("url")
+    if url is None:
+        host = str(bridge.get("host") or "127.0.0.1")
+        url = _host_url(host, _port(bridge.get("port", DEFAULT_PORT), f"bridge.port in {path}"))
+    name = (
+        name
+        or env.get("AI_CONNECT_PEER_NAME")
+        or peer.get("name")
+        or socket.gethostname().split(".")[0]
+        or "agent"
+    )
+    project = (
+        project
+        or env.get("AI_CONNECT_PROJECT")
+        or peer.get("project")
+        or detect_project(cwd or Path.cwd())
+    )
+    token = token or env.get("AI_CONNECT_TOKEN") or bridge.get("token")
+    return ClientSettings(
+        normalise_url(str(url)),
+        str(name).strip(),
+        str(project).strip(),
+        str(token) if token else None,
+    )
+
+
+def bridge_settings(
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    db: Path | None = None,
+    presence_timeout_s: float | None = None,
+    retention_days: float | None = None,
+    synchronous: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> BridgeSettings:
+    """Resolves the bridge process's settings: flag > environment > config > default."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    data = load_file(path)
+    server, bridge = _section(data, "server", path), _section(data, "bridge", path)
+    host = host or env.get("AI_CONNECT_HOST") or str(server.get("host") or "127.0.0.1")
+    if port is None:
+        raw = env.get("AI_CONNECT_PORT") or server.get("port") or bridge.get("port")
+        port = _port(raw if raw is not None else DEFAULT_PORT, "the bridge port")
+    raw_db = db or env.get("AI_CONNECT_DB") or server.get("db")
+    db_path = Path(str(raw_db)).expanduser() if raw_db else default_db_path()
+    timeout = presence_timeout_s or _number(
+        server.get("presence_timeout", 60), f"server.presence_timeout in {path}"
+    )
+    days = retention_days or _number(
+        server.get("retention_days", 30), f"server.retention_days in {path}"
+    )
+    sync = str(synchronous or server.get("synchronous") or "FULL").upper()
+    if sync not in ("FULL", "NORMAL"):
+        raise ConfigError(f"synchronous must be FULL or NORMAL, not {sync!r}")
+    return BridgeSettings(host, port, db_path, timeout, days * 86400.0, sync)
