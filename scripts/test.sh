@@ -1,0 +1,9 @@
+#!/bin/sh
+# Sets up .venv with the test tools, then runs every check: ruff, mypy --strict, pytest.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/setup.sh --test
+.venv/bin/ruff check src tests bench scripts
+.venv/bin/ruff format --check src tests bench scripts
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
