@@ -1,5 +1,10 @@
+"""``python -m ai_connect``: the ``ai-connect`` command."""
+
 import sys
 
 from ai_connect.cli import main
 
-sys.exit(main())
+__all__: list[str] = []
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import random
 import secrets
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -29,6 +31,7 @@ from ai_connect import __version__
 from ai_connect.errors import (
     BridgeError,
     FrameError,
+    LocalProtocolError,
     NotConnected,
     RequestRejected,
     RequestTimeout,
@@ -159,10 +162,13 @@ class BridgeClient:
         self._outbox: OrderedDict[str, _Outgoing] = OrderedDict()
         self._arrived = asyncio.Event()
         self._connected = asyncio.Event()
+        self._disconnected = asyncio.Event()
+        self._disconnected.set()
         self._closed = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[Message | Presence], None]] = []
+        self._state_waiters: list[tuple[LinkState, asyncio.Future[None]]] = []
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -215,6 +221,26 @@ class BridgeClient:
         except TimeoutError as exc:
             raise NotConnected(self._not_connected_text()) from exc
 
+    async def wait_disconnected(self) -> None:
+        """Returns once the link is down (at once if it is); with ``reconnect=False``, for good."""
+        await self._disconnected.wait()
+
+    async def wait_state(self, state: LinkState, timeout: float) -> None:
+        """Returns once the link is (or has passed through) ``state``; else RequestTimeout."""
+        if self.state is state:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        entry = (state, waiter)
+        self._state_waiters.append(entry)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError as exc:
+            raise RequestTimeout(
+                f"the link did not become {state} within {timeout:g} s; it is {self.state}"
+            ) from exc
+        finally:
+            self._state_waiters.remove(entry)
+
     # --- requests ---------------------------------------------------------------------
 
     async def send(
@@ -254,7 +280,12 @@ class BridgeClient:
             item.future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._outbox[cid] = item
         if self.connected:
-            await self._transmit(frame)
+            try:
+                await self._transmit(frame)
+            except NotConnected:
+                if not queue:
+                    self._outbox.pop(cid, None)
+                    raise
         if queue and not self.connected:
             return Receipt(cid, "queued")
         wait = self.request_timeout if timeout is None else timeout
@@ -314,9 +345,15 @@ class BridgeClient:
         """
         welcome = self.welcome
         window = int(welcome.limits.get("window_messages", 256)) if welcome else 256
+        window_bytes = int(welcome.limits.get("window_bytes", 1 << 20)) if welcome else 1 << 20
         goal = welcome.tip if welcome else 0
         deadline = asyncio.get_running_loop().time() + timeout
-        while self.inbox.ack_target() < goal and len(self.inbox) < window:
+        while (
+            self.inbox.received < goal
+            and len(self.inbox) < window
+            # The window also closes on bytes (§3.3): then nothing more comes until an ack.
+            and sum(_flow_bytes(m) for m in self.inbox.unhandled()) < window_bytes
+        ):
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
@@ -398,13 +435,19 @@ class BridgeClient:
     def _set_state(self, state: LinkState) -> None:
         if state is not self.state:
             self.state, self.state_since = state, self._clock()
+            for wanted, waiter in self._state_waiters:
+                if wanted is state and not waiter.done():
+                    waiter.set_result(None)
         if state is LinkState.CONNECTED:
             self._connected.set()
+            self._disconnected.clear()
         else:
             self._connected.clear()
+            self._disconnected.set()
 
     async def _open(self) -> ClientConnection:
-        """Connects and registers; raises NotConnected or RequestRejected."""
+        """Connects and registers; raises NotConnected, RequestRejected or LocalProtocolError."""
+        hello = self._hello()
         try:
             ws = await asyncio.wait_for(
                 connect(
@@ -415,6 +458,9 @@ class BridgeClient:
                     ping_interval=self._keepalive_s,
                     ping_timeout=self._keepalive_s,
                     open_timeout=self.connect_timeout,
+                    # A dead link fails its keepalive ping; don't then wait the default
+                    # 10 s for a close handshake that cannot come.
+                    close_timeout=self._keepalive_s,
                     user_agent_header=f"ai-connect/{__version__}",
                 ),
                 self.connect_timeout,
@@ -424,18 +470,6 @@ class BridgeClient:
             raise NotConnected(self._not_connected_text()) from exc
         self._ws = ws
         reader = asyncio.create_task(self._read(ws))
-        hello = Hello(
-            rid=self._rid(),
-            protocol=PROTOCOL_VERSION,
-            name=self.name,
-            project=self.project,
-            token=self._token,
-            session=self.session,
-            address=self.address,
-            resume=(self.inbox.ack_target() or None) if self.address else None,
-            presence=self._presence,
-            client=ClientInfo(kind=self._kind, version=__version__),
-        )
         try:
             welcome: Welcome = await self._request(hello, Welcome, self.connect_timeout)
         except BridgeError:
@@ -449,14 +483,39 @@ class BridgeClient:
         self.inbox.reset(welcome.acked)
         self.last_error = None
         self._reader = reader
-        self._set_state(LinkState.CONNECTED)
-        log.info("connected to %s as %s (%d unread)", self.url, welcome.address, welcome.unread)
-        for item in list(self._outbox.values()):
-            await self._transmit(item.frame)
+        # Resend the outbox before anyone may send anew, so per-sender order holds (§7).
+        resent: set[str] = set()
+        while backlog := [i for c, i in self._outbox.items() if c not in resent]:
+            for item in backlog:
+                await self._transmit(item.frame)
+                resent.add(item.frame.cid)
         target = self.inbox.ack_target()
         if target > welcome.acked:
             await self._transmit(Ack(seq=target))
+        self._set_state(LinkState.CONNECTED)
+        log.info("connected to %s as %s (%d unread)", self.url, welcome.address, welcome.unread)
         return ws
+
+    def _hello(self) -> Hello:
+        try:
+            return Hello(
+                rid=self._rid(),
+                protocol=PROTOCOL_VERSION,
+                name=self.name,
+                project=self.project,
+                token=self._token,
+                session=self.session,
+                address=self.address,
+                resume=(self.inbox.ack_target() or None) if self.address else None,
+                presence=self._presence,
+                client=ClientInfo(kind=self._kind, version=__version__),
+            )
+        except ValidationError as exc:
+            why = "; ".join(str(e["msg"]) for e in exc.errors(include_url=False))
+            raise LocalProtocolError(
+                f"cannot register as {self.name!r} in project {self.project!r}: {why}; "
+                "choose another name (--name, AI_CONNECT_PEER_NAME) or project (--project)"
+            ) from exc
 
     async def _run(self, ws: ClientConnection | None) -> None:
         delays: Iterator[float] | None = None
@@ -466,9 +525,9 @@ class BridgeClient:
                 if ws is None:
                     try:
                         ws = await self._open()
-                    except RequestRejected as exc:
+                    except (RequestRejected, LocalProtocolError) as exc:
                         self.last_error = str(exc)
-                        log.error("the bridge refused us: %s", exc)
+                        log.error("giving up on %s: %s", self.url, exc)
                         self._set_state(LinkState.CLOSED)
                         return
                     except BridgeError as exc:
@@ -510,6 +569,15 @@ class BridgeClient:
                     log.warning("ignoring a bad frame from the bridge: %s", exc)
                     continue
                 self._on_frame(frame)
+        # This link can answer nothing more: fail its requests now (a hello included),
+        # rather than letting them wait out their timeouts.
+        if self._ws is ws:
+            self._fail_pending(
+                NotConnected(
+                    f"the link to {self.url} closed (code {ws.close_code}) before the bridge "
+                    "answered; try again once the client has reconnected"
+                )
+            )
 
     def _on_frame(self, frame: Any) -> None:
         if isinstance(frame, Deliver):
@@ -566,6 +634,14 @@ class BridgeClient:
                 callback(item)
             except Exception:  # a listener's bug must not break delivery to the rest
                 log.exception("message listener failed")
+
+
+def _flow_bytes(message: Message) -> int:
+    """A message's size as the bridge's flow control counts it (body plus context)."""
+    size = len(message.body.encode())
+    if message.context:
+        size += len(json.dumps(message.context, separators=(",", ":")).encode())
+    return size
 
 
 def _rejection(frame: Error) -> RequestRejected:

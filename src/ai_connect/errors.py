@@ -81,7 +81,7 @@ class RequestRejected(BridgeError):
     """The bridge answered a request with an error frame."""
 
     def __init__(self, code: str, message: str, hint: str = "") -> None:
-        super().__init__(f"{message} {hint}".strip())
+        super().__init__(f"{message}; {hint}" if hint else message)
         self.code = code
         self.message = message
         self.hint = hint

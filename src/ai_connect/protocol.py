@@ -21,6 +21,7 @@ from ai_connect.errors import FrameError
 
 __all__ = [
     "CLIENT_FRAMES",
+    "MAX_CONTEXT_DEPTH",
     "PROTOCOL_VERSION",
     "SERVER_FRAMES",
     "Accepted",
@@ -61,6 +62,28 @@ Rid = Annotated[str, Field(min_length=1, max_length=64)] | int
 
 _NAME_RE = re.compile(r"^[^()#*\x00-\x1f\x7f]{1,64}$")
 _PROJECT_RE = re.compile(r"^[^()\x00-\x1f\x7f]{1,128}$")
+# A lone surrogate (escaped as \ud800 in JSON, or raw in a str) cannot be encoded as
+# UTF-8: it would break every later encode, so frames holding one are refused (§6).
+_SURROGATE_RE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+MAX_CONTEXT_DEPTH = 64
+"""Nesting levels allowed in ``send.context``; deeper JSON could not be re-encoded."""
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests at most ``limit`` levels of objects and arrays (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
 
 
 class ErrorCode(StrEnum):
@@ -172,6 +195,13 @@ class Send(_Frame):
     context: dict[str, Any] | None = None
     thread: str | None = Field(default=None, max_length=128)
     reply_to: str | None = Field(default=None, max_length=128)
+
+    @field_validator("context")
+    @classmethod
+    def _context_ok(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and not _depth_ok(value, MAX_CONTEXT_DEPTH):
+            raise ValueError(f"context must nest at most {MAX_CONTEXT_DEPTH} levels")
+        return value
 
 
 class Ack(_Frame):
@@ -409,6 +439,15 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _unicode_ok(obj: Any) -> bool:
+    """Whether every string in a decoded frame can be encoded as UTF-8."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
+
+
 def _decode(data: str | bytes, table: dict[str, type[_Frame]], max_bytes: int | None) -> _Frame:
     if isinstance(data, bytes):
         # Binary frames are not part of protocol v1 (§1), but a UTF-8 payload is harmless.
@@ -418,12 +457,15 @@ def _decode(data: str | bytes, table: dict[str, type[_Frame]], max_bytes: int | 
             raise FrameError(
                 ErrorCode.BAD_JSON, "frame is not UTF-8 text", "send JSON text frames"
             ) from exc
-    if max_bytes is not None and len(data) > max_bytes and len(data.encode()) > max_bytes:
-        raise FrameError(
-            ErrorCode.FRAME_TOO_LARGE,
-            f"frame of {len(data.encode())} bytes exceeds the limit of {max_bytes}",
-            "split the content or share a smaller excerpt",
-        )
+    if max_bytes is not None and len(data) * 4 > max_bytes:
+        # len() counts characters, and one character is 1 to 4 bytes of UTF-8.
+        size = len(data.encode(errors="surrogatepass"))
+        if size > max_bytes:
+            raise FrameError(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"frame of {size} bytes exceeds the limit of {max_bytes}",
+                "split the content or share a smaller excerpt",
+            )
     try:
         obj = json.loads(data)
     except (ValueError, RecursionError) as exc:
@@ -437,6 +479,13 @@ def _decode(data: str | bytes, table: dict[str, type[_Frame]], max_bytes: int | 
             'send a JSON object with a "type" field',
         )
     rid = _rid_of(obj)
+    if _SURROGATE_RE.search(data) and not _unicode_ok(obj):
+        raise FrameError(
+            ErrorCode.BAD_JSON,
+            "frame holds a lone surrogate (e.g. \\ud800), which is not valid Unicode",
+            "send valid UTF-8 text; escape characters beyond U+FFFF as surrogate pairs",
+            rid if _unicode_ok(rid) else None,
+        )
     kind = obj.get("type")
     model = table.get(kind) if isinstance(kind, str) else None
     if model is None:

@@ -115,6 +115,8 @@ class _Peer:
     tip: int = 0
     acked: int = 0
     conn: int | None = None
+    stored_acked: int = 0
+    """``acked`` as far as it is committed: all an ``acked`` reply may promise (§3.3)."""
 
 
 @dataclass(slots=True)
@@ -151,6 +153,8 @@ class Router:
             )
             for p in peers
         }
+        for peer in self._peers.values():
+            peer.stored_acked = peer.acked
         self._conns: dict[int, _Conn] = {}
 
     # --- introspection (tests, status) -------------------------------------------------
@@ -456,9 +460,12 @@ class Router:
                         )
                     )
         for persist in acks:
+            assert isinstance(persist.op, AckOp)
+            acker = self._peers.get(persist.op.recipient)
+            if acker is not None:
+                acker.stored_acked = max(acker.stored_acked, persist.op.seq)
             asker = persist.origin
             if asker is not None and asker.conn in self._conns:
-                assert isinstance(persist.op, AckOp)
                 out.append(Send(asker.conn, Acked(rid=asker.rid, seq=persist.op.seq)))
         for conn in touched.values():
             if conn.address is not None:
@@ -545,8 +552,11 @@ class Router:
         if frame.seq > peer.acked:
             peer.acked = frame.seq
             out.append(Persist(AckOp(peer.address, frame.seq), origin))
+        elif origin is not None and frame.seq > peer.stored_acked:
+            # The ack that covers it is not committed yet (or failed): answer after a commit.
+            out.append(Persist(AckOp(peer.address, frame.seq), origin))
         elif origin is not None:
-            out.append(Send(state.id, Acked(rid=origin.rid, seq=peer.acked)))
+            out.append(Send(state.id, Acked(rid=origin.rid, seq=peer.stored_acked)))
         state.sent = max(state.sent, frame.seq)
         while state.inflight and state.inflight[0][0] <= frame.seq:
             state.inflight_bytes -= state.inflight.popleft()[1]
@@ -634,7 +644,8 @@ class Router:
                     )
                 )
                 self._conns.pop(conn.id)
-                self._detach(conn, now, out)
+                # A silent peer was last seen at its last frame, not when we noticed (§4).
+                self._detach(conn, conn.last_activity, out)
 
     # --- helpers ----------------------------------------------------------------------
 
