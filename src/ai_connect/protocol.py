@@ -62,9 +62,6 @@ Rid = Annotated[str, Field(min_length=1, max_length=64)] | int
 
 _NAME_RE = re.compile(r"^[^()#*\x00-\x1f\x7f]{1,64}$")
 _PROJECT_RE = re.compile(r"^[^()\x00-\x1f\x7f]{1,128}$")
-# A lone surrogate (escaped as \ud800 in JSON, or raw in a str) cannot be encoded as
-# UTF-8: it would break every later encode, so frames holding one are refused (§6).
-_SURROGATE_RE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 MAX_CONTEXT_DEPTH = 64
 """Nesting levels allowed in ``send.context``; deeper JSON could not be re-encoded."""
 
@@ -74,15 +71,10 @@ def _depth_ok(value: Any, limit: int) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
             return False
-        stack.extend((child, depth + 1) for child in children)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     return True
 
 
@@ -140,7 +132,7 @@ class Limits:
 
 
 class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, strict=True)
 
 
 # --- client -> bridge -----------------------------------------------------------------
@@ -439,6 +431,23 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _maybe_surrogate(data: str) -> bool:
+    """Cheap pre-check: could ``data`` hold a lone surrogate, escaped or raw?
+
+    A lone surrogate (``\\ud800`` in JSON, or raw in a str) cannot be encoded as UTF-8:
+    it would break every later encode, so frames holding one are refused (§6).
+    """
+    if "\\ud" in data or "\\uD" in data:
+        return True
+    if data.isascii():
+        return False
+    try:
+        data.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _unicode_ok(obj: Any) -> bool:
     """Whether every string in a decoded frame can be encoded as UTF-8."""
     try:
@@ -479,7 +488,7 @@ def _decode(data: str | bytes, table: dict[str, type[_Frame]], max_bytes: int | 
             'send a JSON object with a "type" field',
         )
     rid = _rid_of(obj)
-    if _SURROGATE_RE.search(data) and not _unicode_ok(obj):
+    if _maybe_surrogate(data) and not _unicode_ok(obj):
         raise FrameError(
             ErrorCode.BAD_JSON,
             "frame holds a lone surrogate (e.g. \\ud800), which is not valid Unicode",
