@@ -483,6 +483,9 @@ def mcp(
     context_max_bytes: Annotated[
         int | None, typer.Option(min=1024, help="peer_context size cap [default: 49152]")
     ] = None,
+    progress_interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between peer_wait progress notifications")
+    ] = 10.0,
     ready_file: Annotated[
         Path | None, typer.Option(help="http: write the base URL here once listening")
     ] = None,
@@ -506,6 +509,7 @@ def mcp(
         project=project,
         token=token,
         context_max_bytes=context_max_bytes,
+        progress_interval_s=progress_interval,
         ready_file=ready_file,
     )
 

@@ -534,6 +534,10 @@ class BridgeClient:
                         self.last_error = self.last_error or str(exc)
                 if ws is not None:
                     delays = None
+                    if self._closed.is_set():
+                        # close() ran while we connected (it saw no link to close, and
+                        # Python 3.11's wait_for can swallow its cancel): close it here.
+                        await ws.close()
                     with contextlib.suppress(ConnectionClosed):
                         await ws.wait_closed()
                     self.last_error = f"link closed (code {ws.close_code}: {ws.close_reason})"

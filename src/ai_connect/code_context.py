@@ -1,0 +1,262 @@
+"""Code context for ``peer_context``: a file or line range, with what the receiver needs
+to judge it.
+
+The receiver usually cannot open the sender's files, so a path and line numbers alone
+are useless to it. :func:`read_context` returns the content itself (size-capped, with a
+visible truncation marker) together with the path relative to the repository root, the
+repository name, branch, commit, the sha256 of the file and whether it has uncommitted
+changes, so the receiver can see the code and tell whether its own copy differs.
+
+Synchronous (it runs ``git`` with a timeout); callers on an event loop use
+``asyncio.to_thread``. Works outside git too: the git fields are then ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ai_connect.errors import BridgeError
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "CodeContext",
+    "ContextError",
+    "GitInfo",
+    "git_info",
+    "parse_lines",
+    "read_context",
+]
+
+DEFAULT_MAX_BYTES = 48 * 1024
+"""Content cap: well under the bridge's context limit, and about what a model reads well."""
+
+GIT_TIMEOUT_S = 3.0
+
+_LINES_RE = re.compile(r"^\s*L?(\d+)?\s*(?:([-:])\s*L?(\d+)?)?\s*$")
+
+
+class ContextError(BridgeError):
+    """The file cannot be shared as asked (missing, a directory, binary, bad line range)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GitInfo:
+    """Where a file sits in git; every field ``None`` outside a repository."""
+
+    root: Path | None = None
+    repo: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    tracked: bool | None = None
+    dirty: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeContext:
+    """A shared excerpt of a file and its provenance."""
+
+    path: str
+    """Relative to the repository root (POSIX), else to the working directory, else absolute."""
+    start: int
+    end: int
+    """Last line shown (inclusive); ``start - 1`` for an empty file."""
+    total_lines: int
+    content: str
+    """The excerpt, ending with a truncation marker when ``truncated``."""
+    truncated: bool
+    next_lines: str | None
+    """The ``lines`` value that continues a truncated excerpt."""
+    sha256: str
+    """Of the whole file as it is on disk now (compare with ``sha256sum FILE``)."""
+    excerpt_sha256: str
+    """Of the shown lines (without the truncation marker)."""
+    size: int
+    git: GitInfo
+
+    @property
+    def lines(self) -> str:
+        return f"{self.start}-{self.end}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``context`` a peer_context message carries (docs/mcp.md)."""
+        return {
+            "kind": "code",
+            "file": self.path,
+            "lines": self.lines,
+            "total_lines": self.total_lines,
+            "content": self.content,
+            "truncated": self.truncated,
+            "next_lines": self.next_lines,
+            "sha256": self.sha256,
+            "excerpt_sha256": self.excerpt_sha256,
+            "size": self.size,
+            "repo": self.git.repo,
+            "branch": self.git.branch,
+            "commit": self.git.commit,
+            "tracked": self.git.tracked,
+            "dirty": self.git.dirty,
+        }
+
+
+def parse_lines(spec: str | None) -> tuple[int, int | None] | None:
+    """``"10-40"``, ``"10"``, ``"10-"``, ``"-40"``, ``"L10-L40"`` or ``"10:40"`` -> (start, end).
+
+    ``None`` or an empty string means the whole file. Raises :class:`ContextError`.
+    """
+    if spec is None or not spec.strip():
+        return None
+    match = _LINES_RE.match(spec)
+    if match is None or (match.group(1) is None and match.group(3) is None):
+        raise ContextError(
+            f"lines={spec!r} is not a line range; use e.g. '10-40', '10' or '120-' (1-based)"
+        )
+    start = int(match.group(1) or 1)
+    if match.group(2) is None:
+        end: int | None = start
+    else:
+        end = int(match.group(3)) if match.group(3) is not None else None
+    if start < 1 or (end is not None and end < start):
+        raise ContextError(f"lines={spec!r} is empty; lines start at 1 and the end comes last")
+    return start, end
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    """Runs ``git ARGS`` in ``cwd``; its stdout, or ``None`` if git failed or is missing."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(cwd), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_info(file: Path) -> GitInfo:
+    """The repository, branch, commit and status of ``file`` (an existing file)."""
+    folder = file.parent
+    top = _git(folder, "rev-parse", "--show-toplevel")
+    if top is None or not top.strip():
+        return GitInfo()
+    root = Path(top.strip()).resolve()
+    head = _git(folder, "rev-parse", "--verify", "--quiet", "HEAD")
+    commit = head.strip() if head else None
+    ref = _git(folder, "symbolic-ref", "--quiet", "--short", "HEAD")
+    branch = ref.strip() if ref else ("(detached)" if commit else None)
+    relative = file.relative_to(root).as_posix()
+    status = _git(
+        root, "status", "--porcelain=v1", "--untracked-files=all", "--ignored", "--", relative
+    )
+    tracked = dirty = None
+    if status is not None:
+        # "?? f" untracked, "!! f" ignored, " M f" etc. changed, nothing: as committed.
+        dirty = bool(status.strip())
+        tracked = not status.startswith(("??", "!!"))
+    return GitInfo(root, root.name, branch, commit, tracked, dirty)
+
+
+def _display_path(file: Path, git: GitInfo, cwd: Path) -> str:
+    if git.root is not None:
+        return file.relative_to(git.root).as_posix()
+    try:
+        return file.relative_to(cwd.resolve()).as_posix()
+    except ValueError:
+        return file.as_posix()
+
+
+def _resolve(file: str, cwd: Path) -> Path:
+    if not file.strip():
+        raise ContextError(f"file is empty; pass a file path (absolute, or relative to {cwd})")
+    path = Path(file).expanduser()
+    if not path.is_absolute():
+        path = cwd / path
+    path = path.resolve()
+    if not path.exists():
+        raise ContextError(
+            f"file not found: {path}; pass an absolute path, or one relative to {cwd} "
+            "(the working directory of this ai-connect mcp server)"
+        )
+    if not path.is_file():
+        raise ContextError(f"{path} is not a regular file; pass a file, not a directory")
+    return path
+
+
+def _cut(lines: list[str], max_bytes: int) -> tuple[list[str], int]:
+    """The leading lines that fit in ``max_bytes`` (at least part of the first)."""
+    used, kept = 0, list[str]()
+    for line in lines:
+        size = len(line.encode("utf-8"))
+        if used + size > max_bytes:
+            if not kept:  # one huge line: keep what fits of it
+                part = line.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+                kept.append(part)
+                used += len(part.encode("utf-8"))
+            break
+        kept.append(line)
+        used += size
+    return kept, used
+
+
+def read_context(
+    file: str,
+    lines: str | None = None,
+    *,
+    cwd: Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> CodeContext:
+    """Reads ``file`` (or ``lines`` of it) for sharing; raises :class:`ContextError`."""
+    span = parse_lines(lines)
+    path = _resolve(file, cwd)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ContextError(f"cannot read {path}: {exc.strerror}") from exc
+    if b"\x00" in data[:8192]:
+        raise ContextError(f"{path} looks binary; share a text file")
+    text_lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
+    total = len(text_lines)
+    start, end = span if span is not None else (1, None)
+    if start > max(total, 1):
+        raise ContextError(f"{path} has {total} lines; ask for lines within 1-{total}")
+    end = total if end is None else min(end, total)
+    wanted = text_lines[start - 1 : end]
+    kept, used = _cut(wanted, max_bytes)
+    shown = "".join(kept)
+    truncated = len(kept) < len(wanted) or (bool(kept) and kept[-1] != wanted[len(kept) - 1])
+    last = start + len(kept) - 1 if kept else start - 1
+    next_lines = None
+    content = shown
+    if truncated:
+        whole = sum(len(line.encode("utf-8")) for line in wanted)
+        resume = last + 1 if kept and kept[-1] == wanted[len(kept) - 1] else last
+        next_lines = f"{resume}-{end}"
+        content = (
+            shown.rstrip("\n")
+            + f"\n[... truncated by ai-connect: showing lines {start}-{last} of {start}-{end} "
+            f"({used} of {whole} bytes); ask for lines={next_lines} for the rest]\n"
+        )
+    git = git_info(path)
+    return CodeContext(
+        path=_display_path(path, git, cwd),
+        start=start,
+        end=last,
+        total_lines=total,
+        content=content,
+        truncated=truncated,
+        next_lines=next_lines,
+        sha256=hashlib.sha256(data).hexdigest(),
+        excerpt_sha256=hashlib.sha256(shown.encode("utf-8")).hexdigest(),
+        size=len(data),
+        git=git,
+    )

@@ -1,0 +1,60 @@
+"""The ``ai-connect mcp`` command line: its options and its refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+import ai_connect.code_context
+import ai_connect.mcp_format
+import ai_connect.mcp_http
+import ai_connect.mcp_models
+import ai_connect.mcp_server
+import ai_connect.mcp_tools
+from ai_connect.cli import main
+
+
+def test_mcp_help_names_both_transports_and_the_identity_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``ai-connect mcp --help`` documents transports, port, bridge, name and project."""
+    assert main(["mcp", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--transport", "--port", "--bridge", "--name", "--project", "--ready-file"):
+        assert option in out
+    assert "stdio" in out and "/sse" in out
+
+
+def test_an_unknown_transport_is_an_error_naming_the_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--transport carrier-pigeon`` exits 1 and says which transports exist."""
+    assert main(["mcp", "--transport", "carrier-pigeon", "--bridge", "ws://127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ConfigError: --transport must be stdio or http (sse: the same)")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        ai_connect.code_context,
+        ai_connect.mcp_format,
+        ai_connect.mcp_http,
+        ai_connect.mcp_models,
+        ai_connect.mcp_server,
+        ai_connect.mcp_tools,
+    ],
+)
+def test_public_names_exist(module: object) -> None:
+    """Every name in ``__all__`` of the MCP modules is defined."""
+    names = module.__all__  # type: ignore[attr-defined]
+    assert names and all(hasattr(module, name) for name in names)
+
+
+def test_an_invalid_own_name_is_refused_before_serving(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--name 'a*b'`` exits 1 saying the bridge would refuse it and what to change."""
+    assert main(["mcp", "--name", "a*b", "--bridge", "ws://127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ConfigError: cannot register as 'a*b' in project ")
+    assert err.rstrip().endswith("choose another --name or --project")

@@ -1,0 +1,126 @@
+"""Real MCP clients from npm against all three transports.
+
+The MCP Inspector CLI (Node) lists the tools over Streamable HTTP, legacy SSE and stdio.
+It is installed on first use into the repository's ``.cache/npm`` (gitignored); without
+Node, or without the npm registry, the test is skipped. Claude Code's ``claude mcp list``
+(a real connection per server) runs only with ``AI_CONNECT_TEST_CLAUDE=1``: it installs
+about 250 MB into ``.cache/claude``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.client.support import bridge, run
+from tests.mcp.support import TOOL_NAMES, cli_env, http_server, settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".cache"
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+CLAUDE_CODE = "@anthropic-ai/claude-code@2.1.197"
+AI_CONNECT = [sys.executable, "-m", "ai_connect", "mcp"]
+
+pytestmark = pytest.mark.skipif(shutil.which("npx") is None, reason="needs Node's npx")
+
+
+def _node_env(home: Path) -> dict[str, str]:
+    env = cli_env(home)
+    env |= {"HOME": str(home), "npm_config_cache": str(CACHE / "npm"), "NO_COLOR": "1"}
+    return env
+
+
+async def _run(*args: str, env: dict[str, str], cwd: Path, timeout: float) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return -1, f"timed out after {timeout:g} s"
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+def _tools(output: str) -> set[str]:
+    start = output.index("{")  # npm may print warnings first
+    listing = json.JSONDecoder().raw_decode(output[start:])[0]
+    tools = listing["tools"]
+    assert all("outputSchema" in t and "annotations" in t for t in tools)
+    return {t["name"] for t in tools}
+
+
+def test_the_mcp_inspector_sees_every_tool_on_all_three_transports(tmp_path: Path) -> None:
+    """The Inspector CLI lists all tools over /mcp, /sse and stdio."""
+
+    async def scenario() -> None:
+        env = _node_env(tmp_path)
+        npx = ["npx", "-y", INSPECTOR, "--cli"]
+        code, out = await _run(*npx, "--version", env=env, cwd=tmp_path, timeout=90)
+        if code != 0:
+            pytest.skip(f"cannot install {INSPECTOR} from npm: {out[-300:]}")
+        async with bridge() as br, http_server(settings(br.url, "srv")) as base:
+            stdio = [*npx, "--cwd", str(tmp_path), "--method", "tools/list", *AI_CONNECT]
+            runs = [
+                _run(*npx, f"{base}/mcp", "--transport", "http", "--method", "tools/list",
+                     env=env, cwd=tmp_path, timeout=60),
+                _run(*npx, f"{base}/sse", "--transport", "sse", "--method", "tools/list",
+                     env=env, cwd=tmp_path, timeout=60),
+                _run(*stdio, "--bridge", br.url, "--name", "insp",
+                     env=env, cwd=tmp_path, timeout=60),
+            ]  # fmt: skip
+            for code, out in await asyncio.gather(*runs):
+                assert code == 0, out
+                assert _tools(out) == TOOL_NAMES
+
+    run(scenario(), timeout=110)
+
+
+@pytest.mark.skipif(os.environ.get("AI_CONNECT_TEST_CLAUDE") != "1", reason="opt-in: ~250 MB")
+def test_claude_code_connects_to_all_three_transports(tmp_path: Path) -> None:
+    """``claude mcp add`` for stdio, http and sse, then ``claude mcp list``: all connected."""
+
+    prefix = CACHE / "claude"
+    claude = prefix / "node_modules" / ".bin" / "claude"
+    installed = claude.exists()
+
+    async def scenario() -> None:
+        env = _node_env(tmp_path)
+        if not installed:
+            code, out = await _run(
+                "npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
+                CLAUDE_CODE, env=env, cwd=tmp_path, timeout=100,
+            )  # fmt: skip
+            if code != 0:
+                pytest.skip(f"cannot install {CLAUDE_CODE}: {out[-300:]}")
+        async with bridge() as br, http_server(settings(br.url, "srv")) as base:
+            adds = [
+                ["stdio", "ai-connect", "--", *AI_CONNECT, "--bridge", br.url, "--name", "cc"],
+                ["http", "ai-connect-http", f"{base}/mcp?name=cc-http"],
+                ["sse", "ai-connect-sse", f"{base}/sse"],
+            ]
+            for transport, *rest in adds:
+                code, out = await _run(
+                    str(claude), "mcp", "add", "--transport", transport, *rest,
+                    env=env, cwd=tmp_path, timeout=30,
+                )  # fmt: skip
+                assert code == 0, out
+            code, out = await _run(str(claude), "mcp", "list", env=env, cwd=tmp_path, timeout=60)
+            assert code == 0, out
+            for name in ("ai-connect:", "ai-connect-http:", "ai-connect-sse:"):
+                [line] = [x for x in out.splitlines() if x.startswith(name)]
+                assert line.endswith("Connected"), out
+
+    run(scenario(), timeout=110)
