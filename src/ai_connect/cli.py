@@ -514,6 +514,13 @@ def mcp(
     )
 
 
+from ai_connect.hook_cli import hooks_app  # noqa: E402  (hooks and setup: docs/hooks.md)
+from ai_connect.setup_cli import setup as _setup_command  # noqa: E402
+
+app.add_typer(hooks_app, name="hook")
+app.command(name="setup")(_setup_command)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the exit code instead of raising SystemExit."""
     try:

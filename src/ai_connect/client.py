@@ -130,6 +130,7 @@ class BridgeClient:
         session: str | None = None,
         kind: str = "library",
         presence: bool = False,
+        attach: bool = False,
         request_timeout: float = 10.0,
         connect_timeout: float = 5.0,
         heartbeat_s: float = 20.0,
@@ -143,6 +144,8 @@ class BridgeClient:
         self.session = session or secrets.token_hex(8)
         self.request_timeout, self.connect_timeout = request_timeout, connect_timeout
         self._token, self._kind, self._presence = token, kind, presence
+        self._attach = attach
+        """Act for this session's live address beside its owner (protocol §2.2)."""
         self._heartbeat_s, self._keepalive_s = heartbeat_s, keepalive_s
         self._reconnect, self._delays, self._clock, self._ssl = (
             reconnect,
@@ -508,6 +511,7 @@ class BridgeClient:
                 address=self.address,
                 resume=(self.inbox.ack_target() or None) if self.address else None,
                 presence=self._presence,
+                attach=self._attach or None,
                 client=ClientInfo(kind=self._kind, version=__version__),
             )
         except ValidationError as exc:
@@ -592,6 +596,9 @@ class BridgeClient:
             return
         if isinstance(frame, Presence):
             self._notify(frame)
+            return
+        if isinstance(frame, Acked) and frame.rid is None:
+            self.inbox.acked_elsewhere(frame.seq)  # shown through another connection
             return
         rid = getattr(frame, "rid", None)
         if isinstance(frame, Accepted) or (isinstance(rid, str) and rid.startswith("s-")):

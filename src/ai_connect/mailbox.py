@@ -108,6 +108,15 @@ class Inbox:
         while len(self._handled_ids) > self._remember:
             self._handled_ids.popitem(last=False)
 
+    def acked_elsewhere(self, seq: int) -> list[Message]:
+        """Another connection of this address acked through ``seq``: those messages
+        reached the agent there, so they are handled here too. Returns them."""
+        gone = [m for m in self._unhandled.values() if m.seq <= seq]
+        self.mark_handled(gone)
+        self.acked = max(self.acked, seq)
+        self._received = max(self._received, seq)
+        return gone
+
     def ack_target(self) -> int:
         """The cumulative ack we may send: everything before the oldest unhandled seq."""
         if self._unhandled:

@@ -22,6 +22,7 @@ true state, while the bridge is down. Logs go to stderr: stdout carries stdio MC
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -39,7 +40,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ai_connect import __version__
+from ai_connect import __version__, agent_link
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.code_context import DEFAULT_MAX_BYTES
 from ai_connect.errors import BridgeError, ConfigError
@@ -311,10 +312,16 @@ def build_server(settings: McpSettings, *, lifespan: Lifespan | None = None) -> 
 
 
 async def serve_stdio(settings: McpSettings) -> None:
-    """Serves one agent session over stdin/stdout until the client closes stdin."""
-    server = build_server(settings)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+    """Serves one agent session over stdin/stdout until the client closes stdin.
+
+    The session id is advertised to the agent's hooks (agent_link) so that they act for
+    exactly this session's address (docs/hooks.md).
+    """
+    with agent_link.stdio_session(settings.bridge, settings.name, settings.project) as session:
+        options = {"session": session, **settings.client_options}
+        server = build_server(dataclasses.replace(settings, client_options=options))
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
 
 
 TRANSPORTS = ("stdio", "http", "sse")

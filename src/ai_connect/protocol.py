@@ -91,6 +91,7 @@ class ErrorCode(StrEnum):
     PROTOCOL_VERSION = "protocol_version"
     INVALID_NAME = "invalid_name"
     UNKNOWN_PEER = "unknown_peer"
+    ADDRESS_IN_USE = "address_in_use"
     AMBIGUOUS_PEER = "ambiguous_peer"
     BAD_ACK = "bad_ack"
     DUPLICATE_RID = "duplicate_rid"
@@ -157,6 +158,8 @@ class Hello(_Frame):
     resume: int | None = Field(default=None, ge=0)
     presence: bool = False
     """Subscribe to ``presence`` events (join/leave of other peers)."""
+    attach: bool | None = None
+    """Act for the live address of this ``session`` beside its connection (§2.2)."""
     client: ClientInfo | None = None
 
     @field_validator("name")
@@ -317,8 +320,11 @@ class Deliver(_Frame):
 
 
 class Acked(_Frame):
+    """The reply to an ``ack`` with a ``rid``; without one, another connection of the same
+    address acked through ``seq`` (§2.2, §3.3)."""
+
     type: Literal["acked"] = "acked"
-    rid: Rid
+    rid: Rid | None = None
     seq: int
 
 

@@ -127,6 +127,8 @@ class _Conn:
     phase: Phase = Phase.NEW
     address: str | None = None
     session: str | None = None
+    attached: bool = False
+    """Registered with ``attach``: acts for ``address`` beside its owner (§2.2)."""
     watch_presence: bool = False
     errors: deque[float] = field(default_factory=deque)
     sent: int = 0
@@ -156,6 +158,8 @@ class Router:
         for peer in self._peers.values():
             peer.stored_acked = peer.acked
         self._conns: dict[int, _Conn] = {}
+        self._attached: dict[str, set[int]] = {}
+        """Address -> ids of the connections attached to it (§2.2)."""
 
     # --- introspection (tests, status) -------------------------------------------------
 
@@ -268,6 +272,9 @@ class Router:
                 hello.rid,
             )
             return
+        if hello.attach:
+            self._on_attach(state, hello, now, out)
+            return
         address = self._choose_address(hello)
         peer = self._peers.get(address)
         if peer is not None and peer.conn is not None:
@@ -328,8 +335,96 @@ class Router:
                 return wanted
         return identity.with_suffix(hello.name, hello.project, taken)
 
+    def _attach_target(self, hello: Hello) -> str | None:
+        """The address an ``attach`` hello acts for, or ``None`` if it may not (§2.2)."""
+
+        def held(address: str) -> _Conn | None:
+            peer = self._peers.get(address)
+            if peer is None or peer.conn is None:
+                return None
+            return self._conns.get(peer.conn)
+
+        def mine(address: str) -> bool:
+            holder = held(address)
+            return (
+                holder is not None and hello.session is not None and holder.session == hello.session
+            )
+
+        def ours(address: str) -> bool:
+            parsed = identity.parse_address(address)
+            return (
+                parsed is not None
+                and parsed[1] == hello.project
+                and parsed[0].split("#", 1)[0] == hello.name
+            )
+
+        if hello.address is not None:
+            wanted = hello.address
+            ok = ours(wanted) and (mine(wanted) or held(wanted) is None)
+            return wanted if ok else None
+        for address in sorted(self._peers):
+            if ours(address) and mine(address):
+                return address
+        base = identity.format_address(hello.name, hello.project)
+        return base if held(base) is None else None
+
+    def _on_attach(self, state: _Conn, hello: Hello, now: float, out: list[Action]) -> None:
+        """Registers a connection that acts for an address without owning it (§2.2)."""
+        address = self._attach_target(hello)
+        if address is None:
+            self._error(
+                state,
+                now,
+                out,
+                ErrorCode.ADDRESS_IN_USE,
+                f"{hello.address or identity.format_address(hello.name, hello.project)} is "
+                "held by another session, and no live address of this name belongs to "
+                "this session",
+                "attach with the session id of the connection that holds the address",
+                hello.rid,
+            )
+            return
+        name, project = identity.parse_address(address) or (hello.name, hello.project)
+        peer = self._peers.get(address)
+        if peer is None:
+            peer = self._peers[address] = _Peer(address, name, project, now, now)
+            out.append(Persist(self._record(peer)))
+        state.phase, state.address, state.session = Phase.REGISTERED, address, hello.session
+        state.attached, state.watch_presence = True, hello.presence
+        self._attached.setdefault(address, set()).add(state.id)
+        state.sent = peer.acked
+        out.append(
+            Send(
+                state.id,
+                Welcome(
+                    rid=hello.rid,
+                    address=address,
+                    name=name,
+                    project=project,
+                    server=self.config.server_version,
+                    unread=peer.tip - peer.acked,
+                    tip=peer.tip,
+                    acked=peer.acked,
+                    limits=self.config.limits.as_dict(),
+                ),
+            )
+        )
+        self._pump(state, peer, out)
+
+    def _conns_of(self, peer: _Peer) -> list[_Conn]:
+        """Every connection acting for ``peer``: its owner first, then attached ones."""
+        ids = [peer.conn] if peer.conn is not None else []
+        ids += sorted(self._attached.get(peer.address, ()))
+        return [c for i in ids if (c := self._conns.get(i)) is not None]
+
     def _detach(self, state: _Conn, now: float, out: list[Action]) -> None:
         if state.address is None:
+            return
+        if state.attached:
+            attached = self._attached.get(state.address, set())
+            attached.discard(state.id)
+            if not attached:
+                self._attached.pop(state.address, None)
             return
         peer = self._peers[state.address]
         if peer.conn == state.id:
@@ -432,15 +527,14 @@ class Router:
                 if peer is None:
                     continue
                 peer.tip = max(peer.tip, seq)
-                if peer.conn is None:
+                if peer.conn is not None:
+                    online.append(recipient)
+                if result.duplicate:
                     continue
-                online.append(recipient)
-                conn = self._conns.get(peer.conn)
-                if conn is None or result.duplicate:
-                    continue
-                if not conn.loading and conn.sent == seq - 1 and self._room(conn):
-                    self._deliver(conn, MailboxEntry(recipient, seq, message), out)
-                touched[conn.id] = conn
+                for conn in self._conns_of(peer):
+                    if not conn.loading and conn.sent == seq - 1 and self._room(conn):
+                        self._deliver(conn, MailboxEntry(recipient, seq, message), out)
+                    touched[conn.id] = conn
             if persist.origin is not None:
                 origin = persist.origin
                 if origin.conn in self._conns:
@@ -552,15 +646,27 @@ class Router:
         if frame.seq > peer.acked:
             peer.acked = frame.seq
             out.append(Persist(AckOp(peer.address, frame.seq), origin))
+            for other in self._conns_of(peer):
+                if other is not state:
+                    # The messages reached the agent through this connection: the other
+                    # connections of the address must not show them again (§2.2).
+                    out.append(Send(other.id, Acked(seq=frame.seq)))
+                    self._release(other, frame.seq)
+                    self._pump(other, peer, out)
         elif origin is not None and frame.seq > peer.stored_acked:
             # The ack that covers it is not committed yet (or failed): answer after a commit.
             out.append(Persist(AckOp(peer.address, frame.seq), origin))
         elif origin is not None:
             out.append(Send(state.id, Acked(rid=origin.rid, seq=peer.stored_acked)))
-        state.sent = max(state.sent, frame.seq)
-        while state.inflight and state.inflight[0][0] <= frame.seq:
-            state.inflight_bytes -= state.inflight.popleft()[1]
+        self._release(state, frame.seq)
         self._pump(state, peer, out)
+
+    @staticmethod
+    def _release(conn: _Conn, seq: int) -> None:
+        """Everything up to ``seq`` is acked: it leaves the connection's window."""
+        conn.sent = max(conn.sent, seq)
+        while conn.inflight and conn.inflight[0][0] <= seq:
+            conn.inflight_bytes -= conn.inflight.popleft()[1]
 
     # --- queries (§3.4) ---------------------------------------------------------------
 

@@ -1,0 +1,270 @@
+"""Which bridge session a hook acts for: the agent's own MCP server, found by process tree.
+
+An agent (Claude Code, Codex, Gemini CLI, Cursor) starts its stdio MCP server and its
+hook commands as children of one process, the agent itself. The MCP server advertises
+its bridge session in a small file under the runtime directory, keyed by its parent's
+pid; a hook walks up its own ancestors and takes the advertisement of the nearest one.
+So two sessions in one project on one machine each find their own MCP server, even
+though both have the same name, project and working directory; and the hook can then
+``attach`` to exactly the address that session holds (``Name#2 (Project)`` included)
+without taking it over (docs/protocol.md §2.2).
+
+The advertisement holds no secret beyond the session id, and lives in a directory only
+its user can read (``$XDG_RUNTIME_DIR/ai-connect/agents``, mode 0700; files 0600).
+
+Pure choice (:func:`choose`) plus thin I/O (:func:`advertise`, :func:`find`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import platformdirs
+
+from ai_connect.errors import ConfigError
+
+__all__ = [
+    "Advert",
+    "advertise",
+    "bridge_session",
+    "choose",
+    "command_line",
+    "find",
+    "one_shot",
+    "private_dir",
+    "process_chain",
+    "runtime_dir",
+    "stdio_session",
+]
+
+_SUFFIX = ".json"
+
+
+@dataclass(frozen=True, slots=True)
+class Advert:
+    """One live MCP server's bridge session, as a hook needs it."""
+
+    agent: int
+    """The pid of the agent process that started the MCP server (its parent)."""
+    pid: int
+    """The MCP server's own pid (a dead one makes the advert stale)."""
+    url: str
+    name: str
+    project: str
+    session: str
+    started: float
+
+
+def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where hooks keep their locks and agents their adverts (``AI_CONNECT_RUNTIME_DIR``).
+
+    ``$XDG_RUNTIME_DIR/ai-connect`` where there is one; else a per-user folder in the
+    temporary directory (platformdirs would warn on stderr, which a waiter must keep
+    clean: its stderr is what the model reads).
+    """
+    env = os.environ if env is None else env
+    override = env.get("AI_CONNECT_RUNTIME_DIR")
+    if override:
+        return Path(override).expanduser()
+    if os.name == "posix" and sys.platform != "darwin" and not env.get("XDG_RUNTIME_DIR"):
+        return Path(tempfile.gettempdir()) / f"ai-connect-{os.getuid()}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return platformdirs.user_runtime_path("ai-connect")
+
+
+def private_dir(path: Path) -> Path:
+    """``path``, created 0700; refused if someone else owns it (a shared /tmp)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if hasattr(os, "getuid"):
+        info = path.lstat()
+        if info.st_uid != os.getuid() or stat.S_ISLNK(info.st_mode):
+            raise ConfigError(
+                f"{path} belongs to another user or is a link; set AI_CONNECT_RUNTIME_DIR "
+                "to a private folder"
+            )
+    return path
+
+
+def bridge_session(agent_session_id: str) -> str:
+    """A bridge ``session`` derived from an agent's own session id (same id, same result)."""
+    return hashlib.sha256(f"ai-connect/agent/{agent_session_id}".encode()).hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def advertise(
+    url: str,
+    name: str,
+    project: str,
+    session: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    agent: int | None = None,
+) -> Iterator[Path]:
+    """Advertises this process's bridge session to the hooks of its agent while open."""
+    agent = os.getppid() if agent is None else agent
+    folder = private_dir(runtime_dir(env)) / "agents"
+    private_dir(folder)
+    path = folder / f"{agent}-{os.getpid()}{_SUFFIX}"
+    advert = Advert(agent, os.getpid(), url, name, project, session, time.time())
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(asdict(advert), f)
+    os.replace(tmp, path)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def stdio_session(
+    url: str, name: str, project: str, *, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """A fresh bridge session id for a stdio MCP server, advertised to its agent's hooks.
+
+    ``ai-connect mcp`` (stdio) gives its BridgeClient this ``session`` while the block
+    runs, so the agent's hooks can attach to exactly its address (docs/hooks.md).
+    """
+    session = secrets.token_hex(16)
+    with advertise(url, name, project, session, env=env):
+        yield session
+
+
+def choose(chain: Iterable[int], adverts: Iterable[Advert]) -> Advert | None:
+    """The advert of the nearest ancestor in ``chain`` (newest wins among siblings)."""
+    by_agent: dict[int, Advert] = {}
+    for advert in adverts:
+        known = by_agent.get(advert.agent)
+        if known is None or advert.started > known.started:
+            by_agent[advert.agent] = advert
+    for pid in chain:
+        if pid in by_agent:
+            return by_agent[pid]
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's: not ours to use anyway
+        return False
+    return True
+
+
+def _read(path: Path) -> Advert | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Advert(**data)
+    except (OSError, ValueError, TypeError):
+        return None  # half-written by a crash, or from another version: ignore it
+
+
+def find(
+    chain: Iterable[int], *, env: Mapping[str, str] | None = None, project: str | None = None
+) -> Advert | None:
+    """The live advert of the nearest ancestor, if any (stale adverts are removed)."""
+    folder = runtime_dir(env) / "agents"
+    adverts = []
+    chain = list(chain)
+    wanted = set(chain)
+    for path in folder.glob(f"*{_SUFFIX}"):
+        agent = path.name.split("-", 1)[0]
+        if not agent.isdigit() or int(agent) not in wanted:
+            continue
+        advert = _read(path)
+        if advert is None:
+            continue
+        if not _alive(advert.pid):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        if project is None or advert.project == project:
+            adverts.append(advert)
+    return choose(chain, adverts)
+
+
+def command_line(pid: int) -> list[str]:
+    """The arguments process ``pid`` was started with ([] if it cannot be read)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return out.split()
+
+
+def one_shot(argv: list[str]) -> bool:
+    """A ``claude -p`` run that ends after its answer (no stream-json input to go on).
+
+    Such a run waits for a background Stop hook before it exits but never starts another
+    turn for it: a waiter there would only hold the run open (Claude Code 2.1.197).
+    Only Claude Code's own command line counts (``claude …``, or node running its
+    ``claude-code`` script): other programs use ``-p`` for other things.
+    """
+    claude = any(Path(a).name in ("claude", "claude.exe") or "claude-code" in a for a in argv[:2])
+    printing = claude and any(a in ("-p", "--print") for a in argv)
+    streaming = "stream-json" in argv or "--input-format=stream-json" in argv
+    return printing and not streaming
+
+
+def _parent_linux(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: the fields follow the last ")".
+    fields = stat.rsplit(")", 1)[-1].split()
+    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+
+
+def _parents_ps() -> dict[int, int]:
+    try:
+        out = subprocess.run(
+            ["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    parents = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            parents[int(parts[0])] = int(parts[1])
+    return parents
+
+
+def process_chain(pid: int | None = None, limit: int = 32) -> list[int]:
+    """``pid`` (default: this process) and its ancestors, nearest first, init excluded."""
+    pid = os.getpid() if pid is None else pid
+    table: dict[int, int] | None = None if Path("/proc/self/stat").exists() else _parents_ps()
+    chain: list[int] = []
+    while pid > 1 and len(chain) < limit and pid not in chain:
+        chain.append(pid)
+        parent = _parent_linux(pid) if table is None else table.get(pid)
+        if parent is None:
+            break
+        pid = parent
+    return chain

@@ -1,0 +1,123 @@
+"""agent_link: a hook finds its own agent's MCP server session by process tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import pytest
+
+from ai_connect import agent_link
+from ai_connect.agent_link import Advert
+from ai_connect.errors import ConfigError
+
+
+def advert(agent: int, session: str, started: float = 1.0, pid: int | None = None) -> Advert:
+    return Advert(agent, pid or os.getpid(), "ws://x", "Claude", "p", session, started)
+
+
+def test_choose_takes_the_nearest_ancestor() -> None:
+    """The agent nearest to the hook wins over one further up the tree (a shared shell)."""
+    adverts = [advert(30, "shell-level"), advert(20, "my-agent")]
+    assert agent_link.choose([10, 20, 30, 40], adverts) == adverts[1]
+    assert agent_link.choose([10, 30], adverts) == adverts[0]
+    assert agent_link.choose([10, 11], adverts) is None
+
+
+def test_choose_prefers_the_newest_advert_of_one_agent() -> None:
+    """Two MCP servers of one agent (a restart): the newer one is the live session."""
+    old, new = advert(20, "old", started=1.0), advert(20, "new", started=2.0)
+    assert agent_link.choose([20], [new, old]) == new
+
+
+def test_advertise_and_find_round_trip(tmp_path: Path) -> None:
+    """An advert is found through the chain, is private, and is gone after the block."""
+    env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
+    with agent_link.advertise("ws://b", "Claude", "p", "sess", env=env, agent=4242) as path:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        found = agent_link.find([1111, 4242], env=env)
+        assert found is not None and (found.session, found.url) == ("sess", "ws://b")
+        assert agent_link.find([1111], env=env) is None
+        assert agent_link.find([4242], env=env, project="other") is None
+    assert agent_link.find([4242], env=env) is None
+
+
+def test_stale_and_broken_adverts_are_ignored(tmp_path: Path) -> None:
+    """A dead MCP server's advert is removed; a half-written file is skipped."""
+    env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    pid = int(dead.stdout)
+    stale = folder / f"77-{pid}.json"
+    fields = {"agent": 77, "pid": pid, "url": "ws://x", "name": "n", "project": "p"}
+    stale.write_text(json.dumps({**fields, "session": "s", "started": 1.0}))
+    (folder / "77-1.json").write_text("{not json")
+    assert agent_link.find([77], env=env) is None
+    assert not stale.exists()
+
+
+def test_process_chain_starts_here_and_reaches_the_parent() -> None:
+    """The chain of this process holds its pid first and then its parent's."""
+    chain = agent_link.process_chain()
+    assert chain[:2] == [os.getpid(), os.getppid()]
+    assert 1 not in chain
+
+
+def test_bridge_session_is_stable_and_distinct() -> None:
+    """Same agent session id, same bridge session; different ids, different ones."""
+    one = agent_link.bridge_session("abc")
+    assert one == agent_link.bridge_session("abc") != agent_link.bridge_session("abd")
+    assert len(one) == 32
+
+
+def test_runtime_dir_needs_no_xdg_and_warns_nothing() -> None:
+    """Without XDG_RUNTIME_DIR: a per-user folder in the temp dir, and no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = agent_link.runtime_dir({})
+    if sys.platform.startswith("linux"):
+        assert path == Path(tempfile.gettempdir()) / f"ai-connect-{os.getuid()}"
+    assert agent_link.runtime_dir({"AI_CONNECT_RUNTIME_DIR": "/x"}) == Path("/x")
+
+
+def test_private_dir_refuses_a_link(tmp_path: Path) -> None:
+    """A runtime folder that is a symlink (planted in a shared /tmp) is refused."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(ConfigError, match="another user or is a link"):
+        agent_link.private_dir(tmp_path / "link")
+    assert agent_link.private_dir(tmp_path / "new").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["claude", "-p", "hello"], True),
+        (["claude", "--print", "x"], True),
+        (
+            ["claude", "-p", "--input-format", "stream-json", "--output-format", "stream-json"],
+            False,
+        ),
+        (["claude", "-p", "--input-format=stream-json"], False),
+        (["claude"], False),
+        (["/bin/sh", "-c", "ai-connect hook wait --timeout 86400"], False),
+        (["node", "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js", "-p", "x"], True),
+        (["python", "-m", "pytest", "-p", "no:cacheprovider"], False),
+    ],
+)
+def test_one_shot_print_runs_are_recognised(argv: list[str], expected: bool) -> None:
+    """``claude -p`` ends after its answer; stream-json input and interactive runs go on."""
+    assert agent_link.one_shot(argv) is expected
+
+
+def test_command_line_of_this_process() -> None:
+    """The arguments of a live process can be read (here: our own interpreter)."""
+    assert "python" in agent_link.command_line(os.getpid())[0]
