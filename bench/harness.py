@@ -65,6 +65,11 @@ class BridgeOptions:
     """Idle peers must stay registered during the register benchmark."""
     profile_dir: Path | None = None
     """Record the bridge with py-spy into this directory."""
+    rate_limits: bool = False
+    """Keep the bridge's default rate limits (docs/protocol.md §5.1). Off for the capacity
+    benchmarks, which drive one connection far beyond them on purpose; on for flood_bench."""
+    extra_args: tuple[str, ...] = ()
+    """More ``ai-connect bridge`` arguments (flood_bench: its limits)."""
 
     def describe(self) -> str:
         return "memory" if self.store == "memory" else f"sqlite, synchronous={self.synchronous}"
@@ -113,6 +118,9 @@ class BridgeProcess:
             "--log-level",
             "warning",
         ]
+        if not self.options.rate_limits:
+            args += ["--rate", "0", "--token-rate", "0"]
+        args += self.options.extra_args
         if self.options.store == "memory":
             args.append("--memory")
         else:
@@ -211,9 +219,11 @@ class BridgeProcess:
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the bridge process, all threads."""
-        with open(f"/proc/{self.pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
+        return _stat_cpu_s(f"/proc/{self.pid}/stat")
+
+    def loop_cpu_s(self) -> float:
+        """User + system CPU seconds of the bridge's main thread (its event loop)."""
+        return _stat_cpu_s(f"/proc/{self.pid}/task/{self.pid}/stat")
 
     def nofile_limit(self) -> int:
         with open(f"/proc/{self.pid}/limits", encoding="ascii") as f:
@@ -221,6 +231,13 @@ class BridgeProcess:
                 if line.startswith("Max open files"):
                     return int(line.split()[3])
         raise KeyError("Max open files")
+
+
+def _stat_cpu_s(path: str) -> float:
+    """utime + stime of a /proc ``stat`` file, in seconds."""
+    with open(path, encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def run_queue_wait_s(pid: int) -> float:
@@ -242,6 +259,8 @@ class CpuUse:
     wall: float
     bridge: float
     """CPU seconds of the bridge process, all threads."""
+    bridge_loop: float
+    """CPU seconds of the bridge's main thread, which runs the event loop."""
     generator: float
     bridge_waiting: float
     """Seconds the bridge's threads were runnable but had no CPU."""
@@ -254,6 +273,7 @@ class CpuMeter:
         self.bridge = bridge
         self.wall = time.perf_counter()
         self.bridge_cpu = bridge.cpu_s()
+        self.loop_cpu = bridge.loop_cpu_s()
         self.bridge_wait = run_queue_wait_s(bridge.pid)
         times = os.times()
         self.self_cpu = times.user + times.system
@@ -265,6 +285,7 @@ class CpuMeter:
         return CpuUse(
             wall=wall,
             bridge=self.bridge.cpu_s() - self.bridge_cpu,
+            bridge_loop=self.bridge.loop_cpu_s() - self.loop_cpu,
             generator=times.user + times.system - self.self_cpu,
             bridge_waiting=run_queue_wait_s(self.bridge.pid) - self.bridge_wait,
         )

@@ -87,6 +87,7 @@ def _cpu_rows(bench: str, meter: CpuMeter, messages: int = 0) -> list[Row]:
     use = meter.used()
     rows = [
         Row(bench, "bridge CPU (% of one core)", 100 * use.bridge / use.wall, "%"),
+        Row(bench, "  of which its event loop thread", 100 * use.bridge_loop / use.wall, "%"),
         Row(bench, "bridge runnable, waiting for a CPU", 100 * use.bridge_waiting / use.wall, "%"),
         Row(bench, "load generator CPU (% of one core)", 100 * use.generator / use.wall, "%"),
     ]

@@ -47,6 +47,7 @@ __all__ = [
     "private_dir",
     "process_chain",
     "runtime_dir",
+    "server_gone",
     "stdio_session",
 ]
 
@@ -199,6 +200,25 @@ def find(
         if project is None or advert.project == project:
             adverts.append(advert)
     return choose(chain, adverts)
+
+
+def server_gone(chain: Iterable[int], *, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the nearest ancestor that started an MCP server has stopped it.
+
+    Its newest advert names a dead process (read before :func:`find` removes such
+    adverts). Claude Code stops (kills) its stdio MCP servers when a session ends, also
+    when a stream-json input just ends and it then waits for its background hooks; a
+    killed server leaves its advert behind. A waiter started then must not wait (2.1.197).
+    """
+    chain = list(chain)
+    wanted = set(chain)
+    adverts = []
+    for path in (runtime_dir(env) / "agents").glob(f"*{_SUFFIX}"):
+        agent = path.name.split("-", 1)[0]
+        if agent.isdigit() and int(agent) in wanted and (advert := _read(path)) is not None:
+            adverts.append(advert)
+    nearest = choose(chain, adverts)
+    return nearest is not None and not _alive(nearest.pid)
 
 
 def command_line(pid: int) -> list[str]:

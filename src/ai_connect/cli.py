@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import shlex
-import signal
 import sys
 import time
 from collections.abc import Coroutine
@@ -20,9 +19,10 @@ from typing import Annotated, Any
 
 import typer
 
-from ai_connect import __version__, identity, render
+from ai_connect import __version__, identity, render, tls
+from ai_connect.bridge_cli import bridge as _bridge_command
 from ai_connect.client import BridgeClient, Message
-from ai_connect.config import bridge_settings, client_settings
+from ai_connect.config import client_settings
 from ai_connect.errors import BridgeError, NotConnected, RequestTimeout
 
 __all__ = ["app", "main"]
@@ -51,113 +51,7 @@ def _setup_logging(level: str) -> None:
         logging.getLogger("ai_connect.bridge.ws").setLevel(logging.WARNING)
 
 
-def _raise_open_file_limit() -> None:
-    """Lifts the soft limit on open files to the hard limit: the bridge holds one per peer.
-
-    Many systems start processes with a soft limit of 1024, which would stall the bridge's
-    accept loop near 1,000 peers (bench/RESULTS.md, register); the hard limit is what the
-    administrator allows.
-    """
-    try:
-        import resource
-    except ImportError:  # Windows: no RLIMIT_NOFILE, and its socket limit is far higher
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = 65_536 if hard == resource.RLIM_INFINITY else hard
-    if soft != resource.RLIM_INFINITY and soft < target:
-        # ValueError/OSError: the OS caps it lower (macOS OPEN_MAX); keep the soft limit.
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-@app.command()
-def bridge(
-    host: Annotated[str | None, typer.Option(help="Address to bind [default: 127.0.0.1]")] = None,
-    port: Annotated[
-        int | None, typer.Option(help="Port to bind; 0 picks a free one [default: 9999]")
-    ] = None,
-    db: Annotated[Path | None, typer.Option(help="SQLite database [default: XDG data dir]")] = None,
-    memory: Annotated[bool, typer.Option(help="Keep everything in memory (lost on exit)")] = False,
-    presence_timeout: Annotated[
-        float | None,
-        typer.Option(help="Seconds of silence before a peer is shown offline [default: 60]"),
-    ] = None,
-    retention_days: Annotated[
-        float | None,
-        typer.Option(help="Broadcasts reach peers seen within this many days [default: 30]"),
-    ] = None,
-    synchronous: Annotated[
-        str | None, typer.Option(help="SQLite durability: FULL (default) or NORMAL")
-    ] = None,
-    ready_file: Annotated[
-        Path | None, typer.Option(help="Write the bridge URL to this file once listening")
-    ] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
-) -> None:
-    """Run the bridge: routes messages between agents and keeps their mailboxes."""
-    from ai_connect.bridge.server import BridgeServer, ServerSettings
-    from ai_connect.bridge.store.base import Store
-    from ai_connect.bridge.store.memory import MemoryStore
-    from ai_connect.bridge.store.sqlite import SqliteStore
-
-    _setup_logging(log_level)
-    _raise_open_file_limit()
-    settings = bridge_settings(
-        host=host,
-        port=port,
-        db=db,
-        presence_timeout_s=presence_timeout,
-        retention_days=retention_days,
-        synchronous=synchronous,
-    )
-    store: Store
-    if memory:
-        store = MemoryStore()
-    else:
-        store = SqliteStore(settings.db, synchronous=settings.synchronous)
-    server = BridgeServer(
-        store,
-        ServerSettings(
-            host=settings.host,
-            port=settings.port,
-            presence_timeout_s=settings.presence_timeout_s,
-            retention_s=settings.retention_s,
-        ),
-    )
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await server.start()
-        except OSError as exc:
-            store.close()
-            raise BridgeError(
-                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}; "
-                "is another bridge running? choose another --port"
-            ) from exc
-        where = "memory (lost on exit)" if memory else str(settings.db)
-        print(
-            f"ai-connect bridge {__version__} listening on {server.url} (storage: {where})",
-            file=sys.stderr,
-            flush=True,
-        )
-        print(
-            f"connect an agent: ai-connect wait --bridge {server.url} --name NAME "
-            "(and send / read / peers from another terminal)",
-            file=sys.stderr,
-            flush=True,
-        )
-        if ready_file is not None:
-            ready_file.write_text(server.url + "\n", encoding="utf-8")
-        try:
-            await stop.wait()
-        finally:
-            await server.close()
-
-    asyncio.run(run())
+app.command(name="bridge")(_bridge_command)
 
 
 @app.command()
@@ -177,16 +71,37 @@ NameOpt = Annotated[
 ]
 ProjectOpt = Annotated[str | None, typer.Option(help="Your project [default: git root of cwd]")]
 TokenOpt = Annotated[str | None, typer.Option(help="Auth token [env AI_CONNECT_TOKEN]")]
+CaOpt = Annotated[
+    str | None, typer.Option(metavar="FILE", help="wss://: CA of the bridge [env AI_CONNECT_CA]")
+]
+PinOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fingerprint",
+        metavar="SHA256",
+        help="wss://: pin the bridge's certificate [env AI_CONNECT_FINGERPRINT]",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
 
 _FOREVER = 10 * 365 * 86400.0
 
 
 def _client(
-    bridge: str | None, name: str | None, project: str | None, token: str | None
+    bridge: str | None,
+    name: str | None,
+    project: str | None,
+    token: str | None,
+    ca: str | None = None,
+    fingerprint: str | None = None,
 ) -> BridgeClient:
-    s = client_settings(url=bridge, name=name, project=project, token=token)
-    return BridgeClient(s.url, s.name, s.project, token=s.token, kind="cli", reconnect=False)
+    s = client_settings(
+        url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint
+    )
+    secure = tls.client_options(s.url, s.ca, s.fingerprint)
+    return BridgeClient(
+        s.url, s.name, s.project, token=s.token, kind="cli", reconnect=False, **secure
+    )
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> None:
@@ -242,6 +157,8 @@ def send(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send MESSAGE to TO; prints its id and whether it went live or waits for an offline peer.
@@ -258,7 +175,7 @@ def send(
         context = {"file": str(context_file), "content": text}
 
     async def run() -> int:
-        async with _client(bridge, name, project, token) as client:
+        async with _client(bridge, name, project, token, ca, fingerprint) as client:
             receipt = await client.send(
                 to,
                 body,
@@ -282,6 +199,8 @@ def read(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print every unread message, oldest first, then mark it read (only once printed).
@@ -291,7 +210,7 @@ def read(
     """
 
     async def run() -> int:
-        async with _client(bridge, name, project, token) as client:
+        async with _client(bridge, name, project, token, ca, fingerprint) as client:
             goal = client.welcome.tip if client.welcome else 0
             with _Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
@@ -332,6 +251,8 @@ def wait(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Block until a message arrives, print every message that came, mark them read.
@@ -342,7 +263,7 @@ def wait(
     """
 
     async def run() -> int:
-        async with _client(bridge, name, project, token) as client:
+        async with _client(bridge, name, project, token, ca, fingerprint) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
             waiter = asyncio.ensure_future(client.wait(limit, sender))
@@ -374,12 +295,14 @@ def peers(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the known peers: online first, then offline ones with when they were last seen."""
 
     async def run() -> int:
-        async with _client(bridge, name, project, token) as client:
+        async with _client(bridge, name, project, token, ca, fingerprint) as client:
             views, me = await client.peers(include_offline=True), client.address
         data = [render.peer_dict(p) for p in views]
         _out(render.to_json(data) if as_json else render.peers_text(views, time.time(), me))
@@ -397,12 +320,14 @@ def history(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the conversation with PEER (broadcasts included), oldest first."""
 
     async def run() -> int:
-        async with _client(bridge, name, project, token) as client:
+        async with _client(bridge, name, project, token, ca, fingerprint) as client:
             page = await client.history(peer, limit, before)
         found = [render.view_dict(m) for m in page.messages]
         if as_json:
@@ -424,12 +349,14 @@ def search(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Full-text search over the messages you may see, newest first."""
 
     async def run() -> int:
-        async with _client(bridge, name, project, token) as client:
+        async with _client(bridge, name, project, token, ca, fingerprint) as client:
             results = await client.search(query, limit)
         found = [render.view_dict(m) for m in results.messages]
         if as_json:
@@ -448,12 +375,14 @@ def status(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show your address, unread count, and the bridge's URL, version, storage, uptime."""
 
     async def run() -> int:
-        client = _client(bridge, name, project, token)
+        client = _client(bridge, name, project, token, ca, fingerprint)
         try:
             async with client:
                 data = render.status_dict(await client.status(), client.url)
@@ -480,6 +409,8 @@ def mcp(
     name: Annotated[str | None, typer.Option(help="Peer name [env AI_CONNECT_PEER_NAME]")] = None,
     project: Annotated[str | None, typer.Option(help="Project [default: git root of cwd]")] = None,
     token: Annotated[str | None, typer.Option(help="Auth token [env AI_CONNECT_TOKEN]")] = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
     context_max_bytes: Annotated[
         int | None, typer.Option(min=1024, help="peer_context size cap [default: 49152]")
     ] = None,
@@ -489,6 +420,13 @@ def mcp(
     ready_file: Annotated[
         Path | None, typer.Option(help="http: write the base URL here once listening")
     ] = None,
+    channel: Annotated[
+        str,
+        typer.Option(
+            help="stdio: push new mail as Claude Code channel events: auto (to a client "
+            "known to listen), on, off (docs/hooks.md)"
+        ),
+    ] = "auto",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
 ) -> None:
     """Run the MCP server: the peer_* tools for Claude Code, Codex, Gemini CLI, Cursor, VS Code.
@@ -508,9 +446,12 @@ def mcp(
         name=name,
         project=project,
         token=token,
+        ca=ca,
+        fingerprint=fingerprint,
         context_max_bytes=context_max_bytes,
         progress_interval_s=progress_interval,
         ready_file=ready_file,
+        channel=channel,
     )
 
 
@@ -519,6 +460,15 @@ from ai_connect.setup_cli import setup as _setup_command  # noqa: E402
 
 app.add_typer(hooks_app, name="hook")
 app.command(name="setup")(_setup_command)
+
+from ai_connect.token_cli import admin_app, token_app  # noqa: E402  (docs/security.md)
+
+app.add_typer(token_app, name="token")
+app.add_typer(admin_app, name="admin")
+
+from ai_connect.consensus_cli import consensus_app  # noqa: E402  (docs/protocol.md §8)
+
+app.add_typer(consensus_app, name="consensus")
 
 
 def main(argv: list[str] | None = None) -> int:

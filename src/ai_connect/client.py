@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidURI
 
-from ai_connect import __version__
+from ai_connect import __version__, tls
+from ai_connect.client_consensus import ConsensusMixin
 from ai_connect.errors import (
     BridgeError,
     FrameError,
@@ -35,6 +36,7 @@ from ai_connect.errors import (
     NotConnected,
     RequestRejected,
     RequestTimeout,
+    TlsError,
     UnknownPeer,
 )
 from ai_connect.mailbox import Inbox, Message
@@ -43,6 +45,9 @@ from ai_connect.protocol import (
     Accepted,
     Ack,
     Acked,
+    AdminHistory,
+    AdminStatus,
+    BridgeReport,
     ClientInfo,
     Deliver,
     Error,
@@ -64,10 +69,13 @@ from ai_connect.protocol import (
     decode_server,
     encode,
 )
+from ai_connect.redaction import Redacting
 
 __all__ = ["BridgeClient", "LinkState", "Message", "Receipt", "backoff"]
 
 log = logging.getLogger("ai_connect.client")
+_WS_LOG = Redacting(logging.getLogger("websockets.client"))
+"""websockets' own DEBUG lines show frames: the hello's token must not be among them."""
 
 _R = TypeVar("_R")
 
@@ -117,7 +125,7 @@ class _Outgoing:
     future: asyncio.Future[Receipt]
 
 
-class BridgeClient:
+class BridgeClient(ConsensusMixin):
     """An asyncio client of one bridge, as one peer. Use ``async with``."""
 
     def __init__(
@@ -139,6 +147,7 @@ class BridgeClient:
         reconnect_delays: Callable[[], Iterator[float]] = backoff,
         clock: Callable[[], float] = time.time,
         ssl: ssl_module.SSLContext | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self.url, self.name, self.project = url, name, project
         self.session = session or secrets.token_hex(8)
@@ -147,12 +156,12 @@ class BridgeClient:
         self._attach = attach
         """Act for this session's live address beside its owner (protocol §2.2)."""
         self._heartbeat_s, self._keepalive_s = heartbeat_s, keepalive_s
-        self._reconnect, self._delays, self._clock, self._ssl = (
-            reconnect,
-            reconnect_delays,
-            clock,
-            ssl,
-        )
+        self._reconnect, self._delays, self._clock = reconnect, reconnect_delays, clock
+        self._pin = tls.normalise_fingerprint(fingerprint) if fingerprint else None
+        """SHA-256 of the bridge's certificate: checked before hello (ai_connect.tls)."""
+        if ssl is None and (self._pin is not None or url.lower().startswith("wss://")):
+            ssl = tls.client_context(url, None, self._pin)  # default: the system's store
+        self._ssl = ssl
         self.address: str | None = None
         self.welcome: Welcome | None = None
         self.state = LinkState.CLOSED
@@ -322,6 +331,17 @@ class BridgeClient:
     async def status(self) -> StatusReport:
         return await self._request(Status(rid=self._rid()), StatusReport)
 
+    async def admin_status(self) -> BridgeReport:
+        """Every peer's cursors and connections; needs an admin token (protocol §3.5)."""
+        return await self._request(AdminStatus(rid=self._rid()), BridgeReport)
+
+    async def admin_history(
+        self, viewer: str, peer: str | None = None, limit: int = 50, before: int | None = None
+    ) -> HistoryPage:
+        """The history ``viewer`` sees (with ``peer``, one conversation); admin tokens only."""
+        frame = AdminHistory(rid=self._rid(), viewer=viewer, peer=peer, limit=limit, before=before)
+        return await self._request(frame, HistoryPage)
+
     # --- receiving --------------------------------------------------------------------
 
     def unread(self, sender: str | None = None) -> list[Message]:
@@ -465,12 +485,21 @@ class BridgeClient:
                     # 10 s for a close handshake that cannot come.
                     close_timeout=self._keepalive_s,
                     user_agent_header=f"ai-connect/{__version__}",
+                    logger=_WS_LOG,
                 ),
                 self.connect_timeout,
             )
+        except ssl_module.SSLError as exc:
+            error = tls.describe_failure(self.url, exc)
+            self.last_error = str(error)
+            raise error from exc
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             self.last_error = f"{type(exc).__name__}: {exc}".strip()
+            if isinstance(exc, InvalidMessage) and self.url.lower().startswith("ws://"):
+                self.last_error += "; if the bridge serves wss://, use its wss:// URL"
             raise NotConnected(self._not_connected_text()) from exc
+        if self._pin is not None:
+            await self._check_pin(ws)
         self._ws = ws
         reader = asyncio.create_task(self._read(ws))
         try:
@@ -498,6 +527,23 @@ class BridgeClient:
         self._set_state(LinkState.CONNECTED)
         log.info("connected to %s as %s (%d unread)", self.url, welcome.address, welcome.unread)
         return ws
+
+    async def _check_pin(self, ws: ClientConnection) -> None:
+        """Refuses the link unless the bridge's certificate has the pinned fingerprint."""
+        ssl_object = ws.transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        found = tls.cert_fingerprint(der) if der else None
+        if found == self._pin:
+            return
+        await ws.close()
+        got = f"its certificate has fingerprint {found}" if found else "it sent no certificate"
+        error = TlsError(
+            f"TLS verification of {self.url} failed: {got}, not the pinned {self._pin}; "
+            "check --fingerprint (AI_CONNECT_FINGERPRINT) against the one 'ai-connect bridge' "
+            "printed. Nothing was sent."
+        )
+        self.last_error = str(error)
+        raise error
 
     def _hello(self) -> Hello:
         try:
@@ -529,7 +575,7 @@ class BridgeClient:
                 if ws is None:
                     try:
                         ws = await self._open()
-                    except (RequestRejected, LocalProtocolError) as exc:
+                    except (RequestRejected, LocalProtocolError, TlsError) as exc:
                         self.last_error = str(exc)
                         log.error("giving up on %s: %s", self.url, exc)
                         self._set_state(LinkState.CLOSED)

@@ -8,6 +8,8 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       port: 9999
       url: wss://bridge.example:9999   # instead of host/port; wins over them
       token: ...            # sent in hello when the bridge requires auth
+      ca: ~/bridge-ca.pem   # wss://: verify the bridge with this CA (AI_CONNECT_CA)
+      fingerprint: AB:CD:…  # wss://: or pin its certificate (AI_CONNECT_FINGERPRINT)
     peer:
       name: laptop          # AI_CONNECT_PEER_NAME overrides it
       project: myproject    # default: the git root (else the directory) of the cwd
@@ -19,6 +21,9 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       presence_timeout: 60  # seconds
       retention_days: 30
       synchronous: FULL     # FULL (default) or NORMAL
+      tls_cert: /etc/ai-connect/cert.pem   # serve wss:// (with tls_key)
+      tls_key: /etc/ai-connect/key.pem
+      auth: false           # true: require tokens even before one exists
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +61,11 @@ class ClientSettings:
     url: str
     name: str
     project: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never shown (docs/security.md)
+    ca: str | None = None
+    """PEM file of the CA that signed the bridge's certificate (wss://)."""
+    fingerprint: str | None = None
+    """SHA-256 of the bridge's certificate, pinned (wss://)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,9 @@ class BridgeSettings:
     presence_timeout_s: float = 60.0
     retention_s: float = 30 * 86400.0
     synchronous: str = "FULL"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    auth: bool = False
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -153,6 +165,8 @@ def client_settings(
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,
+    ca: str | None = None,
+    fingerprint: str | None = None,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ClientSettings:
@@ -180,11 +194,15 @@ def client_settings(
         or detect_project(cwd or Path.cwd())
     )
     token = token or env.get("AI_CONNECT_TOKEN") or bridge.get("token")
+    ca = ca or env.get("AI_CONNECT_CA") or bridge.get("ca")
+    fingerprint = fingerprint or env.get("AI_CONNECT_FINGERPRINT") or bridge.get("fingerprint")
     return ClientSettings(
         normalise_url(str(url)),
         str(name).strip(),
         str(project).strip(),
         str(token) if token else None,
+        str(Path(str(ca)).expanduser()) if ca else None,
+        str(fingerprint) if fingerprint else None,
     )
 
 
@@ -196,6 +214,9 @@ def bridge_settings(
     presence_timeout_s: float | None = None,
     retention_days: float | None = None,
     synchronous: str | None = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    auth: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> BridgeSettings:
     """Resolves the bridge process's settings: flag > environment > config > default."""
@@ -218,4 +239,18 @@ def bridge_settings(
     sync = str(synchronous or server.get("synchronous") or "FULL").upper()
     if sync not in ("FULL", "NORMAL"):
         raise ConfigError(f"synchronous must be FULL or NORMAL, not {sync!r}")
-    return BridgeSettings(host, port, db_path, timeout, days * 86400.0, sync)
+    cert = tls_cert or env.get("AI_CONNECT_TLS_CERT") or server.get("tls_cert")
+    key = tls_key or env.get("AI_CONNECT_TLS_KEY") or server.get("tls_key")
+    if bool(cert) != bool(key):
+        raise ConfigError("TLS needs both a certificate and its key: --tls-cert and --tls-key")
+    return BridgeSettings(
+        host,
+        port,
+        db_path,
+        timeout,
+        days * 86400.0,
+        sync,
+        Path(str(cert)).expanduser() if cert else None,
+        Path(str(key)).expanduser() if key else None,
+        auth or server.get("auth") is True,
+    )

@@ -9,6 +9,7 @@ Every message says what happened and what to do about it::
      │    ├── LocalProtocolError   we were about to send something invalid
      │    └── RemoteProtocolError  the other side sent something invalid
      ├── NotConnected           no live link to the bridge
+     │    └── TlsError          the bridge's certificate failed verification
      ├── RequestTimeout         no reply within the timeout
      ├── RequestRejected        the bridge answered with an error frame (code, hint)
      │    └── UnknownPeer       the target names nobody (or several) (candidates)
@@ -30,6 +31,7 @@ __all__ = [
     "RequestRejected",
     "RequestTimeout",
     "StoreError",
+    "TlsError",
     "UnknownPeer",
 ]
 
@@ -71,6 +73,14 @@ class RemoteProtocolError(ProtocolError):
 
 class NotConnected(BridgeError):
     """There is no live link to the bridge."""
+
+
+class TlsError(NotConnected):
+    """The bridge's TLS certificate failed verification (wrong CA, host name or pin).
+
+    Never retried and never answered by a fallback to ``ws://``: the message says what
+    failed and how to fix the client's ``--ca`` or ``--fingerprint``.
+    """
 
 
 class RequestTimeout(BridgeError):

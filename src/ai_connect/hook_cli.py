@@ -36,6 +36,17 @@ Bridge = Annotated[
 Name = Annotated[
     str | None, typer.Option(help="Peer name [default: the agent's MCP server, else config]")
 ]
+Ca = Annotated[
+    str | None, typer.Option(metavar="FILE", help="wss://: CA of the bridge [env AI_CONNECT_CA]")
+]
+Pin = Annotated[
+    str | None,
+    typer.Option(
+        "--fingerprint",
+        metavar="SHA256",
+        help="wss://: the bridge's certificate [env AI_CONNECT_FINGERPRINT]",
+    ),
+]
 WaitOpt = Annotated[
     float, typer.Option("--wait", min=0, help="Turn end: seconds to wait for mail if none")
 ]
@@ -63,7 +74,14 @@ def _finish(coro: Coroutine[Any, Any, int]) -> None:
     os._exit(code)
 
 
-def _dispatch(client: str, bridge: str | None, name: str | None, wait_s: float = 0.0) -> None:
+def _dispatch(
+    client: str,
+    bridge: str | None,
+    name: str | None,
+    wait_s: float = 0.0,
+    ca: str | None = None,
+    fingerprint: str | None = None,
+) -> None:
     from ai_connect.errors import ConfigError
     from ai_connect.hook_runtime import (
         HookSettings,
@@ -79,7 +97,7 @@ def _dispatch(client: str, bridge: str | None, name: str | None, wait_s: float =
     except ConfigError as exc:
         print(f"ConfigError: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
-    settings = HookSettings(bridge=bridge, name=name, wait_s=wait_s)
+    settings = HookSettings(bridge=bridge, name=name, wait_s=wait_s, ca=ca, fingerprint=fingerprint)
     role = role_of(hook)
     if role is Role.INJECT:
         _finish(run_inject(hook, settings))
@@ -95,10 +113,12 @@ def _dispatch(client: str, bridge: str | None, name: str | None, wait_s: float =
 
 
 @hooks_app.command()
-def claude(bridge: Bridge = None, name: Name = None) -> None:
+def claude(
+    bridge: Bridge = None, name: Name = None, ca: Ca = None, fingerprint: Pin = None
+) -> None:
     """Claude Code: SessionStart, UserPromptSubmit, PostToolUse/PostToolBatch (context),
     SessionEnd (ends the waiter), and a synchronous Stop (continue with mail)."""
-    _dispatch("claude", bridge, name)
+    _dispatch("claude", bridge, name, ca=ca, fingerprint=fingerprint)
 
 
 @hooks_app.command()
@@ -108,6 +128,8 @@ def wait(
     ] = 86_400.0,
     bridge: Bridge = None,
     name: Name = None,
+    ca: Ca = None,
+    fingerprint: Pin = None,
 ) -> None:
     """Claude Code Stop hook with asyncRewake: wait for peer mail, exit 2 with a digest.
 
@@ -124,22 +146,43 @@ def wait(
     except ConfigError as exc:
         print(f"ConfigError: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
-    _finish(run_wait(hook, HookSettings(bridge=bridge, name=name, timeout_s=timeout)))
+    settings = HookSettings(
+        bridge=bridge, name=name, timeout_s=timeout, ca=ca, fingerprint=fingerprint
+    )
+    _finish(run_wait(hook, settings))
 
 
 @hooks_app.command()
-def codex(bridge: Bridge = None, name: Name = None, wait_s: WaitOpt = 0.0) -> None:
+def codex(
+    bridge: Bridge = None,
+    name: Name = None,
+    wait_s: WaitOpt = 0.0,
+    ca: Ca = None,
+    fingerprint: Pin = None,
+) -> None:
     """Codex CLI: SessionStart, UserPromptSubmit, PostToolUse (context); Stop (continue)."""
-    _dispatch("codex", bridge, name, wait_s)
+    _dispatch("codex", bridge, name, wait_s, ca, fingerprint)
 
 
 @hooks_app.command()
-def gemini(bridge: Bridge = None, name: Name = None, wait_s: WaitOpt = 0.0) -> None:
+def gemini(
+    bridge: Bridge = None,
+    name: Name = None,
+    wait_s: WaitOpt = 0.0,
+    ca: Ca = None,
+    fingerprint: Pin = None,
+) -> None:
     """Gemini CLI: SessionStart, BeforeAgent, AfterTool (context); AfterAgent (continue)."""
-    _dispatch("gemini", bridge, name, wait_s)
+    _dispatch("gemini", bridge, name, wait_s, ca, fingerprint)
 
 
 @hooks_app.command()
-def cursor(bridge: Bridge = None, name: Name = None, wait_s: WaitOpt = 0.0) -> None:
+def cursor(
+    bridge: Bridge = None,
+    name: Name = None,
+    wait_s: WaitOpt = 0.0,
+    ca: Ca = None,
+    fingerprint: Pin = None,
+) -> None:
     """Cursor: stop (continue the agent with a follow-up message carrying the mail)."""
-    _dispatch("cursor", bridge, name, wait_s)
+    _dispatch("cursor", bridge, name, wait_s, ca, fingerprint)

@@ -25,12 +25,12 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_connect import agent_link
+from ai_connect import agent_link, tls
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.config import client_settings
 from ai_connect.errors import BridgeError
@@ -75,6 +75,10 @@ class HookSettings:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     bridge: str | None = None
     name: str | None = None
+    ca: str | None = None
+    """wss://: the bridge's CA file (else AI_CONNECT_CA, bridge.ca; docs/security.md)."""
+    fingerprint: str | None = None
+    """wss://: the bridge's pinned certificate (else AI_CONNECT_FINGERPRINT)."""
     timeout_s: float = 86_400.0
     """The waiter's configured hook timeout: it leaves quietly shortly before."""
     wait_s: float = 0.0
@@ -93,24 +97,36 @@ class Link:
     url: str
     name: str
     project: str
-    token: str | None
+    token: str | None = field(repr=False)  # never shown (docs/security.md)
     session: str
     agent: int | None
     """The agent's pid when found through its MCP server's advert."""
+    ca: str | None = None
+    fingerprint: str | None = None
+    server: int | None = None
+    """The pid of that MCP server: once it is gone, the session is ending."""
 
 
 def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
     """The agent's MCP server session if it advertises one, else config and ``cwd``."""
     cfg = client_settings(
-        url=settings.bridge, name=settings.name, cwd=hook.cwd or Path.cwd(), env=settings.env
+        url=settings.bridge,
+        name=settings.name,
+        ca=settings.ca,
+        fingerprint=settings.fingerprint,
+        cwd=hook.cwd or Path.cwd(),
+        env=settings.env,
     )
     chain = settings.chain or tuple(agent_link.process_chain())
     advert = agent_link.find(chain, env=settings.env)
     if advert is not None and settings.name in (None, advert.name):
         url = settings.bridge or advert.url
-        return Link(url, advert.name, advert.project, cfg.token, advert.session, advert.agent)
+        return Link(
+            url, advert.name, advert.project, cfg.token, advert.session, advert.agent,
+            cfg.ca, cfg.fingerprint, server=advert.pid,
+        )  # fmt: skip
     session = agent_link.bridge_session(hook.session) if hook.session else secrets.token_hex(8)
-    return Link(cfg.url, cfg.name, cfg.project, cfg.token, session, None)
+    return Link(cfg.url, cfg.name, cfg.project, cfg.token, session, None, cfg.ca, cfg.fingerprint)
 
 
 def _client(link: Link, hook: HookInput, settings: HookSettings, reconnect: bool) -> BridgeClient:
@@ -118,6 +134,7 @@ def _client(link: Link, hook: HookInput, settings: HookSettings, reconnect: bool
         "kind": f"hook-{hook.client}",
         "reconnect": reconnect,
         "connect_timeout": settings.connect_timeout_s,
+        **tls.client_options(link.url, link.ca, link.fingerprint),
         **settings.client_options,
     }
     return BridgeClient(
@@ -139,9 +156,13 @@ async def take_and_emit(
     client: BridgeClient,
     settings: HookSettings,
     show: Callable[[list[Message], int], tuple[str, list[Message]]],
-    write: Callable[[str], None],
+    write: Callable[[str], Awaitable[None] | None],
 ) -> int:
-    """Shows the unread mail no other path has shown, then acks it; returns how many."""
+    """Shows the unread mail no other path has shown, then acks it; returns how many.
+
+    ``write`` may be a coroutine function (the MCP channel: it returns once the line is
+    out); the ack follows only after it returned.
+    """
     assert client.address is not None
     lock = _hooks_dir(settings) / f"m-{key(client.url, client.address)}.lock"
     async with file_lock(lock):
@@ -153,7 +174,9 @@ async def take_and_emit(
         text, shown = show(unread, max(0, report.unread - len(unread)))
         if not shown:
             return 0
-        write(text)
+        pending = write(text)
+        if pending is not None:
+            await pending
         await client.ack(shown, wait=True)
         return len(shown)
 
@@ -250,16 +273,21 @@ async def run_wait(hook: HookInput, settings: HookSettings, emit: Emit = std_emi
 
     Leaves with exit 0 and no output shortly before ``timeout_s``, when a newer waiter of
     the session starts, when the session's next prompt or its end dismisses it, or when
-    the agent process is gone.
+    the agent process or the MCP server it acts for is gone (at once if that server was
+    stopped before: the session is ending).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, settings.timeout_s - min(5.0, settings.timeout_s * 0.1))
     chain = settings.chain or tuple(agent_link.process_chain())
     if any(agent_link.one_shot(agent_link.command_line(pid)) for pid in chain[1:4]):
         return 0  # claude -p: no turn follows, and waiting would keep it from exiting
+    if agent_link.server_gone(chain, env=settings.env):
+        return 0  # the session is ending: Claude Code has stopped its MCP server already
     async with waiter_slot(*_slot_paths(hook, settings)) as leave:
         link = resolve_link(hook, settings)
-        watch = [link.agent] if link.agent else list(chain[1:3])
+        # Claude Code stops its MCP servers when a session ends, also when a stream-json
+        # input just ends (and then waits for this hook): leave with the server.
+        watch = [p for p in (link.agent, link.server) if p] or list(chain[1:3])
         client = _client(link, hook, settings, reconnect=True)
         await client.connect(wait=False)
         try:
@@ -285,7 +313,7 @@ async def _wait_loop(
     try:
         while (remaining := deadline - loop.time()) > 0:
             mail = asyncio.ensure_future(client.wait(remaining))
-            # Wake at least every 5 s to see whether the agent process still exists.
+            # Wake at least every 5 s to see whether the agent (and its server) still exist.
             done, _ = await asyncio.wait(
                 {stop, closed, mail}, timeout=min(remaining, 5.0), return_when="FIRST_COMPLETED"
             )
@@ -310,11 +338,25 @@ async def _wait_loop(
 
 
 def _ready(settings: HookSettings, client: BridgeClient) -> None:
-    """Tells a watcher (tests, the bench) that the waiter listens: one line on a pipe."""
+    """Tells a watcher (tests, the bench) that the waiter listens: one line on a pipe.
+
+    ``AI_CONNECT_HOOK_READY_FD``: an inherited descriptor; ``AI_CONNECT_HOOK_READY_FIFO``:
+    a named pipe (Claude Code passes its hooks no descriptor beyond stdio); without a
+    reader on it the line is dropped.
+    """
+    line = f"ready {client.address}\n".encode()
     fd = settings.env.get("AI_CONNECT_HOOK_READY_FD")
     if fd and fd.isdigit():
         with contextlib.suppress(OSError):
-            os.write(int(fd), f"ready {client.address}\n".encode())
+            os.write(int(fd), line)
+    fifo = settings.env.get("AI_CONNECT_HOOK_READY_FIFO")
+    if fifo:
+        with contextlib.suppress(OSError):
+            out = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            try:
+                os.write(out, line)
+            finally:
+                os.close(out)
 
 
 def _wake_show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:

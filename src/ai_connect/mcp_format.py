@@ -30,6 +30,7 @@ from ai_connect.protocol import MessageView
 
 __all__ = [
     "PEER_NOTE",
+    "attribute",
     "context_text",
     "error_text",
     "message_text",
@@ -47,6 +48,12 @@ PEER_NOTE = (
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def attribute(text: str) -> str:
+    """Peer text for an attribute value (channel meta): one line, no quotes, no tags."""
+    cleaned = render.clean(text).replace('"', "'")
+    return cleaned.replace("<", "\u2039").replace(">", "\u203a")
 
 
 def _indent(text: str, prefix: str) -> list[str]:
@@ -88,7 +95,7 @@ def message_text(message: Mapping[str, Any], me: str | None = None) -> str:
     context = message.get("context")
     if isinstance(context, Mapping) and context:
         lines += _context_lines(context)
-    return "\n".join(lines)
+    return render.defang("\n".join(lines))
 
 
 def messages_text(messages: Sequence[Message], more: int, connected: bool) -> str:

@@ -22,6 +22,7 @@ true state, while the bridge is down. Logs go to stderr: stdout carries stdio MC
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -40,13 +41,14 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ai_connect import __version__, agent_link
+from ai_connect import __version__, agent_link, mcp_channel
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.code_context import DEFAULT_MAX_BYTES
 from ai_connect.errors import BridgeError, ConfigError
+from ai_connect.mcp_consensus import ALL_TOOLS as TOOLS
 from ai_connect.mcp_format import error_text
 from ai_connect.mcp_models import schema
-from ai_connect.mcp_tools import TOOLS, Call, ToolSettings
+from ai_connect.mcp_tools import Call, ToolSettings
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 
 __all__ = [
@@ -82,7 +84,7 @@ class McpSettings:
     bridge: str
     name: str
     project: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never shown (docs/security.md)
     tools: ToolSettings = field(default_factory=lambda: ToolSettings(cwd=Path.cwd()))
     client_options: Mapping[str, Any] = field(default_factory=dict)
     """Extra BridgeClient arguments (tests pass short timeouts and reconnect delays)."""
@@ -297,31 +299,60 @@ def sharing(scope: McpScope) -> Lifespan:
     return lifespan
 
 
-def build_server(settings: McpSettings, *, lifespan: Lifespan | None = None) -> Server[McpScope]:
-    """The MCP server; by default its lifespan opens (and closes) a Hub of ``settings``."""
-    return Server(
+def build_server(
+    settings: McpSettings,
+    *,
+    lifespan: Lifespan | None = None,
+    channel: mcp_channel.Channel | None = None,
+) -> Server[McpScope]:
+    """The MCP server; by default its lifespan opens (and closes) a Hub of ``settings``.
+
+    With a ``channel`` (stdio) that is not ``off`` it declares ``claude/channel`` and, once
+    the client's handshake is done, lets the channel decide whether to push.
+    """
+    declared = channel is not None and channel.declared
+    server = (mcp_channel.ChannelServer if declared else Server)(
         "ai-connect",
         version=__version__,
         title="ai-connect",
-        instructions=INSTRUCTIONS,
+        instructions=INSTRUCTIONS + (mcp_channel.INSTRUCTIONS if declared else ""),
         lifespan=lifespan or _owning(settings),
         get_tool_input_schema=_INPUT_SCHEMAS.get,
         on_list_tools=_list_tools,
         on_call_tool=_call_tool,
     )
+    if channel is not None and declared:
+        mcp_channel.listen_for_handshake(server, channel)
+    return server
 
 
-async def serve_stdio(settings: McpSettings) -> None:
+async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
     """Serves one agent session over stdin/stdout until the client closes stdin.
 
     The session id is advertised to the agent's hooks (agent_link) so that they act for
-    exactly this session's address (docs/hooks.md).
+    exactly this session's address (docs/hooks.md). ``channel`` (auto, on, off): whether
+    new mail is pushed as Claude Code channel events (:mod:`ai_connect.mcp_channel`).
     """
     with agent_link.stdio_session(settings.bridge, settings.name, settings.project) as session:
         options = {"session": session, **settings.client_options}
-        server = build_server(dataclasses.replace(settings, client_options=options))
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+        settings = dataclasses.replace(settings, client_options=options)
+        if channel == "off":
+            server = build_server(settings)
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+            return
+        with mcp_channel.claimed_stdout() as wire:
+            async with Hub(settings) as hub:
+                push = mcp_channel.Channel(hub.default, channel, wire=wire)
+                server = build_server(settings, lifespan=sharing(McpScope(hub)), channel=push)
+                pushing = asyncio.create_task(push.run())
+                try:
+                    async with stdio_server(stdout=wire) as (read, write):
+                        await server.run(read, write, server.create_initialization_options())
+                finally:
+                    pushing.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await pushing
 
 
 TRANSPORTS = ("stdio", "http", "sse")
@@ -336,27 +367,36 @@ def run(
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,
+    ca: str | None = None,
+    fingerprint: str | None = None,
     context_max_bytes: int | None = None,
     progress_interval_s: float = 10.0,
     ready_file: Path | None = None,
+    channel: str = "auto",
 ) -> None:
     """``ai-connect mcp``: resolves settings (flags > env > config file) and serves."""
+    from ai_connect import tls
     from ai_connect.config import client_settings
 
     if transport not in TRANSPORTS:
         raise ConfigError(f"--transport must be stdio or http (sse: the same), not {transport!r}")
+    if channel not in mcp_channel.MODES:
+        raise ConfigError(f"--channel must be auto, on or off, not {channel!r}")
     cwd = Path.cwd()
-    c = client_settings(url=bridge, name=name, project=project, token=token, cwd=cwd)
+    c = client_settings(
+        url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint, cwd=cwd
+    )
     tools = ToolSettings(
         cwd=cwd,
         context_max_bytes=context_max_bytes or DEFAULT_MAX_BYTES,
         progress_interval_s=progress_interval_s,
     )
     check_identity(Identity(c.name, c.project), "choose another --name or --project")
-    settings = McpSettings(c.url, c.name, c.project, c.token, tools)
+    secure = tls.client_options(c.url, c.ca, c.fingerprint)  # wss:// (docs/security.md)
+    settings = McpSettings(c.url, c.name, c.project, c.token, tools, client_options=secure)
     if transport == "stdio":
         log.info("ai-connect mcp %s on stdio as %s (%s)", __version__, c.name, c.project)
-        asyncio.run(serve_stdio(settings))
+        asyncio.run(serve_stdio(settings, channel))
     else:
         from ai_connect.mcp_http import serve_http
 

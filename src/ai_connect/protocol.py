@@ -22,11 +22,15 @@ from ai_connect.errors import FrameError
 __all__ = [
     "CLIENT_FRAMES",
     "MAX_CONTEXT_DEPTH",
+    "MAX_INT",
     "PROTOCOL_VERSION",
     "SERVER_FRAMES",
     "Accepted",
     "Ack",
     "Acked",
+    "AdminHistory",
+    "AdminStatus",
+    "BridgeReport",
     "ClientFrame",
     "ClientInfo",
     "Deliver",
@@ -37,12 +41,18 @@ __all__ = [
     "HistoryPage",
     "Limits",
     "MessageView",
+    "PeerDetail",
     "PeerList",
     "PeerView",
     "Peers",
     "Ping",
     "Pong",
     "Presence",
+    "ProposalInfo",
+    "ProposalList",
+    "ProposalStatus",
+    "Proposals",
+    "Propose",
     "Rid",
     "Search",
     "SearchResults",
@@ -50,7 +60,9 @@ __all__ = [
     "ServerFrame",
     "Status",
     "StatusReport",
+    "Vote",
     "Welcome",
+    "Withdraw",
     "decode_client",
     "decode_server",
     "encode",
@@ -63,6 +75,8 @@ Rid = Annotated[str, Field(min_length=1, max_length=64)] | int
 _NAME_RE = re.compile(r"^[^()#*\x00-\x1f\x7f]{1,64}$")
 _PROJECT_RE = re.compile(r"^[^()\x00-\x1f\x7f]{1,128}$")
 MAX_CONTEXT_DEPTH = 64
+MAX_INT = 2**63 - 1
+"""Cursors and sequence numbers are 64-bit (SQLite's INTEGER): larger ones are refused."""
 """Nesting levels allowed in ``send.context``; deeper JSON could not be re-encoded."""
 
 
@@ -96,10 +110,15 @@ class ErrorCode(StrEnum):
     BAD_ACK = "bad_ack"
     DUPLICATE_RID = "duplicate_rid"
     AUTH_FAILED = "auth_failed"
+    FORBIDDEN = "forbidden"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     RATE_LIMITED = "rate_limited"
     TOO_MANY_ERRORS = "too_many_errors"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal"
+    UNKNOWN_PROPOSAL = "unknown_proposal"
+    NOT_PARTICIPANT = "not_participant"
+    PROPOSAL_CLOSED = "proposal_closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +140,17 @@ class Limits:
     error_window_s: float = 60.0
     history_max: int = 500
     search_max: int = 200
+    rate_per_s: float = 200.0
+    """Frames per second one connection may send (token bucket, §5.1); 0: no limit."""
+    rate_burst: int = 2000
+    """Frames a connection may send at once above its rate."""
+    token_rate_per_s: float = 400.0
+    """Frames per second all connections of one auth token may send together; 0: no limit."""
+    token_rate_burst: int = 4000
+    max_conns_per_token: int = 64
+    """Live connections using one auth token (0: no limit)."""
+    max_conns_per_ip: int = 256
+    """Live connections from one non-loopback IP address (0: no limit)."""
 
     def as_dict(self) -> dict[str, int | float]:
         return {
@@ -129,6 +159,8 @@ class Limits:
             "max_context_bytes": self.max_context_bytes,
             "window_messages": self.window_messages,
             "window_bytes": self.window_bytes,
+            "rate_per_s": self.rate_per_s,
+            "rate_burst": self.rate_burst,
         }
 
 
@@ -152,10 +184,11 @@ class Hello(_Frame):
     protocol: int
     name: str
     project: str
-    token: str | None = Field(default=None, max_length=512)
+    token: str | None = Field(default=None, max_length=512, repr=False)
+    """The auth token (docs/security.md); never shown in reprs or logs."""
     session: str | None = Field(default=None, max_length=64)
     address: str | None = Field(default=None, max_length=200)
-    resume: int | None = Field(default=None, ge=0)
+    resume: int | None = Field(default=None, ge=0, le=MAX_INT)
     presence: bool = False
     """Subscribe to ``presence`` events (join/leave of other peers)."""
     attach: bool | None = None
@@ -203,7 +236,7 @@ class Ack(_Frame):
     """Cumulative ack: every delivery up to ``seq`` reached the agent (§3.3)."""
 
     type: Literal["ack"] = "ack"
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_INT)
     rid: Rid | None = None
 
 
@@ -218,7 +251,7 @@ class History(_Frame):
     rid: Rid
     peer: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=500)
-    before: int | None = Field(default=None, ge=0)
+    before: int | None = Field(default=None, ge=0, le=MAX_INT)
 
 
 class Search(_Frame):
@@ -238,7 +271,104 @@ class Ping(_Frame):
     rid: Rid | None = None
 
 
-ClientFrame = Hello | Send | Ack | Peers | History | Search | Status | Ping
+class AdminStatus(_Frame):
+    """Admin tokens only: every peer's cursors and connections (§3.5)."""
+
+    type: Literal["admin_status"] = "admin_status"
+    rid: Rid
+
+
+class AdminHistory(_Frame):
+    """Admin tokens only: the history ``viewer`` would see (with ``peer``: one conversation)."""
+
+    type: Literal["admin_history"] = "admin_history"
+    rid: Rid
+    viewer: str = Field(min_length=1, max_length=200)
+    peer: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=500)
+    before: int | None = Field(default=None, ge=0, le=MAX_INT)
+
+
+# --- consensus (§8): proposals, votes, verdicts --------------------------------------
+
+
+class Propose(_Frame):
+    """Asks ``participants`` to vote on ``question`` under ``rule`` (§8.1)."""
+
+    type: Literal["propose"] = "propose"
+    rid: Rid
+    cid: str | None = Field(default=None, min_length=1, max_length=128)
+    """A resend with the same ``cid`` gets the same proposal back, not a second one."""
+    question: str = Field(min_length=1, max_length=8000)
+    context: dict[str, Any] | None = None
+    participants: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=100
+    )
+    rule: Literal["majority", "unanimous", "quorum"] = "majority"
+    quorum: int | None = Field(default=None, ge=1, le=100)
+    judge: str | None = Field(default=None, min_length=1, max_length=200)
+    deadline_s: float | None = Field(default=None, gt=0, le=90 * 86400.0)
+    """Seconds from now until the vote closes."""
+    tags: bool = False
+    """Count ``[LGTM]``/``[CONTINUE]`` replies in the proposal's thread as votes."""
+
+    @field_validator("context")
+    @classmethod
+    def _context_ok(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and not _depth_ok(value, MAX_CONTEXT_DEPTH):
+            raise ValueError(f"context must nest at most {MAX_CONTEXT_DEPTH} levels")
+        return value
+
+
+class Vote(_Frame):
+    """A participant's vote, or the judge's ruling after an escalation (§8.2)."""
+
+    type: Literal["vote"] = "vote"
+    rid: Rid
+    proposal: str = Field(min_length=1, max_length=128)
+    choice: Literal["approve", "reject", "abstain"]
+    reason: str = Field(default="", max_length=8000)
+
+
+class ProposalStatus(_Frame):
+    type: Literal["proposal_status"] = "proposal_status"
+    rid: Rid
+    proposal: str = Field(min_length=1, max_length=128)
+
+
+class Proposals(_Frame):
+    """Proposals the asker authored, takes part in or judges, newest first (§8.3)."""
+
+    type: Literal["proposals"] = "proposals"
+    rid: Rid
+    status: Literal["open", "escalated", "decided", "expired", "withdrawn"] | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class Withdraw(_Frame):
+    type: Literal["withdraw"] = "withdraw"
+    rid: Rid
+    proposal: str = Field(min_length=1, max_length=128)
+    reason: str = Field(default="", max_length=8000)
+
+
+ClientFrame = (
+    Hello
+    | Send
+    | Ack
+    | Peers
+    | History
+    | Search
+    | Status
+    | Ping
+    | AdminStatus
+    | AdminHistory
+    | Propose
+    | Vote
+    | ProposalStatus
+    | Proposals
+    | Withdraw
+)
 
 CLIENT_FRAMES: dict[str, type[_Frame]] = {
     "hello": Hello,
@@ -249,6 +379,13 @@ CLIENT_FRAMES: dict[str, type[_Frame]] = {
     "search": Search,
     "status": Status,
     "ping": Ping,
+    "admin_status": AdminStatus,
+    "admin_history": AdminHistory,
+    "propose": Propose,
+    "vote": Vote,
+    "proposal_status": ProposalStatus,
+    "proposals": Proposals,
+    "withdraw": Withdraw,
 }
 
 
@@ -363,6 +500,37 @@ class StatusReport(_Frame):
     acked: int
 
 
+class PeerDetail(_Frame):
+    """One peer as an admin sees it (``bridge_report``)."""
+
+    address: str
+    online: bool
+    last_seen: float
+    tip: int
+    acked: int
+    connections: int
+    """Live connections acting for the address: its owner and attached ones."""
+    token: str | None = None
+    """The name of the token its owning connection registered with."""
+    remote: str | None = None
+    """``IP:port`` of its owning connection."""
+
+
+class BridgeReport(_Frame):
+    """The reply to ``admin_status`` (§3.5)."""
+
+    type: Literal["bridge_report"] = "bridge_report"
+    rid: Rid
+    server: str
+    storage: str
+    uptime_s: float
+    auth: bool
+    connections: int
+    throttled: int
+    """Frames after which the bridge paused reading a connection (rate limits, §5.1)."""
+    peers: list[PeerDetail]
+
+
 class Presence(_Frame):
     type: Literal["presence"] = "presence"
     event: Literal["join", "leave"]
@@ -383,6 +551,21 @@ class Error(_Frame):
     candidates: list[str] | None = None
 
 
+class ProposalInfo(_Frame):
+    """One proposal with its ballots and tally: the reply to every consensus request
+    but ``proposals`` (§8). Sent after the change it reports is durably stored."""
+
+    type: Literal["proposal_info"] = "proposal_info"
+    rid: Rid
+    proposal: dict[str, Any]
+
+
+class ProposalList(_Frame):
+    type: Literal["proposal_list"] = "proposal_list"
+    rid: Rid
+    proposals: list[dict[str, Any]]
+
+
 ServerFrame = (
     Welcome
     | Accepted
@@ -392,9 +575,12 @@ ServerFrame = (
     | HistoryPage
     | SearchResults
     | StatusReport
+    | BridgeReport
     | Presence
     | Pong
     | Error
+    | ProposalInfo
+    | ProposalList
 )
 
 SERVER_FRAMES: dict[str, type[_Frame]] = {
@@ -406,9 +592,12 @@ SERVER_FRAMES: dict[str, type[_Frame]] = {
     "history_page": HistoryPage,
     "search_results": SearchResults,
     "status_report": StatusReport,
+    "bridge_report": BridgeReport,
     "presence": Presence,
     "pong": Pong,
     "error": Error,
+    "proposal_info": ProposalInfo,
+    "proposal_list": ProposalList,
 }
 
 

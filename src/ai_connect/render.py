@@ -9,6 +9,7 @@ message is labelled ``[peer message] from SENDER`` (DESIGN.md, Security).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -20,6 +21,7 @@ from ai_connect.protocol import MessageView, PeerView, StatusReport
 __all__ = [
     "ago",
     "clean",
+    "defang",
     "duration",
     "message_text",
     "messages_text",
@@ -55,6 +57,20 @@ def clean(text: str, *, multiline: bool = False) -> str:
     too (names, addresses, one-line fields).
     """
     return text.translate(_TEXT_TABLE if multiline else _LINE_TABLE)
+
+
+# Tags that frame text for a model (Claude Code's <channel> and <system-reminder>, chat
+# roles, tool calls): peer text must not close or open one, wherever an agent reads it.
+_FRAME_TAG = re.compile(
+    r"<(?=\s*/?\s*(?:channel|system-reminder|system|user|assistant|human|"
+    r"function_calls|function_results|antml:\w+)\b)",
+    re.IGNORECASE,
+)
+
+
+def defang(text: str) -> str:
+    """``text`` with the ``<`` of every model-framing tag shown as U+2039 (docs/security.md)."""
+    return _FRAME_TAG.sub("\u2039", text)
 
 
 def short_id(message_id: str, width: int = 8) -> str:
@@ -154,7 +170,7 @@ def message_text(message: Mapping[str, Any], now: float, me: str | None = None) 
     context = message.get("context")
     if isinstance(context, Mapping) and context:
         lines += _context_lines(context)
-    return "\n".join(lines)
+    return defang("\n".join(lines))  # agents read CLI output too
 
 
 def messages_text(messages: Iterable[Mapping[str, Any]], now: float, me: str | None = None) -> str:

@@ -31,7 +31,14 @@ from ai_connect.bridge.events import (
     Send,
     Tick,
 )
-from ai_connect.bridge.store.base import AckOp, AppendOp, PeerRecord, WriteBatch
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    PeerRecord,
+    ProposalRecord,
+    TokenRecord,
+    WriteBatch,
+)
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
@@ -90,8 +97,11 @@ class Bridge:
         limits: Limits | None = None,
         presence_timeout_s: float = 60.0,
         retention_s: float = 30 * 86400.0,
+        tokens: Iterable[TokenRecord] = (),
+        require_auth: bool = False,
     ) -> None:
         self.now = START
+        self.tokens = tuple(tokens)
         self.store = MemoryStore()
         known = list(peers)
         if known:
@@ -103,9 +113,10 @@ class Bridge:
             limits=limits or Limits(),
             presence_timeout_s=presence_timeout_s,
             retention_s=retention_s,
+            require_auth=require_auth,
         )
         self.ids = message_ids()
-        self.router = Router(self.config, known, self.ids)
+        self.router = Router(self.config, known, self.ids, self.tokens)
         self.batch: list[Persist] = []
         """Persist actions waiting for the next group commit."""
         self.loads: list[LoadPending] = []
@@ -143,13 +154,17 @@ class Bridge:
                     batch.appends.append(p.op)
                 case AckOp():
                     batch.acks.append(p.op)
+                case ProposalRecord():
+                    batch.proposals.append(p.op)
         try:
             result = self.store.commit(batch)
         except StoreError as exc:
             return self.handle(CommitFailed(tuple(persists), str(exc)))
         appends = [p for p in persists if isinstance(p.op, AppendOp)]
         acks = tuple(p for p in persists if isinstance(p.op, AckOp))
-        return self.handle(Committed(tuple(zip(appends, result.appends, strict=True)), acks))
+        proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
+        appended = tuple(zip(appends, result.appends, strict=True))
+        return self.handle(Committed(appended, acks, proposals))
 
     def fail_commit(self, reason: str = "disk full") -> list[Action]:
         """Rolls the waiting batch back, as the server does when the store raises."""
@@ -181,13 +196,14 @@ class Bridge:
         """A crash: uncommitted writes and connections are lost, the store survives."""
         self.batch, self.loads = [], []
         self._connected.clear()
-        self.router = Router(self.config, self.store.peers(), self.ids)
+        peers, proposals = self.store.peers(), self.store.proposals()
+        self.router = Router(self.config, peers, self.ids, self.tokens, proposals)
 
     # --- a client's part ------------------------------------------------------------
 
-    def connect(self, conn: int) -> list[Action]:
+    def connect(self, conn: int, remote: str | None = None) -> list[Action]:
         self._connected.add(conn)
-        return self.handle(Connected(conn, self.now, f"127.0.0.1:{40000 + conn}"))
+        return self.handle(Connected(conn, self.now, remote or f"127.0.0.1:{40000 + conn}"))
 
     def raw(self, conn: int, data: str | bytes) -> list[Action]:
         """Decodes a frame as the server does: a bad one becomes ``BadFrame``."""

@@ -16,6 +16,7 @@ from ai_connect.protocol import (
     Accepted,
     Ack,
     Acked,
+    BridgeReport,
     ClientInfo,
     Deliver,
     Error,
@@ -25,12 +26,15 @@ from ai_connect.protocol import (
     HistoryPage,
     Limits,
     MessageView,
+    PeerDetail,
     PeerList,
     Peers,
     PeerView,
     Ping,
     Pong,
     Presence,
+    ProposalInfo,
+    ProposalList,
     Search,
     SearchResults,
     Send,
@@ -201,6 +205,13 @@ def test_every_client_frame_decodes_to_its_model() -> None:
         {"type": "search", "rid": 1, "query": "q"},
         {"type": "status", "rid": 1},
         {"type": "ping"},
+        {"type": "admin_status", "rid": 1},
+        {"type": "admin_history", "rid": 1, "viewer": "A"},
+        {"type": "propose", "rid": 1, "question": "q", "participants": ["B"]},
+        {"type": "vote", "rid": 1, "proposal": "p1", "choice": "approve"},
+        {"type": "proposal_status", "rid": 1, "proposal": "p1"},
+        {"type": "proposals", "rid": 1},
+        {"type": "withdraw", "rid": 1, "proposal": "p1"},
     ]
     decoded = [decode_client(json.dumps(s)) for s in samples]
     assert [type(f) for f in decoded] == list(CLIENT_FRAMES.values())
@@ -246,6 +257,8 @@ def test_default_limits_are_documented_values() -> None:
         "max_context_bytes",
         "window_messages",
         "window_bytes",
+        "rate_per_s",
+        "rate_burst",
     }
 
 
@@ -398,9 +411,32 @@ SERVER_SAMPLES: list[ServerFrame] = [
         tip=1,
         acked=1,
     ),
+    BridgeReport(
+        rid=8,
+        server="0.1.0",
+        storage="sqlite",
+        uptime_s=1.0,
+        auth=True,
+        connections=2,
+        throttled=0,
+        peers=[
+            PeerDetail(
+                address="A (p)",
+                online=True,
+                last_seen=3.0,
+                tip=4,
+                acked=2,
+                connections=2,
+                token="alice",
+                remote="10.0.0.2:5000",
+            )
+        ],
+    ),
     Presence(event="leave", peer=PEER),
     Pong(rid=6),
     Error(rid=7, code="ambiguous_peer", message="m", hint="h", candidates=["A (p)", "A#2 (p)"]),
+    ProposalInfo(rid=8, proposal={"id": "p1", "status": "open"}),
+    ProposalList(rid=9, proposals=[{"id": "p1", "status": "decided"}]),
 ]
 
 

@@ -34,6 +34,10 @@ TOOL_NAMES = {
     "peer_search",
     "peer_context",
     "peer_status",
+    "consensus_propose",
+    "consensus_vote",
+    "consensus_status",
+    "consensus_list",
 }
 MODES = ("legacy", "auto")
 """``legacy``: the 2025 initialize handshake (today's clients); ``auto``: the 2026 era."""

@@ -27,6 +27,7 @@ from tests.mcp.support import (
 )
 
 READ_ONLY = {"peer_list", "peer_history", "peer_search", "peer_status"}
+READ_ONLY |= {"consensus_status", "consensus_list"}
 
 
 @pytest.mark.parametrize("mode", MODES)

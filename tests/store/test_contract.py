@@ -511,7 +511,7 @@ def test_sqlite_sets_pragmas_and_schema_version(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "t.db")
     try:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
     finally:
         db.close()
 

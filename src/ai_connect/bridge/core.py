@@ -15,6 +15,9 @@ from enum import Enum
 from typing import Literal
 
 from ai_connect import identity
+from ai_connect.bridge.auth import Authenticator, Refusal
+from ai_connect.bridge.consensus import Refused
+from ai_connect.bridge.consensus_router import ConsensusBook
 from ai_connect.bridge.events import (
     Action,
     BadFrame,
@@ -32,15 +35,20 @@ from ai_connect.bridge.events import (
     QueryHistory,
     QuerySearch,
     Send,
+    Throttle,
     Tick,
+    TokensChanged,
 )
+from ai_connect.bridge.guard import Guard
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     AppendResult,
     MailboxEntry,
     PeerRecord,
+    ProposalRecord,
     StoredMessage,
+    TokenRecord,
     message_bytes,
 )
 from ai_connect.errors import UnknownPeer
@@ -49,6 +57,9 @@ from ai_connect.protocol import (
     Accepted,
     Ack,
     Acked,
+    AdminHistory,
+    AdminStatus,
+    BridgeReport,
     ClientFrame,
     Deliver,
     Error,
@@ -56,17 +67,24 @@ from ai_connect.protocol import (
     Hello,
     History,
     Limits,
+    PeerDetail,
     PeerList,
     Peers,
     PeerView,
     Ping,
     Pong,
     Presence,
+    ProposalInfo,
+    Proposals,
+    ProposalStatus,
+    Propose,
     Rid,
     Search,
     Status,
     StatusReport,
+    Vote,
     Welcome,
+    Withdraw,
 )
 from ai_connect.protocol import (
     Send as SendFrame,
@@ -77,6 +95,10 @@ __all__ = ["ALLOWED", "Phase", "Router", "RouterConfig"]
 CLOSE_POLICY = 1008
 CLOSE_GOING_AWAY = 1001
 CLOSE_REPLACED = 4000
+CLOSE_AUTH = 4001
+"""The connection's token was revoked or expired, or auth was turned on (docs/security.md)."""
+_NOTICE_EVERY_S = 1.0
+"""A throttled connection is told ``rate_limited`` at most this often (§5.1)."""
 
 
 class Phase(Enum):
@@ -89,7 +111,11 @@ class Phase(Enum):
 
 ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.NEW: frozenset({"hello", "ping"}),
-    Phase.REGISTERED: frozenset({"send", "ack", "peers", "history", "search", "status", "ping"}),
+    Phase.REGISTERED: frozenset(
+        {"send", "ack", "peers", "history", "search", "status", "ping"}
+        | {"admin_status", "admin_history"}
+        | {"propose", "vote", "proposal_status", "proposals", "withdraw"}
+    ),
 }
 
 
@@ -103,6 +129,8 @@ class RouterConfig:
     """A registered connection silent this long is closed and shown offline (§4)."""
     retention_s: float = 30 * 86400.0
     """Broadcasts reach peers seen within this window (§3.1)."""
+    require_auth: bool = False
+    """Auth on even while no token exists (``ai-connect bridge --auth``)."""
 
 
 @dataclass(slots=True)
@@ -136,6 +164,12 @@ class _Conn:
     loading: bool = False
     inflight: deque[tuple[int, int]] = field(default_factory=deque)
     inflight_bytes: int = 0
+    token_id: str | None = None
+    """The auth token this connection registered with (docs/security.md)."""
+    token_name: str | None = None
+    admin: bool = False
+    noticed: float = float("-inf")
+    """When it was last told ``rate_limited``."""
 
 
 class Router:
@@ -146,9 +180,13 @@ class Router:
         config: RouterConfig,
         peers: Iterable[PeerRecord],
         ids: Iterator[str],
+        tokens: Iterable[TokenRecord] = (),
+        proposals: Iterable[ProposalRecord] = (),
     ) -> None:
         self.config = config
         self._ids = ids
+        self._auth = Authenticator(tokens, required=config.require_auth)
+        self._guard = Guard(config.limits)
         self._peers: dict[str, _Peer] = {
             p.address: _Peer(
                 p.address, p.name, p.project, p.first_seen, p.last_seen, p.tip, p.acked
@@ -159,6 +197,8 @@ class Router:
             peer.stored_acked = peer.acked
         self._conns: dict[int, _Conn] = {}
         self._attached: dict[str, set[int]] = {}
+        self._book = ConsensusBook(proposals, ids)
+        """Consensus proposals (docs/protocol.md §8)."""
         """Address -> ids of the connections attached to it (§2.2)."""
 
     # --- introspection (tests, status) -------------------------------------------------
@@ -178,24 +218,39 @@ class Router:
         out: list[Action] = []
         match event:
             case Connected(conn, now, remote):
-                self._conns[conn] = _Conn(conn, remote, now)
+                self._on_connected(conn, now, remote, out)
             case FrameReceived(conn, frame, now):
                 state = self._conns.get(conn)
                 if state is not None:
                     state.last_activity = now
                     self._on_frame(state, frame, now, out)
+                    self._draw(state, now, out)
             case BadFrame(conn, error, now):
                 state = self._conns.get(conn)
                 if state is not None:
                     state.last_activity = now
                     self._error(state, now, out, error.code, error.message, error.hint, error.rid)
+                    self._draw(state, now, out)
             case Disconnected(conn, now):
                 state = self._conns.pop(conn, None)
+                self._guard.disconnect(conn)
                 if state is not None:
                     self._detach(state, now, out)
-            case Committed(appends, acks):
+            case TokensChanged(tokens, now):
+                self._auth = Authenticator(tokens, required=self.config.require_auth)
+                self._guard.forget_tokens({t.id for t in tokens})
+                self._recheck(now, out)
+            case Committed(appends, acks, proposals):
+                self._book.committed(p.op for p in proposals if isinstance(p.op, ProposalRecord))
                 self._on_committed(appends, acks, out)
+                for persist in proposals:  # §8: replies follow the commit
+                    asker = persist.origin
+                    if asker is not None and asker.conn in self._conns:
+                        assert isinstance(persist.op, ProposalRecord)
+                        info = ProposalInfo(rid=asker.rid, proposal=persist.op.data)
+                        out.append(Send(asker.conn, info))
             case CommitFailed(persists, reason):
+                self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
                 for persist in persists:
                     origin = persist.origin
                     if origin is not None and origin.conn in self._conns:
@@ -214,6 +269,9 @@ class Router:
                 self._on_loaded(conn, after_seq, entries, out)
             case Tick(now):
                 self._on_tick(now, out)
+                out += self._book.tick(now)
+                if self._auth.required:
+                    self._recheck(now, out)
         return out
 
     def _on_frame(self, state: _Conn, frame: ClientFrame, now: float, out: list[Action]) -> None:
@@ -256,6 +314,18 @@ class Router:
                 self._on_status(state, frame, now, out)
             case Ping():
                 out.append(Send(state.id, Pong(rid=frame.rid)))
+            case Propose() | Vote() | ProposalStatus() | Proposals() | Withdraw():
+                assert state.address is not None
+                online = [a for a, p in self._peers.items() if p.conn is not None]
+                origin = Origin(state.id, frame.rid)
+                done = self._book.handle(frame, state.address, origin, now, self._peers, online)
+                if isinstance(done, Refused):
+                    why = (done.code, done.message, done.hint, frame.rid, done.candidates)
+                    self._error(state, now, out, *why)
+                else:
+                    out += done
+            case AdminStatus() | AdminHistory():
+                self._on_admin(state, frame, now, out)
 
     # --- registration (§2.1) ----------------------------------------------------------
 
@@ -272,9 +342,36 @@ class Router:
                 hello.rid,
             )
             return
+        grant = self._auth.check(hello.token, hello.name, hello.project, now)
+        if isinstance(grant, Refusal):
+            code, message, hint = ErrorCode.AUTH_FAILED, grant.message, grant.hint
+            self._error(state, now, out, code, message, hint, hello.rid)
+            return
+        if grant.token_id is not None and not self._guard.room_for(grant.token_id):
+            limit = self.config.limits.max_conns_per_token
+            self._error(
+                state,
+                now,
+                out,
+                ErrorCode.TOO_MANY_CONNECTIONS,
+                f"the auth token {grant.token_id} already has {limit} live connections, "
+                "the most this bridge allows",
+                "close some of them, or ask the operator to raise --max-conns-per-token",
+                hello.rid,
+            )
+            return
         if hello.attach:
             self._on_attach(state, hello, now, out)
-            return
+        else:
+            self._register(state, hello, now, out)
+        if state.phase is Phase.REGISTERED:
+            state.token_id, state.token_name = grant.token_id, grant.token_name
+            state.admin = grant.admin
+            if grant.token_id is not None:
+                self._guard.bind(state.id, grant.token_id, now)
+
+    def _register(self, state: _Conn, hello: Hello, now: float, out: list[Action]) -> None:
+        """Registers ``state`` as the owner of an address (§2.1)."""
         address = self._choose_address(hello)
         peer = self._peers.get(address)
         if peer is not None and peer.conn is not None:
@@ -511,6 +608,7 @@ class Router:
             cid=frame.cid,
         )
         out.append(Persist(AppendOp(message, recipients), Origin(state.id, frame.rid)))
+        out += self._book.on_message(sender, frame.thread, frame.body, now)  # §8.2 tags
 
     def _on_committed(
         self,
@@ -752,6 +850,121 @@ class Router:
                 self._conns.pop(conn.id)
                 # A silent peer was last seen at its last frame, not when we noticed (§4).
                 self._detach(conn, conn.last_activity, out)
+
+    # --- security: connection limits, rate limits, tokens, admin (docs/security.md) ---
+
+    def _on_connected(self, conn: int, now: float, remote: str, out: list[Action]) -> None:
+        if self._guard.connect(conn, remote, now):
+            self._conns[conn] = _Conn(conn, remote, now)
+            return
+        limit = self.config.limits.max_conns_per_ip
+        error = Error(
+            code=ErrorCode.TOO_MANY_CONNECTIONS,
+            message=f"this address already has {limit} connections, the most this bridge allows",
+            hint="close some of them, or ask the operator to raise --max-conns-per-ip",
+        )
+        out += [Send(conn, error), Close(conn, CLOSE_POLICY, "too many connections")]
+
+    def _draw(self, state: _Conn, now: float, out: list[Action]) -> None:
+        """Rate limits (§5.1): pause reading a connection that is over its budget."""
+        wait = self._guard.draw(state.id, now)
+        if wait <= 0:
+            return
+        out.append(Throttle(state.id, wait))
+        if now - state.noticed >= _NOTICE_EVERY_S:
+            state.noticed = now
+            limits = self.config.limits
+            message = (
+                f"this connection sends more than {limits.rate_per_s:g} frames/s "
+                f"(burst {limits.rate_burst})"
+            )
+            if state.token_id is not None:
+                message += f", or its token more than {limits.token_rate_per_s:g} frames/s"
+            hint = "slow down: the bridge reads this connection more slowly; nothing was dropped"
+            out.append(
+                Send(state.id, Error(code=ErrorCode.RATE_LIMITED, message=message, hint=hint))
+            )
+
+    _CLOSE_REASONS = {
+        "missing": "auth token required",
+        "wrong": "auth token deleted",
+        "revoked": "auth token revoked",
+        "expired": "auth token expired",
+        "not_owner": "auth token no longer owns this name",
+    }
+
+    def _recheck(self, now: float, out: list[Action]) -> None:
+        """Closes registered connections whose token no longer grants their address."""
+        for state in list(self._conns.values()):
+            if state.address is None or state.phase is not Phase.REGISTERED:
+                continue
+            peer = self._peers[state.address]
+            refusal = self._auth.still_valid(state.token_id, peer.name, peer.project, now)
+            if refusal is None:
+                continue
+            self._detach(state, now, out)
+            state.phase, state.address, state.admin = Phase.NEW, None, False
+            state.token_id = state.token_name = None
+            self._guard.unbind(state.id)
+            error = Error(code=ErrorCode.AUTH_FAILED, message=refusal.message, hint=refusal.hint)
+            out.append(Send(state.id, error))
+            out.append(Close(state.id, CLOSE_AUTH, self._CLOSE_REASONS[refusal.reason]))
+
+    def _on_admin(
+        self, state: _Conn, frame: AdminStatus | AdminHistory, now: float, out: list[Action]
+    ) -> None:
+        """Observer requests (§3.5): admin tokens only."""
+        if not state.admin:
+            self._error(
+                state,
+                now,
+                out,
+                ErrorCode.FORBIDDEN,
+                f"{frame.type} is for admin tokens only",
+                "connect with a token made by 'ai-connect token create NAME --admin'",
+                frame.rid,
+            )
+            return
+        if isinstance(frame, AdminStatus):
+            out.append(Send(state.id, self._report(frame.rid, now)))
+            return
+        try:
+            viewer = identity.resolve(frame.viewer, self._peers.keys())
+            peer = identity.resolve(frame.peer, self._peers.keys()) if frame.peer else None
+        except UnknownPeer as exc:
+            self._error(
+                state, now, out, exc.code, exc.message, exc.hint, frame.rid, list(exc.candidates)
+            )
+            return
+        limit = min(frame.limit, self.config.limits.history_max)
+        out.append(QueryHistory(state.id, frame.rid, viewer, peer, limit, frame.before))
+
+    def _report(self, rid: Rid, now: float) -> BridgeReport:
+        details = []
+        for p in sorted(self._peers.values(), key=lambda p: (p.conn is None, p.address.casefold())):
+            owner = self._conns.get(p.conn) if p.conn is not None else None
+            details.append(
+                PeerDetail(
+                    address=p.address,
+                    online=owner is not None,
+                    last_seen=now if owner is not None else p.last_seen,
+                    tip=p.tip,
+                    acked=p.acked,
+                    connections=len(self._conns_of(p)),
+                    token=owner.token_name if owner is not None else None,
+                    remote=owner.remote if owner is not None else None,
+                )
+            )
+        return BridgeReport(
+            rid=rid,
+            server=self.config.server_version,
+            storage=self.config.storage,
+            uptime_s=max(0.0, now - self.config.started_at),
+            auth=self._auth.required,
+            connections=len(self._conns),
+            throttled=self._guard.throttled,
+            peers=details,
+        )
 
     # --- helpers ----------------------------------------------------------------------
 

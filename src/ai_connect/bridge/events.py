@@ -14,6 +14,8 @@ from ai_connect.bridge.store.base import (
     AppendResult,
     MailboxEntry,
     PeerRecord,
+    ProposalRecord,
+    TokenRecord,
 )
 from ai_connect.errors import FrameError
 from ai_connect.protocol import ClientFrame, Rid, ServerFrame
@@ -35,7 +37,9 @@ __all__ = [
     "QueryHistory",
     "QuerySearch",
     "Send",
+    "Throttle",
     "Tick",
+    "TokensChanged",
 ]
 
 
@@ -83,6 +87,8 @@ class Committed:
 
     appends: tuple[tuple[Persist, AppendResult], ...]
     acks: tuple[Persist, ...]
+    proposals: tuple[Persist, ...] = ()
+    """Proposal records stored (docs/protocol.md §8)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,14 @@ class Tick:
     now: float
 
 
+@dataclass(frozen=True, slots=True)
+class TokensChanged:
+    """The stored auth tokens differ from the router's (created, revoked, deleted)."""
+
+    tokens: tuple[TokenRecord, ...]
+    now: float
+
+
 Event = (
     Connected
     | FrameReceived
@@ -114,6 +128,7 @@ Event = (
     | CommitFailed
     | PendingLoaded
     | Tick
+    | TokensChanged
 )
 
 
@@ -137,7 +152,7 @@ class Close:
 class Persist:
     """Write ``op`` in the next group commit; answer ``origin`` after it."""
 
-    op: PeerRecord | AppendOp | AckOp
+    op: PeerRecord | AppendOp | AckOp | ProposalRecord
     origin: Origin | None = None
 
 
@@ -169,4 +184,12 @@ class QuerySearch:
     limit: int
 
 
-Action = Send | Close | Persist | LoadPending | QueryHistory | QuerySearch
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """Do not read the next frame of ``conn`` for ``seconds`` (rate limit, §5.1)."""
+
+    conn: int
+    seconds: float
+
+
+Action = Send | Close | Persist | LoadPending | QueryHistory | QuerySearch | Throttle

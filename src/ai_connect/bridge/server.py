@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import logging
 import secrets
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from ai_connect import __version__
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, CLOSE_POLICY, Router, RouterConfig
@@ -43,14 +45,18 @@ from ai_connect.bridge.events import (
     QueryHistory,
     QuerySearch,
     Send,
+    Throttle,
     Tick,
+    TokensChanged,
 )
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     PeerRecord,
+    ProposalRecord,
     Store,
     StoredMessage,
+    TokenRecord,
     WriteBatch,
 )
 from ai_connect.errors import FrameError, StoreError
@@ -65,6 +71,7 @@ from ai_connect.protocol import (
     decode_client,
     encode,
 )
+from ai_connect.redaction import Redacting, redact
 
 __all__ = ["BridgeServer", "ServerSettings", "message_view", "new_message_id"]
 
@@ -80,6 +87,12 @@ class ServerSettings:
     retention_s: float = 30 * 86400.0
     max_queued_frames: int = 4096
     """Frames waiting to be written to one connection before it is closed as stuck."""
+    ssl: ssl.SSLContext | None = None
+    """Serve ``wss://`` with this context (``ai_connect.tls.server_context``)."""
+    require_auth: bool = False
+    """Auth on even while no token exists (docs/security.md)."""
+    auth_reload_s: float = 2.0
+    """How often the stored tokens are re-read (``ai-connect token`` writes from outside)."""
 
 
 def new_message_id() -> Iterator[str]:
@@ -103,6 +116,8 @@ def message_view(m: StoredMessage) -> MessageView:
 
 
 _CLOSE = object()
+_WRITE_BATCH_BYTES = 64 * 1024
+"""Bytes of frames written to one link at once; then websockets' flow control applies."""
 
 
 @dataclass(slots=True)
@@ -112,6 +127,8 @@ class _Link:
     queue: deque[Any] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     closing: bool = False
+    pause: float = 0.0
+    """Seconds to wait before reading its next frame (rate limit, protocol §5.1)."""
 
 
 class BridgeServer:
@@ -138,6 +155,7 @@ class BridgeServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._closing = False
+        self._tokens: tuple[TokenRecord, ...] = ()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -158,11 +176,14 @@ class BridgeServer:
     def url(self) -> str:
         host = self.settings.host
         host = f"[{host}]" if ":" in host else host
-        return f"ws://{host}:{self.port}"
+        scheme = "wss" if self.settings.ssl is not None else "ws"
+        return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         peers = await loop.run_in_executor(self._executor, self.store.peers)
+        self._tokens = tuple(await loop.run_in_executor(self._executor, self.store.tokens))
+        proposals = await loop.run_in_executor(self._executor, self.store.proposals)
         config = RouterConfig(
             server_version=__version__,
             storage=self.store.kind,
@@ -170,8 +191,9 @@ class BridgeServer:
             limits=self.settings.limits,
             presence_timeout_s=self.settings.presence_timeout_s,
             retention_s=self.settings.retention_s,
+            require_auth=self.settings.require_auth,
         )
-        self._router = Router(config, peers, self._ids)
+        self._router = Router(config, peers, self._ids, self._tokens, proposals)
         keepalive = max(1.0, min(20.0, self.settings.presence_timeout_s / 2))
         self._server = await serve(
             self._handle,
@@ -182,11 +204,13 @@ class BridgeServer:
             ping_interval=keepalive,
             ping_timeout=keepalive,
             process_request=self._http,
+            ssl=self.settings.ssl,
             server_header=f"ai-connect/{__version__}",
-            logger=logging.getLogger("ai_connect.bridge.ws"),
+            logger=Redacting(logging.getLogger("ai_connect.bridge.ws")),
         )
         self._spawn(self._commit_loop())
         self._spawn(self._tick_loop())
+        self._spawn(self._tokens_loop())
         log.info(
             "bridge listening on %s (storage: %s, %d known peers)",
             self.url,
@@ -262,14 +286,19 @@ class BridgeServer:
         debug = log.isEnabledFor(logging.DEBUG)
         try:
             async for raw in ws:
-                if debug:
-                    link.log.debug("conn %d <- %.200r", conn, raw)
+                if debug:  # never the token (docs/security.md)
+                    text = raw if isinstance(raw, str) else raw.decode(errors="replace")
+                    link.log.debug("conn %d <- %.200r", conn, redact(text))
                 try:
                     frame = decode_client(raw, max_bytes)
                 except FrameError as exc:
                     self._dispatch(BadFrame(conn, exc, self._clock()))
                 else:
                     self._dispatch(FrameReceived(conn, frame, self._clock()))
+                if link.pause > 0:
+                    # Over its rate (§5.1): its next frames wait in its own socket buffers.
+                    pause, link.pause = link.pause, 0.0
+                    await asyncio.sleep(pause)
         except ConnectionClosed:
             pass
         finally:
@@ -284,19 +313,42 @@ class BridgeServer:
             )
 
     async def _writer(self, link: _Link) -> None:
+        """Writes the link's queued frames, up to ``_WRITE_BATCH_BYTES`` per socket write.
+
+        ``ws.send()`` costs one ``transport.write`` (one syscall, and one TCP segment
+        under TCP_NODELAY) per frame. A loop turn often queues many frames for one link
+        (a commit's ``accepted``/``deliver`` frames), so they are framed one by one
+        through websockets' Sans-I/O protocol, as its own ``broadcast()`` does, and their
+        bytes leave in one write. ``ws.drain()`` then applies websockets' flow control:
+        it waits while the transport's buffer is above its high-water mark, so at most
+        one batch sits above it, as with ``send()``. Nothing here awaits between framing
+        and writing, so no other writer (keepalive pings, pongs) can interleave.
+        """
         ws = link.ws
+        protocol = ws.protocol
         try:
             while True:
                 await link.ready.wait()
                 link.ready.clear()
                 while link.queue:
-                    item = link.queue.popleft()
-                    if isinstance(item, tuple):
-                        await ws.close(item[0], item[1])
+                    if protocol.state is not State.OPEN:
+                        return  # closing: the reader sees the close and dispatches it
+                    if isinstance(link.queue[0], tuple):
+                        code, reason = link.queue.popleft()
+                        await ws.close(code, reason)
                         return
-                    await ws.send(item)
-        except ConnectionClosed:
-            # The reader notices the same close and dispatches Disconnected.
+                    size = 0
+                    while size < _WRITE_BATCH_BYTES and link.queue:
+                        if isinstance(link.queue[0], tuple):
+                            break
+                        data = link.queue.popleft().encode()
+                        protocol.send_text(data)
+                        size += len(data)
+                    # Only text frames since the last write: no end-of-stream marker.
+                    ws.transport.writelines(protocol.data_to_send())
+                    await ws.drain()
+        except (ConnectionClosed, OSError):
+            # The reader notices the same close or failure and dispatches Disconnected.
             pass
 
     def _close_link(self, link: _Link, code: int, reason: str) -> None:
@@ -327,6 +379,10 @@ class BridgeServer:
                     self._spawn(self._load(action))
                 case QueryHistory() | QuerySearch():
                     self._spawn(self._query(action))
+                case Throttle(conn, seconds):
+                    link = self._links.get(conn)
+                    if link is not None:
+                        link.pause = max(link.pause, seconds)
 
     def _send(self, conn: int, frame: ServerFrame) -> None:
         link = self._links.get(conn)
@@ -357,6 +413,8 @@ class BridgeServer:
                     batch.appends.append(p.op)
                 case AckOp():
                     batch.acks.append(p.op)
+                case ProposalRecord():
+                    batch.proposals.append(p.op)
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(self._executor, self.store.commit, batch)
@@ -366,13 +424,32 @@ class BridgeServer:
             return
         appends = [p for p in persists if isinstance(p.op, AppendOp)]
         acks = tuple(p for p in persists if isinstance(p.op, AckOp))
-        self._dispatch(Committed(tuple(zip(appends, result.appends, strict=True)), acks))
+        proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
+        appended = tuple(zip(appends, result.appends, strict=True))
+        self._dispatch(Committed(appended, acks, proposals))
 
     async def _tick_loop(self) -> None:
         interval = max(0.05, min(5.0, self.settings.presence_timeout_s / 4))
         while True:
             await asyncio.sleep(interval)
             self._dispatch(Tick(self._clock()))
+
+    async def _tokens_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.auth_reload_s)
+            try:
+                await self.reload_tokens()
+            except StoreError as exc:
+                log.warning("re-reading the auth tokens failed (kept the old ones): %s", exc)
+
+    async def reload_tokens(self) -> None:
+        """Re-reads the stored tokens; a change reaches the router (revocations close)."""
+        loop = asyncio.get_running_loop()
+        tokens = tuple(await loop.run_in_executor(self._executor, self.store.tokens))
+        if tokens != self._tokens:
+            self._tokens = tokens
+            log.info("auth tokens changed: %d stored", len(tokens))
+            self._dispatch(TokensChanged(tokens, self._clock()))
 
     async def _load(self, action: LoadPending) -> None:
         loop = asyncio.get_running_loop()

@@ -22,8 +22,10 @@ __all__ = [
     "CommitResult",
     "MailboxEntry",
     "PeerRecord",
+    "ProposalRecord",
     "Store",
     "StoredMessage",
+    "TokenRecord",
     "WriteBatch",
     "message_bytes",
 ]
@@ -72,6 +74,28 @@ class PeerRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An auth token as the bridge keeps it: never the token itself, only its hash.
+
+    docs/security.md: a token owns the names its ``names`` patterns match, and ``admin``
+    tokens may use the observer requests (docs/protocol.md §3.5).
+    """
+
+    id: str
+    """Short public id, part of the token text: how a token is found and revoked."""
+    name: str
+    """The operator's label (``ai-connect token create NAME``)."""
+    hash: str
+    """SHA-256 (hex) of the whole token text."""
+    names: tuple[str, ...]
+    """Patterns of the peer names (or ``Name (Project)`` addresses) it may register."""
+    admin: bool
+    created: float
+    expires: float | None = None
+    revoked: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AppendOp:
     """Store ``message`` once, with one mailbox entry per recipient.
 
@@ -91,6 +115,17 @@ class AckOp:
     seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class ProposalRecord:
+    """A consensus proposal with its ballots (``bridge/consensus.py``), as JSON data.
+
+    Stored by ``id``: a later record of the same id replaces the earlier one.
+    """
+
+    id: str
+    data: dict[str, Any]
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one loop turn wants written, committed in one transaction."""
@@ -99,9 +134,11 @@ class WriteBatch:
     """Upserts: insert, or update ``name``, ``project`` and ``last_seen`` (cursors kept)."""
     appends: list[AppendOp] = field(default_factory=list)
     acks: list[AckOp] = field(default_factory=list)
+    proposals: list[ProposalRecord] = field(default_factory=list)
+    """Upserts by id, after the appends (docs/protocol.md §8)."""
 
     def __bool__(self) -> bool:
-        return bool(self.peers or self.appends or self.acks)
+        return bool(self.peers or self.appends or self.acks or self.proposals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +203,25 @@ class Store(Protocol):
         Newest first. ``query`` is plain words, never a query language: quotes and
         operators in it are searched as text.
         """
+        ...
+
+    def proposals(self) -> list[ProposalRecord]:
+        """Every stored consensus proposal, by id (docs/protocol.md §8)."""
+        ...
+
+    # Tokens (docs/security.md): few, written by ``ai-connect token`` from another
+    # process, re-read by a running bridge; outside the group commit.
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, revoked and expired ones included, oldest first."""
+        ...
+
+    def put_token(self, token: TokenRecord) -> None:
+        """Stores a new token; ``StoreError`` if its id or hash is already stored."""
+        ...
+
+    def revoke_token(self, token_id: str, when: float) -> bool:
+        """Marks the token revoked at ``when``; ``False`` if unknown or already revoked."""
         ...
 
     def close(self) -> None: ...

@@ -20,12 +20,15 @@ from typing import Self
 
 from ai_connect.errors import StoreError
 
+from . import sqlite_consensus as _consensus
 from .base import (
     AppendResult,
     CommitResult,
     MailboxEntry,
     PeerRecord,
+    ProposalRecord,
     StoredMessage,
+    TokenRecord,
     WriteBatch,
     message_bytes,
 )
@@ -78,6 +81,8 @@ class MemoryStore:
         self._ids: set[str] = set()
         self._mailboxes: dict[str, list[int]] = {}  # recipient -> n of seq 1, 2, ...
         self._peers: dict[str, PeerRecord] = {}
+        self._tokens: dict[str, TokenRecord] = {}  # id -> token, in creation order
+        self._proposals: dict[str, str] = {}  # id -> JSON text, as SQLite keeps it
         self._closed = False
 
     def __enter__(self) -> Self:
@@ -143,7 +148,9 @@ class MemoryStore:
             new.append((message, seqs))
             staged[key] = AppendResult(message, seqs, False)
             results.append(staged[key])
+        proposals = _consensus.encoded(batch.proposals)
         self._apply(batch, new)
+        self._proposals.update(proposals)
         return CommitResult(results)
 
     def _apply(self, batch: WriteBatch, new: list[tuple[StoredMessage, dict[str, int]]]) -> None:
@@ -181,6 +188,11 @@ class MemoryStore:
 
     def _tip(self, recipient: str) -> int:
         return len(self._mailboxes.get(recipient, ()))
+
+    def proposals(self) -> list[ProposalRecord]:
+        """Every stored proposal, by id."""
+        self._check_open()
+        return [_consensus.decoded(i, text) for i, text in sorted(self._proposals.items())]
 
     def peers(self) -> list[PeerRecord]:
         """Every known peer with its current cursors, by address."""
@@ -245,3 +257,29 @@ class MemoryStore:
                 if len(found) == limit:
                     break
         return found
+
+    # -- tokens ----------------------------------------------------------------------
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, oldest first."""
+        self._check_open()
+        return sorted(self._tokens.values(), key=lambda t: (t.created, t.id))
+
+    def put_token(self, token: TokenRecord) -> None:
+        """Stores a new token; its id and hash must be new."""
+        self._check_open()
+        if token.id in self._tokens or any(t.hash == token.hash for t in self._tokens.values()):
+            raise StoreError(
+                f"A token with id {token.id!r} (or the same hash) is already stored; "
+                "nothing was written. Create the token again: it gets a new id."
+            )
+        self._tokens[token.id] = token
+
+    def revoke_token(self, token_id: str, when: float) -> bool:
+        """Marks the token revoked; ``False`` if unknown or already revoked."""
+        self._check_open()
+        token = self._tokens.get(token_id)
+        if token is None or token.revoked is not None:
+            return False
+        self._tokens[token_id] = dataclasses.replace(token, revoked=when)
+        return True

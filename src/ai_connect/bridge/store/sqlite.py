@@ -1,34 +1,47 @@
 """The default store: one SQLite file in WAL mode, written in one transaction per batch.
 
-Schema, version 1 (kept in ``PRAGMA user_version``; ``_MIGRATIONS[v]`` takes a database
+Schema, version 2 (kept in ``PRAGMA user_version``; ``_MIGRATIONS[v]`` takes a database
 from version ``v`` to ``v + 1``)::
 
     peers     address PK, name, project, first_seen, last_seen, tip, acked
     messages  n INTEGER PK (rowid: the history cursor), id UNIQUE, sender, cid, target,
               body, context (JSON text), thread, reply_to, ts; UNIQUE (sender, cid)
     mailbox   (recipient, seq) PK -> n; indexed by (recipient, n) and by n
-    messages_fts  FTS5 over messages.body (external content, filled by a trigger)
+    messages_fts  FTS5 over messages.body (external content; indexed per commit, once
+                  for the whole batch; a trigger removes deleted messages)
+    tokens    (version 2) auth tokens, hashed: see sqlite_tokens.py
 
 ``peers.tip`` is the last sequence number given out in each mailbox, so numbering a new
-entry is a lookup, never a ``max()``. A commit reads the tips of the batch's recipients in
-one query and writes every table with ``executemany`` (DESIGN.md "Group commit").
+entry is a lookup, never a ``max()``. A commit (DESIGN.md "Group commit") is a handful of
+statements whatever its size: one query for where the batch starts (last ``n``, the
+recipients' tips, resent messages), then one multi-row ``INSERT`` per table, its rows bound
+to one ``VALUES`` list, and one ``INSERT`` that indexes all the new bodies for search.
+Never ``executemany``: the sqlite3 module releases the GIL around every ``sqlite3_step``,
+so ``executemany`` takes the GIL back once per row, and each take waits for the event loop
+(up to ``sys.getswitchinterval()``) whenever the loop holds it. One statement per table
+lets SQLite write a whole batch while the loop runs (bench/store_bench.py measures both).
 
 The connection is made in one thread and used from another (the server's store worker),
-one thread at a time: hence ``check_same_thread=False``. SQL lives only in this module.
+one thread at a time: hence ``check_same_thread=False``. SQL lives only in this module
+(and, for the tokens table, in sqlite_tokens.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from ai_connect.errors import StoreError
 
+from . import sqlite_consensus as _consensus
+from . import sqlite_tokens as _tokens
 from .base import (
     AckOp,
     AppendOp,
@@ -36,7 +49,9 @@ from .base import (
     CommitResult,
     MailboxEntry,
     PeerRecord,
+    ProposalRecord,
     StoredMessage,
+    TokenRecord,
     WriteBatch,
     message_bytes,
 )
@@ -46,7 +61,6 @@ __all__ = ["SqliteStore"]
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 _BUSY_TIMEOUT_MS = 5_000
-_IN_CHUNK = 500  # addresses per "IN (...)": well under SQLite's variable limit
 _NO_CURSOR = 2**63 - 1  # larger than any rowid
 
 _SCHEMA_V1 = (
@@ -72,30 +86,66 @@ _SCHEMA_V1 = (
         body, content='messages', content_rowid='n',
         tokenize='unicode61 remove_diacritics 2'
     )""",
-    """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, body) VALUES (new.n, new.body);
-    END""",
     """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
         INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.n, old.body);
     END""",
 )
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1,)
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_SCHEMA_V1, _tokens.SCHEMA_V2)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _COLUMNS = "m.id, m.sender, m.target, m.body, m.context, m.thread, m.reply_to, m.ts, m.cid"
-_UPSERT_PEER = """
-    INSERT INTO peers (address, name, project, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+
+# Writes. Each writes a batch's rows into one table in one statement: "{values}" is a
+# multi-row VALUES list, padded with rows of NULLs to one of a few sizes (_padded_size),
+# so that a few prepared statements serve every batch size. "column1 IS NOT NULL" drops
+# the padding (and keeps an upsert clause from being parsed as a join constraint:
+# lang_upsert.html). Rows are unique by key within a statement (see _upsert, _ack), so
+# their order does not matter.
+_UPSERT_PEERS = """
+    INSERT INTO peers (address, name, project, first_seen, last_seen)
+    SELECT * FROM ({values}) WHERE column1 IS NOT NULL
     ON CONFLICT (address) DO UPDATE
     SET name = excluded.name, project = excluded.project, last_seen = excluded.last_seen"""
-_UPSERT_TIP = """
-    INSERT INTO peers (address, name, project, first_seen, last_seen, tip)
-    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET tip = excluded.tip"""
-_INSERT_MESSAGE = """
+_INSERT_MESSAGES = """
     INSERT INTO messages (n, id, sender, cid, target, body, context, thread, reply_to, ts)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-# Never past the tip: a stale client cursor must not skip future mail.
-_ACK = "UPDATE peers SET acked = max(acked, min(?, tip)) WHERE address = ?"
-_FIND = f"SELECT m.n, {_COLUMNS} FROM messages m WHERE m.sender = ? AND m.cid = ?"
+    SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
+_INSERT_MAILBOX = """
+    INSERT INTO mailbox (recipient, seq, n) SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
+_UPSERT_TIPS = """
+    INSERT INTO peers (address, name, project, first_seen, last_seen, tip)
+    SELECT column1, column2, column3, column4, column4, column5 FROM ({values})
+    WHERE column1 IS NOT NULL
+    ON CONFLICT (address) DO UPDATE SET tip = excluded.tip"""
+# Rows: (recipient, seq). Never past the tip: a stale client cursor must not skip future
+# mail. An upsert that never inserts (unknown recipients are left out), so that each ack
+# finds its peer by primary key; excluded.tip carries the seq. (UPDATE ... FROM would say
+# it directly but needs SQLite 3.33.)
+_ACK = """
+    INSERT INTO peers (address, name, project, first_seen, last_seen, tip)
+    SELECT column1, '', '', 0, 0, column2 FROM ({values})
+    WHERE EXISTS (SELECT 1 FROM peers p WHERE p.address = column1)
+    ON CONFLICT (address) DO UPDATE SET acked = max(acked, min(excluded.tip, tip))"""
+# A commit's new messages go into the index in one statement: far cheaper than a trigger
+# inserting them one at a time.
+_INDEX_SINCE = "INSERT INTO messages_fts (rowid, body) SELECT n, body FROM messages WHERE n > ?"
+# Where a batch starts: the tips of some recipients (rows: address) as a JSON object, and
+# the n of the messages stored under some (sender, cid) rows as a JSON array (the pairs
+# drive the lookup in UNIQUE (sender, cid)). _START asks both and the last n at once.
+_TIPS = """
+    SELECT json_group_object(address, tip) FROM peers
+    WHERE address IN (SELECT column1 FROM ({values}))"""
+_STORED = """
+    SELECT json_group_array(m.n) FROM ({values}) AS k CROSS JOIN messages m
+    WHERE m.sender = k.column1 AND m.cid = k.column2"""
+_LAST_N = "SELECT max(n) FROM messages"
+_START = f"SELECT ({_LAST_N}), ({_TIPS}), ({_STORED.replace('{values}', '{pairs}')})"
+_MESSAGE = f"SELECT {_COLUMNS} FROM messages m WHERE m.n = ?"
+_MAX_ROWS = 1024
+"""Rows bound to one statement, at most (fewer if SQLite allows fewer parameters)."""
+_CACHED_STATEMENTS = 256
+"""Prepared statements kept: each padded size of each statement above is one."""
+
+# Reads
 _PENDING = f"""
     SELECT b.seq, {_COLUMNS} FROM mailbox b JOIN messages m ON m.n = b.n
     WHERE b.recipient = ? AND b.seq > ? ORDER BY b.seq LIMIT ?"""
@@ -130,6 +180,46 @@ def _dump(context: dict[str, Any] | None) -> str | None:
     return json.dumps(context, separators=(",", ":"), ensure_ascii=False)
 
 
+@functools.cache
+def _sql(template: str, rows: int, columns: int) -> str:
+    """``template`` with ``{values}`` as ``VALUES (?, ?), (?, ?), ...``: ``rows`` rows of
+    ``columns`` parameters each (for _START: ``{values}`` of 1, ``{pairs}`` of 2).
+
+    Cached, so that the same statement is the same string object: the sqlite3 module then
+    finds its prepared statement without hashing a long text again.
+    """
+
+    def values(columns: int) -> str:
+        return "VALUES " + ", ".join(["(" + ", ".join("?" * columns) + ")"] * rows)
+
+    if template is _START:
+        return template.format(values=values(1), pairs=values(2))
+    return template.format(values=values(columns))
+
+
+def _padded_size(rows: int) -> int:
+    """The size a VALUES list of ``rows`` rows is padded to: 1, 2, 3, 4, 6, 8, 12, 16, 24...
+
+    Powers of two and 1.5 times them: at most half as many padding rows as real ones, and
+    about 20 sizes (so prepared statements) up to ``_MAX_ROWS``.
+    """
+    power = 1 << max(rows - 1, 0).bit_length()  # the smallest power of two >= rows
+    return power * 3 // 4 if power >= 4 and rows <= power * 3 // 4 else power
+
+
+def _chunk_rows(limit: int) -> int:
+    """The largest padded size (see above) that is at most ``limit`` (>= 1)."""
+    power = 1 << (limit.bit_length() - 1)  # the largest power of two <= limit
+    return power * 3 // 2 if power >= 2 and power * 3 // 2 <= limit else power
+
+
+def _params(rows: Sequence[tuple[Any, ...]], columns: int, size: int) -> list[Any]:
+    """The values of ``rows``, then NULLs up to ``size`` rows of ``columns``."""
+    params = list(itertools.chain.from_iterable(rows))
+    params += [None] * (size * columns - len(params))
+    return params
+
+
 def _message(row: tuple[Any, ...]) -> StoredMessage:
     """A message from the ``_COLUMNS`` of a row."""
     id_, sender, target, body, context, thread, reply_to, ts, cid = row
@@ -162,13 +252,19 @@ class SqliteStore:
         try:
             if self.path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=_CACHED_STATEMENTS,
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
                 f"Cannot open the database {self.path}: {exc}. "
                 "Check that its directory can be created and written to."
             ) from exc
         self._closed = False
+        self._max_params = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         try:
             with self._reading("configure the database"):
                 self._db.execute("PRAGMA journal_mode = WAL")
@@ -209,6 +305,8 @@ class SqliteStore:
             hint = "The store is closed: open a new one."
         elif "no such module: fts5" in str(exc):
             hint = "This Python's SQLite lacks FTS5: use a Python build that has it."
+        elif "no such function: json" in str(exc):
+            hint = "This Python's SQLite lacks JSON functions: use a Python build that has them."
         elif "locked" in str(exc) or "busy" in str(exc):
             hint = "Another process holds the database: stop it or use another file."
         else:
@@ -265,28 +363,48 @@ class SqliteStore:
             if batch.peers:
                 self._upsert(batch.peers)
             results = self._append(batch.appends) if batch.appends else []
+            if batch.proposals:
+                _consensus.write(self._db, batch.proposals)
             if batch.acks:
                 self._ack(batch.acks)
         return CommitResult(results)
 
+    def _statements(
+        self, sql: str, columns: int, rows: Sequence[tuple[Any, ...]]
+    ) -> Iterator[sqlite3.Cursor]:
+        """Runs ``sql`` (see "Writes" above) over ``rows``: one statement per chunk."""
+        # A padded size itself, so that a padded chunk never has more rows than a full one.
+        chunk = _chunk_rows(min(_MAX_ROWS, self._max_params // columns))
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            size = _padded_size(len(part))
+            params = _params(part, columns, size)
+            yield self._db.execute(_sql(sql, size, columns), params)
+
+    def _write(self, sql: str, columns: int, rows: Sequence[tuple[Any, ...]]) -> None:
+        for _ in self._statements(sql, columns, rows):
+            pass
+
     def _upsert(self, peers: list[PeerRecord]) -> None:
-        rows = [(p.address, p.name, p.project, p.first_seen, p.last_seen) for p in peers]
-        self._db.executemany(_UPSERT_PEER, rows)
+        # One row per address, as the same upserts one after another would leave it.
+        merged: dict[str, tuple[str, str, str, float, float]] = {}
+        for p in peers:
+            first_seen = merged[p.address][3] if p.address in merged else p.first_seen
+            merged[p.address] = (p.address, p.name, p.project, first_seen, p.last_seen)
+        self._write(_UPSERT_PEERS, 5, list(merged.values()))
 
     def _append(self, ops: list[AppendOp]) -> list[AppendResult]:
-        db = self._db
-        tips = self._tips({r for op in ops for r in op.recipients})
+        last_n, tips, stored = self._start(ops)
+        n = last_n
         first_ts: dict[str, float] = {}  # recipient -> ts of its first message here
-        (last_n,) = db.execute("SELECT max(n) FROM messages").fetchone()
-        n = last_n or 0
         results: list[AppendResult] = []
         staged: dict[tuple[str, str], AppendResult] = {}
         message_rows: list[tuple[Any, ...]] = []
-        mailbox_rows: list[tuple[str, int, int]] = []
+        mailbox_rows: list[tuple[Any, ...]] = []
         for op in ops:
             m = op.message
             key = (m.sender, m.cid)
-            earlier = staged.get(key) or self._find(key)
+            earlier = staged.get(key) or stored.get(key)
             if earlier is not None:
                 results.append(AppendResult(earlier.message, dict(earlier.seqs), True))
                 continue
@@ -303,35 +421,50 @@ class SqliteStore:
             )
             staged[key] = AppendResult(m, seqs, False)
             results.append(staged[key])
-        db.executemany(_INSERT_MESSAGE, message_rows)
-        db.executemany("INSERT INTO mailbox (recipient, seq, n) VALUES (?, ?, ?)", mailbox_rows)
-        db.executemany(
-            _UPSERT_TIP,
-            [(r, *split_address(r), ts, ts, tips[r]) for r, ts in first_ts.items()],
-        )
+        if message_rows:
+            self._write(_INSERT_MESSAGES, 10, message_rows)
+            self._db.execute(_INDEX_SINCE, (last_n,))
+        if mailbox_rows:
+            self._write(_INSERT_MAILBOX, 3, mailbox_rows)
+        if first_ts:
+            tip_rows = [(r, *split_address(r), ts, tips[r]) for r, ts in first_ts.items()]
+            self._write(_UPSERT_TIPS, 5, tip_rows)
         return results
 
-    def _tips(self, recipients: set[str]) -> dict[str, int]:
-        """Current tips of the known ``recipients``, in one query per 500 addresses."""
-        found: dict[str, int] = {}
-        addresses = sorted(recipients)
-        for start in range(0, len(addresses), _IN_CHUNK):
-            chunk = addresses[start : start + _IN_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            sql = f"SELECT address, tip FROM peers WHERE address IN ({marks})"
-            found.update(self._db.execute(sql, chunk).fetchall())
-        return found
-
-    def _find(self, key: tuple[str, str]) -> AppendResult | None:
-        """The stored message with this (sender, cid) and its original seqs, if any."""
-        row = self._db.execute(_FIND, key).fetchone()
-        if row is None:
-            return None
-        seqs = self._db.execute("SELECT recipient, seq FROM mailbox WHERE n = ?", row[:1])
-        return AppendResult(_message(row[1:]), dict(seqs.fetchall()), True)
+    def _start(
+        self, ops: list[AppendOp]
+    ) -> tuple[int, dict[str, int], dict[tuple[str, str], AppendResult]]:
+        """The last n, the current tips of the batch's recipients, and the messages
+        already stored under the batch's (sender, cid), with their original seqs."""
+        recipients = [(r,) for r in sorted({r for op in ops for r in op.recipients})]
+        keys = sorted({(op.message.sender, op.message.cid) for op in ops})
+        db = self._db
+        size = _padded_size(max(len(recipients), len(keys)))
+        if size <= _MAX_ROWS and size * 3 <= self._max_params:  # all in one statement
+            params = _params(recipients, 1, size) + _params(keys, 2, size)
+            last_n, tips_json, stored_json = db.execute(_sql(_START, size, 3), params).fetchone()
+            tips: dict[str, int] = json.loads(tips_json)
+            found: list[int] = json.loads(stored_json)
+        else:
+            (last_n,) = db.execute(_LAST_N).fetchone()
+            tips, found = {}, []
+            for cursor in self._statements(_TIPS, 1, recipients):
+                tips.update(json.loads(cursor.fetchone()[0]))
+            for cursor in self._statements(_STORED, 2, keys):
+                found += json.loads(cursor.fetchone()[0])
+        stored: dict[tuple[str, str], AppendResult] = {}
+        for n in found:  # a resent message: rare, so one query each
+            (row,) = db.execute(_MESSAGE, (n,)).fetchall()
+            message = _message(row)
+            seqs = dict(db.execute("SELECT recipient, seq FROM mailbox WHERE n = ?", (n,)))
+            stored[message.sender, message.cid] = AppendResult(message, seqs, True)
+        return last_n or 0, tips, stored
 
     def _ack(self, acks: list[AckOp]) -> None:
-        self._db.executemany(_ACK, [(ack.seq, ack.recipient) for ack in acks])
+        highest: dict[str, int] = {}  # acks are cumulative: the highest per recipient
+        for ack in acks:
+            highest[ack.recipient] = max(ack.seq, highest.get(ack.recipient, ack.seq))
+        self._write(_ACK, 2, list(highest.items()))
 
     # -- reading ---------------------------------------------------------------------
 
@@ -389,3 +522,27 @@ class SqliteStore:
         with self._reading("search messages"):
             rows = self._db.execute(_SEARCH, params).fetchall()
         return [_message(row) for row in rows]
+
+    # -- tokens (docs/security.md; their SQL is in sqlite_tokens.py) -----------------
+
+    def proposals(self) -> list[ProposalRecord]:
+        """Every stored proposal, by id (its SQL is in sqlite_consensus.py)."""
+        with self._reading("read the proposals"):
+            return _consensus.load(self._db)
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, oldest first."""
+        with self._reading("read the auth tokens"):
+            rows = self._db.execute(_tokens.SELECT).fetchall()
+        return [_tokens.record(row) for row in rows]
+
+    def put_token(self, token: TokenRecord) -> None:
+        """Stores a new token; its id and hash must be new."""
+        with self._transaction("store an auth token"):
+            self._db.execute(_tokens.INSERT, _tokens.row(token))
+
+    def revoke_token(self, token_id: str, when: float) -> bool:
+        """Marks the token revoked; ``False`` if unknown or already revoked."""
+        with self._transaction("revoke an auth token"):
+            cursor = self._db.execute(_tokens.REVOKE, (when, token_id))
+        return cursor.rowcount > 0

@@ -1,0 +1,298 @@
+"""The router's consensus book: proposal frames in, actions out (docs/protocol.md §8).
+
+Pure like the router that owns it: no I/O, no clock. Each change to a proposal is one
+``Persist`` of its whole record, committed in the same batch as the messages that tell
+people about it; the asker's ``proposal_info`` reply follows that commit, so a vote is
+durable before it is confirmed. The tally itself lives in :mod:`.consensus`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+
+from ai_connect import identity
+from ai_connect.bridge.consensus import (
+    Choice,
+    Proposal,
+    Refused,
+    Rule,
+    Status,
+    cast,
+    rule_text,
+    settle,
+    tag_choice,
+    tally,
+    withdraw,
+)
+from ai_connect.bridge.events import Action, Origin, Persist, Send
+from ai_connect.bridge.store.base import AppendOp, ProposalRecord, StoredMessage
+from ai_connect.errors import UnknownPeer
+from ai_connect.protocol import (
+    ErrorCode,
+    ProposalInfo,
+    ProposalList,
+    Proposals,
+    ProposalStatus,
+    Propose,
+    Vote,
+    Withdraw,
+)
+
+__all__ = ["BRIDGE_SENDER", "ConsensusBook", "ConsensusFrame"]
+
+BRIDGE_SENDER = "consensus* (ai-connect)"
+"""The sender of verdicts. ``*`` is not allowed in peer names, so nobody can hold it."""
+
+ConsensusFrame = Propose | Vote | ProposalStatus | Proposals | Withdraw
+
+
+class ConsensusBook:
+    """Every proposal the bridge knows, by id."""
+
+    def __init__(self, records: Iterable[ProposalRecord], ids: Iterator[str]) -> None:
+        self._ids = ids
+        self._proposals: dict[str, Proposal] = {}
+        self._by_cid: dict[tuple[str, str], str] = {}
+        self._durable: dict[str, Proposal] = {}
+        """The last committed version of each proposal (to undo a failed commit)."""
+        for record in records:
+            p = Proposal.from_dict(record.data)
+            self._remember(p)
+            self._durable[p.id] = p
+
+    def committed(self, records: Iterable[ProposalRecord]) -> None:
+        """These records are stored: they are what a failed later commit returns to."""
+        for record in records:
+            self._durable[record.id] = Proposal.from_dict(record.data)
+
+    def failed(self, records: Iterable[ProposalRecord]) -> None:
+        """These records were rolled back: forget the changes they carried."""
+        for record in records:
+            before = self._durable.get(record.id)
+            if before is not None:
+                self._proposals[record.id] = before
+                continue
+            lost = self._proposals.pop(record.id, None)
+            if lost is not None and lost.cid is not None:
+                self._by_cid.pop((lost.author, lost.cid), None)
+
+    def get(self, proposal_id: str) -> Proposal | None:
+        return self._proposals.get(proposal_id)
+
+    def _remember(self, p: Proposal) -> None:
+        self._proposals[p.id] = p
+        if p.cid is not None:
+            self._by_cid[p.author, p.cid] = p.id
+
+    # --- frames -----------------------------------------------------------------------
+
+    def handle(
+        self,
+        frame: ConsensusFrame,
+        asker: str,
+        origin: Origin,
+        now: float,
+        known: Collection[str],
+        online: Collection[str],
+    ) -> list[Action] | Refused:
+        """The actions for one consensus request, or why it is refused."""
+        try:
+            match frame:
+                case Propose():
+                    return self._propose(frame, asker, origin, now, known, online)
+                case Vote():
+                    p = self._find(frame.proposal)
+                    after = cast(p, asker, Choice(frame.choice), frame.reason, now)
+                    return self._changed(p, after, now, origin)
+                case Withdraw():
+                    p = self._find(frame.proposal)
+                    return self._changed(p, withdraw(p, asker, frame.reason, now), now, origin)
+                case ProposalStatus():
+                    p = self._find(frame.proposal)
+                    return [Send(origin.conn, ProposalInfo(rid=origin.rid, proposal=p.to_dict()))]
+                case Proposals():
+                    return [Send(origin.conn, self._list(frame, asker, origin))]
+        except Refused as refused:
+            return refused
+
+    def _find(self, proposal_id: str) -> Proposal:
+        p = self._proposals.get(proposal_id)
+        if p is None:
+            raise Refused(
+                ErrorCode.UNKNOWN_PROPOSAL,
+                f"no proposal has the id {proposal_id!r}",
+                "list proposals with consensus_list (frame 'proposals') to find its id",
+            )
+        return p
+
+    def _resolve(self, target: str, known: Collection[str]) -> str:
+        try:
+            return identity.resolve(target, known)
+        except UnknownPeer as exc:
+            raise Refused(exc.code, exc.message, exc.hint, list(exc.candidates)) from exc
+
+    def _propose(
+        self,
+        frame: Propose,
+        asker: str,
+        origin: Origin,
+        now: float,
+        known: Collection[str],
+        online: Collection[str],
+    ) -> list[Action]:
+        if frame.cid is not None and (asker, frame.cid) in self._by_cid:
+            # A resend: the same proposal again, answered once its record is durable.
+            p = self._proposals[self._by_cid[asker, frame.cid]]
+            return [Persist(ProposalRecord(p.id, p.to_dict()), origin)]
+        participants: list[str] = []
+        for target in frame.participants:
+            if target == identity.BROADCAST:
+                participants += sorted(a for a in online if a != asker)
+            else:
+                participants.append(self._resolve(target, known))
+        participants = list(dict.fromkeys(participants))
+        if not participants:
+            raise Refused(
+                ErrorCode.UNKNOWN_PEER,
+                "nobody else is online, so '*' names no participant",
+                "name the participants, or propose once others are connected",
+            )
+        rule = Rule(frame.rule)
+        quorum = frame.quorum if rule is Rule.QUORUM else None
+        if rule is Rule.QUORUM and (quorum is None or quorum > len(participants)):
+            raise Refused(
+                ErrorCode.BAD_FRAME,
+                f"rule 'quorum' needs a quorum between 1 and {len(participants)} "
+                "(the number of participants)",
+                "give quorum, or use rule 'majority' or 'unanimous'",
+            )
+        judge = self._resolve(frame.judge, known) if frame.judge else None
+        p = Proposal(
+            id=f"prop-{next(self._ids)}",
+            author=asker,
+            question=frame.question,
+            participants=tuple(participants),
+            rule=rule,
+            created=now,
+            context=frame.context,
+            quorum=quorum,
+            judge=judge,
+            deadline=now + frame.deadline_s if frame.deadline_s is not None else None,
+            tags=frame.tags,
+            cid=frame.cid,
+        )
+        self._remember(p)
+        view = p.to_dict()
+        out: list[Action] = [Persist(ProposalRecord(p.id, view), origin)]
+        how = (
+            "Vote with consensus_vote (approve, reject or abstain, with a reason)"
+            + (", or reply in this thread with [LGTM] or [CONTINUE]" if p.tags else "")
+            + "."
+        )
+        body = (
+            f"Proposal {p.id} from {p.author}: {p.question}\n"
+            f"Rule: {rule_text(p)}. Participants: {', '.join(p.participants)}."
+            + (f" Judge: {p.judge}." if p.judge else "")
+            + f"\n{how}"
+        )
+        for who in p.participants:
+            out.append(self._message(p, p.author, who, f"ask:{who}", body, now))
+        return out
+
+    def _changed(
+        self, before: Proposal, after: Proposal, now: float, origin: Origin | None
+    ) -> list[Action]:
+        """Stores ``after`` and tells whoever must hear about the change."""
+        self._remember(after)
+        out: list[Action] = [Persist(ProposalRecord(after.id, after.to_dict()), origin)]
+        if after.status is Status.ESCALATED and before.status is not Status.ESCALATED:
+            assert after.judge is not None
+            out.append(
+                self._message(after, after.author, after.judge, "escalate", _record(after), now)
+            )
+        if after.final and not before.final:
+            body = _verdict(after)
+            people = [after.author, *after.participants]
+            if after.judge is not None:
+                people.append(after.judge)
+            for who in dict.fromkeys(people):
+                out.append(self._message(after, BRIDGE_SENDER, who, f"verdict:{who}", body, now))
+        return out
+
+    def _message(
+        self, p: Proposal, sender: str, to: str, key: str, body: str, now: float
+    ) -> Persist:
+        message = StoredMessage(
+            id=next(self._ids),
+            sender=sender,
+            to=to,
+            body=body,
+            context={"proposal": p.to_dict()},
+            thread=p.id,
+            reply_to=None,
+            ts=now,
+            cid=f"consensus:{p.id}:{key}",
+        )
+        return Persist(AppendOp(message, (to,)))
+
+    def _list(self, frame: Proposals, asker: str, origin: Origin) -> ProposalList:
+        mine = [
+            p
+            for p in self._proposals.values()
+            if asker in (p.author, p.judge) or asker in p.participants
+        ]
+        if frame.status is not None:
+            mine = [p for p in mine if p.status.value == frame.status]
+        mine.sort(key=lambda p: (-p.created, p.id))
+        return ProposalList(rid=origin.rid, proposals=[p.to_dict() for p in mine[: frame.limit]])
+
+    # --- messages and time ------------------------------------------------------------
+
+    def on_message(self, sender: str, thread: str | None, body: str, now: float) -> list[Action]:
+        """A ``[LGTM]``/``[CONTINUE]`` reply in a proposal's thread is a ballot (§8.2)."""
+        p = self._proposals.get(thread) if thread else None
+        if p is None or not p.tags or p.status is not Status.OPEN:
+            return []
+        if sender not in p.participants:
+            return []
+        choice = tag_choice(body)
+        if choice is None:
+            return []
+        return self._changed(p, cast(p, sender, choice, body, now), now, None)
+
+    def tick(self, now: float) -> list[Action]:
+        """Deadlines: open proposals past theirs are closed or escalated."""
+        out: list[Action] = []
+        for p in sorted(self._proposals.values(), key=lambda p: p.id):
+            if p.deadline is not None and now >= p.deadline and not p.final:
+                after = settle(p, now)
+                if after != p:
+                    out += self._changed(p, after, now, None)
+        return out
+
+
+def _record(p: Proposal) -> str:
+    """The whole record, for the judge."""
+    t = tally(p)
+    lines = [
+        f"Proposal {p.id} needs your ruling as judge: {p.reason}.",
+        f"Question from {p.author}: {p.question}",
+        f"Rule: {rule_text(p)}. Tally: {t.approve} approve, {t.reject} reject, "
+        f"{t.abstain} abstain, {t.pending} pending.",
+        "Votes:",
+    ]
+    lines += [f"- {b.voter}: {b.choice.value}: {b.reason}" for b in p.ballots] or ["- none"]
+    lines.append(
+        f"Rule with consensus_vote(proposal='{p.id}', choice='approve' or 'reject', reason=...)."
+    )
+    return "\n".join(lines)
+
+
+def _verdict(p: Proposal) -> str:
+    t = tally(p)
+    outcome = p.outcome.value if p.outcome else "none"
+    return (
+        f"Verdict on proposal {p.id} ({p.question}): {outcome} [{p.status.value}]. "
+        f"{p.reason}. Tally: {t.approve} approve, {t.reject} reject, {t.abstain} abstain, "
+        f"{t.pending} pending."
+    )

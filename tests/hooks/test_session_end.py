@@ -1,0 +1,87 @@
+"""The waiter and a session that ends: Claude Code stops its MCP servers first (also when
+a stream-json input just ends) and then waits for its background hooks, so a waiter must
+not wait once its session's MCP server is gone. And the waiter's ready line on a named
+pipe, the way the end-to-end tests hear it through Claude Code."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ai_connect import agent_link
+from ai_connect.hook_runtime import dismiss_waiter, run_wait
+from tests.claude_e2e.support import ReadyPipe
+from tests.client.support import bridge, run
+
+from .support import NAME, Emitted, agent, claude_input, hook, runtime_dir, settings
+
+PROJECT = "proj"
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(done.stdout)
+
+
+def _stale_advert(runtime: Path, agent: int, started: float) -> None:
+    folder = agent_link.private_dir(agent_link.private_dir(runtime) / "agents")
+    pid = _dead_pid()
+    (folder / f"{agent}-{pid}.json").write_text(
+        f'{{"agent": {agent}, "pid": {pid}, "url": "ws://x", "name": "{NAME}", '
+        f'"project": "{PROJECT}", "session": "s", "started": {started}}}'
+    )
+
+
+def test_server_gone_reads_the_newest_advert_of_the_nearest_agent(tmp_path: Path) -> None:
+    """A killed server's advert means gone; a newer live one (a restart) means not."""
+    env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
+    assert not agent_link.server_gone([10, 20], env=env)
+    _stale_advert(tmp_path, 20, started=1.0)
+    assert agent_link.server_gone([10, 20], env=env)
+    assert not agent_link.server_gone([10, 30], env=env)
+    with agent_link.advertise("ws://x", NAME, PROJECT, "s2", env=env, agent=20):
+        assert not agent_link.server_gone([10, 20], env=env)
+
+
+def test_the_waiter_leaves_at_once_when_its_session_stopped_its_mcp_server(
+    tmp_path: Path,
+) -> None:
+    """A Stop hook that starts after Claude Code stopped the MCP server exits 0 quietly."""
+
+    async def scenario() -> None:
+        with runtime_dir() as rt:
+            _stale_advert(rt, 4321, started=1.0)
+            async with bridge() as srv:
+                s = settings(rt, srv.url, chain=(os.getpid(), 4321), timeout_s=60)
+                out = Emitted()
+                stop = hook("claude", claude_input("Stop", tmp_path))
+                assert await asyncio.wait_for(run_wait(stop, s, out), 5) == 0
+                assert (out.out, out.err) == ([], [])
+
+    run(scenario())
+
+
+def test_the_waiter_says_it_listens_on_a_named_pipe(tmp_path: Path) -> None:
+    """With AI_CONNECT_HOOK_READY_FIFO the waiter writes ``ready ADDRESS`` there."""
+
+    async def scenario() -> None:
+        with runtime_dir() as rt:
+            async with (
+                bridge() as srv,
+                agent(srv.url, rt, PROJECT, "s1"),
+                ReadyPipe(tmp_path / "ready.fifo") as pipe,
+            ):
+                s = settings(rt, srv.url, timeout_s=60)
+                s = replace(s, env={**s.env, "AI_CONNECT_HOOK_READY_FIFO": str(pipe.path)})
+                stop = hook("claude", claude_input("Stop", tmp_path))
+                waiter = asyncio.create_task(run_wait(stop, s, Emitted()))
+                assert await pipe.ready(5) == f"{NAME} ({PROJECT})"
+                assert await dismiss_waiter(stop, s)
+                assert await asyncio.wait_for(waiter, 5) == 0
+
+    run(scenario())
