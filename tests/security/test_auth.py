@@ -157,3 +157,34 @@ def test_settings_objects_never_show_the_token() -> None:
     mcp = McpSettings("ws://127.0.0.1:1", "alice", "p", ALICE_TOKEN)
     link = Link("ws://127.0.0.1:1", "alice", "p", ALICE_TOKEN, "s", None)
     assert ALICE_TOKEN not in repr(mcp) and ALICE_TOKEN not in repr(link)
+
+
+def test_the_admin_cli_shows_peers_and_histories(capsys: pytest.CaptureFixture[str]) -> None:
+    """ai-connect admin status / history with an admin token; a normal token exits 1."""
+    import asyncio
+
+    async def scenario() -> None:
+        async with (
+            secured_bridge(TOKENS) as server,
+            make_client(server.url, "alice", token=ALICE_TOKEN) as alice,
+        ):
+            await alice.send("alice", "a note for the record")
+            loop = asyncio.get_running_loop()
+
+            async def cli(*args: str) -> int:
+                return await loop.run_in_executor(None, main, ["admin", *args])
+
+            ops = ["--bridge", server.url, "--name", "ops", "--token", OPS_TOKEN]
+            bob = ["--bridge", server.url, "--name", "bob", "--token", BOB_TOKEN]
+            codes = [
+                await cli("status", *ops),
+                await cli("history", "alice", *ops),
+                await cli("status", *bob),
+            ]
+            assert codes == [0, 0, 1]
+
+    run(scenario())
+    out, err = capsys.readouterr()
+    assert "online  alice (proj)" in out and "token alice" in out
+    assert "a note for the record" in out
+    assert "admin tokens only" in err and OPS_TOKEN not in out + err

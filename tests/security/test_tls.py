@@ -184,3 +184,17 @@ def test_the_cli_verifies_with_ca_and_fingerprint_options(
     run(drive())
     err = capsys.readouterr().err
     assert "TlsError: TLS verification of wss://127.0.0.1" in err
+
+
+def test_hooks_take_ca_and_fingerprint_from_flags_or_environment(pki: Pki, tmp_path: Path) -> None:
+    """ai-connect hook --ca/--fingerprint (or AI_CONNECT_CA/_FINGERPRINT) reach the link."""
+    from ai_connect.hook_runtime import HookSettings, resolve_link
+    from ai_connect.hooks import parse_input
+
+    hook = parse_input("claude", '{"hook_event_name": "Stop", "session_id": "s", "cwd": "/"}')
+    env = {"AI_CONNECT_CONFIG": str(tmp_path / "none.yaml"), "AI_CONNECT_RUNTIME_DIR":
+           str(tmp_path), "AI_CONNECT_FINGERPRINT": "ab" * 32}  # fmt: skip
+    by_env = resolve_link(hook, HookSettings(env=env, bridge="wss://127.0.0.1:1", chain=(1,)))
+    assert (by_env.ca, by_env.fingerprint) == (None, "ab" * 32)
+    flags = HookSettings(env=env, bridge="wss://127.0.0.1:1", ca=str(pki.ca), chain=(1,))
+    assert resolve_link(hook, flags).ca == str(pki.ca)
