@@ -371,19 +371,17 @@ class SqliteStore:
 
     def _statements(
         self, sql: str, columns: int, rows: Sequence[tuple[Any, ...]]
-    ) -> Iterator[sqlite3.Cursor]:
+    ) -> list[sqlite3.Cursor]:
         """Runs ``sql`` (see "Writes" above) over ``rows``: one statement per chunk."""
         # A padded size itself, so that a padded chunk never has more rows than a full one.
         chunk = _chunk_rows(min(_MAX_ROWS, self._max_params // columns))
+        if len(rows) <= chunk:  # the usual case
+            size = _padded_size(len(rows))
+            return [self._db.execute(_sql(sql, size, columns), _params(rows, columns, size))]
+        cursors = []
         for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            size = _padded_size(len(part))
-            params = _params(part, columns, size)
-            yield self._db.execute(_sql(sql, size, columns), params)
-
-    def _write(self, sql: str, columns: int, rows: Sequence[tuple[Any, ...]]) -> None:
-        for _ in self._statements(sql, columns, rows):
-            pass
+            cursors += self._statements(sql, columns, rows[start : start + chunk])
+        return cursors
 
     def _upsert(self, peers: list[PeerRecord]) -> None:
         # One row per address, as the same upserts one after another would leave it.
@@ -391,7 +389,7 @@ class SqliteStore:
         for p in peers:
             first_seen = merged[p.address][3] if p.address in merged else p.first_seen
             merged[p.address] = (p.address, p.name, p.project, first_seen, p.last_seen)
-        self._write(_UPSERT_PEERS, 5, list(merged.values()))
+        self._statements(_UPSERT_PEERS, 5, list(merged.values()))
 
     def _append(self, ops: list[AppendOp]) -> list[AppendResult]:
         last_n, tips, stored = self._start(ops)
@@ -422,13 +420,13 @@ class SqliteStore:
             staged[key] = AppendResult(m, seqs, False)
             results.append(staged[key])
         if message_rows:
-            self._write(_INSERT_MESSAGES, 10, message_rows)
+            self._statements(_INSERT_MESSAGES, 10, message_rows)
             self._db.execute(_INDEX_SINCE, (last_n,))
         if mailbox_rows:
-            self._write(_INSERT_MAILBOX, 3, mailbox_rows)
+            self._statements(_INSERT_MAILBOX, 3, mailbox_rows)
         if first_ts:
             tip_rows = [(r, *split_address(r), ts, tips[r]) for r, ts in first_ts.items()]
-            self._write(_UPSERT_TIPS, 5, tip_rows)
+            self._statements(_UPSERT_TIPS, 5, tip_rows)
         return results
 
     def _start(
@@ -464,7 +462,7 @@ class SqliteStore:
         highest: dict[str, int] = {}  # acks are cumulative: the highest per recipient
         for ack in acks:
             highest[ack.recipient] = max(ack.seq, highest.get(ack.recipient, ack.seq))
-        self._write(_ACK, 2, list(highest.items()))
+        self._statements(_ACK, 2, list(highest.items()))
 
     # -- reading ---------------------------------------------------------------------
 
