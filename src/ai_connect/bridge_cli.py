@@ -209,8 +209,8 @@ def bridge(
             pin = tls.colon_hex(tls.file_fingerprint(settings.tls_cert))
             say(f"TLS certificate sha256 {pin} (clients: --fingerprint {pin}, or --ca FILE)")
         say(
-            f"connect an agent: ai-connect wait --bridge {server.url} --name NAME "
-            "(and send / read / peers from another terminal)"
+            "connect an agent: run 'ai-connect setup claude-code --project' in its project "
+            f"(or codex|gemini|cursor|vscode); by hand: ai-connect wait --bridge {server.url}"
         )
         if ready_file is not None:
             ready_file.write_text(server.url + "\n", encoding="utf-8")
