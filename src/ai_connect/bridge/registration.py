@@ -105,22 +105,7 @@ class _Registration(_Delivery):
             peer.acked = min(hello.resume, peer.tip)
             out.append(Persist(AckOp(address, peer.acked)))
         state.sent = peer.acked
-        out.append(
-            Send(
-                state.id,
-                Welcome(
-                    rid=hello.rid,
-                    address=address,
-                    name=name,
-                    project=project,
-                    server=self.config.server_version,
-                    unread=peer.tip - peer.acked,
-                    tip=peer.tip,
-                    acked=peer.acked,
-                    limits=self.config.limits.as_dict(),
-                ),
-            )
-        )
+        out.append(Send(state.id, self._welcome(hello, peer, name, project)))
         self._presence("join", peer, now, out)
         self._pump(state, peer, out)
 
@@ -202,22 +187,7 @@ class _Registration(_Delivery):
         state.attached, state.watch_presence = True, hello.presence
         self._attached.setdefault(address, set()).add(state.id)
         state.sent = peer.acked
-        out.append(
-            Send(
-                state.id,
-                Welcome(
-                    rid=hello.rid,
-                    address=address,
-                    name=name,
-                    project=project,
-                    server=self.config.server_version,
-                    unread=peer.tip - peer.acked,
-                    tip=peer.tip,
-                    acked=peer.acked,
-                    limits=self.config.limits.as_dict(),
-                ),
-            )
-        )
+        out.append(Send(state.id, self._welcome(hello, peer, name, project)))
         self._pump(state, peer, out)
 
     def _detach(self, state: _Conn, now: float, out: list[Action]) -> None:
@@ -336,6 +306,20 @@ class _Registration(_Delivery):
             out.append(Close(state.id, CLOSE_AUTH, self._CLOSE_REASONS[refusal.reason]))
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _welcome(self, hello: Hello, peer: _Peer, name: str, project: str) -> Welcome:
+        """The reply to a hello that registered or attached to ``peer``'s address (§2.1)."""
+        return Welcome(
+            rid=hello.rid,
+            address=peer.address,
+            name=name,
+            project=project,
+            server=self.config.server_version,
+            unread=peer.tip - peer.acked,
+            tip=peer.tip,
+            acked=peer.acked,
+            limits=self.config.limits.as_dict(),
+        )
 
     def _record(self, peer: _Peer) -> PeerRecord:
         return PeerRecord(
