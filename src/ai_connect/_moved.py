@@ -20,7 +20,10 @@ from typing import Any
 
 __all__ = ["MOVED", "MOVED_NAMES", "install", "new_name"]
 
-MOVED: dict[str, str] = {}
+MOVED: dict[str, str] = {
+    "ai_connect.client_consensus": "ai_connect.client.consensus",
+    "ai_connect.mailbox": "ai_connect.client.mailbox",
+}
 """Old dotted name -> new one. A moved package takes its modules along: with
 ``a.old -> a.new``, ``a.old.x`` is ``a.new.x``."""
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from ai_connect import agent_link, tls
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.client.mailbox import Message
 from ai_connect.config import client_settings
 from ai_connect.errors import BridgeError
 from ai_connect.hook_slots import dismiss, file_lock, key, waiter_slot
@@ -46,7 +47,6 @@ from ai_connect.hooks import (
     turn_end_output,
     wake_header,
 )
-from ai_connect.mailbox import Message
 
 __all__ = [
     "Emit",

@@ -29,8 +29,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from ai_connect.client.mailbox import Message
 from ai_connect.errors import ConfigError
-from ai_connect.mailbox import Message
 from ai_connect.mcp_format import PEER_NOTE, message_text
 
 __all__ = [

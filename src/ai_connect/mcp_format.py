@@ -17,6 +17,7 @@ from typing import Any
 
 from ai_connect import identity, render
 from ai_connect.client import BridgeClient, Receipt
+from ai_connect.client.mailbox import Message
 from ai_connect.code_context import CodeContext
 from ai_connect.errors import (
     BridgeError,
@@ -25,7 +26,6 @@ from ai_connect.errors import (
     RequestTimeout,
     UnknownPeer,
 )
-from ai_connect.mailbox import Message
 from ai_connect.protocol import MessageView
 
 __all__ = [

@@ -25,9 +25,9 @@ from pydantic import BaseModel
 
 from ai_connect import __version__, identity, render
 from ai_connect.client import BridgeClient
+from ai_connect.client.mailbox import Message
 from ai_connect.code_context import DEFAULT_MAX_BYTES, CodeContext, read_context
 from ai_connect.errors import BridgeError, NotConnected, UnknownPeer
-from ai_connect.mailbox import Message
 from ai_connect.mcp_format import (
     context_text,
     messages_text,

@@ -8,7 +8,7 @@ from typing import Any
 
 from ai_connect import render
 from ai_connect.client import Receipt
-from ai_connect.mailbox import Message
+from ai_connect.client.mailbox import Message
 from ai_connect.protocol import MessageView, PeerView, StatusReport
 
 NOW = time.mktime((2025, 6, 15, 12, 0, 0, 0, 0, -1))

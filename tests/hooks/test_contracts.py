@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ai_connect.client.mailbox import Message
 from ai_connect.errors import ConfigError
 from ai_connect.hooks import (
     CONTEXT_CAP,
@@ -22,7 +23,6 @@ from ai_connect.hooks import (
     turn_end_output,
     wake_header,
 )
-from ai_connect.mailbox import Message
 
 from .support import claude_input, codex_input, cursor_input, gemini_input
 

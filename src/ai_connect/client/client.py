@@ -28,7 +28,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidURI
 
 from ai_connect import __version__, tls
-from ai_connect.client_consensus import ConsensusMixin
+from ai_connect.client.consensus import ConsensusMixin
+from ai_connect.client.mailbox import Inbox, Message
 from ai_connect.errors import (
     BridgeError,
     FrameError,
@@ -39,7 +40,6 @@ from ai_connect.errors import (
     TlsError,
     UnknownPeer,
 )
-from ai_connect.mailbox import Inbox, Message
 from ai_connect.protocol import (
     PROTOCOL_VERSION,
     Accepted,
@@ -71,7 +71,7 @@ from ai_connect.protocol import (
 )
 from ai_connect.redaction import Redacting
 
-__all__ = ["BridgeClient", "LinkState", "Message", "Receipt", "backoff"]
+__all__ = ["BridgeClient", "LinkState", "Receipt", "backoff"]
 
 log = logging.getLogger("ai_connect.client")
 _WS_LOG = Redacting(logging.getLogger("websockets.client"))

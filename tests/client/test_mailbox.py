@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ai_connect.mailbox import Inbox, Message
+from ai_connect.client.mailbox import Inbox, Message
 from ai_connect.protocol import Deliver
 
 
