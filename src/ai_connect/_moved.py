@@ -21,13 +21,20 @@ from typing import Any
 __all__ = ["MOVED", "MOVED_NAMES", "install", "new_name"]
 
 MOVED: dict[str, str] = {
+    "ai_connect.bridge.store.sqlite_consensus": "ai_connect.bridge.store.sqlite.consensus",
+    "ai_connect.bridge.store.sqlite_tokens": "ai_connect.bridge.store.sqlite.tokens",
     "ai_connect.client_consensus": "ai_connect.client.consensus",
     "ai_connect.mailbox": "ai_connect.client.mailbox",
 }
 """Old dotted name -> new one. A moved package takes its modules along: with
 ``a.old -> a.new``, ``a.old.x`` is ``a.new.x``."""
 
-MOVED_NAMES: dict[str, dict[str, str]] = {}
+MOVED_NAMES: dict[str, dict[str, str]] = {
+    "ai_connect.bridge.store.sqlite_consensus": {
+        "decoded": "ai_connect.bridge.store.rules",
+        "encoded": "ai_connect.bridge.store.rules",
+    },
+}
 """Old module -> {name -> the module that holds it now}, for names that did not move
 with the rest of their module."""
 

@@ -23,6 +23,7 @@ from ai_connect.bridge.store.base import (
 )
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
+from ai_connect.bridge.store.sqlite.batch import BatchWriter
 from ai_connect.errors import StoreError
 
 ALICE = "Alice (alpha)"
@@ -530,11 +531,11 @@ def test_sqlite_rolls_back_when_a_late_step_fails(
 ) -> None:
     """An SQLite error after the appends were written rolls the whole batch back."""
 
-    def broken(self: SqliteStore, acks: list[AckOp]) -> None:
+    def broken(self: BatchWriter, acks: list[AckOp]) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
     with SqliteStore(tmp_path / "t.db") as store:
-        monkeypatch.setattr(SqliteStore, "_ack", broken)
+        monkeypatch.setattr(BatchWriter, "_ack", broken)
         batch = WriteBatch(
             peers=[peer(BOB)], appends=[append(ALICE, "1", BOB)], acks=[AckOp(BOB, 1)]
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import TokenRecord
+from ai_connect.bridge.store.base import TokenRecord
 
 __all__ = ["INSERT", "REVOKE", "SCHEMA_V2", "SELECT", "record", "row"]
 

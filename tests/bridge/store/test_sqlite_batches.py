@@ -37,7 +37,7 @@ def appends(count: int, start: int = 0, to: tuple[str, ...] = (BOB,)) -> list[Ap
 def small_parameter_limit(store: SqliteStore, limit: int = 40) -> None:
     """Makes the store chunk as an old SQLite (999 parameters) would, only sooner."""
     store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
-    store._max_params = limit
+    store._writer._max_params = limit
 
 
 def test_batch_larger_than_one_statement_keeps_order_and_seqs(tmp_path: Path) -> None:
