@@ -21,6 +21,7 @@ from typing import Any
 __all__ = ["MOVED", "MOVED_NAMES", "install", "new_name"]
 
 MOVED: dict[str, str] = {
+    "ai_connect.client_setup": "ai_connect.agent_setup",
     "ai_connect.bridge.store.sqlite_consensus": "ai_connect.bridge.store.sqlite.consensus",
     "ai_connect.bridge.store.sqlite_tokens": "ai_connect.bridge.store.sqlite.tokens",
     "ai_connect.client_consensus": "ai_connect.client.consensus",

@@ -43,9 +43,9 @@ from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 
 from ai_connect import agent_link
+from ai_connect.agent_setup.edits import SERVER_KEY
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.client.mailbox import Message
-from ai_connect.client_setup.edits import SERVER_KEY
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hook_runtime import HookSettings, take_and_emit
 from ai_connect.hooks import mail_text

@@ -1,6 +1,6 @@
 """``ai-connect setup CLIENT``: register the MCP server and install the wake-up hooks.
 
-A thin shell over :mod:`ai_connect.client_setup` (pure plans, then backups and writes).
+A thin shell over :mod:`ai_connect.agent_setup` (pure plans, then backups and writes).
 docs/hooks.md lists the files and events of each client.
 """
 
@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.client_setup.apply import Report, apply, read_file
-from ai_connect.client_setup.clients import CLIENTS, Scope, plan
+from ai_connect.agent_setup.apply import Report, apply, read_file
+from ai_connect.agent_setup.clients import CLIENTS, Scope, plan
 from ai_connect.errors import ConfigError
 
 __all__ = ["program", "project_root", "setup"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ai_connect.client_setup.clients import Change
+from ai_connect.agent_setup.clients import Change
 from ai_connect.errors import ConfigError
 
 __all__ = ["Report", "apply", "read_file"]

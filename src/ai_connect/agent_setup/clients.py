@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ai_connect.client_setup.edits import (
+from ai_connect.agent_setup.edits import (
     SERVER_KEY,
     JsonEdit,
     edit_json,

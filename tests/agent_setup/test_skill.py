@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ai_connect.client_setup.clients import advisor_skill
+from ai_connect.agent_setup.clients import advisor_skill
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from ai_connect.agent_setup.clients import advisor_skill
 from ai_connect.cli import main
-from ai_connect.client_setup.clients import advisor_skill
 
 PROGRAM = "/opt/ai/bin/ai-connect"
 HOOK = f"{PROGRAM} hook claude"

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from ai_connect.client_setup.edits import (
+from ai_connect.agent_setup.edits import (
     edit_json,
     edit_toml,
     is_our_command,
