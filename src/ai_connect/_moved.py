@@ -11,16 +11,21 @@ every attribute. Our own code and tests use only the new paths (tests/test_moved
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 __all__ = ["MOVED", "MOVED_NAMES", "install", "new_name"]
 
 MOVED: dict[str, str] = {
+    "ai_connect.agent_link": "ai_connect.hooks.agent_link",
+    "ai_connect.hook_runtime": "ai_connect.hooks.runtime",
+    "ai_connect.hook_slots": "ai_connect.hooks.slots",
     "ai_connect.client_setup": "ai_connect.agent_setup",
     "ai_connect.bridge.store.sqlite_consensus": "ai_connect.bridge.store.sqlite.consensus",
     "ai_connect.bridge.store.sqlite_tokens": "ai_connect.bridge.store.sqlite.tokens",
@@ -67,7 +72,10 @@ class _Forward(ModuleType):
         return sorted({*super().__dir__(), *dir(self._target), *self._names})
 
 
-class _Alias(importlib.abc.Loader):
+class _Alias:
+    # Not importlib.abc.Loader: importing importlib.abc costs ~25 ms (importlib.resources,
+    # tempfile), and every ai-connect start, hooks included, imports this module.
+
     def __init__(self, target: str) -> None:
         self.target = target
 
@@ -86,14 +94,14 @@ class _Alias(importlib.abc.Loader):
             module.__spec__ = self._spec
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         new = new_name(fullname)
         if new is None:
             return None
-        return importlib.machinery.ModuleSpec(fullname, _Alias(new))
+        return importlib.machinery.ModuleSpec(fullname, cast("Loader", _Alias(new)))
 
 
 def install() -> None:

@@ -1,7 +1,7 @@
 """``ai-connect hook …``: the commands agent clients run as hooks (``ai-connect setup``).
 
 Each reads the client's JSON on stdin and answers with that client's output contract
-(:mod:`ai_connect.hooks`). A hook never breaks its agent: without a bridge it says so on
+(:mod:`ai_connect.hooks.contracts`). A hook never breaks its agent: without a bridge it says so on
 stderr and exits 0. Exit codes: 0 done, 1 bad input (not run as a hook), 2 only from
 ``hook wait``: peer mail for the idle Claude Code session, digest on stderr.
 
@@ -83,13 +83,13 @@ def _dispatch(
     fingerprint: str | None = None,
 ) -> None:
     from ai_connect.errors import ConfigError
-    from ai_connect.hook_runtime import (
+    from ai_connect.hooks.contracts import Role, parse_input, role_of
+    from ai_connect.hooks.runtime import (
         HookSettings,
         dismiss_waiter,
         run_inject,
         run_turn_end,
     )
-    from ai_connect.hooks import Role, parse_input, role_of
 
     _quiet()
     try:
@@ -137,8 +137,8 @@ def wait(
     session, its next prompt or its end takes over.
     """
     from ai_connect.errors import ConfigError
-    from ai_connect.hook_runtime import HookSettings, run_wait
-    from ai_connect.hooks import parse_input
+    from ai_connect.hooks.contracts import parse_input
+    from ai_connect.hooks.runtime import HookSettings, run_wait
 
     _quiet()
     try:

@@ -15,7 +15,7 @@ name ``ai-connect setup`` registers; 2.1.197 ignores the flag under ``-p``). A c
 ignores the notification would lose the message, since the push marks it read.
 
 **Once only.** A push is one more path under the hooks' rule
-(:func:`ai_connect.hook_runtime.take_and_emit`): under the per-address file lock, after a
+(:func:`ai_connect.hooks.runtime.take_and_emit`): under the per-address file lock, after a
 ``status`` round trip (so acks made by the hooks or another connection are known), the
 oldest message no path has shown yet is pushed, then acked (``wait=True``). It counts as
 shown once its notification line has been **flushed to stdout** (:class:`Wire`); it is
@@ -42,13 +42,13 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 
-from ai_connect import agent_link
 from ai_connect.agent_setup.edits import SERVER_KEY
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.client.mailbox import Message
 from ai_connect.errors import BridgeError, ConfigError
-from ai_connect.hook_runtime import HookSettings, take_and_emit
-from ai_connect.hooks import mail_text
+from ai_connect.hooks import agent_link
+from ai_connect.hooks.contracts import mail_text
+from ai_connect.hooks.runtime import HookSettings, take_and_emit
 from ai_connect.mcp_format import PEER_NOTE, attribute
 
 __all__ = [

@@ -41,10 +41,11 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ai_connect import __version__, agent_link, mcp_channel
+from ai_connect import __version__, mcp_channel
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.code_context import DEFAULT_MAX_BYTES
 from ai_connect.errors import BridgeError, ConfigError
+from ai_connect.hooks import agent_link
 from ai_connect.mcp_consensus import ALL_TOOLS as TOOLS
 from ai_connect.mcp_format import error_text
 from ai_connect.mcp_models import schema

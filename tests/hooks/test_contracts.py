@@ -9,7 +9,7 @@ import pytest
 
 from ai_connect.client.mailbox import Message
 from ai_connect.errors import ConfigError
-from ai_connect.hooks import (
+from ai_connect.hooks.contracts import (
     CONTEXT_CAP,
     PER_MESSAGE_CAP,
     HookInput,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ai_connect.hook_runtime import run_inject, run_turn_end
-from ai_connect.hooks import CONTEXT_CAP
+from ai_connect.hooks.contracts import CONTEXT_CAP
+from ai_connect.hooks.runtime import run_inject, run_turn_end
 from ai_connect.identity import format_address
 from tests.client.support import bridge, make_client, run
 

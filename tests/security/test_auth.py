@@ -148,7 +148,7 @@ def test_admin_requests_need_an_admin_token() -> None:
 def test_settings_objects_never_show_the_token() -> None:
     """The reprs of client, MCP and hook settings leave the token out."""
     from ai_connect.config import client_settings
-    from ai_connect.hook_runtime import Link
+    from ai_connect.hooks.runtime import Link
     from ai_connect.mcp_server import McpSettings
 
     env = {"AI_CONNECT_CONFIG": "/nonexistent/config.yaml", "AI_CONNECT_TOKEN": ALICE_TOKEN}

@@ -7,7 +7,7 @@ writes them out, and only then acks exactly those (``wait=True``). So a message 
 the agent once, whichever path carries it: this hook, another hook, or the MCP server.
 
 Identity (docs/hooks.md): the hook attaches (protocol §2.2) to the bridge session its
-agent's own MCP server advertises (:mod:`ai_connect.agent_link`); without one, to
+agent's own MCP server advertises (:mod:`ai_connect.hooks.agent_link`); without one, to
 ``Name (Project)`` from config/env and the hook's ``cwd`` (git root, else directory), the
 same rule as ``ai-connect mcp`` — only while no other session holds that address.
 
@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_connect import agent_link, tls
+from ai_connect import tls
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.client.mailbox import Message
 from ai_connect.config import client_settings
 from ai_connect.errors import BridgeError
-from ai_connect.hook_slots import dismiss, file_lock, key, waiter_slot
-from ai_connect.hooks import (
+from ai_connect.hooks import agent_link
+from ai_connect.hooks.contracts import (
     PROMPT_EVENTS,
     HookInput,
     context_header,
@@ -47,6 +47,7 @@ from ai_connect.hooks import (
     turn_end_output,
     wake_header,
 )
+from ai_connect.hooks.slots import dismiss, file_lock, key, waiter_slot
 
 __all__ = [
     "Emit",

@@ -1,6 +1,6 @@
 """Client hook contracts: what each agent sends a hook on stdin, and what it accepts back.
 
-Pure: parsing and formatting only; :mod:`ai_connect.hook_runtime` does the I/O and
+Pure: parsing and formatting only; :mod:`ai_connect.hooks.runtime` does the I/O and
 :mod:`ai_connect.hook_cli` is the ``ai-connect hook …`` shell. Contracts (docs/hooks.md
 cites the documentation of each):
 
