@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["MOVED", "MOVED_NAMES", "install", "new_name"]
 
 MOVED: dict[str, str] = {
+    "ai_connect.mcp_channel": "ai_connect.mcp.channel",
+    "ai_connect.mcp_consensus": "ai_connect.mcp.consensus",
+    "ai_connect.mcp_http": "ai_connect.mcp.http",
+    "ai_connect.mcp_models": "ai_connect.mcp.models",
+    "ai_connect.mcp_server": "ai_connect.mcp.server",
+    "ai_connect.mcp_tools": "ai_connect.mcp.tools",
     "ai_connect.agent_link": "ai_connect.hooks.agent_link",
     "ai_connect.hook_runtime": "ai_connect.hooks.runtime",
     "ai_connect.hook_slots": "ai_connect.hooks.slots",
@@ -36,6 +42,8 @@ MOVED: dict[str, str] = {
 ``a.old -> a.new``, ``a.old.x`` is ``a.new.x``."""
 
 MOVED_NAMES: dict[str, dict[str, str]] = {
+    "ai_connect.mcp_consensus": {"ALL_TOOLS": "ai_connect.mcp.server"},
+    "ai_connect.mcp_server": {"run": "ai_connect.mcp.run"},
     "ai_connect.bridge.store.sqlite_consensus": {
         "decoded": "ai_connect.bridge.store.rules",
         "encoded": "ai_connect.bridge.store.rules",

@@ -433,12 +433,12 @@ def mcp(
 
     See docs/mcp.md. Logs go to stderr; over stdio, stdout carries MCP.
     """
-    from ai_connect import mcp_server
+    from ai_connect.mcp.run import run  # the MCP SDK loads only for this command
 
     _setup_logging(log_level)
     if log_level.lower() != "debug":
         logging.getLogger("mcp").setLevel(logging.WARNING)  # one INFO line per HTTP session
-    mcp_server.run(
+    run(
         transport,
         host=host,
         port=port,

@@ -40,7 +40,7 @@ def _client(
 
 
 def _show(found: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
-    from ai_connect.mcp_consensus import proposal_text
+    from ai_connect.mcp.consensus import proposal_text
 
     if as_json:
         print(render.to_json(found), flush=True)

@@ -149,7 +149,7 @@ def test_settings_objects_never_show_the_token() -> None:
     """The reprs of client, MCP and hook settings leave the token out."""
     from ai_connect.config import client_settings
     from ai_connect.hooks.runtime import Link
-    from ai_connect.mcp_server import McpSettings
+    from ai_connect.mcp.server import McpSettings
 
     env = {"AI_CONNECT_CONFIG": "/nonexistent/config.yaml", "AI_CONNECT_TOKEN": ALICE_TOKEN}
     settings = client_settings(url="ws://127.0.0.1:1", name="alice", project="p", env=env)

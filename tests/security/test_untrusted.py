@@ -15,7 +15,7 @@ import pytest
 from ai_connect import render
 from ai_connect.client.mailbox import Message
 from ai_connect.hooks.contracts import context_header, mail_text, turn_end_header, wake_header
-from ai_connect.mcp_channel import event
+from ai_connect.mcp.channel import event
 from ai_connect.mcp_format import messages_text, views_text
 from ai_connect.protocol import MessageView
 

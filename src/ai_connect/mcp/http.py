@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 
 from ai_connect import __version__
 from ai_connect.errors import BridgeError, ConfigError
-from ai_connect.mcp_server import (
+from ai_connect.mcp.server import (
     DEFAULT_HTTP_PORT,
     Hub,
     McpScope,

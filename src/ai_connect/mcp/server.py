@@ -3,13 +3,13 @@
 ::
 
     build_server(settings)      low-level mcp Server: tools/list and tools/call over
-                                ai_connect.mcp_tools; its lifespan holds a Hub
+                                ALL_TOOLS (mcp.tools, mcp.consensus); its lifespan holds a Hub
     Hub                         the BridgeClients of this server (never module globals)
     serve_stdio(settings)       one agent session per process: one identity
-    mcp_http.build_http_app     Starlette: /mcp Streamable HTTP, /sse + /messages/ legacy
+    http.build_http_app         Starlette: /mcp Streamable HTTP, /sse + /messages/ legacy
                                 SSE, /healthz; one Hub for both
-    mcp_http.serve_http         uvicorn on an already-bound socket (port 0 works)
-    run(...)                    ``ai-connect mcp``: settings from flags > env > config
+    http.serve_http             uvicorn on an already-bound socket (port 0 works)
+    run.run(...)                ``ai-connect mcp``: settings from flags > env > config
 
 Identity (docs/mcp.md): the server's own address ``--name (--project)`` serves every
 session that does not ask for another; over HTTP a session asks with the query
@@ -41,18 +41,20 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ai_connect import __version__, mcp_channel
+from ai_connect import __version__
 from ai_connect.client import BridgeClient, LinkState
-from ai_connect.code_context import DEFAULT_MAX_BYTES
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
-from ai_connect.mcp_consensus import ALL_TOOLS as TOOLS
+from ai_connect.mcp import channel as mcp_channel
+from ai_connect.mcp.consensus import CONSENSUS_TOOLS
+from ai_connect.mcp.models import schema
+from ai_connect.mcp.tools import TOOLS, Call, Tool, ToolSettings
 from ai_connect.mcp_format import error_text
-from ai_connect.mcp_models import schema
-from ai_connect.mcp_tools import Call, ToolSettings
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 
 __all__ = [
+    "ALL_TOOLS",
+    "DEFAULT_HTTP_PORT",
     "Hub",
     "Identity",
     "McpScope",
@@ -60,7 +62,6 @@ __all__ = [
     "build_server",
     "check_identity",
     "requested_identity",
-    "run",
     "serve_stdio",
     "sharing",
 ]
@@ -214,7 +215,10 @@ def _connection(ctx: ServerRequestContext[McpScope]) -> Connection | None:
 
 # --- the MCP server ---------------------------------------------------------------------
 
-_BY_NAME = {tool.name: tool for tool in TOOLS}
+ALL_TOOLS: tuple[Tool, ...] = TOOLS + CONSENSUS_TOOLS
+"""Every tool of the MCP server: the peer tools, then the consensus tools."""
+
+_BY_NAME = {tool.name: tool for tool in ALL_TOOLS}
 _LISTING = [
     types.Tool(
         name=tool.name,
@@ -229,7 +233,7 @@ _LISTING = [
             idempotent_hint=tool.idempotent,
         ),
     )
-    for tool in TOOLS
+    for tool in ALL_TOOLS
 ]
 _INPUT_SCHEMAS = {tool.name: tool.input_schema for tool in _LISTING}
 
@@ -332,7 +336,7 @@ async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
 
     The session id is advertised to the agent's hooks (agent_link) so that they act for
     exactly this session's address (docs/hooks.md). ``channel`` (auto, on, off): whether
-    new mail is pushed as Claude Code channel events (:mod:`ai_connect.mcp_channel`).
+    new mail is pushed as Claude Code channel events (:mod:`ai_connect.mcp.channel`).
     """
     with agent_link.stdio_session(settings.bridge, settings.name, settings.project) as session:
         options = {"session": session, **settings.client_options}
@@ -354,51 +358,3 @@ async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
                     pushing.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await pushing
-
-
-TRANSPORTS = ("stdio", "http", "sse")
-
-
-def run(
-    transport: str = "stdio",
-    *,
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_HTTP_PORT,
-    bridge: str | None = None,
-    name: str | None = None,
-    project: str | None = None,
-    token: str | None = None,
-    ca: str | None = None,
-    fingerprint: str | None = None,
-    context_max_bytes: int | None = None,
-    progress_interval_s: float = 10.0,
-    ready_file: Path | None = None,
-    channel: str = "auto",
-) -> None:
-    """``ai-connect mcp``: resolves settings (flags > env > config file) and serves."""
-    from ai_connect import tls
-    from ai_connect.config import client_settings
-
-    if transport not in TRANSPORTS:
-        raise ConfigError(f"--transport must be stdio or http (sse: the same), not {transport!r}")
-    if channel not in mcp_channel.MODES:
-        raise ConfigError(f"--channel must be auto, on or off, not {channel!r}")
-    cwd = Path.cwd()
-    c = client_settings(
-        url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint, cwd=cwd
-    )
-    tools = ToolSettings(
-        cwd=cwd,
-        context_max_bytes=context_max_bytes or DEFAULT_MAX_BYTES,
-        progress_interval_s=progress_interval_s,
-    )
-    check_identity(Identity(c.name, c.project), "choose another --name or --project")
-    secure = tls.client_options(c.url, c.ca, c.fingerprint)  # wss:// (docs/security.md)
-    settings = McpSettings(c.url, c.name, c.project, c.token, tools, client_options=secure)
-    if transport == "stdio":
-        log.info("ai-connect mcp %s on stdio as %s (%s)", __version__, c.name, c.project)
-        asyncio.run(serve_stdio(settings, channel))
-    else:
-        from ai_connect.mcp_http import serve_http
-
-        asyncio.run(serve_http(settings, host=host, port=port, ready_file=ready_file))

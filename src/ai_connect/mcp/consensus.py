@@ -4,7 +4,7 @@
 judge's ruling), ``consensus_status`` shows one proposal with its tally, and
 ``consensus_list`` lists this agent's proposals. Each validates its arguments (pydantic
 models below), makes one client call, and returns a short text plus the proposal as
-structured data. :data:`ALL_TOOLS` is every tool the MCP server offers.
+structured data. :data:`ai_connect.mcp.server.ALL_TOOLS` is every tool the server offers.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ai_connect.code_context import read_context
-from ai_connect.mcp_models import _Args, _Out
-from ai_connect.mcp_tools import TOOLS, Call, Output, Tool
+from ai_connect.mcp.models import ToolArgs, ToolOut
+from ai_connect.mcp.tools import Call, Output, Tool
 
 __all__ = [
-    "ALL_TOOLS",
     "CONSENSUS_TOOLS",
     "ConsensusListArgs",
     "ConsensusListOut",
@@ -33,7 +32,7 @@ __all__ = [
 _ID = Field(min_length=1, max_length=128, description="The proposal id ('prop-...').")
 
 
-class ConsensusProposeArgs(_Args):
+class ConsensusProposeArgs(ToolArgs):
     question: str = Field(min_length=1, max_length=8000, description="What to decide.")
     participants: list[str] = Field(
         min_length=1,
@@ -60,22 +59,22 @@ class ConsensusProposeArgs(_Args):
     )
 
 
-class ConsensusVoteArgs(_Args):
+class ConsensusVoteArgs(ToolArgs):
     proposal: str = _ID
     choice: Literal["approve", "reject", "abstain"]
     reason: str = Field(default="", max_length=8000, description="Why: shown to everyone.")
 
 
-class ConsensusStatusArgs(_Args):
+class ConsensusStatusArgs(ToolArgs):
     proposal: str = _ID
 
 
-class ConsensusListArgs(_Args):
+class ConsensusListArgs(ToolArgs):
     status: Literal["open", "escalated", "decided", "expired", "withdrawn"] | None = None
     limit: int = Field(default=20, ge=1, le=500)
 
 
-class ProposalOut(_Out):
+class ProposalOut(ToolOut):
     """A proposal as the bridge keeps it, with its ballots and tally."""
 
     id: str
@@ -95,7 +94,7 @@ class ProposalOut(_Out):
     context: dict[str, Any] | None = None
 
 
-class ConsensusListOut(_Out):
+class ConsensusListOut(ToolOut):
     proposals: list[ProposalOut]
 
 
@@ -202,6 +201,3 @@ CONSENSUS_TOOLS: tuple[Tool, ...] = (
         idempotent=True,
     ),
 )
-
-ALL_TOOLS: tuple[Tool, ...] = TOOLS + CONSENSUS_TOOLS
-"""Every tool of the MCP server: the peer tools, then the consensus tools."""

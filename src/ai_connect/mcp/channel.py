@@ -229,7 +229,7 @@ def listen_for_handshake(server: Server[Any], channel: Channel) -> None:
 
     async def initialized(ctx: ServerRequestContext[Any], params: types.NotificationParams) -> None:
         # The request context does not expose the Connection yet (mcp 2.x); its session
-        # holds it (as in mcp_server._connection).
+        # holds it (as in mcp.server._connection).
         conn = getattr(ctx.session, "_connection", None)
         notify = conn.notify if isinstance(conn, Connection) else None
         channel.start(ctx.session.client_params, notify)

@@ -29,6 +29,8 @@ __all__ = [
     "SearchOut",
     "SendOut",
     "StatusOut",
+    "ToolArgs",
+    "ToolOut",
     "WaitOut",
     "schema",
 ]
@@ -37,15 +39,15 @@ WAIT_DEFAULT_S = 600.0
 WAIT_MAX_S = 3600.0
 
 
-class _Args(BaseModel):
+class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class NoArgs(_Args):
+class NoArgs(ToolArgs):
     pass
 
 
-class PeerListArgs(_Args):
+class PeerListArgs(ToolArgs):
     online_only: bool = Field(default=False, description="Only peers connected right now.")
 
 
@@ -63,7 +65,7 @@ _LINES = Field(
 )
 
 
-class PeerSendArgs(_Args):
+class PeerSendArgs(ToolArgs):
     to: str = _TO
     message: str = Field(min_length=1, description="The text to send.")
     file: str | None = Field(
@@ -80,7 +82,7 @@ class PeerSendArgs(_Args):
     )
 
 
-class PeerReadArgs(_Args):
+class PeerReadArgs(ToolArgs):
     from_: str | None = Field(
         default=None,
         alias="from",
@@ -89,7 +91,7 @@ class PeerReadArgs(_Args):
     limit: int = Field(default=50, ge=1, le=500, description="At most this many messages.")
 
 
-class PeerWaitArgs(_Args):
+class PeerWaitArgs(ToolArgs):
     timeout_s: float = Field(
         default=WAIT_DEFAULT_S,
         gt=0,
@@ -104,7 +106,7 @@ class PeerWaitArgs(_Args):
     )
 
 
-class PeerHistoryArgs(_Args):
+class PeerHistoryArgs(ToolArgs):
     peer: str | None = Field(
         default=None,
         max_length=200,
@@ -117,12 +119,12 @@ class PeerHistoryArgs(_Args):
     )
 
 
-class PeerSearchArgs(_Args):
+class PeerSearchArgs(ToolArgs):
     query: str = Field(min_length=1, max_length=500, description="Words to look for.")
     limit: int = Field(default=20, ge=1, le=200, description="At most this many results.")
 
 
-class PeerContextArgs(_Args):
+class PeerContextArgs(ToolArgs):
     file: str = Field(
         min_length=1,
         description="The file to share: absolute, or relative to the server's working directory.",
@@ -140,11 +142,11 @@ class PeerContextArgs(_Args):
 # --- results ---------------------------------------------------------------------------
 
 
-class _Out(BaseModel):
+class ToolOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class MessageOut(_Out):
+class MessageOut(ToolOut):
     """A message as ``Message.as_dict()`` has it (``seq`` only for delivered ones)."""
 
     id: str
@@ -158,7 +160,7 @@ class MessageOut(_Out):
     timestamp: float
 
 
-class MessagesOut(_Out):
+class MessagesOut(ToolOut):
     messages: list[MessageOut]
     more_unread: int = Field(description="Unread messages left for a later call.")
     bridge_connected: bool
@@ -169,16 +171,16 @@ class WaitOut(MessagesOut):
     waited_s: float
 
 
-class HistoryOut(_Out):
+class HistoryOut(ToolOut):
     messages: list[MessageOut]
     before: int | None = Field(description="Pass as `before` to see older messages.")
 
 
-class SearchOut(_Out):
+class SearchOut(ToolOut):
     messages: list[MessageOut]
 
 
-class PeerOut(_Out):
+class PeerOut(ToolOut):
     address: str
     name: str
     project: str
@@ -186,12 +188,12 @@ class PeerOut(_Out):
     last_seen: float
 
 
-class PeersOut(_Out):
+class PeersOut(ToolOut):
     you: str | None
     peers: list[PeerOut]
 
 
-class SendOut(_Out):
+class SendOut(ToolOut):
     state: Literal["accepted", "queued"] = Field(
         description="accepted: stored by the bridge; queued: kept locally until the bridge "
         "is reachable again."
@@ -216,7 +218,7 @@ class ContextOut(SendOut):
     dirty: bool | None
 
 
-class StatusOut(_Out):
+class StatusOut(ToolOut):
     address: str | None
     name: str
     project: str

@@ -1,8 +1,8 @@
 """The MCP tools as adapters over :class:`~ai_connect.client.BridgeClient`.
 
 Each adapter gets arguments its pydantic model already validated, calls the client and
-returns concise text plus structured data (shapes in :mod:`ai_connect.mcp_models`, text
-in :mod:`ai_connect.mcp_format`). No MCP types here: :mod:`ai_connect.mcp_server` turns
+returns concise text plus structured data (shapes in :mod:`ai_connect.mcp.models`, text
+in :mod:`ai_connect.mcp_format`). No MCP types here: :mod:`ai_connect.mcp.server` turns
 an :class:`Output` into a tool result, and a :class:`~ai_connect.errors.BridgeError`
 into a tool error whose text says which call to make next.
 
@@ -28,15 +28,7 @@ from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
 from ai_connect.code_context import DEFAULT_MAX_BYTES, CodeContext, read_context
 from ai_connect.errors import BridgeError, NotConnected, UnknownPeer
-from ai_connect.mcp_format import (
-    context_text,
-    messages_text,
-    receipt_data,
-    receipt_text,
-    status_text,
-    views_text,
-)
-from ai_connect.mcp_models import (
+from ai_connect.mcp.models import (
     WAIT_MAX_S,
     ContextOut,
     HistoryOut,
@@ -54,6 +46,14 @@ from ai_connect.mcp_models import (
     SendOut,
     StatusOut,
     WaitOut,
+)
+from ai_connect.mcp_format import (
+    context_text,
+    messages_text,
+    receipt_data,
+    receipt_text,
+    status_text,
+    views_text,
 )
 
 __all__ = ["TOOLS", "Call", "Output", "Tool", "ToolSettings"]
