@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["MOVED", "MOVED_NAMES", "install", "new_name"]
 
 MOVED: dict[str, str] = {
+    "ai_connect.mcp_format": "ai_connect.text.agent",
+    "ai_connect.render": "ai_connect.text.terminal",
     "ai_connect.mcp_channel": "ai_connect.mcp.channel",
     "ai_connect.mcp_consensus": "ai_connect.mcp.consensus",
     "ai_connect.mcp_http": "ai_connect.mcp.http",
@@ -42,7 +44,10 @@ MOVED: dict[str, str] = {
 ``a.old -> a.new``, ``a.old.x`` is ``a.new.x``."""
 
 MOVED_NAMES: dict[str, dict[str, str]] = {
-    "ai_connect.mcp_consensus": {"ALL_TOOLS": "ai_connect.mcp.server"},
+    "ai_connect.mcp_consensus": {
+        "ALL_TOOLS": "ai_connect.mcp.server",
+        "proposal_text": "ai_connect.text.agent",
+    },
     "ai_connect.mcp_server": {"run": "ai_connect.mcp.run"},
     "ai_connect.bridge.store.sqlite_consensus": {
         "decoded": "ai_connect.bridge.store.rules",

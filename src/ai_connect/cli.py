@@ -19,11 +19,12 @@ from typing import Annotated, Any
 
 import typer
 
-from ai_connect import __version__, identity, render, tls
+from ai_connect import __version__, identity, tls
 from ai_connect.bridge_cli import bridge as _bridge_command
 from ai_connect.client import BridgeClient, Message
 from ai_connect.config import client_settings
 from ai_connect.errors import BridgeError, NotConnected, RequestTimeout
+from ai_connect.text import terminal
 
 __all__ = ["app", "main"]
 
@@ -128,11 +129,13 @@ class _Printer:
         for m in messages:
             if self.as_json:
                 sys.stdout.write(
-                    ("," if self.count else "") + "\n  " + render.to_json(m.as_dict(), indent=None)
+                    ("," if self.count else "")
+                    + "\n  "
+                    + terminal.to_json(m.as_dict(), indent=None)
                 )
             else:
                 gap = "\n" if self.count else ""
-                sys.stdout.write(gap + render.message_text(m.as_dict(), time.time()) + "\n")
+                sys.stdout.write(gap + terminal.message_text(m.as_dict(), time.time()) + "\n")
             self.count += 1
         sys.stdout.flush()
 
@@ -185,8 +188,8 @@ def send(
                 timeout=timeout,
                 queue=False,
             )
-        data = render.receipt_dict(receipt)
-        _out(render.to_json(data) if as_json else render.receipt_text(receipt))
+        data = terminal.receipt_dict(receipt)
+        _out(terminal.to_json(data) if as_json else terminal.receipt_text(receipt))
         return 0
 
     _run(run())
@@ -304,8 +307,8 @@ def peers(
     async def run() -> int:
         async with _client(bridge, name, project, token, ca, fingerprint) as client:
             views, me = await client.peers(include_offline=True), client.address
-        data = [render.peer_dict(p) for p in views]
-        _out(render.to_json(data) if as_json else render.peers_text(views, time.time(), me))
+        data = [terminal.peer_dict(p) for p in views]
+        _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
         return 0
 
     _run(run())
@@ -329,11 +332,11 @@ def history(
     async def run() -> int:
         async with _client(bridge, name, project, token, ca, fingerprint) as client:
             page = await client.history(peer, limit, before)
-        found = [render.view_dict(m) for m in page.messages]
+        found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
-            _out(render.to_json({"messages": found, "before": page.before}))
+            _out(terminal.to_json({"messages": found, "before": page.before}))
             return 0
-        _out(render.messages_text(found, time.time(), client.address) or "No messages.")
+        _out(terminal.messages_text(found, time.time(), client.address) or "No messages.")
         if page.before is not None:
             _out(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}")
         return 0
@@ -358,12 +361,12 @@ def search(
     async def run() -> int:
         async with _client(bridge, name, project, token, ca, fingerprint) as client:
             results = await client.search(query, limit)
-        found = [render.view_dict(m) for m in results.messages]
+        found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
-            _out(render.to_json(found))
+            _out(terminal.to_json(found))
         else:
-            text = render.messages_text(found, time.time(), client.address)
-            _out(text or f"No messages match {render.clean(query)!r}.")
+            text = terminal.messages_text(found, time.time(), client.address)
+            _out(text or f"No messages match {terminal.clean(query)!r}.")
         return 0
 
     _run(run())
@@ -385,12 +388,12 @@ def status(
         client = _client(bridge, name, project, token, ca, fingerprint)
         try:
             async with client:
-                data = render.status_dict(await client.status(), client.url)
+                data = terminal.status_dict(await client.status(), client.url)
         except BridgeError as exc:
             data = {"bridge": client.url, "connected": False, "error": str(exc)}
-            _out(render.to_json(data) if as_json else render.status_text(data))
+            _out(terminal.to_json(data) if as_json else terminal.status_text(data))
             raise
-        _out(render.to_json(data) if as_json else render.status_text(data))
+        _out(terminal.to_json(data) if as_json else terminal.status_text(data))
         return 0
 
     _run(run())

@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ai_connect import render
 from ai_connect.client import BridgeClient
+from ai_connect.text import terminal
+from ai_connect.text.agent import proposal_text
 
 __all__ = ["consensus_app"]
 
@@ -40,10 +41,8 @@ def _client(
 
 
 def _show(found: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
-    from ai_connect.mcp.consensus import proposal_text
-
     if as_json:
-        print(render.to_json(found), flush=True)
+        print(terminal.to_json(found), flush=True)
     elif isinstance(found, list):
         print("\n\n".join(proposal_text(p) for p in found) or "No proposals.", flush=True)
     else:

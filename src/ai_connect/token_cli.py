@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ai_connect import render, tls
+from ai_connect import tls
 from ai_connect.bridge.auth import new_token, parse_expiry
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.client import BridgeClient
 from ai_connect.config import bridge_settings, client_settings
 from ai_connect.errors import BridgeError
+from ai_connect.text import terminal
 
 if TYPE_CHECKING:
     from ai_connect.bridge.store.sqlite import SqliteStore
@@ -145,8 +146,8 @@ def list_(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     for t in tokens:
         flags = " admin" if t.admin else ""
         print(
-            f"{t.id}  {token_state(t, now):7}  {render.clean(t.name)}{flags}  "
-            f"names: {render.clean(', '.join(t.names))}  created {_when(t.created)}  "
+            f"{t.id}  {token_state(t, now):7}  {terminal.clean(t.name)}{flags}  "
+            f"names: {terminal.clean(', '.join(t.names))}  created {_when(t.created)}  "
             f"expires {_when(t.expires)}"
         )
 
@@ -168,7 +169,7 @@ def revoke(
         done = [t for t in chosen if store.revoke_token(t.id, now)]
     for t in chosen:
         what = "revoked" if t in done else "was already revoked"
-        print(f"token {t.id} ({render.clean(t.name)}) {what}")
+        print(f"token {t.id} ({terminal.clean(t.name)}) {what}")
     if done:
         print("A running bridge disconnects its sessions within 2 s.", file=sys.stderr)
 
@@ -201,19 +202,19 @@ def admin_status(
         async with _admin_client(bridge, name, token) as client:
             report = await client.admin_status()
         if as_json:
-            print(render.to_json(report.model_dump(mode="json")))
+            print(terminal.to_json(report.model_dump(mode="json")))
             return
         print(
-            f"bridge {render.clean(report.server)} · {report.storage} · up "
-            f"{render.duration(report.uptime_s)} · auth {'on' if report.auth else 'off'} · "
+            f"bridge {terminal.clean(report.server)} · {report.storage} · up "
+            f"{terminal.duration(report.uptime_s)} · auth {'on' if report.auth else 'off'} · "
             f"{report.connections} connections · {report.throttled} throttled frames"
         )
         for p in report.peers:
             state = "online " if p.online else "offline"
-            extra = f" token {render.clean(p.token)}" if p.token else ""
-            extra += f" from {render.clean(p.remote)}" if p.remote else ""
+            extra = f" token {terminal.clean(p.token)}" if p.token else ""
+            extra += f" from {terminal.clean(p.remote)}" if p.remote else ""
             print(
-                f"{state} {render.clean(p.address)}  unread {p.tip - p.acked} (tip {p.tip})  "
+                f"{state} {terminal.clean(p.address)}  unread {p.tip - p.acked} (tip {p.tip})  "
                 f"{p.connections} conn{extra}"
             )
 
@@ -235,10 +236,10 @@ def admin_history(
     async def run() -> None:
         async with _admin_client(bridge, name, token) as client:
             page = await client.admin_history(viewer, peer, limit)
-        found = [render.view_dict(m) for m in page.messages]
+        found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
-            print(render.to_json(found))
+            print(terminal.to_json(found))
         else:
-            print(render.messages_text(found, time.time()) or "No messages.")
+            print(terminal.messages_text(found, time.time()) or "No messages.")
 
     asyncio.run(run())

@@ -9,7 +9,7 @@ import ai_connect.mcp.http
 import ai_connect.mcp.models
 import ai_connect.mcp.server
 import ai_connect.mcp.tools
-import ai_connect.mcp_format
+import ai_connect.text.agent
 from ai_connect.cli import main
 
 
@@ -37,7 +37,7 @@ def test_an_unknown_transport_is_an_error_naming_the_choices(
     "module",
     [
         ai_connect.code_context,
-        ai_connect.mcp_format,
+        ai_connect.text.agent,
         ai_connect.mcp.http,
         ai_connect.mcp.models,
         ai_connect.mcp.server,

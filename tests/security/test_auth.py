@@ -17,7 +17,7 @@ from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.cli import main
 from ai_connect.client import LinkState
 from ai_connect.errors import RequestRejected
-from ai_connect.render import status_dict
+from ai_connect.text.terminal import status_dict
 
 from ..client.support import make_client, run
 from .support import recording, secured_bridge

@@ -39,15 +39,12 @@ from ai_connect.hooks import agent_link
 from ai_connect.hooks.contracts import (
     PROMPT_EVENTS,
     HookInput,
-    context_header,
     context_output,
     empty_output,
-    mail_text,
-    turn_end_header,
     turn_end_output,
-    wake_header,
 )
 from ai_connect.hooks.slots import dismiss, file_lock, key, waiter_slot
+from ai_connect.text.agent import context_header, mail_text, turn_end_header, wake_header
 
 __all__ = [
     "Emit",

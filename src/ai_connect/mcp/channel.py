@@ -47,9 +47,8 @@ from ai_connect.client import BridgeClient, LinkState
 from ai_connect.client.mailbox import Message
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
-from ai_connect.hooks.contracts import mail_text
 from ai_connect.hooks.runtime import HookSettings, take_and_emit
-from ai_connect.mcp_format import PEER_NOTE, attribute
+from ai_connect.text.agent import PEER_NOTE, attribute, mail_text
 
 __all__ = [
     "CAPABILITY",

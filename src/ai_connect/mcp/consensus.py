@@ -17,6 +17,7 @@ from pydantic import Field
 from ai_connect.code_context import read_context
 from ai_connect.mcp.models import ToolArgs, ToolOut
 from ai_connect.mcp.tools import Call, Output, Tool
+from ai_connect.text.agent import proposal_text
 
 __all__ = [
     "CONSENSUS_TOOLS",
@@ -26,7 +27,6 @@ __all__ = [
     "ConsensusStatusArgs",
     "ConsensusVoteArgs",
     "ProposalOut",
-    "proposal_text",
 ]
 
 _ID = Field(min_length=1, max_length=128, description="The proposal id ('prop-...').")
@@ -96,23 +96,6 @@ class ProposalOut(ToolOut):
 
 class ConsensusListOut(ToolOut):
     proposals: list[ProposalOut]
-
-
-def proposal_text(p: dict[str, Any]) -> str:
-    """One proposal in a few lines: status, tally, ballots."""
-    t = p["tally"]
-    head = f"{p['id']} [{p['status']}" + (f": {p['outcome']}" if p.get("outcome") else "") + "]"
-    lines = [
-        f"{head} {p['question']}",
-        f"by {p['author']}; rule {p['rule']}; participants {', '.join(p['participants'])}"
-        + (f"; judge {p['judge']}" if p.get("judge") else ""),
-        f"tally: {t['approve']} approve, {t['reject']} reject, {t['abstain']} abstain, "
-        f"{t['pending']} pending",
-    ]
-    lines += [f"- {b['voter']}: {b['choice']} {b['reason']}".rstrip() for b in p["ballots"]]
-    if p.get("reason"):
-        lines.append(f"reason: {p['reason']}")
-    return "\n".join(lines)
 
 
 async def consensus_propose(call: Call, args: ConsensusProposeArgs) -> Output:

@@ -49,8 +49,8 @@ from ai_connect.mcp import channel as mcp_channel
 from ai_connect.mcp.consensus import CONSENSUS_TOOLS
 from ai_connect.mcp.models import schema
 from ai_connect.mcp.tools import TOOLS, Call, Tool, ToolSettings
-from ai_connect.mcp_format import error_text
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
+from ai_connect.text.agent import error_text
 
 __all__ = [
     "ALL_TOOLS",

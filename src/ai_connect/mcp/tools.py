@@ -2,7 +2,7 @@
 
 Each adapter gets arguments its pydantic model already validated, calls the client and
 returns concise text plus structured data (shapes in :mod:`ai_connect.mcp.models`, text
-in :mod:`ai_connect.mcp_format`). No MCP types here: :mod:`ai_connect.mcp.server` turns
+in :mod:`ai_connect.text.agent`). No MCP types here: :mod:`ai_connect.mcp.server` turns
 an :class:`Output` into a tool result, and a :class:`~ai_connect.errors.BridgeError`
 into a tool error whose text says which call to make next.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ai_connect import __version__, identity, render
+from ai_connect import __version__, identity
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
 from ai_connect.code_context import DEFAULT_MAX_BYTES, CodeContext, read_context
@@ -47,7 +47,8 @@ from ai_connect.mcp.models import (
     StatusOut,
     WaitOut,
 )
-from ai_connect.mcp_format import (
+from ai_connect.text import terminal
+from ai_connect.text.agent import (
     context_text,
     messages_text,
     receipt_data,
@@ -144,10 +145,10 @@ async def _ack(client: BridgeClient, messages: Iterable[Message]) -> None:
 async def peer_list(call: Call, args: PeerListArgs) -> Output:
     peers = await call.client.peers(include_offline=not args.online_only)
     me = call.client.address
-    text = render.peers_text(peers, call.clock(), me)
+    text = terminal.peers_text(peers, call.clock(), me)
     if peers:
         text += "\n\nSend with peer_send, `to` = an address above (or its unambiguous name)."
-    return Output(text, {"you": me, "peers": [render.peer_dict(p) for p in peers]})
+    return Output(text, {"you": me, "peers": [terminal.peer_dict(p) for p in peers]})
 
 
 async def peer_send(call: Call, args: PeerSendArgs) -> Output:
@@ -201,14 +202,14 @@ async def peer_history(call: Call, args: PeerHistoryArgs) -> Output:
     text = views_text(page.messages, call.client.address, "No messages in this history.")
     if page.before is not None:
         text += f"\n\nOlder messages: call peer_history with before={page.before}."
-    data = {"messages": [render.view_dict(v) for v in page.messages], "before": page.before}
+    data = {"messages": [terminal.view_dict(v) for v in page.messages], "before": page.before}
     return Output(text, data)
 
 
 async def peer_search(call: Call, args: PeerSearchArgs) -> Output:
     found = await call.client.search(args.query, args.limit)
     text = views_text(found.messages, call.client.address, f"No message matches {args.query!r}.")
-    return Output(text, {"messages": [render.view_dict(v) for v in found.messages]})
+    return Output(text, {"messages": [terminal.view_dict(v) for v in found.messages]})
 
 
 async def peer_context(call: Call, args: PeerContextArgs) -> Output:

@@ -9,7 +9,7 @@ import pytest
 
 from ai_connect.client import BridgeClient, Receipt
 from ai_connect.errors import NotConnected, RequestRejected, RequestTimeout, UnknownPeer
-from ai_connect.mcp_format import error_text, message_text, receipt_text
+from ai_connect.text.agent import error_text, message_text, receipt_text
 
 
 def _message(**fields: Any) -> dict[str, Any]:
