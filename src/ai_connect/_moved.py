@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["MOVED", "MOVED_NAMES", "install", "new_name"]
 
 MOVED: dict[str, str] = {
+    "ai_connect.bridge_cli": "ai_connect.cli.bridge",
+    "ai_connect.consensus_cli": "ai_connect.cli.consensus",
+    "ai_connect.hook_cli": "ai_connect.cli.hook",
+    "ai_connect.setup_cli": "ai_connect.cli.setup",
+    "ai_connect.token_cli": "ai_connect.cli.token",
     "ai_connect.mcp_format": "ai_connect.text.agent",
     "ai_connect.render": "ai_connect.text.terminal",
     "ai_connect.mcp_channel": "ai_connect.mcp.channel",

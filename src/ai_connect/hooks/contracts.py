@@ -1,7 +1,7 @@
 """Client hook contracts: what each agent sends a hook on stdin, and what it accepts back.
 
 Pure: parsing and output shapes only; :mod:`ai_connect.hooks.runtime` does the I/O and
-:mod:`ai_connect.hook_cli` is the ``ai-connect hook …`` shell. Contracts (docs/hooks.md
+:mod:`ai_connect.cli.hook` is the ``ai-connect hook …`` shell. Contracts (docs/hooks.md
 cites the documentation of each):
 
 ============  ======================================  ==================================

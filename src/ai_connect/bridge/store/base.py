@@ -157,7 +157,7 @@ class CommitResult:
 
 
 class Store(Protocol):
-    """What the bridge needs from storage. SQL lives only in ``store/sqlite.py``."""
+    """What the bridge needs from storage. SQL lives only in ``store/sqlite/``."""
 
     kind: str
     """Short name shown in status reports: ``memory``, ``sqlite``."""

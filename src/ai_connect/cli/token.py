@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ai_connect import tls
 from ai_connect.bridge.auth import new_token, parse_expiry
 from ai_connect.bridge.store.base import TokenRecord
+from ai_connect.cli.options import JsonOpt, make_client
 from ai_connect.client import BridgeClient
-from ai_connect.config import bridge_settings, client_settings
+from ai_connect.config import bridge_settings
 from ai_connect.errors import BridgeError
 from ai_connect.text import terminal
 
@@ -52,7 +52,6 @@ DbOpt = Annotated[
     Path | None,
     typer.Option(help="The bridge's database [default: as ai-connect bridge; env AI_CONNECT_DB]"),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
 
 
 def _when(ts: float | None) -> str:
@@ -84,7 +83,9 @@ def _token_dict(token: TokenRecord, now: float) -> dict[str, Any]:
 
 
 def _open(db: Path | None) -> SqliteStore:
-    from ai_connect.bridge.store.sqlite import SqliteStore  # sqlite3 only when needed
+    # sqlite3 and the store load only when a token command needs them (hooks start through
+    # the same CLI).
+    from ai_connect.bridge.store.sqlite import SqliteStore
 
     return SqliteStore(bridge_settings(db=db).db)
 
@@ -178,23 +179,24 @@ def revoke(
 
 
 def _admin_client(bridge: str | None, name: str | None, token: str | None) -> BridgeClient:
-    s = client_settings(url=bridge, name=name, project="admin", token=token)
-    secure = tls.client_options(s.url, s.ca, s.fingerprint)
-    return BridgeClient(
-        s.url, s.name, s.project, token=s.token, kind="admin", reconnect=False, **secure
-    )
+    return make_client(bridge, name, "admin", token, kind="admin")
 
 
-BridgeOpt = Annotated[
+AdminBridgeOpt = Annotated[
     str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
 ]
-NameOpt = Annotated[str | None, typer.Option(help="Name to register as (the token must own it)")]
-TokenOpt = Annotated[str | None, typer.Option(help="An admin token [env AI_CONNECT_TOKEN]")]
+AdminNameOpt = Annotated[
+    str | None, typer.Option(help="Name to register as (the token must own it)")
+]
+AdminTokenOpt = Annotated[str | None, typer.Option(help="An admin token [env AI_CONNECT_TOKEN]")]
 
 
 @admin_app.command("status")
 def admin_status(
-    bridge: BridgeOpt = None, name: NameOpt = None, token: TokenOpt = None, as_json: JsonOpt = False
+    bridge: AdminBridgeOpt = None,
+    name: AdminNameOpt = None,
+    token: AdminTokenOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Every peer with its mailbox cursors, connections, token and remote address."""
 
@@ -226,9 +228,9 @@ def admin_history(
     viewer: Annotated[str, typer.Argument(help="Whose history: an address or name")],
     peer: Annotated[str | None, typer.Argument(help="Only the conversation with this peer")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    token: TokenOpt = None,
+    bridge: AdminBridgeOpt = None,
+    name: AdminNameOpt = None,
+    token: AdminTokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The history VIEWER sees (with PEER: their conversation), oldest first."""

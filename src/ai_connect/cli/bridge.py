@@ -22,6 +22,7 @@ import typer
 from ai_connect import __version__, tls
 from ai_connect.bridge.guard import is_loopback
 from ai_connect.bridge.store.base import TokenRecord
+from ai_connect.cli.options import setup_logging
 from ai_connect.config import bridge_settings
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.protocol import Limits
@@ -128,13 +129,14 @@ def bridge(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
 ) -> None:
     """Run the bridge: routes messages between agents and keeps their mailboxes."""
+    # Imported here, not at the top: the server and the stores load only for this command,
+    # not for every ai-connect start (hooks start through the same CLI).
     from ai_connect.bridge.server import BridgeServer, ServerSettings
     from ai_connect.bridge.store.base import Store
     from ai_connect.bridge.store.memory import MemoryStore
     from ai_connect.bridge.store.sqlite import SqliteStore
-    from ai_connect.cli import _setup_logging
 
-    _setup_logging(log_level)
+    setup_logging(log_level)
     raise_open_file_limit()
     settings = bridge_settings(
         host=host,

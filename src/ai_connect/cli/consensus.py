@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ai_connect.client import BridgeClient
+from ai_connect.cli.options import JsonOpt, ProjectOpt, TokenOpt, make_client
 from ai_connect.text import terminal
 from ai_connect.text.agent import proposal_text
 
@@ -22,22 +22,13 @@ consensus_app = typer.Typer(
     help="Proposals and votes between agents (the Salomo principle).", no_args_is_help=True
 )
 
+# The consensus commands' help for these two has always left out the config keys that
+# options.BridgeOpt and options.NameOpt name; the values resolve the same way.
 BridgeOpt = Annotated[
     str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
 ]
 NameOpt = Annotated[str | None, typer.Option(help="Your peer name [env AI_CONNECT_PEER_NAME]")]
-ProjectOpt = Annotated[str | None, typer.Option(help="Your project [default: git root of cwd]")]
-TokenOpt = Annotated[str | None, typer.Option(help="Auth token [env AI_CONNECT_TOKEN]")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
 Pid = Annotated[str, typer.Argument(metavar="PROPOSAL", help="The proposal id (prop-...)")]
-
-
-def _client(
-    bridge: str | None, name: str | None, project: str | None, token: str | None
-) -> BridgeClient:
-    from ai_connect.cli import _client as make  # the CLI's one way to build a client
-
-    return make(bridge, name, project, token)
 
 
 def _show(found: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
@@ -75,7 +66,7 @@ def propose(
     chosen: Literal["majority", "unanimous", "quorum"] = rule  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
-        async with _client(bridge, name, project, token) as client:
+        async with make_client(bridge, name, project, token) as client:
             return await client.propose(
                 question,
                 participants,
@@ -107,7 +98,7 @@ def vote(
     picked: Literal["approve", "reject", "abstain"] = choice  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
-        async with _client(bridge, name, project, token) as client:
+        async with make_client(bridge, name, project, token) as client:
             return await client.vote(proposal, picked, reason)
 
     _show(asyncio.run(run()), as_json)
@@ -125,7 +116,7 @@ def status(
     """Show one proposal: status, outcome, every vote and the tally."""
 
     async def run() -> dict[str, Any]:
-        async with _client(bridge, name, project, token) as client:
+        async with make_client(bridge, name, project, token) as client:
             return await client.proposal_status(proposal)
 
     _show(asyncio.run(run()), as_json)
@@ -149,7 +140,7 @@ def list_(
         raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint="--status")
 
     async def run() -> list[dict[str, Any]]:
-        async with _client(bridge, name, project, token) as client:
+        async with make_client(bridge, name, project, token) as client:
             return await client.proposals(only, limit)  # type: ignore[arg-type]
 
     _show(asyncio.run(run()), as_json)

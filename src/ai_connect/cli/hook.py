@@ -15,10 +15,12 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import typer
+
+from ai_connect.cli.options import CaOpt
 
 __all__ = ["hooks_app"]
 
@@ -35,9 +37,6 @@ Bridge = Annotated[
 ]
 Name = Annotated[
     str | None, typer.Option(help="Peer name [default: the agent's MCP server, else config]")
-]
-Ca = Annotated[
-    str | None, typer.Option(metavar="FILE", help="wss://: CA of the bridge [env AI_CONNECT_CA]")
 ]
 Pin = Annotated[
     str | None,
@@ -57,6 +56,11 @@ def _quiet() -> None:
     # stderr, and warnings are ignored: a waiter's exit 2 hands its stderr to the model.
     logging.getLogger().addHandler(logging.NullHandler())
     warnings.simplefilter("ignore")
+
+
+# The imports inside the functions below keep ``ai-connect hook`` start-up short: the
+# hook runtime and its contracts load only once a hook command runs, not for every
+# ai-connect start, and a hook's start-up is time its agent waits.
 
 
 def _finish(coro: Coroutine[Any, Any, int]) -> None:
@@ -114,7 +118,7 @@ def _dispatch(
 
 @hooks_app.command()
 def claude(
-    bridge: Bridge = None, name: Name = None, ca: Ca = None, fingerprint: Pin = None
+    bridge: Bridge = None, name: Name = None, ca: CaOpt = None, fingerprint: Pin = None
 ) -> None:
     """Claude Code: SessionStart, UserPromptSubmit, PostToolUse/PostToolBatch (context),
     SessionEnd (ends the waiter), and a synchronous Stop (continue with mail)."""
@@ -128,7 +132,7 @@ def wait(
     ] = 86_400.0,
     bridge: Bridge = None,
     name: Name = None,
-    ca: Ca = None,
+    ca: CaOpt = None,
     fingerprint: Pin = None,
 ) -> None:
     """Claude Code Stop hook with asyncRewake: wait for peer mail, exit 2 with a digest.
@@ -152,37 +156,25 @@ def wait(
     _finish(run_wait(hook, settings))
 
 
-@hooks_app.command()
-def codex(
-    bridge: Bridge = None,
-    name: Name = None,
-    wait_s: WaitOpt = 0.0,
-    ca: Ca = None,
-    fingerprint: Pin = None,
-) -> None:
-    """Codex CLI: SessionStart, UserPromptSubmit, PostToolUse (context); Stop (continue)."""
-    _dispatch("codex", bridge, name, wait_s, ca, fingerprint)
+def _turn_end_command(client: str) -> Callable[..., None]:
+    """The command of a client whose hooks inject context mid-turn and continue at turn end."""
+
+    def command(
+        bridge: Bridge = None,
+        name: Name = None,
+        wait_s: WaitOpt = 0.0,
+        ca: CaOpt = None,
+        fingerprint: Pin = None,
+    ) -> None:
+        _dispatch(client, bridge, name, wait_s, ca, fingerprint)
+
+    return command
 
 
-@hooks_app.command()
-def gemini(
-    bridge: Bridge = None,
-    name: Name = None,
-    wait_s: WaitOpt = 0.0,
-    ca: Ca = None,
-    fingerprint: Pin = None,
-) -> None:
-    """Gemini CLI: SessionStart, BeforeAgent, AfterTool (context); AfterAgent (continue)."""
-    _dispatch("gemini", bridge, name, wait_s, ca, fingerprint)
-
-
-@hooks_app.command()
-def cursor(
-    bridge: Bridge = None,
-    name: Name = None,
-    wait_s: WaitOpt = 0.0,
-    ca: Ca = None,
-    fingerprint: Pin = None,
-) -> None:
-    """Cursor: stop (continue the agent with a follow-up message carrying the mail)."""
-    _dispatch("cursor", bridge, name, wait_s, ca, fingerprint)
+_TURN_END_CLIENTS = {
+    "codex": "Codex CLI: SessionStart, UserPromptSubmit, PostToolUse (context); Stop (continue).",
+    "gemini": "Gemini CLI: SessionStart, BeforeAgent, AfterTool (context); AfterAgent (continue).",
+    "cursor": "Cursor: stop (continue the agent with a follow-up message carrying the mail).",
+}
+for _client, _help in _TURN_END_CLIENTS.items():
+    hooks_app.command(name=_client, help=_help)(_turn_end_command(_client))

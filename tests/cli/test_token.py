@@ -9,8 +9,8 @@ import pytest
 
 from ai_connect.bridge.auth import token_hash
 from ai_connect.bridge.store.sqlite import SqliteStore
-from ai_connect.bridge_cli import exposure_problem
 from ai_connect.cli import main
+from ai_connect.cli.bridge import exposure_problem
 
 
 def test_create_prints_the_token_once_and_stores_only_its_hash(

@@ -1,108 +1,54 @@
-"""The ``ai-connect`` command: a thin typer adapter over the bridge and BridgeClient.
+"""``ai-connect send|read|wait|peers|history|search|status``: the message commands.
 
-``main(argv) -> int`` catches only :class:`~ai_connect.errors.BridgeError`, prints
-``Type: message`` to stderr and returns a non-zero exit code. Exit codes: 0 done,
-1 a BridgeError (bridge down, unknown peer, ...), 2 a usage error, 124 ``wait`` timed out.
+Each opens one :class:`~ai_connect.client.BridgeClient` (:func:`make_client`), makes its
+requests, and prints human text or, with ``--json``, JSON (:mod:`ai_connect.text.terminal`).
+A bridge that is down or a peer nobody is raises a BridgeError: ``ai-connect`` prints it
+and exits 1 (:func:`ai_connect.cli.main`). ``wait`` exits 124 when no message came in time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import shlex
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ai_connect import __version__, identity, tls
-from ai_connect.bridge_cli import bridge as _bridge_command
+from ai_connect import identity
+from ai_connect.cli.options import (
+    BridgeOpt,
+    CaOpt,
+    JsonOpt,
+    NameOpt,
+    PinOpt,
+    ProjectOpt,
+    TokenOpt,
+    make_client,
+)
 from ai_connect.client import BridgeClient, Message
-from ai_connect.config import client_settings
 from ai_connect.errors import BridgeError, NotConnected, RequestTimeout
 from ai_connect.text import terminal
 
-__all__ = ["app", "main"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_TIMEOUT",
+    "history",
+    "peers",
+    "read",
+    "search",
+    "send",
+    "status",
+    "wait",
+]
 
-app = typer.Typer(
-    name="ai-connect",
-    help="A message bridge that lets AI coding agents talk, share context and decide together.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: rich markup would eat "[default: ...]" and "[env ...]"
-)
-
-EXIT_ERROR = 1
 EXIT_TIMEOUT = 124
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if level.lower() != "debug":
-        # websockets logs every handshake and close at INFO; we log the lifecycle ourselves.
-        logging.getLogger("ai_connect.bridge.ws").setLevel(logging.WARNING)
-
-
-app.command(name="bridge")(_bridge_command)
-
-
-@app.command()
-def version() -> None:
-    """Print the version."""
-    print(__version__)
-
-
-# --- client commands: thin adapters over one BridgeClient ------------------------------
-
-BridgeOpt = Annotated[
-    str | None,
-    typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE; config bridge.*]"),
-]
-NameOpt = Annotated[
-    str | None, typer.Option(help="Your peer name [env AI_CONNECT_PEER_NAME; config peer.name]")
-]
-ProjectOpt = Annotated[str | None, typer.Option(help="Your project [default: git root of cwd]")]
-TokenOpt = Annotated[str | None, typer.Option(help="Auth token [env AI_CONNECT_TOKEN]")]
-CaOpt = Annotated[
-    str | None, typer.Option(metavar="FILE", help="wss://: CA of the bridge [env AI_CONNECT_CA]")
-]
-PinOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--fingerprint",
-        metavar="SHA256",
-        help="wss://: pin the bridge's certificate [env AI_CONNECT_FINGERPRINT]",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
-
+"""``wait`` found no message within ``--timeout`` (as timeout(1) exits)."""
 _FOREVER = 10 * 365 * 86400.0
-
-
-def _client(
-    bridge: str | None,
-    name: str | None,
-    project: str | None,
-    token: str | None,
-    ca: str | None = None,
-    fingerprint: str | None = None,
-) -> BridgeClient:
-    s = client_settings(
-        url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint
-    )
-    secure = tls.client_options(s.url, s.ca, s.fingerprint)
-    return BridgeClient(
-        s.url, s.name, s.project, token=s.token, kind="cli", reconnect=False, **secure
-    )
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> None:
@@ -145,7 +91,6 @@ class _Printer:
             sys.stdout.flush()
 
 
-@app.command()
 def send(
     to: Annotated[str, typer.Argument(metavar="TO", help="'Name (Project)', a name, or *")],
     message: Annotated[str, typer.Argument(metavar="MESSAGE", help="The text; - reads stdin")],
@@ -178,7 +123,7 @@ def send(
         context = {"file": str(context_file), "content": text}
 
     async def run() -> int:
-        async with _client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
             receipt = await client.send(
                 to,
                 body,
@@ -195,7 +140,6 @@ def send(
     _run(run())
 
 
-@app.command()
 def read(
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for deliveries")] = 10.0,
     bridge: BridgeOpt = None,
@@ -213,7 +157,7 @@ def read(
     """
 
     async def run() -> int:
-        async with _client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
             goal = client.welcome.tip if client.welcome else 0
             with _Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
@@ -242,7 +186,6 @@ async def _sender(client: BridgeClient, wanted: str) -> str:
     return identity.resolve(wanted, [p.address for p in await client.peers()])
 
 
-@app.command()
 def wait(
     timeout: Annotated[
         float | None, typer.Option(min=0, metavar="S", help="Give up after S s [default: never]")
@@ -266,7 +209,7 @@ def wait(
     """
 
     async def run() -> int:
-        async with _client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
             waiter = asyncio.ensure_future(client.wait(limit, sender))
@@ -292,7 +235,6 @@ def wait(
     _run(run())
 
 
-@app.command()
 def peers(
     bridge: BridgeOpt = None,
     name: NameOpt = None,
@@ -305,7 +247,7 @@ def peers(
     """List the known peers: online first, then offline ones with when they were last seen."""
 
     async def run() -> int:
-        async with _client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
             views, me = await client.peers(include_offline=True), client.address
         data = [terminal.peer_dict(p) for p in views]
         _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
@@ -314,7 +256,6 @@ def peers(
     _run(run())
 
 
-@app.command()
 def history(
     peer: Annotated[str, typer.Argument(metavar="PEER", help="'Name (Project)' or a name")],
     limit: Annotated[int, typer.Option(min=1, max=500, help="Messages per page")] = 20,
@@ -330,7 +271,7 @@ def history(
     """Show the conversation with PEER (broadcasts included), oldest first."""
 
     async def run() -> int:
-        async with _client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
             page = await client.history(peer, limit, before)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
@@ -344,7 +285,6 @@ def history(
     _run(run())
 
 
-@app.command()
 def search(
     query: Annotated[str, typer.Argument(metavar="QUERY", help="Words that must all appear")],
     limit: Annotated[int, typer.Option(min=1, max=200, help="Most results")] = 20,
@@ -359,7 +299,7 @@ def search(
     """Full-text search over the messages you may see, newest first."""
 
     async def run() -> int:
-        async with _client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
             results = await client.search(query, limit)
         found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
@@ -372,7 +312,6 @@ def search(
     _run(run())
 
 
-@app.command()
 def status(
     bridge: BridgeOpt = None,
     name: NameOpt = None,
@@ -385,7 +324,7 @@ def status(
     """Show your address, unread count, and the bridge's URL, version, storage, uptime."""
 
     async def run() -> int:
-        client = _client(bridge, name, project, token, ca, fingerprint)
+        client = make_client(bridge, name, project, token, ca, fingerprint)
         try:
             async with client:
                 data = terminal.status_dict(await client.status(), client.url)
@@ -399,93 +338,5 @@ def status(
     _run(run())
 
 
-@app.command()
-def mcp(
-    transport: Annotated[
-        str, typer.Option(help="stdio (a client spawns it) or http (/mcp and legacy /sse)")
-    ] = "stdio",
-    host: Annotated[str, typer.Option(help="http: address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="http: port; 0 picks a free one")] = 9998,
-    bridge: Annotated[
-        str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Peer name [env AI_CONNECT_PEER_NAME]")] = None,
-    project: Annotated[str | None, typer.Option(help="Project [default: git root of cwd]")] = None,
-    token: Annotated[str | None, typer.Option(help="Auth token [env AI_CONNECT_TOKEN]")] = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
-    context_max_bytes: Annotated[
-        int | None, typer.Option(min=1024, help="peer_context size cap [default: 49152]")
-    ] = None,
-    progress_interval: Annotated[
-        float, typer.Option(min=0.01, help="Seconds between peer_wait progress notifications")
-    ] = 10.0,
-    ready_file: Annotated[
-        Path | None, typer.Option(help="http: write the base URL here once listening")
-    ] = None,
-    channel: Annotated[
-        str,
-        typer.Option(
-            help="stdio: push new mail as Claude Code channel events: auto (to a client "
-            "known to listen), on, off (docs/hooks.md)"
-        ),
-    ] = "auto",
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
-) -> None:
-    """Run the MCP server: the peer_* tools for Claude Code, Codex, Gemini CLI, Cursor, VS Code.
-
-    See docs/mcp.md. Logs go to stderr; over stdio, stdout carries MCP.
-    """
-    from ai_connect.mcp.run import run  # the MCP SDK loads only for this command
-
-    _setup_logging(log_level)
-    if log_level.lower() != "debug":
-        logging.getLogger("mcp").setLevel(logging.WARNING)  # one INFO line per HTTP session
-    run(
-        transport,
-        host=host,
-        port=port,
-        bridge=bridge,
-        name=name,
-        project=project,
-        token=token,
-        ca=ca,
-        fingerprint=fingerprint,
-        context_max_bytes=context_max_bytes,
-        progress_interval_s=progress_interval,
-        ready_file=ready_file,
-        channel=channel,
-    )
-
-
-from ai_connect.hook_cli import hooks_app  # noqa: E402  (hooks and setup: docs/hooks.md)
-from ai_connect.setup_cli import setup as _setup_command  # noqa: E402
-
-app.add_typer(hooks_app, name="hook")
-app.command(name="setup")(_setup_command)
-
-from ai_connect.token_cli import admin_app, token_app  # noqa: E402  (docs/security.md)
-
-app.add_typer(token_app, name="token")
-app.add_typer(admin_app, name="admin")
-
-from ai_connect.consensus_cli import consensus_app  # noqa: E402  (docs/protocol.md §8)
-
-app.add_typer(consensus_app, name="consensus")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Runs the CLI; returns the exit code instead of raising SystemExit."""
-    try:
-        app(args=argv, prog_name="ai-connect")
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
-    except BridgeError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+COMMANDS: tuple[Callable[..., None], ...] = (send, read, wait, peers, history, search, status)
+"""The commands in the order ``ai-connect --help`` lists them."""
