@@ -1,9 +1,9 @@
 """``ai-connect hook …``: the commands agent clients run as hooks (``ai-connect setup``).
 
 Each reads the client's JSON on stdin and answers with that client's output contract
-(:mod:`ai_connect.hooks.contracts`). A hook never breaks its agent: without a bridge it says so on
-stderr and exits 0. Exit codes: 0 done, 1 bad input (not run as a hook), 2 only from
-``hook wait``: peer mail for the idle Claude Code session, digest on stderr.
+(:mod:`ai_connect.hooks.contracts`). A hook never breaks its agent: without a bridge it
+says so on stderr and exits 0. Exit codes: 0 done, 1 bad input (not run as a hook), 2
+only from ``hook wait``: peer mail for the idle Claude Code session, digest on stderr.
 
 Nothing is logged: for ``hook wait`` stderr is the message the model reads.
 """
