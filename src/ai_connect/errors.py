@@ -20,6 +20,11 @@ Third-party errors are turned into these at the boundary with ``raise ... from e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ai_connect.protocol import Error
+
 __all__ = [
     "BridgeError",
     "ConfigError",
@@ -95,6 +100,19 @@ class RequestRejected(BridgeError):
         self.code = code
         self.message = message
         self.hint = hint
+
+    @classmethod
+    def from_frame(cls, frame: Error) -> RequestRejected:
+        """Our exception for an ``error`` frame that answered a request (protocol §6):
+        :class:`UnknownPeer`, with the candidates, when the target named nobody or several."""
+        # At call time: the protocol package imports this module (FrameError), so a
+        # module-level import of its codes would run it half-way through this one.
+        from ai_connect.protocol.limits import ErrorCode
+
+        if frame.code in (ErrorCode.UNKNOWN_PEER, ErrorCode.AMBIGUOUS_PEER):
+            candidates = tuple(frame.candidates or ())
+            return UnknownPeer(frame.code, frame.message, frame.hint, candidates)
+        return RequestRejected(frame.code, frame.message, frame.hint)
 
 
 class UnknownPeer(RequestRejected):

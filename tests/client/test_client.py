@@ -124,7 +124,7 @@ def test_unanswered_hello_raises_request_timeout() -> None:
             with pytest.raises(RequestTimeout, match="hello"):
                 await client.connect()
             assert client.state is LinkState.CLOSED
-            assert client._pending == {}
+            assert len(client._pending) == 0
 
     run(scenario())
 
@@ -138,7 +138,7 @@ def test_unanswered_request_times_out_and_is_forgotten() -> None:
             async with client:
                 with pytest.raises(RequestTimeout, match=r"peers.*0\.3 s"):
                     await client.peers()
-                assert client._pending == {}
+                assert len(client._pending) == 0
                 assert client.connected  # a slow answer is not a dead link
 
     run(scenario())
@@ -193,7 +193,7 @@ def test_concurrent_requests_get_their_own_replies() -> None:
                     assert isinstance(status, StatusReport) and status.address == "Alice (proj)"
                     assert isinstance(bob_status, StatusReport)
                     assert bob_status.address == "Bob (proj)"
-                assert alice._pending == {} and bob._pending == {}
+                assert len(alice._pending) == 0 and len(bob._pending) == 0
 
     run(scenario())
 
@@ -211,7 +211,7 @@ def test_close_fails_pending_requests() -> None:
             with pytest.raises(NotConnected):
                 await pending
             assert client.state is LinkState.CLOSED
-            assert client._pending == {}
+            assert len(client._pending) == 0
             with pytest.raises(NotConnected, match="ai-connect bridge"):
                 await client.status()
 

@@ -107,7 +107,7 @@ def test_pending_request_fails_when_link_drops() -> None:
             with pytest.raises(NotConnected, match=client.url):
                 await pending
             await client.wait_state(RECONNECTING, 5)
-            assert client._pending == {}
+            assert len(client._pending) == 0
             await client.close()
 
     run(scenario())
