@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 from mcp.types import CallToolResult, TextContent
 
+from ai_connect.config import ClientSettings
 from ai_connect.mcp.http import build_http_app
 from ai_connect.mcp.server import Hub, McpScope, McpSettings, build_server, sharing
 from ai_connect.mcp.tools import ToolSettings
@@ -50,9 +51,7 @@ def settings(
     tools.setdefault("progress_interval_s", 0.05)
     tools.setdefault("drain_s", 1.0)
     return McpSettings(
-        url,
-        name,
-        project,
+        ClientSettings(url, name, project),
         tools=ToolSettings(cwd=cwd or Path.cwd(), **tools),
         client_options={
             "reconnect_delays": fast_delays,

@@ -154,8 +154,8 @@ def test_settings_objects_never_show_the_token() -> None:
     env = {"AI_CONNECT_CONFIG": "/nonexistent/config.yaml", "AI_CONNECT_TOKEN": ALICE_TOKEN}
     settings = client_settings(url="ws://127.0.0.1:1", name="alice", project="p", env=env)
     assert settings.token == ALICE_TOKEN and ALICE_TOKEN not in repr(settings)
-    mcp = McpSettings("ws://127.0.0.1:1", "alice", "p", ALICE_TOKEN)
-    link = Link("ws://127.0.0.1:1", "alice", "p", ALICE_TOKEN, "s", None)
+    mcp = McpSettings(settings)
+    link = Link(settings, "s", None)
     assert ALICE_TOKEN not in repr(mcp) and ALICE_TOKEN not in repr(link)
 
 

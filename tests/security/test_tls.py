@@ -195,6 +195,6 @@ def test_hooks_take_ca_and_fingerprint_from_flags_or_environment(pki: Pki, tmp_p
     env = {"AI_CONNECT_CONFIG": str(tmp_path / "none.yaml"), "AI_CONNECT_RUNTIME_DIR":
            str(tmp_path), "AI_CONNECT_FINGERPRINT": "ab" * 32}  # fmt: skip
     by_env = resolve_link(hook, HookSettings(env=env, bridge="wss://127.0.0.1:1", chain=(1,)))
-    assert (by_env.ca, by_env.fingerprint) == (None, "ab" * 32)
+    assert (by_env.connection.ca, by_env.connection.fingerprint) == (None, "ab" * 32)
     flags = HookSettings(env=env, bridge="wss://127.0.0.1:1", ca=str(pki.ca), chain=(1,))
-    assert resolve_link(hook, flags).ca == str(pki.ca)
+    assert resolve_link(hook, flags).connection.ca == str(pki.ca)
