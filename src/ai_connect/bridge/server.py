@@ -28,13 +28,13 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from ai_connect import __version__
+from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, CLOSE_POLICY, Router, RouterConfig
 from ai_connect.bridge.events import (
     Action,
     BadFrame,
     Close,
     CommitFailed,
-    Committed,
     Connected,
     Disconnected,
     Event,
@@ -49,16 +49,7 @@ from ai_connect.bridge.events import (
     Tick,
     TokensChanged,
 )
-from ai_connect.bridge.store.base import (
-    AckOp,
-    AppendOp,
-    PeerRecord,
-    ProposalRecord,
-    Store,
-    StoredMessage,
-    TokenRecord,
-    WriteBatch,
-)
+from ai_connect.bridge.store.base import Store, StoredMessage, TokenRecord
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
     Error,
@@ -404,29 +395,16 @@ class BridgeServer:
         persists, self._batch = self._batch, []
         if not persists:
             return
-        batch = WriteBatch()
-        for p in persists:
-            match p.op:
-                case PeerRecord():
-                    batch.peers.append(p.op)
-                case AppendOp():
-                    batch.appends.append(p.op)
-                case AckOp():
-                    batch.acks.append(p.op)
-                case ProposalRecord():
-                    batch.proposals.append(p.op)
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self._executor, self.store.commit, batch)
+            result = await loop.run_in_executor(
+                self._executor, self.store.commit, write_batch(persists)
+            )
         except StoreError as exc:
             log.error("commit of %d writes failed: %s", len(persists), exc)
             self._dispatch(CommitFailed(tuple(persists), str(exc)))
             return
-        appends = [p for p in persists if isinstance(p.op, AppendOp)]
-        acks = tuple(p for p in persists if isinstance(p.op, AckOp))
-        proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
-        appended = tuple(zip(appends, result.appends, strict=True))
-        self._dispatch(Committed(appended, acks, proposals))
+        self._dispatch(committed(persists, result))
 
     async def _tick_loop(self) -> None:
         interval = max(0.05, min(5.0, self.settings.presence_timeout_s / 4))
