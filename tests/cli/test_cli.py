@@ -1,6 +1,7 @@
 """The ai-connect CLI against a real bridge (MemoryStore) on 127.0.0.1.
 
-The bridge runs in a background thread with its own event loop; ``cli.main([...])``
+The bridge runs in a background thread with its own event loop (tests/support/bridge.py
+``ThreadedBridge``); ``cli.main([...])``
 runs in the test thread (or, when a test needs a live peer at the same time, in a
 worker thread via ``asyncio.to_thread`` while the peer lives in the test's loop).
 Nothing sleeps: every wait is on an event, a queue or a future, with a timeout.
@@ -9,12 +10,10 @@ Nothing sleeps: every wait is on an event, a queue or a future, with a timeout.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import io
 import json
 import re
 import socket
-import threading
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -23,56 +22,12 @@ from typing import Any
 import pytest
 
 from ai_connect import cli
-from ai_connect.bridge.server import BridgeServer, ServerSettings
-from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.client import BridgeClient, Message
 from ai_connect.protocol import Presence
+from tests.support.bridge import ThreadedBridge
 
 PROJECT = "proj"
 MESSAGE_KEYS = {"id", "seq", "from", "to", "content", "context", "thread", "reply_to", "timestamp"}
-
-
-class BridgeThread:
-    """A BridgeServer on 127.0.0.1, port 0, in its own thread and event loop."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._ready: concurrent.futures.Future[str] = concurrent.futures.Future()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._main, name="test-bridge", daemon=True)
-
-    def _main(self) -> None:
-        try:
-            self._loop.run_until_complete(self._serve())
-        finally:
-            self._loop.close()
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        server = BridgeServer(MemoryStore(), ServerSettings(host="127.0.0.1", port=0))
-        try:
-            await server.start()
-        except BaseException as exc:
-            self._ready.set_exception(exc)
-            raise
-        self._ready.set_result(server.url)
-        try:
-            await self._stop.wait()
-        finally:
-            await server.close()
-
-    def start(self) -> str:
-        self._thread.start()
-        self.url = self._ready.result(timeout=10)
-        return self.url
-
-    def stop(self) -> None:
-        """Closes the bridge cleanly (idempotent)."""
-        if self._thread.is_alive():
-            assert self._stop is not None
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(timeout=10)
-            assert not self._thread.is_alive(), "the bridge did not stop within 10 s"
 
 
 @pytest.fixture(autouse=True)
@@ -88,17 +43,14 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def bridge() -> Iterator[BridgeThread]:
-    server = BridgeThread()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def bridge() -> Iterator[ThreadedBridge]:
+    """A bridge in its own thread: ``cli.main`` blocks this one."""
+    with ThreadedBridge() as running:
+        yield running
 
 
 @pytest.fixture
-def url(bridge: BridgeThread) -> str:
+def url(bridge: ThreadedBridge) -> str:
     return bridge.url
 
 
@@ -337,7 +289,7 @@ def test_wait_from_an_unknown_peer_is_an_error(
 
 
 def test_wait_exits_1_when_the_bridge_goes_away(
-    bridge: BridgeThread, url: str, capsys: pytest.CaptureFixture[str]
+    bridge: ThreadedBridge, url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bridge that stops while wait blocks ends it with exit 1, not a hang or a 0."""
 

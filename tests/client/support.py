@@ -1,5 +1,5 @@
-"""Helpers for the client tests: a real bridge in the test's event loop, fake bridges,
-and a TCP relay that can freeze or cut a link.
+"""Helpers for the client tests: clients with short timeouts, listeners, and a TCP relay
+that can freeze or cut a link. Bridges (real and fake) come from tests/support/bridge.py.
 
 Nothing here sleeps: every wait is on an event or a future, bounded by a timeout.
 """
@@ -10,17 +10,11 @@ import asyncio
 import contextlib
 import itertools
 import socket
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-
-from ai_connect.bridge.server import BridgeServer, ServerSettings
-from ai_connect.bridge.store.base import Store
-from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Inbox, Message
-from ai_connect.protocol import Error, Hello, Welcome, decode_client, encode
 
 PROJECT = "proj"
 
@@ -41,68 +35,6 @@ def make_client(url: str, name: str, project: str = PROJECT, **options: Any) -> 
     options.setdefault("request_timeout", 5.0)
     options.setdefault("connect_timeout", 3.0)
     return BridgeClient(url, name, project, **options)
-
-
-class SharedStore(MemoryStore):
-    """A MemoryStore that outlives the bridge using it, so a restart keeps the mail.
-
-    ``MemoryStore.close()`` refuses any later use (as a closed database would), and
-    ``BridgeServer.close()`` closes its store; this one ignores that close.
-    """
-
-    def close(self) -> None:
-        pass
-
-
-async def start_bridge(store: Store | None = None, port: int = 0) -> BridgeServer:
-    """A started bridge on 127.0.0.1 (``port=0``: any free port; read ``server.port``)."""
-    server = BridgeServer(store or MemoryStore(), ServerSettings(port=port))
-    await server.start()
-    return server
-
-
-@contextlib.asynccontextmanager
-async def bridge(store: Store | None = None) -> AsyncIterator[BridgeServer]:
-    server = await start_bridge(store)
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-class RestartableBridge:
-    """A bridge on a port that stays the same across restarts, with a store that survives."""
-
-    def __init__(self) -> None:
-        self.store = SharedStore()
-        self.port = 0
-        self.server: BridgeServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.server = await start_bridge(self.store, self.port)
-        self.port = self.server.port
-
-    async def stop(self) -> None:
-        """Closes the bridge: every link gets a close frame (1001)."""
-        assert self.server is not None
-        server, self.server = self.server, None
-        await server.close()
-
-    async def restart(self) -> None:
-        await self.stop()
-        await self.start()
-
-    async def __aenter__(self) -> RestartableBridge:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.server is not None:
-            await self.stop()
 
 
 def listen(client: BridgeClient) -> asyncio.Queue[Message]:
@@ -134,77 +66,6 @@ class CountingInbox(Inbox):
     def add(self, message: Message) -> bool:
         self.offered.append(message.seq)
         return super().add(message)
-
-
-# --- a fake bridge ---------------------------------------------------------------------
-
-
-class FakeBridge:
-    """A WebSocket server that answers ``hello`` as told, then swallows every frame.
-
-    ``on_hello`` is ``"welcome"``, ``"refuse"`` (an ``auth_failed`` error), ``"ignore"``
-    or ``"drop"`` (the TCP connection is aborted).
-    Every frame after the hello is put on ``frames``, so a test can wait until a
-    request has reached the "bridge".
-    """
-
-    def __init__(self, on_hello: str = "welcome") -> None:
-        self.on_hello = on_hello
-        self.hellos = 0
-        self.frames: asyncio.Queue[str | bytes] = asyncio.Queue()
-        self._server: Server | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"ws://127.0.0.1:{next(iter(self._server.sockets)).getsockname()[1]}"
-
-    async def __aenter__(self) -> FakeBridge:
-        self._server = await serve(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def stop(self) -> None:
-        """Closes every connection (code 1001) and stops listening."""
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _handle(self, ws: ServerConnection) -> None:
-        hello = decode_client(await ws.recv())
-        assert isinstance(hello, Hello)
-        self.hellos += 1
-        if self.on_hello == "welcome":
-            await ws.send(encode(welcome_for(hello)))
-        elif self.on_hello == "drop":
-            assert ws.transport is not None
-            ws.transport.abort()
-            return
-        elif self.on_hello == "refuse":
-            refusal = Error(
-                rid=hello.rid,
-                code="auth_failed",
-                message="token refused.",
-                hint="Pass the token the bridge operator gave you (--token).",
-            )
-            await ws.send(encode(refusal))
-        async for frame in ws:
-            self.frames.put_nowait(frame)
-
-
-def welcome_for(hello: Hello) -> Welcome:
-    return Welcome(
-        rid=hello.rid,
-        address=f"{hello.name} ({hello.project})",
-        name=hello.name,
-        project=hello.project,
-        server="fake",
-        unread=0,
-        tip=0,
-        acked=0,
-    )
 
 
 @contextlib.contextmanager

@@ -16,8 +16,9 @@ from ai_connect.errors import (
     RequestTimeout,
 )
 from ai_connect.protocol import HistoryPage, SearchResults, StatusReport
+from tests.support.bridge import FakeBridge, bridge
 
-from .support import FakeBridge, bridge, listen, make_client, refused_url, run, take
+from .support import listen, make_client, refused_url, run, take
 
 
 def test_connect_registers_and_sets_state() -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ai_connect.errors import UnknownPeer
+from tests.support.bridge import bridge
 
-from .support import bridge, listen, make_client, run, take
+from .support import listen, make_client, run, take
 
 
 def test_unknown_peer_lists_candidates() -> None:

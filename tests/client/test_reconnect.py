@@ -12,18 +12,9 @@ import pytest
 
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.errors import NotConnected, RequestTimeout
+from tests.support.bridge import FakeBridge, RestartableBridge, bridge
 
-from .support import (
-    CountingInbox,
-    FakeBridge,
-    Relay,
-    RestartableBridge,
-    bridge,
-    listen,
-    make_client,
-    run,
-    take,
-)
+from .support import CountingInbox, Relay, listen, make_client, run, take
 
 RECONNECTING, CONNECTED, CLOSED = LinkState.RECONNECTING, LinkState.CONNECTED, LinkState.CLOSED
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from .support import Relay, bridge, listen, make_client, run, take
+from tests.support.bridge import bridge
+
+from .support import Relay, listen, make_client, run, take
 
 
 def test_pipelined_sends_are_accepted_and_delivered_once_in_order() -> None:

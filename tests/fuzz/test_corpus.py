@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.bridge import ThreadedBridge
+
 from ..security.support import LogRecorder, recording
-from .bridge_thread import ThreadedBridge
 from .test_router_fuzz import Fuzz
-from .test_server_fuzz import LIMITS, replay
+from .test_server_fuzz import LIMITS, fuzz_store, replay
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.json"))
 
@@ -28,9 +29,14 @@ def load(path: Path) -> list[str | bytes]:
 
 
 @pytest.fixture(scope="module")
-def bridge() -> Iterator[tuple[ThreadedBridge, LogRecorder]]:
+def bridge(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ThreadedBridge, LogRecorder]]:
     """One real bridge (SQLite) for the corpus, with its log recorded."""
-    with recording() as logs, ThreadedBridge(limits=LIMITS) as running:
+    with (
+        recording() as logs,
+        ThreadedBridge(fuzz_store(tmp_path_factory), limits=LIMITS) as running,
+    ):
         yield running, logs
 
 

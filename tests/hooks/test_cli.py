@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ai_connect.identity import format_address
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
+from tests.support.bridge import bridge
 
 from .support import INPUTS, NAME, agent, env, runtime_dir, start_hook
 

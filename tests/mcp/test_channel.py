@@ -29,8 +29,9 @@ from ai_connect.mcp import channel as mcp_channel
 from ai_connect.mcp.channel import Channel, development_channels, event, wanted
 from ai_connect.mcp.server import Hub, McpScope, McpSettings, build_server, sharing
 from mcp import Client
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
 from tests.mcp.support import call, data, settings, stdio_params
+from tests.support.bridge import bridge
 
 DEV = mcp_channel.DEV_FLAG
 CLAUDE = ["/usr/bin/claude", DEV, "server:ai-connect", "--verbose"]

@@ -16,8 +16,9 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from ai_connect.client import BridgeClient
 from ai_connect.protocol import Presence
 from mcp import Client
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
 from tests.mcp.support import MODES, TOOL_NAMES, call, data, http_server, settings, text
+from tests.support.bridge import bridge
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -13,7 +13,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from ai_connect.client import LinkState
-from tests.client.support import SharedStore, bridge, run, start_bridge
+from tests.client.support import run
 from tests.mcp.support import (
     MODES,
     TOOL_NAMES,
@@ -25,6 +25,7 @@ from tests.mcp.support import (
     settings,
     text,
 )
+from tests.support.bridge import SharedStore, bridge, start_bridge
 
 READ_ONLY = {"peer_list", "peer_history", "peer_search", "peer_status"}
 READ_ONLY |= {"consensus_status", "consensus_list"}
