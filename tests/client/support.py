@@ -1,5 +1,10 @@
-"""Helpers for the client tests: clients with short timeouts, listeners, and a TCP relay
+"""Helpers for the client tests: clients with short timeouts, listeners, and a relay
 that can freeze or cut a link. Bridges (real and fake) come from tests/support/bridge.py.
+
+The client tests run the real client and the real bridge over ``socket.socketpair()``:
+a bridge started with ``listen=False`` binds no port, and :func:`make_client` gives the
+client the matching transport (BridgeClient's ``connect=`` seam). Only the tests of the
+default transport itself (a refused port) open a TCP socket.
 
 Nothing here sleeps: every wait is on an event or a future, bounded by a timeout.
 """
@@ -10,11 +15,16 @@ import asyncio
 import contextlib
 import itertools
 import socket
-from collections.abc import Coroutine, Iterator
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from websockets.asyncio.client import connect as websockets_connect
+
+from ai_connect.bridge.server import BridgeServer
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Inbox, Message
+from tests.support.bridge import NO_PORT_URL, RestartableBridge, socketpair_connect
 
 PROJECT = "proj"
 
@@ -29,12 +39,41 @@ def fast_delays() -> Iterator[float]:
     return itertools.repeat(0.01)
 
 
-def make_client(url: str, name: str, project: str = PROJECT, **options: Any) -> BridgeClient:
-    """A client with short timeouts and 10 ms reconnect delays."""
+class Reachable(Protocol):
+    """A bridge (or relay) a client reaches through ``connect`` instead of a port."""
+
+    @property
+    def url(self) -> str: ...
+
+    def connect(self, uri: str, **options: Any) -> websockets_connect: ...
+
+
+def make_client(
+    target: str | BridgeServer | Reachable, name: str, project: str = PROJECT, **options: Any
+) -> BridgeClient:
+    """A client with short timeouts and 10 ms reconnect delays, of ``target``: a bridge
+    started with ``listen=False`` (reached over a socketpair), a FakeBridge, Relay or
+    RestartableBridge (through its ``connect``), or a URL (a real port)."""
     options.setdefault("reconnect_delays", fast_delays)
     options.setdefault("request_timeout", 5.0)
     options.setdefault("connect_timeout", 3.0)
-    return BridgeClient(url, name, project, **options)
+    if isinstance(target, BridgeServer):
+        target = Reached(target)
+    if not isinstance(target, str):
+        options.setdefault("connect", target.connect)
+        target = target.url
+    return BridgeClient(target, name, project, **options)
+
+
+@dataclass(frozen=True)
+class Reached:
+    """A started ``listen=False`` BridgeServer as a :class:`Reachable`."""
+
+    server: BridgeServer
+    url: str = NO_PORT_URL
+
+    def connect(self, uri: str, **options: Any) -> websockets_connect:
+        return socketpair_connect(self.server)(uri, **options)
 
 
 def listen(client: BridgeClient) -> asyncio.Queue[Message]:
@@ -80,36 +119,39 @@ def refused_url() -> Iterator[str]:
 
 
 class Relay:
-    """A TCP relay from 127.0.0.1:``port`` to a bridge.
+    """A relay between clients and a bridge, over socketpairs (no port).
 
-    ``freeze()`` stops relaying in one or both directions while keeping the sockets
-    open (a peer that stopped answering, or a dead route); ``cut()`` aborts every link
-    at once (a dropped connection, no close handshake).
+    Clients connect through :meth:`connect` (give ``make_client`` the relay); for each,
+    the relay opens a second socketpair into the bridge with ``accept`` (a
+    ``BridgeServer.accept``, or :func:`accepting` for a bridge that restarts) and copies
+    the bytes across. ``freeze()`` stops relaying in one or both directions while keeping
+    the sockets open (a peer that stopped answering, or a dead route); ``cut()`` aborts
+    every link at once (a dropped connection, no close handshake).
     """
 
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+    url = NO_PORT_URL
+
+    def __init__(self, accept: Callable[[socket.socket], None]) -> None:
+        self.accept = accept
         self.up_frozen = False
         self.down_frozen = False
-        self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
     async def __aenter__(self) -> Relay:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
         self.cut()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
+
+    def connect(self, uri: str, **options: Any) -> websockets_connect:
+        """websockets' ``connect`` into the relay: the transport seam of BridgeClient."""
+        client_end, relay_end = socket.socketpair()
+        task = asyncio.create_task(self._link(relay_end))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return websockets_connect(uri, sock=client_end, **options)
 
     def freeze(self, *, up: bool = True, down: bool = True) -> None:
         """Drops what the client sends (``up``) and/or what the bridge sends (``down``)."""
@@ -122,18 +164,18 @@ class Relay:
         self._writers.clear()
         self.up_frozen = self.down_frozen = False
 
-    def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._link(client_r, client_w))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _link(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+    async def _link(self, relay_end: socket.socket) -> None:
+        client_r, client_w = await asyncio.open_connection(sock=relay_end)
         self._writers.append(client_w)
+        ours, theirs = socket.socketpair()
         try:
-            bridge_r, bridge_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
+            self.accept(theirs)
+        except OSError:  # the bridge is down: as a refused connection, drop the client
+            ours.close()
+            theirs.close()
             client_w.transport.abort()
             return
+        bridge_r, bridge_w = await asyncio.open_connection(sock=ours)
         self._writers.append(bridge_w)
         await asyncio.gather(
             self._pump(client_r, bridge_w, up=True),
@@ -151,3 +193,14 @@ class Relay:
             # then the other side must not hear of it either.
             if not (self.up_frozen if up else self.down_frozen):
                 writer.transport.abort()
+
+
+def accepting(live: RestartableBridge) -> Callable[[socket.socket], None]:
+    """``accept`` of whichever bridge ``live`` runs now; refused while it is stopped."""
+
+    def accept(sock: socket.socket) -> None:
+        if live.server is None:
+            raise ConnectionRefusedError("the bridge is stopped")
+        live.server.accept(sock)
+
+    return accept

@@ -230,7 +230,7 @@ class ThreadedBridge:
     @property
     def url(self) -> str:
         assert self.server is not None, "start() the bridge first"
-        return self.server.url
+        return self.server.url if self.server.settings.listen else NO_PORT_URL
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
         """Runs ``coro`` in the bridge's loop and returns its result."""

@@ -54,6 +54,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 
 
 def make_client(
+    ctx: typer.Context,
     bridge: str | None,
     name: str | None,
     project: str | None,
@@ -63,11 +64,16 @@ def make_client(
     *,
     kind: str = "cli",
 ) -> BridgeClient:
-    """The client of one command: settings from flags > env > config, TLS, no reconnect."""
+    """The client of one command: settings from flags > env > config, TLS, no reconnect.
+
+    ``ctx.obj`` holds the extra BridgeClient arguments :func:`ai_connect.cli.main` was
+    given (tests pass the transport, ``connect``); a command takes ``ctx`` for this only.
+    """
     settings = client_settings(
         url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint
     )
-    return BridgeClient.from_settings(settings, kind=kind, reconnect=False)
+    options = {"reconnect": False, **(ctx.obj or {})}
+    return BridgeClient.from_settings(settings, kind=kind, **options)
 
 
 def setup_logging(level: str) -> None:
