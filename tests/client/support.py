@@ -18,12 +18,14 @@ import socket
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect as websockets_connect
 
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Inbox, Message
+from tests.support import inprocess
 from tests.support.bridge import NO_PORT_URL, RestartableBridge, socketpair_connect
 
 PROJECT = "proj"
@@ -53,7 +55,8 @@ def make_client(
 ) -> BridgeClient:
     """A client with short timeouts and 10 ms reconnect delays, of ``target``: a bridge
     started with ``listen=False`` (reached over a socketpair), a FakeBridge, Relay or
-    RestartableBridge (through its ``connect``), or a URL (a real port)."""
+    RestartableBridge (through its ``connect``), or a URL: an in-process one
+    (tests/support/inprocess.py) or a real port."""
     options.setdefault("reconnect_delays", fast_delays)
     options.setdefault("request_timeout", 5.0)
     options.setdefault("connect_timeout", 3.0)
@@ -62,6 +65,8 @@ def make_client(
     if not isinstance(target, str):
         options.setdefault("connect", target.connect)
         target = target.url
+    elif urlsplit(target).hostname == inprocess.HOST:
+        options.setdefault("connect", inprocess.connect)
     return BridgeClient(target, name, project, **options)
 
 

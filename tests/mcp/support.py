@@ -12,7 +12,7 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from ai_connect.mcp.server import Hub, McpScope, McpSettings, build_server, shar
 from ai_connect.mcp.tools import ToolSettings
 from mcp import Client, StdioServerParameters
 from tests.client.support import PROJECT, fast_delays
+from tests.support.inprocess import CLIENT_OPTIONS
 
 TOOL_NAMES = {
     "peer_list",
@@ -54,6 +55,7 @@ def settings(
         ClientSettings(url, name, project),
         tools=ToolSettings(cwd=cwd or Path.cwd(), **tools),
         client_options={
+            **CLIENT_OPTIONS,  # the in-process network: a bridge from tests.support.inprocess
             "reconnect_delays": fast_delays,
             "request_timeout": 5.0,
             "connect_timeout": 3.0,
@@ -112,15 +114,6 @@ async def http_server(s: McpSettings) -> AsyncIterator[str]:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
         sock.close()
-
-
-@contextlib.contextmanager
-def free_port() -> Iterator[socket.socket]:
-    """A socket bound to a port but not listening: connections are refused until it is
-    closed (then a bridge can take the port)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:

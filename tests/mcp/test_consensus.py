@@ -8,7 +8,7 @@ from ai_connect.bridge.consensus_router import BRIDGE_SENDER
 from mcp import Client
 from tests.client.support import PROJECT, run
 from tests.mcp.support import call, data, in_memory, settings, text
-from tests.support.bridge import bridge
+from tests.support.inprocess import bridge
 
 
 async def next_in(client: Client, thread: str, sender: str | None = None) -> dict[str, Any]:

@@ -19,13 +19,13 @@ from tests.mcp.support import (
     TOOL_NAMES,
     call,
     data,
-    free_port,
     in_memory,
     served,
     settings,
     text,
 )
-from tests.support.bridge import SharedStore, bridge, start_bridge
+from tests.support.bridge import SharedStore
+from tests.support.inprocess import bridge, unserved_url
 
 READ_ONLY = {"peer_list", "peer_history", "peer_search", "peer_status"}
 READ_ONLY |= {"consensus_status", "consensus_list"}
@@ -417,41 +417,33 @@ def test_the_server_answers_truly_while_the_bridge_is_down_and_sends_after() -> 
         store = SharedStore()
         async with bridge(store) as first, in_memory(settings(first.url, "bob")) as b:
             data(await call(b, "peer_status"))  # bob is known to the store
-        with free_port() as down:
-            port, url = down.getsockname()[1], f"ws://127.0.0.1:{down.getsockname()[1]}"
-            async with served(settings(url, "alice")) as (a, hub):
-                status = data(await call(a, "peer_status"))
-                assert status["state"] == "reconnecting" and status["last_error"]
-                assert "reconnecting (not connected)" in text(await call(a, "peer_status"))
-                peers = await call(a, "peer_list")
-                assert peers.is_error
-                assert text(peers).startswith(f"the bridge at {url} is unreachable (")
-                assert "Call peer_status to see the link" in text(peers)
-                for tool, arguments in (
-                    ("peer_history", {"peer": "bob"}),
-                    ("peer_search", {"query": "x"}),
-                ):
-                    failed = await a.call_tool(tool, arguments)
-                    assert failed.is_error and f"call {tool} again once it is connected" in text(
-                        failed
-                    )
-                read = await call(a, "peer_read")
-                assert "The bridge is unreachable right now" in text(read)
-                assert data(read)["bridge_connected"] is False
-                queued = await call(a, "peer_send", to="bob", message="sent during the outage")
-                assert data(queued)["state"] == "queued" and data(queued)["id"] is None
-                assert text(queued).startswith("queued locally, not sent yet: ")
-                down.close()
-                second = await start_bridge(store, port=port)
-                try:
-                    async with in_memory(settings(url, "bob")) as b:
-                        got = data(await call(b, "peer_wait", timeout_s=10))
-                        assert [m["content"] for m in got["messages"]] == ["sent during the outage"]
-                        assert data(await call(b, "peer_read"))["messages"] == []
-                    await hub.default.wait_state(LinkState.CONNECTED, 5)
-                    assert data(await call(a, "peer_status"))["state"] == "connected"
-                finally:
-                    await second.close()
+        url = unserved_url()  # where the bridge will be: nothing answers there yet
+        async with served(settings(url, "alice")) as (a, hub):
+            status = data(await call(a, "peer_status"))
+            assert status["state"] == "reconnecting" and status["last_error"]
+            assert "reconnecting (not connected)" in text(await call(a, "peer_status"))
+            peers = await call(a, "peer_list")
+            assert peers.is_error
+            assert text(peers).startswith(f"the bridge at {url} is unreachable (")
+            assert "Call peer_status to see the link" in text(peers)
+            for tool, arguments in (
+                ("peer_history", {"peer": "bob"}),
+                ("peer_search", {"query": "x"}),
+            ):
+                failed = await a.call_tool(tool, arguments)
+                assert failed.is_error and f"call {tool} again once it is connected" in text(failed)
+            read = await call(a, "peer_read")
+            assert "The bridge is unreachable right now" in text(read)
+            assert data(read)["bridge_connected"] is False
+            queued = await call(a, "peer_send", to="bob", message="sent during the outage")
+            assert data(queued)["state"] == "queued" and data(queued)["id"] is None
+            assert text(queued).startswith("queued locally, not sent yet: ")
+            async with bridge(store, url=url), in_memory(settings(url, "bob")) as b:
+                got = data(await call(b, "peer_wait", timeout_s=10))
+                assert [m["content"] for m in got["messages"]] == ["sent during the outage"]
+                assert data(await call(b, "peer_read"))["messages"] == []
+                await hub.default.wait_state(LinkState.CONNECTED, 5)
+                assert data(await call(a, "peer_status"))["state"] == "connected"
 
     run(scenario())
 

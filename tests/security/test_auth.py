@@ -18,7 +18,7 @@ from ai_connect.cli import main
 from ai_connect.client import LinkState
 from ai_connect.errors import RequestRejected
 from ai_connect.text.terminal import status_dict
-from tests.support.bridge import bridge
+from tests.support.inprocess import CLIENT_OPTIONS, bridge
 
 from ..client.support import make_client, run
 from .support import recording
@@ -53,7 +53,7 @@ def test_each_refusal_reaches_the_client_with_its_own_message() -> None:
                 assert expected in caught.value.message and caught.value.hint
                 if token:
                     assert token not in str(caught.value)
-            assert server.router.online == {}
+            assert server.server.router.online == {}
 
     run(scenario())
 
@@ -90,7 +90,7 @@ def test_revocation_disconnects_a_live_client_for_good() -> None:
             await alice.connect()
             await bob.connect()
             assert store.revoke_token(ALICE.id, time.time())
-            await server.reload_tokens()
+            await server.server.reload_tokens()
             await alice.wait_state(LinkState.CLOSED, 10)
             assert "revoked" in (alice.last_error or "")
             assert (await bob.status()).address == "bob (proj)"
@@ -173,7 +173,10 @@ def test_the_admin_cli_shows_peers_and_histories(capsys: pytest.CaptureFixture[s
             loop = asyncio.get_running_loop()
 
             async def cli(*args: str) -> int:
-                return await loop.run_in_executor(None, main, ["admin", *args])
+                argv = ["admin", *args]
+                return await loop.run_in_executor(
+                    None, lambda: main(argv, client_options=CLIENT_OPTIONS)
+                )
 
             ops = ["--bridge", server.url, "--name", "ops", "--token", OPS_TOKEN]
             bob = ["--bridge", server.url, "--name", "bob", "--token", BOB_TOKEN]

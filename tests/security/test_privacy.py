@@ -12,10 +12,9 @@ import time
 import pytest
 
 from ai_connect.bridge.auth import new_token
-from ai_connect.bridge.server import BridgeServer
 from ai_connect.client import BridgeClient
 from ai_connect.errors import RequestRejected
-from tests.support.bridge import bridge
+from tests.support.inprocess import Served, bridge
 
 from ..client.support import listen, make_client, run, take
 
@@ -23,7 +22,7 @@ NOW = time.time()
 TOKENS = {name: new_token(name, now=NOW) for name in ("alice", "bob", "carol")}
 
 
-async def converse(server: BridgeServer, *, auth: bool) -> tuple[BridgeClient, ...]:
+async def converse(server: Served, *, auth: bool) -> tuple[BridgeClient, ...]:
     """Alice and Bob exchange secrets; Alice broadcasts; all three stay connected."""
     clients = []
     for name in ("alice", "bob", "carol"):

@@ -4,8 +4,9 @@ The surfaces (CLI, MCP server, hooks) build their own clients from a bridge URL.
 them against a real bridge without a port, a bridge started with ``listen=False`` is
 given a URL here (``ws://in-process.invalid:N``) by :func:`serving`, and the surfaces get
 :data:`CLIENT_OPTIONS` (BridgeClient's transport seam, ``connect=``): each connection to
-a served URL becomes a ``socket.socketpair()`` handed to that bridge's ``accept``; any
-other URL is refused, as a closed port would be. So ``--bridge``, ``AI_CONNECT_BRIDGE``
+a served URL becomes a ``socket.socketpair()`` handed to that bridge's ``accept``; an
+in-process URL nothing serves is refused, as a closed port would be, and any other URL
+goes over TCP as usual. So ``--bridge``, ``AI_CONNECT_BRIDGE``
 and ``bridge.host``/``bridge.port`` still decide which bridge a client reaches.
 """
 
@@ -15,16 +16,20 @@ import contextlib
 import itertools
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect as websockets_connect
 
 from ai_connect.bridge.server import BridgeServer
+from ai_connect.bridge.store.base import Store
 
 from .bridge import ThreadedBridge
+from .bridge import bridge as bridge_in_this_loop
 
-__all__ = ["CLIENT_OPTIONS", "HOST", "connect", "serving", "unserved_url"]
+__all__ = ["CLIENT_OPTIONS", "HOST", "Served", "bridge", "connect", "serving", "unserved_url"]
 
 HOST = "in-process.invalid"
 """The host of every in-process URL (``.invalid``: no resolver ever answers it)."""
@@ -36,7 +41,10 @@ _served: dict[str, Callable[[socket.socket], None]] = {}
 
 
 def connect(uri: str, **options: Any) -> websockets_connect:
-    """websockets' ``connect`` over the in-process network; refused for an unserved URL."""
+    """websockets' ``connect``: over the in-process network for an in-process URL (refused
+    if nothing serves it), over TCP for any other."""
+    if urlsplit(uri).hostname != HOST:
+        return websockets_connect(uri, **options)
     with _lock:
         accept = _served.get(uri)
     if accept is None:
@@ -56,17 +64,39 @@ CLIENT_OPTIONS: dict[str, Any] = {"connect": connect}
 
 
 @contextlib.contextmanager
-def serving(bridge: BridgeServer | ThreadedBridge) -> Iterator[str]:
-    """Serves ``bridge`` (started with ``listen=False``) at a new in-process URL, which it
-    yields; the URL is refused again afterwards."""
-    url = unserved_url()
+def serving(bridge: BridgeServer | ThreadedBridge, url: str | None = None) -> Iterator[str]:
+    """Serves ``bridge`` (started with ``listen=False``) at ``url`` (default: a new
+    in-process URL), which it yields; the URL is refused again afterwards."""
+    url = url or unserved_url()
     with _lock:
+        if url in _served:
+            raise RuntimeError(f"{url} is served already")
         _served[url] = _acceptor(bridge)
     try:
         yield url
     finally:
         with _lock:
             _served.pop(url, None)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A bridge in this event loop and the in-process URL it is served at."""
+
+    server: BridgeServer
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def bridge(
+    store: Store | None = None, *, url: str | None = None, **settings: Any
+) -> AsyncIterator[Served]:
+    """``async with bridge() as served:`` a started bridge with no port, at ``served.url``
+    (``url``: a given one, e.g. where a stopped bridge was). Takes the arguments of
+    :func:`tests.support.bridge.bridge`."""
+    async with bridge_in_this_loop(store, listen=False, **settings) as server:
+        with serving(server, url) as served:
+            yield Served(server, served)
 
 
 def unserved_url() -> str:
