@@ -17,6 +17,7 @@ from ai_connect import tls
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.cli import main
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.config import ClientSettings
 from ai_connect.errors import ConfigError, NotConnected, TlsError
 from tests.support.bridge import bridge
 
@@ -140,6 +141,27 @@ def test_plaintext_and_tls_never_mix(pki: Pki) -> None:
             client = make_client(secure, "alice", ssl=context, reconnect=False)
             with pytest.raises(NotConnected):
                 await client.connect()
+            assert server.router.online == {}
+
+    run(scenario())
+
+
+def test_from_settings_verifies_with_the_settings_ca_or_pin(pki: Pki) -> None:
+    """BridgeClient.from_settings (every surface's constructor) takes --ca and --fingerprint
+    from the settings: either connects; a wrong CA is refused before hello."""
+
+    async def scenario() -> None:
+        async with bridge(ssl=serving(pki.good)) as server:
+            pin = tls.file_fingerprint(pki.good.cert)
+            for settings in (
+                ClientSettings(server.url, "alice", "proj", ca=str(pki.ca)),
+                ClientSettings(server.url, "alice", "proj", fingerprint=pin),
+            ):
+                client = BridgeClient.from_settings(settings, kind="cli", reconnect=False)
+                async with client:
+                    assert (await client.status()).address == "alice (proj)"
+            wrong = ClientSettings(server.url, "bob", "proj", ca=str(pki.other_ca))
+            await refused(BridgeClient.from_settings(wrong, kind="cli", reconnect=False))
             assert server.router.online == {}
 
     run(scenario())
