@@ -43,4 +43,4 @@ def test_a_code_from_a_newer_bridge_still_becomes_a_rejection() -> None:
 def test_the_protocol_offers_the_same_error_codes() -> None:
     """protocol.ErrorCode is errors.ErrorCode: one list of codes."""
     assert protocol.ErrorCode is errors.ErrorCode
-    assert ErrorCode.UNKNOWN_PEER == "unknown_peer"
+    assert str(ErrorCode.UNKNOWN_PEER) == "unknown_peer"
