@@ -3,7 +3,9 @@
 Pure: no I/O, no clock (``now`` is passed in). ``ai-connect token create`` makes a token
 with :func:`new_token` and stores only its :class:`TokenRecord` (a SHA-256 hash: the
 token carries 256 random bits, so a slow KDF would add nothing); the router asks an
-:class:`Authenticator` built from the stored records whether a ``hello`` may register.
+:class:`Authenticator` built from the stored records whether a ``hello`` may register,
+and it answers with a :class:`Grant` or raises an :class:`AuthRefusal` (the router's one
+:class:`~ai_connect.bridge.refusal.Refusal`, code ``auth_failed``, plus why).
 
 A token reads ``aic_<id>_<secret>``: the public ``id`` finds the record (and names it in
 ``token list`` and ``token revoke``), the secret proves possession. Only a token whose hash
