@@ -172,7 +172,6 @@ class Router:
                 out = self._registration.on_tick(now)
                 out += self._book.tick(now)
                 return out + self._registration.recheck(now)
-        return []
 
     def _on_frame(self, conn: Conn, frame: ClientFrame, now: float) -> list[Action]:
         """The actions for one decoded frame; raises :class:`Refusal` to refuse it."""
