@@ -100,7 +100,9 @@ class ConsensusBook:
 
     # --- frames -----------------------------------------------------------------------
 
-    def handle(self, frame: ConsensusFrame, asker: str, origin: Origin, now: float) -> list[Action]:
+    def on_request(
+        self, frame: ConsensusFrame, asker: str, origin: Origin, now: float
+    ) -> list[Action]:
         """The actions for one consensus request; raises :class:`Refusal` if refused."""
         match frame:
             case Propose():

@@ -203,7 +203,7 @@ class Router:
                 return self._queries.on_admin(conn, frame, now)
             case Propose() | Vote() | ProposalStatus() | Proposals() | Withdraw():
                 assert conn.address is not None
-                return self._book.handle(frame, conn.address, Origin(conn.id, frame.rid), now)
+                return self._book.on_request(frame, conn.address, Origin(conn.id, frame.rid), now)
             case Ping():
                 return [Send(conn.id, Pong(rid=frame.rid))]
 
