@@ -12,7 +12,13 @@ import pytest
 
 from ai_connect.protocol import PROTOCOL_VERSION
 from tests.client.support import run
-from tests.support.bridge import NO_PORT_URL, RestartableBridge, bridge, socketpair_connect
+from tests.support.bridge import (
+    NO_PORT_URL,
+    RestartableBridge,
+    ThreadedBridge,
+    bridge,
+    socketpair_connect,
+)
 
 
 def test_a_bridge_without_a_port_serves_a_handed_in_socket() -> None:
@@ -82,3 +88,18 @@ def test_a_restartable_bridge_without_a_port_refuses_while_stopped_and_keeps_its
             assert (await hello(live, "alice"))["address"] == "alice (p)"
 
     run(scenario())
+
+
+def test_a_threaded_bridge_without_a_port_serves_a_client_of_another_loop() -> None:
+    """ThreadedBridge.connect hands its end to the bridge's loop; the caller's loop talks."""
+
+    async def hello(bridge: ThreadedBridge) -> dict[str, Any]:
+        async with bridge.connect(bridge.url) as ws:
+            frame = {"type": "hello", "rid": "h", "protocol": PROTOCOL_VERSION}
+            await ws.send(json.dumps({**frame, "name": "carol", "project": "p"}))
+            answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            return answer
+
+    with ThreadedBridge(listen=False) as threaded:
+        assert threaded.url == NO_PORT_URL
+        assert asyncio.run(asyncio.wait_for(hello(threaded), 10))["address"] == "carol (p)"

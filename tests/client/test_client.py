@@ -30,7 +30,8 @@ def test_connect_registers_and_sets_state() -> None:
     async def scenario() -> None:
         async with bridge() as srv:
             alice = make_client(srv.url, "Alice")
-            assert alice.state is LinkState.CLOSED and not alice.connected
+            before = alice.state
+            assert before is LinkState.CLOSED and not alice.connected
             async with alice:
                 assert alice.state is LinkState.CONNECTED and alice.connected
                 assert alice.address == "Alice (proj)"
@@ -38,7 +39,8 @@ def test_connect_registers_and_sets_state() -> None:
                 assert alice.last_error is None
                 assert (await alice.status()).address == "Alice (proj)"
                 assert srv.router.online.keys() == {"Alice (proj)"}
-            assert alice.state is LinkState.CLOSED and not alice.connected
+            before = alice.state
+            assert before is LinkState.CLOSED and not alice.connected
 
     run(scenario())
 
@@ -189,6 +191,7 @@ def test_concurrent_requests_get_their_own_replies() -> None:
                     assert isinstance(pears, SearchResults) and isinstance(apples, SearchResults)
                     assert [m.body for m in pears.messages] == ["pears for carol"]
                     assert [m.body for m in apples.messages] == ["apples for bob"]
+                    assert isinstance(peers, list)
                     assert {p.address for p in peers} == {
                         "Alice (proj)",
                         "Bob (proj)",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import sys
@@ -30,7 +31,6 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ai_connect.client import BridgeClient, Receipt, backoff
-from ai_connect.client import client as client_module
 from ai_connect.errors import NotConnected
 from ai_connect.protocol import Presence
 
@@ -70,14 +70,19 @@ async def follow_link(client: BridgeClient) -> None:
 
 
 def limit_frames(max_size: int) -> None:
-    """Receive with websockets' own frame limit instead of the client's ``max_size=None``."""
+    """Receive with websockets' own frame limit instead of the client's ``max_size=None``.
+
+    The client opens its WebSocket with the ``connect`` its module imported; this
+    process replaces it (a stand-in for a client built with a frame limit).
+    """
+    client_module: Any = importlib.import_module("ai_connect.client.client")
     real = client_module.connect
 
     def bounded(*args: Any, **kwargs: Any) -> Any:
         kwargs["max_size"] = max_size
         return real(*args, **kwargs)
 
-    client_module.connect = bounded  # type: ignore[assignment]
+    client_module.connect = bounded
 
 
 async def receive(args: argparse.Namespace, out: TextIO) -> None:

@@ -10,41 +10,18 @@ the decoder's code before the pong, the connection must stay open, and the bridg
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from websockets.sync.client import ClientConnection, connect
 
-from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.errors import FrameError
-from ai_connect.protocol import Limits, decode_client
+from ai_connect.protocol import decode_client
 from tests.support.bridge import ThreadedBridge
 
-from ..security.support import LogRecorder, recording
+from ..security.support import LogRecorder
+from .conftest import LIMITS
 from .strategies import EXAMPLES, frames
-
-LIMITS = Limits(max_frame_bytes=64_000)
-
-
-def fuzz_store(tmp: pytest.TempPathFactory) -> SqliteStore:
-    """SQLite (the default store) with ``synchronous=NORMAL``: fuzzing needs its SQL paths,
-    not its fsyncs."""
-    return SqliteStore(tmp.mktemp("fuzz") / "bridge.db", synchronous="NORMAL")
-
-
-@pytest.fixture(scope="module")
-def bridge(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[ThreadedBridge, LogRecorder]]:
-    """One bridge for the module's examples, with its log recorded."""
-    with (
-        recording() as logs,
-        ThreadedBridge(fuzz_store(tmp_path_factory), limits=LIMITS) as running,
-    ):
-        yield running, logs
-    assert logs.problems() == [], logs.report()
 
 
 def probe(ws: ClientConnection, raw: str | bytes, n: int) -> list[dict[str, Any]]:

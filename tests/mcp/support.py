@@ -87,8 +87,9 @@ def text(result: CallToolResult) -> str:
 def data(result: CallToolResult) -> dict[str, Any]:
     """The structured content of a successful tool result."""
     assert not result.is_error, text(result)
-    assert result.structured_content is not None
-    return result.structured_content
+    content = result.structured_content
+    assert isinstance(content, dict), f"no structured content: {result}"
+    return content
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:

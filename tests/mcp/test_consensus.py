@@ -19,7 +19,8 @@ async def next_in(client: Client, thread: str, sender: str | None = None) -> dic
         found = [m for m in out["messages"] if m["thread"] == thread]
         found = [m for m in found if sender is None or m["from"] == sender]
         if found:
-            return found[0]
+            message: dict[str, Any] = found[0]
+            return message
     raise AssertionError(f"no message in thread {thread}")
 
 

@@ -178,11 +178,13 @@ def test_a_pending_peer_wait_returns_the_message_a_peer_sends(mode: str) -> None
             in_memory(settings(br.url, "alice"), mode) as a,
             in_memory(settings(br.url, "bob"), mode) as b,
         ):
-            progress: list[tuple[float, float | None, str | None]] = []
+            reports: list[tuple[float, float | None, str | None]] = []
             waiting = asyncio.Event()
 
-            async def on_progress(done: float, total: float | None, note: str | None) -> None:
-                progress.append((done, total, note))
+            async def on_progress(
+                progress: float, total: float | None, message: str | None
+            ) -> None:
+                reports.append((progress, total, message))
                 waiting.set()
 
             wait = asyncio.create_task(
@@ -197,7 +199,7 @@ def test_a_pending_peer_wait_returns_the_message_a_peer_sends(mode: str) -> None
             out = data(result)
             assert [m["content"] for m in out["messages"]] == ["wake up"]
             assert out["timed_out"] is False and out["waited_s"] > 0
-            assert progress[0][1] == 15 and "waiting for a peer message" in str(progress[0][2])
+            assert reports[0][1] == 15 and "waiting for a peer message" in str(reports[0][2])
             assert data(await call(b, "peer_read"))["messages"] == []
 
     run(scenario())
@@ -460,9 +462,12 @@ def test_a_restart_with_unread_messages_loses_none_and_shows_none_twice() -> Non
                 served(settings(br.url, "bob")) as (b, hub),
             ):
                 delivered = asyncio.Event()
-                hub.default.add_listener(
-                    lambda _: len(hub.default.unread()) == 5 and delivered.set()  # type: ignore[func-returns-value]
-                )
+
+                def on_item(_: object) -> None:
+                    if len(hub.default.unread()) == 5:
+                        delivered.set()
+
+                hub.default.add_listener(on_item)
                 for n in range(5):
                     data(await call(a, "peer_send", to="bob", message=f"m{n}"))
                 await asyncio.wait_for(delivered.wait(), 5)  # in bob's inbox, not acked

@@ -13,7 +13,8 @@ bridge binds nothing: a client reaches it through ``socketpair_connect(server)``
 drop-in for websockets' ``connect(uri, **options)`` that hands one end of a
 ``socket.socketpair()`` to ``BridgeServer.accept`` and connects over the other, so the
 real protocol code runs on both sides without a port (``NO_PORT_URL`` names it).
-``RestartableBridge.connect`` and ``FakeBridge.connect`` do the same for theirs.
+``RestartableBridge.connect``, ``ThreadedBridge.connect`` (from any thread) and
+``FakeBridge.connect`` do the same for theirs: pass one as BridgeClient's transport.
 
 The pure router tests need none of this: tests/bridge/helpers.py's ``Bridge`` plays the
 server's part by hand, with no loop and no socket. Nothing here sleeps: every wait is on
@@ -231,6 +232,14 @@ class ThreadedBridge:
     def url(self) -> str:
         assert self.server is not None, "start() the bridge first"
         return self.server.url if self.server.settings.listen else NO_PORT_URL
+
+    def connect(self, uri: str, **options: Any) -> connect:
+        """websockets' ``connect`` over a socketpair into this bridge, from any thread's
+        loop: the bridge's end is handed to ``accept`` in the bridge's own loop."""
+        assert self.server is not None, "start() the bridge first"
+        ours, theirs = socket.socketpair()
+        self._loop.call_soon_threadsafe(self.server.accept, theirs)
+        return connect(uri, sock=ours, **options)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
         """Runs ``coro`` in the bridge's loop and returns its result."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import secrets
 import socket
 import ssl
 import time
@@ -51,14 +50,14 @@ from ai_connect.bridge.events import (
     TokensChanged,
 )
 from ai_connect.bridge.links import Link
-from ai_connect.bridge.store.base import Store, StoredMessage, TokenRecord
+from ai_connect.bridge.store.base import Store, TokenRecord
+from ai_connect.bridge.views import message_view, new_message_id
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
     Error,
     ErrorCode,
     HistoryPage,
     Limits,
-    MessageView,
     SearchResults,
     ServerFrame,
     decode_client,
@@ -66,7 +65,7 @@ from ai_connect.protocol import (
 )
 from ai_connect.redaction import Redacting, redact
 
-__all__ = ["BridgeServer", "ServerSettings", "message_view", "new_message_id"]
+__all__ = ["BridgeServer", "ServerSettings"]
 
 log = logging.getLogger("ai_connect.bridge")
 T = TypeVar("T")
@@ -90,26 +89,6 @@ class ServerSettings:
     """How often the stored tokens are re-read (``ai-connect token`` writes from outside)."""
     listen: bool = True
     """Bind ``host:port``. ``False``: serve only the sockets handed to ``accept`` (tests)."""
-
-
-def new_message_id() -> Iterator[str]:
-    """Message ids: 16 random hex digits plus a counter, unique per bridge run."""
-    prefix = secrets.token_hex(6)
-    for n in itertools.count(1):
-        yield f"{prefix}{n:x}"
-
-
-def message_view(m: StoredMessage) -> MessageView:
-    return MessageView(
-        id=m.id,
-        from_=m.sender,
-        to=m.to,
-        body=m.body,
-        context=m.context,
-        thread=m.thread,
-        reply_to=m.reply_to,
-        ts=m.ts,
-    )
 
 
 class BridgeServer:
