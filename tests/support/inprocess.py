@@ -5,9 +5,9 @@ them against a real bridge without a port, a bridge started with ``listen=False`
 given a URL here (``ws://in-process.invalid:N``) by :func:`serving`, and the surfaces get
 :data:`CLIENT_OPTIONS` (BridgeClient's transport seam, ``connect=``): each connection to
 a served URL becomes a ``socket.socketpair()`` handed to that bridge's ``accept``; an
-in-process URL nothing serves is refused, as a closed port would be, and any other URL
-goes over TCP as usual. So ``--bridge``, ``AI_CONNECT_BRIDGE``
-and ``bridge.host``/``bridge.port`` still decide which bridge a client reaches.
+in-process URL nothing serves is refused, as a closed port would be; any other URL goes
+over TCP as usual. So ``--bridge``, ``AI_CONNECT_BRIDGE`` and ``bridge.host``/``.port``
+still decide which bridge a client reaches.
 """
 
 from __future__ import annotations
