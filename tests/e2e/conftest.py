@@ -3,7 +3,7 @@
 Nothing here sleeps. Each process's output is read line by line by a thread into a
 queue (tests/support/process.py), and every wait is a ``queue.get`` with a timeout; a
 process that dies or stays silent fails the test with the tail of its logs. The bridge
-is tests/support/bridge.py's ``BridgeProcess``.
+is tests/support/process.py's ``BridgeProcess``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.bridge import BridgeProcess
-from tests.support.process import Proc
+from tests.support.process import BridgeProcess, Proc
 
 AGENT = Path(__file__).with_name("agent.py")
 PROJECT = "proj"

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from tests.e2e.conftest import PROJECT, Agents, accepted, numbers, payloads, shown
-from tests.support.bridge import BridgeProcess
+from tests.support.process import BridgeProcess
 
 
 def test_broadcast_reaches_offline_peer_once(

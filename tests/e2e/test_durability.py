@@ -29,7 +29,7 @@ from tests.e2e.conftest import (
     numbers,
     shown,
 )
-from tests.support.bridge import BridgeProcess
+from tests.support.process import BridgeProcess
 
 WINDOW = 256
 """The bridge's flow-control window (Limits.window_messages): deliveries in flight."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bridge import BridgeProcess
+from tests.support.process import BridgeProcess
 
 
 def test_a_bridge_that_cannot_start_fails_at_its_exit_with_its_log(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from ai_connect.cli import main
 from ai_connect.client import BridgeClient
 from ai_connect.errors import RequestRejected
-from tests.support.bridge import BridgeProcess
+from tests.support.process import BridgeProcess
 
 from ..security.certs import make_authority
 

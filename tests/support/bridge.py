@@ -4,7 +4,8 @@
 ``bridge()``              a started ``BridgeServer`` in the running loop (async tests)
 ``RestartableBridge``     the same, stopped and started again: same port, same mail
 ``ThreadedBridge``        a bridge in a thread with its own loop (synchronous tests)
-``BridgeProcess``         ``python -m ai_connect bridge``, port from its ready file (e2e)
+``BridgeProcess``         ``python -m ai_connect bridge``, port from its ready file (e2e;
+                          in process.py, beside the line reader it uses)
 ``FakeBridge``            no bridge: a WebSocket server that answers ``hello`` as told
 ========================  ============================================================
 
@@ -25,12 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import select
 import socket
-import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,12 +42,9 @@ from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.protocol import Error, ErrorCode, Hello, Welcome, decode_client, encode
 
-from .process import WAIT_S, Proc
-
 __all__ = [
     "HOST",
     "NO_PORT_URL",
-    "BridgeProcess",
     "Connect",
     "FakeBridge",
     "RestartableBridge",
@@ -271,99 +265,6 @@ class ThreadedBridge:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-# --- as a process ----------------------------------------------------------------------
-
-
-class BridgeProcess:
-    """``python -m ai_connect bridge`` on 127.0.0.1 with a SQLite file that outlives restarts.
-
-    Its port comes from its ``--ready-file``, made a FIFO here: the bridge writes its URL
-    into it once it listens, and the test waits in ``select()`` on the FIFO and on the
-    process (a bridge that exits first fails at once, with its log), bounded by a
-    timeout. No log line is parsed for the port, and nothing sleeps. ``extra`` are more
-    ``ai-connect bridge`` options (``--tls-cert F``); its stderr is ``proc``'s stream.
-    """
-
-    def __init__(self, tmp: Path, *extra: str, db: Path | None = None) -> None:
-        self.tmp = tmp
-        self.extra = extra
-        self.db = db or tmp / "bridge.db"
-        self.ready_file = tmp / "bridge.ready"
-        self.port = 0
-        self.url = ""
-        self.runs = 0
-        self.proc: Proc | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self, timeout: float = WAIT_S) -> str:
-        """Starts the bridge (on the port of the last run, if any); returns its URL."""
-        self.runs += 1
-        self.ready_file.unlink(missing_ok=True)
-        os.mkfifo(self.ready_file)
-        reader = os.open(self.ready_file, os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            args = [sys.executable, "-m", "ai_connect", "bridge", "--port", str(self.port)]
-            args += ["--db", str(self.db), "--ready-file", str(self.ready_file), *self.extra]
-            self.proc = Proc(f"bridge{self.runs}", args, self.tmp, stream="stderr")
-            self.url = _read_ready(reader, self.proc, timeout)
-        finally:
-            os.close(reader)
-        self.port = int(self.url.rsplit(":", 1)[1])
-        return self.url
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill9()
-        self.proc.stop()
-
-    def restart(self) -> str:
-        """Starts it again on the same port with the same database (kill it first)."""
-        assert self.proc is not None and self.proc.popen.poll() is not None, "kill it first"
-        return self.start()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
-
-    def __enter__(self) -> BridgeProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-def _read_ready(fifo: int, proc: Proc, timeout: float) -> str:
-    """The line written into the FIFO ``fifo``, or a failure saying why none came."""
-    exited = os.pidfd_open(proc.pid)  # readable once the process has ended (Linux 5.3+)
-    try:
-        data = b""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            ready = select.select([fifo, exited], [], [], max(0.0, remaining))[0]
-            if fifo in ready:
-                chunk = os.read(fifo, 4096)
-                data += chunk
-                if data.endswith(b"\n"):
-                    return data.decode().strip()
-                if chunk:
-                    continue
-                problem = f"closed its ready file after {data!r}"
-            elif exited in ready:
-                proc.popen.wait(WAIT_S)
-                problem = f"exited ({proc.popen.returncode}) before it was ready"
-            else:
-                problem = f"was not ready within {timeout:g} s"
-            raise AssertionError(f"{proc.name} {problem}\n{proc.tail()}")
-    finally:
-        os.close(exited)
 
 
 # --- a fake bridge ---------------------------------------------------------------------
