@@ -60,8 +60,10 @@ app.add_typer(consensus.consensus_app, name="consensus")
 def main(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | None = None) -> int:
     """Runs the CLI; returns the exit code instead of raising SystemExit.
 
-    ``client_options``: extra BridgeClient arguments for every client a command opens
-    (tests pass the transport seam, ``connect``, to reach a bridge without a port).
+    ``client_options``: extra BridgeClient arguments for the client of each command that
+    opens one through ``options.make_client`` (send … status, consensus, admin); tests
+    pass the transport seam, ``connect``, to reach a bridge without a port. ``hook`` and
+    ``mcp`` build theirs from their own settings (``HookSettings``, ``McpSettings``).
     """
     try:
         app(args=argv, prog_name="ai-connect", obj=dict(client_options or {}))
