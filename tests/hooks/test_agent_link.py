@@ -88,6 +88,13 @@ def test_runtime_dir_needs_no_xdg_and_warns_nothing() -> None:
     assert agent_link.runtime_dir({"AI_CONNECT_RUNTIME_DIR": "/x"}) == Path("/x")
 
 
+def test_runtime_dir_is_the_same_with_and_without_xdg_runtime_dir_and_tmpdir() -> None:
+    """An MCP server started with a stripped environment (Codex) and a hook started with a
+    full one (XDG_RUNTIME_DIR, TMPDIR set) derive the same folder (issue 9)."""
+    full = {"XDG_RUNTIME_DIR": "/run/user/elsewhere", "TMPDIR": "/var/tmp/x", "HOME": "/h"}
+    assert agent_link.runtime_dir(full) == agent_link.runtime_dir({})
+
+
 def test_private_dir_refuses_a_link(tmp_path: Path) -> None:
     """A runtime folder that is a symlink (planted in a shared /tmp) is refused."""
     (tmp_path / "real").mkdir()
