@@ -247,17 +247,42 @@ def command_line(pid: int) -> list[str]:
 
 
 def one_shot(argv: list[str]) -> bool:
-    """A ``claude -p`` run that ends after its answer (no stream-json input to go on).
+    """A ``claude -p`` run that ends after its answer (no stream-json input to go on), or
+    a ``codex exec`` run.
 
     Such a run waits for a background Stop hook before it exits but never starts another
-    turn for it: a waiter there would only hold the run open (Claude Code 2.1.197).
-    Only Claude Code's own command line counts (``claude …``, or node running its
-    ``claude-code`` script): other programs use ``-p`` for other things.
+    turn for it: a waiter there would only hold the run open (Claude Code 2.1.197), or
+    hand mail to a session that is gone (Codex 0.171). Only the agents' own command lines
+    count (``claude …``, or node running its ``claude-code`` script; ``codex`` or its
+    ``codex.js``): other programs use ``-p`` and ``exec`` for other things.
     """
+    if any(Path(a).name in ("codex", "codex.exe", "codex.js") for a in argv[:2]):
+        return _codex_command(argv) in ("exec", "e")
     claude = any(Path(a).name in ("claude", "claude.exe") or "claude-code" in a for a in argv[:2])
     printing = claude and any(a in ("-p", "--print") for a in argv)
     streaming = "stream-json" in argv or "--input-format=stream-json" in argv
     return printing and not streaming
+
+
+_CODEX_VALUED = frozenset(
+    ("-c", "--config", "-m", "--model", "-p", "--profile", "-C", "--cd", "-s", "--sandbox",
+     "-i", "--image", "--enable", "--disable", "--local-provider", "--remote",
+     "--remote-auth-token-env", "-a", "--ask-for-approval")
+)  # fmt: skip
+
+
+def _codex_command(argv: list[str]) -> str | None:
+    """The subcommand of a ``codex`` command line (``None``: the interactive TUI)."""
+    args = argv[2:] if Path(argv[1] if len(argv) > 1 else "").name == "codex.js" else argv[1:]
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _CODEX_VALUED:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _parent_linux(pid: int) -> int | None:

@@ -187,7 +187,7 @@ def _note(emit: Emit, what: str, exc: BaseException) -> None:
 
 async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
     """Mid-turn: unread mail as additional context; nothing at all when there is none."""
-    if hook.client == "claude" and hook.event in PROMPT_EVENTS:
+    if hook.client in ("claude", "codex") and hook.event in PROMPT_EVENTS:
         await dismiss_waiter(hook, settings)  # a new turn: the idle-time waiter steps aside
     client = _client(resolve_link(hook, settings), hook, settings, reconnect=False)
     try:
@@ -268,19 +268,54 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def run_wait(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
-    """Claude Code Stop + asyncRewake: exit 2 with a digest when mail comes, else quietly.
+Wake = Callable[[str], Awaitable[int]]
+"""Hands the digest to the idle session; returns the hook's exit code (raises if it
+could not: the mail then stays unread)."""
 
-    Leaves with exit 0 and no output shortly before ``timeout_s``, when a newer waiter of
-    the session starts, when the session's next prompt or its end dismisses it, or when
-    the agent process or the MCP server it acts for is gone (at once if that server was
-    stopped before: the session is ending).
+
+def claude_wake(emit: Emit) -> Wake:
+    """Claude Code asyncRewake: the digest on stderr and exit 2 wake the session."""
+
+    async def wake(text: str) -> int:
+        emit("err", text)
+        return 2
+
+    return wake
+
+
+def codex_wake(hook: HookInput, settings: HookSettings, chain: tuple[int, ...]) -> Wake:
+    """Codex CLI: ``codex queue`` the digest for the session's thread (codex_wake.py)."""
+    from ai_connect import codex_wake as cw
+
+    async def wake(text: str) -> int:
+        binary = cw.codex_binary(chain[1:], settings.env)
+        if binary is None or not hook.session:
+            raise cw.QueueFailed("cannot find the codex binary or the session's thread id")
+        await cw.queue(binary, hook.session, text, settings.env)
+        return 0
+
+    return wake
+
+
+async def run_wait(
+    hook: HookInput, settings: HookSettings, emit: Emit = std_emit, wake: Wake | None = None
+) -> int:
+    """A background turn-end hook that wakes the idle session when mail comes.
+
+    Claude Code (Stop + asyncRewake): exit 2 with the digest on stderr; Codex CLI (an
+    ``async`` Stop hook): ``codex queue`` the digest, exit 0. Leaves with exit 0 and no
+    output shortly before ``timeout_s``, when a newer waiter of the session starts, when
+    the session's next prompt or its end dismisses it, or when the agent process or the
+    MCP server it acts for is gone (at once if that server was stopped before: the
+    session is ending).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, settings.timeout_s - min(5.0, settings.timeout_s * 0.1))
     chain = settings.chain or tuple(agent_link.process_chain())
     if any(agent_link.one_shot(agent_link.command_line(pid)) for pid in chain[1:4]):
-        return 0  # claude -p: no turn follows, and waiting would keep it from exiting
+        return 0  # claude -p, codex exec: no turn follows, and waiting would hold it open
+    if wake is None:
+        wake = codex_wake(hook, settings, chain) if hook.client == "codex" else claude_wake(emit)
     if agent_link.server_gone(chain, env=settings.env):
         return 0  # the session is ending: Claude Code has stopped its MCP server already
     async with waiter_slot(*_slot_paths(hook, settings)) as leave:
@@ -294,7 +329,7 @@ async def run_wait(hook: HookInput, settings: HookSettings, emit: Emit = std_emi
             with contextlib.suppress(BridgeError):
                 await client.wait_connected(settings.connect_timeout_s)
                 _ready(settings, client)
-            return await _wait_loop(client, settings, leave, deadline, watch, emit)
+            return await _wait_loop(client, settings, leave, deadline, watch, wake)
         finally:
             await client.close()
 
@@ -305,36 +340,48 @@ async def _wait_loop(
     leave: asyncio.Event,
     deadline: float,
     watch: list[int],
-    emit: Emit,
+    wake: Wake,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.ensure_future(leave.wait())
     closed = asyncio.ensure_future(client.wait_state(LinkState.CLOSED, deadline - loop.time()))
+    failed = False
     try:
         while (remaining := deadline - loop.time()) > 0:
-            mail = asyncio.ensure_future(client.wait(remaining))
+            # After a failed wake the mail is still unread: look again in 5 s, not at once.
+            mail = asyncio.ensure_future(
+                asyncio.sleep(min(remaining, 5.0), False) if failed else client.wait(remaining)
+            )
             # Wake at least every 5 s to see whether the agent (and its server) still exist.
             done, _ = await asyncio.wait(
                 {stop, closed, mail}, timeout=min(remaining, 5.0), return_when="FIRST_COMPLETED"
             )
+            failed = False
             if mail not in done:
                 mail.cancel()
             if stop in done or closed in done or not all(_alive(p) for p in watch):
                 return 0
             if mail in done and mail.result():
+                codes: list[int] = []
                 try:
-                    shown = await take_and_emit(
-                        client, settings, _wake_show, lambda text: emit("err", text)
-                    )
+                    shown = await take_and_emit(client, settings, _wake_show, _writer(wake, codes))
                 except BridgeError:
-                    continue  # the link dropped: the mail comes again after reconnect
+                    failed = True  # the link dropped, or the wake failed: the mail stays unread
+                    continue
                 if shown:
-                    return 2
+                    return codes[0]
         return 0
     finally:
         for task in (stop, closed):
             task.cancel()
         await asyncio.gather(stop, closed, return_exceptions=True)
+
+
+def _writer(wake: Wake, codes: list[int]) -> Callable[[str], Awaitable[None]]:
+    async def write(text: str) -> None:
+        codes.append(await wake(text))
+
+    return write
 
 
 def _ready(settings: HookSettings, client: BridgeClient) -> None:

@@ -118,10 +118,16 @@ def test_private_dir_refuses_a_link(tmp_path: Path) -> None:
         (["/bin/sh", "-c", "ai-connect hook wait --timeout 86400"], False),
         (["node", "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js", "-p", "x"], True),
         (["python", "-m", "pytest", "-p", "no:cacheprovider"], False),
+        (["/x/codex", "exec", "--json", "hi"], True),
+        (["node", "/x/bin/codex.js", "-c", "model=m", "exec", "hi"], True),
+        (["/x/codex", "-c", "model=exec"], False),
+        (["/x/codex", "fix the exec path"], False),
+        (["/x/codex"], False),
     ],
 )
 def test_one_shot_print_runs_are_recognised(argv: list[str], expected: bool) -> None:
-    """``claude -p`` ends after its answer; stream-json input and interactive runs go on."""
+    """``claude -p`` and ``codex exec`` end after their answer; stream-json input and
+    interactive runs go on."""
     assert agent_link.one_shot(argv) is expected
 
 
