@@ -203,6 +203,9 @@ def _codex(
             # Codex starts MCP servers with a stripped environment: pass ours through.
             "env_vars": list(CLIENT_ENV),
             "default_tools_approval_mode": "approve",
+            # Codex sends its first model request without waiting for a server that is
+            # still starting, unless it is required (0.171).
+            "required": True,
         }
         if options.grants.asked:
             server["tools"] = {t: {"approval_mode": "prompt"} for t in options.grants.asked}
