@@ -225,6 +225,7 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
         if client.welcome.unread:
             await client.drain(settings.drain_s)
         elif settings.wait_s > 0:
+            _ready(settings, client)  # advisor mode: the turn stays open until mail comes
             await client.wait(settings.wait_s)
 
         def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:

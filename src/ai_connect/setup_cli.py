@@ -22,7 +22,8 @@ __all__ = ["program", "project_root", "setup"]
 _NOTES = {
     "claude-code": (
         "Restart Claude Code in this project (or run /hooks) to load the hooks; the first "
-        "start asks you to approve the 'ai-connect' MCP server.\n"
+        "start asks you to trust this folder (its permission rules apply only then) and to "
+        "approve the 'ai-connect' MCP server.\n"
         "Wake: an idle session is woken by a peer's message (a background Stop hook)."
     ),
     "codex": (

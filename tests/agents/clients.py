@@ -132,6 +132,16 @@ def claude_env(home: Path, api: str, **extra: str) -> dict[str, str]:
     )
 
 
+def trust_claude_project(home: Path, project: Path) -> None:
+    """Marks ``project`` trusted, as a user's "yes" to Claude Code's first-start question
+    leaves it (``~/.claude.json``): only then does Claude Code apply the project's own
+    permission rules (checked with 2.1.197 and 2.1.332; untrusted, it asks)."""
+    path = home / ".claude.json"
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data.setdefault("projects", {}).setdefault(str(project), {})["hasTrustDialogAccepted"] = True
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
 CODEX_MODEL = "gpt-test"
 
 
