@@ -32,7 +32,7 @@ from tests.agents.scripted import Reply, ScriptedModel, Text, ToolUse
 from tests.agents.sessions import CodexTui, GeminiRun
 from tests.claude_e2e.support import ClaudeSession, ReadyPipe
 
-__all__ = ["Agent", "Exchange", "agent", "round_trips"]
+__all__ = ["Agent", "Exchange", "act", "agent", "round_trips", "woken"]
 
 PROJECT = "proj"
 
@@ -56,14 +56,13 @@ class Agent:
         self.seen += 1
         return body
 
-    def send_calls(self, body: dict[str, Any], to: str, text: str) -> list[Reply]:
-        """The scripted replies by which this agent's model calls peer_send."""
-        args = {"to": to, "message": text}
+    def tool_calls(self, body: dict[str, Any], tool: str, args: dict[str, Any]) -> list[Reply]:
+        """The scripted replies by which this agent's model calls ai-connect's ``tool``."""
         if self.kind == "claude":
-            return claude_calls(body, "mcp__ai-connect__peer_send", args)
+            return claude_calls(body, f"mcp__ai-connect__{tool}", args)
         if self.kind == "codex":
-            return [ToolUse("peer_send", args, namespace="mcp__ai_connect")]
-        return [ToolUse("mcp_ai-connect_peer_send", args)]
+            return [ToolUse(tool, args, namespace="mcp__ai_connect")]
+        return [ToolUse(f"mcp_ai-connect_{tool}", args)]
 
     async def call_then_end(self, body: dict[str, Any], calls: list[Reply], end: str) -> None:
         """Answers ``body`` with ``calls`` one by one, then ends the turn with ``end``."""
@@ -127,30 +126,38 @@ class Exchange:
     texts: list[str] = field(default_factory=list)
 
 
-async def _woken(b: Agent, text: str) -> tuple[dict[str, Any], float]:
+async def woken(b: Agent, text: str) -> tuple[dict[str, Any], float]:
     body = await b.next_request()
     arrived = time.perf_counter()
     assert text in conversation(body), f"{b.name} was asked without {text!r}"
     return body, arrived
 
 
-async def _send(me: Agent, body: dict[str, Any], to: Agent, text: str, end: str) -> float:
-    """``me``'s model calls peer_send(to, text) in answer to ``body`` and ends its turn;
-    returns when it made the call (its waiter or held turn listens again after)."""
-    calls = me.send_calls(body, to.address, text)
+async def act(
+    me: Agent, body: dict[str, Any], tool: str, args: dict[str, Any], end: str
+) -> tuple[float, str]:
+    """``me``'s model calls ai-connect's ``tool`` in answer to ``body`` and ends its turn;
+    returns when it made the call and what the tool answered (its waiter, or its held
+    turn, listens again after)."""
+    calls = me.tool_calls(body, tool, args)
     for call in calls[:-1]:
         me.api.reply(call)
         await me.next_request()
-    sent = time.perf_counter()
+    made = time.perf_counter()
     me.api.reply(calls[-1])
     result = await me.next_request()  # the tool's result
     items = result.get("messages") or result.get("input") or result.get("contents") or []
     tail = json.dumps(items[-3:])
-    went = "accepted" in tail or "sent message" in tail
-    assert went and "permission" not in tail, tail[-1500:]
+    assert "permission" not in tail and "isError" not in tail, tail[-1500:]
     me.api.reply(Text(end))
     await me.ready.ready(WAIT_S)
-    return sent
+    return made, tail
+
+
+async def _send(me: Agent, body: dict[str, Any], to: Agent, text: str, end: str) -> float:
+    made, tail = await act(me, body, "peer_send", {"to": to.address, "message": text}, end)
+    assert "accepted" in tail or "sent message" in tail, tail[-1500:]
+    return made
 
 
 async def round_trips(a: Agent, b: Agent, count: int = 1) -> Exchange:
@@ -169,10 +176,10 @@ async def round_trips(a: Agent, b: Agent, count: int = 1) -> Exchange:
         question, answer = f"QUESTION-{i} from {a.name}", f"ANSWER-{i} from {b.name}"
         exchange.texts += [question, answer]
         sent = await _send(a, body, b, question, f"asked {b.name}")
-        body, arrived = await _woken(b, question)
+        body, arrived = await woken(b, question)
         exchange.question_s.append(arrived - sent)
         sent = await _send(b, body, a, answer, "answered")
-        body, arrived = await _woken(a, answer)
+        body, arrived = await woken(a, answer)
         exchange.answer_s.append(arrived - sent)
     a.api.reply(Text("thanks"))
     await a.ready.ready(WAIT_S)
