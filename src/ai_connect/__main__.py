@@ -2,7 +2,7 @@
 
 import sys
 
-from ai_connect.cli import main
+from ai_connect.launch import main
 
 __all__: list[str] = []
 

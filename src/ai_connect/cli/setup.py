@@ -173,3 +173,18 @@ def setup(
     except OSError as exc:
         raise ConfigError(f"could not write {exc.filename}: {exc.strerror}") from exc
     _show(client, reports, dry_run, uninstall, options)
+    if not dry_run and not uninstall:
+        _check_server(program(command))
+
+
+def _check_server(argv: list[str]) -> None:
+    """Starts the MCP server once, as the agent will: it proves it starts, and teaches its
+    quick front the handshake, so the agent's first start is quick too."""
+    from ai_connect.mcp.front import warm
+
+    try:
+        count = warm(argv)
+    except (OSError, TimeoutError, ValueError, KeyError) as exc:
+        print(f"Note: '{shlex.join([*argv, 'mcp'])}' did not start as expected ({exc}).")
+        return
+    print(f"MCP server: '{shlex.join([*argv, 'mcp'])}' starts and lists {count} tools.")
