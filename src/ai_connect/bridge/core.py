@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ai_connect.bridge.auth import Authenticator
+from ai_connect.bridge.brake import Brake
+from ai_connect.bridge.braking import _Braking
 from ai_connect.bridge.consensus import Refused
 from ai_connect.bridge.consensus_router import ConsensusBook
 from ai_connect.bridge.events import (
@@ -46,13 +48,16 @@ from ai_connect.bridge.state import (
 from ai_connect.bridge.store.base import PeerRecord, ProposalRecord, TokenRecord
 from ai_connect.protocol import (
     Ack,
+    AdminBrakes,
     AdminHistory,
+    AdminResume,
     AdminStatus,
     ClientFrame,
     Error,
     ErrorCode,
     Hello,
     History,
+    Human,
     PeerList,
     Peers,
     Ping,
@@ -80,7 +85,7 @@ __all__ = [
 ]
 
 
-class Router(_Registration, _Queries):
+class Router(_Registration, _Queries, _Braking):
     """Routes frames between connections; owns the in-memory view of peers.
 
     The work is split by topic: :mod:`~ai_connect.bridge.registration` (hello, attach,
@@ -112,6 +117,7 @@ class Router(_Registration, _Queries):
         self._conns = {}
         self._attached = {}
         self._book = ConsensusBook(proposals, ids)
+        self._brake = Brake(config.brake)
 
     # --- introspection (tests, status) -------------------------------------------------
 
@@ -181,6 +187,7 @@ class Router(_Registration, _Queries):
                 self._on_loaded(conn, after_seq, entries, out)
             case Tick(now):
                 self._on_tick(now, out)
+                self._brake.forget_idle(now)
                 out += self._book.tick(now)
                 if self._auth.required:
                     self._recheck(now, out)
@@ -238,3 +245,5 @@ class Router(_Registration, _Queries):
                     out += done
             case AdminStatus() | AdminHistory():
                 self._on_admin(state, frame, now, out)
+            case Human() | AdminBrakes() | AdminResume():
+                self._on_brake_frame(state, frame, now, out)

@@ -106,6 +106,7 @@ class _Delivery(_RouterState):
             cid=frame.cid,
         )
         out.append(Persist(AppendOp(message, recipients), Origin(state.id, frame.rid)))
+        self._brake_send(state, frame, target, now, out)  # §3.6: notices follow the message
         out += self._book.on_message(sender, frame.thread, frame.body, now)  # §8.2 tags
 
     def _on_committed(
@@ -146,6 +147,7 @@ class _Delivery(_RouterState):
                                 recipients=sorted(result.seqs),
                                 online=sorted(online),
                                 duplicate=result.duplicate,
+                                paused=self._paused_reason(message),
                             ),
                         )
                     )
@@ -184,6 +186,7 @@ class _Delivery(_RouterState):
                     thread=m.thread,
                     reply_to=m.reply_to,
                     ts=m.ts,
+                    paused=self._paused_reason(m),
                 ),
             )
         )

@@ -77,6 +77,7 @@ class _Registration(_Delivery):
         else:
             self._register(state, hello, now, out)
         if state.phase is Phase.REGISTERED:
+            state.kind = hello.client.kind if hello.client is not None else ""
             state.token_id, state.token_name = grant.token_id, grant.token_name
             state.admin = grant.admin
             if grant.token_id is not None:

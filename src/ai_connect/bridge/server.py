@@ -28,10 +28,12 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from ai_connect import __version__
+from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, CLOSE_POLICY, Router, RouterConfig
 from ai_connect.bridge.events import (
     Action,
     BadFrame,
+    Braked,
     Close,
     CommitFailed,
     Committed,
@@ -93,6 +95,8 @@ class ServerSettings:
     """Auth on even while no token exists (docs/security.md)."""
     auth_reload_s: float = 2.0
     """How often the stored tokens are re-read (``ai-connect token`` writes from outside)."""
+    brake: BrakeLimits = field(default_factory=BrakeLimits)
+    """When the loop brake pauses an unattended conversation (§3.6)."""
 
 
 def new_message_id() -> Iterator[str]:
@@ -192,6 +196,7 @@ class BridgeServer:
             presence_timeout_s=self.settings.presence_timeout_s,
             retention_s=self.settings.retention_s,
             require_auth=self.settings.require_auth,
+            brake=self.settings.brake,
         )
         self._router = Router(config, peers, self._ids, self._tokens, proposals)
         keepalive = max(1.0, min(20.0, self.settings.presence_timeout_s / 2))
@@ -383,6 +388,11 @@ class BridgeServer:
                     link = self._links.get(conn)
                     if link is not None:
                         link.pause = max(link.pause, seconds)
+                case Braked(conversation, parties, reason):
+                    log.warning(
+                        "loop brake: paused %s (%s): %s; `ai-connect admin resume` lifts it",
+                        conversation, ", ".join(parties), reason,
+                    )  # fmt: skip
 
     def _send(self, conn: int, frame: ServerFrame) -> None:
         link = self._links.get(conn)

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ai_connect.bridge.auth import Authenticator
+from ai_connect.bridge.brake import Brake, BrakeLimits
 from ai_connect.bridge.consensus_router import ConsensusBook
 from ai_connect.bridge.events import Action, Close, Send
 from ai_connect.bridge.guard import Guard
+from ai_connect.bridge.store.base import StoredMessage
 from ai_connect.protocol import Error, Limits, Rid
+from ai_connect.protocol import Send as SendFrame
 
 __all__ = [
     "ALLOWED",
@@ -49,7 +52,7 @@ ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.NEW: frozenset({"hello", "ping"}),
     Phase.REGISTERED: frozenset(
         {"send", "ack", "peers", "history", "search", "status", "ping"}
-        | {"admin_status", "admin_history"}
+        | {"admin_status", "admin_history", "admin_brakes", "admin_resume", "human"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw"}
     ),
 }
@@ -65,6 +68,8 @@ class RouterConfig:
     """A registered connection silent this long is closed and shown offline (§4)."""
     retention_s: float = 30 * 86400.0
     """Broadcasts reach peers seen within this window (§3.1)."""
+    brake: BrakeLimits = field(default_factory=BrakeLimits)
+    """When the loop brake pauses a conversation (§3.6)."""
     require_auth: bool = False
     """Auth on even while no token exists (``ai-connect bridge --auth``)."""
 
@@ -104,6 +109,8 @@ class _Conn:
     """The auth token this connection registered with (docs/security.md)."""
     token_name: str | None = None
     admin: bool = False
+    kind: str = ""
+    """The client kind its hello named (``cli``: a person's command line)."""
     noticed: float = float("-inf")
     """When it was last told ``rate_limited``."""
 
@@ -121,6 +128,17 @@ class _RouterState:
     """Address -> ids of the connections attached to it (§2.2)."""
     _book: ConsensusBook
     """Consensus proposals (docs/protocol.md §8)."""
+    _brake: Brake
+    """The loop brake (docs/protocol.md §3.6)."""
+
+    # The loop brake's part (bridge/braking.py), used by delivery (§3.6).
+    def _brake_send(
+        self, state: _Conn, frame: SendFrame, target: str, now: float, out: list[Action]
+    ) -> None:
+        raise NotImplementedError
+
+    def _paused_reason(self, message: StoredMessage) -> str | None:
+        raise NotImplementedError
 
     def _conns_of(self, peer: _Peer) -> list[_Conn]:
         """Every connection acting for ``peer``: its owner first, then attached ones."""

@@ -179,6 +179,23 @@ async def take_and_emit(
         return len(shown)
 
 
+def _waking(client: BridgeClient) -> bool:
+    """Whether unread mail may carry a turn on (not all of a paused conversation)."""
+    return any(not m.paused for m in client.unread())
+
+
+def human_prompt(hook: HookInput) -> bool:
+    """A prompt a person typed (not one of ours: a Codex wake through ``codex queue`` and
+    a Gemini continuation arrive as prompts too, and start with ``ai-connect:``)."""
+    prompt = hook.raw.get("prompt")
+    return (
+        hook.event in PROMPT_EVENTS
+        and isinstance(prompt, str)
+        and bool(prompt.strip())
+        and not prompt.lstrip().startswith("ai-connect:")
+    )
+
+
 def _note(emit: Emit, what: str, exc: BaseException) -> None:
     emit("err", f"ai-connect hook: {what}: {exc}\n")
 
@@ -195,6 +212,8 @@ async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_e
         return 0
     try:
         assert client.welcome is not None
+        if human_prompt(hook):
+            await client.human()  # a person spoke: paused conversations resume (§3.6)
         if not client.welcome.unread:
             return 0
         await client.drain(settings.drain_s)
@@ -222,9 +241,9 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
         assert client.welcome is not None
         if client.welcome.unread:
             await client.drain(settings.drain_s)
-        elif settings.wait_s > 0:
+        if settings.wait_s > 0 and not _waking(client):
             _ready(settings, client)  # advisor mode: the turn stays open until mail comes
-            await client.wait(settings.wait_s)
+            await client.wait(settings.wait_s, waking=True)
 
         def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
             return mail_text(unread, turn_end_header, waiting=waiting)
@@ -232,7 +251,7 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
         def write(text: str) -> None:
             emit("out", json.dumps(turn_end_output(hook, text)))
 
-        if client.unread():
+        if _waking(client):  # mail of a paused conversation does not carry the turn on
             shown = await take_and_emit(client, settings, show, write)
     except BridgeError as exc:
         _note(emit, "no mail check", exc)
@@ -349,7 +368,9 @@ async def _wait_loop(
         while (remaining := deadline - loop.time()) > 0:
             # After a failed wake the mail is still unread: look again in 5 s, not at once.
             mail = asyncio.ensure_future(
-                asyncio.sleep(min(remaining, 5.0), False) if failed else client.wait(remaining)
+                asyncio.sleep(min(remaining, 5.0), False)
+                if failed
+                else client.wait(remaining, waking=True)  # a paused conversation wakes nobody
             )
             # Wake at least every 5 s to see whether the agent (and its server) still exist.
             done, _ = await asyncio.wait(
