@@ -184,15 +184,20 @@ def _waking(client: BridgeClient) -> bool:
     return any(not m.paused for m in client.unread())
 
 
+_MACHINE_PROMPTS = ("ai-connect:", "<task-notification>", "<system-reminder>", "<channel")
+
+
 def human_prompt(hook: HookInput) -> bool:
-    """A prompt a person typed (not one of ours: a Codex wake through ``codex queue`` and
-    a Gemini continuation arrive as prompts too, and start with ``ai-connect:``)."""
+    """A prompt a person typed. Wakes arrive as prompts too, and are not: a Codex wake
+    through ``codex queue`` and a Gemini continuation start with ``ai-connect:``; Claude
+    Code runs UserPromptSubmit for an asyncRewake wake with its ``<task-notification>``
+    (2.1.197) or ``<system-reminder>`` (2.1.33x)."""
     prompt = hook.raw.get("prompt")
     return (
         hook.event in PROMPT_EVENTS
         and isinstance(prompt, str)
         and bool(prompt.strip())
-        and not prompt.lstrip().startswith("ai-connect:")
+        and not prompt.lstrip().startswith(_MACHINE_PROMPTS)
     )
 
 
