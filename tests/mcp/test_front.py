@@ -35,7 +35,7 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 
 def _session(env: dict[str, str], version: str, call: bool = False) -> list[dict[str, Any]]:
     """initialize, initialized, tools/list (and a tools/call): the answers, in order."""
-    requests = [
+    requests: list[dict[str, Any]] = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": version, "capabilities": {},
             "clientInfo": {"name": "test", "version": "1"}}},
@@ -45,6 +45,10 @@ def _session(env: dict[str, str], version: str, call: bool = False) -> list[dict
     if call:
         requests.append({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                          "params": {"name": "peer_status", "arguments": {}}})  # fmt: skip
+    return _talk(env, requests)
+
+
+def _talk(env: dict[str, str], requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     answers = []
     with subprocess.Popen(
         [*AI_CONNECT, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -63,10 +67,18 @@ def _session(env: dict[str, str], version: str, call: bool = False) -> list[dict
     return answers
 
 
+PROBE = {"jsonrpc": "2.0", "id": "probe-1", "method": "server/discover", "params": {"_meta": {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {}}}}  # fmt: skip
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    """A HOME whose front has learnt the handshake (as ``ai-connect setup`` leaves it)."""
+    """A HOME whose front has learnt the handshake and the 2026 probe (as ``ai-connect
+    setup`` leaves it)."""
     _session(_env(tmp_path), "2025-06-18")
+    _talk(_env(tmp_path), [PROBE])
     assert (tmp_path / ".cache" / "ai-connect" / "mcp-front.json").exists()
     return tmp_path
 
@@ -87,6 +99,36 @@ def test_the_full_server_takes_over_after_the_handshake(home: Path) -> None:
     answers = _session(_env(home), "2025-06-18", call=True)
     assert [a["id"] for a in answers] == [1, 2, 3]
     assert "fronted" in json.dumps(answers[2]["result"])
+
+
+def test_the_2026_probe_is_answered_early_as_the_full_server_answers_it(home: Path) -> None:
+    """server/discover (no handshake in the 2026 protocol) gets the full server's answer
+    early; a tool call with the 2026 envelope then works."""
+    meta = PROBE["params"]["_meta"]
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "peer_status", "arguments": {}, "_meta": meta}}  # fmt: skip
+    early = _talk(_env(home), [PROBE, call])
+    full = _talk(_env(home, AI_CONNECT_MCP_FRONT="off"), [PROBE])
+    assert early[0] == full[0]
+    assert "fronted" in json.dumps(early[1]["result"])
+
+
+def test_initialize_after_a_probe_is_left_to_the_full_server(home: Path) -> None:
+    """A client that probes, then falls back to initialize without waiting (Claude Code
+    2.1.33x when the answer is slow), gets the full server's answers to both, as without
+    the front: no early classic answer to a connection the server serves as 2026."""
+    path = home / ".cache" / "ai-connect" / "mcp-front.json"
+    data = json.loads(path.read_text())
+    data["discover"] = {}  # as before the probe was learnt: the probe is not answered early
+    path.write_text(json.dumps(data))
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"}}}  # fmt: skip
+    early = _talk(_env(home), [PROBE, init])
+    full = _talk(_env(home, AI_CONNECT_MCP_FRONT="off"), [PROBE, init])
+    assert [a.get("error", {}).get("code") for a in early] == [
+        a.get("error", {}).get("code") for a in full
+    ]
 
 
 def test_a_snapshot_of_other_code_is_not_used(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 __all__ = ["Front", "cache_path", "fingerprint", "main", "wants_front"]
 
 _SHAPING = ("server.py", "tools.py", "consensus.py", "models.py", "channel.py")
+_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 
 
 def cache_path() -> Path:
@@ -93,6 +94,7 @@ class Front:
         self._looked = 0
         self._early_init = False
         self._learn_tools = False
+        self._modern = False
 
     def _load(self) -> dict[str, Any] | None:
         try:
@@ -118,11 +120,28 @@ class Front:
         if not isinstance(message, dict) or "id" not in message:
             return
         method, rid = message.get("method"), message["id"]
+        if method == "server/discover":
+            # The 2026 protocol: no handshake, a probe instead. A client that gets no quick
+            # answer falls back to initialize, which must then not be answered early: the
+            # full server will have gone modern on the probe (Claude Code 2.1.33x).
+            meta = (message.get("params") or {}).get("_meta") or {}
+            version = meta.get(_VERSION_KEY) if isinstance(meta, dict) else None
+            known = (self.snapshot or {}).get("discover") or {}
+            if version in known and not self._early_init:
+                self._answer(rid, known[version])
+                self._modern = True
+            else:
+                self._modern = True  # pass through: no early initialize after this
+                if self.key:
+                    self.learning[rid] = f"discover:{version}"
+            return
+        if self._modern:
+            return
         if method == "initialize":
             params = message.get("params") or {}
             version = params.get("protocolVersion") if isinstance(params, dict) else None
             snap = self.snapshot
-            if snap is not None and version in snap["versions"]:
+            if snap is not None and "initialize" in snap and version in snap["versions"]:
                 self._answer(rid, {**snap["initialize"], "protocolVersion": version})
                 self._early_init = True
             elif self.key:
@@ -192,24 +211,29 @@ class Front:
         return False
 
     def _learn(self, what: str, result: Any) -> None:
-        if what.startswith("initialize:"):
-            self._learnt["initialize"] = result
-        else:
-            self._learnt["tools"] = result
+        kind, _, version = what.partition(":")
+        if kind == "discover":
+            self._save({"discover": {version: result}})
+            return
+        self._learnt[kind] = result
         if len(self._learnt) == 2 and isinstance(self._learnt["initialize"], dict):
-            self._save()
+            init = dict(self._learnt["initialize"])
+            init.pop("protocolVersion", None)
+            self._save({"initialize": init, "tools": self._learnt["tools"]})
 
-    def _save(self) -> None:
+    def _save(self, learnt: dict[str, Any]) -> None:
+        """Merges ``learnt`` into the snapshot file (a new one if its key differs)."""
         from importlib import import_module
 
         try:
             versions = import_module("mcp.types.version").HANDSHAKE_PROTOCOL_VERSIONS
         except (ImportError, AttributeError):
             return
-        init = dict(self._learnt["initialize"])
-        init.pop("protocolVersion", None)
-        data = {"key": self.key, "versions": list(versions), "initialize": init}
-        data["tools"] = self._learnt["tools"]
+        data = self._load() or {"key": self.key}
+        data["versions"] = list(versions)
+        discover = {**(data.get("discover") or {}), **learnt.pop("discover", {})}
+        data.update(learnt)
+        data["discover"] = discover
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
@@ -244,39 +268,53 @@ def main(mode: str, run_server: Callable[[], int]) -> int:
 
 
 def warm(program: list[str], timeout: float = 30.0) -> int:
-    """Starts ``PROGRAM mcp`` once through a handshake, so that the front has learnt its
-    answers before an agent starts it (``ai-connect setup`` calls this). Returns the
-    number of tools listed; raises OSError or TimeoutError (or ValueError for a bad
-    answer) when the server cannot be started."""
-    import subprocess
-
-    version = "2025-06-18"
-    lines = [
+    """Starts ``PROGRAM mcp`` through a handshake, and once more through the 2026
+    protocol's probe, so that the front has learnt its answers before an agent starts it
+    (``ai-connect setup`` calls this). Returns the number of tools listed; raises OSError
+    or TimeoutError (or ValueError for a bad answer) when the server cannot be started."""
+    classic: list[dict[str, Any]] = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": version, "capabilities": {},
+            "protocolVersion": "2025-06-18", "capabilities": {},
             "clientInfo": {"name": "ai-connect-setup", "version": "1"}}},
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     ]  # fmt: skip
+    probe = [
+        {"jsonrpc": "2.0", "id": "probe", "method": "server/discover", "params": {"_meta": {
+            _VERSION_KEY: "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "ai-connect-setup", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}}}},
+    ]  # fmt: skip
+    answers = _talk(program, classic, timeout)
+    _talk(program, probe, timeout)
+    return len(answers[-1]["result"]["tools"])
+
+
+def _talk(program: list[str], requests: list[dict[str, Any]], timeout: float) -> list[Any]:
+    """One start of the server: each request written, each answer read, then stdin closed."""
+    import subprocess
+
+    # No bridge behind this start (a closed local port): it must not show up as a peer.
+    env = {**os.environ, "AI_CONNECT_BRIDGE": "ws://127.0.0.1:1"}
+    answers = []
     with subprocess.Popen(
         [*program, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, cwd=Path.home(),
+        stderr=subprocess.DEVNULL, cwd=Path.home(), env=env,
     ) as proc:  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            proc.stdin.write((json.dumps(lines[0]) + "\n").encode())
-            proc.stdin.flush()
-            _reply(proc.stdout, timeout)
-            proc.stdin.write("".join(json.dumps(x) + "\n" for x in lines[1:]).encode())
-            proc.stdin.flush()
-            tools = _reply(proc.stdout, timeout)["result"]["tools"]
+            for request in requests:
+                proc.stdin.write((json.dumps(request) + "\n").encode())
+                proc.stdin.flush()
+                if "id" in request:
+                    answers.append(_reply(proc.stdout, timeout))
         finally:
             proc.stdin.close()
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    return len(tools)
+    return answers
 
 
 def _reply(stream: Any, timeout: float) -> dict[str, Any]:
