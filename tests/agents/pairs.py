@@ -9,6 +9,7 @@ The bench (bench/agents_bench.py) runs the same exchange more times.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -32,7 +33,7 @@ from tests.agents.scripted import Reply, ScriptedModel, Text, ToolUse
 from tests.agents.sessions import CodexTui, GeminiRun
 from tests.claude_e2e.support import ClaudeSession, ReadyPipe
 
-__all__ = ["Agent", "Exchange", "act", "agent", "round_trips", "woken"]
+__all__ = ["Agent", "Exchange", "act", "agent", "both", "round_trips", "woken"]
 
 PROJECT = "proj"
 
@@ -115,6 +116,25 @@ async def agent(
         got = await ready.ready(WAIT_S)
         assert got == me.address, got
         yield me
+
+
+@contextlib.asynccontextmanager
+async def both(
+    first: contextlib.AbstractAsyncContextManager[Agent],
+    second: contextlib.AbstractAsyncContextManager[Agent],
+) -> AsyncIterator[tuple[Agent, Agent]]:
+    """Starts two agents at once (each sets up its client and waits for its first turn)."""
+    async with contextlib.AsyncExitStack() as stack:
+        entered = await asyncio.gather(
+            stack.enter_async_context(first), stack.enter_async_context(second),
+            return_exceptions=True,
+        )  # fmt: skip
+        for item in entered:
+            if isinstance(item, BaseException):
+                raise item
+        a, b = entered
+        assert isinstance(a, Agent) and isinstance(b, Agent)
+        yield a, b
 
 
 @dataclass

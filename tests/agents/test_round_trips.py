@@ -17,7 +17,7 @@ import pytest
 
 from tests.agents.apis import conversation
 from tests.agents.clients import versions
-from tests.agents.pairs import agent, round_trips
+from tests.agents.pairs import agent, both, round_trips
 from tests.client.support import bridge
 
 PAIRS = ["claude", "codex", "gemini"]
@@ -39,8 +39,10 @@ def test_claude_and_peer_answer_each_other_unattended(
     async def scenario() -> None:
         async with (
             bridge() as br,
-            agent("claude", _version("claude", channel), tmp_path, "ann", br.url) as a,
-            agent(peer, _version(peer, channel), tmp_path, "bob", br.url) as b,
+            both(
+                agent("claude", _version("claude", channel), tmp_path, "ann", br.url),
+                agent(peer, _version(peer, channel), tmp_path, "bob", br.url),
+            ) as (a, b),
         ):
             exchange = await round_trips(a, b, count=1)
             question, answer = exchange.texts

@@ -174,16 +174,16 @@ def setup(
         raise ConfigError(f"could not write {exc.filename}: {exc.strerror}") from exc
     _show(client, reports, dry_run, uninstall, options)
     if not dry_run and not uninstall:
-        _check_server(program(command))
+        _check_server(program(command), probe=client == "claude-code")
 
 
-def _check_server(argv: list[str]) -> None:
+def _check_server(argv: list[str], probe: bool) -> None:
     """Starts the MCP server once, as the agent will: it proves it starts, and teaches its
     quick front the handshake, so the agent's first start is quick too."""
     from ai_connect.mcp.front import warm
 
     try:
-        count = warm(argv)
+        count = warm(argv, probe=probe)  # Claude Code 2.1.33x probes (2026 protocol)
     except (OSError, TimeoutError, ValueError, KeyError) as exc:
         print(f"Note: '{shlex.join([*argv, 'mcp'])}' did not start as expected ({exc}).")
         return

@@ -267,11 +267,12 @@ def main(mode: str, run_server: Callable[[], int]) -> int:
         writer.join(10)
 
 
-def warm(program: list[str], timeout: float = 30.0) -> int:
-    """Starts ``PROGRAM mcp`` through a handshake, and once more through the 2026
-    protocol's probe, so that the front has learnt its answers before an agent starts it
-    (``ai-connect setup`` calls this). Returns the number of tools listed; raises OSError
-    or TimeoutError (or ValueError for a bad answer) when the server cannot be started."""
+def warm(program: list[str], timeout: float = 30.0, probe: bool = True) -> int:
+    """Starts ``PROGRAM mcp`` through a handshake, and (``probe``) once more through the
+    2026 protocol's probe, so that the front has learnt its answers before an agent
+    starts it (``ai-connect setup`` calls this). Returns the number of tools listed;
+    raises OSError or TimeoutError (or ValueError for a bad answer) when the server
+    cannot be started."""
     classic: list[dict[str, Any]] = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {},
@@ -279,14 +280,15 @@ def warm(program: list[str], timeout: float = 30.0) -> int:
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     ]  # fmt: skip
-    probe = [
+    discover = [
         {"jsonrpc": "2.0", "id": "probe", "method": "server/discover", "params": {"_meta": {
             _VERSION_KEY: "2026-07-28",
             "io.modelcontextprotocol/clientInfo": {"name": "ai-connect-setup", "version": "1"},
             "io.modelcontextprotocol/clientCapabilities": {}}}},
     ]  # fmt: skip
     answers = _talk(program, classic, timeout)
-    _talk(program, probe, timeout)
+    if probe:
+        _talk(program, discover, timeout)
     return len(answers[-1]["result"]["tools"])
 
 
