@@ -230,7 +230,7 @@ def _gemini(
 ) -> list[Change]:
     settings = (scope.home if scope.user else scope.project) / ".gemini" / "settings.json"
     cmd = [*program, "hook", "gemini"]
-    events = ("SessionStart", "BeforeAgent", "AfterTool")
+    events = ("SessionStart", "BeforeAgent", "AfterTool", "SessionEnd")
     if uninstall:
         edits = [remove_server("mcpServers"), *(remove_group_hooks(e) for e in events)]
         edits.append(remove_group_hooks("AfterAgent"))

@@ -107,7 +107,7 @@ def _dispatch(
         _finish(run_inject(hook, settings))
     elif role is Role.TURN_END:
         _finish(run_turn_end(hook, settings))
-    elif client == "claude" and hook.event == "SessionEnd":
+    elif client in ("claude", "gemini") and hook.event == "SessionEnd":
 
         async def leave() -> int:
             await dismiss_waiter(hook, settings)

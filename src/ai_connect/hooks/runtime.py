@@ -179,6 +179,32 @@ async def take_and_emit(
         return len(shown)
 
 
+async def _hold(hook: HookInput, settings: HookSettings, client: BridgeClient) -> None:
+    """Advisor mode: waits up to ``wait_s`` for mail that may wake; leaves early when the
+    session ends (its SessionEnd hook knocks on the slot), or the agent is gone."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.wait_s
+    chain = settings.chain or tuple(agent_link.process_chain())
+    watch = list(chain[1:3])  # the hook's shell and the agent that ran it
+    async with waiter_slot(*_slot_paths(hook, settings)) as leave:
+        _ready(settings, client)
+        stop = asyncio.ensure_future(leave.wait())
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                mail = asyncio.ensure_future(client.wait(remaining, waking=True))
+                done, _ = await asyncio.wait(
+                    {stop, mail}, timeout=min(remaining, 5.0), return_when="FIRST_COMPLETED"
+                )
+                if mail not in done:
+                    mail.cancel()
+                    await asyncio.gather(mail, return_exceptions=True)
+                if mail in done or stop in done or not all(_alive(p) for p in watch):
+                    return
+        finally:
+            stop.cancel()
+            await asyncio.gather(stop, return_exceptions=True)
+
+
 def _waking(client: BridgeClient) -> bool:
     """Whether unread mail may carry a turn on (not all of a paused conversation)."""
     return any(not m.paused for m in client.unread())
@@ -247,8 +273,7 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
         if client.welcome.unread:
             await client.drain(settings.drain_s)
         if settings.wait_s > 0 and not _waking(client):
-            _ready(settings, client)  # advisor mode: the turn stays open until mail comes
-            await client.wait(settings.wait_s, waking=True)
+            await _hold(hook, settings, client)  # advisor mode: the turn stays open
 
         def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
             return mail_text(unread, turn_end_header, waiting=waiting)
