@@ -186,6 +186,7 @@ async def _hold(hook: HookInput, settings: HookSettings, client: BridgeClient) -
     deadline = loop.time() + settings.wait_s
     chain = settings.chain or tuple(agent_link.process_chain())
     watch = list(chain[1:3])  # the hook's shell and the agent that ran it
+    parent = os.getppid()
     async with waiter_slot(*_slot_paths(hook, settings)) as leave:
         _ready(settings, client)
         stop = asyncio.ensure_future(leave.wait())
@@ -200,6 +201,8 @@ async def _hold(hook: HookInput, settings: HookSettings, client: BridgeClient) -
                     await asyncio.gather(mail, return_exceptions=True)
                 if mail in done or stop in done or not all(_alive(p) for p in watch):
                     return
+                if os.getppid() != parent:
+                    return  # orphaned: the agent is gone
         finally:
             stop.cancel()
             await asyncio.gather(stop, return_exceptions=True)
@@ -391,6 +394,7 @@ async def _wait_loop(
     wake: Wake,
 ) -> int:
     loop = asyncio.get_running_loop()
+    parent = os.getppid()
     stop = asyncio.ensure_future(leave.wait())
     closed = asyncio.ensure_future(client.wait_state(LinkState.CLOSED, deadline - loop.time()))
     failed = False
@@ -411,6 +415,8 @@ async def _wait_loop(
                 mail.cancel()
             if stop in done or closed in done or not all(_alive(p) for p in watch):
                 return 0
+            if os.getppid() != parent:
+                return 0  # orphaned: whatever ran this hook is gone, nobody is left to wake
             if mail in done and mail.result():
                 codes: list[int] = []
                 try:
