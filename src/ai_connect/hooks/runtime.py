@@ -369,6 +369,8 @@ async def run_wait(
         wake = codex_wake(hook, settings, chain) if hook.client == "codex" else claude_wake(emit)
     if agent_link.server_gone(chain, env=settings.env):
         return 0  # the session is ending: Claude Code has stopped its MCP server already
+    if os.name == "posix" and os.getppid() == 1:
+        return 0  # orphaned at birth: the agent that ran this hook is gone already
     async with waiter_slot(*_slot_paths(hook, settings)) as leave:
         link = resolve_link(hook, settings)
         # Claude Code stops its MCP servers when a session ends, also when a stream-json
