@@ -3,7 +3,7 @@
     python bench/claude_bench.py [--runs N] [--idle-s 300] [--store sqlite|memory]
 
 One bridge process (``python -m ai_connect bridge --port 0``, fresh database); the pinned
-Claude Code (``sh scripts/ensure_claude.sh``) headless with stream-json input kept open,
+Claude Code (``sh scripts/ensure_clients.sh``) headless with stream-json input kept open,
 in a project where ``ai-connect setup claude-code --project`` ran, against the scripted
 Messages API of the end-to-end tests (tests/claude_e2e/fake_api.py: every model request is
 recorded and answered at once). A sender ``alice`` is a BridgeClient in this process.
@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
+from tests.agents.clients import CLIENTS  # noqa: E402
 from tests.claude_e2e.fake_api import ScriptedApi, Text, texts  # noqa: E402
 from tests.claude_e2e.support import (  # noqa: E402
     ClaudeSession,
@@ -53,9 +54,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _binary() -> Path:
-    binary = ROOT / ".cache" / "claude" / "node_modules" / ".bin" / "claude"
+    binary = CLIENTS["claude"].path(pinned_version())
     if not binary.exists():
-        sys.exit("run `sh scripts/ensure_claude.sh` first: it installs the pinned Claude Code")
+        sys.exit("run `sh scripts/ensure_clients.sh` first: it installs the pinned Claude Code")
     return binary
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ai_connect.agent_setup.clients import advisor_skill
+from ai_connect.agent_setup.clients import CLIENT_ENV, advisor_skill
 from ai_connect.cli import main
 
 PROGRAM = "/opt/ai/bin/ai-connect"
@@ -111,7 +111,8 @@ def test_claude_merge_keeps_every_key_and_uninstall_restores_bytes(project: Path
     (project / ".mcp.json").write_text(servers)
     setup("claude-code")
     settings = load(claude / "settings.json")
-    assert settings["permissions"] == mine["permissions"] and settings["env"] == {"FOO": "1"}
+    assert settings["permissions"]["allow"][0] == "Bash(npm test)"
+    assert settings["env"] == {"FOO": "1"}
     assert commands(settings, "PostToolUse") == ["npm run fmt", HOOK]
     assert commands(settings, "Stop") == ["notify-send done", WAIT]
     assert set(load(project / ".mcp.json")["mcpServers"]) == {"db", "ai-connect"}
@@ -239,10 +240,17 @@ def test_codex_appends_a_marked_table_and_removes_exactly_it(project: Path) -> N
         "command": PROGRAM,
         "args": ["mcp"],
         "tool_timeout_sec": 3600,
+        "env_vars": list(CLIENT_ENV),
+        "default_tools_approval_mode": "approve",
+        "required": True,
     }
     assert data["mcp_servers"]["docs"] == {"command": "docs-mcp"}
     hooks = load(project / ".codex" / "hooks.json")
-    assert commands(hooks, "Stop") == [f"{PROGRAM} hook codex"]
+    assert commands(hooks, "Stop") == [
+        f"{PROGRAM} hook codex",
+        f"{PROGRAM} hook wait --client codex --timeout 86400",
+    ]
+    assert [h.get("async", False) for h in hooks["hooks"]["Stop"][0]["hooks"]] == [False, True]
     assert commands(hooks, "PostToolUse") == [f"{PROGRAM} hook codex"]
     before = snapshot(project)
     assert "Nothing changed" in setup("codex")[1] and snapshot(project) == before
@@ -280,7 +288,9 @@ def test_gemini_settings_get_server_and_millisecond_hooks(project: Path) -> None
     setup("gemini")
     data = load(path)
     assert data["theme"] == "GitHub" and set(data["mcpServers"]) == {"x", "ai-connect"}
-    assert data["mcpServers"]["ai-connect"]["timeout"] == 3_600_000
+    server = data["mcpServers"]["ai-connect"]
+    assert server["timeout"] == 3_600_000 and server["trust"] is True
+    assert server["env"] == {"AI_CONNECT_TOKEN": "$AI_CONNECT_TOKEN"}
     for event in ("SessionStart", "BeforeAgent", "AfterTool", "AfterAgent"):
         (hook,) = data["hooks"][event][0]["hooks"]
         assert hook["command"] == f"{PROGRAM} hook gemini"

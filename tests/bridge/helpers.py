@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 from ai_connect.bridge.batch import committed, write_batch
+from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import Router, RouterConfig
 from ai_connect.bridge.events import (
     Action,
@@ -92,6 +93,7 @@ class Bridge:
         retention_s: float = 30 * 86400.0,
         tokens: Iterable[TokenRecord] = (),
         require_auth: bool = False,
+        brake: BrakeLimits | None = None,
     ) -> None:
         self.now = START
         self.tokens = tuple(tokens)
@@ -107,6 +109,7 @@ class Bridge:
             presence_timeout_s=presence_timeout_s,
             retention_s=retention_s,
             require_auth=require_auth,
+            brake=brake or BrakeLimits(),
         )
         self.ids = message_ids()
         self.router = Router(self.config, known, self.ids, self.tokens)

@@ -193,6 +193,7 @@ def test_accepted_comes_only_after_the_commit() -> None:
         "recipients": [BOB],
         "online": [BOB],
         "duplicate": False,
+        "paused": None,
     }
     deliver = one(Deliver, done, 2)
     assert (deliver.seq, deliver.id, deliver.from_, deliver.to) == (1, "m1", ALICE, BOB)

@@ -1,6 +1,6 @@
-"""The real Claude Code (npm, pinned in scripts/ensure_claude.sh) as a test subject.
+"""The real Claude Code (npm: scripts/ensure_clients.sh) as a test subject.
 
-:func:`claude_binary` finds the pinned install (or skips, or fails in CI);
+:func:`claude_binary` finds an installed version (or skips, or fails in CI);
 :class:`ClaudeSession` runs ``claude -p --input-format stream-json --output-format
 stream-json --verbose`` with stdin kept open, so the session lives on between turns as an
 interactive one does (plain ``-p`` ends after its answer), against a
@@ -16,86 +16,33 @@ import asyncio
 import contextlib
 import json
 import os
-import re
-import shutil
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.agents import clients
+from tests.agents.clients import ai_connect_command, claude_env
+
+__all__ = ["ai_connect_command", "claude_env"]
 
 ROOT = Path(__file__).resolve().parents[2]
-ENSURE = ROOT / "scripts" / "ensure_claude.sh"
-PREFIX = ROOT / ".cache" / "claude"
-BINARY = PREFIX / "node_modules" / ".bin" / "claude"
-PACKAGE = PREFIX / "node_modules" / "@anthropic-ai" / "claude-code" / "package.json"
 WAIT_S = 20.0
 """Upper bound of any single wait on Claude Code; the runs take a fraction of it."""
 
 
 def pinned_version() -> str:
-    """The Claude Code version scripts/ensure_claude.sh installs."""
-    match = re.search(r"^VERSION=(\S+)$", ENSURE.read_text(encoding="utf-8"), re.MULTILINE)
-    assert match, f"no VERSION= line in {ENSURE}"
-    return match.group(1)
+    """The Claude Code version scripts/ensure_clients.sh pins."""
+    return clients.CLIENTS["claude"].pinned
 
 
-def claude_binary() -> Path:
-    """The pinned ``claude``; else skip (locally) or fail (CI) saying how to install it."""
-    version = None
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        version = json.loads(PACKAGE.read_text(encoding="utf-8"))["version"]
-    if version == pinned_version() and os.access(BINARY, os.X_OK):
-        return BINARY
-    why = (
-        f"Claude Code {pinned_version()} is not installed in {PREFIX} (found {version}); "
-        "run `sh scripts/ensure_claude.sh` (needs node and npm)"
-    )
-    if os.environ.get("CI", "").lower() in ("1", "true"):
-        pytest.fail(why)
-    pytest.skip(why)
+def claude_binary(version: str | None = None) -> Path:
+    """Claude Code ``version`` (default: pinned); else skip (locally) or fail (CI)."""
+    return clients.binary("claude", version or pinned_version())
 
 
-def ai_connect_command() -> list[str]:
-    """The ``ai-connect`` of this interpreter (what ``setup`` then writes into configs)."""
-    script = shutil.which("ai-connect", path=os.path.dirname(sys.executable))
-    return [script] if script else [sys.executable, "-m", "ai_connect"]
-
-
-def claude_env(home: Path, api: str, **extra: str) -> dict[str, str]:
-    """A clean environment: no user config of ai-connect or Claude, only loopback traffic."""
-    drop: tuple[str, ...] = ("AI_CONNECT_", "ANTHROPIC_", "CLAUDE", "OTEL_", "HTTP_PROXY")
-    drop += ("HTTPS_PROXY",)
-    drop += ("NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env |= {
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": api,
-        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        # Anything else Claude Code might reach for meets a closed local port instead.
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-        "HTTP_PROXY": "http://127.0.0.1:9",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "NO_COLOR": "1",
-        "AI_CONNECT_CONFIG": str(home / "no-ai-connect-config.yaml"),
-        **extra,
-    }
-    return env
-
-
-async def run_setup(project: Path, env: dict[str, str]) -> str:
+async def run_setup(project: Path, env: dict[str, str], *args: str) -> str:
     """``ai-connect setup claude-code --project`` in ``project``, as a user runs it."""
-    proc = await asyncio.create_subprocess_exec(
-        *ai_connect_command(), "setup", "claude-code", "--project",
-        cwd=project, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), WAIT_S)
-    assert proc.returncode == 0, out.decode()
-    return out.decode()
+    return await clients.run_setup("claude-code", project, env, *args)
 
 
 class ReadyPipe:

@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 
 from ai_connect.client import BridgeClient
+from tests.agents.apis import claude_offers
+from tests.agents.clients import versions
 from tests.claude_e2e.fake_api import ScriptedApi, Text, ToolUse, texts
 from tests.claude_e2e.support import (
     WAIT_S,
@@ -118,25 +120,33 @@ async def _session(root: Path, binary: Path) -> Run:
     return run
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    binary = claude_binary()
+@pytest.fixture(scope="module", params=versions("claude"))
+def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    binary = claude_binary(request.param)
     root = tmp_path_factory.mktemp("claude")
     return asyncio.run(asyncio.wait_for(_session(root, binary), 90))
 
 
-def _last_user_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
-    last = body["messages"][-1]
-    assert last["role"] == "user"
-    content = last["content"]
-    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+def _after_last_tool_result(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The last tool result and every content block after it: hook context comes in the
+    same user message (Claude Code 2.1.197) or in a ``system`` message after it (2.1.33x)."""
+    blocks: list[dict[str, Any]] = []
+    for message in body["messages"]:
+        content = message["content"]
+        items = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        for item in items:
+            if item.get("type") == "tool_result":
+                blocks = []
+            blocks.append(item)
+    return blocks
 
 
 def test_setup_registers_the_server_and_the_hooks(session: Run) -> None:
     """The real ``ai-connect setup claude-code --project`` wrote the files Claude Code read."""
     assert ".mcp.json" in session.setup and ".claude/settings.json" in session.setup
-    tools = {t["name"] for t in session.requests[0]["tools"]}
-    assert "mcp__ai-connect__peer_send" in tools and "mcp__ai-connect__peer_wait" in tools
+    first = session.requests[0]
+    assert claude_offers(first, "mcp__ai-connect__peer_send") in ("direct", "deferred")
+    assert claude_offers(first, "mcp__ai-connect__peer_wait") in ("direct", "deferred")
 
 
 def test_an_idle_session_is_woken_by_a_peer_message(session: Run) -> None:
@@ -156,7 +166,7 @@ def test_a_message_sent_mid_turn_arrives_as_context_on_the_next_tool_result(
     """A message sent while the model works is added by PostToolUse to the next tool
     result, not before."""
     assert MIDTURN not in texts(session.requests[session.quiet_index])
-    blocks = _last_user_blocks(session.requests[session.midturn_index])
+    blocks = _after_last_tool_result(session.requests[session.midturn_index])
     assert blocks[0]["type"] == "tool_result"
     context = " ".join(b.get("text", "") for b in blocks[1:])
     assert "PostToolUse:Bash hook additional context" in context

@@ -88,6 +88,13 @@ def test_runtime_dir_needs_no_xdg_and_warns_nothing() -> None:
     assert agent_link.runtime_dir({"AI_CONNECT_RUNTIME_DIR": "/x"}) == Path("/x")
 
 
+def test_runtime_dir_is_the_same_with_and_without_xdg_runtime_dir_and_tmpdir() -> None:
+    """An MCP server started with a stripped environment (Codex) and a hook started with a
+    full one (XDG_RUNTIME_DIR, TMPDIR set) derive the same folder (issue 9)."""
+    full = {"XDG_RUNTIME_DIR": "/run/user/elsewhere", "TMPDIR": "/var/tmp/x", "HOME": "/h"}
+    assert agent_link.runtime_dir(full) == agent_link.runtime_dir({})
+
+
 def test_private_dir_refuses_a_link(tmp_path: Path) -> None:
     """A runtime folder that is a symlink (planted in a shared /tmp) is refused."""
     (tmp_path / "real").mkdir()
@@ -111,10 +118,16 @@ def test_private_dir_refuses_a_link(tmp_path: Path) -> None:
         (["/bin/sh", "-c", "ai-connect hook wait --timeout 86400"], False),
         (["node", "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js", "-p", "x"], True),
         (["python", "-m", "pytest", "-p", "no:cacheprovider"], False),
+        (["/x/codex", "exec", "--json", "hi"], True),
+        (["node", "/x/bin/codex.js", "-c", "model=m", "exec", "hi"], True),
+        (["/x/codex", "-c", "model=exec"], False),
+        (["/x/codex", "fix the exec path"], False),
+        (["/x/codex"], False),
     ],
 )
 def test_one_shot_print_runs_are_recognised(argv: list[str], expected: bool) -> None:
-    """``claude -p`` ends after its answer; stream-json input and interactive runs go on."""
+    """``claude -p`` and ``codex exec`` end after their answer; stream-json input and
+    interactive runs go on."""
     assert agent_link.one_shot(argv) is expected
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ai_connect.hooks.runtime import run_inject, run_turn_end
+from ai_connect.hooks.runtime import dismiss_waiter, run_inject, run_turn_end
 from ai_connect.identity import format_address
 from ai_connect.text.agent import CONTEXT_CAP
 from tests.client.support import make_client, run
@@ -288,5 +288,26 @@ def test_bridge_down_is_not_the_agents_problem(tmp_path: Path) -> None:
             url = "ws://127.0.0.1:9"  # discard port: nothing listens
             assert await run_inject(hook("claude", data), settings(rt, url), emitted) == 0
             assert emitted.out == [] and len(emitted.err) == 1
+
+    run(scenario())
+
+
+def test_a_held_turn_ends_when_the_session_ends(tmp_path: Path) -> None:
+    """Gemini advisor mode: the held AfterAgent hook leaves at once, quietly, when the
+    session's SessionEnd hook dismisses it; the turn ends with nothing shown."""
+
+    async def scenario() -> None:
+        with runtime_dir() as rt:
+            async with bridge() as srv, agent(srv.url, rt, PROJECT, "s1"):
+                emitted = Emitted()
+                data = INPUTS["gemini"]("AfterAgent", tmp_path)
+                held = settings(rt, srv.url, wait_s=60)
+                task = asyncio.ensure_future(run_turn_end(hook("gemini", data), held, emitted))
+                done, _ = await asyncio.wait({task}, timeout=0.5)
+                assert not done
+                end = hook("gemini", INPUTS["gemini"]("SessionEnd", tmp_path))
+                assert await dismiss_waiter(end, settings(rt, srv.url))
+                assert await asyncio.wait_for(task, 5) == 0
+                assert emitted.out == []
 
     run(scenario())

@@ -4,7 +4,7 @@ The MCP Inspector CLI (Node) lists the tools over Streamable HTTP, legacy SSE an
 It is installed on first use into the repository's ``.cache/npm`` (gitignored); without
 Node, or without the npm registry, the test is skipped. Claude Code's ``claude mcp list``
 (a real connection per server) runs with the pinned Claude Code that
-``scripts/ensure_claude.sh`` installs into ``.cache/claude`` (scripts/test.sh runs it):
+``scripts/ensure_clients.sh`` installs into ``.cache/clients`` (scripts/test.sh runs it):
 without it the test is skipped, and fails in CI (tests/claude_e2e/support.py).
 """
 

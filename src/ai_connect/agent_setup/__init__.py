@@ -6,6 +6,6 @@
 """
 
 from ai_connect.agent_setup.apply import Report, apply, read_file
-from ai_connect.agent_setup.clients import CLIENTS, Change, Scope, plan
+from ai_connect.agent_setup.clients import CLIENTS, Change, Options, Scope, plan
 
-__all__ = ["CLIENTS", "Change", "Report", "Scope", "apply", "plan", "read_file"]
+__all__ = ["CLIENTS", "Change", "Options", "Report", "Scope", "apply", "plan", "read_file"]

@@ -22,20 +22,26 @@ from ai_connect.agent_setup.edits import (
     JsonEdit,
     edit_json,
     edit_toml,
+    put_allow,
     put_flat_hook,
     put_group_hook,
     put_server,
+    remove_allow,
     remove_flat_hooks,
     remove_group_hooks,
     remove_server,
     toml_block,
 )
+from ai_connect.agent_setup.grants import ALL, Grants, claude_rule
 from ai_connect.errors import ConfigError
 
 __all__ = [
+    "ADVISOR_WAIT_S",
     "CLIENTS",
+    "CLIENT_ENV",
     "WAIT_TIMEOUT_S",
     "Change",
+    "Options",
     "Scope",
     "advisor_skill",
     "plan",
@@ -47,6 +53,14 @@ WAIT_TIMEOUT_S = 86_400
 HOOK_TIMEOUT_S = 30
 TOOL_TIMEOUT_S = 3600
 """peer_wait may block this long: clients that cap tool calls are told so (docs/mcp.md)."""
+ADVISOR_WAIT_S = 3600
+"""Advisor mode (Gemini CLI): how long the turn-end hook holds a turn open for mail."""
+CLIENT_ENV = (
+    "AI_CONNECT_BRIDGE", "AI_CONNECT_PEER_NAME", "AI_CONNECT_PROJECT", "AI_CONNECT_TOKEN",
+    "AI_CONNECT_CA", "AI_CONNECT_FINGERPRINT", "AI_CONNECT_CONFIG", "AI_CONNECT_RUNTIME_DIR",
+)  # fmt: skip
+"""What ``ai-connect mcp`` reads from its environment: clients that strip the
+environment of their MCP servers (Codex) are told to pass these through."""
 
 Read = Callable[[Path], str | None]
 
@@ -59,6 +73,20 @@ class Scope:
     project: Path
     home: Path
     vscode_user_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The choices of ``ai-connect setup`` beyond where and with which program."""
+
+    ask_before_send: bool = False
+    """Grant ai-connect's reading and waiting tools only; ask before sending."""
+    advisor: bool = False
+    """Gemini CLI: the turn-end hook holds the turn open until mail comes (docs/hooks.md)."""
+
+    @property
+    def grants(self) -> Grants:
+        return Grants(self.ask_before_send)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,21 +139,27 @@ def _server(program: list[str], stdio_type: bool = False) -> dict[str, Any]:
     return entry
 
 
-def _claude(scope: Scope, program: list[str], read: Read, uninstall: bool) -> list[Change]:
+def _claude(
+    scope: Scope, program: list[str], read: Read, uninstall: bool, options: Options
+) -> list[Change]:
     base = scope.home if scope.user else scope.project
     settings = base / ".claude" / "settings.json"
     servers = scope.home / ".claude.json" if scope.user else scope.project / ".mcp.json"
     hook = [*program, "hook", "claude"]
     wait = [*program, "hook", "wait", "--timeout", str(WAIT_TIMEOUT_S)]
     events = ("SessionStart", "UserPromptSubmit", "PostToolUse", "SessionEnd")
+    ours = frozenset(claude_rule(t, SERVER_KEY) for t in ALL)
     if uninstall:
         edits = [remove_group_hooks(e) for e in (*events, "Stop")]
+        edits.append(remove_allow(ours))
         server_edits = [remove_server("mcpServers")]
     else:
         edits = [put_group_hook(e, _hook(hook, timeout=HOOK_TIMEOUT_S)) for e in events]
         waiter = _hook(wait, timeout=WAIT_TIMEOUT_S, asyncRewake=True)
         waiter["async"] = True
         edits.append(put_group_hook("Stop", waiter))
+        rules = [claude_rule(t, SERVER_KEY) for t in options.grants.granted]
+        edits.append(put_allow(rules, ours))
         server_edits = [put_server("mcpServers", _server(program, stdio_type=True))]
     skill = base / ".claude" / "skills" / "advisor" / "SKILL.md"
     return [
@@ -152,42 +186,81 @@ def _skill(path: Path, read: Read, uninstall: bool) -> Change:
     return Change(path, before, ours, "text")
 
 
-def _codex(scope: Scope, program: list[str], read: Read, uninstall: bool) -> list[Change]:
+def _codex(
+    scope: Scope, program: list[str], read: Read, uninstall: bool, options: Options
+) -> list[Change]:
     base = (scope.home if scope.user else scope.project) / ".codex"
     config, hooks = base / "config.toml", base / "hooks.json"
     cmd = [*program, "hook", "codex"]
-    events = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop")
+    wait = [*program, "hook", "wait", "--client", "codex", "--timeout", str(WAIT_TIMEOUT_S)]
+    events = ("SessionStart", "UserPromptSubmit", "PostToolUse")
     before = read(config)
     block = None
     if not uninstall:
-        server = {**_server(program), "tool_timeout_sec": TOOL_TIMEOUT_S}
+        server: dict[str, Any] = {
+            **_server(program),
+            "tool_timeout_sec": TOOL_TIMEOUT_S,
+            # Codex starts MCP servers with a stripped environment: pass ours through.
+            "env_vars": list(CLIENT_ENV),
+            "default_tools_approval_mode": "approve",
+            # Codex sends its first model request without waiting for a server that is
+            # still starting, unless it is required (0.171).
+            "required": True,
+        }
+        if options.grants.asked:
+            server["tools"] = {t: {"approval_mode": "prompt"} for t in options.grants.asked}
         block = toml_block(f"mcp_servers.{SERVER_KEY}", server)
     after = edit_toml(before, str(config), ("mcp_servers", SERVER_KEY), block)
     if uninstall and before is not None and after is not None and not after.strip():
         after = None
     if uninstall:
-        edits = [remove_group_hooks(e) for e in events]
+        edits = [remove_group_hooks(e) for e in (*events, "Stop")]
     else:
         edits = [put_group_hook(e, _hook(cmd, timeout=HOOK_TIMEOUT_S)) for e in events]
+        # At the turn end: continue with mail already there (sync), and a waiter in the
+        # background that wakes the idle session through `codex queue` (docs/hooks.md).
+        waiter = _hook(wait, timeout=WAIT_TIMEOUT_S)
+        waiter["async"] = True
+        edits.append(put_group_hook("Stop", _hook(cmd, timeout=HOOK_TIMEOUT_S), waiter))
     return [Change(config, before, after, "toml"), _json(hooks, read, edits, uninstall)]
 
 
-def _gemini(scope: Scope, program: list[str], read: Read, uninstall: bool) -> list[Change]:
+def _gemini(
+    scope: Scope, program: list[str], read: Read, uninstall: bool, options: Options
+) -> list[Change]:
     settings = (scope.home if scope.user else scope.project) / ".gemini" / "settings.json"
     cmd = [*program, "hook", "gemini"]
-    events = ("SessionStart", "BeforeAgent", "AfterTool", "AfterAgent")
+    events = ("SessionStart", "BeforeAgent", "AfterTool", "SessionEnd")
     if uninstall:
         edits = [remove_server("mcpServers"), *(remove_group_hooks(e) for e in events)]
+        edits.append(remove_group_hooks("AfterAgent"))
     else:
         # Gemini CLI counts hook timeouts in milliseconds.
         hook = _hook(cmd, name=SERVER_KEY, timeout=HOOK_TIMEOUT_S * 1000)
-        server = {**_server(program), "timeout": TOOL_TIMEOUT_S * 1000}
+        server = {
+            **_server(program),
+            "timeout": TOOL_TIMEOUT_S * 1000,
+            # trust: Gemini asks before every call of an untrusted server's tools, and a
+            # headless Gemini does not offer them at all. Its trust is per server.
+            "trust": not options.grants.ask_before_send,
+            # Gemini strips *TOKEN* variables from MCP servers unless named here.
+            "env": {"AI_CONNECT_TOKEN": "$AI_CONNECT_TOKEN"},
+        }
         edits = [put_server("mcpServers", server)]
         edits += [put_group_hook(e, hook) for e in events]
+        turn_end = hook
+        if options.advisor:
+            held = [*cmd, "--wait", str(ADVISOR_WAIT_S)]
+            turn_end = _hook(
+                held, name=SERVER_KEY, timeout=(ADVISOR_WAIT_S + HOOK_TIMEOUT_S) * 1000
+            )
+        edits.append(put_group_hook("AfterAgent", turn_end))
     return [_json(settings, read, edits, uninstall)]
 
 
-def _cursor(scope: Scope, program: list[str], read: Read, uninstall: bool) -> list[Change]:
+def _cursor(
+    scope: Scope, program: list[str], read: Read, uninstall: bool, options: Options
+) -> list[Change]:
     base = (scope.home if scope.user else scope.project) / ".cursor"
     hook = {"command": _shell([*program, "hook", "cursor"])}
     if uninstall:
@@ -201,7 +274,9 @@ def _cursor(scope: Scope, program: list[str], read: Read, uninstall: bool) -> li
     ]
 
 
-def _vscode(scope: Scope, program: list[str], read: Read, uninstall: bool) -> list[Change]:
+def _vscode(
+    scope: Scope, program: list[str], read: Read, uninstall: bool, options: Options
+) -> list[Change]:
     if scope.user:
         if scope.vscode_user_dir is None:
             raise ConfigError("cannot tell where VS Code keeps its user settings here")
@@ -226,11 +301,17 @@ _PLANS = {
 
 
 def plan(
-    client: str, scope: Scope, program: list[str], read: Read, *, uninstall: bool = False
+    client: str,
+    scope: Scope,
+    program: list[str],
+    read: Read,
+    *,
+    uninstall: bool = False,
+    options: Options | None = None,
 ) -> list[Change]:
     """The changes that install (or uninstall) ai-connect for ``client`` in ``scope``."""
     try:
         make = _PLANS[client]
     except KeyError:
         raise ConfigError(f"unknown client {client!r}; use one of {', '.join(CLIENTS)}") from None
-    return make(scope, program, read, uninstall)
+    return make(scope, program, read, uninstall, options or Options())

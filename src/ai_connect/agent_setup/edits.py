@@ -26,9 +26,11 @@ __all__ = [
     "edit_toml",
     "is_our_command",
     "is_our_server",
+    "put_allow",
     "put_flat_hook",
     "put_group_hook",
     "put_server",
+    "remove_allow",
     "remove_flat_hooks",
     "remove_group_hooks",
     "remove_server",
@@ -157,18 +159,18 @@ def _ours(hook: object) -> bool:
     return isinstance(hook, dict) and is_our_command(hook.get("command"))
 
 
-def put_group_hook(event: str, hook: dict[str, Any], matcher: str | None = None) -> JsonEdit:
-    """Claude Code / Codex / Gemini CLI: ``hooks[event] = [{matcher?, hooks: [hook]}]``."""
-    group: dict[str, Any] = {"hooks": [hook]}
+def put_group_hook(event: str, *hooks: dict[str, Any], matcher: str | None = None) -> JsonEdit:
+    """Claude Code / Codex / Gemini CLI: ``hooks[event] = [{matcher?, hooks: [...]}]``."""
+    group: dict[str, Any] = {"hooks": list(hooks)}
     if matcher is not None:
-        group = {"matcher": matcher, "hooks": [hook]}
+        group = {"matcher": matcher, "hooks": list(hooks)}
 
     def edit(data: dict[str, Any]) -> None:
         groups = _section(data, "hooks").setdefault(event, [])
         if not isinstance(groups, list):
             raise ConfigError(f"hooks.{event} must be a list")
         mine = [h for g in groups if isinstance(g, dict) for h in g.get("hooks") or [] if _ours(h)]
-        if group in groups and len(mine) == 1:
+        if group in groups and len(mine) == len(hooks):
             return  # already there, exactly as we want it
         remove_group_hooks(event)(data)
         _section(data, "hooks").setdefault(event, []).append(copy.deepcopy(group))
@@ -224,6 +226,36 @@ def remove_flat_hooks(event: str) -> JsonEdit:
     return edit
 
 
+def put_allow(rules: list[str], ours: frozenset[str]) -> JsonEdit:
+    """Claude Code: ``permissions.allow`` holds exactly ``rules`` among ``ours``.
+
+    Rules of ours not wanted any more go (a later ``--ask-before-send``); every other
+    rule in the list stays where it is.
+    """
+
+    def edit(data: dict[str, Any]) -> None:
+        allow = _section(data, "permissions").setdefault("allow", [])
+        if not isinstance(allow, list):
+            raise ConfigError("permissions.allow must be a list")
+        kept = [r for r in allow if r not in ours or r in rules]
+        kept += [r for r in rules if r not in kept]
+        allow[:] = kept
+        _prune(data, "permissions", "allow")
+
+    return edit
+
+
+def remove_allow(ours: frozenset[str]) -> JsonEdit:
+    def edit(data: dict[str, Any]) -> None:
+        permissions = data.get("permissions")
+        allow = permissions.get("allow") if isinstance(permissions, dict) else None
+        if isinstance(allow, list):
+            allow[:] = [r for r in allow if r not in ours]
+            _prune(data, "permissions", "allow")
+
+    return edit
+
+
 # --- TOML -------------------------------------------------------------------------------
 
 _BEGIN = "# >>> ai-connect: added by 'ai-connect setup'; '--uninstall' removes this block"
@@ -235,18 +267,29 @@ def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def toml_block(table: str, values: dict[str, Any]) -> str:
-    """Our marked block defining ``[table]`` with string, integer and string-list values."""
-    lines = [_BEGIN, f"[{table}]"]
+def _toml_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_string(str(v)) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return _toml_string(str(value))
+
+
+def _toml_tables(table: str, values: dict[str, Any]) -> list[str]:
+    lines = [f"[{table}]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
     for key, value in values.items():
-        if isinstance(value, list):
-            rendered = "[" + ", ".join(_toml_string(v) for v in value) + "]"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            rendered = str(value)
-        else:
-            rendered = _toml_string(str(value))
-        lines.append(f"{key} = {rendered}")
-    return "\n".join([*lines, _END]) + "\n"
+        if isinstance(value, dict):
+            lines += _toml_tables(f"{table}.{key}", value)
+    return lines
+
+
+def toml_block(table: str, values: dict[str, Any]) -> str:
+    """Our marked block defining ``[table]``: strings, integers, booleans, string lists,
+    and dicts of such values as sub-tables (``[table.key]``, ``[table.key.sub]``)."""
+    return "\n".join([_BEGIN, *_toml_tables(table, values), _END]) + "\n"
 
 
 def _parse_toml(text: str, where: str) -> dict[str, Any]:

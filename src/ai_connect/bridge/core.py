@@ -13,6 +13,7 @@ The router is composed of parts, each built with what it needs::
      ├── Delivery          delivery.py      send, commit replies, window, ack
      ├── Queries           queries.py       peers, history, search, status, admin
      ├── ConsensusBook     consensus_router.py  proposals, votes, verdicts (§8)
+     ├── Braking           braking.py       the loop brake: pauses, notices, resumes (§3.6)
      └── ErrorBudget       guard.py         too many errors close the connection
 
 A part that will not do what a frame asks raises
@@ -25,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ai_connect.bridge.auth import Authenticator
+from ai_connect.bridge.braking import Braking
 from ai_connect.bridge.consensus_router import ConsensusBook
 from ai_connect.bridge.delivery import Delivery
 from ai_connect.bridge.events import (
@@ -62,13 +64,16 @@ from ai_connect.bridge.state import (
 from ai_connect.bridge.store.base import PeerRecord, ProposalRecord, TokenRecord
 from ai_connect.protocol import (
     Ack,
+    AdminBrakes,
     AdminHistory,
+    AdminResume,
     AdminStatus,
     ClientFrame,
     Error,
     ErrorCode,
     Hello,
     History,
+    Human,
     Peers,
     Ping,
     Pong,
@@ -115,7 +120,8 @@ class Router:
         auth = Authenticator(tokens, required=config.require_auth)
         guard = Guard(config.limits)
         self._registry = registry
-        self._delivery = Delivery(config, registry, ids)
+        self._braking = Braking(config, registry, auth, ids)
+        self._delivery = Delivery(config, registry, ids, self._braking.paused_reason)
         self._registration = Registration(config, registry, auth, guard, self._delivery)
         self._queries = Queries(config, registry, auth, guard)
         self._book = ConsensusBook(proposals, ids, registry)
@@ -169,6 +175,7 @@ class Router:
             case PendingLoaded(conn_id, after_seq, entries):
                 return self._delivery.on_loaded(conn_id, after_seq, entries)
             case Tick(now):
+                self._braking.forget_idle(now)
                 out = self._registration.on_tick(now)
                 out += self._book.tick(now)
                 return out + self._registration.recheck(now)
@@ -188,6 +195,7 @@ class Router:
             case SendFrame():
                 assert conn.address is not None
                 out = self._delivery.on_send(conn, frame, now)
+                out += self._braking.on_send(conn, frame, now)  # §3.6: notices follow it
                 return out + self._book.on_message(conn.address, frame.thread, frame.body, now)
             case Ack():
                 return self._delivery.on_ack(conn, frame, now)
@@ -201,6 +209,8 @@ class Router:
                 return self._queries.on_status(conn, frame, now)
             case AdminStatus() | AdminHistory():
                 return self._queries.on_admin(conn, frame, now)
+            case Human() | AdminBrakes() | AdminResume():
+                return self._braking.on_frame(conn, frame)
             case Propose() | Vote() | ProposalStatus() | Proposals() | Withdraw():
                 assert conn.address is not None
                 return self._book.on_request(frame, conn.address, Origin(conn.id, frame.rid), now)

@@ -7,7 +7,7 @@ connections of the :class:`~ai_connect.bridge.state.Registry` it is given, and r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ai_connect import identity
 from ai_connect.bridge import views
@@ -31,10 +31,18 @@ __all__ = ["Delivery"]
 class Delivery:
     """Accepts ``send`` and ``ack`` frames and keeps each connection's window full."""
 
-    def __init__(self, config: RouterConfig, registry: Registry, ids: Iterator[str]) -> None:
+    def __init__(
+        self,
+        config: RouterConfig,
+        registry: Registry,
+        ids: Iterator[str],
+        paused: Callable[[StoredMessage], str | None] = lambda message: None,
+    ) -> None:
         self.config = config
         self.registry = registry
         self.ids = ids
+        self.paused = paused
+        """Why a message must wake nobody now (the loop brake, §3.6), if so."""
         """Message ids (:func:`~ai_connect.bridge.views.new_message_id`; tests number them)."""
 
     # --- sending (§3.1) ---------------------------------------------------------------
@@ -126,6 +134,7 @@ class Delivery:
                     recipients=sorted(result.seqs),
                     online=sorted(online),
                     duplicate=result.duplicate,
+                    paused=self.paused(message),
                 )
                 out.append(Send(origin.conn, accepted))
         for persist in acks:
@@ -203,7 +212,7 @@ class Delivery:
         )
 
     def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action]) -> None:
-        out.append(Send(conn.id, views.deliver(entry)))
+        out.append(Send(conn.id, views.deliver(entry, self.paused(entry.message))))
         size = message_bytes(entry.message)
         conn.sent = entry.seq
         conn.inflight.append((entry.seq, size))

@@ -23,6 +23,7 @@ from ai_connect.protocol import ClientFrame, Rid, ServerFrame
 __all__ = [
     "Action",
     "BadFrame",
+    "Braked",
     "Close",
     "CommitFailed",
     "Committed",
@@ -192,4 +193,13 @@ class Throttle:
     seconds: float
 
 
-Action = Send | Close | Persist | LoadPending | QueryHistory | QuerySearch | Throttle
+@dataclass(frozen=True, slots=True)
+class Braked:
+    """The loop brake paused a conversation (§3.6): tell the operator (the server logs it)."""
+
+    conversation: str
+    parties: tuple[str, ...]
+    reason: str
+
+
+Action = Send | Close | Persist | LoadPending | QueryHistory | QuerySearch | Throttle | Braked

@@ -98,6 +98,7 @@ class Registration:
         out = self._attach(conn, hello, now) if hello.attach else self._register(conn, hello, now)
         conn.token_id, conn.token_name = grant.token_id, grant.token_name
         conn.admin = grant.admin
+        conn.kind = hello.client.kind if hello.client is not None else ""
         if grant.token_id is not None:
             self.guard.bind(conn.id, grant.token_id, now)
         return out

@@ -29,10 +29,12 @@ from websockets.server import ServerProtocol
 
 from ai_connect import __version__
 from ai_connect.bridge.batch import committed, write_batch
+from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, Router, RouterConfig
 from ai_connect.bridge.events import (
     Action,
     BadFrame,
+    Braked,
     Close,
     CommitFailed,
     Connected,
@@ -89,6 +91,8 @@ class ServerSettings:
     """How often the stored tokens are re-read (``ai-connect token`` writes from outside)."""
     listen: bool = True
     """Bind ``host:port``. ``False``: serve only the sockets handed to ``accept`` (tests)."""
+    brake: BrakeLimits = field(default_factory=BrakeLimits)
+    """When the loop brake pauses an unattended conversation (§3.6)."""
 
 
 class BridgeServer:
@@ -161,6 +165,7 @@ class BridgeServer:
             presence_timeout_s=self.settings.presence_timeout_s,
             retention_s=self.settings.retention_s,
             require_auth=self.settings.require_auth,
+            brake=self.settings.brake,
         )
         self._router = Router(config, peers, self._ids, self._tokens, proposals)
         # With listen=False, asyncio binds each of no hosts: a server without a socket
@@ -320,6 +325,11 @@ class BridgeServer:
                 case Throttle(conn, seconds):
                     if (link := self._links.get(conn)) is not None:
                         link.throttle(seconds)
+                case Braked(conversation, parties, reason):
+                    log.warning(
+                        "loop brake: paused %s (%s): %s; `ai-connect admin resume` lifts it",
+                        conversation, ", ".join(parties), reason,
+                    )  # fmt: skip
 
     def _send(self, conn: int, frame: ServerFrame) -> None:
         if (link := self._links.get(conn)) is not None and not link.closing:

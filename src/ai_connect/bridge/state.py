@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ai_connect import identity
+from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.errors import UnknownPeer
@@ -52,7 +53,7 @@ ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.NEW: frozenset({"hello", "ping"}),
     Phase.REGISTERED: frozenset(
         {"send", "ack", "peers", "history", "search", "status", "ping"}
-        | {"admin_status", "admin_history"}
+        | {"admin_status", "admin_history", "admin_brakes", "admin_resume", "human"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw"}
     ),
 }
@@ -70,6 +71,8 @@ class RouterConfig:
     """Broadcasts reach peers seen within this window (§3.1)."""
     require_auth: bool = False
     """Auth on even while no token exists (``ai-connect bridge --auth``)."""
+    brake: BrakeLimits = field(default_factory=BrakeLimits)
+    """When the loop brake pauses a conversation (§3.6)."""
 
 
 @dataclass(slots=True)
@@ -130,6 +133,9 @@ class Conn:
     """The auth token this connection registered with (docs/security.md)."""
     token_name: str | None = None
     admin: bool = False
+    kind: str = ""
+    """The client kind its hello named (``cli``: a person's command line; ``mcp``: an
+    agent's MCP server)."""
     noticed: float = float("-inf")
     """When it was last told ``rate_limited``."""
 

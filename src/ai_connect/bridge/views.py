@@ -49,9 +49,10 @@ def message_view(m: StoredMessage) -> MessageView:
     return MessageView(**_message_fields(m))
 
 
-def deliver(entry: MailboxEntry) -> Deliver:
-    """A mailbox entry as the ``deliver`` frame that pushes it to its recipient (§3.2)."""
-    return Deliver(seq=entry.seq, **_message_fields(entry.message))
+def deliver(entry: MailboxEntry, paused: str | None = None) -> Deliver:
+    """A mailbox entry as the ``deliver`` frame that pushes it to its recipient (§3.2);
+    ``paused``: why it must wake nobody (the loop brake, §3.6)."""
+    return Deliver(seq=entry.seq, paused=paused, **_message_fields(entry.message))
 
 
 def peer_view(peer: Peer, now: float) -> PeerView:

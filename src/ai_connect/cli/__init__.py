@@ -1,76 +1,49 @@
-"""The ``ai-connect`` command: a thin typer adapter over the bridge and BridgeClient.
+"""The ``ai-connect`` command; ``main`` is its entry point (``ai_connect.cli:main``).
 
-``main(argv) -> int`` catches only :class:`~ai_connect.errors.BridgeError`, prints
-``Type: message`` to stderr and returns a non-zero exit code. Exit codes: 0 done,
-1 a BridgeError (bridge down, unknown peer, ...), 2 a usage error, 124 ``wait`` timed out.
-
-One module per command group; this one mounts them::
-
-    messages.py   send read wait peers history search status
-    bridge.py     bridge                 token.py      token …, admin …
-    consensus.py  consensus …            setup.py      setup
-    hook.py       hook … (docs/hooks.md) mcp.py        mcp (docs/mcp.md)
-    options.py    the shared options, make_client, setup_logging
+This module stays light on purpose: ``ai-connect mcp`` over stdio, run by an agent
+client, must answer its handshake within milliseconds, before typer, pydantic and the MCP
+SDK have loaded. So ``main`` first asks :mod:`ai_connect.mcp.front` (standard library
+only) whether to put the front between the client and the full server (docs/mcp.md,
+"Start-up"); every other command goes to the typer app in :mod:`ai_connect.cli.app`
+(one module per command group, listed there).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-import typer
-
-from ai_connect import __version__
-from ai_connect.cli import bridge, consensus, hook, mcp, messages, setup, token
-from ai_connect.errors import BridgeError
-
 __all__ = ["app", "main"]
-
-EXIT_ERROR = 1
-
-app = typer.Typer(
-    name="ai-connect",
-    help="A message bridge that lets AI coding agents talk, share context and decide together.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: rich markup would eat "[default: ...]" and "[env ...]"
-)
-
-
-def version() -> None:
-    """Print the version."""
-    print(__version__)
-
-
-# The order of --help: commands, then command groups, each as registered here.
-app.command(name="bridge")(bridge.bridge)
-app.command(name="version")(version)
-for command in messages.COMMANDS:
-    app.command()(command)
-app.command(name="mcp")(mcp.mcp)
-app.command(name="setup")(setup.setup)
-app.add_typer(hook.hooks_app, name="hook")
-app.add_typer(token.token_app, name="token")
-app.add_typer(token.admin_app, name="admin")
-app.add_typer(consensus.consensus_app, name="consensus")
 
 
 def main(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | None = None) -> int:
-    """Runs the CLI; returns the exit code instead of raising SystemExit.
+    """Runs ``ai-connect ARGV``; returns the exit code instead of raising SystemExit.
 
-    ``client_options``: extra BridgeClient arguments for the client of each command that
-    opens one through ``options.make_client`` (send … status, consensus, admin); tests
-    pass the transport seam, ``connect``, to reach a bridge without a port. ``hook`` and
-    ``mcp`` build theirs from their own settings (``HookSettings``, ``McpSettings``).
+    Called as the program (``argv`` is ``None``), a stdio MCP server starts behind the
+    front. ``client_options``: extra BridgeClient arguments for the client of each command
+    that opens one through ``options.make_client`` (tests pass the transport seam,
+    ``connect``, to reach a bridge without a port).
     """
-    try:
-        app(args=argv, prog_name="ai-connect", obj=dict(client_options or {}))
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
-    except BridgeError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    return 0
+
+    def run() -> int:
+        from ai_connect.cli.app import run as run_app
+
+        return run_app(argv if argv is not None else sys.argv[1:], client_options=client_options)
+
+    if argv is not None:
+        return run()
+    from ai_connect.mcp import front
+
+    mode = front.wants_front(sys.argv[1:], os.environ)
+    return run() if mode is None else front.main(mode, run)
+
+
+def __getattr__(name: str) -> Any:
+    # ``from ai_connect.cli import app`` keeps working without loading typer at start-up.
+    if name == "app":
+        from ai_connect.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

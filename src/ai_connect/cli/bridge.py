@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from ai_connect import __version__, tls
+from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.guard import is_loopback
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.cli.options import setup_logging
@@ -72,6 +73,7 @@ def _auth_line(tokens: list[TokenRecord], required: bool) -> str:
 
 
 _D = Limits()
+_B = BrakeLimits()
 
 
 def bridge(
@@ -123,6 +125,20 @@ def bridge(
     max_conns_per_ip: Annotated[
         int, typer.Option(min=0, help="Live connections per non-loopback IP; 0: no limit")
     ] = _D.max_conns_per_ip,
+    loop_hops: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Loop brake: pause a conversation after this many messages between agents "
+            "with no human input; 0: no limit",
+        ),
+    ] = _B.hops,
+    loop_rate: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Loop brake: pause a conversation past this many messages a minute"
+        ),
+    ] = _B.per_minute,
     ready_file: Annotated[
         Path | None, typer.Option(help="Write the bridge URL to this file once listening")
     ] = None,
@@ -179,6 +195,7 @@ def bridge(
             retention_s=settings.retention_s,
             ssl=context,
             require_auth=settings.auth,
+            brake=BrakeLimits(hops=loop_hops, per_minute=loop_rate),
         ),
     )
 

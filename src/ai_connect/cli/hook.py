@@ -107,7 +107,7 @@ def _dispatch(
         _finish(run_inject(hook, settings))
     elif role is Role.TURN_END:
         _finish(run_turn_end(hook, settings))
-    elif client == "claude" and hook.event == "SessionEnd":
+    elif client in ("claude", "gemini") and hook.event == "SessionEnd":
 
         async def leave() -> int:
             await dismiss_waiter(hook, settings)
@@ -130,23 +130,31 @@ def wait(
     timeout: Annotated[
         float, typer.Option(min=1, help="The hook's configured timeout in seconds")
     ] = 86_400.0,
+    client: Annotated[
+        str, typer.Option(help="claude (exit 2 wakes it) or codex (codex queue wakes it)")
+    ] = "claude",
     bridge: Bridge = None,
     name: Name = None,
     ca: CaOpt = None,
     fingerprint: Pin = None,
 ) -> None:
-    """Claude Code Stop hook with asyncRewake: wait for peer mail, exit 2 with a digest.
+    """A background Stop hook that wakes the idle session when peer mail comes.
 
-    Exits 0 without output shortly before TIMEOUT, or when a newer waiter of the same
-    session, its next prompt or its end takes over.
+    Claude Code (asyncRewake): exit 2 with the digest on stderr. Codex CLI (async hook):
+    the digest goes to the session with `codex queue`, exit 0. Exits 0 without output
+    shortly before TIMEOUT, or when a newer waiter of the same session, its next prompt
+    or its end takes over.
     """
     from ai_connect.errors import ConfigError
     from ai_connect.hooks.contracts import parse_input
     from ai_connect.hooks.runtime import HookSettings, run_wait
 
     _quiet()
+    if client not in ("claude", "codex"):
+        print(f"ConfigError: --client must be claude or codex, not {client!r}", file=sys.stderr)
+        raise typer.Exit(1)
     try:
-        hook = parse_input("claude", sys.stdin.read())
+        hook = parse_input(client, sys.stdin.read())
     except ConfigError as exc:
         print(f"ConfigError: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc

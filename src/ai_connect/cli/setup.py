@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from ai_connect.agent_setup.apply import Report, apply, read_file
-from ai_connect.agent_setup.clients import CLIENTS, Scope, plan
+from ai_connect.agent_setup.clients import ADVISOR_WAIT_S, CLIENTS, Options, Scope, plan
 from ai_connect.errors import ConfigError
 
 __all__ = ["program", "project_root", "setup"]
@@ -22,19 +22,41 @@ __all__ = ["program", "project_root", "setup"]
 _NOTES = {
     "claude-code": (
         "Restart Claude Code in this project (or run /hooks) to load the hooks; the first "
-        "start asks you to approve the 'ai-connect' MCP server."
+        "start asks you to trust this folder (its permission rules apply only then) and to "
+        "approve the 'ai-connect' MCP server.\n"
+        "Wake: an idle session is woken by a peer's message (a background Stop hook)."
     ),
     "codex": (
         "Codex loads a project's .codex/ only when the project is trusted, and asks you to "
-        "review new hooks before they run."
+        "review the new hooks once (choose 'Trust all and continue').\n"
+        "Wake: an idle interactive session is woken through 'codex queue' by a background "
+        "Stop hook; a turn ending with mail waiting continues with it."
     ),
     "gemini": (
-        "The hooks run once the hooks system is enabled (Gemini CLI: /settings, "
-        "'Enable Hooks System', or tools.enableHooks in settings.json)."
+        "Gemini CLI connects MCP servers and runs hooks only in a trusted folder: trust "
+        "this one when Gemini asks (or run 'gemini trust' here; headless: --skip-trust).\n"
     ),
     "cursor": "Cursor reloads .cursor/hooks.json and .cursor/mcp.json on its own.",
     "vscode": "VS Code starts the server from mcp.json when the agent first needs it.",
 }
+
+
+def _wake_note(client: str, options: Options) -> str:
+    if client != "gemini":
+        return ""
+    if options.advisor:
+        return (
+            f"Wake: advisor mode. At each turn end the AfterAgent hook waits up to "
+            f"{ADVISOR_WAIT_S // 60} min for peer mail and continues the turn with it; "
+            "meanwhile the session shows as busy (what you type is queued; Esc cancels the "
+            "turn). Gemini CLI has no way to wake an idle session: without --advisor, "
+            "mail waits for your next prompt or the next tool call."
+        )
+    return (
+        "Wake: Gemini CLI cannot wake an idle session; mail reaches it at your next prompt, "
+        "after a tool call, or at a turn end. 'ai-connect setup gemini --advisor' keeps "
+        "each turn open until mail comes instead."
+    )
 
 
 def program(explicit: str | None = None) -> list[str]:
@@ -64,7 +86,9 @@ def _vscode_user_dir(home: Path) -> Path:
     return home / ".config" / "Code" / "User"
 
 
-def _show(client: str, reports: list[Report], dry_run: bool, uninstall: bool) -> None:
+def _show(
+    client: str, reports: list[Report], dry_run: bool, uninstall: bool, options: Options
+) -> None:
     for report in reports:
         if dry_run and report.diff:
             sys.stdout.write(report.diff)
@@ -77,8 +101,13 @@ def _show(client: str, reports: list[Report], dry_run: bool, uninstall: bool) ->
     elif not changed:
         state = "is not installed" if uninstall else "is already set up"
         print(f"Nothing changed: ai-connect {state} for {client}.")
-    elif not uninstall:
-        print(_NOTES[client])
+    if not uninstall and not dry_run:
+        if changed:
+            print(_NOTES[client].rstrip("\n"))
+        if wake := _wake_note(client, options):
+            print(wake)
+        if client in ("claude-code", "codex", "gemini"):
+            print(options.grants.describe())
 
 
 def setup(
@@ -100,6 +129,21 @@ def setup(
         str | None,
         typer.Option(help="How clients start ai-connect [default: this executable]"),
     ] = None,
+    ask_before_send: Annotated[
+        bool,
+        typer.Option(
+            "--ask-before-send",
+            help="Let the agent ask you before it sends to other agents [default: it may "
+            "use ai-connect's tools unasked]",
+        ),
+    ] = False,
+    advisor: Annotated[
+        bool,
+        typer.Option(
+            "--advisor",
+            help="Gemini CLI: hold each turn open until peer mail comes (no idle wake there)",
+        ),
+    ] = False,
 ) -> None:
     """Register the MCP server and install the wake-on-message hooks for a client.
 
@@ -117,7 +161,10 @@ def setup(
         home=home,
         vscode_user_dir=_vscode_user_dir(home),
     )
-    changes = plan(client, scope, program(command), read_file, uninstall=uninstall)
+    if advisor and client != "gemini":
+        raise typer.BadParameter("--advisor is for gemini: the other clients wake by themselves")
+    options = Options(ask_before_send=ask_before_send, advisor=advisor)
+    changes = plan(client, scope, program(command), read_file, uninstall=uninstall, options=options)
     where = "user" if user else f"project {scope.project}"
     verb = "uninstall" if uninstall else "setup"
     print(f"ai-connect {verb} {client} ({where}):")
@@ -125,4 +172,19 @@ def setup(
         reports = apply(changes, dry_run=dry_run, uninstall=uninstall)
     except OSError as exc:
         raise ConfigError(f"could not write {exc.filename}: {exc.strerror}") from exc
-    _show(client, reports, dry_run, uninstall)
+    _show(client, reports, dry_run, uninstall, options)
+    if not dry_run and not uninstall:
+        _check_server(program(command), probe=client == "claude-code")
+
+
+def _check_server(argv: list[str], probe: bool) -> None:
+    """Starts the MCP server once, as the agent will: it proves it starts, and teaches its
+    quick front the handshake, so the agent's first start is quick too."""
+    from ai_connect.mcp.front import warm
+
+    try:
+        count = warm(argv, probe=probe)  # Claude Code 2.1.33x probes (2026 protocol)
+    except (OSError, TimeoutError, ValueError, KeyError) as exc:
+        print(f"Note: '{shlex.join([*argv, 'mcp'])}' did not start as expected ({exc}).")
+        return
+    print(f"MCP server: '{shlex.join([*argv, 'mcp'])}' starts and lists {count} tools.")

@@ -26,6 +26,7 @@ from ai_connect.cli.options import JsonOpt, make_client
 from ai_connect.client import BridgeClient
 from ai_connect.config import bridge_settings
 from ai_connect.errors import BridgeError
+from ai_connect.protocol import Brakes
 from ai_connect.text import terminal
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ token_app = typer.Typer(
     rich_markup_mode=None,
 )
 admin_app = typer.Typer(
-    help="Observer views for admin tokens: every peer, any conversation.",
+    help="Observer views for admin tokens: every peer, any conversation, the loop brake.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -247,5 +248,61 @@ def admin_history(
             print(terminal.to_json(found))
         else:
             print(terminal.messages_text(found, time.time()) or "No messages.")
+
+    asyncio.run(run())
+
+
+def _brakes_text(reply: Brakes) -> str:
+    lines = [f"resumed {terminal.clean(key)}" for key in reply.resumed]
+    for p in reply.paused:
+        parties = ", ".join(terminal.clean(str(x)) for x in p.get("parties", []))
+        lines.append(
+            f"paused  {terminal.clean(str(p['conversation']))} ({parties}): "
+            f"{terminal.clean(str(p['reason']))}"
+        )
+    return "\n".join(lines) or "No conversation is paused."
+
+
+@admin_app.command("brakes")
+def admin_brakes(
+    ctx: typer.Context,
+    bridge: AdminBridgeOpt = None,
+    name: AdminNameOpt = None,
+    token: AdminTokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The conversations the loop brake paused, with why (docs/hooks.md, "The loop brake")."""
+
+    async def run() -> None:
+        async with _admin_client(ctx, bridge, name, token) as client:
+            reply = await client.admin_brakes()
+        print(terminal.to_json(reply.paused) if as_json else _brakes_text(reply))
+
+    asyncio.run(run())
+
+
+@admin_app.command("resume")
+def admin_resume(
+    ctx: typer.Context,
+    conversation: Annotated[
+        str | None,
+        typer.Argument(help="As `ai-connect admin brakes` lists it [default: every one]"),
+    ] = None,
+    bridge: AdminBridgeOpt = None,
+    name: AdminNameOpt = None,
+    token: AdminTokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Lift the loop brake's pause: the agents of the conversation wake for it again."""
+
+    async def run() -> None:
+        async with _admin_client(ctx, bridge, name, token) as client:
+            reply = await client.admin_resume(conversation)
+        if as_json:
+            print(terminal.to_json({"resumed": reply.resumed, "paused": reply.paused}))
+            return
+        if conversation is not None and not reply.resumed:
+            print(f"{terminal.clean(conversation)} is not paused.")
+        print(_brakes_text(reply))
 
     asyncio.run(run())

@@ -42,8 +42,11 @@ from ai_connect.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Acked,
+    AdminBrakes,
     AdminHistory,
+    AdminResume,
     AdminStatus,
+    Brakes,
     BridgeReport,
     ClientInfo,
     Deliver,
@@ -51,6 +54,7 @@ from ai_connect.protocol import (
     Hello,
     History,
     HistoryPage,
+    Human,
     PeerList,
     Peers,
     PeerView,
@@ -288,16 +292,34 @@ class BridgeClient(ConsensusMixin):
         frame = AdminHistory(rid=self._rid(), viewer=viewer, peer=peer, limit=limit, before=before)
         return await self._request(frame, HistoryPage)
 
+    async def human(self) -> Brakes:
+        """Tells the bridge a person spoke in this address's session: its paused
+        conversations resume (the loop brake, protocol §3.6)."""
+        return await self._request(Human(rid=self._rid()), Brakes)
+
+    async def admin_brakes(self) -> Brakes:
+        """The conversations the loop brake paused (admin tokens, where auth is on)."""
+        return await self._request(AdminBrakes(rid=self._rid()), Brakes)
+
+    async def admin_resume(self, conversation: str | None = None) -> Brakes:
+        """Lifts the pause of ``conversation`` (``None``: of every paused one)."""
+        return await self._request(AdminResume(rid=self._rid(), conversation=conversation), Brakes)
+
     # --- receiving --------------------------------------------------------------------
 
     def unread(self, sender: str | None = None) -> list[Message]:
         """Delivered messages not yet handled, oldest first."""
         return self.inbox.unhandled(sender)
 
-    async def wait(self, timeout: float, sender: str | None = None) -> list[Message]:
-        """Blocks until at least one unread message (from ``sender``) is here; ``[]`` on timeout."""
+    async def wait(
+        self, timeout: float, sender: str | None = None, *, waking: bool = False
+    ) -> list[Message]:
+        """Blocks until at least one unread message (from ``sender``) is here; ``[]`` on timeout.
+
+        ``waking``: only messages that may wake an agent count (not those of a conversation
+        the loop brake paused, protocol §3.6)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while not (found := self.inbox.unhandled(sender)):
+        while not (found := [m for m in self.inbox.unhandled(sender) if not (waking and m.paused)]):
             self._arrived.clear()
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:

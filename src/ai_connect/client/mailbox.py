@@ -30,6 +30,8 @@ class Message:
     thread: str | None
     reply_to: str | None
     ts: float
+    paused: str | None = None
+    """The loop brake paused its conversation: show it, but wake nobody for it (§3.6)."""
 
     @classmethod
     def from_frame(cls, frame: Deliver) -> Message:
@@ -43,6 +45,7 @@ class Message:
             frame.thread,
             frame.reply_to,
             frame.ts,
+            frame.paused,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -30,6 +30,8 @@ class Receipt:
     online: tuple[str, ...] = ()
     ts: float | None = None
     duplicate: bool = False
+    paused: str | None = None
+    """The loop brake paused its conversation: stored, but it wakes nobody (§3.6)."""
 
     @property
     def offline(self) -> tuple[str, ...]:
@@ -47,6 +49,7 @@ class Receipt:
             online=tuple(frame.online),
             ts=frame.ts,
             duplicate=frame.duplicate,
+            paused=frame.paused,
         )
 
 

@@ -6,6 +6,7 @@
     runtime.py     the I/O: act as the agent's address, show unread mail once, ack it
     slots.py       cross-process locks and the Claude Code waiter's slot
     agent_link.py  which bridge session a hook acts for: its agent's own MCP server
+    codex_wake.py  waking an idle Codex CLI session with ``codex queue``
 
 The command itself is :mod:`ai_connect.cli.hook`. This package's face is the contracts
 and the mail texts hooks show (:mod:`ai_connect.text.agent`), as ``hooks.py`` had them.

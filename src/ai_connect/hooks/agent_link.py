@@ -10,7 +10,7 @@ though both have the same name, project and working directory; and the hook can 
 without taking it over (docs/protocol.md §2.2).
 
 The advertisement holds no secret beyond the session id, and lives in a directory only
-its user can read (``$XDG_RUNTIME_DIR/ai-connect/agents``, mode 0700; files 0600).
+its user can read (``/run/user/UID/ai-connect/agents``, mode 0700; files 0600).
 
 Pure choice (:func:`choose`) plus thin I/O (:func:`advertise`, :func:`find`).
 """
@@ -25,7 +25,6 @@ import secrets
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -72,16 +71,26 @@ class Advert:
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where hooks keep their locks and agents their adverts (``AI_CONNECT_RUNTIME_DIR``).
 
-    ``$XDG_RUNTIME_DIR/ai-connect`` where there is one; else a per-user folder in the
-    temporary directory (platformdirs would warn on stderr, which a waiter must keep
-    clean: its stderr is what the model reads).
+    Derived from the user id alone, never from ``XDG_RUNTIME_DIR`` or ``TMPDIR``: agent
+    clients start MCP servers with a stripped environment (Codex keeps neither) and
+    hooks with a full one, and both sides must find the same folder. On Linux that is
+    ``/run/user/UID/ai-connect`` where the system made ``/run/user/UID`` for this user
+    (any desktop or ssh login), else ``/tmp/ai-connect-UID``; elsewhere platformdirs'
+    per-user runtime folder (it warns on stderr, which a waiter must keep clean: its
+    stderr is what the model reads, hence the filter).
     """
     env = os.environ if env is None else env
     override = env.get("AI_CONNECT_RUNTIME_DIR")
     if override:
         return Path(override).expanduser()
-    if os.name == "posix" and sys.platform != "darwin" and not env.get("XDG_RUNTIME_DIR"):
-        return Path(tempfile.gettempdir()) / f"ai-connect-{os.getuid()}"
+    if os.name == "posix" and sys.platform != "darwin":
+        uid = os.getuid()
+        run = Path(f"/run/user/{uid}")
+        with contextlib.suppress(OSError):
+            info = run.stat()
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and os.access(run, os.W_OK):
+                return run / "ai-connect"
+        return Path("/tmp") / f"ai-connect-{uid}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return platformdirs.user_runtime_path("ai-connect")
@@ -238,17 +247,42 @@ def command_line(pid: int) -> list[str]:
 
 
 def one_shot(argv: list[str]) -> bool:
-    """A ``claude -p`` run that ends after its answer (no stream-json input to go on).
+    """A ``claude -p`` run that ends after its answer (no stream-json input to go on), or
+    a ``codex exec`` run.
 
     Such a run waits for a background Stop hook before it exits but never starts another
-    turn for it: a waiter there would only hold the run open (Claude Code 2.1.197).
-    Only Claude Code's own command line counts (``claude …``, or node running its
-    ``claude-code`` script): other programs use ``-p`` for other things.
+    turn for it: a waiter there would only hold the run open (Claude Code 2.1.197), or
+    hand mail to a session that is gone (Codex 0.171). Only the agents' own command lines
+    count (``claude …``, or node running its ``claude-code`` script; ``codex`` or its
+    ``codex.js``): other programs use ``-p`` and ``exec`` for other things.
     """
+    if any(Path(a).name in ("codex", "codex.exe", "codex.js") for a in argv[:2]):
+        return _codex_command(argv) in ("exec", "e")
     claude = any(Path(a).name in ("claude", "claude.exe") or "claude-code" in a for a in argv[:2])
     printing = claude and any(a in ("-p", "--print") for a in argv)
     streaming = "stream-json" in argv or "--input-format=stream-json" in argv
     return printing and not streaming
+
+
+_CODEX_VALUED = frozenset(
+    ("-c", "--config", "-m", "--model", "-p", "--profile", "-C", "--cd", "-s", "--sandbox",
+     "-i", "--image", "--enable", "--disable", "--local-provider", "--remote",
+     "--remote-auth-token-env", "-a", "--ask-for-approval")
+)  # fmt: skip
+
+
+def _codex_command(argv: list[str]) -> str | None:
+    """The subcommand of a ``codex`` command line (``None``: the interactive TUI)."""
+    args = argv[2:] if Path(argv[1] if len(argv) > 1 else "").name == "codex.js" else argv[1:]
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _CODEX_VALUED:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _parent_linux(pid: int) -> int | None:

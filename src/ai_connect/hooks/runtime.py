@@ -170,13 +170,64 @@ async def take_and_emit(
         return len(shown)
 
 
+async def _hold(hook: HookInput, settings: HookSettings, client: BridgeClient) -> None:
+    """Advisor mode: waits up to ``wait_s`` for mail that may wake; leaves early when the
+    session ends (its SessionEnd hook knocks on the slot), or the agent is gone."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.wait_s
+    chain = settings.chain or tuple(agent_link.process_chain())
+    watch = list(chain[1:3])  # the hook's shell and the agent that ran it
+    parent = os.getppid()
+    async with waiter_slot(*_slot_paths(hook, settings)) as leave:
+        _ready(settings, client)
+        stop = asyncio.ensure_future(leave.wait())
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                mail = asyncio.ensure_future(client.wait(remaining, waking=True))
+                done, _ = await asyncio.wait(
+                    {stop, mail}, timeout=min(remaining, 5.0), return_when="FIRST_COMPLETED"
+                )
+                if mail not in done:
+                    mail.cancel()
+                    await asyncio.gather(mail, return_exceptions=True)
+                if mail in done or stop in done or not all(_alive(p) for p in watch):
+                    return
+                if os.getppid() != parent:
+                    return  # orphaned: the agent is gone
+        finally:
+            stop.cancel()
+            await asyncio.gather(stop, return_exceptions=True)
+
+
+def _waking(client: BridgeClient) -> bool:
+    """Whether unread mail may carry a turn on (not all of a paused conversation)."""
+    return any(not m.paused for m in client.unread())
+
+
+_MACHINE_PROMPTS = ("ai-connect:", "<task-notification>", "<system-reminder>", "<channel")
+
+
+def human_prompt(hook: HookInput) -> bool:
+    """A prompt a person typed. Wakes arrive as prompts too, and are not: a Codex wake
+    through ``codex queue`` and a Gemini continuation start with ``ai-connect:``; Claude
+    Code runs UserPromptSubmit for an asyncRewake wake with its ``<task-notification>``
+    (2.1.197) or ``<system-reminder>`` (2.1.33x)."""
+    prompt = hook.raw.get("prompt")
+    return (
+        hook.event in PROMPT_EVENTS
+        and isinstance(prompt, str)
+        and bool(prompt.strip())
+        and not prompt.lstrip().startswith(_MACHINE_PROMPTS)
+    )
+
+
 def _note(emit: Emit, what: str, exc: BaseException) -> None:
     emit("err", f"ai-connect hook: {what}: {exc}\n")
 
 
 async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
     """Mid-turn: unread mail as additional context; nothing at all when there is none."""
-    if hook.client == "claude" and hook.event in PROMPT_EVENTS:
+    if hook.client in ("claude", "codex") and hook.event in PROMPT_EVENTS:
         await dismiss_waiter(hook, settings)  # a new turn: the idle-time waiter steps aside
     client = _client(resolve_link(hook, settings), hook, settings, reconnect=False)
     try:
@@ -186,6 +237,8 @@ async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_e
         return 0
     try:
         assert client.welcome is not None
+        if human_prompt(hook):
+            await client.human()  # a person spoke: paused conversations resume (§3.6)
         if not client.welcome.unread:
             return 0
         await client.drain(settings.drain_s)
@@ -213,8 +266,8 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
         assert client.welcome is not None
         if client.welcome.unread:
             await client.drain(settings.drain_s)
-        elif settings.wait_s > 0:
-            await client.wait(settings.wait_s)
+        if settings.wait_s > 0 and not _waking(client):
+            await _hold(hook, settings, client)  # advisor mode: the turn stays open
 
         def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
             return mail_text(unread, turn_end_header, waiting=waiting)
@@ -222,7 +275,7 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
         def write(text: str) -> None:
             emit("out", json.dumps(turn_end_output(hook, text)))
 
-        if client.unread():
+        if _waking(client):  # mail of a paused conversation does not carry the turn on
             shown = await take_and_emit(client, settings, show, write)
     except BridgeError as exc:
         _note(emit, "no mail check", exc)
@@ -257,21 +310,58 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def run_wait(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
-    """Claude Code Stop + asyncRewake: exit 2 with a digest when mail comes, else quietly.
+Wake = Callable[[str], Awaitable[int]]
+"""Hands the digest to the idle session; returns the hook's exit code (raises if it
+could not: the mail then stays unread)."""
 
-    Leaves with exit 0 and no output shortly before ``timeout_s``, when a newer waiter of
-    the session starts, when the session's next prompt or its end dismisses it, or when
-    the agent process or the MCP server it acts for is gone (at once if that server was
-    stopped before: the session is ending).
+
+def claude_wake(emit: Emit) -> Wake:
+    """Claude Code asyncRewake: the digest on stderr and exit 2 wake the session."""
+
+    async def wake(text: str) -> int:
+        emit("err", text)
+        return 2
+
+    return wake
+
+
+def codex_wake(hook: HookInput, settings: HookSettings, chain: tuple[int, ...]) -> Wake:
+    """Codex CLI: ``codex queue`` the digest for the session's thread (codex_wake.py)."""
+    from ai_connect.hooks import codex_wake as cw
+
+    async def wake(text: str) -> int:
+        binary = cw.codex_binary(chain[1:], settings.env)
+        if binary is None or not hook.session:
+            raise cw.QueueFailed("cannot find the codex binary or the session's thread id")
+        await cw.queue(binary, hook.session, text, settings.env)
+        return 0
+
+    return wake
+
+
+async def run_wait(
+    hook: HookInput, settings: HookSettings, emit: Emit = std_emit, wake: Wake | None = None
+) -> int:
+    """A background turn-end hook that wakes the idle session when mail comes.
+
+    Claude Code (Stop + asyncRewake): exit 2 with the digest on stderr; Codex CLI (an
+    ``async`` Stop hook): ``codex queue`` the digest, exit 0. Leaves with exit 0 and no
+    output shortly before ``timeout_s``, when a newer waiter of the session starts, when
+    the session's next prompt or its end dismisses it, or when the agent process or the
+    MCP server it acts for is gone (at once if that server was stopped before: the
+    session is ending).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, settings.timeout_s - min(5.0, settings.timeout_s * 0.1))
     chain = settings.chain or tuple(agent_link.process_chain())
     if any(agent_link.one_shot(agent_link.command_line(pid)) for pid in chain[1:4]):
-        return 0  # claude -p: no turn follows, and waiting would keep it from exiting
+        return 0  # claude -p, codex exec: no turn follows, and waiting would hold it open
+    if wake is None:
+        wake = codex_wake(hook, settings, chain) if hook.client == "codex" else claude_wake(emit)
     if agent_link.server_gone(chain, env=settings.env):
         return 0  # the session is ending: Claude Code has stopped its MCP server already
+    if os.name == "posix" and os.getppid() == 1:
+        return 0  # orphaned at birth: the agent that ran this hook is gone already
     async with waiter_slot(*_slot_paths(hook, settings)) as leave:
         link = resolve_link(hook, settings)
         # Claude Code stops its MCP servers when a session ends, also when a stream-json
@@ -283,7 +373,7 @@ async def run_wait(hook: HookInput, settings: HookSettings, emit: Emit = std_emi
             with contextlib.suppress(BridgeError):
                 await client.wait_connected(settings.connect_timeout_s)
                 _ready(settings, client)
-            return await _wait_loop(client, settings, leave, deadline, watch, emit)
+            return await _wait_loop(client, settings, leave, deadline, watch, wake)
         finally:
             await client.close()
 
@@ -294,36 +384,53 @@ async def _wait_loop(
     leave: asyncio.Event,
     deadline: float,
     watch: list[int],
-    emit: Emit,
+    wake: Wake,
 ) -> int:
     loop = asyncio.get_running_loop()
+    parent = os.getppid()
     stop = asyncio.ensure_future(leave.wait())
     closed = asyncio.ensure_future(client.wait_state(LinkState.CLOSED, deadline - loop.time()))
+    failed = False
     try:
         while (remaining := deadline - loop.time()) > 0:
-            mail = asyncio.ensure_future(client.wait(remaining))
+            # After a failed wake the mail is still unread: look again in 5 s, not at once.
+            mail = asyncio.ensure_future(
+                asyncio.sleep(min(remaining, 5.0), False)
+                if failed
+                else client.wait(remaining, waking=True)  # a paused conversation wakes nobody
+            )
             # Wake at least every 5 s to see whether the agent (and its server) still exist.
             done, _ = await asyncio.wait(
                 {stop, closed, mail}, timeout=min(remaining, 5.0), return_when="FIRST_COMPLETED"
             )
+            failed = False
             if mail not in done:
                 mail.cancel()
             if stop in done or closed in done or not all(_alive(p) for p in watch):
                 return 0
+            if os.getppid() != parent:
+                return 0  # orphaned: whatever ran this hook is gone, nobody is left to wake
             if mail in done and mail.result():
+                codes: list[int] = []
                 try:
-                    shown = await take_and_emit(
-                        client, settings, _wake_show, lambda text: emit("err", text)
-                    )
+                    shown = await take_and_emit(client, settings, _wake_show, _writer(wake, codes))
                 except BridgeError:
-                    continue  # the link dropped: the mail comes again after reconnect
+                    failed = True  # the link dropped, or the wake failed: the mail stays unread
+                    continue
                 if shown:
-                    return 2
+                    return codes[0]
         return 0
     finally:
         for task in (stop, closed):
             task.cancel()
         await asyncio.gather(stop, closed, return_exceptions=True)
+
+
+def _writer(wake: Wake, codes: list[int]) -> Callable[[str], Awaitable[None]]:
+    async def write(text: str) -> None:
+        codes.append(await wake(text))
+
+    return write
 
 
 def _ready(settings: HookSettings, client: BridgeClient) -> None:

@@ -289,7 +289,9 @@ class Channel:
         await self._go.wait()
         client = self.client
         while True:
-            if not await client.wait(3600):
+            # Mail of a conversation the loop brake paused is not pushed (it would wake the
+            # session): it waits, unread, for a hook or peer_read (protocol §3.6).
+            if not await client.wait(3600, waking=True):
                 continue
             try:
                 await take_and_emit(client, self._settings, self._pick, self._push)
@@ -310,6 +312,10 @@ class Channel:
 
     def _pick(self, unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
         # One notification per message, oldest first: the rest follow in the next rounds.
+        # A paused message first in line stops the pushing (acks are cumulative: one
+        # after it would mark it read unseen) until something else shows it.
+        if unread[0].paused:
+            return "", []
         self._picked = unread[0]
         return "", [unread[0]]
 

@@ -205,6 +205,11 @@ class SendOut(ToolOut):
     online: list[str]
     offline: list[str]
     duplicate: bool
+    paused: str | None = Field(
+        default=None,
+        description="Set when the loop brake paused this conversation: the message is "
+        "stored, but wakes nobody until a person speaks; say so and end your turn.",
+    )
 
 
 class ContextOut(SendOut):

@@ -13,6 +13,7 @@ __all__ = [
     "SERVER_FRAMES",
     "Accepted",
     "Acked",
+    "Brakes",
     "BridgeReport",
     "Deliver",
     "Error",
@@ -79,6 +80,8 @@ class Accepted(Frame):
     recipients: list[str]
     online: list[str]
     duplicate: bool = False
+    paused: str | None = None
+    """The conversation is paused by the loop brake (§3.6): stored, but wakes nobody."""
 
 
 class Deliver(Frame):
@@ -94,6 +97,8 @@ class Deliver(Frame):
     thread: str | None = None
     reply_to: str | None = None
     ts: float
+    paused: str | None = None
+    """Its conversation is paused by the loop brake (§3.6): show it, but wake nobody."""
 
 
 class Acked(Frame):
@@ -177,6 +182,17 @@ class Presence(Frame):
     peer: PeerView
 
 
+class Brakes(Frame):
+    """The reply to ``human``, ``admin_brakes`` and ``admin_resume`` (§3.6)."""
+
+    type: Literal["brakes"] = "brakes"
+    rid: Rid
+    paused: list[dict[str, Any]] = Field(default_factory=list)
+    """The conversations still paused: ``conversation``, ``parties``, ``reason``."""
+    resumed: list[str] = Field(default_factory=list)
+    """The conversations this request resumed."""
+
+
 class Pong(Frame):
     type: Literal["pong"] = "pong"
     rid: Rid | None = None
@@ -217,6 +233,7 @@ ServerFrame = (
     | StatusReport
     | BridgeReport
     | Presence
+    | Brakes
     | Pong
     | Error
     | ProposalInfo

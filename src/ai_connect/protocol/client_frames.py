@@ -13,12 +13,15 @@ from ai_connect.protocol.limits import MAX_INT
 __all__ = [
     "CLIENT_FRAMES",
     "Ack",
+    "AdminBrakes",
     "AdminHistory",
+    "AdminResume",
     "AdminStatus",
     "ClientFrame",
     "ClientInfo",
     "Hello",
     "History",
+    "Human",
     "Peers",
     "Ping",
     "ProposalStatus",
@@ -146,6 +149,32 @@ class AdminHistory(Frame):
     before: int | None = Field(default=None, ge=0, le=MAX_INT)
 
 
+# --- the loop brake (§3.6) -------------------------------------------------------------
+
+
+class Human(Frame):
+    """A person spoke in this address's agent session: its paused conversations resume and
+    its count of unattended exchanges starts anew (§3.6). Sent by the prompt hooks."""
+
+    type: Literal["human"] = "human"
+    rid: Rid
+
+
+class AdminBrakes(Frame):
+    """Admin tokens only: the paused conversations (§3.6)."""
+
+    type: Literal["admin_brakes"] = "admin_brakes"
+    rid: Rid
+
+
+class AdminResume(Frame):
+    """Admin tokens only: lift the pause of ``conversation`` (``None``: of all) (§3.6)."""
+
+    type: Literal["admin_resume"] = "admin_resume"
+    rid: Rid
+    conversation: str | None = Field(default=None, min_length=1, max_length=400)
+
+
 # --- consensus (§8): proposals, votes, verdicts --------------------------------------
 
 
@@ -213,6 +242,9 @@ ClientFrame = (
     | Ping
     | AdminStatus
     | AdminHistory
+    | Human
+    | AdminBrakes
+    | AdminResume
     | Propose
     | Vote
     | ProposalStatus

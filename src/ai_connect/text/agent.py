@@ -146,13 +146,21 @@ def receipt_data(receipt: Receipt) -> dict[str, Any]:
         "online": list(receipt.online),
         "offline": list(receipt.offline),
         "duplicate": receipt.duplicate,
+        "paused": receipt.paused,
     }
 
 
 def receipt_text(client: BridgeClient, receipt: Receipt, to: str) -> str:
     """What became of a send: stored by the bridge, or queued locally during an outage."""
     if receipt.state == "accepted":
-        return terminal.receipt_text(receipt)
+        text = terminal.receipt_text(receipt)
+        if receipt.paused:
+            text += (
+                f"\nBut ai-connect paused this conversation: {receipt.paused}. The message "
+                "is stored and wakes nobody until a person speaks in either session. Do not "
+                "send more in this conversation: end your turn."
+            )
+        return text
     why = f" ({client.last_error})" if client.last_error else ""
     return (
         f"queued locally, not sent yet: the bridge at {client.url} is unreachable{why}. "
