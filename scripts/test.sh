@@ -4,6 +4,7 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh --test
 sh scripts/ensure_claude.sh   # the pinned Claude Code for tests/claude_e2e (npm)
+sh scripts/ensure_systemd.sh  # systemd-analyze for tests/service (Debian's systemd)
 .venv/bin/ruff check src tests bench scripts
 .venv/bin/ruff format --check src tests bench scripts
 .venv/bin/mypy

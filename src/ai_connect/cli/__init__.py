@@ -10,6 +10,7 @@ One module per command group; this one mounts them::
     bridge.py     bridge                 token.py      token …, admin …
     consensus.py  consensus …            setup.py      setup
     hook.py       hook … (docs/hooks.md) mcp.py        mcp (docs/mcp.md)
+    service.py    service install|status|uninstall|logs (systemd)
     options.py    the shared options, make_client, setup_logging
 """
 
@@ -20,7 +21,7 @@ import sys
 import typer
 
 from ai_connect import __version__
-from ai_connect.cli import bridge, consensus, hook, mcp, messages, setup, token
+from ai_connect.cli import bridge, consensus, hook, mcp, messages, service, setup, token
 from ai_connect.errors import BridgeError
 
 __all__ = ["app", "main"]
@@ -53,6 +54,7 @@ app.add_typer(hook.hooks_app, name="hook")
 app.add_typer(token.token_app, name="token")
 app.add_typer(token.admin_app, name="admin")
 app.add_typer(consensus.consensus_app, name="consensus")
+app.add_typer(service.service_app, name="service")
 
 
 def main(argv: list[str] | None = None) -> int:
