@@ -24,6 +24,9 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       tls_cert: /etc/ai-connect/cert.pem   # serve wss:// (with tls_key)
       tls_key: /etc/ai-connect/key.pem
       auth: false           # true: require tokens even before one exists
+    logging:                # the log files of ai-connect bridge and ai-connect mcp
+      max_megabytes: 10     # rotate a log file at this size (the original's key)
+      backup_count: 5       # rotated files kept beside it
 """
 
 from __future__ import annotations
@@ -45,11 +48,13 @@ __all__ = [
     "DEFAULT_PORT",
     "BridgeSettings",
     "ClientSettings",
+    "LogSettings",
     "bridge_settings",
     "client_settings",
     "config_path",
     "default_db_path",
     "load_file",
+    "log_settings",
     "normalise_url",
 ]
 
@@ -79,6 +84,14 @@ class BridgeSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     auth: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    max_bytes: int = 10 * 1024 * 1024
+    """Rotate a log file at this size (``logging.max_megabytes``)."""
+    backup_count: int = 5
+    """Rotated files kept (``logging.backup_count``)."""
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -254,3 +267,21 @@ def bridge_settings(
         Path(str(key)).expanduser() if key else None,
         auth or server.get("auth") is True,
     )
+
+
+def log_settings(env: Mapping[str, str] | None = None) -> LogSettings:
+    """The rotation of the log files: the config file's ``logging:`` section, else defaults."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    section = _section(load_file(path), "logging", path)
+    default = LogSettings()
+    megabytes = section.get("max_megabytes")
+    max_bytes = default.max_bytes
+    if megabytes is not None:
+        max_bytes = int(_number(megabytes, f"logging.max_megabytes in {path}") * 1024 * 1024)
+    count = section.get("backup_count", default.backup_count)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ConfigError(
+            f"logging.backup_count in {path} must be a whole number 0 or more, not {count!r}"
+        )
+    return LogSettings(max_bytes, count)

@@ -11,6 +11,7 @@ One module per command group; this one mounts them::
     consensus.py  consensus …            setup.py      setup
     hook.py       hook … (docs/hooks.md) mcp.py        mcp (docs/mcp.md)
     service.py    service install|status|uninstall|logs (systemd)
+    logs.py       logs (the log files)
     options.py    the shared options, make_client, setup_logging
 """
 
@@ -21,7 +22,17 @@ import sys
 import typer
 
 from ai_connect import __version__
-from ai_connect.cli import bridge, consensus, hook, mcp, messages, service, setup, token
+from ai_connect.cli import (
+    bridge,
+    consensus,
+    hook,
+    logs,
+    mcp,
+    messages,
+    service,
+    setup,
+    token,
+)
 from ai_connect.errors import BridgeError
 
 __all__ = ["app", "main"]
@@ -50,6 +61,7 @@ for command in messages.COMMANDS:
     app.command()(command)
 app.command(name="mcp")(mcp.mcp)
 app.command(name="setup")(setup.setup)
+app.command(name="logs")(logs.logs)
 app.add_typer(hook.hooks_app, name="hook")
 app.add_typer(token.token_app, name="token")
 app.add_typer(token.admin_app, name="admin")

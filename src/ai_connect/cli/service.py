@@ -11,7 +11,7 @@ writes into a folder instead of ``/`` and runs no systemd command.
 from __future__ import annotations
 
 import os
-import subprocess
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -383,12 +383,11 @@ def logs(
     layout = _layouts(user, system, None, kinds)[0]
     names = [units.unit_name(k) for k in (_installed(layout, kinds) or kinds)]
     argv = Systemd(layout.system).journalctl(names, follow=follow, lines=lines)
-    try:
-        code = subprocess.call(argv)
-    except FileNotFoundError:
+    journalctl = shutil.which(argv[0])
+    if journalctl is None:
         raise ConfigError(
             "journalctl is not installed here; the log files are read with 'ai-connect logs'"
-        ) from None
-    except KeyboardInterrupt:
-        code = 130
-    raise typer.Exit(code)
+        )
+    sys.stdout.flush()
+    # Become journalctl: Ctrl-C and SIGTERM reach it directly, and no child outlives us.
+    os.execv(journalctl, [journalctl, *argv[1:]])
