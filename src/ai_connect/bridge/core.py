@@ -178,6 +178,8 @@ class Router:
         if frame.type not in ALLOWED[conn.phase]:
             if conn.phase is Phase.NEW:
                 code, hint = ErrorCode.NOT_REGISTERED, "send hello first"
+            elif conn.phase is Phase.QUERY:
+                code, hint = ErrorCode.FORBIDDEN, "a query connection only asks; connect as a peer"
             else:
                 code, hint = ErrorCode.ALREADY_REGISTERED, "open a new connection"
             why = f"{frame.type} is not allowed on a {conn.phase.value} connection"

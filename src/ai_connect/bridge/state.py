@@ -46,6 +46,8 @@ class Phase(Enum):
     NEW = "new"
     """Connected, no hello yet: only ``hello`` and ``ping`` are allowed."""
     REGISTERED = "registered"
+    QUERY = "query"
+    """Authenticated as an address that it only asks about (``hello`` mode ``query``, §2.4)."""
 
 
 ALLOWED: dict[Phase, frozenset[str]] = {
@@ -54,6 +56,10 @@ ALLOWED: dict[Phase, frozenset[str]] = {
         {"send", "ack", "peers", "history", "search", "status", "ping"}
         | {"admin_status", "admin_history"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw"}
+    ),
+    Phase.QUERY: frozenset(
+        {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
+        | {"proposal_status", "proposals"}
     ),
 }
 

@@ -57,7 +57,16 @@ class Hello(Frame):
     """Subscribe to ``presence`` events (join/leave of other peers)."""
     attach: bool | None = None
     """Act for the live address of this ``session`` beside its connection (§2.2)."""
+    mode: Literal["peer", "attach", "query"] | None = None
+    """``peer`` (the default) owns its address; ``attach`` is ``attach: true``; ``query``
+    only asks (status, peers, history, search…): no peer record, no mail, no presence,
+    no send (§2.4)."""
     client: ClientInfo | None = None
+
+    @property
+    def session_mode(self) -> str:
+        """The mode this hello asks for: ``mode``, else ``attach``, else ``peer``."""
+        return self.mode or ("attach" if self.attach else "peer")
 
     @field_validator("name")
     @classmethod
