@@ -34,6 +34,7 @@ from ai_connect.bridge.events import (
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
+    ForgetOp,
     PeerRecord,
     ProposalRecord,
     TokenRecord,
@@ -156,6 +157,8 @@ class Bridge:
                     batch.acks.append(p.op)
                 case ProposalRecord():
                     batch.proposals.append(p.op)
+                case ForgetOp():
+                    batch.forgets.append(p.op)
         try:
             result = self.store.commit(batch)
         except StoreError as exc:
@@ -163,8 +166,9 @@ class Bridge:
         appends = [p for p in persists if isinstance(p.op, AppendOp)]
         acks = tuple(p for p in persists if isinstance(p.op, AckOp))
         proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
+        forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
         appended = tuple(zip(appends, result.appends, strict=True))
-        return self.handle(Committed(appended, acks, proposals))
+        return self.handle(Committed(appended, acks, proposals, forgets))
 
     def fail_commit(self, reason: str = "disk full") -> list[Action]:
         """Rolls the waiting batch back, as the server does when the store raises."""

@@ -13,6 +13,7 @@ The router is composed of parts, each built with what it needs::
      ├── Delivery          delivery.py      send, commit replies, window, ack
      ├── Queries           queries.py       peers, history, search, status, admin
      ├── ConsensusBook     consensus_router.py  proposals, votes, verdicts (§8)
+     ├── Forgetting        forgetting.py    an owner forgets its address (§2.5)
      └── ErrorBudget       guard.py         too many errors close the connection
 
 A part that will not do what a frame asks raises
@@ -44,6 +45,7 @@ from ai_connect.bridge.events import (
     Tick,
     TokensChanged,
 )
+from ai_connect.bridge.forgetting import Forgetting
 from ai_connect.bridge.guard import ErrorBudget, Guard
 from ai_connect.bridge.queries import Queries
 from ai_connect.bridge.refusal import Refusal
@@ -67,6 +69,7 @@ from ai_connect.protocol import (
     ClientFrame,
     Error,
     ErrorCode,
+    Forget,
     Hello,
     History,
     Peers,
@@ -119,6 +122,7 @@ class Router:
         self._registration = Registration(config, registry, auth, guard, self._delivery)
         self._queries = Queries(config, registry, auth, guard)
         self._book = ConsensusBook(proposals, ids, registry)
+        self._forgetting = Forgetting(registry)
         self._errors = ErrorBudget(config.limits)
 
     # --- introspection (tests, status) -------------------------------------------------
@@ -160,8 +164,9 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
-            case Committed(appends, acks, proposals):
+            case Committed(appends, acks, proposals, forgets):
                 replies = self._book.committed(proposals)  # §8: they follow the commit
+                replies += self._forgetting.on_committed(forgets)
                 return self._delivery.on_committed(appends, acks) + replies
             case CommitFailed(persists, reason):
                 self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
@@ -208,6 +213,8 @@ class Router:
                 return self._book.on_request(frame, conn.address, Origin(conn.id, frame.rid), now)
             case Ping():
                 return [Send(conn.id, Pong(rid=frame.rid))]
+            case Forget():
+                return self._forgetting.on_forget(conn, frame, now)
 
     def _refuse(self, conn: Conn, refusal: Refusal, rid: Rid | None, now: float) -> list[Action]:
         """The one place a refusal becomes an ``error`` frame; too many of them within the

@@ -51,6 +51,7 @@ from ai_connect.bridge.events import (
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
+    ForgetOp,
     PeerRecord,
     ProposalRecord,
     Store,
@@ -393,6 +394,8 @@ class BridgeServer:
                     batch.acks.append(p.op)
                 case ProposalRecord():
                     batch.proposals.append(p.op)
+                case ForgetOp():
+                    batch.forgets.append(p.op)
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(self._executor, self.store.commit, batch)
@@ -403,8 +406,9 @@ class BridgeServer:
         appends = [p for p in persists if isinstance(p.op, AppendOp)]
         acks = tuple(p for p in persists if isinstance(p.op, AckOp))
         proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
+        forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
         appended = tuple(zip(appends, result.appends, strict=True))
-        self._dispatch(Committed(appended, acks, proposals))
+        self._dispatch(Committed(appended, acks, proposals, forgets))
 
     async def _tick_loop(self) -> None:
         interval = max(0.05, min(5.0, self.settings.presence_timeout_s / 4))

@@ -55,7 +55,7 @@ ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.REGISTERED: frozenset(
         {"send", "ack", "peers", "history", "search", "status", "ping"}
         | {"admin_status", "admin_history"}
-        | {"propose", "vote", "proposal_status", "proposals", "withdraw"}
+        | {"propose", "vote", "proposal_status", "proposals", "withdraw", "forget"}
     ),
     Phase.QUERY: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}

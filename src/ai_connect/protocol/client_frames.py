@@ -17,6 +17,7 @@ __all__ = [
     "AdminStatus",
     "ClientFrame",
     "ClientInfo",
+    "Forget",
     "Hello",
     "History",
     "Peers",
@@ -211,6 +212,13 @@ class Withdraw(Frame):
     reason: str = Field(default="", max_length=8000)
 
 
+class Forget(Frame):
+    """Forget my address: its peer record and its mailbox (§2.5); then the bridge closes."""
+
+    type: Literal["forget"] = "forget"
+    rid: Rid
+
+
 ClientFrame = (
     Hello
     | Send
@@ -227,6 +235,7 @@ ClientFrame = (
     | ProposalStatus
     | Proposals
     | Withdraw
+    | Forget
 )
 
 CLIENT_FRAMES = frame_table(ClientFrame)

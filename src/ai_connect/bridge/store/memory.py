@@ -161,6 +161,10 @@ class MemoryStore:
             # Never past the tip: a stale client cursor must not skip future mail.
             acked = max(acker.acked, min(ack.seq, self._tip(ack.recipient)))
             self._peers[ack.recipient] = dataclasses.replace(acker, acked=acked)
+        for forget in batch.forgets:
+            for n in self._mailboxes.pop(forget.address, []):
+                self._seqs[n - 1].pop(forget.address, None)
+            self._peers.pop(forget.address, None)
 
     # -- reading ---------------------------------------------------------------------
 
