@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.core import CLOSE_AUTH
@@ -14,7 +15,7 @@ from .helpers import START, Bridge, addr, closes, delivers, errors, frames, one,
 ALICE, BOB = addr("Alice"), addr("Bob")
 
 
-def query(bridge: Bridge, conn: int, name: str, **fields: object) -> str | None:
+def query(bridge: Bridge, conn: int, name: str, **fields: Any) -> str | None:
     """Says a query hello; returns the address of its welcome (``None`` on an error)."""
     actions = bridge.hello(conn, name, mode="query", **fields)
     welcomes = [f for f in frames(actions, conn) if isinstance(f, Welcome)]

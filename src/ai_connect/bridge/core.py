@@ -56,6 +56,7 @@ from ai_connect.bridge.state import (
     CLOSE_GOING_AWAY,
     CLOSE_POLICY,
     CLOSE_REPLACED,
+    Census,
     Conn,
     Phase,
     Registry,
@@ -131,6 +132,10 @@ class Router:
     def online(self) -> dict[str, int]:
         """Address -> connection id of every registered connection."""
         return {a: p.conn for a, p in self._registry.peers.items() if p.conn is not None}
+
+    def census(self) -> Census:
+        """Peers, connections, unread mail and what the router did, for ``/metrics``."""
+        return self._registry.census()
 
     def address_of(self, conn: int) -> str | None:
         state = self._registry.conns.get(conn)
@@ -219,7 +224,10 @@ class Router:
     def _refuse(self, conn: Conn, refusal: Refusal, rid: Rid | None, now: float) -> list[Action]:
         """The one place a refusal becomes an ``error`` frame; too many of them within the
         error window close the connection (§5)."""
-        out: list[Action] = [Send(conn.id, refusal.error(rid))]
+        error = refusal.error(rid)
+        refused = self._registry.counts.refused
+        refused[error.code] = refused.get(error.code, 0) + 1
+        out: list[Action] = [Send(conn.id, error)]
         why = self._errors.charge(conn.id, now)
         if why is not None:
             out.append(Close(conn.id, CLOSE_POLICY, why))

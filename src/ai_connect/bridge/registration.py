@@ -264,6 +264,7 @@ class Registration:
         wait = self.guard.draw(conn.id, now)
         if wait <= 0:
             return []
+        self.registry.counts.throttled += 1
         out: list[Action] = [Throttle(conn.id, wait)]
         if now - conn.noticed >= _NOTICE_EVERY_S:
             conn.noticed = now

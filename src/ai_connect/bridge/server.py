@@ -27,6 +27,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from ai_connect import __version__
+from ai_connect.bridge import metrics
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, CLOSE_POLICY, Router, RouterConfig
 from ai_connect.bridge.events import (
     Action,
@@ -135,6 +136,7 @@ class BridgeServer:
         self._server: Server | None = None
         self._closing = False
         self._tokens: tuple[TokenRecord, ...] = ()
+        self.commit_times = metrics.CommitTimes()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -242,6 +244,8 @@ class BridgeServer:
     def _http(self, ws: ServerConnection, request: Request) -> Response | None:
         if request.path == "/healthz":
             return ws.respond(HTTPStatus.OK, "ok\n")
+        if request.path == "/metrics":
+            return self._metrics(ws, request)
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return ws.respond(
                 HTTPStatus.UPGRADE_REQUIRED,
@@ -249,6 +253,31 @@ class BridgeServer:
                 "(ai-connect status --bridge ws://HOST:PORT)\n",
             )
         return None
+
+    def _metrics(self, ws: ServerConnection, request: Request) -> Response:
+        """``GET /metrics`` (bridge/metrics.py): loopback, or an admin token as Bearer."""
+        remote = ws.remote_address[0] if ws.remote_address else None
+        auth = request.headers.get("Authorization")
+        if not metrics.may_scrape(remote, auth, self._tokens, self._clock()):
+            return ws.respond(
+                HTTPStatus.FORBIDDEN,
+                "ai-connect bridge: /metrics answers this machine (loopback) and admin tokens "
+                "('Authorization: Bearer aic_...', from 'ai-connect token create NAME --admin')\n",
+            )
+        response = ws.respond(HTTPStatus.OK, metrics.render(self._scrape).decode())
+        del response.headers["Content-Type"]  # a multidict: setting would add a second
+        response.headers["Content-Type"] = metrics.CONTENT_TYPE
+        return response
+
+    def _scrape(self) -> metrics.Scrape:
+        return metrics.Scrape(
+            version=__version__,
+            storage=self.store.kind,
+            started_at=self.router.config.started_at,
+            census=self.router.census(),
+            commits=self.commit_times,
+            database_bytes=self.store.size_bytes(),
+        )
 
     # --- connections ------------------------------------------------------------------
 
@@ -397,12 +426,14 @@ class BridgeServer:
                 case ForgetOp():
                     batch.forgets.append(p.op)
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
             result = await loop.run_in_executor(self._executor, self.store.commit, batch)
         except StoreError as exc:
             log.error("commit of %d writes failed: %s", len(persists), exc)
             self._dispatch(CommitFailed(tuple(persists), str(exc)))
             return
+        self.commit_times.observe(time.perf_counter() - started)
         appends = [p for p in persists if isinstance(p.op, AppendOp)]
         acks = tuple(p for p in persists if isinstance(p.op, AckOp))
         proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))

@@ -239,6 +239,11 @@ class Store(Protocol):
         """Marks the token revoked at ``when``; ``False`` if unknown or already revoked."""
         ...
 
+    def size_bytes(self) -> int | None:
+        """The storage's size in bytes (``/metrics``), ``None`` when it has no such
+        figure. Cheap, and safe to call from any thread: it never waits for a commit."""
+        ...
+
     def close(self) -> None: ...
 
 

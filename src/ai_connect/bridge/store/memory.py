@@ -74,6 +74,10 @@ class MemoryStore:
     ) -> None:
         self.close()
 
+    def size_bytes(self) -> int | None:
+        """None: memory has no file, and counting its objects is not worth a scrape."""
+        return None
+
     def close(self) -> None:
         """Forgets nothing, but refuses any further use, as a closed database would."""
         self._closed = True
