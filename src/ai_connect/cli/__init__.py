@@ -11,7 +11,7 @@ One module per command group; this one mounts them::
     consensus.py  consensus …            setup.py      setup
     hook.py       hook … (docs/hooks.md) mcp.py        mcp (docs/mcp.md)
     service.py    service install|status|uninstall|logs (systemd)
-    logs.py       logs (the log files)
+    logs.py       logs (the log files)    doctor.py     doctor (docs/operations.md)
     options.py    the shared options, make_client, setup_logging
 """
 
@@ -25,6 +25,7 @@ from ai_connect import __version__
 from ai_connect.cli import (
     bridge,
     consensus,
+    doctor,
     hook,
     logs,
     mcp,
@@ -62,6 +63,7 @@ for command in messages.COMMANDS:
 app.command(name="mcp")(mcp.mcp)
 app.command(name="setup")(setup.setup)
 app.command(name="logs")(logs.logs)
+app.command(name="doctor")(doctor.doctor)
 app.add_typer(hook.hooks_app, name="hook")
 app.add_typer(token.token_app, name="token")
 app.add_typer(token.admin_app, name="admin")

@@ -17,7 +17,7 @@ from ai_connect.agent_setup.apply import Report, apply, read_file
 from ai_connect.agent_setup.clients import CLIENTS, Scope, plan
 from ai_connect.errors import ConfigError
 
-__all__ = ["program", "project_root", "setup"]
+__all__ = ["program", "project_root", "setup", "vscode_user_dir"]
 
 _NOTES = {
     "claude-code": (
@@ -56,7 +56,8 @@ def project_root(start: Path) -> Path:
     return start
 
 
-def _vscode_user_dir(home: Path) -> Path:
+def vscode_user_dir(home: Path) -> Path:
+    """Where VS Code keeps its user settings on this platform."""
     if sys.platform == "darwin":
         return home / "Library" / "Application Support" / "Code" / "User"
     if sys.platform == "win32":
@@ -115,7 +116,7 @@ def setup(
         user=user,
         project=project_root(directory or Path.cwd()),
         home=home,
-        vscode_user_dir=_vscode_user_dir(home),
+        vscode_user_dir=vscode_user_dir(home),
     )
     changes = plan(client, scope, program(command), read_file, uninstall=uninstall)
     where = "user" if user else f"project {scope.project}"

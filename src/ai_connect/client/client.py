@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
@@ -51,6 +51,8 @@ from ai_connect.protocol import (
     ClientInfo,
     Deliver,
     Error,
+    Forget,
+    Forgotten,
     Hello,
     History,
     HistoryPage,
@@ -139,6 +141,7 @@ class BridgeClient(ConsensusMixin):
         kind: str = "library",
         presence: bool = False,
         attach: bool = False,
+        mode: Literal["peer", "attach", "query"] | None = None,
         request_timeout: float = 10.0,
         connect_timeout: float = 5.0,
         heartbeat_s: float = 20.0,
@@ -155,6 +158,8 @@ class BridgeClient(ConsensusMixin):
         self._token, self._kind, self._presence = token, kind, presence
         self._attach = attach
         """Act for this session's live address beside its owner (protocol §2.2)."""
+        self._mode = mode
+        """``query``: ask without becoming a peer (protocol §2.4)."""
         self._heartbeat_s, self._keepalive_s = heartbeat_s, keepalive_s
         self._reconnect, self._delays, self._clock = reconnect, reconnect_delays, clock
         self._pin = tls.normalise_fingerprint(fingerprint) if fingerprint else None
@@ -330,6 +335,11 @@ class BridgeClient(ConsensusMixin):
 
     async def status(self) -> StatusReport:
         return await self._request(Status(rid=self._rid()), StatusReport)
+
+    async def forget(self) -> Forgotten:
+        """Asks the bridge to forget this address: its peer record and mailbox (protocol
+        §2.5). The bridge closes the link once that is committed."""
+        return await self._request(Forget(rid=self._rid()), Forgotten)
 
     async def admin_status(self) -> BridgeReport:
         """Every peer's cursors and connections; needs an admin token (protocol §3.5)."""
@@ -558,6 +568,7 @@ class BridgeClient(ConsensusMixin):
                 resume=(self.inbox.ack_target() or None) if self.address else None,
                 presence=self._presence,
                 attach=self._attach or None,
+                mode=self._mode,
                 client=ClientInfo(kind=self._kind, version=__version__),
             )
         except ValidationError as exc:

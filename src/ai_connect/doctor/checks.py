@@ -154,12 +154,14 @@ def _state(client: str, scope: Scope, program: list[str]) -> str:
     return "outdated" if any(c.changed for c in remove) else "absent"
 
 
-def check_setups(program: list[str], project: Path, home: Path) -> list[Check]:
+def check_setups(
+    program: list[str], project: Path, home: Path, vscode_user_dir: Path | None = None
+) -> list[Check]:
     """Each agent client's setup, per scope: present and what ``setup`` would write now."""
     checks = []
     for client in CLIENTS:
         for user in (False, True):
-            scope = Scope(user=user, project=project, home=home)
+            scope = Scope(user=user, project=project, home=home, vscode_user_dir=vscode_user_dir)
             where = "--user" if user else "--project"
             try:
                 state = _state(client, scope, program)
