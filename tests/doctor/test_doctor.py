@@ -141,7 +141,7 @@ def test_a_tls_bridge_with_the_right_pin_passes(
     context = tls.server_context(certs.cert, certs.key)
     pin = tls.colon_hex(tls.file_fingerprint(certs.cert))
     with bridge_thread(ssl=context) as server:
-        code, checks = doctor(capsys, "--bridge", server.url, "--fingerprint", pin)
+        _, checks = doctor(capsys, "--bridge", server.url, "--fingerprint", pin)
     assert checks["tls"]["outcome"] == "pass"
     assert checks["round trip"]["outcome"] == "pass", checks["round trip"]
 
