@@ -57,20 +57,23 @@ def test_a_lost_bridge_is_logged_and_reported_by_healthz_until_it_is_back() -> N
 
     async def scenario() -> None:
         with said() as log:
-            async with RestartableBridge() as br, http_server(settings(br.url, "srv")) as base:
-                async with httpx2.AsyncClient() as http:
-                    await log.wait_for(f"connected to {br.url}", 5)
-                    health = await http.get(f"{base}/healthz")
-                    assert (health.status_code, health.text) == (200, "ok")
-                    await br.stop()
-                    line = await log.wait_for("cannot reach the bridge", 5)
-                    assert br.url in line
-                    health = await http.get(f"{base}/healthz")
-                    assert health.status_code == 503
-                    assert health.text.startswith(f"no link to the bridge at {br.url}")
-                    await br.start()
-                    await log.wait_for("reached the bridge", 10)
-                    health = await http.get(f"{base}/healthz")
-                    assert (health.status_code, health.text) == (200, "ok")
+            async with (
+                RestartableBridge() as br,
+                http_server(settings(br.url, "srv")) as base,
+                httpx2.AsyncClient() as http,
+            ):
+                await log.wait_for(f"connected to {br.url}", 5)
+                health = await http.get(f"{base}/healthz")
+                assert (health.status_code, health.text) == (200, "ok")
+                await br.stop()
+                line = await log.wait_for("cannot reach the bridge", 5)
+                assert br.url in line
+                health = await http.get(f"{base}/healthz")
+                assert health.status_code == 503
+                assert health.text.startswith(f"no link to the bridge at {br.url}")
+                await br.start()
+                await log.wait_for("reached the bridge", 10)
+                health = await http.get(f"{base}/healthz")
+                assert (health.status_code, health.text) == (200, "ok")
 
     run(scenario(), timeout=40)
