@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ai_connect.errors import ConfigError
+from ai_connect.agent_setup.apply import read_file
 from ai_connect.service import units
 from ai_connect.service.units import MARK, UnitSpec
 
@@ -120,15 +120,6 @@ def plan(layout: Layout, kind: str, program: Sequence[str], args: Sequence[str])
     return files
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}; nothing was changed") from exc
-
-
 def _ours(text: str | None) -> bool:
     return text is not None and text.startswith(MARK)
 
@@ -157,7 +148,7 @@ def install_files(
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
     for file in files:
         path = layout.on_disk(file.path)
-        current = _read(path)
+        current = read_file(path)
         if current == file.text:
             out.append(Outcome(path, "unchanged"))
             continue
@@ -186,7 +177,7 @@ def uninstall_files(
     out = []
     for file in files:
         path = layout.on_disk(file.path)
-        current = _read(path)
+        current = read_file(path)
         if current is None:
             out.append(Outcome(path, "absent"))
             continue
@@ -197,7 +188,7 @@ def uninstall_files(
             out.append(Outcome(path, "kept", "you changed it; delete it yourself if unneeded"))
             continue
         original = next(
-            (b for b in _backups(path) if not _ours(_read(b))),
+            (b for b in _backups(path) if not _ours(read_file(b))),
             None,
         )
         out.append(Outcome(path, "restored" if original else "removed"))
