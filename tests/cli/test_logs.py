@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import select
+import queue
 import stat
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -132,19 +133,67 @@ def test_logs_follow_prints_lines_as_they_are_written(state: Path) -> None:
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as follower:
         try:
             assert follower.stdout is not None
-            assert read_line(follower.stdout, 30) == "before\n"
+            lines = Lines(follower.stdout)
+            assert lines.next(30) == "before\n"
             with path.open("a") as f:
                 f.write("after\n")
-            assert read_line(follower.stdout, 30) == "after\n"
+            assert lines.next(30) == "after\n"
         finally:
             follower.terminate()
 
 
-def read_line(stream: object, timeout: float) -> str:
-    """One line of a pipe, waiting at most ``timeout`` seconds for it."""
-    assert hasattr(stream, "fileno") and hasattr(stream, "readline")
-    deadline = time.monotonic() + timeout
-    ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
-    assert ready, "no line within the timeout"
-    line: str = stream.readline()
-    return line
+class Lines:
+    """The lines of a pipe, read by a thread, handed out with a timeout (a pipe's text
+    wrapper buffers ahead, so select() on its descriptor cannot tell what it holds)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put("")  # end of the stream
+
+    def next(self, timeout: float) -> str:
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line within {timeout:g} s") from None
+
+
+def start_bridge_process(*extra: str) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "ai_connect", "bridge", "--memory", "--port", "0", *extra]
+    return subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+
+
+def banner(process: subprocess.Popen[str]) -> list[str]:
+    """The bridge's start-up lines, up to the one that says how to connect an agent."""
+    assert process.stderr is not None
+    reader, lines = Lines(process.stderr), []
+    while not lines or not lines[-1].startswith("connect an agent"):
+        lines.append(reader.next(30))
+        assert lines[-1], f"the bridge ended: {lines}"
+    return lines
+
+
+@pytest.mark.parametrize("flag", [None, "-"])
+def test_the_bridge_writes_its_log_file_unless_told_not_to(state: Path, flag: str | None) -> None:
+    """By default bridge.log under the state folder gets the lifecycle lines, and the banner
+    names it; --log-file - writes no file."""
+    path = default_log_file("bridge")
+    with start_bridge_process(*(["--log-file", flag] if flag else [])) as process:
+        try:
+            lines = banner(process)
+        finally:
+            process.terminate()
+        assert process.wait(timeout=30) == 0
+    if flag == "-":
+        assert not path.exists()
+        assert not any(line.startswith("log:") for line in lines)
+    else:
+        assert f"log: {path} ('ai-connect logs bridge -f' follows it)\n" in lines
+        text = path.read_text()
+        assert "ai_connect.bridge" in text and "bridge listening on" in text
+        assert "bridge stopped" in text

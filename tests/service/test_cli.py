@@ -342,3 +342,50 @@ def test_logs_asks_the_journal_of_the_installed_units(
     argv = [sys.executable, "-m", "ai_connect", "service", "logs", "-f", "-n", "5"]
     assert subprocess.run(argv, timeout=60).returncode == 0  # it becomes journalctl
     assert calls(systemd_log) == ["journalctl --user -u ai-connect-mcp.service -n 5 --no-pager -f"]
+
+
+def test_status_of_a_running_bridge_is_healthy(
+    home: Path,
+    systemd_log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Active in systemd and answering /healthz on the unit's port: exit 0, 'ok'."""
+    with ThreadedBridge() as bridge:
+        port = bridge.port
+        run(capsys, "service", "install", "bridge", "--", "--port", str(port))
+        monkeypatch.setenv(
+            "FAKE_SYSTEMD_SHOW",
+            "ActiveState=active\nSubState=running\nUnitFileState=enabled\nMainPID=42\nNRestarts=0",
+        )
+        code, out, _ = run(capsys, "service", "status", "bridge")
+    assert code == 0, out
+    assert "active (running), enabled, pid 42, restarts 0" in out
+    assert "/healthz ok" in out
+
+
+class ThreadedBridge:
+    """A bridge on 127.0.0.1, port 0, in a thread of its own (the CLI runs its own loop)."""
+
+    def __enter__(self) -> ThreadedBridge:
+        import asyncio
+        import threading
+
+        from ai_connect.bridge.server import BridgeServer, ServerSettings
+        from ai_connect.bridge.store.memory import MemoryStore
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="service-bridge")
+        self.thread.start()
+        self.server = BridgeServer(MemoryStore(), ServerSettings(port=0))
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+        self.port = self.server.port
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
