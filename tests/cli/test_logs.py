@@ -171,7 +171,8 @@ def start_bridge_process(*extra: str) -> subprocess.Popen[str]:
 def banner(process: subprocess.Popen[str]) -> list[str]:
     """The bridge's start-up lines, up to the one that says how to connect an agent."""
     assert process.stderr is not None
-    reader, lines = Lines(process.stderr), []
+    reader = Lines(process.stderr)
+    lines: list[str] = []
     while not lines or not lines[-1].startswith("connect an agent"):
         lines.append(reader.next(30))
         assert lines[-1], f"the bridge ended: {lines}"
