@@ -1,4 +1,5 @@
-"""What the whole suite shares: no test writes log files into the real home."""
+"""What the whole suite shares: ``--io-report`` (tests/io_report.py), and no test writes
+log files into the real home."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+from tests import io_report
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Adds ``--io-report[=FILE]``."""
+    io_report.add_option(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Starts recording when ``--io-report`` was given."""
+    io_report.register(config)
 
 
 @pytest.fixture(autouse=True, scope="session")

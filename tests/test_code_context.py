@@ -95,7 +95,8 @@ def test_outside_git_the_git_fields_are_empty(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("a\nb\n")
     ctx = read_context(str(tmp_path / "notes.txt"), cwd=tmp_path)
     assert (ctx.path, ctx.content, ctx.lines) == ("notes.txt", "a\nb\n", "1-2")
-    assert ctx.git.repo is ctx.git.branch is ctx.git.commit is ctx.git.dirty is None
+    git = ctx.git
+    assert (git.repo, git.branch, git.commit, git.dirty) == (None, None, None, None)
 
 
 def test_oversize_excerpt_is_cut_at_a_line_with_a_marker_naming_the_rest(tmp_path: Path) -> None:

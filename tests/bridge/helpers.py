@@ -2,8 +2,8 @@
 
 ``Bridge`` plays the server's part without an event loop: frames are decoded as
 ``BridgeServer._handle`` decodes them, ``Persist`` actions wait in a batch until
-``commit()`` runs them through ``MemoryStore.commit`` and feeds back ``Committed``
-exactly as ``BridgeServer._commit_once`` does, and ``LoadPending`` actions wait until
+``commit()`` runs them through ``MemoryStore.commit`` with the server's own
+``bridge.batch.write_batch`` and ``committed``, and ``LoadPending`` actions wait until
 ``load()`` serves them from ``MemoryStore.pending``. Tests decide when each happens.
 """
 
@@ -14,13 +14,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
+from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.core import Router, RouterConfig
 from ai_connect.bridge.events import (
     Action,
     BadFrame,
     Close,
     CommitFailed,
-    Committed,
     Connected,
     Disconnected,
     Event,
@@ -31,15 +31,7 @@ from ai_connect.bridge.events import (
     Send,
     Tick,
 )
-from ai_connect.bridge.store.base import (
-    AckOp,
-    AppendOp,
-    ForgetOp,
-    PeerRecord,
-    ProposalRecord,
-    TokenRecord,
-    WriteBatch,
-)
+from ai_connect.bridge.store.base import PeerRecord, TokenRecord, WriteBatch
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
@@ -142,33 +134,15 @@ class Bridge:
         return actions
 
     def commit(self) -> list[Action]:
-        """Runs the waiting batch through the store, as ``BridgeServer._commit_once``."""
+        """Runs the waiting batch through the store, as ``BridgeServer._commit_once`` does."""
         persists, self.batch = self.batch, []
         if not persists:
             return []
-        batch = WriteBatch()
-        for p in persists:
-            match p.op:
-                case PeerRecord():
-                    batch.peers.append(p.op)
-                case AppendOp():
-                    batch.appends.append(p.op)
-                case AckOp():
-                    batch.acks.append(p.op)
-                case ProposalRecord():
-                    batch.proposals.append(p.op)
-                case ForgetOp():
-                    batch.forgets.append(p.op)
         try:
-            result = self.store.commit(batch)
+            result = self.store.commit(write_batch(persists))
         except StoreError as exc:
             return self.handle(CommitFailed(tuple(persists), str(exc)))
-        appends = [p for p in persists if isinstance(p.op, AppendOp)]
-        acks = tuple(p for p in persists if isinstance(p.op, AckOp))
-        proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
-        forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
-        appended = tuple(zip(appends, result.appends, strict=True))
-        return self.handle(Committed(appended, acks, proposals, forgets))
+        return self.handle(committed(persists, result))
 
     def fail_commit(self, reason: str = "disk full") -> list[Action]:
         """Rolls the waiting batch back, as the server does when the store raises."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ai_connect.protocol import Acked, Error, ErrorCode, Presence, Welcome
 
 from .helpers import Bridge, addr, closes, delivers, errors, frames, one
@@ -20,7 +22,7 @@ def owners() -> Bridge:
     return bridge
 
 
-def attach(bridge: Bridge, conn: int, session: str | None, **fields: object) -> str | None:
+def attach(bridge: Bridge, conn: int, session: str | None, **fields: Any) -> str | None:
     """Says an attach hello; returns the address it got (``None`` on an error)."""
     actions = bridge.hello(conn, "Alice", session=session, attach=True, **fields)
     bridge.settle()

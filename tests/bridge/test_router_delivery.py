@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
-from ai_connect.bridge.events import LoadPending, Persist
+from ai_connect.bridge.events import Action, LoadPending, Persist
 from ai_connect.bridge.store.base import AppendOp
 from ai_connect.protocol import Accepted, Deliver, ErrorCode, Welcome
 
@@ -27,7 +29,7 @@ BOBBY = addr("Bobby", "other")
 CAROL = addr("Carol")
 
 
-def appends(actions: list[object]) -> list[AppendOp]:
+def appends(actions: Iterable[Action]) -> list[AppendOp]:
     return [a.op for a in actions if isinstance(a, Persist) and isinstance(a.op, AppendOp)]
 
 

@@ -65,7 +65,8 @@ def ai_connect_command() -> list[str]:
 
 def claude_env(home: Path, api: str, **extra: str) -> dict[str, str]:
     """A clean environment: no user config of ai-connect or Claude, only loopback traffic."""
-    drop = ("AI_CONNECT_", "ANTHROPIC_", "CLAUDE", "OTEL_", "HTTP_PROXY", "HTTPS_PROXY")
+    drop: tuple[str, ...] = ("AI_CONNECT_", "ANTHROPIC_", "CLAUDE", "OTEL_", "HTTP_PROXY")
+    drop += ("HTTPS_PROXY",)
     drop += ("NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env |= {

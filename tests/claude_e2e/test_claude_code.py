@@ -34,7 +34,8 @@ from tests.claude_e2e.support import (
     claude_env,
     run_setup,
 )
-from tests.client.support import bridge, make_client
+from tests.client.support import make_client
+from tests.support.bridge import bridge
 
 PROJECT = "proj"
 ADDRESS = f"cc ({PROJECT})"

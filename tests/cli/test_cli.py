@@ -1,20 +1,21 @@
-"""The ai-connect CLI against a real bridge (MemoryStore) on 127.0.0.1.
+"""The ai-connect CLI against a real bridge (MemoryStore), without a port.
 
-The bridge runs in a background thread with its own event loop; ``cli.main([...])``
-runs in the test thread (or, when a test needs a live peer at the same time, in a
-worker thread via ``asyncio.to_thread`` while the peer lives in the test's loop).
+The bridge runs in a background thread with its own event loop (tests/support/bridge.py
+``ThreadedBridge``, ``listen=False``) and is reached at an in-process URL
+(tests/support/inprocess.py): ``cli.main([...], client_options=CLIENT_OPTIONS)`` gives
+every client the command opens that transport, so ``--bridge``, the environment and the
+config file still pick the bridge, over a socketpair. ``cli.main`` runs in the test
+thread (or, when a test needs a live peer at the same time, in a worker thread via
+``asyncio.to_thread`` while the peer lives in the test's loop).
 Nothing sleeps: every wait is on an event, a queue or a future, with a timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import io
 import json
 import re
-import socket
-import threading
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -23,56 +24,13 @@ from typing import Any
 import pytest
 
 from ai_connect import cli
-from ai_connect.bridge.server import BridgeServer, ServerSettings
-from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.client import BridgeClient, Message
 from ai_connect.protocol import Presence
+from tests.support.bridge import ThreadedBridge
+from tests.support.inprocess import CLIENT_OPTIONS, serving, unserved_url
 
 PROJECT = "proj"
 MESSAGE_KEYS = {"id", "seq", "from", "to", "content", "context", "thread", "reply_to", "timestamp"}
-
-
-class BridgeThread:
-    """A BridgeServer on 127.0.0.1, port 0, in its own thread and event loop."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._ready: concurrent.futures.Future[str] = concurrent.futures.Future()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._main, name="test-bridge", daemon=True)
-
-    def _main(self) -> None:
-        try:
-            self._loop.run_until_complete(self._serve())
-        finally:
-            self._loop.close()
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        server = BridgeServer(MemoryStore(), ServerSettings(host="127.0.0.1", port=0))
-        try:
-            await server.start()
-        except BaseException as exc:
-            self._ready.set_exception(exc)
-            raise
-        self._ready.set_result(server.url)
-        try:
-            await self._stop.wait()
-        finally:
-            await server.close()
-
-    def start(self) -> str:
-        self._thread.start()
-        self.url = self._ready.result(timeout=10)
-        return self.url
-
-    def stop(self) -> None:
-        """Closes the bridge cleanly (idempotent)."""
-        if self._thread.is_alive():
-            assert self._stop is not None
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(timeout=10)
-            assert not self._thread.is_alive(), "the bridge did not stop within 10 s"
 
 
 @pytest.fixture(autouse=True)
@@ -88,35 +46,37 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def bridge() -> Iterator[BridgeThread]:
-    server = BridgeThread()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def bridge() -> Iterator[ThreadedBridge]:
+    """A bridge in its own thread (``cli.main`` blocks this one), on no port."""
+    with ThreadedBridge(listen=False) as running:
+        yield running
 
 
 @pytest.fixture
-def url(bridge: BridgeThread) -> str:
-    return bridge.url
+def url(bridge: ThreadedBridge) -> Iterator[str]:
+    """The bridge's in-process URL."""
+    with serving(bridge) as served:
+        yield served
 
 
 @pytest.fixture
-def refused_url() -> Iterator[str]:
-    """A port that is bound but not listening: every connection is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"ws://127.0.0.1:{sock.getsockname()[1]}"
+def refused_url() -> str:
+    """A URL nothing serves: every connection is refused."""
+    return unserved_url()
 
 
 def run(scenario: Coroutine[Any, Any, Any], timeout: float = 20.0) -> Any:
     return asyncio.run(asyncio.wait_for(scenario, timeout))
 
 
+def main(argv: list[str]) -> int:
+    """``cli.main`` with the in-process transport for every client it opens."""
+    return cli.main(argv, client_options=CLIENT_OPTIONS)
+
+
 def cli_run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """Runs ``ai-connect ARGV`` in this thread; returns (exit code, stdout, stderr)."""
-    code = cli.main(list(argv))
+    code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -126,7 +86,7 @@ def as_(url: str, name: str) -> list[str]:
 
 
 def client(url: str, name: str, **options: Any) -> BridgeClient:
-    return BridgeClient(url, name, PROJECT, reconnect=False, **options)
+    return BridgeClient(url, name, PROJECT, reconnect=False, **CLIENT_OPTIONS, **options)
 
 
 def register(url: str, *names: str) -> None:
@@ -188,7 +148,7 @@ def test_send_to_an_online_peer_reports_live_delivery(
     async def scenario() -> list[Message]:
         async with client(url, "bob") as bob:
             argv = ["send", "bob (proj)", "are you there?", "--json", *as_(url, "alice")]
-            assert await asyncio.to_thread(cli.main, argv) == 0
+            assert await asyncio.to_thread(main, argv) == 0
             return await bob.wait(5)
 
     received = run(scenario())
@@ -283,7 +243,7 @@ def test_wait_returns_a_message_sent_after_it_started(
                 lambda e: joined.put_nowait(e) if isinstance(e, Presence) else None
             )
             argv = ["wait", "--timeout", "15", *as_(url, "bob")]
-            waiting = asyncio.ensure_future(asyncio.to_thread(cli.main, argv))
+            waiting = asyncio.ensure_future(asyncio.to_thread(main, argv))
             while (event := await asyncio.wait_for(joined.get(), 10)).peer.address != "bob (proj)":
                 assert event.event == "join"
             await observer.send("bob (proj)", "wake up")
@@ -337,7 +297,7 @@ def test_wait_from_an_unknown_peer_is_an_error(
 
 
 def test_wait_exits_1_when_the_bridge_goes_away(
-    bridge: BridgeThread, url: str, capsys: pytest.CaptureFixture[str]
+    bridge: ThreadedBridge, url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bridge that stops while wait blocks ends it with exit 1, not a hang or a 0."""
 
@@ -347,7 +307,7 @@ def test_wait_exits_1_when_the_bridge_goes_away(
             observer.add_listener(
                 lambda e: joined.put_nowait(e) if isinstance(e, Presence) else None
             )
-            waiting = asyncio.ensure_future(asyncio.to_thread(cli.main, ["wait", *as_(url, "bob")]))
+            waiting = asyncio.ensure_future(asyncio.to_thread(main, ["wait", *as_(url, "bob")]))
             while (await asyncio.wait_for(joined.get(), 10)).peer.address != "bob (proj)":
                 pass
             await asyncio.to_thread(bridge.stop)
@@ -397,9 +357,9 @@ def test_config_file_with_the_original_keys_is_honoured(
     url: str, isolated_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """bridge.host, bridge.port and peer.name from config.yaml pick the bridge and the name."""
-    port = url.rsplit(":", 1)[1]
+    host, port = url.split("://", 1)[1].rsplit(":", 1)
     isolated_env.write_text(
-        f"bridge:\n  host: 127.0.0.1\n  port: {port}\npeer:\n  name: cfgpeer\n", encoding="utf-8"
+        f"bridge:\n  host: {host}\n  port: {port}\npeer:\n  name: cfgpeer\n", encoding="utf-8"
     )
     code, out, _ = cli_run(capsys, "status", "--json")
     assert code == 0

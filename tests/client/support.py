@@ -1,5 +1,10 @@
-"""Helpers for the client tests: a real bridge in the test's event loop, fake bridges,
-and a TCP relay that can freeze or cut a link.
+"""Helpers for the client tests: clients with short timeouts, listeners, and a relay
+that can freeze or cut a link. Bridges (real and fake) come from tests/support/bridge.py.
+
+The client tests run the real client and the real bridge over ``socket.socketpair()``:
+a bridge started with ``listen=False`` binds no port, and :func:`make_client` gives the
+client the matching transport (BridgeClient's ``connect=`` seam). Only the tests of the
+default transport itself (a refused port) open a TCP socket.
 
 Nothing here sleeps: every wait is on an event or a future, bounded by a timeout.
 """
@@ -10,17 +15,18 @@ import asyncio
 import contextlib
 import itertools
 import socket
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.client import connect as websockets_connect
 
-from ai_connect.bridge.server import BridgeServer, ServerSettings
-from ai_connect.bridge.store.base import Store
-from ai_connect.bridge.store.memory import MemoryStore
+from ai_connect.bridge.server import BridgeServer
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Inbox, Message
-from ai_connect.protocol import Error, Hello, Welcome, decode_client, encode
+from tests.support import inprocess
+from tests.support.bridge import NO_PORT_URL, RestartableBridge, socketpair_connect
 
 PROJECT = "proj"
 
@@ -35,74 +41,44 @@ def fast_delays() -> Iterator[float]:
     return itertools.repeat(0.01)
 
 
-def make_client(url: str, name: str, project: str = PROJECT, **options: Any) -> BridgeClient:
-    """A client with short timeouts and 10 ms reconnect delays."""
+class Reachable(Protocol):
+    """A bridge (or relay) a client reaches through ``connect`` instead of a port."""
+
+    @property
+    def url(self) -> str: ...
+
+    def connect(self, uri: str, **options: Any) -> websockets_connect: ...
+
+
+def make_client(
+    target: str | BridgeServer | Reachable, name: str, project: str = PROJECT, **options: Any
+) -> BridgeClient:
+    """A client with short timeouts and 10 ms reconnect delays, of ``target``: a bridge
+    started with ``listen=False`` (reached over a socketpair), a FakeBridge, Relay or
+    RestartableBridge (through its ``connect``), or a URL: an in-process one
+    (tests/support/inprocess.py) or a real port."""
     options.setdefault("reconnect_delays", fast_delays)
     options.setdefault("request_timeout", 5.0)
     options.setdefault("connect_timeout", 3.0)
-    return BridgeClient(url, name, project, **options)
+    if isinstance(target, BridgeServer):
+        target = Reached(target)
+    if not isinstance(target, str):
+        options.setdefault("connect", target.connect)
+        target = target.url
+    elif urlsplit(target).hostname == inprocess.HOST:
+        options.setdefault("connect", inprocess.connect)
+    return BridgeClient(target, name, project, **options)
 
 
-class SharedStore(MemoryStore):
-    """A MemoryStore that outlives the bridge using it, so a restart keeps the mail.
+@dataclass(frozen=True)
+class Reached:
+    """A started ``listen=False`` BridgeServer as a :class:`Reachable`."""
 
-    ``MemoryStore.close()`` refuses any later use (as a closed database would), and
-    ``BridgeServer.close()`` closes its store; this one ignores that close.
-    """
+    server: BridgeServer
+    url: str = NO_PORT_URL
 
-    def close(self) -> None:
-        pass
-
-
-async def start_bridge(store: Store | None = None, port: int = 0) -> BridgeServer:
-    """A started bridge on 127.0.0.1 (``port=0``: any free port; read ``server.port``)."""
-    server = BridgeServer(store or MemoryStore(), ServerSettings(port=port))
-    await server.start()
-    return server
-
-
-@contextlib.asynccontextmanager
-async def bridge(store: Store | None = None) -> AsyncIterator[BridgeServer]:
-    server = await start_bridge(store)
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-class RestartableBridge:
-    """A bridge on a port that stays the same across restarts, with a store that survives."""
-
-    def __init__(self) -> None:
-        self.store = SharedStore()
-        self.port = 0
-        self.server: BridgeServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.server = await start_bridge(self.store, self.port)
-        self.port = self.server.port
-
-    async def stop(self) -> None:
-        """Closes the bridge: every link gets a close frame (1001)."""
-        assert self.server is not None
-        server, self.server = self.server, None
-        await server.close()
-
-    async def restart(self) -> None:
-        await self.stop()
-        await self.start()
-
-    async def __aenter__(self) -> RestartableBridge:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.server is not None:
-            await self.stop()
+    def connect(self, uri: str, **options: Any) -> websockets_connect:
+        return socketpair_connect(self.server)(uri, **options)
 
 
 def listen(client: BridgeClient) -> asyncio.Queue[Message]:
@@ -136,77 +112,6 @@ class CountingInbox(Inbox):
         return super().add(message)
 
 
-# --- a fake bridge ---------------------------------------------------------------------
-
-
-class FakeBridge:
-    """A WebSocket server that answers ``hello`` as told, then swallows every frame.
-
-    ``on_hello`` is ``"welcome"``, ``"refuse"`` (an ``auth_failed`` error), ``"ignore"``
-    or ``"drop"`` (the TCP connection is aborted).
-    Every frame after the hello is put on ``frames``, so a test can wait until a
-    request has reached the "bridge".
-    """
-
-    def __init__(self, on_hello: str = "welcome") -> None:
-        self.on_hello = on_hello
-        self.hellos = 0
-        self.frames: asyncio.Queue[str | bytes] = asyncio.Queue()
-        self._server: Server | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"ws://127.0.0.1:{next(iter(self._server.sockets)).getsockname()[1]}"
-
-    async def __aenter__(self) -> FakeBridge:
-        self._server = await serve(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def stop(self) -> None:
-        """Closes every connection (code 1001) and stops listening."""
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _handle(self, ws: ServerConnection) -> None:
-        hello = decode_client(await ws.recv())
-        assert isinstance(hello, Hello)
-        self.hellos += 1
-        if self.on_hello == "welcome":
-            await ws.send(encode(welcome_for(hello)))
-        elif self.on_hello == "drop":
-            assert ws.transport is not None
-            ws.transport.abort()
-            return
-        elif self.on_hello == "refuse":
-            refusal = Error(
-                rid=hello.rid,
-                code="auth_failed",
-                message="token refused.",
-                hint="Pass the token the bridge operator gave you (--token).",
-            )
-            await ws.send(encode(refusal))
-        async for frame in ws:
-            self.frames.put_nowait(frame)
-
-
-def welcome_for(hello: Hello) -> Welcome:
-    return Welcome(
-        rid=hello.rid,
-        address=f"{hello.name} ({hello.project})",
-        name=hello.name,
-        project=hello.project,
-        server="fake",
-        unread=0,
-        tip=0,
-        acked=0,
-    )
-
-
 @contextlib.contextmanager
 def refused_url() -> Iterator[str]:
     """The URL of a port that is bound but not listening: connections are refused."""
@@ -219,36 +124,39 @@ def refused_url() -> Iterator[str]:
 
 
 class Relay:
-    """A TCP relay from 127.0.0.1:``port`` to a bridge.
+    """A relay between clients and a bridge, over socketpairs (no port).
 
-    ``freeze()`` stops relaying in one or both directions while keeping the sockets
-    open (a peer that stopped answering, or a dead route); ``cut()`` aborts every link
-    at once (a dropped connection, no close handshake).
+    Clients connect through :meth:`connect` (give ``make_client`` the relay); for each,
+    the relay opens a second socketpair into the bridge with ``accept`` (a
+    ``BridgeServer.accept``, or :func:`accepting` for a bridge that restarts) and copies
+    the bytes across. ``freeze()`` stops relaying in one or both directions while keeping
+    the sockets open (a peer that stopped answering, or a dead route); ``cut()`` aborts
+    every link at once (a dropped connection, no close handshake).
     """
 
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+    url = NO_PORT_URL
+
+    def __init__(self, accept: Callable[[socket.socket], None]) -> None:
+        self.accept = accept
         self.up_frozen = False
         self.down_frozen = False
-        self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
     async def __aenter__(self) -> Relay:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
         self.cut()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
+
+    def connect(self, uri: str, **options: Any) -> websockets_connect:
+        """websockets' ``connect`` into the relay: the transport seam of BridgeClient."""
+        client_end, relay_end = socket.socketpair()
+        task = asyncio.create_task(self._link(relay_end))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return websockets_connect(uri, sock=client_end, **options)
 
     def freeze(self, *, up: bool = True, down: bool = True) -> None:
         """Drops what the client sends (``up``) and/or what the bridge sends (``down``)."""
@@ -261,18 +169,18 @@ class Relay:
         self._writers.clear()
         self.up_frozen = self.down_frozen = False
 
-    def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._link(client_r, client_w))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _link(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+    async def _link(self, relay_end: socket.socket) -> None:
+        client_r, client_w = await asyncio.open_connection(sock=relay_end)
         self._writers.append(client_w)
+        ours, theirs = socket.socketpair()
         try:
-            bridge_r, bridge_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
+            self.accept(theirs)
+        except OSError:  # the bridge is down: as a refused connection, drop the client
+            ours.close()
+            theirs.close()
             client_w.transport.abort()
             return
+        bridge_r, bridge_w = await asyncio.open_connection(sock=ours)
         self._writers.append(bridge_w)
         await asyncio.gather(
             self._pump(client_r, bridge_w, up=True),
@@ -290,3 +198,14 @@ class Relay:
             # then the other side must not hear of it either.
             if not (self.up_frozen if up else self.down_frozen):
                 writer.transport.abort()
+
+
+def accepting(live: RestartableBridge) -> Callable[[socket.socket], None]:
+    """``accept`` of whichever bridge ``live`` runs now; refused while it is stopped."""
+
+    def accept(sock: socket.socket) -> None:
+        if live.server is None:
+            raise ConnectionRefusedError("the bridge is stopped")
+        live.server.accept(sock)
+
+    return accept

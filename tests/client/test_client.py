@@ -1,5 +1,6 @@
-"""BridgeClient against a real BridgeServer in the same event loop: connect, requests
-matched by rid, named timeouts and errors, close, and independence of instances."""
+"""BridgeClient against a real BridgeServer in the same event loop, over a socketpair:
+connect, requests matched by rid, named timeouts and errors, close, and independence of
+instances."""
 
 from __future__ import annotations
 
@@ -16,17 +17,21 @@ from ai_connect.errors import (
     RequestTimeout,
 )
 from ai_connect.protocol import HistoryPage, SearchResults, StatusReport
+from tests.support.bridge import FakeBridge, bridge
 
-from .support import FakeBridge, bridge, listen, make_client, refused_url, run, take
+from .support import listen, make_client, refused_url, run, take
 
 
 def test_connect_registers_and_sets_state() -> None:
-    """connect() sends hello; the welcome sets the address and state CONNECTED; close() CLOSED."""
+    """connect() sends hello; the welcome sets the address and state CONNECTED; close() CLOSED.
+
+    The one client test on a real port: it covers the default transport (TCP)."""
 
     async def scenario() -> None:
         async with bridge() as srv:
             alice = make_client(srv.url, "Alice")
-            assert alice.state is LinkState.CLOSED and not alice.connected
+            before = alice.state
+            assert before is LinkState.CLOSED and not alice.connected
             async with alice:
                 assert alice.state is LinkState.CONNECTED and alice.connected
                 assert alice.address == "Alice (proj)"
@@ -34,7 +39,8 @@ def test_connect_registers_and_sets_state() -> None:
                 assert alice.last_error is None
                 assert (await alice.status()).address == "Alice (proj)"
                 assert srv.router.online.keys() == {"Alice (proj)"}
-            assert alice.state is LinkState.CLOSED and not alice.connected
+            before = alice.state
+            assert before is LinkState.CLOSED and not alice.connected
 
     run(scenario())
 
@@ -59,8 +65,8 @@ def test_invalid_name_fails_locally_with_remedy() -> None:
     """An invalid name raises LocalProtocolError saying how to pick another; nothing connects."""
 
     async def scenario() -> None:
-        async with bridge() as srv:
-            client = make_client(srv.url, "Bad(name)")
+        async with bridge(listen=False) as srv:
+            client = make_client(srv, "Bad(name)")
             with pytest.raises(LocalProtocolError) as info:
                 await client.connect()
             assert "'Bad(name)'" in str(info.value) and "--name" in str(info.value)
@@ -74,8 +80,8 @@ def test_invalid_name_in_background_stops_without_retrying() -> None:
     """connect(wait=False) with an invalid name ends CLOSED with last_error, not retrying."""
 
     async def scenario() -> None:
-        async with FakeBridge() as fake:
-            client = make_client(fake.url, "Bad*name")
+        async with FakeBridge(listen=False) as fake:
+            client = make_client(fake, "Bad*name")
             await client.connect(wait=False)
             await client.wait_state(LinkState.CLOSED, 5)
             assert client.last_error is not None and "--name" in client.last_error
@@ -89,8 +95,8 @@ def test_refused_hello_raises_request_rejected() -> None:
     """A hello answered with an error raises RequestRejected with its code and hint."""
 
     async def scenario() -> None:
-        async with FakeBridge(on_hello="refuse") as fake:
-            client = make_client(fake.url, "Alice")
+        async with FakeBridge(on_hello="refuse", listen=False) as fake:
+            client = make_client(fake, "Alice")
             with pytest.raises(RequestRejected) as info:
                 await client.connect()
             assert info.value.code == "auth_failed"
@@ -104,8 +110,8 @@ def test_refused_hello_in_background_stops_retrying() -> None:
     """A refusal while (re)connecting in the background ends CLOSED with last_error set."""
 
     async def scenario() -> None:
-        async with FakeBridge(on_hello="refuse") as fake:
-            client = make_client(fake.url, "Alice")
+        async with FakeBridge(on_hello="refuse", listen=False) as fake:
+            client = make_client(fake, "Alice")
             await client.connect(wait=False)
             await client.wait_state(LinkState.CLOSED, 5)
             assert client.last_error is not None and "token refused" in client.last_error
@@ -119,12 +125,12 @@ def test_unanswered_hello_raises_request_timeout() -> None:
     """A bridge that accepts the WebSocket but never answers hello: RequestTimeout, CLOSED."""
 
     async def scenario() -> None:
-        async with FakeBridge(on_hello="ignore") as fake:
-            client = make_client(fake.url, "Alice", connect_timeout=0.3)
+        async with FakeBridge(on_hello="ignore", listen=False) as fake:
+            client = make_client(fake, "Alice", connect_timeout=0.3)
             with pytest.raises(RequestTimeout, match="hello"):
                 await client.connect()
             assert client.state is LinkState.CLOSED
-            assert client._pending == {}
+            assert len(client._pending) == 0
 
     run(scenario())
 
@@ -133,12 +139,12 @@ def test_unanswered_request_times_out_and_is_forgotten() -> None:
     """An unanswered request raises RequestTimeout naming it; its pending entry is removed."""
 
     async def scenario() -> None:
-        async with FakeBridge() as fake:
-            client = make_client(fake.url, "Alice", request_timeout=0.3)
+        async with FakeBridge(listen=False) as fake:
+            client = make_client(fake, "Alice", request_timeout=0.3)
             async with client:
                 with pytest.raises(RequestTimeout, match=r"peers.*0\.3 s"):
                     await client.peers()
-                assert client._pending == {}
+                assert len(client._pending) == 0
                 assert client.connected  # a slow answer is not a dead link
 
     run(scenario())
@@ -148,7 +154,7 @@ def test_unconfirmed_send_times_out_saying_resend_is_safe() -> None:
     """A send never confirmed raises RequestTimeout naming the cid to resend with."""
 
     async def scenario() -> None:
-        async with FakeBridge() as fake, make_client(fake.url, "Alice") as client:
+        async with FakeBridge(listen=False) as fake, make_client(fake, "Alice") as client:
             with pytest.raises(RequestTimeout, match="cid=c-7"):
                 await client.send("Bob", "hello", cid="c-7", timeout=0.3)
             assert "c-7" not in client._outbox
@@ -160,8 +166,8 @@ def test_concurrent_requests_get_their_own_replies() -> None:
     """Many requests in flight at once each get the reply with their rid."""
 
     async def scenario() -> None:
-        async with bridge() as srv:
-            alice, bob, carol = (make_client(srv.url, n) for n in ("Alice", "Bob", "Carol"))
+        async with bridge(listen=False) as srv:
+            alice, bob, carol = (make_client(srv, n) for n in ("Alice", "Bob", "Carol"))
             async with alice, bob, carol:
                 await alice.send("Bob", "apples for bob")
                 await alice.send("Carol", "pears for carol")
@@ -185,6 +191,7 @@ def test_concurrent_requests_get_their_own_replies() -> None:
                     assert isinstance(pears, SearchResults) and isinstance(apples, SearchResults)
                     assert [m.body for m in pears.messages] == ["pears for carol"]
                     assert [m.body for m in apples.messages] == ["apples for bob"]
+                    assert isinstance(peers, list)
                     assert {p.address for p in peers} == {
                         "Alice (proj)",
                         "Bob (proj)",
@@ -193,7 +200,7 @@ def test_concurrent_requests_get_their_own_replies() -> None:
                     assert isinstance(status, StatusReport) and status.address == "Alice (proj)"
                     assert isinstance(bob_status, StatusReport)
                     assert bob_status.address == "Bob (proj)"
-                assert alice._pending == {} and bob._pending == {}
+                assert len(alice._pending) == 0 and len(bob._pending) == 0
 
     run(scenario())
 
@@ -202,8 +209,8 @@ def test_close_fails_pending_requests() -> None:
     """close() fails a request in flight with NotConnected and leaves the client CLOSED."""
 
     async def scenario() -> None:
-        async with FakeBridge() as fake:
-            client = make_client(fake.url, "Alice", request_timeout=30)
+        async with FakeBridge(listen=False) as fake:
+            client = make_client(fake, "Alice", request_timeout=30)
             await client.connect()
             pending = asyncio.create_task(client.peers())
             await asyncio.wait_for(fake.frames.get(), 5)  # the request reached the bridge
@@ -211,7 +218,7 @@ def test_close_fails_pending_requests() -> None:
             with pytest.raises(NotConnected):
                 await pending
             assert client.state is LinkState.CLOSED
-            assert client._pending == {}
+            assert len(client._pending) == 0
             with pytest.raises(NotConnected, match="ai-connect bridge"):
                 await client.status()
 
@@ -238,9 +245,9 @@ def test_two_clients_share_no_state() -> None:
 
     async def scenario() -> None:
         assert not [v for v in vars(client_module).values() if isinstance(v, BridgeClient)]
-        async with bridge() as srv:
-            first, second = make_client(srv.url, "Alice"), make_client(srv.url, "Alice")
-            bob = make_client(srv.url, "Bob")
+        async with bridge(listen=False) as srv:
+            first, second = make_client(srv, "Alice"), make_client(srv, "Alice")
+            bob = make_client(srv, "Bob")
             async with first, second, bob:
                 assert first.address == "Alice (proj)" and second.address == "Alice#2 (proj)"
                 assert first.session != second.session and first.inbox is not second.inbox

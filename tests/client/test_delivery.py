@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ai_connect.errors import UnknownPeer
+from tests.support.bridge import bridge
 
-from .support import bridge, listen, make_client, run, take
+from .support import listen, make_client, run, take
 
 
 def test_unknown_peer_lists_candidates() -> None:
@@ -15,9 +16,9 @@ def test_unknown_peer_lists_candidates() -> None:
 
     async def scenario() -> None:
         async with (
-            bridge() as srv,
-            make_client(srv.url, "Alice") as alice,
-            make_client(srv.url, "Bob"),
+            bridge(listen=False) as srv,
+            make_client(srv, "Alice") as alice,
+            make_client(srv, "Bob"),
         ):
             with pytest.raises(UnknownPeer) as info:
                 await alice.send("Bobby", "hello")
@@ -33,9 +34,9 @@ def test_ambiguous_peer_lists_every_match() -> None:
     """A bare name carried by two peers raises UnknownPeer listing both addresses."""
 
     async def scenario() -> None:
-        async with bridge() as srv:
-            alice = make_client(srv.url, "Alice")
-            bob_here, bob_there = make_client(srv.url, "Bob"), make_client(srv.url, "Bob", "other")
+        async with bridge(listen=False) as srv:
+            alice = make_client(srv, "Alice")
+            bob_here, bob_there = make_client(srv, "Bob"), make_client(srv, "Bob", "other")
             async with alice, bob_here, bob_there:
                 with pytest.raises(UnknownPeer) as info:
                     await alice.send("Bob", "which one?")
@@ -52,9 +53,9 @@ def test_resend_with_same_cid_is_stored_once() -> None:
 
     async def scenario() -> None:
         async with (
-            bridge() as srv,
-            make_client(srv.url, "Alice") as alice,
-            make_client(srv.url, "Bob") as bob,
+            bridge(listen=False) as srv,
+            make_client(srv, "Alice") as alice,
+            make_client(srv, "Bob") as bob,
         ):
             inbox = listen(bob)
             first = await alice.send("Bob", "only once", cid="c-1")
@@ -73,10 +74,10 @@ def test_receipt_tells_online_from_offline() -> None:
     """An accepted receipt lists the recipients and which of them were online."""
 
     async def scenario() -> None:
-        async with bridge() as srv:
-            async with make_client(srv.url, "Bob"):
+        async with bridge(listen=False) as srv:
+            async with make_client(srv, "Bob"):
                 pass
-            async with make_client(srv.url, "Alice") as alice, make_client(srv.url, "Carol"):
+            async with make_client(srv, "Alice") as alice, make_client(srv, "Carol"):
                 receipt = await alice.send("*", "to everyone")
                 assert receipt.state == "accepted" and receipt.id
                 assert receipt.recipients == ("Bob (proj)", "Carol (proj)")
@@ -91,9 +92,9 @@ def test_listeners_get_each_message_once_in_order() -> None:
 
     async def scenario() -> None:
         async with (
-            bridge() as srv,
-            make_client(srv.url, "Alice") as alice,
-            make_client(srv.url, "Bob") as bob,
+            bridge(listen=False) as srv,
+            make_client(srv, "Alice") as alice,
+            make_client(srv, "Bob") as bob,
         ):
             first, second = listen(bob), listen(bob)
             for i in range(5):
@@ -115,9 +116,9 @@ def test_failing_listener_does_not_block_delivery() -> None:
 
     async def scenario() -> None:
         async with (
-            bridge() as srv,
-            make_client(srv.url, "Alice") as alice,
-            make_client(srv.url, "Bob") as bob,
+            bridge(listen=False) as srv,
+            make_client(srv, "Alice") as alice,
+            make_client(srv, "Bob") as bob,
         ):
 
             def broken(item: object) -> None:
@@ -136,8 +137,8 @@ def test_wait_filters_by_sender() -> None:
     """wait(sender=...) returns only that sender's messages and leaves the rest unread."""
 
     async def scenario() -> None:
-        async with bridge() as srv:
-            alice, bob, carol = (make_client(srv.url, n) for n in ("Alice", "Bob", "Carol"))
+        async with bridge(listen=False) as srv:
+            alice, bob, carol = (make_client(srv, n) for n in ("Alice", "Bob", "Carol"))
             async with alice, bob, carol:
                 inbox = listen(bob)
                 await alice.send("Bob", "from alice")
@@ -156,7 +157,7 @@ def test_wait_returns_empty_on_timeout() -> None:
     """wait() with nothing to read returns [] once the timeout passes."""
 
     async def scenario() -> None:
-        async with bridge() as srv, make_client(srv.url, "Bob") as bob:
+        async with bridge(listen=False) as srv, make_client(srv, "Bob") as bob:
             assert await bob.wait(0.05) == []
             assert bob.connected
 
@@ -167,8 +168,8 @@ def test_acked_messages_are_not_delivered_to_a_new_session() -> None:
     """After ack(wait=True) a fresh client with the same name and project gets no redelivery."""
 
     async def scenario() -> None:
-        async with bridge() as srv, make_client(srv.url, "Alice") as alice:
-            async with make_client(srv.url, "Bob") as bob:
+        async with bridge(listen=False) as srv, make_client(srv, "Alice") as alice:
+            async with make_client(srv, "Bob") as bob:
                 inbox = listen(bob)
                 await alice.send("Bob", "one")
                 await alice.send("Bob", "two")
@@ -177,7 +178,7 @@ def test_acked_messages_are_not_delivered_to_a_new_session() -> None:
                 assert bob.unread() == []
                 status = await bob.status()
                 assert (status.acked, status.unread) == (2, 0)
-            async with make_client(srv.url, "Bob") as fresh:
+            async with make_client(srv, "Bob") as fresh:
                 assert fresh.address == "Bob (proj)"
                 assert fresh.welcome is not None and fresh.welcome.unread == 0
                 inbox = listen(fresh)
@@ -192,12 +193,12 @@ def test_unacked_messages_come_back_to_a_new_session() -> None:
     """Messages received but never acked are delivered to the next session of that address."""
 
     async def scenario() -> None:
-        async with bridge() as srv, make_client(srv.url, "Alice") as alice:
-            async with make_client(srv.url, "Bob") as bob:
+        async with bridge(listen=False) as srv, make_client(srv, "Alice") as alice:
+            async with make_client(srv, "Bob") as bob:
                 inbox = listen(bob)
                 await alice.send("Bob", "one")
                 await take(inbox)
-            async with make_client(srv.url, "Bob") as fresh:
+            async with make_client(srv, "Bob") as fresh:
                 assert fresh.welcome is not None and fresh.welcome.unread == 1
                 assert [m.body for m in await fresh.wait(5)] == ["one"]
 

@@ -1,5 +1,5 @@
 """BridgeClient across outages: reconnect, connected state, the outbox, redelivery and the
-resume cursor. Links are dropped by restarting the bridge (same port, same store) or by a
+resume cursor. Links are dropped by restarting the bridge (same store) or by a
 relay that can cut or freeze them."""
 
 from __future__ import annotations
@@ -12,18 +12,9 @@ import pytest
 
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.errors import NotConnected, RequestTimeout
+from tests.support.bridge import FakeBridge, RestartableBridge, bridge
 
-from .support import (
-    CountingInbox,
-    FakeBridge,
-    Relay,
-    RestartableBridge,
-    bridge,
-    listen,
-    make_client,
-    run,
-    take,
-)
+from .support import CountingInbox, Relay, accepting, listen, make_client, run, take
 
 RECONNECTING, CONNECTED, CLOSED = LinkState.RECONNECTING, LinkState.CONNECTED, LinkState.CLOSED
 
@@ -40,7 +31,7 @@ def test_bridge_restart_reconnects() -> None:
     """A bridge restart: RECONNECTING with last_error at once, then CONNECTED, same address."""
 
     async def scenario() -> None:
-        async with RestartableBridge() as live, make_client(live.url, "Alice") as alice:
+        async with RestartableBridge(listen=False) as live, make_client(live, "Alice") as alice:
             loop = asyncio.get_running_loop()
             started = loop.time()
             await live.stop()
@@ -63,9 +54,9 @@ def test_client_started_before_bridge_connects_when_it_appears() -> None:
     """connect(wait=False) keeps trying until the bridge listens, then registers."""
 
     async def scenario() -> None:
-        async with RestartableBridge() as live:
+        async with RestartableBridge(listen=False) as live:
             await live.stop()
-            alice = make_client(live.url, "Alice")
+            alice = make_client(live, "Alice")
             await alice.connect(wait=False)
             await alice.wait_state(RECONNECTING, 5)
             await live.start()
@@ -81,8 +72,8 @@ def test_close_while_reconnecting_ends_closed() -> None:
     """close() during an outage stops reconnecting and leaves the client CLOSED."""
 
     async def scenario() -> None:
-        async with RestartableBridge() as live:
-            alice = make_client(live.url, "Alice")
+        async with RestartableBridge(listen=False) as live:
+            alice = make_client(live, "Alice")
             await alice.connect()
             await live.stop()
             await alice.wait_state(RECONNECTING, 5)
@@ -98,8 +89,8 @@ def test_pending_request_fails_when_link_drops() -> None:
     """A request in flight when the link closes fails with NotConnected, not a timeout."""
 
     async def scenario() -> None:
-        async with FakeBridge() as fake:
-            client = make_client(fake.url, "Alice", request_timeout=30)
+        async with FakeBridge(listen=False) as fake:
+            client = make_client(fake, "Alice", request_timeout=30)
             await client.connect()
             pending = asyncio.create_task(client.status())
             await asyncio.wait_for(fake.frames.get(), 5)  # the request reached the bridge
@@ -107,7 +98,7 @@ def test_pending_request_fails_when_link_drops() -> None:
             with pytest.raises(NotConnected, match=client.url):
                 await pending
             await client.wait_state(RECONNECTING, 5)
-            assert client._pending == {}
+            assert len(client._pending) == 0
             await client.close()
 
     run(scenario())
@@ -117,8 +108,8 @@ def test_link_lost_during_hello_fails_at_once() -> None:
     """A link that dies before the welcome raises NotConnected at once, not after a timeout."""
 
     async def scenario() -> None:
-        async with FakeBridge(on_hello="drop") as fake:
-            client = make_client(fake.url, "Alice", connect_timeout=10)
+        async with FakeBridge(on_hello="drop", listen=False) as fake:
+            client = make_client(fake, "Alice", connect_timeout=10)
             async with asyncio.timeout(2):
                 with pytest.raises(NotConnected, match=client.url):
                     await client.connect()
@@ -131,9 +122,9 @@ def test_normal_close_is_noticed_promptly() -> None:
     """BridgeServer.close() is noticed within a second, with its close code in last_error."""
 
     async def scenario() -> None:
-        async with RestartableBridge() as live:
+        async with RestartableBridge(listen=False) as live:
             # No retry during this test, so last_error keeps the close, not a refusal.
-            alice = make_client(live.url, "Alice", reconnect_delays=lambda: itertools.repeat(60))
+            alice = make_client(live, "Alice", reconnect_delays=lambda: itertools.repeat(60))
             await alice.connect()
             loop = asyncio.get_running_loop()
             started = loop.time()
@@ -152,8 +143,8 @@ def test_dead_link_is_noticed_within_seconds() -> None:
     """A bridge that stops answering (frozen link) is noticed by keepalive, then reconnected."""
 
     async def scenario() -> None:
-        async with bridge() as srv, Relay(srv.port) as relay:
-            alice = make_client(relay.url, "Alice", keepalive_s=0.3)
+        async with bridge(listen=False) as srv, Relay(srv.accept) as relay:
+            alice = make_client(relay, "Alice", keepalive_s=0.3)
             async with alice:
                 loop = asyncio.get_running_loop()
                 relay.freeze()
@@ -172,8 +163,8 @@ def test_queued_sends_during_outage_are_delivered_once_after_reconnect() -> None
     """send(queue=True) in an outage returns 'queued'; after reconnect each arrives once."""
 
     async def scenario() -> None:
-        async with RestartableBridge() as live:
-            alice, bob = make_client(live.url, "Alice"), make_client(live.url, "Bob")
+        async with RestartableBridge(listen=False) as live:
+            alice, bob = make_client(live, "Alice"), make_client(live, "Bob")
             async with alice, bob:
                 inbox = listen(bob)
                 await live.stop()
@@ -204,8 +195,8 @@ def test_resend_after_reconnect_is_stored_once() -> None:
     """A send resent with the same cid after a bridge restart is a duplicate, stored once."""
 
     async def scenario() -> None:
-        async with RestartableBridge() as live:
-            alice, bob = make_client(live.url, "Alice"), make_client(live.url, "Bob")
+        async with RestartableBridge(listen=False) as live:
+            alice, bob = make_client(live, "Alice"), make_client(live, "Bob")
             async with alice, bob:
                 first = await alice.send("Bob", "once", cid="c-1")
                 await reconnected(alice, live.restart)
@@ -222,9 +213,9 @@ def test_send_whose_accepted_was_lost_is_resent_and_stored_once() -> None:
     """A send stored by the bridge whose 'accepted' was lost is resent after reconnect: once."""
 
     async def scenario() -> None:
-        async with bridge() as srv, Relay(srv.port) as relay:
-            alice = make_client(relay.url, "Alice", request_timeout=10)
-            async with alice, make_client(srv.url, "Bob") as bob:
+        async with bridge(listen=False) as srv, Relay(srv.accept) as relay:
+            alice = make_client(relay, "Alice", request_timeout=10)
+            async with alice, make_client(srv, "Bob") as bob:
                 inbox = listen(bob)
                 relay.freeze(up=False, down=True)  # the bridge's answers get lost
                 sending = asyncio.create_task(alice.send("Bob", "hello once", cid="c-1"))
@@ -246,10 +237,10 @@ def test_unacked_messages_are_redelivered_and_shown_once(how: str) -> None:
     """Unacked messages come again after reconnect; the inbox shows each one once."""
 
     async def scenario() -> None:
-        async with RestartableBridge() as live, Relay(live.port) as relay:
-            bob = make_client(relay.url, "Bob")
+        async with RestartableBridge(listen=False) as live, Relay(accepting(live)) as relay:
+            bob = make_client(relay, "Bob")
             bob.inbox = counting = CountingInbox()
-            async with make_client(live.url, "Alice") as alice, bob:
+            async with make_client(live, "Alice") as alice, bob:
                 inbox = listen(bob)
                 await alice.send("Bob", "one")
                 await alice.send("Bob", "two")
@@ -278,10 +269,10 @@ def test_handled_messages_whose_ack_was_lost_are_not_shown_again() -> None:
     """ack(wait=False) lost with the link: the resume cursor of the next hello stops redelivery."""
 
     async def scenario() -> None:
-        async with bridge() as srv, Relay(srv.port) as relay:
-            bob = make_client(relay.url, "Bob")
+        async with bridge(listen=False) as srv, Relay(srv.accept) as relay:
+            bob = make_client(relay, "Bob")
             bob.inbox = counting = CountingInbox()
-            async with make_client(srv.url, "Alice") as alice, bob:
+            async with make_client(srv, "Alice") as alice, bob:
                 inbox = listen(bob)
                 await alice.send("Bob", "one")
                 await alice.send("Bob", "two")

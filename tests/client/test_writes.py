@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from .support import Relay, bridge, listen, make_client, run, take
+from tests.support.bridge import bridge
+
+from .support import Relay, listen, make_client, run, take
 
 
 def test_pipelined_sends_are_accepted_and_delivered_once_in_order() -> None:
@@ -13,9 +15,9 @@ def test_pipelined_sends_are_accepted_and_delivered_once_in_order() -> None:
 
     async def scenario() -> None:
         async with (
-            bridge() as srv,
-            make_client(srv.url, "Alice") as alice,
-            make_client(srv.url, "Bob") as bob,
+            bridge(listen=False) as srv,
+            make_client(srv, "Alice") as alice,
+            make_client(srv, "Bob") as bob,
         ):
             inbox = listen(bob)
             receipts = await asyncio.gather(*(alice.send("Bob", f"m{i}") for i in range(200)))
@@ -34,9 +36,9 @@ def test_frames_larger_than_one_write_arrive_whole_and_in_order() -> None:
 
     async def scenario() -> None:
         async with (
-            bridge() as srv,
-            make_client(srv.url, "Alice") as alice,
-            make_client(srv.url, "Bob") as bob,
+            bridge(listen=False) as srv,
+            make_client(srv, "Alice") as alice,
+            make_client(srv, "Bob") as bob,
         ):
             inbox = listen(bob)
             await asyncio.gather(*(alice.send("Bob", body) for body in bodies))
@@ -51,11 +53,11 @@ def test_link_cut_during_a_burst_loses_nothing() -> None:
 
     async def scenario() -> None:
         async with (
-            bridge() as srv,
-            Relay(srv.port) as relay,
-            make_client(srv.url, "Alice") as alice,
-            make_client(relay.url, "Bob") as bob,
-            make_client(srv.url, "Carol") as carol,
+            bridge(listen=False) as srv,
+            Relay(srv.accept) as relay,
+            make_client(srv, "Alice") as alice,
+            make_client(relay, "Bob") as bob,
+            make_client(srv, "Carol") as carol,
         ):
             inbox, carols = listen(bob), listen(carol)
             sends = asyncio.gather(*(alice.send("Bob", f"m{i}") for i in range(200)))

@@ -4,11 +4,8 @@ with the wrong pin, with auth on; and its machine checks on a scratch home."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +13,13 @@ import pytest
 
 from ai_connect import tls
 from ai_connect.bridge.auth import new_token
-from ai_connect.bridge.server import BridgeServer, ServerSettings
-from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.cli import main
 from ai_connect.client import BridgeClient
 from ai_connect.config import client_settings
 from ai_connect.doctor.checks import Outcome, check_config, check_database
 from tests.security.certs import make_authority
-
-
-@contextlib.contextmanager
-def bridge_thread(store: Any = None, **settings: Any) -> Iterator[BridgeServer]:
-    """A bridge on 127.0.0.1, port 0, in its own thread (the CLI runs its own loop)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="doctor-bridge")
-    thread.start()
-    server = BridgeServer(store or MemoryStore(), ServerSettings(port=0, **settings))
-    try:
-        asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+from tests.support.bridge import ThreadedBridge
 
 
 @pytest.fixture(autouse=True)
@@ -87,13 +66,13 @@ def test_a_bridge_that_is_up_passes_with_a_round_trip_and_no_peer_left(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Up: bridge, token and round trip pass; afterwards the bridge knows no peer."""
-    with bridge_thread() as server:
-        code, checks = doctor(capsys, "--bridge", server.url)
+    with ThreadedBridge() as bridge:
+        code, checks = doctor(capsys, "--bridge", bridge.url)
         assert checks["bridge"]["outcome"] == "pass", checks["bridge"]
         assert checks["round trip"]["outcome"] == "pass", checks["round trip"]
         assert "hook path" in checks["round trip"]["summary"]
         assert "forgot the test peer" in checks["round trip"]["summary"]
-        assert known_peers(server.url) == []
+        assert known_peers(bridge.url) == []
     assert checks["config"]["data"]["settings"]["url"]["source"] == "flag --bridge"
     assert checks["config"]["data"]["settings"]["name"] == {
         "value": "tester",
@@ -127,8 +106,8 @@ def test_a_tls_bridge_with_the_wrong_pin_fails_the_tls_check(
     """TLS, wrong pin: the tls check fails with the fingerprint to take; nothing is sent."""
     context = tls.server_context(certs.cert, certs.key)
     wrong = "AB:" * 31 + "AB"
-    with bridge_thread(ssl=context) as server:
-        code, checks = doctor(capsys, "--bridge", server.url, "--fingerprint", wrong)
+    with ThreadedBridge(ssl=context) as bridge:
+        code, checks = doctor(capsys, "--bridge", bridge.url, "--fingerprint", wrong)
     assert code == 1
     assert checks["tls"]["outcome"] == "fail"
     assert "not the pinned" in checks["tls"]["summary"] and "fingerprint" in checks["tls"]["fix"]
@@ -140,8 +119,8 @@ def test_a_tls_bridge_with_the_right_pin_passes(
     """TLS, right pin: tls passes and the round trip works over wss:// (the hook too)."""
     context = tls.server_context(certs.cert, certs.key)
     pin = tls.colon_hex(tls.file_fingerprint(certs.cert))
-    with bridge_thread(ssl=context) as server:
-        _, checks = doctor(capsys, "--bridge", server.url, "--fingerprint", pin)
+    with ThreadedBridge(ssl=context) as bridge:
+        _, checks = doctor(capsys, "--bridge", bridge.url, "--fingerprint", pin)
     assert checks["tls"]["outcome"] == "pass"
     assert checks["round trip"]["outcome"] == "pass", checks["round trip"]
 
@@ -151,8 +130,8 @@ def test_ws_to_a_wss_bridge_is_named_as_such(
 ) -> None:
     """ws:// to a bridge that serves wss://: the fix says to use wss://."""
     context = tls.server_context(certs.cert, certs.key)
-    with bridge_thread(ssl=context) as server:
-        plain = server.url.replace("wss://", "ws://")
+    with ThreadedBridge(ssl=context) as bridge:
+        plain = bridge.url.replace("wss://", "ws://")
         code, checks = doctor(capsys, "--bridge", plain)
     assert code == 1
     assert "serves wss://" in checks["bridge"]["fix"]
@@ -168,14 +147,14 @@ def test_with_auth_a_wrong_token_fails_and_a_good_one_round_trips(
     other, other_record = new_token("someone", now=0.0)
     store.put_token(record)
     store.put_token(other_record)
-    with bridge_thread(store) as server:
-        code, checks = doctor(capsys, "--bridge", server.url, "--token", other)
+    with ThreadedBridge(store) as bridge:
+        code, checks = doctor(capsys, "--bridge", bridge.url, "--token", other)
         assert code == 1 and checks["token"]["outcome"] == "fail"
         assert "may not register" in checks["token"]["summary"]
-        code, checks = doctor(capsys, "--bridge", server.url, "--token", token)
+        code, checks = doctor(capsys, "--bridge", bridge.url, "--token", token)
         assert checks["token"]["outcome"] == "pass"
         assert checks["round trip"]["outcome"] == "pass", checks["round trip"]
-        assert known_peers(server.url, "tester", token=token) == []
+        assert known_peers(bridge.url, "tester", token=token) == []
 
 
 def test_unknown_config_keys_are_flagged(scratch: Path) -> None:

@@ -29,8 +29,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ai_connect.client import BridgeClient, Receipt, backoff
-from ai_connect.client import client as client_module
+from websockets.asyncio.client import connect as websockets_connect
+
+from ai_connect.client import BridgeClient, Connect, Receipt, backoff
 from ai_connect.errors import NotConnected
 from ai_connect.protocol import Presence
 
@@ -49,6 +50,7 @@ def quick_delays() -> Iterator[float]:
 
 
 def make_client(args: argparse.Namespace, *, presence: bool = False) -> BridgeClient:
+    max_size = getattr(args, "max_size", 0)
     return BridgeClient(
         args.url,
         args.name,
@@ -57,6 +59,7 @@ def make_client(args: argparse.Namespace, *, presence: bool = False) -> BridgeCl
         reconnect_delays=quick_delays,
         request_timeout=WAIT_S,
         connect_timeout=5.0,
+        connect=frame_limited(max_size) if max_size else websockets_connect,
     )
 
 
@@ -69,20 +72,18 @@ async def follow_link(client: BridgeClient) -> None:
         emit("down", client.last_error or "")
 
 
-def limit_frames(max_size: int) -> None:
-    """Receive with websockets' own frame limit instead of the client's ``max_size=None``."""
-    real = client_module.connect
+def frame_limited(max_size: int) -> Connect:
+    """websockets' ``connect`` with its own frame limit instead of the client's
+    ``max_size=None``: given to BridgeClient's transport seam, a stand-in for a client
+    built with a frame limit."""
 
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        kwargs["max_size"] = max_size
-        return real(*args, **kwargs)
+    def connect(uri: str, **options: Any) -> websockets_connect:
+        return websockets_connect(uri, **{**options, "max_size": max_size})
 
-    client_module.connect = bounded  # type: ignore[assignment]
+    return connect
 
 
 async def receive(args: argparse.Namespace, out: TextIO) -> None:
-    if args.max_size:
-        limit_frames(args.max_size)
     client = make_client(args)
     seen = 0
     async with client:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.conftest import PROJECT, Agents, Bridge, accepted, numbers, payloads, shown
+from tests.e2e.conftest import PROJECT, Agents, accepted, numbers, payloads, shown
+from tests.support.process import BridgeProcess
 
 
 def test_broadcast_reaches_offline_peer_once(
-    bridge: Bridge, agents: Agents, tmp_path: Path
+    bridge: BridgeProcess, agents: Agents, tmp_path: Path
 ) -> None:
     """A broadcast while bob is offline: bob gets all 10 on return, carol 10, the sender none."""
     count = 10
@@ -51,7 +52,7 @@ def test_broadcast_reaches_offline_peer_once(
     )
 
 
-def test_short_name_to_offline_peer(bridge: Bridge, agents: Agents, tmp_path: Path) -> None:
+def test_short_name_to_offline_peer(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
     """'mini' resolves to the offline 'mini (proj)'; the messages wait and arrive on return."""
     count = 3
     out = tmp_path / "mini.jsonl"
@@ -74,7 +75,7 @@ def test_short_name_to_offline_peer(bridge: Bridge, agents: Agents, tmp_path: Pa
     print(f"short name: {count} sent to 'mini' while offline, {count} accepted, {count} shown")
 
 
-def test_two_sessions_one_address(bridge: Bridge, agents: Agents, tmp_path: Path) -> None:
+def test_two_sessions_one_address(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
     """A second 'bob' is 'bob#2'; bob's mail reaches only the first; no flap, even on restart."""
     count, short = 400, 50
     first_out, second_out = tmp_path / "bob1.jsonl", tmp_path / "bob2.jsonl"

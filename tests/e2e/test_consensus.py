@@ -9,33 +9,11 @@ from pathlib import Path
 import pytest
 
 from ai_connect.bridge.consensus_router import BRIDGE_SENDER
-from ai_connect.bridge.server import BridgeServer
-from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
 from ai_connect.errors import RequestRejected
-from tests.client.support import PROJECT, make_client, run, start_bridge
-
-
-class SqliteBridge:
-    """A bridge over one SQLite file, restartable on the same port."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.port = path, 0
-        self.server: BridgeServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.server = await start_bridge(SqliteStore(self.path), self.port)
-        self.port = self.server.port
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        server, self.server = self.server, None
-        await server.close()
+from tests.client.support import PROJECT, make_client, run
+from tests.support.bridge import RestartableBridge
 
 
 @contextlib.asynccontextmanager
@@ -60,7 +38,7 @@ def test_three_peers_vote_through_a_bridge_restart(tmp_path: Path) -> None:
     """A vote stored before a restart counts once after it; the verdict reaches everyone."""
 
     async def scenario() -> None:
-        bridge = SqliteBridge(tmp_path / "bridge.db")
+        bridge = RestartableBridge(db=tmp_path / "bridge.db")
         await bridge.start()
         async with peers(bridge.url, "aifred", "sokrates", "salomo") as (aifred, sok, sal):
             p = await aifred.propose("adopt the new store?", ["sokrates", "salomo"])
@@ -98,7 +76,7 @@ def test_a_non_participant_vote_is_refused(tmp_path: Path) -> None:
     """The author, not a participant, is refused with not_participant; nothing counts."""
 
     async def scenario() -> None:
-        bridge = SqliteBridge(tmp_path / "bridge.db")
+        bridge = RestartableBridge(db=tmp_path / "bridge.db")
         await bridge.start()
         async with peers(bridge.url, "aifred", "sokrates", "salomo") as (aifred, sok, _):
             pid = (await aifred.propose("x?", ["sokrates"]))["id"]
@@ -115,7 +93,7 @@ def test_a_split_is_ruled_by_the_judge(tmp_path: Path) -> None:
     """Sokrates rejects, another approves: Salomo gets the record and rules."""
 
     async def scenario() -> None:
-        bridge = SqliteBridge(tmp_path / "bridge.db")
+        bridge = RestartableBridge(db=tmp_path / "bridge.db")
         await bridge.start()
         names = ("aifred", "sokrates", "critic", "salomo")
         async with peers(bridge.url, *names) as (aifred, sok, critic, sal):

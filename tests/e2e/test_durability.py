@@ -24,12 +24,12 @@ from typing import Any
 from tests.e2e.conftest import (
     PROJECT,
     Agents,
-    Bridge,
     accepted,
     assert_in_order,
     numbers,
     shown,
 )
+from tests.support.process import BridgeProcess
 
 WINDOW = 256
 """The bridge's flow-control window (Limits.window_messages): deliveries in flight."""
@@ -86,7 +86,7 @@ def link_events(lines: list[str]) -> list[str]:
     return [s.split(" ", 1)[0] for s in lines if s.split(" ", 1)[0] in ("welcome", "down")]
 
 
-def test_bridge_kill9_mid_stream(bridge: Bridge, agents: Agents, tmp_path: Path) -> None:
+def test_bridge_kill9_mid_stream(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
     """kill -9 of the bridge mid-stream of 2,000: each accepted message shown once, in order."""
     total = 2000
     out = tmp_path / "bob.jsonl"
@@ -122,7 +122,7 @@ def test_bridge_kill9_mid_stream(bridge: Bridge, agents: Agents, tmp_path: Path)
     )
 
 
-def test_receiver_kill9_mid_stream(bridge: Bridge, agents: Agents, tmp_path: Path) -> None:
+def test_receiver_kill9_mid_stream(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
     """kill -9 of a receiver: its successor shows the rest; only its unacked tail repeats."""
     total = 1500
     first_out, second_out = tmp_path / "bob1.jsonl", tmp_path / "bob2.jsonl"
@@ -149,7 +149,7 @@ def test_receiver_kill9_mid_stream(bridge: Bridge, agents: Agents, tmp_path: Pat
     )
 
 
-def test_frozen_receiver_then_killed(bridge: Bridge, agents: Agents, tmp_path: Path) -> None:
+def test_frozen_receiver_then_killed(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
     """A receiver frozen by SIGSTOP: the bridge keeps serving others; killed, nothing is lost."""
     total = 1500
     first_out, second_out = tmp_path / "bob1.jsonl", tmp_path / "bob2.jsonl"
@@ -185,7 +185,7 @@ def test_frozen_receiver_then_killed(bridge: Bridge, agents: Agents, tmp_path: P
     )
 
 
-def test_offline_backlog_over_5_mib(bridge: Bridge, agents: Agents, tmp_path: Path) -> None:
+def test_offline_backlog_over_5_mib(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
     """A 6.4 MiB offline backlog arrives whole and in order through 1 MiB frames, once each."""
     count, size = 100, 64 * 1024
     out = tmp_path / "bob.jsonl"

@@ -8,15 +8,15 @@ and against a real bridge over a socket, with the checks of the fuzz tests.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ..security.support import LogRecorder, recording
-from .bridge_thread import ThreadedBridge
+from tests.support.bridge import ThreadedBridge
+
+from ..security.support import LogRecorder
 from .test_router_fuzz import Fuzz
-from .test_server_fuzz import LIMITS, replay
+from .test_server_fuzz import replay
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.json"))
 
@@ -25,13 +25,6 @@ def load(path: Path) -> list[str | bytes]:
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["description"] and data["frames"], path.name
     return [bytes.fromhex(f["hex"]) if isinstance(f, dict) else f for f in data["frames"]]
-
-
-@pytest.fixture(scope="module")
-def bridge() -> Iterator[tuple[ThreadedBridge, LogRecorder]]:
-    """One real bridge (SQLite) for the corpus, with its log recorded."""
-    with recording() as logs, ThreadedBridge(limits=LIMITS) as running:
-        yield running, logs
 
 
 def test_the_corpus_holds_the_nastiest_cases() -> None:

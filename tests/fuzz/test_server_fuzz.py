@@ -1,38 +1,27 @@
 """Fuzzing a real bridge over a socket: random and mutated frames on live connections.
 
-The bridge runs in a thread (bridge_thread.py); a synchronous websockets client sends
-each frame followed by a ``ping`` probe and reads up to the probe's ``pong``. Every
-undecodable frame must have been answered by an error frame of the decoder's code before
-the pong, the connection must stay open, and the bridge's log (captured at DEBUG) must
-hold no ERROR and no traceback.
+The bridge runs in a thread (``ThreadedBridge``, tests/support/bridge.py); a synchronous
+websockets client sends each frame followed by a ``ping`` probe and reads up to the
+probe's ``pong``. Every undecodable frame must have been answered by an error frame of
+the decoder's code before the pong, the connection must stay open, and the bridge's log
+(captured at DEBUG) must hold no ERROR and no traceback.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from websockets.sync.client import ClientConnection, connect
 
 from ai_connect.errors import FrameError
-from ai_connect.protocol import Limits, decode_client
+from ai_connect.protocol import decode_client
+from tests.support.bridge import ThreadedBridge
 
-from ..security.support import LogRecorder, recording
-from .bridge_thread import ThreadedBridge
+from ..security.support import LogRecorder
+from .conftest import LIMITS
 from .strategies import EXAMPLES, frames
-
-LIMITS = Limits(max_frame_bytes=64_000)
-
-
-@pytest.fixture(scope="module")
-def bridge() -> Iterator[tuple[ThreadedBridge, LogRecorder]]:
-    """One bridge for the module's examples, with its log recorded."""
-    with recording() as logs, ThreadedBridge(limits=LIMITS) as running:
-        yield running, logs
-    assert logs.problems() == [], logs.report()
 
 
 def probe(ws: ClientConnection, raw: str | bytes, n: int) -> list[dict[str, Any]]:

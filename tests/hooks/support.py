@@ -22,6 +22,7 @@ from ai_connect.hooks import agent_link
 from ai_connect.hooks.contracts import HookInput, parse_input
 from ai_connect.hooks.runtime import HookSettings
 from tests.client.support import make_client
+from tests.support.inprocess import CLIENT_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "Claude"
@@ -118,8 +119,10 @@ def env(runtime: Path, url: str, **more: str) -> dict[str, str]:
 
 
 def settings(runtime: Path, url: str, **fields: Any) -> HookSettings:
-    """In-process hook settings: this process's pid heads the ancestor chain."""
+    """In-process hook settings: this process's pid heads the ancestor chain; its clients
+    reach an in-process bridge URL (tests/support/inprocess.py) or a real port."""
     fields.setdefault("chain", (os.getpid(),))
+    fields.setdefault("client_options", CLIENT_OPTIONS)  # in-process URLs (or TCP)
     fields.setdefault("connect_timeout_s", 3.0)
     fields.setdefault("drain_s", 1.0)
     return HookSettings(env=env(runtime, url), **fields)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ai_connect.identity import format_address
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
+from tests.support.bridge import bridge
 
 from .support import INPUTS, NAME, agent, env, runtime_dir, start_hook
 
@@ -18,7 +21,7 @@ ADDRESS = format_address(NAME, PROJECT)
 
 def test_each_client_command_answers_in_its_contract(tmp_path: Path) -> None:
     """Claude PostToolUse, Codex Stop, Gemini AfterAgent, Cursor stop: JSON on stdout, exit 0."""
-    cases = [
+    cases: list[tuple[str, str, Callable[[dict[str, Any]], object]]] = [
         ("claude", "PostToolUse", lambda o: o["hookSpecificOutput"]["additionalContext"]),
         ("codex", "Stop", lambda o: o["decision"] == "block" and o["reason"]),
         ("gemini", "AfterAgent", lambda o: o["decision"] == "deny" and o["reason"]),

@@ -9,7 +9,8 @@ from pathlib import Path
 from ai_connect.hooks.runtime import run_inject, run_turn_end
 from ai_connect.identity import format_address
 from ai_connect.text.agent import CONTEXT_CAP
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
+from tests.support.inprocess import bridge
 
 from .support import (
     INPUTS,

@@ -15,7 +15,8 @@ from pathlib import Path
 from ai_connect.hooks import agent_link
 from ai_connect.hooks.runtime import dismiss_waiter, run_wait
 from tests.claude_e2e.support import ReadyPipe
-from tests.client.support import bridge, run
+from tests.client.support import run
+from tests.support.inprocess import bridge
 
 from .support import NAME, Emitted, agent, claude_input, hook, runtime_dir, settings
 

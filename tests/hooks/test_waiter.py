@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 from ai_connect.identity import format_address
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
+from tests.support.bridge import bridge
 
 from .support import (
     NAME,

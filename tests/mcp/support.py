@@ -12,18 +12,20 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from mcp.types import CallToolResult, TextContent
 
+from ai_connect.config import ClientSettings
 from ai_connect.mcp.http import build_http_app
 from ai_connect.mcp.server import Hub, McpScope, McpSettings, build_server, sharing
 from ai_connect.mcp.tools import ToolSettings
 from mcp import Client, StdioServerParameters
 from tests.client.support import PROJECT, fast_delays
+from tests.support.inprocess import CLIENT_OPTIONS
 
 TOOL_NAMES = {
     "peer_list",
@@ -50,11 +52,10 @@ def settings(
     tools.setdefault("progress_interval_s", 0.05)
     tools.setdefault("drain_s", 1.0)
     return McpSettings(
-        url,
-        name,
-        project,
+        ClientSettings(url, name, project),
         tools=ToolSettings(cwd=cwd or Path.cwd(), **tools),
         client_options={
+            **CLIENT_OPTIONS,  # the in-process network: a bridge from tests.support.inprocess
             "reconnect_delays": fast_delays,
             "request_timeout": 5.0,
             "connect_timeout": 3.0,
@@ -86,8 +87,9 @@ def text(result: CallToolResult) -> str:
 def data(result: CallToolResult) -> dict[str, Any]:
     """The structured content of a successful tool result."""
     assert not result.is_error, text(result)
-    assert result.structured_content is not None
-    return result.structured_content
+    content = result.structured_content
+    assert isinstance(content, dict), f"no structured content: {result}"
+    return content
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
@@ -113,15 +115,6 @@ async def http_server(s: McpSettings) -> AsyncIterator[str]:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
         sock.close()
-
-
-@contextlib.contextmanager
-def free_port() -> Iterator[socket.socket]:
-    """A socket bound to a port but not listening: connections are refused until it is
-    closed (then a bridge can take the port)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:

@@ -29,8 +29,10 @@ from ai_connect.mcp import channel as mcp_channel
 from ai_connect.mcp.channel import Channel, development_channels, event, wanted
 from ai_connect.mcp.server import Hub, McpScope, McpSettings, build_server, sharing
 from mcp import Client
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
 from tests.mcp.support import call, data, settings, stdio_params
+from tests.support import inprocess
+from tests.support.bridge import bridge
 
 DEV = mcp_channel.DEV_FLAG
 CLAUDE = ["/usr/bin/claude", DEV, "server:ai-connect", "--verbose"]
@@ -177,7 +179,7 @@ def test_the_server_declares_the_channel_and_says_how_to_answer(tmp_path: Path) 
     with --channel off neither."""
 
     async def scenario() -> None:
-        async with bridge() as br:
+        async with inprocess.bridge() as br:
             s = settings(br.url, "bob")
             async with channel_client(s, "auto", tmp_path) as (client, *_):
                 result = client.session.initialize_result
@@ -200,7 +202,7 @@ def test_a_message_arrives_as_a_channel_event_once_and_is_acked(tmp_path: Path) 
     the bridge; peer_read shows nothing afterwards."""
 
     async def scenario() -> None:
-        async with bridge() as br, make_client(br.url, "alice") as alice:
+        async with inprocess.bridge() as br, make_client(br.url, "alice") as alice:
             s = settings(br.url, "bob")
             async with channel_client(s, "on", tmp_path) as (client, channel, listener, hub):
                 await hub.ready(hub.default)
@@ -222,7 +224,7 @@ def test_auto_pushes_to_claude_code_loading_the_channel_and_not_to_others(tmp_pa
     gets nothing pushed and reads the message with peer_read."""
 
     async def scenario() -> None:
-        async with bridge() as br, make_client(br.url, "alice") as alice:
+        async with inprocess.bridge() as br, make_client(br.url, "alice") as alice:
             async with channel_client(settings(br.url, "cc"), "auto", tmp_path,
                                       argv=CLAUDE) as (_, channel, listener, hub):  # fmt: skip
                 await hub.ready(hub.default)
@@ -244,7 +246,7 @@ def test_a_message_a_hook_showed_first_is_not_pushed(tmp_path: Path) -> None:
     then pushes only what is still unread."""
 
     async def scenario() -> None:
-        async with bridge() as br, make_client(br.url, "alice") as alice:
+        async with inprocess.bridge() as br, make_client(br.url, "alice") as alice:
             s = settings(br.url, "bob")
             async with channel_client(s, "on", tmp_path) as (_, channel, listener, hub):
                 bob = await hub.ready(hub.default)

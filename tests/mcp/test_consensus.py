@@ -6,8 +6,9 @@ from typing import Any
 
 from ai_connect.bridge.consensus_router import BRIDGE_SENDER
 from mcp import Client
-from tests.client.support import PROJECT, bridge, run
+from tests.client.support import PROJECT, run
 from tests.mcp.support import call, data, in_memory, settings, text
+from tests.support.inprocess import bridge
 
 
 async def next_in(client: Client, thread: str, sender: str | None = None) -> dict[str, Any]:
@@ -18,7 +19,8 @@ async def next_in(client: Client, thread: str, sender: str | None = None) -> dic
         found = [m for m in out["messages"] if m["thread"] == thread]
         found = [m for m in found if sender is None or m["from"] == sender]
         if found:
-            return found[0]
+            message: dict[str, Any] = found[0]
+            return message
     raise AssertionError(f"no message in thread {thread}")
 
 

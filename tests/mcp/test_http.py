@@ -16,8 +16,9 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from ai_connect.client import BridgeClient
 from ai_connect.protocol import Presence
 from mcp import Client
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
 from tests.mcp.support import MODES, TOOL_NAMES, call, data, http_server, settings, text
+from tests.support.bridge import bridge
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -125,7 +126,9 @@ def test_peer_send_on_one_server_wakes_a_pending_wait_on_another(mode: str) -> N
         ):
             pending = asyncio.Event()
 
-            async def on_progress(done: float, total: float | None, note: str | None) -> None:
+            async def on_progress(
+                progress: float, total: float | None, message: str | None
+            ) -> None:
                 pending.set()
 
             wait = asyncio.create_task(
@@ -181,7 +184,10 @@ def test_two_sessions_of_one_identity_never_show_a_message_twice() -> None:
             for session, event in zip((one, two), pending, strict=True):
 
                 async def on_progress(
-                    done: float, total: float | None, note: str | None, event: asyncio.Event = event
+                    progress: float,
+                    total: float | None,
+                    message: str | None,
+                    event: asyncio.Event = event,
                 ) -> None:
                     event.set()
 

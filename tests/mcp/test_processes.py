@@ -15,8 +15,9 @@ from pathlib import Path
 from mcp.client.sse import sse_client
 
 from mcp import Client
-from tests.client.support import bridge, make_client, run
+from tests.client.support import make_client, run
 from tests.mcp.support import TOOL_NAMES, call, cli_env, data, stdio_params
+from tests.support.bridge import bridge
 
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)/mcp \(Streamable HTTP\)")
 

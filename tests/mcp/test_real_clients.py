@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.claude_e2e.support import claude_binary
-from tests.client.support import bridge, run
+from tests.client.support import run
 from tests.mcp.support import TOOL_NAMES, cli_env, http_server, settings
+from tests.support.bridge import bridge
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache"

@@ -13,18 +13,19 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from ai_connect.client import LinkState
-from tests.client.support import SharedStore, bridge, run, start_bridge
+from tests.client.support import run
 from tests.mcp.support import (
     MODES,
     TOOL_NAMES,
     call,
     data,
-    free_port,
     in_memory,
     served,
     settings,
     text,
 )
+from tests.support.bridge import SharedStore
+from tests.support.inprocess import bridge, unserved_url
 
 READ_ONLY = {"peer_list", "peer_history", "peer_search", "peer_status"}
 READ_ONLY |= {"consensus_status", "consensus_list"}
@@ -177,11 +178,13 @@ def test_a_pending_peer_wait_returns_the_message_a_peer_sends(mode: str) -> None
             in_memory(settings(br.url, "alice"), mode) as a,
             in_memory(settings(br.url, "bob"), mode) as b,
         ):
-            progress: list[tuple[float, float | None, str | None]] = []
+            reports: list[tuple[float, float | None, str | None]] = []
             waiting = asyncio.Event()
 
-            async def on_progress(done: float, total: float | None, note: str | None) -> None:
-                progress.append((done, total, note))
+            async def on_progress(
+                progress: float, total: float | None, message: str | None
+            ) -> None:
+                reports.append((progress, total, message))
                 waiting.set()
 
             wait = asyncio.create_task(
@@ -196,7 +199,7 @@ def test_a_pending_peer_wait_returns_the_message_a_peer_sends(mode: str) -> None
             out = data(result)
             assert [m["content"] for m in out["messages"]] == ["wake up"]
             assert out["timed_out"] is False and out["waited_s"] > 0
-            assert progress[0][1] == 15 and "waiting for a peer message" in str(progress[0][2])
+            assert reports[0][1] == 15 and "waiting for a peer message" in str(reports[0][2])
             assert data(await call(b, "peer_read"))["messages"] == []
 
     run(scenario())
@@ -416,41 +419,33 @@ def test_the_server_answers_truly_while_the_bridge_is_down_and_sends_after() -> 
         store = SharedStore()
         async with bridge(store) as first, in_memory(settings(first.url, "bob")) as b:
             data(await call(b, "peer_status"))  # bob is known to the store
-        with free_port() as down:
-            port, url = down.getsockname()[1], f"ws://127.0.0.1:{down.getsockname()[1]}"
-            async with served(settings(url, "alice")) as (a, hub):
-                status = data(await call(a, "peer_status"))
-                assert status["state"] == "reconnecting" and status["last_error"]
-                assert "reconnecting (not connected)" in text(await call(a, "peer_status"))
-                peers = await call(a, "peer_list")
-                assert peers.is_error
-                assert text(peers).startswith(f"the bridge at {url} is unreachable (")
-                assert "Call peer_status to see the link" in text(peers)
-                for tool, arguments in (
-                    ("peer_history", {"peer": "bob"}),
-                    ("peer_search", {"query": "x"}),
-                ):
-                    failed = await a.call_tool(tool, arguments)
-                    assert failed.is_error and f"call {tool} again once it is connected" in text(
-                        failed
-                    )
-                read = await call(a, "peer_read")
-                assert "The bridge is unreachable right now" in text(read)
-                assert data(read)["bridge_connected"] is False
-                queued = await call(a, "peer_send", to="bob", message="sent during the outage")
-                assert data(queued)["state"] == "queued" and data(queued)["id"] is None
-                assert text(queued).startswith("queued locally, not sent yet: ")
-                down.close()
-                second = await start_bridge(store, port=port)
-                try:
-                    async with in_memory(settings(url, "bob")) as b:
-                        got = data(await call(b, "peer_wait", timeout_s=10))
-                        assert [m["content"] for m in got["messages"]] == ["sent during the outage"]
-                        assert data(await call(b, "peer_read"))["messages"] == []
-                    await hub.default.wait_state(LinkState.CONNECTED, 5)
-                    assert data(await call(a, "peer_status"))["state"] == "connected"
-                finally:
-                    await second.close()
+        url = unserved_url()  # where the bridge will be: nothing answers there yet
+        async with served(settings(url, "alice")) as (a, hub):
+            status = data(await call(a, "peer_status"))
+            assert status["state"] == "reconnecting" and status["last_error"]
+            assert "reconnecting (not connected)" in text(await call(a, "peer_status"))
+            peers = await call(a, "peer_list")
+            assert peers.is_error
+            assert text(peers).startswith(f"the bridge at {url} is unreachable (")
+            assert "Call peer_status to see the link" in text(peers)
+            for tool, arguments in (
+                ("peer_history", {"peer": "bob"}),
+                ("peer_search", {"query": "x"}),
+            ):
+                failed = await a.call_tool(tool, arguments)
+                assert failed.is_error and f"call {tool} again once it is connected" in text(failed)
+            read = await call(a, "peer_read")
+            assert "The bridge is unreachable right now" in text(read)
+            assert data(read)["bridge_connected"] is False
+            queued = await call(a, "peer_send", to="bob", message="sent during the outage")
+            assert data(queued)["state"] == "queued" and data(queued)["id"] is None
+            assert text(queued).startswith("queued locally, not sent yet: ")
+            async with bridge(store, url=url), in_memory(settings(url, "bob")) as b:
+                got = data(await call(b, "peer_wait", timeout_s=10))
+                assert [m["content"] for m in got["messages"]] == ["sent during the outage"]
+                assert data(await call(b, "peer_read"))["messages"] == []
+                await hub.default.wait_state(LinkState.CONNECTED, 5)
+                assert data(await call(a, "peer_status"))["state"] == "connected"
 
     run(scenario())
 
@@ -467,9 +462,12 @@ def test_a_restart_with_unread_messages_loses_none_and_shows_none_twice() -> Non
                 served(settings(br.url, "bob")) as (b, hub),
             ):
                 delivered = asyncio.Event()
-                hub.default.add_listener(
-                    lambda _: len(hub.default.unread()) == 5 and delivered.set()  # type: ignore[func-returns-value]
-                )
+
+                def on_item(_: object) -> None:
+                    if len(hub.default.unread()) == 5:
+                        delivered.set()
+
+                hub.default.add_listener(on_item)
                 for n in range(5):
                     data(await call(a, "peer_send", to="bob", message=f"m{n}"))
                 await asyncio.wait_for(delivered.wait(), 5)  # in bob's inbox, not acked

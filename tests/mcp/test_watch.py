@@ -10,8 +10,9 @@ from contextlib import contextmanager
 
 import httpx2
 
-from tests.client.support import RestartableBridge, run
+from tests.client.support import run
 from tests.mcp.support import http_server, settings
+from tests.support.bridge import RestartableBridge
 
 
 class Said(logging.Handler):

@@ -46,6 +46,7 @@ from ai_connect.protocol import (
     decode_client,
     decode_server,
     encode,
+    flow_bytes,
 )
 
 
@@ -510,3 +511,10 @@ def test_decode_server_refuses_client_frames() -> None:
 def test_client_frames_round_trip(frame: Any) -> None:
     """encode then decode_client gives back an equal client frame."""
     assert decode_client(encode(frame)) == frame
+
+
+def test_flow_bytes_counts_the_utf8_body_and_the_compact_context() -> None:
+    """flow_bytes: UTF-8 bytes of the body plus compact JSON of a non-empty context."""
+    assert flow_bytes("héllo", None) == 6
+    assert flow_bytes("héllo", {}) == 6
+    assert flow_bytes("ab", {"k": [1, 2]}) == 2 + len('{"k":[1,2]}')

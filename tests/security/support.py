@@ -1,4 +1,4 @@
-"""Helpers for the security tests: a bridge with tokens on 127.0.0.1, and a log recorder.
+"""Helpers for the security tests: a log recorder (bridges: tests/support/bridge.py).
 
 Nothing here sleeps: every wait is on an event, a future or a queue, with a timeout.
 """
@@ -7,31 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-from ai_connect.bridge.server import BridgeServer, ServerSettings
-from ai_connect.bridge.store.base import Store, TokenRecord
-from ai_connect.bridge.store.memory import MemoryStore
-
-__all__ = ["LogRecorder", "recording", "secured_bridge"]
-
-
-@contextlib.asynccontextmanager
-async def secured_bridge(
-    tokens: Iterable[TokenRecord] = (), store: Store | None = None, **settings: Any
-) -> AsyncIterator[BridgeServer]:
-    """A started bridge on 127.0.0.1:0 whose store holds ``tokens``."""
-    store = store or MemoryStore()
-    for token in tokens:
-        store.put_token(token)
-    settings.setdefault("port", 0)
-    server = BridgeServer(store, ServerSettings(**settings))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
+__all__ = ["LogRecorder", "recording"]
 
 
 class LogRecorder(logging.Handler):

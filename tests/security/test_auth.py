@@ -18,9 +18,10 @@ from ai_connect.cli import main
 from ai_connect.client import LinkState
 from ai_connect.errors import RequestRejected
 from ai_connect.text.terminal import status_dict
+from tests.support.inprocess import CLIENT_OPTIONS, bridge
 
 from ..client.support import make_client, run
-from .support import recording, secured_bridge
+from .support import recording
 
 NOW = time.time()
 ALICE_TOKEN, ALICE = new_token("alice", now=NOW)
@@ -43,7 +44,7 @@ def test_each_refusal_reaches_the_client_with_its_own_message() -> None:
     }
 
     async def scenario() -> None:
-        async with secured_bridge(TOKENS) as server:
+        async with bridge(tokens=TOKENS) as server:
             for name, token, expected in cases.values():
                 client = make_client(server.url, name, token=token, reconnect=False)
                 with pytest.raises(RequestRejected) as caught:
@@ -52,7 +53,7 @@ def test_each_refusal_reaches_the_client_with_its_own_message() -> None:
                 assert expected in caught.value.message and caught.value.hint
                 if token:
                     assert token not in str(caught.value)
-            assert server.router.online == {}
+            assert server.server.router.online == {}
 
     run(scenario())
 
@@ -62,7 +63,7 @@ def test_the_token_never_appears_in_logs_or_status() -> None:
 
     async def scenario() -> None:
         with recording() as logs:
-            async with secured_bridge(TOKENS) as server:
+            async with bridge(tokens=TOKENS) as server:
                 # A short name and project: websockets' elided frame lines would show the token.
                 async with make_client(server.url, "a", "p", token=A_TOKEN) as client:
                     report = await client.status()
@@ -83,13 +84,13 @@ def test_revocation_disconnects_a_live_client_for_good() -> None:
 
     async def scenario() -> None:
         store = MemoryStore()
-        async with secured_bridge(TOKENS, store=store, auth_reload_s=3600) as server:
+        async with bridge(store, tokens=TOKENS, auth_reload_s=3600) as server:
             alice = make_client(server.url, "alice", token=ALICE_TOKEN)
             bob = make_client(server.url, "bob", token=BOB_TOKEN)
             await alice.connect()
             await bob.connect()
             assert store.revoke_token(ALICE.id, time.time())
-            await server.reload_tokens()
+            await server.server.reload_tokens()
             await alice.wait_state(LinkState.CLOSED, 10)
             assert "revoked" in (alice.last_error or "")
             assert (await bob.status()).address == "bob (proj)"
@@ -107,7 +108,7 @@ def test_a_running_bridge_picks_up_a_revocation_made_by_the_cli(tmp_path: Path) 
     token = out.getvalue().strip()
 
     async def scenario() -> None:
-        async with secured_bridge(store=SqliteStore(db), auth_reload_s=0.05) as server:
+        async with bridge(SqliteStore(db), auth_reload_s=0.05) as server:
             carol = make_client(server.url, "carol", token=token)
             await carol.connect()
             with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
@@ -123,7 +124,7 @@ def test_admin_requests_need_an_admin_token() -> None:
 
     async def scenario() -> None:
         async with (
-            secured_bridge(TOKENS) as server,
+            bridge(tokens=TOKENS) as server,
             make_client(server.url, "alice", token=ALICE_TOKEN) as alice,
             make_client(server.url, "ops", token=OPS_TOKEN) as ops,
         ):
@@ -154,8 +155,8 @@ def test_settings_objects_never_show_the_token() -> None:
     env = {"AI_CONNECT_CONFIG": "/nonexistent/config.yaml", "AI_CONNECT_TOKEN": ALICE_TOKEN}
     settings = client_settings(url="ws://127.0.0.1:1", name="alice", project="p", env=env)
     assert settings.token == ALICE_TOKEN and ALICE_TOKEN not in repr(settings)
-    mcp = McpSettings("ws://127.0.0.1:1", "alice", "p", ALICE_TOKEN)
-    link = Link("ws://127.0.0.1:1", "alice", "p", ALICE_TOKEN, "s", None)
+    mcp = McpSettings(settings)
+    link = Link(settings, "s", None)
     assert ALICE_TOKEN not in repr(mcp) and ALICE_TOKEN not in repr(link)
 
 
@@ -165,14 +166,17 @@ def test_the_admin_cli_shows_peers_and_histories(capsys: pytest.CaptureFixture[s
 
     async def scenario() -> None:
         async with (
-            secured_bridge(TOKENS) as server,
+            bridge(tokens=TOKENS) as server,
             make_client(server.url, "alice", token=ALICE_TOKEN) as alice,
         ):
             await alice.send("alice", "a note for the record")
             loop = asyncio.get_running_loop()
 
             async def cli(*args: str) -> int:
-                return await loop.run_in_executor(None, main, ["admin", *args])
+                argv = ["admin", *args]
+                return await loop.run_in_executor(
+                    None, lambda: main(argv, client_options=CLIENT_OPTIONS)
+                )
 
             ops = ["--bridge", server.url, "--name", "ops", "--token", OPS_TOKEN]
             bob = ["--bridge", server.url, "--name", "bob", "--token", BOB_TOKEN]

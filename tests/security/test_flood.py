@@ -12,9 +12,10 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from ai_connect.protocol import Limits
+from tests.support.bridge import bridge
 
 from ..client.support import listen, make_client, run, take
-from .support import recording, secured_bridge
+from .support import recording
 
 FLOOD = 300
 
@@ -49,7 +50,7 @@ def test_a_flooder_is_throttled_while_a_pair_keeps_talking() -> None:
     async def scenario() -> None:
         limits = Limits(rate_per_s=400, rate_burst=50)
         with recording() as logs:
-            async with secured_bridge(limits=limits) as server:
+            async with bridge(limits=limits) as server:
                 sink = make_client(server.url, "sink")
                 alice, bob = make_client(server.url, "alice"), make_client(server.url, "bob")
                 for client in (sink, alice, bob):

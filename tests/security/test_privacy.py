@@ -12,18 +12,17 @@ import time
 import pytest
 
 from ai_connect.bridge.auth import new_token
-from ai_connect.bridge.server import BridgeServer
 from ai_connect.client import BridgeClient
 from ai_connect.errors import RequestRejected
+from tests.support.inprocess import Served, bridge
 
 from ..client.support import listen, make_client, run, take
-from .support import secured_bridge
 
 NOW = time.time()
 TOKENS = {name: new_token(name, now=NOW) for name in ("alice", "bob", "carol")}
 
 
-async def converse(server: BridgeServer, *, auth: bool) -> tuple[BridgeClient, ...]:
+async def converse(server: Served, *, auth: bool) -> tuple[BridgeClient, ...]:
     """Alice and Bob exchange secrets; Alice broadcasts; all three stay connected."""
     clients = []
     for name in ("alice", "bob", "carol"):
@@ -65,7 +64,7 @@ def test_without_auth_history_and_search_show_only_ones_own_conversations() -> N
     """Auth off: Carol's history, search, peers and status reveal nothing of Alice and Bob."""
 
     async def scenario() -> None:
-        async with secured_bridge() as server:
+        async with bridge() as server:
             clients = await converse(server, auth=False)
             await assert_carol_sees_nothing_private(clients[2])
             for client in clients:
@@ -78,7 +77,7 @@ def test_with_auth_nobody_can_take_or_attach_to_anothers_mailbox() -> None:
     """Auth on: Carol's token can neither register as Bob nor attach to Bob's address."""
 
     async def scenario() -> None:
-        async with secured_bridge([record for _, record in TOKENS.values()]) as server:
+        async with bridge(tokens=[record for _, record in TOKENS.values()]) as server:
             alice, bob, carol = await converse(server, auth=True)
             await assert_carol_sees_nothing_private(carol)
             carol_token = TOKENS["carol"][0]
@@ -106,7 +105,7 @@ def test_without_auth_a_live_address_cannot_be_attached_by_another_session() -> 
     """Auth off: attaching to Bob's live address needs Bob's session id (address_in_use)."""
 
     async def scenario() -> None:
-        async with secured_bridge() as server:
+        async with bridge() as server:
             alice, bob, carol = await converse(server, auth=False)
             thief = make_client(server.url, "bob", attach=True, session="guess", reconnect=False)
             with pytest.raises(RequestRejected) as caught:

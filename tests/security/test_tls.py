@@ -6,6 +6,7 @@ A CA and certificates are made at test time (certs.py); everything runs on 127.0
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,12 @@ from ai_connect import tls
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.cli import main
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.config import ClientSettings
 from ai_connect.errors import ConfigError, NotConnected, TlsError
+from tests.support.bridge import bridge
 
 from ..client.support import make_client, run
 from .certs import Issued, make_authority
-from .support import secured_bridge
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pki]:
     )
 
 
-def serving(cert: Issued) -> dict[str, object]:
-    """ServerSettings for wss:// with ``cert``."""
-    return {"ssl": tls.server_context(cert.cert, cert.key)}
+def serving(cert: Issued) -> ssl.SSLContext:
+    """The bridge's TLS context for wss:// with ``cert``."""
+    return tls.server_context(cert.cert, cert.key)
 
 
 async def refused(client: BridgeClient) -> TlsError:
@@ -62,7 +64,7 @@ def test_a_certificate_from_the_given_ca_is_accepted(pki: Pki) -> None:
     """wss:// with --ca: the handshake verifies the chain and the IP, then hello works."""
 
     async def scenario() -> None:
-        async with secured_bridge(**serving(pki.good)) as server:
+        async with bridge(ssl=serving(pki.good)) as server:
             assert server.url.startswith("wss://127.0.0.1:")
             context = tls.client_context(server.url, pki.ca)
             async with make_client(server.url, "alice", ssl=context) as client:
@@ -75,7 +77,7 @@ def test_a_certificate_from_another_ca_is_refused_clearly(pki: Pki) -> None:
     """Wrong CA: TlsError naming the failed verification and --ca/--fingerprint; no hello."""
 
     async def scenario() -> None:
-        async with secured_bridge(**serving(pki.good)) as server:
+        async with bridge(ssl=serving(pki.good)) as server:
             context = tls.client_context(server.url, pki.other_ca)
             error = await refused(make_client(server.url, "alice", ssl=context))
             assert "could not be verified" in str(error) and "--ca" in str(error)
@@ -89,7 +91,7 @@ def test_the_system_store_does_not_trust_a_private_ca(pki: Pki) -> None:
     """wss:// without --ca uses the system store, which refuses a private CA's certificate."""
 
     async def scenario() -> None:
-        async with secured_bridge(**serving(pki.good)) as server:
+        async with bridge(ssl=serving(pki.good)) as server:
             error = await refused(make_client(server.url, "alice"))
             assert "system's trust store" in str(error)
 
@@ -100,7 +102,7 @@ def test_a_certificate_for_another_host_is_refused(pki: Pki) -> None:
     """A valid chain for bridge.example does not pass for 127.0.0.1: the host name is named."""
 
     async def scenario() -> None:
-        async with secured_bridge(**serving(pki.wrong_host)) as server:
+        async with bridge(ssl=serving(pki.wrong_host)) as server:
             context = tls.client_context(server.url, pki.ca)
             error = await refused(make_client(server.url, "alice", ssl=context))
             assert "host name" in str(error)
@@ -112,7 +114,7 @@ def test_a_pinned_fingerprint_is_enough_and_must_match(pki: Pki) -> None:
     """--fingerprint: the right pin connects without a CA; a wrong one is refused before hello."""
 
     async def scenario() -> None:
-        async with secured_bridge(**serving(pki.wrong_host)) as server:
+        async with bridge(ssl=serving(pki.wrong_host)) as server:
             pin = tls.colon_hex(tls.cert_fingerprint(pki.good.der))
             good = tls.file_fingerprint(pki.wrong_host.cert)
             async with make_client(server.url, "alice", fingerprint=good) as client:
@@ -128,17 +130,38 @@ def test_plaintext_and_tls_never_mix(pki: Pki) -> None:
     """ws:// to a wss bridge and wss:// to a ws bridge both fail: never a silent downgrade."""
 
     async def scenario() -> None:
-        async with secured_bridge(**serving(pki.good)) as server:
+        async with bridge(ssl=serving(pki.good)) as server:
             plain = server.url.replace("wss://", "ws://")
             with pytest.raises(NotConnected) as caught:
                 await make_client(plain, "alice", reconnect=False).connect()
             assert not isinstance(caught.value, TlsError)
-        async with secured_bridge() as server:
+        async with bridge() as server:
             secure = server.url.replace("ws://", "wss://")
             context = tls.client_context(secure, pki.ca)
             client = make_client(secure, "alice", ssl=context, reconnect=False)
             with pytest.raises(NotConnected):
                 await client.connect()
+            assert server.router.online == {}
+
+    run(scenario())
+
+
+def test_from_settings_verifies_with_the_settings_ca_or_pin(pki: Pki) -> None:
+    """BridgeClient.from_settings (every surface's constructor) takes --ca and --fingerprint
+    from the settings: either connects; a wrong CA is refused before hello."""
+
+    async def scenario() -> None:
+        async with bridge(ssl=serving(pki.good)) as server:
+            pin = tls.file_fingerprint(pki.good.cert)
+            for settings in (
+                ClientSettings(server.url, "alice", "proj", ca=str(pki.ca)),
+                ClientSettings(server.url, "alice", "proj", fingerprint=pin),
+            ):
+                client = BridgeClient.from_settings(settings, kind="cli", reconnect=False)
+                async with client:
+                    assert (await client.status()).address == "alice (proj)"
+            wrong = ClientSettings(server.url, "bob", "proj", ca=str(pki.other_ca))
+            await refused(BridgeClient.from_settings(wrong, kind="cli", reconnect=False))
             assert server.router.online == {}
 
     run(scenario())
@@ -159,7 +182,7 @@ def test_the_cli_verifies_with_ca_and_fingerprint_options(
     """ai-connect status with --ca or --fingerprint connects; a wrong CA exits 1 (TlsError)."""
 
     async def scenario(server_ready: asyncio.Future[BridgeServer], done: asyncio.Event) -> None:
-        async with secured_bridge(**serving(pki.good)) as server:
+        async with bridge(ssl=serving(pki.good)) as server:
             server_ready.set_result(server)
             await done.wait()
 
@@ -195,6 +218,6 @@ def test_hooks_take_ca_and_fingerprint_from_flags_or_environment(pki: Pki, tmp_p
     env = {"AI_CONNECT_CONFIG": str(tmp_path / "none.yaml"), "AI_CONNECT_RUNTIME_DIR":
            str(tmp_path), "AI_CONNECT_FINGERPRINT": "ab" * 32}  # fmt: skip
     by_env = resolve_link(hook, HookSettings(env=env, bridge="wss://127.0.0.1:1", chain=(1,)))
-    assert (by_env.ca, by_env.fingerprint) == (None, "ab" * 32)
+    assert (by_env.connection.ca, by_env.connection.fingerprint) == (None, "ab" * 32)
     flags = HookSettings(env=env, bridge="wss://127.0.0.1:1", ca=str(pki.ca), chain=(1,))
-    assert resolve_link(hook, flags).ca == str(pki.ca)
+    assert resolve_link(hook, flags).connection.ca == str(pki.ca)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ai_connect import cli
+from tests.support.bridge import ThreadedBridge
 
 
 @contextlib.contextmanager
@@ -352,7 +353,8 @@ def test_status_of_a_running_bridge_is_healthy(
 ) -> None:
     """Active in systemd and answering /healthz on the unit's port: exit 0, 'ok'."""
     with ThreadedBridge() as bridge:
-        port = bridge.port
+        assert bridge.server is not None
+        port = bridge.server.port
         run(capsys, "service", "install", "bridge", "--", "--port", str(port))
         monkeypatch.setenv(
             "FAKE_SYSTEMD_SHOW",
@@ -362,30 +364,3 @@ def test_status_of_a_running_bridge_is_healthy(
     assert code == 0, out
     assert "active (running), enabled, pid 42, restarts 0" in out
     assert "/healthz ok" in out
-
-
-class ThreadedBridge:
-    """A bridge on 127.0.0.1, port 0, in a thread of its own (the CLI runs its own loop)."""
-
-    def __enter__(self) -> ThreadedBridge:
-        import asyncio
-        import threading
-
-        from ai_connect.bridge.server import BridgeServer, ServerSettings
-        from ai_connect.bridge.store.memory import MemoryStore
-
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="service-bridge")
-        self.thread.start()
-        self.server = BridgeServer(MemoryStore(), ServerSettings(port=0))
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
-        self.port = self.server.port
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()

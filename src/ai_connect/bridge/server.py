@@ -1,40 +1,41 @@
-"""The bridge's I/O shell: websockets, the group-commit writer, timers, store calls.
+"""The bridge's I/O shell: websockets, the group-commit loop, timers, store calls.
 
 Everything that decides lives in :mod:`ai_connect.bridge.core`; this module turns socket
 reads, timer ticks and store results into events and carries out the router's actions.
-The store is owned by one worker thread: each loop turn's writes go to it as one batch
-(one thread hop and one transaction per batch, never per message).
+Two pieces sit beside it: :mod:`~ai_connect.bridge.links` writes each connection's frames
+and :mod:`~ai_connect.bridge.batch` assembles each commit (pure). The store is owned by
+one worker thread: each loop turn's writes go to it as one batch (one thread hop and one
+transaction per batch, never per message).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
+import socket
 import ssl
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from ai_connect import __version__
 from ai_connect.bridge import metrics
-from ai_connect.bridge.core import CLOSE_GOING_AWAY, CLOSE_POLICY, Router, RouterConfig
+from ai_connect.bridge.batch import committed, write_batch
+from ai_connect.bridge.core import CLOSE_GOING_AWAY, Router, RouterConfig
 from ai_connect.bridge.events import (
     Action,
     BadFrame,
     Close,
     CommitFailed,
-    Committed,
     Connected,
     Disconnected,
     Event,
@@ -49,16 +50,8 @@ from ai_connect.bridge.events import (
     Tick,
     TokensChanged,
 )
-from ai_connect.bridge.store.base import (
-    AckOp,
-    AppendOp,
-    ForgetOp,
-    PeerRecord,
-    ProposalRecord,
-    Store,
-    TokenRecord,
-    WriteBatch,
-)
+from ai_connect.bridge.links import Link
+from ai_connect.bridge.store.base import Store, TokenRecord
 from ai_connect.bridge.views import message_view, new_message_id
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
@@ -76,6 +69,8 @@ from ai_connect.redaction import Redacting, redact
 __all__ = ["BridgeServer", "ServerSettings"]
 
 log = logging.getLogger("ai_connect.bridge")
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,26 +88,17 @@ class ServerSettings:
     """Auth on even while no token exists (docs/security.md)."""
     auth_reload_s: float = 2.0
     """How often the stored tokens are re-read (``ai-connect token`` writes from outside)."""
-
-
-_CLOSE = object()
-_WRITE_BATCH_BYTES = 64 * 1024
-"""Bytes of frames written to one link at once; then websockets' flow control applies."""
-
-
-@dataclass(slots=True)
-class _Link:
-    ws: ServerConnection
-    log: logging.LoggerAdapter[logging.Logger]
-    queue: deque[Any] = field(default_factory=deque)
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    closing: bool = False
-    pause: float = 0.0
-    """Seconds to wait before reading its next frame (rate limit, protocol §5.1)."""
+    listen: bool = True
+    """Bind ``host:port``. ``False``: serve only the sockets handed to ``accept`` (tests)."""
 
 
 class BridgeServer:
-    """Serves protocol v1 on a WebSocket port. Use ``async with`` or start/close."""
+    """Serves protocol v1 on a WebSocket port. Use ``async with`` or start/close.
+
+    Each connection's reader runs in :meth:`_handle`; what the router sends it goes out
+    through its :class:`~ai_connect.bridge.links.Link`. Writes wait in ``_batch`` until
+    the commit loop runs them through the store in one transaction (``bridge/batch.py``).
+    """
 
     def __init__(
         self,
@@ -128,7 +114,7 @@ class BridgeServer:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="ai-connect-store")
         self._router: Router | None = None
         self._ids = ids or new_message_id()
-        self._links: dict[int, _Link] = {}
+        self._links: dict[int, Link] = {}
         self._conn_ids = itertools.count(1)
         self._batch: list[Persist] = []
         self._batch_ready = asyncio.Event()
@@ -136,7 +122,11 @@ class BridgeServer:
         self._server: Server | None = None
         self._closing = False
         self._tokens: tuple[TokenRecord, ...] = ()
+        self._keepalive = max(1.0, min(20.0, self.settings.presence_timeout_s / 2))
+        """Ping interval and timeout: a silent link is gone well before presence expires."""
+        self._ws_log = Redacting(logging.getLogger("ai_connect.bridge.ws"))
         self.commit_times = metrics.CommitTimes()
+        """Each group commit's time, for /metrics (bridge/metrics.py)."""
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -151,7 +141,9 @@ class BridgeServer:
         """The port actually bound (useful with port 0)."""
         if self._server is None:
             raise RuntimeError("BridgeServer is not started; call start() first")
-        return int(next(iter(self._server.sockets)).getsockname()[1])
+        if not self._server.sockets:
+            raise RuntimeError("BridgeServer listens on no port (listen=False): use accept()")
+        return int(self._server.sockets[0].getsockname()[1])
 
     @property
     def url(self) -> str:
@@ -161,10 +153,9 @@ class BridgeServer:
         return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        peers = await loop.run_in_executor(self._executor, self.store.peers)
-        self._tokens = tuple(await loop.run_in_executor(self._executor, self.store.tokens))
-        proposals = await loop.run_in_executor(self._executor, self.store.proposals)
+        peers = await self._store(self.store.peers)
+        self._tokens = tuple(await self._store(self.store.tokens))
+        proposals = await self._store(self.store.proposals)
         config = RouterConfig(
             server_version=__version__,
             storage=self.store.kind,
@@ -175,29 +166,46 @@ class BridgeServer:
             require_auth=self.settings.require_auth,
         )
         self._router = Router(config, peers, self._ids, self._tokens, proposals)
-        keepalive = max(1.0, min(20.0, self.settings.presence_timeout_s / 2))
+        # With listen=False, asyncio binds each of no hosts: a server without a socket
+        # that accept() hands connections to, exactly as if they came in on the port.
+        hosts: Any = self.settings.host if self.settings.listen else []
         self._server = await serve(
             self._handle,
-            self.settings.host,
+            hosts,
             self.settings.port,
             compression=None,
             max_size=self.settings.limits.hard_frame_bytes,
-            ping_interval=keepalive,
-            ping_timeout=keepalive,
+            ping_interval=self._keepalive,
+            ping_timeout=self._keepalive,
             process_request=self._http,
             ssl=self.settings.ssl,
             server_header=f"ai-connect/{__version__}",
-            logger=Redacting(logging.getLogger("ai_connect.bridge.ws")),
+            logger=self._ws_log,
         )
         self._spawn(self._commit_loop())
         self._spawn(self._tick_loop())
         self._spawn(self._tokens_loop())
-        log.info(
-            "bridge listening on %s (storage: %s, %d known peers)",
-            self.url,
-            self.store.kind,
-            len(peers),
+        where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"
+        log.info("bridge %s (storage: %s, %d known peers)", where, self.store.kind, len(peers))
+
+    def accept(self, sock: socket.socket) -> None:
+        """Serves an already-connected stream socket as if it had come in on the port.
+
+        The same handshake, limits, keepalive and handler run; only the listening socket
+        is skipped. Tests hand in one end of a ``socket.socketpair()`` and connect a
+        client over the other (``websockets`` ``connect(uri, sock=...)``): no port.
+        """
+        if self._server is None or self._closing:
+            raise RuntimeError("BridgeServer is not serving; call start() first")
+        limit = self.settings.limits.hard_frame_bytes
+        ws = ServerConnection(
+            ServerProtocol(max_size=limit, logger=self._ws_log),
+            self._server,
+            ping_interval=self._keepalive,
+            ping_timeout=self._keepalive,
         )
+        loop = asyncio.get_running_loop()
+        self._spawn(loop.connect_accepted_socket(lambda: ws, sock, ssl=self.settings.ssl))
 
     async def close(self) -> None:
         """Stops accepting, closes every link, flushes the last batch, closes the store."""
@@ -207,14 +215,14 @@ class BridgeServer:
         if self._server is not None:
             self._server.close(close_connections=False)
             for link in list(self._links.values()):
-                self._close_link(link, CLOSE_GOING_AWAY, "bridge shutting down")
+                link.close(CLOSE_GOING_AWAY, "bridge shutting down")
             await self._server.wait_closed()
         while self._batch:
             await self._commit_once()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.store.close)
+        await self._store(self.store.close)
         self._executor.shutdown(wait=True)
         log.info("bridge stopped")
 
@@ -228,6 +236,10 @@ class BridgeServer:
     async def serve_forever(self) -> None:
         assert self._server is not None
         await self._server.serve_forever()
+
+    async def _store(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
+        """Runs one store call on the store's own thread (the store is never shared)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)
@@ -283,13 +295,10 @@ class BridgeServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         conn = next(self._conn_ids)
-        remote = ws.remote_address
-        where = f"{remote[0]}:{remote[1]}" if remote else "?"
-        link = _Link(ws, logging.LoggerAdapter(log, {"conn": conn, "remote": where}))
-        self._links[conn] = link
-        writer = asyncio.create_task(self._writer(link))
-        link.log.info("connection %d from %s", conn, where)
-        self._dispatch(Connected(conn, self._clock(), where))
+        link = self._links[conn] = Link(ws, conn, self.settings.max_queued_frames)
+        link.start()
+        link.log.info("connection %d from %s", conn, link.where)
+        self._dispatch(Connected(conn, self._clock(), link.where))
         max_bytes = self.settings.limits.max_frame_bytes
         debug = log.isEnabledFor(logging.DEBUG)
         try:
@@ -313,57 +322,10 @@ class BridgeServer:
             self._links.pop(conn, None)
             address = self.router.address_of(conn)
             self._dispatch(Disconnected(conn, self._clock()))
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await link.stop()
             link.log.info(
                 "connection %d closed (%s, code %s)", conn, address or "unregistered", ws.close_code
             )
-
-    async def _writer(self, link: _Link) -> None:
-        """Writes the link's queued frames, up to ``_WRITE_BATCH_BYTES`` per socket write.
-
-        ``ws.send()`` costs one ``transport.write`` (one syscall, and one TCP segment
-        under TCP_NODELAY) per frame. A loop turn often queues many frames for one link
-        (a commit's ``accepted``/``deliver`` frames), so they are framed one by one
-        through websockets' Sans-I/O protocol, as its own ``broadcast()`` does, and their
-        bytes leave in one write. ``ws.drain()`` then applies websockets' flow control:
-        it waits while the transport's buffer is above its high-water mark, so at most
-        one batch sits above it, as with ``send()``. Nothing here awaits between framing
-        and writing, so no other writer (keepalive pings, pongs) can interleave.
-        """
-        ws = link.ws
-        protocol = ws.protocol
-        try:
-            while True:
-                await link.ready.wait()
-                link.ready.clear()
-                while link.queue:
-                    if protocol.state is not State.OPEN:
-                        return  # closing: the reader sees the close and dispatches it
-                    if isinstance(link.queue[0], tuple):
-                        code, reason = link.queue.popleft()
-                        await ws.close(code, reason)
-                        return
-                    size = 0
-                    while size < _WRITE_BATCH_BYTES and link.queue:
-                        if isinstance(link.queue[0], tuple):
-                            break
-                        data = link.queue.popleft().encode()
-                        protocol.send_text(data)
-                        size += len(data)
-                    # Only text frames since the last write: no end-of-stream marker.
-                    ws.transport.writelines(protocol.data_to_send())
-                    await ws.drain()
-        except (ConnectionClosed, OSError):
-            # The reader notices the same close or failure and dispatches Disconnected.
-            pass
-
-    def _close_link(self, link: _Link, code: int, reason: str) -> None:
-        if not link.closing:
-            link.closing = True
-            link.queue.append((code, reason))
-            link.ready.set()
 
     # --- carrying out actions ---------------------------------------------------------
 
@@ -379,28 +341,19 @@ class BridgeServer:
                     self._batch.append(action)
                     self._batch_ready.set()
                 case Close(conn, code, reason):
-                    link = self._links.get(conn)
-                    if link is not None:
-                        link.log.info("closing connection %d: %s", conn, reason)
-                        self._close_link(link, code, reason)
+                    if (link := self._links.get(conn)) is not None:
+                        link.close(code, reason)
                 case LoadPending():
                     self._spawn(self._load(action))
                 case QueryHistory() | QuerySearch():
                     self._spawn(self._query(action))
                 case Throttle(conn, seconds):
-                    link = self._links.get(conn)
-                    if link is not None:
-                        link.pause = max(link.pause, seconds)
+                    if (link := self._links.get(conn)) is not None:
+                        link.throttle(seconds)
 
     def _send(self, conn: int, frame: ServerFrame) -> None:
-        link = self._links.get(conn)
-        if link is None or link.closing:
-            return
-        if len(link.queue) >= self.settings.max_queued_frames:
-            self._close_link(link, CLOSE_POLICY, "not reading its frames")
-            return
-        link.queue.append(encode(frame))
-        link.ready.set()
+        if (link := self._links.get(conn)) is not None and not link.closing:
+            link.send(encode(frame))
 
     async def _commit_loop(self) -> None:
         while True:
@@ -412,34 +365,15 @@ class BridgeServer:
         persists, self._batch = self._batch, []
         if not persists:
             return
-        batch = WriteBatch()
-        for p in persists:
-            match p.op:
-                case PeerRecord():
-                    batch.peers.append(p.op)
-                case AppendOp():
-                    batch.appends.append(p.op)
-                case AckOp():
-                    batch.acks.append(p.op)
-                case ProposalRecord():
-                    batch.proposals.append(p.op)
-                case ForgetOp():
-                    batch.forgets.append(p.op)
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            result = await loop.run_in_executor(self._executor, self.store.commit, batch)
+            result = await self._store(self.store.commit, write_batch(persists))
         except StoreError as exc:
             log.error("commit of %d writes failed: %s", len(persists), exc)
             self._dispatch(CommitFailed(tuple(persists), str(exc)))
             return
         self.commit_times.observe(time.perf_counter() - started)
-        appends = [p for p in persists if isinstance(p.op, AppendOp)]
-        acks = tuple(p for p in persists if isinstance(p.op, AckOp))
-        proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
-        forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
-        appended = tuple(zip(appends, result.appends, strict=True))
-        self._dispatch(Committed(appended, acks, proposals, forgets))
+        self._dispatch(committed(persists, result))
 
     async def _tick_loop(self) -> None:
         interval = max(0.05, min(5.0, self.settings.presence_timeout_s / 4))
@@ -457,23 +391,17 @@ class BridgeServer:
 
     async def reload_tokens(self) -> None:
         """Re-reads the stored tokens; a change reaches the router (revocations close)."""
-        loop = asyncio.get_running_loop()
-        tokens = tuple(await loop.run_in_executor(self._executor, self.store.tokens))
+        tokens = tuple(await self._store(self.store.tokens))
         if tokens != self._tokens:
             self._tokens = tokens
             log.info("auth tokens changed: %d stored", len(tokens))
             self._dispatch(TokensChanged(tokens, self._clock()))
 
     async def _load(self, action: LoadPending) -> None:
-        loop = asyncio.get_running_loop()
+        a = action
         try:
-            entries = await loop.run_in_executor(
-                self._executor,
-                self.store.pending,
-                action.recipient,
-                action.after_seq,
-                action.limit,
-                action.max_bytes,
+            entries = await self._store(
+                self.store.pending, a.recipient, a.after_seq, a.limit, a.max_bytes
             )
         except StoreError as exc:
             log.error("loading the mailbox of %s failed: %s", action.recipient, exc)
@@ -481,26 +409,18 @@ class BridgeServer:
         self._dispatch(PendingLoaded(action.conn, action.after_seq, tuple(entries)))
 
     async def _query(self, action: QueryHistory | QuerySearch) -> None:
-        loop = asyncio.get_running_loop()
+        a = action
         frame: ServerFrame
         try:
-            if isinstance(action, QueryHistory):
-                messages, before = await loop.run_in_executor(
-                    self._executor,
-                    self.store.history,
-                    action.viewer,
-                    action.peer,
-                    action.limit,
-                    action.before,
+            if isinstance(a, QueryHistory):
+                page, before = await self._store(
+                    self.store.history, a.viewer, a.peer, a.limit, a.before
                 )
-                frame = HistoryPage(
-                    rid=action.rid, messages=[message_view(m) for m in messages], before=before
-                )
+                views = [message_view(m) for m in page]
+                frame = HistoryPage(rid=a.rid, messages=views, before=before)
             else:
-                found = await loop.run_in_executor(
-                    self._executor, self.store.search, action.viewer, action.query, action.limit
-                )
-                frame = SearchResults(rid=action.rid, messages=[message_view(m) for m in found])
+                found = await self._store(self.store.search, a.viewer, a.query, a.limit)
+                frame = SearchResults(rid=a.rid, messages=[message_view(m) for m in found])
         except StoreError as exc:
             frame = Error(
                 rid=action.rid,

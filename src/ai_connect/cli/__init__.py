@@ -18,6 +18,8 @@ One module per command group; this one mounts them::
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 import typer
 
@@ -71,10 +73,16 @@ app.add_typer(consensus.consensus_app, name="consensus")
 app.add_typer(service.service_app, name="service")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the CLI; returns the exit code instead of raising SystemExit."""
+def main(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | None = None) -> int:
+    """Runs the CLI; returns the exit code instead of raising SystemExit.
+
+    ``client_options``: extra BridgeClient arguments for the client of each command that
+    opens one through ``options.make_client`` (send … status, consensus, admin); tests
+    pass the transport seam, ``connect``, to reach a bridge without a port. ``hook`` and
+    ``mcp`` build theirs from their own settings (``HookSettings``, ``McpSettings``).
+    """
     try:
-        app(args=argv, prog_name="ai-connect")
+        app(args=argv, prog_name="ai-connect", obj=dict(client_options or {}))
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)

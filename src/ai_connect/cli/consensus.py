@@ -42,6 +42,7 @@ def _show(found: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
 
 @consensus_app.command()
 def propose(
+    ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="What to decide")],
     participants: Annotated[list[str], typer.Option("--to", help="A participant (repeat), or '*'")],
     rule: Annotated[
@@ -66,7 +67,7 @@ def propose(
     chosen: Literal["majority", "unanimous", "quorum"] = rule  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
-        async with make_client(bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token) as client:
             return await client.propose(
                 question,
                 participants,
@@ -83,6 +84,7 @@ def propose(
 
 @consensus_app.command()
 def vote(
+    ctx: typer.Context,
     proposal: Pid,
     choice: Annotated[str, typer.Argument(help="approve | reject | abstain")],
     reason: Annotated[str, typer.Option(help="Why (shown to everyone)")] = "",
@@ -98,7 +100,7 @@ def vote(
     picked: Literal["approve", "reject", "abstain"] = choice  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
-        async with make_client(bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token) as client:
             return await client.vote(proposal, picked, reason)
 
     _show(asyncio.run(run()), as_json)
@@ -106,6 +108,7 @@ def vote(
 
 @consensus_app.command()
 def status(
+    ctx: typer.Context,
     proposal: Pid,
     bridge: BridgeOpt = None,
     name: NameOpt = None,
@@ -116,7 +119,7 @@ def status(
     """Show one proposal: status, outcome, every vote and the tally."""
 
     async def run() -> dict[str, Any]:
-        async with make_client(bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token) as client:
             return await client.proposal_status(proposal)
 
     _show(asyncio.run(run()), as_json)
@@ -124,6 +127,7 @@ def status(
 
 @consensus_app.command(name="list")
 def list_(
+    ctx: typer.Context,
     only: Annotated[
         str | None, typer.Option("--status", help="open|escalated|decided|expired|withdrawn")
     ] = None,
@@ -140,7 +144,7 @@ def list_(
         raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint="--status")
 
     async def run() -> list[dict[str, Any]]:
-        async with make_client(bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token) as client:
             return await client.proposals(only, limit)  # type: ignore[arg-type]
 
     _show(asyncio.run(run()), as_json)

@@ -92,6 +92,7 @@ class _Printer:
 
 
 def send(
+    ctx: typer.Context,
     to: Annotated[str, typer.Argument(metavar="TO", help="'Name (Project)', a name, or *")],
     message: Annotated[str, typer.Argument(metavar="MESSAGE", help="The text; - reads stdin")],
     thread: Annotated[str | None, typer.Option(help="Thread to file it under")] = None,
@@ -123,7 +124,7 @@ def send(
         context = {"file": str(context_file), "content": text}
 
     async def run() -> int:
-        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
             receipt = await client.send(
                 to,
                 body,
@@ -141,6 +142,7 @@ def send(
 
 
 def read(
+    ctx: typer.Context,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for deliveries")] = 10.0,
     bridge: BridgeOpt = None,
     name: NameOpt = None,
@@ -157,7 +159,7 @@ def read(
     """
 
     async def run() -> int:
-        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
             goal = client.welcome.tip if client.welcome else 0
             with _Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
@@ -187,6 +189,7 @@ async def _sender(client: BridgeClient, wanted: str) -> str:
 
 
 def wait(
+    ctx: typer.Context,
     timeout: Annotated[
         float | None, typer.Option(min=0, metavar="S", help="Give up after S s [default: never]")
     ] = None,
@@ -209,7 +212,7 @@ def wait(
     """
 
     async def run() -> int:
-        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
             waiter = asyncio.ensure_future(client.wait(limit, sender))
@@ -236,6 +239,7 @@ def wait(
 
 
 def peers(
+    ctx: typer.Context,
     bridge: BridgeOpt = None,
     name: NameOpt = None,
     project: ProjectOpt = None,
@@ -247,7 +251,7 @@ def peers(
     """List the known peers: online first, then offline ones with when they were last seen."""
 
     async def run() -> int:
-        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
             views, me = await client.peers(include_offline=True), client.address
         data = [terminal.peer_dict(p) for p in views]
         _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
@@ -257,6 +261,7 @@ def peers(
 
 
 def history(
+    ctx: typer.Context,
     peer: Annotated[str, typer.Argument(metavar="PEER", help="'Name (Project)' or a name")],
     limit: Annotated[int, typer.Option(min=1, max=500, help="Messages per page")] = 20,
     before: Annotated[int | None, typer.Option(min=0, help="Cursor from the newer page")] = None,
@@ -271,7 +276,7 @@ def history(
     """Show the conversation with PEER (broadcasts included), oldest first."""
 
     async def run() -> int:
-        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
             page = await client.history(peer, limit, before)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
@@ -286,6 +291,7 @@ def history(
 
 
 def search(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument(metavar="QUERY", help="Words that must all appear")],
     limit: Annotated[int, typer.Option(min=1, max=200, help="Most results")] = 20,
     bridge: BridgeOpt = None,
@@ -299,7 +305,7 @@ def search(
     """Full-text search over the messages you may see, newest first."""
 
     async def run() -> int:
-        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
             results = await client.search(query, limit)
         found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
@@ -313,6 +319,7 @@ def search(
 
 
 def status(
+    ctx: typer.Context,
     bridge: BridgeOpt = None,
     name: NameOpt = None,
     project: ProjectOpt = None,
@@ -324,7 +331,7 @@ def status(
     """Show your address, unread count, and the bridge's URL, version, storage, uptime."""
 
     async def run() -> int:
-        client = make_client(bridge, name, project, token, ca, fingerprint)
+        client = make_client(ctx, bridge, name, project, token, ca, fingerprint)
         try:
             async with client:
                 data = terminal.status_dict(await client.status(), client.url)

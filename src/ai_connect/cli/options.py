@@ -4,7 +4,7 @@ client from them, and logging for the long-running commands (bridge, mcp).
 Typer cannot group parameters, so each command repeats the options in its signature; the
 ``Annotated`` types below keep their names and help in one place, and
 :func:`make_client` turns them into a :class:`~ai_connect.client.BridgeClient`
-(flags > env > config file, :mod:`ai_connect.config`).
+(flags > env > config file, :mod:`ai_connect.config`; then ``BridgeClient.from_settings``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Annotated
 
 import typer
 
-from ai_connect import tls
 from ai_connect.client import BridgeClient
 from ai_connect.config import client_settings, log_settings
 from ai_connect.errors import ConfigError
@@ -58,6 +57,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 
 
 def make_client(
+    ctx: typer.Context,
     bridge: str | None,
     name: str | None,
     project: str | None,
@@ -67,14 +67,16 @@ def make_client(
     *,
     kind: str = "cli",
 ) -> BridgeClient:
-    """The client of one command: settings from flags > env > config, TLS, no reconnect."""
-    s = client_settings(
+    """The client of one command: settings from flags > env > config, TLS, no reconnect.
+
+    ``ctx.obj`` holds the extra BridgeClient arguments :func:`ai_connect.cli.main` was
+    given (tests pass the transport, ``connect``); a command takes ``ctx`` for this only.
+    """
+    settings = client_settings(
         url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint
     )
-    secure = tls.client_options(s.url, s.ca, s.fingerprint)
-    return BridgeClient(
-        s.url, s.name, s.project, token=s.token, kind=kind, reconnect=False, **secure
-    )
+    options = {"reconnect": False, **(ctx.obj or {})}
+    return BridgeClient.from_settings(settings, kind=kind, **options)
 
 
 LEVELS = ("debug", "info", "warning", "error")

@@ -178,8 +178,10 @@ def revoke(
 # --- admin: observer views over the protocol ------------------------------------------
 
 
-def _admin_client(bridge: str | None, name: str | None, token: str | None) -> BridgeClient:
-    return make_client(bridge, name, "admin", token, kind="admin")
+def _admin_client(
+    ctx: typer.Context, bridge: str | None, name: str | None, token: str | None
+) -> BridgeClient:
+    return make_client(ctx, bridge, name, "admin", token, kind="admin")
 
 
 AdminBridgeOpt = Annotated[
@@ -193,6 +195,7 @@ AdminTokenOpt = Annotated[str | None, typer.Option(help="An admin token [env AI_
 
 @admin_app.command("status")
 def admin_status(
+    ctx: typer.Context,
     bridge: AdminBridgeOpt = None,
     name: AdminNameOpt = None,
     token: AdminTokenOpt = None,
@@ -201,7 +204,7 @@ def admin_status(
     """Every peer with its mailbox cursors, connections, token and remote address."""
 
     async def run() -> None:
-        async with _admin_client(bridge, name, token) as client:
+        async with _admin_client(ctx, bridge, name, token) as client:
             report = await client.admin_status()
         if as_json:
             print(terminal.to_json(report.model_dump(mode="json")))
@@ -225,6 +228,7 @@ def admin_status(
 
 @admin_app.command("history")
 def admin_history(
+    ctx: typer.Context,
     viewer: Annotated[str, typer.Argument(help="Whose history: an address or name")],
     peer: Annotated[str | None, typer.Argument(help="Only the conversation with this peer")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
@@ -236,7 +240,7 @@ def admin_history(
     """The history VIEWER sees (with PEER: their conversation), oldest first."""
 
     async def run() -> None:
-        async with _admin_client(bridge, name, token) as client:
+        async with _admin_client(ctx, bridge, name, token) as client:
             page = await client.admin_history(viewer, peer, limit)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:

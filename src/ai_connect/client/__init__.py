@@ -2,12 +2,17 @@
 
 ::
 
-    client.py     BridgeClient: hello, requests matched by rid, reconnect, outbox, acks
-    consensus.py  its consensus requests (propose, vote, status, list, withdraw)
+    client.py     BridgeClient: the public requests, from_settings, composed of the parts below
+    link.py       Link: connect (the transport seam), hello, reading, heartbeat, reconnect, TLS
+    pending.py    Pending: requests in flight by rid, timeouts, all failed when the link drops
+    outbox.py     Outbox and Receipt: sends until the bridge confirms them, kept across outages
     mailbox.py    Inbox and Message: drop duplicates, compute the cumulative ack (pure)
+    consensus.py  its consensus requests (propose, vote, status, list, withdraw)
 """
 
-from ai_connect.client.client import BridgeClient, LinkState, Receipt, backoff
+from ai_connect.client.client import BridgeClient
+from ai_connect.client.link import Connect, LinkState, backoff
 from ai_connect.client.mailbox import Message
+from ai_connect.client.outbox import Receipt
 
-__all__ = ["BridgeClient", "LinkState", "Message", "Receipt", "backoff"]
+__all__ = ["BridgeClient", "Connect", "LinkState", "Message", "Receipt", "backoff"]

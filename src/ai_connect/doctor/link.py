@@ -11,6 +11,7 @@ run it) must show it; then the peer asks the bridge to forget it (protocol §2.5
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import secrets
@@ -19,9 +20,9 @@ import ssl
 import tempfile
 import time
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
-from ai_connect import tls
 from ai_connect.client import BridgeClient
 from ai_connect.config import DEFAULT_PORT, ClientSettings
 from ai_connect.doctor.checks import Check, Outcome
@@ -40,19 +41,15 @@ __all__ = ["check_bridge", "round_trip"]
 DOCTOR_PROJECT = "ai-connect-doctor"
 
 
-def _client(s: ClientSettings, project: str, timeout: float, **options: object) -> BridgeClient:
-    secure = tls.client_options(s.url, s.ca, s.fingerprint)
-    return BridgeClient(
-        s.url,
-        s.name,
-        project,
-        token=s.token,
+def _client(s: ClientSettings, project: str, timeout: float, **options: Any) -> BridgeClient:
+    """The doctor's client: the one constructor every surface uses, in ``project``."""
+    return BridgeClient.from_settings(
+        dataclasses.replace(s, project=project),
         kind="doctor",
         reconnect=False,
         connect_timeout=timeout,
         request_timeout=timeout,
-        **secure,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 

@@ -26,14 +26,13 @@ import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ai_connect import tls
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.client.mailbox import Message
-from ai_connect.config import client_settings
+from ai_connect.config import ClientSettings, client_settings
 from ai_connect.errors import BridgeError
 from ai_connect.hooks import agent_link
 from ai_connect.hooks.contracts import (
@@ -84,6 +83,7 @@ class HookSettings:
     connect_timeout_s: float = 3.0
     drain_s: float = 2.0
     client_options: Mapping[str, Any] = field(default_factory=dict)
+    """Extra BridgeClient arguments (tests pass the transport and short timeouts)."""
     chain: tuple[int, ...] | None = None
     """This process and its ancestors (default: read from the system; tests inject it)."""
 
@@ -92,15 +92,11 @@ class HookSettings:
 class Link:
     """Whom the hook acts for, and how it proves it is that agent session."""
 
-    url: str
-    name: str
-    project: str
-    token: str | None = field(repr=False)  # never shown (docs/security.md)
+    connection: ClientSettings
+    """The bridge and the address (name, project), token and TLS options."""
     session: str
     agent: int | None
     """The agent's pid when found through its MCP server's advert."""
-    ca: str | None = None
-    fingerprint: str | None = None
     server: int | None = None
     """The pid of that MCP server: once it is gone, the session is ending."""
 
@@ -118,27 +114,22 @@ def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
     chain = settings.chain or tuple(agent_link.process_chain())
     advert = agent_link.find(chain, env=settings.env)
     if advert is not None and settings.name in (None, advert.name):
-        url = settings.bridge or advert.url
-        return Link(
-            url, advert.name, advert.project, cfg.token, advert.session, advert.agent,
-            cfg.ca, cfg.fingerprint, server=advert.pid,
-        )  # fmt: skip
+        url = cfg.url if settings.bridge else advert.url
+        served = replace(cfg, url=url, name=advert.name, project=advert.project)
+        return Link(served, advert.session, advert.agent, server=advert.pid)
     session = agent_link.bridge_session(hook.session) if hook.session else secrets.token_hex(8)
-    return Link(cfg.url, cfg.name, cfg.project, cfg.token, session, None, cfg.ca, cfg.fingerprint)
+    return Link(cfg, session, None)
 
 
 def _client(link: Link, hook: HookInput, settings: HookSettings, reconnect: bool) -> BridgeClient:
-    options: dict[str, Any] = {
-        "kind": f"hook-{hook.client}",
-        "reconnect": reconnect,
-        "connect_timeout": settings.connect_timeout_s,
-        **tls.client_options(link.url, link.ca, link.fingerprint),
-        **settings.client_options,
-    }
-    return BridgeClient(
-        link.url, link.name, link.project, token=link.token, session=link.session,
-        attach=True, **options,
-    )  # fmt: skip
+    options = {"reconnect": reconnect, "connect_timeout": settings.connect_timeout_s}
+    return BridgeClient.from_settings(
+        link.connection,
+        kind=f"hook-{hook.client}",
+        session=link.session,
+        attach=True,
+        **(options | dict(settings.client_options)),
+    )
 
 
 def _hooks_dir(settings: HookSettings) -> Path:

@@ -151,12 +151,14 @@ async def serve_http(
     bound = sock.getsockname()[1]
     base = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
 
+    own = settings.client
+
     def ready() -> None:
         if ready_file is not None:
             _write_ready(ready_file, base + "\n")
         print(
             f"ai-connect mcp {__version__} listening on {base}/mcp (Streamable HTTP) and "
-            f"{base}/sse (SSE) as {settings.name} ({settings.project}), bridge {settings.bridge}",
+            f"{base}/sse (SSE) as {own.name} ({own.project}), bridge {own.url}",
             file=sys.stderr,
             flush=True,
         )

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from ai_connect import __version__, tls
+from ai_connect import __version__
 from ai_connect.code_context import DEFAULT_MAX_BYTES
 from ai_connect.config import client_settings
 from ai_connect.errors import ConfigError
@@ -55,7 +55,7 @@ def run(
     if channel not in mcp_channel.MODES:
         raise ConfigError(f"--channel must be auto, on or off, not {channel!r}")
     cwd = Path.cwd()
-    c = client_settings(
+    own = client_settings(
         url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint, cwd=cwd
     )
     tools = ToolSettings(
@@ -63,11 +63,10 @@ def run(
         context_max_bytes=context_max_bytes or DEFAULT_MAX_BYTES,
         progress_interval_s=progress_interval_s,
     )
-    check_identity(Identity(c.name, c.project), "choose another --name or --project")
-    secure = tls.client_options(c.url, c.ca, c.fingerprint)  # wss:// (docs/security.md)
-    settings = McpSettings(c.url, c.name, c.project, c.token, tools, client_options=secure)
+    check_identity(Identity(own.name, own.project), "choose another --name or --project")
+    settings = McpSettings(own, tools)
     if transport == "stdio":
-        log.info("ai-connect mcp %s on stdio as %s (%s)", __version__, c.name, c.project)
+        log.info("ai-connect mcp %s on stdio as %s (%s)", __version__, own.name, own.project)
         asyncio.run(serve_stdio(settings, channel))
     else:
         asyncio.run(serve_http(settings, host=host, port=port, ready_file=ready_file))

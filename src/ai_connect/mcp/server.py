@@ -43,6 +43,7 @@ from starlette.requests import Request
 
 from ai_connect import __version__
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.config import ClientSettings
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
 from ai_connect.mcp import channel as mcp_channel
@@ -84,10 +85,9 @@ INSTRUCTIONS = (
 
 @dataclass(frozen=True, slots=True)
 class McpSettings:
-    bridge: str
-    name: str
-    project: str
-    token: str | None = field(default=None, repr=False)  # never shown (docs/security.md)
+    client: ClientSettings
+    """The bridge, this server's own identity, token and TLS options (flags > env > file);
+    a session that asks for another identity gets a client with that name and project."""
     tools: ToolSettings = field(default_factory=lambda: ToolSettings(cwd=Path.cwd()))
     client_options: Mapping[str, Any] = field(default_factory=dict)
     """Extra BridgeClient arguments (tests pass short timeouts and reconnect delays)."""
@@ -147,7 +147,7 @@ class Hub:
 
     def __init__(self, settings: McpSettings) -> None:
         self.settings = settings
-        self.identity = Identity(settings.name, settings.project)
+        self.identity = Identity(settings.client.name, settings.client.project)
         self.default = self.new_client(self.identity)
         self.watch = LinkWatch(self.default)
         """The default client's link, in the log and on ``/healthz``."""
@@ -155,9 +155,9 @@ class Hub:
 
     def new_client(self, who: Identity) -> BridgeClient:
         check_identity(who)
-        s = self.settings
-        options = {"kind": "mcp", **s.client_options}
-        return BridgeClient(s.bridge, who.name, who.project, token=s.token, **options)
+        connection = dataclasses.replace(self.settings.client, name=who.name, project=who.project)
+        options = {"kind": "mcp", **self.settings.client_options}
+        return BridgeClient.from_settings(connection, **options)
 
     async def __aenter__(self) -> Hub:
         await self.default.connect(wait=False)
@@ -343,7 +343,8 @@ async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
     exactly this session's address (docs/hooks.md). ``channel`` (auto, on, off): whether
     new mail is pushed as Claude Code channel events (:mod:`ai_connect.mcp.channel`).
     """
-    with agent_link.stdio_session(settings.bridge, settings.name, settings.project) as session:
+    own = settings.client
+    with agent_link.stdio_session(own.url, own.name, own.project) as session:
         options = {"session": session, **settings.client_options}
         settings = dataclasses.replace(settings, client_options=options)
         if channel == "off":

@@ -6,7 +6,7 @@ delivery guarantees, is ``docs/protocol.md``; section numbers in these modules r
 
 This package does no I/O: it validates, decodes and encodes. Its modules::
 
-    limits.py         PROTOCOL_VERSION, MAX_*, ErrorCode, Limits
+    limits.py         PROTOCOL_VERSION, MAX_*, ErrorCode, Limits, flow_bytes
     frame.py          the frame base model, Rid, Context, frame_table
     client_frames.py  hello … withdraw: what a client sends; ClientFrame, CLIENT_FRAMES
     bridge_frames.py  welcome … proposal_list: what the bridge sends; ServerFrame, SERVER_FRAMES
@@ -66,6 +66,7 @@ from ai_connect.protocol.limits import (
     PROTOCOL_VERSION,
     ErrorCode,
     Limits,
+    flow_bytes,
 )
 
 __all__ = [
@@ -117,4 +118,5 @@ __all__ = [
     "decode_client",
     "decode_server",
     "encode",
+    "flow_bytes",
 ]

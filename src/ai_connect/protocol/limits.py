@@ -7,11 +7,13 @@ carry them in :mod:`ai_connect.errors` and offered here too.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from ai_connect.errors import ErrorCode
 
-__all__ = ["MAX_CONTEXT_DEPTH", "MAX_INT", "PROTOCOL_VERSION", "ErrorCode", "Limits"]
+__all__ = ["MAX_CONTEXT_DEPTH", "MAX_INT", "PROTOCOL_VERSION", "ErrorCode", "Limits", "flow_bytes"]
 
 PROTOCOL_VERSION = 1
 
@@ -34,7 +36,8 @@ class Limits:
     window_messages: int = 256
     """Deliveries in flight (sent, not yet acked) per connection."""
     window_bytes: int = 1_048_576
-    """Bytes of deliveries in flight per connection (at least one message always fits)."""
+    """Bytes of deliveries in flight per connection (at least one message always fits);
+    each message counts :func:`flow_bytes`."""
     max_errors: int = 50
     """Error frames per connection within ``error_window_s`` before it is closed (1008)."""
     error_window_s: float = 60.0
@@ -62,3 +65,12 @@ class Limits:
             "rate_per_s": self.rate_per_s,
             "rate_burst": self.rate_burst,
         }
+
+
+def flow_bytes(body: str, context: dict[str, Any] | None) -> int:
+    """A message's size as flow control counts it (§3.3): the UTF-8 body plus the compact
+    JSON of its context. The bridge fills the window with it and the client drains by it."""
+    size = len(body.encode())
+    if context:
+        size += len(json.dumps(context, separators=(",", ":")).encode())
+    return size

@@ -11,9 +11,10 @@ Two implementations keep the same contract (tests/bridge/store/test_contract.py)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from ai_connect.protocol import flow_bytes
 
 __all__ = [
     "AckOp",
@@ -248,8 +249,5 @@ class Store(Protocol):
 
 
 def message_bytes(message: StoredMessage) -> int:
-    """The size used for flow control: UTF-8 body plus serialised context."""
-    size = len(message.body.encode())
-    if message.context:
-        size += len(json.dumps(message.context, separators=(",", ":")).encode())
-    return size
+    """The size used for flow control: :func:`ai_connect.protocol.flow_bytes`."""
+    return flow_bytes(message.body, message.context)
