@@ -19,6 +19,7 @@ import bisect
 import hmac
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -29,6 +30,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request, Response
 
 from ai_connect.bridge.auth import token_hash, token_id_of
 from ai_connect.bridge.guard import is_loopback
@@ -42,6 +45,7 @@ __all__ = [
     "Scrape",
     "may_scrape",
     "render",
+    "respond",
 ]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -184,3 +188,24 @@ def may_scrape(
             return False
         return hmac.compare_digest(record.hash, token_hash(token))
     return False
+
+
+def respond(
+    ws: ServerConnection,
+    request: Request,
+    scrape: Callable[[], Scrape],
+    tokens: Iterable[TokenRecord],
+    now: float,
+) -> Response:
+    """The HTTP answer to ``GET /metrics`` on the bridge's port (``BridgeServer._http``)."""
+    remote = ws.remote_address[0] if ws.remote_address else None
+    if not may_scrape(remote, request.headers.get("Authorization"), tokens, now):
+        return ws.respond(
+            HTTPStatus.FORBIDDEN,
+            "ai-connect bridge: /metrics answers this machine (loopback) and admin tokens "
+            "('Authorization: Bearer aic_...', from 'ai-connect token create NAME --admin')\n",
+        )
+    response = ws.respond(HTTPStatus.OK, render(scrape).decode())
+    del response.headers["Content-Type"]  # a multidict: setting would add a second
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response

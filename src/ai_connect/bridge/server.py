@@ -257,7 +257,7 @@ class BridgeServer:
         if request.path == "/healthz":
             return ws.respond(HTTPStatus.OK, "ok\n")
         if request.path == "/metrics":
-            return self._metrics(ws, request)
+            return metrics.respond(ws, request, self._scrape, self._tokens, self._clock())
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return ws.respond(
                 HTTPStatus.UPGRADE_REQUIRED,
@@ -265,21 +265,6 @@ class BridgeServer:
                 "(ai-connect status --bridge ws://HOST:PORT)\n",
             )
         return None
-
-    def _metrics(self, ws: ServerConnection, request: Request) -> Response:
-        """``GET /metrics`` (bridge/metrics.py): loopback, or an admin token as Bearer."""
-        remote = ws.remote_address[0] if ws.remote_address else None
-        auth = request.headers.get("Authorization")
-        if not metrics.may_scrape(remote, auth, self._tokens, self._clock()):
-            return ws.respond(
-                HTTPStatus.FORBIDDEN,
-                "ai-connect bridge: /metrics answers this machine (loopback) and admin tokens "
-                "('Authorization: Bearer aic_...', from 'ai-connect token create NAME --admin')\n",
-            )
-        response = ws.respond(HTTPStatus.OK, metrics.render(self._scrape).decode())
-        del response.headers["Content-Type"]  # a multidict: setting would add a second
-        response.headers["Content-Type"] = metrics.CONTENT_TYPE
-        return response
 
     def _scrape(self) -> metrics.Scrape:
         return metrics.Scrape(
