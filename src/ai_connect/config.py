@@ -24,6 +24,9 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       tls_cert: /etc/ai-connect/cert.pem   # serve wss:// (with tls_key)
       tls_key: /etc/ai-connect/key.pem
       auth: false           # true: require tokens even before one exists
+    logging:                # the log files of ai-connect bridge and ai-connect mcp
+      max_megabytes: 10     # rotate a log file at this size (the original's key)
+      backup_count: 5       # rotated files kept beside it
 """
 
 from __future__ import annotations
@@ -43,14 +46,20 @@ from ai_connect.identity import detect_project
 
 __all__ = [
     "DEFAULT_PORT",
+    "KNOWN_KEYS",
     "BridgeSettings",
     "ClientSettings",
+    "LogSettings",
+    "Sourced",
     "bridge_settings",
     "client_settings",
     "config_path",
     "default_db_path",
+    "explain_client",
     "load_file",
+    "log_settings",
     "normalise_url",
+    "unknown_keys",
 ]
 
 DEFAULT_PORT = 9999
@@ -81,6 +90,14 @@ class BridgeSettings:
     auth: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    max_bytes: int = 10 * 1024 * 1024
+    """Rotate a log file at this size (``logging.max_megabytes``)."""
+    backup_count: int = 5
+    """Rotated files kept (``logging.backup_count``)."""
+
+
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("AI_CONNECT_CONFIG"):
@@ -90,6 +107,39 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 
 def default_db_path() -> Path:
     return platformdirs.user_data_path("ai-connect") / "bridge.db"
+
+
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "bridge": frozenset({"host", "port", "url", "token", "ca", "fingerprint"}),
+    "peer": frozenset({"name", "project", "auto_connect"}),
+    "server": frozenset(
+        {
+            "host",
+            "port",
+            "db",
+            "presence_timeout",
+            "retention_days",
+            "synchronous",
+            "tls_cert",
+            "tls_key",
+            "auth",
+        }
+    ),
+    "logging": frozenset({"max_megabytes", "backup_count"}),
+}
+"""Every key the config file may hold, by section (the module docstring says what each does)."""
+
+
+def unknown_keys(data: Mapping[str, Any]) -> list[str]:
+    """The keys of a loaded config file that nothing reads (``section`` or ``section.key``)."""
+    found = []
+    for section, value in data.items():
+        known = KNOWN_KEYS.get(str(section))
+        if known is None:
+            found.append(str(section))
+        elif isinstance(value, dict):
+            found += [f"{section}.{key}" for key in value if str(key) not in known]
+    return found
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -159,6 +209,98 @@ def _host_url(host: str, port: int) -> str:
     return f"ws://{host}:{port}"
 
 
+@dataclass(frozen=True, slots=True)
+class Sourced:
+    """One resolved setting and where its value came from (``ai-connect doctor``)."""
+
+    value: Any
+    source: str
+    """``flag --name``, ``env AI_CONNECT_PEER_NAME``, ``file peer.name`` or ``default …``."""
+
+
+def _pick(
+    options: tuple[tuple[Any, str], ...], default: Any, default_source: str = "default"
+) -> Sourced:
+    """The first of ``(value, source)`` that is set, else the default."""
+    for value, source in options:
+        if value is not None and value != "":
+            return Sourced(value, source)
+    return Sourced(default, default_source)
+
+
+def explain_client(
+    *,
+    url: str | None = None,
+    name: str | None = None,
+    project: str | None = None,
+    token: str | None = None,
+    ca: str | None = None,
+    fingerprint: str | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Sourced]:
+    """What a client's settings resolve to, each with its source: flag > env > file >
+    default. The ``url`` entry is already normalised; ``token`` is the token itself."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    data = load_file(path)
+    bridge, peer = _section(data, "bridge", path), _section(data, "peer", path)
+    found = {
+        "url": _pick(
+            (
+                (url, "flag --bridge"),
+                (env.get("AI_CONNECT_BRIDGE"), "env AI_CONNECT_BRIDGE"),
+                (bridge.get("url"), "file bridge.url"),
+            ),
+            None,
+        )
+    }
+    if found["url"].value is None:
+        host = str(bridge.get("host") or "127.0.0.1")
+        port = _port(bridge.get("port", DEFAULT_PORT), f"bridge.port in {path}")
+        parts = [k for k in ("host", "port") if bridge.get(k) is not None]
+        source = "file " + " and ".join(f"bridge.{k}" for k in parts) if parts else "default"
+        found["url"] = Sourced(_host_url(host, port), source)
+    found["url"] = Sourced(normalise_url(str(found["url"].value)), found["url"].source)
+    found["name"] = _pick(
+        (
+            (name, "flag --name"),
+            (env.get("AI_CONNECT_PEER_NAME"), "env AI_CONNECT_PEER_NAME"),
+            (peer.get("name"), "file peer.name"),
+        ),
+        socket.gethostname().split(".")[0] or "agent",
+        "default (this machine's name)",
+    )
+    found["project"] = _pick(
+        (
+            (project, "flag --project"),
+            (env.get("AI_CONNECT_PROJECT"), "env AI_CONNECT_PROJECT"),
+            (peer.get("project"), "file peer.project"),
+        ),
+        None,
+    )
+    if found["project"].value is None:
+        found["project"] = Sourced(
+            detect_project(cwd or Path.cwd()), "default (git root, else folder, of the cwd)"
+        )
+    for key, flag, var in (
+        ("token", "--token", "AI_CONNECT_TOKEN"),
+        ("ca", "--ca", "AI_CONNECT_CA"),
+        ("fingerprint", "--fingerprint", "AI_CONNECT_FINGERPRINT"),
+    ):
+        given = {"token": token, "ca": ca, "fingerprint": fingerprint}[key]
+        found[key] = _pick(
+            (
+                (given, f"flag {flag}"),
+                (env.get(var), f"env {var}"),
+                (bridge.get(key), f"file bridge.{key}"),
+            ),
+            None,
+            "not set",
+        )
+    return found
+
+
 def client_settings(
     *,
     url: str | None = None,
@@ -171,38 +313,24 @@ def client_settings(
     env: Mapping[str, str] | None = None,
 ) -> ClientSettings:
     """Resolves what a client needs: flag > environment > config file > default."""
-    env = os.environ if env is None else env
-    path = config_path(env)
-    data = load_file(path)
-    bridge, peer = _section(data, "bridge", path), _section(data, "peer", path)
-    if url is None:
-        url = env.get("AI_CONNECT_BRIDGE") or bridge.get("url")
-    if url is None:
-        host = str(bridge.get("host") or "127.0.0.1")
-        url = _host_url(host, _port(bridge.get("port", DEFAULT_PORT), f"bridge.port in {path}"))
-    name = (
-        name
-        or env.get("AI_CONNECT_PEER_NAME")
-        or peer.get("name")
-        or socket.gethostname().split(".")[0]
-        or "agent"
+    found = explain_client(
+        url=url,
+        name=name,
+        project=project,
+        token=token,
+        ca=ca,
+        fingerprint=fingerprint,
+        cwd=cwd,
+        env=env,
     )
-    project = (
-        project
-        or env.get("AI_CONNECT_PROJECT")
-        or peer.get("project")
-        or detect_project(cwd or Path.cwd())
-    )
-    token = token or env.get("AI_CONNECT_TOKEN") or bridge.get("token")
-    ca = ca or env.get("AI_CONNECT_CA") or bridge.get("ca")
-    fingerprint = fingerprint or env.get("AI_CONNECT_FINGERPRINT") or bridge.get("fingerprint")
+    token, ca, pin = (found[k].value for k in ("token", "ca", "fingerprint"))
     return ClientSettings(
-        normalise_url(str(url)),
-        str(name).strip(),
-        str(project).strip(),
+        str(found["url"].value),
+        str(found["name"].value).strip(),
+        str(found["project"].value).strip(),
         str(token) if token else None,
         str(Path(str(ca)).expanduser()) if ca else None,
-        str(fingerprint) if fingerprint else None,
+        str(pin) if pin else None,
     )
 
 
@@ -254,3 +382,21 @@ def bridge_settings(
         Path(str(key)).expanduser() if key else None,
         auth or server.get("auth") is True,
     )
+
+
+def log_settings(env: Mapping[str, str] | None = None) -> LogSettings:
+    """The rotation of the log files: the config file's ``logging:`` section, else defaults."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    section = _section(load_file(path), "logging", path)
+    default = LogSettings()
+    megabytes = section.get("max_megabytes")
+    max_bytes = default.max_bytes
+    if megabytes is not None:
+        max_bytes = int(_number(megabytes, f"logging.max_megabytes in {path}") * 1024 * 1024)
+    count = section.get("backup_count", default.backup_count)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ConfigError(
+            f"logging.backup_count in {path} must be a whole number 0 or more, not {count!r}"
+        )
+    return LogSettings(max_bytes, count)

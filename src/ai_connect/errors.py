@@ -14,7 +14,8 @@ Every message says what happened and what to do about it::
      ├── RequestRejected        the bridge answered with an error frame (code, hint,
      │    │                     candidates): RequestRejected.from_frame
      │    └── UnknownPeer       the target names nobody (or several)
-     └── StoreError             the storage backend failed
+     ├── StoreError             the storage backend failed
+     └── ServiceError           systemd (systemctl, journalctl) is missing or refused
 
 Third-party errors are turned into these at the boundary with ``raise ... from exc``.
 
@@ -45,6 +46,7 @@ __all__ = [
     "RemoteProtocolError",
     "RequestRejected",
     "RequestTimeout",
+    "ServiceError",
     "StoreError",
     "TlsError",
     "UnknownPeer",
@@ -168,3 +170,7 @@ _PEER_CODES = frozenset({ErrorCode.UNKNOWN_PEER, ErrorCode.AMBIGUOUS_PEER})
 
 class StoreError(BridgeError):
     """The storage backend failed; the operation was not carried out."""
+
+
+class ServiceError(BridgeError):
+    """systemd is missing or refused a command of ``ai-connect service``."""

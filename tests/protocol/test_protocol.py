@@ -22,6 +22,7 @@ from ai_connect.protocol import (
     Deliver,
     Error,
     ErrorCode,
+    Forgotten,
     Hello,
     History,
     HistoryPage,
@@ -217,6 +218,7 @@ def test_every_client_frame_decodes_to_its_model() -> None:
         {"type": "proposal_status", "rid": 1, "proposal": "p1"},
         {"type": "proposals", "rid": 1},
         {"type": "withdraw", "rid": 1, "proposal": "p1"},
+        {"type": "forget", "rid": 1},
     ]
     decoded = [decode_client(json.dumps(s)) for s in samples]
     assert [type(f) for f in decoded] == list(CLIENT_FRAMES.values())
@@ -443,6 +445,7 @@ SERVER_SAMPLES: list[ServerFrame] = [
     Error(rid=7, code="ambiguous_peer", message="m", hint="h", candidates=["A (p)", "A#2 (p)"]),
     ProposalInfo(rid=8, proposal={"id": "p1", "status": "open"}),
     ProposalList(rid=9, proposals=[{"id": "p1", "status": "decided"}]),
+    Forgotten(rid=10, address="A (p)"),
 ]
 
 

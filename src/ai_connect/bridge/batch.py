@@ -17,6 +17,7 @@ from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     CommitResult,
+    ForgetOp,
     PeerRecord,
     ProposalRecord,
     WriteBatch,
@@ -38,6 +39,8 @@ def write_batch(persists: Sequence[Persist]) -> WriteBatch:
                 batch.acks.append(p.op)
             case ProposalRecord():
                 batch.proposals.append(p.op)
+            case ForgetOp():
+                batch.forgets.append(p.op)
     return batch
 
 
@@ -51,4 +54,6 @@ def committed(persists: Sequence[Persist], result: CommitResult) -> Committed:
     appends = [p for p in persists if isinstance(p.op, AppendOp)]
     acks = tuple(p for p in persists if isinstance(p.op, AckOp))
     proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
-    return Committed(tuple(zip(appends, result.appends, strict=True)), acks, proposals)
+    forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
+    appended = tuple(zip(appends, result.appends, strict=True))
+    return Committed(appended, acks, proposals, forgets)

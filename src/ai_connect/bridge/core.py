@@ -14,6 +14,7 @@ The router is composed of parts, each built with what it needs::
      ├── Queries           queries.py       peers, history, search, status, admin
      ├── ConsensusBook     consensus_router.py  proposals, votes, verdicts (§8)
      ├── Braking           braking.py       the loop brake: pauses, notices, resumes (§3.6)
+     ├── Forgetting        forgetting.py    an owner forgets its address (§2.5)
      └── ErrorBudget       guard.py         too many errors close the connection
 
 A part that will not do what a frame asks raises
@@ -46,6 +47,7 @@ from ai_connect.bridge.events import (
     Tick,
     TokensChanged,
 )
+from ai_connect.bridge.forgetting import Forgetting
 from ai_connect.bridge.guard import ErrorBudget, Guard
 from ai_connect.bridge.queries import Queries
 from ai_connect.bridge.refusal import Refusal
@@ -56,6 +58,7 @@ from ai_connect.bridge.state import (
     CLOSE_GOING_AWAY,
     CLOSE_POLICY,
     CLOSE_REPLACED,
+    Census,
     Conn,
     Phase,
     Registry,
@@ -71,6 +74,7 @@ from ai_connect.protocol import (
     ClientFrame,
     Error,
     ErrorCode,
+    Forget,
     Hello,
     History,
     Human,
@@ -125,6 +129,7 @@ class Router:
         self._registration = Registration(config, registry, auth, guard, self._delivery)
         self._queries = Queries(config, registry, auth, guard)
         self._book = ConsensusBook(proposals, ids, registry)
+        self._forgetting = Forgetting(registry)
         self._errors = ErrorBudget(config.limits)
 
     # --- introspection (tests, status) -------------------------------------------------
@@ -133,6 +138,10 @@ class Router:
     def online(self) -> dict[str, int]:
         """Address -> connection id of every registered connection."""
         return {a: p.conn for a, p in self._registry.peers.items() if p.conn is not None}
+
+    def census(self) -> Census:
+        """Peers, connections, unread mail and what the router did, for ``/metrics``."""
+        return self._registry.census()
 
     def address_of(self, conn: int) -> str | None:
         state = self._registry.conns.get(conn)
@@ -166,8 +175,9 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
-            case Committed(appends, acks, proposals):
+            case Committed(appends, acks, proposals, forgets):
                 replies = self._book.committed(proposals)  # §8: they follow the commit
+                replies += self._forgetting.on_committed(forgets)
                 return self._delivery.on_committed(appends, acks) + replies
             case CommitFailed(persists, reason):
                 self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
@@ -185,6 +195,8 @@ class Router:
         if frame.type not in ALLOWED[conn.phase]:
             if conn.phase is Phase.NEW:
                 code, hint = ErrorCode.NOT_REGISTERED, "send hello first"
+            elif conn.phase is Phase.QUERY:
+                code, hint = ErrorCode.FORBIDDEN, "a query connection only asks; connect as a peer"
             else:
                 code, hint = ErrorCode.ALREADY_REGISTERED, "open a new connection"
             why = f"{frame.type} is not allowed on a {conn.phase.value} connection"
@@ -216,11 +228,16 @@ class Router:
                 return self._book.on_request(frame, conn.address, Origin(conn.id, frame.rid), now)
             case Ping():
                 return [Send(conn.id, Pong(rid=frame.rid))]
+            case Forget():
+                return self._forgetting.on_forget(conn, frame, now)
 
     def _refuse(self, conn: Conn, refusal: Refusal, rid: Rid | None, now: float) -> list[Action]:
         """The one place a refusal becomes an ``error`` frame; too many of them within the
         error window close the connection (§5)."""
-        out: list[Action] = [Send(conn.id, refusal.error(rid))]
+        error = refusal.error(rid)
+        refused = self._registry.counts.refused
+        refused[error.code] = refused.get(error.code, 0) + 1
+        out: list[Action] = [Send(conn.id, error)]
         why = self._errors.charge(conn.id, now)
         if why is not None:
             out.append(Close(conn.id, CLOSE_POLICY, why))

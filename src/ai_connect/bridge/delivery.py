@@ -107,7 +107,12 @@ class Delivery:
         out: list[Action] = []
         conns = self.registry.conns
         touched: dict[int, Conn] = {}
+        counts = self.registry.counts
         for persist, result in appends:
+            if result.duplicate:
+                counts.duplicates += 1
+            else:
+                counts.accepted += 1
             message = result.message
             online: list[str] = []
             for recipient, seq in result.seqs.items():
@@ -187,6 +192,7 @@ class Delivery:
         out: list[Action] = []
         origin = Origin(conn.id, frame.rid) if frame.rid is not None else None
         if frame.seq > peer.acked:
+            self.registry.counts.acked += frame.seq - peer.acked
             peer.acked = frame.seq
             out.append(Persist(AckOp(peer.address, frame.seq), origin))
             for other in self.registry.conns_of(peer):
@@ -213,6 +219,7 @@ class Delivery:
 
     def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action]) -> None:
         out.append(Send(conn.id, views.deliver(entry, self.paused(entry.message))))
+        self.registry.counts.delivered += 1
         size = message_bytes(entry.message)
         conn.sent = entry.seq
         conn.inflight.append((entry.seq, size))

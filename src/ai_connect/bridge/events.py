@@ -12,6 +12,7 @@ from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     AppendResult,
+    ForgetOp,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
@@ -90,6 +91,8 @@ class Committed:
     acks: tuple[Persist, ...]
     proposals: tuple[Persist, ...] = ()
     """Proposal records stored (docs/protocol.md §8)."""
+    forgets: tuple[Persist, ...] = ()
+    """Addresses forgotten (docs/protocol.md §2.5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,7 @@ class Close:
 class Persist:
     """Write ``op`` in the next group commit; answer ``origin`` after it."""
 
-    op: PeerRecord | AppendOp | AckOp | ProposalRecord
+    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp
     origin: Origin | None = None
 
 

@@ -62,18 +62,19 @@ class Queries:
 
     def on_status(self, conn: Conn, frame: Status, now: float) -> list[Action]:
         assert conn.address is not None
-        peer = self.registry.peers[conn.address]
+        peer = self.registry.peers.get(conn.address)  # None: a query connection (§2.4)
+        tip, acked = (peer.tip, peer.acked) if peer is not None else (0, 0)
         report = StatusReport(
             rid=frame.rid,
-            address=peer.address,
+            address=conn.address,
             server=self.config.server_version,
             storage=self.config.storage,
             uptime_s=max(0.0, now - self.config.started_at),
             peers_online=sum(1 for p in self.registry.peers.values() if p.conn is not None),
             peers_known=len(self.registry.peers),
-            unread=peer.tip - peer.acked,
-            tip=peer.tip,
-            acked=peer.acked,
+            unread=tip - acked,
+            tip=tip,
+            acked=acked,
         )
         return [Send(conn.id, report)]
 

@@ -95,7 +95,13 @@ class Registration:
                 "the most this bridge allows",
                 "close some of them, or ask the operator to raise --max-conns-per-token",
             )
-        out = self._attach(conn, hello, now) if hello.attach else self._register(conn, hello, now)
+        mode = hello.session_mode
+        if mode == "query":
+            out = self._query(conn, hello)
+        elif mode == "attach":
+            out = self._attach(conn, hello, now)
+        else:
+            out = self._register(conn, hello, now)
         conn.token_id, conn.token_name = grant.token_id, grant.token_name
         conn.admin = grant.admin
         conn.kind = hello.client.kind if hello.client is not None else ""
@@ -191,8 +197,17 @@ class Registration:
         out += self.delivery.pump(conn, peer)
         return out
 
+    def _query(self, conn: Conn, hello: Hello) -> list[Action]:
+        """Lets a connection ask as ``Name (Project)`` without becoming a peer (§2.4)."""
+        address = hello.address if hello.address and _ours(hello.address, hello) else None
+        address = address or identity.format_address(hello.name, hello.project)
+        name, project = identity.parse_address(address) or (hello.name, hello.project)
+        conn.phase, conn.address, conn.session = Phase.QUERY, address, hello.session
+        peer = self.registry.peers.get(address) or Peer(address, name, project, 0.0, 0.0)
+        return [Send(conn.id, self._welcome(hello, peer, name, project))]
+
     def _detach(self, conn: Conn, now: float) -> list[Action]:
-        if conn.address is None:
+        if conn.address is None or conn.phase is Phase.QUERY:
             return []
         if conn.attached:
             attached = self.registry.attached.get(conn.address, set())
@@ -250,6 +265,7 @@ class Registration:
         wait = self.guard.draw(conn.id, now)
         if wait <= 0:
             return []
+        self.registry.counts.throttled += 1
         out: list[Action] = [Throttle(conn.id, wait)]
         if now - conn.noticed >= _NOTICE_EVERY_S:
             conn.noticed = now
@@ -278,10 +294,10 @@ class Registration:
         if not self.auth.required:
             return out
         for conn in list(self.registry.conns.values()):
-            if conn.address is None or conn.phase is not Phase.REGISTERED:
+            if conn.address is None or conn.phase is Phase.NEW:
                 continue
-            peer = self.registry.peers[conn.address]
-            refusal = self.auth.still_valid(conn.token_id, peer.name, peer.project, now)
+            name, project = identity.parse_address(conn.address) or ("", "")
+            refusal = self.auth.still_valid(conn.token_id, name, project, now)
             if refusal is None:
                 continue
             out += self._detach(conn, now)

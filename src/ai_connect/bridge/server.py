@@ -28,6 +28,7 @@ from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 from ai_connect import __version__
+from ai_connect.bridge import metrics
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, Router, RouterConfig
@@ -128,6 +129,8 @@ class BridgeServer:
         self._keepalive = max(1.0, min(20.0, self.settings.presence_timeout_s / 2))
         """Ping interval and timeout: a silent link is gone well before presence expires."""
         self._ws_log = Redacting(logging.getLogger("ai_connect.bridge.ws"))
+        self.commit_times = metrics.CommitTimes()
+        """Each group commit's time, for /metrics (bridge/metrics.py)."""
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -258,6 +261,8 @@ class BridgeServer:
     def _http(self, ws: ServerConnection, request: Request) -> Response | None:
         if request.path == "/healthz":
             return ws.respond(HTTPStatus.OK, "ok\n")
+        if request.path == "/metrics":
+            return metrics.respond(ws, request, self._scrape, self._tokens, self._clock())
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return ws.respond(
                 HTTPStatus.UPGRADE_REQUIRED,
@@ -265,6 +270,16 @@ class BridgeServer:
                 "(ai-connect status --bridge ws://HOST:PORT)\n",
             )
         return None
+
+    def _scrape(self) -> metrics.Scrape:
+        return metrics.Scrape(
+            version=__version__,
+            storage=self.store.kind,
+            started_at=self.router.config.started_at,
+            census=self.router.census(),
+            commits=self.commit_times,
+            database_bytes=self.store.size_bytes(),
+        )
 
     # --- connections ------------------------------------------------------------------
 
@@ -345,12 +360,14 @@ class BridgeServer:
         persists, self._batch = self._batch, []
         if not persists:
             return
+        started = time.perf_counter()
         try:
             result = await self._store(self.store.commit, write_batch(persists))
         except StoreError as exc:
             log.error("commit of %d writes failed: %s", len(persists), exc)
             self._dispatch(CommitFailed(tuple(persists), str(exc)))
             return
+        self.commit_times.observe(time.perf_counter() - started)
         self._dispatch(committed(persists, result))
 
     async def _tick_loop(self) -> None:

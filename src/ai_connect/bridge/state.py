@@ -27,7 +27,9 @@ __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_POLICY",
     "CLOSE_REPLACED",
+    "Census",
     "Conn",
+    "Counts",
     "Peer",
     "Phase",
     "Registry",
@@ -47,6 +49,8 @@ class Phase(Enum):
     NEW = "new"
     """Connected, no hello yet: only ``hello`` and ``ping`` are allowed."""
     REGISTERED = "registered"
+    QUERY = "query"
+    """Authenticated as an address that it only asks about (``hello`` mode ``query``, §2.4)."""
 
 
 ALLOWED: dict[Phase, frozenset[str]] = {
@@ -54,7 +58,11 @@ ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.REGISTERED: frozenset(
         {"send", "ack", "peers", "history", "search", "status", "ping"}
         | {"admin_status", "admin_history", "admin_brakes", "admin_resume", "human"}
-        | {"propose", "vote", "proposal_status", "proposals", "withdraw"}
+        | {"propose", "vote", "proposal_status", "proposals", "withdraw", "forget"}
+    ),
+    Phase.QUERY: frozenset(
+        {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
+        | {"admin_brakes", "admin_resume", "proposal_status", "proposals"}
     ),
 }
 
@@ -140,6 +148,41 @@ class Conn:
     """When it was last told ``rate_limited``."""
 
 
+class Counts:
+    """What the router has done since it started, for ``/metrics`` (plain integers:
+    bumping one costs no allocation; bridge/metrics.py reads them when scraped)."""
+
+    __slots__ = ("accepted", "acked", "delivered", "duplicates", "refused", "throttled")
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        """Messages stored (a broadcast is one)."""
+        self.duplicates = 0
+        """Resends answered from the stored message."""
+        self.delivered = 0
+        """``deliver`` frames sent, redeliveries included."""
+        self.acked = 0
+        """Mailbox entries acked (shown to their agent)."""
+        self.throttled = 0
+        """Times a connection was slowed to its rate (§5.1)."""
+        self.refused: dict[str, int] = {}
+        """``error`` frames sent, by code."""
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """The registry at one moment, for ``/metrics``."""
+
+    known: int
+    online: int
+    connections: int
+    unread: int
+    """Mailbox entries not acked, over all peers."""
+    unread_max: int
+    """The most unacked entries of one peer."""
+    counts: Counts
+
+
 class Registry:
     """Who is known, who is connected, and which connections act for which address."""
 
@@ -150,6 +193,19 @@ class Registry:
         """Connection id -> every open connection, registered or not."""
         self.attached: dict[str, set[int]] = {}
         """Address -> ids of the connections attached to it (§2.2)."""
+        self.counts = Counts()
+
+    def census(self) -> Census:
+        """Counts of peers, connections and unread mail (O(peers): for scrapes only)."""
+        unread = [p.tip - p.acked for p in self.peers.values()]
+        return Census(
+            known=len(self.peers),
+            online=sum(1 for p in self.peers.values() if p.conn is not None),
+            connections=len(self.conns),
+            unread=sum(unread),
+            unread_max=max(unread, default=0),
+            counts=self.counts,
+        )
 
     def conns_of(self, peer: Peer) -> list[Conn]:
         """Every connection acting for ``peer``: its owner first, then attached ones."""

@@ -11,6 +11,8 @@ entry point that runs it)::
     bridge.py     bridge                 token.py      token …, admin …
     consensus.py  consensus …            setup.py      setup
     hook.py       hook … (docs/hooks.md) mcp.py        mcp (docs/mcp.md)
+    service.py    service install|status|uninstall|logs (systemd)
+    logs.py       logs (the log files)    doctor.py     doctor (docs/operations.md)
     options.py    the shared options, make_client, setup_logging
 """
 
@@ -23,7 +25,18 @@ from typing import Any
 import typer
 
 from ai_connect import __version__
-from ai_connect.cli import bridge, consensus, hook, mcp, messages, setup, token
+from ai_connect.cli import (
+    bridge,
+    consensus,
+    doctor,
+    hook,
+    logs,
+    mcp,
+    messages,
+    service,
+    setup,
+    token,
+)
 from ai_connect.errors import BridgeError
 
 __all__ = ["app", "run"]
@@ -52,10 +65,13 @@ for command in messages.COMMANDS:
     app.command()(command)
 app.command(name="mcp")(mcp.mcp)
 app.command(name="setup")(setup.setup)
+app.command(name="logs")(logs.logs)
+app.command(name="doctor")(doctor.doctor)
 app.add_typer(hook.hooks_app, name="hook")
 app.add_typer(token.token_app, name="token")
 app.add_typer(token.admin_app, name="admin")
 app.add_typer(consensus.consensus_app, name="consensus")
+app.add_typer(service.service_app, name="service")
 
 
 def run(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | None = None) -> int:

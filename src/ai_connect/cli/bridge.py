@@ -23,7 +23,7 @@ from ai_connect import __version__, tls
 from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.guard import is_loopback
 from ai_connect.bridge.store.base import TokenRecord
-from ai_connect.cli.options import setup_logging
+from ai_connect.cli.options import LogFileOpt, setup_logging
 from ai_connect.config import bridge_settings
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.protocol import Limits
@@ -143,6 +143,7 @@ def bridge(
         Path | None, typer.Option(help="Write the bridge URL to this file once listening")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    log_file: LogFileOpt = None,
 ) -> None:
     """Run the bridge: routes messages between agents and keeps their mailboxes."""
     # Imported here, not at the top: the server and the stores load only for this command,
@@ -152,7 +153,7 @@ def bridge(
     from ai_connect.bridge.store.memory import MemoryStore
     from ai_connect.bridge.store.sqlite import SqliteStore
 
-    setup_logging(log_level)
+    log_path = setup_logging(log_level, "bridge", log_file)
     raise_open_file_limit()
     settings = bridge_settings(
         host=host,
@@ -218,6 +219,8 @@ def bridge(
         where = "memory (lost on exit)" if memory else str(settings.db)
         say(f"ai-connect bridge {__version__} listening on {server.url} (storage: {where})")
         say(_auth_line(tokens, settings.auth))
+        if log_path is not None:
+            say(f"log: {log_path} ('ai-connect logs bridge -f' follows it)")
         if problem is not None:
             log.warning(
                 "listening on %s WITHOUT auth (--insecure): anyone who can reach it can "

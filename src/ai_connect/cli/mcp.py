@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.cli.options import CaOpt, PinOpt, TokenOpt, setup_logging
+from ai_connect.cli.options import CaOpt, LogFileOpt, PinOpt, TokenOpt, setup_logging
 
 __all__ = ["mcp"]
 
@@ -48,16 +48,18 @@ def mcp(
         ),
     ] = "auto",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    log_file: LogFileOpt = None,
 ) -> None:
     """Run the MCP server: the peer_* tools for Claude Code, Codex, Gemini CLI, Cursor, VS Code.
 
-    See docs/mcp.md. Logs go to stderr; over stdio, stdout carries MCP.
+    See docs/mcp.md. Logs go to stderr and to mcp.log (--log-file); over stdio, stdout
+    carries MCP.
     """
     # Imported here, not at the top: the MCP SDK, starlette and uvicorn load only for this
     # command, not for every ai-connect start (hooks start through the same CLI).
     from ai_connect.mcp.run import run
 
-    setup_logging(log_level)
+    setup_logging(log_level, "mcp", log_file)
     if log_level.lower() != "debug":
         logging.getLogger("mcp").setLevel(logging.WARNING)  # one INFO line per HTTP session
     run(

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ai_connect.client import BridgeClient
-from ai_connect.config import client_settings
+from ai_connect.config import client_settings, log_settings
+from ai_connect.errors import ConfigError
 
 __all__ = [
     "BridgeOpt",
     "CaOpt",
     "JsonOpt",
+    "LogFileOpt",
     "NameOpt",
     "PinOpt",
     "ProjectOpt",
@@ -76,14 +79,38 @@ def make_client(
     return BridgeClient.from_settings(settings, kind=kind, **options)
 
 
-def setup_logging(level: str) -> None:
-    """Logs to stderr at ``level`` (debug, info, warning, error); only commands that run
-    for long (bridge, mcp) log."""
+LEVELS = ("debug", "info", "warning", "error")
+
+LogFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="FILE",
+        help="Rotating log file; '-': stderr only [default: ~/.local/state/ai-connect/log/]",
+    ),
+]
+
+
+def setup_logging(level: str, kind: str | None = None, log_file: str | None = None) -> Path | None:
+    """Logs to stderr at ``level`` (debug, info, warning, error) and, for ``kind`` (bridge,
+    mcp), to its rotating log file (:mod:`ai_connect.logfiles`); only commands that run for
+    long log. Like ``logging.basicConfig``, it adds no handler where logging is configured
+    already (a program that embeds ours, or pytest). Returns the log file, if any."""
+    from ai_connect import logfiles  # not for every start: hooks do not log to files
+
+    if level.lower() not in LEVELS:
+        raise ConfigError(f"--log-level must be one of {', '.join(LEVELS)}, not {level!r}")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    path = logfiles.resolve_log_file(log_file, kind) if kind is not None else None
+    if logging.getLogger().handlers:
+        path = None
+    if path is not None:
+        handlers.append(logfiles.file_handler(path, log_settings()))
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=getattr(logging, level.upper()),
+        format=logfiles.FORMAT,
+        handlers=handlers,
     )
     if level.lower() != "debug":
         # websockets logs every handshake and close at INFO; we log the lifecycle ourselves.
         logging.getLogger("ai_connect.bridge.ws").setLevel(logging.WARNING)
+    return path

@@ -17,7 +17,7 @@ from ai_connect.agent_setup.apply import Report, apply, read_file
 from ai_connect.agent_setup.clients import ADVISOR_WAIT_S, CLIENTS, Options, Scope, plan
 from ai_connect.errors import ConfigError
 
-__all__ = ["program", "project_root", "setup"]
+__all__ = ["program", "project_root", "setup", "vscode_user_dir"]
 
 _NOTES = {
     "claude-code": (
@@ -78,7 +78,8 @@ def project_root(start: Path) -> Path:
     return start
 
 
-def _vscode_user_dir(home: Path) -> Path:
+def vscode_user_dir(home: Path) -> Path:
+    """Where VS Code keeps its user settings on this platform."""
     if sys.platform == "darwin":
         return home / "Library" / "Application Support" / "Code" / "User"
     if sys.platform == "win32":
@@ -159,7 +160,7 @@ def setup(
         user=user,
         project=project_root(directory or Path.cwd()),
         home=home,
-        vscode_user_dir=_vscode_user_dir(home),
+        vscode_user_dir=vscode_user_dir(home),
     )
     if advisor and client != "gemini":
         raise typer.BadParameter("--advisor is for gemini: the other clients wake by themselves")

@@ -25,7 +25,7 @@ import secrets
 import ssl as ssl_module
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 from websockets.asyncio.client import connect as websockets_connect
@@ -51,6 +51,8 @@ from ai_connect.protocol import (
     ClientInfo,
     Deliver,
     Error,
+    Forget,
+    Forgotten,
     Hello,
     History,
     HistoryPage,
@@ -94,6 +96,7 @@ class BridgeClient(ConsensusMixin):
         kind: str = "library",
         presence: bool = False,
         attach: bool = False,
+        mode: Literal["peer", "attach", "query"] | None = None,
         request_timeout: float = 10.0,
         connect_timeout: float = 5.0,
         heartbeat_s: float = 20.0,
@@ -111,6 +114,8 @@ class BridgeClient(ConsensusMixin):
         self._token, self._kind, self._presence = token, kind, presence
         self._attach = attach
         """Act for this session's live address beside its owner (protocol §2.2)."""
+        self._mode = mode
+        """``query``: ask without becoming a peer (protocol §2.4)."""
         pin = tls.normalise_fingerprint(fingerprint) if fingerprint else None
         if ssl is None and (pin is not None or url.lower().startswith("wss://")):
             ssl = tls.client_context(url, None, pin)  # default: the system's store
@@ -281,6 +286,11 @@ class BridgeClient(ConsensusMixin):
     async def status(self) -> StatusReport:
         return await self._request(Status(rid=self._rid()), StatusReport)
 
+    async def forget(self) -> Forgotten:
+        """Asks the bridge to forget this address: its peer record and mailbox (protocol
+        §2.5). The bridge closes the link once that is committed."""
+        return await self._request(Forget(rid=self._rid()), Forgotten)
+
     async def admin_status(self) -> BridgeReport:
         """Every peer's cursors and connections; needs an admin token (protocol §3.5)."""
         return await self._request(AdminStatus(rid=self._rid()), BridgeReport)
@@ -409,6 +419,7 @@ class BridgeClient(ConsensusMixin):
                 resume=(self.inbox.ack_target() or None) if self.address else None,
                 presence=self._presence,
                 attach=self._attach or None,
+                mode=self._mode,
                 client=ClientInfo(kind=self._kind, version=__version__),
             )
         except ValidationError as exc:

@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -91,8 +91,14 @@ class _SseEndpoint:
                 await own.close()
 
 
-async def _healthz(request: Request) -> Response:
-    return PlainTextResponse("ok")
+def _healthz(hub: Hub) -> Callable[[Request], Awaitable[Response]]:
+    """GET /healthz: ``ok`` while the link to the bridge is up, else 503 and why."""
+
+    async def healthz(request: Request) -> Response:
+        ok, text = hub.watch.health()
+        return PlainTextResponse(text, status_code=200 if ok else 503)
+
+    return healthz
 
 
 def build_http_app(
@@ -116,7 +122,7 @@ def build_http_app(
         Route("/mcp", endpoint=StreamableHTTPASGIApp(manager)),
         Route("/sse", endpoint=_SseEndpoint(server, hub, sse), methods=["GET"]),
         Mount("/messages/", app=sse.handle_post_message),
-        Route("/healthz", endpoint=_healthz),
+        Route("/healthz", endpoint=_healthz(hub)),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -50,6 +50,7 @@ from ai_connect.mcp import channel as mcp_channel
 from ai_connect.mcp.consensus import CONSENSUS_TOOLS
 from ai_connect.mcp.models import schema
 from ai_connect.mcp.tools import TOOLS, Call, Tool, ToolSettings
+from ai_connect.mcp.watch import LinkWatch
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 from ai_connect.text.agent import error_text
 
@@ -148,6 +149,8 @@ class Hub:
         self.settings = settings
         self.identity = Identity(settings.client.name, settings.client.project)
         self.default = self.new_client(self.identity)
+        self.watch = LinkWatch(self.default)
+        """The default client's link, in the log and on ``/healthz``."""
         self._shared: dict[Identity, BridgeClient] = {}
 
     def new_client(self, who: Identity) -> BridgeClient:
@@ -158,9 +161,11 @@ class Hub:
 
     async def __aenter__(self) -> Hub:
         await self.default.connect(wait=False)
+        self.watch.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        await self.watch.stop()
         clients = [self.default, *self._shared.values()]
         self._shared.clear()
         await asyncio.gather(*(c.close() for c in clients))

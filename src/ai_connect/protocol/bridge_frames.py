@@ -17,6 +17,7 @@ __all__ = [
     "BridgeReport",
     "Deliver",
     "Error",
+    "Forgotten",
     "HistoryPage",
     "MessageView",
     "PeerDetail",
@@ -222,6 +223,14 @@ class ProposalList(Frame):
     proposals: list[dict[str, Any]]
 
 
+class Forgotten(Frame):
+    """The reply to ``forget``, once it is committed: the address is no more (§2.5)."""
+
+    type: Literal["forgotten"] = "forgotten"
+    rid: Rid
+    address: str
+
+
 ServerFrame = (
     Welcome
     | Accepted
@@ -238,6 +247,7 @@ ServerFrame = (
     | Error
     | ProposalInfo
     | ProposalList
+    | Forgotten
 )
 
 SERVER_FRAMES = frame_table(ServerFrame)

@@ -19,6 +19,7 @@ __all__ = [
     "AdminStatus",
     "ClientFrame",
     "ClientInfo",
+    "Forget",
     "Hello",
     "History",
     "Human",
@@ -60,7 +61,16 @@ class Hello(Frame):
     """Subscribe to ``presence`` events (join/leave of other peers)."""
     attach: bool | None = None
     """Act for the live address of this ``session`` beside its connection (§2.2)."""
+    mode: Literal["peer", "attach", "query"] | None = None
+    """``peer`` (the default) owns its address; ``attach`` is ``attach: true``; ``query``
+    only asks (status, peers, history, search…): no peer record, no mail, no presence,
+    no send (§2.4)."""
     client: ClientInfo | None = None
+
+    @property
+    def session_mode(self) -> str:
+        """The mode this hello asks for: ``mode``, else ``attach``, else ``peer``."""
+        return self.mode or ("attach" if self.attach else "peer")
 
     @field_validator("name")
     @classmethod
@@ -231,6 +241,13 @@ class Withdraw(Frame):
     reason: str = Field(default="", max_length=8000)
 
 
+class Forget(Frame):
+    """Forget my address: its peer record and its mailbox (§2.5); then the bridge closes."""
+
+    type: Literal["forget"] = "forget"
+    rid: Rid
+
+
 ClientFrame = (
     Hello
     | Send
@@ -250,6 +267,7 @@ ClientFrame = (
     | ProposalStatus
     | Proposals
     | Withdraw
+    | Forget
 )
 
 CLIENT_FRAMES = frame_table(ClientFrame)

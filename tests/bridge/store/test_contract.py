@@ -14,6 +14,7 @@ from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     AppendResult,
+    ForgetOp,
     MailboxEntry,
     PeerRecord,
     Store,
@@ -331,6 +332,33 @@ def test_history_with_peer_shows_only_that_conversation(store: Store) -> None:
     assert bodies(store.history(BOB, CAROL, 10, None)[0]) == ["c to all"]
     assert bodies(store.history(CAROL, BOB, 10, None)[0]) == ["c to all"]
     assert bodies(store.history(BOB, ALICE, 10, None)[0]) == ["a to b", "b to a"]
+
+
+def test_forget_removes_the_peer_and_its_mailbox(store: Store) -> None:
+    """After forget: no peer record, no mailbox; what others sent it leaves their view of
+    it, what it sent stays in its recipients' history (docs/protocol.md §2.5)."""
+    store.commit(WriteBatch(peers=[peer(ALICE), peer(BOB), peer(CAROL)]))
+    conversation(store)
+    send(store, CAROL, "2", CAROL, body="c to c")
+    store.commit(WriteBatch(forgets=[ForgetOp(CAROL)]))
+    assert set(cursors(store)) == {ALICE, BOB}
+    assert store.pending(CAROL, 0, 10, 1 << 20) == []
+    all_of_alice = ["a to b", "b to a", "c to all", "a to c"]
+    assert bodies(store.history(ALICE, None, 10, None)[0]) == all_of_alice
+    assert bodies(store.history(ALICE, CAROL, 10, None)[0]) == ["c to all"]
+    assert bodies(store.history(BOB, None, 10, None)[0]) == ["a to b", "b to a", "c to all"]
+    assert bodies(store.history(CAROL, None, 10, None)[0]) == ["c to all", "c to c"]
+
+
+def test_a_forgotten_address_starts_afresh(store: Store) -> None:
+    """The same address later is a new peer: empty cursors, seqs from one again."""
+    send(store, ALICE, "1", BOB, body="old")
+    store.commit(WriteBatch(forgets=[ForgetOp(BOB)]))
+    store.commit(WriteBatch(peers=[peer(BOB, seen=5.0)]))
+    assert cursors(store)[BOB] == (0, 0)
+    assert send(store, ALICE, "2", BOB, body="new").seqs == {BOB: 1}
+    assert bodies([e.message for e in store.pending(BOB, 0, 10, 1 << 20)]) == ["new"]
+    assert bodies(store.history(BOB, None, 10, None)[0]) == ["new"]
 
 
 def test_history_pages_through_everything_without_gap_or_overlap(store: Store) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "AppendOp",
     "AppendResult",
     "CommitResult",
+    "ForgetOp",
     "MailboxEntry",
     "PeerRecord",
     "ProposalRecord",
@@ -117,6 +118,17 @@ class AckOp:
 
 
 @dataclass(frozen=True, slots=True)
+class ForgetOp:
+    """Forget ``address``: its peer record and its mailbox (docs/protocol.md §2.5).
+
+    The messages it sent stay in their recipients' mailboxes and history; a message
+    only it held stays stored, visible to nobody, until retention removes it.
+    """
+
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProposalRecord:
     """A consensus proposal with its ballots (``bridge/consensus.py``), as JSON data.
 
@@ -137,9 +149,11 @@ class WriteBatch:
     acks: list[AckOp] = field(default_factory=list)
     proposals: list[ProposalRecord] = field(default_factory=list)
     """Upserts by id, after the appends (docs/protocol.md §8)."""
+    forgets: list[ForgetOp] = field(default_factory=list)
+    """Last: peers and their mailboxes removed (docs/protocol.md §2.5)."""
 
     def __bool__(self) -> bool:
-        return bool(self.peers or self.appends or self.acks or self.proposals)
+        return bool(self.peers or self.appends or self.acks or self.proposals or self.forgets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +178,8 @@ class Store(Protocol):
     """Short name shown in status reports: ``memory``, ``sqlite``."""
 
     def commit(self, batch: WriteBatch) -> CommitResult:
-        """Writes the batch atomically and durably, in order: peers, appends, acks.
+        """Writes the batch atomically and durably, in order: peers, appends, acks,
+        forgets.
 
         Sequence numbers are given per recipient in the order of the appends. Raises
         ``StoreError`` (and writes nothing) on failure.
@@ -223,6 +238,11 @@ class Store(Protocol):
 
     def revoke_token(self, token_id: str, when: float) -> bool:
         """Marks the token revoked at ``when``; ``False`` if unknown or already revoked."""
+        ...
+
+    def size_bytes(self) -> int | None:
+        """The storage's size in bytes (``/metrics``), ``None`` when it has no such
+        figure. Cheap, and safe to call from any thread: it never waits for a commit."""
         ...
 
     def close(self) -> None: ...

@@ -74,6 +74,10 @@ class MemoryStore:
     ) -> None:
         self.close()
 
+    def size_bytes(self) -> int | None:
+        """None: memory has no file, and counting its objects is not worth a scrape."""
+        return None
+
     def close(self) -> None:
         """Forgets nothing, but refuses any further use, as a closed database would."""
         self._closed = True
@@ -161,6 +165,10 @@ class MemoryStore:
             # Never past the tip: a stale client cursor must not skip future mail.
             acked = max(acker.acked, min(ack.seq, self._tip(ack.recipient)))
             self._peers[ack.recipient] = dataclasses.replace(acker, acked=acked)
+        for forget in batch.forgets:
+            for n in self._mailboxes.pop(forget.address, []):
+                self._seqs[n - 1].pop(forget.address, None)
+            self._peers.pop(forget.address, None)
 
     # -- reading ---------------------------------------------------------------------
 

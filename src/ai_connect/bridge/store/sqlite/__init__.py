@@ -33,6 +33,7 @@ one thread at a time: hence ``check_same_thread=False``. SQL lives only in this 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +156,16 @@ class SqliteStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def size_bytes(self) -> int | None:
+        """The database file with its -wal and -shm: a stat each, no query."""
+        if self.path == ":memory:":
+            return None
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                total += os.stat(self.path + suffix).st_size
+        return total
 
     def close(self) -> None:
         """Closes the connection; later calls raise ``StoreError``. Idempotent."""

@@ -75,6 +75,8 @@ _STORED = """
 _LAST_N = "SELECT max(n) FROM messages"
 _START = f"SELECT ({_LAST_N}), ({_TIPS}), ({_STORED.replace('{values}', '{pairs}')})"
 _MESSAGE = f"SELECT {COLUMNS} FROM messages m WHERE m.n = ?"
+_FORGET_MAILBOX = "DELETE FROM mailbox WHERE recipient = ?"
+_FORGET_PEER = "DELETE FROM peers WHERE address = ?"
 _MAX_ROWS = 1024
 """Rows bound to one statement, at most (fewer if SQLite allows fewer parameters)."""
 CACHED_STATEMENTS = 256
@@ -135,7 +137,7 @@ class BatchWriter:
         self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     def write(self, batch: WriteBatch) -> list[AppendResult]:
-        """Peers, appends, proposals, acks; the results of the appends, in order."""
+        """Peers, appends, proposals, acks, forgets; the results of the appends, in order."""
         if batch.peers:
             self._upsert(batch.peers)
         results = self._append(batch.appends) if batch.appends else []
@@ -143,6 +145,9 @@ class BatchWriter:
             consensus.write(self._db, batch.proposals)
         if batch.acks:
             self._ack(batch.acks)
+        for forget in batch.forgets:  # rare (docs/protocol.md §2.5): one address at a time
+            self._db.execute(_FORGET_MAILBOX, (forget.address,))
+            self._db.execute(_FORGET_PEER, (forget.address,))
         return results
 
     def _statements(

@@ -1,0 +1,63 @@
+"""The log files of the commands that run for long (``ai-connect bridge``, ``ai-connect mcp``).
+
+Each writes ``bridge.log`` or ``mcp.log`` under the XDG state folder
+(``~/.local/state/ai-connect/log/``, :func:`default_log_file`) as well as to stderr,
+unless ``--log-file`` names another file or ``-`` (stderr only). Files rotate at
+``logging.max_megabytes`` and keep ``logging.backup_count`` old ones (the original
+AI-Connect's keys, :func:`ai_connect.config.log_settings`). Several processes may share
+one file (every stdio MCP server writes ``mcp.log``): concurrent-log-handler locks around
+each write and each rotation, so none of them loses or garbles a line. Files are created
+0600 in a 0700 folder: they name peers and addresses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import platformdirs
+from concurrent_log_handler import ConcurrentRotatingFileHandler
+
+from ai_connect.config import LogSettings
+from ai_connect.errors import ConfigError
+
+__all__ = ["FORMAT", "LOG_KINDS", "default_log_file", "file_handler", "resolve_log_file"]
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+LOG_KINDS = ("bridge", "mcp")
+NO_FILE = "-"
+
+
+def default_log_file(kind: str) -> Path:
+    """``<XDG state>/ai-connect/log/<kind>.log``."""
+    return platformdirs.user_log_path("ai-connect") / f"{kind}.log"
+
+
+def resolve_log_file(flag: str | None, kind: str) -> Path | None:
+    """The file ``--log-file`` asks for: the default when not given, ``None`` for ``-``."""
+    if flag is None or flag == "":
+        return default_log_file(kind)
+    if flag == NO_FILE:
+        return None
+    return Path(flag).expanduser()
+
+
+def file_handler(path: Path, rotation: LogSettings) -> logging.Handler:
+    """A rotating handler on ``path`` that other processes may share."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handler = ConcurrentRotatingFileHandler(
+            os.fspath(path),
+            maxBytes=rotation.max_bytes,
+            backupCount=rotation.backup_count,
+            encoding="utf-8",
+            chmod=0o600,
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the log file {path}: {exc.strerror or exc}; choose another with "
+            "--log-file FILE, or --log-file - for stderr only"
+        ) from exc
+    handler.setFormatter(logging.Formatter(FORMAT))
+    return handler
