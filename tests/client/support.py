@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import socket
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any
@@ -290,3 +291,36 @@ class Relay:
             # then the other side must not hear of it either.
             if not (self.up_frozen if up else self.down_frozen):
                 writer.transport.abort()
+
+
+def tcp_ends(port: int) -> list[tuple[str, bool]]:
+    """Every connected TCP socket of this process on ``port``: ("server" for the end that
+    listens on ``port``, else "client"), and whether it has TCP_NODELAY (Nagle off).
+
+    Read from the sockets themselves (each open descriptor, duplicated), whatever library
+    made them.
+    """
+    ends = []
+    for name in os.listdir("/dev/fd"):
+        try:
+            fd = os.dup(int(name))
+        except OSError:  # the listing's own descriptor, closed since
+            continue
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:  # not a socket
+            os.close(fd)
+            continue
+        with sock:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            if sock.type != socket.SOCK_STREAM:
+                continue
+            try:
+                local, remote = sock.getsockname()[1], sock.getpeername()[1]
+            except OSError:  # a listener: not connected
+                continue
+            if port in (local, remote):
+                nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+                ends.append(("server" if local == port else "client", nodelay))
+    return sorted(ends)
