@@ -28,6 +28,7 @@ __all__ = [
     "CpuMeter",
     "CpuUse",
     "OtherLoad",
+    "process_cpu_s",
     "raise_nofile",
     "run_queue_wait_s",
 ]
@@ -260,6 +261,11 @@ def _stat_cpu_s(path: str) -> float:
     with open(path, encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid``, all its threads."""
+    return _stat_cpu_s(f"/proc/{pid}/stat")
 
 
 def run_queue_wait_s(pid: int) -> float:

@@ -52,7 +52,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mcp.client.sse import sse_client
 
-from harness import BridgeOptions, BridgeProcess, OtherLoad
+from harness import BridgeOptions, BridgeProcess, OtherLoad, process_cpu_s
 from mcp import Client, StdioServerParameters
 
 _LISTENING = re.compile(r"listening on (http://\S+)/mcp ")
@@ -66,6 +66,24 @@ TARGETS = {
     "legacy SSE, SDK client": "<= 3 ms",
     WAKE: "<= 5 ms p50",
 }
+
+
+def child_with(marker: str) -> int:
+    """The pid of a process started by this one whose command line holds ``marker``."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if parent == me and marker in cmd:
+            return int(name)
+    raise RuntimeError(f"no child process with {marker!r}")
 
 
 def mcp_args(bridge_url: str, name: str, *more: str) -> list[str]:
@@ -114,6 +132,11 @@ class ServerProcess:
         self._reader = asyncio.create_task(self._read(ready))
         self.url = await asyncio.wait_for(ready, 30) + "/mcp"
         return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     async def _read(self, ready: asyncio.Future[str]) -> None:
         assert self.proc is not None and self.proc.stderr is not None
@@ -378,13 +401,20 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             )
             for client in (a, b, carol):
                 await client.call_tool("peer_status", {})
+            carol_pid = child_with("--name carol")
+            servers = {"BEFORE": nagle.pid, "stdio": carol_pid, "floor": noop.pid}
             samples: dict[str, list[float]] = {name: [] for name in calls}
+            cpu: dict[str, list[float]] = {name: [0.0, 0.0] for name in calls}
             wake_samples: list[float] = []
             for round_no in range(rounds):
                 print(f"… round {round_no + 1} of {rounds}", file=sys.stderr, flush=True)
                 for name, call in calls.items():
+                    pid = next((v for k, v in servers.items() if k in name), alice.pid)
                     await timed(call, max(3, n // 50))  # warm up this row again
+                    server_cpu, bridge_cpu = process_cpu_s(pid), bridge.cpu_s()
                     samples[name] += await timed(call, n // rounds)
+                    cpu[name][0] += process_cpu_s(pid) - server_cpu
+                    cpu[name][1] += bridge.cpu_s() - bridge_cpu
                 await drain(b)  # peer_wait must find an empty inbox
                 from_issue, _ = await wake(a, b, max(20, n // 5) // rounds, 3)
                 wake_samples += from_issue
@@ -392,6 +422,9 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             await lean_nagle.close()
     tmp.cleanup()
     rows = {name: summary(values) for name, values in samples.items()}
+    for name, (server_cpu, bridge_cpu) in cpu.items():
+        rows[name]["server_cpu"] = 1000 * server_cpu / len(samples[name])
+        rows[name]["bridge_cpu"] = 1000 * bridge_cpu / len(samples[name])
     rows[f"{WAKE} | peer_send -> peer_wait"] = summary(wake_samples)
     return rows
 
@@ -480,18 +513,23 @@ def main() -> int:
         f"{time.monotonic() - started:.0f} s; {others.summary()}"
     )
     if args.markdown:
-        print("\n| transport, client | tool | n | p50 ms | p99 ms | max ms | target |")
-        print("|---|---|---|---|---|---|---|")
+        print(
+            "\n| transport, client | tool | n | p50 ms | p99 ms | max ms "
+            "| MCP server CPU ms/call | bridge CPU ms/call | target |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
     for key, r in rows.items():
         name, tool = key.split(" | ")
         target = TARGETS.get(name, "")
+        server = f"{r['server_cpu']:.2f}" if "server_cpu" in r else ""
+        bridge = f"{r['bridge_cpu']:.2f}" if "bridge_cpu" in r else ""
         if args.markdown:
             print(
                 f"| {name} | {tool} | {r['n']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
-                f"| {r['max']:.2f} | {target} |"
+                f"| {r['max']:.2f} | {server} | {bridge} | {target} |"
             )
         else:
-            print(f"{name:70} {tool:10} {fmt(r)}  {target}")
+            print(f"{name:70} {tool:10} {fmt(r)}  cpu {server}/{bridge} ms  {target}")
     return 0
 
 
