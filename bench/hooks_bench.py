@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ai_connect import agent_link
 from ai_connect.client import BridgeClient
+from ai_connect.hooks import agent_link
 from harness import BridgeOptions, BridgeProcess
 
 PROJECT = "bench"

@@ -444,7 +444,7 @@ def noop_server() -> None:
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    from ai_connect.mcp_http import listen
+    from ai_connect.mcp.http import listen
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(
@@ -478,7 +478,7 @@ def nagle_server(argv: list[str]) -> int:
     connections keep Nagle's algorithm on (the before of the TCP_NODELAY fix)."""
     import socket
 
-    import ai_connect.mcp_http as mcp_http
+    import ai_connect.mcp.http as mcp_http
     from ai_connect.cli import main as cli
 
     def old_listen(host: str, port: int) -> socket.socket:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pkgutil
 from types import ModuleType
 
@@ -48,3 +49,8 @@ def test_every_exported_name_exists(name: str) -> None:
 def test_version_is_exported() -> None:
     """The package exports its version string."""
     assert isinstance(ai_connect.__version__, str) and ai_connect.__version__
+
+
+def test_the_installed_version_is_the_package_version() -> None:
+    """pyproject takes its version from ai_connect.__version__: one place to change it."""
+    assert importlib.metadata.version("ai-connect") == ai_connect.__version__

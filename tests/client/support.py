@@ -20,7 +20,7 @@ from ai_connect.bridge.server import BridgeServer, ServerSettings
 from ai_connect.bridge.store.base import Store
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.client import BridgeClient
-from ai_connect.mailbox import Inbox, Message
+from ai_connect.client.mailbox import Inbox, Message
 from ai_connect.protocol import Error, Hello, Welcome, decode_client, encode
 
 PROJECT = "proj"

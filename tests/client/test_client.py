@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-import ai_connect.client as client_module
+import ai_connect.client.client as client_module
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.errors import (
     LocalProtocolError,

@@ -29,8 +29,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ai_connect import client as client_module
 from ai_connect.client import BridgeClient, Receipt, backoff
+from ai_connect.client import client as client_module
 from ai_connect.errors import NotConnected
 from ai_connect.protocol import Presence
 

@@ -12,8 +12,8 @@ from ai_connect.bridge.consensus_router import BRIDGE_SENDER
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.client import BridgeClient
+from ai_connect.client.mailbox import Message
 from ai_connect.errors import RequestRejected
-from ai_connect.mailbox import Message
 from tests.client.support import PROJECT, make_client, run, start_bridge
 
 

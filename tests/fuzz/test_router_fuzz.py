@@ -17,7 +17,7 @@ from ai_connect.bridge.events import Action, Close, QueryHistory, QuerySearch, S
 from ai_connect.errors import FrameError
 from ai_connect.protocol import Error, Limits, Pong, decode_client
 
-from ..core.helpers import Bridge
+from ..bridge.helpers import Bridge
 from .strategies import EXAMPLES, raw_frames
 
 LIMITS = Limits(max_frame_bytes=64_000, max_errors=1_000)

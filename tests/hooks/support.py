@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_connect import agent_link
 from ai_connect.client import BridgeClient
-from ai_connect.hook_runtime import HookSettings
-from ai_connect.hooks import HookInput, parse_input
+from ai_connect.hooks import agent_link
+from ai_connect.hooks.contracts import HookInput, parse_input
+from ai_connect.hooks.runtime import HookSettings
 from tests.client.support import make_client
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ai_connect import agent_link
-from ai_connect.agent_link import Advert
 from ai_connect.errors import ConfigError
+from ai_connect.hooks import agent_link
+from ai_connect.hooks.agent_link import Advert
 
 
 def advert(agent: int, session: str, started: float = 1.0, pid: int | None = None) -> Advert:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ai_connect.hook_runtime import run_inject, run_turn_end
-from ai_connect.hooks import CONTEXT_CAP
+from ai_connect.hooks.runtime import run_inject, run_turn_end
 from ai_connect.identity import format_address
+from ai_connect.text.agent import CONTEXT_CAP
 from tests.client.support import bridge, make_client, run
 
 from .support import (

@@ -12,8 +12,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ai_connect import agent_link
-from ai_connect.hook_runtime import dismiss_waiter, run_wait
+from ai_connect.hooks import agent_link
+from ai_connect.hooks.runtime import dismiss_waiter, run_wait
 from tests.claude_e2e.support import ReadyPipe
 from tests.client.support import bridge, run
 

@@ -22,9 +22,9 @@ import httpx2
 import uvicorn
 from mcp.types import CallToolResult, TextContent
 
-from ai_connect.mcp_http import build_http_app, listen
-from ai_connect.mcp_server import Hub, McpScope, McpSettings, build_server, sharing
-from ai_connect.mcp_tools import ToolSettings
+from ai_connect.mcp.http import build_http_app, listen
+from ai_connect.mcp.server import Hub, McpScope, McpSettings, build_server, sharing
+from ai_connect.mcp.tools import ToolSettings
 from mcp import Client, StdioServerParameters
 from tests.client.support import PROJECT, fast_delays
 

@@ -19,14 +19,15 @@ from mcp.client.extension import ClientExtension, NotificationBinding
 from mcp.types import Implementation, InitializeRequestParams
 from pydantic import BaseModel
 
-from ai_connect import agent_link, mcp_channel
 from ai_connect.cli import main
 from ai_connect.client import BridgeClient
+from ai_connect.client.mailbox import Message
 from ai_connect.errors import ConfigError
-from ai_connect.hook_slots import file_lock, key
-from ai_connect.mailbox import Message
-from ai_connect.mcp_channel import Channel, development_channels, event, wanted
-from ai_connect.mcp_server import Hub, McpScope, McpSettings, build_server, sharing
+from ai_connect.hooks import agent_link
+from ai_connect.hooks.slots import file_lock, key
+from ai_connect.mcp import channel as mcp_channel
+from ai_connect.mcp.channel import Channel, development_channels, event, wanted
+from ai_connect.mcp.server import Hub, McpScope, McpSettings, build_server, sharing
 from mcp import Client
 from tests.client.support import bridge, make_client, run
 from tests.mcp.support import call, data, settings, stdio_params

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 import ai_connect.code_context
-import ai_connect.mcp_format
-import ai_connect.mcp_http
-import ai_connect.mcp_models
-import ai_connect.mcp_server
-import ai_connect.mcp_tools
+import ai_connect.mcp.http
+import ai_connect.mcp.models
+import ai_connect.mcp.server
+import ai_connect.mcp.tools
+import ai_connect.text.agent
 from ai_connect.cli import main
 
 
@@ -37,11 +37,11 @@ def test_an_unknown_transport_is_an_error_naming_the_choices(
     "module",
     [
         ai_connect.code_context,
-        ai_connect.mcp_format,
-        ai_connect.mcp_http,
-        ai_connect.mcp_models,
-        ai_connect.mcp_server,
-        ai_connect.mcp_tools,
+        ai_connect.text.agent,
+        ai_connect.mcp.http,
+        ai_connect.mcp.models,
+        ai_connect.mcp.server,
+        ai_connect.mcp.tools,
     ],
 )
 def test_public_names_exist(module: object) -> None:

@@ -17,7 +17,7 @@ from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.cli import main
 from ai_connect.client import LinkState
 from ai_connect.errors import RequestRejected
-from ai_connect.render import status_dict
+from ai_connect.text.terminal import status_dict
 
 from ..client.support import make_client, run
 from .support import recording, secured_bridge
@@ -148,8 +148,8 @@ def test_admin_requests_need_an_admin_token() -> None:
 def test_settings_objects_never_show_the_token() -> None:
     """The reprs of client, MCP and hook settings leave the token out."""
     from ai_connect.config import client_settings
-    from ai_connect.hook_runtime import Link
-    from ai_connect.mcp_server import McpSettings
+    from ai_connect.hooks.runtime import Link
+    from ai_connect.mcp.server import McpSettings
 
     env = {"AI_CONNECT_CONFIG": "/nonexistent/config.yaml", "AI_CONNECT_TOKEN": ALICE_TOKEN}
     settings = client_settings(url="ws://127.0.0.1:1", name="alice", project="p", env=env)

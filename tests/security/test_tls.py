@@ -188,8 +188,8 @@ def test_the_cli_verifies_with_ca_and_fingerprint_options(
 
 def test_hooks_take_ca_and_fingerprint_from_flags_or_environment(pki: Pki, tmp_path: Path) -> None:
     """ai-connect hook --ca/--fingerprint (or AI_CONNECT_CA/_FINGERPRINT) reach the link."""
-    from ai_connect.hook_runtime import HookSettings, resolve_link
-    from ai_connect.hooks import parse_input
+    from ai_connect.hooks.contracts import parse_input
+    from ai_connect.hooks.runtime import HookSettings, resolve_link
 
     hook = parse_input("claude", '{"hook_event_name": "Stop", "session_id": "s", "cwd": "/"}')
     env = {"AI_CONNECT_CONFIG": str(tmp_path / "none.yaml"), "AI_CONNECT_RUNTIME_DIR":

@@ -5,7 +5,7 @@ hands it one :class:`WriteBatch` per loop turn (group commit, DESIGN.md "Deliver
 guarantees"). ``commit`` is atomic: after it returns, everything in the batch is durable;
 if it raises :class:`~ai_connect.errors.StoreError`, nothing of it is.
 
-Two implementations keep the same contract (tests/store/test_contract.py):
+Two implementations keep the same contract (tests/bridge/store/test_contract.py):
 ``MemoryStore`` for tests, ``SqliteStore`` as the default.
 """
 
@@ -157,7 +157,7 @@ class CommitResult:
 
 
 class Store(Protocol):
-    """What the bridge needs from storage. SQL lives only in ``store/sqlite.py``."""
+    """What the bridge needs from storage. SQL lives only in ``store/sqlite/``."""
 
     kind: str
     """Short name shown in status reports: ``memory``, ``sqlite``."""

@@ -1,26 +1,23 @@
 """The in-memory twin of the SQLite store, for tests and throwaway bridges.
 
 It keeps the contract of :mod:`ai_connect.bridge.store.base` to the letter, with the same
-semantics as ``SqliteStore`` (tests/store/test_contract.py runs on both): a commit is
+semantics as ``SqliteStore`` (tests/bridge/store/test_contract.py runs on both): a commit is
 checked in full before anything is applied, so a failing batch leaves no trace.
 
-The two text rules both stores share live here, as the reference: how an address names a
-peer (:func:`split_address`) and how a text is cut into search words
-(:func:`search_words`, modelled on SQLite FTS5's ``unicode61 remove_diacritics 2``).
+The rules both stores share (addresses, search words, proposal JSON) are in
+:mod:`ai_connect.bridge.store.rules`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
-import unicodedata
 from types import TracebackType
 from typing import Self
 
 from ai_connect.errors import StoreError
 
-from . import sqlite_consensus as _consensus
+from . import rules
 from .base import (
     AppendResult,
     CommitResult,
@@ -34,25 +31,6 @@ from .base import (
 )
 
 __all__ = ["MemoryStore"]
-
-_ADDRESS = re.compile(r"(?P<name>.+?) \((?P<project>.*)\)")
-# FTS5 unicode61 keeps letters and numbers and splits on everything else, "_" included.
-_WORD = re.compile(r"[^\W_]+")
-
-
-def split_address(address: str) -> tuple[str, str]:
-    """``"Name (Project)"`` -> ``("Name", "Project")``; anything else -> ``(address, "")``."""
-    match = _ADDRESS.fullmatch(address)
-    if match is None:
-        return address, ""
-    return match["name"], match["project"]
-
-
-def search_words(text: str) -> list[str]:
-    """The words of ``text`` as search sees them: lower case, accents dropped."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _WORD.findall(bare)
 
 
 def _check_message(message: StoredMessage, recipients: tuple[str, ...]) -> None:
@@ -148,7 +126,7 @@ class MemoryStore:
             new.append((message, seqs))
             staged[key] = AppendResult(message, seqs, False)
             results.append(staged[key])
-        proposals = _consensus.encoded(batch.proposals)
+        proposals = rules.encoded(batch.proposals)
         self._apply(batch, new)
         self._proposals.update(proposals)
         return CommitResult(results)
@@ -172,7 +150,7 @@ class MemoryStore:
             for recipient in seqs:
                 self._mailboxes.setdefault(recipient, []).append(n)
                 if recipient not in self._peers:
-                    name, project = split_address(recipient)
+                    name, project = rules.split_address(recipient)
                     self._peers[recipient] = PeerRecord(
                         recipient, name, project, message.ts, message.ts
                     )
@@ -192,7 +170,7 @@ class MemoryStore:
     def proposals(self) -> list[ProposalRecord]:
         """Every stored proposal, by id."""
         self._check_open()
-        return [_consensus.decoded(i, text) for i, text in sorted(self._proposals.items())]
+        return [rules.decoded(i, text) for i, text in sorted(self._proposals.items())]
 
     def peers(self) -> list[PeerRecord]:
         """Every known peer with its current cursors, by address."""
@@ -246,13 +224,13 @@ class MemoryStore:
     def search(self, viewer: str, query: str, limit: int) -> list[StoredMessage]:
         """Visible messages whose body holds every word of ``query``, newest first."""
         self._check_open()
-        words = set(search_words(query))
+        words = set(rules.search_words(query))
         if not words or limit <= 0:
             return []
         found: list[StoredMessage] = []
         for n in range(len(self._messages), 0, -1):
             message = self._messages[n - 1]
-            if self._visible(n, viewer, None) and words <= set(search_words(message.body)):
+            if self._visible(n, viewer, None) and words <= set(rules.search_words(message.body)):
                 found.append(message)
                 if len(found) == limit:
                     break

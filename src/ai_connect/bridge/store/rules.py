@@ -1,0 +1,62 @@
+"""The rules both stores keep alike, so that ``MemoryStore`` stays ``SqliteStore``'s twin.
+
+How an address names a peer (:func:`split_address`), how a text is cut into search words
+(:func:`search_words`, modelled on SQLite FTS5's ``unicode61 remove_diacritics 2``), and
+how a proposal is kept as JSON text (:func:`encoded`, :func:`decoded`: both stores keep
+the same text, so both refuse the same unserialisable data). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from ai_connect.errors import StoreError
+
+from .base import ProposalRecord
+
+__all__ = ["decoded", "encoded", "search_words", "split_address"]
+
+# Not identity.parse_address: that one strips the text and refuses parentheses in a name,
+# while a store must file every recipient it is given. The two agree on every address the
+# bridge makes from a valid name and project (tests/bridge/store/test_rules.py).
+_ADDRESS = re.compile(r"(?P<name>.+?) \((?P<project>.*)\)")
+# FTS5 unicode61 keeps letters and numbers and splits on everything else, "_" included.
+_WORD = re.compile(r"[^\W_]+")
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """``"Name (Project)"`` -> ``("Name", "Project")``; anything else -> ``(address, "")``."""
+    match = _ADDRESS.fullmatch(address)
+    if match is None:
+        return address, ""
+    return match["name"], match["project"]
+
+
+def search_words(text: str) -> list[str]:
+    """The words of ``text`` as search sees them: lower case, accents dropped."""
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _WORD.findall(bare)
+
+
+def encoded(records: Iterable[ProposalRecord]) -> dict[str, str]:
+    """Id -> JSON text of each record (the last of an id wins); ``StoreError`` if one
+    cannot be serialised, before anything is written."""
+    out: dict[str, str] = {}
+    for record in records:
+        try:
+            out[record.id] = json.dumps(record.data, ensure_ascii=False, separators=(",", ":"))
+            out[record.id].encode()
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                f"Proposal {record.id!r} cannot be stored ({exc}); nothing of this batch "
+                "was stored. Attach text and JSON-serialisable context only."
+            ) from exc
+    return out
+
+
+def decoded(proposal_id: str, text: str) -> ProposalRecord:
+    return ProposalRecord(proposal_id, json.loads(text))

@@ -1,0 +1,314 @@
+"""The default store: one SQLite file in WAL mode, written in one transaction per batch.
+
+Schema, version 2 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
+database from version ``v`` to ``v + 1``)::
+
+    peers     address PK, name, project, first_seen, last_seen, tip, acked
+    messages  n INTEGER PK (rowid: the history cursor), id UNIQUE, sender, cid, target,
+              body, context (JSON text), thread, reply_to, ts; UNIQUE (sender, cid)
+    mailbox   (recipient, seq) PK -> n; indexed by (recipient, n) and by n
+    messages_fts  FTS5 over messages.body (external content; indexed per commit, once
+                  for the whole batch; a trigger removes deleted messages)
+    tokens    (version 2) auth tokens, hashed: see tokens.py
+
+``peers.tip`` is the last sequence number given out in each mailbox, so numbering a new
+entry is a lookup, never a ``max()``. A commit (DESIGN.md "Group commit") is a handful of
+statements whatever its size: one query for where the batch starts (last ``n``, the
+recipients' tips, resent messages), then one multi-row ``INSERT`` per table, its rows bound
+to one ``VALUES`` list, and one ``INSERT`` that indexes all the new bodies for search.
+Never ``executemany``: the sqlite3 module releases the GIL around every ``sqlite3_step``,
+so ``executemany`` takes the GIL back once per row, and each take waits for the event loop
+(up to ``sys.getswitchinterval()``) whenever the loop holds it. One statement per table
+lets SQLite write a whole batch while the loop runs (bench/store_bench.py measures both).
+
+The connection is made in one thread and used from another (the server's store worker),
+one thread at a time: hence ``check_same_thread=False``. SQL lives only in this package::
+
+    __init__.py   SqliteStore: connection, errors and transactions, migrations, reads
+    schema.py     the tables and their migrations; how a message row reads back
+    batch.py      BatchWriter: a commit's padded multi-row statements
+    tokens.py     the tokens table; consensus.py: the proposals table
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from ai_connect.bridge.store.base import (
+    CommitResult,
+    MailboxEntry,
+    PeerRecord,
+    ProposalRecord,
+    StoredMessage,
+    TokenRecord,
+    WriteBatch,
+    message_bytes,
+)
+from ai_connect.bridge.store.rules import search_words
+from ai_connect.bridge.store.sqlite import consensus as _consensus
+from ai_connect.bridge.store.sqlite import tokens as _tokens
+from ai_connect.bridge.store.sqlite.batch import CACHED_STATEMENTS, BatchWriter
+from ai_connect.bridge.store.sqlite.schema import (
+    COLUMNS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    stored_message,
+)
+from ai_connect.errors import StoreError
+
+__all__ = ["SqliteStore"]
+
+SYNCHRONOUS_MODES = ("FULL", "NORMAL")
+_BUSY_TIMEOUT_MS = 5_000
+_NO_CURSOR = 2**63 - 1  # larger than any rowid
+
+# Reads
+_PENDING = f"""
+    SELECT b.seq, {COLUMNS} FROM mailbox b JOIN messages m ON m.n = b.n
+    WHERE b.recipient = ? AND b.seq > ? ORDER BY b.seq LIMIT ?"""
+# Each branch walks one index newest first and stops after :lim rows; the union merges.
+_PAGE_ALL = """
+    SELECT n FROM (SELECT n FROM messages WHERE sender = :viewer AND n < :before
+                   ORDER BY n DESC LIMIT :lim)
+    UNION
+    SELECT n FROM (SELECT n FROM mailbox WHERE recipient = :viewer AND n < :before
+                   ORDER BY n DESC LIMIT :lim)"""
+_PAGE_WITH_PEER = """
+    SELECT n FROM (SELECT n FROM messages m WHERE sender = :viewer AND n < :before
+                   AND EXISTS (SELECT 1 FROM mailbox b WHERE b.n = m.n AND b.recipient = :peer)
+                   ORDER BY n DESC LIMIT :lim)
+    UNION
+    SELECT n FROM (SELECT b.n FROM mailbox b JOIN messages m ON m.n = b.n
+                   WHERE b.recipient = :viewer AND b.n < :before AND m.sender = :peer
+                   ORDER BY b.n DESC LIMIT :lim)"""
+_HISTORY = f"""
+    WITH page (n) AS ({{page}} ORDER BY n DESC LIMIT :lim)
+    SELECT m.n, {COLUMNS} FROM page JOIN messages m ON m.n = page.n ORDER BY m.n DESC"""
+_SEARCH = f"""
+    SELECT {COLUMNS} FROM messages_fts JOIN messages m ON m.n = messages_fts.rowid
+    WHERE messages_fts MATCH :query AND (m.sender = :viewer OR EXISTS (
+        SELECT 1 FROM mailbox b WHERE b.n = m.n AND b.recipient = :viewer))
+    ORDER BY messages_fts.rowid DESC LIMIT :lim"""
+
+
+def fts_query(query: str) -> str:
+    """Plain words -> an FTS5 query matching all of them, each quoted as a literal."""
+    return " AND ".join('"' + word.replace('"', '""') + '"' for word in search_words(query))
+
+
+class SqliteStore:
+    """A :class:`~ai_connect.bridge.store.base.Store` in one SQLite file.
+
+    ``synchronous`` is ``FULL`` (an accepted message survives a power cut) or
+    ``NORMAL`` (it survives a crash of the bridge; the last commits may be lost on
+    power loss, for faster commits).
+    """
+
+    kind = "sqlite"
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        mode = synchronous.upper()
+        if mode not in SYNCHRONOUS_MODES:
+            raise ValueError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, not {synchronous!r}"
+            )
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=CACHED_STATEMENTS,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"Cannot open the database {self.path}: {exc}. "
+                "Check that its directory can be created and written to."
+            ) from exc
+        self._closed = False
+        self._writer = BatchWriter(self._db)
+        try:
+            with self._reading("configure the database"):
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute(f"PRAGMA synchronous = {mode}")
+                self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the connection; later calls raise ``StoreError``. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._db.close()
+
+    # -- errors and transactions -----------------------------------------------------
+
+    def _error(self, what: str, exc: Exception, *, rolled_back: bool = False) -> StoreError:
+        """Our error for ``exc``, saying what to do about it."""
+        if isinstance(exc, sqlite3.IntegrityError):
+            hint = "A value breaks a database rule (a message id used twice?): fix the caller."
+        elif isinstance(exc, TypeError | ValueError):
+            hint = "Store text and JSON-serialisable context only."
+        elif isinstance(exc, sqlite3.ProgrammingError) and self._closed:
+            hint = "The store is closed: open a new one."
+        elif "no such module: fts5" in str(exc):
+            hint = "This Python's SQLite lacks FTS5: use a Python build that has it."
+        elif "no such function: json" in str(exc):
+            hint = "This Python's SQLite lacks JSON functions: use a Python build that has them."
+        elif "locked" in str(exc) or "busy" in str(exc):
+            hint = "Another process holds the database: stop it or use another file."
+        else:
+            hint = "Check free disk space and the permissions of the file, then retry."
+        done = " Nothing of it was written." if rolled_back else ""
+        reason = str(exc).rstrip(".")
+        return StoreError(f"SQLite could not {what} ({self.path}): {reason}.{done} {hint}")
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._error(what, exc) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; on any error, ``ROLLBACK`` and re-raise."""
+        with self._reading(what):
+            self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                # A failed ROLLBACK leaves nothing to save: the error that led here says
+                # what went wrong, and SQLite rolls back an unfinished transaction anyway.
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error | TypeError | ValueError):
+                raise self._error(what, exc, rolled_back=True) from exc
+            raise
+
+    def _migrate(self) -> None:
+        with self._transaction("prepare the database"):
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this ai-connect "
+                    f"knows ({SCHEMA_VERSION}). Upgrade ai-connect or use another file."
+                )
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- writing ---------------------------------------------------------------------
+
+    def commit(self, batch: WriteBatch) -> CommitResult:
+        """Writes the batch in one transaction: peers, appends, proposals, acks."""
+        if not batch:
+            return CommitResult([])
+        with self._transaction("commit a batch"):
+            results = self._writer.write(batch)
+        return CommitResult(results)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def peers(self) -> list[PeerRecord]:
+        """Every known peer with its current cursors, by address."""
+        with self._reading("list peers"):
+            rows = self._db.execute(
+                "SELECT address, name, project, first_seen, last_seen, tip, acked"
+                " FROM peers ORDER BY address"
+            ).fetchall()
+        return [PeerRecord(*row) for row in rows]
+
+    def pending(
+        self, recipient: str, after_seq: int, limit: int, max_bytes: int
+    ) -> list[MailboxEntry]:
+        """Entries with ``seq > after_seq``, at most ``limit`` and about ``max_bytes``."""
+        if limit <= 0:
+            return []
+        entries: list[MailboxEntry] = []
+        total = 0
+        with self._reading("read a mailbox"), contextlib.closing(self._db.cursor()) as cursor:
+            for seq, *columns in cursor.execute(_PENDING, (recipient, after_seq, limit)):
+                message = stored_message(tuple(columns))
+                total += message_bytes(message)
+                if entries and total > max_bytes:
+                    break
+                entries.append(MailboxEntry(recipient, seq, message))
+        return entries
+
+    def history(
+        self, viewer: str, peer: str | None, limit: int, before: int | None
+    ) -> tuple[list[StoredMessage], int | None]:
+        """The newest ``limit`` visible messages before the cursor, oldest first."""
+        if limit <= 0:
+            return [], None
+        params = {
+            "viewer": viewer,
+            "peer": peer,
+            "before": _NO_CURSOR if before is None else before,
+            "lim": limit + 1,  # one more than asked tells whether an older page exists
+        }
+        sql = _HISTORY.format(page=_PAGE_ALL if peer is None else _PAGE_WITH_PEER)
+        with self._reading("read history"):
+            rows = self._db.execute(sql, params).fetchall()
+        page = rows[:limit]
+        cursor = page[-1][0] if len(rows) > limit else None
+        return [stored_message(row[1:]) for row in reversed(page)], cursor
+
+    def search(self, viewer: str, query: str, limit: int) -> list[StoredMessage]:
+        """Visible messages whose body holds every word of ``query``, newest first."""
+        match = fts_query(query)
+        if not match or limit <= 0:
+            return []
+        params = {"query": match, "viewer": viewer, "lim": limit}
+        with self._reading("search messages"):
+            rows = self._db.execute(_SEARCH, params).fetchall()
+        return [stored_message(row) for row in rows]
+
+    # -- proposals and tokens (docs/security.md; their SQL: consensus.py, tokens.py) --
+
+    def proposals(self) -> list[ProposalRecord]:
+        """Every stored proposal, by id."""
+        with self._reading("read the proposals"):
+            return _consensus.load(self._db)
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, oldest first."""
+        with self._reading("read the auth tokens"):
+            rows = self._db.execute(_tokens.SELECT).fetchall()
+        return [_tokens.record(row) for row in rows]
+
+    def put_token(self, token: TokenRecord) -> None:
+        """Stores a new token; its id and hash must be new."""
+        with self._transaction("store an auth token"):
+            self._db.execute(_tokens.INSERT, _tokens.row(token))
+
+    def revoke_token(self, token_id: str, when: float) -> bool:
+        """Marks the token revoked; ``False`` if unknown or already revoked."""
+        with self._transaction("revoke an auth token"):
+            cursor = self._db.execute(_tokens.REVOKE, (when, token_id))
+        return cursor.rowcount > 0

@@ -1,0 +1,245 @@
+"""How a :class:`~ai_connect.bridge.store.base.WriteBatch` is written: a few multi-row
+statements per commit, inside the caller's transaction.
+
+Never ``executemany`` (see :mod:`ai_connect.bridge.store.sqlite`): each table gets one
+statement whose rows are bound to one padded ``VALUES`` list, and the new bodies are
+indexed for search in one more.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    AppendResult,
+    PeerRecord,
+    WriteBatch,
+)
+from ai_connect.bridge.store.rules import split_address
+from ai_connect.bridge.store.sqlite import consensus
+from ai_connect.bridge.store.sqlite.schema import COLUMNS, stored_message
+
+__all__ = ["CACHED_STATEMENTS", "BatchWriter"]
+
+# Writes. Each writes a batch's rows into one table in one statement: "{values}" is a
+# multi-row VALUES list, padded with rows of NULLs to one of a few sizes (_padded_size),
+# so that a few prepared statements serve every batch size. "column1 IS NOT NULL" drops
+# the padding (and keeps an upsert clause from being parsed as a join constraint:
+# lang_upsert.html). Rows are unique by key within a statement (see _upsert, _ack), so
+# their order does not matter.
+_UPSERT_PEERS = """
+    INSERT INTO peers (address, name, project, first_seen, last_seen)
+    SELECT * FROM ({values}) WHERE column1 IS NOT NULL
+    ON CONFLICT (address) DO UPDATE
+    SET name = excluded.name, project = excluded.project, last_seen = excluded.last_seen"""
+_INSERT_MESSAGES = """
+    INSERT INTO messages (n, id, sender, cid, target, body, context, thread, reply_to, ts)
+    SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
+_INSERT_MAILBOX = """
+    INSERT INTO mailbox (recipient, seq, n) SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
+_UPSERT_TIPS = """
+    INSERT INTO peers (address, name, project, first_seen, last_seen, tip)
+    SELECT column1, column2, column3, column4, column4, column5 FROM ({values})
+    WHERE column1 IS NOT NULL
+    ON CONFLICT (address) DO UPDATE SET tip = excluded.tip"""
+# Rows: (recipient, seq). Never past the tip: a stale client cursor must not skip future
+# mail. An upsert that never inserts (unknown recipients are left out), so that each ack
+# finds its peer by primary key; excluded.tip carries the seq. (UPDATE ... FROM would say
+# it directly but needs SQLite 3.33.)
+_ACK = """
+    INSERT INTO peers (address, name, project, first_seen, last_seen, tip)
+    SELECT column1, '', '', 0, 0, column2 FROM ({values})
+    WHERE EXISTS (SELECT 1 FROM peers p WHERE p.address = column1)
+    ON CONFLICT (address) DO UPDATE SET acked = max(acked, min(excluded.tip, tip))"""
+# The same for one recipient, the usual ack-only commit: a plain UPDATE is cheaper.
+_ACK_ONE = "UPDATE peers SET acked = max(acked, min(?, tip)) WHERE address = ?"
+# A commit's new messages go into the index in one statement: far cheaper than a trigger
+# inserting them one at a time.
+_INDEX_SINCE = "INSERT INTO messages_fts (rowid, body) SELECT n, body FROM messages WHERE n > ?"
+# Where a batch starts: the tips of some recipients (rows: address) as a JSON object, and
+# the n of the messages stored under some (sender, cid) rows as a JSON array (the pairs
+# drive the lookup in UNIQUE (sender, cid)). _START asks both and the last n at once.
+_TIPS = """
+    SELECT json_group_object(address, tip) FROM peers
+    WHERE address IN (SELECT column1 FROM ({values}))"""
+_STORED = """
+    SELECT json_group_array(m.n) FROM ({values}) AS k CROSS JOIN messages m
+    WHERE m.sender = k.column1 AND m.cid = k.column2"""
+_LAST_N = "SELECT max(n) FROM messages"
+_START = f"SELECT ({_LAST_N}), ({_TIPS}), ({_STORED.replace('{values}', '{pairs}')})"
+_MESSAGE = f"SELECT {COLUMNS} FROM messages m WHERE m.n = ?"
+_MAX_ROWS = 1024
+"""Rows bound to one statement, at most (fewer if SQLite allows fewer parameters)."""
+CACHED_STATEMENTS = 256
+"""Prepared statements kept: each padded size of each statement above is one."""
+
+
+def _dump(context: dict[str, Any] | None) -> str | None:
+    if context is None:
+        return None
+    return json.dumps(context, separators=(",", ":"), ensure_ascii=False)
+
+
+@functools.cache
+def _sql(template: str, rows: int, columns: int) -> str:
+    """``template`` with ``{values}`` as ``VALUES (?, ?), (?, ?), ...``: ``rows`` rows of
+    ``columns`` parameters each (for _START: ``{values}`` of 1, ``{pairs}`` of 2).
+
+    Cached, so that the same statement is the same string object: the sqlite3 module then
+    finds its prepared statement without hashing a long text again.
+    """
+
+    def values(columns: int) -> str:
+        return "VALUES " + ", ".join(["(" + ", ".join("?" * columns) + ")"] * rows)
+
+    if template is _START:
+        return template.format(values=values(1), pairs=values(2))
+    return template.format(values=values(columns))
+
+
+def _padded_size(rows: int) -> int:
+    """The size a VALUES list of ``rows`` rows is padded to: 1, 2, 3, 4, 6, 8, 12, 16, 24...
+
+    Powers of two and 1.5 times them: at most half as many padding rows as real ones, and
+    about 20 sizes (so prepared statements) up to ``_MAX_ROWS``.
+    """
+    power = 1 << max(rows - 1, 0).bit_length()  # the smallest power of two >= rows
+    return power * 3 // 4 if power >= 4 and rows <= power * 3 // 4 else power
+
+
+def _chunk_rows(limit: int) -> int:
+    """The largest padded size (see above) that is at most ``limit`` (>= 1)."""
+    power = 1 << (limit.bit_length() - 1)  # the largest power of two <= limit
+    return power * 3 // 2 if power >= 2 and power * 3 // 2 <= limit else power
+
+
+def _params(rows: Sequence[tuple[Any, ...]], columns: int, size: int) -> list[Any]:
+    """The values of ``rows``, then NULLs up to ``size`` rows of ``columns``."""
+    params = list(itertools.chain.from_iterable(rows))
+    params += [None] * (size * columns - len(params))
+    return params
+
+
+class BatchWriter:
+    """Writes batches into one connection, whose transaction the caller holds."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+    def write(self, batch: WriteBatch) -> list[AppendResult]:
+        """Peers, appends, proposals, acks; the results of the appends, in order."""
+        if batch.peers:
+            self._upsert(batch.peers)
+        results = self._append(batch.appends) if batch.appends else []
+        if batch.proposals:
+            consensus.write(self._db, batch.proposals)
+        if batch.acks:
+            self._ack(batch.acks)
+        return results
+
+    def _statements(
+        self, sql: str, columns: int, rows: Sequence[tuple[Any, ...]]
+    ) -> list[sqlite3.Cursor]:
+        """Runs ``sql`` (see "Writes" above) over ``rows``: one statement per chunk."""
+        # A padded size itself, so that a padded chunk never has more rows than a full one.
+        chunk = _chunk_rows(min(_MAX_ROWS, self._max_params // columns))
+        if len(rows) <= chunk:  # the usual case
+            size = _padded_size(len(rows))
+            return [self._db.execute(_sql(sql, size, columns), _params(rows, columns, size))]
+        cursors = []
+        for start in range(0, len(rows), chunk):
+            cursors += self._statements(sql, columns, rows[start : start + chunk])
+        return cursors
+
+    def _upsert(self, peers: list[PeerRecord]) -> None:
+        # One row per address, as the same upserts one after another would leave it.
+        merged: dict[str, tuple[str, str, str, float, float]] = {}
+        for p in peers:
+            first_seen = merged[p.address][3] if p.address in merged else p.first_seen
+            merged[p.address] = (p.address, p.name, p.project, first_seen, p.last_seen)
+        self._statements(_UPSERT_PEERS, 5, list(merged.values()))
+
+    def _append(self, ops: list[AppendOp]) -> list[AppendResult]:
+        last_n, tips, stored = self._start(ops)
+        n = last_n
+        first_ts: dict[str, float] = {}  # recipient -> ts of its first message here
+        results: list[AppendResult] = []
+        staged: dict[tuple[str, str], AppendResult] = {}
+        message_rows: list[tuple[Any, ...]] = []
+        mailbox_rows: list[tuple[Any, ...]] = []
+        for op in ops:
+            m = op.message
+            key = (m.sender, m.cid)
+            earlier = staged.get(key) or stored.get(key)
+            if earlier is not None:
+                results.append(AppendResult(earlier.message, dict(earlier.seqs), True))
+                continue
+            n += 1
+            seqs: dict[str, int] = {}
+            for recipient in dict.fromkeys(op.recipients):
+                seq = tips.get(recipient, 0) + 1
+                tips[recipient] = seqs[recipient] = seq
+                first_ts.setdefault(recipient, m.ts)
+                mailbox_rows.append((recipient, seq, n))
+            context = _dump(m.context)
+            message_rows.append(
+                (n, m.id, m.sender, m.cid, m.to, m.body, context, m.thread, m.reply_to, m.ts)
+            )
+            staged[key] = AppendResult(m, seqs, False)
+            results.append(staged[key])
+        if message_rows:
+            self._statements(_INSERT_MESSAGES, 10, message_rows)
+            self._db.execute(_INDEX_SINCE, (last_n,))
+        if mailbox_rows:
+            self._statements(_INSERT_MAILBOX, 3, mailbox_rows)
+        if first_ts:
+            tip_rows = [(r, *split_address(r), ts, tips[r]) for r, ts in first_ts.items()]
+            self._statements(_UPSERT_TIPS, 5, tip_rows)
+        return results
+
+    def _start(
+        self, ops: list[AppendOp]
+    ) -> tuple[int, dict[str, int], dict[tuple[str, str], AppendResult]]:
+        """The last n, the current tips of the batch's recipients, and the messages
+        already stored under the batch's (sender, cid), with their original seqs."""
+        recipients = [(r,) for r in sorted({r for op in ops for r in op.recipients})]
+        keys = sorted({(op.message.sender, op.message.cid) for op in ops})
+        db = self._db
+        size = _padded_size(max(len(recipients), len(keys)))
+        if size <= _MAX_ROWS and size * 3 <= self._max_params:  # all in one statement
+            params = _params(recipients, 1, size) + _params(keys, 2, size)
+            last_n, tips_json, stored_json = db.execute(_sql(_START, size, 3), params).fetchone()
+            tips: dict[str, int] = json.loads(tips_json)
+            found: list[int] = json.loads(stored_json)
+        else:
+            (last_n,) = db.execute(_LAST_N).fetchone()
+            tips, found = {}, []
+            for cursor in self._statements(_TIPS, 1, recipients):
+                tips.update(json.loads(cursor.fetchone()[0]))
+            for cursor in self._statements(_STORED, 2, keys):
+                found += json.loads(cursor.fetchone()[0])
+        stored: dict[tuple[str, str], AppendResult] = {}
+        for n in found:  # a resent message: rare, so one query each
+            (row,) = db.execute(_MESSAGE, (n,)).fetchall()
+            message = stored_message(row)
+            seqs = dict(db.execute("SELECT recipient, seq FROM mailbox WHERE n = ?", (n,)))
+            stored[message.sender, message.cid] = AppendResult(message, seqs, True)
+        return last_n or 0, tips, stored
+
+    def _ack(self, acks: list[AckOp]) -> None:
+        highest: dict[str, int] = {}  # acks are cumulative: the highest per recipient
+        for ack in acks:
+            highest[ack.recipient] = max(ack.seq, highest.get(ack.recipient, ack.seq))
+        if len(highest) == 1:
+            ((recipient, seq),) = highest.items()
+            self._db.execute(_ACK_ONE, (seq, recipient))
+        else:
+            self._statements(_ACK, 2, list(highest.items()))

@@ -1,0 +1,68 @@
+"""The ``ai-connect`` command: a thin typer adapter over the bridge and BridgeClient.
+
+``main(argv) -> int`` catches only :class:`~ai_connect.errors.BridgeError`, prints
+``Type: message`` to stderr and returns a non-zero exit code. Exit codes: 0 done,
+1 a BridgeError (bridge down, unknown peer, ...), 2 a usage error, 124 ``wait`` timed out.
+
+One module per command group; this one mounts them::
+
+    messages.py   send read wait peers history search status
+    bridge.py     bridge                 token.py      token …, admin …
+    consensus.py  consensus …            setup.py      setup
+    hook.py       hook … (docs/hooks.md) mcp.py        mcp (docs/mcp.md)
+    options.py    the shared options, make_client, setup_logging
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ai_connect import __version__
+from ai_connect.cli import bridge, consensus, hook, mcp, messages, setup, token
+from ai_connect.errors import BridgeError
+
+__all__ = ["app", "main"]
+
+EXIT_ERROR = 1
+
+app = typer.Typer(
+    name="ai-connect",
+    help="A message bridge that lets AI coding agents talk, share context and decide together.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich markup would eat "[default: ...]" and "[env ...]"
+)
+
+
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+# The order of --help: commands, then command groups, each as registered here.
+app.command(name="bridge")(bridge.bridge)
+app.command(name="version")(version)
+for command in messages.COMMANDS:
+    app.command()(command)
+app.command(name="mcp")(mcp.mcp)
+app.command(name="setup")(setup.setup)
+app.add_typer(hook.hooks_app, name="hook")
+app.add_typer(token.token_app, name="token")
+app.add_typer(token.admin_app, name="admin")
+app.add_typer(consensus.consensus_app, name="consensus")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the CLI; returns the exit code instead of raising SystemExit."""
+    try:
+        app(args=argv, prog_name="ai-connect")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
+    except BridgeError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0

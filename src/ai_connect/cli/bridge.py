@@ -1,0 +1,224 @@
+"""``ai-connect bridge``: runs the bridge, safe by default (docs/security.md).
+
+It binds 127.0.0.1 unless told otherwise. Auth is on when any token exists in the
+database (``ai-connect token create``) or with ``--auth``; binding any other address
+without auth refuses to start, unless ``--insecure`` says so explicitly (then every start
+logs a warning). ``--tls-cert``/``--tls-key`` serve ``wss://`` and print the certificate's
+fingerprint for clients to pin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ai_connect import __version__, tls
+from ai_connect.bridge.guard import is_loopback
+from ai_connect.bridge.store.base import TokenRecord
+from ai_connect.cli.options import setup_logging
+from ai_connect.config import bridge_settings
+from ai_connect.errors import BridgeError, ConfigError
+from ai_connect.protocol import Limits
+
+__all__ = ["bridge", "exposure_problem", "raise_open_file_limit"]
+
+log = logging.getLogger("ai_connect.bridge")
+
+
+def exposure_problem(host: str, auth: bool, db: str) -> str | None:
+    """Why the bridge must not listen on ``host`` as configured, or ``None``."""
+    if auth or is_loopback(host):
+        return None
+    return (
+        f"refusing to listen on {host} without auth: anyone who can reach it could register "
+        "as any peer, read its offline mail and send in its name. Create a token first: "
+        f"'ai-connect token create NAME --db {db}' (clients pass it with --token or "
+        "AI_CONNECT_TOKEN), or start with --auth; --insecure starts without auth anyway "
+        "(docs/security.md)"
+    )
+
+
+def raise_open_file_limit() -> None:
+    """Lifts the soft limit on open files to the hard limit: the bridge holds one per peer.
+
+    Many systems start processes with a soft limit of 1024, which would stall the bridge's
+    accept loop near 1,000 peers (bench/RESULTS.md, register); the hard limit is what the
+    administrator allows.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no RLIMIT_NOFILE, and its socket limit is far higher
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65_536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        # ValueError/OSError: the OS caps it lower (macOS OPEN_MAX); keep the soft limit.
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _auth_line(tokens: list[TokenRecord], required: bool) -> str:
+    if not tokens and not required:
+        return "auth: off (no token exists; 'ai-connect token create NAME' turns it on)"
+    admins = sum(1 for t in tokens if t.admin)
+    return f"auth: on ({len(tokens)} tokens, {admins} admin; 'ai-connect token list')"
+
+
+_D = Limits()
+
+
+def bridge(
+    host: Annotated[str | None, typer.Option(help="Address to bind [default: 127.0.0.1]")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to bind; 0 picks a free one [default: 9999]")
+    ] = None,
+    db: Annotated[Path | None, typer.Option(help="SQLite database [default: XDG data dir]")] = None,
+    memory: Annotated[bool, typer.Option(help="Keep everything in memory (lost on exit)")] = False,
+    presence_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds of silence before a peer is shown offline [default: 60]"),
+    ] = None,
+    retention_days: Annotated[
+        float | None,
+        typer.Option(help="Broadcasts reach peers seen within this many days [default: 30]"),
+    ] = None,
+    synchronous: Annotated[
+        str | None, typer.Option(help="SQLite durability: FULL (default) or NORMAL")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate (chain): serve wss:// [env AI_CONNECT_TLS_CERT]"),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key of --tls-cert [env AI_CONNECT_TLS_KEY]")
+    ] = None,
+    auth: Annotated[
+        bool, typer.Option(help="Require tokens even while none exists [config server.auth]")
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow a non-loopback --host without auth (not recommended)")
+    ] = False,
+    rate: Annotated[
+        float, typer.Option(min=0, help="Frames/s per connection; 0: no limit")
+    ] = _D.rate_per_s,
+    burst: Annotated[int, typer.Option(min=1, help="Frames per connection above --rate")] = (
+        _D.rate_burst
+    ),
+    token_rate: Annotated[
+        float, typer.Option(min=0, help="Frames/s per auth token, all its connections; 0: no limit")
+    ] = _D.token_rate_per_s,
+    token_burst: Annotated[
+        int, typer.Option(min=1, help="Frames per auth token above --token-rate")
+    ] = _D.token_rate_burst,
+    max_conns_per_token: Annotated[
+        int, typer.Option(min=0, help="Live connections per auth token; 0: no limit")
+    ] = _D.max_conns_per_token,
+    max_conns_per_ip: Annotated[
+        int, typer.Option(min=0, help="Live connections per non-loopback IP; 0: no limit")
+    ] = _D.max_conns_per_ip,
+    ready_file: Annotated[
+        Path | None, typer.Option(help="Write the bridge URL to this file once listening")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Run the bridge: routes messages between agents and keeps their mailboxes."""
+    # Imported here, not at the top: the server and the stores load only for this command,
+    # not for every ai-connect start (hooks start through the same CLI).
+    from ai_connect.bridge.server import BridgeServer, ServerSettings
+    from ai_connect.bridge.store.base import Store
+    from ai_connect.bridge.store.memory import MemoryStore
+    from ai_connect.bridge.store.sqlite import SqliteStore
+
+    setup_logging(log_level)
+    raise_open_file_limit()
+    settings = bridge_settings(
+        host=host,
+        port=port,
+        db=db,
+        presence_timeout_s=presence_timeout,
+        retention_days=retention_days,
+        synchronous=synchronous,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        auth=auth,
+    )
+    if memory and settings.auth:
+        raise ConfigError("--auth needs a database: tokens live in it (drop --memory, use --db)")
+    limits = Limits(
+        rate_per_s=rate,
+        rate_burst=burst,
+        token_rate_per_s=token_rate,
+        token_rate_burst=token_burst,
+        max_conns_per_token=max_conns_per_token,
+        max_conns_per_ip=max_conns_per_ip,
+    )
+    context = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        context = tls.server_context(settings.tls_cert, settings.tls_key)
+    store: Store
+    store = MemoryStore() if memory else SqliteStore(settings.db, synchronous=settings.synchronous)
+    tokens = store.tokens()
+    problem = exposure_problem(settings.host, settings.auth or bool(tokens), str(settings.db))
+    if problem is not None and not insecure:
+        store.close()
+        raise BridgeError(problem)
+    server = BridgeServer(
+        store,
+        ServerSettings(
+            host=settings.host,
+            port=settings.port,
+            limits=limits,
+            presence_timeout_s=settings.presence_timeout_s,
+            retention_s=settings.retention_s,
+            ssl=context,
+            require_auth=settings.auth,
+        ),
+    )
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await server.start()
+        except OSError as exc:
+            store.close()
+            raise BridgeError(
+                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}; "
+                "is another bridge running? choose another --port"
+            ) from exc
+        where = "memory (lost on exit)" if memory else str(settings.db)
+        say(f"ai-connect bridge {__version__} listening on {server.url} (storage: {where})")
+        say(_auth_line(tokens, settings.auth))
+        if problem is not None:
+            log.warning(
+                "listening on %s WITHOUT auth (--insecure): anyone who can reach it can "
+                "register as any peer and read its mail; create a token to turn auth on",
+                settings.host,
+            )
+        if settings.tls_cert is not None:
+            pin = tls.colon_hex(tls.file_fingerprint(settings.tls_cert))
+            say(f"TLS certificate sha256 {pin} (clients: --fingerprint {pin}, or --ca FILE)")
+        say(
+            "connect an agent: run 'ai-connect setup claude-code --project' in its project "
+            f"(or codex|gemini|cursor|vscode); by hand: ai-connect wait --bridge {server.url}"
+        )
+        if ready_file is not None:
+            ready_file.write_text(server.url + "\n", encoding="utf-8")
+        try:
+            await stop.wait()
+        finally:
+            await server.close()
+
+    asyncio.run(run())

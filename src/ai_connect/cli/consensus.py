@@ -1,0 +1,146 @@
+"""``ai-connect consensus propose|vote|status|list``: the consensus requests from a shell.
+
+Thin over :class:`~ai_connect.client.BridgeClient` like the rest of the CLI
+(docs/protocol.md §8). Each command opens one client, makes one request and prints the
+proposal (``--json``: the bridge's JSON view).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+import typer
+
+from ai_connect.cli.options import JsonOpt, ProjectOpt, TokenOpt, make_client
+from ai_connect.text import terminal
+from ai_connect.text.agent import proposal_text
+
+__all__ = ["consensus_app"]
+
+consensus_app = typer.Typer(
+    help="Proposals and votes between agents (the Salomo principle).", no_args_is_help=True
+)
+
+# The consensus commands' help for these two has always left out the config keys that
+# options.BridgeOpt and options.NameOpt name; the values resolve the same way.
+BridgeOpt = Annotated[
+    str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
+]
+NameOpt = Annotated[str | None, typer.Option(help="Your peer name [env AI_CONNECT_PEER_NAME]")]
+Pid = Annotated[str, typer.Argument(metavar="PROPOSAL", help="The proposal id (prop-...)")]
+
+
+def _show(found: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(terminal.to_json(found), flush=True)
+    elif isinstance(found, list):
+        print("\n\n".join(proposal_text(p) for p in found) or "No proposals.", flush=True)
+    else:
+        print(proposal_text(found), flush=True)
+
+
+@consensus_app.command()
+def propose(
+    question: Annotated[str, typer.Argument(help="What to decide")],
+    participants: Annotated[list[str], typer.Option("--to", help="A participant (repeat), or '*'")],
+    rule: Annotated[
+        str, typer.Option(help="majority (2/3 of the votes) | unanimous | quorum")
+    ] = "majority",
+    quorum: Annotated[
+        int | None, typer.Option(min=1, help="Approvals needed (rule quorum)")
+    ] = None,
+    judge: Annotated[str | None, typer.Option(help="Who decides a split (Salomo)")] = None,
+    deadline: Annotated[float | None, typer.Option(min=1, help="Seconds to vote")] = None,
+    context: Annotated[str | None, typer.Option(help="Text to attach")] = None,
+    tags: Annotated[bool, typer.Option(help="Count [LGTM]/[CONTINUE] replies as votes")] = False,
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask the participants to vote on QUESTION; prints the new proposal."""
+    if rule not in ("majority", "unanimous", "quorum"):
+        raise typer.BadParameter("use majority, unanimous or quorum", param_hint="--rule")
+    chosen: Literal["majority", "unanimous", "quorum"] = rule  # type: ignore[assignment]
+
+    async def run() -> dict[str, Any]:
+        async with make_client(bridge, name, project, token) as client:
+            return await client.propose(
+                question,
+                participants,
+                rule=chosen,
+                quorum=quorum,
+                judge=judge,
+                deadline_s=deadline,
+                context={"text": context} if context else None,
+                tags=tags,
+            )
+
+    _show(asyncio.run(run()), as_json)
+
+
+@consensus_app.command()
+def vote(
+    proposal: Pid,
+    choice: Annotated[str, typer.Argument(help="approve | reject | abstain")],
+    reason: Annotated[str, typer.Option(help="Why (shown to everyone)")] = "",
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cast or change your vote (or, as the judge of an escalated proposal, rule)."""
+    if choice not in ("approve", "reject", "abstain"):
+        raise typer.BadParameter("use approve, reject or abstain", param_hint="CHOICE")
+    picked: Literal["approve", "reject", "abstain"] = choice  # type: ignore[assignment]
+
+    async def run() -> dict[str, Any]:
+        async with make_client(bridge, name, project, token) as client:
+            return await client.vote(proposal, picked, reason)
+
+    _show(asyncio.run(run()), as_json)
+
+
+@consensus_app.command()
+def status(
+    proposal: Pid,
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one proposal: status, outcome, every vote and the tally."""
+
+    async def run() -> dict[str, Any]:
+        async with make_client(bridge, name, project, token) as client:
+            return await client.proposal_status(proposal)
+
+    _show(asyncio.run(run()), as_json)
+
+
+@consensus_app.command(name="list")
+def list_(
+    only: Annotated[
+        str | None, typer.Option("--status", help="open|escalated|decided|expired|withdrawn")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the proposals you authored, are asked in, or judge, newest first."""
+    allowed = ("open", "escalated", "decided", "expired", "withdrawn")
+    if only is not None and only not in allowed:
+        raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint="--status")
+
+    async def run() -> list[dict[str, Any]]:
+        async with make_client(bridge, name, project, token) as client:
+            return await client.proposals(only, limit)  # type: ignore[arg-type]
+
+    _show(asyncio.run(run()), as_json)

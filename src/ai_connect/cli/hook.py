@@ -1,0 +1,180 @@
+"""``ai-connect hook …``: the commands agent clients run as hooks (``ai-connect setup``).
+
+Each reads the client's JSON on stdin and answers with that client's output contract
+(:mod:`ai_connect.hooks.contracts`). A hook never breaks its agent: without a bridge it
+says so on stderr and exits 0. Exit codes: 0 done, 1 bad input (not run as a hook), 2
+only from ``hook wait``: peer mail for the idle Claude Code session, digest on stderr.
+
+Nothing is logged: for ``hook wait`` stderr is the message the model reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+import typer
+
+from ai_connect.cli.options import CaOpt
+
+__all__ = ["hooks_app"]
+
+hooks_app = typer.Typer(
+    help="Hook entry points for agent clients; 'ai-connect setup' installs them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Bridge = Annotated[
+    str | None, typer.Option(metavar="ws://HOST:PORT", help="[default: the agent's MCP server]")
+]
+Name = Annotated[
+    str | None, typer.Option(help="Peer name [default: the agent's MCP server, else config]")
+]
+Pin = Annotated[
+    str | None,
+    typer.Option(
+        "--fingerprint",
+        metavar="SHA256",
+        help="wss://: the bridge's certificate [env AI_CONNECT_FINGERPRINT]",
+    ),
+]
+WaitOpt = Annotated[
+    float, typer.Option("--wait", min=0, help="Turn end: seconds to wait for mail if none")
+]
+
+
+def _quiet() -> None:
+    # A handler on the root stops Python's last-resort handler printing log warnings to
+    # stderr, and warnings are ignored: a waiter's exit 2 hands its stderr to the model.
+    logging.getLogger().addHandler(logging.NullHandler())
+    warnings.simplefilter("ignore")
+
+
+# The imports inside the functions below keep ``ai-connect hook`` start-up short: the
+# hook runtime and its contracts load only once a hook command runs, not for every
+# ai-connect start, and a hook's start-up is time its agent waits.
+
+
+def _finish(coro: Coroutine[Any, Any, int]) -> None:
+    from ai_connect.errors import BridgeError
+
+    try:
+        code = asyncio.run(coro)
+    except BridgeError as exc:  # a hook never breaks its agent: say it, exit 0
+        print(f"ai-connect hook: {type(exc).__name__}: {exc}", file=sys.stderr)
+        code = 0
+    # A hook is its own short process: skip the interpreter's teardown (tens of ms of
+    # module cleanup) once everything is written; the agent waits for this exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _dispatch(
+    client: str,
+    bridge: str | None,
+    name: str | None,
+    wait_s: float = 0.0,
+    ca: str | None = None,
+    fingerprint: str | None = None,
+) -> None:
+    from ai_connect.errors import ConfigError
+    from ai_connect.hooks.contracts import Role, parse_input, role_of
+    from ai_connect.hooks.runtime import (
+        HookSettings,
+        dismiss_waiter,
+        run_inject,
+        run_turn_end,
+    )
+
+    _quiet()
+    try:
+        hook = parse_input(client, sys.stdin.read())
+    except ConfigError as exc:
+        print(f"ConfigError: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from exc
+    settings = HookSettings(bridge=bridge, name=name, wait_s=wait_s, ca=ca, fingerprint=fingerprint)
+    role = role_of(hook)
+    if role is Role.INJECT:
+        _finish(run_inject(hook, settings))
+    elif role is Role.TURN_END:
+        _finish(run_turn_end(hook, settings))
+    elif client == "claude" and hook.event == "SessionEnd":
+
+        async def leave() -> int:
+            await dismiss_waiter(hook, settings)
+            return 0
+
+        _finish(leave())
+
+
+@hooks_app.command()
+def claude(
+    bridge: Bridge = None, name: Name = None, ca: CaOpt = None, fingerprint: Pin = None
+) -> None:
+    """Claude Code: SessionStart, UserPromptSubmit, PostToolUse/PostToolBatch (context),
+    SessionEnd (ends the waiter), and a synchronous Stop (continue with mail)."""
+    _dispatch("claude", bridge, name, ca=ca, fingerprint=fingerprint)
+
+
+@hooks_app.command()
+def wait(
+    timeout: Annotated[
+        float, typer.Option(min=1, help="The hook's configured timeout in seconds")
+    ] = 86_400.0,
+    bridge: Bridge = None,
+    name: Name = None,
+    ca: CaOpt = None,
+    fingerprint: Pin = None,
+) -> None:
+    """Claude Code Stop hook with asyncRewake: wait for peer mail, exit 2 with a digest.
+
+    Exits 0 without output shortly before TIMEOUT, or when a newer waiter of the same
+    session, its next prompt or its end takes over.
+    """
+    from ai_connect.errors import ConfigError
+    from ai_connect.hooks.contracts import parse_input
+    from ai_connect.hooks.runtime import HookSettings, run_wait
+
+    _quiet()
+    try:
+        hook = parse_input("claude", sys.stdin.read())
+    except ConfigError as exc:
+        print(f"ConfigError: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from exc
+    settings = HookSettings(
+        bridge=bridge, name=name, timeout_s=timeout, ca=ca, fingerprint=fingerprint
+    )
+    _finish(run_wait(hook, settings))
+
+
+def _turn_end_command(client: str) -> Callable[..., None]:
+    """The command of a client whose hooks inject context mid-turn and continue at turn end."""
+
+    def command(
+        bridge: Bridge = None,
+        name: Name = None,
+        wait_s: WaitOpt = 0.0,
+        ca: CaOpt = None,
+        fingerprint: Pin = None,
+    ) -> None:
+        _dispatch(client, bridge, name, wait_s, ca, fingerprint)
+
+    return command
+
+
+_TURN_END_CLIENTS = {
+    "codex": "Codex CLI: SessionStart, UserPromptSubmit, PostToolUse (context); Stop (continue).",
+    "gemini": "Gemini CLI: SessionStart, BeforeAgent, AfterTool (context); AfterAgent (continue).",
+    "cursor": "Cursor: stop (continue the agent with a follow-up message carrying the mail).",
+}
+for _client, _help in _TURN_END_CLIENTS.items():
+    hooks_app.command(name=_client, help=_help)(_turn_end_command(_client))

@@ -1,0 +1,342 @@
+"""``ai-connect send|read|wait|peers|history|search|status``: the message commands.
+
+Each opens one :class:`~ai_connect.client.BridgeClient` (:func:`make_client`), makes its
+requests, and prints human text or, with ``--json``, JSON (:mod:`ai_connect.text.terminal`).
+A bridge that is down or a peer nobody is raises a BridgeError: ``ai-connect`` prints it
+and exits 1 (:func:`ai_connect.cli.main`). ``wait`` exits 124 when no message came in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ai_connect import identity
+from ai_connect.cli.options import (
+    BridgeOpt,
+    CaOpt,
+    JsonOpt,
+    NameOpt,
+    PinOpt,
+    ProjectOpt,
+    TokenOpt,
+    make_client,
+)
+from ai_connect.client import BridgeClient, Message
+from ai_connect.errors import BridgeError, NotConnected, RequestTimeout
+from ai_connect.text import terminal
+
+__all__ = [
+    "COMMANDS",
+    "EXIT_TIMEOUT",
+    "history",
+    "peers",
+    "read",
+    "search",
+    "send",
+    "status",
+    "wait",
+]
+
+EXIT_TIMEOUT = 124
+"""``wait`` found no message within ``--timeout`` (as timeout(1) exits)."""
+_FOREVER = 10 * 365 * 86400.0
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> None:
+    if code := asyncio.run(coro):
+        raise typer.Exit(code)
+
+
+def _out(text: str) -> None:
+    print(text, flush=True)
+
+
+class _Printer:
+    """Prints messages as they are handed over: human blocks, or one streamed JSON array."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json, self.count = as_json, 0
+
+    def __enter__(self) -> _Printer:
+        if self.as_json:
+            sys.stdout.write("[")
+        return self
+
+    def show(self, messages: list[Message]) -> None:
+        for m in messages:
+            if self.as_json:
+                sys.stdout.write(
+                    ("," if self.count else "")
+                    + "\n  "
+                    + terminal.to_json(m.as_dict(), indent=None)
+                )
+            else:
+                gap = "\n" if self.count else ""
+                sys.stdout.write(gap + terminal.message_text(m.as_dict(), time.time()) + "\n")
+            self.count += 1
+        sys.stdout.flush()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.as_json:
+            sys.stdout.write("\n]\n" if self.count else "]\n")
+            sys.stdout.flush()
+
+
+def send(
+    to: Annotated[str, typer.Argument(metavar="TO", help="'Name (Project)', a name, or *")],
+    message: Annotated[str, typer.Argument(metavar="MESSAGE", help="The text; - reads stdin")],
+    thread: Annotated[str | None, typer.Option(help="Thread to file it under")] = None,
+    reply_to: Annotated[str | None, typer.Option(help="Id of the message it answers")] = None,
+    context_file: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, readable=True, help="Attach FILE as context"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the bridge")] = 10.0,
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send MESSAGE to TO; prints its id and whether it went live or waits for an offline peer.
+
+    Success is reported only once the bridge has stored the message; a bridge that is
+    down or a TO that names nobody is an error (exit 1).
+    """
+    body = sys.stdin.read() if message == "-" else message
+    if not body:
+        raise typer.BadParameter("the message is empty", param_hint="MESSAGE")
+    context = None
+    if context_file is not None:
+        text = context_file.read_text(encoding="utf-8", errors="replace")
+        context = {"file": str(context_file), "content": text}
+
+    async def run() -> int:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+            receipt = await client.send(
+                to,
+                body,
+                context=context,
+                thread=thread,
+                reply_to=reply_to,
+                timeout=timeout,
+                queue=False,
+            )
+        data = terminal.receipt_dict(receipt)
+        _out(terminal.to_json(data) if as_json else terminal.receipt_text(receipt))
+        return 0
+
+    _run(run())
+
+
+def read(
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for deliveries")] = 10.0,
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print every unread message, oldest first, then mark it read (only once printed).
+
+    --json prints one array of objects with id, seq, from, to, content, context,
+    thread, reply_to, timestamp.
+    """
+
+    async def run() -> int:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+            goal = client.welcome.tip if client.welcome else 0
+            with _Printer(as_json) as printer:
+                # The bridge sends one flow-control window at a time (docs/protocol.md
+                # §3.3): print and ack each page to be sent the next.
+                while batch := await client.drain(timeout):
+                    printer.show(batch)
+                    await client.ack(batch, wait=True)
+                    if client.inbox.received >= goal and not client.unread():
+                        break
+            if client.inbox.acked < goal:
+                raise RequestTimeout(
+                    f"{goal - client.inbox.acked} unread messages did not arrive within "
+                    f"{timeout:g} s; run 'ai-connect read' again"
+                )
+        if not printer.count and not as_json:
+            _out("No unread messages.")
+        return 0
+
+    _run(run())
+
+
+async def _sender(client: BridgeClient, wanted: str) -> str:
+    """A full address as given, else the one known peer a bare name or prefix names."""
+    if identity.parse_address(wanted) is not None:
+        return wanted.strip()
+    return identity.resolve(wanted, [p.address for p in await client.peers()])
+
+
+def wait(
+    timeout: Annotated[
+        float | None, typer.Option(min=0, metavar="S", help="Give up after S s [default: never]")
+    ] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Only messages from this peer (or bare name)")
+    ] = None,
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Block until a message arrives, print every message that came, mark them read.
+
+    Exit codes: 0 messages printed; 1 error (bridge down, link lost); 124 no message
+    within --timeout seconds (as timeout(1) does). With --from, messages from others
+    stay unread; acks being cumulative, the next read may show the printed ones again.
+    """
+
+    async def run() -> int:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+            sender = await _sender(client, from_) if from_ else None
+            limit = _FOREVER if timeout is None else timeout
+            waiter = asyncio.ensure_future(client.wait(limit, sender))
+            lost = asyncio.ensure_future(client.wait_disconnected())
+            await asyncio.wait({waiter, lost}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (waiter, lost):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if waiter.cancelled():
+                raise NotConnected(
+                    f"lost the bridge at {client.url} while waiting ({client.last_error}); "
+                    "check that it runs, then wait again"
+                )
+            if not (messages := waiter.result()):
+                print(f"no message within {limit:g} s", file=sys.stderr)
+                return EXIT_TIMEOUT
+            with _Printer(as_json) as printer:
+                printer.show(messages)
+            await client.ack(messages, wait=True)
+        return 0
+
+    _run(run())
+
+
+def peers(
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the known peers: online first, then offline ones with when they were last seen."""
+
+    async def run() -> int:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+            views, me = await client.peers(include_offline=True), client.address
+        data = [terminal.peer_dict(p) for p in views]
+        _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
+        return 0
+
+    _run(run())
+
+
+def history(
+    peer: Annotated[str, typer.Argument(metavar="PEER", help="'Name (Project)' or a name")],
+    limit: Annotated[int, typer.Option(min=1, max=500, help="Messages per page")] = 20,
+    before: Annotated[int | None, typer.Option(min=0, help="Cursor from the newer page")] = None,
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the conversation with PEER (broadcasts included), oldest first."""
+
+    async def run() -> int:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+            page = await client.history(peer, limit, before)
+        found = [terminal.view_dict(m) for m in page.messages]
+        if as_json:
+            _out(terminal.to_json({"messages": found, "before": page.before}))
+            return 0
+        _out(terminal.messages_text(found, time.time(), client.address) or "No messages.")
+        if page.before is not None:
+            _out(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}")
+        return 0
+
+    _run(run())
+
+
+def search(
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="Words that must all appear")],
+    limit: Annotated[int, typer.Option(min=1, max=200, help="Most results")] = 20,
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Full-text search over the messages you may see, newest first."""
+
+    async def run() -> int:
+        async with make_client(bridge, name, project, token, ca, fingerprint) as client:
+            results = await client.search(query, limit)
+        found = [terminal.view_dict(m) for m in results.messages]
+        if as_json:
+            _out(terminal.to_json(found))
+        else:
+            text = terminal.messages_text(found, time.time(), client.address)
+            _out(text or f"No messages match {terminal.clean(query)!r}.")
+        return 0
+
+    _run(run())
+
+
+def status(
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    ca: CaOpt = None,
+    fingerprint: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show your address, unread count, and the bridge's URL, version, storage, uptime."""
+
+    async def run() -> int:
+        client = make_client(bridge, name, project, token, ca, fingerprint)
+        try:
+            async with client:
+                data = terminal.status_dict(await client.status(), client.url)
+        except BridgeError as exc:
+            data = {"bridge": client.url, "connected": False, "error": str(exc)}
+            _out(terminal.to_json(data) if as_json else terminal.status_text(data))
+            raise
+        _out(terminal.to_json(data) if as_json else terminal.status_text(data))
+        return 0
+
+    _run(run())
+
+
+COMMANDS: tuple[Callable[..., None], ...] = (send, read, wait, peers, history, search, status)
+"""The commands in the order ``ai-connect --help`` lists them."""

@@ -1,0 +1,361 @@
+"""The I/O of ``ai-connect hook``: act as the agent's address, show unread mail once, ack it.
+
+Every path has the same core (:func:`take_and_emit`): under a per-address file lock it
+asks the bridge for the mailbox cursor (a round trip, so acks made by any other
+connection of the address have been announced), takes the unread messages that fit,
+writes them out, and only then acks exactly those (``wait=True``). So a message reaches
+the agent once, whichever path carries it: this hook, another hook, or the MCP server.
+
+Identity (docs/hooks.md): the hook attaches (protocol §2.2) to the bridge session its
+agent's own MCP server advertises (:mod:`ai_connect.hooks.agent_link`); without one, to
+``Name (Project)`` from config/env and the hook's ``cwd`` (git root, else directory), the
+same rule as ``ai-connect mcp`` — only while no other session holds that address.
+
+The Claude Code waiter (:func:`run_wait`) holds a per-session slot: a Unix socket that a
+newer waiter (or the session's next prompt, or its end) connects to, which makes the
+older one step aside quietly. The handover happens under a file lock, so two waiters
+started together still leave exactly one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ai_connect import tls
+from ai_connect.client import BridgeClient, LinkState
+from ai_connect.client.mailbox import Message
+from ai_connect.config import client_settings
+from ai_connect.errors import BridgeError
+from ai_connect.hooks import agent_link
+from ai_connect.hooks.contracts import (
+    PROMPT_EVENTS,
+    HookInput,
+    context_output,
+    empty_output,
+    turn_end_output,
+)
+from ai_connect.hooks.slots import dismiss, file_lock, key, waiter_slot
+from ai_connect.text.agent import context_header, mail_text, turn_end_header, wake_header
+
+__all__ = [
+    "Emit",
+    "HookSettings",
+    "Link",
+    "dismiss_waiter",
+    "resolve_link",
+    "run_inject",
+    "run_turn_end",
+    "run_wait",
+    "take_and_emit",
+]
+
+Emit = Callable[[str, str], None]
+"""``emit(stream, text)``: writes ``text`` to ``"out"`` or ``"err"`` and flushes."""
+
+
+def std_emit(stream: str, text: str) -> None:
+    target = sys.stdout if stream == "out" else sys.stderr
+    target.write(text)
+    target.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class HookSettings:
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    bridge: str | None = None
+    name: str | None = None
+    ca: str | None = None
+    """wss://: the bridge's CA file (else AI_CONNECT_CA, bridge.ca; docs/security.md)."""
+    fingerprint: str | None = None
+    """wss://: the bridge's pinned certificate (else AI_CONNECT_FINGERPRINT)."""
+    timeout_s: float = 86_400.0
+    """The waiter's configured hook timeout: it leaves quietly shortly before."""
+    wait_s: float = 0.0
+    """Turn-end hooks: how long to wait for mail when there is none (0: just look)."""
+    connect_timeout_s: float = 3.0
+    drain_s: float = 2.0
+    client_options: Mapping[str, Any] = field(default_factory=dict)
+    chain: tuple[int, ...] | None = None
+    """This process and its ancestors (default: read from the system; tests inject it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Whom the hook acts for, and how it proves it is that agent session."""
+
+    url: str
+    name: str
+    project: str
+    token: str | None = field(repr=False)  # never shown (docs/security.md)
+    session: str
+    agent: int | None
+    """The agent's pid when found through its MCP server's advert."""
+    ca: str | None = None
+    fingerprint: str | None = None
+    server: int | None = None
+    """The pid of that MCP server: once it is gone, the session is ending."""
+
+
+def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
+    """The agent's MCP server session if it advertises one, else config and ``cwd``."""
+    cfg = client_settings(
+        url=settings.bridge,
+        name=settings.name,
+        ca=settings.ca,
+        fingerprint=settings.fingerprint,
+        cwd=hook.cwd or Path.cwd(),
+        env=settings.env,
+    )
+    chain = settings.chain or tuple(agent_link.process_chain())
+    advert = agent_link.find(chain, env=settings.env)
+    if advert is not None and settings.name in (None, advert.name):
+        url = settings.bridge or advert.url
+        return Link(
+            url, advert.name, advert.project, cfg.token, advert.session, advert.agent,
+            cfg.ca, cfg.fingerprint, server=advert.pid,
+        )  # fmt: skip
+    session = agent_link.bridge_session(hook.session) if hook.session else secrets.token_hex(8)
+    return Link(cfg.url, cfg.name, cfg.project, cfg.token, session, None, cfg.ca, cfg.fingerprint)
+
+
+def _client(link: Link, hook: HookInput, settings: HookSettings, reconnect: bool) -> BridgeClient:
+    options: dict[str, Any] = {
+        "kind": f"hook-{hook.client}",
+        "reconnect": reconnect,
+        "connect_timeout": settings.connect_timeout_s,
+        **tls.client_options(link.url, link.ca, link.fingerprint),
+        **settings.client_options,
+    }
+    return BridgeClient(
+        link.url, link.name, link.project, token=link.token, session=link.session,
+        attach=True, **options,
+    )  # fmt: skip
+
+
+def _hooks_dir(settings: HookSettings) -> Path:
+    return agent_link.private_dir(
+        agent_link.private_dir(agent_link.runtime_dir(settings.env)) / "h"
+    )
+
+
+# --- the one way mail is shown ----------------------------------------------------------
+
+
+async def take_and_emit(
+    client: BridgeClient,
+    settings: HookSettings,
+    show: Callable[[list[Message], int], tuple[str, list[Message]]],
+    write: Callable[[str], Awaitable[None] | None],
+) -> int:
+    """Shows the unread mail no other path has shown, then acks it; returns how many.
+
+    ``write`` may be a coroutine function (the MCP channel: it returns once the line is
+    out); the ack follows only after it returned.
+    """
+    assert client.address is not None
+    lock = _hooks_dir(settings) / f"m-{key(client.url, client.address)}.lock"
+    async with file_lock(lock):
+        report = await client.status()  # a round trip: announced acks are in by now
+        client.inbox.acked_elsewhere(report.acked)
+        unread = client.unread()
+        if not unread:
+            return 0
+        text, shown = show(unread, max(0, report.unread - len(unread)))
+        if not shown:
+            return 0
+        pending = write(text)
+        if pending is not None:
+            await pending
+        await client.ack(shown, wait=True)
+        return len(shown)
+
+
+def _note(emit: Emit, what: str, exc: BaseException) -> None:
+    emit("err", f"ai-connect hook: {what}: {exc}\n")
+
+
+async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
+    """Mid-turn: unread mail as additional context; nothing at all when there is none."""
+    if hook.client == "claude" and hook.event in PROMPT_EVENTS:
+        await dismiss_waiter(hook, settings)  # a new turn: the idle-time waiter steps aside
+    client = _client(resolve_link(hook, settings), hook, settings, reconnect=False)
+    try:
+        await client.connect()
+    except BridgeError as exc:
+        _note(emit, "no mail check", exc)
+        return 0
+    try:
+        assert client.welcome is not None
+        if not client.welcome.unread:
+            return 0
+        await client.drain(settings.drain_s)
+
+        def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
+            return mail_text(unread, context_header, waiting=waiting)
+
+        def write(text: str) -> None:
+            emit("out", json.dumps(context_output(hook, text)))
+
+        await take_and_emit(client, settings, show, write)
+    except BridgeError as exc:
+        _note(emit, "mail check failed", exc)
+    finally:
+        await client.close()
+    return 0
+
+
+async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
+    """The turn ends: continue it with unread mail (Codex, Gemini CLI, Cursor, sync Stop)."""
+    client = _client(resolve_link(hook, settings), hook, settings, reconnect=False)
+    shown = 0
+    try:
+        await client.connect()
+        assert client.welcome is not None
+        if client.welcome.unread:
+            await client.drain(settings.drain_s)
+        elif settings.wait_s > 0:
+            await client.wait(settings.wait_s)
+
+        def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
+            return mail_text(unread, turn_end_header, waiting=waiting)
+
+        def write(text: str) -> None:
+            emit("out", json.dumps(turn_end_output(hook, text)))
+
+        if client.unread():
+            shown = await take_and_emit(client, settings, show, write)
+    except BridgeError as exc:
+        _note(emit, "no mail check", exc)
+    finally:
+        await client.close()
+    if not shown and (empty := empty_output(hook)):
+        emit("out", empty)
+    return 0
+
+
+def _slot_paths(hook: HookInput, settings: HookSettings) -> tuple[Path, Path]:
+    name = key(hook.client, hook.session or str(hook.cwd))
+    folder = _hooks_dir(settings)
+    return folder / f"w-{name}.sock", folder / f"w-{name}.lock"
+
+
+async def dismiss_waiter(hook: HookInput, settings: HookSettings) -> bool:
+    """Makes the session's waiter (if any) exit quietly; ``True`` if there was one."""
+    return await dismiss(*_slot_paths(hook, settings))
+
+
+# --- the Claude Code waiter -------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def run_wait(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
+    """Claude Code Stop + asyncRewake: exit 2 with a digest when mail comes, else quietly.
+
+    Leaves with exit 0 and no output shortly before ``timeout_s``, when a newer waiter of
+    the session starts, when the session's next prompt or its end dismisses it, or when
+    the agent process or the MCP server it acts for is gone (at once if that server was
+    stopped before: the session is ending).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0.0, settings.timeout_s - min(5.0, settings.timeout_s * 0.1))
+    chain = settings.chain or tuple(agent_link.process_chain())
+    if any(agent_link.one_shot(agent_link.command_line(pid)) for pid in chain[1:4]):
+        return 0  # claude -p: no turn follows, and waiting would keep it from exiting
+    if agent_link.server_gone(chain, env=settings.env):
+        return 0  # the session is ending: Claude Code has stopped its MCP server already
+    async with waiter_slot(*_slot_paths(hook, settings)) as leave:
+        link = resolve_link(hook, settings)
+        # Claude Code stops its MCP servers when a session ends, also when a stream-json
+        # input just ends (and then waits for this hook): leave with the server.
+        watch = [p for p in (link.agent, link.server) if p] or list(chain[1:3])
+        client = _client(link, hook, settings, reconnect=True)
+        await client.connect(wait=False)
+        try:
+            with contextlib.suppress(BridgeError):
+                await client.wait_connected(settings.connect_timeout_s)
+                _ready(settings, client)
+            return await _wait_loop(client, settings, leave, deadline, watch, emit)
+        finally:
+            await client.close()
+
+
+async def _wait_loop(
+    client: BridgeClient,
+    settings: HookSettings,
+    leave: asyncio.Event,
+    deadline: float,
+    watch: list[int],
+    emit: Emit,
+) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.ensure_future(leave.wait())
+    closed = asyncio.ensure_future(client.wait_state(LinkState.CLOSED, deadline - loop.time()))
+    try:
+        while (remaining := deadline - loop.time()) > 0:
+            mail = asyncio.ensure_future(client.wait(remaining))
+            # Wake at least every 5 s to see whether the agent (and its server) still exist.
+            done, _ = await asyncio.wait(
+                {stop, closed, mail}, timeout=min(remaining, 5.0), return_when="FIRST_COMPLETED"
+            )
+            if mail not in done:
+                mail.cancel()
+            if stop in done or closed in done or not all(_alive(p) for p in watch):
+                return 0
+            if mail in done and mail.result():
+                try:
+                    shown = await take_and_emit(
+                        client, settings, _wake_show, lambda text: emit("err", text)
+                    )
+                except BridgeError:
+                    continue  # the link dropped: the mail comes again after reconnect
+                if shown:
+                    return 2
+        return 0
+    finally:
+        for task in (stop, closed):
+            task.cancel()
+        await asyncio.gather(stop, closed, return_exceptions=True)
+
+
+def _ready(settings: HookSettings, client: BridgeClient) -> None:
+    """Tells a watcher (tests, the bench) that the waiter listens: one line on a pipe.
+
+    ``AI_CONNECT_HOOK_READY_FD``: an inherited descriptor; ``AI_CONNECT_HOOK_READY_FIFO``:
+    a named pipe (Claude Code passes its hooks no descriptor beyond stdio); without a
+    reader on it the line is dropped.
+    """
+    line = f"ready {client.address}\n".encode()
+    fd = settings.env.get("AI_CONNECT_HOOK_READY_FD")
+    if fd and fd.isdigit():
+        with contextlib.suppress(OSError):
+            os.write(int(fd), line)
+    fifo = settings.env.get("AI_CONNECT_HOOK_READY_FIFO")
+    if fifo:
+        with contextlib.suppress(OSError):
+            out = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            try:
+                os.write(out, line)
+            finally:
+                os.close(out)
+
+
+def _wake_show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
+    return mail_text(unread, wake_header, waiting=waiting)

@@ -1,0 +1,241 @@
+"""The MCP tools' arguments and results as pydantic models: they validate what a model
+sends and give every tool its input and output JSON Schema (docs/mcp.md).
+
+Pure: no I/O. Structured results are built as plain dicts in the shapes declared here
+(``Message.as_dict()`` for messages); the tests check every result against its schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ContextOut",
+    "HistoryOut",
+    "MessageOut",
+    "MessagesOut",
+    "NoArgs",
+    "PeerContextArgs",
+    "PeerHistoryArgs",
+    "PeerListArgs",
+    "PeerOut",
+    "PeerReadArgs",
+    "PeerSearchArgs",
+    "PeerSendArgs",
+    "PeerWaitArgs",
+    "PeersOut",
+    "SearchOut",
+    "SendOut",
+    "StatusOut",
+    "ToolArgs",
+    "ToolOut",
+    "WaitOut",
+    "schema",
+]
+
+WAIT_DEFAULT_S = 600.0
+WAIT_MAX_S = 3600.0
+
+
+class ToolArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class NoArgs(ToolArgs):
+    pass
+
+
+class PeerListArgs(ToolArgs):
+    online_only: bool = Field(default=False, description="Only peers connected right now.")
+
+
+_TO = Field(
+    min_length=1,
+    max_length=200,
+    description="Full address 'Name (Project)', a bare name or unambiguous prefix, or '*' for "
+    "every known peer.",
+)
+_LINES = Field(
+    default=None,
+    max_length=40,
+    description="Line range of `file`, 1-based and inclusive: '10-40', '10', '120-'. "
+    "Default: the whole file (size-capped).",
+)
+
+
+class PeerSendArgs(ToolArgs):
+    to: str = _TO
+    message: str = Field(min_length=1, description="The text to send.")
+    file: str | None = Field(
+        default=None,
+        description="Attach this file's content (absolute path, or relative to the server's "
+        "working directory).",
+    )
+    lines: str | None = _LINES
+    thread: str | None = Field(
+        default=None, max_length=128, description="Thread name to group a conversation."
+    )
+    reply_to: str | None = Field(
+        default=None, max_length=128, description="Id of the message this answers."
+    )
+
+
+class PeerReadArgs(ToolArgs):
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="Only messages from this peer (address, name or prefix).",
+    )
+    limit: int = Field(default=50, ge=1, le=500, description="At most this many messages.")
+
+
+class PeerWaitArgs(ToolArgs):
+    timeout_s: float = Field(
+        default=WAIT_DEFAULT_S,
+        gt=0,
+        le=WAIT_MAX_S,
+        description=f"Give up after this many seconds (default {WAIT_DEFAULT_S:g}, "
+        f"at most {WAIT_MAX_S:g}).",
+    )
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="Only wake for messages from this peer (address, name or prefix).",
+    )
+
+
+class PeerHistoryArgs(ToolArgs):
+    peer: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The peer whose conversation with you to show (address, name or prefix). "
+        "Default: everything you sent or received.",
+    )
+    limit: int = Field(default=20, ge=1, le=500, description="Messages per page.")
+    before: int | None = Field(
+        default=None, ge=0, description="Cursor from a previous call: show older messages."
+    )
+
+
+class PeerSearchArgs(ToolArgs):
+    query: str = Field(min_length=1, max_length=500, description="Words to look for.")
+    limit: int = Field(default=20, ge=1, le=200, description="At most this many results.")
+
+
+class PeerContextArgs(ToolArgs):
+    file: str = Field(
+        min_length=1,
+        description="The file to share: absolute, or relative to the server's working directory.",
+    )
+    lines: str | None = _LINES
+    message: str | None = Field(default=None, description="What you want the peers to do with it.")
+    to: str = Field(
+        default="*",
+        min_length=1,
+        max_length=200,
+        description="Who gets it: address, name, prefix, or '*' (default) for every known peer.",
+    )
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+class ToolOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class MessageOut(ToolOut):
+    """A message as ``Message.as_dict()`` has it (``seq`` only for delivered ones)."""
+
+    id: str
+    seq: int | None = None
+    from_: str = Field(alias="from")
+    to: str
+    content: str
+    context: dict[str, Any] | None
+    thread: str | None
+    reply_to: str | None
+    timestamp: float
+
+
+class MessagesOut(ToolOut):
+    messages: list[MessageOut]
+    more_unread: int = Field(description="Unread messages left for a later call.")
+    bridge_connected: bool
+
+
+class WaitOut(MessagesOut):
+    timed_out: bool
+    waited_s: float
+
+
+class HistoryOut(ToolOut):
+    messages: list[MessageOut]
+    before: int | None = Field(description="Pass as `before` to see older messages.")
+
+
+class SearchOut(ToolOut):
+    messages: list[MessageOut]
+
+
+class PeerOut(ToolOut):
+    address: str
+    name: str
+    project: str
+    online: bool
+    last_seen: float
+
+
+class PeersOut(ToolOut):
+    you: str | None
+    peers: list[PeerOut]
+
+
+class SendOut(ToolOut):
+    state: Literal["accepted", "queued"] = Field(
+        description="accepted: stored by the bridge; queued: kept locally until the bridge "
+        "is reachable again."
+    )
+    id: str | None
+    cid: str
+    to: str | None
+    recipients: list[str]
+    online: list[str]
+    offline: list[str]
+    duplicate: bool
+
+
+class ContextOut(SendOut):
+    file: str
+    lines: str
+    truncated: bool
+    sha256: str
+    repo: str | None
+    branch: str | None
+    commit: str | None
+    dirty: bool | None
+
+
+class StatusOut(ToolOut):
+    address: str | None
+    name: str
+    project: str
+    bridge: str
+    state: Literal["connecting", "connected", "reconnecting", "closed"]
+    since: float
+    unread: int
+    last_error: str | None
+    identity: str = Field(description="Where this identity comes from: server or session.")
+    server_version: str | None
+    ai_connect_version: str
+    mcp_version: str
+    bridge_unread: int | None = None
+    peers_online: int | None = None
+    peers_known: int | None = None
+
+
+def schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a model, with aliases (``from``) as property names."""
+    return model.model_json_schema(by_alias=True)

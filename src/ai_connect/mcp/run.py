@@ -1,0 +1,73 @@
+"""``ai-connect mcp``: settings from flags > env > config file, then serve stdio or HTTP.
+
+The entry of the MCP server, kept apart from :mod:`ai_connect.mcp.server` (which the
+HTTP transport, :mod:`ai_connect.mcp.http`, builds on) so that the two import in one
+direction only. ``ai_connect.cli.mcp`` is the typer command in front of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ai_connect import __version__, tls
+from ai_connect.code_context import DEFAULT_MAX_BYTES
+from ai_connect.config import client_settings
+from ai_connect.errors import ConfigError
+from ai_connect.mcp import channel as mcp_channel
+from ai_connect.mcp.http import serve_http
+from ai_connect.mcp.server import (
+    DEFAULT_HTTP_PORT,
+    Identity,
+    McpSettings,
+    check_identity,
+    serve_stdio,
+)
+from ai_connect.mcp.tools import ToolSettings
+
+__all__ = ["TRANSPORTS", "run"]
+
+log = logging.getLogger("ai_connect.mcp")
+
+TRANSPORTS = ("stdio", "http", "sse")
+
+
+def run(
+    transport: str = "stdio",
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_HTTP_PORT,
+    bridge: str | None = None,
+    name: str | None = None,
+    project: str | None = None,
+    token: str | None = None,
+    ca: str | None = None,
+    fingerprint: str | None = None,
+    context_max_bytes: int | None = None,
+    progress_interval_s: float = 10.0,
+    ready_file: Path | None = None,
+    channel: str = "auto",
+) -> None:
+    """``ai-connect mcp``: resolves settings (flags > env > config file) and serves."""
+    if transport not in TRANSPORTS:
+        raise ConfigError(f"--transport must be stdio or http (sse: the same), not {transport!r}")
+    if channel not in mcp_channel.MODES:
+        raise ConfigError(f"--channel must be auto, on or off, not {channel!r}")
+    cwd = Path.cwd()
+    c = client_settings(
+        url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint, cwd=cwd
+    )
+    tools = ToolSettings(
+        cwd=cwd,
+        context_max_bytes=context_max_bytes or DEFAULT_MAX_BYTES,
+        progress_interval_s=progress_interval_s,
+    )
+    check_identity(Identity(c.name, c.project), "choose another --name or --project")
+    secure = tls.client_options(c.url, c.ca, c.fingerprint)  # wss:// (docs/security.md)
+    settings = McpSettings(c.url, c.name, c.project, c.token, tools, client_options=secure)
+    if transport == "stdio":
+        log.info("ai-connect mcp %s on stdio as %s (%s)", __version__, c.name, c.project)
+        asyncio.run(serve_stdio(settings, channel))
+    else:
+        asyncio.run(serve_http(settings, host=host, port=port, ready_file=ready_file))

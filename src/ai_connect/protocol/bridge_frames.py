@@ -1,0 +1,226 @@
+"""The frames the bridge sends to a client (docs/protocol.md §2, §3, §4, §8)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ai_connect.protocol.frame import Frame, Rid, frame_table
+from ai_connect.protocol.limits import PROTOCOL_VERSION
+
+__all__ = [
+    "SERVER_FRAMES",
+    "Accepted",
+    "Acked",
+    "BridgeReport",
+    "Deliver",
+    "Error",
+    "HistoryPage",
+    "MessageView",
+    "PeerDetail",
+    "PeerList",
+    "PeerView",
+    "Pong",
+    "Presence",
+    "ProposalInfo",
+    "ProposalList",
+    "SearchResults",
+    "ServerFrame",
+    "StatusReport",
+    "Welcome",
+]
+
+
+class MessageView(Frame):
+    """A stored message as a client sees it (history, search)."""
+
+    id: str
+    from_: str = Field(alias="from")
+    to: str
+    body: str
+    context: dict[str, Any] | None = None
+    thread: str | None = None
+    reply_to: str | None = None
+    ts: float
+
+
+class PeerView(Frame):
+    address: str
+    name: str
+    project: str
+    online: bool
+    last_seen: float
+
+
+class Welcome(Frame):
+    type: Literal["welcome"] = "welcome"
+    rid: Rid
+    protocol: int = PROTOCOL_VERSION
+    address: str
+    name: str
+    project: str
+    server: str
+    unread: int
+    tip: int
+    acked: int
+    limits: dict[str, int | float] = Field(default_factory=dict)
+
+
+class Accepted(Frame):
+    """The message is durably stored (§3.1); a duplicate ``cid`` gets the same answer."""
+
+    type: Literal["accepted"] = "accepted"
+    rid: Rid
+    cid: str
+    id: str
+    ts: float
+    to: str
+    recipients: list[str]
+    online: list[str]
+    duplicate: bool = False
+
+
+class Deliver(Frame):
+    """A mailbox entry pushed to its recipient (§3.2)."""
+
+    type: Literal["deliver"] = "deliver"
+    seq: int
+    id: str
+    from_: str = Field(alias="from")
+    to: str
+    body: str
+    context: dict[str, Any] | None = None
+    thread: str | None = None
+    reply_to: str | None = None
+    ts: float
+
+
+class Acked(Frame):
+    """The reply to an ``ack`` with a ``rid``; without one, another connection of the same
+    address acked through ``seq`` (§2.2, §3.3)."""
+
+    type: Literal["acked"] = "acked"
+    rid: Rid | None = None
+    seq: int
+
+
+class PeerList(Frame):
+    type: Literal["peer_list"] = "peer_list"
+    rid: Rid
+    peers: list[PeerView]
+
+
+class HistoryPage(Frame):
+    type: Literal["history_page"] = "history_page"
+    rid: Rid
+    messages: list[MessageView]
+    before: int | None = None
+    """Cursor for the next older page; absent when there is none."""
+
+
+class SearchResults(Frame):
+    type: Literal["search_results"] = "search_results"
+    rid: Rid
+    messages: list[MessageView]
+
+
+class StatusReport(Frame):
+    type: Literal["status_report"] = "status_report"
+    rid: Rid
+    address: str
+    server: str
+    protocol: int = PROTOCOL_VERSION
+    storage: str
+    uptime_s: float
+    peers_online: int
+    peers_known: int
+    unread: int
+    tip: int
+    acked: int
+
+
+class PeerDetail(Frame):
+    """One peer as an admin sees it (``bridge_report``)."""
+
+    address: str
+    online: bool
+    last_seen: float
+    tip: int
+    acked: int
+    connections: int
+    """Live connections acting for the address: its owner and attached ones."""
+    token: str | None = None
+    """The name of the token its owning connection registered with."""
+    remote: str | None = None
+    """``IP:port`` of its owning connection."""
+
+
+class BridgeReport(Frame):
+    """The reply to ``admin_status`` (§3.5)."""
+
+    type: Literal["bridge_report"] = "bridge_report"
+    rid: Rid
+    server: str
+    storage: str
+    uptime_s: float
+    auth: bool
+    connections: int
+    throttled: int
+    """Frames after which the bridge paused reading a connection (rate limits, §5.1)."""
+    peers: list[PeerDetail]
+
+
+class Presence(Frame):
+    type: Literal["presence"] = "presence"
+    event: Literal["join", "leave"]
+    peer: PeerView
+
+
+class Pong(Frame):
+    type: Literal["pong"] = "pong"
+    rid: Rid | None = None
+
+
+class Error(Frame):
+    type: Literal["error"] = "error"
+    rid: Rid | None = None
+    code: str
+    message: str
+    hint: str = ""
+    candidates: list[str] | None = None
+
+
+class ProposalInfo(Frame):
+    """One proposal with its ballots and tally: the reply to every consensus request
+    but ``proposals`` (§8). Sent after the change it reports is durably stored."""
+
+    type: Literal["proposal_info"] = "proposal_info"
+    rid: Rid
+    proposal: dict[str, Any]
+
+
+class ProposalList(Frame):
+    type: Literal["proposal_list"] = "proposal_list"
+    rid: Rid
+    proposals: list[dict[str, Any]]
+
+
+ServerFrame = (
+    Welcome
+    | Accepted
+    | Deliver
+    | Acked
+    | PeerList
+    | HistoryPage
+    | SearchResults
+    | StatusReport
+    | BridgeReport
+    | Presence
+    | Pong
+    | Error
+    | ProposalInfo
+    | ProposalList
+)
+
+SERVER_FRAMES = frame_table(ServerFrame)

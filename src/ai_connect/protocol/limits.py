@@ -1,0 +1,91 @@
+"""Protocol v1's numbers and codes: the version, the limits and the error codes.
+
+The limits are enforced by the bridge and configurable there (docs/protocol.md §5); the
+error codes are the ``code`` of an ``error`` frame (§6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["MAX_CONTEXT_DEPTH", "MAX_INT", "PROTOCOL_VERSION", "ErrorCode", "Limits"]
+
+PROTOCOL_VERSION = 1
+
+MAX_CONTEXT_DEPTH = 64
+"""Nesting levels allowed in ``send.context``; deeper JSON could not be re-encoded."""
+MAX_INT = 2**63 - 1
+"""Cursors and sequence numbers are 64-bit (SQLite's INTEGER): larger ones are refused."""
+
+
+class ErrorCode(StrEnum):
+    """Error codes of protocol v1 (docs/protocol.md §6)."""
+
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    FRAME_TOO_LARGE = "frame_too_large"
+    BODY_TOO_LARGE = "body_too_large"
+    NOT_REGISTERED = "not_registered"
+    ALREADY_REGISTERED = "already_registered"
+    PROTOCOL_VERSION = "protocol_version"
+    INVALID_NAME = "invalid_name"
+    UNKNOWN_PEER = "unknown_peer"
+    ADDRESS_IN_USE = "address_in_use"
+    AMBIGUOUS_PEER = "ambiguous_peer"
+    BAD_ACK = "bad_ack"
+    DUPLICATE_RID = "duplicate_rid"
+    AUTH_FAILED = "auth_failed"
+    FORBIDDEN = "forbidden"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_ERRORS = "too_many_errors"
+    SHUTTING_DOWN = "shutting_down"
+    INTERNAL = "internal"
+    UNKNOWN_PROPOSAL = "unknown_proposal"
+    NOT_PARTICIPANT = "not_participant"
+    PROPOSAL_CLOSED = "proposal_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Enforced limits (docs/protocol.md §5). All configurable on the bridge."""
+
+    max_frame_bytes: int = 1_048_576
+    """A larger frame is answered with ``frame_too_large``."""
+    hard_frame_bytes: int = 8_388_608
+    """A frame above this is abuse: the connection is closed (1009)."""
+    max_body_bytes: int = 262_144
+    max_context_bytes: int = 524_288
+    window_messages: int = 256
+    """Deliveries in flight (sent, not yet acked) per connection."""
+    window_bytes: int = 1_048_576
+    """Bytes of deliveries in flight per connection (at least one message always fits)."""
+    max_errors: int = 50
+    """Error frames per connection within ``error_window_s`` before it is closed (1008)."""
+    error_window_s: float = 60.0
+    history_max: int = 500
+    search_max: int = 200
+    rate_per_s: float = 200.0
+    """Frames per second one connection may send (token bucket, §5.1); 0: no limit."""
+    rate_burst: int = 2000
+    """Frames a connection may send at once above its rate."""
+    token_rate_per_s: float = 400.0
+    """Frames per second all connections of one auth token may send together; 0: no limit."""
+    token_rate_burst: int = 4000
+    max_conns_per_token: int = 64
+    """Live connections using one auth token (0: no limit)."""
+    max_conns_per_ip: int = 256
+    """Live connections from one non-loopback IP address (0: no limit)."""
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {
+            "max_frame_bytes": self.max_frame_bytes,
+            "max_body_bytes": self.max_body_bytes,
+            "max_context_bytes": self.max_context_bytes,
+            "window_messages": self.window_messages,
+            "window_bytes": self.window_bytes,
+            "rate_per_s": self.rate_per_s,
+            "rate_burst": self.rate_burst,
+        }

@@ -1,0 +1,556 @@
+"""The store contract of bridge/store/base.py, run on every backend."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    AppendResult,
+    MailboxEntry,
+    PeerRecord,
+    Store,
+    StoredMessage,
+    WriteBatch,
+    message_bytes,
+)
+from ai_connect.bridge.store.memory import MemoryStore
+from ai_connect.bridge.store.sqlite import SqliteStore
+from ai_connect.bridge.store.sqlite.batch import BatchWriter
+from ai_connect.errors import StoreError
+
+ALICE = "Alice (alpha)"
+BOB = "Bob (alpha)"
+CAROL = "Carol (beta)"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
+    yield backend
+    backend.close()
+
+
+def message(sender: str, cid: str, to: str, body: str = "hello", **extra: Any) -> StoredMessage:
+    fields: dict[str, Any] = {"context": None, "thread": None, "reply_to": None, "ts": 100.0}
+    fields.update(extra)
+    fields.setdefault("id", f"{sender}/{cid}")
+    return StoredMessage(sender=sender, to=to, body=body, cid=cid, **fields)
+
+
+def append(sender: str, cid: str, *recipients: str, body: str = "hello", **extra: Any) -> AppendOp:
+    to = recipients[0] if len(recipients) == 1 else "*"
+    return AppendOp(message(sender, cid, to, body, **extra), recipients)
+
+
+def send(
+    store: Store, sender: str, cid: str, *recipients: str, body: str = "hello", **extra: Any
+) -> AppendResult:
+    """Commits one append and returns its result."""
+    op = append(sender, cid, *recipients, body=body, **extra)
+    return store.commit(WriteBatch(appends=[op])).appends[0]
+
+
+def peer(address: str, seen: float = 1.0, **extra: Any) -> PeerRecord:
+    name, _, project = address.partition(" (")
+    return PeerRecord(address, name, project.rstrip(")"), seen, seen, **extra)
+
+
+def bodies(messages: list[StoredMessage]) -> list[str]:
+    return [m.body for m in messages]
+
+
+def seqs(entries: list[MailboxEntry]) -> list[int]:
+    return [e.seq for e in entries]
+
+
+def cursors(store: Store) -> dict[str, tuple[int, int]]:
+    return {p.address: (p.tip, p.acked) for p in store.peers()}
+
+
+# -- sequence numbers and order -------------------------------------------------------
+
+
+def test_seqs_count_from_one_per_recipient(store: Store) -> None:
+    """Each recipient's mailbox is numbered 1, 2, 3... independently of the others."""
+    assert send(store, ALICE, "1", BOB).seqs == {BOB: 1}
+    assert send(store, ALICE, "2", BOB).seqs == {BOB: 2}
+    assert send(store, ALICE, "3", CAROL).seqs == {CAROL: 1}
+    assert send(store, CAROL, "1", BOB, ALICE).seqs == {BOB: 3, ALICE: 1}
+
+
+def test_results_and_seqs_follow_batch_order(store: Store) -> None:
+    """A batch gives one result per append, in order, with seqs in the appends' order."""
+    ops = [append(ALICE, str(i), BOB, body=f"m{i}") for i in range(5)]
+    result = store.commit(WriteBatch(appends=ops))
+    assert [r.message.body for r in result.appends] == [f"m{i}" for i in range(5)]
+    assert [r.seqs[BOB] for r in result.appends] == [1, 2, 3, 4, 5]
+    assert not any(r.duplicate for r in result.appends)
+
+
+def test_pending_keeps_order_across_batches(store: Store) -> None:
+    """Messages come out of a mailbox in the order they were committed."""
+    for batch in range(3):
+        ops = [append(ALICE, f"{batch}.{i}", BOB, body=f"{batch}.{i}") for i in range(3)]
+        store.commit(WriteBatch(appends=ops))
+    entries = store.pending(BOB, 0, 100, 1_000_000)
+    assert seqs(entries) == list(range(1, 10))
+    assert [e.message.body for e in entries] == [f"{b}.{i}" for b in range(3) for i in range(3)]
+    assert all(e.recipient == BOB for e in entries)
+
+
+def test_message_fields_round_trip(store: Store) -> None:
+    """A stored message comes back equal, context, thread and reply_to included."""
+    context = {"files": ["a.py"], "nested": {"n": 1, "ok": True, "x": None}, "é": "ü"}
+    sent = send(store, ALICE, "1", BOB, context=context, thread="t1", reply_to="m0", ts=12.5)
+    (entry,) = store.pending(BOB, 0, 10, 1_000_000)
+    assert entry.message == sent.message
+    assert store.history(BOB, None, 10, None)[0] == [sent.message]
+
+
+def test_empty_context_is_kept_apart_from_none(store: Store) -> None:
+    """An empty context comes back as {} and a missing one as None."""
+    send(store, ALICE, "1", BOB, context={})
+    send(store, ALICE, "2", BOB)
+    assert [e.message.context for e in store.pending(BOB, 0, 10, 1000)] == [{}, None]
+
+
+def test_empty_batch_commits_nothing(store: Store) -> None:
+    """Committing an empty batch returns no results and changes nothing."""
+    assert store.commit(WriteBatch()).appends == []
+    assert store.peers() == []
+
+
+# -- dedup ----------------------------------------------------------------------------
+
+
+def test_duplicate_cid_across_batches_is_stored_once(store: Store) -> None:
+    """A resent (sender, cid) returns the original message and seqs, flagged duplicate."""
+    first = send(store, ALICE, "c1", BOB, CAROL, body="original")
+    again = send(store, ALICE, "c1", BOB, body="changed", id="other-id")
+    assert again.duplicate and not first.duplicate
+    assert again.message == first.message
+    assert again.seqs == first.seqs == {BOB: 1, CAROL: 1}
+    assert bodies([e.message for e in store.pending(BOB, 0, 10, 10_000)]) == ["original"]
+    assert cursors(store)[BOB] == (1, 0)
+
+
+def test_duplicate_cid_in_one_batch_is_stored_once(store: Store) -> None:
+    """The same (sender, cid) twice in one batch is stored once; the second is a duplicate."""
+    ops = [append(ALICE, "c1", BOB), append(ALICE, "c2", BOB), append(ALICE, "c1", BOB)]
+    first, second, third = store.commit(WriteBatch(appends=ops)).appends
+    assert third.duplicate and third.message == first.message
+    assert third.seqs == first.seqs == {BOB: 1}
+    assert second.seqs == {BOB: 2}
+    assert seqs(store.pending(BOB, 0, 10, 10_000)) == [1, 2]
+
+
+def test_same_cid_from_two_senders_is_two_messages(store: Store) -> None:
+    """Dedup is per sender: two senders may use the same cid."""
+    assert not send(store, ALICE, "c1", BOB).duplicate
+    assert not send(store, CAROL, "c1", BOB).duplicate
+    assert seqs(store.pending(BOB, 0, 10, 10_000)) == [1, 2]
+
+
+def test_recipient_listed_twice_gets_one_entry(store: Store) -> None:
+    """A recipient named twice in one append gets a single mailbox entry."""
+    assert send(store, ALICE, "1", BOB, BOB).seqs == {BOB: 1}
+    assert seqs(store.pending(BOB, 0, 10, 10_000)) == [1]
+
+
+def test_broadcast_gives_every_recipient_one_entry(store: Store) -> None:
+    """An append to many recipients numbers it in each mailbox, each exactly once."""
+    everyone = [f"Peer{i} (crowd)" for i in range(60)]
+    send(store, ALICE, "warmup", everyone[0])
+    result = send(store, ALICE, "b1", *everyone, body="to all")
+    assert result.message.to == "*"
+    assert result.seqs == {address: 2 if i == 0 else 1 for i, address in enumerate(everyone)}
+    for address in everyone:
+        (entry,) = store.pending(address, result.seqs[address] - 1, 10, 10_000)
+        assert entry.message.body == "to all"
+        assert store.history(address, ALICE, 10, None)[0][-1] == result.message
+
+
+# -- acks and peers -------------------------------------------------------------------
+
+
+def test_acks_never_lower_the_cursor(store: Store) -> None:
+    """An ack below the current cursor, across or within batches, changes nothing."""
+    for i in range(5):
+        send(store, ALICE, str(i), BOB)
+    store.commit(WriteBatch(acks=[AckOp(BOB, 3)]))
+    store.commit(WriteBatch(acks=[AckOp(BOB, 1)]))
+    assert cursors(store)[BOB] == (5, 3)
+    store.commit(WriteBatch(acks=[AckOp(BOB, 4), AckOp(BOB, 2)]))
+    assert cursors(store)[BOB] == (5, 4)
+
+
+def test_ack_never_passes_the_tip(store: Store) -> None:
+    """An ack beyond the last seq given out raises the cursor only up to that seq."""
+    send(store, ALICE, "1", BOB)
+    store.commit(WriteBatch(acks=[AckOp(BOB, 99)]))
+    assert cursors(store)[BOB] == (1, 1)
+    send(store, ALICE, "2", BOB)
+    assert seqs(store.pending(BOB, cursors(store)[BOB][1], 10, 10_000)) == [2]
+
+
+def test_ack_for_unknown_peer_is_ignored(store: Store) -> None:
+    """Acking for an address the store never saw writes nothing."""
+    store.commit(WriteBatch(acks=[AckOp("Nobody (x)", 3)]))
+    assert store.peers() == []
+
+
+def test_peer_upsert_keeps_cursors_and_first_seen(store: Store) -> None:
+    """Upserting a known peer updates name, project and last_seen, keeping the rest."""
+    store.commit(WriteBatch(peers=[peer(BOB, seen=10.0)]))
+    send(store, ALICE, "1", BOB)
+    send(store, ALICE, "2", BOB)
+    store.commit(WriteBatch(acks=[AckOp(BOB, 1)]))
+    renamed = PeerRecord(BOB, "Bobby", "gamma", first_seen=50.0, last_seen=60.0, tip=0, acked=0)
+    store.commit(WriteBatch(peers=[renamed]))
+    (record,) = [p for p in store.peers() if p.address == BOB]
+    assert record == PeerRecord(BOB, "Bobby", "gamma", 10.0, 60.0, tip=2, acked=1)
+
+
+def test_new_peer_starts_with_empty_cursors(store: Store) -> None:
+    """A new peer's cursors start at 0 whatever the upserted record says."""
+    store.commit(WriteBatch(peers=[peer(CAROL, tip=7, acked=3)]))
+    assert store.peers() == [peer(CAROL)]
+
+
+def test_peers_lists_every_known_peer(store: Store) -> None:
+    """peers() returns every upserted peer, sorted by address."""
+    store.commit(WriteBatch(peers=[peer(CAROL), peer(ALICE), peer(BOB)]))
+    assert [p.address for p in store.peers()] == [ALICE, BOB, CAROL]
+
+
+def test_recipient_without_peer_record_gets_one(store: Store) -> None:
+    """Mail to an address never upserted creates its peer, named from the address."""
+    send(store, ALICE, "1", "Dave (delta)", ts=42.0)
+    send(store, ALICE, "2", "plain-name", ts=43.0)
+    assert store.peers() == [
+        PeerRecord("Dave (delta)", "Dave", "delta", 42.0, 42.0, tip=1, acked=0),
+        PeerRecord("plain-name", "plain-name", "", 43.0, 43.0, tip=1, acked=0),
+    ]
+
+
+def test_batch_applies_peers_then_appends_then_acks(store: Store) -> None:
+    """In one batch, a new peer can receive a message and ack it."""
+    batch = WriteBatch(peers=[peer(BOB)], appends=[append(ALICE, "1", BOB)], acks=[AckOp(BOB, 1)])
+    store.commit(batch)
+    assert cursors(store) == {BOB: (1, 1)}
+
+
+# -- pending --------------------------------------------------------------------------
+
+
+def test_pending_starts_after_the_given_seq(store: Store) -> None:
+    """pending returns only entries with seq > after_seq."""
+    for i in range(5):
+        send(store, ALICE, str(i), BOB)
+    assert seqs(store.pending(BOB, 3, 10, 10_000)) == [4, 5]
+    assert store.pending(BOB, 5, 10, 10_000) == []
+    assert store.pending("Nobody (x)", 0, 10, 10_000) == []
+
+
+def test_pending_respects_limit(store: Store) -> None:
+    """pending returns at most limit entries, the oldest first."""
+    for i in range(5):
+        send(store, ALICE, str(i), BOB)
+    assert seqs(store.pending(BOB, 1, 2, 10_000)) == [2, 3]
+    assert store.pending(BOB, 0, 0, 10_000) == []
+
+
+def test_pending_stops_before_max_bytes(store: Store) -> None:
+    """pending stops before the body+context total passes max_bytes."""
+    for i in range(5):
+        send(store, ALICE, str(i), BOB, body="x" * 10)
+    assert seqs(store.pending(BOB, 0, 10, 30)) == [1, 2, 3]
+    assert seqs(store.pending(BOB, 0, 10, 29)) == [1, 2]
+
+
+def test_pending_counts_context_and_utf8_bytes(store: Store) -> None:
+    """The size of an entry is message_bytes: UTF-8 body plus compact JSON context."""
+    first = send(store, ALICE, "1", BOB, body="é" * 5, context={"k": "v"}).message
+    send(store, ALICE, "2", BOB, body="y")
+    size = message_bytes(first)
+    assert size == 10 + len('{"k":"v"}')
+    assert seqs(store.pending(BOB, 0, 10, size)) == [1]
+    assert seqs(store.pending(BOB, 0, 10, size + 1)) == [1, 2]
+
+
+def test_pending_returns_one_entry_larger_than_max_bytes(store: Store) -> None:
+    """A single entry larger than max_bytes is still returned, alone."""
+    send(store, ALICE, "1", BOB, body="z" * 500)
+    send(store, ALICE, "2", BOB, body="small")
+    assert seqs(store.pending(BOB, 0, 10, 100)) == [1]
+    assert seqs(store.pending(BOB, 1, 10, 1)) == [2]
+
+
+# -- history --------------------------------------------------------------------------
+
+
+def conversation(store: Store) -> None:
+    """Alice and Bob talk privately; Carol broadcasts to both; Alice writes to Carol."""
+    send(store, ALICE, "1", BOB, body="a to b")
+    send(store, BOB, "1", ALICE, body="b to a")
+    send(store, CAROL, "1", ALICE, BOB, body="c to all")
+    send(store, ALICE, "2", CAROL, body="a to c")
+
+
+def test_history_shows_what_the_viewer_sent_or_received(store: Store) -> None:
+    """A viewer sees the messages it sent and those in its mailbox, oldest first."""
+    conversation(store)
+    page, cursor = store.history(ALICE, None, 10, None)
+    assert bodies(page) == ["a to b", "b to a", "c to all", "a to c"] and cursor is None
+    assert bodies(store.history(BOB, None, 10, None)[0]) == ["a to b", "b to a", "c to all"]
+    assert bodies(store.history(CAROL, None, 10, None)[0]) == ["c to all", "a to c"]
+
+
+def test_history_hides_private_conversations_from_third_peers(store: Store) -> None:
+    """A peer sees nothing of a conversation it is not part of."""
+    send(store, ALICE, "1", BOB, body="secret")
+    send(store, BOB, "1", ALICE, body="secret reply")
+    assert store.history(CAROL, None, 10, None) == ([], None)
+    assert store.history(CAROL, ALICE, 10, None) == ([], None)
+    assert store.history(CAROL, BOB, 10, None) == ([], None)
+
+
+def test_history_with_peer_shows_only_that_conversation(store: Store) -> None:
+    """With peer, only messages between viewer and peer, broadcasts from peer included."""
+    conversation(store)
+    assert bodies(store.history(ALICE, BOB, 10, None)[0]) == ["a to b", "b to a"]
+    assert bodies(store.history(ALICE, CAROL, 10, None)[0]) == ["c to all", "a to c"]
+    assert bodies(store.history(BOB, CAROL, 10, None)[0]) == ["c to all"]
+    assert bodies(store.history(CAROL, BOB, 10, None)[0]) == ["c to all"]
+    assert bodies(store.history(BOB, ALICE, 10, None)[0]) == ["a to b", "b to a"]
+
+
+def test_history_pages_through_everything_without_gap_or_overlap(store: Store) -> None:
+    """Following the cursor walks all visible messages, newest page first, no gap."""
+    for i in range(25):
+        send(store, ALICE, f"v{i}", BOB, body=f"visible {i}")
+        send(store, CAROL, f"h{i}", ALICE, body=f"hidden {i}")
+    pages: list[list[str]] = []
+    cursor: int | None = None
+    while True:
+        page, cursor = store.history(BOB, None, 10, cursor)
+        pages.append(bodies(page))
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [10, 10, 5]
+    walked = [body for page in reversed(pages) for body in page]
+    assert walked == [f"visible {i}" for i in range(25)]
+    assert pages[0][-1] == "visible 24"
+
+
+def test_history_cursor_is_none_when_page_holds_the_rest(store: Store) -> None:
+    """When exactly limit messages are visible, there is no next page."""
+    for i in range(3):
+        send(store, ALICE, str(i), BOB)
+    page, cursor = store.history(BOB, ALICE, 3, None)
+    assert len(page) == 3 and cursor is None
+    assert store.history(BOB, ALICE, 0, None) == ([], None)
+
+
+def test_history_pages_with_peer_filter(store: Store) -> None:
+    """Pagination works the same with a peer filter."""
+    for i in range(12):
+        send(store, ALICE, f"ab{i}", BOB, body=f"ab {i}")
+        send(store, ALICE, f"ac{i}", CAROL, body=f"ac {i}")
+    first, cursor = store.history(ALICE, CAROL, 5, None)
+    second, cursor = store.history(ALICE, CAROL, 5, cursor)
+    third, cursor = store.history(ALICE, CAROL, 5, cursor)
+    assert cursor is None
+    assert bodies(third + second + first) == [f"ac {i}" for i in range(12)]
+
+
+# -- search ---------------------------------------------------------------------------
+
+
+def test_search_finds_messages_with_every_word(store: Store) -> None:
+    """Search matches bodies holding all the words, in any case, newest first."""
+    send(store, ALICE, "1", BOB, body="the Deploy failed on staging")
+    send(store, ALICE, "2", BOB, body="deploy succeeded")
+    send(store, ALICE, "3", BOB, body="staging is down")
+    found = store.search(BOB, "deploy", 10)
+    assert bodies(found) == ["deploy succeeded", "the Deploy failed on staging"]
+    assert bodies(store.search(BOB, "staging DEPLOY", 10)) == ["the Deploy failed on staging"]
+    assert bodies(store.search(BOB, "deploy", 1)) == ["deploy succeeded"]
+    assert store.search(BOB, "nowhere", 10) == []
+
+
+def test_search_respects_visibility(store: Store) -> None:
+    """Search finds only messages the viewer may see in history."""
+    send(store, ALICE, "1", BOB, body="secret plan")
+    send(store, CAROL, "1", ALICE, BOB, body="public plan")
+    assert bodies(store.search(CAROL, "plan", 10)) == ["public plan"]
+    assert bodies(store.search(ALICE, "plan", 10)) == ["public plan", "secret plan"]
+    assert store.search(CAROL, "secret", 10) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', '""', "AND", "OR", "NOT", "*", "-x", "(", ")", "NEAR(", "NEAR(a b)", "a:b", "^a", "'"],
+)
+def test_search_never_raises_on_query_syntax(store: Store, query: str) -> None:
+    """Quotes and FTS operators in a query are plain text, never a syntax error."""
+    send(store, ALICE, "1", BOB, body="a b x AND OR NOT NEAR")
+    assert isinstance(store.search(BOB, query, 10), list)
+
+
+def test_search_treats_operators_as_words(store: Store) -> None:
+    """Operator words are searched as words, and punctuation around words is ignored."""
+    send(store, ALICE, "1", BOB, body="cats AND dogs")
+    send(store, ALICE, "2", BOB, body="cats or dogs")
+    assert bodies(store.search(BOB, "AND", 10)) == ["cats AND dogs"]
+    assert bodies(store.search(BOB, '"cats" -dogs', 10)) == ["cats or dogs", "cats AND dogs"]
+    assert bodies(store.search(BOB, "(cats or)", 10)) == ["cats or dogs"]
+
+
+def test_search_with_no_words_returns_nothing(store: Store) -> None:
+    """A query with no searchable word returns an empty list."""
+    send(store, ALICE, "1", BOB, body="anything")
+    assert store.search(BOB, "", 10) == []
+    assert store.search(BOB, ' "*" - ( ) ', 10) == []
+
+
+# -- atomicity and lifecycle ----------------------------------------------------------
+
+
+def test_failed_commit_writes_nothing(store: Store) -> None:
+    """A batch failing mid-way (message id taken) leaves no trace of any of its parts."""
+    send(store, ALICE, "1", BOB, body="before")
+    before = (
+        store.peers(),
+        store.pending(BOB, 0, 10, 10_000),
+        store.history(ALICE, None, 10, None),
+    )
+    batch = WriteBatch(
+        peers=[peer(CAROL), peer(BOB, seen=99.0)],
+        appends=[
+            append(ALICE, "2", BOB, CAROL, body="lost"),
+            append(CAROL, "3", BOB, id=f"{ALICE}/1"),  # clashes with the stored message
+        ],
+        acks=[AckOp(BOB, 1)],
+    )
+    with pytest.raises(StoreError):
+        store.commit(batch)
+    after = (store.peers(), store.pending(BOB, 0, 10, 10_000), store.history(ALICE, None, 10, None))
+    assert after == before
+    assert store.search(BOB, "lost", 10) == []
+    assert send(store, ALICE, "2", BOB, body="retried").seqs == {BOB: 2}
+
+
+def test_failed_commit_on_bad_context_writes_nothing(store: Store) -> None:
+    """A context that is not JSON-serialisable fails the whole batch with StoreError."""
+    ops = [append(ALICE, "1", BOB), append(ALICE, "2", BOB, context={"x": object()})]
+    with pytest.raises(StoreError):
+        store.commit(WriteBatch(appends=ops))
+    assert store.peers() == [] and store.pending(BOB, 0, 10, 10_000) == []
+
+
+def test_id_clash_within_one_batch_fails_it(store: Store) -> None:
+    """Two different messages with the same id in one batch fail the batch."""
+    ops = [append(ALICE, "1", BOB, id="same"), append(ALICE, "2", BOB, id="same")]
+    with pytest.raises(StoreError):
+        store.commit(WriteBatch(appends=ops))
+    assert store.pending(BOB, 0, 10, 10_000) == []
+
+
+def test_closed_store_raises_store_error(store: Store) -> None:
+    """Using a store after close raises StoreError."""
+    store.close()
+    with pytest.raises(StoreError):
+        store.peers()
+    with pytest.raises(StoreError):
+        store.commit(WriteBatch(appends=[append(ALICE, "1", BOB)]))
+
+
+def test_kind_names_the_backend(store: Store) -> None:
+    """kind is the short backend name shown in status reports."""
+    assert store.kind == ("memory" if isinstance(store, MemoryStore) else "sqlite")
+
+
+# -- SQLite only ----------------------------------------------------------------------
+
+
+def test_sqlite_data_survives_reopen(tmp_path: Path) -> None:
+    """After close and reopen, messages, cursors, dedup, tips and search carry on."""
+    path = tmp_path / "nested" / "dir" / "t.db"
+    with SqliteStore(path) as first:
+        original = send(first, ALICE, "1", BOB, body="durable words")
+        send(first, ALICE, "2", BOB)
+        first.commit(WriteBatch(acks=[AckOp(BOB, 1)]))
+    with SqliteStore(path) as second:
+        assert cursors(second) == {BOB: (2, 1)}
+        again = send(second, ALICE, "1", BOB)
+        assert again.duplicate and again.message == original.message and again.seqs == {BOB: 1}
+        assert send(second, ALICE, "3", BOB).seqs == {BOB: 3}
+        assert bodies(second.search(BOB, "durable", 10)) == ["durable words"]
+
+
+def test_sqlite_rejects_unknown_synchronous_mode(tmp_path: Path) -> None:
+    """synchronous other than FULL or NORMAL raises ValueError naming the allowed ones."""
+    with pytest.raises(ValueError, match="FULL, NORMAL"):
+        SqliteStore(tmp_path / "t.db", synchronous="OFF")
+    with SqliteStore(tmp_path / "t.db", synchronous="normal") as store:
+        assert store.kind == "sqlite"
+
+
+def test_sqlite_sets_pragmas_and_schema_version(tmp_path: Path) -> None:
+    """The database is in WAL mode with the schema version recorded in user_version."""
+    with SqliteStore(tmp_path / "t.db"):
+        pass
+    db = sqlite3.connect(tmp_path / "t.db")
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    finally:
+        db.close()
+
+
+def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
+    """A database from a newer ai-connect is refused with StoreError, not corrupted."""
+    db = sqlite3.connect(tmp_path / "t.db")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StoreError, match="Upgrade ai-connect"):
+        SqliteStore(tmp_path / "t.db")
+
+
+def test_sqlite_rolls_back_when_a_late_step_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SQLite error after the appends were written rolls the whole batch back."""
+
+    def broken(self: BatchWriter, acks: list[AckOp]) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with SqliteStore(tmp_path / "t.db") as store:
+        monkeypatch.setattr(BatchWriter, "_ack", broken)
+        batch = WriteBatch(
+            peers=[peer(BOB)], appends=[append(ALICE, "1", BOB)], acks=[AckOp(BOB, 1)]
+        )
+        with pytest.raises(StoreError, match="disk space"):
+            store.commit(batch)
+        assert store.peers() == [] and store.pending(BOB, 0, 10, 10_000) == []
+        monkeypatch.undo()
+        assert not send(store, ALICE, "1", BOB).duplicate
+
+
+def test_sqlite_store_works_from_another_thread(tmp_path: Path) -> None:
+    """A store opened in one thread can be used from another (the server's worker)."""
+    results: list[AppendResult] = []
+    with SqliteStore(tmp_path / "t.db") as store:
+        worker = threading.Thread(target=lambda: results.append(send(store, ALICE, "1", BOB)))
+        worker.start()
+        worker.join(timeout=10)
+        assert results and results[0].seqs == {BOB: 1}
