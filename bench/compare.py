@@ -13,8 +13,9 @@ cores meanwhile (wall-clock figures depend on it; CPU per message and ratios muc
 
 Measures (definitions: bench/README.md): throughput 1x1 and 10x10 (messages delivered
 and acked per second) with the server's CPU per message, split into its event loop and
-its other threads (the store); latency 1→1 p50/p99; broadcast to 500 online; a backlog
-of 100,000 to an offline peer (fill rate, drain rate, RSS); 10,000 idle peers.
+its other threads (the store); latency 1→1 p50/p99, beside the floor of one durable
+SQLite commit on this disk in the same round; broadcast to 500 online; a backlog of
+100,000 to an offline peer (fill rate, drain rate, RSS); 10,000 idle peers.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import BridgeOptions, OtherLoad, raise_nofile
 from run import table as run_table
-from scenarios import Row, backlog, broadcast, latency, register, throughput
+from scenarios import Row, backlog, body, broadcast, latency, register, throughput
 
 TARGETS = ("bridge", "websockets-relay", "picows-relay")
 REFERENCE = "websockets-relay"
@@ -56,6 +57,38 @@ class Measure:
     higher_is_better: bool = False
 
 
+async def commit_floor(options: BridgeOptions, commits: int = 300) -> list[Row]:
+    """The durable commit alone, as the machine's disk gives it now: one 200-byte row per
+    transaction in a fresh SQLite file (WAL, synchronous=FULL), the bridge's settings.
+    Latency 1→1 cannot be lower than this (the bridge answers after the commit)."""
+    import sqlite3
+    import tempfile
+    import time
+
+    with tempfile.TemporaryDirectory(prefix="ai-connect-floor-") as tmp:
+        db = sqlite3.connect(os.path.join(tmp, "floor.db"), isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("CREATE TABLE t (body TEXT)")
+            walls = []
+            cpu = time.process_time()
+            for i in range(commits):
+                started = time.perf_counter()
+                db.execute("BEGIN")
+                db.execute("INSERT INTO t VALUES (?)", (body(i),))
+                db.execute("COMMIT")
+                walls.append((time.perf_counter() - started) * 1000)
+            cpu = (time.process_time() - cpu) / commits * 1e6
+        finally:
+            db.close()
+    name = "commit floor"
+    return [
+        Row(name, "p50", statistics.median(walls), "ms"),
+        Row(name, "CPU per commit", cpu, "µs"),
+    ]
+
+
 def runs(quick: bool) -> dict[str, Run]:
     """The runs, by name; each returns the Rows its measures pick from."""
     one, ten, samples, peers, count, rounds = (
@@ -64,6 +97,7 @@ def runs(quick: bool) -> dict[str, Run]:
     return {
         "1x1": lambda o: throughput(o, 1, one),
         "10x10": lambda o: throughput(o, 10, ten),
+        "floor": commit_floor,
         "latency": lambda o: latency(o, samples, samples // 10),
         "broadcast": lambda o: broadcast(o, 500, rounds),
         "backlog": lambda o: backlog(o, count),
@@ -92,6 +126,7 @@ def measures(quick: bool) -> list[Measure]:
                 "load generator CPU (% of one core)", "%"),
         Measure("latency 1→1 p50", "latency", "latency 1→1", "p50", "ms", "≤ 0.5"),
         Measure("latency 1→1 p99", "latency", "latency 1→1", "p99", "ms", "≤ 2"),
+        Measure("  floor: one SQLite FULL commit, p50", "floor", "commit floor", "p50", "ms"),
         Measure("CPU per message, latency run", "latency", "latency 1→1",
                 "bridge CPU per message", "µs"),
         Measure("broadcast to 500 online (median)", "broadcast", "broadcast to 500",
@@ -142,7 +177,7 @@ async def run_all(
     plan = runs(quick)
     for round_no in range(1, rounds + 1):
         for name, factory in plan.items():
-            for target in targets:
+            for target in targets if name != "floor" else targets[:1]:
                 options = BridgeOptions(store=store, target=target)
                 print(f"… round {round_no}: {name} on {target}", file=sys.stderr, flush=True)
                 try:
