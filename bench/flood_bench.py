@@ -31,6 +31,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from ai_connect.errors import ErrorCode
 from harness import BridgeOptions, BridgeProcess
 from scenarios import PROJECT, Row, _pct, body
 from wire import BenchFailure, Frame, Peer, first, open_peer
@@ -63,7 +64,7 @@ class Flood:
             frame = json.loads(raw)
             if frame["type"] == "accepted":
                 self.accepted.add(frame["id"])
-            elif frame["type"] == "error" and frame.get("code") == "rate_limited":
+            elif frame["type"] == "error" and frame.get("code") == ErrorCode.RATE_LIMITED:
                 self.notices += 1
             elif frame["type"] == "error":
                 self.other_errors.append(frame)

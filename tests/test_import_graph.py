@@ -217,6 +217,30 @@ def test_no_cycle_even_counting_imports_inside_functions() -> None:
     assert cycles(GRAPH.edges(MODULE, FUNCTION)) == [], f"imports inside functions: {lazy}"
 
 
+def private_imports(src: Path = SRC) -> list[str]:
+    """``module: from other import _name`` for every underscore name one of our modules
+    takes from another (a module may import its own package's private modules)."""
+    found = []
+    for path in sorted((src / PACKAGE).rglob("*.py")):
+        name = module_name(path, src)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(node, ast.ImportFrom) or node.level or node.module is None:
+                continue
+            if not node.module.startswith(PACKAGE):
+                continue
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.startswith("__")
+                if private and node.module != package:
+                    found.append(f"{name}: from {node.module} import {alias.name}")
+    return found
+
+
+def test_no_module_takes_a_private_name_from_another() -> None:
+    """What a module offers is in its __all__; underscore names stay where they are."""
+    assert private_imports() == []
+
+
 def main() -> int:
     graph = build(Path(sys.argv[1]) if len(sys.argv) > 1 else SRC)
     runtime = graph.edges(MODULE)

@@ -1,4 +1,4 @@
-"""One exception hierarchy for ai-connect, split by whose fault it is.
+"""One exception hierarchy for ai-connect, split by whose fault it is, and the error codes.
 
 Every message says what happened and what to do about it::
 
@@ -11,18 +11,33 @@ Every message says what happened and what to do about it::
      ├── NotConnected           no live link to the bridge
      │    └── TlsError          the bridge's certificate failed verification
      ├── RequestTimeout         no reply within the timeout
-     ├── RequestRejected        the bridge answered with an error frame (code, hint)
-     │    └── UnknownPeer       the target names nobody (or several) (candidates)
+     ├── RequestRejected        the bridge answered with an error frame (code, hint,
+     │    │                     candidates): RequestRejected.from_frame
+     │    └── UnknownPeer       the target names nobody (or several)
      └── StoreError             the storage backend failed
 
 Third-party errors are turned into these at the boundary with ``raise ... from exc``.
+
+:class:`ErrorCode` lists the ``code`` of protocol v1's ``error`` frame (docs/protocol.md §6).
+It lives here, at the bottom of the import graph, so that the exceptions that carry a code
+and the frames (:mod:`ai_connect.protocol`, which re-exports it) share one list. Our own
+code names codes by these constants; the wire keeps ``code`` a string, so a newer bridge's
+codes still reach an older client.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ai_connect.protocol import Error
+
 __all__ = [
     "BridgeError",
     "ConfigError",
+    "ErrorCode",
     "FrameError",
     "LocalProtocolError",
     "NotConnected",
@@ -34,6 +49,35 @@ __all__ = [
     "TlsError",
     "UnknownPeer",
 ]
+
+
+class ErrorCode(StrEnum):
+    """Error codes of protocol v1 (docs/protocol.md §6)."""
+
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    FRAME_TOO_LARGE = "frame_too_large"
+    BODY_TOO_LARGE = "body_too_large"
+    NOT_REGISTERED = "not_registered"
+    ALREADY_REGISTERED = "already_registered"
+    PROTOCOL_VERSION = "protocol_version"
+    INVALID_NAME = "invalid_name"
+    UNKNOWN_PEER = "unknown_peer"
+    ADDRESS_IN_USE = "address_in_use"
+    AMBIGUOUS_PEER = "ambiguous_peer"
+    BAD_ACK = "bad_ack"
+    DUPLICATE_RID = "duplicate_rid"
+    AUTH_FAILED = "auth_failed"
+    FORBIDDEN = "forbidden"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_ERRORS = "too_many_errors"
+    SHUTTING_DOWN = "shutting_down"
+    INTERNAL = "internal"
+    UNKNOWN_PROPOSAL = "unknown_proposal"
+    NOT_PARTICIPANT = "not_participant"
+    PROPOSAL_CLOSED = "proposal_closed"
 
 
 class BridgeError(Exception):
@@ -55,7 +99,9 @@ class FrameError(ProtocolError):
     request id when it could still be read from the broken frame.
     """
 
-    def __init__(self, code: str, message: str, hint: str, rid: str | int | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, hint: str, rid: str | int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -88,23 +134,36 @@ class RequestTimeout(BridgeError):
 
 
 class RequestRejected(BridgeError):
-    """The bridge answered a request with an error frame."""
+    """The bridge answered a request with an error frame.
 
-    def __init__(self, code: str, message: str, hint: str = "") -> None:
+    ``code`` is the frame's code (an :class:`ErrorCode` value, or a newer bridge's code we
+    do not know), ``hint`` says what to do, ``candidates`` lists the addresses a peer
+    target could have meant (empty for every other refusal).
+    """
+
+    def __init__(
+        self, code: str, message: str, hint: str = "", candidates: Iterable[str] = ()
+    ) -> None:
         super().__init__(f"{message}; {hint}" if hint else message)
         self.code = code
         self.message = message
         self.hint = hint
+        self.candidates = tuple(candidates)
+
+    @classmethod
+    def from_frame(cls, frame: Error) -> RequestRejected:
+        """The exception for an ``error`` frame that answers a request: the one place a
+        client turns the bridge's refusal into ours (:class:`UnknownPeer` for a target
+        that names nobody or several)."""
+        kind = UnknownPeer if frame.code in _PEER_CODES else RequestRejected
+        return kind(frame.code, frame.message, frame.hint, frame.candidates or ())
 
 
 class UnknownPeer(RequestRejected):
-    """The target of a send names no known peer, or more than one."""
+    """The target of a request names no known peer, or more than one (``candidates``)."""
 
-    def __init__(
-        self, code: str, message: str, hint: str = "", candidates: tuple[str, ...] = ()
-    ) -> None:
-        super().__init__(code, message, hint)
-        self.candidates = candidates
+
+_PEER_CODES = frozenset({ErrorCode.UNKNOWN_PEER, ErrorCode.AMBIGUOUS_PEER})
 
 
 class StoreError(BridgeError):

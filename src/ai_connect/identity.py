@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from ai_connect.errors import UnknownPeer
+from ai_connect.errors import ErrorCode, UnknownPeer
 
 __all__ = [
     "BROADCAST",
@@ -87,7 +87,7 @@ def resolve(target: str, known: Collection[str]) -> str:
             return matches[0]
         if len(matches) > 1:
             raise UnknownPeer(
-                "ambiguous_peer",
+                ErrorCode.AMBIGUOUS_PEER,
                 f"{target!r} matches {len(matches)} peers: {', '.join(matches)}",
                 "send to the full address, e.g. " + repr(matches[0]),
                 tuple(matches),
@@ -98,4 +98,4 @@ def resolve(target: str, known: Collection[str]) -> str:
     hint = "call peers to list the known peers"
     if candidates:
         hint = f"did you mean {', '.join(candidates)}? ({hint})"
-    raise UnknownPeer("unknown_peer", f"no known peer matches {target!r}", hint, candidates)
+    raise UnknownPeer(ErrorCode.UNKNOWN_PEER, f"no known peer matches {target!r}", hint, candidates)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -11,16 +13,17 @@ import pytest
 from ai_connect.bridge.auth import (
     ANONYMOUS,
     Authenticator,
+    AuthRefusal,
     Grant,
-    Refusal,
     new_token,
     owns,
     parse_expiry,
     token_hash,
     token_id_of,
 )
+from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.store.base import TokenRecord
-from ai_connect.errors import ConfigError
+from ai_connect.errors import ConfigError, ErrorCode
 from ai_connect.redaction import redact
 
 NOW = 1_800_000_000.0  # January 2027
@@ -112,9 +115,11 @@ def test_auth_is_off_without_tokens_and_on_with_any() -> None:
     assert Authenticator(required=True).required
 
 
-def refusal(result: Grant | Refusal) -> Refusal:
-    assert isinstance(result, Refusal), result
-    return result
+def refusal(attempt: Callable[[], Grant]) -> AuthRefusal:
+    """The refusal ``attempt`` raises (it must raise one)."""
+    with pytest.raises(AuthRefusal) as refused:
+        attempt()
+    return refused.value
 
 
 def test_each_refusal_has_its_own_reason_and_message() -> None:
@@ -123,12 +128,13 @@ def test_each_refusal_has_its_own_reason_and_message() -> None:
     revoked_token, revoked = make("old")
     expired_token, expired = make("late", expires=NOW + 10)
     auth = Authenticator([record, dataclasses.replace(revoked, revoked=NOW), expired])
+    wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
     results = {
-        "missing": auth.check(None, "alice", "p", NOW),
-        "wrong": auth.check(token[:-1] + ("A" if token[-1] != "A" else "B"), "alice", "p", NOW),
-        "revoked": auth.check(revoked_token, "old", "p", NOW),
-        "expired": auth.check(expired_token, "late", "p", NOW + 10),
-        "not_owner": auth.check(token, "bob", "p", NOW),
+        "missing": lambda: auth.check(None, "alice", "p", NOW),
+        "wrong": lambda: auth.check(wrong, "alice", "p", NOW),
+        "revoked": lambda: auth.check(revoked_token, "old", "p", NOW),
+        "expired": lambda: auth.check(expired_token, "late", "p", NOW + 10),
+        "not_owner": lambda: auth.check(token, "bob", "p", NOW),
     }
     messages = set()
     for reason, result in results.items():
@@ -138,13 +144,37 @@ def test_each_refusal_has_its_own_reason_and_message() -> None:
     assert len(messages) == 5
 
 
+def test_an_auth_refusal_is_the_bridge_refusal_auth_failed() -> None:
+    """check raises the router's one Refusal type, with the auth_failed code."""
+    r = refusal(lambda: Authenticator(required=True).check(None, "alice", "p", NOW))
+    assert isinstance(r, Refusal) and r.code == ErrorCode.AUTH_FAILED
+    assert r.error("h").model_dump(exclude_none=True) == {
+        "type": "error",
+        "rid": "h",
+        "code": "auth_failed",
+        "message": r.message,
+        "hint": r.hint,
+    }
+
+
+def test_new_tokens_turn_auth_on_in_place() -> None:
+    """update() swaps the records: the same Authenticator then requires a token."""
+    token, record = make("alice")
+    auth = Authenticator()
+    assert auth.check(None, "alice", "p", NOW) is ANONYMOUS
+    auth.update([record])
+    assert auth.required and auth.records == (record,)
+    assert auth.check(token, "alice", "p", NOW) == Grant(record.id, "alice", False)
+    assert refusal(lambda: auth.check(None, "alice", "p", NOW)).reason == "missing"
+
+
 def test_a_wrong_token_learns_nothing() -> None:
     """A token that does not match says only that it is not valid: no id, label or names."""
     _, record = make("alice-laptop", "alice")
     auth = Authenticator([record])
     forged = f"aic_{record.id}_{'A' * 43}"
     for attempt in (forged, "aic_00000000_" + "B" * 43, "x"):
-        r = refusal(auth.check(attempt, "alice", "p", NOW))
+        r = refusal(functools.partial(auth.check, attempt, "alice", "p", NOW))
         text = r.message + r.hint
         assert r.reason == "wrong"
         assert record.id not in text and "alice" not in text
@@ -169,7 +199,7 @@ def test_still_valid_notices_revocation_expiry_and_deletion() -> None:
     assert Authenticator().still_valid(None, "alice", "p", NOW) is None
 
 
-def refusal_of(value: Refusal | None) -> Refusal:
+def refusal_of(value: AuthRefusal | None) -> AuthRefusal:
     assert value is not None
     return value
 

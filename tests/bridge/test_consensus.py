@@ -12,7 +12,6 @@ from ai_connect.bridge.consensus import (
     Choice,
     Outcome,
     Proposal,
-    Refused,
     Rule,
     Status,
     cast,
@@ -21,6 +20,7 @@ from ai_connect.bridge.consensus import (
     tally,
     withdraw,
 )
+from ai_connect.bridge.refusal import Refusal
 
 A, B, C, D, E = "A (p)", "B (p)", "C (p)", "D (p)", "E (p)"
 JUDGE = "S (p)"
@@ -146,18 +146,18 @@ def test_the_judge_ruling_decides(choice: Choice, outcome: Outcome) -> None:
 def test_only_the_judge_rules_an_escalated_proposal() -> None:
     """Participants cannot vote once it is escalated; the judge cannot vote before."""
     p = proposal(judge=JUDGE)
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Refusal) as refused:
         cast(p, JUDGE, Choice.APPROVE, "", 1.0)
     assert refused.value.code == "not_participant"
     p = vote(p, "ars")
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Refusal) as refused:
         cast(p, A, Choice.REJECT, "", 2.0)
     assert refused.value.code == "proposal_closed"
 
 
 def test_a_non_participant_vote_is_refused_clearly() -> None:
     """A vote from someone not asked raises not_participant naming the participants."""
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Refusal) as refused:
         cast(proposal(), D, Choice.APPROVE, "", 1.0)
     assert refused.value.code == "not_participant"
     assert A in refused.value.message and D in refused.value.message
@@ -174,7 +174,7 @@ def test_a_changed_vote_replaces_the_first_one() -> None:
 def test_late_votes_are_refused_after_the_decision() -> None:
     """A vote after the proposal is decided is refused and changes nothing."""
     p = vote(proposal(), "aa-")
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Refusal) as refused:
         cast(p, C, Choice.REJECT, "too late", 3.0)
     assert refused.value.code == "proposal_closed"
 
@@ -239,10 +239,10 @@ def test_an_escalated_proposal_expires_if_the_judge_never_rules() -> None:
 def test_only_the_author_withdraws_an_open_proposal() -> None:
     """The author withdraws; others are refused; a decided one cannot be withdrawn."""
     p = proposal()
-    with pytest.raises(Refused):
+    with pytest.raises(Refusal):
         withdraw(p, A, "", 1.0)
     assert withdraw(p, AUTHOR, "changed my mind", 1.0).status is Status.WITHDRAWN
-    with pytest.raises(Refused):
+    with pytest.raises(Refusal):
         withdraw(vote(p, "aa-"), AUTHOR, "", 2.0)
 
 
@@ -279,7 +279,7 @@ def test_the_tally_depends_only_on_each_voters_last_ballot(
     for voter, choice in votes:
         try:
             after = cast(p, voter, choice, "", 1.0)
-        except Refused:
+        except Refusal:
             assert p.status is not Status.OPEN
             continue
         assert not p.final or after == p

@@ -1,10 +1,11 @@
-"""Token buckets and connection counters (bridge/guard.py): pure, time passed in."""
+"""Token buckets, connection counters and the error budget (bridge/guard.py): pure, time
+passed in."""
 
 from __future__ import annotations
 
 import pytest
 
-from ai_connect.bridge.guard import Bucket, Guard, ip_of, is_loopback
+from ai_connect.bridge.guard import Bucket, ErrorBudget, Guard, ip_of, is_loopback
 from ai_connect.protocol import Limits
 
 
@@ -83,3 +84,21 @@ def test_a_token_bucket_is_shared_by_its_connections() -> None:
     assert guard.draw(1, 0.0) > 0 and guard.throttled == 1
     guard.forget_tokens(set())
     assert guard.draw(2, 0.0) == 0.0  # a deleted token's bucket is gone
+
+
+def test_the_error_budget_closes_past_max_errors_within_the_window() -> None:
+    """max_errors errors pass; the next within error_window_s says why to close."""
+    budget = ErrorBudget(Limits(max_errors=2, error_window_s=10))
+    assert [budget.charge(1, t) for t in (0.0, 1.0)] == [None, None]
+    assert budget.charge(2, 1.0) is None  # each connection has its own budget
+    assert budget.charge(1, 2.0) == "more than 2 errors in 10 s"
+
+
+def test_old_errors_leave_the_window_and_a_gone_connection_is_forgotten() -> None:
+    """Errors older than the window stop counting; forget() starts a connection afresh."""
+    budget = ErrorBudget(Limits(max_errors=1, error_window_s=10))
+    assert budget.charge(1, 0.0) is None
+    assert budget.charge(1, 10.5) is None
+    assert budget.charge(1, 11.0) is not None
+    budget.forget(1)
+    assert budget.charge(1, 11.0) is None

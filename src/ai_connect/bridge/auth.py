@@ -3,7 +3,9 @@
 Pure: no I/O, no clock (``now`` is passed in). ``ai-connect token create`` makes a token
 with :func:`new_token` and stores only its :class:`TokenRecord` (a SHA-256 hash: the
 token carries 256 random bits, so a slow KDF would add nothing); the router asks an
-:class:`Authenticator` built from the stored records whether a ``hello`` may register.
+:class:`Authenticator` built from the stored records whether a ``hello`` may register,
+and it answers with a :class:`Grant` or raises an :class:`AuthRefusal` (the router's one
+:class:`~ai_connect.bridge.refusal.Refusal`, code ``auth_failed``, plus why).
 
 A token reads ``aic_<id>_<secret>``: the public ``id`` finds the record (and names it in
 ``token list`` and ``token revoke``), the secret proves possession. Only a token whose hash
@@ -21,16 +23,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
+from typing import Literal
 
+from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.store.base import TokenRecord
-from ai_connect.errors import ConfigError
+from ai_connect.errors import ConfigError, ErrorCode
 
 __all__ = [
     "ANONYMOUS",
     "TOKEN_PREFIX",
+    "AuthReason",
+    "AuthRefusal",
     "Authenticator",
     "Grant",
-    "Refusal",
     "check_label",
     "check_pattern",
     "new_token",
@@ -147,14 +152,29 @@ class Grant:
 ANONYMOUS = Grant(None, None, False)
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A ``hello`` may not register: ``reason`` is one of missing, wrong, revoked,
-    expired, not_owner; ``message`` and ``hint`` go to the client as ``auth_failed``."""
+AuthReason = Literal["missing", "wrong", "revoked", "expired", "not_owner"]
 
-    reason: str
-    message: str
-    hint: str
+_CLOSE_REASONS: dict[AuthReason, str] = {
+    "missing": "auth token required",
+    "wrong": "auth token deleted",
+    "revoked": "auth token revoked",
+    "expired": "auth token expired",
+    "not_owner": "auth token no longer owns this name",
+}
+
+
+class AuthRefusal(Refusal):
+    """A token may not register a name (``auth_failed``), and why: ``reason`` is one of
+    missing, wrong, revoked, expired, not_owner."""
+
+    def __init__(self, reason: AuthReason, message: str, hint: str) -> None:
+        super().__init__(ErrorCode.AUTH_FAILED, message, hint)
+        self.reason = reason
+
+    @property
+    def close_reason(self) -> str:
+        """Why a live connection is closed when its grant ends for this reason."""
+        return _CLOSE_REASONS[self.reason]
 
 
 _ASK = "ask the bridge's operator for a token (ai-connect token create NAME)"
@@ -168,16 +188,22 @@ class Authenticator:
     """
 
     def __init__(self, tokens: Iterable[TokenRecord] = (), *, required: bool = False) -> None:
+        self._always = required
+        self.update(tokens)
+
+    def update(self, tokens: Iterable[TokenRecord]) -> None:
+        """Decides from these records from now on (``ai-connect token`` changed them)."""
         self.records = tuple(tokens)
         self._by_id = {t.id: t for t in self.records}
-        self.required = required or bool(self._by_id)
+        self.required = self._always or bool(self._by_id)
 
-    def check(self, token: str | None, name: str, project: str, now: float) -> Grant | Refusal:
-        """May ``token`` register ``name`` in ``project`` at ``now``?"""
+    def check(self, token: str | None, name: str, project: str, now: float) -> Grant:
+        """What ``token`` may do as ``name`` in ``project`` at ``now``; raises
+        :class:`AuthRefusal` if it may not register."""
         if not self.required:
             return ANONYMOUS
         if not token:
-            return Refusal(
+            raise AuthRefusal(
                 "missing",
                 "this bridge requires an auth token, and the hello carried none",
                 "pass --token, set AI_CONNECT_TOKEN or bridge.token in the config file; " + _ASK,
@@ -185,31 +211,34 @@ class Authenticator:
         token_id = token_id_of(token)
         record = self._by_id.get(token_id) if token_id else None
         if record is None or not hmac.compare_digest(record.hash, token_hash(token)):
-            return Refusal(
+            raise AuthRefusal(
                 "wrong",
                 "the auth token is not valid for this bridge",
                 "check that the whole token was copied (it starts with aic_); " + _ASK,
             )
-        return self.recheck(record, name, project, now) or Grant(
-            record.id, record.name, record.admin
-        )
+        refusal = self.recheck(record, name, project, now)
+        if refusal is not None:
+            raise refusal
+        return Grant(record.id, record.name, record.admin)
 
-    def recheck(self, record: TokenRecord, name: str, project: str, now: float) -> Refusal | None:
+    def recheck(
+        self, record: TokenRecord, name: str, project: str, now: float
+    ) -> AuthRefusal | None:
         """Why a genuine token may not (or no longer) hold ``name``, or ``None``."""
         if record.revoked is not None:
-            return Refusal(
+            return AuthRefusal(
                 "revoked",
                 f"the auth token {record.id} ({record.name}) was revoked",
                 "ask the bridge's operator for a new token",
             )
         if record.expires is not None and now >= record.expires:
-            return Refusal(
+            return AuthRefusal(
                 "expired",
                 f"the auth token {record.id} ({record.name}) has expired",
                 "ask the bridge's operator for a new token",
             )
         if not owns(record.names, name, project):
-            return Refusal(
+            return AuthRefusal(
                 "not_owner",
                 f"the auth token {record.id} ({record.name}) may not register the name "
                 f"{name!r} in project {project!r}",
@@ -220,13 +249,17 @@ class Authenticator:
 
     def still_valid(
         self, token_id: str | None, name: str, project: str, now: float
-    ) -> Refusal | None:
-        """Re-checks a live connection's grant after the tokens changed or time passed."""
+    ) -> AuthRefusal | None:
+        """Re-checks a live connection's grant after the tokens changed or time passed.
+
+        Returns the refusal rather than raising it: there is no request to answer, the
+        router closes the connection with :attr:`AuthRefusal.close_reason`.
+        """
         if not self.required:
             return None
         record = self._by_id.get(token_id) if token_id else None
         if record is None:
-            return Refusal(
+            return AuthRefusal(
                 "missing" if token_id is None else "wrong",
                 "this bridge now requires an auth token"
                 if token_id is None

@@ -26,13 +26,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ai_connect.bridge.refusal import Refusal
+from ai_connect.errors import ErrorCode
+
 __all__ = [
     "TAGS",
     "Ballot",
     "Choice",
     "Outcome",
     "Proposal",
-    "Refused",
     "Rule",
     "Status",
     "Tally",
@@ -75,6 +77,10 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     NO_CONSENSUS = "no_consensus"
 
+
+Refused = Refusal
+"""This module's refusal before issue 10; now the router's one :class:`Refusal` (kept so
+that ``from ai_connect.bridge.consensus import Refused`` still works, not offered)."""
 
 FINAL = frozenset({Status.DECIDED, Status.EXPIRED, Status.WITHDRAWN})
 TAGS = {"[LGTM]": Choice.APPROVE, "[CONTINUE]": Choice.CONTINUE}
@@ -269,38 +275,30 @@ def settle(p: Proposal, now: float) -> Proposal:
     return _end(p, Status.DECIDED, Outcome.NO_CONSENSUS, why, now)
 
 
-class Refused(Exception):
-    """A ballot or a withdrawal that the proposal cannot take; ``code`` is the error code."""
-
-    def __init__(
-        self, code: str, message: str, hint: str, candidates: list[str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code, self.message, self.hint = code, message, hint
-        self.candidates = candidates
-
-
 def cast(p: Proposal, voter: str, choice: Choice, reason: str, now: float) -> Proposal:
     """``p`` with ``voter``'s ballot (replacing an earlier one), settled.
 
     A participant votes while the proposal is open; its judge rules once it is
-    escalated. Anyone else, or a vote on a closed proposal, raises :class:`Refused`.
+    escalated. Anyone else, or a vote on a closed proposal, raises
+    :class:`~ai_connect.bridge.refusal.Refusal`.
     """
     if p.final:
-        raise Refused(
-            "proposal_closed",
+        raise Refusal(
+            ErrorCode.PROPOSAL_CLOSED,
             f"proposal {p.id} is {p.status.value} ({p.outcome}); votes no longer change it",
             "read the verdict with consensus_status; propose again to reopen the question",
         )
     if p.status is Status.ESCALATED:
         if voter != p.judge:
-            raise Refused(
-                "proposal_closed",
+            raise Refusal(
+                ErrorCode.PROPOSAL_CLOSED,
                 f"proposal {p.id} is escalated to its judge {p.judge}; only the judge decides",
                 "wait for the judge's verdict",
             )
         if choice is Choice.CONTINUE:
-            raise Refused("bad_frame", "a judge rules approve, reject or abstain", "vote again")
+            raise Refusal(
+                ErrorCode.BAD_FRAME, "a judge rules approve, reject or abstain", "vote again"
+            )
         ruling = Ballot(voter, choice, reason, now)
         outcome = {
             Choice.APPROVE: Outcome.APPROVED,
@@ -309,8 +307,8 @@ def cast(p: Proposal, voter: str, choice: Choice, reason: str, now: float) -> Pr
         why = f"ruled by the judge {voter}: {reason or choice.value}"
         return dataclasses.replace(_end(p, Status.DECIDED, outcome, why, now), ruling=ruling)
     if voter not in p.participants:
-        raise Refused(
-            "not_participant",
+        raise Refusal(
+            ErrorCode.NOT_PARTICIPANT,
             f"{voter} is not a participant of proposal {p.id}; "
             f"its participants are {', '.join(p.participants)}",
             "only participants vote; the judge rules only after an escalation",
@@ -326,14 +324,16 @@ def cast(p: Proposal, voter: str, choice: Choice, reason: str, now: float) -> Pr
 def withdraw(p: Proposal, who: str, reason: str, now: float) -> Proposal:
     """The author takes back a proposal that is not final yet."""
     if who != p.author:
-        raise Refused(
-            "forbidden",
+        raise Refusal(
+            ErrorCode.FORBIDDEN,
             f"only the author {p.author} may withdraw proposal {p.id}",
             "vote reject instead",
         )
     if p.final:
-        raise Refused(
-            "proposal_closed", f"proposal {p.id} is already {p.status.value}", "nothing to do"
+        raise Refusal(
+            ErrorCode.PROPOSAL_CLOSED,
+            f"proposal {p.id} is already {p.status.value}",
+            "nothing to do",
         )
     return _end(p, Status.WITHDRAWN, Outcome.NO_CONSENSUS, reason or "withdrawn by its author", now)
 

@@ -1,6 +1,9 @@
 """The router's consensus book: proposal frames in, actions out (docs/protocol.md §8).
 
-Pure like the router that owns it: no I/O, no clock. Each change to a proposal is one
+A part of :class:`~ai_connect.bridge.core.Router`, pure like it: no I/O, no clock. It
+reads the :class:`~ai_connect.bridge.state.Registry` to resolve participants and to find
+who is online, and raises :class:`~ai_connect.bridge.refusal.Refusal` for a request it will
+not carry out (the rules in :mod:`.consensus` raise it too). Each change to a proposal is one
 ``Persist`` of its whole record, committed in the same batch as the messages that tell
 people about it; the asker's ``proposal_info`` reply follows that commit, so a vote is
 durable before it is confirmed. The tally itself lives in :mod:`.consensus`.
@@ -8,13 +11,12 @@ durable before it is confirmed. The tally itself lives in :mod:`.consensus`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from ai_connect import identity
 from ai_connect.bridge.consensus import (
     Choice,
     Proposal,
-    Refused,
     Rule,
     Status,
     cast,
@@ -25,8 +27,9 @@ from ai_connect.bridge.consensus import (
     withdraw,
 )
 from ai_connect.bridge.events import Action, Origin, Persist, Send
+from ai_connect.bridge.refusal import Refusal
+from ai_connect.bridge.state import Registry
 from ai_connect.bridge.store.base import AppendOp, ProposalRecord, StoredMessage
-from ai_connect.errors import UnknownPeer
 from ai_connect.protocol import (
     ErrorCode,
     ProposalInfo,
@@ -49,8 +52,11 @@ ConsensusFrame = Propose | Vote | ProposalStatus | Proposals | Withdraw
 class ConsensusBook:
     """Every proposal the bridge knows, by id."""
 
-    def __init__(self, records: Iterable[ProposalRecord], ids: Iterator[str]) -> None:
+    def __init__(
+        self, records: Iterable[ProposalRecord], ids: Iterator[str], registry: Registry
+    ) -> None:
         self._ids = ids
+        self._registry = registry
         self._proposals: dict[str, Proposal] = {}
         self._by_cid: dict[tuple[str, str], str] = {}
         self._durable: dict[str, Proposal] = {}
@@ -60,10 +66,18 @@ class ConsensusBook:
             self._remember(p)
             self._durable[p.id] = p
 
-    def committed(self, records: Iterable[ProposalRecord]) -> None:
-        """These records are stored: they are what a failed later commit returns to."""
-        for record in records:
+    def committed(self, persists: Iterable[Persist]) -> list[Action]:
+        """These proposal records are stored: they are what a failed later commit returns
+        to, and each asker gets its ``proposal_info`` now (§8: replies follow the commit)."""
+        out: list[Action] = []
+        for persist in persists:
+            record = persist.op
+            assert isinstance(record, ProposalRecord)
             self._durable[record.id] = Proposal.from_dict(record.data)
+            asker = persist.origin
+            if asker is not None and asker.conn in self._registry.conns:
+                out.append(Send(asker.conn, ProposalInfo(rid=asker.rid, proposal=record.data)))
+        return out
 
     def failed(self, records: Iterable[ProposalRecord]) -> None:
         """These records were rolled back: forget the changes they carried."""
@@ -86,60 +100,37 @@ class ConsensusBook:
 
     # --- frames -----------------------------------------------------------------------
 
-    def handle(
-        self,
-        frame: ConsensusFrame,
-        asker: str,
-        origin: Origin,
-        now: float,
-        known: Collection[str],
-        online: Collection[str],
-    ) -> list[Action] | Refused:
-        """The actions for one consensus request, or why it is refused."""
-        try:
-            match frame:
-                case Propose():
-                    return self._propose(frame, asker, origin, now, known, online)
-                case Vote():
-                    p = self._find(frame.proposal)
-                    after = cast(p, asker, Choice(frame.choice), frame.reason, now)
-                    return self._changed(p, after, now, origin)
-                case Withdraw():
-                    p = self._find(frame.proposal)
-                    return self._changed(p, withdraw(p, asker, frame.reason, now), now, origin)
-                case ProposalStatus():
-                    p = self._find(frame.proposal)
-                    return [Send(origin.conn, ProposalInfo(rid=origin.rid, proposal=p.to_dict()))]
-                case Proposals():
-                    return [Send(origin.conn, self._list(frame, asker, origin))]
-        except Refused as refused:
-            return refused
+    def on_request(
+        self, frame: ConsensusFrame, asker: str, origin: Origin, now: float
+    ) -> list[Action]:
+        """The actions for one consensus request; raises :class:`Refusal` if refused."""
+        match frame:
+            case Propose():
+                return self._propose(frame, asker, origin, now)
+            case Vote():
+                p = self._find(frame.proposal)
+                after = cast(p, asker, Choice(frame.choice), frame.reason, now)
+                return self._changed(p, after, now, origin)
+            case Withdraw():
+                p = self._find(frame.proposal)
+                return self._changed(p, withdraw(p, asker, frame.reason, now), now, origin)
+            case ProposalStatus():
+                p = self._find(frame.proposal)
+                return [Send(origin.conn, ProposalInfo(rid=origin.rid, proposal=p.to_dict()))]
+            case Proposals():
+                return [Send(origin.conn, self._list(frame, asker, origin))]
 
     def _find(self, proposal_id: str) -> Proposal:
         p = self._proposals.get(proposal_id)
         if p is None:
-            raise Refused(
+            raise Refusal(
                 ErrorCode.UNKNOWN_PROPOSAL,
                 f"no proposal has the id {proposal_id!r}",
                 "list proposals with consensus_list (frame 'proposals') to find its id",
             )
         return p
 
-    def _resolve(self, target: str, known: Collection[str]) -> str:
-        try:
-            return identity.resolve(target, known)
-        except UnknownPeer as exc:
-            raise Refused(exc.code, exc.message, exc.hint, list(exc.candidates)) from exc
-
-    def _propose(
-        self,
-        frame: Propose,
-        asker: str,
-        origin: Origin,
-        now: float,
-        known: Collection[str],
-        online: Collection[str],
-    ) -> list[Action]:
+    def _propose(self, frame: Propose, asker: str, origin: Origin, now: float) -> list[Action]:
         if frame.cid is not None and (asker, frame.cid) in self._by_cid:
             # A resend: the same proposal again, answered once its record is durable.
             p = self._proposals[self._by_cid[asker, frame.cid]]
@@ -147,12 +138,12 @@ class ConsensusBook:
         participants: list[str] = []
         for target in frame.participants:
             if target == identity.BROADCAST:
-                participants += sorted(a for a in online if a != asker)
+                participants += sorted(a for a in self._registry.online() if a != asker)
             else:
-                participants.append(self._resolve(target, known))
+                participants.append(self._registry.resolve(target))
         participants = list(dict.fromkeys(participants))
         if not participants:
-            raise Refused(
+            raise Refusal(
                 ErrorCode.UNKNOWN_PEER,
                 "nobody else is online, so '*' names no participant",
                 "name the participants, or propose once others are connected",
@@ -160,13 +151,13 @@ class ConsensusBook:
         rule = Rule(frame.rule)
         quorum = frame.quorum if rule is Rule.QUORUM else None
         if rule is Rule.QUORUM and (quorum is None or quorum > len(participants)):
-            raise Refused(
+            raise Refusal(
                 ErrorCode.BAD_FRAME,
                 f"rule 'quorum' needs a quorum between 1 and {len(participants)} "
                 "(the number of participants)",
                 "give quorum, or use rule 'majority' or 'unanimous'",
             )
-        judge = self._resolve(frame.judge, known) if frame.judge else None
+        judge = self._registry.resolve(frame.judge) if frame.judge else None
         p = Proposal(
             id=f"prop-{next(self._ids)}",
             author=asker,

@@ -4,6 +4,20 @@
 time arrives inside the events and message ids come from an injected iterator. The
 server (``bridge/server.py``) carries out the actions. Section numbers refer to
 docs/protocol.md.
+
+The router is composed of parts, each built with what it needs::
+
+    Router
+     ├── Registry          state.py         peers, connections, attachments (shared)
+     ├── Registration      registration.py  hello, attach, presence, auth, limits
+     ├── Delivery          delivery.py      send, commit replies, window, ack
+     ├── Queries           queries.py       peers, history, search, status, admin
+     ├── ConsensusBook     consensus_router.py  proposals, votes, verdicts (§8)
+     └── ErrorBudget       guard.py         too many errors close the connection
+
+A part that will not do what a frame asks raises
+:class:`~ai_connect.bridge.refusal.Refusal`; :meth:`Router.handle` turns it into the
+``error`` frame in one place (:meth:`Router._refuse`).
 """
 
 from __future__ import annotations
@@ -11,11 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ai_connect.bridge.auth import Authenticator
-from ai_connect.bridge.consensus import Refused
 from ai_connect.bridge.consensus_router import ConsensusBook
+from ai_connect.bridge.delivery import Delivery
 from ai_connect.bridge.events import (
     Action,
     BadFrame,
+    Close,
     CommitFailed,
     Committed,
     Connected,
@@ -24,24 +39,25 @@ from ai_connect.bridge.events import (
     FrameReceived,
     Origin,
     PendingLoaded,
-    QuerySearch,
+    Persist,
     Send,
     Tick,
     TokensChanged,
 )
-from ai_connect.bridge.guard import Guard
-from ai_connect.bridge.queries import _Queries
-from ai_connect.bridge.registration import _Registration
+from ai_connect.bridge.guard import ErrorBudget, Guard
+from ai_connect.bridge.queries import Queries
+from ai_connect.bridge.refusal import Refusal
+from ai_connect.bridge.registration import Registration
 from ai_connect.bridge.state import (
     ALLOWED,
     CLOSE_AUTH,
     CLOSE_GOING_AWAY,
     CLOSE_POLICY,
     CLOSE_REPLACED,
+    Conn,
     Phase,
+    Registry,
     RouterConfig,
-    _Conn,
-    _Peer,
 )
 from ai_connect.bridge.store.base import PeerRecord, ProposalRecord, TokenRecord
 from ai_connect.protocol import (
@@ -53,14 +69,13 @@ from ai_connect.protocol import (
     ErrorCode,
     Hello,
     History,
-    PeerList,
     Peers,
     Ping,
     Pong,
-    ProposalInfo,
     Proposals,
     ProposalStatus,
     Propose,
+    Rid,
     Search,
     Status,
     Vote,
@@ -80,13 +95,11 @@ __all__ = [
 ]
 
 
-class Router(_Registration, _Queries):
+class Router:
     """Routes frames between connections; owns the in-memory view of peers.
 
-    The work is split by topic: :mod:`~ai_connect.bridge.registration` (hello, attach,
-    presence, auth, limits), :mod:`~ai_connect.bridge.delivery` (send, commit, window,
-    ack) and :mod:`~ai_connect.bridge.queries` (history, status, admin); the state they
-    share is declared in :mod:`~ai_connect.bridge.state`. ``handle`` is the one entry point.
+    ``handle`` is the one entry point: it matches the event and hands it to the part
+    that owns it (see the module docstring for the parts).
     """
 
     def __init__(
@@ -98,143 +111,122 @@ class Router(_Registration, _Queries):
         proposals: Iterable[ProposalRecord] = (),
     ) -> None:
         self.config = config
-        self._ids = ids
-        self._auth = Authenticator(tokens, required=config.require_auth)
-        self._guard = Guard(config.limits)
-        self._peers = {
-            p.address: _Peer(
-                p.address, p.name, p.project, p.first_seen, p.last_seen, p.tip, p.acked
-            )
-            for p in peers
-        }
-        for peer in self._peers.values():
-            peer.stored_acked = peer.acked
-        self._conns = {}
-        self._attached = {}
-        self._book = ConsensusBook(proposals, ids)
+        registry = Registry(peers)
+        auth = Authenticator(tokens, required=config.require_auth)
+        guard = Guard(config.limits)
+        self._registry = registry
+        self._delivery = Delivery(config, registry, ids)
+        self._registration = Registration(config, registry, auth, guard, self._delivery)
+        self._queries = Queries(config, registry, auth, guard)
+        self._book = ConsensusBook(proposals, ids, registry)
+        self._errors = ErrorBudget(config.limits)
 
     # --- introspection (tests, status) -------------------------------------------------
 
     @property
     def online(self) -> dict[str, int]:
         """Address -> connection id of every registered connection."""
-        return {a: p.conn for a, p in self._peers.items() if p.conn is not None}
+        return {a: p.conn for a, p in self._registry.peers.items() if p.conn is not None}
 
     def address_of(self, conn: int) -> str | None:
-        state = self._conns.get(conn)
+        state = self._registry.conns.get(conn)
         return state.address if state else None
 
     # --- dispatch ------------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Action]:
-        out: list[Action] = []
         match event:
-            case Connected(conn, now, remote):
-                self._on_connected(conn, now, remote, out)
-            case FrameReceived(conn, frame, now):
-                state = self._conns.get(conn)
-                if state is not None:
-                    state.last_activity = now
-                    self._on_frame(state, frame, now, out)
-                    self._draw(state, now, out)
-            case BadFrame(conn, error, now):
-                state = self._conns.get(conn)
-                if state is not None:
-                    state.last_activity = now
-                    self._error(state, now, out, error.code, error.message, error.hint, error.rid)
-                    self._draw(state, now, out)
-            case Disconnected(conn, now):
-                state = self._conns.pop(conn, None)
-                self._guard.disconnect(conn)
-                if state is not None:
-                    self._detach(state, now, out)
+            case Connected(conn_id, now, remote):
+                return self._registration.on_connected(conn_id, now, remote)
+            case FrameReceived(conn_id, frame, now):
+                conn = self._registry.conns.get(conn_id)
+                if conn is None:
+                    return []
+                conn.last_activity = now
+                try:
+                    out = self._on_frame(conn, frame, now)
+                except Refusal as refusal:
+                    out = self._refuse(conn, refusal, getattr(frame, "rid", None), now)
+                return out + self._registration.draw(conn, now)
+            case BadFrame(conn_id, error, now):
+                conn = self._registry.conns.get(conn_id)
+                if conn is None:
+                    return []
+                conn.last_activity = now
+                out = self._refuse(conn, Refusal.of(error), error.rid, now)
+                return out + self._registration.draw(conn, now)
+            case Disconnected(conn_id, now):
+                self._errors.forget(conn_id)
+                return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
-                self._auth = Authenticator(tokens, required=self.config.require_auth)
-                self._guard.forget_tokens({t.id for t in tokens})
-                self._recheck(now, out)
+                return self._registration.on_tokens(tokens, now)
             case Committed(appends, acks, proposals):
-                self._book.committed(p.op for p in proposals if isinstance(p.op, ProposalRecord))
-                self._on_committed(appends, acks, out)
-                for persist in proposals:  # §8: replies follow the commit
-                    asker = persist.origin
-                    if asker is not None and asker.conn in self._conns:
-                        assert isinstance(persist.op, ProposalRecord)
-                        info = ProposalInfo(rid=asker.rid, proposal=persist.op.data)
-                        out.append(Send(asker.conn, info))
+                replies = self._book.committed(proposals)  # §8: they follow the commit
+                return self._delivery.on_committed(appends, acks) + replies
             case CommitFailed(persists, reason):
                 self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
-                for persist in persists:
-                    origin = persist.origin
-                    if origin is not None and origin.conn in self._conns:
-                        out.append(
-                            Send(
-                                origin.conn,
-                                Error(
-                                    rid=origin.rid,
-                                    code=ErrorCode.INTERNAL,
-                                    message=f"the bridge could not store this: {reason}",
-                                    hint="nothing was accepted; send it again (same cid) later",
-                                ),
-                            )
-                        )
-            case PendingLoaded(conn, after_seq, entries):
-                self._on_loaded(conn, after_seq, entries, out)
+                return self._commit_failed(persists, reason)
+            case PendingLoaded(conn_id, after_seq, entries):
+                return self._delivery.on_loaded(conn_id, after_seq, entries)
             case Tick(now):
-                self._on_tick(now, out)
+                out = self._registration.on_tick(now)
                 out += self._book.tick(now)
-                if self._auth.required:
-                    self._recheck(now, out)
-        return out
+                return out + self._registration.recheck(now)
 
-    def _on_frame(self, state: _Conn, frame: ClientFrame, now: float, out: list[Action]) -> None:
-        if frame.type not in ALLOWED[state.phase]:
-            if state.phase is Phase.NEW:
+    def _on_frame(self, conn: Conn, frame: ClientFrame, now: float) -> list[Action]:
+        """The actions for one decoded frame; raises :class:`Refusal` to refuse it."""
+        if frame.type not in ALLOWED[conn.phase]:
+            if conn.phase is Phase.NEW:
                 code, hint = ErrorCode.NOT_REGISTERED, "send hello first"
             else:
                 code, hint = ErrorCode.ALREADY_REGISTERED, "open a new connection"
-            self._error(
-                state,
-                now,
-                out,
-                code,
-                f"{frame.type} is not allowed on a {state.phase.value} connection",
-                hint,
-                getattr(frame, "rid", None),
-            )
-            return
+            why = f"{frame.type} is not allowed on a {conn.phase.value} connection"
+            raise Refusal(code, why, hint)
         match frame:
             case Hello():
-                self._on_hello(state, frame, now, out)
+                return self._registration.on_hello(conn, frame, now)
             case SendFrame():
-                self._on_send(state, frame, now, out)
+                assert conn.address is not None
+                out = self._delivery.on_send(conn, frame, now)
+                return out + self._book.on_message(conn.address, frame.thread, frame.body, now)
             case Ack():
-                self._on_ack(state, frame, now, out)
+                return self._delivery.on_ack(conn, frame, now)
             case Peers():
-                out.append(
-                    Send(
-                        state.id,
-                        PeerList(rid=frame.rid, peers=self._peer_views(frame.include_offline, now)),
-                    )
-                )
+                return self._queries.on_peers(conn, frame, now)
             case History():
-                self._on_history(state, frame, now, out)
+                return self._queries.on_history(conn, frame, now)
             case Search():
-                assert state.address is not None
-                limit = min(frame.limit, self.config.limits.search_max)
-                out.append(QuerySearch(state.id, frame.rid, state.address, frame.query, limit))
+                return self._queries.on_search(conn, frame, now)
             case Status():
-                self._on_status(state, frame, now, out)
-            case Ping():
-                out.append(Send(state.id, Pong(rid=frame.rid)))
-            case Propose() | Vote() | ProposalStatus() | Proposals() | Withdraw():
-                assert state.address is not None
-                online = [a for a, p in self._peers.items() if p.conn is not None]
-                origin = Origin(state.id, frame.rid)
-                done = self._book.handle(frame, state.address, origin, now, self._peers, online)
-                if isinstance(done, Refused):
-                    why = (done.code, done.message, done.hint, frame.rid, done.candidates)
-                    self._error(state, now, out, *why)
-                else:
-                    out += done
+                return self._queries.on_status(conn, frame, now)
             case AdminStatus() | AdminHistory():
-                self._on_admin(state, frame, now, out)
+                return self._queries.on_admin(conn, frame, now)
+            case Propose() | Vote() | ProposalStatus() | Proposals() | Withdraw():
+                assert conn.address is not None
+                return self._book.on_request(frame, conn.address, Origin(conn.id, frame.rid), now)
+            case Ping():
+                return [Send(conn.id, Pong(rid=frame.rid))]
+
+    def _refuse(self, conn: Conn, refusal: Refusal, rid: Rid | None, now: float) -> list[Action]:
+        """The one place a refusal becomes an ``error`` frame; too many of them within the
+        error window close the connection (§5)."""
+        out: list[Action] = [Send(conn.id, refusal.error(rid))]
+        why = self._errors.charge(conn.id, now)
+        if why is not None:
+            out.append(Close(conn.id, CLOSE_POLICY, why))
+        return out
+
+    def _commit_failed(self, persists: Iterable[Persist], reason: str) -> list[Action]:
+        """Nothing of a rolled-back batch is stored: everyone who asked is told so."""
+        out: list[Action] = []
+        for persist in persists:
+            origin = persist.origin
+            if origin is not None and origin.conn in self._registry.conns:
+                error = Error(
+                    rid=origin.rid,
+                    code=ErrorCode.INTERNAL,
+                    message=f"the bridge could not store this: {reason}",
+                    hint="nothing was accepted; send it again (same cid) later",
+                )
+                out.append(Send(origin.conn, error))
+        return out

@@ -1,4 +1,4 @@
-"""Rate limits and connection limits: token buckets and counters (docs/protocol.md §5.1).
+"""Rate, connection and error limits: token buckets and counters (docs/protocol.md §5, §5.1).
 
 Pure: the time comes with each call. The router asks the :class:`Guard` three things:
 may a new connection from this IP open (:meth:`Guard.connect`), may one more connection
@@ -10,17 +10,21 @@ whose bucket (its own, or its token's) runs dry is not read again until the buck
 back at zero, so its own kernel buffers hold the excess and its writes block (TCP
 backpressure). A flooder is slowed to the configured rate and told so; it cannot make
 the bridge buffer more than the few frames already read, and others keep being served.
+
+Errors are different: a connection that keeps sending what the bridge must refuse is
+broken or hostile, so its :class:`ErrorBudget` closes it after ``max_errors`` refusals
+within ``error_window_s``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 
 from ai_connect.protocol import Limits
 
-__all__ = ["Bucket", "Guard", "ip_of", "is_loopback"]
+__all__ = ["Bucket", "ErrorBudget", "Guard", "ip_of", "is_loopback"]
 
 
 @dataclass(slots=True)
@@ -148,3 +152,26 @@ class Guard:
         """Drops the buckets of tokens that no longer exist (memory stays bounded)."""
         for token_id in [t for t in self._token_buckets if t not in live]:
             del self._token_buckets[token_id]
+
+
+class ErrorBudget:
+    """Counts the error frames each connection is answered with, within a sliding window."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._seen: dict[int, deque[float]] = {}
+
+    def charge(self, conn: int, now: float) -> str | None:
+        """One more error frame for ``conn``: why to close it if that spent its budget."""
+        limits = self.limits
+        seen = self._seen.setdefault(conn, deque())
+        seen.append(now)
+        while seen and seen[0] < now - limits.error_window_s:
+            seen.popleft()
+        if len(seen) > limits.max_errors:
+            return f"more than {limits.max_errors} errors in {limits.error_window_s:g} s"
+        return None
+
+    def forget(self, conn: int) -> None:
+        """``conn`` is gone."""
+        self._seen.pop(conn, None)

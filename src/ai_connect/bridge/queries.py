@@ -1,15 +1,18 @@
-"""Read-only requests: history, status and the admin views (§3.4, §3.5).
+"""Read-only requests: peers, history, search, status and the admin views (§3.4, §3.5, §4).
 
-A mixin of :class:`~ai_connect.bridge.core.Router`: it works on the state declared in
-:mod:`ai_connect.bridge.state`.
+A part of :class:`~ai_connect.bridge.core.Router`: it reads the
+:class:`~ai_connect.bridge.state.Registry` and, for the admin report, the auth and guard
+it is given; the store answers history and search (``QueryHistory``/``QuerySearch``).
 """
 
 from __future__ import annotations
 
-from ai_connect import identity
-from ai_connect.bridge.events import Action, QueryHistory, Send
-from ai_connect.bridge.state import _Conn, _RouterState
-from ai_connect.errors import UnknownPeer
+from ai_connect.bridge.auth import Authenticator
+from ai_connect.bridge.events import Action, QueryHistory, QuerySearch, Send
+from ai_connect.bridge.guard import Guard
+from ai_connect.bridge.refusal import Refusal
+from ai_connect.bridge.state import Conn, Registry, RouterConfig
+from ai_connect.bridge.views import peer_view
 from ai_connect.protocol import (
     AdminHistory,
     AdminStatus,
@@ -17,96 +20,85 @@ from ai_connect.protocol import (
     ErrorCode,
     History,
     PeerDetail,
+    PeerList,
+    Peers,
     Rid,
+    Search,
     Status,
     StatusReport,
 )
 
-__all__: list[str] = []
+__all__ = ["Queries"]
 
 
-class _Queries(_RouterState):
-    """Answers questions about peers and messages; the store runs the history queries."""
+class Queries:
+    """Answers questions about peers and messages; the store runs the message queries."""
 
-    # --- queries (§3.4) ---------------------------------------------------------------
+    def __init__(
+        self, config: RouterConfig, registry: Registry, auth: Authenticator, guard: Guard
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.auth = auth
+        self.guard = guard
 
-    def _on_history(self, state: _Conn, frame: History, now: float, out: list[Action]) -> None:
-        assert state.address is not None
-        peer: str | None = None
-        if frame.peer is not None:
-            try:
-                peer = identity.resolve(frame.peer, self._peers.keys())
-            except UnknownPeer as exc:
-                self._error(
-                    state,
-                    now,
-                    out,
-                    exc.code,
-                    exc.message,
-                    exc.hint,
-                    frame.rid,
-                    list(exc.candidates),
-                )
-                return
+    # --- peers and messages (§3.4, §4) -------------------------------------------------
+
+    def on_peers(self, conn: Conn, frame: Peers, now: float) -> list[Action]:
+        """Online peers first, then (if asked) the offline ones, each by address."""
+        shown = [peer_view(p, now) for p in self.registry.listed(frame.include_offline)]
+        return [Send(conn.id, PeerList(rid=frame.rid, peers=shown))]
+
+    def on_history(self, conn: Conn, frame: History, now: float) -> list[Action]:
+        assert conn.address is not None
+        peer = self.registry.resolve(frame.peer) if frame.peer is not None else None
         limit = min(frame.limit, self.config.limits.history_max)
-        out.append(QueryHistory(state.id, frame.rid, state.address, peer, limit, frame.before))
+        return [QueryHistory(conn.id, frame.rid, conn.address, peer, limit, frame.before)]
 
-    def _on_status(self, state: _Conn, frame: Status, now: float, out: list[Action]) -> None:
-        assert state.address is not None
-        peer = self._peers[state.address]
-        out.append(
-            Send(
-                state.id,
-                StatusReport(
-                    rid=frame.rid,
-                    address=peer.address,
-                    server=self.config.server_version,
-                    storage=self.config.storage,
-                    uptime_s=max(0.0, now - self.config.started_at),
-                    peers_online=sum(1 for p in self._peers.values() if p.conn is not None),
-                    peers_known=len(self._peers),
-                    unread=peer.tip - peer.acked,
-                    tip=peer.tip,
-                    acked=peer.acked,
-                ),
-            )
+    def on_search(self, conn: Conn, frame: Search, now: float) -> list[Action]:
+        assert conn.address is not None
+        limit = min(frame.limit, self.config.limits.search_max)
+        return [QuerySearch(conn.id, frame.rid, conn.address, frame.query, limit)]
+
+    def on_status(self, conn: Conn, frame: Status, now: float) -> list[Action]:
+        assert conn.address is not None
+        peer = self.registry.peers[conn.address]
+        report = StatusReport(
+            rid=frame.rid,
+            address=peer.address,
+            server=self.config.server_version,
+            storage=self.config.storage,
+            uptime_s=max(0.0, now - self.config.started_at),
+            peers_online=sum(1 for p in self.registry.peers.values() if p.conn is not None),
+            peers_known=len(self.registry.peers),
+            unread=peer.tip - peer.acked,
+            tip=peer.tip,
+            acked=peer.acked,
         )
+        return [Send(conn.id, report)]
 
     # --- admin (§3.5, docs/security.md) ------------------------------------------------
 
-    def _on_admin(
-        self, state: _Conn, frame: AdminStatus | AdminHistory, now: float, out: list[Action]
-    ) -> None:
+    def on_admin(self, conn: Conn, frame: AdminStatus | AdminHistory, now: float) -> list[Action]:
         """Observer requests (§3.5): admin tokens only."""
-        if not state.admin:
-            self._error(
-                state,
-                now,
-                out,
+        if not conn.admin:
+            raise Refusal(
                 ErrorCode.FORBIDDEN,
                 f"{frame.type} is for admin tokens only",
                 "connect with a token made by 'ai-connect token create NAME --admin'",
-                frame.rid,
             )
-            return
         if isinstance(frame, AdminStatus):
-            out.append(Send(state.id, self._report(frame.rid, now)))
-            return
-        try:
-            viewer = identity.resolve(frame.viewer, self._peers.keys())
-            peer = identity.resolve(frame.peer, self._peers.keys()) if frame.peer else None
-        except UnknownPeer as exc:
-            self._error(
-                state, now, out, exc.code, exc.message, exc.hint, frame.rid, list(exc.candidates)
-            )
-            return
+            return [Send(conn.id, self._report(frame.rid, now))]
+        viewer = self.registry.resolve(frame.viewer)
+        peer = self.registry.resolve(frame.peer) if frame.peer else None
         limit = min(frame.limit, self.config.limits.history_max)
-        out.append(QueryHistory(state.id, frame.rid, viewer, peer, limit, frame.before))
+        return [QueryHistory(conn.id, frame.rid, viewer, peer, limit, frame.before)]
 
     def _report(self, rid: Rid, now: float) -> BridgeReport:
+        registry = self.registry
         details = []
-        for p in sorted(self._peers.values(), key=lambda p: (p.conn is None, p.address.casefold())):
-            owner = self._conns.get(p.conn) if p.conn is not None else None
+        for p in registry.listed():
+            owner = registry.owner(p.address)
             details.append(
                 PeerDetail(
                     address=p.address,
@@ -114,7 +106,7 @@ class _Queries(_RouterState):
                     last_seen=now if owner is not None else p.last_seen,
                     tip=p.tip,
                     acked=p.acked,
-                    connections=len(self._conns_of(p)),
+                    connections=len(registry.conns_of(p)),
                     token=owner.token_name if owner is not None else None,
                     remote=owner.remote if owner is not None else None,
                 )
@@ -124,8 +116,8 @@ class _Queries(_RouterState):
             server=self.config.server_version,
             storage=self.config.storage,
             uptime_s=max(0.0, now - self.config.started_at),
-            auth=self._auth.required,
-            connections=len(self._conns),
-            throttled=self._guard.throttled,
+            auth=self.auth.required,
+            connections=len(registry.conns),
+            throttled=self.guard.throttled,
             peers=details,
         )

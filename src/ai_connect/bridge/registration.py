@@ -1,313 +1,211 @@
 """Registration, auth, presence and connection limits (§2, §4, docs/security.md).
 
-A mixin of :class:`~ai_connect.bridge.core.Router`: it works on the state declared in
-:mod:`ai_connect.bridge.state` and starts delivery through :class:`_Delivery`.
+A part of :class:`~ai_connect.bridge.core.Router`: it turns connections of the
+:class:`~ai_connect.bridge.state.Registry` into peers and back, asks the
+:class:`~ai_connect.bridge.auth.Authenticator` and the :class:`~ai_connect.bridge.guard.Guard`
+who may, and hands a registered connection to :class:`~ai_connect.bridge.delivery.Delivery`
+to start delivering its mail. A ``hello`` it will not take raises
+:class:`~ai_connect.bridge.refusal.Refusal`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from ai_connect import identity
-from ai_connect.bridge.auth import Refusal
-from ai_connect.bridge.delivery import _Delivery
+from ai_connect.bridge.auth import Authenticator
+from ai_connect.bridge.delivery import Delivery
 from ai_connect.bridge.events import Action, Close, Persist, Send, Throttle
+from ai_connect.bridge.guard import Guard
+from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import (
-    _NOTICE_EVERY_S,
     CLOSE_AUTH,
     CLOSE_GOING_AWAY,
     CLOSE_POLICY,
     CLOSE_REPLACED,
+    Conn,
+    Peer,
     Phase,
-    _Conn,
-    _Peer,
+    Registry,
+    RouterConfig,
 )
-from ai_connect.bridge.store.base import AckOp, PeerRecord
-from ai_connect.protocol import (
-    PROTOCOL_VERSION,
-    Error,
-    ErrorCode,
-    Hello,
-    PeerView,
-    Presence,
-    Welcome,
-)
+from ai_connect.bridge.store.base import AckOp, TokenRecord
+from ai_connect.bridge.views import peer_view
+from ai_connect.protocol import PROTOCOL_VERSION, Error, ErrorCode, Hello, Presence, Welcome
 
-__all__: list[str] = []
+__all__ = ["Registration"]
+
+_NOTICE_EVERY_S = 1.0
+"""A throttled connection is told ``rate_limited`` at most this often (§5.1)."""
 
 
-class _Registration(_Delivery):
+class Registration:
     """Turns connections into peers and back, and tells watchers who came and went."""
 
-    # --- registration (§2.1) ----------------------------------------------------------
-
-    def _on_hello(self, state: _Conn, hello: Hello, now: float, out: list[Action]) -> None:
-        if hello.protocol != PROTOCOL_VERSION:
-            self._error(
-                state,
-                now,
-                out,
-                ErrorCode.PROTOCOL_VERSION,
-                f"protocol {hello.protocol} is not supported; this bridge speaks "
-                f"{PROTOCOL_VERSION}",
-                "upgrade ai-connect on the older side",
-                hello.rid,
-            )
-            return
-        grant = self._auth.check(hello.token, hello.name, hello.project, now)
-        if isinstance(grant, Refusal):
-            code, message, hint = ErrorCode.AUTH_FAILED, grant.message, grant.hint
-            self._error(state, now, out, code, message, hint, hello.rid)
-            return
-        if grant.token_id is not None and not self._guard.room_for(grant.token_id):
-            limit = self.config.limits.max_conns_per_token
-            self._error(
-                state,
-                now,
-                out,
-                ErrorCode.TOO_MANY_CONNECTIONS,
-                f"the auth token {grant.token_id} already has {limit} live connections, "
-                "the most this bridge allows",
-                "close some of them, or ask the operator to raise --max-conns-per-token",
-                hello.rid,
-            )
-            return
-        if hello.attach:
-            self._on_attach(state, hello, now, out)
-        else:
-            self._register(state, hello, now, out)
-        if state.phase is Phase.REGISTERED:
-            state.token_id, state.token_name = grant.token_id, grant.token_name
-            state.admin = grant.admin
-            if grant.token_id is not None:
-                self._guard.bind(state.id, grant.token_id, now)
-
-    def _register(self, state: _Conn, hello: Hello, now: float, out: list[Action]) -> None:
-        """Registers ``state`` as the owner of an address (§2.1)."""
-        address = self._choose_address(hello)
-        peer = self._peers.get(address)
-        if peer is not None and peer.conn is not None:
-            # Same session reconnecting before its old link was noticed dead: take over.
-            old = self._conns.get(peer.conn)
-            if old is not None:
-                old.phase, old.address = Phase.NEW, None
-                out.append(Close(old.id, CLOSE_REPLACED, "replaced by a newer connection"))
-        name, project = identity.parse_address(address) or (hello.name, hello.project)
-        if peer is None:
-            peer = _Peer(address, name, project, now, now)
-            self._peers[address] = peer
-        peer.conn, peer.last_seen = state.id, now
-        state.phase, state.address, state.session = Phase.REGISTERED, address, hello.session
-        state.watch_presence = hello.presence
-        out.append(Persist(self._record(peer)))
-        # The resume cursor counts only in the mailbox it came from (§2.1).
-        if hello.resume is not None and hello.address == address and hello.resume > peer.acked:
-            peer.acked = min(hello.resume, peer.tip)
-            out.append(Persist(AckOp(address, peer.acked)))
-        state.sent = peer.acked
-        out.append(Send(state.id, self._welcome(hello, peer, name, project)))
-        self._presence("join", peer, now, out)
-        self._pump(state, peer, out)
-
-    def _choose_address(self, hello: Hello) -> str:
-        def taken(address: str) -> bool:
-            peer = self._peers.get(address)
-            if peer is None or peer.conn is None:
-                return False
-            holder = self._conns.get(peer.conn)
-            return holder is None or hello.session is None or holder.session != hello.session
-
-        wanted = hello.address
-        if wanted is not None:
-            parsed = identity.parse_address(wanted)
-            if (
-                parsed is not None
-                and parsed[1] == hello.project
-                and parsed[0].split("#", 1)[0] == hello.name
-                and not taken(wanted)
-            ):
-                return wanted
-        return identity.with_suffix(hello.name, hello.project, taken)
-
-    def _attach_target(self, hello: Hello) -> str | None:
-        """The address an ``attach`` hello acts for, or ``None`` if it may not (§2.2)."""
-
-        def held(address: str) -> _Conn | None:
-            peer = self._peers.get(address)
-            if peer is None or peer.conn is None:
-                return None
-            return self._conns.get(peer.conn)
-
-        def mine(address: str) -> bool:
-            holder = held(address)
-            return (
-                holder is not None and hello.session is not None and holder.session == hello.session
-            )
-
-        def ours(address: str) -> bool:
-            parsed = identity.parse_address(address)
-            return (
-                parsed is not None
-                and parsed[1] == hello.project
-                and parsed[0].split("#", 1)[0] == hello.name
-            )
-
-        if hello.address is not None:
-            wanted = hello.address
-            ok = ours(wanted) and (mine(wanted) or held(wanted) is None)
-            return wanted if ok else None
-        for address in sorted(self._peers):
-            if ours(address) and mine(address):
-                return address
-        base = identity.format_address(hello.name, hello.project)
-        return base if held(base) is None else None
-
-    def _on_attach(self, state: _Conn, hello: Hello, now: float, out: list[Action]) -> None:
-        """Registers a connection that acts for an address without owning it (§2.2)."""
-        address = self._attach_target(hello)
-        if address is None:
-            self._error(
-                state,
-                now,
-                out,
-                ErrorCode.ADDRESS_IN_USE,
-                f"{hello.address or identity.format_address(hello.name, hello.project)} is "
-                "held by another session, and no live address of this name belongs to "
-                "this session",
-                "attach with the session id of the connection that holds the address",
-                hello.rid,
-            )
-            return
-        name, project = identity.parse_address(address) or (hello.name, hello.project)
-        peer = self._peers.get(address)
-        if peer is None:
-            peer = self._peers[address] = _Peer(address, name, project, now, now)
-            out.append(Persist(self._record(peer)))
-        state.phase, state.address, state.session = Phase.REGISTERED, address, hello.session
-        state.attached, state.watch_presence = True, hello.presence
-        self._attached.setdefault(address, set()).add(state.id)
-        state.sent = peer.acked
-        out.append(Send(state.id, self._welcome(hello, peer, name, project)))
-        self._pump(state, peer, out)
-
-    def _detach(self, state: _Conn, now: float, out: list[Action]) -> None:
-        if state.address is None:
-            return
-        if state.attached:
-            attached = self._attached.get(state.address, set())
-            attached.discard(state.id)
-            if not attached:
-                self._attached.pop(state.address, None)
-            return
-        peer = self._peers[state.address]
-        if peer.conn == state.id:
-            peer.conn, peer.last_seen = None, now
-            out.append(Persist(self._record(peer)))
-            self._presence("leave", peer, now, out)
-
-    # --- presence (§4) ----------------------------------------------------------------
-
-    def _peer_view(self, peer: _Peer, now: float) -> PeerView:
-        online = peer.conn is not None
-        return PeerView(
-            address=peer.address,
-            name=peer.name,
-            project=peer.project,
-            online=online,
-            last_seen=now if online else peer.last_seen,
-        )
-
-    def _peer_views(self, include_offline: bool, now: float) -> list[PeerView]:
-        peers = [p for p in self._peers.values() if include_offline or p.conn is not None]
-        peers.sort(key=lambda p: (p.conn is None, p.address.casefold()))
-        return [self._peer_view(p, now) for p in peers]
-
-    def _presence(
-        self, event: Literal["join", "leave"], peer: _Peer, now: float, out: list[Action]
+    def __init__(
+        self,
+        config: RouterConfig,
+        registry: Registry,
+        auth: Authenticator,
+        guard: Guard,
+        delivery: Delivery,
     ) -> None:
-        view = None
-        for conn in self._conns.values():
-            if conn.watch_presence and conn.address not in (None, peer.address):
-                view = view or self._peer_view(peer, now)
-                out.append(Send(conn.id, Presence(event=event, peer=view)))
+        self.config = config
+        self.registry = registry
+        self.auth = auth
+        self.guard = guard
+        self.delivery = delivery
 
-    def _on_tick(self, now: float, out: list[Action]) -> None:
-        deadline = now - self.config.presence_timeout_s
-        for conn in list(self._conns.values()):
-            if conn.last_activity < deadline:
-                out.append(
-                    Close(
-                        conn.id,
-                        CLOSE_GOING_AWAY,
-                        f"no frame for {self.config.presence_timeout_s:g} s",
-                    )
-                )
-                self._conns.pop(conn.id)
-                # A silent peer was last seen at its last frame, not when we noticed (§4).
-                self._detach(conn, conn.last_activity, out)
+    # --- connections (docs/security.md) -----------------------------------------------
 
-    # --- security: connection limits, rate limits, tokens (docs/security.md) ---------
-
-    def _on_connected(self, conn: int, now: float, remote: str, out: list[Action]) -> None:
-        if self._guard.connect(conn, remote, now):
-            self._conns[conn] = _Conn(conn, remote, now)
-            return
+    def on_connected(self, conn_id: int, now: float, remote: str) -> list[Action]:
+        if self.guard.connect(conn_id, remote, now):
+            self.registry.conns[conn_id] = Conn(conn_id, remote, now)
+            return []
         limit = self.config.limits.max_conns_per_ip
         error = Error(
             code=ErrorCode.TOO_MANY_CONNECTIONS,
             message=f"this address already has {limit} connections, the most this bridge allows",
             hint="close some of them, or ask the operator to raise --max-conns-per-ip",
         )
-        out += [Send(conn, error), Close(conn, CLOSE_POLICY, "too many connections")]
+        return [Send(conn_id, error), Close(conn_id, CLOSE_POLICY, "too many connections")]
 
-    def _draw(self, state: _Conn, now: float, out: list[Action]) -> None:
-        """Rate limits (§5.1): pause reading a connection that is over its budget."""
-        wait = self._guard.draw(state.id, now)
-        if wait <= 0:
-            return
-        out.append(Throttle(state.id, wait))
-        if now - state.noticed >= _NOTICE_EVERY_S:
-            state.noticed = now
-            limits = self.config.limits
-            message = (
-                f"this connection sends more than {limits.rate_per_s:g} frames/s "
-                f"(burst {limits.rate_burst})"
+    def on_disconnected(self, conn_id: int, now: float) -> list[Action]:
+        conn = self.registry.conns.pop(conn_id, None)
+        self.guard.disconnect(conn_id)
+        return self._detach(conn, now) if conn is not None else []
+
+    # --- registration (§2.1) ----------------------------------------------------------
+
+    def on_hello(self, conn: Conn, hello: Hello, now: float) -> list[Action]:
+        if hello.protocol != PROTOCOL_VERSION:
+            raise Refusal(
+                ErrorCode.PROTOCOL_VERSION,
+                f"protocol {hello.protocol} is not supported; this bridge speaks "
+                f"{PROTOCOL_VERSION}",
+                "upgrade ai-connect on the older side",
             )
-            if state.token_id is not None:
-                message += f", or its token more than {limits.token_rate_per_s:g} frames/s"
-            hint = "slow down: the bridge reads this connection more slowly; nothing was dropped"
-            out.append(
-                Send(state.id, Error(code=ErrorCode.RATE_LIMITED, message=message, hint=hint))
+        grant = self.auth.check(hello.token, hello.name, hello.project, now)
+        if grant.token_id is not None and not self.guard.room_for(grant.token_id):
+            limit = self.config.limits.max_conns_per_token
+            raise Refusal(
+                ErrorCode.TOO_MANY_CONNECTIONS,
+                f"the auth token {grant.token_id} already has {limit} live connections, "
+                "the most this bridge allows",
+                "close some of them, or ask the operator to raise --max-conns-per-token",
+            )
+        out = self._attach(conn, hello, now) if hello.attach else self._register(conn, hello, now)
+        conn.token_id, conn.token_name = grant.token_id, grant.token_name
+        conn.admin = grant.admin
+        if grant.token_id is not None:
+            self.guard.bind(conn.id, grant.token_id, now)
+        return out
+
+    def _register(self, conn: Conn, hello: Hello, now: float) -> list[Action]:
+        """Registers ``conn`` as the owner of an address (§2.1)."""
+        out: list[Action] = []
+        registry = self.registry
+        address = self._choose_address(hello)
+        peer = registry.peers.get(address)
+        if peer is not None and peer.conn is not None:
+            # Same session reconnecting before its old link was noticed dead: take over.
+            old = registry.conns.get(peer.conn)
+            if old is not None:
+                old.phase, old.address = Phase.NEW, None
+                out.append(Close(old.id, CLOSE_REPLACED, "replaced by a newer connection"))
+        name, project = identity.parse_address(address) or (hello.name, hello.project)
+        if peer is None:
+            peer = Peer(address, name, project, now, now)
+            registry.peers[address] = peer
+        peer.conn, peer.last_seen = conn.id, now
+        conn.phase, conn.address, conn.session = Phase.REGISTERED, address, hello.session
+        conn.watch_presence = hello.presence
+        out.append(Persist(peer.record()))
+        # The resume cursor counts only in the mailbox it came from (§2.1).
+        if hello.resume is not None and hello.address == address and hello.resume > peer.acked:
+            peer.acked = min(hello.resume, peer.tip)
+            out.append(Persist(AckOp(address, peer.acked)))
+        conn.sent = peer.acked
+        out.append(Send(conn.id, self._welcome(hello, peer, name, project)))
+        out += self._presence("join", peer, now)
+        out += self.delivery.pump(conn, peer)
+        return out
+
+    def _choose_address(self, hello: Hello) -> str:
+        def taken(address: str) -> bool:
+            peer = self.registry.peers.get(address)
+            if peer is None or peer.conn is None:
+                return False
+            holder = self.registry.conns.get(peer.conn)
+            return holder is None or hello.session is None or holder.session != hello.session
+
+        wanted = hello.address
+        if wanted is not None and _ours(wanted, hello) and not taken(wanted):
+            return wanted
+        return identity.with_suffix(hello.name, hello.project, taken)
+
+    def _attach_target(self, hello: Hello) -> str | None:
+        """The address an ``attach`` hello acts for, or ``None`` if it may not (§2.2)."""
+        owner = self.registry.owner
+
+        def mine(address: str) -> bool:
+            holder = owner(address)
+            return (
+                holder is not None and hello.session is not None and holder.session == hello.session
             )
 
-    _CLOSE_REASONS = {
-        "missing": "auth token required",
-        "wrong": "auth token deleted",
-        "revoked": "auth token revoked",
-        "expired": "auth token expired",
-        "not_owner": "auth token no longer owns this name",
-    }
+        if hello.address is not None:
+            wanted = hello.address
+            ok = _ours(wanted, hello) and (mine(wanted) or owner(wanted) is None)
+            return wanted if ok else None
+        for address in sorted(self.registry.peers):
+            if _ours(address, hello) and mine(address):
+                return address
+        base = identity.format_address(hello.name, hello.project)
+        return base if owner(base) is None else None
 
-    def _recheck(self, now: float, out: list[Action]) -> None:
-        """Closes registered connections whose token no longer grants their address."""
-        for state in list(self._conns.values()):
-            if state.address is None or state.phase is not Phase.REGISTERED:
-                continue
-            peer = self._peers[state.address]
-            refusal = self._auth.still_valid(state.token_id, peer.name, peer.project, now)
-            if refusal is None:
-                continue
-            self._detach(state, now, out)
-            state.phase, state.address, state.admin = Phase.NEW, None, False
-            state.token_id = state.token_name = None
-            self._guard.unbind(state.id)
-            error = Error(code=ErrorCode.AUTH_FAILED, message=refusal.message, hint=refusal.hint)
-            out.append(Send(state.id, error))
-            out.append(Close(state.id, CLOSE_AUTH, self._CLOSE_REASONS[refusal.reason]))
+    def _attach(self, conn: Conn, hello: Hello, now: float) -> list[Action]:
+        """Registers a connection that acts for an address without owning it (§2.2)."""
+        address = self._attach_target(hello)
+        if address is None:
+            raise Refusal(
+                ErrorCode.ADDRESS_IN_USE,
+                f"{hello.address or identity.format_address(hello.name, hello.project)} is "
+                "held by another session, and no live address of this name belongs to "
+                "this session",
+                "attach with the session id of the connection that holds the address",
+            )
+        out: list[Action] = []
+        name, project = identity.parse_address(address) or (hello.name, hello.project)
+        peer = self.registry.peers.get(address)
+        if peer is None:
+            peer = self.registry.peers[address] = Peer(address, name, project, now, now)
+            out.append(Persist(peer.record()))
+        conn.phase, conn.address, conn.session = Phase.REGISTERED, address, hello.session
+        conn.attached, conn.watch_presence = True, hello.presence
+        self.registry.attached.setdefault(address, set()).add(conn.id)
+        conn.sent = peer.acked
+        out.append(Send(conn.id, self._welcome(hello, peer, name, project)))
+        out += self.delivery.pump(conn, peer)
+        return out
 
-    # --- helpers ----------------------------------------------------------------------
+    def _detach(self, conn: Conn, now: float) -> list[Action]:
+        if conn.address is None:
+            return []
+        if conn.attached:
+            attached = self.registry.attached.get(conn.address, set())
+            attached.discard(conn.id)
+            if not attached:
+                self.registry.attached.pop(conn.address, None)
+            return []
+        peer = self.registry.peers[conn.address]
+        if peer.conn != conn.id:
+            return []
+        peer.conn, peer.last_seen = None, now
+        return [Persist(peer.record()), *self._presence("leave", peer, now)]
 
-    def _welcome(self, hello: Hello, peer: _Peer, name: str, project: str) -> Welcome:
+    def _welcome(self, hello: Hello, peer: Peer, name: str, project: str) -> Welcome:
         """The reply to a hello that registered or attached to ``peer``'s address (§2.1)."""
         return Welcome(
             rid=hello.rid,
@@ -321,13 +219,84 @@ class _Registration(_Delivery):
             limits=self.config.limits.as_dict(),
         )
 
-    def _record(self, peer: _Peer) -> PeerRecord:
-        return PeerRecord(
-            peer.address,
-            peer.name,
-            peer.project,
-            peer.first_seen,
-            peer.last_seen,
-            peer.tip,
-            peer.acked,
-        )
+    # --- presence (§4) ----------------------------------------------------------------
+
+    def _presence(self, event: Literal["join", "leave"], peer: Peer, now: float) -> list[Action]:
+        out: list[Action] = []
+        view = None
+        for conn in self.registry.conns.values():
+            if conn.watch_presence and conn.address not in (None, peer.address):
+                view = view or peer_view(peer, now)
+                out.append(Send(conn.id, Presence(event=event, peer=view)))
+        return out
+
+    def on_tick(self, now: float) -> list[Action]:
+        """Closes the connections silent for longer than the presence timeout."""
+        out: list[Action] = []
+        timeout = self.config.presence_timeout_s
+        for conn in list(self.registry.conns.values()):
+            if conn.last_activity < now - timeout:
+                out.append(Close(conn.id, CLOSE_GOING_AWAY, f"no frame for {timeout:g} s"))
+                self.registry.conns.pop(conn.id)
+                # A silent peer was last seen at its last frame, not when we noticed (§4).
+                out += self._detach(conn, conn.last_activity)
+        return out
+
+    # --- rate limits and tokens (§5.1, docs/security.md) ------------------------------
+
+    def draw(self, conn: Conn, now: float) -> list[Action]:
+        """Rate limits (§5.1): pause reading a connection that is over its budget."""
+        wait = self.guard.draw(conn.id, now)
+        if wait <= 0:
+            return []
+        out: list[Action] = [Throttle(conn.id, wait)]
+        if now - conn.noticed >= _NOTICE_EVERY_S:
+            conn.noticed = now
+            limits = self.config.limits
+            message = (
+                f"this connection sends more than {limits.rate_per_s:g} frames/s "
+                f"(burst {limits.rate_burst})"
+            )
+            if conn.token_id is not None:
+                message += f", or its token more than {limits.token_rate_per_s:g} frames/s"
+            hint = "slow down: the bridge reads this connection more slowly; nothing was dropped"
+            error = Error(code=ErrorCode.RATE_LIMITED, message=message, hint=hint)
+            out.append(Send(conn.id, error))
+        return out
+
+    def on_tokens(self, tokens: Iterable[TokenRecord], now: float) -> list[Action]:
+        """The stored tokens changed: decide from the new ones, close who lost its grant."""
+        records = tuple(tokens)
+        self.auth.update(records)
+        self.guard.forget_tokens({t.id for t in records})
+        return self.recheck(now)
+
+    def recheck(self, now: float) -> list[Action]:
+        """Closes registered connections whose token no longer grants their address."""
+        out: list[Action] = []
+        if not self.auth.required:
+            return out
+        for conn in list(self.registry.conns.values()):
+            if conn.address is None or conn.phase is not Phase.REGISTERED:
+                continue
+            peer = self.registry.peers[conn.address]
+            refusal = self.auth.still_valid(conn.token_id, peer.name, peer.project, now)
+            if refusal is None:
+                continue
+            out += self._detach(conn, now)
+            conn.phase, conn.address, conn.admin = Phase.NEW, None, False
+            conn.token_id = conn.token_name = None
+            self.guard.unbind(conn.id)
+            out.append(Send(conn.id, refusal.error()))
+            out.append(Close(conn.id, CLOSE_AUTH, refusal.close_reason))
+        return out
+
+
+def _ours(address: str, hello: Hello) -> bool:
+    """Whether ``address`` is one of the hello's name in its project (``Name#N`` too)."""
+    parsed = identity.parse_address(address)
+    return (
+        parsed is not None
+        and parsed[1] == hello.project
+        and parsed[0].split("#", 1)[0] == hello.name
+    )

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import secrets
 import ssl
 import time
 from collections import deque
@@ -55,17 +54,16 @@ from ai_connect.bridge.store.base import (
     PeerRecord,
     ProposalRecord,
     Store,
-    StoredMessage,
     TokenRecord,
     WriteBatch,
 )
+from ai_connect.bridge.views import message_view, new_message_id
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
     Error,
     ErrorCode,
     HistoryPage,
     Limits,
-    MessageView,
     SearchResults,
     ServerFrame,
     decode_client,
@@ -73,7 +71,7 @@ from ai_connect.protocol import (
 )
 from ai_connect.redaction import Redacting, redact
 
-__all__ = ["BridgeServer", "ServerSettings", "message_view", "new_message_id"]
+__all__ = ["BridgeServer", "ServerSettings"]
 
 log = logging.getLogger("ai_connect.bridge")
 
@@ -93,26 +91,6 @@ class ServerSettings:
     """Auth on even while no token exists (docs/security.md)."""
     auth_reload_s: float = 2.0
     """How often the stored tokens are re-read (``ai-connect token`` writes from outside)."""
-
-
-def new_message_id() -> Iterator[str]:
-    """Message ids: 16 random hex digits plus a counter, unique per bridge run."""
-    prefix = secrets.token_hex(6)
-    for n in itertools.count(1):
-        yield f"{prefix}{n:x}"
-
-
-def message_view(m: StoredMessage) -> MessageView:
-    return MessageView(
-        id=m.id,
-        from_=m.sender,
-        to=m.to,
-        body=m.body,
-        context=m.context,
-        thread=m.thread,
-        reply_to=m.reply_to,
-        ts=m.ts,
-    )
 
 
 _CLOSE = object()

@@ -1,22 +1,24 @@
-"""The router's state: connection and peer records, the phase table and the config.
+"""The router's shared records: peers, connections, attachments; the phase table; the config.
 
-``_RouterState`` declares what every part of the router reads and writes (``Router.__init__``
-in :mod:`ai_connect.bridge.core` fills it in) and the two helpers all of them use. Section
-numbers refer to docs/protocol.md.
+:class:`Registry` is the one object every part of the router
+(:mod:`~ai_connect.bridge.registration`, :mod:`~ai_connect.bridge.delivery`,
+:mod:`~ai_connect.bridge.queries`, :mod:`~ai_connect.bridge.consensus_router`) is given to
+read and write the peers and connections; each part's constructor says what else it
+needs. Section numbers refer to docs/protocol.md.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ai_connect.bridge.auth import Authenticator
-from ai_connect.bridge.consensus_router import ConsensusBook
-from ai_connect.bridge.events import Action, Close, Send
-from ai_connect.bridge.guard import Guard
-from ai_connect.protocol import Error, Limits, Rid
+from ai_connect import identity
+from ai_connect.bridge.refusal import Refusal
+from ai_connect.bridge.store.base import PeerRecord
+from ai_connect.errors import UnknownPeer
+from ai_connect.protocol import Limits
 
 __all__ = [
     "ALLOWED",
@@ -24,7 +26,10 @@ __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_POLICY",
     "CLOSE_REPLACED",
+    "Conn",
+    "Peer",
     "Phase",
+    "Registry",
     "RouterConfig",
 ]
 
@@ -33,8 +38,6 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_REPLACED = 4000
 CLOSE_AUTH = 4001
 """The connection's token was revoked or expired, or auth was turned on (docs/security.md)."""
-_NOTICE_EVERY_S = 1.0
-"""A throttled connection is told ``rate_limited`` at most this often (§5.1)."""
 
 
 class Phase(Enum):
@@ -70,7 +73,9 @@ class RouterConfig:
 
 
 @dataclass(slots=True)
-class _Peer:
+class Peer:
+    """A known address: the stored :class:`PeerRecord` fields, plus who holds it now."""
+
     address: str
     name: str
     project: str
@@ -79,12 +84,34 @@ class _Peer:
     tip: int = 0
     acked: int = 0
     conn: int | None = None
+    """The connection that owns the address (``None``: offline)."""
     stored_acked: int = 0
     """``acked`` as far as it is committed: all an ``acked`` reply may promise (§3.3)."""
 
+    @classmethod
+    def from_record(cls, r: PeerRecord) -> Peer:
+        """The peer as the store left it: offline, everything it acked committed."""
+        return cls(
+            r.address, r.name, r.project, r.first_seen, r.last_seen, r.tip, r.acked, None, r.acked
+        )
+
+    def record(self) -> PeerRecord:
+        """What the store keeps of this peer."""
+        return PeerRecord(
+            self.address,
+            self.name,
+            self.project,
+            self.first_seen,
+            self.last_seen,
+            self.tip,
+            self.acked,
+        )
+
 
 @dataclass(slots=True)
-class _Conn:
+class Conn:
+    """One WebSocket connection, from its ``Connected`` to its ``Disconnected``."""
+
     id: int
     remote: str
     last_activity: float
@@ -94,7 +121,6 @@ class _Conn:
     attached: bool = False
     """Registered with ``attach``: acts for ``address`` beside its owner (§2.2)."""
     watch_presence: bool = False
-    errors: deque[float] = field(default_factory=deque)
     sent: int = 0
     """Highest mailbox seq sent on this connection."""
     loading: bool = False
@@ -108,53 +134,42 @@ class _Conn:
     """When it was last told ``rate_limited``."""
 
 
-class _RouterState:
-    """The fields and shared helpers of :class:`~ai_connect.bridge.core.Router`."""
+class Registry:
+    """Who is known, who is connected, and which connections act for which address."""
 
-    config: RouterConfig
-    _ids: Iterator[str]
-    _auth: Authenticator
-    _guard: Guard
-    _peers: dict[str, _Peer]
-    _conns: dict[int, _Conn]
-    _attached: dict[str, set[int]]
-    """Address -> ids of the connections attached to it (§2.2)."""
-    _book: ConsensusBook
-    """Consensus proposals (docs/protocol.md §8)."""
+    def __init__(self, records: Iterable[PeerRecord]) -> None:
+        self.peers: dict[str, Peer] = {r.address: Peer.from_record(r) for r in records}
+        """Address -> every peer the bridge knows, online or not."""
+        self.conns: dict[int, Conn] = {}
+        """Connection id -> every open connection, registered or not."""
+        self.attached: dict[str, set[int]] = {}
+        """Address -> ids of the connections attached to it (§2.2)."""
 
-    def _conns_of(self, peer: _Peer) -> list[_Conn]:
+    def conns_of(self, peer: Peer) -> list[Conn]:
         """Every connection acting for ``peer``: its owner first, then attached ones."""
         ids = [peer.conn] if peer.conn is not None else []
-        ids += sorted(self._attached.get(peer.address, ()))
-        return [c for i in ids if (c := self._conns.get(i)) is not None]
+        ids += sorted(self.attached.get(peer.address, ()))
+        return [c for i in ids if (c := self.conns.get(i)) is not None]
 
-    def _error(
-        self,
-        state: _Conn,
-        now: float,
-        out: list[Action],
-        code: str,
-        message: str,
-        hint: str,
-        rid: Rid | None = None,
-        candidates: list[str] | None = None,
-    ) -> None:
-        """Answers with an error frame; too many of them in a window close the link."""
-        limits = self.config.limits
-        state.errors.append(now)
-        while state.errors and state.errors[0] < now - limits.error_window_s:
-            state.errors.popleft()
-        out.append(
-            Send(
-                state.id,
-                Error(rid=rid, code=code, message=message, hint=hint, candidates=candidates),
-            )
-        )
-        if len(state.errors) > limits.max_errors:
-            out.append(
-                Close(
-                    state.id,
-                    CLOSE_POLICY,
-                    f"more than {limits.max_errors} errors in {limits.error_window_s:g} s",
-                )
-            )
+    def owner(self, address: str) -> Conn | None:
+        """The connection that owns ``address``, if it is online."""
+        peer = self.peers.get(address)
+        return self.conns.get(peer.conn) if peer is not None and peer.conn is not None else None
+
+    def listed(self, include_offline: bool = True) -> list[Peer]:
+        """The peers as ``peers`` lists them: online ones first, each group by address."""
+        peers = [p for p in self.peers.values() if include_offline or p.conn is not None]
+        peers.sort(key=lambda p: (p.conn is None, p.address.casefold()))
+        return peers
+
+    def online(self) -> list[str]:
+        """The addresses an owner connection holds, in the order they became known."""
+        return [a for a, p in self.peers.items() if p.conn is not None]
+
+    def resolve(self, target: str) -> str:
+        """The one known address ``target`` names (§3.1); raises :class:`Refusal`
+        (``unknown_peer`` or ``ambiguous_peer``, with the candidates) otherwise."""
+        try:
+            return identity.resolve(target, self.peers.keys())
+        except UnknownPeer as exc:
+            raise Refusal.of(exc) from exc

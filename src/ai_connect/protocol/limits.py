@@ -1,13 +1,15 @@
 """Protocol v1's numbers and codes: the version, the limits and the error codes.
 
 The limits are enforced by the bridge and configurable there (docs/protocol.md §5); the
-error codes are the ``code`` of an ``error`` frame (§6).
+error codes are the ``code`` of an ``error`` frame (§6), defined with the exceptions that
+carry them in :mod:`ai_connect.errors` and offered here too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from ai_connect.errors import ErrorCode
 
 __all__ = ["MAX_CONTEXT_DEPTH", "MAX_INT", "PROTOCOL_VERSION", "ErrorCode", "Limits"]
 
@@ -17,35 +19,6 @@ MAX_CONTEXT_DEPTH = 64
 """Nesting levels allowed in ``send.context``; deeper JSON could not be re-encoded."""
 MAX_INT = 2**63 - 1
 """Cursors and sequence numbers are 64-bit (SQLite's INTEGER): larger ones are refused."""
-
-
-class ErrorCode(StrEnum):
-    """Error codes of protocol v1 (docs/protocol.md §6)."""
-
-    BAD_JSON = "bad_json"
-    BAD_FRAME = "bad_frame"
-    UNKNOWN_TYPE = "unknown_type"
-    FRAME_TOO_LARGE = "frame_too_large"
-    BODY_TOO_LARGE = "body_too_large"
-    NOT_REGISTERED = "not_registered"
-    ALREADY_REGISTERED = "already_registered"
-    PROTOCOL_VERSION = "protocol_version"
-    INVALID_NAME = "invalid_name"
-    UNKNOWN_PEER = "unknown_peer"
-    ADDRESS_IN_USE = "address_in_use"
-    AMBIGUOUS_PEER = "ambiguous_peer"
-    BAD_ACK = "bad_ack"
-    DUPLICATE_RID = "duplicate_rid"
-    AUTH_FAILED = "auth_failed"
-    FORBIDDEN = "forbidden"
-    TOO_MANY_CONNECTIONS = "too_many_connections"
-    RATE_LIMITED = "rate_limited"
-    TOO_MANY_ERRORS = "too_many_errors"
-    SHUTTING_DOWN = "shutting_down"
-    INTERNAL = "internal"
-    UNKNOWN_PROPOSAL = "unknown_proposal"
-    NOT_PARTICIPANT = "not_participant"
-    PROPOSAL_CLOSED = "proposal_closed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from ai_connect.client.mailbox import Message
 from ai_connect.code_context import CodeContext
 from ai_connect.errors import (
     BridgeError,
+    ErrorCode,
     NotConnected,
     RequestRejected,
     RequestTimeout,
@@ -198,7 +199,7 @@ def error_text(tool: str, exc: BridgeError, client: BridgeClient | None = None) 
     """A tool error's text: what went wrong, then which call to make next."""
     if isinstance(exc, UnknownPeer):
         names = ", ".join(exc.candidates)
-        if exc.code == "ambiguous_peer":
+        if exc.code == ErrorCode.AMBIGUOUS_PEER:
             return f"{exc.message}. Call {tool} again with one full address: {names}."
         more = f"; candidates: {names}" if names else ""
         return f"{exc.message}. Call peer_list to see who is known{more}."
