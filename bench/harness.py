@@ -27,6 +27,8 @@ __all__ = [
     "BridgeProcess",
     "CpuMeter",
     "CpuUse",
+    "OtherLoad",
+    "process_cpu_s",
     "raise_nofile",
     "run_queue_wait_s",
 ]
@@ -70,9 +72,43 @@ class BridgeOptions:
     benchmarks, which drive one connection far beyond them on purpose; on for flood_bench."""
     extra_args: tuple[str, ...] = ()
     """More ``ai-connect bridge`` arguments (flood_bench: its limits)."""
+    target: str = "bridge"
+    """What runs under load: ``bridge``, or a reference relay (bench/relays.py):
+    ``websockets-relay`` or ``picows-relay``."""
 
     def describe(self) -> str:
+        if self.target != "bridge":
+            return self.target
         return "memory" if self.store == "memory" else f"sqlite, synchronous={self.synchronous}"
+
+    def command(self, db: str) -> list[str]:
+        """The server's command line (``db``: the fresh database's path)."""
+        if self.target != "bridge":
+            relay = os.path.join(os.path.dirname(os.path.abspath(__file__)), "relays.py")
+            impl = self.target.removesuffix("-relay")
+            return [sys.executable, relay, "--impl", impl, "--host", "127.0.0.1", "--port", "0"]
+        args = [
+            sys.executable,
+            "-m",
+            "ai_connect",
+            "bridge",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--presence-timeout",
+            str(self.presence_timeout_s),
+            "--log-level",
+            "warning",
+        ]
+        if not self.rate_limits:
+            args += ["--rate", "0", "--token-rate", "0"]
+        args += self.extra_args
+        if self.store == "memory":
+            args.append("--memory")
+        else:
+            args += ["--db", db, "--synchronous", self.synchronous]
+        return args
 
 
 def _profile_paths(directory: Path, label: str) -> tuple[str, Path]:
@@ -104,28 +140,7 @@ class BridgeProcess:
         return self.proc.pid
 
     async def __aenter__(self) -> BridgeProcess:
-        args = [
-            sys.executable,
-            "-m",
-            "ai_connect",
-            "bridge",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--presence-timeout",
-            str(self.options.presence_timeout_s),
-            "--log-level",
-            "warning",
-        ]
-        if not self.options.rate_limits:
-            args += ["--rate", "0", "--token-rate", "0"]
-        args += self.options.extra_args
-        if self.options.store == "memory":
-            args.append("--memory")
-        else:
-            args += ["--db", os.path.join(self._tmp, "bridge.db")]
-            args += ["--synchronous", self.options.synchronous]
+        args = self.options.command(os.path.join(self._tmp, "bridge.db"))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = await asyncio.create_subprocess_exec(
             *args,
@@ -225,6 +240,14 @@ class BridgeProcess:
         """User + system CPU seconds of the bridge's main thread (its event loop)."""
         return _stat_cpu_s(f"/proc/{self.pid}/task/{self.pid}/stat")
 
+    def store_cpu_s(self) -> float:
+        """User + system CPU seconds of the bridge's other threads: its store worker.
+
+        (Python 3.11 does not name threads for the OS, so they are told apart by id: the
+        main thread runs the event loop, the store's executor is the only busy other.)
+        """
+        return self.cpu_s() - self.loop_cpu_s()
+
     def nofile_limit(self) -> int:
         with open(f"/proc/{self.pid}/limits", encoding="ascii") as f:
             for line in f:
@@ -238,6 +261,11 @@ def _stat_cpu_s(path: str) -> float:
     with open(path, encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid``, all its threads."""
+    return _stat_cpu_s(f"/proc/{pid}/stat")
 
 
 def run_queue_wait_s(pid: int) -> float:
@@ -261,6 +289,8 @@ class CpuUse:
     """CPU seconds of the bridge process, all threads."""
     bridge_loop: float
     """CPU seconds of the bridge's main thread, which runs the event loop."""
+    bridge_store: float
+    """CPU seconds of the bridge's other threads (its store worker)."""
     generator: float
     bridge_waiting: float
     """Seconds the bridge's threads were runnable but had no CPU."""
@@ -274,6 +304,7 @@ class CpuMeter:
         self.wall = time.perf_counter()
         self.bridge_cpu = bridge.cpu_s()
         self.loop_cpu = bridge.loop_cpu_s()
+        self.store_cpu = bridge.store_cpu_s()
         self.bridge_wait = run_queue_wait_s(bridge.pid)
         times = os.times()
         self.self_cpu = times.user + times.system
@@ -286,6 +317,74 @@ class CpuMeter:
             wall=wall,
             bridge=self.bridge.cpu_s() - self.bridge_cpu,
             bridge_loop=self.bridge.loop_cpu_s() - self.loop_cpu,
+            bridge_store=self.bridge.store_cpu_s() - self.store_cpu,
             generator=times.user + times.system - self.self_cpu,
             bridge_waiting=run_queue_wait_s(self.bridge.pid) - self.bridge_wait,
+        )
+
+
+class OtherLoad:
+    """The CPU that other processes on the machine used over a span (from /proc).
+
+    The total is the machine's busy time (/proc/stat) less this process's and its
+    children's (the servers under test, stopped and waited for by then). The processes
+    named are those alive at the end of the span (others ended before it).
+    """
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.start = self._snapshot()
+        self.busy = self._machine_busy_s()
+        self.mine = self._own_s()
+
+    @staticmethod
+    def _machine_busy_s() -> float:
+        """CPU seconds all cores spent busy since boot (/proc/stat: all but idle, iowait)."""
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / _TICK
+
+    @staticmethod
+    def _own_s() -> float:
+        """CPU seconds of this process and its waited-for children (the servers)."""
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    @staticmethod
+    def _snapshot() -> dict[int, tuple[float, int, str]]:
+        """pid -> (CPU seconds, parent pid, command line)."""
+        found = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as f:
+                    comm, _, rest = f.read().partition(" (")[2].rpartition(")")
+                    fields = rest.split()
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                cmd = cmd or f"[{comm}]"
+                cpu = (int(fields[11]) + int(fields[12])) / _TICK
+                found[int(name)] = (cpu, int(fields[1]), cmd[:120])
+        return found
+
+    def summary(self, top: int = 4) -> str:
+        """Cores used on average by others over the span, and the busiest of them."""
+        wall = max(1e-9, time.perf_counter() - self.wall)
+        end = self._snapshot()
+        me = os.getpid()
+        used = []
+        for pid, (cpu, parent, cmd) in end.items():
+            if pid == me or parent == me:
+                continue
+            delta = cpu - self.start[pid][0] if pid in self.start else cpu  # started since
+            if delta > 0:
+                used.append((delta, cmd or f"pid {pid}"))
+        used.sort(reverse=True)
+        others = (self._machine_busy_s() - self.busy) - (self._own_s() - self.mine)
+        busiest = "; ".join(f"{d / wall:.2f}: {cmd}" for d, cmd in used[:top])
+        return (
+            f"other processes used {max(0.0, others) / wall:.2f} cores on average "
+            f"(machine busy time less ours and our servers'); of those alive at the end, "
+            f"the busiest (cores): {busiest}"
         )

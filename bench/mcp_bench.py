@@ -1,23 +1,32 @@
-"""Benchmarks of ``ai-connect mcp`` over Streamable HTTP (issue 3, point 5).
+"""Benchmarks of ``ai-connect mcp``: every transport, p50/p99 (issues 3 and 13).
 
-    python bench/mcp_bench.py [--samples N] [--store sqlite|memory] [--mode legacy|auto]
+    python bench/mcp_bench.py [--samples N] [--rounds 3] [--store sqlite|memory]
                               [--markdown]
 
-One bridge process (``python -m ai_connect bridge --port 0``, fresh database) and two MCP
-server processes (``python -m ai_connect mcp --transport http --port 0``) named alice
-and bob, all on 127.0.0.1. This process drives them, one call at a time:
+One bridge process (``python -m ai_connect bridge --port 0``, fresh database) and MCP
+server processes on 127.0.0.1: ``alice`` and ``bob`` over HTTP
+(``ai-connect mcp --transport http --port 0``), ``alice-nagle`` (the same, but its
+listener made as before issue 13's fix: accepted connections keep Nagle's algorithm on),
+and ``carol`` over stdio. This process drives them one call at a time, ``peer_list``
+and ``peer_send`` (200 B, to bob) per transport:
 
-- with the official MCP client (``mcp.Client``, one Streamable HTTP session per server):
-  ``peer_list`` and ``peer_send`` (200 B, alice to bob) round trips, and the wake
-  latency: bob's client has a ``peer_wait`` pending (confirmed by its first progress
-  notification), then alice's client issues ``peer_send``; measured until bob's client
-  holds the ``peer_wait`` result;
-- with a lean HTTP client (a fresh loopback connection per call, timed from writing the
-  POST to reading the result event): the same two calls, i.e. the server's own share;
-- for reference, the official client against a bare SDK server whose tool does nothing
-  (``--noop-server``): the floor of one tools/call with this SDK on this machine.
+- Streamable HTTP on a kept-alive connection, with the official client (``mcp.Client``;
+  2025 handshake, what Claude Code, Codex, Gemini CLI, Cursor and VS Code do today, and
+  the 2026 session) and with a lean client (httpx2, one kept-alive connection, JSON-RPC
+  and nothing else: the server's share). The same against ``alice-nagle``: the
+  before/after of TCP_NODELAY (issue 13, item 1);
+- Streamable HTTP with a fresh connection per call (lean client: raw socket, timed from
+  writing the POST to reading the result event);
+- legacy SSE (``/sse``, the official client);
+- stdio (the official client spawning ``ai-connect mcp``);
+- the wake: bob's client has a ``peer_wait`` pending (confirmed by its first progress
+  notification), alice's client issues ``peer_send``; until bob's client holds the
+  result;
+- the floor: the official client against a bare SDK server whose tool does nothing.
 
-Every wait is bounded. Targets: peer_send <= 2 ms, peer_list <= 2 ms, wake <= 10 ms p50.
+Samples are taken in ``--rounds`` interleaved rounds (each row takes its share in turn),
+so a busy moment on the shared machine hits every row alike. Every wait is bounded.
+Targets (issue 13): tool call p50 <= 2 ms kept-alive, <= 3 ms over SSE; wake p50 <= 5 ms.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import functools
 import json
 import os
 import re
@@ -40,18 +50,53 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BridgeOptions, BridgeProcess
-from mcp import Client
+from mcp.client.sse import sse_client
+
+from harness import BridgeOptions, BridgeProcess, OtherLoad, process_cpu_s
+from mcp import Client, StdioServerParameters
 
 _LISTENING = re.compile(r"listening on (http://\S+)/mcp ")
 HERE = os.path.abspath(__file__)
 PROJECT = "bench"
 BODY = "x" * 200
+SEND = {"to": f"bob ({PROJECT})", "message": BODY}
+WAKE = "wake: alice's peer_send issued -> bob's peer_wait result (SDK, Streamable HTTP)"
 TARGETS = {
-    "peer_list": "<= 2 ms",
-    "peer_send": "<= 2 ms",
-    "wake: alice's peer_send issued -> bob's peer_wait result": "<= 10 ms p50",
+    "Streamable HTTP kept-alive, SDK client": "<= 2 ms",
+    "legacy SSE, SDK client": "<= 3 ms",
+    WAKE: "<= 5 ms p50",
 }
+
+
+def child_with(marker: str) -> int:
+    """The pid of a process started by this one whose command line holds ``marker``."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if parent == me and marker in cmd:
+            return int(name)
+    raise RuntimeError(f"no child process with {marker!r}")
+
+
+def mcp_args(bridge_url: str, name: str, *more: str) -> list[str]:
+    return [
+        "mcp", *more, "--bridge", bridge_url, "--name", name, "--project", PROJECT,
+        "--progress-interval", "0.05", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def clean_env(tmp: str) -> dict[str, str]:
+    """Our environment without the user's ai-connect settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AI_CONNECT_")}
+    return env | {"PYTHONUNBUFFERED": "1", "AI_CONNECT_CONFIG": f"{tmp}/none.yaml"}
 
 
 class ServerProcess:
@@ -66,16 +111,14 @@ class ServerProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="ai-connect-mcp-bench-")
 
     @classmethod
-    def mcp(cls, bridge_url: str, name: str) -> ServerProcess:
-        return cls(
-            "-m", "ai_connect", "mcp", "--transport", "http", "--port", "0",
-            "--bridge", bridge_url, "--name", name, "--project", PROJECT,
-            "--progress-interval", "0.05", "--log-level", "warning",
-        )  # fmt: skip
+    def mcp(cls, bridge_url: str, name: str, *, nagle: bool = False) -> ServerProcess:
+        """``ai-connect mcp --transport http``; ``nagle``: with the listener as it was
+        before issue 13 (``--nagle-server`` below)."""
+        start = (HERE, "--nagle-server") if nagle else ("-m", "ai_connect")
+        return cls(*start, *mcp_args(bridge_url, name, "--transport", "http", "--port", "0"))
 
     async def __aenter__(self) -> ServerProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AI_CONNECT_")}
-        env |= {"PYTHONUNBUFFERED": "1", "AI_CONNECT_CONFIG": f"{self._tmp.name}/none.yaml"}
+        env = clean_env(self._tmp.name)
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             *self.args,
@@ -89,6 +132,11 @@ class ServerProcess:
         self._reader = asyncio.create_task(self._read(ready))
         self.url = await asyncio.wait_for(ready, 30) + "/mcp"
         return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     async def _read(self, ready: asyncio.Future[str]) -> None:
         assert self.proc is not None and self.proc.stderr is not None
@@ -135,16 +183,15 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-async def timed(call: Callable[[], Awaitable[Any]], samples: int, warm: int) -> list[float]:
+async def timed(call: Callable[[], Awaitable[Any]], samples: int) -> list[float]:
     out = []
-    for n in range(warm + samples):
+    for _ in range(samples):
         start = time.perf_counter()
         result = await call()
         elapsed = time.perf_counter() - start
         if getattr(result, "is_error", False):
             raise RuntimeError(f"tool error: {result}")
-        if n >= warm:
-            out.append(elapsed)
+        out.append(elapsed)
     return out
 
 
@@ -246,14 +293,45 @@ class LeanClient:
         return elapsed
 
 
-async def lean(url: str, tool: str, arguments: dict[str, Any], samples: int) -> list[float]:
-    client = LeanClient(url)
-    await client.open()
-    out = [await client.call(tool, arguments) for _ in range(samples + samples // 10)]
-    return out[samples // 10 :]
+class KeptAliveClient:
+    """Streamable HTTP over one kept-alive httpx2 connection, JSON-RPC and nothing else."""
 
+    def __init__(self, url: str) -> None:
+        import httpx2
 
-# --- the run ------------------------------------------------------------------------------
+        self.url = url
+        self.http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=1), timeout=10)
+        self.headers = {
+            "accept": "application/json, text/event-stream",
+            "content-type": "application/json",
+        }
+        self.next_id = 0
+
+    async def post(self, payload: dict[str, Any]) -> bytes:
+        response = await self.http.post(self.url, headers=self.headers, json=payload)
+        response.raise_for_status()
+        if "mcp-session-id" in response.headers:
+            self.headers["mcp-session-id"] = response.headers["mcp-session-id"]
+        return response.content
+
+    async def open(self) -> None:
+        hello = {"protocolVersion": "2025-11-25", "capabilities": {}}
+        hello["clientInfo"] = {"name": "lean", "version": "0"}
+        await self.post({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello})
+        self.headers["mcp-protocol-version"] = "2025-11-25"
+        await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> None:
+        self.next_id += 1
+        params = {"name": tool, "arguments": arguments}
+        data = await self.post(
+            {"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call", "params": params}
+        )
+        if b'"result"' not in data or b'"isError":true' in data:
+            raise RuntimeError(f"tool call failed: {data[-500:]!r}")
+
+    async def close(self) -> None:
+        await self.http.aclose()
 
 
 def fmt(row: dict[str, float]) -> str:
@@ -263,53 +341,96 @@ def fmt(row: dict[str, float]) -> str:
     )
 
 
+# --- the run ------------------------------------------------------------------------------
+
+Call = Callable[[], Awaitable[Any]]
+
+
 async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    rows: dict[str, dict[str, float]] = {}
-
-    def record(name: str, samples: list[float]) -> None:
-        rows[name] = summary(samples)
-        print(f"{name}: {fmt(rows[name])}", file=sys.stderr, flush=True)
-
-    n, warm = args.samples, max(10, args.samples // 10)
-    send = {"to": f"bob ({PROJECT})", "message": BODY}
+    n, rounds = args.samples, args.rounds
+    tmp = tempfile.TemporaryDirectory(prefix="ai-connect-mcp-bench-")
     async with (
         BridgeProcess(BridgeOptions(store=args.store), "mcp") as bridge,
         ServerProcess.mcp(bridge.url, "alice") as alice,
         ServerProcess.mcp(bridge.url, "bob") as bob,
-        Client(alice.url, mode=args.mode) as a,
-        Client(bob.url, mode=args.mode) as b,
-    ):
-        for client in (a, b):
-            await client.call_tool("peer_status", {})
-        record("peer_list", await timed(lambda: a.call_tool("peer_list", {}), n, warm))
-        rounds = max(20, n // 5)
-        from_issue, after_sender = await wake(a, b, rounds, max(5, rounds // 10))
-        record("wake: alice's peer_send issued -> bob's peer_wait result", from_issue)
-        record("wake: bob's result minus alice's result (negative: bob first)", after_sender)
-        record("peer_send", await timed(lambda: a.call_tool("peer_send", send), n, warm))
-        record(
-            "peer_list, lean HTTP client (server's share)",
-            await lean(alice.url, "peer_list", {}, n),
-        )
-        record(
-            "peer_send, lean HTTP client (server's share)",
-            await lean(alice.url, "peer_send", send, n),
-        )
-        await drain(b)
-    async with (
+        ServerProcess.mcp(bridge.url, "alice", nagle=True) as nagle,
         ServerProcess(HERE, "--noop-server") as noop,
-        Client(noop.url, mode=args.mode) as c,
     ):
-        record(
-            "no-op tool on a bare SDK server (floor)",
-            await timed(lambda: c.call_tool("noop", {}), n, warm),
+        stdio = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "ai_connect", *mcp_args(bridge.url, "carol")],
+            cwd=tmp.name,
+            env=clean_env(tmp.name),
         )
+        lean_kept = KeptAliveClient(alice.url)
+        lean_nagle = KeptAliveClient(nagle.url)
+        fresh = LeanClient(alice.url)
+        async with (
+            Client(alice.url, mode="legacy") as a,
+            Client(alice.url, mode="auto") as a26,
+            Client(bob.url, mode="legacy") as b,
+            Client(nagle.url, mode="legacy") as an,
+            Client(nagle.url, mode="auto") as an26,
+            Client(sse_client(alice.url.removesuffix("/mcp") + "/sse")) as sse,
+            Client(stdio) as carol,
+            Client(noop.url, mode="legacy") as floor,
+        ):
+            for client in (lean_kept, lean_nagle, fresh):
+                await client.open()
+            sdk = {
+                "Streamable HTTP kept-alive, SDK client": a,
+                "Streamable HTTP kept-alive, SDK client, 2026 session": a26,
+                "legacy SSE, SDK client": sse,
+                "stdio, SDK client": carol,
+                "BEFORE item 1: Streamable HTTP kept-alive, SDK client": an,
+                "BEFORE item 1: Streamable HTTP kept-alive, SDK client, 2026 session": an26,
+            }
+            calls: dict[str, Call] = {}
+            for name, client in sdk.items():
+                for tool, arguments in (("peer_list", {}), ("peer_send", SEND)):
+                    calls[f"{name} | {tool}"] = functools.partial(client.call_tool, tool, arguments)
+            for name, lean in (
+                ("Streamable HTTP kept-alive, lean client (server's share)", lean_kept),
+                ("BEFORE item 1: Streamable HTTP kept-alive, lean client", lean_nagle),
+                ("Streamable HTTP, fresh connection per call, lean client", fresh),
+            ):
+                for tool, arguments in (("peer_list", {}), ("peer_send", SEND)):
+                    calls[f"{name} | {tool}"] = functools.partial(lean.call, tool, arguments)
+            calls["no-op tool on a bare SDK server (floor), SDK client | noop"] = functools.partial(
+                floor.call_tool, "noop", {}
+            )
+            for client in (a, b, carol):
+                await client.call_tool("peer_status", {})
+            carol_pid = child_with("--name carol")
+            servers = {"BEFORE": nagle.pid, "stdio": carol_pid, "floor": noop.pid}
+            samples: dict[str, list[float]] = {name: [] for name in calls}
+            cpu: dict[str, list[float]] = {name: [0.0, 0.0] for name in calls}
+            wake_samples: list[float] = []
+            for round_no in range(rounds):
+                print(f"… round {round_no + 1} of {rounds}", file=sys.stderr, flush=True)
+                for name, call in calls.items():
+                    pid = next((v for k, v in servers.items() if k in name), alice.pid)
+                    await timed(call, max(3, n // 50))  # warm up this row again
+                    server_cpu, bridge_cpu = process_cpu_s(pid), bridge.cpu_s()
+                    samples[name] += await timed(call, n // rounds)
+                    cpu[name][0] += process_cpu_s(pid) - server_cpu
+                    cpu[name][1] += bridge.cpu_s() - bridge_cpu
+                await drain(b)  # peer_wait must find an empty inbox
+                from_issue, _ = await wake(a, b, max(20, n // 5) // rounds, 3)
+                wake_samples += from_issue
+            await lean_kept.close()
+            await lean_nagle.close()
+    tmp.cleanup()
+    rows = {name: summary(values) for name, values in samples.items()}
+    for name, (server_cpu, bridge_cpu) in cpu.items():
+        rows[name]["server_cpu"] = 1000 * server_cpu / len(samples[name])
+        rows[name]["bridge_cpu"] = 1000 * bridge_cpu / len(samples[name])
+    rows[f"{WAKE} | peer_send -> peer_wait"] = summary(wake_samples)
     return rows
 
 
 def noop_server() -> None:
     """A bare SDK server with one tool that does nothing (the floor of one tools/call)."""
-    import socket
     from collections.abc import AsyncIterator
     from contextlib import asynccontextmanager
 
@@ -323,6 +444,8 @@ def noop_server() -> None:
     from starlette.applications import Starlette
     from starlette.routing import Route
 
+    from ai_connect.mcp.http import listen
+
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(
             tools=[types.Tool(name="noop", input_schema={"type": "object"})]
@@ -334,7 +457,7 @@ def noop_server() -> None:
     manager = StreamableHTTPSessionManager(
         app=Server("noop", on_list_tools=list_tools, on_call_tool=call_tool)
     )
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)  # TCP_NODELAY, as ai-connect mcp
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -350,11 +473,29 @@ def noop_server() -> None:
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 
 
+def nagle_server(argv: list[str]) -> int:
+    """``ai-connect mcp`` with its HTTP listener made as before issue 13: accepted
+    connections keep Nagle's algorithm on (the before of the TCP_NODELAY fix)."""
+    import socket
+
+    import ai_connect.mcp.http as mcp_http
+    from ai_connect.cli import main as cli
+
+    def old_listen(host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+
+    mcp_http.listen = old_listen
+    return cli(argv)
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--nagle-server"]:
+        return nagle_server(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--samples", type=int, default=300, help="per row")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
-    parser.add_argument("--mode", choices=("legacy", "auto"), default="legacy")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--noop-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -362,24 +503,33 @@ def main() -> int:
         noop_server()
         return 0
     started = time.monotonic()
-    rows = asyncio.run(asyncio.wait_for(run(args), 900))
+    others = OtherLoad()
+    rows = asyncio.run(asyncio.wait_for(run(args), 1800))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     when = datetime.datetime.now().astimezone().isoformat(timespec="minutes")
     print(
-        f"ai-connect mcp over Streamable HTTP ({args.mode} session), bridge store {args.store}, "
-        f"{when}, load {load}, {os.cpu_count()} CPUs, {time.monotonic() - started:.0f} s"
+        f"ai-connect mcp, every transport; bridge store {args.store}; {when}; "
+        f"{args.rounds} interleaved rounds; load {load}; {os.cpu_count()} CPUs; "
+        f"{time.monotonic() - started:.0f} s; {others.summary()}"
     )
     if args.markdown:
-        print("\n| round trip | n | p50 ms | p95 ms | p99 ms | max ms | target |")
-        print("|---|---|---|---|---|---|---|")
-        for name, r in rows.items():
+        print(
+            "\n| transport, client | tool | n | p50 ms | p99 ms | max ms "
+            "| MCP server CPU ms/call | bridge CPU ms/call | target |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+    for key, r in rows.items():
+        name, tool = key.split(" | ")
+        target = TARGETS.get(name, "")
+        server = f"{r['server_cpu']:.2f}" if "server_cpu" in r else ""
+        bridge = f"{r['bridge_cpu']:.2f}" if "bridge_cpu" in r else ""
+        if args.markdown:
             print(
-                f"| {name} | {r['n']:.0f} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} "
-                f"| {r['max']:.2f} | {TARGETS.get(name, '')} |"
+                f"| {name} | {tool} | {r['n']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
+                f"| {r['max']:.2f} | {server} | {bridge} | {target} |"
             )
-    else:
-        for name, r in rows.items():
-            print(f"{name:62} {fmt(r)}  {TARGETS.get(name, '')}")
+        else:
+            print(f"{name:70} {tool:10} {fmt(r)}  cpu {server}/{bridge} ms  {target}")
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import socket
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -209,3 +210,36 @@ def accepting(live: RestartableBridge) -> Callable[[socket.socket], None]:
         live.server.accept(sock)
 
     return accept
+
+
+def tcp_ends(port: int) -> list[tuple[str, bool]]:
+    """Every connected TCP socket of this process on ``port``: ("server" for the end that
+    listens on ``port``, else "client"), and whether it has TCP_NODELAY (Nagle off).
+
+    Read from the sockets themselves (each open descriptor, duplicated), whatever library
+    made them.
+    """
+    ends = []
+    for name in os.listdir("/dev/fd"):
+        try:
+            fd = os.dup(int(name))
+        except OSError:  # the listing's own descriptor, closed since
+            continue
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:  # not a socket
+            os.close(fd)
+            continue
+        with sock:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            if sock.type != socket.SOCK_STREAM:
+                continue
+            try:
+                local, remote = sock.getsockname()[1], sock.getpeername()[1]
+            except OSError:  # a listener: not connected
+                continue
+            if port in (local, remote):
+                nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+                ends.append(("server" if local == port else "client", nodelay))
+    return sorted(ends)

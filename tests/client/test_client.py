@@ -19,7 +19,7 @@ from ai_connect.errors import (
 from ai_connect.protocol import HistoryPage, SearchResults, StatusReport
 from tests.support.bridge import FakeBridge, bridge
 
-from .support import listen, make_client, refused_url, run, take
+from .support import listen, make_client, refused_url, run, take, tcp_ends
 
 
 def test_connect_registers_and_sets_state() -> None:
@@ -259,5 +259,17 @@ def test_two_clients_share_no_state() -> None:
                 await first.close()
                 assert first.state is LinkState.CLOSED and second.connected
                 assert (await second.status()).address == "Alice#2 (proj)"
+
+    run(scenario())
+
+
+def test_both_ends_of_a_bridge_connection_have_nagle_off() -> None:
+    """The bridge's accepted socket and the client's have TCP_NODELAY: small frames
+    (an ack, an accepted) never wait for the other side's delayed ACK."""
+
+    async def scenario() -> None:
+        async with bridge() as srv, make_client(srv.url, "Alice") as alice:
+            await alice.status()
+            assert tcp_ends(srv.port) == [("client", True), ("server", True)]
 
     run(scenario())

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import uvicorn
 from mcp.types import CallToolResult, TextContent
 
 from ai_connect.config import ClientSettings
-from ai_connect.mcp.http import build_http_app
+from ai_connect.mcp.http import build_http_app, listen
 from ai_connect.mcp.server import Hub, McpScope, McpSettings, build_server, sharing
 from ai_connect.mcp.tools import ToolSettings
 from mcp import Client, StdioServerParameters
@@ -101,7 +103,7 @@ async def http_server(s: McpSettings) -> AsyncIterator[str]:
     """The HTTP app of ``s`` under uvicorn on 127.0.0.1 port 0; yields ``http://host:port``."""
     ready = asyncio.Event()
     app = build_http_app(s, on_ready=ready.set)
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)  # as serve_http does
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=1
@@ -133,3 +135,41 @@ def stdio_params(url: str, name: str, cwd: Path, *extra: str) -> StdioServerPara
         cwd=str(cwd),
         env=cli_env(cwd),
     )
+
+
+class JsonRpcSession:
+    """Streamable HTTP spoken directly over one httpx client: what a lean MCP client does.
+
+    Each request reports the client address of the connection that carried it, so a
+    test can tell whether requests shared one kept-alive connection.
+    """
+
+    def __init__(self, http: httpx2.AsyncClient, url: str) -> None:
+        self.http, self.url, self.ids = http, url, itertools.count(1)
+        self.headers = {
+            "accept": "application/json, text/event-stream",
+            "content-type": "application/json",
+        }
+
+    async def request(self, method: str, params: dict[str, Any]) -> tuple[Any, Any]:
+        """(the JSON-RPC result, the client address of the connection that carried it)."""
+        rid = next(self.ids)
+        payload = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+        response = await self.http.post(self.url, headers=self.headers, json=payload)
+        response.raise_for_status()
+        if "mcp-session-id" in response.headers:
+            self.headers["mcp-session-id"] = response.headers["mcp-session-id"]
+        where = response.extensions["network_stream"].get_extra_info("client_addr")
+        for line in response.text.splitlines():  # an SSE stream, or one JSON object
+            text = line.removeprefix("data:").strip()
+            if text.startswith("{") and (reply := json.loads(text)).get("id") == rid:
+                return reply["result"], where
+        raise AssertionError(f"no reply to {method} in {response.text!r}")
+
+    async def initialize(self) -> None:
+        hello = {"protocolVersion": "2025-11-25", "capabilities": {}}
+        hello["clientInfo"] = {"name": "lean", "version": "0"}
+        await self.request("initialize", hello)
+        self.headers["mcp-protocol-version"] = "2025-11-25"
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        (await self.http.post(self.url, headers=self.headers, json=note)).raise_for_status()

@@ -5,6 +5,7 @@ between two MCP servers."""
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import AsyncExitStack
 
 import httpx2
@@ -16,8 +17,17 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from ai_connect.client import BridgeClient
 from ai_connect.protocol import Presence
 from mcp import Client
-from tests.client.support import make_client, run
-from tests.mcp.support import MODES, TOOL_NAMES, call, data, http_server, settings, text
+from tests.client.support import make_client, run, tcp_ends
+from tests.mcp.support import (
+    MODES,
+    TOOL_NAMES,
+    JsonRpcSession,
+    call,
+    data,
+    http_server,
+    settings,
+    text,
+)
 from tests.support.bridge import bridge
 
 
@@ -200,5 +210,29 @@ def test_two_sessions_of_one_identity_never_show_a_message_twice() -> None:
             shown = [m["content"] for r in results for m in r["messages"]]
             assert shown == ["only once"]
             assert sorted(r["timed_out"] for r in results) == [False, True]
+
+    run(scenario())
+
+
+def test_tool_calls_on_one_kept_alive_connection_have_nagle_off() -> None:
+    """Two tool calls share one kept-alive connection whose server end has TCP_NODELAY
+    (with Nagle on, each call on it waited ~40 ms for the client's delayed ACK)."""
+
+    async def scenario() -> None:
+        async with bridge() as br, http_server(settings(br.url, "srv")) as base:
+            port = int(base.rsplit(":", 1)[1])
+            limits = httpx2.Limits(max_connections=1)
+            async with httpx2.AsyncClient(limits=limits) as http:
+                session = JsonRpcSession(http, f"{base}/mcp")
+                await session.initialize()
+                carried = set()
+                for _ in range(2):
+                    result, where = await session.request(
+                        "tools/call", {"name": "peer_list", "arguments": {}}
+                    )
+                    assert not result["isError"] and "srv (proj)" in json.dumps(result)
+                    carried.add(where)
+                assert len(carried) == 1
+                assert tcp_ends(port) == [("client", True), ("server", True)]
 
     run(scenario())

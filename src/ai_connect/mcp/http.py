@@ -43,7 +43,7 @@ from ai_connect.mcp.server import (
     sharing,
 )
 
-__all__ = ["build_http_app", "serve_http"]
+__all__ = ["build_http_app", "listen", "serve_http"]
 
 log = logging.getLogger("ai_connect.mcp")
 
@@ -141,13 +141,7 @@ async def serve_http(
     ready_file: Path | None = None,
 ) -> None:
     """Serves /mcp and /sse until SIGINT/SIGTERM; reports the real port once ready."""
-    try:
-        sock = socket.create_server((host, port), family=_family(host))
-    except OSError as exc:
-        raise BridgeError(
-            f"cannot listen on {host}:{port}: {exc.strerror}; is another ai-connect mcp "
-            "running? choose another --port"
-        ) from exc
+    sock = listen(host, port)
     bound = sock.getsockname()[1]
     base = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
 
@@ -189,5 +183,26 @@ class _Uvicorn(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket for uvicorn; every connection it accepts has ``TCP_NODELAY``.
+
+    Without it, each tool call on a kept-alive connection waited ~40 ms: the response
+    leaves in several small writes, and Nagle's algorithm holds the later ones until the
+    client's delayed ACK of the first (issue 13). asyncio turns Nagle off on every TCP
+    connection it wraps, but only when the socket's ``proto`` is ``IPPROTO_TCP``, and an
+    accepted socket takes its ``proto`` from the listener: ``socket.create_server`` makes
+    proto-0 listeners, so the socket is re-wrapped here with the protocol named. The
+    option is also set on the listener itself, which Linux copies to accepted sockets
+    (that covers event loops that do not set it per connection).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        made = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise BridgeError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; is another ai-connect mcp "
+            "running? choose another --port"
+        ) from exc
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=made.detach())
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
