@@ -81,3 +81,32 @@ def test_the_token_bucket_spans_the_tokens_connections() -> None:
     bridge.join(2, "alice", token=token, session="b")
     out = bridge.frame(1, type="ping") + bridge.frame(2, type="ping") + bridge.frame(1, type="ping")
     assert throttles(out, 1) and "its token" in errors(out, 1)[0].message
+
+
+def test_a_broadcast_costs_its_sender_one_frame_per_recipient() -> None:
+    """`*` to 20 peers spends 20 of the budget: the third broadcast is paused, as 60 direct
+    sends would be, while 3 direct sends pass; the wait grows with the fan-out."""
+
+    def crowd() -> Bridge:
+        bridge = Bridge(limits=Limits(rate_per_s=10, rate_burst=50))
+        bridge.join(1, "alice")
+        for conn in range(2, 22):
+            bridge.join(conn, f"peer{conn}")
+        return bridge
+
+    direct = crowd()
+    out: list[Action] = []
+    for _ in range(3):
+        out += direct.send(1, "peer2")
+    assert throttles(out, 1) == []
+
+    broadcasts = crowd()
+    out = []
+    for _ in range(3):
+        out += broadcasts.send(1, "*")
+    paused = throttles(out, 1)
+    assert len(paused) == 1 and paused[0] >= 1.0  # 60 - 50 entries at 10/s
+    assert [e.code for e in errors(out, 1)] == ["rate_limited"]
+    assert "once per recipient" in errors(out, 1)[0].message
+    out = broadcasts.settle()
+    assert len([f for f in frames(out, 1) if isinstance(f, Accepted)]) == 3  # nothing dropped

@@ -64,7 +64,7 @@ from ai_connect.bridge.state import (
     Registry,
     RouterConfig,
 )
-from ai_connect.bridge.store.base import PeerRecord, ProposalRecord, TokenRecord
+from ai_connect.bridge.store.base import AppendOp, PeerRecord, ProposalRecord, TokenRecord
 from ai_connect.protocol import (
     Ack,
     AdminBrakes,
@@ -162,7 +162,7 @@ class Router:
                     out = self._on_frame(conn, frame, now)
                 except Refusal as refusal:
                     out = self._refuse(conn, refusal, getattr(frame, "rid", None), now)
-                return out + self._registration.draw(conn, now)
+                return out + self._registration.draw(conn, now, _entries(out))
             case BadFrame(conn_id, error, now):
                 conn = self._registry.conns.get(conn_id)
                 if conn is None:
@@ -257,3 +257,12 @@ class Router:
                 )
                 out.append(Send(origin.conn, error))
         return out
+
+
+def _entries(actions: Iterable[Action]) -> int:
+    """Mailbox entries the actions store: what a frame costs its sender's rate (§5.1)."""
+    return sum(
+        len(a.op.recipients)
+        for a in actions
+        if isinstance(a, Persist) and isinstance(a.op, AppendOp)
+    )

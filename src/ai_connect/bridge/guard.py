@@ -11,6 +11,11 @@ back at zero, so its own kernel buffers hold the excess and its writes block (TC
 backpressure). A flooder is slowed to the configured rate and told so; it cannot make
 the bridge buffer more than the few frames already read, and others keep being served.
 
+A frame costs what it makes the bridge write: one token, or one per mailbox entry it
+stores. A broadcast to 200 peers costs 200, so a connection broadcasting at its frame
+rate is slowed to its rate in *mailbox entries*, as a sender of direct messages is, and
+the others' deliveries do not queue behind 40,000 entries a second (issue 11).
+
 Errors are different: a connection that keeps sending what the bridge must refuse is
 broken or hostile, so its :class:`ErrorBudget` closes it after ``max_errors`` refusals
 within ``error_window_s``.
@@ -44,13 +49,13 @@ class Bucket:
     def full(cls, rate: float, burst: float, now: float) -> Bucket:
         return cls(rate, max(1.0, burst), max(1.0, burst), now)
 
-    def draw(self, now: float) -> float:
-        """Takes one token; returns the seconds to wait before the next (0: none)."""
+    def draw(self, now: float, cost: float = 1.0) -> float:
+        """Takes ``cost`` tokens; returns the seconds to wait before the next (0: none)."""
         if self.rate <= 0:
             return 0.0
         self.level = min(self.burst, self.level + max(0.0, now - self.last) * self.rate)
         self.last = now
-        self.level -= 1.0
+        self.level -= cost
         return -self.level / self.rate if self.level < 0 else 0.0
 
 
@@ -133,14 +138,16 @@ class Guard:
             if self._per_token[token_id] <= 0:
                 del self._per_token[token_id]
 
-    def draw(self, conn: int, now: float) -> float:
-        """One frame from ``conn``: seconds to stop reading it afterwards (0: none)."""
+    def draw(self, conn: int, now: float, cost: int = 1) -> float:
+        """One frame from ``conn`` that wrote ``cost`` mailbox entries (at least 1): the
+        seconds to stop reading it afterwards (0: none)."""
+        cost = max(1, cost)
         bucket = self._conn_buckets.get(conn)
-        wait = bucket.draw(now) if bucket is not None else 0.0
+        wait = bucket.draw(now, cost) if bucket is not None else 0.0
         token_id = self._token_of.get(conn)
         shared = self._token_buckets.get(token_id) if token_id is not None else None
         if shared is not None:
-            wait = max(wait, shared.draw(now))
+            wait = max(wait, shared.draw(now, cost))
         if wait > 0:
             self.throttled += 1
         return wait

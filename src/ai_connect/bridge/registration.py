@@ -260,9 +260,10 @@ class Registration:
 
     # --- rate limits and tokens (§5.1, docs/security.md) ------------------------------
 
-    def draw(self, conn: Conn, now: float) -> list[Action]:
-        """Rate limits (§5.1): pause reading a connection that is over its budget."""
-        wait = self.guard.draw(conn.id, now)
+    def draw(self, conn: Conn, now: float, cost: int = 1) -> list[Action]:
+        """Rate limits (§5.1): pause reading a connection that is over its budget; a frame
+        costs one token, or one per mailbox entry it stores (a broadcast: its fan-out)."""
+        wait = self.guard.draw(conn.id, now, cost)
         if wait <= 0:
             return []
         self.registry.counts.throttled += 1
@@ -272,7 +273,7 @@ class Registration:
             limits = self.config.limits
             message = (
                 f"this connection sends more than {limits.rate_per_s:g} frames/s "
-                f"(burst {limits.rate_burst})"
+                f"(burst {limits.rate_burst}; a broadcast counts once per recipient)"
             )
             if conn.token_id is not None:
                 message += f", or its token more than {limits.token_rate_per_s:g} frames/s"
