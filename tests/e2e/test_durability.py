@@ -211,3 +211,26 @@ def test_offline_backlog_over_5_mib(bridge: BridgeProcess, agents: Agents, tmp_p
         f"offline backlog: {count} x {size // 1024} KiB = {count * size / 2**20:.2f} MiB "
         f"accepted, {len(messages)} shown, 0 duplicates, order kept, frames <= 1 MiB"
     )
+
+
+def test_a_second_bridge_on_the_database_refuses_naming_the_first(
+    bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    """Two bridges on one file would disagree: the second exits 1 naming the first's pid
+    and URL; `ai-connect token` still writes the file meanwhile; after a kill -9 of the
+    first, the lock is gone and a bridge starts on it again."""
+    import subprocess
+    import sys
+
+    from tests.support.process import ROOT
+
+    second = [sys.executable, "-m", "ai_connect", "bridge", "--port", "0", "--db", str(bridge.db)]
+    refused = subprocess.run(second, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1, refused.stderr
+    assert f"pid {bridge.pid}" in refused.stderr and bridge.url in refused.stderr
+    assert "another --db" in refused.stderr and "Traceback" not in refused.stderr
+    token = [sys.executable, "-m", "ai_connect", "token", "create", "ops", "--db", str(bridge.db)]
+    made = subprocess.run(token, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0 and made.stdout.startswith("aic_"), made.stderr
+    bridge.kill9()
+    bridge.restart()  # the kernel dropped the dead bridge's lock

@@ -152,6 +152,7 @@ def bridge(
     from ai_connect.bridge.store.base import Store
     from ai_connect.bridge.store.memory import MemoryStore
     from ai_connect.bridge.store.sqlite import SqliteStore
+    from ai_connect.bridge.store.sqlite.lock import DatabaseLock
 
     log_path = setup_logging(log_level, "bridge", log_file)
     raise_open_file_limit()
@@ -180,11 +181,23 @@ def bridge(
     if settings.tls_cert is not None and settings.tls_key is not None:
         context = tls.server_context(settings.tls_cert, settings.tls_key)
     store: Store
-    store = MemoryStore() if memory else SqliteStore(settings.db, synchronous=settings.synchronous)
+    # One bridge per database (store/sqlite/lock.py): taken before the store opens, held
+    # until this process exits; a second bridge refuses here, naming this one.
+    lock = DatabaseLock(settings.db)
+    if not memory:
+        lock.acquire()
+    try:
+        store = (
+            MemoryStore() if memory else SqliteStore(settings.db, synchronous=settings.synchronous)
+        )
+    except BaseException:
+        lock.release()
+        raise
     tokens = store.tokens()
     problem = exposure_problem(settings.host, settings.auth or bool(tokens), str(settings.db))
     if problem is not None and not insecure:
         store.close()
+        lock.release()
         raise BridgeError(problem)
     server = BridgeServer(
         store,
@@ -212,6 +225,7 @@ def bridge(
             await server.start()
         except OSError as exc:
             store.close()
+            lock.release()
             raise BridgeError(
                 f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}; "
                 "is another bridge running? choose another --port"
@@ -234,11 +248,14 @@ def bridge(
             "connect an agent: run 'ai-connect setup claude-code --project' in its project "
             f"(or codex|gemini|cursor|vscode); by hand: ai-connect wait --bridge {server.url}"
         )
+        if not memory:
+            lock.announce(server.url)
         if ready_file is not None:
             ready_file.write_text(server.url + "\n", encoding="utf-8")
         try:
             await stop.wait()
         finally:
             await server.close()
+            lock.release()
 
     asyncio.run(run())
