@@ -160,7 +160,8 @@ class Bridge:
             entries = self.store.pending(
                 action.recipient, action.after_seq, action.limit, action.max_bytes
             )
-            out += self.handle(PendingLoaded(action.conn, action.after_seq, tuple(entries)))
+            loaded = PendingLoaded(action.conn, action.after_seq, tuple(entries), self.now)
+            out += self.handle(loaded)
         return out
 
     def settle(self, rounds: int = 1_000) -> list[Action]:

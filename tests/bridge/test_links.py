@@ -15,13 +15,15 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ai_connect.bridge.links import WRITE_BATCH_BYTES, Link
+from ai_connect.bridge.links import WRITE_BATCH_BYTES, Link, LinkLimits
 from tests.client.support import run
 from tests.support.bridge import connect_into, serve_nowhere
 
 
 @contextlib.asynccontextmanager
-async def linked(max_queued: int = 16) -> AsyncIterator[tuple[Link, ClientConnection]]:
+async def linked(
+    max_bytes: int = 1 << 20, **limits: int
+) -> AsyncIterator[tuple[Link, ClientConnection]]:
     """A Link (writer not started) on a served connection, and the client at the other end."""
     served: asyncio.Future[ServerConnection] = asyncio.get_running_loop().create_future()
 
@@ -33,7 +35,8 @@ async def linked(max_queued: int = 16) -> AsyncIterator[tuple[Link, ClientConnec
         serve_nowhere(handler) as server,
         connect_into(server)("ws://link.invalid") as client,
     ):
-        link = Link(await asyncio.wait_for(served, 5), 7, max_queued)
+        link_limits = LinkLimits(max_bytes=max_bytes, **limits)
+        link = Link(await asyncio.wait_for(served, 5), 7, link_limits)
         try:
             yield link, client
         finally:
@@ -82,10 +85,10 @@ def test_the_first_close_wins() -> None:
 
 
 def test_a_link_too_far_behind_is_closed_with_1008() -> None:
-    """Past max_queued waiting frames the link closes (policy) instead of growing."""
+    """Past max_bytes waiting the link closes (policy) instead of growing."""
 
     async def scenario() -> None:
-        async with linked(max_queued=2) as (link, client):
+        async with linked(max_bytes=2) as (link, client):
             for text in ("1", "2", "3", "4"):
                 link.send(text)
             assert link.closing
@@ -105,7 +108,7 @@ def test_frames_beyond_one_write_batch_all_arrive_in_order() -> None:
     async def scenario() -> None:
         count = 3 * WRITE_BATCH_BYTES // 1000
         sent = [f"{i:06d}" + "x" * 994 for i in range(count)]
-        async with linked(max_queued=count + 1) as (link, client):
+        async with linked(max_bytes=count * 1000) as (link, client):
             for text in sent:
                 link.send(text)
             link.close(1000, "done")
@@ -137,5 +140,43 @@ def test_throttle_keeps_the_longest_pause() -> None:
             link.throttle(0.5)
             link.throttle(0.2)
             assert link.pause == 0.5
+
+    run(scenario())
+
+
+def test_a_link_whose_replies_are_not_drained_is_not_read_until_they_are() -> None:
+    """readable() waits while more than pause_bytes wait for a peer that does not read,
+    and returns once it has read them: nothing dropped, nothing closed."""
+
+    async def scenario() -> None:
+        async with linked(max_bytes=1 << 24, pause_bytes=1 << 16) as (link, client):
+            link.start()
+            page = "x" * (1 << 16)
+            for _ in range(64):  # 4 MiB: far more than the socket buffers hold
+                link.send(page)
+            waiting = asyncio.create_task(link.readable())
+            await asyncio.sleep(0)  # one turn: it would have returned by now if it could
+            assert not waiting.done() and link.backlog > link.limits.pause_bytes
+            for _ in range(64):
+                assert await asyncio.wait_for(client.recv(), 5) == page
+            await asyncio.wait_for(waiting, 5)
+            assert not link.closing
+
+    run(scenario())
+
+
+def test_a_link_with_its_replies_in_preparation_is_not_read() -> None:
+    """While max_replies queries are being answered, readable() waits for one to finish."""
+
+    async def scenario() -> None:
+        async with linked(max_replies=1) as (link, client):
+            link.start()
+            link.reply_started()
+            waiting = asyncio.create_task(link.readable())
+            await asyncio.sleep(0)
+            assert not waiting.done()
+            link.reply_done('{"type": "history_page"}')
+            await asyncio.wait_for(waiting, 5)
+            assert await asyncio.wait_for(client.recv(), 5) == '{"type": "history_page"}'
 
     run(scenario())

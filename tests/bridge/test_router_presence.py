@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, CLOSE_POLICY
 from ai_connect.bridge.events import Close, QueryHistory, QuerySearch, Send
-from ai_connect.bridge.store.base import PeerRecord
+from ai_connect.bridge.store.base import PeerRecord, PruneOp
 from ai_connect.protocol import ErrorCode, Limits, PeerList, Presence, StatusReport
 
 from .helpers import (
@@ -96,7 +96,7 @@ def test_tick_closes_silent_links_and_marks_the_peer_offline() -> None:
     assert (leave.event, leave.peer.address, leave.peer.online) == ("leave", BOB, False)
     # last_seen is when Bob was last heard from, not when the bridge noticed.
     assert leave.peer.last_seen == START
-    (record,) = [p.op for p in persists(actions)]
+    (record,) = [p.op for p in persists(actions) if not isinstance(p.op, PruneOp)]
     assert isinstance(record, PeerRecord)
     assert (record.address, record.last_seen) == (BOB, START)
     bridge.settle()
@@ -115,7 +115,8 @@ def test_tick_keeps_active_links_and_closes_silent_unregistered_ones() -> None:
     assert bridge.tick(START + 10) == []
     actions = bridge.tick(START + 10.5)
     assert sorted(c.conn for c in closes(actions)) == [1, 2]
-    assert bridge.tick(START + 100) == []
+    later = bridge.tick(START + 100)  # retention's first prune is due by now: nothing else
+    assert [type(p.op) for p in persists(later)] == [PruneOp] and len(later) == 1
 
 
 def test_a_late_disconnect_after_a_timeout_close_is_ignored() -> None:
@@ -175,12 +176,13 @@ def test_history_and_search_become_store_queries() -> None:
     bridge.join(1, "Alice")
     bridge.join(2, "Bob")
     actions = bridge.frame(1, type="history", rid="h1", peer="bob", limit=200, before=9)
-    assert actions == [QueryHistory(1, "h1", ALICE, BOB, 10, 9)]
+    page = Limits().page_bytes
+    assert actions == [QueryHistory(1, "h1", ALICE, BOB, 10, 9, page)]
     assert bridge.frame(1, type="history", rid="h2", limit=3) == [
-        QueryHistory(1, "h2", ALICE, None, 3, None)
+        QueryHistory(1, "h2", ALICE, None, 3, None, page)
     ]
-    assert bridge.frame(1, type="search", rid="s", query="deploy", limit=100) == [
-        QuerySearch(1, "s", ALICE, "deploy", 5)
+    assert bridge.frame(1, type="search", rid="s", query="deploy", limit=100, before=7) == [
+        QuerySearch(1, "s", ALICE, "deploy", 5, 7, page)
     ]
 
 

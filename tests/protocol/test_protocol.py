@@ -213,6 +213,7 @@ def test_every_client_frame_decodes_to_its_model() -> None:
         {"type": "human", "rid": 1},
         {"type": "admin_brakes", "rid": 1},
         {"type": "admin_resume", "rid": 1, "conversation": "pair:A (p) <-> B (p)"},
+        {"type": "admin_forget", "rid": 1, "peer": "B"},
         {"type": "propose", "rid": 1, "question": "q", "participants": ["B"]},
         {"type": "vote", "rid": 1, "proposal": "p1", "choice": "approve"},
         {"type": "proposal_status", "rid": 1, "proposal": "p1"},

@@ -16,10 +16,12 @@ from ai_connect.bridge.events import Committed, Persist
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
+    BuryOp,
     CommitResult,
     ForgetOp,
     PeerRecord,
     ProposalRecord,
+    PruneOp,
     WriteBatch,
 )
 
@@ -41,6 +43,10 @@ def write_batch(persists: Sequence[Persist]) -> WriteBatch:
                 batch.proposals.append(p.op)
             case ForgetOp():
                 batch.forgets.append(p.op)
+            case BuryOp():
+                batch.buries.append(p.op)
+            case PruneOp():
+                batch.prunes.append(p.op)
     return batch
 
 
@@ -55,5 +61,6 @@ def committed(persists: Sequence[Persist], result: CommitResult) -> Committed:
     acks = tuple(p for p in persists if isinstance(p.op, AckOp))
     proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
     forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
+    upkeep = tuple(p for p in persists if isinstance(p.op, BuryOp | PruneOp))
     appended = tuple(zip(appends, result.appends, strict=True))
-    return Committed(appended, acks, proposals, forgets)
+    return Committed(appended, acks, proposals, forgets, upkeep, result.pruned)

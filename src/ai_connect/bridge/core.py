@@ -14,7 +14,8 @@ The router is composed of parts, each built with what it needs::
      ├── Queries           queries.py       peers, history, search, status, admin
      ├── ConsensusBook     consensus_router.py  proposals, votes, verdicts (§8)
      ├── Braking           braking.py       the loop brake: pauses, notices, resumes (§3.6)
-     ├── Forgetting        forgetting.py    an owner forgets its address (§2.5)
+     ├── Forgetting        forgetting.py    an owner or the operator forgets an address (§2.5)
+     ├── Retention         retention.py     prunes what --retention-days no longer keeps
      └── ErrorBudget       guard.py         too many errors close the connection
 
 A part that will not do what a frame asks raises
@@ -32,6 +33,7 @@ from ai_connect.bridge.consensus_router import ConsensusBook
 from ai_connect.bridge.delivery import Delivery
 from ai_connect.bridge.events import (
     Action,
+    Answered,
     BadFrame,
     Close,
     CommitFailed,
@@ -52,6 +54,7 @@ from ai_connect.bridge.guard import ErrorBudget, Guard
 from ai_connect.bridge.queries import Queries
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.registration import Registration
+from ai_connect.bridge.retention import Retention
 from ai_connect.bridge.state import (
     ALLOWED,
     CLOSE_AUTH,
@@ -64,10 +67,17 @@ from ai_connect.bridge.state import (
     Registry,
     RouterConfig,
 )
-from ai_connect.bridge.store.base import AppendOp, PeerRecord, ProposalRecord, TokenRecord
+from ai_connect.bridge.store.base import (
+    AppendOp,
+    PeerRecord,
+    ProposalRecord,
+    PruneOp,
+    TokenRecord,
+)
 from ai_connect.protocol import (
     Ack,
     AdminBrakes,
+    AdminForget,
     AdminHistory,
     AdminResume,
     AdminStatus,
@@ -129,7 +139,8 @@ class Router:
         self._registration = Registration(config, registry, auth, guard, self._delivery)
         self._queries = Queries(config, registry, auth, guard)
         self._book = ConsensusBook(proposals, ids, registry)
-        self._forgetting = Forgetting(registry)
+        self._forgetting = Forgetting(registry, auth)
+        self._retention = Retention(config, registry)
         self._errors = ErrorBudget(config.limits)
 
     # --- introspection (tests, status) -------------------------------------------------
@@ -175,18 +186,30 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
-            case Committed(appends, acks, proposals, forgets):
+            case Committed(appends, acks, proposals, forgets, upkeep, pruned):
                 replies = self._book.committed(proposals)  # §8: they follow the commit
                 replies += self._forgetting.on_committed(forgets)
+                self._delivery.buried(upkeep)
+                if any(isinstance(p.op, PruneOp) for p in upkeep):
+                    self._retention.on_committed(pruned)
                 return self._delivery.on_committed(appends, acks) + replies
             case CommitFailed(persists, reason):
                 self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
+                self._delivery.buried(persists)
+                if any(isinstance(p.op, PruneOp) for p in persists):
+                    self._retention.on_failed()
                 return self._commit_failed(persists, reason)
-            case PendingLoaded(conn_id, after_seq, entries):
-                return self._delivery.on_loaded(conn_id, after_seq, entries)
+            case PendingLoaded(conn_id, after_seq, entries, now):
+                return self._delivery.on_loaded(conn_id, after_seq, entries, now)
+            case Answered(conn_id, messages, now):
+                conn = self._registry.conns.get(conn_id)
+                if conn is None or messages <= 1:
+                    return []
+                return self._registration.draw(conn, now, messages - 1)
             case Tick(now):
                 self._braking.forget_idle(now)
-                out = self._registration.on_tick(now)
+                out = self._retention.on_tick(now)
+                out += self._registration.on_tick(now)
                 out += self._book.tick(now)
                 return out + self._registration.recheck(now)
 
@@ -230,6 +253,8 @@ class Router:
                 return [Send(conn.id, Pong(rid=frame.rid))]
             case Forget():
                 return self._forgetting.on_forget(conn, frame, now)
+            case AdminForget():
+                return self._forgetting.on_admin_forget(conn, frame, now)
 
     def _refuse(self, conn: Conn, refusal: Refusal, rid: Rid | None, now: float) -> list[Action]:
         """The one place a refusal becomes an ``error`` frame; too many of them within the

@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterator
 
 from ai_connect import identity
 from ai_connect.bridge import views
-from ai_connect.bridge.events import Action, LoadPending, Origin, Persist, Send
+from ai_connect.bridge.events import Action, Damaged, LoadPending, Origin, Persist, Send
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import Conn, Peer, Registry, RouterConfig
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     AppendResult,
+    BuryOp,
     MailboxEntry,
     StoredMessage,
     message_bytes,
@@ -41,9 +42,11 @@ class Delivery:
         self.config = config
         self.registry = registry
         self.ids = ids
+        """Message ids (:func:`~ai_connect.bridge.views.new_message_id`; tests number them)."""
         self.paused = paused
         """Why a message must wake nobody now (the loop brake, §3.6), if so."""
-        """Message ids (:func:`~ai_connect.bridge.views.new_message_id`; tests number them)."""
+        self.burying: set[int] = set()
+        """Damaged messages (store keys) whose move to the dead letters is not committed."""
 
     # --- sending (§3.1) ---------------------------------------------------------------
 
@@ -165,19 +168,53 @@ class Delivery:
         return out
 
     def on_loaded(
-        self, conn_id: int, after_seq: int, entries: tuple[MailboxEntry, ...]
+        self, conn_id: int, after_seq: int, entries: tuple[MailboxEntry, ...], now: float
     ) -> list[Action]:
-        """A page of the mailbox came from the store: deliver what fits the window."""
+        """A page of the mailbox came from the store: deliver what fits the window.
+
+        The page starts right after ``conn.sent`` (nothing is delivered to a connection
+        while it loads), so each entry is the next, whatever the gaps in ``seq`` (messages
+        moved aside leave them). A damaged entry is skipped, moved to the dead letters
+        and reported once (``Damaged``): one bad record never blocks a mailbox.
+        """
         out: list[Action] = []
         conn = self.registry.conns.get(conn_id)
         if conn is None or conn.address is None:
             return out
         conn.loading = False
+        peer = self.registry.peers[conn.address]
         for entry in entries:
-            if entry.seq == conn.sent + 1 and self._room(conn):
+            if entry.seq <= conn.sent:
+                continue
+            if entry.damaged is not None:
+                self._skip_damaged(conn, peer, entry, now, out)
+            elif self._room(conn):
                 self._deliver(conn, entry, out)
-        self._pump(conn, self.registry.peers[conn.address], out)
+            else:
+                break
+        self._pump(conn, peer, out)
         return out
+
+    def _skip_damaged(
+        self, conn: Conn, peer: Peer, entry: MailboxEntry, now: float, out: list[Action]
+    ) -> None:
+        conn.sent = entry.seq
+        if not conn.inflight and peer.acked == entry.seq - 1:
+            # Nothing before it waits for an ack: it counts as handled, not as unread.
+            peer.acked = entry.seq
+            out.append(Persist(AckOp(peer.address, entry.seq)))
+        if entry.key not in self.burying:
+            assert entry.damaged is not None
+            self.burying.add(entry.key)
+            reason = entry.damaged
+            out.append(Persist(BuryOp(entry.key, reason, now)))
+            out.append(Damaged(entry.recipient, entry.seq, entry.message.id, reason))
+
+    def buried(self, upkeep: tuple[Persist, ...]) -> None:
+        """The store moved these aside (or failed to: a later read finds them again)."""
+        for persist in upkeep:
+            if isinstance(persist.op, BuryOp):
+                self.burying.discard(persist.op.key)
 
     def on_ack(self, conn: Conn, frame: Ack, now: float) -> list[Action]:
         """The agent has the messages up to ``seq``: free the window, tell the others."""

@@ -12,10 +12,12 @@ from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     AppendResult,
+    BuryOp,
     ForgetOp,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
+    PruneOp,
     TokenRecord,
 )
 from ai_connect.errors import FrameError
@@ -23,12 +25,14 @@ from ai_connect.protocol import ClientFrame, Rid, ServerFrame
 
 __all__ = [
     "Action",
+    "Answered",
     "BadFrame",
     "Braked",
     "Close",
     "CommitFailed",
     "Committed",
     "Connected",
+    "Damaged",
     "Disconnected",
     "Event",
     "FrameReceived",
@@ -93,6 +97,10 @@ class Committed:
     """Proposal records stored (docs/protocol.md §8)."""
     forgets: tuple[Persist, ...] = ()
     """Addresses forgotten (docs/protocol.md §2.5)."""
+    upkeep: tuple[Persist, ...] = ()
+    """Damaged messages moved aside (``BuryOp``) and retention (``PruneOp``)."""
+    pruned: int = 0
+    """Messages the ``PruneOp`` deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +116,21 @@ class PendingLoaded:
     conn: int
     after_seq: int
     entries: tuple[MailboxEntry, ...]
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Tick:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A query of ``conn`` was answered with ``messages`` messages: each past the first
+    costs its rate budget one frame more (§5.1), as each message a ``send`` stores does."""
+
+    conn: int
+    messages: int
     now: float
 
 
@@ -124,7 +143,8 @@ class TokensChanged:
 
 
 Event = (
-    Connected
+    Answered
+    | Connected
     | FrameReceived
     | BadFrame
     | Disconnected
@@ -156,7 +176,7 @@ class Close:
 class Persist:
     """Write ``op`` in the next group commit; answer ``origin`` after it."""
 
-    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp
+    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp
     origin: Origin | None = None
 
 
@@ -177,6 +197,8 @@ class QueryHistory:
     peer: str | None
     limit: int
     before: int | None
+    max_bytes: int | None = None
+    """The page stops before its bodies and contexts pass this (at least one message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +208,8 @@ class QuerySearch:
     viewer: str
     query: str
     limit: int
+    before: int | None = None
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,4 +229,17 @@ class Braked:
     reason: str
 
 
-Action = Send | Close | Persist | LoadPending | QueryHistory | QuerySearch | Throttle | Braked
+@dataclass(frozen=True, slots=True)
+class Damaged:
+    """A mailbox held a message that cannot be read back as stored; it is being moved to
+    the dead letters and the rest delivered. Tell the operator (once: the server logs it)."""
+
+    recipient: str
+    seq: int
+    message_id: str
+    reason: str
+
+
+Action = (
+    Send | Close | Persist | LoadPending | QueryHistory | QuerySearch | Throttle | Braked | Damaged
+)

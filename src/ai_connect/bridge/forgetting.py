@@ -1,32 +1,41 @@
 """Forgetting an address (docs/protocol.md §2.5): a part of the router.
 
-The connection that owns an address may ask the bridge to forget it: its peer record and
-its mailbox. The router lets go of the address at once (the connection and any attached
-to it are no longer registered, so nothing more is delivered to them or accepted from
-them), the store forgets it in the next group commit, and only then does the owner get
-``forgotten`` and is its connection closed. ``ai-connect doctor`` forgets the peer of its
-round trip this way; issue 11's ``admin forget`` can reuse the same store operation.
+The connection that owns an address may ask the bridge to forget it (``forget``), and so
+may an operator for any address (``admin_forget``: an admin token on a bridge with auth;
+anyone without auth, who could register as that address anyway). The router lets go of
+the address at once: every connection acting for it is closed and no longer registered,
+so nothing more is delivered to them or accepted from them. The store forgets it in the
+next group commit -- its peer record and its mailbox (store/base.py ``ForgetOp`` says what
+stays) -- and only then does the asker get ``forgotten``; an owner's own connection is
+closed after it. ``ai-connect doctor`` forgets the peer of its round trip this way, and
+``ai-connect admin forget PEER`` is the operator's.
 """
 
 from __future__ import annotations
 
+from ai_connect.bridge.auth import Authenticator
 from ai_connect.bridge.events import Action, Close, Origin, Persist, Send
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import Conn, Phase, Registry
 from ai_connect.bridge.store.base import ForgetOp
-from ai_connect.protocol import ErrorCode, Forget, Forgotten
+from ai_connect.protocol import AdminForget, ErrorCode, Forget, Forgotten
 
-__all__ = ["CLOSE_FORGOTTEN", "Forgetting"]
+__all__ = ["CLOSE_FORGOTTEN", "CLOSE_FORGOTTEN_BY_OPERATOR", "Forgetting"]
 
 CLOSE_FORGOTTEN = 1000
 """A normal close: the client asked for it."""
+CLOSE_FORGOTTEN_BY_OPERATOR = 4002
+"""The operator forgot this connection's address (``ai-connect admin forget``)."""
 
 
 class Forgetting:
-    """Lets an owner forget its address, and answers once the store has."""
+    """Lets an owner forget its address, and an operator any; answers once the store has."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, auth: Authenticator) -> None:
         self.registry = registry
+        self.auth = auth
+        self._closing: set[Origin] = set()
+        """Askers whose own connection closes once their address is forgotten."""
 
     def on_forget(self, conn: Conn, frame: Forget, now: float) -> list[Action]:
         address = conn.address
@@ -36,14 +45,36 @@ class Forgetting:
                 "only the connection that owns an address may forget it",
                 "forget from the session that registered the address",
             )
+        origin = Origin(conn.id, frame.rid)
+        self._closing.add(origin)
+        return self._let_go(address, f"{address} was forgotten", CLOSE_FORGOTTEN, conn.id, origin)
+
+    def on_admin_forget(self, conn: Conn, frame: AdminForget, now: float) -> list[Action]:
+        if not conn.admin and self.auth.required:
+            raise Refusal(
+                ErrorCode.FORBIDDEN,
+                "admin_forget needs an admin token on a bridge with auth",
+                "run it with a token made by `ai-connect token create NAME --admin`",
+            )
+        address = self.registry.resolve(frame.peer)
+        why = f"{address} was forgotten by the bridge's operator"
+        origin = Origin(conn.id, frame.rid)
+        return self._let_go(address, why, CLOSE_FORGOTTEN_BY_OPERATOR, None, origin)
+
+    def _let_go(
+        self, address: str, why: str, code: int, keep: int | None, origin: Origin
+    ) -> list[Action]:
+        """Unregisters every connection of ``address`` (closing all but ``keep``), drops
+        it from the registry and asks the store to forget it."""
         out: list[Action] = []
-        for other in self.registry.conns_of(self.registry.peers[address]):
+        registry = self.registry
+        for other in registry.conns_of(registry.peers[address]):
             other.phase, other.address, other.attached = Phase.NEW, None, False
-            if other.id != conn.id:
-                out.append(Close(other.id, CLOSE_FORGOTTEN, f"{address} was forgotten"))
-        self.registry.attached.pop(address, None)
-        del self.registry.peers[address]
-        out.append(Persist(ForgetOp(address), Origin(conn.id, frame.rid)))
+            if other.id != keep:
+                out.append(Close(other.id, code, why))
+        registry.attached.pop(address, None)
+        del registry.peers[address]
+        out.append(Persist(ForgetOp(address), origin))
         return out
 
     def on_committed(self, forgets: tuple[Persist, ...]) -> list[Action]:
@@ -51,7 +82,12 @@ class Forgetting:
         for persist in forgets:
             assert isinstance(persist.op, ForgetOp)
             origin = persist.origin
-            if origin is not None and origin.conn in self.registry.conns:
+            if origin is None:
+                continue
+            closing = origin in self._closing
+            self._closing.discard(origin)
+            if origin.conn in self.registry.conns:
                 out.append(Send(origin.conn, Forgotten(rid=origin.rid, address=persist.op.address)))
-                out.append(Close(origin.conn, CLOSE_FORGOTTEN, "forgotten"))
+                if closing:
+                    out.append(Close(origin.conn, CLOSE_FORGOTTEN, "forgotten"))
         return out

@@ -1,12 +1,19 @@
 """One connection's way out: a queue of encoded frames, at most one close, and the task
-that writes them.
+that writes them; and when the server may read that connection's next frame.
 
 ``BridgeServer`` (``bridge/server.py``) reads each connection and carries out the
 router's actions; every frame it sends and every close it decides goes through that
 connection's :class:`Link`. The link never blocks the server: ``send`` and ``close``
-only queue, and :meth:`Link.run` (one task per connection) writes. A peer that stops
-reading is closed once ``max_queued`` frames wait for it (docs/protocol.md §5.1),
-rather than growing the bridge's memory.
+only queue, and :meth:`Link.run` (one task per connection) writes.
+
+Every buffer is bounded in bytes (docs/security.md, "Memory"). A connection whose
+replies are not drained is simply **not read** any more: the server awaits
+:meth:`Link.readable` before each next frame, which waits while the bytes waiting for
+it (this queue and the socket's write buffer) are above ``pause_bytes`` or
+``max_replies`` of its queries are still being answered. Its own requests then wait in
+its own socket buffers; nothing is dropped and the bridge's memory stays flat. Only a
+link whose queue passes ``max_bytes`` anyway -- frames it did not ask for, such as
+presence events, to a client that never reads -- is closed (1008).
 """
 
 from __future__ import annotations
@@ -23,12 +30,24 @@ from websockets.protocol import State
 
 from ai_connect.bridge.core import CLOSE_POLICY
 
-__all__ = ["WRITE_BATCH_BYTES", "Close", "Link"]
+__all__ = ["WRITE_BATCH_BYTES", "Close", "Link", "LinkLimits"]
 
 log = logging.getLogger("ai_connect.bridge")
 
 WRITE_BATCH_BYTES = 64 * 1024
 """Bytes of frames written to one link at once; then websockets' flow control applies."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLimits:
+    """How much one connection may have waiting for it (docs/security.md, "Memory")."""
+
+    pause_bytes: int = 1_048_576
+    """Stop reading the connection while more than this waits to be written to it."""
+    max_bytes: int = 16_777_216
+    """Close the connection (1008) rather than queue more than this for it."""
+    max_replies: int = 2
+    """Queries of one connection answered at once; its next frame waits for a reply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +63,11 @@ class Link:
 
     ``send(text)`` queues a frame, ``close(code, reason)`` queues the close after the
     frames already queued; nothing is queued after a close. ``throttle`` sets ``pause``
-    for the server's reader (rate limit, protocol §5.1); the link only keeps it.
+    (rate limit, protocol §5.1) and ``reply_started``/``reply_done`` count the queries
+    being answered; :meth:`readable` is what the server's reader waits on.
     """
 
-    def __init__(self, ws: ServerConnection, conn: int, max_queued: int) -> None:
+    def __init__(self, ws: ServerConnection, conn: int, limits: LinkLimits | None = None) -> None:
         self.ws = ws
         self.conn = conn
         remote = ws.remote_address
@@ -55,11 +75,20 @@ class Link:
         """``host:port`` of the peer (``?`` for a socket handed in without an address)."""
         self.log = logging.LoggerAdapter(log, {"conn": conn, "remote": self.where})
         """The bridge's logger, carrying this connection's id and remote address."""
-        self.max_queued = max_queued
+        self.limits = limits or LinkLimits()
         self.pause = 0.0
         """Seconds to wait before reading its next frame (rate limit, protocol §5.1)."""
-        self._queue: deque[str | Close] = deque()
+        self.replies = 0
+        """Queries of this connection being answered (:meth:`reply_started`)."""
+        self._queue: deque[bytes | Close] = deque()
+        self._queued = 0
+        """Bytes of the frames in ``_queue``."""
         self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        """Set when the backlog shrank or a reply was queued: the reader may look again."""
+        self.stalled = asyncio.Event()
+        """Set while the server does not read this connection because its replies are not
+        drained (:meth:`readable`); for ``/metrics`` and tests."""
         self._closing = False
         self._writer: asyncio.Task[None] | None = None
 
@@ -69,6 +98,8 @@ class Link:
 
     async def stop(self) -> None:
         """Stops the writer task; whatever is still queued is dropped."""
+        self._closing = True
+        self._room.set()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -79,19 +110,57 @@ class Link:
         """A close is queued (or written): later frames are dropped."""
         return self._closing
 
-    def send(self, text: str) -> None:
-        """Queues one encoded frame; a link too far behind is closed instead (1008)."""
+    @property
+    def backlog(self) -> int:
+        """Bytes waiting to reach the peer: queued frames and the socket's write buffer."""
+        transport = self.ws.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        return self._queued + buffered
+
+    def send(self, data: str | bytes) -> None:
+        """Queues one encoded frame; a link ``max_bytes`` behind is closed instead (1008)."""
         if self._closing:
             return
-        if len(self._queue) >= self.max_queued:
+        frame = data.encode() if isinstance(data, str) else data
+        if self._queued + len(frame) > self.limits.max_bytes:
             self.close(CLOSE_POLICY, "not reading its frames")
             return
-        self._queue.append(text)
+        self._queue.append(frame)
+        self._queued += len(frame)
         self._ready.set()
 
     def throttle(self, seconds: float) -> None:
         """Reads from this link wait at least ``seconds`` before the next frame."""
         self.pause = max(self.pause, seconds)
+
+    def reply_started(self) -> None:
+        """A query of this connection is being answered (off the event loop)."""
+        self.replies += 1
+
+    def reply_done(self, data: str | bytes | None) -> None:
+        """Its answer is ready: queue it (``None``: nothing to send) and let the reader on."""
+        self.replies -= 1
+        if data is not None:
+            self.send(data)
+        self._room.set()
+
+    async def readable(self) -> None:
+        """Returns once the server may read this connection's next frame: its rate pause
+        is over, fewer than ``max_replies`` of its queries are being answered, and at most
+        ``pause_bytes`` wait to be written to it (or it is closing)."""
+        limits = self.limits
+        while not self._closing:
+            if self.pause > 0:
+                pause, self.pause = self.pause, 0.0
+                await asyncio.sleep(pause)
+                continue
+            if self.replies < limits.max_replies and self.backlog <= limits.pause_bytes:
+                self.stalled.clear()
+                return
+            if self.backlog > limits.pause_bytes:
+                self.stalled.set()
+            self._room.clear()
+            await self._room.wait()
 
     def close(self, code: int, reason: str) -> None:
         """Queues the close after the frames already queued (idempotent: the first wins)."""
@@ -100,6 +169,7 @@ class Link:
             self._closing = True
             self._queue.append(Close(code, reason))
             self._ready.set()
+            self._room.set()
 
     async def run(self) -> None:
         """Writes the queued frames, up to ``WRITE_BATCH_BYTES`` per socket write.
@@ -133,13 +203,14 @@ class Link:
                         if isinstance(item, Close):
                             close = item
                             break
-                        data = item.encode()
-                        protocol.send_text(data)
-                        size += len(data)
+                        protocol.send_text(item)
+                        size += len(item)
+                    self._queued -= size
                     if size:
                         # Only text frames since the last write: no end-of-stream marker.
                         ws.transport.writelines(protocol.data_to_send())
                         await ws.drain()
+                        self._room.set()
                     if close is not None:
                         await ws.close(close.code, close.reason)
                         return

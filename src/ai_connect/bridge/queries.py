@@ -52,13 +52,29 @@ class Queries:
     def on_history(self, conn: Conn, frame: History, now: float) -> list[Action]:
         assert conn.address is not None
         peer = self.registry.resolve(frame.peer) if frame.peer is not None else None
-        limit = min(frame.limit, self.config.limits.history_max)
-        return [QueryHistory(conn.id, frame.rid, conn.address, peer, limit, frame.before)]
+        limits = self.config.limits
+        limit = min(frame.limit, limits.history_max)
+        return [
+            QueryHistory(
+                conn.id, frame.rid, conn.address, peer, limit, frame.before, limits.page_bytes
+            )
+        ]
 
     def on_search(self, conn: Conn, frame: Search, now: float) -> list[Action]:
         assert conn.address is not None
-        limit = min(frame.limit, self.config.limits.search_max)
-        return [QuerySearch(conn.id, frame.rid, conn.address, frame.query, limit)]
+        limits = self.config.limits
+        limit = min(frame.limit, limits.search_max)
+        return [
+            QuerySearch(
+                conn.id,
+                frame.rid,
+                conn.address,
+                frame.query,
+                limit,
+                frame.before,
+                limits.page_bytes,
+            )
+        ]
 
     def on_status(self, conn: Conn, frame: Status, now: float) -> list[Action]:
         assert conn.address is not None
@@ -92,8 +108,11 @@ class Queries:
             return [Send(conn.id, self._report(frame.rid, now))]
         viewer = self.registry.resolve(frame.viewer)
         peer = self.registry.resolve(frame.peer) if frame.peer else None
-        limit = min(frame.limit, self.config.limits.history_max)
-        return [QueryHistory(conn.id, frame.rid, viewer, peer, limit, frame.before)]
+        limits = self.config.limits
+        limit = min(frame.limit, limits.history_max)
+        return [
+            QueryHistory(conn.id, frame.rid, viewer, peer, limit, frame.before, limits.page_bytes)
+        ]
 
     def _report(self, rid: Rid, now: float) -> BridgeReport:
         registry = self.registry

@@ -3,9 +3,11 @@
 Everything that decides lives in :mod:`ai_connect.bridge.core`; this module turns socket
 reads, timer ticks and store results into events and carries out the router's actions.
 Two pieces sit beside it: :mod:`~ai_connect.bridge.links` writes each connection's frames
-and :mod:`~ai_connect.bridge.batch` assembles each commit (pure). The store is owned by
-one worker thread: each loop turn's writes go to it as one batch (one thread hop and one
-transaction per batch, never per message).
+and :mod:`~ai_connect.bridge.batch` assembles each commit (pure). The store is written
+by one worker thread: each loop turn's writes go to it as one batch (one thread hop and one
+transaction per batch, never per message). Reads (mailbox pages, history, search, tokens)
+run on their own threads beside it (``READ_THREADS``), so a query never waits for a commit
+nor a commit for a query; a query's reply is built and encoded there too, off the loop.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any, TypeVar, TypeVarTuple
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -34,11 +37,13 @@ from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, Router, RouterConfig
 from ai_connect.bridge.events import (
     Action,
+    Answered,
     BadFrame,
     Braked,
     Close,
     CommitFailed,
     Connected,
+    Damaged,
     Disconnected,
     Event,
     FrameReceived,
@@ -52,7 +57,7 @@ from ai_connect.bridge.events import (
     Tick,
     TokensChanged,
 )
-from ai_connect.bridge.links import Link
+from ai_connect.bridge.links import Link, LinkLimits
 from ai_connect.bridge.store.base import Store, TokenRecord
 from ai_connect.bridge.views import message_view, new_message_id
 from ai_connect.errors import FrameError, StoreError
@@ -68,11 +73,17 @@ from ai_connect.protocol import (
 )
 from ai_connect.redaction import Redacting, redact
 
-__all__ = ["BridgeServer", "ServerSettings"]
+__all__ = ["READ_THREADS", "BridgeServer", "ServerSettings"]
 
 log = logging.getLogger("ai_connect.bridge")
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+
+READ_THREADS = 2
+"""Threads that read the store: a mailbox page and a query can run at once, beside the
+writer. SQLite in WAL mode gives each its own connection (store/sqlite)."""
+INCOMING_FRAMES = 4
+"""Frames websockets reads ahead of the router per connection (``max_queue``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +93,8 @@ class ServerSettings:
     limits: Limits = field(default_factory=Limits)
     presence_timeout_s: float = 60.0
     retention_s: float = 30 * 86400.0
-    max_queued_frames: int = 4096
-    """Frames waiting to be written to one connection before it is closed as stuck."""
+    link: LinkLimits = field(default_factory=LinkLimits)
+    """What may wait to be written to one connection (bridge/links.py)."""
     ssl: ssl.SSLContext | None = None
     """Serve ``wss://`` with this context (``ai_connect.tls.server_context``)."""
     require_auth: bool = False
@@ -116,6 +127,7 @@ class BridgeServer:
         self.store = store
         self._clock = clock
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="ai-connect-store")
+        self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="ai-connect-read")
         self._router: Router | None = None
         self._ids = ids or new_message_id()
         self._links: dict[int, Link] = {}
@@ -141,6 +153,11 @@ class BridgeServer:
         return self._router
 
     @property
+    def links(self) -> Mapping[int, Link]:
+        """Connection id -> its link (read-only): what waits to be written to each."""
+        return MappingProxyType(self._links)
+
+    @property
     def port(self) -> int:
         """The port actually bound (useful with port 0)."""
         if self._server is None:
@@ -157,9 +174,9 @@ class BridgeServer:
         return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
-        peers = await self._store(self.store.peers)
-        self._tokens = tuple(await self._store(self.store.tokens))
-        proposals = await self._store(self.store.proposals)
+        peers = await self._read(self.store.peers)
+        self._tokens = tuple(await self._read(self.store.tokens))
+        proposals = await self._read(self.store.proposals)
         config = RouterConfig(
             server_version=__version__,
             storage=self.store.kind,
@@ -180,6 +197,7 @@ class BridgeServer:
             self.settings.port,
             compression=None,
             max_size=self.settings.limits.hard_frame_bytes,
+            max_queue=INCOMING_FRAMES,
             ping_interval=self._keepalive,
             ping_timeout=self._keepalive,
             process_request=self._http,
@@ -206,6 +224,7 @@ class BridgeServer:
         ws = ServerConnection(
             ServerProtocol(max_size=limit, logger=self._ws_log),
             self._server,
+            max_queue=INCOMING_FRAMES,
             ping_interval=self._keepalive,
             ping_timeout=self._keepalive,
         )
@@ -227,6 +246,7 @@ class BridgeServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._readers.shutdown(wait=True)
         await self._store(self.store.close)
         self._executor.shutdown(wait=True)
         log.info("bridge stopped")
@@ -243,8 +263,12 @@ class BridgeServer:
         await self._server.serve_forever()
 
     async def _store(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
-        """Runs one store call on the store's own thread (the store is never shared)."""
+        """Runs one store write on the writer thread (commits never run two at a time)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+
+    async def _read(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
+        """Runs one store read on a reader thread, beside the writer (store/base.py)."""
+        return await asyncio.get_running_loop().run_in_executor(self._readers, call, *args)
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)
@@ -285,7 +309,7 @@ class BridgeServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         conn = next(self._conn_ids)
-        link = self._links[conn] = Link(ws, conn, self.settings.max_queued_frames)
+        link = self._links[conn] = Link(ws, conn, self.settings.link)
         link.start()
         link.log.info("connection %d from %s", conn, link.where)
         self._dispatch(Connected(conn, self._clock(), link.where))
@@ -302,10 +326,9 @@ class BridgeServer:
                     self._dispatch(BadFrame(conn, exc, self._clock()))
                 else:
                     self._dispatch(FrameReceived(conn, frame, self._clock()))
-                if link.pause > 0:
-                    # Over its rate (§5.1): its next frames wait in its own socket buffers.
-                    pause, link.pause = link.pause, 0.0
-                    await asyncio.sleep(pause)
+                # Over its rate (§5.1), or its replies not drained: its next frames wait in
+                # its own socket buffers (bridge/links.py).
+                await link.readable()
         except ConnectionClosed:
             pass
         finally:
@@ -336,10 +359,18 @@ class BridgeServer:
                 case LoadPending():
                     self._spawn(self._load(action))
                 case QueryHistory() | QuerySearch():
-                    self._spawn(self._query(action))
+                    if (link := self._links.get(action.conn)) is not None:
+                        link.reply_started()  # now: the reader looks before the task runs
+                        self._spawn(self._query(action, link))
                 case Throttle(conn, seconds):
                     if (link := self._links.get(conn)) is not None:
                         link.throttle(seconds)
+                case Damaged(recipient, seq, message_id, reason):
+                    log.warning(
+                        "damaged message %s (entry %d of %s's mailbox): %s; moved to the "
+                        "dead letters, the rest is delivered ('ai-connect admin dead-letters')",
+                        message_id or "(no id)", seq, recipient, reason,
+                    )  # fmt: skip
                 case Braked(conversation, parties, reason):
                     log.warning(
                         "loop brake: paused %s (%s): %s; `ai-connect admin resume` lifts it",
@@ -386,7 +417,7 @@ class BridgeServer:
 
     async def reload_tokens(self) -> None:
         """Re-reads the stored tokens; a change reaches the router (revocations close)."""
-        tokens = tuple(await self._store(self.store.tokens))
+        tokens = tuple(await self._read(self.store.tokens))
         if tokens != self._tokens:
             self._tokens = tokens
             log.info("auth tokens changed: %d stored", len(tokens))
@@ -395,32 +426,50 @@ class BridgeServer:
     async def _load(self, action: LoadPending) -> None:
         a = action
         try:
-            entries = await self._store(
+            entries = await self._read(
                 self.store.pending, a.recipient, a.after_seq, a.limit, a.max_bytes
             )
         except StoreError as exc:
             log.error("loading the mailbox of %s failed: %s", action.recipient, exc)
             entries = []
-        self._dispatch(PendingLoaded(action.conn, action.after_seq, tuple(entries)))
+        loaded = PendingLoaded(action.conn, action.after_seq, tuple(entries), self._clock())
+        self._dispatch(loaded)
 
-    async def _query(self, action: QueryHistory | QuerySearch) -> None:
+    async def _query(self, action: QueryHistory | QuerySearch, link: Link) -> None:
+        """Answers a query from a reader thread; its reply is built and encoded there too.
+
+        The link counts it from its dispatch to its reply (its reader waits for a reply
+        past ``LinkLimits.max_replies``), and the messages it carried are charged to the
+        connection's rate (``Answered``).
+        """
+        text: str | None = None
+        messages = 0
+        try:
+            text, messages = await self._read(self._answer, action)
+        finally:
+            link.reply_done(text)
+        if messages > 1:
+            self._dispatch(Answered(action.conn, messages, self._clock()))
+
+    def _answer(self, action: QueryHistory | QuerySearch) -> tuple[str, int]:
+        """The encoded reply to a query and how many messages it carries (reader thread)."""
         a = action
         frame: ServerFrame
         try:
             if isinstance(a, QueryHistory):
-                page, before = await self._store(
-                    self.store.history, a.viewer, a.peer, a.limit, a.before
-                )
+                page, before = self.store.history(a.viewer, a.peer, a.limit, a.before, a.max_bytes)
                 views = [message_view(m) for m in page]
                 frame = HistoryPage(rid=a.rid, messages=views, before=before)
             else:
-                found = await self._store(self.store.search, a.viewer, a.query, a.limit)
-                frame = SearchResults(rid=a.rid, messages=[message_view(m) for m in found])
+                page, before = self.store.search(a.viewer, a.query, a.limit, a.before, a.max_bytes)
+                views = [message_view(m) for m in page]
+                frame = SearchResults(rid=a.rid, messages=views, before=before)
         except StoreError as exc:
             frame = Error(
-                rid=action.rid,
+                rid=a.rid,
                 code=ErrorCode.INTERNAL,
                 message=str(exc),
                 hint="try again; if it persists, check the bridge's log",
             )
-        self._send(action.conn, frame)
+            return encode(frame), 0
+        return encode(frame), len(views)

@@ -59,10 +59,11 @@ ALLOWED: dict[Phase, frozenset[str]] = {
         {"send", "ack", "peers", "history", "search", "status", "ping"}
         | {"admin_status", "admin_history", "admin_brakes", "admin_resume", "human"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw", "forget"}
+        | {"admin_forget"}
     ),
     Phase.QUERY: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
-        | {"admin_brakes", "admin_resume", "proposal_status", "proposals"}
+        | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
     ),
 }
 

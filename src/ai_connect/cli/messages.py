@@ -294,6 +294,7 @@ def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(metavar="QUERY", help="Words that must all appear")],
     limit: Annotated[int, typer.Option(min=1, max=200, help="Most results")] = 20,
+    before: Annotated[int | None, typer.Option(min=0, help="Cursor from the newer page")] = None,
     bridge: BridgeOpt = None,
     name: NameOpt = None,
     project: ProjectOpt = None,
@@ -306,13 +307,15 @@ def search(
 
     async def run() -> int:
         async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
-            results = await client.search(query, limit)
+            results = await client.search(query, limit, before)
         found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
             _out(terminal.to_json(found))
-        else:
-            text = terminal.messages_text(found, time.time(), client.address)
-            _out(text or f"No messages match {terminal.clean(query)!r}.")
+            return 0
+        text = terminal.messages_text(found, time.time(), client.address)
+        _out(text or f"No messages match {terminal.clean(query)!r}.")
+        if results.before is not None:
+            _out(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
         return 0
 
     _run(run())

@@ -280,8 +280,11 @@ class BridgeClient(ConsensusMixin):
             History(rid=self._rid(), peer=peer, limit=limit, before=before), HistoryPage
         )
 
-    async def search(self, query: str, limit: int = 20) -> SearchResults:
-        return await self._request(Search(rid=self._rid(), query=query, limit=limit), SearchResults)
+    async def search(self, query: str, limit: int = 20, before: int | None = None) -> SearchResults:
+        """Matches newest first; ``before`` is the cursor of an earlier page (its
+        ``SearchResults.before``), for the older matches."""
+        frame = Search(rid=self._rid(), query=query, limit=limit, before=before)
+        return await self._request(frame, SearchResults)
 
     async def status(self) -> StatusReport:
         return await self._request(Status(rid=self._rid()), StatusReport)

@@ -122,6 +122,9 @@ class PeerHistoryArgs(ToolArgs):
 class PeerSearchArgs(ToolArgs):
     query: str = Field(min_length=1, max_length=500, description="Words to look for.")
     limit: int = Field(default=20, ge=1, le=200, description="At most this many results.")
+    before: int | None = Field(
+        default=None, ge=0, description="Cursor from a previous call: show older matches."
+    )
 
 
 class PeerContextArgs(ToolArgs):
@@ -178,6 +181,7 @@ class HistoryOut(ToolOut):
 
 class SearchOut(ToolOut):
     messages: list[MessageOut]
+    before: int | None = Field(default=None, description="Pass as `before` to see older matches.")
 
 
 class PeerOut(ToolOut):

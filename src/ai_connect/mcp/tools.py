@@ -207,9 +207,12 @@ async def peer_history(call: Call, args: PeerHistoryArgs) -> Output:
 
 
 async def peer_search(call: Call, args: PeerSearchArgs) -> Output:
-    found = await call.client.search(args.query, args.limit)
+    found = await call.client.search(args.query, args.limit, args.before)
     text = views_text(found.messages, call.client.address, f"No message matches {args.query!r}.")
-    return Output(text, {"messages": [terminal.view_dict(v) for v in found.messages]})
+    if found.before is not None:
+        text += f"\n\nOlder matches: call peer_search with before={found.before}."
+    data = {"messages": [terminal.view_dict(v) for v in found.messages], "before": found.before}
+    return Output(text, data)
 
 
 async def peer_context(call: Call, args: PeerContextArgs) -> Output:

@@ -129,6 +129,8 @@ class SearchResults(Frame):
     type: Literal["search_results"] = "search_results"
     rid: Rid
     messages: list[MessageView]
+    before: int | None = None
+    """Cursor for the next (older) page of matches; absent when there is none."""
 
 
 class StatusReport(Frame):

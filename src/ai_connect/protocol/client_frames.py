@@ -14,6 +14,7 @@ __all__ = [
     "CLIENT_FRAMES",
     "Ack",
     "AdminBrakes",
+    "AdminForget",
     "AdminHistory",
     "AdminResume",
     "AdminStatus",
@@ -129,6 +130,8 @@ class Search(Frame):
     rid: Rid
     query: str = Field(min_length=1, max_length=500)
     limit: int = Field(default=20, ge=1, le=200)
+    before: int | None = Field(default=None, ge=0, le=MAX_INT)
+    """Cursor from an earlier page (``search_results.before``)."""
 
 
 class Status(Frame):
@@ -183,6 +186,15 @@ class AdminResume(Frame):
     type: Literal["admin_resume"] = "admin_resume"
     rid: Rid
     conversation: str | None = Field(default=None, min_length=1, max_length=400)
+
+
+class AdminForget(Frame):
+    """Admin tokens only (anyone without auth): forget ``peer`` -- its record and mailbox;
+    its live connections are closed (§2.5)."""
+
+    type: Literal["admin_forget"] = "admin_forget"
+    rid: Rid
+    peer: str = Field(min_length=1, max_length=200)
 
 
 # --- consensus (§8): proposals, votes, verdicts --------------------------------------
@@ -262,6 +274,7 @@ ClientFrame = (
     | Human
     | AdminBrakes
     | AdminResume
+    | AdminForget
     | Propose
     | Vote
     | ProposalStatus

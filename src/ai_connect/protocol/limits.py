@@ -29,8 +29,9 @@ class Limits:
 
     max_frame_bytes: int = 1_048_576
     """A larger frame is answered with ``frame_too_large``."""
-    hard_frame_bytes: int = 8_388_608
-    """A frame above this is abuse: the connection is closed (1009)."""
+    hard_frame_bytes: int = 2_097_152
+    """A frame above this is abuse: the connection is closed (1009). It bounds what one
+    frame read from a client costs the bridge (docs/security.md, "Memory")."""
     max_body_bytes: int = 262_144
     max_context_bytes: int = 524_288
     window_messages: int = 256
@@ -43,6 +44,9 @@ class Limits:
     error_window_s: float = 60.0
     history_max: int = 500
     search_max: int = 200
+    page_bytes: int = 1_048_576
+    """A history or search page stops before its bodies and contexts pass this many bytes
+    (:func:`flow_bytes`; at least one message), and says where the next page starts."""
     rate_per_s: float = 200.0
     """Frames per second one connection may send (token bucket, §5.1); 0: no limit."""
     rate_burst: int = 2000

@@ -400,6 +400,37 @@ def test_history_pages_with_peer_filter(store: Store) -> None:
     assert bodies(third + second + first) == [f"ac {i}" for i in range(12)]
 
 
+def test_history_pages_stop_at_max_bytes_and_walk_on(store: Store) -> None:
+    """A page stops before its bodies and contexts pass max_bytes (one message at least,
+    however large); the cursor walks on to the rest with no gap (issue 11)."""
+    for i in range(10):
+        send(store, ALICE, f"{i}", BOB, body=f"{i}" + "x" * 999, context={"k": "v" * 90})
+    size = message_bytes(store.history(BOB, None, 1, None)[0][0])
+    page, cursor = store.history(BOB, None, 500, None, 3 * size)
+    assert [m.cid for m in page] == ["7", "8", "9"] and cursor is not None
+    walked = [m.cid for m in page]
+    while cursor is not None:
+        page, cursor = store.history(BOB, None, 500, cursor, 3 * size)
+        walked = [m.cid for m in page] + walked
+    assert walked == [str(i) for i in range(10)]
+    assert len(store.history(BOB, None, 500, None, 1)[0]) == 1
+
+
+def test_search_pages_by_cursor_and_by_bytes(store: Store) -> None:
+    """Search returns its cursor too: by limit or by max_bytes, newest first, no gap."""
+    for i in range(7):
+        send(store, ALICE, f"{i}", BOB, body=f"needle {i} " + "y" * 500)
+    page, cursor = store.search(BOB, "needle", 3)
+    found = [m.cid for m in page]
+    while cursor is not None:
+        page, cursor = store.search(BOB, "needle", 3, cursor)
+        found += [m.cid for m in page]
+    assert found == [str(i) for i in reversed(range(7))]
+    page, cursor = store.search(BOB, "needle", 100, None, 1_000)
+    assert [m.cid for m in page] == ["6"] and cursor is not None
+    assert store.search(BOB, "needle", 7) == (store.search(BOB, "needle", 100)[0], None)
+
+
 # -- search ---------------------------------------------------------------------------
 
 
@@ -408,20 +439,20 @@ def test_search_finds_messages_with_every_word(store: Store) -> None:
     send(store, ALICE, "1", BOB, body="the Deploy failed on staging")
     send(store, ALICE, "2", BOB, body="deploy succeeded")
     send(store, ALICE, "3", BOB, body="staging is down")
-    found = store.search(BOB, "deploy", 10)
+    found = store.search(BOB, "deploy", 10)[0]
     assert bodies(found) == ["deploy succeeded", "the Deploy failed on staging"]
-    assert bodies(store.search(BOB, "staging DEPLOY", 10)) == ["the Deploy failed on staging"]
-    assert bodies(store.search(BOB, "deploy", 1)) == ["deploy succeeded"]
-    assert store.search(BOB, "nowhere", 10) == []
+    assert bodies(store.search(BOB, "staging DEPLOY", 10)[0]) == ["the Deploy failed on staging"]
+    assert bodies(store.search(BOB, "deploy", 1)[0]) == ["deploy succeeded"]
+    assert store.search(BOB, "nowhere", 10)[0] == []
 
 
 def test_search_respects_visibility(store: Store) -> None:
     """Search finds only messages the viewer may see in history."""
     send(store, ALICE, "1", BOB, body="secret plan")
     send(store, CAROL, "1", ALICE, BOB, body="public plan")
-    assert bodies(store.search(CAROL, "plan", 10)) == ["public plan"]
-    assert bodies(store.search(ALICE, "plan", 10)) == ["public plan", "secret plan"]
-    assert store.search(CAROL, "secret", 10) == []
+    assert bodies(store.search(CAROL, "plan", 10)[0]) == ["public plan"]
+    assert bodies(store.search(ALICE, "plan", 10)[0]) == ["public plan", "secret plan"]
+    assert store.search(CAROL, "secret", 10)[0] == []
 
 
 @pytest.mark.parametrize(
@@ -431,23 +462,23 @@ def test_search_respects_visibility(store: Store) -> None:
 def test_search_never_raises_on_query_syntax(store: Store, query: str) -> None:
     """Quotes and FTS operators in a query are plain text, never a syntax error."""
     send(store, ALICE, "1", BOB, body="a b x AND OR NOT NEAR")
-    assert isinstance(store.search(BOB, query, 10), list)
+    assert isinstance(store.search(BOB, query, 10)[0], list)
 
 
 def test_search_treats_operators_as_words(store: Store) -> None:
     """Operator words are searched as words, and punctuation around words is ignored."""
     send(store, ALICE, "1", BOB, body="cats AND dogs")
     send(store, ALICE, "2", BOB, body="cats or dogs")
-    assert bodies(store.search(BOB, "AND", 10)) == ["cats AND dogs"]
-    assert bodies(store.search(BOB, '"cats" -dogs', 10)) == ["cats or dogs", "cats AND dogs"]
-    assert bodies(store.search(BOB, "(cats or)", 10)) == ["cats or dogs"]
+    assert bodies(store.search(BOB, "AND", 10)[0]) == ["cats AND dogs"]
+    assert bodies(store.search(BOB, '"cats" -dogs', 10)[0]) == ["cats or dogs", "cats AND dogs"]
+    assert bodies(store.search(BOB, "(cats or)", 10)[0]) == ["cats or dogs"]
 
 
 def test_search_with_no_words_returns_nothing(store: Store) -> None:
     """A query with no searchable word returns an empty list."""
     send(store, ALICE, "1", BOB, body="anything")
-    assert store.search(BOB, "", 10) == []
-    assert store.search(BOB, ' "*" - ( ) ', 10) == []
+    assert store.search(BOB, "", 10)[0] == []
+    assert store.search(BOB, ' "*" - ( ) ', 10)[0] == []
 
 
 # -- atomicity and lifecycle ----------------------------------------------------------
@@ -473,7 +504,7 @@ def test_failed_commit_writes_nothing(store: Store) -> None:
         store.commit(batch)
     after = (store.peers(), store.pending(BOB, 0, 10, 10_000), store.history(ALICE, None, 10, None))
     assert after == before
-    assert store.search(BOB, "lost", 10) == []
+    assert store.search(BOB, "lost", 10)[0] == []
     assert send(store, ALICE, "2", BOB, body="retried").seqs == {BOB: 2}
 
 
@@ -522,7 +553,7 @@ def test_sqlite_data_survives_reopen(tmp_path: Path) -> None:
         again = send(second, ALICE, "1", BOB)
         assert again.duplicate and again.message == original.message and again.seqs == {BOB: 1}
         assert send(second, ALICE, "3", BOB).seqs == {BOB: 3}
-        assert bodies(second.search(BOB, "durable", 10)) == ["durable words"]
+        assert bodies(second.search(BOB, "durable", 10)[0]) == ["durable words"]
 
 
 def test_sqlite_rejects_unknown_synchronous_mode(tmp_path: Path) -> None:
@@ -534,13 +565,15 @@ def test_sqlite_rejects_unknown_synchronous_mode(tmp_path: Path) -> None:
 
 
 def test_sqlite_sets_pragmas_and_schema_version(tmp_path: Path) -> None:
-    """The database is in WAL mode with the schema version recorded in user_version."""
+    """The database is in WAL mode with the schema version recorded in user_version; a new
+    file returns freed pages to the file system (auto_vacuum incremental, for retention)."""
     with SqliteStore(tmp_path / "t.db"):
         pass
     db = sqlite3.connect(tmp_path / "t.db")
     try:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)
     finally:
         db.close()
 
@@ -582,3 +615,36 @@ def test_sqlite_store_works_from_another_thread(tmp_path: Path) -> None:
         worker.start()
         worker.join(timeout=10)
         assert results and results[0].seqs == {BOB: 1}
+
+
+def test_sqlite_reads_beside_an_open_write_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a commit holds its transaction open, history and mailbox reads on another
+    thread answer at once from the last committed state (their own connection, WAL)."""
+    inside, release = threading.Event(), threading.Event()
+    real_ack = BatchWriter._ack
+
+    def slow_ack(self: BatchWriter, acks: list[AckOp]) -> None:
+        real_ack(self, acks)
+        inside.set()
+        release.wait(10)
+
+    with SqliteStore(tmp_path / "t.db") as store:
+        store.commit(WriteBatch(peers=[peer(BOB)]))
+        send(store, ALICE, "1", BOB, body="committed")
+        monkeypatch.setattr(BatchWriter, "_ack", slow_ack)
+        batch = WriteBatch(
+            appends=[append(ALICE, "2", BOB, body="in flight")], acks=[AckOp(BOB, 1)]
+        )
+        writer = threading.Thread(target=store.commit, args=(batch,))
+        writer.start()
+        try:
+            assert inside.wait(10)
+            assert bodies(store.history(BOB, None, 10, None)[0]) == ["committed"]
+            assert [e.seq for e in store.pending(BOB, 0, 10, 1 << 20)] == [1]
+            assert cursors(store) == {BOB: (1, 0)}
+        finally:
+            release.set()
+            writer.join(10)
+        assert bodies(store.history(BOB, None, 10, None)[0]) == ["committed", "in flight"]

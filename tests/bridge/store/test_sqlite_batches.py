@@ -146,12 +146,12 @@ def test_search_finds_every_message_of_a_batch_and_after_reopen(tmp_path: Path) 
     with SqliteStore(path) as store:
         store.commit(WriteBatch(appends=ops[:120]))
         store.commit(WriteBatch(appends=ops[120:] + ops[:5]))  # resent ones are not re-indexed
-        assert len(store.search(BOB, "shared", 1000)) == 300
-        assert [m.cid for m in store.search(ALICE, "word7", 10)] == ["7"]
+        assert len(store.search(BOB, "shared", 1000)[0]) == 300
+        assert [m.cid for m in store.search(ALICE, "word7", 10)[0]] == ["7"]
     with SqliteStore(path) as store:
-        assert len(store.search(BOB, "SHARED", 1000)) == 300
+        assert len(store.search(BOB, "SHARED", 1000)[0]) == 300
         store.commit(WriteBatch(appends=[AppendOp(message("late", "shared late"), (BOB,))]))
-        assert [m.cid for m in store.search(BOB, "late shared", 10)] == ["late"]
+        assert [m.cid for m in store.search(BOB, "late shared", 10)[0]] == ["late"]
         # Raises if the index and the messages disagree (an entry missing or twice).
         check = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)"
         store._db.execute(check)
@@ -165,5 +165,5 @@ def test_failed_batch_leaves_nothing_in_the_index(tmp_path: Path) -> None:
         batch = WriteBatch(appends=[AppendOp(message("3", "ghost"), (BOB,)), clash])
         with pytest.raises(StoreError):
             store.commit(batch)
-        assert store.search(BOB, "ghost", 10) == []
-        assert [m.body for m in store.search(BOB, "kept", 10)] == ["kept"]
+        assert store.search(BOB, "ghost", 10)[0] == []
+        assert [m.body for m in store.search(BOB, "kept", 10)[0]] == ["kept"]

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from ai_connect.bridge.auth import new_token
-from ai_connect.bridge.store.base import Store, TokenRecord, WriteBatch
+from ai_connect.bridge.store.base import Store, TokenRecord
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
+from ai_connect.bridge.store.sqlite.schema import MIGRATIONS, checksum
 from ai_connect.errors import StoreError
-
-from .test_contract import peer, send
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -84,20 +83,31 @@ def test_another_connection_sees_a_token_at_once(tmp_path: Path) -> None:
 
 
 def test_a_version_1_database_gains_the_tokens_table(tmp_path: Path) -> None:
-    """Opening a schema-1 database migrates it to 2 and keeps its peers and messages."""
+    """Opening a schema-1 database migrates it to the current one and keeps its peers and
+    messages; each message stored before gets its checksum (version 3)."""
     path = tmp_path / "t.db"
-    with SqliteStore(path) as store:
-        store.commit(WriteBatch(peers=[peer("Bob (p)")]))
-        send(store, "Alice (p)", "1", "Bob (p)")
     db = sqlite3.connect(path)
-    db.execute("DROP TABLE tokens")
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("INSERT INTO peers VALUES ('Bob (p)', 'Bob', 'p', 1.0, 1.0, 1, 0)")
+    db.execute(
+        "INSERT INTO messages (n, id, sender, cid, target, body, context, ts)"
+        " VALUES (1, 'm1', 'Alice (p)', '1', 'Bob (p)', 'hello', '{\"a\":1}', 5.0)"
+    )
+    db.execute("INSERT INTO mailbox VALUES ('Bob (p)', 1, 1)")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
     with SqliteStore(path) as store:
-        assert store.pending("Bob (p)", 0, 10, 10_000)[0].message.cid == "1"
+        (entry,) = store.pending("Bob (p)", 0, 10, 10_000)
+        assert (entry.message.cid, entry.message.context, entry.damaged) == ("1", {"a": 1}, None)
         store.put_token(token("a", 1.0))
         assert len(store.tokens()) == 1
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT checksum FROM messages").fetchone() == (
+        checksum(b"hello", b'{"a":1}'),
+    )
+    db.close()
 
 
 def test_a_closed_store_refuses_token_calls(store: Store) -> None:

@@ -1,9 +1,12 @@
 """The storage protocol of the bridge and the records it keeps.
 
-A store is synchronous and single-threaded: the server owns it from one worker thread and
-hands it one :class:`WriteBatch` per loop turn (group commit, DESIGN.md "Delivery
-guarantees"). ``commit`` is atomic: after it returns, everything in the batch is durable;
-if it raises :class:`~ai_connect.errors.StoreError`, nothing of it is.
+A store is synchronous. The server writes from one worker thread, handing it one
+:class:`WriteBatch` per loop turn (group commit, DESIGN.md "Delivery guarantees"), and
+reads (mailboxes, history, search, peers, tokens) from other threads, beside the writes
+and each other: a query never waits for a commit, nor a commit for a query (issue 11).
+Each read sees a committed state, and everything committed before it started. ``commit``
+is atomic: after it returns, everything in the batch is durable; if it raises
+:class:`~ai_connect.errors.StoreError`, nothing of it is.
 
 Two implementations keep the same contract (tests/bridge/store/test_contract.py):
 ``MemoryStore`` for tests, ``SqliteStore`` as the default.
@@ -20,11 +23,14 @@ __all__ = [
     "AckOp",
     "AppendOp",
     "AppendResult",
+    "BuryOp",
     "CommitResult",
+    "DeadLetter",
     "ForgetOp",
     "MailboxEntry",
     "PeerRecord",
     "ProposalRecord",
+    "PruneOp",
     "Store",
     "StoredMessage",
     "TokenRecord",
@@ -58,6 +64,12 @@ class MailboxEntry:
     recipient: str
     seq: int
     message: StoredMessage
+    damaged: str | None = None
+    """Why the message cannot be delivered as it was stored (damaged on disk), if so:
+    then ``message`` holds only what could be read, and a :class:`BuryOp` with ``key``
+    moves it to the dead letters (issue 11)."""
+    key: int = 0
+    """The store's own number for the message (SQLite: its rowid), for :class:`BuryOp`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +141,49 @@ class ForgetOp:
 
 
 @dataclass(frozen=True, slots=True)
+class PruneOp:
+    """Retention (``--retention-days``, docs/operations.md): forget ``peers`` (as
+    :class:`ForgetOp` does), then delete at most ``limit`` messages stored before
+    ``horizon`` that no recipient still has to ack, and the dead letters moved before it.
+
+    A message that someone has not acked yet is kept, however old: retention never takes
+    mail before it was read. The commit's :attr:`CommitResult.pruned` says how many
+    messages went; ``limit`` keeps each transaction short (the router asks again).
+    """
+
+    horizon: float
+    peers: tuple[str, ...] = ()
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class BuryOp:
+    """Move the damaged message ``key`` (:attr:`MailboxEntry.key`) aside: into the dead
+    letters, as far as it can be read, with ``reason`` and the time ``moved``; out of
+    the messages and out of every mailbox, so that it blocks none. Idempotent."""
+
+    key: int
+    reason: str
+    moved: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message moved aside because it could not be read back as stored (issue 11)."""
+
+    key: int
+    id: str
+    sender: str
+    to: str
+    recipients: tuple[str, ...]
+    body: str
+    """As far as it can be read (undecodable bytes replaced)."""
+    ts: float | None
+    reason: str
+    moved: float
+
+
+@dataclass(frozen=True, slots=True)
 class ProposalRecord:
     """A consensus proposal with its ballots (``bridge/consensus.py``), as JSON data.
 
@@ -151,9 +206,21 @@ class WriteBatch:
     """Upserts by id, after the appends (docs/protocol.md §8)."""
     forgets: list[ForgetOp] = field(default_factory=list)
     """Last: peers and their mailboxes removed (docs/protocol.md §2.5)."""
+    buries: list[BuryOp] = field(default_factory=list)
+    """Damaged messages moved to the dead letters."""
+    prunes: list[PruneOp] = field(default_factory=list)
+    """Retention, after everything else."""
 
     def __bool__(self) -> bool:
-        return bool(self.peers or self.appends or self.acks or self.proposals or self.forgets)
+        return bool(
+            self.peers
+            or self.appends
+            or self.acks
+            or self.proposals
+            or self.forgets
+            or self.buries
+            or self.prunes
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +236,8 @@ class AppendResult:
 class CommitResult:
     appends: list[AppendResult]
     """One result per ``AppendOp``, in the batch's order."""
+    pruned: int = 0
+    """Messages the batch's ``PruneOp`` deleted (its ``limit``: perhaps more are due)."""
 
 
 class Store(Protocol):
@@ -196,33 +265,57 @@ class Store(Protocol):
         """Entries of ``recipient`` with ``seq > after_seq`` in order.
 
         At most ``limit`` entries, and stops before the total body+context size passes
-        ``max_bytes`` -- but always returns at least one entry if any is pending.
+        ``max_bytes`` -- but always returns at least one entry if any is pending. A
+        message that cannot be read back as stored (damaged on disk, or its checksum does
+        not match) comes back as an entry with ``damaged`` set, never as an error: one
+        bad record must not block the mailbox. Sequence numbers may have gaps where
+        damaged messages were moved aside.
         """
         ...
 
     def history(
-        self, viewer: str, peer: str | None, limit: int, before: int | None
+        self,
+        viewer: str,
+        peer: str | None,
+        limit: int,
+        before: int | None,
+        max_bytes: int | None = None,
     ) -> tuple[list[StoredMessage], int | None]:
         """The newest ``limit`` messages ``viewer`` may see, oldest first.
 
         ``viewer`` may see a message it sent or one in its mailbox. With ``peer``, only
         the conversation between the two: messages from ``viewer`` with ``peer`` among
         the recipients, and messages from ``peer`` in ``viewer``'s mailbox (broadcasts
-        included). ``before`` is a cursor from an earlier page. Returns the page and the
-        cursor for the next older page (``None`` when there is none).
+        included). ``before`` is a cursor from an earlier page. The page stops before its
+        body+context bytes (:func:`message_bytes`) pass ``max_bytes``, but holds at least
+        one message if any is visible. Returns the page and the cursor for the next older
+        page (``None`` when there is none).
         """
         ...
 
-    def search(self, viewer: str, query: str, limit: int) -> list[StoredMessage]:
+    def search(
+        self,
+        viewer: str,
+        query: str,
+        limit: int,
+        before: int | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[list[StoredMessage], int | None]:
         """Messages ``viewer`` may see whose body matches every word of ``query``.
 
-        Newest first. ``query`` is plain words, never a query language: quotes and
-        operators in it are searched as text.
+        Newest first, older than the cursor ``before``, at most ``limit`` and about
+        ``max_bytes`` as :meth:`history`; returns them and the cursor of the next page
+        (``None`` when there is none). ``query`` is plain words, never a query language:
+        quotes and operators in it are searched as text.
         """
         ...
 
     def proposals(self) -> list[ProposalRecord]:
         """Every stored consensus proposal, by id (docs/protocol.md §8)."""
+        ...
+
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        """The newest ``limit`` messages moved aside as damaged, newest first."""
         ...
 
     # Tokens (docs/security.md): few, written by ``ai-connect token`` from another

@@ -10,20 +10,27 @@ The rules both stores share (addresses, search words, proposal JSON) are in
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import functools
 import json
+import threading
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Self
+from typing import Any, ParamSpec, Self, TypeVar
 
 from ai_connect.errors import StoreError
 
 from . import rules
 from .base import (
     AppendResult,
+    BuryOp,
     CommitResult,
+    DeadLetter,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
+    PruneOp,
     StoredMessage,
     TokenRecord,
     WriteBatch,
@@ -31,6 +38,22 @@ from .base import (
 )
 
 __all__ = ["MemoryStore"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _locked(method: Callable[P, R]) -> Callable[P, R]:
+    """Runs ``method`` under the store's lock: the server reads from other threads than
+    the one that commits (store/base.py), and plain dicts and lists are not a snapshot."""
+
+    @functools.wraps(method)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        store: Any = args[0]
+        with store._lock:
+            return method(*args, **kwargs)
+
+    return locked
 
 
 def _check_message(message: StoredMessage, recipients: tuple[str, ...]) -> None:
@@ -47,21 +70,26 @@ class MemoryStore:
     """A :class:`~ai_connect.bridge.store.base.Store` in plain dicts and lists.
 
     Messages are numbered ``n`` from 1 in the order they are stored; ``n`` is the
-    history cursor, as the rowid is in SQLite.
+    history cursor, as the rowid is in SQLite. Reads may come from other threads than
+    commits (store/base.py): one lock serialises them.
     """
 
     kind = "memory"
 
     def __init__(self) -> None:
-        self._messages: list[StoredMessage] = []  # message n is at index n - 1
-        self._seqs: list[dict[str, int]] = []  # recipient -> seq, per message
+        self._messages: dict[int, StoredMessage] = {}  # n -> message
+        self._seqs: dict[int, dict[str, int]] = {}  # n -> {recipient: seq}
+        self._last_n = 0
         self._by_cid: dict[tuple[str, str], int] = {}  # (sender, cid) -> n
         self._ids: set[str] = set()
-        self._mailboxes: dict[str, list[int]] = {}  # recipient -> n of seq 1, 2, ...
+        self._mailboxes: dict[str, list[tuple[int, int]]] = {}  # recipient -> [(seq, n)]
+        self._tips: dict[str, int] = {}  # recipient -> last seq given out
         self._peers: dict[str, PeerRecord] = {}
         self._tokens: dict[str, TokenRecord] = {}  # id -> token, in creation order
         self._proposals: dict[str, str] = {}  # id -> JSON text, as SQLite keeps it
+        self._dead: dict[int, DeadLetter] = {}  # n -> dead letter (none arise in memory)
         self._closed = False
+        self._lock = threading.RLock()
 
     def __enter__(self) -> Self:
         return self
@@ -88,6 +116,7 @@ class MemoryStore:
 
     # -- writing ---------------------------------------------------------------------
 
+    @_locked
     def commit(self, batch: WriteBatch) -> CommitResult:
         """Writes the batch atomically: everything is checked before anything changes."""
         self._check_open()
@@ -105,8 +134,8 @@ class MemoryStore:
                 continue
             if key in self._by_cid:
                 n = self._by_cid[key]
-                original = self._messages[n - 1]
-                results.append(AppendResult(original, dict(self._seqs[n - 1]), True))
+                original = self._messages[n]
+                results.append(AppendResult(original, dict(self._seqs[n]), True))
                 continue
             if message.id in self._ids or message.id in ids:
                 raise StoreError(
@@ -124,19 +153,20 @@ class MemoryStore:
             seqs: dict[str, int] = {}
             for recipient in dict.fromkeys(op.recipients):
                 if recipient not in tips:
-                    tips[recipient] = len(self._mailboxes.get(recipient, ()))
+                    tips[recipient] = self._tips.get(recipient, 0)
                 tips[recipient] += 1
                 seqs[recipient] = tips[recipient]
             new.append((message, seqs))
             staged[key] = AppendResult(message, seqs, False)
             results.append(staged[key])
         proposals = rules.encoded(batch.proposals)
-        self._apply(batch, new)
+        pruned = self._apply(batch, new)
         self._proposals.update(proposals)
-        return CommitResult(results)
+        return CommitResult(results, pruned)
 
-    def _apply(self, batch: WriteBatch, new: list[tuple[StoredMessage, dict[str, int]]]) -> None:
-        """Applies a checked batch; plain dict and list updates, so it cannot fail."""
+    def _apply(self, batch: WriteBatch, new: list[tuple[StoredMessage, dict[str, int]]]) -> int:
+        """Applies a checked batch; plain dict and list updates, so it cannot fail.
+        Returns the number of messages pruned."""
         for peer in batch.peers:
             old = self._peers.get(peer.address)
             if old is None:
@@ -146,13 +176,15 @@ class MemoryStore:
                     old, name=peer.name, project=peer.project, last_seen=peer.last_seen
                 )
         for message, seqs in new:
-            self._messages.append(message)
-            self._seqs.append(dict(seqs))
-            n = len(self._messages)
+            self._last_n += 1
+            n = self._last_n
+            self._messages[n] = message
+            self._seqs[n] = dict(seqs)
             self._by_cid[message.sender, message.cid] = n
             self._ids.add(message.id)
-            for recipient in seqs:
-                self._mailboxes.setdefault(recipient, []).append(n)
+            for recipient, seq in seqs.items():
+                self._mailboxes.setdefault(recipient, []).append((seq, n))
+                self._tips[recipient] = seq
                 if recipient not in self._peers:
                     name, project = rules.split_address(recipient)
                     self._peers[recipient] = PeerRecord(
@@ -163,31 +195,88 @@ class MemoryStore:
             if acker is None:
                 continue
             # Never past the tip: a stale client cursor must not skip future mail.
-            acked = max(acker.acked, min(ack.seq, self._tip(ack.recipient)))
+            acked = max(acker.acked, min(ack.seq, self._tips.get(ack.recipient, 0)))
             self._peers[ack.recipient] = dataclasses.replace(acker, acked=acked)
         for forget in batch.forgets:
-            for n in self._mailboxes.pop(forget.address, []):
-                self._seqs[n - 1].pop(forget.address, None)
-            self._peers.pop(forget.address, None)
+            self._forget(forget.address)
+        for bury in batch.buries:
+            self._bury(bury)
+        return sum(self._prune(prune) for prune in batch.prunes)
+
+    def _forget(self, address: str) -> None:
+        for _, n in self._mailboxes.pop(address, []):
+            self._seqs[n].pop(address, None)
+        self._tips.pop(address, None)
+        self._peers.pop(address, None)
+
+    def _drop(self, n: int) -> StoredMessage:
+        """Removes message ``n`` and its mailbox entries (tips stay)."""
+        message = self._messages.pop(n)
+        seqs = self._seqs.pop(n)
+        self._by_cid.pop((message.sender, message.cid), None)
+        self._ids.discard(message.id)
+        for recipient, seq in seqs.items():
+            mailbox = self._mailboxes.get(recipient, [])
+            at = bisect.bisect_left(mailbox, seq, key=lambda entry: entry[0])
+            if at < len(mailbox) and mailbox[at] == (seq, n):
+                del mailbox[at]
+        return message
+
+    def _bury(self, op: BuryOp) -> None:
+        if op.key not in self._messages or op.key in self._dead:
+            return
+        recipients = tuple(self._seqs[op.key])
+        m = self._drop(op.key)
+        self._dead[op.key] = DeadLetter(
+            op.key, m.id, m.sender, m.to, recipients, m.body, m.ts, op.reason, op.moved
+        )
+
+    def _prune(self, op: PruneOp) -> int:
+        for address in op.peers:  # unless it came back since the router chose it
+            peer = self._peers.get(address)
+            if peer is not None and peer.last_seen < op.horizon:
+                self._forget(address)
+        due = sorted(
+            (m.ts, n)
+            for n, m in self._messages.items()
+            if m.ts < op.horizon and all(self._read(r, seq) for r, seq in self._seqs[n].items())
+        )
+        for _, n in due[: op.limit]:
+            self._drop(n)
+        for n in [n for n, d in self._dead.items() if d.moved < op.horizon]:
+            del self._dead[n]
+        return min(len(due), op.limit)
+
+    def _read(self, recipient: str, seq: int) -> bool:
+        """Whether ``recipient`` no longer has to ack its entry ``seq``."""
+        peer = self._peers.get(recipient)
+        return peer is None or seq <= peer.acked
 
     # -- reading ---------------------------------------------------------------------
 
-    def _tip(self, recipient: str) -> int:
-        return len(self._mailboxes.get(recipient, ()))
-
+    @_locked
     def proposals(self) -> list[ProposalRecord]:
         """Every stored proposal, by id."""
         self._check_open()
         return [rules.decoded(i, text) for i, text in sorted(self._proposals.items())]
 
+    @_locked
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        """The newest ``limit`` messages moved aside, newest first."""
+        self._check_open()
+        dead = sorted(self._dead.values(), key=lambda d: (d.moved, d.key), reverse=True)
+        return dead[:limit]
+
+    @_locked
     def peers(self) -> list[PeerRecord]:
         """Every known peer with its current cursors, by address."""
         self._check_open()
         return [
-            dataclasses.replace(peer, tip=self._tip(address))
+            dataclasses.replace(peer, tip=self._tips.get(address, 0))
             for address, peer in sorted(self._peers.items())
         ]
 
+    @_locked
     def pending(
         self, recipient: str, after_seq: int, limit: int, max_bytes: int
     ) -> list[MailboxEntry]:
@@ -196,61 +285,94 @@ class MemoryStore:
         mailbox = self._mailboxes.get(recipient, [])
         entries: list[MailboxEntry] = []
         total = 0
-        for seq in range(max(after_seq, 0) + 1, len(mailbox) + 1):
+        start = bisect.bisect_right(mailbox, after_seq, key=lambda entry: entry[0])
+        for seq, n in mailbox[start:]:
             if len(entries) >= limit:
                 break
-            message = self._messages[mailbox[seq - 1] - 1]
+            message = self._messages[n]
             total += message_bytes(message)
             if entries and total > max_bytes:
                 break
-            entries.append(MailboxEntry(recipient, seq, message))
+            entries.append(MailboxEntry(recipient, seq, message, None, n))
         return entries
 
     def _visible(self, n: int, viewer: str, peer: str | None) -> bool:
-        sender = self._messages[n - 1].sender
-        seqs = self._seqs[n - 1]
+        sender = self._messages[n].sender
+        seqs = self._seqs[n]
         if peer is None:
             return sender == viewer or viewer in seqs
         return (sender == viewer and peer in seqs) or (sender == peer and viewer in seqs)
 
+    @_locked
     def history(
-        self, viewer: str, peer: str | None, limit: int, before: int | None
+        self,
+        viewer: str,
+        peer: str | None,
+        limit: int,
+        before: int | None,
+        max_bytes: int | None = None,
     ) -> tuple[list[StoredMessage], int | None]:
         """The newest ``limit`` visible messages before the cursor, oldest first."""
         self._check_open()
-        if limit <= 0:
-            return [], None
-        start = len(self._messages) if before is None else min(before - 1, len(self._messages))
-        found: list[int] = []
-        for n in range(start, 0, -1):
-            if self._visible(n, viewer, peer):
-                if len(found) == limit:
-                    return [self._messages[i - 1] for i in reversed(found)], found[-1]
-                found.append(n)
-        return [self._messages[i - 1] for i in reversed(found)], None
+        found = (n for n in self._newest(before) if self._visible(n, viewer, peer))
+        page, cursor = self._page(found, limit, max_bytes)
+        page.reverse()
+        return page, cursor
 
-    def search(self, viewer: str, query: str, limit: int) -> list[StoredMessage]:
+    @_locked
+    def search(
+        self,
+        viewer: str,
+        query: str,
+        limit: int,
+        before: int | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[list[StoredMessage], int | None]:
         """Visible messages whose body holds every word of ``query``, newest first."""
         self._check_open()
         words = set(rules.search_words(query))
-        if not words or limit <= 0:
-            return []
-        found: list[StoredMessage] = []
-        for n in range(len(self._messages), 0, -1):
-            message = self._messages[n - 1]
-            if self._visible(n, viewer, None) and words <= set(rules.search_words(message.body)):
-                found.append(message)
-                if len(found) == limit:
-                    break
-        return found
+        if not words:
+            return [], None
+        found = (
+            n
+            for n in self._newest(before)
+            if self._visible(n, viewer, None)
+            and words <= set(rules.search_words(self._messages[n].body))
+        )
+        return self._page(found, limit, max_bytes)
+
+    def _newest(self, before: int | None) -> Iterator[int]:
+        """Numbers of the stored messages below the cursor, newest first."""
+        start = self._last_n if before is None else min(before - 1, self._last_n)
+        return (n for n in range(start, 0, -1) if n in self._messages)
+
+    def _page(
+        self, found: Iterator[int], limit: int, max_bytes: int | None
+    ) -> tuple[list[StoredMessage], int | None]:
+        """The first of ``found`` up to ``limit`` and ``max_bytes`` (at least one), newest
+        first, and the cursor of the rest (``None``: nothing is left)."""
+        page: list[StoredMessage] = []
+        total, last = 0, 0
+        if limit <= 0:
+            return page, None
+        for n in found:
+            message = self._messages[n]
+            total += message_bytes(message)
+            if len(page) == limit or (page and max_bytes is not None and total > max_bytes):
+                return page, last
+            page.append(message)
+            last = n
+        return page, None
 
     # -- tokens ----------------------------------------------------------------------
 
+    @_locked
     def tokens(self) -> list[TokenRecord]:
         """Every token, oldest first."""
         self._check_open()
         return sorted(self._tokens.values(), key=lambda t: (t.created, t.id))
 
+    @_locked
     def put_token(self, token: TokenRecord) -> None:
         """Stores a new token; its id and hash must be new."""
         self._check_open()
@@ -261,6 +383,7 @@ class MemoryStore:
             )
         self._tokens[token.id] = token
 
+    @_locked
     def revoke_token(self, token_id: str, when: float) -> bool:
         """Marks the token revoked; ``False`` if unknown or already revoked."""
         self._check_open()

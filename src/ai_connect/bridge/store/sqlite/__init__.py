@@ -21,8 +21,11 @@ so ``executemany`` takes the GIL back once per row, and each take waits for the 
 (up to ``sys.getswitchinterval()``) whenever the loop holds it. One statement per table
 lets SQLite write a whole batch while the loop runs (bench/store_bench.py measures both).
 
-The connection is made in one thread and used from another (the server's store worker),
-one thread at a time: hence ``check_same_thread=False``. SQL lives only in this package::
+Writes go through one connection, made in one thread and used from another (the server's
+store worker), one thread at a time: hence ``check_same_thread=False``. Reads go through
+a connection per reading thread (``PRAGMA query_only``), opened on first use: in WAL mode
+readers and the writer never wait for each other, so a history query cannot hold up a
+group commit, nor the other way round (issue 11). SQL lives only in this package::
 
     __init__.py   SqliteStore: connection, errors and transactions, migrations, reads
     schema.py     the tables and their migrations; how a message row reads back
@@ -35,13 +38,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from ai_connect.bridge.store.base import (
     CommitResult,
+    DeadLetter,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
@@ -55,9 +60,14 @@ from ai_connect.bridge.store.sqlite import consensus as _consensus
 from ai_connect.bridge.store.sqlite import tokens as _tokens
 from ai_connect.bridge.store.sqlite.batch import CACHED_STATEMENTS, BatchWriter
 from ai_connect.bridge.store.sqlite.schema import (
+    CHECKSUM_FUNCTION,
     COLUMNS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    Damaged,
+    checksum,
+    dead_letter,
+    placeholder,
     stored_message,
 )
 from ai_connect.errors import StoreError
@@ -70,8 +80,11 @@ _NO_CURSOR = 2**63 - 1  # larger than any rowid
 
 # Reads
 _PENDING = f"""
-    SELECT b.seq, {COLUMNS} FROM mailbox b JOIN messages m ON m.n = b.n
+    SELECT b.seq, b.n, {COLUMNS} FROM mailbox b LEFT JOIN messages m ON m.n = b.n
     WHERE b.recipient = ? AND b.seq > ? ORDER BY b.seq LIMIT ?"""
+_DEAD_LETTERS = """
+    SELECT n, id, sender, target, recipients, body, ts, reason, moved FROM dead_letters
+    ORDER BY moved DESC, n DESC LIMIT ?"""
 # Each branch walks one index newest first and stops after :lim rows; the union merges.
 _PAGE_ALL = """
     SELECT n FROM (SELECT n FROM messages WHERE sender = :viewer AND n < :before
@@ -91,8 +104,9 @@ _HISTORY = f"""
     WITH page (n) AS ({{page}} ORDER BY n DESC LIMIT :lim)
     SELECT m.n, {COLUMNS} FROM page JOIN messages m ON m.n = page.n ORDER BY m.n DESC"""
 _SEARCH = f"""
-    SELECT {COLUMNS} FROM messages_fts JOIN messages m ON m.n = messages_fts.rowid
-    WHERE messages_fts MATCH :query AND (m.sender = :viewer OR EXISTS (
+    SELECT m.n, {COLUMNS} FROM messages_fts JOIN messages m ON m.n = messages_fts.rowid
+    WHERE messages_fts MATCH :query AND messages_fts.rowid < :before
+    AND (m.sender = :viewer OR EXISTS (
         SELECT 1 FROM mailbox b WHERE b.n = m.n AND b.recipient = :viewer))
     ORDER BY messages_fts.rowid DESC LIMIT :lim"""
 
@@ -135,8 +149,16 @@ class SqliteStore:
             ) from exc
         self._closed = False
         self._writer = BatchWriter(self._db)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         try:
             with self._reading("configure the database"):
+                self._db.create_function(CHECKSUM_FUNCTION, 2, checksum, deterministic=True)
+                if self._db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                    # Only an empty database can take it: freed pages go back to the file
+                    # system (store.prune). Older files reuse their free pages instead.
+                    self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute(f"PRAGMA synchronous = {mode}")
                 self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -168,10 +190,32 @@ class SqliteStore:
         return total
 
     def close(self) -> None:
-        """Closes the connection; later calls raise ``StoreError``. Idempotent."""
+        """Closes the connections; later calls raise ``StoreError``. Idempotent."""
         if not self._closed:
             self._closed = True
+            with self._readers_lock:
+                readers, self._readers = self._readers, []
+            for reader in readers:
+                reader.close()
             self._db.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection, opened on first use (the writer's own for an
+        in-memory database, which other connections cannot see)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            return db
+        if self.path == ":memory:" or self._closed:
+            return self._db  # closed: its error says so
+        db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=64
+        )
+        db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA query_only = ON")
+        with self._readers_lock:
+            self._readers.append(db)
+        self._local.db = db
+        return db
 
     # -- errors and transactions -----------------------------------------------------
 
@@ -240,18 +284,22 @@ class SqliteStore:
         if not batch:
             return CommitResult([])
         with self._transaction("commit a batch"):
-            results = self._writer.write(batch)
-        return CommitResult(results)
+            results, pruned = self._writer.write(batch)
+        return CommitResult(results, pruned)
 
     # -- reading ---------------------------------------------------------------------
 
     def peers(self) -> list[PeerRecord]:
         """Every known peer with its current cursors, by address."""
         with self._reading("list peers"):
-            rows = self._db.execute(
-                "SELECT address, name, project, first_seen, last_seen, tip, acked"
-                " FROM peers ORDER BY address"
-            ).fetchall()
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT address, name, project, first_seen, last_seen, tip, acked"
+                    " FROM peers ORDER BY address"
+                )
+                .fetchall()
+            )
         return [PeerRecord(*row) for row in rows]
 
     def pending(
@@ -262,17 +310,29 @@ class SqliteStore:
             return []
         entries: list[MailboxEntry] = []
         total = 0
-        with self._reading("read a mailbox"), contextlib.closing(self._db.cursor()) as cursor:
-            for seq, *columns in cursor.execute(_PENDING, (recipient, after_seq, limit)):
-                message = stored_message(tuple(columns))
+        db = self._reader()
+        with self._reading("read a mailbox"), contextlib.closing(db.cursor()) as cursor:
+            for seq, n, *columns in cursor.execute(_PENDING, (recipient, after_seq, limit)):
+                try:
+                    message = stored_message(tuple(columns))
+                except Damaged as damage:
+                    entries.append(
+                        MailboxEntry(recipient, seq, placeholder(columns), str(damage), n)
+                    )
+                    continue
                 total += message_bytes(message)
                 if entries and total > max_bytes:
                     break
-                entries.append(MailboxEntry(recipient, seq, message))
+                entries.append(MailboxEntry(recipient, seq, message, None, n))
         return entries
 
     def history(
-        self, viewer: str, peer: str | None, limit: int, before: int | None
+        self,
+        viewer: str,
+        peer: str | None,
+        limit: int,
+        before: int | None,
+        max_bytes: int | None = None,
     ) -> tuple[list[StoredMessage], int | None]:
         """The newest ``limit`` visible messages before the cursor, oldest first."""
         if limit <= 0:
@@ -284,33 +344,69 @@ class SqliteStore:
             "lim": limit + 1,  # one more than asked tells whether an older page exists
         }
         sql = _HISTORY.format(page=_PAGE_ALL if peer is None else _PAGE_WITH_PEER)
-        with self._reading("read history"):
-            rows = self._db.execute(sql, params).fetchall()
-        page = rows[:limit]
-        cursor = page[-1][0] if len(rows) > limit else None
-        return [stored_message(row[1:]) for row in reversed(page)], cursor
+        page, cursor = self._page("read history", sql, params, limit, max_bytes)
+        page.reverse()
+        return page, cursor
 
-    def search(self, viewer: str, query: str, limit: int) -> list[StoredMessage]:
+    def search(
+        self,
+        viewer: str,
+        query: str,
+        limit: int,
+        before: int | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[list[StoredMessage], int | None]:
         """Visible messages whose body holds every word of ``query``, newest first."""
         match = fts_query(query)
         if not match or limit <= 0:
-            return []
-        params = {"query": match, "viewer": viewer, "lim": limit}
-        with self._reading("search messages"):
-            rows = self._db.execute(_SEARCH, params).fetchall()
-        return [stored_message(row) for row in rows]
+            return [], None
+        params = {
+            "query": match,
+            "viewer": viewer,
+            "before": _NO_CURSOR if before is None else before,
+            "lim": limit + 1,
+        }
+        return self._page("search messages", _SEARCH, params, limit, max_bytes)
+
+    def _page(
+        self, what: str, sql: str, params: dict[str, Any], limit: int, max_bytes: int | None
+    ) -> tuple[list[StoredMessage], int | None]:
+        """Rows ``(n, COLUMNS)`` newest first, read one at a time until ``limit`` or
+        ``max_bytes`` is reached (SQLite reads no further); the cursor of what is left."""
+        page: list[StoredMessage] = []
+        total, last, more = 0, 0, False
+        db = self._reader()
+        with self._reading(what), contextlib.closing(db.cursor()) as rows:
+            for n, *columns in rows.execute(sql, params):
+                try:
+                    message = stored_message(tuple(columns))
+                except Damaged:
+                    continue  # never shown; a mailbox read moves it aside (BuryOp)
+                total += message_bytes(message)
+                if len(page) == limit or (page and max_bytes is not None and total > max_bytes):
+                    more = True
+                    break
+                page.append(message)
+                last = n
+        return page, (last if more else None)
 
     # -- proposals and tokens (docs/security.md; their SQL: consensus.py, tokens.py) --
+
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        """The newest ``limit`` messages moved aside as damaged, newest first."""
+        with self._reading("read the dead letters"):
+            rows = self._reader().execute(_DEAD_LETTERS, (limit,)).fetchall()
+        return [dead_letter(row) for row in rows]
 
     def proposals(self) -> list[ProposalRecord]:
         """Every stored proposal, by id."""
         with self._reading("read the proposals"):
-            return _consensus.load(self._db)
+            return _consensus.load(self._reader())
 
     def tokens(self) -> list[TokenRecord]:
         """Every token, oldest first."""
         with self._reading("read the auth tokens"):
-            rows = self._db.execute(_tokens.SELECT).fetchall()
+            rows = self._reader().execute(_tokens.SELECT).fetchall()
         return [_tokens.record(row) for row in rows]
 
     def put_token(self, token: TokenRecord) -> None:

@@ -20,11 +20,12 @@ from ai_connect.bridge.store.base import (
     AppendOp,
     AppendResult,
     PeerRecord,
+    PruneOp,
     WriteBatch,
 )
 from ai_connect.bridge.store.rules import split_address
 from ai_connect.bridge.store.sqlite import consensus
-from ai_connect.bridge.store.sqlite.schema import COLUMNS, stored_message
+from ai_connect.bridge.store.sqlite.schema import COLUMNS, checksum, stored_message
 
 __all__ = ["CACHED_STATEMENTS", "BatchWriter"]
 
@@ -40,7 +41,8 @@ _UPSERT_PEERS = """
     ON CONFLICT (address) DO UPDATE
     SET name = excluded.name, project = excluded.project, last_seen = excluded.last_seen"""
 _INSERT_MESSAGES = """
-    INSERT INTO messages (n, id, sender, cid, target, body, context, thread, reply_to, ts)
+    INSERT INTO messages (n, id, sender, cid, target, body, context, thread, reply_to, ts,
+                          checksum)
     SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
 _INSERT_MAILBOX = """
     INSERT INTO mailbox (recipient, seq, n) SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
@@ -76,6 +78,34 @@ _LAST_N = "SELECT max(n) FROM messages"
 _START = f"SELECT ({_LAST_N}), ({_TIPS}), ({_STORED.replace('{values}', '{pairs}')})"
 _MESSAGE = f"SELECT {COLUMNS} FROM messages m WHERE m.n = ?"
 _FORGET_MAILBOX = "DELETE FROM mailbox WHERE recipient = ?"
+# A damaged message, as far as it reads, into the dead letters (a missing row: NULLs);
+# then out of every mailbox and out of the messages (docs/operations.md, dead letters).
+_BURY = """
+    INSERT OR IGNORE INTO dead_letters
+        (n, id, sender, target, recipients, body, context, thread, reply_to, ts, cid,
+         checksum, reason, moved)
+    SELECT k.n, m.id, m.sender, m.target,
+           (SELECT json_group_array(recipient) FROM mailbox WHERE n = k.n),
+           CAST(m.body AS BLOB), CAST(m.context AS BLOB), m.thread, m.reply_to, m.ts, m.cid,
+           m.checksum, ?, ?
+    FROM (SELECT ? AS n) k LEFT JOIN messages m ON m.n = k.n"""
+_BURY_MAILBOX = "DELETE FROM mailbox WHERE n = ?"
+_BURY_MESSAGE = "DELETE FROM messages WHERE n = ?"
+# Retention: the oldest messages stored before the horizon that no recipient still has to
+# ack (an entry of a peer that no longer exists has nobody to ack it), by the ts index.
+_DUE = """
+    SELECT json_group_array(n) FROM (
+        SELECT m.n FROM messages m WHERE m.ts < ? AND NOT EXISTS (
+            SELECT 1 FROM mailbox b JOIN peers p ON p.address = b.recipient
+            WHERE b.n = m.n AND b.seq > p.acked)
+        ORDER BY m.ts LIMIT ?)"""
+_PRUNE_MAILBOX = "DELETE FROM mailbox WHERE n IN (SELECT value FROM json_each(?))"
+_PRUNE_MESSAGES = "DELETE FROM messages WHERE n IN (SELECT value FROM json_each(?))"
+_PRUNE_DEAD = "DELETE FROM dead_letters WHERE moved < ?"
+_PRUNE_PEER = "DELETE FROM peers WHERE address = ? AND last_seen < ?"
+_FREE_PAGES = "PRAGMA incremental_vacuum"
+"""Returns free pages to the file system (a database made with auto_vacuum incremental;
+elsewhere a no-op, and SQLite reuses them for new rows)."""
 _FORGET_PEER = "DELETE FROM peers WHERE address = ?"
 _MAX_ROWS = 1024
 """Rows bound to one statement, at most (fewer if SQLite allows fewer parameters)."""
@@ -136,8 +166,9 @@ class BatchWriter:
         self._db = db
         self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
-    def write(self, batch: WriteBatch) -> list[AppendResult]:
-        """Peers, appends, proposals, acks, forgets; the results of the appends, in order."""
+    def write(self, batch: WriteBatch) -> tuple[list[AppendResult], int]:
+        """Peers, appends, proposals, acks, forgets, buries, prunes; the results of the
+        appends, in order, and the number of messages pruned."""
         if batch.peers:
             self._upsert(batch.peers)
         results = self._append(batch.appends) if batch.appends else []
@@ -148,7 +179,25 @@ class BatchWriter:
         for forget in batch.forgets:  # rare (docs/protocol.md §2.5): one address at a time
             self._db.execute(_FORGET_MAILBOX, (forget.address,))
             self._db.execute(_FORGET_PEER, (forget.address,))
-        return results
+        for bury in batch.buries:  # rarer still: a damaged record
+            self._db.execute(_BURY, (bury.reason, bury.moved, bury.key))
+            self._db.execute(_BURY_MAILBOX, (bury.key,))
+            self._db.execute(_BURY_MESSAGE, (bury.key,))
+        pruned = sum(self._prune(prune) for prune in batch.prunes)
+        return results, pruned
+
+    def _prune(self, prune: PruneOp) -> int:
+        """Retention (store/base.py ``PruneOp``): peers, then the messages that are due."""
+        db = self._db
+        for address in prune.peers:  # unless it came back since the router chose it
+            if db.execute(_PRUNE_PEER, (address, prune.horizon)).rowcount:
+                db.execute(_FORGET_MAILBOX, (address,))
+        (due,) = db.execute(_DUE, (prune.horizon, prune.limit)).fetchone()
+        db.execute(_PRUNE_MAILBOX, (due,))
+        db.execute(_PRUNE_MESSAGES, (due,))
+        db.execute(_PRUNE_DEAD, (prune.horizon,))
+        db.execute(_FREE_PAGES).fetchall()  # one page per step: run it to the end
+        return len(json.loads(due))
 
     def _statements(
         self, sql: str, columns: int, rows: Sequence[tuple[Any, ...]]
@@ -195,13 +244,14 @@ class BatchWriter:
                 first_ts.setdefault(recipient, m.ts)
                 mailbox_rows.append((recipient, seq, n))
             context = _dump(m.context)
+            crc = checksum(m.body.encode(), None if context is None else context.encode())
             message_rows.append(
-                (n, m.id, m.sender, m.cid, m.to, m.body, context, m.thread, m.reply_to, m.ts)
+                (n, m.id, m.sender, m.cid, m.to, m.body, context, m.thread, m.reply_to, m.ts, crc)
             )
             staged[key] = AppendResult(m, seqs, False)
             results.append(staged[key])
         if message_rows:
-            self._statements(_INSERT_MESSAGES, 10, message_rows)
+            self._statements(_INSERT_MESSAGES, 11, message_rows)
             self._db.execute(_INDEX_SINCE, (last_n,))
         if mailbox_rows:
             self._statements(_INSERT_MAILBOX, 3, mailbox_rows)

@@ -1,7 +1,7 @@
 """The SQL of consensus proposals (docs/protocol.md §8), for ``SqliteStore``.
 
-SQLite keeps them in one table, created on first use (no schema version needed: the
-table is independent of the others)::
+SQLite keeps them in one table (schema version 3 creates it; before, the first write did,
+so the write still makes sure it exists)::
 
     proposals  id PK, data (JSON of the proposal with its ballots)
 
@@ -39,5 +39,4 @@ def write(db: sqlite3.Connection, records: Iterable[ProposalRecord]) -> None:
 
 def load(db: sqlite3.Connection) -> list[ProposalRecord]:
     """Every stored proposal, by id."""
-    db.execute(_CREATE)
     return [decoded(i, text) for i, text in db.execute(_SELECT).fetchall()]

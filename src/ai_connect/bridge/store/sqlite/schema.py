@@ -1,19 +1,50 @@
 """The SQLite schema of :class:`~ai_connect.bridge.store.sqlite.SqliteStore`, and how a
 message row reads back.
 
-Version 2, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
+Version 3, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
 version ``v`` to ``v + 1``. The tables are described in :mod:`ai_connect.bridge.store.sqlite`.
+
+Version 3 (issue 11) adds a checksum to every message (CRC-32 of its body and context as
+stored; rows stored before get theirs during the upgrade), the ``dead_letters`` table
+that damaged messages are moved to, an index by time for retention, and the
+``proposals`` table (before: created on first use).
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
-from ai_connect.bridge.store.base import StoredMessage
+from ai_connect.bridge.store.base import DeadLetter, StoredMessage
 from ai_connect.bridge.store.sqlite.tokens import SCHEMA_V2
 
-__all__ = ["COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "stored_message"]
+__all__ = [
+    "CHECKSUM_FUNCTION",
+    "COLUMNS",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Damaged",
+    "checksum",
+    "dead_letter",
+    "placeholder",
+    "stored_message",
+]
+
+CHECKSUM_FUNCTION = "ai_connect_checksum"
+"""The SQL name of :func:`checksum`, registered on the writer's connection (the upgrade
+to version 3 computes the checksums of the rows already stored with it)."""
+
+
+class Damaged(ValueError):
+    """A stored message cannot be read back as it was stored; ``str()`` says why."""
+
+
+def checksum(body: bytes | None, context: bytes | None) -> int:
+    """CRC-32 of a message's body and context as stored (UTF-8; the context's JSON)."""
+    value = zlib.crc32(body or b"")
+    return zlib.crc32(b"\0" + context, value) if context is not None else value
+
 
 SCHEMA_V1 = (
     """CREATE TABLE peers (
@@ -42,15 +73,77 @@ SCHEMA_V1 = (
         INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.n, old.body);
     END""",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2)
+SCHEMA_V3 = (
+    "ALTER TABLE messages ADD COLUMN checksum INTEGER",
+    f"""UPDATE messages
+        SET checksum = {CHECKSUM_FUNCTION}(CAST(body AS BLOB), CAST(context AS BLOB))""",
+    "CREATE INDEX messages_by_ts ON messages (ts)",
+    """CREATE TABLE dead_letters (
+        n INTEGER PRIMARY KEY, id TEXT, sender TEXT, target TEXT, recipients TEXT,
+        body BLOB, context BLOB, thread TEXT, reply_to TEXT, ts, cid TEXT, checksum,
+        reason TEXT NOT NULL, moved REAL NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS proposals (id TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID",
+)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
-COLUMNS = "m.id, m.sender, m.target, m.body, m.context, m.thread, m.reply_to, m.ts, m.cid"
-"""The columns :func:`stored_message` reads, from ``messages m``."""
+COLUMNS = (
+    "m.id, m.sender, m.target, CAST(m.body AS BLOB), CAST(m.context AS BLOB), m.thread,"
+    " m.reply_to, m.ts, m.cid, m.checksum"
+)
+"""The columns :func:`stored_message` reads, from ``messages m``: body and context as
+the bytes on disk, so that a damaged one is told apart rather than failing the query."""
 
 
 def stored_message(row: tuple[Any, ...]) -> StoredMessage:
-    """A message from the ``COLUMNS`` of a row."""
-    id_, sender, target, body, context, thread, reply_to, ts, cid = row
-    loaded = None if context is None else json.loads(context)
-    return StoredMessage(id_, sender, target, body, loaded, thread, reply_to, ts, cid)
+    """A message from the ``COLUMNS`` of a row; :class:`Damaged` if it is not as stored."""
+    id_, sender, target, body, context, thread, reply_to, ts, cid, stored_sum = row
+    if id_ is None:
+        raise Damaged("its message row is missing")
+    if stored_sum is not None and checksum(body, context) != stored_sum:
+        raise Damaged("its body or context does not match its checksum")
+    try:
+        text = body.decode() if isinstance(body, bytes) else body
+        loaded = None if context is None else json.loads(context.decode())
+        if not isinstance(text, str) or not (loaded is None or isinstance(loaded, dict)):
+            raise TypeError("not text and a JSON object")
+        message = StoredMessage(id_, sender, target, text, loaded, thread, reply_to, ts, cid)
+        if not isinstance(ts, float | int) or not all(
+            isinstance(x, str) for x in (id_, sender, target, cid)
+        ):
+            raise TypeError("a field of the wrong type")
+    except (UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+        raise Damaged(f"it cannot be read ({exc})") from exc
+    return message
+
+
+def _text(value: Any) -> str:
+    """A column as text, whatever it holds (undecodable bytes replaced)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)
+
+
+def placeholder(row: list[Any] | tuple[Any, ...]) -> StoredMessage:
+    """What can be read of a damaged message's ``COLUMNS`` (for logs and dead letters)."""
+    id_, sender, target, _body, _context, _thread, _reply_to, ts, cid, _sum = row
+    when = float(ts) if isinstance(ts, float | int) else 0.0
+    return StoredMessage(
+        _text(id_), _text(sender), _text(target), "", None, None, None, when, _text(cid)
+    )
+
+
+def dead_letter(row: tuple[Any, ...]) -> DeadLetter:
+    """A row of ``dead_letters`` (n, id, sender, target, recipients, body, ts, reason, moved)."""
+    n, id_, sender, target, recipients, body, ts, reason, moved = row
+    try:
+        to: tuple[str, ...] = tuple(json.loads(recipients or "[]"))
+    except ValueError:
+        to = ()
+    when = float(ts) if isinstance(ts, float | int) else None
+    return DeadLetter(
+        n, _text(id_), _text(sender), _text(target), to, _text(body), when, reason, moved
+    )
