@@ -506,3 +506,30 @@ def test_status_of_a_bridge_that_is_down_exits_1(
     assert err.startswith("NotConnected: ")
     code, out, _ = cli_run(capsys, "status", "--json", *as_(refused_url, "bob"))
     assert code == 1 and json.loads(out)["connected"] is False
+
+
+def test_search_pages_back_with_a_cursor(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A full page of matches ends with the command for the older ones, which shows them."""
+    register(url, "bob")
+    send_all(url, "alice", "bob", ["green one", "green two"])
+    code, out, _ = cli_run(capsys, "search", "green", "--limit", "1", *as_(url, "bob"))
+    assert code == 0 and "green two" in out and "green one" not in out
+    more = re.search(r"older: ai-connect search green --before (\d+)", out)
+    assert more is not None
+    code, out, _ = cli_run(
+        capsys, "search", "green", "--limit", "1", "--before", more[1], *as_(url, "bob")
+    )
+    assert code == 0 and "green one" in out and "older:" not in out
+
+
+def test_admin_forget_removes_a_peer_and_its_mailbox(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ai-connect admin forget bob: bob is no longer listed and his unread mail is gone."""
+    register(url, "bob")
+    send_all(url, "alice", "bob", ["for bob"])
+    code, out, err = cli_run(capsys, "admin", "forget", "bob", *as_(url, "ops"))
+    assert (code, out, err) == (0, "forgot bob (proj): its record and mailbox are gone.\n", "")
+    code, out, _ = cli_run(capsys, "peers", "--json", *as_(url, "alice"))
+    assert "bob (proj)" not in {p["address"] for p in json.loads(out)}
+    assert read_json(capsys, url, "bob") == []  # a new bob: an empty mailbox

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ai_connect.bridge.auth import token_hash
+from ai_connect.bridge.store.base import AppendOp, BuryOp, StoredMessage, WriteBatch
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.cli import main
 from ai_connect.cli.bridge import exposure_problem
@@ -94,3 +95,29 @@ def test_the_bridge_refuses_to_listen_beyond_loopback_without_auth(
     assert "token create" in err and "--insecure" in err
     assert main(["bridge", "--memory", "--auth", "--port", "0"]) == 1
     assert "--auth needs a database" in capsys.readouterr().err
+
+
+def test_admin_dead_letters_lists_what_the_bridge_moved_aside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """admin dead-letters reads the database: none at first, then the buried message."""
+    db = tmp_path / "bridge.db"
+    assert main(["admin", "dead-letters", "--db", str(db)]) == 0
+    assert "No dead letters" in capsys.readouterr().out
+    with SqliteStore(db) as store:
+        store.commit(WriteBatch(appends=[AppendOp(message(), ("Bob (p)",))]))
+        (entry,) = store.pending("Bob (p)", 0, 10, 1 << 20)
+        store.commit(WriteBatch(buries=[BuryOp(entry.key, "its body does not match", 1.0)]))
+    assert main(["admin", "dead-letters", "--db", str(db), "--json"]) == 0
+    (dead,) = json.loads(capsys.readouterr().out)
+    assert (dead["id"], dead["recipients"], dead["reason"]) == (
+        "m1",
+        ["Bob (p)"],
+        "its body does not match",
+    )
+    assert main(["admin", "dead-letters", "--db", str(db)]) == 0
+    assert "m1  from Alice (p) to Bob (p): its body does not match" in capsys.readouterr().out
+
+
+def message() -> StoredMessage:
+    return StoredMessage("m1", "Alice (p)", "Bob (p)", "hello", None, None, None, 5.0, "c1")

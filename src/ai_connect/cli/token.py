@@ -32,7 +32,17 @@ from ai_connect.text import terminal
 if TYPE_CHECKING:
     from ai_connect.bridge.store.sqlite import SqliteStore
 
-__all__ = ["admin_app", "token_app", "token_state"]
+__all__ = [
+    "AdminBridgeOpt",
+    "AdminNameOpt",
+    "AdminTokenOpt",
+    "DbOpt",
+    "admin_app",
+    "admin_client",
+    "open_store",
+    "token_app",
+    "token_state",
+]
 
 token_app = typer.Typer(
     help="Auth tokens in the bridge's database: create, list, revoke (docs/security.md).",
@@ -83,7 +93,7 @@ def _token_dict(token: TokenRecord, now: float) -> dict[str, Any]:
     }
 
 
-def _open(db: Path | None) -> SqliteStore:
+def open_store(db: Path | None) -> SqliteStore:
     # sqlite3 and the store load only when a token command needs them (hooks start through
     # the same CLI).
     from ai_connect.bridge.store.sqlite import SqliteStore
@@ -116,7 +126,7 @@ def create(
     token, record = new_token(
         name, patterns, admin=admin, now=now, expires=parse_expiry(expires, now)
     )
-    with _open(db) as store:
+    with open_store(db) as store:
         store.put_token(record)
     if as_json:
         print(json.dumps({"token": token, **_token_dict(record, now)}))
@@ -137,7 +147,7 @@ def create(
 def list_(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """List the tokens (never the tokens themselves: they are not stored)."""
     now = time.time()
-    with _open(db) as store:
+    with open_store(db) as store:
         tokens = store.tokens()
     if as_json:
         print(json.dumps([_token_dict(t, now) for t in tokens], indent=2))
@@ -163,7 +173,7 @@ def revoke(
 ) -> None:
     """Revoke a token (or every token with that name); its live sessions are disconnected."""
     now = time.time()
-    with _open(db) as store:
+    with open_store(db) as store:
         tokens: list[TokenRecord] = store.tokens()
         chosen = [t for t in tokens if t.id == which] or [t for t in tokens if t.name == which]
         if not chosen:
@@ -179,7 +189,7 @@ def revoke(
 # --- admin: observer views over the protocol ------------------------------------------
 
 
-def _admin_client(
+def admin_client(
     ctx: typer.Context, bridge: str | None, name: str | None, token: str | None
 ) -> BridgeClient:
     return make_client(ctx, bridge, name, "admin", token, kind="admin")
@@ -205,7 +215,7 @@ def admin_status(
     """Every peer with its mailbox cursors, connections, token and remote address."""
 
     async def run() -> None:
-        async with _admin_client(ctx, bridge, name, token) as client:
+        async with admin_client(ctx, bridge, name, token) as client:
             report = await client.admin_status()
         if as_json:
             print(terminal.to_json(report.model_dump(mode="json")))
@@ -241,7 +251,7 @@ def admin_history(
     """The history VIEWER sees (with PEER: their conversation), oldest first."""
 
     async def run() -> None:
-        async with _admin_client(ctx, bridge, name, token) as client:
+        async with admin_client(ctx, bridge, name, token) as client:
             page = await client.admin_history(viewer, peer, limit)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
@@ -274,7 +284,7 @@ def admin_brakes(
     """The conversations the loop brake paused, with why (docs/hooks.md, "The loop brake")."""
 
     async def run() -> None:
-        async with _admin_client(ctx, bridge, name, token) as client:
+        async with admin_client(ctx, bridge, name, token) as client:
             reply = await client.admin_brakes()
         print(terminal.to_json(reply.paused) if as_json else _brakes_text(reply))
 
@@ -296,7 +306,7 @@ def admin_resume(
     """Lift the loop brake's pause: the agents of the conversation wake for it again."""
 
     async def run() -> None:
-        async with _admin_client(ctx, bridge, name, token) as client:
+        async with admin_client(ctx, bridge, name, token) as client:
             reply = await client.admin_resume(conversation)
         if as_json:
             print(terminal.to_json({"resumed": reply.resumed, "paused": reply.paused}))

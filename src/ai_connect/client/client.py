@@ -43,6 +43,7 @@ from ai_connect.protocol import (
     Ack,
     Acked,
     AdminBrakes,
+    AdminForget,
     AdminHistory,
     AdminResume,
     AdminStatus,
@@ -293,6 +294,11 @@ class BridgeClient(ConsensusMixin):
         """Asks the bridge to forget this address: its peer record and mailbox (protocol
         §2.5). The bridge closes the link once that is committed."""
         return await self._request(Forget(rid=self._rid()), Forgotten)
+
+    async def admin_forget(self, peer: str) -> Forgotten:
+        """The operator's forget: ``peer``'s record and mailbox go, its live connections
+        are closed (an admin token where auth is on; protocol §2.5)."""
+        return await self._request(AdminForget(rid=self._rid(), peer=peer), Forgotten)
 
     async def admin_status(self) -> BridgeReport:
         """Every peer's cursors and connections; needs an admin token (protocol §3.5)."""

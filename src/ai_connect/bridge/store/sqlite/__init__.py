@@ -76,6 +76,7 @@ __all__ = ["SqliteStore"]
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 _BUSY_TIMEOUT_MS = 5_000
+_WAL_LIMIT_BYTES = 4 * 1024 * 1024
 _NO_CURSOR = 2**63 - 1  # larger than any rowid
 
 # Reads
@@ -161,6 +162,9 @@ class SqliteStore:
                     self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute(f"PRAGMA synchronous = {mode}")
+                # The WAL goes back to this size after each checkpoint that empties it,
+                # rather than staying at the largest it ever was.
+                self._db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
                 self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
                 self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()

@@ -103,6 +103,10 @@ _PRUNE_MAILBOX = "DELETE FROM mailbox WHERE n IN (SELECT value FROM json_each(?)
 _PRUNE_MESSAGES = "DELETE FROM messages WHERE n IN (SELECT value FROM json_each(?))"
 _PRUNE_DEAD = "DELETE FROM dead_letters WHERE moved < ?"
 _PRUNE_PEER = "DELETE FROM peers WHERE address = ? AND last_seen < ?"
+# FTS5 keeps a deleted row's words as tombstones until its segments are merged: without a
+# merge the index grows under steady traffic although the messages do not. A negative N
+# merges every segment, incrementally: at most N pages of work per prune.
+_MERGE_INDEX = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', -1000)"
 _FREE_PAGES = "PRAGMA incremental_vacuum"
 """Returns free pages to the file system (a database made with auto_vacuum incremental;
 elsewhere a no-op, and SQLite reuses them for new rows)."""
@@ -196,8 +200,11 @@ class BatchWriter:
         db.execute(_PRUNE_MAILBOX, (due,))
         db.execute(_PRUNE_MESSAGES, (due,))
         db.execute(_PRUNE_DEAD, (prune.horizon,))
-        db.execute(_FREE_PAGES).fetchall()  # one page per step: run it to the end
-        return len(json.loads(due))
+        pruned = len(json.loads(due))
+        if pruned:
+            db.execute(_MERGE_INDEX)
+            db.execute(_FREE_PAGES).fetchall()  # one page per step: run it to the end
+        return pruned
 
     def _statements(
         self, sql: str, columns: int, rows: Sequence[tuple[Any, ...]]
