@@ -294,3 +294,22 @@ def test_handled_messages_whose_ack_was_lost_are_not_shown_again() -> None:
                 assert (status.acked, status.unread) == (2, 1)
 
     run(scenario())
+
+
+def test_a_client_the_operator_forgot_does_not_come_back() -> None:
+    """admin_forget closes the session with 4002: the client stops rather than register
+    the address anew, and says why."""
+
+    async def scenario() -> None:
+        async with bridge(listen=False) as server:
+            bob, ops = make_client(server, "bob"), make_client(server, "ops")
+            await bob.connect()
+            await ops.connect()
+            assert (await ops.admin_forget("bob")).address == "bob (proj)"
+            await bob.wait_state(LinkState.CLOSED, 5)
+            assert "4002" in (bob.last_error or "") and "operator" in (bob.last_error or "")
+            assert "bob (proj)" not in server.router.online
+            await ops.close()
+            await bob.close()
+
+    run(scenario())

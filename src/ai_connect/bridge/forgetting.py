@@ -18,14 +18,18 @@ from ai_connect.bridge.events import Action, Close, Origin, Persist, Send
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import Conn, Phase, Registry
 from ai_connect.bridge.store.base import ForgetOp
-from ai_connect.protocol import AdminForget, ErrorCode, Forget, Forgotten
+from ai_connect.protocol import (
+    CLOSE_FORGOTTEN_BY_OPERATOR,
+    AdminForget,
+    ErrorCode,
+    Forget,
+    Forgotten,
+)
 
 __all__ = ["CLOSE_FORGOTTEN", "CLOSE_FORGOTTEN_BY_OPERATOR", "Forgetting"]
 
 CLOSE_FORGOTTEN = 1000
 """A normal close: the client asked for it."""
-CLOSE_FORGOTTEN_BY_OPERATOR = 4002
-"""The operator forgot this connection's address (``ai-connect admin forget``)."""
 
 
 class Forgetting:

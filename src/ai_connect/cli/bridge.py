@@ -89,7 +89,10 @@ def bridge(
     ] = None,
     retention_days: Annotated[
         float | None,
-        typer.Option(help="Broadcasts reach peers seen within this many days [default: 30]"),
+        typer.Option(
+            help="Keep read messages and idle peers this many days; broadcasts reach the "
+            "peers seen within it [default: 30]"
+        ),
     ] = None,
     synchronous: Annotated[
         str | None, typer.Option(help="SQLite durability: FULL (default) or NORMAL")

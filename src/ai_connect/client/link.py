@@ -36,7 +36,15 @@ from ai_connect.errors import (
     RequestTimeout,
     TlsError,
 )
-from ai_connect.protocol import Hello, Ping, ServerFrame, Welcome, decode_server, encode
+from ai_connect.protocol import (
+    CLOSE_FORGOTTEN_BY_OPERATOR,
+    Hello,
+    Ping,
+    ServerFrame,
+    Welcome,
+    decode_server,
+    encode,
+)
 from ai_connect.protocol.frame import Frame
 from ai_connect.redaction import Redacting
 
@@ -294,7 +302,13 @@ class Link:
                     if self._reader is not None:
                         self._reader.cancel()
                     log.info("disconnected from %s: %s", self.url, self.last_error)
+                    forgotten = ws.close_code == CLOSE_FORGOTTEN_BY_OPERATOR
                     ws, self._ws = None, None
+                    if forgotten:  # coming back would register the address anew
+                        log.error("giving up on %s: %s", self.url, self.last_error)
+                        self._pending.fail(self.not_connected())
+                        self._set_state(LinkState.CLOSED)
+                        return
                 self._pending.fail(self.not_connected())
                 if self._closed.is_set() or not self._reconnect:
                     break

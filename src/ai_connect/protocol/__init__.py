@@ -66,6 +66,7 @@ from ai_connect.protocol.client_frames import (
 from ai_connect.protocol.codec import decode_client, decode_server, encode
 from ai_connect.protocol.frame import Rid
 from ai_connect.protocol.limits import (
+    CLOSE_FORGOTTEN_BY_OPERATOR,
     MAX_CONTEXT_DEPTH,
     MAX_INT,
     PROTOCOL_VERSION,
@@ -76,6 +77,7 @@ from ai_connect.protocol.limits import (
 
 __all__ = [
     "CLIENT_FRAMES",
+    "CLOSE_FORGOTTEN_BY_OPERATOR",
     "MAX_CONTEXT_DEPTH",
     "MAX_INT",
     "PROTOCOL_VERSION",

@@ -13,12 +13,23 @@ from typing import Any
 
 from ai_connect.errors import ErrorCode
 
-__all__ = ["MAX_CONTEXT_DEPTH", "MAX_INT", "PROTOCOL_VERSION", "ErrorCode", "Limits", "flow_bytes"]
+__all__ = [
+    "CLOSE_FORGOTTEN_BY_OPERATOR",
+    "MAX_CONTEXT_DEPTH",
+    "MAX_INT",
+    "PROTOCOL_VERSION",
+    "ErrorCode",
+    "Limits",
+    "flow_bytes",
+]
 
 PROTOCOL_VERSION = 1
 
 MAX_CONTEXT_DEPTH = 64
 """Nesting levels allowed in ``send.context``; deeper JSON could not be re-encoded."""
+CLOSE_FORGOTTEN_BY_OPERATOR = 4002
+"""WebSocket close code: the operator forgot this connection's address (§2.5); a client
+does not reconnect, which would register the address anew."""
 MAX_INT = 2**63 - 1
 """Cursors and sequence numbers are 64-bit (SQLite's INTEGER): larger ones are refused."""
 
