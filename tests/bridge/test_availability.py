@@ -100,8 +100,8 @@ BODY = "x" * 8_000
 
 def test_a_client_that_asks_for_pages_and_never_reads_is_not_read() -> None:
     """The bridge stops reading it once its unread replies pass pause_bytes: its backlog
-    stays within one reply of that bound while 100 pages wait to be asked for; once it
-    reads, every page comes, in order, and nothing was dropped or closed."""
+    stays within max_replies replies of that bound while 100 pages wait to be asked for;
+    once it reads, every page comes, in order, and nothing was dropped or closed."""
 
     async def scenario() -> None:
         store = MemoryStore()
@@ -129,8 +129,10 @@ def test_a_client_that_asks_for_pages_and_never_reads_is_not_read() -> None:
 
             asking = asyncio.create_task(ask())
             await asyncio.wait_for(link.stalled.wait(), 10)
-            one_reply = page_bytes + 2_000  # a page's messages, and its JSON around them
-            assert link.backlog <= pause + one_reply
+            # Read only while at most `pause` waited, with at most max_replies replies
+            # being made: each a page's messages and its JSON around them.
+            one_reply = page_bytes + 2_000
+            assert link.backlog <= pause + link.limits.max_replies * one_reply
             assert link.replies <= link.limits.max_replies
             rids: list[int] = []
             while len(rids) < REQUESTS:

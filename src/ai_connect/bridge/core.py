@@ -196,6 +196,7 @@ class Router:
             case CommitFailed(persists, reason):
                 self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
                 self._delivery.buried(persists)
+                self._forgetting.failed(persists)
                 if any(isinstance(p.op, PruneOp) for p in persists):
                     self._retention.on_failed()
                 return self._commit_failed(persists, reason)

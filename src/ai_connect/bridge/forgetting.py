@@ -81,6 +81,12 @@ class Forgetting:
         out.append(Persist(ForgetOp(address), origin))
         return out
 
+    def failed(self, persists: tuple[Persist, ...]) -> None:
+        """A batch with forgets rolled back: its askers were told (core), forget them."""
+        for persist in persists:
+            if isinstance(persist.op, ForgetOp) and persist.origin is not None:
+                self._closing.discard(persist.origin)
+
     def on_committed(self, forgets: tuple[Persist, ...]) -> list[Action]:
         out: list[Action] = []
         for persist in forgets:

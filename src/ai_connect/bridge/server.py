@@ -32,6 +32,7 @@ from websockets.server import ServerProtocol
 
 from ai_connect import __version__
 from ai_connect.bridge import metrics
+from ai_connect.bridge.answers import answer
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, Router, RouterConfig
@@ -59,14 +60,10 @@ from ai_connect.bridge.events import (
 )
 from ai_connect.bridge.links import Link, LinkLimits
 from ai_connect.bridge.store.base import Store, TokenRecord
-from ai_connect.bridge.views import message_view, new_message_id
+from ai_connect.bridge.views import new_message_id
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
-    Error,
-    ErrorCode,
-    HistoryPage,
     Limits,
-    SearchResults,
     ServerFrame,
     decode_client,
     encode,
@@ -445,31 +442,8 @@ class BridgeServer:
         text: str | None = None
         messages = 0
         try:
-            text, messages = await self._read(self._answer, action)
+            text, messages = await self._read(answer, self.store, action)
         finally:
             link.reply_done(text)
         if messages > 1:
             self._dispatch(Answered(action.conn, messages, self._clock()))
-
-    def _answer(self, action: QueryHistory | QuerySearch) -> tuple[str, int]:
-        """The encoded reply to a query and how many messages it carries (reader thread)."""
-        a = action
-        frame: ServerFrame
-        try:
-            if isinstance(a, QueryHistory):
-                page, before = self.store.history(a.viewer, a.peer, a.limit, a.before, a.max_bytes)
-                views = [message_view(m) for m in page]
-                frame = HistoryPage(rid=a.rid, messages=views, before=before)
-            else:
-                page, before = self.store.search(a.viewer, a.query, a.limit, a.before, a.max_bytes)
-                views = [message_view(m) for m in page]
-                frame = SearchResults(rid=a.rid, messages=views, before=before)
-        except StoreError as exc:
-            frame = Error(
-                rid=a.rid,
-                code=ErrorCode.INTERNAL,
-                message=str(exc),
-                hint="try again; if it persists, check the bridge's log",
-            )
-            return encode(frame), 0
-        return encode(frame), len(views)

@@ -1,15 +1,18 @@
 """The default store: one SQLite file in WAL mode, written in one transaction per batch.
 
-Schema, version 2 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
+Schema, version 3 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
 database from version ``v`` to ``v + 1``)::
 
     peers     address PK, name, project, first_seen, last_seen, tip, acked
     messages  n INTEGER PK (rowid: the history cursor), id UNIQUE, sender, cid, target,
-              body, context (JSON text), thread, reply_to, ts; UNIQUE (sender, cid)
+              body, context (JSON text), thread, reply_to, ts, checksum (version 3:
+              CRC-32 of body and context); UNIQUE (sender, cid); indexed by ts
     mailbox   (recipient, seq) PK -> n; indexed by (recipient, n) and by n
     messages_fts  FTS5 over messages.body (external content; indexed per commit, once
                   for the whole batch; a trigger removes deleted messages)
     tokens    (version 2) auth tokens, hashed: see tokens.py
+    dead_letters  (version 3) damaged messages moved aside, as far as they read
+    proposals (version 3; before: made on first use) see consensus.py
 
 ``peers.tip`` is the last sequence number given out in each mailbox, so numbering a new
 entry is a lookup, never a ``max()``. A commit (DESIGN.md "Group commit") is a handful of
@@ -27,9 +30,11 @@ a connection per reading thread (``PRAGMA query_only``), opened on first use: in
 readers and the writer never wait for each other, so a history query cannot hold up a
 group commit, nor the other way round (issue 11). SQL lives only in this package::
 
-    __init__.py   SqliteStore: connection, errors and transactions, migrations, reads
+    __init__.py   SqliteStore: connections, errors and transactions, migrations, reads
     schema.py     the tables and their migrations; how a message row reads back
-    batch.py      BatchWriter: a commit's padded multi-row statements
+    reads.py      the SQL of mailbox, history, search and dead-letter reads
+    batch.py      BatchWriter: a commit's padded multi-row statements, retention
+    lock.py       one bridge per database file (the bridge's lock, not the store's)
     tokens.py     the tokens table; consensus.py: the proposals table
 """
 
@@ -55,13 +60,21 @@ from ai_connect.bridge.store.base import (
     WriteBatch,
     message_bytes,
 )
-from ai_connect.bridge.store.rules import search_words
 from ai_connect.bridge.store.sqlite import consensus as _consensus
 from ai_connect.bridge.store.sqlite import tokens as _tokens
 from ai_connect.bridge.store.sqlite.batch import CACHED_STATEMENTS, BatchWriter
+from ai_connect.bridge.store.sqlite.reads import (
+    DEAD_LETTERS,
+    HISTORY,
+    NO_CURSOR,
+    PAGE_ALL,
+    PAGE_WITH_PEER,
+    PENDING,
+    SEARCH,
+    fts_query,
+)
 from ai_connect.bridge.store.sqlite.schema import (
     CHECKSUM_FUNCTION,
-    COLUMNS,
     MIGRATIONS,
     SCHEMA_VERSION,
     Damaged,
@@ -77,44 +90,6 @@ __all__ = ["SqliteStore"]
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 _BUSY_TIMEOUT_MS = 5_000
 _WAL_LIMIT_BYTES = 4 * 1024 * 1024
-_NO_CURSOR = 2**63 - 1  # larger than any rowid
-
-# Reads
-_PENDING = f"""
-    SELECT b.seq, b.n, {COLUMNS} FROM mailbox b LEFT JOIN messages m ON m.n = b.n
-    WHERE b.recipient = ? AND b.seq > ? ORDER BY b.seq LIMIT ?"""
-_DEAD_LETTERS = """
-    SELECT n, id, sender, target, recipients, body, ts, reason, moved FROM dead_letters
-    ORDER BY moved DESC, n DESC LIMIT ?"""
-# Each branch walks one index newest first and stops after :lim rows; the union merges.
-_PAGE_ALL = """
-    SELECT n FROM (SELECT n FROM messages WHERE sender = :viewer AND n < :before
-                   ORDER BY n DESC LIMIT :lim)
-    UNION
-    SELECT n FROM (SELECT n FROM mailbox WHERE recipient = :viewer AND n < :before
-                   ORDER BY n DESC LIMIT :lim)"""
-_PAGE_WITH_PEER = """
-    SELECT n FROM (SELECT n FROM messages m WHERE sender = :viewer AND n < :before
-                   AND EXISTS (SELECT 1 FROM mailbox b WHERE b.n = m.n AND b.recipient = :peer)
-                   ORDER BY n DESC LIMIT :lim)
-    UNION
-    SELECT n FROM (SELECT b.n FROM mailbox b JOIN messages m ON m.n = b.n
-                   WHERE b.recipient = :viewer AND b.n < :before AND m.sender = :peer
-                   ORDER BY b.n DESC LIMIT :lim)"""
-_HISTORY = f"""
-    WITH page (n) AS ({{page}} ORDER BY n DESC LIMIT :lim)
-    SELECT m.n, {COLUMNS} FROM page JOIN messages m ON m.n = page.n ORDER BY m.n DESC"""
-_SEARCH = f"""
-    SELECT m.n, {COLUMNS} FROM messages_fts JOIN messages m ON m.n = messages_fts.rowid
-    WHERE messages_fts MATCH :query AND messages_fts.rowid < :before
-    AND (m.sender = :viewer OR EXISTS (
-        SELECT 1 FROM mailbox b WHERE b.n = m.n AND b.recipient = :viewer))
-    ORDER BY messages_fts.rowid DESC LIMIT :lim"""
-
-
-def fts_query(query: str) -> str:
-    """Plain words -> an FTS5 query matching all of them, each quoted as a literal."""
-    return " AND ".join('"' + word.replace('"', '""') + '"' for word in search_words(query))
 
 
 class SqliteStore:
@@ -316,7 +291,7 @@ class SqliteStore:
         total = 0
         db = self._reader()
         with self._reading("read a mailbox"), contextlib.closing(db.cursor()) as cursor:
-            for seq, n, *columns in cursor.execute(_PENDING, (recipient, after_seq, limit)):
+            for seq, n, *columns in cursor.execute(PENDING, (recipient, after_seq, limit)):
                 try:
                     message = stored_message(tuple(columns))
                 except Damaged as damage:
@@ -344,10 +319,10 @@ class SqliteStore:
         params = {
             "viewer": viewer,
             "peer": peer,
-            "before": _NO_CURSOR if before is None else before,
+            "before": NO_CURSOR if before is None else before,
             "lim": limit + 1,  # one more than asked tells whether an older page exists
         }
-        sql = _HISTORY.format(page=_PAGE_ALL if peer is None else _PAGE_WITH_PEER)
+        sql = HISTORY.format(page=PAGE_ALL if peer is None else PAGE_WITH_PEER)
         page, cursor = self._page("read history", sql, params, limit, max_bytes)
         page.reverse()
         return page, cursor
@@ -367,10 +342,10 @@ class SqliteStore:
         params = {
             "query": match,
             "viewer": viewer,
-            "before": _NO_CURSOR if before is None else before,
+            "before": NO_CURSOR if before is None else before,
             "lim": limit + 1,
         }
-        return self._page("search messages", _SEARCH, params, limit, max_bytes)
+        return self._page("search messages", SEARCH, params, limit, max_bytes)
 
     def _page(
         self, what: str, sql: str, params: dict[str, Any], limit: int, max_bytes: int | None
@@ -399,7 +374,7 @@ class SqliteStore:
     def dead_letters(self, limit: int) -> list[DeadLetter]:
         """The newest ``limit`` messages moved aside as damaged, newest first."""
         with self._reading("read the dead letters"):
-            rows = self._reader().execute(_DEAD_LETTERS, (limit,)).fetchall()
+            rows = self._reader().execute(DEAD_LETTERS, (limit,)).fetchall()
         return [dead_letter(row) for row in rows]
 
     def proposals(self) -> list[ProposalRecord]:
