@@ -60,7 +60,10 @@ from ai_connect.bridge.events import (
 )
 from ai_connect.bridge.links import Link, LinkLimits
 from ai_connect.bridge.store.base import Store, TokenRecord
-from ai_connect.bridge.views import new_message_id
+from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
+    message_view,  # noqa: F401
+    new_message_id,
+)
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
     Limits,
