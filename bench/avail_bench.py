@@ -14,6 +14,9 @@ Each run starts a fresh bridge process with its default limits (docs/protocol.md
 2. **broadcast**: ``--peers`` more peers are connected (each acks what it gets);
    ``caster`` sends to ``*`` as fast as its socket takes them (the bridge's reading is
    its only brake). Target: loaded p99 at most 2x unloaded p99.
+
+Under load means: once the loading client was first told ``rate_limited`` (its burst is
+spent; it runs at its rate limit), ``samples`` pair messages.
 3. **never reads**: ``lazy`` asks for history pages (1 MiB each) as fast as its socket
    takes the requests and never reads a reply. The bridge's RSS is sampled every 50 ms
    while the pair keeps talking. Bound: 300 MB.
@@ -26,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from flood_bench import open_flood, show
+from ai_connect.errors import ErrorCode
+from flood_bench import Flood, open_flood, show
 from harness import BridgeOptions, BridgeProcess, OtherLoad
 from scenarios import PROJECT, Row, _pct, body
 from wire import BenchFailure, Frame, Peer, first, open_peer
@@ -60,21 +65,43 @@ def acks_everything(peer: Peer, also: Callable[[Frame], None] | None = None) -> 
     peer.after_batch = after
 
 
-def counts_notices(peer: Peer) -> list[int]:
-    """``rate_limited`` notices (no rid) are counted; an error with a rid fails its request."""
-    notices = [0]
+class Notices:
+    """``rate_limited`` notices to a peer (no rid); an error with a rid fails its request."""
 
-    def on_error(frame: Frame) -> None:
+    def __init__(self, peer: Peer) -> None:
+        self.count = 0
+        self.first = asyncio.Event()
+        """Set at the first notice: the peer has spent its burst, it runs at its rate."""
+        self.peer = peer
+        peer.handlers["error"] = self.on_error
+
+    def on_error(self, frame: Frame) -> None:
+        peer = self.peer
         future = peer.pending.pop(frame.get("rid"), None)
         if future is not None:
             future.set_exception(BenchFailure(f"{peer.address}: {frame}"))
         elif frame.get("code") == "rate_limited":
-            notices[0] += 1
+            self.count += 1
+            self.first.set()
         else:
             peer.fail(f"{peer.address}: unexpected error {frame}")
 
-    peer.handlers["error"] = on_error
-    return notices
+
+class Caster(Flood):
+    """flood_bench's flooder, sending to ``*``, that says when it is first throttled."""
+
+    first: asyncio.Event
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            frame = json.loads(raw)
+            if frame["type"] == "accepted":
+                self.accepted.add(frame["id"])
+            elif frame["type"] == "error" and frame.get("code") == ErrorCode.RATE_LIMITED:
+                self.notices += 1
+                self.first.set()
+            elif frame["type"] == "error":
+                self.other_errors.append(frame)
 
 
 class Pair:
@@ -188,7 +215,7 @@ async def run_history(options: BridgeOptions, samples: int) -> list[Row]:
         sink = await open_peer(bridge.url, "sink", PROJECT, crash)
         drained = sink_for(sink)
         hammer = await open_peer(bridge.url, "hammer", PROJECT, crash)
-        notices = counts_notices(hammer)
+        notices = Notices(hammer)
         await fill(hammer, sink.address, FILL)
         await drained(FILL)  # the bridge is idle again before the reference is measured
         pair = Pair(a, b, bridge)
@@ -198,7 +225,7 @@ async def run_history(options: BridgeOptions, samples: int) -> list[Row]:
         quiet_cpu = bridge.cpu_s() - cpu
         stop, counts = asyncio.Event(), {"pages": 0.0, "messages": 0.0}
         task = asyncio.create_task(hammer_history(hammer, stop, counts))
-        await asyncio.sleep(1.0)  # past its burst: the steady rate
+        await first(notices.first.wait(), crash, 120)  # past its burst: at its rate limit
         started, cpu, pages = time.perf_counter(), bridge.cpu_s(), counts["pages"]
         loaded = await pair.latencies(samples)
         elapsed, loaded_cpu = time.perf_counter() - started, bridge.cpu_s() - cpu
@@ -210,7 +237,7 @@ async def run_history(options: BridgeOptions, samples: int) -> list[Row]:
     return [
         *compare("history", quiet, loaded, quiet_cpu, loaded_cpu, samples),
         Row("history", "hammer: pages of 1 MiB read", rate, "pages/s"),
-        Row("history", "hammer: rate_limited notices", notices[0], "frames"),
+        Row("history", "hammer: rate_limited notices", notices.count, "frames"),
         Row("history", "bridge RSS peak", max(pair.rss_mb), "MB"),
     ]
 
@@ -230,7 +257,9 @@ async def run_broadcast(options: BridgeOptions, samples: int, peers: int) -> lis
             peer = await open_peer(bridge.url, f"crowd{i}", PROJECT, crash)
             acks_everything(peer, count)
             crowd.append(peer)
-        caster = await open_flood(bridge.url)  # sends as fast as its socket takes them
+        flood = await open_flood(bridge.url)  # sends as fast as its socket takes them
+        caster = Caster(flood.ws)
+        caster.first = asyncio.Event()
         pair = Pair(a, b, bridge)
         await pair.latencies(100)
         cpu = bridge.cpu_s()
@@ -238,7 +267,7 @@ async def run_broadcast(options: BridgeOptions, samples: int, peers: int) -> lis
         quiet_cpu = bridge.cpu_s() - cpu
         reader = asyncio.create_task(caster.read())
         pump = asyncio.create_task(caster.pump("*"))
-        await asyncio.sleep(2.0)  # past its burst: the steady rate
+        await first(caster.first.wait(), crash, 120)  # past its burst: at its rate limit
         started, cpu, entries = time.perf_counter(), bridge.cpu_s(), got[0]
         casts = len(caster.accepted)
         loaded = await pair.latencies(samples)
@@ -267,7 +296,7 @@ async def run_never_reads(options: BridgeOptions, samples: int, lazy_pages: int)
         sink = await open_peer(bridge.url, "sink", PROJECT, crash)
         drained = sink_for(sink)
         lazy = await open_peer(bridge.url, "lazy", PROJECT, crash)
-        counts_notices(lazy)
+        Notices(lazy)
         await fill(lazy, sink.address, FILL)
         await drained(FILL)  # the bridge is idle again before the reference is measured
         pair = Pair(a, b, bridge)
