@@ -1,0 +1,16 @@
+"""``ai-connect watch``: the live view of a bridge's traffic (docs/operations.md, "Watch it").
+
+::
+
+    events.py   what the watch is told: its own event types (pure data)
+    feed.py     the bridge's observer feed (BridgeClient) turned into those events
+    filters.py  by peer, project, thread (pure)
+    model.py    events in; rows, the peers panel and the attention line out (pure)
+    lines.py    one line per event: pipes, files, plain terminals (pure)
+    app.py      the terminal view (Textual)
+    run.py      the I/O: which view, the link, sending as a human
+
+The command itself is :mod:`ai_connect.cli.watch`.
+"""
+
+__all__: list[str] = []
