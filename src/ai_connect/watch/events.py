@@ -9,8 +9,9 @@ epoch); every string in them came from a peer and is untrusted until
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "DeliveryChanged",
@@ -22,6 +23,7 @@ __all__ = [
     "ProposalChanged",
     "Snapshot",
     "WatchEvent",
+    "WatchSource",
 ]
 
 DeliveryState = Literal["accepted", "delivered", "shown"]
@@ -129,3 +131,28 @@ class LinkChanged:
 WatchEvent = (
     Snapshot | MessageSeen | DeliveryChanged | PresenceChanged | ProposalChanged | LinkChanged
 )
+
+
+class WatchSource(Protocol):
+    """Where the watch's events come from, and how it sends as a person.
+
+    :class:`ai_connect.watch.feed.FeedSource` is the bridge's observer feed; tests give
+    a queue."""
+
+    def events(self) -> AsyncIterator[WatchEvent]:
+        """The events, starting with a :class:`Snapshot` (and another after each
+        reconnect), until the watch stops."""
+        ...
+
+    async def send(
+        self,
+        name: str,
+        to: str,
+        body: str,
+        *,
+        thread: str | None = None,
+        reply_to: str | None = None,
+    ) -> str:
+        """Sends ``body`` to ``to`` as the person ``name``; returns the message id once
+        the bridge stored it. Raises a BridgeError saying what went wrong."""
+        ...
