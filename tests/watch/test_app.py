@@ -55,6 +55,11 @@ def cells(app: WatchApp, table: str) -> list[list[str]]:
     return [[str(c) for c in t.get_row_at(i)] for i in range(t.row_count)]
 
 
+def timeline(app: WatchApp) -> list[list[str]]:
+    """The timeline's rows but the link's (connected to...)."""
+    return [row for row in cells(app, "#timeline") if row[1] != "link"]
+
+
 def static(app: WatchApp, selector: str) -> str:
     content = app.query_one(selector, Static).render()
     return str(content)
@@ -67,7 +72,7 @@ def test_messages_appear_with_their_state_kept_current() -> None:
         src.put(Snapshot(1000.0, peers=(peer(ALICE), peer(BOB)), bridge="ws://b:1"))
         src.put(message(thread="review", preview="Can you look?"))
         await src.taken()
-        (row,) = cells(app, "#timeline")
+        (row,) = timeline(app)
         assert row[1:] == [
             "message",
             "alice (web) -> bob (web)",
@@ -77,11 +82,14 @@ def test_messages_appear_with_their_state_kept_current() -> None:
         ]
         src.put(DeliveryChanged(1001.0, "m1", BOB, "delivered", "mcp"))
         await src.taken()
-        assert cells(app, "#timeline")[0][-1] == "delivered"
+        assert timeline(app)[0][-1] == "delivered"
         src.put(DeliveryChanged(1002.0, "m1", BOB, "shown", "hook"))
         await src.taken()
-        assert [r[-1] for r in cells(app, "#timeline")] == ["shown (hook)"]
+        assert [r[-1] for r in timeline(app)] == ["shown (hook)"]
         assert "ws://b:1 · connected" in static(app, "#status")
+        link = cells(app, "#timeline")[0]
+        assert link[1:3] == ["link", "bridge"]
+        assert link[4] == "ws://b:1: 2 peers (2 online), 0 open proposals"
 
     run(scenario)
 
@@ -93,7 +101,7 @@ def test_joins_proposals_peers_panel_and_attention() -> None:
         src.put(Snapshot(1000.0, peers=(peer(BOB, online=False, last_seen=800.0, unread=2),)))
         src.put(PresenceChanged(1050.0, peer(CAROL), joined=True), proposal(ts=1060.0))
         await src.taken()
-        assert [r[1] for r in cells(app, "#timeline")] == ["join", "proposal"]
+        assert [r[1] for r in timeline(app)] == ["join", "proposal"]
         assert cells(app, "#peers") == [
             ["carol (api)", "", "online"],
             ["bob (web)", "2", "5 min ago"],
@@ -169,13 +177,13 @@ def test_filters_typed_on_the_line_refilter_the_timeline() -> None:
         await src.taken()
         await pilot.press("slash", *keys("peer:carol"), "enter")
         await pilot.pause()
-        assert [r[2] for r in cells(app, "#timeline")] == ["alice (web) -> carol (api)"]
+        assert [r[2] for r in timeline(app)] == ["alice (web) -> carol (api)"]
         assert "showing peer carol" in static(app, "#status")
         await pilot.press("slash")
         app.query_one("#compose").value = "/"  # type: ignore[attr-defined]
         await pilot.press("enter")
         await pilot.pause()
-        assert len(cells(app, "#timeline")) == 2
+        assert len(timeline(app)) == 2
 
     run(scenario)
 
@@ -187,7 +195,7 @@ def test_peer_text_is_never_markup_or_escapes() -> None:
         src.put(Snapshot(1000.0), message(preview="[reverse]x[/reverse] \x1b[31mred"))
         await src.taken()
         table = app.query_one("#timeline", DataTable)
-        text = table.get_row_at(0)[4]
+        text = table.get_row_at(1)[4]
         assert isinstance(text, Text)
         assert text.plain == "[reverse]x[/reverse] \\x1b[31mred"
         assert not text.spans

@@ -9,7 +9,7 @@ from ai_connect.watch.events import (
     Snapshot,
 )
 from ai_connect.watch.filters import Filters
-from ai_connect.watch.model import WatchModel, one_line
+from ai_connect.watch.model import WatchModel, context_summary, one_line
 
 from .helpers import ALICE, BOB, CAROL, message, peer, proposal
 
@@ -185,10 +185,15 @@ def test_hostile_peer_text_is_cleaned_in_every_row_and_panel() -> None:
 
 
 def test_link_rows_and_connected_state() -> None:
-    """The watch's own link going down and up is a row and the model's connected flag."""
+    """A snapshot (connected) and the link going down are rows and the connected flag."""
     model = WatchModel()
-    model.apply(Snapshot(0.0, bridge="ws://127.0.0.1:1"))
-    assert model.connected and model.bridge == "ws://127.0.0.1:1"
+    (row,) = model.apply(Snapshot(0.0, peers=(peer(BOB), peer(CAROL, False)), bridge="ws://h:1"))
+    assert (row.kind, row.key, row.text) == (
+        "link",
+        "up",
+        "ws://h:1: 2 peers (1 online), 0 open proposals",
+    )
+    assert model.connected and model.bridge == "ws://h:1"
     (row,) = model.apply(LinkChanged(1.0, up=False, reason="connection refused"))
     assert (row.kind, row.key, row.text) == ("link", "down", "connection refused")
     assert not model.connected
@@ -217,3 +222,11 @@ def test_changing_filters_refilters_the_kept_timeline() -> None:
     assert [r.key for r in model.rows()] == ["m2"]
     assert [r.key for r in model.set_filters(Filters())] == ["m1", "m2", BOB]
     assert [r.key for r in model.set_filters(Filters(threads=("t",)))] == ["m2", BOB]
+
+
+def test_context_summary_of_the_feed() -> None:
+    """The feed's context summary reads as file:lines, repo@branch and its size."""
+    summary = {"kind": "file", "file": "a.py", "lines": [1, 9], "repo": "web", "branch": "main"}
+    assert context_summary(summary | {"bytes": 120}) == "file a.py:1-9 · web@main · 120 bytes"
+    assert context_summary({"keys": ["note", "url"], "bytes": 30}) == "note, url · 30 bytes"
+    assert context_summary(None) == ""

@@ -14,6 +14,7 @@ entry point that runs it)::
     hook.py       hook … (docs/hooks.md) mcp.py        mcp (docs/mcp.md)
     service.py    service install|status|uninstall|logs (systemd)
     logs.py       logs (the log files)    doctor.py     doctor (docs/operations.md)
+    watch.py      watch (the live view, ai_connect.watch)
     options.py    the shared options, make_client, setup_logging
 """
 
@@ -38,6 +39,7 @@ from ai_connect.cli import (
     setup,
     token,
     upkeep,  # noqa: F401 - its commands join `ai-connect admin`
+    watch,
 )
 from ai_connect.errors import BridgeError
 
@@ -69,6 +71,7 @@ app.command(name="mcp")(mcp.mcp)
 app.command(name="setup")(setup.setup)
 app.command(name="logs")(logs.logs)
 app.command(name="doctor")(doctor.doctor)
+app.command(name="watch")(watch.watch)
 app.add_typer(hook.hooks_app, name="hook")
 app.add_typer(token.token_app, name="token")
 app.add_typer(token.admin_app, name="admin")

@@ -88,6 +88,7 @@ class WatchApp(App[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("r", "reply", "Reply"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "toggle_peers", "Peers"),

@@ -39,6 +39,7 @@ __all__ = [
     "Row",
     "RowKind",
     "WatchModel",
+    "context_summary",
     "one_line",
 ]
 
@@ -61,19 +62,29 @@ def one_line(text: str, width: int = 120, lines: int = 2) -> str:
 
 
 def context_summary(context: dict[str, Any] | None) -> str:
-    """``file src/x.py:10-20`` or ``key=value …`` from a context summary, cleaned."""
+    """``file src/x.py:10-20 · web@main · 2400 bytes`` from the feed's context summary
+    (``file``, ``lines``, ``repo``, ``branch``, ``bytes``, ``keys``...), cleaned."""
     if not context:
         return ""
-    if "file" in context:
+    parts = []
+    if context.get("file"):
         where = str(context["file"])
         lines = context.get("lines")
         if isinstance(lines, list | tuple) and len(lines) == 2:
             where += f":{lines[0]}-{lines[1]}"
         elif lines is not None:
             where += f":{lines}"
-        return clean(f"file {where}")
-    keys = sorted(context)[:4]
-    return clean(" ".join(f"{k}={str(context[k])[:40]}" for k in keys))
+        parts.append(f"file {where}")
+    if context.get("repo") or context.get("branch"):
+        repo = str(context.get("repo") or "")
+        parts.append(repo + (f"@{context['branch']}" if context.get("branch") else ""))
+    if not parts:
+        keys = context.get("keys")
+        named = [str(k) for k in keys] if isinstance(keys, list) else sorted(context)
+        parts.append(str(context.get("kind") or ", ".join(named[:4])))
+    if context.get("bytes"):
+        parts.append(f"{context['bytes']} bytes")
+    return clean(" · ".join(parts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +189,7 @@ class WatchModel:
         elif isinstance(event, ProposalChanged):
             made = self._proposal(event)
         elif isinstance(event, Snapshot):
-            self._snapshot(event)
-            made = []
+            made = self._snapshot(event)
         else:
             made = self._link(event)
         self._timeline.extend(made)
@@ -194,7 +204,7 @@ class WatchModel:
         self.filters = filters
         return self.rows()
 
-    def _snapshot(self, snap: Snapshot) -> None:
+    def _snapshot(self, snap: Snapshot) -> list[tuple[Row, Scope]]:
         self.connected = True
         self.bridge = snap.bridge or self.bridge
         self.peers = {p.address: p for p in snap.peers}
@@ -203,6 +213,11 @@ class WatchModel:
         for d in snap.unshown:
             if (m := self._messages.get(d.id)) is not None:
                 m.states[d.recipient] = ("delivered", d.ts, d.path)
+        online = sum(1 for p in snap.peers if p.online)
+        text = f"{len(snap.peers)} peers ({online} online), {len(self.proposals)} open proposals"
+        if self.bridge:
+            text = f"{clean(self.bridge)}: {text}"
+        return [(Row(snap.ts, "link", "up", "bridge", text), Scope("link"))]
 
     def _message(self, m: MessageSeen) -> list[tuple[Row, Scope]]:
         scope = Scope("message", (m.sender, *m.recipients), m.thread)

@@ -1,0 +1,140 @@
+"""The bridge's observer feed as the watch's events (docs/protocol.md §9).
+
+:class:`FeedSource` is the watch's :class:`~ai_connect.watch.events.WatchSource` over a
+:class:`~ai_connect.client.BridgeClient` made with ``mode="observe"``: the client hands
+out :class:`~ai_connect.protocol.FeedSnapshot` and :class:`~ai_connect.protocol.FeedEvent`
+(:meth:`BridgeClient.observe`), this module maps them to the watch's own types
+(:func:`to_event`, pure), and adds what the feed cannot say itself: that the link is
+down (a :class:`~ai_connect.watch.events.LinkChanged` row) until the next snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Callable
+
+from ai_connect.client import BridgeClient
+from ai_connect.errors import BridgeError
+from ai_connect.protocol import FeedDelivery, FeedEvent, FeedPeer, FeedSnapshot
+from ai_connect.watch.events import (
+    DeliveryChanged,
+    LinkChanged,
+    MessageSeen,
+    PeerInfo,
+    PresenceChanged,
+    ProposalChanged,
+    Snapshot,
+    WatchEvent,
+)
+
+__all__ = ["FeedSource", "to_event", "to_snapshot"]
+
+
+def _peer(p: FeedPeer) -> PeerInfo:
+    return PeerInfo(p.address, p.online, p.last_seen, p.unread)
+
+
+def _delivery(d: FeedDelivery) -> DeliveryChanged:
+    return DeliveryChanged(d.ts, d.id, d.recipient, d.state, d.path, d.from_)
+
+
+def to_snapshot(frame: FeedSnapshot, bridge: str = "") -> Snapshot:
+    return Snapshot(
+        frame.ts,
+        tuple(_peer(p) for p in frame.peers),
+        tuple(frame.proposals),
+        tuple(_delivery(d) for d in frame.unshown),
+        bridge,
+    )
+
+
+def to_event(frame: FeedEvent) -> WatchEvent | None:
+    """One feed event as the watch's event; ``None`` for one it cannot show (a kind
+    without its payload, or one added to the protocol after this watch)."""
+    if frame.kind == "message" and (m := frame.message) is not None:
+        return MessageSeen(
+            ts=m.ts,
+            id=m.id,
+            sender=m.from_,
+            to=m.to,
+            recipients=tuple(m.recipients),
+            preview=m.preview,
+            size=m.size,
+            thread=m.thread,
+            reply_to=m.reply_to,
+            context=m.context,
+            human=m.human,
+            paused=m.paused,
+            online=tuple(m.online),
+        )
+    if frame.kind in ("delivered", "shown") and frame.delivery is not None:
+        return _delivery(frame.delivery)
+    if frame.kind in ("join", "leave") and frame.peer is not None:
+        return PresenceChanged(frame.ts, _peer(frame.peer), joined=frame.kind == "join")
+    if frame.kind == "proposal" and frame.proposal is not None:
+        return ProposalChanged(frame.ts, frame.change or "changed", frame.proposal)
+    return None
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancels ``tasks`` and waits for them to end.
+
+    Python 3.11's ``asyncio.wait_for`` (under ``BridgeClient.wait_connected``) drops a
+    cancellation that comes in the same loop turn as the event it waits for
+    (python/cpython#86296, fixed in 3.12); a task that dropped it waits elsewhere now,
+    so it is cancelled again until it ends."""
+    while pending := [t for t in tasks if not t.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=1.0)
+
+
+class FeedSource:
+    """The watch's events from an observing client (which it does not open or close)."""
+
+    def __init__(self, client: BridgeClient, *, clock: Callable[[], float] = time.time) -> None:
+        self.client, self.clock = client, clock
+
+    async def events(self) -> AsyncGenerator[WatchEvent, None]:
+        queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
+
+        async def feed() -> None:
+            async for item in self.client.observe():
+                if isinstance(item, FeedSnapshot):
+                    queue.put_nowait(to_snapshot(item, self.client.url))
+                elif (event := to_event(item)) is not None:
+                    queue.put_nowait(event)
+            queue.put_nowait(None)  # the client was closed
+
+        async def link() -> None:
+            while True:
+                await self.client.wait_disconnected()
+                why = self.client.last_error or "the link to the bridge dropped"
+                queue.put_nowait(LinkChanged(self.clock(), up=False, reason=f"{why}; reconnecting"))
+                while not self.client.connected:
+                    with contextlib.suppress(BridgeError):
+                        await self.client.wait_connected(3600.0)
+
+        tasks = [asyncio.create_task(feed()), asyncio.create_task(link())]
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            await _cancel(tasks)
+
+    async def send(
+        self,
+        name: str,
+        to: str,
+        body: str,
+        *,
+        thread: str | None = None,
+        reply_to: str | None = None,
+    ) -> str:
+        receipt = await self.client.send(to, body, thread=thread, reply_to=reply_to, as_=name)
+        return receipt.id or receipt.cid
+
+    def __repr__(self) -> str:
+        return f"FeedSource({self.client.url!r})"

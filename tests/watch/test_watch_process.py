@@ -1,0 +1,99 @@
+"""``ai-connect watch`` as a real process beside a real bridge: line mode (stdout is a
+pipe, so one greppable line per event) and auth (an admin token, or a clear refusal)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+from ai_connect.cli import main
+from ai_connect.client import BridgeClient
+from tests.support.process import WAIT_S, BridgeProcess, Proc
+
+
+def watch(tmp: Path, url: str, *args: str, name: str = "watch") -> Proc:
+    command = [sys.executable, "-m", "ai_connect", "watch", "--bridge", url, *args]
+    return Proc(name, command, tmp)
+
+
+def token(db: Path, name: str, *options: str) -> str:
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        assert main(["token", "create", name, "--db", str(db), *options]) == 0
+    return out.getvalue().strip()
+
+
+async def talk(url: str, tokens: dict[str, str] | None = None) -> str:
+    """alice sends bob two lines in thread t1; bob is shown them through a tool."""
+    tokens = tokens or {}
+    async with (
+        BridgeClient(url, "alice", "p", token=tokens.get("alice")) as alice,
+        BridgeClient(url, "bob", "p", token=tokens.get("bob")) as bob,
+    ):
+        receipt = await alice.send("bob", "hello bob\nsecond line\nthird", thread="t1")
+        (got,) = await bob.wait(10)
+        await bob.ack([got], path="tool")
+        assert receipt.id is not None
+        return receipt.id
+
+
+def test_piped_watch_prints_one_line_per_event(tmp_path: Path) -> None:
+    """Piped: joins, the message with its thread and first lines, then its delivery and
+    its showing, each one line; --json gives the same events as JSON objects."""
+    with BridgeProcess(tmp_path) as bridge:
+        plain = watch(tmp_path, bridge.url)
+        as_json = watch(tmp_path, bridge.url, "--json", name="watch-json")
+        try:
+            for proc in (plain, as_json):
+                proc.expect(lambda s: "link" in s and "up" in s, "connected line")
+            message_id = asyncio.run(asyncio.wait_for(talk(bridge.url), WAIT_S))
+            plain.expect(lambda s: " join " in s and "alice (p)" in s, "alice's join")
+            line = plain.expect(lambda s: " message " in s, "message line")
+            assert line.endswith(
+                f" message   {message_id} alice (p) -> bob (p) thread=t1: hello bob / second line"
+            )
+            plain.expect(
+                lambda s: s.endswith(f" delivered {message_id} -> bob (p) to library"), "delivered"
+            )
+            plain.expect(
+                lambda s: s.endswith(f" shown     {message_id} -> bob (p) by tool"), "shown"
+            )
+            assert all("\x1b" not in s for s in plain.lines), "no colour into a pipe"
+            row = json.loads(as_json.expect(lambda s: '"kind": "shown"' in s, "shown object"))
+            assert (row["key"], row["text"]) == (message_id, "by tool")
+        finally:
+            plain.stop()
+            as_json.stop()
+
+
+def test_with_auth_on_watch_needs_an_admin_token_and_is_no_peer(tmp_path: Path) -> None:
+    """A peer's token is refused with what to do; an admin token watches, never a peer."""
+    db = tmp_path / "bridge.db"
+    tokens = {name: token(db, name) for name in ("alice", "bob")}
+    admin = token(db, "ops", "--admin")
+    with BridgeProcess(tmp_path, db=db) as bridge:
+        refused = watch(tmp_path, bridge.url, "--token", tokens["alice"], name="refused")
+        try:
+            assert refused.popen.wait(timeout=WAIT_S) == 1
+            assert "not an admin token" in refused.tail()
+            assert "token create NAME --admin" in refused.tail()
+        finally:
+            refused.stop()
+        ops = watch(tmp_path, bridge.url, "--token", admin, "--as", "Ada", name="ops")
+        try:
+            ops.expect(lambda s: "link" in s and "up" in s, "connected line")
+            asyncio.run(asyncio.wait_for(talk(bridge.url, tokens), WAIT_S))
+            ops.expect(lambda s: " shown " in s, "shown line")
+
+            async def peers() -> list[str]:
+                async with BridgeClient(bridge.url, "alice", "p", token=tokens["alice"]) as c:
+                    return [p.address for p in await c.peers()]
+
+            addresses = asyncio.run(asyncio.wait_for(peers(), WAIT_S))
+            assert sorted(addresses) == ["alice (p)", "bob (p)"]
+        finally:
+            ops.stop()
