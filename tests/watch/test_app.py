@@ -76,20 +76,20 @@ def test_messages_appear_with_their_state_kept_current() -> None:
         assert row[1:] == [
             "message",
             "alice (web) -> bob (web)",
+            "accepted",
             "review",
             "Can you look?",
-            "accepted",
         ]
         src.put(DeliveryChanged(1001.0, "m1", BOB, "delivered", "mcp"))
         await src.taken()
-        assert timeline(app)[0][-1] == "delivered"
+        assert timeline(app)[0][3] == "delivered"
         src.put(DeliveryChanged(1002.0, "m1", BOB, "shown", "hook"))
         await src.taken()
-        assert [r[-1] for r in timeline(app)] == ["shown (hook)"]
+        assert [r[3] for r in timeline(app)] == ["shown (hook)"]
         assert "ws://b:1 · connected" in static(app, "#status")
         link = cells(app, "#timeline")[0]
         assert link[1:3] == ["link", "bridge"]
-        assert link[4] == "ws://b:1: 2 peers (2 online), 0 open proposals"
+        assert link[5] == "ws://b:1: 2 peers (2 online), 0 open proposals"
 
     run(scenario)
 
@@ -131,11 +131,10 @@ def test_reply_sends_as_the_human_in_the_thread() -> None:
 
 
 def test_typed_message_to_a_peer() -> None:
-    """@PEER text sends a fresh message (no thread, no reply_to)."""
+    """s, then PEER text, sends a fresh message (no thread, no reply_to)."""
 
     async def scenario(app: RecordingApp, pilot: Pilot[None], src: FakeSource) -> None:
-        app.query_one("#compose").focus()
-        await pilot.press(*keys("@bob quiet please"), "enter")
+        await pilot.press("s", *keys("bob quiet please"), "enter")
         await pilot.pause()
         assert src.sent == [
             {"name": "ops", "to": "bob", "body": "quiet please", "thread": None, "reply_to": None}
@@ -195,7 +194,7 @@ def test_peer_text_is_never_markup_or_escapes() -> None:
         src.put(Snapshot(1000.0), message(preview="[reverse]x[/reverse] \x1b[31mred"))
         await src.taken()
         table = app.query_one("#timeline", DataTable)
-        text = table.get_row_at(1)[4]
+        text = table.get_row_at(1)[5]
         assert isinstance(text, Text)
         assert text.plain == "[reverse]x[/reverse] \\x1b[31mred"
         assert not text.spans

@@ -3,16 +3,16 @@
 ::
 
     ai-connect watch · ws://127.0.0.1:7878 · connected · showing everything · as ops [human]
-    time     kind      who                       thread  text            state   │ peer   unread
-    06:31:02 message   alice (web) -> bob (web)  review  Can you look…   shown   │ alice (web)
-    06:31:05 join      carol (api)                                               │ bob (web)  2
+    time     kind      who                       state         thread  text      │ peer   unread
+    06:31:02 message   alice (web) -> bob (web)  shown (hook)  review  Can you … │ alice (web)
+    06:31:05 join      carol (api)                                              │ bob (web)  2
     attention: unread: bob (web) 2 · waiting for votes: prop-1 (carol (api))
     > @bob thanks, merging now
 
 A message's row shows its delivery state and keeps it current (accepted -> delivered ->
 shown, per recipient for a broadcast). The line at the bottom takes ``@PEER text`` (send
-as the ``--as`` person; ``r`` on a message fills in a reply to its sender, in its
-thread) and ``/peer:bob project:web thread:t1`` (filters; ``/`` alone clears them).
+as the ``--as`` person; ``s`` goes there, ``r`` on a message fills in a reply to its
+sender, in its thread) and ``/peer:bob project:web thread:t1`` (filters; ``/`` alone clears them).
 
 Every text comes from :class:`~ai_connect.watch.model.WatchModel`, cleaned, and is
 shown as :class:`rich.text.Text`, never as markup: a peer cannot style the screen.
@@ -41,7 +41,8 @@ from ai_connect.watch.model import Row, WatchModel
 
 __all__ = ["WatchApp", "parse_send"]
 
-_COLUMNS = (("time", 8), ("kind", 9), ("who", 34), ("thread", 10), ("text", 48), ("state", 22))
+_COLUMNS = (("time", 8), ("kind", 9), ("who", 30), ("state", 16), ("thread", 10), ("text", 60))
+"""The text last: a narrow terminal cuts it, never the state."""
 _STYLES = {
     "message": "cyan",
     "delivered": "blue",
@@ -82,13 +83,14 @@ class WatchApp(App[None]):
     #status { height: 1; background: $boost; }
     #main { height: 1fr; }
     #timeline { width: 1fr; }
-    #peers { width: 44; }
+    #peers { width: 46; }
     #attention { height: auto; max-height: 3; background: $boost; }
     #compose { height: 3; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("s", "send", "Send"),
         Binding("r", "reply", "Reply"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "toggle_peers", "Peers"),
@@ -136,9 +138,9 @@ class WatchApp(App[None]):
         for name, width in _COLUMNS:
             timeline.add_column(name, width=width, key=name)
         peers = self.query_one("#peers", DataTable)
-        peers.add_column("peer", width=26, key="peer")
+        peers.add_column("peer", width=22, key="peer")
         peers.add_column("unread", width=6, key="unread")
-        peers.add_column("seen", width=9, key="seen")
+        peers.add_column("seen", width=10, key="seen")
         self._refresh()
         timeline.focus()
         self.run_worker(self._pump(), exclusive=True, name="feed")
@@ -176,9 +178,9 @@ class WatchApp(App[None]):
             Text(stamp(row.ts, self.clock())),
             Text(row.kind, style=_STYLES[row.kind]),
             who,
+            Text(state),
             Text(row.thread),
             Text(row.text),
-            Text(state),
             key=key,
         )
         self._rows.append(key)
@@ -237,16 +239,21 @@ class WatchApp(App[None]):
         if message is None:
             return
         self._reply = (message.sender, message.id, message.thread)
+        self._fill(f'@"{message.sender}" ')
+
+    def action_send(self) -> None:
+        """Puts the cursor on the line, after an ``@``: type the peer and the text."""
+        self._fill("@")
+
+    def _fill(self, text: str) -> None:
         compose = self.query_one("#compose", Input)
-        compose.value = f'@"{message.sender}" '
+        compose.value = text
         compose.focus()
-        compose.cursor_position = len(compose.value)
+        compose.cursor_position = len(text)
 
     def action_filter(self) -> None:
-        compose = self.query_one("#compose", Input)
-        compose.value = "/" + _filter_text(self.model)
-        compose.focus()
-        compose.cursor_position = len(compose.value)
+        """Puts the current filters on the line to edit (Enter applies, ``/`` alone clears)."""
+        self._fill("/" + _filter_text(self.model))
 
     def action_toggle_peers(self) -> None:
         peers = self.query_one("#peers", DataTable)
