@@ -1,4 +1,4 @@
-"""``ai-connect watch``: the live view of a bridge's traffic (docs/operations.md, "Watch it").
+"""``ai-connect watch``: the live view of a bridge's traffic (README, "Watch it").
 
 ::
 
