@@ -27,8 +27,9 @@ def token(db: Path, name: str, *options: str) -> str:
     return out.getvalue().strip()
 
 
-async def talk(url: str, tokens: dict[str, str] | None = None) -> str:
-    """alice sends bob two lines in thread t1; bob is shown them through a tool."""
+async def talk(url: str, tokens: dict[str, str] | None = None) -> tuple[str, str]:
+    """alice sends bob three lines in thread t1, then one in t2; bob is shown each through
+    a tool."""
     tokens = tokens or {}
     async with (
         BridgeClient(url, "alice", "p", token=tokens.get("alice")) as alice,
@@ -37,20 +38,25 @@ async def talk(url: str, tokens: dict[str, str] | None = None) -> str:
         receipt = await alice.send("bob", "hello bob\nsecond line\nthird", thread="t1")
         (got,) = await bob.wait(10)
         await bob.ack([got], path="tool")
-        assert receipt.id is not None
-        return receipt.id
+        later = await alice.send("bob", "in another thread", thread="t2")
+        (got,) = await bob.wait(10)
+        await bob.ack([got], path="tool")
+        assert receipt.id is not None and later.id is not None
+        return receipt.id, later.id
 
 
 def test_piped_watch_prints_one_line_per_event(tmp_path: Path) -> None:
     """Piped: joins, the message with its thread and first lines, then its delivery and
-    its showing, each one line; --json gives the same events as JSON objects."""
+    its showing, each one line; --json gives the same events as JSON objects; --thread
+    shows that thread only."""
     with BridgeProcess(tmp_path) as bridge:
         plain = watch(tmp_path, bridge.url)
         as_json = watch(tmp_path, bridge.url, "--json", name="watch-json")
+        t2 = watch(tmp_path, bridge.url, "--thread", "t2", name="watch-t2")
         try:
-            for proc in (plain, as_json):
+            for proc in (plain, as_json, t2):
                 proc.expect(lambda s: "link" in s and "up" in s, "connected line")
-            message_id = asyncio.run(asyncio.wait_for(talk(bridge.url), WAIT_S))
+            message_id, later_id = asyncio.run(asyncio.wait_for(talk(bridge.url), WAIT_S))
             plain.expect(lambda s: " join " in s and "alice (p)" in s, "alice's join")
             line = plain.expect(lambda s: " message " in s, "message line")
             assert line.endswith(
@@ -65,9 +71,11 @@ def test_piped_watch_prints_one_line_per_event(tmp_path: Path) -> None:
             assert all("\x1b" not in s for s in plain.lines), "no colour into a pipe"
             row = json.loads(as_json.expect(lambda s: '"kind": "shown"' in s, "shown object"))
             assert (row["key"], row["text"]) == (message_id, "by tool")
+            first = t2.expect(lambda s: " message " in s, "t2's message line")
+            assert f" {later_id} " in first and "thread=t2" in first, "--thread t2 hides t1"
         finally:
-            plain.stop()
-            as_json.stop()
+            for proc in (plain, as_json, t2):
+                proc.stop()
 
 
 def test_with_auth_on_watch_needs_an_admin_token_and_is_no_peer(tmp_path: Path) -> None:
