@@ -59,7 +59,7 @@ class Phase(Enum):
 ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.NEW: frozenset({"hello", "ping"}),
     Phase.REGISTERED: frozenset(
-        {"send", "ack", "peers", "history", "search", "status", "ping"}
+        {"send", "ack", "peers", "history", "search", "status", "ping", "receipts"}
         | {"admin_status", "admin_history", "admin_brakes", "admin_resume", "human"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw", "forget"}
         | {"admin_forget"}
@@ -67,6 +67,7 @@ ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.QUERY: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
+        | {"receipts"}
     ),
     Phase.OBSERVE: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
@@ -141,6 +142,8 @@ class Conn:
     attached: bool = False
     """Registered with ``attach``: acts for ``address`` beside its owner (§2.2)."""
     watch_presence: bool = False
+    receipts: bool = False
+    """Its hello asked for receipts on every send (§3.7)."""
     sent: int = 0
     """Highest mailbox seq sent on this connection."""
     loading: bool = False
