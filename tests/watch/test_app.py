@@ -72,6 +72,7 @@ def test_messages_appear_with_their_state_kept_current() -> None:
         src.put(Snapshot(1000.0, peers=(peer(ALICE), peer(BOB)), bridge="ws://b:1"))
         src.put(message(thread="review", preview="Can you look?"))
         await src.taken()
+        await pilot.pause()  # the panels redraw once per burst, just after it
         (row,) = timeline(app)
         assert row[1:] == [
             "message",
@@ -82,9 +83,11 @@ def test_messages_appear_with_their_state_kept_current() -> None:
         ]
         src.put(DeliveryChanged(1001.0, "m1", BOB, "delivered", "mcp"))
         await src.taken()
+        await pilot.pause()  # the panels redraw once per burst, just after it
         assert timeline(app)[0][3] == "delivered"
         src.put(DeliveryChanged(1002.0, "m1", BOB, "shown", "hook"))
         await src.taken()
+        await pilot.pause()  # the panels redraw once per burst, just after it
         assert [r[3] for r in timeline(app)] == ["shown (hook)"]
         assert "ws://b:1 · connected" in static(app, "#status")
         link = cells(app, "#timeline")[0]
@@ -101,6 +104,7 @@ def test_joins_proposals_peers_panel_and_attention() -> None:
         src.put(Snapshot(1000.0, peers=(peer(BOB, online=False, last_seen=800.0, unread=2),)))
         src.put(PresenceChanged(1050.0, peer(CAROL), joined=True), proposal(ts=1060.0))
         await src.taken()
+        await pilot.pause()  # the panels redraw once per burst, just after it
         assert [r[1] for r in timeline(app)] == ["join", "proposal"]
         assert cells(app, "#peers") == [
             ["carol (api)", "", "online"],
@@ -119,6 +123,7 @@ def test_reply_sends_as_the_human_in_the_thread() -> None:
     async def scenario(app: RecordingApp, pilot: Pilot[None], src: FakeSource) -> None:
         src.put(Snapshot(1000.0), message(thread="review"))
         await src.taken()
+        await pilot.pause()  # the panels redraw once per burst, just after it
         await pilot.press("r")
         assert app.query_one("#compose").value == '@"alice (web)" '  # type: ignore[attr-defined]
         await pilot.press(*keys("on it"), "enter")
@@ -174,6 +179,7 @@ def test_filters_typed_on_the_line_refilter_the_timeline() -> None:
     async def scenario(app: RecordingApp, pilot: Pilot[None], src: FakeSource) -> None:
         src.put(Snapshot(1000.0), message("m1"), message("m2", to=CAROL, recipients=(CAROL,)))
         await src.taken()
+        await pilot.pause()  # the panels redraw once per burst, just after it
         await pilot.press("slash", *keys("peer:carol"), "enter")
         await pilot.pause()
         assert [r[2] for r in timeline(app)] == ["alice (web) -> carol (api)"]
@@ -193,6 +199,7 @@ def test_peer_text_is_never_markup_or_escapes() -> None:
     async def scenario(app: RecordingApp, pilot: Pilot[None], src: FakeSource) -> None:
         src.put(Snapshot(1000.0), message(preview="[reverse]x[/reverse] \x1b[31mred"))
         await src.taken()
+        await pilot.pause()  # the panels redraw once per burst, just after it
         table = app.query_one("#timeline", DataTable)
         text = table.get_row_at(1)[5]
         assert isinstance(text, Text)

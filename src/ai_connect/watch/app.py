@@ -116,6 +116,7 @@ class WatchApp(App[None]):
         self._rows: list[str] = []
         """Row keys of the timeline, oldest first (to drop the oldest past keep_rows)."""
         self.events_seen = 0
+        self._refresh_due = False
 
     # --- layout -----------------------------------------------------------------------
 
@@ -166,7 +167,9 @@ class WatchApp(App[None]):
             timeline.update_cell(f"m:{event.id}", "state", Text(self.model.state_text(event.id)))
         if rows and follow:
             timeline.move_cursor(row=timeline.row_count - 1, animate=False)
-        self._refresh()
+        if not self._refresh_due:  # one redraw of the panels per burst of events
+            self._refresh_due = True
+            self.call_next(self._refresh)
 
     def _add(self, timeline: DataTable[Text], row: Row) -> None:
         key = f"m:{row.key}" if row.kind == "message" else f"r:{next(self._keys)}"
@@ -200,7 +203,9 @@ class WatchApp(App[None]):
         self._refresh()
 
     def _refresh(self) -> None:
-        """Redraws what time changes: the status, the peers panel, the attention line."""
+        """Redraws what events and time change: the status, the peers panel, the
+        attention line."""
+        self._refresh_due = False
         now = self.clock()
         link = "connected" if self.model.connected else "connecting…"
         who = f"as {self.sender} [human]" if self.sender else "read-only"
