@@ -5,6 +5,9 @@ pilot, the feed against a real bridge, and the command as a real process)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from ai_connect import cli
@@ -50,3 +53,12 @@ def test_the_view_follows_the_terminal() -> None:
     assert choose_view(isatty=True, environ={"TERM": "xterm"}, lines=True) == "lines"
     assert choose_view(isatty=True, environ={"TERM": "dumb"}, lines=False) == "lines"
     assert choose_view(isatty=True, environ={}, lines=False) == "lines"
+
+
+def test_other_commands_do_not_load_textual() -> None:
+    """Textual loads for the terminal view only: hooks and the other commands start fast."""
+    code = "import sys, ai_connect.cli.app; print('textual' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False"
