@@ -156,8 +156,12 @@ def test_proposal_vote_and_verdict_rows_and_waiting_votes() -> None:
 
 
 def test_escalated_proposal_waits_for_its_judge() -> None:
-    """An escalated proposal waits for its judge's ruling."""
+    """An escalated proposal says to whom, and waits for its judge's ruling."""
     model = WatchModel()
+    (row,) = model.apply(proposal("escalated", status="escalated", judge="judge (x)"))
+    assert (row.kind, row.text) == ("verdict", "escalated to judge (x)")
+    (row,) = model.apply(proposal("withdrawn", status="withdrawn"))
+    assert row.text == "withdrawn"
     model.apply(
         Snapshot(0.0, proposals=(proposal(status="escalated", judge="judge (x)").proposal,))
     )

@@ -298,8 +298,11 @@ class WatchModel:
             if last and last.get("reason"):
                 text += f": {one_line(str(last['reason']), 80, 1)}"
             return Row(e.ts, "vote", pid, voter, f"{text} ({_tally(p)})")
-        outcome = p.get("outcome") or p.get("status") or e.change
-        text = clean(f"{e.change}: {outcome}")
+        text = clean(e.change)
+        if p.get("outcome") and p["outcome"] != e.change:
+            text += clean(f": {p['outcome']}")
+        if e.change == "escalated" and p.get("judge"):
+            text += clean(f" to {p['judge']}")
         if p.get("reason"):
             text += f" ({one_line(str(p['reason']), 100, 1)})"
         return Row(e.ts, "verdict", pid, clean(str(p.get("author", ""))), text)
