@@ -225,3 +225,29 @@ def test_parse_send() -> None:
     for bad in ("bob hi", "@bob", '@"bob hi', "@ hi"):
         with pytest.raises(ValueError, match="@PEER MESSAGE"):
             parse_send(bad)
+
+
+def test_enter_opens_a_messages_detail_kept_current() -> None:
+    """Enter on a message shows each recipient's state, updated as it changes; Escape
+    closes it."""
+
+    async def scenario(app: RecordingApp, pilot: Pilot[None], src: FakeSource) -> None:
+        src.put(Snapshot(1000.0), message(to="*", recipients=(BOB, CAROL), preview="a\nb"))
+        await src.taken()
+        await pilot.pause()
+        detail = app.query_one("#detail", Static)
+        assert not detail.display
+        await pilot.press("enter")
+        await pilot.pause()
+        assert detail.display
+        assert "bob (web): accepted" in static(app, "#detail")
+        assert "  | a\n  | b" in static(app, "#detail")
+        src.put(DeliveryChanged(1001.0, "m1", BOB, "shown", "channel"))
+        await src.taken()
+        await pilot.pause()
+        assert "bob (web): shown (channel)" in static(app, "#detail")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not detail.display
+
+    run(scenario)

@@ -234,3 +234,19 @@ def test_context_summary_of_the_feed() -> None:
     assert context_summary(summary | {"bytes": 120}) == "file a.py:1-9 · web@main · 120 bytes"
     assert context_summary({"keys": ["note", "url"], "bytes": 30}) == "note, url · 30 bytes"
     assert context_summary(None) == ""
+
+
+def test_detail_of_a_message_lists_each_recipients_state() -> None:
+    """The detail of a message: route, thread, each recipient's state, path and time,
+    and its first lines, cleaned."""
+    model = WatchModel()
+    body = "one\ntwo\x1b[2J\nthree"
+    model.apply(message(to="*", recipients=(BOB, CAROL), thread="t", preview=body, size=999))
+    model.apply(DeliveryChanged(1000.0, "m1", BOB, "shown", "hook"))
+    text = model.detail("m1", 1000.0)
+    lines = text.split("\n")
+    assert lines[0].startswith("m1 · alice (web) -> * (2) · ") and lines[0].endswith("thread t")
+    assert lines[1].startswith("  bob (web): shown (hook) at ")
+    assert lines[2].startswith("  carol (api): accepted at ")
+    assert lines[3:] == ["  | one", "  | two\\x1b[2J", "  | three", "  | …"]
+    assert model.detail("unknown", 0.0) == ""

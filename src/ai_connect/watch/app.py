@@ -13,6 +13,8 @@ A message's row shows its delivery state and keeps it current (accepted -> deliv
 shown, per recipient for a broadcast). The line at the bottom takes ``@PEER text`` (send
 as the ``--as`` person; ``s`` goes there, ``r`` on a message fills in a reply to its
 sender, in its thread) and ``/peer:bob project:web thread:t1`` (filters; ``/`` alone clears them).
+Enter on a message opens its detail: each recipient's state, path and time, and its first
+lines; Escape closes it.
 
 Every text comes from :class:`~ai_connect.watch.model.WatchModel`, cleaned, and is
 shown as :class:`rich.text.Text`, never as markup: a peer cannot style the screen.
@@ -84,6 +86,7 @@ class WatchApp(App[None]):
     #main { height: 1fr; }
     #timeline { width: 1fr; }
     #peers { width: 46; }
+    #detail { height: auto; max-height: 12; border-top: solid $accent; display: none; }
     #attention { height: auto; max-height: 3; background: $boost; }
     #compose { height: 3; }
     """
@@ -94,7 +97,7 @@ class WatchApp(App[None]):
         Binding("r", "reply", "Reply"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "toggle_peers", "Peers"),
-        Binding("escape", "leave_input", "Back", show=False),
+        Binding("escape", "leave_input", "Close", show=False),
     ]
 
     def __init__(
@@ -117,6 +120,8 @@ class WatchApp(App[None]):
         """Row keys of the timeline, oldest first (to drop the oldest past keep_rows)."""
         self.events_seen = 0
         self._refresh_due = False
+        self._detail: str | None = None
+        """The message whose detail is open (Enter on its row; Escape closes it)."""
 
     # --- layout -----------------------------------------------------------------------
 
@@ -125,6 +130,7 @@ class WatchApp(App[None]):
         with Horizontal(id="main"):
             yield DataTable(id="timeline", cursor_type="row")
             yield DataTable(id="peers", cursor_type="none", show_cursor=False)
+        yield Static(id="detail")
         yield Static(id="attention")
         hint = "@PEER text sends" if self.sender else "read-only (start with --as NAME to send)"
         yield Input(
@@ -223,6 +229,10 @@ class WatchApp(App[None]):
                 Text(str(p.unread) if p.unread else "", style="bold" if p.unread else ""),
                 Text(p.seen, style=style),
             )
+        detail = self.query_one("#detail", Static)
+        text = self.model.detail(self._detail, now) if self._detail else ""
+        detail.display = bool(text)
+        detail.update(Text(text))
         attention = self.model.attention(now)
         busy = bool(attention.unread or attention.unshown or attention.waiting)
         self.query_one("#attention", Static).update(
@@ -265,9 +275,19 @@ class WatchApp(App[None]):
         peers.display = not peers.display
 
     def action_leave_input(self) -> None:
+        """Escape: empties the line and closes the detail."""
         self.query_one("#compose", Input).value = ""
         self._reply = None
+        self._detail = None
+        self._refresh()
         self.query_one("#timeline", DataTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a message: its detail (each recipient's state, its first lines)."""
+        key = event.row_key.value
+        if key is not None and key.startswith("m:"):
+            self._detail = None if self._detail == key[2:] else key[2:]
+            self._refresh()
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         line = event.value.strip()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ai_connect.identity import BROADCAST
-from ai_connect.text.terminal import ago, clean, duration
+from ai_connect.text.terminal import ago, clean, duration, stamp
 from ai_connect.watch.events import (
     DeliveryChanged,
     DeliveryState,
@@ -340,6 +340,30 @@ class WatchModel:
     def message(self, message_id: str) -> MessageSeen | None:
         entry = self._messages.get(message_id)
         return entry.event if entry else None
+
+    def detail(self, message_id: str, now: float, lines: int = 8) -> str:
+        """A message in full, as far as the watch knows it: who, thread, each recipient's
+        state with its path and time, and the preview's first ``lines`` lines."""
+        entry = self._messages.get(message_id)
+        if entry is None:
+            return ""
+        m = entry.event
+        head = f"{clean(m.id)} · {self._route(m)} · {stamp(m.ts, now)}"
+        if m.thread:
+            head += f" · thread {clean(m.thread)}"
+        if m.reply_to:
+            head += f" · reply to {clean(m.reply_to)}"
+        out = [head]
+        for recipient, (state, since, path) in entry.states.items():
+            via = f" ({clean(path)})" if path else ""
+            out.append(f"  {clean(recipient)}: {state}{via} at {stamp(since, now)}")
+        body = clean(m.preview, multiline=True).split("\n")
+        out += ["  | " + line for line in body[:lines]]
+        if len(body) > lines or m.size > len(m.preview.encode()):
+            out.append("  | …")
+        if summary := context_summary(m.context):
+            out.append(f"  context: {summary}")
+        return "\n".join(out)
 
     def peer_rows(self, now: float) -> list[PeerRow]:
         """Online first, then by address; only the peers the filters pass."""
