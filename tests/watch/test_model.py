@@ -241,12 +241,13 @@ def test_detail_of_a_message_lists_each_recipients_state() -> None:
     and its first lines, cleaned."""
     model = WatchModel()
     body = "one\ntwo\x1b[2J\nthree"
-    model.apply(message(to="*", recipients=(BOB, CAROL), thread="t", preview=body, size=999))
+    m = message(to="*", recipients=(BOB, CAROL), thread="t", preview=body, size=999, online=(BOB,))
+    model.apply(m)
     model.apply(DeliveryChanged(1000.0, "m1", BOB, "shown", "hook"))
     text = model.detail("m1", 1000.0)
     lines = text.split("\n")
     assert lines[0].startswith("m1 · alice (web) -> * (2) · ") and lines[0].endswith("thread t")
     assert lines[1].startswith("  bob (web): shown (hook) at ")
-    assert lines[2].startswith("  carol (api): accepted at ")
+    assert lines[2].startswith("  carol (api): accepted (offline: waits in its mailbox) at ")
     assert lines[3:] == ["  | one", "  | two\\x1b[2J", "  | three", "  | …"]
     assert model.detail("unknown", 0.0) == ""

@@ -43,7 +43,7 @@ from ai_connect.watch.model import Row, WatchModel
 
 __all__ = ["WatchApp", "parse_send"]
 
-_COLUMNS = (("time", 8), ("kind", 9), ("who", 30), ("state", 16), ("thread", 10), ("text", 60))
+_COLUMNS = (("time", 8), ("kind", 9), ("who", 30), ("state", 22), ("thread", 10), ("text", 60))
 """The text last: a narrow terminal cuts it, never the state."""
 _STYLES = {
     "message": "cyan",

@@ -356,6 +356,8 @@ class WatchModel:
         out = [head]
         for recipient, (state, since, path) in entry.states.items():
             via = f" ({clean(path)})" if path else ""
+            if state == "accepted" and recipient not in m.online:
+                via = " (offline: waits in its mailbox)"
             out.append(f"  {clean(recipient)}: {state}{via} at {stamp(since, now)}")
         body = clean(m.preview, multiline=True).split("\n")
         out += ["  | " + line for line in body[:lines]]
