@@ -30,7 +30,16 @@ class Proc:
     Every line of both streams is also kept in ``DIR/NAME.{stdout,stderr}.log``.
     """
 
-    def __init__(self, name: str, args: list[str], logs: Path, stream: str = "stdout") -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        logs: Path,
+        stream: str = "stdout",
+        *,
+        stdin: int = subprocess.DEVNULL,
+    ) -> None:
+        """``stdin=subprocess.PIPE``: the test writes to ``popen.stdin``."""
         self.name = name
         self.logs = logs
         self.lines: list[str] = []
@@ -46,7 +55,7 @@ class Proc:
         self.popen = subprocess.Popen(
             args,
             cwd=ROOT,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             text=True,
             **pipes,
@@ -123,6 +132,8 @@ class Proc:
         if self.popen.poll() is None:
             self.popen.kill()
         self.popen.wait(timeout=WAIT_S)
+        if self.popen.stdin is not None:
+            self.popen.stdin.close()
         self._reader.join(timeout=WAIT_S)
         self._source.close()
         self._other.close()

@@ -12,7 +12,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from ai_connect.errors import NotConnected
-from ai_connect.watch.app import WatchApp, parse_send
+from ai_connect.watch.app import WatchApp
+from ai_connect.watch.compose import parse_send
 from ai_connect.watch.events import DeliveryChanged, PresenceChanged, Snapshot
 from ai_connect.watch.model import WatchModel
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 from ai_connect.watch.events import DeliveryChanged, PresenceChanged
 from ai_connect.watch.lines import json_line, line, wants_color
 from ai_connect.watch.model import WatchModel
+from ai_connect.watch.run import run_lines
 
-from .helpers import BOB, CAROL, message, peer, proposal
+from .helpers import BOB, CAROL, FakeSource, message, peer, proposal
 
 TS = time.mktime((2026, 12, 4, 6, 31, 2, 0, 0, -1))
 
@@ -62,3 +68,50 @@ def test_json_lines() -> None:
     data = json.loads(json_line(row))
     assert data["kind"] == "message" and data["text"] == "h\u00e9"
     assert json_line(row).isascii()
+
+
+def test_line_mode_sends_what_is_typed_as_the_person() -> None:
+    """--lines --as Ada: '@bob text' typed on stdin is sent as Ada; a bad line says how;
+    what became of each goes to stderr, never among the event lines."""
+
+    async def scenario() -> tuple[list[dict[str, Any]], str, str]:
+        handled = asyncio.Event()
+
+        async def typed() -> AsyncIterator[str]:
+            yield "@bob hello there\n"
+            yield "\n"
+            yield "no at sign\n"
+            handled.set()  # resumed: the last line was handled
+
+        source = FakeSource()
+        source.put(message())
+        out, err = io.StringIO(), io.StringIO()
+        task = asyncio.create_task(
+            run_lines(
+                source,
+                WatchModel(),
+                out,
+                color=False,
+                as_json=False,
+                sender="Ada",
+                typed=typed(),
+                err=err,
+            )
+        )
+        await source.taken()
+        await asyncio.wait_for(handled.wait(), 5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return source.sent, out.getvalue(), err.getvalue()
+
+    sent, out, err = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert sent == [
+        {"name": "Ada", "to": "bob", "body": "hello there", "thread": None, "reply_to": None}
+    ]
+    assert err.splitlines() == [
+        "sent sent-1 to bob as Ada",
+        "not sent: write @PEER MESSAGE "
+        '(@"Name (Project)" MESSAGE for a full address, @* for everyone)',
+    ]
+    assert [line.split()[2] for line in out.splitlines()] == ["message"]

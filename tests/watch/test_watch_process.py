@@ -9,15 +9,16 @@ import json
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from subprocess import DEVNULL, PIPE
 
 from ai_connect.cli import main
 from ai_connect.client import BridgeClient
 from tests.support.process import WAIT_S, BridgeProcess, Proc
 
 
-def watch(tmp: Path, url: str, *args: str, name: str = "watch") -> Proc:
+def watch(tmp: Path, url: str, *args: str, name: str = "watch", stdin: int = DEVNULL) -> Proc:
     command = [sys.executable, "-m", "ai_connect", "watch", "--bridge", url, *args]
-    return Proc(name, command, tmp)
+    return Proc(name, command, tmp, stdin=stdin)
 
 
 def token(db: Path, name: str, *options: str) -> str:
@@ -103,5 +104,29 @@ def test_with_auth_on_watch_needs_an_admin_token_and_is_no_peer(tmp_path: Path) 
 
             addresses = asyncio.run(asyncio.wait_for(peers(), WAIT_S))
             assert sorted(addresses) == ["alice (p)", "bob (p)"]
+        finally:
+            ops.stop()
+
+
+def test_in_line_mode_lines_typed_on_stdin_are_sent_as_the_person(tmp_path: Path) -> None:
+    """--lines --as Ada: '@bob ...' written to its stdin reaches bob flagged human, and
+    the watch's own line shows it [human]."""
+    with BridgeProcess(tmp_path) as bridge:
+        ops = watch(tmp_path, bridge.url, "--lines", "--as", "Ada (ops)", stdin=PIPE)
+        try:
+            ops.expect(lambda s: "link" in s and "up" in s, "connected line")
+
+            async def bob_reads() -> tuple[str, str, bool]:
+                async with BridgeClient(bridge.url, "bob", "p") as bob:
+                    assert ops.popen.stdin is not None
+                    ops.popen.stdin.write("@bob please pause the deploy\n")
+                    ops.popen.stdin.flush()
+                    (got,) = await bob.wait(WAIT_S)
+                    await bob.ack([got], path="hook")
+                    return got.sender, got.body, got.human
+
+            got = asyncio.run(asyncio.wait_for(bob_reads(), WAIT_S))
+            assert got == ("Ada (ops)", "please pause the deploy", True)
+            ops.expect(lambda s: "Ada (ops) [human] -> bob (p)" in s, "the human's message")
         finally:
             ops.stop()

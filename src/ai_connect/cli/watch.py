@@ -22,7 +22,7 @@ from ai_connect.watch.feed import FeedSource
 from ai_connect.watch.filters import Filters
 from ai_connect.watch.lines import wants_color
 from ai_connect.watch.model import WatchModel
-from ai_connect.watch.run import choose_view, parse_as, run_app, run_lines
+from ai_connect.watch.run import choose_view, parse_as, run_app, run_lines, stdin_lines
 
 __all__ = ["watch"]
 
@@ -43,7 +43,8 @@ def watch(
             "--as",
             metavar="NAME",
             help='Reply and send as this person, shown to agents as a human ("Name (Project)" '
-            "sets the project too); without it the view is read-only",
+            "sets the project too); in line mode, type @PEER text on stdin; without it the "
+            "watch is read-only",
         ),
     ] = None,
     lines: Annotated[
@@ -92,7 +93,16 @@ def watch(
                 await run_app(source, model, sender=sender)
             else:
                 color = wants_color(sys.stdout.isatty(), os.environ)
-                await run_lines(source, model, sys.stdout, color=color, as_json=as_json)
+                typed = stdin_lines() if sender is not None else None
+                await run_lines(
+                    source,
+                    model,
+                    sys.stdout,
+                    color=color,
+                    as_json=as_json,
+                    sender=sender,
+                    typed=typed,
+                )
 
     with contextlib.suppress(KeyboardInterrupt):  # ctrl+c is how a watch ends
         asyncio.run(run())

@@ -37,11 +37,12 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from ai_connect.errors import BridgeError
 from ai_connect.text.terminal import stamp
+from ai_connect.watch.compose import parse_send
 from ai_connect.watch.events import DeliveryChanged, WatchEvent, WatchSource
 from ai_connect.watch.filters import parse_filters
 from ai_connect.watch.model import Row, WatchModel
 
-__all__ = ["WatchApp", "parse_send"]
+__all__ = ["WatchApp"]
 
 _COLUMNS = (("time", 8), ("kind", 9), ("who", 30), ("state", 22), ("thread", 10), ("text", 60))
 """The text last: a narrow terminal cuts it, never the state."""
@@ -56,25 +57,6 @@ _STYLES = {
     "verdict": "bold magenta",
     "link": "red",
 }
-
-
-def parse_send(line: str) -> tuple[str, str]:
-    """``@bob hi there`` -> ``("bob", "hi there")``; ``@"bob (web)" hi`` for an address
-    with spaces. Raises ValueError saying how to write it."""
-    how = 'write @PEER MESSAGE (@"Name (Project)" MESSAGE for a full address, @* for everyone)'
-    if not line.startswith("@"):
-        raise ValueError(how)
-    rest = line[1:]
-    if rest.startswith('"'):
-        target, sep, body = rest[1:].partition('"')
-        if not sep:
-            raise ValueError(how)
-    else:
-        target, _, body = rest.partition(" ")
-    target, body = target.strip(), body.strip()
-    if not target or not body:
-        raise ValueError(how)
-    return target, body
 
 
 class WatchApp(App[None]):
