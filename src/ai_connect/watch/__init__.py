@@ -7,8 +7,9 @@
     filters.py  by peer, project, thread (pure)
     model.py    events in; rows, the peers panel and the attention line out (pure)
     lines.py    one line per event: pipes, files, plain terminals (pure)
+    compose.py  what the operator types to send as a person: @PEER text (pure)
     app.py      the terminal view (Textual)
-    run.py      the I/O: which view, the link, sending as a human
+    run.py      which view, the line-mode pump, stdin read for sending as a person
 
 The command itself is :mod:`ai_connect.cli.watch`.
 """
