@@ -160,3 +160,38 @@ def test_a_lost_link_is_a_row_and_the_next_snapshot_starts_over() -> None:
             await events.aclose()
 
     run(scenario())
+
+
+def test_last_shows_the_messages_stored_before_with_their_states() -> None:
+    """--last 2: the two newest messages stored before the watch came, oldest first, with
+    each recipient's state (shown by its path, or waiting), then live events."""
+
+    async def scenario() -> None:
+        async with (
+            bridge(listen=False) as srv,
+            make_client(srv, "Alice") as alice,
+            make_client(srv, "Bob") as bob,
+        ):
+            for text in ("one", "two"):
+                second = await alice.send("Bob", text, thread="t")
+                (got,) = await bob.wait(5)
+                await bob.ack([got], path="channel")
+            third = await alice.send("*", "three")
+            async with make_client(srv, "Ops", mode="observe") as ops:
+                model = WatchModel()
+                events = FeedSource(ops, last=2).events()
+                rows = await _rows_until(events, model, "message", "three")
+                assert [(r.kind, r.key) for r in rows if r.kind != "link"] == [
+                    ("message", second.id),
+                    ("delivered", second.id),
+                    ("shown", second.id),
+                    ("message", third.id),
+                ]
+                assert model.state_text(str(second.id)) == "shown (channel)"
+                assert rows[-1].who == "Alice (proj) -> * (1)"
+                live = await alice.send("Bob", "four")
+                rows = await _rows_until(events, model, "message", "four")
+                assert rows[-1].key == live.id
+                await events.aclose()
+
+    run(scenario())

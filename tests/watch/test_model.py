@@ -251,3 +251,18 @@ def test_detail_of_a_message_lists_each_recipients_state() -> None:
     assert lines[2].startswith("  carol (api): accepted (offline: waits in its mailbox) at ")
     assert lines[3:] == ["  | one", "  | two\\x1b[2J", "  | three", "  | …"]
     assert model.detail("unknown", 0.0) == ""
+
+
+def test_past_messages_leave_the_snapshots_counts_alone() -> None:
+    """Messages and states from the history (--last) are rows, but the snapshot's unread
+    counts already hold them; a message both in the history and live is one row."""
+    model = WatchModel()
+    model.apply(Snapshot(2000.0, peers=(peer(BOB, unread=1),)))
+    (row,) = model.apply(message("m1", past=True))
+    assert row.key == "m1"
+    model.apply(message("m2", past=True))
+    model.apply(DeliveryChanged(1001.0, "m2", BOB, "shown", "hook", past=True))
+    assert model.attention(2000.0).unread == ((BOB, 1),)
+    assert model.state_text("m2") == "shown (hook)"
+    assert model.apply(message("m1")) == []
+    assert model.attention(2000.0).unread == ((BOB, 1),)

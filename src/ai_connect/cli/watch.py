@@ -53,6 +53,10 @@ def watch(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per event (implies --lines)")
     ] = False,
+    last: Annotated[
+        int,
+        typer.Option(min=0, max=500, metavar="N", help="First show the last N messages stored"),
+    ] = 0,
     stale: Annotated[
         float,
         typer.Option(min=1, metavar="S", help="Attention: delivered but not shown for S s"),
@@ -88,7 +92,7 @@ def watch(
 
     async def run() -> None:
         async with client:
-            source = FeedSource(client)
+            source = FeedSource(client, last=last)
             if view == "app":
                 await run_app(source, model, sender=sender)
             else:

@@ -66,6 +66,9 @@ class MessageSeen:
     """The loop brake paused its conversation: stored, but it wakes nobody."""
     online: tuple[str, ...] = ()
     """The recipients that had a live connection when it was stored."""
+    past: bool = False
+    """From the history (``--last``), stored before the watch's snapshot: the snapshot's
+    unread counts include it already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class DeliveryChanged:
     """``shown``: what showed it (hook, tool, channel, cli); ``delivered``: the kind of
     connection it was pushed to."""
     sender: str | None = None
+    past: bool = False
+    """A state from the history (``--last``): the snapshot's unread counts include it."""
 
 
 @dataclass(frozen=True, slots=True)

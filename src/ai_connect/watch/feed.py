@@ -17,7 +17,14 @@ from collections.abc import AsyncGenerator, Callable
 
 from ai_connect.client import BridgeClient
 from ai_connect.errors import BridgeError
-from ai_connect.protocol import FeedDelivery, FeedEvent, FeedPeer, FeedSnapshot
+from ai_connect.protocol import (
+    FeedDelivery,
+    FeedEvent,
+    FeedPeer,
+    FeedSnapshot,
+    MessageView,
+    ReceiptReport,
+)
 from ai_connect.watch.events import (
     DeliveryChanged,
     LinkChanged,
@@ -78,6 +85,42 @@ def to_event(frame: FeedEvent) -> WatchEvent | None:
     return None
 
 
+def _past(m: MessageView, report: ReceiptReport) -> list[WatchEvent]:
+    """A stored message and its receipts as the events the live feed would have given."""
+    context = None
+    if m.context:
+        context = {k: v for k, v in m.context.items() if k != "content"}
+        if isinstance(m.context.get("content"), str):
+            context["bytes"] = len(m.context["content"].encode())
+    events: list[WatchEvent] = [
+        MessageSeen(
+            ts=m.ts,
+            id=m.id,
+            sender=m.from_,
+            to=m.to,
+            recipients=tuple(r.recipient for r in report.recipients),
+            preview=m.body[:280],
+            size=len(m.body.encode()),
+            thread=m.thread,
+            reply_to=m.reply_to,
+            context=context,
+            human=bool(m.human),
+            online=tuple(r.recipient for r in report.recipients if r.online),
+            past=True,
+        )
+    ]
+    for r in report.recipients:
+        if r.state != "waiting":
+            when = r.delivered or m.ts
+            events.append(
+                DeliveryChanged(when, m.id, r.recipient, "delivered", None, m.from_, True)
+            )
+        if r.state == "shown":
+            when = r.shown or r.delivered or m.ts
+            events.append(DeliveryChanged(when, m.id, r.recipient, "shown", r.path, m.from_, True))
+    return events
+
+
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     """Cancels ``tasks`` and waits for them to end.
 
@@ -94,16 +137,42 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
 class FeedSource:
     """The watch's events from an observing client (which it does not open or close)."""
 
-    def __init__(self, client: BridgeClient, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: BridgeClient, *, last: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.client, self.clock = client, clock
+        self.last = last
+        """How many messages stored before the first snapshot to show first (``--last``)."""
+
+    async def history(self, snapshot: FeedSnapshot) -> list[WatchEvent]:
+        """The last ``self.last`` messages stored before ``snapshot``, oldest first, each
+        with its recipients' states (``past``: the snapshot's counts include them).
+
+        The bridge keeps no history of everyone: this asks each known peer's (an admin
+        request, protocol §3.5), merges them by id, then each message's receipts (§3.7).
+        A refusal becomes one link row saying why, never the end of the watch."""
+        try:
+            found: dict[str, MessageView] = {}
+            for peer in snapshot.peers:
+                page = await self.client.admin_history(peer.address, limit=min(self.last, 500))
+                found |= {m.id: m for m in page.messages if m.ts <= snapshot.ts}
+            chosen = sorted(found.values(), key=lambda m: m.ts)[-self.last :]
+            return [e for m in chosen for e in _past(m, await self.client.receipts(m.id))]
+        except BridgeError as exc:
+            return [LinkChanged(self.clock(), up=True, reason=f"no history: {exc}")]
 
     async def events(self) -> AsyncGenerator[WatchEvent, None]:
         queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
 
         async def feed() -> None:
+            first = True
             async for item in self.client.observe():
                 if isinstance(item, FeedSnapshot):
                     queue.put_nowait(to_snapshot(item, self.client.url))
+                    if first and self.last:
+                        for past in await self.history(item):
+                            queue.put_nowait(past)
+                    first = False
                 elif (event := to_event(item)) is not None:
                     queue.put_nowait(event)
             queue.put_nowait(None)  # the client was closed

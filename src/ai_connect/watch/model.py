@@ -220,12 +220,14 @@ class WatchModel:
         return [(Row(snap.ts, "link", "up", "bridge", text), Scope("link"))]
 
     def _message(self, m: MessageSeen) -> list[tuple[Row, Scope]]:
+        if m.id in self._messages:
+            return []  # the history and the live feed both had it
         scope = Scope("message", (m.sender, *m.recipients), m.thread)
         entry = _Message(m, scope, {r: ("accepted", m.ts, None) for r in m.recipients})
         self._messages[m.id] = entry
         while len(self._messages) > self.keep:
             self._messages.popitem(last=False)
-        for r in m.recipients:
+        for r in () if m.past else m.recipients:
             if r in self.peers:
                 peer = self.peers[r]
                 self.peers[r] = replace(peer, unread=peer.unread + 1)
@@ -261,7 +263,7 @@ class WatchModel:
             scope = entry.scope
         else:
             scope = Scope("message", (d.sender or "", d.recipient), None, known=False)
-        if d.state == "shown" and d.recipient in self.peers:
+        if d.state == "shown" and not d.past and d.recipient in self.peers:
             peer = self.peers[d.recipient]
             self.peers[d.recipient] = replace(peer, unread=max(0, peer.unread - 1))
         via = f"{'by' if d.state == 'shown' else 'to'} {clean(d.path)}" if d.path else ""
