@@ -19,7 +19,16 @@ def test_help_lists_the_filters_and_modes(capsys: pytest.CaptureFixture[str]) ->
     """watch --help names its filters, --as, the line modes and the admin token."""
     assert cli.main(["watch", "--help"]) == 0
     out = capsys.readouterr().out
-    for option in ("--peer", "--project", "--thread", "--as", "--lines", "--json", "--last"):
+    for option in (
+        "--peer",
+        "--project",
+        "--thread",
+        "--as",
+        "--lines",
+        "--json",
+        "--last",
+        "--stale",
+    ):
         assert option in out
     assert "admin" in out and "NO_COLOR" in out
 
