@@ -1,12 +1,21 @@
 """``ai-connect watch`` as a real process beside a real bridge: line mode (stdout is a
-pipe, so one greppable line per event) and auth (an admin token, or a clear refusal)."""
+pipe, so one greppable line per event), auth (an admin token, or a clear refusal), and
+the terminal view on a real pseudo-terminal (it draws, honours NO_COLOR, q quits)."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import io
 import json
+import os
+import re
+import select
+import struct
+import subprocess
 import sys
+import termios
+import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from subprocess import DEVNULL, PIPE
@@ -130,3 +139,53 @@ def test_in_line_mode_lines_typed_on_stdin_are_sent_as_the_person(tmp_path: Path
             ops.expect(lambda s: "Ada (ops) [human] -> bob (p)" in s, "the human's message")
         finally:
             ops.stop()
+
+
+_ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()=>][0-9A-Za-z]?")
+_COLOURS = re.compile(rb"\x1b\[[0-9;]*?[34]8;5;(\d+)")
+_GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
+
+
+def on_a_terminal(url: str, **env: str) -> bytes:
+    """Runs ``ai-connect watch`` on a pseudo-terminal (120x30) until it has drawn its
+    status and attention lines, presses q, and returns what it wrote; it must exit 0."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ai_connect", "watch", "--bridge", url],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**{k: v for k, v in os.environ.items() if k != "NO_COLOR"}, "TERM": "xterm-256color"}
+        | env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    screen = b""
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while b"connected" not in (text := _ESCAPES.sub(b"", screen)) or b"attention" not in text:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"the view drew no status within {WAIT_S:g} s: {text[-400:]!r}"
+            if select.select([master], [], [], remaining)[0]:
+                screen += os.read(master, 65536)
+        os.write(master, b"q")
+        assert proc.wait(timeout=WAIT_S) == 0
+        return screen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=WAIT_S)
+        os.close(master)
+
+
+def test_on_a_terminal_the_view_draws_honours_no_color_and_q_quits(tmp_path: Path) -> None:
+    """On a real pty the Textual view draws its status line; NO_COLOR leaves only greys
+    (the 256-colour grey ramp), without it there is colour; q quits with exit 0."""
+    with BridgeProcess(tmp_path) as bridge:
+        plain = on_a_terminal(bridge.url, NO_COLOR="1")
+        assert b"ai-connect watch" in _ESCAPES.sub(b"", plain)
+        used = {int(n) for n in _COLOURS.findall(plain)}
+        assert used and used <= _GREYS, f"colours under NO_COLOR: {sorted(used - _GREYS)}"
+        coloured = {int(n) for n in _COLOURS.findall(on_a_terminal(bridge.url))}
+        assert coloured - _GREYS, "without NO_COLOR the view has colour"
