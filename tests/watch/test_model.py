@@ -9,7 +9,8 @@ from ai_connect.watch.events import (
     Snapshot,
 )
 from ai_connect.watch.filters import Filters
-from ai_connect.watch.model import WatchModel, context_summary, one_line
+from ai_connect.watch.model import WatchModel
+from ai_connect.watch.summary import context_summary, one_line
 
 from .helpers import ALICE, BOB, CAROL, message, peer, proposal
 

@@ -6,6 +6,7 @@
     feed.py     the bridge's observer feed (BridgeClient) turned into those events
     filters.py  by peer, project, thread (pure)
     model.py    events in; rows, the peers panel and the attention line out (pure)
+    summary.py  peer text made short for a row: first lines, context, tally (pure)
     lines.py    one line per event: pipes, files, plain terminals (pure)
     compose.py  what the operator types to send as a person: @PEER text (pure)
     app.py      the terminal view (Textual)

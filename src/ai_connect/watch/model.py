@@ -32,16 +32,9 @@ from ai_connect.watch.events import (
     WatchEvent,
 )
 from ai_connect.watch.filters import Filters, Scope, proposal_scope
+from ai_connect.watch.summary import context_summary, one_line, tally_text
 
-__all__ = [
-    "Attention",
-    "PeerRow",
-    "Row",
-    "RowKind",
-    "WatchModel",
-    "context_summary",
-    "one_line",
-]
+__all__ = ["Attention", "PeerRow", "Row", "RowKind", "WatchModel"]
 
 RowKind = Literal[
     "message", "delivered", "shown", "join", "leave", "proposal", "vote", "verdict", "link"
@@ -49,42 +42,6 @@ RowKind = Literal[
 
 _ORDER: dict[DeliveryState, int] = {"accepted": 0, "delivered": 1, "shown": 2}
 _FINAL = {"decided", "expired", "withdrawn"}
-
-
-def one_line(text: str, width: int = 120, lines: int = 2) -> str:
-    """The first ``lines`` non-blank lines of ``text`` joined by `` / ``, cut to ``width``
-    characters, cleaned for a terminal."""
-    parts = [line.strip() for line in text.splitlines() if line.strip()][:lines]
-    joined = " / ".join(parts)
-    if len(joined) > width:
-        joined = joined[: width - 1].rstrip() + "…"
-    return clean(joined)
-
-
-def context_summary(context: dict[str, Any] | None) -> str:
-    """``file src/x.py:10-20 · web@main · 2400 bytes`` from the feed's context summary
-    (``file``, ``lines``, ``repo``, ``branch``, ``bytes``, ``keys``...), cleaned."""
-    if not context:
-        return ""
-    parts = []
-    if context.get("file"):
-        where = str(context["file"])
-        lines = context.get("lines")
-        if isinstance(lines, list | tuple) and len(lines) == 2:
-            where += f":{lines[0]}-{lines[1]}"
-        elif lines is not None:
-            where += f":{lines}"
-        parts.append(f"file {where}")
-    if context.get("repo") or context.get("branch"):
-        repo = str(context.get("repo") or "")
-        parts.append(repo + (f"@{context['branch']}" if context.get("branch") else ""))
-    if not parts:
-        keys = context.get("keys")
-        named = [str(k) for k in keys] if isinstance(keys, list) else sorted(context)
-        parts.append(str(context.get("kind") or ", ".join(named[:4])))
-    if context.get("bytes"):
-        parts.append(f"{context['bytes']} bytes")
-    return clean(" · ".join(parts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +256,7 @@ class WatchModel:
             text = clean(str(last["choice"])) if last else "vote"
             if last and last.get("reason"):
                 text += f": {one_line(str(last['reason']), 80, 1)}"
-            return Row(e.ts, "vote", pid, voter, f"{text} ({_tally(p)})")
+            return Row(e.ts, "vote", pid, voter, f"{text} ({tally_text(p)})")
         text = clean(e.change)
         if p.get("outcome") and p["outcome"] != e.change:
             text += clean(f": {p['outcome']}")
@@ -409,14 +366,6 @@ class WatchModel:
 
 def _seen(peer: PeerInfo, now: float) -> str:
     return "online" if peer.online else ago(peer.last_seen, now)
-
-
-def _tally(p: dict[str, Any]) -> str:
-    t = p.get("tally") or {}
-    return (
-        f"{t.get('approve', 0)} approve, {t.get('reject', 0)} reject, "
-        f"{t.get('abstain', 0)} abstain, {t.get('pending', 0)} pending"
-    )
 
 
 def _waiting_for(p: dict[str, Any]) -> list[str]:
