@@ -252,3 +252,18 @@ def test_enter_opens_a_messages_detail_kept_current() -> None:
         assert not detail.display
 
     run(scenario)
+
+
+def test_the_timeline_keeps_its_newest_rows_only() -> None:
+    """Past keep_rows the oldest rows leave the screen (a long watch stays light)."""
+
+    async def main() -> None:
+        src = FakeSource()
+        app = WatchApp(WatchModel(), src, clock=lambda: 1100.0, tick_s=3600, keep_rows=3)
+        async with app.run_test(size=(160, 30)):
+            src.put(Snapshot(1000.0), *(message(f"m{i}") for i in range(5)))
+            await src.taken()
+            assert [r[2] for r in cells(app, "#timeline")] == ["alice (web) -> bob (web)"] * 3
+            assert app.query_one("#timeline", DataTable).get_row("m:m4")
+
+    asyncio.run(asyncio.wait_for(main(), 30))

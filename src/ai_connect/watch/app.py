@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -98,7 +99,7 @@ class WatchApp(App[None]):
         self._reply: tuple[str, str, str | None] | None = None
         """(target, message id, thread) that ``r`` filled in."""
         self._keys = itertools.count()
-        self._rows: list[str] = []
+        self._rows: deque[str] = deque()
         """Row keys of the timeline, oldest first (to drop the oldest past keep_rows)."""
         self.events_seen = 0
         self._refresh_due = False
@@ -176,7 +177,7 @@ class WatchApp(App[None]):
         )
         self._rows.append(key)
         while len(self._rows) > self.keep_rows:
-            timeline.remove_row(self._rows.pop(0))
+            timeline.remove_row(self._rows.popleft())
 
     def _rebuild(self) -> None:
         timeline = self.query_one("#timeline", DataTable)
