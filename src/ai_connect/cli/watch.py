@@ -69,9 +69,9 @@ def watch(
     """Watch the bridge live: every message and its delivery state (accepted, delivered,
     shown), joins and leaves, proposals, votes and verdicts.
 
-    On a terminal: a timeline, a peers panel and an attention line (q quits, r replies,
-    / filters). Piped, with --lines or --json, or on TERM=dumb: one line per event.
-    NO_COLOR turns colour off. Where the bridge has auth on, --token must be an admin
+    On a terminal: a timeline, a peers panel and an attention line (q quits, Enter
+    shows a message's detail, r replies, s sends, / filters). Piped, with --lines or
+    --json, or on TERM=dumb: one line per event. NO_COLOR turns colour off. Where the bridge has auth on, --token must be an admin
     token (ai-connect token create NAME --admin); the watch never registers as a peer.
     """
     sender: str | None = None
