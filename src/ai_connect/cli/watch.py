@@ -71,8 +71,9 @@ def watch(
 
     On a terminal: a timeline, a peers panel and an attention line (q quits, Enter
     shows a message's detail, r replies, s sends, / filters). Piped, with --lines or
-    --json, or on TERM=dumb: one line per event. NO_COLOR turns colour off. Where the bridge has auth on, --token must be an admin
-    token (ai-connect token create NAME --admin); the watch never registers as a peer.
+    --json, or on TERM=dumb: one line per event. NO_COLOR turns colour off. Where the
+    bridge has auth on, --token must be an admin token (ai-connect token create NAME
+    --admin); the watch never registers as a peer.
     """
     sender: str | None = None
     as_project: str | None = None
