@@ -99,7 +99,8 @@ def test_messages_appear_with_their_state_kept_current() -> None:
 
 
 def test_joins_proposals_peers_panel_and_attention() -> None:
-    """Joins and proposals are rows; the peers panel and attention line follow them."""
+    """Joins and proposals are rows; the peers panel (p hides it) and attention line
+    follow them."""
 
     async def scenario(app: RecordingApp, pilot: Pilot[None], src: FakeSource) -> None:
         src.put(Snapshot(1000.0, peers=(peer(BOB, online=False, last_seen=800.0, unread=2),)))
@@ -114,6 +115,8 @@ def test_joins_proposals_peers_panel_and_attention() -> None:
         attention = static(app, "#attention")
         assert "unread: bob (web) 2" in attention
         assert "waiting for votes: prop-1 (bob (web), carol (api))" in attention
+        await pilot.press("p")
+        assert not app.query_one("#peers").display, "p hides the peers panel"
 
     run(scenario)
 
