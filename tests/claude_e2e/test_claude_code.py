@@ -66,6 +66,10 @@ class Run:
     exit_code: int | None = None
     exit_s: float = -1.0
     unread_after: int = -1
+    receipts: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """Message id -> (state, path) as the sender's receipts tell them (protocol §3.7)."""
+    notices: list[tuple[str, str | None]] = field(default_factory=list)
+    """(message id, path) of the receipt notices alice got."""
 
 
 async def _session(root: Path, binary: Path) -> Run:
@@ -110,7 +114,7 @@ async def _session(root: Path, binary: Path) -> Run:
             run.idle_requests = len(api.requests) - run.turn1_requests
 
             begun = time.perf_counter()
-            run.wake_id = str((await alice.send("cc", WAKE)).id)
+            run.wake_id = str((await alice.send("cc", WAKE, receipt=True)).id)
             run.wake_index = run.turn1_requests
             await api.request(run.wake_index, WAIT_S)
             run.wake_s = time.perf_counter() - begun
@@ -129,6 +133,10 @@ async def _session(root: Path, binary: Path) -> Run:
             run.exit_code = await cc.end_input()
             run.exit_s = time.perf_counter() - begun
         run.requests = list(api.requests)
+        for mid in (run.wake_id, run.midturn_id):
+            (state,) = (await alice.receipts(mid)).recipients
+            run.receipts[mid] = (state.state, state.path)
+        run.notices = [(n.id, n.path) for n in await alice.wait_receipts(WAIT_S)]
         async with BridgeClient(br.url, "cc", PROJECT, request_timeout=5) as check:
             assert check.address == ADDRESS
             run.unread_after = (await check.status()).unread
@@ -202,6 +210,16 @@ def test_each_message_reaches_the_model_once_and_is_acked(session: Run) -> None:
     assert final.count(WAKE) == 1 and final.count(MIDTURN) == 1
     assert len(session.requests) == session.midturn_index + 1
     assert session.unread_after == 0
+
+
+def test_the_sender_learns_each_message_was_shown_by_a_hook(session: Run) -> None:
+    """Receipts (protocol §3.7): both messages shown, through the hooks that showed them;
+    the one sent with receipt=True brought its sender a notice saying so."""
+    assert session.receipts == {
+        session.wake_id: ("shown", "hook"),
+        session.midturn_id: ("shown", "hook"),
+    }
+    assert session.notices == [(session.wake_id, "hook")]
 
 
 def test_ending_the_input_ends_the_session(session: Run) -> None:
