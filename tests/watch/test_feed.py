@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
+
 from ai_connect.protocol import FeedDelivery, FeedEvent, FeedMessage, FeedPeer, FeedSnapshot
 from ai_connect.watch.events import (
     DeliveryChanged,
@@ -193,5 +195,32 @@ def test_last_shows_the_messages_stored_before_with_their_states() -> None:
                 rows = await _rows_until(events, model, "message", "four")
                 assert rows[-1].key == live.id
                 await events.aclose()
+
+    run(scenario())
+
+
+class _BrokenClient:
+    """Just enough of an observing BridgeClient whose feed fails."""
+
+    url = "ws://broken.invalid:1"
+    connected = True
+    last_error = None
+
+    async def observe(self) -> AsyncIterator[FeedSnapshot]:
+        yield FeedSnapshot(ts=1.0, peers=[], proposals=[], unshown=[])
+        raise RuntimeError("a bug in the feed")
+
+    async def wait_disconnected(self) -> None:
+        await asyncio.Event().wait()
+
+
+def test_a_failing_feed_ends_the_events_with_its_error() -> None:
+    """A feed that fails raises out of events() instead of leaving the watch silent."""
+
+    async def scenario() -> None:
+        events = FeedSource(_BrokenClient()).events()  # type: ignore[arg-type]
+        assert isinstance(await anext(events), Snapshot)
+        with pytest.raises(RuntimeError, match="a bug in the feed"):
+            await anext(events)
 
     run(scenario())

@@ -166,16 +166,18 @@ class FeedSource:
 
         async def feed() -> None:
             first = True
-            async for item in self.client.observe():
-                if isinstance(item, FeedSnapshot):
-                    queue.put_nowait(to_snapshot(item, self.client.url))
-                    if first and self.last:
-                        for past in await self.history(item):
-                            queue.put_nowait(past)
-                    first = False
-                elif (event := to_event(item)) is not None:
-                    queue.put_nowait(event)
-            queue.put_nowait(None)  # the client was closed
+            try:
+                async for item in self.client.observe():
+                    if isinstance(item, FeedSnapshot):
+                        queue.put_nowait(to_snapshot(item, self.client.url))
+                        if first and self.last:
+                            for past in await self.history(item):
+                                queue.put_nowait(past)
+                        first = False
+                    elif (event := to_event(item)) is not None:
+                        queue.put_nowait(event)
+            finally:
+                queue.put_nowait(None)  # the client was closed, or this failed: see below
 
         async def link() -> None:
             while True:
@@ -190,6 +192,9 @@ class FeedSource:
         try:
             while (event := await queue.get()) is not None:
                 yield event
+            await asyncio.wait(tasks[:1])  # it put None on its way out
+            if not tasks[0].cancelled() and (error := tasks[0].exception()) is not None:
+                raise error  # a bug, not the link: the watch must not hang on silently
         finally:
             await _cancel(tasks)
 
