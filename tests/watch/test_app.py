@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -270,3 +271,17 @@ def test_the_timeline_keeps_its_newest_rows_only() -> None:
             assert app.query_one("#timeline", DataTable).get_row("m:m4")
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_rows_from_another_day_show_the_date() -> None:
+    """A row of today shows its time; one of another day (--last) its month and day."""
+
+    async def scenario(app: RecordingApp, pilot: Pilot[None], src: FakeSource) -> None:
+        today = time.mktime((2026, 12, 4, 6, 31, 2, 0, 0, -1))
+        app.clock = lambda: today
+        yesterday = today - 86400
+        src.put(Snapshot(today), message("m1", ts=yesterday), message("m2", ts=today))
+        await src.taken()
+        assert [r[0] for r in timeline(app)] == ["12-03 06:31", "06:31:02"]
+
+    run(scenario)

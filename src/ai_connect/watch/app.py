@@ -37,7 +37,6 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Input, Static
 
 from ai_connect.errors import BridgeError
-from ai_connect.text.terminal import stamp
 from ai_connect.watch.compose import parse_send
 from ai_connect.watch.events import DeliveryChanged, WatchEvent, WatchSource
 from ai_connect.watch.filters import parse_filters
@@ -45,7 +44,7 @@ from ai_connect.watch.model import Row, WatchModel
 
 __all__ = ["WatchApp"]
 
-_COLUMNS = (("time", 8), ("kind", 9), ("who", 30), ("state", 22), ("thread", 10), ("text", 60))
+_COLUMNS = (("time", 11), ("kind", 9), ("who", 30), ("state", 22), ("thread", 10), ("text", 60))
 """The text last: a narrow terminal cuts it, never the state."""
 _STYLES = {
     "message": "cyan",
@@ -167,7 +166,7 @@ class WatchApp(App[None]):
         state = self.model.state_text(row.key) if row.kind == "message" else ""
         who = Text(row.who, style="bold" if row.human else "")
         timeline.add_row(
-            Text(stamp(row.ts, self.clock())),
+            Text(_when(row.ts, self.clock())),
             Text(row.kind, style=_STYLES[row.kind]),
             who,
             Text(state),
@@ -308,6 +307,14 @@ class WatchApp(App[None]):
             self.notify(f"not sent: {exc}", severity="error")
             return
         self.notify(f"sent {message_id} to {target}")
+
+
+def _when(ts: float, now: float) -> str:
+    """``06:31:02`` today, ``12-03 23:59`` (month-day hour:minute) any other day."""
+    when = time.localtime(ts)
+    if time.strftime("%Y-%m-%d", when) == time.strftime("%Y-%m-%d", time.localtime(now)):
+        return time.strftime("%H:%M:%S", when)
+    return time.strftime("%m-%d %H:%M", when)
 
 
 def _filter_text(model: WatchModel) -> str:
