@@ -301,3 +301,16 @@ def test_unshown_takes_covered_marks_in_seq_order_even_out_of_order() -> None:
     unshown.delivered("a", 1, Mark("new1", "b", 2.0, "mcp", 1))  # a mailbox started anew
     assert [(s, m.id) for s, m in unshown.shown("a", 5)] == [(1, "new1"), (5, "m5")]
     assert [s for s, _ in unshown.shown("a", 9)] == [6, 7]
+
+
+def test_feed_sync_answers_a_fresh_snapshot_to_observers_only() -> None:
+    """feed_sync: the snapshot again, with the rid; a peer connection may not ask."""
+    bridge = pair()
+    observe(bridge, 9)
+    bridge.send(1, BOB, "one")
+    bridge.settle()
+    snapshot = one(FeedSnapshot, bridge.frame(9, type="feed_sync", rid="s"), 9)
+    assert snapshot.rid == "s"
+    assert {p.address: p.unread for p in snapshot.peers} == {ALICE: 0, BOB: 1}
+    (error,) = errors(bridge.frame(1, type="feed_sync", rid="s"), 1)
+    assert error.code == ErrorCode.ALREADY_REGISTERED  # not a frame for a peer connection

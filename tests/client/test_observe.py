@@ -94,3 +94,38 @@ def test_after_a_reconnect_observe_starts_over_from_a_new_snapshot() -> None:
             task.cancel()
 
     run(scenario())
+
+
+def test_a_reader_that_falls_behind_starts_over_from_a_fresh_snapshot() -> None:
+    """Past feed_limit waiting items the queue is dropped and a feed_sync snapshot takes
+    its place: each message is then in the last snapshot or in an event after it, once."""
+
+    async def scenario() -> None:
+        async with (
+            bridge(listen=False) as srv,
+            make_client(srv, "Alice") as alice,
+            make_client(srv, "Bob") as bob,
+            make_client(srv, "Ops", mode="observe") as ops,
+        ):
+            ops.feed_limit = 3
+            for i in range(4):  # a message and a delivery each: past 3, nobody reading
+                await alice.send("Bob", f"n{i}")
+                assert ops._feed.qsize() <= 3
+            items = ops.observe()
+            first = await asyncio.wait_for(anext(items), 5)
+            assert isinstance(first, FeedSnapshot) and first.rid is not None  # a feed_sync's
+            last = await alice.send("Bob", "after")
+            snapshot, after = first, 0
+            while True:
+                item = await asyncio.wait_for(anext(items), 5)
+                if isinstance(item, FeedSnapshot):
+                    snapshot, after = item, 0
+                elif item.kind == "message":
+                    after += 1
+                    if item.message is not None and item.message.id == last.id:
+                        break
+            unread = {p.address: p.unread for p in snapshot.peers}["Bob (proj)"]
+            assert unread + after == 5
+            assert len(await bob.wait(5)) == 5
+
+    run(scenario())

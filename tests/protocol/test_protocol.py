@@ -216,6 +216,7 @@ def test_every_client_frame_decodes_to_its_model() -> None:
         {"type": "search", "rid": 1, "query": "q"},
         {"type": "status", "rid": 1},
         {"type": "receipts", "rid": 1, "id": "m1"},
+        {"type": "feed_sync", "rid": 1},
         {"type": "ping"},
         {"type": "admin_status", "rid": 1},
         {"type": "admin_history", "rid": 1, "viewer": "A"},

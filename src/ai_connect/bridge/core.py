@@ -89,6 +89,8 @@ from ai_connect.protocol import (
     ClientFrame,
     Error,
     ErrorCode,
+    FeedSnapshot,
+    FeedSync,
     Forget,
     Hello,
     History,
@@ -250,10 +252,10 @@ class Router:
             case Hello():
                 out = self._registration.on_hello(conn, frame, now)
                 if conn.phase is Phase.OBSERVE:  # §9.1: the snapshot follows the welcome
-                    proposals = self._book.open_views()
-                    unshown = self._delivery.unshown
-                    out.append(Send(conn.id, self._feed.snapshot(now, proposals, unshown)))
+                    out.append(Send(conn.id, self._snapshot(now)))
                 return out
+            case FeedSync():
+                return [Send(conn.id, self._snapshot(now, frame.rid))]
             case SendFrame():
                 sender, human = self._delivery.sender_of(conn, frame)
                 out = self._delivery.on_send(conn, frame, now)
@@ -284,6 +286,11 @@ class Router:
                 return self._forgetting.on_forget(conn, frame, now)
             case AdminForget():
                 return self._forgetting.on_admin_forget(conn, frame, now)
+
+    def _snapshot(self, now: float, rid: Rid | None = None) -> FeedSnapshot:
+        """What an observer starts from (§9.1)."""
+        book, unshown = self._book.open_views(), self._delivery.unshown
+        return self._feed.snapshot(now, book, unshown, rid)
 
     def _refuse(self, conn: Conn, refusal: Refusal, rid: Rid | None, now: float) -> list[Action]:
         """The one place a refusal becomes an ``error`` frame; too many of them within the

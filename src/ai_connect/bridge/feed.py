@@ -30,6 +30,7 @@ from ai_connect.protocol import (
     FeedMessage,
     FeedPeer,
     FeedSnapshot,
+    Rid,
     ServerFrame,
 )
 
@@ -169,10 +170,15 @@ class Feed:
         )
 
     def snapshot(
-        self, now: float, proposals: Iterable[dict[str, Any]], unshown: Unshown
+        self,
+        now: float,
+        proposals: Iterable[dict[str, Any]],
+        unshown: Unshown,
+        rid: Rid | None = None,
     ) -> FeedSnapshot:
         """Peers with presence and unread mail, open proposals, unshown deliveries."""
         return FeedSnapshot(
+            rid=rid,
             ts=now,
             peers=[self.peer(p, now) for p in self.registry.listed()],
             proposals=list(proposals),

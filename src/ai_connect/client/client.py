@@ -511,6 +511,8 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
             return
         if isinstance(frame, FeedEvent | FeedSnapshot):
             self._feed_put(frame)
+            if isinstance(frame, FeedSnapshot) and frame.rid is not None:
+                self._pending.answer(frame)  # the reply to feed_sync
             return
         if isinstance(frame, ReceiptNotice):
             self.notices = [*self.notices[-999:], frame]

@@ -9,9 +9,13 @@ frame of their own::
     async with BridgeClient(url, "ops", "proj", mode="observe", token=admin) as client:
         async for item in client.observe():
             if isinstance(item, FeedSnapshot):
-                ...  # start over from it (also after a reconnect)
+                ...  # start over from it (after a reconnect, or after falling behind)
             else:
                 ...  # item.kind: message, delivered, shown, join, leave, proposal
+
+A reader that falls more than :attr:`ObserverMixin.feed_limit` items behind does not
+grow without end: what waits is dropped, the events that follow are skipped, and a
+fresh snapshot (``feed_sync``) takes their place — the reader starts over from it.
 
 Sending as a human is :meth:`BridgeClient.send` with ``as_="Name"``.
 """
@@ -19,34 +23,76 @@ Sending as a human is :meth:`BridgeClient.send` with ``as_="Name"``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
+from typing import Any, TypeVar
 
-from ai_connect.protocol import FeedEvent, FeedSnapshot
+from ai_connect.errors import BridgeError
+from ai_connect.protocol import FeedEvent, FeedSnapshot, FeedSync
 
 __all__ = ["FeedItem", "ObserverMixin"]
 
+log = logging.getLogger("ai_connect.client")
+
 FeedItem = FeedSnapshot | FeedEvent
+_R = TypeVar("_R")
 
 
 class ObserverMixin:
-    """The feed's queue and its async iterator."""
+    """The feed's queue, its bound, and its async iterator."""
+
+    feed_limit = 10_000
+    """Items that may wait for the reader; past it the client resynchronises."""
+
+    async def _request(self, frame: Any, expect: type[_R], timeout: float | None = None) -> _R:
+        raise NotImplementedError  # BridgeClient's
+
+    def _rid(self) -> int:
+        raise NotImplementedError  # BridgeClient's
 
     def _feed_init(self) -> None:
         self._feed: asyncio.Queue[FeedItem | None] = asyncio.Queue()
         self._feed_closed = False
+        self._feed_skipping = False
+        """Fell behind: events are dropped until the snapshot of ``feed_sync`` comes."""
+        self._feed_sync: asyncio.Task[None] | None = None
 
     def _feed_put(self, item: FeedItem) -> None:
+        if isinstance(item, FeedSnapshot):
+            self._feed_skipping = False  # a welcome's, or our feed_sync's: start from it
+        elif self._feed_skipping:
+            return
+        elif self._feed.qsize() >= self.feed_limit:
+            self._fell_behind()
+            return
         self._feed.put_nowait(item)
+
+    def _fell_behind(self) -> None:
+        """Drops what waits and asks for a fresh snapshot to take its place."""
+        log.warning("the feed's reader fell %d items behind: starting over", self.feed_limit)
+        while not self._feed.empty():
+            self._feed.get_nowait()
+        self._feed_skipping = True
+        self._feed_sync = asyncio.get_running_loop().create_task(self._resync())
+
+    async def _resync(self) -> None:
+        # The reply is a FeedSnapshot with our rid: _feed_put gets it (in the bridge's
+        # order, so every event before it is in it). A lost link brings one anyway.
+        with contextlib.suppress(BridgeError):
+            await self._request(FeedSync(rid=self._rid()), FeedSnapshot)
 
     def _feed_close(self) -> None:
         """The client closed: every ``observe()`` loop ends."""
         self._feed_closed = True
+        if self._feed_sync is not None:
+            self._feed_sync.cancel()
         self._feed.put_nowait(None)
 
     async def observe(self) -> AsyncIterator[FeedItem]:
         """The snapshot after each (re)connect, then each event, in the bridge's order,
-        until the client is closed. Needs ``mode="observe"``; a snapshot after the first
-        means the link was down: events may have been missed, start over from it."""
+        until the client is closed. Needs ``mode="observe"``. Each snapshot after the
+        first replaces everything before it (events may have been missed)."""
         while True:
             if self._feed_closed and self._feed.empty():
                 return

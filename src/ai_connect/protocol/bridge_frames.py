@@ -353,6 +353,8 @@ class FeedSnapshot(Frame):
     """What an observer starts from, sent right after its ``welcome`` (§9.1)."""
 
     type: Literal["feed_snapshot"] = "feed_snapshot"
+    rid: Rid | None = None
+    """Set when it answers ``feed_sync``; absent after a ``welcome``."""
     ts: float
     peers: list[FeedPeer]
     proposals: list[dict[str, Any]]

@@ -21,6 +21,7 @@ __all__ = [
     "AdminStatus",
     "ClientFrame",
     "ClientInfo",
+    "FeedSync",
     "Forget",
     "Hello",
     "History",
@@ -175,6 +176,14 @@ class Receipts(Frame):
     id: str = Field(min_length=1, max_length=128)
 
 
+class FeedSync(Frame):
+    """An observer asks for a fresh ``feed_snapshot`` (answered with its ``rid``): to
+    start over after it fell behind (§9.1)."""
+
+    type: Literal["feed_sync"] = "feed_sync"
+    rid: Rid
+
+
 class Ping(Frame):
     type: Literal["ping"] = "ping"
     rid: Rid | None = None
@@ -305,6 +314,7 @@ ClientFrame = (
     | Search
     | Status
     | Receipts
+    | FeedSync
     | Ping
     | AdminStatus
     | AdminHistory
