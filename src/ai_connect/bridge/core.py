@@ -80,6 +80,7 @@ from ai_connect.protocol import (
     AdminForget,
     AdminHistory,
     AdminResume,
+    AdminSearch,
     AdminStatus,
     ClientFrame,
     Error,
@@ -243,7 +244,7 @@ class Router:
                 return self._queries.on_search(conn, frame, now)
             case Status():
                 return self._queries.on_status(conn, frame, now)
-            case AdminStatus() | AdminHistory():
+            case AdminStatus() | AdminHistory() | AdminSearch():
                 return self._queries.on_admin(conn, frame, now)
             case Human() | AdminBrakes() | AdminResume():
                 return self._braking.on_frame(conn, frame)

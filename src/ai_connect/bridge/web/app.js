@@ -1,0 +1,626 @@
+// The ai-connect dashboard (served by the bridge at /ui/, bridge/dashboard.py).
+//
+// It opens the bridge's own WebSocket as an observer (hello mode "observe",
+// docs/protocol.md §9): a snapshot first (peers, open proposals, deliveries not yet
+// shown), then one feed_event per thing the bridge does. History, conversations and
+// search are the admin requests of §3.5, answered by rid. No polling, no framework.
+//
+// Everything a peer wrote (bodies, names, threads, reasons, context) reaches the page
+// through text nodes only (el() below), never parsed as markup.
+"use strict";
+
+const TOKEN_KEY = "ai-connect-dashboard-token";
+const MAX_MESSAGES = 2000; // the timeline keeps the newest ones
+const HISTORY_PEERS = 40; // peers whose recent mail is loaded at start
+const HISTORY_LIMIT = 30;
+const SEARCH_PEERS = 50; // "every peer" asks this many peers' mail
+const STATES = ["accepted", "delivered", "shown"];
+
+const state = {
+  ws: null,
+  live: false, // a welcome came: the token (if any) was taken
+  retry: 0,
+  rid: 0,
+  pending: new Map(), // rid -> {resolve, reject}
+  peers: new Map(), // address -> FeedPeer
+  messages: new Map(), // id -> message {id, from, to, recipients, thread, reply_to, ts, text, context, human, paused}
+  receipts: new Map(), // id -> Map(recipient -> {state, path, ts})
+  proposals: new Map(), // id -> proposal dict (with ballots and tally)
+  view: "timeline",
+  conversation: null, // {kind: "pair", a, b} | {kind: "thread", thread}
+  search: null, // {query, viewer, before}
+};
+
+// --- DOM helpers: text only ---------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "onclick") node.addEventListener("click", value);
+    else if (key === "title") node.title = String(value);
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const $ = (id) => document.getElementById(id);
+
+function clock(ts) {
+  if (!ts) return "";
+  const d = new Date(ts * 1000);
+  return d.toLocaleTimeString([], { hour12: false });
+}
+
+function ago(ts) {
+  if (!ts) return "never";
+  const s = Math.max(0, Date.now() / 1000 - ts);
+  if (s < 60) return `${Math.round(s)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(ts * 1000).toLocaleDateString();
+}
+
+// --- the connection -----------------------------------------------------------------
+
+function wsUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/`;
+}
+
+function setStatus(kind, text) {
+  const node = $("status");
+  node.dataset.state = kind;
+  node.textContent = text;
+}
+
+function connect() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const ws = new WebSocket(wsUrl());
+  state.ws = ws;
+  setStatus("connecting", state.live ? "reconnecting…" : "connecting…");
+  ws.addEventListener("open", () => {
+    const hello = {
+      type: "hello",
+      rid: "hello",
+      protocol: 1,
+      name: "dashboard",
+      project: "ai-connect",
+      mode: "observe",
+      client: { kind: "dashboard", version: "1" },
+    };
+    if (token) hello.token = token;
+    ws.send(JSON.stringify(hello));
+  });
+  ws.addEventListener("message", (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch (err) {
+      console.error("not JSON from the bridge", err);
+      return;
+    }
+    handle(frame);
+  });
+  ws.addEventListener("close", (event) => {
+    for (const { reject } of state.pending.values()) reject(new Error("connection closed"));
+    state.pending.clear();
+    if (state.ws !== ws) return;
+    state.ws = null;
+    if (!state.live) return; // the login form is up (or the first try failed: below)
+    const delay = Math.min(10000, 500 * 2 ** state.retry++);
+    setStatus("down", `disconnected (${event.code}); reconnecting in ${Math.round(delay / 1000)} s`);
+    setTimeout(connect, delay);
+  });
+  ws.addEventListener("error", () => {
+    if (!state.live) setStatus("down", "cannot reach the bridge");
+  });
+}
+
+function request(frame) {
+  const rid = `r${++state.rid}`;
+  return new Promise((resolve, reject) => {
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
+      reject(new Error("not connected"));
+      return;
+    }
+    state.pending.set(rid, { resolve, reject });
+    state.ws.send(JSON.stringify({ ...frame, rid }));
+  });
+}
+
+function handle(frame) {
+  if (frame.rid === "hello") {
+    if (frame.type === "welcome") return welcomed(frame);
+    if (frame.type === "error") return refused(frame);
+  }
+  if (frame.rid !== undefined && frame.rid !== null && state.pending.has(frame.rid)) {
+    const { resolve, reject } = state.pending.get(frame.rid);
+    state.pending.delete(frame.rid);
+    if (frame.type === "error") reject(Object.assign(new Error(frame.message), frame));
+    else resolve(frame);
+    return;
+  }
+  switch (frame.type) {
+    case "feed_snapshot":
+      return snapshot(frame);
+    case "feed_event":
+      return feedEvent(frame);
+    case "error":
+      console.warn("bridge error", frame.code, frame.message);
+      return;
+    default:
+      return; // presence and others: the feed carries the same
+  }
+}
+
+function welcomed(frame) {
+  state.live = true;
+  state.retry = 0;
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("search-form").hidden = false;
+  $("logout").hidden = !sessionStorage.getItem(TOKEN_KEY);
+  $("bridge").textContent = `bridge ${frame.server} at ${location.host}`;
+  setStatus("live", "live");
+}
+
+function refused(frame) {
+  const hadToken = sessionStorage.getItem(TOKEN_KEY);
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.live = false;
+  if (state.ws) state.ws.close();
+  $("app").hidden = true;
+  $("search-form").hidden = true;
+  $("login").hidden = false;
+  const why = frame.code === "auth_failed" && !hadToken ? "" : `${frame.message}. ${frame.hint || ""}`;
+  $("login-error").textContent = why.trim();
+  setStatus("down", frame.code === "auth_failed" ? "log in" : "refused");
+  $("token").focus();
+}
+
+// --- the feed -----------------------------------------------------------------------
+
+function snapshot(frame) {
+  state.peers.clear();
+  for (const peer of frame.peers || []) state.peers.set(peer.address, peer);
+  for (const p of frame.proposals || []) state.proposals.set(p.id, p);
+  for (const d of frame.unshown || []) mark(d);
+  renderPeers();
+  renderProposals();
+  for (const id of state.receipts.keys()) refreshRow(id);
+  loadRecent();
+}
+
+function feedEvent(event) {
+  switch (event.kind) {
+    case "message":
+      return addMessage(fromFeed(event.message), true);
+    case "delivered":
+    case "shown":
+      mark(event.delivery);
+      refreshRow(event.delivery.id);
+      return;
+    case "join":
+    case "leave":
+      state.peers.set(event.peer.address, event.peer);
+      return renderPeers();
+    case "proposal":
+      state.proposals.set(event.proposal.id, event.proposal);
+      return renderProposals();
+    default:
+      return;
+  }
+}
+
+function fromFeed(m) {
+  return {
+    id: m.id,
+    from: m.from,
+    to: m.to,
+    recipients: m.recipients || [],
+    online: m.online || [],
+    thread: m.thread,
+    reply_to: m.reply_to,
+    ts: m.ts,
+    text: m.preview,
+    size: m.size,
+    context: m.context,
+    human: !!m.human,
+    paused: m.paused,
+    live: true,
+  };
+}
+
+function fromView(m) {
+  // history_page / search_results: the whole body; recipients unknown for broadcasts
+  return {
+    id: m.id,
+    from: m.from,
+    to: m.to,
+    recipients: m.to === "*" ? [] : [m.to],
+    online: [],
+    thread: m.thread,
+    reply_to: m.reply_to,
+    ts: m.ts,
+    text: m.body,
+    context: m.context,
+    human: !!m.human,
+    live: false,
+  };
+}
+
+function mark(d) {
+  let byRecipient = state.receipts.get(d.id);
+  if (!byRecipient) state.receipts.set(d.id, (byRecipient = new Map()));
+  const before = byRecipient.get(d.recipient);
+  if (before && STATES.indexOf(before.state) > STATES.indexOf(d.state)) return; // late news
+  byRecipient.set(d.recipient, { state: d.state, path: d.path, ts: d.ts });
+  const peer = state.peers.get(d.recipient);
+  if (peer && d.state === "shown" && peer.unread > 0) {
+    peer.unread -= 1;
+    renderPeers();
+  }
+}
+
+function addMessage(message, live) {
+  const known = state.messages.get(message.id);
+  if (known) {
+    if (live) Object.assign(known, message);
+    refreshRow(message.id);
+    return;
+  }
+  state.messages.set(message.id, message);
+  if (live) {
+    for (const r of message.recipients) {
+      const peer = state.peers.get(r);
+      if (peer) peer.unread = (peer.unread || 0) + 1;
+    }
+    if (message.recipients.length) renderPeers();
+  }
+  placeRow(message);
+  trim();
+  if (state.view === "conversation" && inConversation(message)) {
+    $("conversation").append(messageRow(message, "conv"));
+  }
+}
+
+function placeRow(message) {
+  const row = messageRow(message, "timeline");
+  const list = $("timeline");
+  // newest first: before the first row older than this one
+  let next = null;
+  for (const node of list.children) {
+    const other = state.messages.get(node.dataset.id);
+    if (other && other.ts < message.ts) {
+      next = node;
+      break;
+    }
+  }
+  list.insertBefore(row, next);
+}
+
+function trim() {
+  while (state.messages.size > MAX_MESSAGES) {
+    const list = $("timeline");
+    const last = list.lastElementChild;
+    if (!last) return;
+    state.messages.delete(last.dataset.id);
+    state.receipts.delete(last.dataset.id);
+    last.remove();
+  }
+}
+
+function refreshRow(id) {
+  const message = state.messages.get(id);
+  if (!message) return;
+  for (const node of document.querySelectorAll(`li.message[data-id="${CSS.escape(id)}"]`)) {
+    node.replaceWith(messageRow(message, node.dataset.where));
+  }
+}
+
+// --- rendering ----------------------------------------------------------------------
+
+function peerLink(address, other) {
+  return el(
+    "button",
+    {
+      type: "button",
+      class: "peer-link",
+      title: other ? `conversation of ${address} and ${other}` : address,
+      onclick: other ? () => openPair(address, other) : undefined,
+    },
+    address,
+  );
+}
+
+function messageRow(m, where) {
+  const recipients = m.recipients.length ? m.recipients : m.to === "*" ? [] : [m.to];
+  const other = m.to === "*" ? null : m.to;
+  const receipts = state.receipts.get(m.id) || new Map();
+  const chips = el("ul", { class: "receipts" });
+  const shownTo = new Set(recipients);
+  for (const r of receipts.keys()) shownTo.add(r);
+  for (const r of shownTo) {
+    const got = receipts.get(r);
+    const st = got ? got.state : m.live ? "accepted" : "earlier";
+    const how = got && got.path ? ` via ${got.path}` : "";
+    const when = got ? ` ${clock(got.ts)}` : "";
+    chips.append(
+      el(
+        "li",
+        { class: `receipt ${st}`, "data-recipient": r, "data-state": st, title: `${r}: ${st}${how}${when}` },
+        el("span", { class: "who" }, r),
+        " ",
+        el("span", { class: "state" }, st + how),
+      ),
+    );
+  }
+  const head = el(
+    "div",
+    { class: "head" },
+    el("time", { datetime: new Date(m.ts * 1000).toISOString() }, clock(m.ts)),
+    " ",
+    peerLink(m.from, other),
+    el("span", { class: "arrow" }, " → "),
+    m.to === "*" ? el("span", { class: "broadcast" }, "everyone") : peerLink(m.to, m.from),
+    m.human ? el("span", { class: "badge human" }, "human") : null,
+    m.paused ? el("span", { class: "badge paused", title: m.paused }, "paused") : null,
+    m.thread
+      ? el("button", { type: "button", class: "badge thread", onclick: () => openThread(m.thread) }, `# ${m.thread}`)
+      : null,
+    m.reply_to ? el("span", { class: "reply", title: `in reply to ${m.reply_to}` }, "↩") : null,
+  );
+  const body = el("div", { class: "body" }, m.text);
+  if (m.size && m.text && m.size > new TextEncoder().encode(m.text).length) {
+    body.append(el("span", { class: "more" }, ` (${m.size} bytes in all)`));
+  }
+  const ctx = m.context ? el("div", { class: "context" }, contextLine(m.context)) : null;
+  return el("li", { class: "message", "data-id": m.id, "data-where": where }, head, body, ctx, chips);
+}
+
+function contextLine(context) {
+  const parts = [];
+  if (context.file) parts.push(context.lines ? `${context.file}:${context.lines}` : context.file);
+  if (context.repo) parts.push(context.branch ? `${context.repo}@${context.branch}` : context.repo);
+  if (context.commit) parts.push(String(context.commit).slice(0, 10));
+  if (context.bytes) parts.push(`${context.bytes} bytes`);
+  if (context.keys) parts.push(context.keys.join(", "));
+  if (!parts.length) {
+    const keys = Object.keys(context).filter((k) => k !== "content");
+    if (keys.length) parts.push(keys.join(", "));
+  }
+  return `context: ${parts.join(" · ") || "attached"}`;
+}
+
+function renderPeers() {
+  const list = $("peers");
+  const peers = [...state.peers.values()].sort(
+    (a, b) => Number(b.online) - Number(a.online) || a.address.localeCompare(b.address),
+  );
+  list.replaceChildren(
+    ...peers.map((p) =>
+      el(
+        "li",
+        { class: `peer ${p.online ? "online" : "offline"}`, "data-address": p.address },
+        el("span", { class: "dot", title: p.online ? "online" : "offline" }),
+        el("span", { class: "address" }, p.address),
+        el("span", { class: "seen" }, p.online ? "online" : `seen ${ago(p.last_seen)}`),
+        p.unread > 0 ? el("span", { class: "unread", title: "not shown to its agent yet" }, `${p.unread} unread`) : null,
+      ),
+    ),
+  );
+  const online = peers.filter((p) => p.online).length;
+  $("peer-count").textContent = `${online}/${peers.length} online`;
+  const scope = $("search-scope");
+  const chosen = scope.value;
+  scope.replaceChildren(
+    el("option", { value: "" }, "every peer"),
+    ...peers.map((p) => el("option", { value: p.address }, p.address)),
+  );
+  scope.value = chosen;
+}
+
+function renderProposals() {
+  const list = $("proposals");
+  const order = { open: 0, escalated: 1, decided: 2, expired: 3, withdrawn: 4 };
+  const proposals = [...state.proposals.values()].sort(
+    (a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || b.created - a.created,
+  );
+  list.replaceChildren(...proposals.map(proposalCard));
+  if (!proposals.length) list.append(el("li", { class: "hint" }, "no open proposals"));
+}
+
+function proposalCard(p) {
+  const t = p.tally || {};
+  const tally = el(
+    "div",
+    { class: "tally" },
+    ["approve", "reject", "abstain", "pending"].map((k) =>
+      el("span", { class: `count ${k}`, "data-tally": k }, `${k} ${t[k] ?? 0}`),
+    ),
+    el("span", { class: "needed", "data-tally": "needed" }, `needs ${t.needed ?? "?"}`),
+  );
+  const voted = new Map((p.ballots || []).map((b) => [b.voter, b]));
+  const ballots = el(
+    "ul",
+    { class: "ballots" },
+    (p.participants || []).map((voter) => {
+      const b = voted.get(voter);
+      return el(
+        "li",
+        { class: `ballot ${b ? b.choice : "waiting"}`, "data-voter": voter },
+        el("span", { class: "who" }, voter),
+        " ",
+        el("span", { class: "choice" }, b ? b.choice : "waiting"),
+        b && b.reason ? el("span", { class: "reason" }, ` — ${b.reason}`) : null,
+      );
+    }),
+  );
+  const verdict = p.outcome ? `${p.status}: ${p.outcome}` : p.status;
+  return el(
+    "li",
+    { class: `proposal ${p.status}`, "data-proposal": p.id },
+    el("div", { class: "question" }, p.question),
+    el(
+      "div",
+      { class: "meta" },
+      el("span", { class: "status", "data-status": p.status }, verdict),
+      ` · ${p.rule}${p.quorum ? ` ${p.quorum}` : ""} · by ${p.author}`,
+      p.deadline ? ` · until ${clock(p.deadline)}` : "",
+      p.judge ? ` · judge ${p.judge}` : "",
+    ),
+    tally,
+    ballots,
+    p.reason ? el("div", { class: "reason" }, p.reason) : null,
+  );
+}
+
+// --- views: timeline, conversation, search ------------------------------------------
+
+function show(view) {
+  state.view = view;
+  for (const name of ["timeline", "conversation", "results"]) {
+    $(`${name}-view`).hidden = name !== view;
+    const tab = document.querySelector(`#tabs button[data-view="${name}"]`);
+    tab.classList.toggle("active", name === view);
+    if (name === view) tab.hidden = false;
+  }
+}
+
+function inConversation(m) {
+  const c = state.conversation;
+  if (!c) return false;
+  if (c.kind === "thread") return m.thread === c.thread;
+  const pair = (x, y) => (m.from === x && (m.to === y || m.recipients.includes(y)));
+  return pair(c.a, c.b) || pair(c.b, c.a);
+}
+
+function renderConversation(extra) {
+  const seen = new Map();
+  for (const m of [...extra, ...state.messages.values()]) if (inConversation(m)) seen.set(m.id, state.messages.get(m.id) || m);
+  const rows = [...seen.values()].sort((a, b) => a.ts - b.ts).map((m) => messageRow(m, "conv"));
+  $("conversation").replaceChildren(...rows);
+  if (!rows.length) $("conversation").append(el("li", { class: "hint" }, "no messages yet"));
+}
+
+async function openPair(a, b) {
+  state.conversation = { kind: "pair", a, b };
+  $("conversation-title").textContent = `${a} ⇄ ${b}`;
+  $("conversation-note").textContent = "oldest first; new messages appear as they pass";
+  show("conversation");
+  renderConversation([]);
+  try {
+    const page = await request({ type: "admin_history", viewer: a, peer: b, limit: 200 });
+    if (state.conversation && state.conversation.a === a && state.conversation.b === b) {
+      renderConversation(page.messages.map(fromView));
+    }
+  } catch (err) {
+    $("conversation-note").textContent = `only the messages seen live: ${err.message}`;
+  }
+}
+
+async function openThread(thread) {
+  state.conversation = { kind: "thread", thread };
+  $("conversation-title").textContent = `thread # ${thread}`;
+  $("conversation-note").textContent = "oldest first; new messages appear as they pass";
+  show("conversation");
+  renderConversation([]);
+  const parties = new Set();
+  for (const m of state.messages.values()) {
+    if (m.thread === thread) {
+      parties.add(m.from);
+      for (const r of m.recipients) parties.add(r);
+    }
+  }
+  const found = [];
+  for (const viewer of parties) {
+    try {
+      const page = await request({ type: "admin_history", viewer, limit: 500 });
+      for (const m of page.messages) if (m.thread === thread) found.push(fromView(m));
+    } catch (err) {
+      $("conversation-note").textContent = `only the messages seen live: ${err.message}`;
+      break;
+    }
+  }
+  if (state.conversation && state.conversation.thread === thread) renderConversation(found);
+}
+
+async function loadRecent() {
+  const peers = [...state.peers.keys()].slice(0, HISTORY_PEERS);
+  for (const viewer of peers) {
+    let page;
+    try {
+      page = await request({ type: "admin_history", viewer, limit: HISTORY_LIMIT });
+    } catch (err) {
+      return; // not an admin connection (auth off): the live feed only
+    }
+    for (const m of page.messages) if (!state.messages.has(m.id)) addMessage(fromView(m), false);
+  }
+}
+
+async function runSearch(query, viewer, before) {
+  state.search = { query, viewer, before: null };
+  $("results-title").textContent = `“${query}” in the mail of ${viewer || "every peer"}`;
+  if (before === undefined) $("results").replaceChildren();
+  show("results");
+  const viewers = viewer ? [viewer] : [...state.peers.keys()].slice(0, SEARCH_PEERS);
+  const found = new Map();
+  let cursor = null;
+  try {
+    for (const v of viewers) {
+      const frame = { type: "admin_search", viewer: v, query, limit: 50 };
+      if (before) frame.before = before;
+      const page = await request(frame);
+      for (const m of page.messages) found.set(m.id, fromView(m));
+      if (viewer) cursor = page.before ?? null;
+    }
+  } catch (err) {
+    $("results").append(el("li", { class: "hint error" }, `search failed: ${err.message}. ${err.hint || ""}`));
+    return;
+  }
+  const rows = [...found.values()].sort((a, b) => b.ts - a.ts).map((m) => messageRow(m, "result"));
+  $("results").append(...rows);
+  if (!rows.length && before === undefined) $("results").append(el("li", { class: "hint" }, "no match"));
+  state.search.before = cursor;
+  $("results-more").hidden = cursor === null;
+}
+
+// --- start --------------------------------------------------------------------------
+
+function start() {
+  $("login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("token").value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $("token").value = "";
+    $("login-error").textContent = "";
+    connect();
+  });
+  $("logout").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    location.reload();
+  });
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = $("search-query").value.trim();
+    if (query) runSearch(query, $("search-scope").value || null);
+  });
+  $("results-more").addEventListener("click", () => {
+    const s = state.search;
+    if (s && s.before !== null) runSearch(s.query, s.viewer, s.before);
+  });
+  for (const tab of document.querySelectorAll("#tabs button")) {
+    tab.addEventListener("click", () => show(tab.dataset.view));
+  }
+  setInterval(renderPeers, 30000); // "seen 3 min ago" ages; no request is made
+  connect();
+}
+
+document.addEventListener("DOMContentLoaded", start);
