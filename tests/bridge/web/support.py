@@ -1,0 +1,92 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, a bridge with
+``ui=True`` in a thread, and peers as BridgeClients in that bridge's loop.
+
+Playwright cannot download its own browser here, so it launches Debian's ``chromium``
+(``scripts/ensure_chromium.sh`` installs it, ``scripts/test.sh`` runs that) through
+``executable_path``. Without it the tests skip, and in CI (``CI=true``) they fail.
+Every wait is Playwright's ``expect`` (polling the page's DOM, bounded by ``TIMEOUT_MS``)
+or a future with a timeout: nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from ai_connect.client import BridgeClient
+from tests.support.bridge import ThreadedBridge
+
+__all__ = ["TIMEOUT_MS", "Peer", "chromium_path", "dashboard_url", "peer"]
+
+TIMEOUT_MS = 10_000
+"""The longest any expectation on the page waits."""
+
+
+def chromium_path() -> str:
+    """Debian's chromium, or skip (locally) / fail (CI) saying how to install it."""
+    path = shutil.which("chromium")
+    if path is not None:
+        return path
+    message = (
+        "the dashboard tests need Debian's chromium: sh scripts/ensure_chromium.sh "
+        "(apt-get install chromium, as root)"
+    )
+    if os.environ.get("CI", "").lower() in ("1", "true"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def dashboard_url(live: ThreadedBridge) -> str:
+    """http://127.0.0.1:PORT/ui/ of a bridge started with ``ui=True``."""
+    assert live.server is not None
+    return live.server.url.replace("ws", "http", 1) + "/ui/"
+
+
+class Peer:
+    """A BridgeClient living in the bridge thread's loop, driven from the test's thread."""
+
+    def __init__(self, live: ThreadedBridge, client: BridgeClient) -> None:
+        self.live, self.client = live, client
+
+    def send(self, to: str, body: str, **options: Any) -> str:
+        """Sends and returns the message id once the bridge stored it."""
+        return self.live.call(self.client.send(to, body, **options)).id
+
+    def propose(self, question: str, participants: list[str]) -> dict[str, Any]:
+        return self.live.call(self.client.propose(question, participants))
+
+    def vote(self, proposal: str, choice: Any, reason: str = "") -> dict[str, Any]:
+        return self.live.call(self.client.vote(proposal, choice, reason))
+
+    def read_all(self, timeout: float = 5.0) -> int:
+        """Waits for mail, then acks all of it (as an agent's hook would); how many."""
+
+        async def take() -> int:
+            found = await self.client.wait(timeout)
+            await self.client.ack(found)
+            return len(found)
+
+        return self.live.call(take())
+
+
+@contextmanager
+def peer(live: ThreadedBridge, name: str, **options: Any) -> Iterator[Peer]:
+    """A connected peer ``name (web)`` for the length of the block."""
+    assert live.server is not None
+    url = live.server.url
+
+    async def start() -> BridgeClient:
+        client = BridgeClient(url, name, "web", reconnect=False, **options)
+        await client.connect()
+        return client
+
+    client = live.call(start())
+    try:
+        yield Peer(live, client)
+    finally:
+        live.call(client.close())

@@ -1,0 +1,121 @@
+"""The dashboard in headless Chromium: it loads, shows peers, a peer's message appears live
+with its delivery states, a proposal's tally follows the votes, and with auth on only an
+admin token logs in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from ai_connect.bridge.auth import new_token
+from ai_connect.bridge.store.sqlite import SqliteStore
+from tests.support.bridge import ThreadedBridge
+
+from .support import dashboard_url, peer
+
+
+@pytest.fixture
+def live() -> Iterator[ThreadedBridge]:
+    """A bridge with the dashboard on, auth off, on 127.0.0.1 port 0."""
+    with ThreadedBridge(ui=True) as started:
+        yield started
+
+
+def test_the_page_loads_and_shows_the_peers_live(page: Page, live: ThreadedBridge) -> None:
+    """The page connects as an observer: live, alice listed online; bob joins while open."""
+    with peer(live, "alice"):
+        page.goto(dashboard_url(live))
+        expect(page).to_have_title("ai-connect dashboard")
+        expect(page.locator("#status")).to_have_text("live")
+        expect(page.locator('#peers li[data-address="alice (web)"]')).to_have_class("peer online")
+        with peer(live, "bob"):
+            expect(page.locator('#peers li[data-address="bob (web)"]')).to_have_class("peer online")
+        expect(page.locator('#peers li[data-address="bob (web)"]')).to_have_class("peer offline")
+    expect(page.locator("#login")).to_be_hidden()
+
+
+def test_a_message_appears_live_with_its_delivery_states(page: Page, live: ThreadedBridge) -> None:
+    """A message sent while the page is open appears (as text, never markup), then its
+    state for bob goes delivered, then shown once bob's agent acks it."""
+    hostile = '<img src=x onerror="document.title=1"> <b>hi</b> & bye'
+    with peer(live, "alice") as alice, peer(live, "bob") as bob:
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        message_id = alice.send("bob", hostile, thread="plans")
+        row = page.locator(f'#timeline li[data-id="{message_id}"]')
+        expect(row.locator(".body")).to_have_text(hostile)
+        assert row.locator(".body img, .body b").count() == 0
+        expect(row.locator(".badge.thread")).to_have_text("# plans")
+        chip = row.locator('.receipt[data-recipient="bob (web)"]')
+        expect(chip).to_have_attribute("data-state", "delivered")
+        assert bob.read_all() == 1
+        expect(chip).to_have_attribute("data-state", "shown")
+        expect(page).to_have_title("ai-connect dashboard")
+
+
+def test_a_conversation_and_a_search_show_the_stored_messages(
+    page: Page, live: ThreadedBridge
+) -> None:
+    """Messages sent before the page opened are in the pair's conversation and found by
+    search (admin requests; with auth off the observer may make them)."""
+    with peer(live, "alice") as alice, peer(live, "bob") as bob:
+        alice.send("bob", "first: the migration plan")
+        bob.send("alice", "second: agreed")
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        page.locator("#timeline li.message .peer-link").first.click()
+        conversation = page.locator("#conversation li.message .body")
+        expect(conversation).to_have_text(["first: the migration plan", "second: agreed"])
+        page.locator("#search-query").fill("migration")
+        page.locator("#search-form button").click()
+        expect(page.locator("#results li.message .body")).to_have_text(
+            ["first: the migration plan"]
+        )
+
+
+def test_a_proposals_tally_follows_the_votes(page: Page, live: ThreadedBridge) -> None:
+    """A proposal appears with its ballots waiting; bob's vote updates the tally live."""
+    with peer(live, "alice") as alice, peer(live, "bob") as bob:
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        proposal = alice.propose("Ship it?", ["alice", "bob"])
+        card = page.locator(f'#proposals li[data-proposal="{proposal["id"]}"]')
+        expect(card.locator(".question")).to_have_text("Ship it?")
+        expect(card.locator('[data-tally="approve"]')).to_have_text("approve 0")
+        expect(card.locator('.ballot[data-voter="bob (web)"] .choice')).to_have_text("waiting")
+        bob.vote(proposal["id"], "approve", "looks good")
+        expect(card.locator('[data-tally="approve"]')).to_have_text("approve 1")
+        expect(card.locator('.ballot[data-voter="bob (web)"] .choice')).to_have_text("approve")
+        alice.vote(proposal["id"], "approve")
+        expect(card.locator(".status")).to_have_text("decided: approved")
+
+
+def test_with_auth_only_an_admin_token_logs_in(page: Page, tmp_path: Path) -> None:
+    """Auth on: the page asks for a token; a wrong one and a non-admin one are refused
+    with the bridge's reason; an admin token shows the dashboard."""
+    admin_token, admin = new_token("ops", ["ops"], admin=True, now=time.time())
+    user_token, user = new_token("alice", ["alice"], now=time.time())
+    store = SqliteStore(tmp_path / "bridge.db")
+    store.put_token(admin)
+    store.put_token(user)
+    with ThreadedBridge(store, ui=True) as live:
+        page.goto(dashboard_url(live))
+        expect(page.locator("#login")).to_be_visible()
+        expect(page.locator("#app")).to_be_hidden()
+        page.locator("#token").fill("aic_wrong_0000000000000000")
+        page.locator("#login-form button").click()
+        expect(page.locator("#login-error")).to_contain_text("not valid")
+        expect(page.locator("#app")).to_be_hidden()
+        page.locator("#token").fill(user_token)
+        page.locator("#login-form button").click()
+        expect(page.locator("#login-error")).to_contain_text("not an admin token")
+        page.locator("#token").fill(admin_token)
+        page.locator("#login-form button").click()
+        expect(page.locator("#status")).to_have_text("live")
+        expect(page.locator("#app")).to_be_visible()
+        page.reload()  # the token lasts as long as the tab
+        expect(page.locator("#status")).to_have_text("live")
