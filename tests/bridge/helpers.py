@@ -145,7 +145,7 @@ class Bridge:
             result = self.store.commit(write_batch(persists))
         except StoreError as exc:
             return self.handle(CommitFailed(tuple(persists), str(exc)))
-        return self.handle(committed(persists, result))
+        return self.handle(committed(persists, result, self.now))
 
     def fail_commit(self, reason: str = "disk full") -> list[Action]:
         """Rolls the waiting batch back, as the server does when the store raises."""

@@ -22,6 +22,11 @@ from ai_connect.protocol import (
     Deliver,
     Error,
     ErrorCode,
+    FeedDelivery,
+    FeedEvent,
+    FeedMessage,
+    FeedPeer,
+    FeedSnapshot,
     Forgotten,
     Hello,
     History,
@@ -447,6 +452,52 @@ SERVER_SAMPLES: list[ServerFrame] = [
     ProposalInfo(rid=8, proposal={"id": "p1", "status": "open"}),
     ProposalList(rid=9, proposals=[{"id": "p1", "status": "decided"}]),
     Forgotten(rid=10, address="A (p)"),
+    FeedSnapshot(
+        ts=1.0,
+        peers=[
+            FeedPeer(
+                address="A (p)",
+                name="A",
+                project="p",
+                online=True,
+                last_seen=1.0,
+                unread=2,
+                tip=3,
+                acked=1,
+                connections=1,
+            )
+        ],
+        proposals=[{"id": "prop-1", "status": "open"}],
+        unshown=[
+            FeedDelivery(
+                id="m1",
+                from_="B (p)",
+                recipient="A (p)",
+                seq=3,
+                state="delivered",
+                path="mcp",
+                conn=4,
+                ts=1.0,
+            )
+        ],
+    ),
+    FeedEvent(
+        kind="message",
+        ts=2.0,
+        message=FeedMessage(
+            id="m2",
+            from_="Ada (p)",
+            to="A (p)",
+            recipients=["A (p)"],
+            online=[],
+            ts=2.0,
+            preview="hi",
+            size=2,
+            context={"file": "x.py", "bytes": 9},
+            human=True,
+        ),
+    ),
+    FeedEvent(kind="proposal", ts=3.0, proposal={"id": "prop-1"}, change="voted"),
 ]
 
 

@@ -152,7 +152,7 @@ class Grant:
 ANONYMOUS = Grant(None, None, False)
 
 
-AuthReason = Literal["missing", "wrong", "revoked", "expired", "not_owner"]
+AuthReason = Literal["missing", "wrong", "revoked", "expired", "not_owner", "not_admin"]
 
 _CLOSE_REASONS: dict[AuthReason, str] = {
     "missing": "auth token required",
@@ -160,12 +160,13 @@ _CLOSE_REASONS: dict[AuthReason, str] = {
     "revoked": "auth token revoked",
     "expired": "auth token expired",
     "not_owner": "auth token no longer owns this name",
+    "not_admin": "auth token is no longer an admin token",
 }
 
 
 class AuthRefusal(Refusal):
     """A token may not register a name (``auth_failed``), and why: ``reason`` is one of
-    missing, wrong, revoked, expired, not_owner."""
+    missing, wrong, revoked, expired, not_owner, not_admin."""
 
     def __init__(self, reason: AuthReason, message: str, hint: str) -> None:
         super().__init__(ErrorCode.AUTH_FAILED, message, hint)
@@ -197,9 +198,12 @@ class Authenticator:
         self._by_id = {t.id: t for t in self.records}
         self.required = self._always or bool(self._by_id)
 
-    def check(self, token: str | None, name: str, project: str, now: float) -> Grant:
+    def check(
+        self, token: str | None, name: str, project: str, now: float, *, observer: bool = False
+    ) -> Grant:
         """What ``token`` may do as ``name`` in ``project`` at ``now``; raises
-        :class:`AuthRefusal` if it may not register."""
+        :class:`AuthRefusal` if it may not register. An ``observer`` (docs/protocol.md
+        §9) owns no name: its token must be an admin token instead."""
         if not self.required:
             return ANONYMOUS
         if not token:
@@ -216,15 +220,16 @@ class Authenticator:
                 "the auth token is not valid for this bridge",
                 "check that the whole token was copied (it starts with aic_); " + _ASK,
             )
-        refusal = self.recheck(record, name, project, now)
+        refusal = self.recheck(record, name, project, now, observer=observer)
         if refusal is not None:
             raise refusal
         return Grant(record.id, record.name, record.admin)
 
     def recheck(
-        self, record: TokenRecord, name: str, project: str, now: float
+        self, record: TokenRecord, name: str, project: str, now: float, *, observer: bool = False
     ) -> AuthRefusal | None:
-        """Why a genuine token may not (or no longer) hold ``name``, or ``None``."""
+        """Why a genuine token may not (or no longer) hold ``name`` (or observe), or
+        ``None``."""
         if record.revoked is not None:
             return AuthRefusal(
                 "revoked",
@@ -237,6 +242,15 @@ class Authenticator:
                 f"the auth token {record.id} ({record.name}) has expired",
                 "ask the bridge's operator for a new token",
             )
+        if observer and not record.admin:
+            return AuthRefusal(
+                "not_admin",
+                f"the auth token {record.id} ({record.name}) is not an admin token: only "
+                "an admin token may watch the bridge",
+                "run it with a token made by `ai-connect token create NAME --admin`",
+            )
+        if observer:
+            return None
         if not owns(record.names, name, project):
             return AuthRefusal(
                 "not_owner",
@@ -248,7 +262,7 @@ class Authenticator:
         return None
 
     def still_valid(
-        self, token_id: str | None, name: str, project: str, now: float
+        self, token_id: str | None, name: str, project: str, now: float, *, observer: bool = False
     ) -> AuthRefusal | None:
         """Re-checks a live connection's grant after the tokens changed or time passed.
 
@@ -266,4 +280,4 @@ class Authenticator:
                 else "the auth token was deleted",
                 "reconnect with a valid token; " + _ASK,
             )
-        return self.recheck(record, name, project, now)
+        return self.recheck(record, name, project, now, observer=observer)

@@ -50,7 +50,7 @@ def write_batch(persists: Sequence[Persist]) -> WriteBatch:
     return batch
 
 
-def committed(persists: Sequence[Persist], result: CommitResult) -> Committed:
+def committed(persists: Sequence[Persist], result: CommitResult, now: float = 0.0) -> Committed:
     """The event that tells the router ``write_batch(persists)`` is durable.
 
     The store returns one ``AppendResult`` per append, in the batch's order; each is
@@ -63,4 +63,4 @@ def committed(persists: Sequence[Persist], result: CommitResult) -> Committed:
     forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
     upkeep = tuple(p for p in persists if isinstance(p.op, BuryOp | PruneOp))
     appended = tuple(zip(appends, result.appends, strict=True))
-    return Committed(appended, acks, proposals, forgets, upkeep, result.pruned)
+    return Committed(appended, acks, proposals, forgets, upkeep, result.pruned, now)

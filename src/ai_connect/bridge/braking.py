@@ -40,11 +40,12 @@ class Braking:
         self.brake = Brake(config.brake)
         self.registry, self.auth, self.ids = registry, auth, ids
 
-    def on_send(self, conn: Conn, frame: SendFrame, now: float) -> list[Action]:
+    def on_send(
+        self, conn: Conn, frame: SendFrame, now: float, sender: str, human: bool = False
+    ) -> list[Action]:
         """Counts a direct message (already accepted for storing); when it pauses its
-        conversation, both sides get a notice and the operator a log line."""
-        sender = conn.address
-        assert sender is not None
+        conversation, both sides get a notice and the operator a log line. ``human``: a
+        person sent it through an observer (§9.3), which counts as human input."""
         if frame.to == identity.BROADCAST:
             return []
         target = self.registry.resolve(frame.to)
@@ -52,7 +53,7 @@ class Braking:
             return []
         # Agents send through their MCP server; a person through the CLI. Other clients
         # (scripts, benchmarks) neither run up nor reset the count.
-        if conn.kind == HUMAN_KIND:  # a person wrote to the recipient: as in its session
+        if human or conn.kind == HUMAN_KIND:  # a person wrote to the recipient: as in its session
             self.brake.message(sender, target, frame.thread, True, now)
             self.brake.human(target)
             return []

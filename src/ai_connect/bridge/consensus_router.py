@@ -12,6 +12,7 @@ durable before it is confirmed. The tally itself lives in :mod:`.consensus`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ai_connect import identity
 from ai_connect.bridge.consensus import (
@@ -27,6 +28,7 @@ from ai_connect.bridge.consensus import (
     withdraw,
 )
 from ai_connect.bridge.events import Action, Origin, Persist, Send
+from ai_connect.bridge.feed import Feed
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import Registry
 from ai_connect.bridge.store.base import AppendOp, ProposalRecord, StoredMessage
@@ -53,10 +55,15 @@ class ConsensusBook:
     """Every proposal the bridge knows, by id."""
 
     def __init__(
-        self, records: Iterable[ProposalRecord], ids: Iterator[str], registry: Registry
+        self,
+        records: Iterable[ProposalRecord],
+        ids: Iterator[str],
+        registry: Registry,
+        feed: Feed | None = None,
     ) -> None:
         self._ids = ids
         self._registry = registry
+        self._feed = feed if feed is not None else Feed(registry)
         self._proposals: dict[str, Proposal] = {}
         self._by_cid: dict[tuple[str, str], str] = {}
         self._durable: dict[str, Proposal] = {}
@@ -66,13 +73,19 @@ class ConsensusBook:
             self._remember(p)
             self._durable[p.id] = p
 
-    def committed(self, persists: Iterable[Persist]) -> list[Action]:
+    def committed(self, persists: Iterable[Persist], now: float = 0.0) -> list[Action]:
         """These proposal records are stored: they are what a failed later commit returns
-        to, and each asker gets its ``proposal_info`` now (§8: replies follow the commit)."""
+        to, and each asker gets its ``proposal_info`` now (§8: replies follow the commit);
+        the observers hear of each change (§9)."""
         out: list[Action] = []
         for persist in persists:
             record = persist.op
             assert isinstance(record, ProposalRecord)
+            before = self._durable.get(record.id)
+            if self._feed:
+                out += self._feed.proposal(
+                    before.to_dict() if before is not None else None, record.data, now
+                )
             self._durable[record.id] = Proposal.from_dict(record.data)
             asker = persist.origin
             if asker is not None and asker.conn in self._registry.conns:
@@ -92,6 +105,12 @@ class ConsensusBook:
 
     def get(self, proposal_id: str) -> Proposal | None:
         return self._proposals.get(proposal_id)
+
+    def open_views(self) -> list[dict[str, Any]]:
+        """The proposals still waiting for votes or a ruling, oldest first (§9.1)."""
+        waiting = [p for p in self._proposals.values() if not p.final]
+        waiting.sort(key=lambda p: (p.created, p.id))
+        return [p.to_dict() for p in waiting]
 
     def _remember(self, p: Proposal) -> None:
         self._proposals[p.id] = p

@@ -49,6 +49,7 @@ from ai_connect.bridge.events import (
     Tick,
     TokensChanged,
 )
+from ai_connect.bridge.feed import Feed
 from ai_connect.bridge.forgetting import Forgetting
 from ai_connect.bridge.guard import ErrorBudget, Guard
 from ai_connect.bridge.queries import Queries
@@ -135,11 +136,12 @@ class Router:
         auth = Authenticator(tokens, required=config.require_auth)
         guard = Guard(config.limits)
         self._registry = registry
+        self._feed = feed = Feed(registry)
         self._braking = Braking(config, registry, auth, ids)
-        self._delivery = Delivery(config, registry, ids, self._braking.paused_reason)
-        self._registration = Registration(config, registry, auth, guard, self._delivery)
+        self._delivery = Delivery(config, registry, ids, self._braking.paused_reason, feed)
+        self._registration = Registration(config, registry, auth, guard, self._delivery, feed)
         self._queries = Queries(config, registry, auth, guard)
-        self._book = ConsensusBook(proposals, ids, registry)
+        self._book = ConsensusBook(proposals, ids, registry, feed)
         self._forgetting = Forgetting(registry, auth)
         self._retention = Retention(config, registry)
         self._errors = ErrorBudget(config.limits)
@@ -187,13 +189,13 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
-            case Committed(appends, acks, proposals, forgets, upkeep, pruned):
-                replies = self._book.committed(proposals)  # §8: they follow the commit
+            case Committed(appends, acks, proposals, forgets, upkeep, pruned, now):
+                replies = self._book.committed(proposals, now)  # §8: they follow the commit
                 replies += self._forgetting.on_committed(forgets)
                 self._delivery.buried(upkeep)
                 if any(isinstance(p.op, PruneOp) for p in upkeep):
                     self._retention.on_committed(pruned)
-                return self._delivery.on_committed(appends, acks) + replies
+                return self._delivery.on_committed(appends, acks, now) + replies
             case CommitFailed(persists, reason):
                 self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
                 self._delivery.buried(persists)
@@ -222,18 +224,25 @@ class Router:
                 code, hint = ErrorCode.NOT_REGISTERED, "send hello first"
             elif conn.phase is Phase.QUERY:
                 code, hint = ErrorCode.FORBIDDEN, "a query connection only asks; connect as a peer"
+            elif conn.phase is Phase.OBSERVE:
+                code, hint = ErrorCode.FORBIDDEN, "an observer watches and sends; connect as a peer"
             else:
                 code, hint = ErrorCode.ALREADY_REGISTERED, "open a new connection"
             why = f"{frame.type} is not allowed on a {conn.phase.value} connection"
             raise Refusal(code, why, hint)
         match frame:
             case Hello():
-                return self._registration.on_hello(conn, frame, now)
+                out = self._registration.on_hello(conn, frame, now)
+                if conn.phase is Phase.OBSERVE:  # §9.1: the snapshot follows the welcome
+                    proposals = self._book.open_views()
+                    unshown = self._delivery.unshown
+                    out.append(Send(conn.id, self._feed.snapshot(now, proposals, unshown)))
+                return out
             case SendFrame():
-                assert conn.address is not None
+                sender, human = self._delivery.sender_of(conn, frame)
                 out = self._delivery.on_send(conn, frame, now)
-                out += self._braking.on_send(conn, frame, now)  # §3.6: notices follow it
-                return out + self._book.on_message(conn.address, frame.thread, frame.body, now)
+                out += self._braking.on_send(conn, frame, now, sender, human)  # §3.6: notices
+                return out + self._book.on_message(sender, frame.thread, frame.body, now)
             case Ack():
                 return self._delivery.on_ack(conn, frame, now)
             case Peers():

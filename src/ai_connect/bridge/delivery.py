@@ -12,14 +12,16 @@ from collections.abc import Callable, Iterator
 from ai_connect import identity
 from ai_connect.bridge import views
 from ai_connect.bridge.events import Action, Damaged, LoadPending, Origin, Persist, Send
+from ai_connect.bridge.feed import Feed, Mark, Unshown
 from ai_connect.bridge.refusal import Refusal
-from ai_connect.bridge.state import Conn, Peer, Registry, RouterConfig
+from ai_connect.bridge.state import Conn, Peer, Phase, Registry, RouterConfig
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     AppendResult,
     BuryOp,
     MailboxEntry,
+    PeerRecord,
     StoredMessage,
     message_bytes,
 )
@@ -38,6 +40,7 @@ class Delivery:
         registry: Registry,
         ids: Iterator[str],
         paused: Callable[[StoredMessage], str | None] = lambda message: None,
+        feed: Feed | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -47,14 +50,32 @@ class Delivery:
         """Why a message must wake nobody now (the loop brake, §3.6), if so."""
         self.burying: set[int] = set()
         """Damaged messages (store keys) whose move to the dead letters is not committed."""
+        self.feed = feed if feed is not None else Feed(registry)
+        """The observers, told of each message, delivery and ack (§9)."""
+        self.unshown = Unshown()
+        """The entries delivered and not acked yet: what each ack covers (§9, §3.7)."""
 
     # --- sending (§3.1) ---------------------------------------------------------------
+
+    def sender_of(self, conn: Conn, frame: SendFrame) -> tuple[str, bool]:
+        """The address a ``send`` comes from, and whether a person sent it: an observer
+        sends as the human ``as`` (else its own name) in its project (§9.3)."""
+        assert conn.address is not None
+        if conn.phase is Phase.OBSERVE:
+            name, project = identity.parse_address(conn.address) or (conn.address, "")
+            return identity.format_address(frame.as_ or name, project), True
+        if frame.as_ is not None:
+            raise Refusal(
+                ErrorCode.FORBIDDEN,
+                "only an observer connection may send as someone ('as')",
+                "send without 'as', or as an observer (hello mode 'observe', ai-connect watch)",
+            )
+        return conn.address, False
 
     def on_send(self, conn: Conn, frame: SendFrame, now: float) -> list[Action]:
         """Stores the message for its recipients; ``accepted`` follows the commit."""
         limits = self.config.limits
-        sender = conn.address
-        assert sender is not None
+        sender, human = self.sender_of(conn, frame)
         body_size = len(frame.body.encode())
         if body_size > limits.max_body_bytes:
             raise Refusal(
@@ -88,6 +109,9 @@ class Delivery:
         else:
             target = self.registry.resolve(frame.to)
             recipients = (target,)
+        out: list[Action] = []
+        if human:
+            out.append(Persist(self._human(sender, now)))
         message = StoredMessage(
             id=next(self.ids),
             sender=sender,
@@ -98,13 +122,32 @@ class Delivery:
             reply_to=frame.reply_to,
             ts=now,
             cid=frame.cid,
+            human=human,
         )
-        return [Persist(AppendOp(message, recipients), Origin(conn.id, frame.rid))]
+        out.append(Persist(AppendOp(message, recipients), Origin(conn.id, frame.rid)))
+        return out
+
+    def _human(self, address: str, now: float) -> PeerRecord:
+        """The peer record of a person who sends through an observer (§9.3): known, so
+        that agents can answer; never online. A live peer's address is not theirs."""
+        peer = self.registry.peers.get(address)
+        if peer is not None and peer.conn is not None:
+            raise Refusal(
+                ErrorCode.ADDRESS_IN_USE,
+                f"{address} is a live peer; a person may not send under its address",
+                "send as another name ('as', ai-connect watch --as NAME)",
+            )
+        if peer is None:
+            name, project = identity.parse_address(address) or (address, "")
+            peer = self.registry.peers[address] = Peer(address, name, project, now, now)
+        peer.last_seen = now
+        return peer.record()
 
     def on_committed(
         self,
         appends: tuple[tuple[Persist, AppendResult], ...],
         acks: tuple[Persist, ...],
+        now: float = 0.0,
     ) -> list[Action]:
         """Messages and acks are durable: answer their senders, deliver to the online."""
         out: list[Action] = []
@@ -117,7 +160,9 @@ class Delivery:
             else:
                 counts.accepted += 1
             message = result.message
+            paused = self.paused(message)
             online: list[str] = []
+            start = len(out)
             for recipient, seq in result.seqs.items():
                 peer = self.registry.peers.get(recipient)
                 if peer is None:
@@ -129,8 +174,11 @@ class Delivery:
                     continue
                 for conn in self.registry.conns_of(peer):
                     if not conn.loading and conn.sent == seq - 1 and self._room(conn):
-                        self._deliver(conn, MailboxEntry(recipient, seq, message), out)
+                        self._deliver(conn, MailboxEntry(recipient, seq, message), out, now)
                     touched[conn.id] = conn
+            if not result.duplicate and self.feed:
+                # Observers hear of the message before the deliveries it caused.
+                out[start:start] = self.feed.message(message, result.seqs, online, paused)
             origin = persist.origin
             if origin is not None and origin.conn in conns:
                 accepted = Accepted(
@@ -142,7 +190,7 @@ class Delivery:
                     recipients=sorted(result.seqs),
                     online=sorted(online),
                     duplicate=result.duplicate,
-                    paused=self.paused(message),
+                    paused=paused,
                 )
                 out.append(Send(origin.conn, accepted))
         for persist in acks:
@@ -189,7 +237,7 @@ class Delivery:
             if entry.damaged is not None:
                 self._skip_damaged(conn, peer, entry, now, out)
             elif self._room(conn):
-                self._deliver(conn, entry, out)
+                self._deliver(conn, entry, out, now)
             else:
                 break
         self._pump(conn, peer, out)
@@ -232,6 +280,7 @@ class Delivery:
             self.registry.counts.acked += frame.seq - peer.acked
             peer.acked = frame.seq
             out.append(Persist(AckOp(peer.address, frame.seq), origin))
+            out += self.shown(peer.address, frame.seq, frame.path, conn.id, now)
             for other in self.registry.conns_of(peer):
                 if other is not conn:
                     # The messages reached the agent through this connection: the other
@@ -254,9 +303,22 @@ class Delivery:
             conn.inflight_bytes < limits.window_bytes or not conn.inflight
         )
 
-    def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action]) -> None:
+    def shown(
+        self, recipient: str, upto: int, path: str | None, conn: int | None, now: float
+    ) -> list[Action]:
+        """An ack (or a resume cursor) covered ``recipient``'s entries up to ``upto``:
+        they were shown, through ``path``; the observers are told."""
+        taken = self.unshown.shown(recipient, upto)
+        return self.feed.shown(recipient, taken, path, conn, now) if taken else []
+
+    def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action], now: float) -> None:
         out.append(Send(conn.id, views.deliver(entry, self.paused(entry.message))))
         self.registry.counts.delivered += 1
+        message = entry.message
+        mark = Mark(message.id, message.sender, now, conn.kind or "unknown", conn.id)
+        self.unshown.delivered(entry.recipient, entry.seq, mark)
+        if self.feed:
+            out += self.feed.delivered(entry.recipient, entry.seq, mark)
         size = message_bytes(entry.message)
         conn.sent = entry.seq
         conn.inflight.append((entry.seq, size))

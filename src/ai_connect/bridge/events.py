@@ -101,6 +101,8 @@ class Committed:
     """Damaged messages moved aside (``BuryOp``) and retention (``PruneOp``)."""
     pruned: int = 0
     """Messages the ``PruneOp`` deleted."""
+    now: float = 0.0
+    """When the commit returned (deliveries it starts are marked with it)."""
 
 
 @dataclass(frozen=True, slots=True)

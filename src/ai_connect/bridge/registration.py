@@ -17,6 +17,7 @@ from ai_connect import identity
 from ai_connect.bridge.auth import Authenticator
 from ai_connect.bridge.delivery import Delivery
 from ai_connect.bridge.events import Action, Close, Persist, Send, Throttle
+from ai_connect.bridge.feed import Feed
 from ai_connect.bridge.guard import Guard
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import (
@@ -50,12 +51,14 @@ class Registration:
         auth: Authenticator,
         guard: Guard,
         delivery: Delivery,
+        feed: Feed,
     ) -> None:
         self.config = config
         self.registry = registry
         self.auth = auth
         self.guard = guard
         self.delivery = delivery
+        self.feed = feed
 
     # --- connections (docs/security.md) -----------------------------------------------
 
@@ -74,6 +77,7 @@ class Registration:
     def on_disconnected(self, conn_id: int, now: float) -> list[Action]:
         conn = self.registry.conns.pop(conn_id, None)
         self.guard.disconnect(conn_id)
+        self.feed.observers.discard(conn_id)
         return self._detach(conn, now) if conn is not None else []
 
     # --- registration (§2.1) ----------------------------------------------------------
@@ -86,7 +90,9 @@ class Registration:
                 f"{PROTOCOL_VERSION}",
                 "upgrade ai-connect on the older side",
             )
-        grant = self.auth.check(hello.token, hello.name, hello.project, now)
+        mode = hello.session_mode
+        observer = mode == "observe"
+        grant = self.auth.check(hello.token, hello.name, hello.project, now, observer=observer)
         if grant.token_id is not None and not self.guard.room_for(grant.token_id):
             limit = self.config.limits.max_conns_per_token
             raise Refusal(
@@ -95,15 +101,18 @@ class Registration:
                 "the most this bridge allows",
                 "close some of them, or ask the operator to raise --max-conns-per-token",
             )
-        mode = hello.session_mode
-        if mode == "query":
+        if mode in ("query", "observe"):
             out = self._query(conn, hello)
         elif mode == "attach":
             out = self._attach(conn, hello, now)
         else:
             out = self._register(conn, hello, now)
         conn.token_id, conn.token_name = grant.token_id, grant.token_name
-        conn.admin = grant.admin
+        # An observer is the operator's view: with auth off, it may do what an admin may.
+        conn.admin = grant.admin or (observer and not self.auth.required)
+        if observer:
+            conn.phase = Phase.OBSERVE
+            self.feed.observers.add(conn.id)
         conn.kind = hello.client.kind if hello.client is not None else ""
         if grant.token_id is not None:
             self.guard.bind(conn.id, grant.token_id, now)
@@ -133,6 +142,7 @@ class Registration:
         if hello.resume is not None and hello.address == address and hello.resume > peer.acked:
             peer.acked = min(hello.resume, peer.tip)
             out.append(Persist(AckOp(address, peer.acked)))
+            out += self.delivery.shown(address, peer.acked, None, conn.id, now)
         conn.sent = peer.acked
         out.append(Send(conn.id, self._welcome(hello, peer, name, project)))
         out += self._presence("join", peer, now)
@@ -207,7 +217,7 @@ class Registration:
         return [Send(conn.id, self._welcome(hello, peer, name, project))]
 
     def _detach(self, conn: Conn, now: float) -> list[Action]:
-        if conn.address is None or conn.phase is Phase.QUERY:
+        if conn.address is None or conn.phase in (Phase.QUERY, Phase.OBSERVE):
             return []
         if conn.attached:
             attached = self.registry.attached.get(conn.address, set())
@@ -244,7 +254,7 @@ class Registration:
             if conn.watch_presence and conn.address not in (None, peer.address):
                 view = view or peer_view(peer, now)
                 out.append(Send(conn.id, Presence(event=event, peer=view)))
-        return out
+        return out + self.feed.presence(event, peer, now)
 
     def on_tick(self, now: float) -> list[Action]:
         """Closes the connections silent for longer than the presence timeout."""
@@ -298,10 +308,12 @@ class Registration:
             if conn.address is None or conn.phase is Phase.NEW:
                 continue
             name, project = identity.parse_address(conn.address) or ("", "")
-            refusal = self.auth.still_valid(conn.token_id, name, project, now)
+            observer = conn.phase is Phase.OBSERVE
+            refusal = self.auth.still_valid(conn.token_id, name, project, now, observer=observer)
             if refusal is None:
                 continue
             out += self._detach(conn, now)
+            self.feed.observers.discard(conn.id)
             conn.phase, conn.address, conn.admin = Phase.NEW, None, False
             conn.token_id = conn.token_name = None
             self.guard.unbind(conn.id)

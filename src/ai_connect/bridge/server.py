@@ -410,7 +410,7 @@ class BridgeServer:
             self._dispatch(CommitFailed(tuple(persists), str(exc)))
             return
         self.commit_times.observe(time.perf_counter() - started)
-        self._dispatch(committed(persists, result))
+        self._dispatch(committed(persists, result, self._clock()))
 
     async def _tick_loop(self) -> None:
         interval = max(0.05, min(5.0, self.settings.presence_timeout_s / 4))

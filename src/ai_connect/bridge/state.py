@@ -51,6 +51,9 @@ class Phase(Enum):
     REGISTERED = "registered"
     QUERY = "query"
     """Authenticated as an address that it only asks about (``hello`` mode ``query``, §2.4)."""
+    OBSERVE = "observe"
+    """An operator's view (``hello`` mode ``observe``, §9): asks, gets the event feed, and
+    may send as a human; never a peer."""
 
 
 ALLOWED: dict[Phase, frozenset[str]] = {
@@ -66,6 +69,11 @@ ALLOWED: dict[Phase, frozenset[str]] = {
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
         | {"admin_search"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
+    ),
+    Phase.OBSERVE: frozenset(
+        {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
+        | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
+        | {"send", "receipts"}
     ),
 }
 

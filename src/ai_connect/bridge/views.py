@@ -41,6 +41,7 @@ def _message_fields(m: StoredMessage) -> dict[str, Any]:
         "thread": m.thread,
         "reply_to": m.reply_to,
         "ts": m.ts,
+        "human": True if m.human else None,  # on the wire only when true
     }
 
 

@@ -8,11 +8,13 @@
     outbox.py     Outbox and Receipt: sends until the bridge confirms them, kept across outages
     mailbox.py    Inbox and Message: drop duplicates, compute the cumulative ack (pure)
     consensus.py  its consensus requests (propose, vote, status, list, withdraw)
+    observer.py   the observer feed: observe() yields the snapshot, then each event
 """
 
 from ai_connect.client.client import BridgeClient
 from ai_connect.client.link import Connect, LinkState, backoff
 from ai_connect.client.mailbox import Message
+from ai_connect.client.observer import FeedItem
 from ai_connect.client.outbox import Receipt
 
-__all__ = ["BridgeClient", "Connect", "LinkState", "Message", "Receipt", "backoff"]
+__all__ = ["BridgeClient", "Connect", "FeedItem", "LinkState", "Message", "Receipt", "backoff"]

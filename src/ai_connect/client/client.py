@@ -34,6 +34,7 @@ from ai_connect import __version__, tls
 from ai_connect.client.consensus import ConsensusMixin
 from ai_connect.client.link import Connect, Link, LinkState, backoff
 from ai_connect.client.mailbox import Inbox, Message
+from ai_connect.client.observer import ObserverMixin
 from ai_connect.client.outbox import Outbox, Receipt
 from ai_connect.client.pending import Pending, Request
 from ai_connect.config import ClientSettings
@@ -42,6 +43,7 @@ from ai_connect.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Acked,
+    AckPath,
     AdminBrakes,
     AdminForget,
     AdminHistory,
@@ -52,6 +54,8 @@ from ai_connect.protocol import (
     ClientInfo,
     Deliver,
     Error,
+    FeedEvent,
+    FeedSnapshot,
     Forget,
     Forgotten,
     Hello,
@@ -79,7 +83,7 @@ log = logging.getLogger("ai_connect.client")
 _R = TypeVar("_R")
 
 
-class BridgeClient(ConsensusMixin):
+class BridgeClient(ConsensusMixin, ObserverMixin):
     """An asyncio client of one bridge, as one peer. Use ``async with``.
 
     ``connect`` is the transport seam: it opens the WebSocket (websockets' ``connect`` by
@@ -97,7 +101,7 @@ class BridgeClient(ConsensusMixin):
         kind: str = "library",
         presence: bool = False,
         attach: bool = False,
-        mode: Literal["peer", "attach", "query"] | None = None,
+        mode: Literal["peer", "attach", "query", "observe"] | None = None,
         request_timeout: float = 10.0,
         connect_timeout: float = 5.0,
         heartbeat_s: float = 20.0,
@@ -116,7 +120,9 @@ class BridgeClient(ConsensusMixin):
         self._attach = attach
         """Act for this session's live address beside its owner (protocol §2.2)."""
         self._mode = mode
-        """``query``: ask without becoming a peer (protocol §2.4)."""
+        """``query``: ask without becoming a peer (protocol §2.4); ``observe``: that, plus
+        the bridge's event feed (:meth:`observe`, protocol §9)."""
+        self._feed_init()
         pin = tls.normalise_fingerprint(fingerprint) if fingerprint else None
         if ssl is None and (pin is not None or url.lower().startswith("wss://")):
             ssl = tls.client_context(url, None, pin)  # default: the system's store
@@ -191,6 +197,7 @@ class BridgeClient(ConsensusMixin):
 
     async def close(self) -> None:
         await self._link.close()
+        self._feed_close()
         self._outbox.fail(NotConnected("the client was closed before sending"))
 
     async def __aenter__(self) -> BridgeClient:
@@ -228,11 +235,15 @@ class BridgeClient(ConsensusMixin):
         cid: str | None = None,
         timeout: float | None = None,
         queue: bool = False,
+        as_: str | None = None,
+        receipt: bool = False,
     ) -> Receipt:
         """Sends a message and returns once the bridge has durably stored it.
 
         Not connected: raises :class:`NotConnected`, or with ``queue=True`` keeps the
         message in the outbox, sends it after reconnect and returns a ``queued`` receipt.
+        ``as_``: an observer sends as this person (protocol §9.3). ``receipt``: the
+        bridge tells this client when each recipient was shown it (protocol §3.7).
         """
         if not self.connected and not queue:
             raise self._link.not_connected()
@@ -245,8 +256,10 @@ class BridgeClient(ConsensusMixin):
             context=context,
             thread=thread,
             reply_to=reply_to,
+            as_=as_,
+            receipt=receipt or None,
         )
-        receipt = self._outbox.add(frame)
+        stored = self._outbox.add(frame)
         if self.connected:
             try:
                 await self._link.transmit(frame)
@@ -258,7 +271,7 @@ class BridgeClient(ConsensusMixin):
             return Receipt(cid, "queued")
         wait = self.request_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(receipt), wait)
+            return await asyncio.wait_for(asyncio.shield(stored), wait)
         except TimeoutError as exc:
             if queue:
                 return Receipt(cid, "queued")
@@ -374,10 +387,13 @@ class BridgeClient(ConsensusMixin):
                 break
         return self.inbox.unhandled()
 
-    async def ack(self, messages: Iterable[Message], *, wait: bool = True) -> None:
+    async def ack(
+        self, messages: Iterable[Message], *, wait: bool = True, path: AckPath | None = None
+    ) -> None:
         """Marks messages as shown to the agent; the bridge will not deliver them again.
 
-        With ``wait`` returns only once the bridge has stored the ack.
+        With ``wait`` returns only once the bridge has stored the ack. ``path`` says what
+        showed them (hook, tool, channel, cli): their senders' receipts name it (§3.7).
         """
         self.inbox.mark_handled(messages)
         target = self.inbox.ack_target()
@@ -388,10 +404,10 @@ class BridgeClient(ConsensusMixin):
                 raise self._link.not_connected()
             return  # sent as the resume cursor of the next hello
         if wait:
-            reply = await self._request(Ack(seq=target, rid=self._rid()), Acked)
+            reply = await self._request(Ack(seq=target, rid=self._rid(), path=path), Acked)
             self.inbox.acked = max(self.inbox.acked, reply.seq)
         else:
-            await self._link.transmit(Ack(seq=target))
+            await self._link.transmit(Ack(seq=target, path=path))
             self.inbox.acked = target
 
     # --- internals: requests ----------------------------------------------------------
@@ -463,6 +479,9 @@ class BridgeClient(ConsensusMixin):
             return
         if isinstance(frame, Presence):
             self._notify(frame)
+            return
+        if isinstance(frame, FeedEvent | FeedSnapshot):
+            self._feed_put(frame)
             return
         if isinstance(frame, Acked) and frame.rid is None:
             self.inbox.acked_elsewhere(frame.seq)  # shown through another connection

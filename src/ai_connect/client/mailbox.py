@@ -32,6 +32,8 @@ class Message:
     ts: float
     paused: str | None = None
     """The loop brake paused its conversation: show it, but wake nobody for it (§3.6)."""
+    human: bool = False
+    """A person sent it (through ``ai-connect watch --as``, §9.3), not an agent."""
 
     @classmethod
     def from_frame(cls, frame: Deliver) -> Message:
@@ -46,11 +48,12 @@ class Message:
             frame.reply_to,
             frame.ts,
             frame.paused,
+            bool(frame.human),
         )
 
     def as_dict(self) -> dict[str, Any]:
         """The machine-readable form used by ``--json`` and the MCP tools."""
-        return {
+        data = {
             "id": self.id,
             "seq": self.seq,
             "from": self.sender,
@@ -61,6 +64,9 @@ class Message:
             "reply_to": self.reply_to,
             "timestamp": self.ts,
         }
+        if self.human:
+            data["human"] = True
+        return data
 
 
 class Inbox:

@@ -17,6 +17,11 @@ __all__ = [
     "BridgeReport",
     "Deliver",
     "Error",
+    "FeedDelivery",
+    "FeedEvent",
+    "FeedMessage",
+    "FeedPeer",
+    "FeedSnapshot",
     "Forgotten",
     "HistoryPage",
     "MessageView",
@@ -45,6 +50,9 @@ class MessageView(Frame):
     thread: str | None = None
     reply_to: str | None = None
     ts: float
+    human: bool | None = None
+    """``true``: sent by a person through an observer connection (§9.3), not by an agent
+    (absent otherwise)."""
 
 
 class PeerView(Frame):
@@ -100,6 +108,9 @@ class Deliver(Frame):
     ts: float
     paused: str | None = None
     """Its conversation is paused by the loop brake (§3.6): show it, but wake nobody."""
+    human: bool | None = None
+    """``true``: sent by a person through an observer connection (§9.3), not by an agent
+    (absent otherwise)."""
 
 
 class Acked(Frame):
@@ -233,6 +244,93 @@ class Forgotten(Frame):
     address: str
 
 
+# --- the observer feed (§9) -------------------------------------------------------------
+
+
+class FeedPeer(Frame):
+    """A peer as the feed shows it: presence, last seen and its mailbox cursors."""
+
+    address: str
+    name: str
+    project: str
+    online: bool
+    last_seen: float
+    unread: int
+    """Mailbox entries not acked (shown) yet."""
+    tip: int
+    acked: int
+    connections: int
+    """Live connections acting for the address: its owner and attached ones."""
+
+
+class FeedMessage(Frame):
+    """A message the bridge stored (``accepted``), as the feed shows it (§9.2)."""
+
+    id: str
+    from_: str = Field(alias="from")
+    to: str
+    recipients: list[str]
+    online: list[str]
+    thread: str | None = None
+    reply_to: str | None = None
+    ts: float
+    preview: str
+    """The first characters of the body (``size`` says how long the whole is)."""
+    size: int
+    """The body's length in bytes (UTF-8)."""
+    context: dict[str, Any] | None = None
+    """A summary of the context (file, lines, repo…; never its content), if any."""
+    human: bool = False
+    paused: str | None = None
+
+
+class FeedDelivery(Frame):
+    """One recipient's copy of a message changed state (§9.2)."""
+
+    id: str
+    """The message id."""
+    from_: str = Field(alias="from")
+    recipient: str
+    seq: int
+    state: Literal["delivered", "shown"]
+    """``delivered``: pushed to a connection of the recipient; ``shown``: acked, the
+    recipient's agent (or person) was shown it."""
+    path: str | None = None
+    """``shown``: the surface that showed it (hook, tool, channel, cli); ``delivered``:
+    the kind of the connection it was pushed to (mcp, hook, cli…)."""
+    conn: int | None = None
+    """The bridge's number of that connection."""
+    ts: float
+
+
+class FeedSnapshot(Frame):
+    """What an observer starts from, sent right after its ``welcome`` (§9.1)."""
+
+    type: Literal["feed_snapshot"] = "feed_snapshot"
+    ts: float
+    peers: list[FeedPeer]
+    proposals: list[dict[str, Any]]
+    """Open and escalated proposals, with ballots and tally (§8)."""
+    unshown: list[FeedDelivery]
+    """Messages delivered to a connection and not acked yet (state ``delivered``)."""
+
+
+class FeedEvent(Frame):
+    """One thing that happened, in the order the bridge did it (§9.2)."""
+
+    type: Literal["feed_event"] = "feed_event"
+    kind: Literal["message", "delivered", "shown", "join", "leave", "proposal"]
+    ts: float
+    message: FeedMessage | None = None
+    delivery: FeedDelivery | None = None
+    peer: FeedPeer | None = None
+    proposal: dict[str, Any] | None = None
+    change: Literal["proposed", "voted", "escalated", "decided", "expired", "withdrawn"] | None = (
+        None
+    )
+    """``proposal``: what changed."""
+
+
 ServerFrame = (
     Welcome
     | Accepted
@@ -250,6 +348,8 @@ ServerFrame = (
     | ProposalInfo
     | ProposalList
     | Forgotten
+    | FeedSnapshot
+    | FeedEvent
 )
 
 SERVER_FRAMES = frame_table(ServerFrame)

@@ -13,6 +13,7 @@ from ai_connect.protocol.limits import MAX_INT
 __all__ = [
     "CLIENT_FRAMES",
     "Ack",
+    "AckPath",
     "AdminBrakes",
     "AdminForget",
     "AdminHistory",
@@ -63,10 +64,11 @@ class Hello(Frame):
     """Subscribe to ``presence`` events (join/leave of other peers)."""
     attach: bool | None = None
     """Act for the live address of this ``session`` beside its connection (§2.2)."""
-    mode: Literal["peer", "attach", "query"] | None = None
+    mode: Literal["peer", "attach", "query", "observe"] | None = None
     """``peer`` (the default) owns its address; ``attach`` is ``attach: true``; ``query``
     only asks (status, peers, history, search…): no peer record, no mail, no presence,
-    no send (§2.4)."""
+    no send (§2.4); ``observe`` is a query connection that also gets the bridge's event
+    feed and may send as a human (§9)."""
     client: ClientInfo | None = None
 
     @property
@@ -102,6 +104,26 @@ class Send(Frame):
     context: Context = None
     thread: str | None = Field(default=None, max_length=128)
     reply_to: str | None = Field(default=None, max_length=128)
+    as_: str | None = Field(default=None, alias="as")
+    """Observer connections only (§9.3): send as this person, a human, not an agent."""
+    receipt: bool | None = None
+    """``true``: tell the sender (a ``receipt`` frame) when each recipient was shown it
+    (§3.7)."""
+
+    @field_validator("as_")
+    @classmethod
+    def _as_ok(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        value = value.strip()
+        if not _NAME_RE.match(value):
+            raise ValueError("as must be 1-64 characters without ( ) # * or control characters")
+        return value
+
+
+AckPath = Literal["hook", "tool", "channel", "cli"]
+"""What showed the messages to the agent (or the person): a client hook, an MCP tool,
+the Claude Code channel, the command line (§3.3)."""
 
 
 class Ack(Frame):
@@ -110,6 +132,8 @@ class Ack(Frame):
     type: Literal["ack"] = "ack"
     seq: int = Field(ge=0, le=MAX_INT)
     rid: Rid | None = None
+    path: AckPath | None = None
+    """Which surface showed them (receipts, §3.7)."""
 
 
 class Peers(Frame):

@@ -97,6 +97,7 @@ def message_text(message: Mapping[str, Any], me: str | None = None) -> str:
         head = f"[you to {terminal.clean(to)}"
     else:
         head = f"[peer message from {terminal.clean(sender)}"
+        head += ", a person, not an agent" if message.get("human") else ""  # §9.3
         head += " to everyone (*)" if to == identity.BROADCAST else ""
     head += f" · id {terminal.clean(str(message['id']))} · {_when(float(message['timestamp']))}"
     if message.get("thread"):

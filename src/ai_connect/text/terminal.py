@@ -155,6 +155,8 @@ def message_text(message: Mapping[str, Any], now: float, me: str | None = None) 
         head = f"[you] to {clean(to)}"
     else:
         head = f"[peer message] from {clean(sender)}"
+        if message.get("human"):  # sent as a human through an observer (protocol §9.3)
+            head += " (a person)"
         if to == BROADCAST:
             head += " to * (everyone)"
     head += f" · {stamp(float(message['timestamp']), now)} · id {short_id(str(message['id']))}"

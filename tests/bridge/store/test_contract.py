@@ -25,6 +25,7 @@ from ai_connect.bridge.store.base import (
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.bridge.store.sqlite.batch import BatchWriter
+from ai_connect.bridge.store.sqlite.schema import SCHEMA_VERSION
 from ai_connect.errors import StoreError
 
 ALICE = "Alice (alpha)"
@@ -572,7 +573,7 @@ def test_sqlite_sets_pragmas_and_schema_version(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "t.db")
     try:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)
     finally:
         db.close()
@@ -648,3 +649,20 @@ def test_sqlite_reads_beside_an_open_write_transaction(
             release.set()
             writer.join(10)
         assert bodies(store.history(BOB, None, 10, None)[0]) == ["committed", "in flight"]
+
+
+# -- a person's messages (issue 12, docs/protocol.md §9.3) ----------------------------
+
+
+def test_a_human_mark_is_stored_and_read_back_everywhere(store: Store) -> None:
+    """A message sent as a human reads back human from the mailbox, history and search;
+    its resend answers with the stored message, mark included."""
+    store.commit(WriteBatch(peers=[peer(ALICE), peer(BOB)]))
+    send(store, ALICE, "1", BOB, body="from a person", human=True)
+    send(store, ALICE, "2", BOB, body="from an agent")
+    assert [e.message.human for e in store.pending(BOB, 0, 10, 1 << 20)] == [True, False]
+    page, _ = store.history(BOB, None, 10, None)
+    assert [m.human for m in page] == [True, False]
+    found, _ = store.search(BOB, "person", 10)
+    assert [m.human for m in found] == [True]
+    assert send(store, ALICE, "1", BOB, body="from a person", human=True).message.human

@@ -55,6 +55,8 @@ class StoredMessage:
     ts: float
     cid: str
     """The sender's client message id; (sender, cid) is unique."""
+    human: bool = False
+    """Sent by a person through an observer connection (docs/protocol.md §9.3)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ _UPSERT_PEERS = """
     SET name = excluded.name, project = excluded.project, last_seen = excluded.last_seen"""
 _INSERT_MESSAGES = """
     INSERT INTO messages (n, id, sender, cid, target, body, context, thread, reply_to, ts,
-                          checksum)
+                          checksum, human)
     SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
 _INSERT_MAILBOX = """
     INSERT INTO mailbox (recipient, seq, n) SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
@@ -252,13 +252,12 @@ class BatchWriter:
                 mailbox_rows.append((recipient, seq, n))
             context = _dump(m.context)
             crc = checksum(m.body.encode(), None if context is None else context.encode())
-            message_rows.append(
-                (n, m.id, m.sender, m.cid, m.to, m.body, context, m.thread, m.reply_to, m.ts, crc)
-            )
+            row = (n, m.id, m.sender, m.cid, m.to, m.body, context, m.thread, m.reply_to, m.ts)
+            message_rows.append((*row, crc, int(m.human)))
             staged[key] = AppendResult(m, seqs, False)
             results.append(staged[key])
         if message_rows:
-            self._statements(_INSERT_MESSAGES, 11, message_rows)
+            self._statements(_INSERT_MESSAGES, 12, message_rows)
             self._db.execute(_INDEX_SINCE, (last_n,))
         if mailbox_rows:
             self._statements(_INSERT_MAILBOX, 3, mailbox_rows)
