@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import urllib.request
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from ai_connect.bridge import dashboard
 from ai_connect.bridge.server import BridgeServer
+from ai_connect.config import bridge_settings, load_file, unknown_keys
 from ai_connect.protocol import PROTOCOL_VERSION
 from tests.client.support import run
 from tests.support.bridge import NO_PORT_URL, bridge, socketpair_connect
+from tests.support.process import BridgeProcess
 
 
 async def get(server: BridgeServer, path: str, *headers: str) -> tuple[int, dict[str, str], bytes]:
@@ -118,3 +122,26 @@ def test_a_websocket_from_another_sites_page_is_refused() -> None:
             assert (await hello(server, "http://in-process.invalid"))["type"] == "welcome"
 
     run(scenario())
+
+
+def test_ui_comes_from_the_flag_or_the_config_file(tmp_path: Path) -> None:
+    """server.ui: true in the config (or the --ui flag) turns it on; it is a known key."""
+    path = tmp_path / "config.yaml"
+    env = {"AI_CONNECT_CONFIG": str(path)}
+    path.write_text("server:\n  port: 9999\n", encoding="utf-8")
+    assert not bridge_settings(env=env).ui
+    assert bridge_settings(ui=True, env=env).ui
+    path.write_text("server:\n  ui: true\n", encoding="utf-8")
+    assert bridge_settings(env=env).ui
+    assert unknown_keys(load_file(path)) == []
+
+
+def test_the_bridge_process_serves_the_dashboard_with_ui(tmp_path: Path) -> None:
+    """`ai-connect bridge --ui` says where the dashboard is, and serves it there."""
+    with BridgeProcess(tmp_path, "--ui") as process:
+        assert process.proc is not None
+        line = process.proc.expect(lambda s: s.startswith("dashboard: "), "dashboard line")
+        page = line.split()[1]
+        assert page == process.url.replace("ws", "http", 1) + "/ui/"
+        with urllib.request.urlopen(page, timeout=10) as answer:
+            assert answer.status == 200 and b"ai-connect dashboard" in answer.read()

@@ -42,3 +42,16 @@ def test_admin_search_is_refused_to_other_tokens_and_names_unknown_viewers() -> 
     assert [(e.code, e.rid) for e in found] == [("forbidden", "a")]
     found = errors(bridge.frame(3, type="admin_search", rid="b", viewer="carol", query="x"), 3)
     assert [(e.code, e.rid) for e in found] == [("unknown_peer", "b")]
+
+
+def test_an_observer_searches_without_auth_as_it_reads_history() -> None:
+    """Auth off, an observer (the dashboard) may admin_search, as it may admin_history."""
+    bridge = Bridge()
+    bridge.join(1, "alice")
+    bridge.join(2, "bob")
+    bridge.hello(9, "dashboard", mode="observe")
+    bridge.send(1, "bob", "the plan")
+    bridge.settle()
+    actions = bridge.frame(9, type="admin_search", rid="s", viewer="bob", query="plan")
+    (query,) = [a for a in actions if isinstance(a, QuerySearch)]
+    assert (query.conn, query.viewer) == (9, addr("bob"))

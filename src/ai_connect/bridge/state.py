@@ -72,6 +72,7 @@ ALLOWED: dict[Phase, frozenset[str]] = {
     ),
     Phase.OBSERVE: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
+        | {"admin_search"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
         | {"send", "receipts"}
     ),

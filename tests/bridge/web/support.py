@@ -55,7 +55,9 @@ class Peer:
 
     def send(self, to: str, body: str, **options: Any) -> str:
         """Sends and returns the message id once the bridge stored it."""
-        return self.live.call(self.client.send(to, body, **options)).id
+        receipt = self.live.call(self.client.send(to, body, **options))
+        assert receipt.id is not None, receipt
+        return receipt.id
 
     def propose(self, question: str, participants: list[str]) -> dict[str, Any]:
         return self.live.call(self.client.propose(question, participants))
