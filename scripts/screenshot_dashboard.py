@@ -41,6 +41,12 @@ async def traffic(url: str) -> list[BridgeClient]:
     alice = await client(url, "alice", "api")
     bob = await client(url, "bob", "web")
     carol = await client(url, "carol", "infra")
+    proposal = await alice.propose(
+        "Release orders v2 to production on Thursday?", ["alice", "bob", "carol"]
+    )
+    await alice.vote(proposal["id"], "approve", "load tests passed")
+    for peer in (alice, bob, carol):
+        await read(peer)
     await alice.send(
         "bob",
         "The /v2/orders endpoint now returns cursor pagination. Can the web client switch?",
@@ -57,11 +63,7 @@ async def traffic(url: str) -> list[BridgeClient]:
     await alice.send("bob", "Null on the last page, and never a partial page.", thread="orders-v2")
     await carol.send("*", "Heads-up: staging database restarts at 14:00 UTC (5 minutes).")
     await read(alice)
-    proposal = await alice.propose(
-        "Release orders v2 to production on Thursday?", ["alice", "bob", "carol"]
-    )
-    await alice.vote(proposal["id"], "approve", "load tests passed")
-    await carol.vote(proposal["id"], "approve", "rollback plan is ready")
+    await carol.vote(proposal["id"], "reject", "wait for the rollback drill on Wednesday")
     await carol.send("bob", "Did the web client get the cursor change in?", thread="orders-v2")
     return [alice, bob, carol]
 
@@ -80,8 +82,8 @@ async def main(out: Path) -> None:
             await page.goto(server.url.replace("ws", "http", 1) + "/ui/")
             await page.locator("#status", has_text="live").wait_for()
             peers = await traffic(server.url)
-            await page.locator("#timeline li.message").nth(5).wait_for()
-            await page.locator('.receipt[data-state="delivered"]').first.wait_for()
+            await page.locator('.receipt[data-recipient="carol (infra)"]').first.wait_for()
+            await page.locator('.receipt[data-state="shown"]').first.wait_for()
             await page.screenshot(path=str(out))
             await browser.close()
             for peer in peers:
