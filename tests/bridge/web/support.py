@@ -10,9 +10,11 @@ or a future with a timeout: nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +23,7 @@ import pytest
 from ai_connect.client import BridgeClient
 from tests.support.bridge import ThreadedBridge
 
-__all__ = ["TIMEOUT_MS", "Peer", "chromium_path", "dashboard_url", "peer"]
+__all__ = ["TIMEOUT_MS", "Peer", "chromium_path", "dashboard_url", "peer", "send_once"]
 
 TIMEOUT_MS = 10_000
 """The longest any expectation on the page waits."""
@@ -92,3 +94,17 @@ def peer(live: ThreadedBridge, name: str, **options: Any) -> Iterator[Peer]:
         yield Peer(live, client)
     finally:
         live.call(client.close())
+
+
+def send_once(url: str, name: str, to: str, body: str) -> str:
+    """``name (web)`` connects, sends ``body`` to ``to``, leaves; the message id. In a
+    thread of its own: Playwright's sync API holds this thread's event loop."""
+
+    async def send() -> str:
+        async with BridgeClient(url, name, "web", reconnect=False) as client:
+            receipt = await client.send(to, body)
+        assert receipt.id is not None
+        return receipt.id
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, send()).result(timeout=30)

@@ -14,8 +14,9 @@ from playwright.sync_api import Page, expect
 from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.store.sqlite import SqliteStore
 from tests.support.bridge import ThreadedBridge
+from tests.support.process import BridgeProcess
 
-from .support import dashboard_url, peer
+from .support import dashboard_url, peer, send_once
 
 
 @pytest.fixture
@@ -119,3 +120,19 @@ def test_with_auth_only_an_admin_token_logs_in(page: Page, tmp_path: Path) -> No
         expect(page.locator("#app")).to_be_visible()
         page.reload()  # the token lasts as long as the tab
         expect(page.locator("#status")).to_have_text("live")
+
+
+def test_the_page_reconnects_after_a_bridge_restart(page: Page, tmp_path: Path) -> None:
+    """A real bridge process killed and started again: the page says it is down, comes
+    back live by itself, and shows the messages sent after the restart."""
+    with BridgeProcess(tmp_path, "--ui") as process:
+        page.goto(process.url.replace("ws", "http", 1) + "/ui/")
+        expect(page.locator("#status")).to_have_text("live")
+        process.kill9()
+        expect(page.locator("#status")).to_contain_text("reconnecting")
+        process.restart()
+        expect(page.locator("#status")).to_have_text("live", timeout=20_000)
+        message_id = send_once(process.url, "alice", "alice", "after the restart")
+        expect(page.locator(f'#timeline li[data-id="{message_id}"] .body')).to_have_text(
+            "after the restart"
+        )
