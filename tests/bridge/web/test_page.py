@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
+from ai_connect import tls
 from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.store.sqlite import SqliteStore
+from tests.security.certs import make_authority
 from tests.support.bridge import ThreadedBridge
 from tests.support.process import BridgeProcess
 
@@ -136,3 +138,44 @@ def test_the_page_reconnects_after_a_bridge_restart(page: Page, tmp_path: Path) 
         expect(page.locator(f'#timeline li[data-id="{message_id}"] .body')).to_have_text(
             "after the restart"
         )
+
+
+def test_over_tls_the_page_and_its_websocket_use_https_and_wss(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """A bridge serving TLS serves the page over https, and the page connects with wss."""
+    cert = make_authority(tmp_path).issue("bridge")
+    with ThreadedBridge(ui=True, ssl=tls.server_context(cert.cert, cert.key)) as live:
+        assert live.server is not None and live.server.url.startswith("wss://")
+        url = live.server.url.replace("wss", "https", 1) + "/ui/"
+        # The test CA is not one the browser trusts: accept it for this context only.
+        context = browser.new_context(ignore_https_errors=True)
+        try:
+            opened = context.new_page()
+            sockets: list[str] = []
+            opened.on("websocket", lambda ws: sockets.append(ws.url))
+            opened.goto(url)
+            expect(opened.locator("#status")).to_have_text("live")
+            assert sockets == [live.server.url + "/"]
+        finally:
+            context.close()
+
+
+def test_the_filter_keeps_the_messages_of_a_peer_project_or_thread(
+    page: Page, live: ThreadedBridge
+) -> None:
+    """Typing in the filter hides the rows of other peers and threads, new ones too."""
+    with peer(live, "alice") as alice, peer(live, "bob") as bob:
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        alice.send("bob", "about the release", thread="release")
+        bob.send("bob", "a note to myself")
+        rows = page.locator("#timeline li.message:visible .body")
+        expect(rows).to_have_text(["a note to myself", "about the release"])
+        page.locator("#filter").fill("RELEASE")
+        expect(rows).to_have_text(["about the release"])
+        alice.send("alice", "elsewhere")
+        alice.send("bob", "still on it", thread="release")
+        expect(rows).to_have_text(["still on it", "about the release"])
+        page.locator("#filter").fill("")
+        expect(rows).to_have_count(4)

@@ -15,6 +15,7 @@ const HISTORY_PEERS = 40; // peers whose recent mail is loaded at start
 const HISTORY_LIMIT = 30;
 const SEARCH_PEERS = 50; // "every peer" asks this many peers' mail
 const STATES = ["accepted", "delivered", "shown"];
+const STALE_S = 120; // delivered this long ago and still not shown: marked for attention
 
 const state = {
   ws: null,
@@ -29,6 +30,7 @@ const state = {
   view: "timeline",
   conversation: null, // {kind: "pair", a, b} | {kind: "thread", thread}
   search: null, // {query, viewer, before}
+  filter: "", // the timeline shows only messages whose peers, projects or thread match
 };
 
 // --- DOM helpers: text only ---------------------------------------------------------
@@ -292,6 +294,7 @@ function addMessage(message, live) {
 
 function placeRow(message) {
   const row = messageRow(message, "timeline");
+  row.hidden = !matches(message);
   const list = $("timeline");
   // newest first: before the first row older than this one
   let next = null;
@@ -320,7 +323,9 @@ function refreshRow(id) {
   const message = state.messages.get(id);
   if (!message) return;
   for (const node of document.querySelectorAll(`li.message[data-id="${CSS.escape(id)}"]`)) {
-    node.replaceWith(messageRow(message, node.dataset.where));
+    const row = messageRow(message, node.dataset.where);
+    row.hidden = node.hidden;
+    node.replaceWith(row);
   }
 }
 
@@ -349,12 +354,18 @@ function messageRow(m, where) {
   for (const r of shownTo) {
     const got = receipts.get(r);
     const st = got ? got.state : m.live ? "accepted" : "earlier";
-    const how = got && got.path ? ` via ${got.path}` : "";
+    const how = got && got.path ? (st === "shown" ? ` via ${got.path}` : ` (${got.path})`) : "";
     const when = got ? ` ${clock(got.ts)}` : "";
     chips.append(
       el(
         "li",
-        { class: `receipt ${st}`, "data-recipient": r, "data-state": st, title: `${r}: ${st}${how}${when}` },
+        {
+          class: `receipt ${st}${st === "delivered" && stale(got.ts) ? " stale" : ""}`,
+          "data-recipient": r,
+          "data-state": st,
+          "data-ts": got ? got.ts : undefined,
+          title: `${r}: ${st}${how}${when}`,
+        },
         el("span", { class: "who" }, r),
         " ",
         el("span", { class: "state" }, st + how),
@@ -382,6 +393,29 @@ function messageRow(m, where) {
   }
   const ctx = m.context ? el("div", { class: "context" }, contextLine(m.context)) : null;
   return el("li", { class: "message", "data-id": m.id, "data-where": where }, head, body, ctx, chips);
+}
+
+function stale(ts) {
+  return Date.now() / 1000 - ts > STALE_S;
+}
+
+function matches(m) {
+  const f = state.filter;
+  if (!f) return true;
+  return [m.from, m.to, m.thread, ...m.recipients].some((v) => v && v.toLowerCase().includes(f));
+}
+
+function applyFilter() {
+  for (const row of $("timeline").children) {
+    const m = state.messages.get(row.dataset.id);
+    if (m) row.hidden = !matches(m);
+  }
+}
+
+function ageChips() {
+  for (const chip of document.querySelectorAll(".receipt.delivered")) {
+    chip.classList.toggle("stale", stale(Number(chip.dataset.ts)));
+  }
 }
 
 function contextLine(context) {
@@ -619,7 +653,14 @@ function start() {
   for (const tab of document.querySelectorAll("#tabs button")) {
     tab.addEventListener("click", () => show(tab.dataset.view));
   }
-  setInterval(renderPeers, 30000); // "seen 3 min ago" ages; no request is made
+  $("filter").addEventListener("input", (event) => {
+    state.filter = event.target.value.trim().toLowerCase();
+    applyFilter();
+  });
+  setInterval(() => {
+    renderPeers(); // "seen 3 min ago" ages; no request is made
+    ageChips();
+  }, 30000);
   connect();
 }
 
