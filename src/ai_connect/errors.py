@@ -78,6 +78,7 @@ class ErrorCode(StrEnum):
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal"
     UNKNOWN_PROPOSAL = "unknown_proposal"
+    UNKNOWN_MESSAGE = "unknown_message"
     NOT_PARTICIPANT = "not_participant"
     PROPOSAL_CLOSED = "proposal_closed"
 

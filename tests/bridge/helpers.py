@@ -29,6 +29,8 @@ from ai_connect.bridge.events import (
     LoadPending,
     PendingLoaded,
     Persist,
+    QueryReceipts,
+    ReceiptsLoaded,
     Send,
     Tick,
 )
@@ -117,6 +119,8 @@ class Bridge:
         """Persist actions waiting for the next group commit."""
         self.loads: list[LoadPending] = []
         """LoadPending actions the store has not served yet."""
+        self.reads: list[QueryReceipts] = []
+        """QueryReceipts actions the store has not served yet (served with the loads)."""
         self._connected: set[int] = set()
         self._cids = itertools.count(1)
 
@@ -130,6 +134,8 @@ class Bridge:
                 encode(action.frame)  # the server encodes every frame it sends: must not raise
             elif isinstance(action, Persist):
                 self.batch.append(action)
+            elif isinstance(action, QueryReceipts):
+                self.reads.append(action)
             elif isinstance(action, LoadPending):
                 waiting = [x for x in self.loads if x.conn == action.conn]
                 assert not waiting, f"a second load for conn {action.conn}: {waiting}"
@@ -155,7 +161,13 @@ class Bridge:
     def load(self) -> list[Action]:
         """Serves the waiting loads from the store (new loads wait for the next call)."""
         loads, self.loads = self.loads, []
+        reads, self.reads = self.reads, []
         out: list[Action] = []
+        for read in reads:
+            found = self.store.receipts(read.message_id)
+            out += self.handle(
+                ReceiptsLoaded(read.conn, read.rid, read.message_id, found, self.now)
+            )
         for action in loads:
             entries = self.store.pending(
                 action.recipient, action.after_seq, action.limit, action.max_bytes
@@ -168,7 +180,7 @@ class Bridge:
         """Commits and loads until nothing waits; returns every action on the way."""
         out: list[Action] = []
         for _ in range(rounds):
-            if not self.batch and not self.loads:
+            if not self.batch and not self.loads and not self.reads:
                 return out
             out += self.commit()
             out += self.load()

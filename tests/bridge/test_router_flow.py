@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ai_connect.bridge.events import LoadPending, PendingLoaded
-from ai_connect.bridge.store.base import AckOp
+from ai_connect.bridge.store.base import AckOp, DeliveredOp
 from ai_connect.protocol import Acked, ErrorCode
 
-from .helpers import addr, delivers, errors, frames, pair, persists
+from .helpers import START, addr, delivers, errors, frames, pair, persists
 
 BOB = addr("Bob")
 
@@ -33,7 +33,10 @@ def test_ack_with_rid_is_answered_after_the_commit() -> None:
     bridge.settle()
     actions = bridge.ack(2, 2, rid="k")
     assert frames(actions) == []
-    assert [p.op for p in persists(actions)] == [AckOp(BOB, 2)]
+    assert [p.op for p in persists(actions)] == [
+        AckOp(BOB, 2, None, START),
+        DeliveredOp(BOB, 2, START),
+    ]
     assert frames(bridge.commit()) == [Acked(rid="k", seq=2)]
     assert [p.acked for p in bridge.store.peers() if p.address == BOB] == [2]
 
@@ -74,7 +77,7 @@ def test_ack_with_rid_after_a_failed_commit_is_stored_again() -> None:
     bridge.ack(2, 1, rid="k1")
     assert [e.rid for e in errors(bridge.fail_commit(), 2)] == ["k1"]
     actions = bridge.ack(2, 1, rid="k2")
-    assert [p.op for p in persists(actions)] == [AckOp(BOB, 1)]
+    assert [p.op for p in persists(actions)] == [AckOp(BOB, 1, None, START)]
     assert frames(bridge.commit()) == [Acked(rid="k2", seq=1)]
     assert [p.acked for p in bridge.store.peers() if p.address == BOB] == [1]
 

@@ -42,6 +42,9 @@ from ai_connect.protocol import (
     Presence,
     ProposalInfo,
     ProposalList,
+    ReceiptNotice,
+    ReceiptReport,
+    RecipientState,
     Search,
     SearchResults,
     Send,
@@ -212,6 +215,7 @@ def test_every_client_frame_decodes_to_its_model() -> None:
         {"type": "history", "rid": 1},
         {"type": "search", "rid": 1, "query": "q"},
         {"type": "status", "rid": 1},
+        {"type": "receipts", "rid": 1, "id": "m1"},
         {"type": "ping"},
         {"type": "admin_status", "rid": 1},
         {"type": "admin_history", "rid": 1, "viewer": "A"},
@@ -499,6 +503,26 @@ SERVER_SAMPLES: list[ServerFrame] = [
         ),
     ),
     FeedEvent(kind="proposal", ts=3.0, proposal={"id": "prop-1"}, change="voted"),
+    ReceiptReport(
+        rid=11,
+        id="m1",
+        from_="A (p)",
+        to="*",
+        ts=1.0,
+        recipients=[
+            RecipientState(
+                recipient="B (p)",
+                state="shown",
+                seq=2,
+                delivered=1.5,
+                shown=2.0,
+                path="hook",
+                online=True,
+            ),
+            RecipientState(recipient="C (p)", state="waiting", seq=1),
+        ],
+    ),
+    ReceiptNotice(id="m1", recipient="B (p)", path="channel", ts=2.0),
 ]
 
 

@@ -18,6 +18,7 @@ from ai_connect.bridge.store.base import (
     AppendOp,
     BuryOp,
     CommitResult,
+    DeliveredOp,
     ForgetOp,
     PeerRecord,
     ProposalRecord,
@@ -47,6 +48,8 @@ def write_batch(persists: Sequence[Persist]) -> WriteBatch:
                 batch.buries.append(p.op)
             case PruneOp():
                 batch.prunes.append(p.op)
+            case DeliveredOp():
+                batch.delivered.append(p.op)
     return batch
 
 

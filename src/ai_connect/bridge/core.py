@@ -12,6 +12,8 @@ The router is composed of parts, each built with what it needs::
      ├── Registration      registration.py  hello, attach, presence, auth, limits
      ├── Delivery          delivery.py      send, commit replies, window, ack
      ├── Queries           queries.py       peers, history, search, status, admin
+     ├── ReceiptDesk       receipts.py      receipts: per-recipient states (§3.7)
+     ├── Feed              feed.py          the observers' snapshot and events (§9)
      ├── ConsensusBook     consensus_router.py  proposals, votes, verdicts (§8)
      ├── Braking           braking.py       the loop brake: pauses, notices, resumes (§3.6)
      ├── Forgetting        forgetting.py    an owner or the operator forgets an address (§2.5)
@@ -45,6 +47,7 @@ from ai_connect.bridge.events import (
     Origin,
     PendingLoaded,
     Persist,
+    ReceiptsLoaded,
     Send,
     Tick,
     TokensChanged,
@@ -53,6 +56,7 @@ from ai_connect.bridge.feed import Feed
 from ai_connect.bridge.forgetting import Forgetting
 from ai_connect.bridge.guard import ErrorBudget, Guard
 from ai_connect.bridge.queries import Queries
+from ai_connect.bridge.receipts import ReceiptDesk
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.registration import Registration
 from ai_connect.bridge.retention import Retention
@@ -96,6 +100,7 @@ from ai_connect.protocol import (
     Proposals,
     ProposalStatus,
     Propose,
+    Receipts,
     Rid,
     Search,
     Status,
@@ -142,6 +147,7 @@ class Router:
         self._registration = Registration(config, registry, auth, guard, self._delivery, feed)
         self._queries = Queries(config, registry, auth, guard)
         self._book = ConsensusBook(proposals, ids, registry, feed)
+        self._receipts = ReceiptDesk(registry, self._delivery.unshown)
         self._forgetting = Forgetting(registry, auth)
         self._retention = Retention(config, registry)
         self._errors = ErrorBudget(config.limits)
@@ -164,6 +170,15 @@ class Router:
     # --- dispatch ------------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Action]:
+        out = self._handle(event)
+        if self._delivery.marks_due and (
+            isinstance(event, Tick) or any(isinstance(a, Persist) for a in out)
+        ):
+            # Delivery marks ride along in a commit that happens anyway (or the timer's).
+            out += self._delivery.flush_marks()
+        return out
+
+    def _handle(self, event: Event) -> list[Action]:
         match event:
             case Connected(conn_id, now, remote):
                 return self._registration.on_connected(conn_id, now, remote)
@@ -210,6 +225,8 @@ class Router:
                 if conn is None or messages <= 1:
                     return []
                 return self._registration.draw(conn, now, messages - 1)
+            case ReceiptsLoaded():
+                return self._receipts.on_loaded(event)
             case Tick(now):
                 self._braking.forget_idle(now)
                 out = self._retention.on_tick(now)
@@ -253,6 +270,8 @@ class Router:
                 return self._queries.on_search(conn, frame, now)
             case Status():
                 return self._queries.on_status(conn, frame, now)
+            case Receipts():
+                return self._receipts.on_request(conn, frame)
             case AdminStatus() | AdminHistory() | AdminSearch():
                 return self._queries.on_admin(conn, frame, now)
             case Human() | AdminBrakes() | AdminResume():

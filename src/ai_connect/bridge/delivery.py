@@ -20,12 +20,13 @@ from ai_connect.bridge.store.base import (
     AppendOp,
     AppendResult,
     BuryOp,
+    DeliveredOp,
     MailboxEntry,
     PeerRecord,
     StoredMessage,
     message_bytes,
 )
-from ai_connect.protocol import Accepted, Ack, Acked, ErrorCode
+from ai_connect.protocol import Accepted, Ack, Acked, ErrorCode, ReceiptNotice
 from ai_connect.protocol import Send as SendFrame
 
 __all__ = ["Delivery"]
@@ -54,6 +55,8 @@ class Delivery:
         """The observers, told of each message, delivery and ack (§9)."""
         self.unshown = Unshown()
         """The entries delivered and not acked yet: what each ack covers (§9, §3.7)."""
+        self.marks_due: list[DeliveredOp] = []
+        """Delivery marks not stored yet: they ride along in the next commit (§3.7)."""
 
     # --- sending (§3.1) ---------------------------------------------------------------
 
@@ -123,6 +126,7 @@ class Delivery:
             ts=now,
             cid=frame.cid,
             human=human,
+            receipt=bool(frame.receipt) or conn.receipts,
         )
         out.append(Persist(AppendOp(message, recipients), Origin(conn.id, frame.rid)))
         return out
@@ -279,7 +283,7 @@ class Delivery:
         if frame.seq > peer.acked:
             self.registry.counts.acked += frame.seq - peer.acked
             peer.acked = frame.seq
-            out.append(Persist(AckOp(peer.address, frame.seq), origin))
+            out.append(Persist(AckOp(peer.address, frame.seq, frame.path, now), origin))
             out += self.shown(peer.address, frame.seq, frame.path, conn.id, now)
             for other in self.registry.conns_of(peer):
                 if other is not conn:
@@ -290,7 +294,7 @@ class Delivery:
                     self._pump(other, peer, out)
         elif origin is not None and frame.seq > peer.stored_acked:
             # The ack that covers it is not committed yet (or failed): answer after a commit.
-            out.append(Persist(AckOp(peer.address, frame.seq), origin))
+            out.append(Persist(AckOp(peer.address, frame.seq, frame.path, now), origin))
         elif origin is not None:
             out.append(Send(conn.id, Acked(rid=origin.rid, seq=peer.stored_acked)))
         _release(conn, frame.seq)
@@ -309,14 +313,34 @@ class Delivery:
         """An ack (or a resume cursor) covered ``recipient``'s entries up to ``upto``:
         they were shown, through ``path``; the observers are told."""
         taken = self.unshown.shown(recipient, upto)
-        return self.feed.shown(recipient, taken, path, conn, now) if taken else []
+        if not taken:
+            return []
+        out = self.feed.shown(recipient, taken, path, conn, now)
+        for _, mark in taken:
+            sender = self.registry.peers.get(mark.sender) if mark.receipt else None
+            if sender is not None:
+                receipt = ReceiptNotice(id=mark.id, recipient=recipient, path=path, ts=now)
+                out += [Send(c.id, receipt) for c in self.registry.conns_of(sender)]
+        return out
+
+    def flush_marks(self) -> list[Persist]:
+        """The delivery marks waiting to be stored, as writes for the next commit."""
+        due, self.marks_due = self.marks_due, []
+        return [Persist(op) for op in due]
 
     def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action], now: float) -> None:
         out.append(Send(conn.id, views.deliver(entry, self.paused(entry.message))))
         self.registry.counts.delivered += 1
         message = entry.message
-        mark = Mark(message.id, message.sender, now, conn.kind or "unknown", conn.id)
-        self.unshown.delivered(entry.recipient, entry.seq, mark)
+        mark = Mark(
+            message.id, message.sender, now, conn.kind or "unknown", conn.id, message.receipt
+        )
+        if self.unshown.delivered(entry.recipient, entry.seq, mark):
+            due = self.marks_due
+            if due and due[-1].recipient == entry.recipient and due[-1].ts == now:
+                due[-1] = DeliveredOp(entry.recipient, max(entry.seq, due[-1].seq), now)
+            else:
+                due.append(DeliveredOp(entry.recipient, entry.seq, now))
         if self.feed:
             out += self.feed.delivered(entry.recipient, entry.seq, mark)
         size = message_bytes(entry.message)

@@ -13,11 +13,13 @@ from ai_connect.bridge.store.base import (
     AppendOp,
     AppendResult,
     BuryOp,
+    DeliveredOp,
     ForgetOp,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
     PruneOp,
+    Receipts,
     TokenRecord,
 )
 from ai_connect.errors import FrameError
@@ -41,7 +43,9 @@ __all__ = [
     "PendingLoaded",
     "Persist",
     "QueryHistory",
+    "QueryReceipts",
     "QuerySearch",
+    "ReceiptsLoaded",
     "Send",
     "Throttle",
     "Tick",
@@ -137,6 +141,18 @@ class Answered:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiptsLoaded:
+    """The store's answer to :class:`QueryReceipts` (``error``: it could not read)."""
+
+    conn: int
+    rid: Rid
+    message_id: str
+    receipts: Receipts | None
+    now: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TokensChanged:
     """The stored auth tokens differ from the router's (created, revoked, deleted)."""
 
@@ -155,6 +171,7 @@ Event = (
     | PendingLoaded
     | Tick
     | TokensChanged
+    | ReceiptsLoaded
 )
 
 
@@ -178,7 +195,7 @@ class Close:
 class Persist:
     """Write ``op`` in the next group commit; answer ``origin`` after it."""
 
-    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp
+    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp | DeliveredOp
     origin: Origin | None = None
 
 
@@ -215,6 +232,16 @@ class QuerySearch:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryReceipts:
+    """Read message ``message_id``'s receipts from the store for ``conn`` (§3.7); the
+    answer comes back as :class:`ReceiptsLoaded`."""
+
+    conn: int
+    rid: Rid
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Throttle:
     """Do not read the next frame of ``conn`` for ``seconds`` (rate limit, §5.1)."""
 
@@ -243,5 +270,14 @@ class Damaged:
 
 
 Action = (
-    Send | Close | Persist | LoadPending | QueryHistory | QuerySearch | Throttle | Braked | Damaged
+    Send
+    | Close
+    | Persist
+    | LoadPending
+    | QueryHistory
+    | QuerySearch
+    | QueryReceipts
+    | Throttle
+    | Braked
+    | Damaged
 )

@@ -55,6 +55,8 @@ class Mark:
     via: str
     """The kind of that connection (``mcp``, ``hook``, ``cli``…)."""
     conn: int
+    receipt: bool = False
+    """Its sender wants a ``receipt`` when it is shown (§3.7)."""
 
 
 class Unshown:
@@ -84,6 +86,9 @@ class Unshown:
         if not marks:
             del self._by_recipient[recipient]
         return taken
+
+    def get(self, recipient: str, seq: int) -> Mark | None:
+        return self._by_recipient.get(recipient, {}).get(seq)
 
     def forget(self, recipient: str) -> None:
         self._by_recipient.pop(recipient, None)

@@ -52,7 +52,9 @@ from ai_connect.bridge.events import (
     PendingLoaded,
     Persist,
     QueryHistory,
+    QueryReceipts,
     QuerySearch,
+    ReceiptsLoaded,
     Send,
     Throttle,
     Tick,
@@ -373,6 +375,8 @@ class BridgeServer:
                     if (link := self._links.get(action.conn)) is not None:
                         link.reply_started()  # now: the reader looks before the task runs
                         self._spawn(self._query(action, link))
+                case QueryReceipts():
+                    self._spawn(self._receipts(action))
                 case Throttle(conn, seconds):
                     if (link := self._links.get(conn)) is not None:
                         link.throttle(seconds)
@@ -444,6 +448,20 @@ class BridgeServer:
             log.error("loading the mailbox of %s failed: %s", action.recipient, exc)
             entries = []
         loaded = PendingLoaded(action.conn, action.after_seq, tuple(entries), self._clock())
+        self._dispatch(loaded)
+
+    async def _receipts(self, action: QueryReceipts) -> None:
+        """Reads a message's receipts on a reader thread; the router answers (§3.7)."""
+        try:
+            found = await self._read(self.store.receipts, action.message_id)
+        except StoreError as exc:
+            log.error("reading the receipts of %s failed: %s", action.message_id, exc)
+            failed = ReceiptsLoaded(
+                action.conn, action.rid, action.message_id, None, self._clock(), str(exc)
+            )
+            self._dispatch(failed)
+            return
+        loaded = ReceiptsLoaded(action.conn, action.rid, action.message_id, found, self._clock())
         self._dispatch(loaded)
 
     async def _query(self, action: QueryHistory | QuerySearch, link: Link) -> None:

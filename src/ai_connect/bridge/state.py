@@ -59,7 +59,7 @@ class Phase(Enum):
 ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.NEW: frozenset({"hello", "ping"}),
     Phase.REGISTERED: frozenset(
-        {"send", "ack", "peers", "history", "search", "status", "ping"}
+        {"send", "ack", "peers", "history", "search", "status", "ping", "receipts"}
         | {"admin_status", "admin_history", "admin_search", "admin_brakes", "admin_resume"}
         | {"human"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw", "forget"}
@@ -69,6 +69,7 @@ ALLOWED: dict[Phase, frozenset[str]] = {
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
         | {"admin_search"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
+        | {"receipts"}
     ),
     Phase.OBSERVE: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
@@ -144,6 +145,8 @@ class Conn:
     attached: bool = False
     """Registered with ``attach``: acts for ``address`` beside its owner (§2.2)."""
     watch_presence: bool = False
+    receipts: bool = False
+    """Its hello asked for receipts on every send (§3.7)."""
     sent: int = 0
     """Highest mailbox seq sent on this connection."""
     loading: bool = False

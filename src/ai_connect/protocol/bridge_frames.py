@@ -32,6 +32,9 @@ __all__ = [
     "Presence",
     "ProposalInfo",
     "ProposalList",
+    "ReceiptNotice",
+    "ReceiptReport",
+    "RecipientState",
     "SearchResults",
     "ServerFrame",
     "StatusReport",
@@ -244,6 +247,49 @@ class Forgotten(Frame):
     address: str
 
 
+# --- receipts (§3.7) ------------------------------------------------------------------
+
+
+class RecipientState(Frame):
+    """One recipient's copy of a message: ``waiting`` (stored in its mailbox, not yet
+    delivered), ``delivered`` (pushed to a connection of it) or ``shown`` (acked: its
+    agent, or person, was shown it, by ``path``, at ``shown``)."""
+
+    recipient: str
+    state: Literal["waiting", "delivered", "shown"]
+    seq: int
+    delivered: float | None = None
+    shown: float | None = None
+    path: str | None = None
+    online: bool = False
+
+
+class ReceiptReport(Frame):
+    """The reply to ``receipts`` (§3.7)."""
+
+    type: Literal["receipt_report"] = "receipt_report"
+    rid: Rid
+    id: str
+    from_: str = Field(alias="from")
+    to: str
+    ts: float
+    """When it was accepted (stored)."""
+    thread: str | None = None
+    recipients: list[RecipientState]
+
+
+class ReceiptNotice(Frame):
+    """A notice to the sender of a message that asked for receipts: ``recipient`` was
+    shown it (§3.7). No ``rid``."""
+
+    type: Literal["receipt"] = "receipt"
+    id: str
+    recipient: str
+    state: Literal["shown"] = "shown"
+    path: str | None = None
+    ts: float
+
+
 # --- the observer feed (§9) -------------------------------------------------------------
 
 
@@ -350,6 +396,8 @@ ServerFrame = (
     | Forgotten
     | FeedSnapshot
     | FeedEvent
+    | ReceiptReport
+    | ReceiptNotice
 )
 
 SERVER_FRAMES = frame_table(ServerFrame)

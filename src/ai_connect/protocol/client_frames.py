@@ -31,6 +31,7 @@ __all__ = [
     "ProposalStatus",
     "Proposals",
     "Propose",
+    "Receipts",
     "Search",
     "Send",
     "Status",
@@ -62,6 +63,8 @@ class Hello(Frame):
     resume: int | None = Field(default=None, ge=0, le=MAX_INT)
     presence: bool = False
     """Subscribe to ``presence`` events (join/leave of other peers)."""
+    receipts: bool = False
+    """Every ``send`` of this connection asks for receipts, as ``send.receipt`` (§3.7)."""
     attach: bool | None = None
     """Act for the live address of this ``session`` beside its connection (§2.2)."""
     mode: Literal["peer", "attach", "query", "observe"] | None = None
@@ -162,6 +165,15 @@ class Search(Frame):
 class Status(Frame):
     type: Literal["status"] = "status"
     rid: Rid
+
+
+class Receipts(Frame):
+    """Where a message one sent stands, per recipient (§3.7); observers and admins may
+    ask about any message."""
+
+    type: Literal["receipts"] = "receipts"
+    rid: Rid
+    id: str = Field(min_length=1, max_length=128)
 
 
 class Ping(Frame):
@@ -304,6 +316,7 @@ ClientFrame = (
     | History
     | Search
     | Status
+    | Receipts
     | Ping
     | AdminStatus
     | AdminHistory

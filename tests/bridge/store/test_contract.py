@@ -14,6 +14,7 @@ from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     AppendResult,
+    DeliveredOp,
     ForgetOp,
     MailboxEntry,
     PeerRecord,
@@ -666,3 +667,51 @@ def test_a_human_mark_is_stored_and_read_back_everywhere(store: Store) -> None:
     found, _ = store.search(BOB, "person", 10)
     assert [m.human for m in found] == [True]
     assert send(store, ALICE, "1", BOB, body="from a person", human=True).message.human
+
+
+# -- receipts (docs/protocol.md §3.7) ---------------------------------------------------
+
+
+def marks(store: Store, message_id: str) -> dict[str, tuple[Any, ...]]:
+    found = store.receipts(message_id)
+    assert found is not None
+    return {r.recipient: (r.seq, r.delivered, r.shown, r.path, r.acked) for r in found.recipients}
+
+
+def test_receipts_keep_the_first_delivery_and_shown_marks(store: Store) -> None:
+    """Delivered up to a seq, then shown by an ack with its path: each entry keeps the
+    first time of each; later marks change nothing."""
+    store.commit(WriteBatch(peers=[peer(ALICE), peer(BOB)]))
+    ids = [send(store, ALICE, str(i), BOB).message.id for i in range(3)]
+    store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 2, 5.0)]))
+    assert marks(store, ids[1]) == {BOB: (2, 5.0, None, None, False)}
+    assert marks(store, ids[2]) == {BOB: (3, None, None, None, False)}
+    store.commit(WriteBatch(acks=[AckOp(BOB, 1, "hook", 7.0)]))
+    store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 3, 8.0)], acks=[AckOp(BOB, 1, "cli", 9.0)]))
+    assert marks(store, ids[0]) == {BOB: (1, 5.0, 7.0, "hook", True)}
+    assert marks(store, ids[2]) == {BOB: (3, 8.0, None, None, False)}
+    store.commit(WriteBatch(acks=[AckOp(BOB, 3, "tool", 10.0)]))
+    assert marks(store, ids[1]) == {BOB: (2, 5.0, 10.0, "tool", True)}
+    receipts = store.receipts(ids[1])
+    assert receipts is not None and receipts.message.sender == ALICE
+
+
+def test_a_broadcast_has_marks_per_recipient_and_an_ack_without_time_none(store: Store) -> None:
+    """Each recipient of a broadcast is marked on its own; an ack without ts (a resume
+    cursor) marks it acked but not when or how."""
+    store.commit(WriteBatch(peers=[peer(ALICE), peer(BOB), peer(CAROL)]))
+    mid = send(store, ALICE, "1", BOB, CAROL).message.id
+    store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 1, 3.0)], acks=[AckOp(CAROL, 1)]))
+    assert marks(store, mid) == {
+        BOB: (1, 3.0, None, None, False),
+        CAROL: (1, None, None, None, True),
+    }
+
+
+def test_receipts_of_an_unknown_message_or_a_forgotten_recipient(store: Store) -> None:
+    """No such message: None. A forgotten recipient is no longer listed."""
+    assert store.receipts("nope") is None
+    store.commit(WriteBatch(peers=[peer(ALICE), peer(BOB), peer(CAROL)]))
+    mid = send(store, ALICE, "1", BOB, CAROL).message.id
+    store.commit(WriteBatch(forgets=[ForgetOp(CAROL)]))
+    assert list(marks(store, mid)) == [BOB]

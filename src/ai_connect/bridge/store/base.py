@@ -26,11 +26,14 @@ __all__ = [
     "BuryOp",
     "CommitResult",
     "DeadLetter",
+    "DeliveredOp",
     "ForgetOp",
     "MailboxEntry",
     "PeerRecord",
     "ProposalRecord",
     "PruneOp",
+    "Receipts",
+    "RecipientMarks",
     "Store",
     "StoredMessage",
     "TokenRecord",
@@ -57,6 +60,8 @@ class StoredMessage:
     """The sender's client message id; (sender, cid) is unique."""
     human: bool = False
     """Sent by a person through an observer connection (docs/protocol.md §9.3)."""
+    receipt: bool = False
+    """Its sender asked to be told when each recipient was shown it (§3.7)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +130,27 @@ class AppendOp:
 
 @dataclass(frozen=True, slots=True)
 class AckOp:
-    """Raise ``recipient``'s acked cursor to ``seq`` (never lowers it)."""
+    """Raise ``recipient``'s acked cursor to ``seq`` (never lowers it).
+
+    With ``ts``, the entries it newly covers are marked shown at ``ts`` through ``path``
+    (hook, tool, channel, cli; docs/protocol.md §3.7): a receipt keeps the first mark.
+    """
 
     recipient: str
     seq: int
+    path: str | None = None
+    ts: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredOp:
+    """Mark ``recipient``'s entries above its acked cursor and up to ``seq`` delivered at
+    ``ts``, where not marked yet (docs/protocol.md §3.7). Cheap: it rides along in the
+    next group commit; written before the batch's acks."""
+
+    recipient: str
+    seq: int
+    ts: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +234,13 @@ class WriteBatch:
     """Damaged messages moved to the dead letters."""
     prunes: list[PruneOp] = field(default_factory=list)
     """Retention, after everything else."""
+    delivered: list[DeliveredOp] = field(default_factory=list)
+    """Delivery marks, written after the appends and before the acks."""
 
     def __bool__(self) -> bool:
         return bool(
-            self.peers
+            self.delivered
+            or self.peers
             or self.appends
             or self.acks
             or self.proposals
@@ -232,6 +257,29 @@ class AppendResult:
     seqs: dict[str, int]
     """Recipient address -> its mailbox sequence number for this message."""
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientMarks:
+    """One recipient's copy of a message, as the store knows it (§3.7)."""
+
+    recipient: str
+    seq: int
+    delivered: float | None
+    """When it was first delivered to a connection (``None``: not known to be)."""
+    shown: float | None
+    """When an ack covered it (``None``: not, or acked before marks were kept)."""
+    path: str | None
+    acked: bool
+    """Its recipient's acked cursor covers it (shown, whether or not ``shown`` is known)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipts:
+    """A stored message and each recipient's marks, in recipient order."""
+
+    message: StoredMessage
+    recipients: tuple[RecipientMarks, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +362,12 @@ class Store(Protocol):
 
     def proposals(self) -> list[ProposalRecord]:
         """Every stored consensus proposal, by id (docs/protocol.md §8)."""
+        ...
+
+    def receipts(self, message_id: str) -> Receipts | None:
+        """The message ``message_id`` with its recipients' delivery and shown marks
+        (docs/protocol.md §3.7), ``None`` if no such message is stored (or readable).
+        A recipient that was forgotten is no longer listed."""
         ...
 
     def dead_letters(self, limit: int) -> list[DeadLetter]:

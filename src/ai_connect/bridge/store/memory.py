@@ -31,6 +31,8 @@ from .base import (
     PeerRecord,
     ProposalRecord,
     PruneOp,
+    Receipts,
+    RecipientMarks,
     StoredMessage,
     TokenRecord,
     WriteBatch,
@@ -88,6 +90,9 @@ class MemoryStore:
         self._tokens: dict[str, TokenRecord] = {}  # id -> token, in creation order
         self._proposals: dict[str, str] = {}  # id -> JSON text, as SQLite keeps it
         self._dead: dict[int, DeadLetter] = {}  # n -> dead letter (none arise in memory)
+        self._marks: dict[tuple[str, int], tuple[float | None, float | None, str | None]] = {}
+        """(recipient, seq) -> (delivered, shown, path): receipts (§3.7)."""
+        self._by_id: dict[str, int] = {}  # message id -> n
         self._closed = False
         self._lock = threading.RLock()
 
@@ -182,6 +187,7 @@ class MemoryStore:
             self._seqs[n] = dict(seqs)
             self._by_cid[message.sender, message.cid] = n
             self._ids.add(message.id)
+            self._by_id[message.id] = n
             for recipient, seq in seqs.items():
                 self._mailboxes.setdefault(recipient, []).append((seq, n))
                 self._tips[recipient] = seq
@@ -190,10 +196,21 @@ class MemoryStore:
                     self._peers[recipient] = PeerRecord(
                         recipient, name, project, message.ts, message.ts
                     )
+        for mark in batch.delivered:
+            for seq in self._unacked(mark.recipient, mark.seq):
+                delivered, shown, path = self._marks.get((mark.recipient, seq), (None, None, None))
+                if delivered is None:
+                    self._marks[mark.recipient, seq] = (mark.ts, shown, path)
         for ack in batch.acks:
             acker = self._peers.get(ack.recipient)
             if acker is None:
                 continue
+            if ack.ts is not None:
+                for seq in self._unacked(ack.recipient, ack.seq):
+                    key = (ack.recipient, seq)
+                    delivered, shown, _ = self._marks.get(key, (None, None, None))
+                    if shown is None:
+                        self._marks[key] = (delivered, ack.ts, ack.path)
             # Never past the tip: a stale client cursor must not skip future mail.
             acked = max(acker.acked, min(ack.seq, self._tips.get(ack.recipient, 0)))
             self._peers[ack.recipient] = dataclasses.replace(acker, acked=acked)
@@ -203,9 +220,17 @@ class MemoryStore:
             self._bury(bury)
         return sum(self._prune(prune) for prune in batch.prunes)
 
+    def _unacked(self, recipient: str, upto: int) -> list[int]:
+        """The seqs of ``recipient``'s entries above its acked cursor, up to ``upto``."""
+        peer = self._peers.get(recipient)
+        mailbox = self._mailboxes.get(recipient, [])
+        start = bisect.bisect_right(mailbox, peer.acked if peer else 0, key=lambda e: e[0])
+        return [seq for seq, _ in mailbox[start:] if seq <= upto]
+
     def _forget(self, address: str) -> None:
-        for _, n in self._mailboxes.pop(address, []):
+        for seq, n in self._mailboxes.pop(address, []):
             self._seqs[n].pop(address, None)
+            self._marks.pop((address, seq), None)
         self._tips.pop(address, None)
         self._peers.pop(address, None)
 
@@ -215,7 +240,9 @@ class MemoryStore:
         seqs = self._seqs.pop(n)
         self._by_cid.pop((message.sender, message.cid), None)
         self._ids.discard(message.id)
+        self._by_id.pop(message.id, None)
         for recipient, seq in seqs.items():
+            self._marks.pop((recipient, seq), None)
             mailbox = self._mailboxes.get(recipient, [])
             at = bisect.bisect_left(mailbox, seq, key=lambda entry: entry[0])
             if at < len(mailbox) and mailbox[at] == (seq, n):
@@ -259,6 +286,20 @@ class MemoryStore:
         """Every stored proposal, by id."""
         self._check_open()
         return [rules.decoded(i, text) for i, text in sorted(self._proposals.items())]
+
+    @_locked
+    def receipts(self, message_id: str) -> Receipts | None:
+        """The message and each recipient's marks, by recipient."""
+        self._check_open()
+        n = self._by_id.get(message_id)
+        if n is None:
+            return None
+        marks = []
+        for recipient, seq in sorted(self._seqs[n].items()):
+            delivered, shown, path = self._marks.get((recipient, seq), (None, None, None))
+            acked = self._read(recipient, seq) and recipient in self._peers
+            marks.append(RecipientMarks(recipient, seq, delivered, shown, path, acked))
+        return Receipts(self._messages[n], tuple(marks))
 
     @_locked
     def dead_letters(self, limit: int) -> list[DeadLetter]:

@@ -55,6 +55,8 @@ from ai_connect.bridge.store.base import (
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
+    Receipts,
+    RecipientMarks,
     StoredMessage,
     TokenRecord,
     WriteBatch,
@@ -70,6 +72,7 @@ from ai_connect.bridge.store.sqlite.reads import (
     PAGE_ALL,
     PAGE_WITH_PEER,
     PENDING,
+    RECEIPTS,
     SEARCH,
     fts_query,
 )
@@ -370,6 +373,23 @@ class SqliteStore:
         return page, (last if more else None)
 
     # -- proposals and tokens (docs/security.md; their SQL: consensus.py, tokens.py) --
+
+    def receipts(self, message_id: str) -> Receipts | None:
+        """The message and each recipient's marks, by recipient (one read transaction)."""
+        with self._reading("read a message's receipts"):
+            rows = self._reader().execute(RECEIPTS, (message_id,)).fetchall()
+        if not rows:
+            return None
+        try:
+            message = stored_message(tuple(rows[0][6:]))  # after the six mark columns
+        except Damaged:
+            return None
+        marks = tuple(
+            RecipientMarks(r, s, d, shown, path, bool(a))
+            for r, s, d, shown, path, a, *_ in rows
+            if r is not None
+        )
+        return Receipts(message, marks)
 
     def dead_letters(self, limit: int) -> list[DeadLetter]:
         """The newest ``limit`` messages moved aside as damaged, newest first."""

@@ -42,7 +42,7 @@ _UPSERT_PEERS = """
     SET name = excluded.name, project = excluded.project, last_seen = excluded.last_seen"""
 _INSERT_MESSAGES = """
     INSERT INTO messages (n, id, sender, cid, target, body, context, thread, reply_to, ts,
-                          checksum, human)
+                          checksum, human, receipt)
     SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
 _INSERT_MAILBOX = """
     INSERT INTO mailbox (recipient, seq, n) SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
@@ -60,6 +60,15 @@ _ACK = """
     SELECT column1, '', '', 0, 0, column2 FROM ({values})
     WHERE EXISTS (SELECT 1 FROM peers p WHERE p.address = column1)
     ON CONFLICT (address) DO UPDATE SET acked = max(acked, min(excluded.tip, tip))"""
+# Receipts (docs/protocol.md §3.7): the entries an op newly covers -- above the acked
+# cursor, up to its seq, by the (recipient, seq) key -- keep their first mark. Run before
+# the acked cursors move.
+_MARK_DELIVERED = """
+    UPDATE mailbox SET delivered = ?1 WHERE recipient = ?2 AND delivered IS NULL
+    AND seq <= ?3 AND seq > coalesce((SELECT acked FROM peers WHERE address = ?2), 0)"""
+_MARK_SHOWN = """
+    UPDATE mailbox SET shown = ?1, shown_path = ?4 WHERE recipient = ?2 AND shown IS NULL
+    AND seq <= ?3 AND seq > coalesce((SELECT acked FROM peers WHERE address = ?2), 0)"""
 # The same for one recipient, the usual ack-only commit: a plain UPDATE is cheaper.
 _ACK_ONE = "UPDATE peers SET acked = max(acked, min(?, tip)) WHERE address = ?"
 # A commit's new messages go into the index in one statement: far cheaper than a trigger
@@ -171,14 +180,21 @@ class BatchWriter:
         self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     def write(self, batch: WriteBatch) -> tuple[list[AppendResult], int]:
-        """Peers, appends, proposals, acks, forgets, buries, prunes; the results of the
+        """Peers, appends, proposals, delivery marks, acks (with their shown marks),
+        forgets, buries, prunes; the results of the
         appends, in order, and the number of messages pruned."""
         if batch.peers:
             self._upsert(batch.peers)
         results = self._append(batch.appends) if batch.appends else []
         if batch.proposals:
             consensus.write(self._db, batch.proposals)
+        if batch.delivered:
+            rows = [(d.ts, d.recipient, d.seq) for d in batch.delivered]
+            self._db.executemany(_MARK_DELIVERED, rows)
         if batch.acks:
+            shown = [(a.ts, a.recipient, a.seq, a.path) for a in batch.acks if a.ts is not None]
+            if shown:
+                self._db.executemany(_MARK_SHOWN, shown)
             self._ack(batch.acks)
         for forget in batch.forgets:  # rare (docs/protocol.md §2.5): one address at a time
             self._db.execute(_FORGET_MAILBOX, (forget.address,))
@@ -253,11 +269,11 @@ class BatchWriter:
             context = _dump(m.context)
             crc = checksum(m.body.encode(), None if context is None else context.encode())
             row = (n, m.id, m.sender, m.cid, m.to, m.body, context, m.thread, m.reply_to, m.ts)
-            message_rows.append((*row, crc, int(m.human)))
+            message_rows.append((*row, crc, int(m.human), int(m.receipt)))
             staged[key] = AppendResult(m, seqs, False)
             results.append(staged[key])
         if message_rows:
-            self._statements(_INSERT_MESSAGES, 12, message_rows)
+            self._statements(_INSERT_MESSAGES, 13, message_rows)
             self._db.execute(_INDEX_SINCE, (last_n,))
         if mailbox_rows:
             self._statements(_INSERT_MAILBOX, 3, mailbox_rows)

@@ -15,6 +15,7 @@ __all__ = [
     "PAGE_ALL",
     "PAGE_WITH_PEER",
     "PENDING",
+    "RECEIPTS",
     "SEARCH",
     "fts_query",
 ]
@@ -24,6 +25,12 @@ NO_CURSOR = 2**63 - 1  # larger than any rowid
 PENDING = f"""
     SELECT b.seq, b.n, {COLUMNS} FROM mailbox b LEFT JOIN messages m ON m.n = b.n
     WHERE b.recipient = ? AND b.seq > ? ORDER BY b.seq LIMIT ?"""
+# One statement, one snapshot: the message's columns on every row, then one recipient's
+# marks (NULLs when it has none left).
+RECEIPTS = f"""
+    SELECT b.recipient, b.seq, b.delivered, b.shown, b.shown_path, b.seq <= p.acked, {COLUMNS}
+    FROM messages m LEFT JOIN (mailbox b JOIN peers p ON p.address = b.recipient) ON b.n = m.n
+    WHERE m.id = ? ORDER BY b.recipient"""
 DEAD_LETTERS = """
     SELECT n, id, sender, target, recipients, body, ts, reason, moved FROM dead_letters
     ORDER BY moved DESC, n DESC LIMIT ?"""

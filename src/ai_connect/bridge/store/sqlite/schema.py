@@ -4,7 +4,8 @@ message row reads back.
 Version 4, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
 version ``v`` to ``v + 1``. The tables are described in :mod:`ai_connect.bridge.store.sqlite`.
 
-Version 4 (issue 12) marks messages sent by a person (``messages.human``) and keeps
+Version 4 (issue 12) marks messages sent by a person (``messages.human``) and those
+whose sender wants receipts (``messages.receipt``), and keeps
 each mailbox entry's receipt: when it was first delivered to a connection
 (``mailbox.delivered``), when it was shown (acked) and by which path (``shown``,
 ``shown_path``).
@@ -92,6 +93,7 @@ SCHEMA_V3 = (
 )
 SCHEMA_V4 = (
     "ALTER TABLE messages ADD COLUMN human INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE messages ADD COLUMN receipt INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE mailbox ADD COLUMN delivered REAL",
     "ALTER TABLE mailbox ADD COLUMN shown REAL",
     "ALTER TABLE mailbox ADD COLUMN shown_path TEXT",
@@ -101,7 +103,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
     "m.id, m.sender, m.target, CAST(m.body AS BLOB), CAST(m.context AS BLOB), m.thread,"
-    " m.reply_to, m.ts, m.cid, m.checksum, m.human"
+    " m.reply_to, m.ts, m.cid, m.checksum, m.human, m.receipt"
 )
 """The columns :func:`stored_message` reads, from ``messages m``: body and context as
 the bytes on disk, so that a damaged one is told apart rather than failing the query."""
@@ -109,7 +111,7 @@ the bytes on disk, so that a damaged one is told apart rather than failing the q
 
 def stored_message(row: tuple[Any, ...]) -> StoredMessage:
     """A message from the ``COLUMNS`` of a row; :class:`Damaged` if it is not as stored."""
-    id_, sender, target, body, context, thread, reply_to, ts, cid, stored_sum, human = row
+    id_, sender, target, body, context, thread, reply_to, ts, cid, stored_sum, human, receipt = row
     if id_ is None:
         raise Damaged("its message row is missing")
     if stored_sum is not None and checksum(body, context) != stored_sum:
@@ -120,7 +122,7 @@ def stored_message(row: tuple[Any, ...]) -> StoredMessage:
         if not isinstance(text, str) or not (loaded is None or isinstance(loaded, dict)):
             raise TypeError("not text and a JSON object")
         message = StoredMessage(
-            id_, sender, target, text, loaded, thread, reply_to, ts, cid, bool(human)
+            id_, sender, target, text, loaded, thread, reply_to, ts, cid, bool(human), bool(receipt)
         )
         if not isinstance(ts, float | int) or not all(
             isinstance(x, str) for x in (id_, sender, target, cid)
@@ -142,7 +144,7 @@ def _text(value: Any) -> str:
 
 def placeholder(row: list[Any] | tuple[Any, ...]) -> StoredMessage:
     """What can be read of a damaged message's ``COLUMNS`` (for logs and dead letters)."""
-    id_, sender, target, _body, _context, _thread, _reply_to, ts, cid, _sum, _human = row
+    id_, sender, target, _body, _context, _thread, _reply_to, ts, cid, *_ = row
     when = float(ts) if isinstance(ts, float | int) else 0.0
     return StoredMessage(
         _text(id_), _text(sender), _text(target), "", None, None, None, when, _text(cid)
