@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from ai_connect.client import BridgeClient
+from ai_connect.protocol import AckPath
 from tests.support.bridge import ThreadedBridge
 
 __all__ = ["TIMEOUT_MS", "Peer", "chromium_path", "dashboard_url", "peer", "send_once"]
@@ -67,12 +68,12 @@ class Peer:
     def vote(self, proposal: str, choice: Any, reason: str = "") -> dict[str, Any]:
         return self.live.call(self.client.vote(proposal, choice, reason))
 
-    def read_all(self, timeout: float = 5.0) -> int:
+    def read_all(self, timeout: float = 5.0, path: AckPath | None = None) -> int:
         """Waits for mail, then acks all of it (as an agent's hook would); how many."""
 
         async def take() -> int:
             found = await self.client.wait(timeout)
-            await self.client.ack(found)
+            await self.client.ack(found, path=path)
             return len(found)
 
         return self.live.call(take())

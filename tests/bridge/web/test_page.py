@@ -179,3 +179,22 @@ def test_the_filter_keeps_the_messages_of_a_peer_project_or_thread(
         expect(rows).to_have_text(["still on it", "about the release"])
         page.locator("#filter").fill("")
         expect(rows).to_have_count(4)
+
+
+def test_messages_from_before_the_page_show_where_they_stand(
+    page: Page, live: ThreadedBridge
+) -> None:
+    """History loaded at start asks each message's receipts: shown (and how), delivered."""
+    with peer(live, "alice") as alice, peer(live, "bob") as bob:
+        seen = alice.send("bob", "read this")
+        assert bob.read_all(path="hook") == 1
+        unseen = alice.send("bob", "and this")
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        chip = page.locator(f'#timeline li[data-id="{seen}"] .receipt[data-recipient="bob (web)"]')
+        expect(chip).to_have_attribute("data-state", "shown")
+        expect(chip.locator(".state")).to_have_text("shown via hook")
+        chip = page.locator(
+            f'#timeline li[data-id="{unseen}"] .receipt[data-recipient="bob (web)"]'
+        )
+        expect(chip).to_have_attribute("data-state", "delivered")

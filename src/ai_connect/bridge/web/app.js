@@ -14,7 +14,8 @@ const MAX_MESSAGES = 2000; // the timeline keeps the newest ones
 const HISTORY_PEERS = 40; // peers whose recent mail is loaded at start
 const HISTORY_LIMIT = 30;
 const SEARCH_PEERS = 50; // "every peer" asks this many peers' mail
-const STATES = ["accepted", "delivered", "shown"];
+const STATES = ["accepted", "waiting", "delivered", "shown"];
+const RECEIPTS_AT_START = 60; // messages of the loaded history whose receipts are asked
 const STALE_S = 120; // delivered this long ago and still not shown: marked for attention
 
 const state = {
@@ -25,6 +26,7 @@ const state = {
   pending: new Map(), // rid -> {resolve, reject}
   peers: new Map(), // address -> FeedPeer
   messages: new Map(), // id -> message {id, from, to, recipients, thread, reply_to, ts, text, context, human, paused}
+  others: new Map(), // id -> message shown in a conversation or search, not on the timeline
   receipts: new Map(), // id -> Map(recipient -> {state, path, ts})
   proposals: new Map(), // id -> proposal dict (with ballots and tally)
   view: "timeline",
@@ -205,7 +207,7 @@ function feedEvent(event) {
       return addMessage(fromFeed(event.message), true);
     case "delivered":
     case "shown":
-      mark(event.delivery);
+      mark(event.delivery, true);
       refreshRow(event.delivery.id);
       return;
     case "join":
@@ -257,14 +259,15 @@ function fromView(m) {
   };
 }
 
-function mark(d) {
+function mark(d, live) {
   let byRecipient = state.receipts.get(d.id);
   if (!byRecipient) state.receipts.set(d.id, (byRecipient = new Map()));
   const before = byRecipient.get(d.recipient);
   if (before && STATES.indexOf(before.state) > STATES.indexOf(d.state)) return; // late news
   byRecipient.set(d.recipient, { state: d.state, path: d.path, ts: d.ts });
   const peer = state.peers.get(d.recipient);
-  if (peer && d.state === "shown" && peer.unread > 0) {
+  const newlyShown = d.state === "shown" && !(before && before.state === "shown");
+  if (live && newlyShown && peer && peer.unread > 0) {
     peer.unread -= 1;
     renderPeers();
   }
@@ -320,7 +323,7 @@ function trim() {
 }
 
 function refreshRow(id) {
-  const message = state.messages.get(id);
+  const message = state.messages.get(id) || state.others.get(id);
   if (!message) return;
   for (const node of document.querySelectorAll(`li.message[data-id="${CSS.escape(id)}"]`)) {
     const row = messageRow(message, node.dataset.where);
@@ -552,7 +555,10 @@ async function openPair(a, b) {
   try {
     const page = await request({ type: "admin_history", viewer: a, peer: b, limit: 200 });
     if (state.conversation && state.conversation.a === a && state.conversation.b === b) {
-      renderConversation(page.messages.map(fromView));
+      const found = page.messages.map(fromView);
+      for (const m of found) if (!state.messages.has(m.id)) state.others.set(m.id, m);
+      renderConversation(found);
+      await loadReceipts(found.map((m) => m.id).reverse());
     }
   } catch (err) {
     $("conversation-note").textContent = `only the messages seen live: ${err.message}`;
@@ -587,14 +593,44 @@ async function openThread(thread) {
 
 async function loadRecent() {
   const peers = [...state.peers.keys()].slice(0, HISTORY_PEERS);
+  const loaded = [];
   for (const viewer of peers) {
     let page;
     try {
       page = await request({ type: "admin_history", viewer, limit: HISTORY_LIMIT });
     } catch (err) {
-      return; // not an admin connection (auth off): the live feed only
+      return; // the bridge refused: the live feed only
     }
-    for (const m of page.messages) if (!state.messages.has(m.id)) addMessage(fromView(m), false);
+    for (const m of page.messages) {
+      if (!state.messages.has(m.id)) {
+        addMessage(fromView(m), false);
+        loaded.push(m);
+      }
+    }
+  }
+  loaded.sort((a, b) => b.ts - a.ts);
+  await loadReceipts(loaded.slice(0, RECEIPTS_AT_START).map((m) => m.id));
+}
+
+async function loadReceipts(ids) {
+  // Where each message of the history stands per recipient (protocol §3.7): asked one
+  // at a time, newest first, for the messages the feed has told nothing about.
+  for (const id of ids) {
+    if (state.receipts.has(id)) continue;
+    let report;
+    try {
+      report = await request({ type: "receipts", id });
+    } catch (err) {
+      if (err.message === "not connected" || err.message === "connection closed") return;
+      continue; // forgotten since, or not stored any more
+    }
+    for (const r of report.recipients) {
+      const ts = r.shown || r.delivered || report.ts;
+      mark({ id, recipient: r.recipient, state: r.state, path: r.path, ts });
+    }
+    const m = state.messages.get(id) || state.others.get(id);
+    if (m && !m.recipients.length) m.recipients = report.recipients.map((r) => r.recipient);
+    refreshRow(id);
   }
 }
 
@@ -618,11 +654,14 @@ async function runSearch(query, viewer, before) {
     $("results").append(el("li", { class: "hint error" }, `search failed: ${err.message}. ${err.hint || ""}`));
     return;
   }
-  const rows = [...found.values()].sort((a, b) => b.ts - a.ts).map((m) => messageRow(m, "result"));
+  const ordered = [...found.values()].sort((a, b) => b.ts - a.ts);
+  for (const m of ordered) if (!state.messages.has(m.id)) state.others.set(m.id, m);
+  const rows = ordered.map((m) => messageRow(m, "result"));
   $("results").append(...rows);
   if (!rows.length && before === undefined) $("results").append(el("li", { class: "hint" }, "no match"));
   state.search.before = cursor;
   $("results-more").hidden = cursor === null;
+  await loadReceipts(ordered.map((m) => m.id));
 }
 
 // --- start --------------------------------------------------------------------------
