@@ -34,7 +34,7 @@ async def client(url: str, name: str, project: str) -> BridgeClient:
 async def read(peer: BridgeClient) -> None:
     """Shows every waiting message to the 'agent' (acks them, as a hook would)."""
     found = await peer.wait(5.0)
-    await peer.ack(found)
+    await peer.ack(found, path="hook")
 
 
 async def traffic(url: str) -> list[BridgeClient]:
