@@ -13,9 +13,13 @@ from .support import TIMEOUT_MS, chromium_path
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless, launched by Playwright (no browser download)."""
+    """Debian's chromium, headless, launched by Playwright (no browser download).
+
+    Package-scoped, not session-scoped: while Playwright's sync API runs, its event loop
+    counts as running in this thread, and every later test's ``asyncio.run`` would fail;
+    it must end with this folder's tests."""
     path = chromium_path()
     # As root (containers, CI) Chromium refuses to start with its sandbox on.
     args = ["--no-sandbox"] if os.geteuid() == 0 else []

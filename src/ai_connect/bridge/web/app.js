@@ -116,9 +116,10 @@ function connect() {
     state.pending.clear();
     if (state.ws !== ws) return;
     state.ws = null;
-    if (!state.live) return; // the login form is up (or the first try failed: below)
+    if (!$("login").hidden) return; // waiting for a token
     const delay = Math.min(10000, 500 * 2 ** state.retry++);
-    setStatus("down", `disconnected (${event.code}); reconnecting in ${Math.round(delay / 1000)} s`);
+    const why = $("status").dataset.state === "down" ? $("status").textContent : "disconnected";
+    setStatus("down", `${why}; reconnecting in ${Math.round(delay / 1000)} s`);
     setTimeout(connect, delay);
   });
   ws.addEventListener("error", () => {
@@ -175,6 +176,14 @@ function welcomed(frame) {
 }
 
 function refused(frame) {
+  if (frame.code !== "auth_failed") {
+    // Not about the token (the bridge is shutting down, too many connections…): say
+    // why and try again as after a lost connection; the login form is not the answer.
+    console.warn("hello refused", frame.code, frame.message);
+    setStatus("down", `refused: ${frame.message}`);
+    if (state.ws) state.ws.close();
+    return;
+  }
   const hadToken = sessionStorage.getItem(TOKEN_KEY);
   sessionStorage.removeItem(TOKEN_KEY);
   state.live = false;
@@ -182,9 +191,8 @@ function refused(frame) {
   $("app").hidden = true;
   $("search-form").hidden = true;
   $("login").hidden = false;
-  const why = frame.code === "auth_failed" && !hadToken ? "" : `${frame.message}. ${frame.hint || ""}`;
-  $("login-error").textContent = why.trim();
-  setStatus("down", frame.code === "auth_failed" ? "log in" : "refused");
+  $("login-error").textContent = hadToken ? `${frame.message}. ${frame.hint || ""}`.trim() : "";
+  setStatus("down", "log in");
   $("token").focus();
 }
 
@@ -193,12 +201,29 @@ function refused(frame) {
 function snapshot(frame) {
   state.peers.clear();
   for (const peer of frame.peers || []) state.peers.set(peer.address, peer);
+  const open = new Set((frame.proposals || []).map((p) => p.id));
+  const ended = [...state.proposals.values()].filter(
+    (p) => (p.status === "open" || p.status === "escalated") && !open.has(p.id),
+  ); // decided, expired or withdrawn while the page was not connected
   for (const p of frame.proposals || []) state.proposals.set(p.id, p);
+  refreshProposals(ended.map((p) => p.id));
   for (const d of frame.unshown || []) mark(d);
   renderPeers();
   renderProposals();
   for (const id of state.receipts.keys()) refreshRow(id);
   loadRecent();
+}
+
+async function refreshProposals(ids) {
+  for (const id of ids) {
+    try {
+      const info = await request({ type: "proposal_status", proposal: id });
+      state.proposals.set(id, info.proposal);
+    } catch (err) {
+      state.proposals.delete(id); // forgotten since
+    }
+    renderProposals();
+  }
 }
 
 function feedEvent(event) {
