@@ -480,6 +480,9 @@ function renderPeers() {
   const online = peers.filter((p) => p.online).length;
   $("peer-count").textContent = `${online}/${peers.length} online`;
   const scope = $("search-scope");
+  const key = peers.map((p) => p.address).join("\n");
+  if (scope.dataset.key === key) return; // an open drop-down stays open
+  scope.dataset.key = key;
   const chosen = scope.value;
   scope.replaceChildren(
     el("option", { value: "" }, "every peer"),
