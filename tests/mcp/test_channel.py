@@ -199,17 +199,19 @@ def test_the_server_declares_the_channel_and_says_how_to_answer(tmp_path: Path) 
 
 def test_a_message_arrives_as_a_channel_event_once_and_is_acked(tmp_path: Path) -> None:
     """Sent to the session: one channel event with sender, id, thread in meta; acked on
-    the bridge; peer_read shows nothing afterwards."""
+    the bridge as the channel's showing; peer_read shows nothing afterwards."""
 
     async def scenario() -> None:
         async with inprocess.bridge() as br, make_client(br.url, "alice") as alice:
             s = settings(br.url, "bob")
             async with channel_client(s, "on", tmp_path) as (client, channel, listener, hub):
                 await hub.ready(hub.default)
-                receipt = await alice.send("bob", "please review", thread="t1")
+                receipt = await alice.send("bob", "please review", thread="t1", receipt=True)
                 got = await listener.next()
                 assert got.meta == {"sender": "alice (proj)", "id": receipt.id, "thread": "t1"}
                 assert "    please review" in got.content
+                (shown,) = await alice.wait_receipts(5)  # the ack names the channel (§3.7)
+                assert (shown.id, shown.path) == (receipt.id, "channel")
                 async with make_client(br.url, "bob", session=hub.default.session,
                                        attach=True) as look:  # fmt: skip
                     assert (await look.status()).unread == 0

@@ -136,7 +136,7 @@ class Registration:
             registry.peers[address] = peer
         peer.conn, peer.last_seen = conn.id, now
         conn.phase, conn.address, conn.session = Phase.REGISTERED, address, hello.session
-        conn.watch_presence, conn.receipts = hello.presence, hello.receipts
+        conn.watch_presence, conn.receipts = hello.presence, bool(hello.receipts)
         out.append(Persist(peer.record()))
         # The resume cursor counts only in the mailbox it came from (§2.1).
         if hello.resume is not None and hello.address == address and hello.resume > peer.acked:
@@ -201,7 +201,7 @@ class Registration:
             out.append(Persist(peer.record()))
         conn.phase, conn.address, conn.session = Phase.REGISTERED, address, hello.session
         conn.attached, conn.watch_presence = True, hello.presence
-        conn.receipts = hello.receipts
+        conn.receipts = bool(hello.receipts)
         self.registry.attached.setdefault(address, set()).add(conn.id)
         conn.sent = peer.acked
         out.append(Send(conn.id, self._welcome(hello, peer, name, project)))
@@ -214,7 +214,7 @@ class Registration:
         address = address or identity.format_address(hello.name, hello.project)
         name, project = identity.parse_address(address) or (hello.name, hello.project)
         conn.phase, conn.address, conn.session = Phase.QUERY, address, hello.session
-        conn.receipts = hello.receipts
+        conn.receipts = bool(hello.receipts)
         peer = self.registry.peers.get(address) or Peer(address, name, project, 0.0, 0.0)
         return [Send(conn.id, self._welcome(hello, peer, name, project))]
 

@@ -32,7 +32,7 @@ from ai_connect.cli.options import (
 )
 from ai_connect.client import BridgeClient, Message
 from ai_connect.errors import BridgeError, NotConnected, RequestTimeout
-from ai_connect.text import terminal
+from ai_connect.text import receipts, terminal
 
 __all__ = [
     "COMMANDS",
@@ -166,7 +166,7 @@ def read(
                 # §3.3): print and ack each page to be sent the next.
                 while batch := await client.drain(timeout):
                     printer.show(batch)
-                    await client.ack(batch, wait=True)
+                    await client.ack(batch, wait=True, path="cli")
                     if client.inbox.received >= goal and not client.unread():
                         break
             if client.inbox.acked < goal:
@@ -232,7 +232,7 @@ def wait(
                 return EXIT_TIMEOUT
             with _Printer(as_json) as printer:
                 printer.show(messages)
-            await client.ack(messages, wait=True)
+            await client.ack(messages, wait=True, path="cli")
         return 0
 
     _run(run())
@@ -323,6 +323,13 @@ def search(
 
 def status(
     ctx: typer.Context,
+    message_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[MESSAGE-ID]",
+            help="A message you sent: its state per recipient (waiting, delivered, shown)",
+        ),
+    ] = None,
     bridge: BridgeOpt = None,
     name: NameOpt = None,
     project: ProjectOpt = None,
@@ -331,7 +338,11 @@ def status(
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show your address, unread count, and the bridge's URL, version, storage, uptime."""
+    """Show your address, unread count, and the bridge's URL, version, storage, uptime;
+    with MESSAGE-ID, where that message stands for each recipient (its receipts)."""
+    if message_id is not None:
+        _run(_receipts(ctx, message_id, (bridge, name, project, token, ca, fingerprint), as_json))
+        return
 
     async def run() -> int:
         client = make_client(ctx, bridge, name, project, token, ca, fingerprint)
@@ -346,6 +357,17 @@ def status(
         return 0
 
     _run(run())
+
+
+async def _receipts(
+    ctx: typer.Context, message_id: str, where: tuple[str | None, ...], as_json: bool
+) -> int:
+    """``ai-connect status MESSAGE-ID``: asks as a query connection (no peer left behind)."""
+    async with make_client(ctx, *where, mode="query") as client:
+        report = await client.receipts(message_id.strip())
+    data = receipts.report_dict(report)
+    _out(terminal.to_json(data) if as_json else receipts.report_text(report, time.time()))
+    return 0
 
 
 COMMANDS: tuple[Callable[..., None], ...] = (send, read, wait, peers, history, search, status)

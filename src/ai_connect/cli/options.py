@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -66,6 +66,7 @@ def make_client(
     fingerprint: str | None = None,
     *,
     kind: str = "cli",
+    mode: Literal["query", "observe"] | None = None,
 ) -> BridgeClient:
     """The client of one command: settings from flags > env > config, TLS, no reconnect.
 
@@ -75,7 +76,9 @@ def make_client(
     settings = client_settings(
         url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint
     )
-    options = {"reconnect": False, **(ctx.obj or {})}
+    options: dict[str, Any] = {"reconnect": False, **(ctx.obj or {})}
+    if mode is not None:
+        options["mode"] = mode
     return BridgeClient.from_settings(settings, kind=kind, **options)
 
 

@@ -66,6 +66,9 @@ from ai_connect.protocol import (
     Peers,
     PeerView,
     Presence,
+    ReceiptNotice,
+    ReceiptReport,
+    Receipts,
     Search,
     SearchResults,
     Send,
@@ -100,6 +103,7 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         session: str | None = None,
         kind: str = "library",
         presence: bool = False,
+        receipts: bool = False,
         attach: bool = False,
         mode: Literal["peer", "attach", "query", "observe"] | None = None,
         request_timeout: float = 10.0,
@@ -119,6 +123,11 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         self._token, self._kind, self._presence = token, kind, presence
         self._attach = attach
         """Act for this session's live address beside its owner (protocol §2.2)."""
+        self._receipts = receipts
+        """Ask for a receipt on every send (protocol §3.7)."""
+        self.notices: list[ReceiptNotice] = []
+        """Receipts that came (:meth:`take_receipts`), oldest first, at most 1000."""
+        self._noticed = asyncio.Event()
         self._mode = mode
         """``query``: ask without becoming a peer (protocol §2.4); ``observe``: that, plus
         the bridge's event feed (:meth:`observe`, protocol §9)."""
@@ -303,6 +312,25 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
     async def status(self) -> StatusReport:
         return await self._request(Status(rid=self._rid()), StatusReport)
 
+    async def receipts(self, message_id: str) -> ReceiptReport:
+        """Where a message this address sent stands, per recipient: waiting, delivered or
+        shown (with when and through which path); any message for an admin or observer
+        (protocol §3.7)."""
+        return await self._request(Receipts(rid=self._rid(), id=message_id), ReceiptReport)
+
+    def take_receipts(self) -> list[ReceiptNotice]:
+        """The receipts that came since the last call (sends with ``receipt=True``)."""
+        taken, self.notices = self.notices, []
+        self._noticed.clear()
+        return taken
+
+    async def wait_receipts(self, timeout: float) -> list[ReceiptNotice]:
+        """Waits up to ``timeout`` for a receipt, then takes them (``[]`` on timeout)."""
+        if not self.notices:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._noticed.wait(), timeout)
+        return self.take_receipts()
+
     async def forget(self) -> Forgotten:
         """Asks the bridge to forget this address: its peer record and mailbox (protocol
         §2.5). The bridge closes the link once that is committed."""
@@ -443,6 +471,7 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
                 address=self.address,
                 resume=(self.inbox.ack_target() or None) if self.address else None,
                 presence=self._presence,
+                receipts=self._receipts or None,
                 attach=self._attach or None,
                 mode=self._mode,
                 client=ClientInfo(kind=self._kind, version=__version__),
@@ -482,6 +511,10 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
             return
         if isinstance(frame, FeedEvent | FeedSnapshot):
             self._feed_put(frame)
+            return
+        if isinstance(frame, ReceiptNotice):
+            self.notices = [*self.notices[-999:], frame]
+            self._noticed.set()
             return
         if isinstance(frame, Acked) and frame.rid is None:
             self.inbox.acked_elsewhere(frame.seq)  # shown through another connection

@@ -43,6 +43,7 @@ from ai_connect.hooks.contracts import (
     turn_end_output,
 )
 from ai_connect.hooks.slots import dismiss, file_lock, key, waiter_slot
+from ai_connect.protocol import AckPath
 from ai_connect.text.agent import context_header, mail_text, turn_end_header, wake_header
 
 __all__ = [
@@ -146,11 +147,13 @@ async def take_and_emit(
     settings: HookSettings,
     show: Callable[[list[Message], int], tuple[str, list[Message]]],
     write: Callable[[str], Awaitable[None] | None],
+    path: AckPath = "hook",
 ) -> int:
     """Shows the unread mail no other path has shown, then acks it; returns how many.
 
     ``write`` may be a coroutine function (the MCP channel: it returns once the line is
-    out); the ack follows only after it returned.
+    out); the ack follows only after it returned, naming ``path`` (the senders' receipts
+    say what showed their message, protocol §3.7).
     """
     assert client.address is not None
     lock = _hooks_dir(settings) / f"m-{key(client.url, client.address)}.lock"
@@ -166,7 +169,7 @@ async def take_and_emit(
         pending = write(text)
         if pending is not None:
             await pending
-        await client.ack(shown, wait=True)
+        await client.ack(shown, wait=True, path=path)
         return len(shown)
 
 

@@ -294,7 +294,7 @@ class Channel:
             if not await client.wait(3600, waking=True):
                 continue
             try:
-                await take_and_emit(client, self._settings, self._pick, self._push)
+                await take_and_emit(client, self._settings, self._pick, self._push, "channel")
             except _Unwritten as exc:
                 log.warning("channel: stopped pushing: %s", exc)
                 return

@@ -24,6 +24,7 @@ __all__ = [
     "PeerReadArgs",
     "PeerSearchArgs",
     "PeerSendArgs",
+    "PeerStatusArgs",
     "PeerWaitArgs",
     "PeersOut",
     "SearchOut",
@@ -79,6 +80,22 @@ class PeerSendArgs(ToolArgs):
     )
     reply_to: str | None = Field(
         default=None, max_length=128, description="Id of the message this answers."
+    )
+    receipt: bool = Field(
+        default=False,
+        description="Be told when each recipient's agent was shown it: a [receipt] line "
+        "follows your next ai-connect tool result. peer_status with message_id shows it "
+        "any time.",
+    )
+
+
+class PeerStatusArgs(ToolArgs):
+    message_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="A message you sent (the id peer_send returned): its state per "
+        "recipient -- waiting, delivered, or shown to the agent (when, and by which path).",
     )
 
 
@@ -243,6 +260,9 @@ class StatusOut(ToolOut):
     bridge_unread: int | None = None
     peers_online: int | None = None
     peers_known: int | None = None
+    message: dict[str, Any] | None = Field(
+        default=None, description="With message_id: that message's receipts per recipient."
+    )
 
 
 def schema(model: type[BaseModel]) -> dict[str, Any]:

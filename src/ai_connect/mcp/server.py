@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from ai_connect.mcp.models import schema
 from ai_connect.mcp.tools import TOOLS, Call, Tool, ToolSettings
 from ai_connect.mcp.watch import LinkWatch
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
+from ai_connect.text import receipts
 from ai_connect.text.agent import error_text
 
 __all__ = [
@@ -286,7 +288,10 @@ async def _call_tool(
     except BridgeError as exc:
         log.debug("%s failed: %s", tool.name, exc)
         return _text_result(error_text(tool.name, exc, client))
-    return _text_result(out.text, out.data)
+    text = out.text
+    if notices := client.take_receipts():  # asked with peer_send(receipt=true): told here
+        text += "\n\n" + receipts.notices_text(notices, time.time())
+    return _text_result(text, out.data)
 
 
 Lifespan = Callable[[Server[McpScope]], AbstractAsyncContextManager[McpScope]]

@@ -33,7 +33,6 @@ from ai_connect.mcp.models import (
     ContextOut,
     HistoryOut,
     MessagesOut,
-    NoArgs,
     PeerContextArgs,
     PeerHistoryArgs,
     PeerListArgs,
@@ -41,13 +40,14 @@ from ai_connect.mcp.models import (
     PeerSearchArgs,
     PeerSendArgs,
     PeersOut,
+    PeerStatusArgs,
     PeerWaitArgs,
     SearchOut,
     SendOut,
     StatusOut,
     WaitOut,
 )
-from ai_connect.text import terminal
+from ai_connect.text import receipts, terminal
 from ai_connect.text.agent import (
     context_text,
     messages_text,
@@ -136,7 +136,7 @@ async def _code(call: Call, file: str, lines: str | None) -> CodeContext:
 async def _ack(client: BridgeClient, messages: Iterable[Message]) -> None:
     """Marks messages read once their result exists; a lost link only delays the ack."""
     with contextlib.suppress(NotConnected):
-        await client.ack(messages, wait=False)
+        await client.ack(messages, wait=False, path="tool")
 
 
 # --- the tools --------------------------------------------------------------------------
@@ -162,6 +162,7 @@ async def peer_send(call: Call, args: PeerSendArgs) -> Output:
         thread=args.thread,
         reply_to=args.reply_to,
         queue=True,
+        receipt=args.receipt,
     )
     return Output(receipt_text(call.client, receipt, args.to), receipt_data(receipt))
 
@@ -227,7 +228,7 @@ async def peer_context(call: Call, args: PeerContextArgs) -> Output:
     return Output(text, receipt_data(receipt) | facts)
 
 
-async def peer_status(call: Call, args: NoArgs) -> Output:
+async def peer_status(call: Call, args: PeerStatusArgs) -> Output:
     c = call.client
     data: dict[str, Any] = {"address": c.address, "name": c.name, "project": c.project}
     data |= {"bridge": c.url, "state": str(c.state), "since": c.state_since}
@@ -239,7 +240,12 @@ async def peer_status(call: Call, args: NoArgs) -> Output:
             report = await c.status()
             data |= {"bridge_unread": report.unread, "server_version": report.server}
             data |= {"peers_online": report.peers_online, "peers_known": report.peers_known}
-    return Output(status_text(data, call.clock()), data)
+    text = status_text(data, call.clock())
+    if args.message_id is not None:  # its receipts (protocol §3.7); an error says why not
+        found = await c.receipts(args.message_id)
+        data["message"] = receipts.report_dict(found)
+        text += "\n\nReceipts of " + receipts.report_text(found, call.clock())
+    return Output(text, data)
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -328,8 +334,10 @@ TOOLS: tuple[Tool, ...] = (
         "Show connection status",
         "Show this session's ai-connect identity and link: your address, the bridge URL, "
         "connected or reconnecting (and since when), unread count, last error and versions. "
-        "Call it when another tool says the bridge is unreachable.",
-        NoArgs,
+        "Call it when another tool says the bridge is unreachable. With `message_id` (an "
+        "id peer_send returned), also where that message stands per recipient: waiting, "
+        "delivered, or shown to the agent (when, and through a hook, tool or channel).",
+        PeerStatusArgs,
         StatusOut,
         peer_status,
         read_only=True,

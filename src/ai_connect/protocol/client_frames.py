@@ -63,8 +63,8 @@ class Hello(Frame):
     resume: int | None = Field(default=None, ge=0, le=MAX_INT)
     presence: bool = False
     """Subscribe to ``presence`` events (join/leave of other peers)."""
-    receipts: bool = False
-    """Every ``send`` of this connection asks for receipts, as ``send.receipt`` (§3.7)."""
+    receipts: bool | None = None
+    """``true``: every ``send`` of this connection asks for receipts, as ``send.receipt`` (§3.7)."""
     attach: bool | None = None
     """Act for the live address of this ``session`` beside its connection (§2.2)."""
     mode: Literal["peer", "attach", "query", "observe"] | None = None
