@@ -42,15 +42,18 @@ def test_the_page_loads_and_shows_the_peers_live(page: Page, live: ThreadedBridg
 
 
 def test_a_message_appears_live_with_its_delivery_states(page: Page, live: ThreadedBridge) -> None:
-    """A message sent while the page is open appears (as text, never markup), then its
-    state for bob goes delivered, then shown once bob's agent acks it."""
-    hostile = '<img src=x onerror="document.title=1"> <b>hi</b> & bye'
+    """A message sent while the page is open appears (as text, never markup, its control
+    and bidi characters as visible escapes, as in a terminal), then its state for bob goes
+    delivered, then shown once bob's agent acks it."""
+    hostile = '<img src=x onerror="document.title=1"> <b>hi</b> & bye\n\x1b[31mred \u202eevil'
+    shown = hostile.replace("\x1b", "\\x1b").replace("\u202e", "\\u202e")
     with peer(live, "alice") as alice, peer(live, "bob") as bob:
         page.goto(dashboard_url(live))
         expect(page.locator("#status")).to_have_text("live")
         message_id = alice.send("bob", hostile, thread="plans")
         row = page.locator(f'#timeline li[data-id="{message_id}"]')
-        expect(row.locator(".body")).to_have_text(hostile)
+        expect(row.locator(".body")).to_have_text(shown)
+        assert row.locator(".body").inner_text() == shown  # the newline kept
         assert row.locator(".body img, .body b").count() == 0
         expect(row.locator(".badge.thread")).to_have_text("# plans")
         chip = row.locator('.receipt[data-recipient="bob (web)"]')

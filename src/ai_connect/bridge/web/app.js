@@ -6,7 +6,9 @@
 // search are the admin requests of §3.5, answered by rid. No polling, no framework.
 //
 // Everything a peer wrote (bodies, names, threads, reasons, context) reaches the page
-// through text nodes only (el() below), never parsed as markup.
+// through text nodes only (el() below), never parsed as markup, and with the controls a
+// display may act on (C0/C1, bidi overrides and isolates, line separators) shown as
+// visible escapes, as text/terminal.py's clean() does for a terminal.
 "use strict";
 
 const TOKEN_KEY = "ai-connect-dashboard-token";
@@ -37,18 +39,36 @@ const state = {
 
 // --- DOM helpers: text only ---------------------------------------------------------
 
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+const UNSAFE_IN_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+
+function escapeChar(ch) {
+  const code = ch.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+function clean(value) {
+  // one line: names, threads, reasons shown inline
+  return String(value).replace(UNSAFE, escapeChar);
+}
+
+function block(value) {
+  // a message body or a question: newlines and tabs kept
+  return document.createTextNode(String(value ?? "").replace(UNSAFE_IN_TEXT, escapeChar));
+}
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "onclick") node.addEventListener("click", value);
-    else if (key === "title") node.title = String(value);
+    else if (key === "title") node.title = clean(value);
     else node.setAttribute(key, String(value));
   }
   for (const child of children.flat()) {
     if (child === undefined || child === null || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    node.append(child instanceof Node ? child : document.createTextNode(clean(child)));
   }
   return node;
 }
@@ -415,7 +435,7 @@ function messageRow(m, where) {
       : null,
     m.reply_to ? el("span", { class: "reply", title: `in reply to ${m.reply_to}` }, "↩") : null,
   );
-  const body = el("div", { class: "body" }, m.text);
+  const body = el("div", { class: "body" }, block(m.text));
   if (m.size && m.text && m.size > new TextEncoder().encode(m.text).length) {
     body.append(el("span", { class: "more" }, ` (${m.size} bytes in all)`));
   }
@@ -531,7 +551,7 @@ function proposalCard(p) {
   return el(
     "li",
     { class: `proposal ${p.status}`, "data-proposal": p.id },
-    el("div", { class: "question" }, p.question),
+    el("div", { class: "question" }, block(p.question)),
     el(
       "div",
       { class: "meta" },
@@ -542,7 +562,7 @@ function proposalCard(p) {
     ),
     tally,
     ballots,
-    p.reason ? el("div", { class: "reason" }, p.reason) : null,
+    p.reason ? el("div", { class: "reason" }, block(p.reason)) : null,
   );
 }
 
