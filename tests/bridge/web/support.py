@@ -62,8 +62,8 @@ class Peer:
         assert receipt.id is not None, receipt
         return receipt.id
 
-    def propose(self, question: str, participants: list[str]) -> dict[str, Any]:
-        return self.live.call(self.client.propose(question, participants))
+    def propose(self, question: str, participants: list[str], **options: Any) -> dict[str, Any]:
+        return self.live.call(self.client.propose(question, participants, **options))
 
     def vote(self, proposal: str, choice: Any, reason: str = "") -> dict[str, Any]:
         return self.live.call(self.client.vote(proposal, choice, reason))

@@ -100,6 +100,25 @@ def test_a_proposals_tally_follows_the_votes(page: Page, live: ThreadedBridge) -
         expect(card.locator(".status")).to_have_text("decided: approved")
 
 
+def test_an_escalated_proposal_shows_its_judge_and_ruling(page: Page, live: ThreadedBridge) -> None:
+    """A split under unanimity escalates to the judge; the judge's ruling shows, decided."""
+    with peer(live, "alice") as alice, peer(live, "bob") as bob, peer(live, "carol") as carol:
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        proposal = alice.propose(
+            "Rename the API?", ["alice", "bob"], rule="unanimous", judge="carol"
+        )
+        card = page.locator(f'#proposals li[data-proposal="{proposal["id"]}"]')
+        alice.vote(proposal["id"], "approve")
+        bob.vote(proposal["id"], "reject", "breaks clients")
+        expect(card.locator(".status")).to_have_text("escalated")
+        expect(card.locator(".meta")).to_contain_text("judge carol (web)")
+        expect(card.locator('[data-tally="reject"]')).to_have_text("reject 1")
+        carol.vote(proposal["id"], "reject", "keep the name")
+        expect(card.locator(".status")).to_have_text("decided: rejected")
+        expect(card.locator(".ruling")).to_have_text("ruling by carol (web) reject — keep the name")
+
+
 def test_with_auth_only_an_admin_token_logs_in(page: Page, tmp_path: Path) -> None:
     """Auth on: the page asks for a token; a wrong one and a non-admin one are refused
     with the bridge's reason; an admin token shows the dashboard."""
@@ -167,7 +186,8 @@ def test_over_tls_the_page_and_its_websocket_use_https_and_wss(
 def test_the_filter_keeps_the_messages_of_a_peer_project_or_thread(
     page: Page, live: ThreadedBridge
 ) -> None:
-    """Typing in the filter hides the rows of other peers and threads, new ones too."""
+    """Typing in the filter (or clicking a peer) hides the rows of other peers and
+    threads, new ones too."""
     with peer(live, "alice") as alice, peer(live, "bob") as bob:
         page.goto(dashboard_url(live))
         expect(page.locator("#status")).to_have_text("live")
@@ -182,6 +202,9 @@ def test_the_filter_keeps_the_messages_of_a_peer_project_or_thread(
         expect(rows).to_have_text(["still on it", "about the release"])
         page.locator("#filter").fill("")
         expect(rows).to_have_count(4)
+        page.locator('#peers li[data-address="bob (web)"] .address').click()
+        expect(page.locator("#filter")).to_have_value("bob (web)")
+        expect(rows).to_have_count(3)  # alice's note to herself is not bob's
 
 
 def test_messages_from_before_the_page_show_where_they_stand(

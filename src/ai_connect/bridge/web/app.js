@@ -460,6 +460,13 @@ function applyFilter() {
   }
 }
 
+function filterBy(text) {
+  $("filter").value = text;
+  state.filter = text.toLowerCase();
+  applyFilter();
+  show("timeline");
+}
+
 function ageChips() {
   for (const chip of document.querySelectorAll(".receipt.delivered")) {
     chip.classList.toggle("stale", stale(Number(chip.dataset.ts)));
@@ -491,7 +498,11 @@ function renderPeers() {
         "li",
         { class: `peer ${p.online ? "online" : "offline"}`, "data-address": p.address },
         el("span", { class: "dot", title: p.online ? "online" : "offline" }),
-        el("span", { class: "address" }, p.address),
+        el(
+          "button",
+          { type: "button", class: "address", title: "show only its messages", onclick: () => filterBy(p.address) },
+          p.address,
+        ),
         el("span", { class: "seen" }, p.online ? "online" : `seen ${ago(p.last_seen)}`),
         p.unread > 0 ? el("span", { class: "unread", title: "not shown to its agent yet" }, `${p.unread} unread`) : null,
       ),
@@ -562,6 +573,17 @@ function proposalCard(p) {
     ),
     tally,
     ballots,
+    p.ruling
+      ? el(
+          "div",
+          { class: `ballot ruling ${p.ruling.choice}`, "data-voter": p.ruling.voter },
+          "ruling by ",
+          el("span", { class: "who" }, p.ruling.voter),
+          " ",
+          el("span", { class: "choice" }, p.ruling.choice),
+          p.ruling.reason ? el("span", { class: "reason" }, ` — ${p.ruling.reason}`) : null,
+        )
+      : null,
     p.reason ? el("div", { class: "reason" }, block(p.reason)) : null,
   );
 }
