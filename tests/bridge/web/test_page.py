@@ -4,12 +4,14 @@ admin token logs in."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from ai_connect import tls
 from ai_connect.bridge.auth import new_token
@@ -224,3 +226,71 @@ def test_messages_from_before_the_page_show_where_they_stand(
             f'#timeline li[data-id="{unseen}"] .receipt[data-recipient="bob (web)"]'
         )
         expect(chip).to_have_attribute("data-state", "delivered")
+
+
+def test_a_delivery_not_shown_for_two_minutes_is_marked(page: Page, live: ThreadedBridge) -> None:
+    """The page's own clock moves 3 minutes on: bob's unread message turns 'stale'."""
+    page.clock.install()
+    with peer(live, "alice") as alice, peer(live, "bob"):
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        message_id = alice.send("bob", "anyone there?")
+        chip = page.locator(f'#timeline li[data-id="{message_id}"] .receipt')
+        expect(chip).to_have_attribute("data-state", "delivered")
+        expect(chip).not_to_have_class(re.compile(r"\bstale\b"))
+        page.clock.fast_forward("03:00")
+        expect(chip).to_have_class(re.compile(r"\bstale\b"))
+
+
+def test_a_hello_refused_for_another_reason_is_tried_again(
+    page: Page, live: ThreadedBridge
+) -> None:
+    """Not a token problem (the bridge shutting down): the page says why and tries again,
+    without asking for a token; the next try reaches the bridge."""
+    tries: list[str] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        tries.append(ws.url)
+        if len(tries) == 1:
+
+            def refuse(message: str | bytes) -> None:
+                hello = json.loads(message)
+                error = {"type": "error", "rid": hello["rid"], "code": "shutting_down",
+                         "message": "the bridge is shutting down", "hint": "reconnect"}  # fmt: skip
+                ws.send(json.dumps(error))
+
+            ws.on_message(refuse)
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"^ws://"), route)
+    page.goto(dashboard_url(live))
+    expect(page.locator("#status")).to_contain_text("refused: the bridge is shutting down")
+    expect(page.locator("#login")).to_be_hidden()
+    expect(page.locator("#status")).to_have_text("live")
+    assert len(tries) == 2
+
+
+def test_a_proposal_that_ended_while_the_page_was_away_is_read_again(
+    page: Page, live: ThreadedBridge
+) -> None:
+    """The page's link drops; the proposal is decided before it is back; the snapshot no
+    longer lists it as open, so the page asks for it and shows the verdict."""
+    routes: list[WebSocketRoute] = []
+    with peer(live, "alice") as alice, peer(live, "bob") as bob:
+        proposal = alice.propose("Merge on Friday?", ["alice", "bob"])
+
+        def route(ws: WebSocketRoute) -> None:
+            routes.append(ws)
+            if len(routes) == 2:  # the page is reconnecting: decide it first
+                alice.vote(proposal["id"], "approve")
+                bob.vote(proposal["id"], "approve")
+            ws.connect_to_server()
+
+        page.route_web_socket(re.compile(r"^ws://"), route)
+        page.goto(dashboard_url(live))
+        card = page.locator(f'#proposals li[data-proposal="{proposal["id"]}"]')
+        expect(card.locator(".status")).to_have_text("open")
+        routes[0].close()
+        expect(card.locator(".status")).to_have_text("decided: approved")
+        assert len(routes) == 2
