@@ -291,3 +291,13 @@ def test_a_context_summary_keeps_facts_never_content() -> None:
     summary = context_summary({"file": "x", "content": "ééé", "secret": {"a": 1}, "lines": 3})
     assert summary == {"file": "x", "lines": 3, "bytes": 6, "keys": ["secret"]}
     assert context_summary(None) is None
+
+
+def test_unshown_takes_covered_marks_in_seq_order_even_out_of_order() -> None:
+    """An ack takes exactly the marks up to its seq, in order, whatever the insertion order."""
+    unshown = Unshown()
+    for seq in (5, 6, 7):
+        unshown.delivered("a", seq, Mark(f"m{seq}", "b", 1.0, "mcp", 1))
+    unshown.delivered("a", 1, Mark("new1", "b", 2.0, "mcp", 1))  # a mailbox started anew
+    assert [(s, m.id) for s, m in unshown.shown("a", 5)] == [(1, "new1"), (5, "m5")]
+    assert [s for s, _ in unshown.shown("a", 9)] == [6, 7]

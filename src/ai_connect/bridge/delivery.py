@@ -55,8 +55,9 @@ class Delivery:
         """The observers, told of each message, delivery and ack (§9)."""
         self.unshown = Unshown()
         """The entries delivered and not acked yet: what each ack covers (§9, §3.7)."""
-        self.marks_due: list[DeliveredOp] = []
-        """Delivery marks not stored yet: they ride along in the next commit (§3.7)."""
+        self.marks_due: dict[str, list[list[float]]] = {}
+        """Delivery marks not stored yet, per recipient: ``[seq, when]`` runs (one per
+        loop turn); they ride along in the next commit (§3.7)."""
 
     # --- sending (§3.1) ---------------------------------------------------------------
 
@@ -325,8 +326,12 @@ class Delivery:
 
     def flush_marks(self) -> list[Persist]:
         """The delivery marks waiting to be stored, as writes for the next commit."""
-        due, self.marks_due = self.marks_due, []
-        return [Persist(op) for op in due]
+        due, self.marks_due = self.marks_due, {}
+        return [
+            Persist(DeliveredOp(recipient, int(seq), when))
+            for recipient, runs in due.items()
+            for seq, when in runs
+        ]
 
     def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action], now: float) -> None:
         out.append(Send(conn.id, views.deliver(entry, self.paused(entry.message))))
@@ -336,11 +341,11 @@ class Delivery:
             message.id, message.sender, now, conn.kind or "unknown", conn.id, message.receipt
         )
         if self.unshown.delivered(entry.recipient, entry.seq, mark):
-            due = self.marks_due
-            if due and due[-1].recipient == entry.recipient and due[-1].ts == now:
-                due[-1] = DeliveredOp(entry.recipient, max(entry.seq, due[-1].seq), now)
+            runs = self.marks_due.setdefault(entry.recipient, [])
+            if runs and runs[-1][1] == now:
+                runs[-1][0] = max(runs[-1][0], entry.seq)  # one mark per turn and recipient
             else:
-                due.append(DeliveredOp(entry.recipient, entry.seq, now))
+                runs.append([entry.seq, now])
         if self.feed:
             out += self.feed.delivered(entry.recipient, entry.seq, mark)
         size = message_bytes(entry.message)

@@ -60,18 +60,29 @@ class Mark:
 
 
 class Unshown:
-    """Recipient -> seq -> :class:`Mark`, for the entries delivered and not acked."""
+    """Recipient -> seq -> :class:`Mark`, for the entries delivered and not acked.
+
+    Deliveries to a recipient go out in seq order, so each recipient's marks are kept in
+    seq order and an ack takes them from the front (O(entries it covers)); a seq that
+    comes out of order (a forgotten address's mailbox starting anew) re-sorts them once.
+    """
 
     def __init__(self) -> None:
         self._by_recipient: dict[str, dict[int, Mark]] = {}
+        self._unsorted: set[str] = set()
 
     def delivered(self, recipient: str, seq: int, mark: Mark) -> bool:
         """Remembers a delivery; ``False`` if the entry was delivered before (a
         redelivery keeps its first mark)."""
-        marks = self._by_recipient.setdefault(recipient, {})
+        marks = self._by_recipient.get(recipient)
+        if marks is None:
+            self._by_recipient[recipient] = {seq: mark}
+            return True
         earlier = marks.get(seq)
         if earlier is not None and earlier.id == mark.id:
             return False
+        if earlier is None and seq < next(reversed(marks)):
+            self._unsorted.add(recipient)
         marks[seq] = mark  # new, or the seq of a forgotten address's old mailbox
         return True
 
@@ -80,7 +91,14 @@ class Unshown:
         marks = self._by_recipient.get(recipient)
         if not marks:
             return []
-        taken = sorted((s, m) for s, m in marks.items() if s <= upto)
+        if recipient in self._unsorted:
+            self._unsorted.discard(recipient)
+            marks = self._by_recipient[recipient] = dict(sorted(marks.items()))
+        taken: list[tuple[int, Mark]] = []
+        for seq, mark in marks.items():
+            if seq > upto:
+                break
+            taken.append((seq, mark))
         for seq, _ in taken:
             del marks[seq]
         if not marks:
@@ -92,6 +110,7 @@ class Unshown:
 
     def forget(self, recipient: str) -> None:
         self._by_recipient.pop(recipient, None)
+        self._unsorted.discard(recipient)
 
     def items(self) -> Iterable[tuple[str, int, Mark]]:
         for recipient, marks in sorted(self._by_recipient.items()):
