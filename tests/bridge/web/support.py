@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from ai_connect.client import BridgeClient
+from ai_connect.client.mailbox import Message
 from ai_connect.protocol import AckPath
 from tests.support.bridge import ThreadedBridge
 
@@ -67,6 +68,16 @@ class Peer:
 
     def vote(self, proposal: str, choice: Any, reason: str = "") -> dict[str, Any]:
         return self.live.call(self.client.vote(proposal, choice, reason))
+
+    def take(self, timeout: float = 5.0) -> list[Message]:
+        """Waits for mail and acks it; the messages."""
+
+        async def take() -> list[Message]:
+            found = await self.client.wait(timeout)
+            await self.client.ack(found)
+            return found
+
+        return self.live.call(take())
 
     def read_all(self, timeout: float = 5.0, path: AckPath | None = None) -> int:
         """Waits for mail, then acks all of it (as an agent's hook would); how many."""

@@ -294,3 +294,29 @@ def test_a_proposal_that_ended_while_the_page_was_away_is_read_again(
         routes[0].close()
         expect(card.locator(".status")).to_have_text("decided: approved")
         assert len(routes) == 2
+
+
+def test_the_operator_replies_as_a_person_from_a_conversation(
+    page: Page, live: ThreadedBridge
+) -> None:
+    """In a pair's conversation the operator sends as a named person: the agent gets it
+    marked human, and it appears in the conversation as it passes."""
+    with peer(live, "alice") as alice, peer(live, "bob") as bob:
+        alice.send("bob", "shall I delete the old tables?")
+        assert bob.read_all() == 1
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        page.locator("#timeline li.message .peer-link").first.click()
+        page.locator("#reply-as").fill("Ada")
+        page.locator("#reply-to").select_option("alice (web)")
+        page.locator("#reply-body").fill("No: keep them until Monday.")
+        page.locator("#reply-form button").click()
+        (got,) = alice.take()
+        assert (got.sender, got.body, got.human) == (
+            "Ada (ai-connect)",
+            "No: keep them until Monday.",
+            True,
+        )
+        row = page.locator(f'#conversation li[data-id="{got.id}"]')
+        expect(row.locator(".badge.human")).to_have_text("human")
+        expect(page.locator("#reply-body")).to_have_value("")

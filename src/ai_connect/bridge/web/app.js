@@ -12,6 +12,7 @@
 "use strict";
 
 const TOKEN_KEY = "ai-connect-dashboard-token";
+const AS_KEY = "ai-connect-dashboard-as"; // the operator's name when sending as a person
 const MAX_MESSAGES = 2000; // the timeline keeps the newest ones
 const HISTORY_PEERS = 40; // peers whose recent mail is loaded at start
 const HISTORY_LIMIT = 30;
@@ -35,6 +36,8 @@ const state = {
   conversation: null, // {kind: "pair", a, b} | {kind: "thread", thread}
   search: null, // {query, viewer, before}
   filter: "", // the timeline shows only messages whose peers, projects or thread match
+  project: "", // the project of this observer (welcome): a person's address is "Name (project)"
+  speakers: new Set(), // the addresses this page sent as: their messages join the conversation
 };
 
 // --- DOM helpers: text only ---------------------------------------------------------
@@ -192,6 +195,7 @@ function welcomed(frame) {
   $("search-form").hidden = false;
   $("logout").hidden = !sessionStorage.getItem(TOKEN_KEY);
   $("bridge").textContent = `bridge ${frame.server} at ${location.host}`;
+  state.project = frame.project;
   setStatus("live", "live");
 }
 
@@ -605,7 +609,8 @@ function inConversation(m) {
   if (!c) return false;
   if (c.kind === "thread") return m.thread === c.thread;
   const pair = (x, y) => (m.from === x && (m.to === y || m.recipients.includes(y)));
-  return pair(c.a, c.b) || pair(c.b, c.a);
+  const ours = state.speakers.has(m.from) && (m.to === c.a || m.to === c.b);
+  return pair(c.a, c.b) || pair(c.b, c.a) || ours;
 }
 
 function renderConversation(extra) {
@@ -616,8 +621,34 @@ function renderConversation(extra) {
   if (!rows.length) $("conversation").append(el("li", { class: "hint" }, "no messages yet"));
 }
 
+function replyTargets(addresses) {
+  const select = $("reply-to");
+  select.replaceChildren(...addresses.map((a) => el("option", { value: a }, a)));
+  $("reply-error").textContent = "";
+}
+
+async function sendAsPerson() {
+  const name = $("reply-as").value.trim();
+  const body = $("reply-body").value;
+  const to = $("reply-to").value;
+  if (!name || !body.trim() || !to) return;
+  localStorage.setItem(AS_KEY, name);
+  state.speakers.add(`${name} (${state.project})`);
+  const frame = { type: "send", cid: `ui-${Date.now()}-${Math.random().toString(16).slice(2)}`, to, body, as: name };
+  const c = state.conversation;
+  if (c && c.kind === "thread") frame.thread = c.thread;
+  try {
+    await request(frame);
+    $("reply-body").value = "";
+    $("reply-error").textContent = "";
+  } catch (err) {
+    $("reply-error").textContent = `not sent: ${err.message}. ${err.hint || ""}`.trim();
+  }
+}
+
 async function openPair(a, b) {
   state.conversation = { kind: "pair", a, b };
+  replyTargets([b, a]);
   $("conversation-title").textContent = `${a} ⇄ ${b}`;
   $("conversation-note").textContent = "oldest first; new messages appear as they pass";
   show("conversation");
@@ -648,6 +679,7 @@ async function openThread(thread) {
       for (const r of m.recipients) parties.add(r);
     }
   }
+  replyTargets([...parties]);
   const found = [];
   for (const viewer of parties) {
     try {
@@ -754,6 +786,11 @@ function start() {
     event.preventDefault();
     const query = $("search-query").value.trim();
     if (query) runSearch(query, $("search-scope").value || null);
+  });
+  $("reply-as").value = localStorage.getItem(AS_KEY) || "";
+  $("reply-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendAsPerson();
   });
   $("results-more").addEventListener("click", () => {
     const s = state.search;
