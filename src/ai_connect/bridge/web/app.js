@@ -17,7 +17,7 @@ const MAX_MESSAGES = 2000; // the timeline keeps the newest ones
 const HISTORY_PEERS = 40; // peers whose recent mail is loaded at start
 const HISTORY_LIMIT = 30;
 const SEARCH_PEERS = 50; // "every peer" asks this many peers' mail
-const STATES = ["accepted", "waiting", "delivered", "shown"];
+const STATES = ["accepted", "delivered", "shown"];
 const RECEIPTS_AT_START = 60; // messages of the loaded history whose receipts are asked
 const STALE_S = 120; // delivered this long ago and still not shown: marked for attention
 
@@ -728,7 +728,9 @@ async function loadReceipts(ids) {
     }
     for (const r of report.recipients) {
       const ts = r.shown || r.delivered || report.ts;
-      mark({ id, recipient: r.recipient, state: r.state, path: r.path, ts });
+      // "waiting" (stored, not delivered yet) is what the live feed calls accepted
+      const st = r.state === "waiting" ? "accepted" : r.state;
+      mark({ id, recipient: r.recipient, state: st, path: r.path, ts });
     }
     const m = state.messages.get(id) || state.others.get(id);
     if (m && !m.recipients.length) m.recipients = report.recipients.map((r) => r.recipient);
