@@ -212,8 +212,12 @@ def test_the_filter_keeps_the_messages_of_a_peer_project_or_thread(
 def test_messages_from_before_the_page_show_where_they_stand(
     page: Page, live: ThreadedBridge
 ) -> None:
-    """History loaded at start asks each message's receipts: shown (and how), delivered."""
+    """History loaded at start asks each message's receipts: shown (and how), delivered,
+    and accepted (stored for a peer that is offline)."""
+    with peer(live, "carol"):
+        pass  # known, now offline
     with peer(live, "alice") as alice, peer(live, "bob") as bob:
+        waiting = alice.send("carol", "when you are back")
         seen = alice.send("bob", "read this")
         assert bob.read_all(path="hook") == 1
         unseen = alice.send("bob", "and this")
@@ -226,6 +230,9 @@ def test_messages_from_before_the_page_show_where_they_stand(
             f'#timeline li[data-id="{unseen}"] .receipt[data-recipient="bob (web)"]'
         )
         expect(chip).to_have_attribute("data-state", "delivered")
+        chip = page.locator(f'#timeline li[data-id="{waiting}"] .receipt')
+        expect(chip).to_have_attribute("data-state", "accepted")
+        expect(chip).to_have_attribute("data-recipient", "carol (web)")
 
 
 def test_a_delivery_not_shown_for_two_minutes_is_marked(page: Page, live: ThreadedBridge) -> None:
