@@ -327,3 +327,17 @@ def test_the_operator_replies_as_a_person_from_a_conversation(
         row = page.locator(f'#conversation li[data-id="{got.id}"]')
         expect(row.locator(".badge.human")).to_have_text("human")
         expect(page.locator("#reply-body")).to_have_value("")
+
+
+def test_a_message_of_another_day_shows_its_date(page: Page, live: ThreadedBridge) -> None:
+    """Times of today's messages are times of day; a message of another day has its date."""
+    with peer(live, "alice") as alice:
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        today = alice.send("alice", "today")
+        stamp = page.locator(f'#timeline li[data-id="{today}"] time')
+        expect(stamp).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
+        page.clock.set_fixed_time(time.time() + 2 * 86400)  # the page lives two days on
+        later = alice.send("alice", "two days ago, for the page")
+        stamp = page.locator(f'#timeline li[data-id="{later}"] time')
+        expect(stamp).to_have_text(re.compile(r"^\d{1,4}\D\d{1,2}\D\d{1,4} \d\d:\d\d:\d\d$"))

@@ -79,9 +79,11 @@ function el(tag, attrs, ...children) {
 const $ = (id) => document.getElementById(id);
 
 function clock(ts) {
+  // the time of day; with the date too when it is not today's
   if (!ts) return "";
   const d = new Date(ts * 1000);
-  return d.toLocaleTimeString([], { hour12: false });
+  const time = d.toLocaleTimeString([], { hour12: false });
+  return d.toDateString() === new Date().toDateString() ? time : `${d.toLocaleDateString()} ${time}`;
 }
 
 function ago(ts) {
