@@ -24,6 +24,7 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       tls_cert: /etc/ai-connect/cert.pem   # serve wss:// (with tls_key)
       tls_key: /etc/ai-connect/key.pem
       auth: false           # true: require tokens even before one exists
+      ui: false             # true: serve the web dashboard at /ui/ (ai-connect bridge --ui)
     logging:                # the log files of ai-connect bridge and ai-connect mcp
       max_megabytes: 10     # rotate a log file at this size (the original's key)
       backup_count: 5       # rotated files kept beside it
@@ -88,6 +89,8 @@ class BridgeSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     auth: bool = False
+    ui: bool = False
+    """Serve the web dashboard at ``/ui/`` (``--ui``, ``server.ui``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
             "tls_cert",
             "tls_key",
             "auth",
+            "ui",
         }
     ),
     "logging": frozenset({"max_megabytes", "backup_count"}),
@@ -345,6 +349,7 @@ def bridge_settings(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     auth: bool = False,
+    ui: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> BridgeSettings:
     """Resolves the bridge process's settings: flag > environment > config > default."""
@@ -381,6 +386,7 @@ def bridge_settings(
         Path(str(cert)).expanduser() if cert else None,
         Path(str(key)).expanduser() if key else None,
         auth or server.get("auth") is True,
+        ui or server.get("ui") is True,
     )
 
 

@@ -220,6 +220,7 @@ def test_every_client_frame_decodes_to_its_model() -> None:
         {"type": "ping"},
         {"type": "admin_status", "rid": 1},
         {"type": "admin_history", "rid": 1, "viewer": "A"},
+        {"type": "admin_search", "rid": 1, "viewer": "A", "query": "q"},
         {"type": "human", "rid": 1},
         {"type": "admin_brakes", "rid": 1},
         {"type": "admin_resume", "rid": 1, "conversation": "pair:A (p) <-> B (p)"},

@@ -85,6 +85,7 @@ from ai_connect.protocol import (
     AdminForget,
     AdminHistory,
     AdminResume,
+    AdminSearch,
     AdminStatus,
     ClientFrame,
     Error,
@@ -273,7 +274,7 @@ class Router:
                 return self._queries.on_status(conn, frame, now)
             case Receipts():
                 return self._receipts.on_request(conn, frame)
-            case AdminStatus() | AdminHistory():
+            case AdminStatus() | AdminHistory() | AdminSearch():
                 return self._queries.on_admin(conn, frame, now)
             case Human() | AdminBrakes() | AdminResume():
                 return self._braking.on_frame(conn, frame)

@@ -15,6 +15,7 @@ from ai_connect.bridge.state import Conn, Registry, RouterConfig
 from ai_connect.bridge.views import peer_view
 from ai_connect.protocol import (
     AdminHistory,
+    AdminSearch,
     AdminStatus,
     BridgeReport,
     ErrorCode,
@@ -96,7 +97,9 @@ class Queries:
 
     # --- admin (§3.5, docs/security.md) ------------------------------------------------
 
-    def on_admin(self, conn: Conn, frame: AdminStatus | AdminHistory, now: float) -> list[Action]:
+    def on_admin(
+        self, conn: Conn, frame: AdminStatus | AdminHistory | AdminSearch, now: float
+    ) -> list[Action]:
         """Observer requests (§3.5): admin tokens only."""
         if not conn.admin:
             raise Refusal(
@@ -107,8 +110,15 @@ class Queries:
         if isinstance(frame, AdminStatus):
             return [Send(conn.id, self._report(frame.rid, now))]
         viewer = self.registry.resolve(frame.viewer)
-        peer = self.registry.resolve(frame.peer) if frame.peer else None
         limits = self.config.limits
+        if isinstance(frame, AdminSearch):
+            limit = min(frame.limit, limits.search_max)
+            return [
+                QuerySearch(
+                    conn.id, frame.rid, viewer, frame.query, limit, frame.before, limits.page_bytes
+                )
+            ]
+        peer = self.registry.resolve(frame.peer) if frame.peer else None
         limit = min(frame.limit, limits.history_max)
         return [
             QueryHistory(conn.id, frame.rid, viewer, peer, limit, frame.before, limits.page_bytes)

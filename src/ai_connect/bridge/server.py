@@ -31,7 +31,7 @@ from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 from ai_connect import __version__
-from ai_connect.bridge import metrics
+from ai_connect.bridge import dashboard, metrics
 from ai_connect.bridge.answers import answer
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.brake import BrakeLimits
@@ -107,6 +107,8 @@ class ServerSettings:
     """Bind ``host:port``. ``False``: serve only the sockets handed to ``accept`` (tests)."""
     brake: BrakeLimits = field(default_factory=BrakeLimits)
     """When the loop brake pauses an unattended conversation (§3.6)."""
+    ui: bool = False
+    """Serve the web dashboard at ``/ui/`` (bridge/dashboard.py); off: ``/ui`` is a 404."""
 
 
 class BridgeServer:
@@ -289,6 +291,15 @@ class BridgeServer:
             return ws.respond(HTTPStatus.OK, "ok\n")
         if request.path == "/metrics":
             return metrics.respond(ws, request, self._scrape, self._tokens, self._clock())
+        if (page := dashboard.respond(ws, request, self.settings.ui)) is not None:
+            return page
+        if (origin := dashboard.foreign_origin(request)) is not None:
+            self._ws_log.warning("refused a WebSocket from a page of another site: %s", origin)
+            return ws.respond(
+                HTTPStatus.FORBIDDEN,
+                f"ai-connect bridge: a page from {origin} may not connect; the dashboard "
+                "is served by the bridge itself ('ai-connect bridge --ui', then /ui/)\n",
+            )
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return ws.respond(
                 HTTPStatus.UPGRADE_REQUIRED,

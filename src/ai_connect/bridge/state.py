@@ -60,17 +60,20 @@ ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.NEW: frozenset({"hello", "ping"}),
     Phase.REGISTERED: frozenset(
         {"send", "ack", "peers", "history", "search", "status", "ping", "receipts"}
-        | {"admin_status", "admin_history", "admin_brakes", "admin_resume", "human"}
+        | {"admin_status", "admin_history", "admin_search", "admin_brakes", "admin_resume"}
+        | {"human"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw", "forget"}
         | {"admin_forget"}
     ),
     Phase.QUERY: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
+        | {"admin_search"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
         | {"receipts"}
     ),
     Phase.OBSERVE: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
+        | {"admin_search"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
         | {"send", "receipts", "feed_sync"}
     ),

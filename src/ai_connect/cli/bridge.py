@@ -107,6 +107,13 @@ def bridge(
     auth: Annotated[
         bool, typer.Option(help="Require tokens even while none exists [config server.auth]")
     ] = False,
+    ui: Annotated[
+        bool,
+        typer.Option(
+            help="Serve the web dashboard at http://HOST:PORT/ui/ (admin token login when "
+            "auth is on) [config server.ui]"
+        ),
+    ] = False,
     insecure: Annotated[
         bool, typer.Option(help="Allow a non-loopback --host without auth (not recommended)")
     ] = False,
@@ -169,6 +176,7 @@ def bridge(
         tls_cert=tls_cert,
         tls_key=tls_key,
         auth=auth,
+        ui=ui,
     )
     if memory and settings.auth:
         raise ConfigError("--auth needs a database: tokens live in it (drop --memory, use --db)")
@@ -213,6 +221,7 @@ def bridge(
             ssl=context,
             require_auth=settings.auth,
             brake=BrakeLimits(hops=loop_hops, per_minute=loop_rate),
+            ui=settings.ui,
         ),
     )
 
@@ -236,6 +245,10 @@ def bridge(
         where = "memory (lost on exit)" if memory else str(settings.db)
         say(f"ai-connect bridge {__version__} listening on {server.url} (storage: {where})")
         say(_auth_line(tokens, settings.auth))
+        if settings.ui:
+            page = server.url.replace("ws", "http", 1) + "/ui/"
+            login = "; log in with an admin token" if settings.auth or tokens else ""
+            say(f"dashboard: {page}{login}")
         if log_path is not None:
             say(f"log: {log_path} ('ai-connect logs bridge -f' follows it)")
         if problem is not None:

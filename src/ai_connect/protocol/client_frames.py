@@ -18,6 +18,7 @@ __all__ = [
     "AdminForget",
     "AdminHistory",
     "AdminResume",
+    "AdminSearch",
     "AdminStatus",
     "ClientFrame",
     "ClientInfo",
@@ -207,6 +208,17 @@ class AdminHistory(Frame):
     before: int | None = Field(default=None, ge=0, le=MAX_INT)
 
 
+class AdminSearch(Frame):
+    """Admin tokens only: what ``search`` would find for ``viewer`` (the dashboard, §3.5)."""
+
+    type: Literal["admin_search"] = "admin_search"
+    rid: Rid
+    viewer: str = Field(min_length=1, max_length=200)
+    query: str = Field(min_length=1, max_length=500)
+    limit: int = Field(default=20, ge=1, le=200)
+    before: int | None = Field(default=None, ge=0, le=MAX_INT)
+
+
 # --- the loop brake (§3.6) -------------------------------------------------------------
 
 
@@ -318,6 +330,7 @@ ClientFrame = (
     | Ping
     | AdminStatus
     | AdminHistory
+    | AdminSearch
     | Human
     | AdminBrakes
     | AdminResume
