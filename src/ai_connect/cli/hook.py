@@ -69,7 +69,10 @@ def _finish(coro: Coroutine[Any, Any, int]) -> None:
     try:
         code = asyncio.run(coro)
     except BridgeError as exc:  # a hook never breaks its agent: say it, exit 0
-        print(f"ai-connect hook: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from ai_connect.text.neutral import neutralise
+
+        shown = neutralise(str(exc), multiline=True)  # for `hook wait`, the model reads it
+        print(f"ai-connect hook: {type(exc).__name__}: {shown}", file=sys.stderr)
         code = 0
     # A hook is its own short process: skip the interpreter's teardown (tens of ms of
     # module cleanup) once everything is written; the agent waits for this exit.

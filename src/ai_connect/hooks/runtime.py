@@ -44,6 +44,7 @@ from ai_connect.hooks.contracts import (
 )
 from ai_connect.hooks.slots import dismiss, file_lock, key, waiter_slot
 from ai_connect.text.agent import context_header, mail_text, turn_end_header, wake_header
+from ai_connect.text.neutral import neutralise
 
 __all__ = [
     "Emit",
@@ -222,7 +223,7 @@ def human_prompt(hook: HookInput) -> bool:
 
 
 def _note(emit: Emit, what: str, exc: BaseException) -> None:
-    emit("err", f"ai-connect hook: {what}: {exc}\n")
+    emit("err", f"ai-connect hook: {what}: {neutralise(str(exc), multiline=True)}\n")
 
 
 async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
