@@ -77,8 +77,8 @@ def _shown(key: str, item: Sourced) -> str:
 def check_config(flags: Mapping[str, str | None], env: Mapping[str, str]) -> Check:
     """The effective client settings, where each came from, and keys nothing reads.
 
-    ``flags``: the command's ``url``, ``name``, ``project``, ``token``, ``ca`` and
-    ``fingerprint`` options."""
+    ``flags``: the command's ``url``, ``name``, ``project``, ``token``, ``token_file``,
+    ``ca`` and ``fingerprint`` options."""
     path = config_path(env)
     try:
         found = explain_client(
@@ -86,6 +86,7 @@ def check_config(flags: Mapping[str, str | None], env: Mapping[str, str]) -> Che
             name=flags.get("name"),
             project=flags.get("project"),
             token=flags.get("token"),
+            token_file=flags.get("token_file"),
             ca=flags.get("ca"),
             fingerprint=flags.get("fingerprint"),
             env=env,

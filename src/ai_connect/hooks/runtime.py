@@ -77,6 +77,8 @@ class HookSettings:
     """wss://: the bridge's CA file (else AI_CONNECT_CA, bridge.ca; docs/security.md)."""
     fingerprint: str | None = None
     """wss://: the bridge's pinned certificate (else AI_CONNECT_FINGERPRINT)."""
+    token_file: str | None = None
+    """A file holding the auth token (else AI_CONNECT_TOKEN[_FILE], bridge.token[_file])."""
     timeout_s: float = 86_400.0
     """The waiter's configured hook timeout: it leaves quietly shortly before."""
     wait_s: float = 0.0
@@ -109,6 +111,7 @@ def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
         name=settings.name,
         ca=settings.ca,
         fingerprint=settings.fingerprint,
+        token_file=settings.token_file,
         cwd=hook.cwd or Path.cwd(),
         env=settings.env,
     )
