@@ -139,6 +139,8 @@ def setup_logging(level: str, kind: str | None = None, log_file: str | None = No
         path = None
     if path is not None:
         handlers.append(logfiles.file_handler(path, log_settings()))
+    for handler in handlers:
+        handler.setFormatter(logfiles.NeutralFormatter())  # peer names in lines: neutralised
     logging.basicConfig(
         level=getattr(logging, level.upper()),
         format=logfiles.FORMAT,
