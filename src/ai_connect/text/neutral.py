@@ -48,14 +48,13 @@ _INVISIBLE = (
 )
 # The zero-width joiner is kept only inside an emoji sequence (a pictograph, or U+FE0F or
 # a skin tone, on its left; a pictograph on its right): between letters it hides itself.
-_EMOJI = "\u2190-\u2bff\U0001f000-\U0001faff"
-_LONE_ZWJ = f"(?<![{_EMOJI}\ufe0f])\u200d|\u200d(?![{_EMOJI}])"
 # The zero-width non-joiner is spelling in Persian and Indic scripts: kept between two of
-# their letters (U+0600-U+0DFF), shown as an escape anywhere else.
-_SCRIPT = "\u0600-\u0dff"
-_LONE_ZWJ += f"|(?<![{_SCRIPT}])\u200c|\u200c(?![{_SCRIPT}])"
-_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]|{_LONE_ZWJ}")
-_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}]|{_LONE_ZWJ}")
+# their letters (U+0600-U+0DFF). Both are matched with the rest; _escape looks around.
+_EMOJI = re.compile("[\u2190-\u2bff\U0001f000-\U0001faff]")
+_SCRIPT = re.compile("[\u0600-\u0dff]")
+_JOINERS = "\u200c\u200d"
+_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}{_JOINERS}]")
+_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}{_JOINERS}]")
 
 # Framing tags: chat roles and the tags Claude Code, Codex and Gemini CLI wrap context in
 # (<system-reminder>, <task-notification>, <channel>, <function_calls>, <invoke>,
@@ -70,7 +69,16 @@ _FRAME_TAG = re.compile(
 
 
 def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+    char = match.group()
+    if char in _JOINERS:
+        text, at = match.string, match.start()
+        before, after = text[at - 1 : at], text[at + 1 : at + 2]
+        emoji_before = before == "\ufe0f" or _EMOJI.match(before)
+        if char == "\u200d" and emoji_before and _EMOJI.match(after):
+            return char  # inside an emoji sequence
+        if char == "\u200c" and _SCRIPT.match(before) and _SCRIPT.match(after):
+            return char  # inside a Persian or Indic word
+    code = ord(char)
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
