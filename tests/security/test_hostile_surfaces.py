@@ -19,12 +19,20 @@ import pytest
 
 from ai_connect import cli
 from ai_connect.client import BridgeClient
-from ai_connect.hooks.runtime import run_inject
+from ai_connect.hooks.runtime import run_inject, run_turn_end
 from ai_connect.identity import format_address
 from ai_connect.mcp.channel import event
 from ai_connect.text.agent import mail_text, wake_header
 from tests.client.support import make_client, run
-from tests.hooks.support import NAME, Emitted, agent, claude_input, hook, runtime_dir
+from tests.hooks.support import (
+    NAME,
+    Emitted,
+    agent,
+    claude_input,
+    codex_input,
+    hook,
+    runtime_dir,
+)
 from tests.hooks.support import settings as hook_settings
 from tests.mcp.support import call, data, in_memory, settings, text
 from tests.support.bridge import ThreadedBridge
@@ -104,7 +112,8 @@ def test_every_model_surface_shows_a_hostile_peer_inert(tmp_path: Path) -> None:
 
 
 def test_hooks_and_the_channel_show_a_hostile_peer_inert(tmp_path: Path) -> None:
-    """Mid-turn additionalContext, the wake digest and the channel event: all inert."""
+    """Mid-turn additionalContext, a turn-end reason, the wake digest and the channel
+    event: all inert."""
 
     async def scenario() -> None:
         with runtime_dir() as rt:
@@ -115,12 +124,17 @@ def test_hooks_and_the_channel_show_a_hostile_peer_inert(tmp_path: Path) -> None
                 await run_inject(hook("claude", data_), hook_settings(rt, br.url), emitted)
                 context = emitted.json()["hookSpecificOutput"]["additionalContext"]
                 await boss.send(format_address(NAME, PROJECT), EVIL_BODY, thread=EVIL_THREAD)
+                emitted = Emitted()
+                data_ = codex_input("Stop", tmp_path)
+                await run_turn_end(hook("codex", data_), hook_settings(rt, br.url), emitted)
+                turn_end = emitted.json()["reason"]
+                await boss.send(format_address(NAME, PROJECT), EVIL_BODY, thread=EVIL_THREAD)
                 [message] = await me.wait(5)
                 wake, _ = mail_text([message], wake_header)
                 channel = event(message)
                 await boss.close()
-        for where, value in [("hook additionalContext", context), ("hook wake", wake),
-                             ("channel", channel["content"])]:  # fmt: skip
+        for where, value in [("hook additionalContext", context), ("hook turn end", turn_end),
+                             ("hook wake", wake), ("channel", channel["content"])]:  # fmt: skip
             assert_inert(value, where)
             assert_named(value, where)
         for key, value in channel["meta"].items():
