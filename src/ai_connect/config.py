@@ -247,7 +247,6 @@ def read_token_file(path: str | Path) -> str:
     file = Path(path).expanduser()
     try:
         text = file.read_text(encoding="utf-8")
-        mode = stat.S_IMODE(file.stat().st_mode)
     except OSError as exc:
         raise ConfigError(
             f"cannot read the token file {file}: {exc.strerror}; put the token on its "
@@ -258,12 +257,21 @@ def read_token_file(path: str | Path) -> str:
     lines = text.strip().splitlines()
     if not lines or not lines[0].strip():
         raise ConfigError(f"the token file {file} is empty; put the token on its first line")
+    _warn_if_readable(file)
+    return lines[0].strip()
+
+
+def _warn_if_readable(path: Path) -> None:
+    """Warns when other local users may read ``path``, which holds the auth token."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
     if mode & 0o077:
         log.warning(
-            "the token file %s is readable by other local users (mode %o): chmod 600 %s",
-            file, mode, file,
+            "%s holds the auth token and other local users may read it (mode %o): chmod 600 %s",
+            path, mode, path,
         )  # fmt: skip
-    return lines[0].strip()
 
 
 def _token(
@@ -345,6 +353,8 @@ def explain_client(
             detect_project(cwd or Path.cwd()), "default (git root, else folder, of the cwd)"
         )
     found["token"] = _token(token, token_file, env, bridge)
+    if found["token"].source == "file bridge.token":
+        _warn_if_readable(path)
     for key, flag, var in (
         ("ca", "--ca", "AI_CONNECT_CA"),
         ("fingerprint", "--fingerprint", "AI_CONNECT_FINGERPRINT"),

@@ -85,6 +85,24 @@ def test_a_token_file_others_can_read_is_used_with_a_warning(
     assert f"chmod 600 {token_file}" in caplog.text
 
 
+def test_a_config_file_holding_the_token_warns_when_others_can_read_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bridge.token in a 0644 config file: used, with the chmod that fixes it; 0600: quiet."""
+    config = tmp_path / "config.yaml"
+    config.write_text("bridge:\n  token: aic_conf\n")
+    config.chmod(0o644)
+    env = {"AI_CONNECT_CONFIG": str(config)}
+    with caplog.at_level(logging.WARNING, "ai_connect.config"):
+        assert client_settings(env=env).token == "aic_conf"
+    assert f"chmod 600 {config}" in caplog.text
+    caplog.clear()
+    config.chmod(0o600)
+    with caplog.at_level(logging.WARNING, "ai_connect.config"):
+        client_settings(env=env)
+    assert caplog.text == ""
+
+
 def _commands(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Every leaf command under ``group`` (typer's own click), with its full name."""
     for name, command in group.commands.items():
