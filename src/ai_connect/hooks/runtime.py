@@ -45,6 +45,7 @@ from ai_connect.hooks.contracts import (
 from ai_connect.hooks.slots import dismiss, file_lock, key, waiter_slot
 from ai_connect.protocol import AckPath
 from ai_connect.text.agent import context_header, mail_text, turn_end_header, wake_header
+from ai_connect.text.neutral import neutralise
 
 __all__ = [
     "Emit",
@@ -77,6 +78,8 @@ class HookSettings:
     """wss://: the bridge's CA file (else AI_CONNECT_CA, bridge.ca; docs/security.md)."""
     fingerprint: str | None = None
     """wss://: the bridge's pinned certificate (else AI_CONNECT_FINGERPRINT)."""
+    token_file: str | None = None
+    """A file holding the auth token (else AI_CONNECT_TOKEN[_FILE], bridge.token[_file])."""
     timeout_s: float = 86_400.0
     """The waiter's configured hook timeout: it leaves quietly shortly before."""
     wait_s: float = 0.0
@@ -109,6 +112,7 @@ def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
         name=settings.name,
         ca=settings.ca,
         fingerprint=settings.fingerprint,
+        token_file=settings.token_file,
         cwd=hook.cwd or Path.cwd(),
         env=settings.env,
     )
@@ -225,7 +229,7 @@ def human_prompt(hook: HookInput) -> bool:
 
 
 def _note(emit: Emit, what: str, exc: BaseException) -> None:
-    emit("err", f"ai-connect hook: {what}: {exc}\n")
+    emit("err", f"ai-connect hook: {what}: {neutralise(str(exc), multiline=True)}\n")
 
 
 async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:

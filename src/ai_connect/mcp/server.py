@@ -55,6 +55,7 @@ from ai_connect.mcp.watch import LinkWatch
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 from ai_connect.text import receipts
 from ai_connect.text.agent import error_text
+from ai_connect.text.neutral import neutralise, neutralise_data
 
 __all__ = [
     "ALL_TOOLS",
@@ -246,10 +247,14 @@ _INPUT_SCHEMAS = {tool.name: tool.input_schema for tool in _LISTING}
 
 
 def _text_result(text: str, data: dict[str, Any] | None = None) -> types.CallToolResult:
+    """Every tool result leaves through here: its text and its structured data (which some
+    clients, Codex among them, hand the model as JSON) pass the one neutraliser of peer
+    text (docs/security.md); the text layer neutralised each field already."""
+    text = neutralise(text, multiline=True)
     content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
     if data is None:
         return types.CallToolResult(content=content, is_error=True)
-    return types.CallToolResult(content=content, structured_content=data)
+    return types.CallToolResult(content=content, structured_content=neutralise_data(data))
 
 
 def _describe(exc: ValidationError) -> str:
