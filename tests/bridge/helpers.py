@@ -190,8 +190,8 @@ class Bridge:
         """A crash: uncommitted writes and connections are lost, the store survives."""
         self.batch, self.loads = [], []
         self._connected.clear()
-        peers, proposals = self.store.peers(), self.store.proposals()
-        self.router = Router(self.config, peers, self.ids, self.tokens, proposals)
+        peers, proposals, works = self.store.peers(), self.store.proposals(), self.store.works()
+        self.router = Router(self.config, peers, self.ids, self.tokens, proposals, works)
 
     # --- a client's part ------------------------------------------------------------
 

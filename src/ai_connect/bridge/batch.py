@@ -23,6 +23,7 @@ from ai_connect.bridge.store.base import (
     PeerRecord,
     ProposalRecord,
     PruneOp,
+    WorkRecord,
     WriteBatch,
 )
 
@@ -50,6 +51,8 @@ def write_batch(persists: Sequence[Persist]) -> WriteBatch:
                 batch.prunes.append(p.op)
             case DeliveredOp():
                 batch.delivered.append(p.op)
+            case WorkRecord():
+                batch.works.append(p.op)
     return batch
 
 

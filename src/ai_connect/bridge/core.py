@@ -18,6 +18,7 @@ The router is composed of parts, each built with what it needs::
      ├── Braking           braking.py       the loop brake: pauses, notices, resumes (§3.6)
      ├── Forgetting        forgetting.py    an owner or the operator forgets an address (§2.5)
      ├── Retention         retention.py     prunes what --retention-days no longer keeps
+     ├── WorkBoard         work.py          each peer's last work status (§10)
      └── ErrorBudget       guard.py         too many errors close the connection
 
 A part that will not do what a frame asks raises
@@ -78,7 +79,9 @@ from ai_connect.bridge.store.base import (
     ProposalRecord,
     PruneOp,
     TokenRecord,
+    WorkRecord,
 )
+from ai_connect.bridge.work import WorkBoard
 from ai_connect.protocol import (
     Ack,
     AdminBrakes,
@@ -108,6 +111,7 @@ from ai_connect.protocol import (
     Status,
     Vote,
     Withdraw,
+    Work,
 )
 from ai_connect.protocol import Send as SendFrame
 
@@ -137,6 +141,7 @@ class Router:
         ids: Iterator[str],
         tokens: Iterable[TokenRecord] = (),
         proposals: Iterable[ProposalRecord] = (),
+        works: Iterable[WorkRecord] = (),
     ) -> None:
         self.config = config
         registry = Registry(peers)
@@ -153,6 +158,7 @@ class Router:
         self._forgetting = Forgetting(registry, auth)
         self._retention = Retention(config, registry)
         self._errors = ErrorBudget(config.limits)
+        self._work = WorkBoard(registry, feed, works)
 
     # --- introspection (tests, status) -------------------------------------------------
 
@@ -291,6 +297,8 @@ class Router:
                 return self._forgetting.on_forget(conn, frame, now)
             case AdminForget():
                 return self._forgetting.on_admin_forget(conn, frame, now)
+            case Work():
+                return self._work.on_work(conn, frame, now)
 
     def _snapshot(self, now: float, rid: Rid | None = None) -> FeedSnapshot:
         """What an observer starts from (§9.1)."""

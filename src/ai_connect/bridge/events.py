@@ -21,6 +21,7 @@ from ai_connect.bridge.store.base import (
     PruneOp,
     Receipts,
     TokenRecord,
+    WorkRecord,
 )
 from ai_connect.errors import FrameError
 from ai_connect.protocol import ClientFrame, Rid, ServerFrame
@@ -196,7 +197,17 @@ class Close:
 class Persist:
     """Write ``op`` in the next group commit; answer ``origin`` after it."""
 
-    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp | DeliveredOp
+    op: (
+        PeerRecord
+        | AppendOp
+        | AckOp
+        | ProposalRecord
+        | ForgetOp
+        | BuryOp
+        | PruneOp
+        | DeliveredOp
+        | WorkRecord
+    )
     origin: Origin | None = None
 
 

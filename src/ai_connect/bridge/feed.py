@@ -167,6 +167,7 @@ class Feed:
             tip=peer.tip,
             acked=peer.acked,
             connections=len(self.registry.conns_of(peer)),
+            work=peer.work,
         )
 
     def snapshot(
@@ -246,6 +247,12 @@ class Feed:
         if not self.observers:
             return []
         return self._emit(FeedEvent(kind=event, ts=now, peer=self.peer(peer, now)))
+
+    def work(self, peer: Peer, now: float) -> list[Action]:
+        """A peer published a new work status (§10)."""
+        if not self.observers:
+            return []
+        return self._emit(FeedEvent(kind="work", ts=now, peer=self.peer(peer, now)))
 
     def proposal(
         self, before: dict[str, Any] | None, after: dict[str, Any], now: float

@@ -186,6 +186,7 @@ class BridgeServer:
         peers = await self._read(self.store.peers)
         self._tokens = tuple(await self._read(self.store.tokens))
         proposals = await self._read(self.store.proposals)
+        works = await self._read(self.store.works)
         config = RouterConfig(
             server_version=__version__,
             storage=self.store.kind,
@@ -197,7 +198,7 @@ class BridgeServer:
             brake=self.settings.brake,
             logins=self.settings.logins,
         )
-        self._router = Router(config, peers, self._ids, self._tokens, proposals)
+        self._router = Router(config, peers, self._ids, self._tokens, proposals, works)
         # With listen=False, asyncio binds each of no hosts: a server without a socket
         # that accept() hands connections to, exactly as if they came in on the port.
         hosts: Any = self.settings.host if self.settings.listen else []

@@ -20,7 +20,7 @@ from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.errors import UnknownPeer
-from ai_connect.protocol import Limits
+from ai_connect.protocol import Limits, WorkView
 
 __all__ = [
     "ALLOWED",
@@ -65,6 +65,7 @@ ALLOWED: dict[Phase, frozenset[str]] = {
         | {"human"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw", "forget"}
         | {"admin_forget"}
+        | {"work"}
     ),
     Phase.QUERY: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
@@ -114,6 +115,8 @@ class Peer:
     """The connection that owns the address (``None``: offline)."""
     stored_acked: int = 0
     """``acked`` as far as it is committed: all an ``acked`` reply may promise (§3.3)."""
+    work: WorkView | None = None
+    """Its last published work status (§10), kept across restarts."""
 
     @classmethod
     def from_record(cls, r: PeerRecord) -> Peer:

@@ -65,4 +65,5 @@ def peer_view(peer: Peer, now: float) -> PeerView:
         project=peer.project,
         online=online,
         last_seen=now if online else peer.last_seen,
+        work=peer.work,
     )

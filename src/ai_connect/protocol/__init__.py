@@ -11,6 +11,7 @@ This package does no I/O: it validates, decodes and encodes. Its modules::
     client_frames.py  hello … withdraw: what a client sends; ClientFrame, CLIENT_FRAMES
     bridge_frames.py  welcome … proposal_list: what the bridge sends; ServerFrame, SERVER_FRAMES
     codec.py          encode, decode_client, decode_server
+    work.py           the work status (§10): Work (client frame), WorkView
 """
 
 from __future__ import annotations
@@ -86,18 +87,21 @@ from ai_connect.protocol.limits import (
     Limits,
     flow_bytes,
 )
+from ai_connect.protocol.work import MAX_WORK_FILES, Activity, Work, WorkFields, WorkView
 
 __all__ = [
     "CLIENT_FRAMES",
     "CLOSE_FORGOTTEN_BY_OPERATOR",
     "MAX_CONTEXT_DEPTH",
     "MAX_INT",
+    "MAX_WORK_FILES",
     "PROTOCOL_VERSION",
     "SERVER_FRAMES",
     "Accepted",
     "Ack",
     "AckPath",
     "Acked",
+    "Activity",
     "AdminBrakes",
     "AdminForget",
     "AdminHistory",
@@ -151,6 +155,9 @@ __all__ = [
     "Vote",
     "Welcome",
     "Withdraw",
+    "Work",
+    "WorkFields",
+    "WorkView",
     "decode_client",
     "decode_server",
     "encode",

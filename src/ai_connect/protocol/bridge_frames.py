@@ -8,6 +8,7 @@ from pydantic import Field
 
 from ai_connect.protocol.frame import Frame, Rid, frame_table
 from ai_connect.protocol.limits import PROTOCOL_VERSION
+from ai_connect.protocol.work import WorkView
 
 __all__ = [
     "SERVER_FRAMES",
@@ -64,6 +65,8 @@ class PeerView(Frame):
     project: str
     online: bool
     last_seen: float
+    work: WorkView | None = None
+    """Its last published work status (§10), if it published one."""
 
 
 class Welcome(Frame):
@@ -307,6 +310,8 @@ class FeedPeer(Frame):
     acked: int
     connections: int
     """Live connections acting for the address: its owner and attached ones."""
+    work: WorkView | None = None
+    """Its last published work status (§10), if any."""
 
 
 class FeedMessage(Frame):
@@ -367,7 +372,7 @@ class FeedEvent(Frame):
     """One thing that happened, in the order the bridge did it (§9.2)."""
 
     type: Literal["feed_event"] = "feed_event"
-    kind: Literal["message", "delivered", "shown", "join", "leave", "proposal"]
+    kind: Literal["message", "delivered", "shown", "join", "leave", "proposal", "work"]
     ts: float
     message: FeedMessage | None = None
     delivery: FeedDelivery | None = None

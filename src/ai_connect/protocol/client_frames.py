@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from ai_connect.protocol.frame import Context, Frame, Rid, frame_table
 from ai_connect.protocol.limits import MAX_INT
+from ai_connect.protocol.work import Work
 
 __all__ = [
     "CLIENT_FRAMES",
@@ -341,6 +342,7 @@ ClientFrame = (
     | Proposals
     | Withdraw
     | Forget
+    | Work
 )
 
 CLIENT_FRAMES = frame_table(ClientFrame)

@@ -37,6 +37,7 @@ __all__ = [
     "Store",
     "StoredMessage",
     "TokenRecord",
+    "WorkRecord",
     "WriteBatch",
     "message_bytes",
 ]
@@ -218,6 +219,21 @@ class ProposalRecord:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class WorkRecord:
+    """A peer's last published work status (docs/protocol.md §10), as JSON data.
+
+    Stored by ``address``: a later record replaces the earlier one; forgetting the
+    address (``ForgetOp``, retention) removes it.
+    """
+
+    address: str
+    data: dict[str, Any]
+    """The status fields (``protocol.WorkFields``)."""
+    ts: float
+    """When the bridge got it."""
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one loop turn wants written, committed in one transaction."""
@@ -236,10 +252,13 @@ class WriteBatch:
     """Retention, after everything else."""
     delivered: list[DeliveredOp] = field(default_factory=list)
     """Delivery marks, written after the appends and before the acks."""
+    works: list[WorkRecord] = field(default_factory=list)
+    """Work status upserts by address, before the forgets (docs/protocol.md §10)."""
 
     def __bool__(self) -> bool:
         return bool(
-            self.delivered
+            self.works
+            or self.delivered
             or self.peers
             or self.appends
             or self.acks
@@ -362,6 +381,10 @@ class Store(Protocol):
 
     def proposals(self) -> list[ProposalRecord]:
         """Every stored consensus proposal, by id (docs/protocol.md §8)."""
+        ...
+
+    def works(self) -> list[WorkRecord]:
+        """Every stored work status, by address (docs/protocol.md §10)."""
         ...
 
     def receipts(self, message_id: str) -> Receipts | None:

@@ -35,6 +35,7 @@ from .base import (
     RecipientMarks,
     StoredMessage,
     TokenRecord,
+    WorkRecord,
     WriteBatch,
     message_bytes,
 )
@@ -89,6 +90,7 @@ class MemoryStore:
         self._peers: dict[str, PeerRecord] = {}
         self._tokens: dict[str, TokenRecord] = {}  # id -> token, in creation order
         self._proposals: dict[str, str] = {}  # id -> JSON text, as SQLite keeps it
+        self._works: dict[str, tuple[str, float]] = {}  # address -> (JSON text, ts)
         self._dead: dict[int, DeadLetter] = {}  # n -> dead letter (none arise in memory)
         self._marks: dict[tuple[str, int], tuple[float | None, float | None, str | None]] = {}
         """(recipient, seq) -> (delivered, shown, path): receipts (§3.7)."""
@@ -165,6 +167,8 @@ class MemoryStore:
             staged[key] = AppendResult(message, seqs, False)
             results.append(staged[key])
         proposals = rules.encoded(batch.proposals)
+        works = rules.work_encoded(batch.works)
+        self._works.update(works)  # before the forgets of the same batch (they win)
         pruned = self._apply(batch, new)
         self._proposals.update(proposals)
         return CommitResult(results, pruned)
@@ -233,6 +237,7 @@ class MemoryStore:
             self._marks.pop((address, seq), None)
         self._tips.pop(address, None)
         self._peers.pop(address, None)
+        self._works.pop(address, None)
 
     def _drop(self, n: int) -> StoredMessage:
         """Removes message ``n`` and its mailbox entries (tips stay)."""
@@ -286,6 +291,12 @@ class MemoryStore:
         """Every stored proposal, by id."""
         self._check_open()
         return [rules.decoded(i, text) for i, text in sorted(self._proposals.items())]
+
+    @_locked
+    def works(self) -> list[WorkRecord]:
+        """Every stored work status, by address."""
+        self._check_open()
+        return [rules.work_decoded(a, text, ts) for a, (text, ts) in sorted(self._works.items())]
 
     @_locked
     def receipts(self, message_id: str) -> Receipts | None:

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 
 from ai_connect.errors import StoreError
 
-from .base import ProposalRecord
+from .base import ProposalRecord, WorkRecord
 
-__all__ = ["decoded", "encoded", "search_words", "split_address"]
+__all__ = ["decoded", "encoded", "search_words", "split_address", "work_decoded", "work_encoded"]
 
 # Not identity.parse_address: that one strips the text and refuses parentheses in a name,
 # while a store must file every recipient it is given. The two agree on every address the
@@ -60,3 +60,24 @@ def encoded(records: Iterable[ProposalRecord]) -> dict[str, str]:
 
 def decoded(proposal_id: str, text: str) -> ProposalRecord:
     return ProposalRecord(proposal_id, json.loads(text))
+
+
+def work_encoded(records: Iterable[WorkRecord]) -> dict[str, tuple[str, float]]:
+    """Address -> (JSON text, ts) of each work status (the last of an address wins);
+    ``StoreError`` if one cannot be serialised, before anything is written."""
+    out: dict[str, tuple[str, float]] = {}
+    for record in records:
+        try:
+            text = json.dumps(record.data, ensure_ascii=False, separators=(",", ":"))
+            text.encode()
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                f"The work status of {record.address!r} cannot be stored ({exc}); nothing "
+                "of this batch was stored."
+            ) from exc
+        out[record.address] = (text, record.ts)
+    return out
+
+
+def work_decoded(address: str, text: str, ts: float) -> WorkRecord:
+    return WorkRecord(address, json.loads(text), ts)

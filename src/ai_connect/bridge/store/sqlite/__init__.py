@@ -1,6 +1,6 @@
 """The default store: one SQLite file in WAL mode, written in one transaction per batch.
 
-Schema, version 3 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
+Schema, version 5 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
 database from version ``v`` to ``v + 1``)::
 
     peers     address PK, name, project, first_seen, last_seen, tip, acked
@@ -13,6 +13,7 @@ database from version ``v`` to ``v + 1``)::
     tokens    (version 2) auth tokens, hashed: see tokens.py
     dead_letters  (version 3) damaged messages moved aside, as far as they read
     proposals (version 3; before: made on first use) see consensus.py
+    work_status  (version 5) each peer's last work status: see work.py
 
 ``peers.tip`` is the last sequence number given out in each mailbox, so numbering a new
 entry is a lookup, never a ``max()``. A commit (DESIGN.md "Group commit") is a handful of
@@ -35,7 +36,7 @@ group commit, nor the other way round (issue 11). SQL lives only in this package
     reads.py      the SQL of mailbox, history, search and dead-letter reads
     batch.py      BatchWriter: a commit's padded multi-row statements, retention
     lock.py       one bridge per database file (the bridge's lock, not the store's)
-    tokens.py     the tokens table; consensus.py: the proposals table
+    tokens.py     the tokens table; consensus.py: the proposals table; work.py: work status
 """
 
 from __future__ import annotations
@@ -60,11 +61,13 @@ from ai_connect.bridge.store.base import (
     RecipientMarks,
     StoredMessage,
     TokenRecord,
+    WorkRecord,
     WriteBatch,
     message_bytes,
 )
 from ai_connect.bridge.store.sqlite import consensus as _consensus
 from ai_connect.bridge.store.sqlite import tokens as _tokens
+from ai_connect.bridge.store.sqlite import work as _work
 from ai_connect.bridge.store.sqlite.batch import CACHED_STATEMENTS, BatchWriter
 from ai_connect.bridge.store.sqlite.reads import (
     DEAD_LETTERS,
@@ -420,6 +423,11 @@ class SqliteStore:
         """Every stored proposal, by id."""
         with self._reading("read the proposals"):
             return _consensus.load(self._reader())
+
+    def works(self) -> list[WorkRecord]:
+        """Every stored work status, by address (docs/protocol.md §10)."""
+        with self._reading("read the work status"):
+            return _work.load(self._reader())
 
     def tokens(self) -> list[TokenRecord]:
         """Every token, oldest first."""

@@ -24,7 +24,7 @@ from ai_connect.bridge.store.base import (
     WriteBatch,
 )
 from ai_connect.bridge.store.rules import split_address
-from ai_connect.bridge.store.sqlite import consensus
+from ai_connect.bridge.store.sqlite import consensus, work
 from ai_connect.bridge.store.sqlite.schema import COLUMNS, checksum, stored_message
 
 __all__ = ["CACHED_STATEMENTS", "BatchWriter"]
@@ -180,7 +180,7 @@ class BatchWriter:
         self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     def write(self, batch: WriteBatch) -> tuple[list[AppendResult], int]:
-        """Peers, appends, proposals, delivery marks, acks (with their shown marks),
+        """Peers, appends, proposals, work status, delivery marks, acks (with their shown marks),
         forgets, buries, prunes; the results of the
         appends, in order, and the number of messages pruned."""
         if batch.peers:
@@ -188,6 +188,8 @@ class BatchWriter:
         results = self._append(batch.appends) if batch.appends else []
         if batch.proposals:
             consensus.write(self._db, batch.proposals)
+        if batch.works:
+            work.write(self._db, batch.works)
         if batch.delivered:
             rows = [(d.ts, d.recipient, d.seq) for d in batch.delivered]
             self._db.executemany(_MARK_DELIVERED, rows)
@@ -199,6 +201,7 @@ class BatchWriter:
         for forget in batch.forgets:  # rare (docs/protocol.md §2.5): one address at a time
             self._db.execute(_FORGET_MAILBOX, (forget.address,))
             self._db.execute(_FORGET_PEER, (forget.address,))
+            self._db.execute(work.FORGET, (forget.address,))
         for bury in batch.buries:  # rarer still: a damaged record
             self._db.execute(_BURY, (bury.reason, bury.moved, bury.key))
             self._db.execute(_BURY_MAILBOX, (bury.key,))
@@ -212,6 +215,7 @@ class BatchWriter:
         for address in prune.peers:  # unless it came back since the router chose it
             if db.execute(_PRUNE_PEER, (address, prune.horizon)).rowcount:
                 db.execute(_FORGET_MAILBOX, (address,))
+                db.execute(work.FORGET, (address,))
         (due,) = db.execute(_DUE, (prune.horizon, prune.limit)).fetchone()
         db.execute(_PRUNE_MAILBOX, (due,))
         db.execute(_PRUNE_MESSAGES, (due,))

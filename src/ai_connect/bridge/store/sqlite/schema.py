@@ -23,6 +23,7 @@ import zlib
 from typing import Any
 
 from ai_connect.bridge.store.base import DeadLetter, StoredMessage
+from ai_connect.bridge.store.sqlite import work
 from ai_connect.bridge.store.sqlite.tokens import SCHEMA_V2
 
 __all__ = [
@@ -98,7 +99,13 @@ SCHEMA_V4 = (
     "ALTER TABLE mailbox ADD COLUMN shown REAL",
     "ALTER TABLE mailbox ADD COLUMN shown_path TEXT",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    SCHEMA_V1,
+    SCHEMA_V2,
+    SCHEMA_V3,
+    SCHEMA_V4,
+    work.SCHEMA,  # the work status table (docs/protocol.md §10)
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
