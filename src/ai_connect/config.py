@@ -26,6 +26,9 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       tls_key: /etc/ai-connect/key.pem
       auth: false           # true: require tokens even before one exists
       ui: false             # true: serve the web dashboard at /ui/ (ai-connect bridge --ui)
+    status:                 # work status, published by the hooks (work_status/settings.py)
+      publish: true         # false: publish nothing (AI_CONNECT_STATUS=off, too)
+      task_summary: false   # true: also the first line of the latest prompt, redacted
     logging:                # the log files of ai-connect bridge and ai-connect mcp
       max_megabytes: 10     # rotate a log file at this size (the original's key)
       backup_count: 5       # rotated files kept beside it
@@ -141,6 +144,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "logging": frozenset({"max_megabytes", "backup_count"}),
+    "status": frozenset({"publish", "task_summary"}),
 }
 """Every key the config file may hold, by section (the module docstring says what each does)."""
 

@@ -76,6 +76,8 @@ from ai_connect.protocol import (
     Status,
     StatusReport,
     Welcome,
+    Work,
+    WorkFields,
     flow_bytes,
 )
 
@@ -356,6 +358,14 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         """Tells the bridge a person spoke in this address's session: its paused
         conversations resume (the loop brake, protocol §3.6)."""
         return await self._request(Human(rid=self._rid()), Brakes)
+
+    async def publish_work(self, status: WorkFields) -> None:
+        """Publishes this address's work status (protocol §10): one ``work`` frame, no
+        reply (a refusal comes back as an ``error``). Raises NotConnected while the link
+        is down: the caller publishes again once it is back."""
+        if not self.connected:
+            raise self._link.not_connected()
+        await self._link.transmit(Work(**status.model_dump()))
 
     async def admin_brakes(self) -> Brakes:
         """The conversations the loop brake paused (admin tokens, where auth is on)."""

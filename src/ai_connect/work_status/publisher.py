@@ -1,0 +1,175 @@
+"""Publishing a session's work status: coalesced, only when it changed (asyncio).
+
+:class:`Publisher` runs in the session's MCP server. Hooks hand it Observations over the
+local link (:mod:`.link`); it applies them to its :class:`~.tracker.Tracker`, reads git
+(in a thread: off the hook's path and off the event loop) and sends one ``work`` frame on
+the server's own bridge connection when the status differs from the last one sent. While
+a round runs, further Observations wait and are taken together in the next: at most one
+frame per hook run, none when nothing changed. It publishes nothing until a hook has
+spoken (no hooks, or a user who turned publishing off: no status at all).
+
+:func:`publish_once` is the same round for a hook without such a server: the tracker
+lives in a small file between hook runs, and the frame goes on the hook's own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ai_connect.client import BridgeClient
+from ai_connect.errors import BridgeError
+from ai_connect.protocol import WorkFields
+from ai_connect.repo_identity import RepoIdentity, repo_identity
+from ai_connect.work_status.git import read_git
+from ai_connect.work_status.observe import Observation
+from ai_connect.work_status.settings import StatusSettings
+from ai_connect.work_status.tracker import GitState, Tracker
+
+__all__ = ["Publisher", "publish_once"]
+
+RETRY_S = 30.0
+"""While the bridge is unreachable, how often the publisher looks whether it is back."""
+
+ReadGit = Callable[[Path], GitState | None]
+Identify = Callable[[Path], RepoIdentity | None]
+
+
+class Publisher:
+    """One session's status, published on ``client`` whenever it changes."""
+
+    def __init__(
+        self,
+        client: BridgeClient,
+        settings: StatusSettings,
+        cwd: Path,
+        *,
+        read: ReadGit = read_git,
+        identify: Identify = repo_identity,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.tracker = Tracker()
+        self.sent: WorkFields | None = None
+        """The last status the bridge was sent."""
+        self.frames = 0
+        """``work`` frames sent (bench/status_bench.py reads it)."""
+        self._cwd = cwd
+        self._read, self._identify = read, identify
+        self._repos: dict[Path, RepoIdentity | None] = {}
+        self._pending: list[Observation] = []
+        self._heard = False
+        self._due = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._failed = False
+
+    def take(self, observation: Observation) -> None:
+        """A hook's Observation (the local link calls this): published soon."""
+        if not self.settings.publish:
+            return
+        self._pending.append(observation)
+        self._heard = True
+        self._due.set()
+        self._idle.clear()
+
+    def waiting(self, on: bool) -> None:
+        """The model waits for a peer (``peer_wait``), or stopped waiting."""
+        self.tracker.waiting = on
+        if self._heard:
+            self._due.set()
+            self._idle.clear()
+
+    async def settled(self, timeout: float) -> None:
+        """Returns once everything taken so far has been published (or could not be)."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def run(self) -> None:
+        """Publishes until cancelled."""
+        while True:
+            if self._failed:  # the link is down: look again once it is back
+                with contextlib.suppress(BridgeError):
+                    await self.client.wait_connected(RETRY_S)
+                    self._failed = False
+                    self._due.set()
+                continue
+            await self._due.wait()
+            await self._round()
+
+    async def _repo(self, cwd: Path) -> RepoIdentity | None:
+        if cwd not in self._repos:
+            self._repos[cwd] = await asyncio.to_thread(self._identify, cwd)
+        return self._repos[cwd]
+
+    async def _round(self) -> None:
+        self._due.clear()
+        pending, self._pending = self._pending, []
+        for observation in pending:
+            if observation.cwd:
+                self._cwd = Path(observation.cwd)
+        repo = await self._repo(self._cwd)
+        for observation in pending:
+            self.tracker.apply(observation, repo.root if repo else None)
+        git = await asyncio.to_thread(self._read, repo.root) if repo else None
+        status = self.tracker.status(repo.key if repo else None, git, self.settings.task_summary)
+        if status != self.sent:
+            try:
+                await self.client.publish_work(status)
+            except BridgeError:
+                self._failed = True
+            else:
+                self.sent = status
+                self.frames += 1
+        if not self._due.is_set():
+            self._idle.set()
+
+
+def _load(path: Path) -> tuple[Tracker, dict[str, object] | None]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Tracker(), None
+    if not isinstance(data, dict):
+        return Tracker(), None
+    sent = data.get("sent")
+    return Tracker.from_dict(data), sent if isinstance(sent, dict) else None
+
+
+def _save(path: Path, tracker: Tracker, sent: WorkFields | None) -> None:
+    data = {**tracker.as_dict(), "sent": sent.model_dump() if sent is not None else None}
+    tmp = path.with_suffix(".tmp")
+    with contextlib.suppress(OSError):
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+
+
+async def publish_once(
+    client: BridgeClient,
+    observation: Observation,
+    settings: StatusSettings,
+    state: Path,
+    *,
+    read: ReadGit = read_git,
+    identify: Identify = repo_identity,
+) -> bool:
+    """A hook without an MCP server to hand to: one round, its tracker kept in ``state``
+    (a file of the session's own) between hook runs. ``True`` if a frame went out."""
+    if not settings.publish:
+        return False
+    tracker, sent = _load(state)
+    cwd = Path(observation.cwd) if observation.cwd else Path.cwd()
+    repo = await asyncio.to_thread(identify, cwd)
+    tracker.apply(observation, repo.root if repo else None)
+    git = await asyncio.to_thread(read, repo.root) if repo else None
+    status = tracker.status(repo.key if repo else None, git, settings.task_summary)
+    published = sent is None or status.model_dump() != sent
+    if published:
+        await client.publish_work(status)
+    _save(state, tracker, status)
+    return published
