@@ -405,8 +405,10 @@ def test_flags_beat_environment_and_config(
 def test_peers_lists_online_first_then_offline(
     url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """peers shows online peers first, offline ones with 'last seen'; --json has the fields."""
+    """peers shows online peers first, offline ones with 'last seen' (you, if known, marked);
+    --json has the fields; asking adds no peer."""
     register(url, "bob")
+    register(url, "carol")
 
     async def scenario() -> tuple[tuple[int, str, str], tuple[int, str, str]]:
         async with client(url, "alice"):
@@ -419,8 +421,9 @@ def test_peers_lists_online_first_then_offline(
     (code, out, _), (json_code, json_out, _) = run(scenario())
     assert code == json_code == 0
     lines = out.splitlines()
-    assert lines[:2] == ["online   alice (proj)", "online   carol (proj) (you)"]
-    assert re.fullmatch(r"offline  bob \(proj\) · last seen (just now|\d+ s ago)", lines[2])
+    assert lines[0] == "online   alice (proj)"
+    assert re.fullmatch(r"offline  bob \(proj\) · last seen (just now|\d+ s ago)", lines[1])
+    assert re.fullmatch(r"offline  carol \(proj\) \(you\) · last seen .*", lines[2])
     peers = {p["address"]: p for p in json.loads(json_out)}
     assert set(peers) == {"alice (proj)", "bob (proj)", "carol (proj)"}
     assert peers["bob (proj)"]["online"] is False and peers["alice (proj)"]["online"] is True
@@ -533,3 +536,42 @@ def test_admin_forget_removes_a_peer_and_its_mailbox(
     code, out, _ = cli_run(capsys, "peers", "--json", *as_(url, "alice"))
     assert "bob (proj)" not in {p["address"] for p in json.loads(out)}
     assert read_json(capsys, url, "bob") == []  # a new bob: an empty mailbox
+
+
+# --- commands that only ask never become peers (issue 11 item 14) -------------------------
+
+
+def test_read_only_commands_create_no_peer(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """status, peers, history, search, consensus list/status and a refused admin status
+    leave no peer behind: peers lists none of them, a broadcast stores no mail for them."""
+    register(url, "alice", "bob")
+    send_all(url, "alice", "bob", ["hello there"])
+    asked = [
+        ["status"],
+        ["peers"],
+        ["history", "alice"],
+        ["search", "hello"],
+        ["consensus", "list"],
+        ["consensus", "status", "prop-nope"],
+    ]
+    for n, argv in enumerate(asked):
+        cli_run(capsys, *argv, *as_(url, f"asker{n}"))
+    code, _, err = cli_run(capsys, "admin", "status", "--bridge", url, "--name", "boss")
+    assert code == 1 and "admin tokens only" in err
+    code, out, _ = cli_run(capsys, "peers", "--json", *as_(url, "asker0"))
+    assert code == 0
+    assert {p["address"] for p in json.loads(out)} == {"alice (proj)", "bob (proj)"}
+    (receipt,) = send_all_receipts(url, "alice", "*", ["to everyone"])
+    assert receipt["recipients"] == ["bob (proj)"]
+
+
+def send_all_receipts(url: str, sender: str, to: str, bodies: list[str]) -> list[dict[str, Any]]:
+    """Sends ``bodies`` from ``sender``; returns each receipt's id and recipients."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with client(url, sender) as c:
+            receipts = [await c.send(to, body) for body in bodies]
+        return [{"id": r.id, "recipients": list(r.recipients)} for r in receipts]
+
+    result: list[dict[str, Any]] = run(scenario())
+    return result

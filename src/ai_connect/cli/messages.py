@@ -159,7 +159,9 @@ def read(
     """
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, keep=True
+        ) as client:
             goal = client.welcome.tip if client.welcome else 0
             with _Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
@@ -169,6 +171,7 @@ def read(
                     await client.ack(batch, wait=True)
                     if client.inbox.received >= goal and not client.unread():
                         break
+            await client.ack([], wait=True)  # repeats of what an earlier run showed (§7)
             if client.inbox.acked < goal:
                 raise RequestTimeout(
                     f"{goal - client.inbox.acked} unread messages did not arrive within "
@@ -212,7 +215,9 @@ def wait(
     """
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, keep=True
+        ) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
             waiter = asyncio.ensure_future(client.wait(limit, sender))
@@ -251,7 +256,9 @@ def peers(
     """List the known peers: online first, then offline ones with when they were last seen."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             views, me = await client.peers(include_offline=True), client.address
         data = [terminal.peer_dict(p) for p in views]
         _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
@@ -276,7 +283,9 @@ def history(
     """Show the conversation with PEER (broadcasts included), oldest first."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             page = await client.history(peer, limit, before)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
@@ -306,7 +315,9 @@ def search(
     """Full-text search over the messages you may see, newest first."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             results = await client.search(query, limit, before)
         found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
@@ -334,7 +345,7 @@ def status(
     """Show your address, unread count, and the bridge's URL, version, storage, uptime."""
 
     async def run() -> int:
-        client = make_client(ctx, bridge, name, project, token, ca, fingerprint)
+        client = make_client(ctx, bridge, name, project, token, ca, fingerprint, mode="query")
         try:
             async with client:
                 data = terminal.status_dict(await client.status(), client.url)

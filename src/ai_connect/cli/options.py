@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 
 from ai_connect.client import BridgeClient
+from ai_connect.client.keep import Keep
 from ai_connect.config import client_settings, log_settings
 from ai_connect.errors import ConfigError
 
@@ -66,16 +67,27 @@ def make_client(
     fingerprint: str | None = None,
     *,
     kind: str = "cli",
+    mode: Literal["peer", "query"] = "peer",
+    keep: bool = False,
 ) -> BridgeClient:
     """The client of one command: settings from flags > env > config, TLS, no reconnect.
 
-    ``ctx.obj`` holds the extra BridgeClient arguments :func:`ai_connect.cli.main` was
-    given (tests pass the transport, ``connect``); a command takes ``ctx`` for this only.
+    ``mode="query"``: a command that only asks (status, peers, history, search, admin …)
+    never becomes a peer: it gets no mailbox and no broadcasts (docs/protocol.md §2.4).
+    ``keep``: a command that shows mail (read, wait) records what it showed on disk
+    before its ack, so a run killed in between does not show it again
+    (:mod:`ai_connect.client.keep`). ``ctx.obj`` holds the extra BridgeClient arguments
+    :func:`ai_connect.cli.main` was given (tests pass the transport, ``connect``); a
+    command takes ``ctx`` for this only.
     """
     settings = client_settings(
         url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint
     )
-    options = {"reconnect": False, **(ctx.obj or {})}
+    options: dict[str, Any] = {"reconnect": False, **(ctx.obj or {})}
+    if mode == "query":
+        options["mode"] = "query"
+    if keep:
+        options["keep"] = Keep()  # under XDG_STATE_HOME
     return BridgeClient.from_settings(settings, kind=kind, **options)
 
 

@@ -5,13 +5,19 @@ reconnects with backoff and jitter, resumes after the last handled message, keep
 outbox so a send made during an outage goes out after reconnect (same ``cid``, so the
 bridge stores it once), and hands each delivered message to the agent exactly once.
 
+Given a :class:`~ai_connect.client.keep.Keep` (the long-running surfaces pass one), the
+sends it answered ``queued`` for and the ids of the messages shown outlive the process:
+the next client of the same bridge, name and project sends what is left, and a message
+shown before a restart is not shown again (docs/protocol.md §7).
+
 It is built from parts (composition, not a class hierarchy)::
 
     BridgeClient   the public requests, the outbox (sends) and the inbox (deliveries)
      ├── Link      the WebSocket: connect, hello, read loop, heartbeat, reconnect, TLS pin
      ├── Pending   requests in flight: rid -> future, and rid -> cid for sends
      ├── Outbox    sends not yet confirmed, kept across outages (cid -> receipt future)
-     └── Inbox     deliveries: duplicates dropped, the cumulative ack (mailbox.py)
+     ├── Inbox     deliveries: duplicates dropped, the cumulative ack (mailbox.py)
+     └── Keep      optional: queued sends and shown ids on disk (keep.py)
 
 Every surface builds its client with :meth:`BridgeClient.from_settings`.
 """
@@ -32,6 +38,7 @@ from websockets.asyncio.client import connect as websockets_connect
 
 from ai_connect import __version__, tls
 from ai_connect.client.consensus import ConsensusMixin
+from ai_connect.client.keep import Keep
 from ai_connect.client.link import Connect, Link, LinkState, backoff
 from ai_connect.client.mailbox import Inbox, Message
 from ai_connect.client.outbox import Outbox, Receipt
@@ -40,6 +47,7 @@ from ai_connect.config import ClientSettings
 from ai_connect.errors import LocalProtocolError, NotConnected, RequestTimeout
 from ai_connect.protocol import (
     PROTOCOL_VERSION,
+    Accepted,
     Ack,
     Acked,
     AdminBrakes,
@@ -108,6 +116,7 @@ class BridgeClient(ConsensusMixin):
         ssl: ssl_module.SSLContext | None = None,
         fingerprint: str | None = None,
         connect: Connect = websockets_connect,
+        keep: Keep | None = None,
     ) -> None:
         self.url, self.name, self.project = url, name, project
         self.session = session or secrets.token_hex(8)
@@ -127,6 +136,13 @@ class BridgeClient(ConsensusMixin):
         self._outbox = Outbox()
         self._arrived = asyncio.Event()
         self._listeners: list[Callable[[Message | Presence], None]] = []
+        self._keep = keep
+        """Queued sends and shown ids on disk (``None``: in memory only)."""
+        self._held: set[str] = set()
+        """cids of the sends kept on disk until the bridge answers them."""
+        self._seen_for: str | None = None
+        """The mailbox whose shown ids the inbox has loaded from ``keep``."""
+        self._catching_up: asyncio.Task[None] | None = None
         self._link = Link(
             url,
             self._pending,
@@ -185,13 +201,34 @@ class BridgeClient(ConsensusMixin):
     def connected(self) -> bool:
         return self._link.connected
 
+    @property
+    def kept_in(self) -> str | None:
+        """The file that keeps queued sends and shown ids (``None``: memory only)."""
+        return str(self._keep.path) if self._keep is not None else None
+
     async def connect(self, *, wait: bool = True) -> None:
         """Opens the link. ``wait=False`` returns at once and keeps trying in the background."""
+        self._adopt()
         await self._link.open(wait=wait)
 
     async def close(self) -> None:
+        if self._catching_up is not None:
+            with contextlib.suppress(NotConnected):
+                await self._catching_up  # an ack frame already being written
         await self._link.close()
         self._outbox.fail(NotConnected("the client was closed before sending"))
+        if self._keep is not None:
+            if self._held:
+                log.info(
+                    "%d queued message(s) stay in %s: they go out when a client as %s (%s) "
+                    "starts again with the bridge %s (ai-connect mcp, for one)",
+                    len(self._held),
+                    self._keep.path,
+                    self.name,
+                    self.project,
+                    self.url,
+                )
+            self._keep.close()
 
     async def __aenter__(self) -> BridgeClient:
         await self.connect()
@@ -233,6 +270,8 @@ class BridgeClient(ConsensusMixin):
 
         Not connected: raises :class:`NotConnected`, or with ``queue=True`` keeps the
         message in the outbox, sends it after reconnect and returns a ``queued`` receipt.
+        With a ``keep`` the queued message is on disk (fsync'd) before the receipt is
+        returned (``Receipt.kept`` says where); without one it lives in this process only.
         """
         if not self.connected and not queue:
             raise self._link.not_connected()
@@ -255,13 +294,13 @@ class BridgeClient(ConsensusMixin):
                     self._forget(cid, frame)
                     raise
         if queue and not self.connected:
-            return Receipt(cid, "queued")
+            return self._hold(frame)
         wait = self.request_timeout if timeout is None else timeout
         try:
             return await asyncio.wait_for(asyncio.shield(receipt), wait)
         except TimeoutError as exc:
             if queue:
-                return Receipt(cid, "queued")
+                return self._hold(frame)
             self._forget(cid, frame)
             raise RequestTimeout(
                 f"the bridge did not confirm message {cid} within {wait:g} s; it may or may "
@@ -379,7 +418,11 @@ class BridgeClient(ConsensusMixin):
 
         With ``wait`` returns only once the bridge has stored the ack.
         """
+        messages = list(messages)
         self.inbox.mark_handled(messages)
+        if self._keep is not None and self.address is not None and messages:
+            # Before the ack: a restart from here on cannot show them again (§7).
+            self._keep.see(self._mailbox(self.address), (m.id for m in messages))
         target = self.inbox.ack_target()
         if target <= self.inbox.acked:
             return
@@ -406,6 +449,88 @@ class BridgeClient(ConsensusMixin):
         request: Request = frame
         wait = self.request_timeout if timeout is None else timeout
         return await self._pending.call(request, expect, wait, lambda: self._link.transmit(frame))
+
+    def _mailbox(self, address: str) -> str:
+        return f"{self.url} {address}"
+
+    def _hold(self, frame: Send) -> Receipt:
+        """A send we answer ``queued`` for: on disk first, if this client keeps state."""
+        if self._keep is None:
+            return Receipt(frame.cid, "queued")
+        raw = frame.model_dump(mode="json", by_alias=True, exclude_none=True)
+        self._keep.hold(self.url, self.name, self.project, frame.cid, raw)
+        self._held.add(frame.cid)
+        log.info(
+            "queued message %s to %s while the bridge %s is unreachable; kept in %s until "
+            "the bridge stores it",
+            frame.cid,
+            frame.to,
+            self.url,
+            self._keep.path,
+        )
+        return Receipt(frame.cid, "queued", kept=str(self._keep.path))
+
+    def _adopt(self) -> None:
+        """Takes over the queued sends an earlier client of this identity left on disk."""
+        if self._keep is None:
+            return
+        adopted = 0
+        for raw in self._keep.adopt(self.url, self.name, self.project):
+            cid = str(raw.get("cid"))
+            if cid in self._outbox:
+                continue
+            try:
+                frame = Send.model_validate(raw | {"rid": self._pending.send_rid(cid)})
+            except ValidationError as exc:
+                log.warning("cannot resend kept message %s from %s: %s", cid, self._keep.path, exc)
+                continue
+            self._outbox.add(frame)
+            self._held.add(cid)
+            adopted += 1
+        if adopted:
+            log.info(
+                "%d message(s) an earlier client as %s (%s) queued go out from %s once the "
+                "bridge %s answers (same cid: stored once)",
+                adopted,
+                self.name,
+                self.project,
+                self._keep.path,
+                self.url,
+            )
+
+    def _settled(self, cid: str, reply: ServerFrame, error: Error | None) -> None:
+        """The bridge answered a send: a kept one leaves the disk, or is marked refused."""
+        if self._keep is None or cid not in self._held:
+            return
+        self._held.discard(cid)
+        if error is not None:
+            why = f"{error.code}: {error.message}"
+            self._keep.refuse(cid, why)
+            log.warning(
+                "the bridge refused queued message %s (%s); it stays in %s (table outbox)",
+                cid,
+                why,
+                self._keep.path,
+            )
+            return
+        self._keep.release(cid)
+        stored = reply.id if isinstance(reply, Accepted) else None
+        log.info("queued message %s is stored by the bridge as %s", cid, stored)
+
+    def _catch_up(self) -> None:
+        """A repeat of a message shown before was dropped: ack it, or the bridge keeps
+        it in the window and delivers it at every connect (§3.3)."""
+        if self.inbox.ack_target() <= self.inbox.acked or not self.connected:
+            return
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.ensure_future(self._send_catch_up())
+
+    async def _send_catch_up(self) -> None:
+        target = self.inbox.ack_target()
+        if target > self.inbox.acked:
+            with contextlib.suppress(NotConnected):
+                await self._link.transmit(Ack(seq=target))
+                self.inbox.acked = max(self.inbox.acked, target)
 
     def _forget(self, cid: str, frame: Send) -> None:
         """A send nobody waits for any more: out of the outbox, its reply dropped."""
@@ -444,6 +569,10 @@ class BridgeClient(ConsensusMixin):
             self.inbox = Inbox()  # another mailbox: our cursor means nothing there
         self.welcome, self.address = welcome, welcome.address
         self.inbox.reset(welcome.acked)
+        mailbox = self._mailbox(welcome.address)
+        if self._keep is not None and self._seen_for != mailbox:
+            self.inbox.remember(self._keep.seen(mailbox))
+            self._seen_for = mailbox
         # Resend the outbox before anyone may send anew, so per-sender order holds (§7).
         resent: set[str] = set()
         while backlog := [f for f in self._outbox.frames() if f.cid not in resent]:
@@ -460,6 +589,8 @@ class BridgeClient(ConsensusMixin):
             if self.inbox.add(message):
                 self._arrived.set()
                 self._notify(message)
+            else:
+                self._catch_up()
             return
         if isinstance(frame, Presence):
             self._notify(frame)
@@ -470,6 +601,7 @@ class BridgeClient(ConsensusMixin):
         if (cid := self._pending.sent(frame)) is not None:
             if (error := self._outbox.settle(cid, frame)) is not None:
                 self.last_error = f"{error.code}: {error.message}"
+            self._settled(cid, frame, error)
             return
         if self._pending.answer(frame):
             return

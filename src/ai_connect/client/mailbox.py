@@ -104,6 +104,13 @@ class Inbox:
             items = [m for m in items if m.sender == sender]
         return items
 
+    def remember(self, ids: Iterable[str]) -> None:
+        """Ids handled before (by an earlier process of this surface): never shown again."""
+        for message_id in ids:
+            self._handled_ids[message_id] = None
+        while len(self._handled_ids) > self._remember:
+            self._handled_ids.popitem(last=False)
+
     def mark_handled(self, messages: Iterable[Message]) -> None:
         for message in messages:
             if self._unhandled.pop(message.id, None) is not None:
