@@ -25,6 +25,7 @@ import pytest
 
 from ai_connect import cli
 from ai_connect.client import BridgeClient, Message
+from ai_connect.errors import NotConnected
 from ai_connect.protocol import Presence
 from tests.support.bridge import ThreadedBridge
 from tests.support.inprocess import CLIENT_OPTIONS, serving, unserved_url
@@ -575,3 +576,31 @@ def send_all_receipts(url: str, sender: str, to: str, bodies: list[str]) -> list
 
     result: list[dict[str, Any]] = run(scenario())
     return result
+
+
+def test_read_killed_between_showing_and_its_ack_does_not_show_again(
+    url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """read printed a message and died before the bridge stored its ack: the next read
+    drops the bridge's repeat (the shown id is kept on disk) and acks it."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    register(url, "bob")
+    send_all(url, "alice", "bob", ["shown once"])
+    real_request = BridgeClient._request
+
+    async def ack_lost(self: BridgeClient, frame: Any, expect: Any, timeout: Any = None) -> Any:
+        if frame.type == "ack":
+            raise NotConnected("the process died here")
+        return await real_request(self, frame, expect, timeout)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BridgeClient, "_request", ack_lost)
+        code, out, _ = cli_run(capsys, "read", *as_(url, "bob"))
+    assert code == 1 and "    shown once" in out
+    code, out, _ = cli_run(capsys, "read", *as_(url, "bob"))
+    assert (code, out) == (0, "No unread messages.\n")
+    code, out, _ = cli_run(capsys, "status", "--json", *as_(url, "bob"))
+    assert json.loads(out)["unread"] == 0

@@ -520,7 +520,7 @@ class BridgeClient(ConsensusMixin):
     def _catch_up(self) -> None:
         """A repeat of a message shown before was dropped: ack it, or the bridge keeps
         it in the window and delivers it at every connect (§3.3)."""
-        if self.inbox.ack_target() <= self.inbox.acked or not self.connected:
+        if self.inbox.ack_target() <= self.inbox.acked:
             return
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.ensure_future(self._send_catch_up())
@@ -571,6 +571,7 @@ class BridgeClient(ConsensusMixin):
         self.inbox.reset(welcome.acked)
         mailbox = self._mailbox(welcome.address)
         if self._keep is not None and self._seen_for != mailbox:
+            # Deliveries may have come in with the welcome: drop those shown before (§7).
             self.inbox.remember(self._keep.seen(mailbox))
             self._seen_for = mailbox
         # Resend the outbox before anyone may send anew, so per-sender order holds (§7).

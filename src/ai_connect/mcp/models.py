@@ -202,6 +202,11 @@ class SendOut(ToolOut):
         description="accepted: stored by the bridge; queued: kept locally until the bridge "
         "is reachable again."
     )
+    kept: str | None = Field(
+        default=None,
+        description="queued: the file that keeps the message until the bridge stores it "
+        "(it survives a restart of this server); null: accepted, or held in memory only.",
+    )
     id: str | None
     cid: str
     to: str | None

@@ -139,6 +139,7 @@ def views_text(views: Sequence[MessageView], me: str | None, empty: str) -> str:
 def receipt_data(receipt: Receipt) -> dict[str, Any]:
     return {
         "state": receipt.state,
+        "kept": receipt.kept,
         "id": receipt.id,
         "cid": receipt.cid,
         "to": receipt.to,
@@ -162,10 +163,20 @@ def receipt_text(client: BridgeClient, receipt: Receipt, to: str) -> str:
             )
         return text
     why = f" ({client.last_error})" if client.last_error else ""
+    if receipt.kept is not None:
+        kept = (
+            f"kept on disk in {receipt.kept} and goes out by itself once the link is "
+            "back, even if this MCP server restarts first"
+        )
+    else:
+        kept = (
+            "held in this MCP server's memory only (lost if the server stops first) "
+            "and goes out by itself once the link is back"
+        )
     return (
         f"queued locally, not sent yet: the bridge at {client.url} is unreachable{why}. "
-        f"Message {receipt.cid} to {terminal.clean(to)} goes out by itself once the link is "
-        "back (the recipient is checked then); call peer_status to see the link."
+        f"Message {receipt.cid} to {terminal.clean(to)} is {kept} (the recipient is checked "
+        "then); call peer_status to see the link."
     )
 
 
