@@ -163,12 +163,15 @@ def test_send_to_an_online_peer_reports_live_delivery(
 def test_send_reads_the_message_from_stdin_and_attaches_context(
     url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """MESSAGE '-' reads stdin; --context-file, --thread and --reply-to reach the recipient."""
-    register(url, "bob")
+    """MESSAGE '-' reads stdin; --context-file, --thread and --reply-to (as read shows the
+    id) reach the recipient, the reply with the whole id."""
+    register(url, "bob", "alice")
+    [question] = send_all(url, "bob", "alice", ["a question"])
     notes = tmp_path / "notes.py"
     notes.write_text("print('hi')\n", encoding="utf-8")
     monkeypatch.setattr("sys.stdin", io.StringIO("from stdin\nline two"))
-    argv = ["send", "bob", "-", "--thread", "t1", "--reply-to", "m0", "--context-file", str(notes)]
+    short = question[-8:]
+    argv = ["send", "bob", "-", "--thread", "t1", "--reply-to", short, "--context-file", str(notes)]
     code, out, err = cli_run(capsys, *argv, "--json", *as_(url, "alice"))
     assert (code, err) == (0, "")
     sent_id = json.loads(out)["id"]
@@ -179,7 +182,7 @@ def test_send_reads_the_message_from_stdin_and_attaches_context(
     assert (message["from"], message["to"]) == ("alice (proj)", "bob (proj)")
     assert message["content"] == "from stdin\nline two"
     assert message["context"] == {"file": str(notes), "content": "print('hi')\n"}
-    assert (message["thread"], message["reply_to"]) == ("t1", "m0")
+    assert (message["thread"], message["reply_to"]) == ("t1", question)
     assert isinstance(message["timestamp"], float) and isinstance(message["seq"], int)
 
 
@@ -604,3 +607,26 @@ def test_read_killed_between_showing_and_its_ack_does_not_show_again(
     assert (code, out) == (0, "No unread messages.\n")
     code, out, _ = cli_run(capsys, "status", "--json", *as_(url, "bob"))
     assert json.loads(out)["unread"] == 0
+
+
+def test_reply_to_an_id_nobody_sent_is_refused_saying_where_ids_are(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--reply-to is checked against real ids: an unknown one sends nothing and says how
+    to see ids; read shows each message's distinct short form."""
+    register(url, "bob", "alice")
+    ids = send_all(url, "bob", "alice", ["one", "two"])
+    code, out, err = cli_run(
+        capsys, "send", "bob", "hi", "--reply-to", "ff069f80", *as_(url, "alice")
+    )
+    assert code == 1 and out == ""
+    assert "no message you can see has the id 'ff069f80'" in err
+    assert "'ai-connect read' or 'ai-connect history PEER'" in err
+    code, out, _ = cli_run(capsys, "read", *as_(url, "alice"))
+    assert code == 0
+    assert f"id …{ids[0][-8:]}" in out and f"id …{ids[1][-8:]}" in out
+    code, _, _ = cli_run(
+        capsys, "send", "bob", "re", "--reply-to", f"…{ids[1][-8:]}", *as_(url, "alice")
+    )
+    assert code == 0
+    assert read_json(capsys, url, "bob")[0]["reply_to"] == ids[1]

@@ -96,7 +96,10 @@ def send(
     to: Annotated[str, typer.Argument(metavar="TO", help="'Name (Project)', a name, or *")],
     message: Annotated[str, typer.Argument(metavar="MESSAGE", help="The text; - reads stdin")],
     thread: Annotated[str | None, typer.Option(help="Thread to file it under")] = None,
-    reply_to: Annotated[str | None, typer.Option(help="Id of the message it answers")] = None,
+    reply_to: Annotated[
+        str | None,
+        typer.Option(help="Id of the message it answers: whole, or as shown (…0e42f1a3)"),
+    ] = None,
     context_file: Annotated[
         Path | None,
         typer.Option(exists=True, dir_okay=False, readable=True, help="Attach FILE as context"),
@@ -125,12 +128,16 @@ def send(
 
     async def run() -> int:
         async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+            answers = reply_to
+            if reply_to is not None:
+                how = "See message ids with 'ai-connect read' or 'ai-connect history PEER'."
+                answers = await client.find_message(reply_to, how=how)
             receipt = await client.send(
                 to,
                 body,
                 context=context,
                 thread=thread,
-                reply_to=reply_to,
+                reply_to=answers,
                 timeout=timeout,
                 queue=False,
             )

@@ -36,7 +36,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError
 from websockets.asyncio.client import connect as websockets_connect
 
-from ai_connect import __version__, tls
+from ai_connect import __version__, message_ids, tls
 from ai_connect.client.consensus import ConsensusMixin
 from ai_connect.client.keep import Keep
 from ai_connect.client.link import Connect, Link, LinkState, backoff
@@ -44,7 +44,7 @@ from ai_connect.client.mailbox import Inbox, Message
 from ai_connect.client.outbox import Outbox, Receipt
 from ai_connect.client.pending import Pending, Request
 from ai_connect.config import ClientSettings
-from ai_connect.errors import LocalProtocolError, NotConnected, RequestTimeout
+from ai_connect.errors import LocalProtocolError, NotConnected, RequestTimeout, UnknownMessage
 from ai_connect.protocol import (
     PROTOCOL_VERSION,
     Accepted,
@@ -85,6 +85,9 @@ __all__ = ["BridgeClient", "LinkState", "Receipt", "backoff"]
 log = logging.getLogger("ai_connect.client")
 
 _R = TypeVar("_R")
+
+FIND_PAGES = 10
+"""History pages (of up to 500 messages) :meth:`BridgeClient.find_message` looks through."""
 
 
 class BridgeClient(ConsensusMixin):
@@ -306,6 +309,31 @@ class BridgeClient(ConsensusMixin):
                 f"the bridge did not confirm message {cid} within {wait:g} s; it may or may "
                 f"not have been stored: sending again with cid={cid} is safe"
             ) from exc
+
+    async def find_message(self, given: str, *, how: str) -> str:
+        """The full id of the message ``given`` names: a full id, its short form
+        (:func:`ai_connect.message_ids.short`) or a unique prefix, among the messages this
+        peer can see (its inbox, then its history, newest first). Raises
+        :class:`UnknownMessage` ending with ``how``: how the surface's user finds ids."""
+        found = message_ids.match(given, self.inbox.known_ids())
+        before: int | None = None
+        for _ in range(FIND_PAGES if not found and self.connected else 0):
+            page = await self.history(None, 500, before)
+            found = message_ids.match(given, (m.id for m in page.messages))
+            if found or page.before is None:
+                break
+            before = page.before
+        if len(found) == 1:
+            return found[0]
+        if found:
+            shown = ", ".join(found[:5]) + (" …" if len(found) > 5 else "")
+            raise UnknownMessage(
+                f"{given!r} matches {len(found)} messages ({shown}); give more of the id. {how}",
+                tuple(found),
+            )
+        where = "" if self.connected else " (the bridge is unreachable: only this session's"
+        where += " messages were checked)" if where else ""
+        raise UnknownMessage(f"no message you can see has the id {given!r}{where}. {how}")
 
     async def peers(self, include_offline: bool = True) -> list[PeerView]:
         reply = await self._request(

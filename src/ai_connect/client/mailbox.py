@@ -104,6 +104,10 @@ class Inbox:
             items = [m for m in items if m.sender == sender]
         return items
 
+    def known_ids(self) -> list[str]:
+        """The ids of every message this inbox holds or has handled (newest handled last)."""
+        return [*self._unhandled, *self._handled_ids]
+
     def remember(self, ids: Iterable[str]) -> list[Message]:
         """Ids handled before (by an earlier process of this surface): never shown again.
         Returns the unhandled messages that were among them (now handled)."""

@@ -78,7 +78,10 @@ class PeerSendArgs(ToolArgs):
         default=None, max_length=128, description="Thread name to group a conversation."
     )
     reply_to: str | None = Field(
-        default=None, max_length=128, description="Id of the message this answers."
+        default=None,
+        max_length=128,
+        description="Id of the message this answers, as peer_read/peer_history show it "
+        "(a unique end or start of it works too); checked against the messages you can see.",
     )
 
 

@@ -155,12 +155,16 @@ async def peer_send(call: Call, args: PeerSendArgs) -> Output:
     context = None
     if args.file is not None:
         context = (await _code(call, args.file, args.lines)).as_dict()
+    reply_to = args.reply_to
+    if reply_to is not None:
+        how = "Call peer_read or peer_history to see message ids, or leave reply_to out."
+        reply_to = await call.client.find_message(reply_to, how=how)
     receipt = await call.client.send(
         args.to,
         args.message,
         context=context,
         thread=args.thread,
-        reply_to=args.reply_to,
+        reply_to=reply_to,
         queue=True,
     )
     return Output(receipt_text(call.client, receipt, args.to), receipt_data(receipt))
