@@ -38,16 +38,21 @@ from websockets.asyncio.client import connect as websockets_connect
 
 from ai_connect import __version__, message_ids, tls
 from ai_connect.client.consensus import ConsensusMixin
+from ai_connect.client.durable import Durable
 from ai_connect.client.keep import Keep
 from ai_connect.client.link import Connect, Link, LinkState, backoff
 from ai_connect.client.mailbox import Inbox, Message
 from ai_connect.client.outbox import Outbox, Receipt
 from ai_connect.client.pending import Pending, Request
 from ai_connect.config import ClientSettings
-from ai_connect.errors import LocalProtocolError, NotConnected, RequestTimeout, UnknownMessage
+from ai_connect.errors import (
+    LocalProtocolError,
+    NotConnected,
+    RequestTimeout,
+    UnknownMessage,
+)
 from ai_connect.protocol import (
     PROTOCOL_VERSION,
-    Accepted,
     Ack,
     Acked,
     AdminBrakes,
@@ -139,12 +144,8 @@ class BridgeClient(ConsensusMixin):
         self._outbox = Outbox()
         self._arrived = asyncio.Event()
         self._listeners: list[Callable[[Message | Presence], None]] = []
-        self._keep = keep
+        self._durable = Durable(keep, url, name, project) if keep is not None else None
         """Queued sends and shown ids on disk (``None``: in memory only)."""
-        self._held: set[str] = set()
-        """cids of the sends kept on disk until the bridge answers them."""
-        self._seen_for: str | None = None
-        """The mailbox whose shown ids the inbox has loaded from ``keep``."""
         self._catching_up: asyncio.Task[None] | None = None
         self._link = Link(
             url,
@@ -204,11 +205,6 @@ class BridgeClient(ConsensusMixin):
     def connected(self) -> bool:
         return self._link.connected
 
-    @property
-    def kept_in(self) -> str | None:
-        """The file that keeps queued sends and shown ids (``None``: memory only)."""
-        return str(self._keep.path) if self._keep is not None else None
-
     async def connect(self, *, wait: bool = True) -> None:
         """Opens the link. ``wait=False`` returns at once and keeps trying in the background."""
         self._adopt()
@@ -220,18 +216,8 @@ class BridgeClient(ConsensusMixin):
                 await self._catching_up  # an ack frame already being written
         await self._link.close()
         self._outbox.fail(NotConnected("the client was closed before sending"))
-        if self._keep is not None:
-            if self._held:
-                log.info(
-                    "%d queued message(s) stay in %s: they go out when a client as %s (%s) "
-                    "starts again with the bridge %s (ai-connect mcp, for one)",
-                    len(self._held),
-                    self._keep.path,
-                    self.name,
-                    self.project,
-                    self.url,
-                )
-            self._keep.close()
+        if self._durable is not None:
+            self._durable.close()
 
     async def __aenter__(self) -> BridgeClient:
         await self.connect()
@@ -448,9 +434,9 @@ class BridgeClient(ConsensusMixin):
         """
         messages = list(messages)
         self.inbox.mark_handled(messages)
-        if self._keep is not None and self.address is not None and messages:
+        if self._durable is not None and self.address is not None and messages:
             # Before the ack: a restart from here on cannot show them again (§7).
-            self._keep.see(self._mailbox(self.address), (m.id for m in messages))
+            self._durable.see(self.address, (m.id for m in messages))
         target = self.inbox.ack_target()
         if target <= self.inbox.acked:
             return
@@ -478,72 +464,24 @@ class BridgeClient(ConsensusMixin):
         wait = self.request_timeout if timeout is None else timeout
         return await self._pending.call(request, expect, wait, lambda: self._link.transmit(frame))
 
-    def _mailbox(self, address: str) -> str:
-        return f"{self.url} {address}"
-
     def _hold(self, frame: Send) -> Receipt:
         """A send we answer ``queued`` for: on disk first, if this client keeps state."""
-        if self._keep is None:
+        if self._durable is None:
             return Receipt(frame.cid, "queued")
-        raw = frame.model_dump(mode="json", by_alias=True, exclude_none=True)
-        self._keep.hold(self.url, self.name, self.project, frame.cid, raw)
-        self._held.add(frame.cid)
-        log.info(
-            "queued message %s to %s while the bridge %s is unreachable; kept in %s until "
-            "the bridge stores it",
-            frame.cid,
-            frame.to,
-            self.url,
-            self._keep.path,
-        )
-        return Receipt(frame.cid, "queued", kept=str(self._keep.path))
+        return self._durable.hold(frame)
 
     def _adopt(self) -> None:
         """Takes over the queued sends an earlier client of this identity left on disk."""
-        if self._keep is None:
+        if self._durable is None:
             return
-        adopted = 0
-        for raw in self._keep.adopt(self.url, self.name, self.project):
+        for raw in self._durable.adopt(f.cid for f in self._outbox.frames()):
             cid = str(raw.get("cid"))
-            if cid in self._outbox:
-                continue
             try:
                 frame = Send.model_validate(raw | {"rid": self._pending.send_rid(cid)})
             except ValidationError as exc:
-                log.warning("cannot resend kept message %s from %s: %s", cid, self._keep.path, exc)
+                log.warning("cannot resend kept message %s: %s", cid, exc)
                 continue
             self._outbox.add(frame)
-            self._held.add(cid)
-            adopted += 1
-        if adopted:
-            log.info(
-                "%d message(s) an earlier client as %s (%s) queued go out from %s once the "
-                "bridge %s answers (same cid: stored once)",
-                adopted,
-                self.name,
-                self.project,
-                self._keep.path,
-                self.url,
-            )
-
-    def _settled(self, cid: str, reply: ServerFrame, error: Error | None) -> None:
-        """The bridge answered a send: a kept one leaves the disk, or is marked refused."""
-        if self._keep is None or cid not in self._held:
-            return
-        self._held.discard(cid)
-        if error is not None:
-            why = f"{error.code}: {error.message}"
-            self._keep.refuse(cid, why)
-            log.warning(
-                "the bridge refused queued message %s (%s); it stays in %s (table outbox)",
-                cid,
-                why,
-                self._keep.path,
-            )
-            return
-        self._keep.release(cid)
-        stored = reply.id if isinstance(reply, Accepted) else None
-        log.info("queued message %s is stored by the bridge as %s", cid, stored)
 
     def _catch_up(self) -> None:
         """A repeat of a message shown before was dropped: ack it, or the bridge keeps
@@ -597,11 +535,9 @@ class BridgeClient(ConsensusMixin):
             self.inbox = Inbox()  # another mailbox: our cursor means nothing there
         self.welcome, self.address = welcome, welcome.address
         self.inbox.reset(welcome.acked)
-        mailbox = self._mailbox(welcome.address)
-        if self._keep is not None and self._seen_for != mailbox:
+        if self._durable is not None:
             # Deliveries may have come in with the welcome: drop those shown before (§7).
-            self.inbox.remember(self._keep.seen(mailbox))
-            self._seen_for = mailbox
+            self.inbox.remember(self._durable.seen(welcome.address))
         # Resend the outbox before anyone may send anew, so per-sender order holds (§7).
         resent: set[str] = set()
         while backlog := [f for f in self._outbox.frames() if f.cid not in resent]:
@@ -630,7 +566,8 @@ class BridgeClient(ConsensusMixin):
         if (cid := self._pending.sent(frame)) is not None:
             if (error := self._outbox.settle(cid, frame)) is not None:
                 self.last_error = f"{error.code}: {error.message}"
-            self._settled(cid, frame, error)
+            if self._durable is not None:
+                self._durable.settled(cid, frame, error)
             return
         if self._pending.answer(frame):
             return
