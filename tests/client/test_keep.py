@@ -55,3 +55,24 @@ def test_shown_ids_are_kept_per_mailbox_newest_up_to_the_limit(tmp_path: Path) -
     again.close()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "client.sqlite3").stat().st_mode) == 0o600
+
+
+def test_clients_that_keep_no_send_leave_no_lock_file(tmp_path: Path) -> None:
+    """Hooks and ``read`` only record shown ids: their runs leave no owner files behind;
+    a client that still keeps a send leaves its lock for a successor to take."""
+    for _ in range(3):
+        keep = Keep(tmp_path)
+        keep.adopt(URL, "alice", "p")
+        keep.see("m1", ["a"])
+        keep.close()
+    owners = tmp_path / "owners"
+    assert not owners.exists() or list(owners.iterdir()) == []
+    keeper = Keep(tmp_path)
+    keeper.hold(URL, "alice", "p", "c1", frame("c1"))
+    keeper.close()
+    assert [p.name for p in owners.iterdir()] == [f"{keeper.owner}.lock"]
+    successor = Keep(tmp_path)
+    assert [f["cid"] for f in successor.adopt(URL, "alice", "p")] == ["c1"]
+    assert successor.release("c1")
+    successor.close()
+    assert list(owners.iterdir()) == []

@@ -87,7 +87,7 @@ def make_client(
     if mode == "query":
         options["mode"] = "query"
     if keep:
-        options["keep"] = Keep()  # under XDG_STATE_HOME
+        options["keep"] = Keep(outbox=False)  # under XDG_STATE_HOME; it never queues
     return BridgeClient.from_settings(settings, kind=kind, **options)
 
 

@@ -535,8 +535,9 @@ class BridgeClient(ConsensusMixin):
             self.inbox = Inbox()  # another mailbox: our cursor means nothing there
         self.welcome, self.address = welcome, welcome.address
         self.inbox.reset(welcome.acked)
-        if self._durable is not None:
-            # Deliveries may have come in with the welcome: drop those shown before (§7).
+        if self._durable is not None and welcome.unread:
+            # Only unacked mail can repeat. It may have come in with the welcome already:
+            # drop what was shown before (§7.1).
             self.inbox.remember(self._durable.seen(welcome.address))
         # Resend the outbox before anyone may send anew, so per-sender order holds (§7).
         resent: set[str] = set()

@@ -69,8 +69,12 @@ def default_folder() -> Path:
 class Keep:
     """One client's disk state: its outbox rows (as their owner) and the shown ids."""
 
-    def __init__(self, folder: Path | None = None, *, remember: int = REMEMBER) -> None:
+    def __init__(
+        self, folder: Path | None = None, *, remember: int = REMEMBER, outbox: bool = True
+    ) -> None:
         self.folder = folder if folder is not None else default_folder()
+        self.outbox = outbox
+        """``False``: a client that never queues (hooks, ``read``): it adopts nothing."""
         self.path = self.folder / FILE_NAME
         self.owner = secrets.token_hex(8)
         self._remember = remember
@@ -105,9 +109,8 @@ class Keep:
     def adopt(self, url: str, name: str, project: str) -> list[dict[str, Any]]:
         """The unrefused sends that gone owners kept for ``url``, ``name`` and ``project``,
         oldest first; they are this client's rows from now on."""
-        if fcntl is None or not self.path.exists():
+        if fcntl is None or not self.outbox or not self.path.exists():
             return []
-        self._own()
         db = self._open()
         where = "url = ? AND name = ? AND project = ? AND refused IS NULL AND owner != ?"
         owners = [
@@ -116,6 +119,9 @@ class Keep:
                 f"SELECT DISTINCT owner FROM outbox WHERE {where}", (url, name, project, self.owner)
             )
         ]
+        if not owners and self._lock is None:
+            return []  # nothing to take over, nothing of ours: no lock file for this client
+        self._own()
         for owner in owners:
             if not self._gone(owner):
                 continue
@@ -159,11 +165,19 @@ class Keep:
     # --- the file ---------------------------------------------------------------------
 
     def close(self) -> None:
-        """Closes the file and lets go of this owner's rows (a later client adopts them)."""
+        """Closes the file and lets go of this owner's rows (a later client adopts them);
+        an owner that keeps no row leaves no lock file behind."""
+        mine = 0
         if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                query = "SELECT COUNT(*) FROM outbox WHERE owner = ?"
+                mine = self._db.execute(query, (self.owner,)).fetchone()[0]
             self._db.close()
             self._db = None
         if self._lock is not None:
+            if not mine:
+                with contextlib.suppress(OSError):
+                    (self.folder / "owners" / f"{self.owner}.lock").unlink()
             os.close(self._lock)
             self._lock = None
 
@@ -207,22 +221,32 @@ class Keep:
 
     def _owners(self) -> Path:
         folder = self.folder / "owners"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {folder}: {exc}; fix its permissions") from exc
         return folder
 
     def _own(self) -> None:
         """Holds this owner's lock: while it is held, nobody adopts our rows."""
         if self._lock is not None or fcntl is None:
             return
-        fd = os.open(self._owners() / f"{self.owner}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = self._owners() / f"{self.owner}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc}; fix its permissions") from exc
+        fcntl.flock(fd, fcntl.LOCK_EX)  # our own new file: granted at once
         self._lock = fd
 
     def _gone(self, owner: str) -> bool:
         """Whether ``owner`` no longer runs: its lock is free (then its file goes)."""
         assert fcntl is not None
         path = self._owners() / f"{owner}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot open {path}: {exc}; fix its permissions") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -127,7 +127,7 @@ def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
 
 def _client(link: Link, hook: HookInput, settings: HookSettings, reconnect: bool) -> BridgeClient:
     options = {"reconnect": reconnect, "connect_timeout": settings.connect_timeout_s}
-    keep = Keep(settings.keep_dir) if settings.keep_dir is not None else None
+    keep = Keep(settings.keep_dir, outbox=False) if settings.keep_dir is not None else None
     return BridgeClient.from_settings(
         link.connection,
         kind=f"hook-{hook.client}",
