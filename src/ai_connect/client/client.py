@@ -467,6 +467,13 @@ class BridgeClient(ConsensusMixin):
     def _hold(self, frame: Send) -> Receipt:
         """A send we answer ``queued`` for: on disk first, if this client keeps state."""
         if self._durable is None:
+            log.warning(
+                "queued message %s to %s is held in this process's memory only (no keep): "
+                "it is lost if the process stops before the bridge %s is back",
+                frame.cid,
+                frame.to,
+                self.url,
+            )
             return Receipt(frame.cid, "queued")
         return self._durable.hold(frame)
 
