@@ -39,6 +39,9 @@ def test_a_queued_send_survives_a_restart_of_the_server_and_is_stored_once(
             assert data(queued)["state"] == "queued"
             where = str(tmp_path / "client.sqlite3")
             assert data(queued)["kept"] == where and f"kept on disk in {where}" in text(queued)
+            status = await call(a, "peer_status")
+            assert (data(status)["queued"], data(status)["kept_in"]) == (1, where)
+            assert f"queued:    1 not yet stored by the bridge (kept in {where})" in text(status)
         assert f"kept in {where}" in caplog.text
         async with bridge(store, url=url), in_memory(settings(url, "bob")) as b:
             async with served(kept(url, "alice", tmp_path)) as (a, hub):

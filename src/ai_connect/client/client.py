@@ -205,6 +205,16 @@ class BridgeClient(ConsensusMixin):
     def connected(self) -> bool:
         return self._link.connected
 
+    @property
+    def queued(self) -> int:
+        """Sends the bridge has not confirmed yet (the outbox)."""
+        return len(self._outbox)
+
+    @property
+    def kept_in(self) -> str | None:
+        """The file that keeps queued sends and shown ids (``None``: in memory only)."""
+        return self._durable.path if self._durable is not None else None
+
     async def connect(self, *, wait: bool = True) -> None:
         """Opens the link. ``wait=False`` returns at once and keeps trying in the background."""
         self._adopt()

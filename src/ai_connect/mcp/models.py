@@ -251,6 +251,12 @@ class StatusOut(ToolOut):
     bridge_unread: int | None = None
     peers_online: int | None = None
     peers_known: int | None = None
+    queued: int = Field(default=0, description="Sends not yet stored by the bridge.")
+    kept_in: str | None = Field(
+        default=None,
+        description="The file that keeps queued sends (and the ids shown) across restarts "
+        "of this server; null: memory only.",
+    )
 
 
 def schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -237,6 +237,7 @@ async def peer_status(call: Call, args: NoArgs) -> Output:
     data |= {"bridge": c.url, "state": str(c.state), "since": c.state_since}
     data |= {"unread": len(c.unread()), "last_error": c.last_error, "identity": call.identity}
     data |= {"server_version": c.welcome.server if c.welcome else None}
+    data |= {"queued": c.queued, "kept_in": c.kept_in}
     data |= {"ai_connect_version": __version__, "mcp_version": package_version("mcp")}
     if c.connected:
         with contextlib.suppress(BridgeError):  # the link just dropped: report what we know

@@ -209,6 +209,10 @@ def status_text(status: Mapping[str, Any], now: float) -> str:
         f"versions:  ai-connect {status['ai_connect_version']}, mcp {status['mcp_version']}, "
         f"bridge {status['server_version'] or 'unknown'}",
     ]
+    if status.get("queued"):
+        kept = status.get("kept_in")
+        where = f"kept in {kept}" if kept else "held in memory only"
+        lines.append(f"queued:    {status['queued']} not yet stored by the bridge ({where})")
     if status.get("last_error"):
         lines.append(f"last error: {terminal.clean(str(status['last_error']))}")
     return "\n".join(lines)
