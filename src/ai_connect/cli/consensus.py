@@ -122,7 +122,7 @@ def status(
     """Show one proposal: status, outcome, every vote and the tally."""
 
     async def run() -> dict[str, Any]:
-        async with make_client(ctx, bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token, mode="query") as client:
             return await client.proposal_status(proposal)
 
     _show(asyncio.run(run()), as_json)
@@ -148,7 +148,7 @@ def list_(
         raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint="--status")
 
     async def run() -> list[dict[str, Any]]:
-        async with make_client(ctx, bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token, mode="query") as client:
             return await client.proposals(only, limit)  # type: ignore[arg-type]
 
     _show(asyncio.run(run()), as_json)

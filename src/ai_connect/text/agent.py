@@ -145,6 +145,7 @@ def views_text(views: Sequence[MessageView], me: str | None, empty: str) -> str:
 def receipt_data(receipt: Receipt) -> dict[str, Any]:
     return {
         "state": receipt.state,
+        "kept": receipt.kept,
         "id": receipt.id,
         "cid": receipt.cid,
         "to": receipt.to,
@@ -168,10 +169,20 @@ def receipt_text(client: BridgeClient, receipt: Receipt, to: str) -> str:
             )
         return text
     why = f" ({client.last_error})" if client.last_error else ""
+    if receipt.kept is not None:
+        kept = (
+            f"kept on disk in {receipt.kept} and goes out by itself once the link is "
+            "back, even if this MCP server restarts first"
+        )
+    else:
+        kept = (
+            "held in this MCP server's memory only (lost if the server stops first) "
+            "and goes out by itself once the link is back"
+        )
     return (
         f"queued locally, not sent yet: the bridge at {client.url} is unreachable{why}. "
-        f"Message {receipt.cid} to {neutralise(to)} goes out by itself once the link is "
-        "back (the recipient is checked then); call peer_status to see the link."
+        f"Message {receipt.cid} to {neutralise(to)} is {kept} (the recipient is checked "
+        "then); call peer_status to see the link."
     )
 
 
@@ -204,6 +215,10 @@ def status_text(status: Mapping[str, Any], now: float) -> str:
         f"versions:  ai-connect {status['ai_connect_version']}, mcp {status['mcp_version']}, "
         f"bridge {status['server_version'] or 'unknown'}",
     ]
+    if status.get("queued"):
+        kept = status.get("kept_in")
+        where = f"kept in {kept}" if kept else "held in memory only"
+        lines.append(f"queued:    {status['queued']} not yet stored by the bridge ({where})")
     if status.get("last_error"):
         lines.append(f"last error: {neutralise(str(status['last_error']))}")
     return "\n".join(lines)

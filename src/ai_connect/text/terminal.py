@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ai_connect import message_ids
 from ai_connect.client import Receipt
 from ai_connect.identity import BROADCAST
 from ai_connect.protocol import MessageView, PeerView, StatusReport
@@ -51,8 +52,10 @@ def defang(text: str) -> str:
     return neutralise(text, multiline=True)
 
 
-def short_id(message_id: str, width: int = 8) -> str:
-    return message_id if len(message_id) <= width else message_id[:width] + "…"
+def short_id(message_id: str) -> str:
+    """The distinguishing end of a message id, ``…0e42f1a3`` (:mod:`ai_connect.message_ids`):
+    what ``--reply-to`` takes."""
+    return message_ids.short(message_id)
 
 
 def stamp(ts: float, now: float) -> str:
