@@ -342,3 +342,23 @@ def test_unknown_client_and_both_scopes_are_usage_errors(project: Path) -> None:
     """A wrong client name or --project with --user exits 2 (usage)."""
     assert main(["setup", "emacs"]) == 2
     assert main(["setup", "codex", "--user", "--project"]) == 2
+
+
+# --- first contact: --dry-run words, --dir ------------------------------------------------
+
+
+def test_dry_run_says_would_create_never_created(project: Path) -> None:
+    """--dry-run names what it would do ("would create"), not what it did not do."""
+    code, out = setup("claude-code", "--dry-run")
+    listed = [line.split() for line in out.splitlines() if line.startswith("  ")]
+    assert code == 0 and listed
+    assert all(words[0] != "created" for words in listed), out
+    assert any(words[:2] == ["would", "create"] for words in listed), out
+
+
+def test_setup_dir_must_exist(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt --dir is a usage error (exit 2) and creates no folder."""
+    typo = project.parent / "porj"
+    code, _ = setup("vscode", "--dir", str(typo))
+    assert code == 2 and not typo.exists()
+    assert "does not exist" in capsys.readouterr().err

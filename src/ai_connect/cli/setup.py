@@ -87,6 +87,15 @@ def vscode_user_dir(home: Path) -> Path:
     return home / ".config" / "Code" / "User"
 
 
+_WOULD = {
+    "created": "would create",
+    "updated": "would update",
+    "removed": "would remove",
+    "restored": "would restore",
+}
+"""What ``--dry-run`` says instead of each action it did not carry out."""
+
+
 def _show(
     client: str, reports: list[Report], dry_run: bool, uninstall: bool, options: Options
 ) -> None:
@@ -95,7 +104,8 @@ def _show(
             sys.stdout.write(report.diff)
     for report in reports:
         extra = f"  (backup: {report.backup})" if report.backup else ""
-        print(f"  {report.action:<9} {report.path}{extra}")
+        action = _WOULD.get(report.action, report.action) if dry_run else report.action
+        print(f"  {action:<9} {report.path}{extra}")
     changed = [r for r in reports if r.action != "unchanged"]
     if dry_run:
         print("Dry run: nothing was written.")
@@ -124,7 +134,13 @@ def setup(
         bool, typer.Option("--uninstall", help="Remove exactly what setup added")
     ] = False,
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="The project [default: git root of cwd]")
+        Path | None,
+        typer.Option(
+            "--dir",
+            exists=True,  # a misspelt --dir is an error, never a new folder
+            file_okay=False,
+            help="The project, an existing folder [default: git root of cwd]",
+        ),
     ] = None,
     command: Annotated[
         str | None,
