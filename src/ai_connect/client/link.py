@@ -37,6 +37,7 @@ from ai_connect.errors import (
     TlsError,
 )
 from ai_connect.protocol import (
+    CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
     Hello,
     Ping,
@@ -110,6 +111,8 @@ class Link:
         self.state = LinkState.CLOSED
         self.state_since = clock()
         self.last_error: str | None = None
+        self.close_code: int | None = None
+        """The close code of the last link that closed (``CLOSE_AUTH``: the token ended)."""
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
@@ -188,6 +191,12 @@ class Link:
     def not_connected(self) -> NotConnected:
         """The error for a request made with no link: where, why, and what to do."""
         why = f" ({self.last_error})" if self.last_error else ""
+        if self.close_code == CLOSE_AUTH:  # it runs: it no longer takes our token
+            return NotConnected(
+                f"not connected to the bridge at {self.url}{why}; it no longer accepts "
+                "this connection's token: pass a valid one (--token, AI_CONNECT_TOKEN or "
+                "bridge.token), which the bridge's operator gives out"
+            )
         return NotConnected(
             f"not connected to the bridge at {self.url}{why}; start it with "
             f"'ai-connect bridge' or point --bridge / AI_CONNECT_BRIDGE at it"
@@ -237,6 +246,9 @@ class Link:
             self.last_error = f"{type(exc).__name__}: {exc}".strip()
             if isinstance(exc, InvalidMessage) and self.url.lower().startswith("ws://"):
                 self.last_error += "; if the bridge serves wss://, use its wss:// URL"
+            elif isinstance(exc, ConnectionResetError) and self.url.lower().startswith("wss://"):
+                # A plain ws:// bridge drops a TLS hello: it runs, on the other scheme.
+                self.last_error += "; if the bridge serves ws:// (no TLS), use its ws:// URL"
             raise self.not_connected() from exc
         if self._pin is not None:
             await self._check_pin(ws)
@@ -252,6 +264,7 @@ class Link:
             self._ws = None
             raise
         self.last_error = None
+        self.close_code = None
         self._reader = reader
         await self._on_welcome(welcome)  # e.g. the outbox, before anyone may send anew (§7)
         self._set_state(LinkState.CONNECTED)
@@ -299,6 +312,7 @@ class Link:
                     with contextlib.suppress(ConnectionClosed):
                         await ws.wait_closed()
                     self.last_error = f"link closed (code {ws.close_code}: {ws.close_reason})"
+                    self.close_code = ws.close_code
                     if self._reader is not None:
                         self._reader.cancel()
                     log.info("disconnected from %s: %s", self.url, self.last_error)
