@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
 from ai_connect import __version__
@@ -16,6 +17,7 @@ from ai_connect.code_context import DEFAULT_MAX_BYTES
 from ai_connect.config import client_settings, mcp_address
 from ai_connect.errors import ConfigError
 from ai_connect.mcp import channel as mcp_channel
+from ai_connect.mcp.front import BY_HAND
 from ai_connect.mcp.http import serve_http
 from ai_connect.mcp.server import (
     Identity,
@@ -68,6 +70,8 @@ def run(
     check_identity(Identity(own.name, own.project), "choose another --name or --project")
     settings = McpSettings(own, tools)
     if transport == "stdio":
+        if sys.stdin.isatty():  # by hand (behind the front, fd 0 is a pipe: it said so)
+            sys.stderr.write(BY_HAND)
         log.info("ai-connect mcp %s on stdio as %s (%s)", __version__, own.name, own.project)
         asyncio.run(serve_stdio(settings, channel))
     else:
