@@ -40,6 +40,7 @@ from ai_connect.cli import (
     upkeep,  # noqa: F401 - its commands join `ai-connect admin`
 )
 from ai_connect.errors import BridgeError
+from ai_connect.launcher import spell
 from ai_connect.text import terminal
 
 __all__ = ["app", "run"]
@@ -140,7 +141,9 @@ def run(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | No
         return EXIT_ERROR
     except BridgeError as exc:
         if as_json:
-            print(terminal.to_json(terminal.error_dict(exc)), flush=True)
-        print(terminal.error_text(exc), file=sys.stderr)
+            error = terminal.error_dict(exc)
+            error["error"]["hint"] = spell(error["error"]["hint"])
+            print(terminal.to_json(error), flush=True)
+        print(spell(terminal.error_text(exc)), file=sys.stderr)
         return EXIT_ERROR
     return code if isinstance(code, int) else 0

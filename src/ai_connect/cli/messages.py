@@ -32,6 +32,7 @@ from ai_connect.cli.options import (
 )
 from ai_connect.client import BridgeClient, Message
 from ai_connect.errors import NotConnected, RequestTimeout
+from ai_connect.launcher import spell
 from ai_connect.protocol import CLOSE_AUTH
 from ai_connect.text import terminal
 
@@ -313,7 +314,7 @@ def history(
             return 0
         _out(terminal.messages_text(found, time.time(), client.address) or "No messages.")
         if page.before is not None:
-            _out(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}")
+            _out(spell(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}"))
         return 0
 
     _run(run())
@@ -344,7 +345,9 @@ def search(
         text = terminal.messages_text(found, time.time(), client.address)
         _out(text or f"No messages match {terminal.clean(query)!r}.")
         if results.before is not None:
-            _out(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
+            _out(
+                spell(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
+            )
         return 0
 
     _run(run())

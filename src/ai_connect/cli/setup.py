@@ -16,6 +16,7 @@ import typer
 from ai_connect.agent_setup.apply import Report, apply, read_file
 from ai_connect.agent_setup.clients import ADVISOR_WAIT_S, CLIENTS, Options, Scope, plan
 from ai_connect.errors import ConfigError
+from ai_connect.launcher import spell
 
 __all__ = ["program", "project_root", "setup", "vscode_user_dir"]
 
@@ -114,9 +115,9 @@ def _show(
         print(f"Nothing changed: ai-connect {state} for {client}.")
     if not uninstall and not dry_run:
         if changed:
-            print(_NOTES[client].rstrip("\n"))
+            print(spell(_NOTES[client].rstrip("\n")))
         if wake := _wake_note(client, options):
-            print(wake)
+            print(spell(wake))
         if client in ("claude-code", "codex", "gemini"):
             print(options.grants.describe())
 
