@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,61 @@ def test_json_usage_errors_are_json_too(capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = cli_run(capsys, "consensus", "vote", "p", "maybe", "--json")
     assert code == 2
     assert json.loads(out)["error"]["type"] == "UsageError"
+
+
+def test_a_bad_name_is_one_clear_error_not_connected_no(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status --name 'bad(name': no 'connected: no' line, no pydantic 'Value error,'."""
+    code, out, err = cli_run(capsys, "status", "--bridge", url, "--name", "bad(name")
+    assert (code, out) == (1, "")
+    assert err.startswith("LocalProtocolError: cannot register as 'bad(name'")
+    assert "Value error" not in err
+
+
+def test_the_bridge_banner_names_its_own_database_in_the_token_hint(tmp_path: Path) -> None:
+    """A bridge on --db X says 'ai-connect token create NAME --db X' (else the token would
+    go to the default database); on the default one, no --db."""
+    from ai_connect.cli.bridge import _auth_line
+
+    db = tmp_path / "my bridge.db"
+    assert f"'ai-connect token create NAME --db '{db}''" in _auth_line([], False, db)
+    assert "'ai-connect token create NAME' turns it on" in _auth_line([], False, None)
+
+
+def test_wait_cut_off_by_a_revoked_token_blames_the_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A waiter whose token is revoked exits 1 saying the bridge no longer accepts the
+    token, not 'check that it runs'."""
+    from ai_connect.bridge.auth import new_token
+    from ai_connect.bridge.store.memory import MemoryStore
+    from ai_connect.protocol import Presence
+    from tests.support.bridge import ThreadedBridge
+    from tests.support.inprocess import serving
+
+    now = time.time()
+    alice_token, alice = new_token("alice", now=now)
+    watch_token, watcher = new_token("watcher", now=now)
+    store = MemoryStore()
+    with (
+        ThreadedBridge(store, listen=False, tokens=(alice, watcher), auth_reload_s=3600) as br,
+        serving(br) as served,
+    ):
+
+        async def scenario() -> int:
+            joined: asyncio.Queue[Presence] = asyncio.Queue()
+            async with client(served, "watcher", presence=True, token=watch_token) as w:
+                w.add_listener(lambda e: joined.put_nowait(e) if isinstance(e, Presence) else None)
+                argv = ["wait", "--timeout", "20", *as_(served, "alice"), "--token", alice_token]
+                waiting = asyncio.ensure_future(asyncio.to_thread(base.main, argv))
+                while (await asyncio.wait_for(joined.get(), 10)).peer.address != "alice (proj)":
+                    pass
+                assert store.revoke_token(alice.id, time.time())
+                assert br.server is not None
+                await asyncio.to_thread(br.call, br.server.reload_tokens())
+                return await asyncio.wait_for(waiting, 15)
+
+        assert run(scenario()) == 1
+    err = capsys.readouterr().err
+    assert "no longer accepts this token" in err and "check that it runs" not in err, err

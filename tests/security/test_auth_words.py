@@ -13,6 +13,7 @@ from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.client import LinkState
 from ai_connect.errors import NotConnected
 from ai_connect.protocol import CLOSE_AUTH
+from tests.support.bridge import bridge as real_bridge
 from tests.support.inprocess import bridge
 
 from ..client.support import make_client, run
@@ -46,3 +47,18 @@ def test_a_revoked_token_is_told_in_sentences_and_blames_the_token(
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("bridge error")]
     assert said, caplog.text
     assert all("revoked; ask" in line for line in said), said
+
+
+def test_wss_to_a_plain_bridge_says_to_use_ws_not_to_start_it() -> None:
+    """wss:// to a bridge serving ws://: the error says use its ws:// URL, and never
+    'start it with ai-connect bridge' (it runs)."""
+
+    async def scenario() -> None:
+        async with real_bridge() as server:
+            secure = server.url.replace("ws://", "wss://")
+            with pytest.raises(NotConnected) as refused:
+                await make_client(secure, "alice", reconnect=False).connect()
+            said = str(refused.value)
+            assert "use its ws:// URL" in said and "start it with" not in said, said
+
+    run(scenario())

@@ -111,6 +111,8 @@ class Link:
         self.state = LinkState.CLOSED
         self.state_since = clock()
         self.last_error: str | None = None
+        self._other_scheme: str | None = None
+        """``ws://`` or ``wss://`` when the last attempt met a server of the other scheme."""
         self.close_code: int | None = None
         """The close code of the last link that closed (``CLOSE_AUTH``: the token ended)."""
         self._ws: ClientConnection | None = None
@@ -191,6 +193,13 @@ class Link:
     def not_connected(self) -> NotConnected:
         """The error for a request made with no link: where, why, and what to do."""
         why = f" ({self.last_error})" if self.last_error else ""
+        if self._other_scheme is not None:  # something answered, on the other scheme
+            return NotConnected(
+                f"not connected to the bridge at {self.url}{why}; something answers there, "
+                f"but not as {self.url.split('://')[0]}://: if the bridge serves "
+                f"{self._other_scheme}, use its {self._other_scheme} URL (--bridge or "
+                "AI_CONNECT_BRIDGE)"
+            )
         if self.close_code == CLOSE_AUTH:  # it runs: it no longer takes our token
             return NotConnected(
                 f"not connected to the bridge at {self.url}{why}; it no longer accepts "
@@ -244,11 +253,11 @@ class Link:
             raise error from exc
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             self.last_error = f"{type(exc).__name__}: {exc}".strip()
+            self._other_scheme = None
             if isinstance(exc, InvalidMessage) and self.url.lower().startswith("ws://"):
-                self.last_error += "; if the bridge serves wss://, use its wss:// URL"
+                self._other_scheme = "wss://"
             elif isinstance(exc, ConnectionResetError) and self.url.lower().startswith("wss://"):
-                # A plain ws:// bridge drops a TLS hello: it runs, on the other scheme.
-                self.last_error += "; if the bridge serves ws:// (no TLS), use its ws:// URL"
+                self._other_scheme = "ws://"  # a plain bridge drops a TLS hello
             raise self.not_connected() from exc
         if self._pin is not None:
             await self._check_pin(ws)
