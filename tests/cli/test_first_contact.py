@@ -240,3 +240,10 @@ def test_wait_cut_off_by_a_revoked_token_blames_the_token(
         assert run(scenario()) == 1
     err = capsys.readouterr().err
     assert "no longer accepts this token" in err and "check that it runs" not in err, err
+
+
+def test_help_as_a_command_shows_the_same_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`ai-connect help` and `ai-connect help consensus vote` are --help of those."""
+    assert cli_run(capsys, "help")[:2] == cli_run(capsys, "--help")[:2]
+    code, out, _ = cli_run(capsys, "help", "consensus", "vote")
+    assert code == 0 and out == cli_run(capsys, "consensus", "vote", "--help")[1]

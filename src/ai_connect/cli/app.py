@@ -119,6 +119,8 @@ def run(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | No
     ``{"error": {...}}`` on stdout, so a script reads JSON whatever happened.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["help"]:  # `ai-connect help [COMMAND …]`, as git and pip have it
+        args = [*args[1:], "--help"]
     as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
         code = app(
