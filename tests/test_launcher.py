@@ -70,19 +70,26 @@ def test_setup_script_says_where_ai_connect_is_links_it_and_says_what_next(
     """sh scripts/setup.sh --link (installed already): progress lines, the program's path,
     a link in ~/.local/bin, that this folder is not on PATH, and the next commands; once
     on PATH, the next commands are bare."""
-    env = {**os.environ, "HOME": str(tmp_path), "PATH": BARE_PATH}
+    # This interpreter's python3 (3.11+, whatever /usr/bin has), in a folder of its own.
+    python = tmp_path / "python-bin" / "python3"
+    python.parent.mkdir()
+    python.symlink_to(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
+    bare = f"{python.parent}:{BARE_PATH}"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "PATH": bare}
     argv = ["sh", str(ROOT / "scripts" / "setup.sh"), "--link"]
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert all(line.startswith("setup: ") for line in lines), lines
     program = ROOT / ".venv" / "bin" / "ai-connect"
-    link = tmp_path / ".local" / "bin" / "ai-connect"
+    link = home / ".local" / "bin" / "ai-connect"
     assert link.resolve() == program.resolve()
     assert f"ai-connect is {program} (" in done.stdout
-    assert f"{tmp_path}/.local/bin is not on your PATH" in done.stdout
+    assert f"{home}/.local/bin is not on your PATH" in done.stdout
     assert f"next: the bridge:          {program} bridge" in done.stdout
-    env["PATH"] = f"{link.parent}:{BARE_PATH}"
+    env["PATH"] = f"{link.parent}:{bare}"
     again = subprocess.run(argv[:2], capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stderr
     assert "pip skipped" in again.stdout
