@@ -46,7 +46,9 @@ if [ -x .venv/bin/ai-connect ] && { [ "$have" = "$digest [test]" ] || [ "$have" 
 else
   say "installing ai-connect$extras and its dependencies into .venv with pip (the first time takes about a minute)"
   rm -f "$stamp"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras"
+  quiet="--quiet"
+  [ -t 1 ] && quiet=""  # a person at a terminal sees pip's own progress
+  .venv/bin/python -m pip install $quiet --disable-pip-version-check -e ".$extras"
   echo "$digest $extras" >"$stamp"
 fi
 

@@ -247,3 +247,21 @@ def test_help_as_a_command_shows_the_same_help(capsys: pytest.CaptureFixture[str
     assert cli_run(capsys, "help")[:2] == cli_run(capsys, "--help")[:2]
     code, out, _ = cli_run(capsys, "help", "consensus", "vote")
     assert code == 0 and out == cli_run(capsys, "consensus", "vote", "--help")[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"),
+    [
+        (["consensus", "vote", "prop-1", "aprove"], "did you mean approve?"),
+        (["consensus", "list", "--status", "opne"], "did you mean open?"),
+        (["consensus", "propose", "q", "--to", "b", "--rule", "majorty"], "did you mean majority?"),
+        (["setup", "claude"], "did you mean claude-code?"),
+        (["sned", "bob", "hi"], "Did you mean 'send'?"),
+    ],
+)
+def test_typos_of_values_and_commands_get_did_you_mean(
+    argv: list[str], meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt choice, client or command is a usage error (exit 2) naming the likely one."""
+    code, _, err = cli_run(capsys, *argv)
+    assert code == 2 and meant in err, err

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ai_connect.cli.options import JsonOpt, ProjectOpt, TokenOpt, make_client
+from ai_connect.cli.options import JsonOpt, ProjectOpt, TokenOpt, choose, make_client
 from ai_connect.errors import RequestRejected
 from ai_connect.text import terminal
 from ai_connect.text.agent import proposal_text
@@ -75,8 +75,7 @@ def propose(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask the participants to vote on QUESTION; prints the new proposal."""
-    if rule not in ("majority", "unanimous", "quorum"):
-        raise typer.BadParameter("use majority, unanimous or quorum", param_hint="--rule")
+    choose(rule, ("majority", "unanimous", "quorum"), "--rule")
     if rule == "quorum" and quorum is None:
         raise typer.BadParameter(
             "rule quorum needs --quorum N (approvals needed)", param_hint="--rule"
@@ -112,8 +111,7 @@ def vote(
     as_json: JsonOpt = False,
 ) -> None:
     """Cast or change your vote (or, as the judge of an escalated proposal, rule)."""
-    if choice not in ("approve", "reject", "abstain"):
-        raise typer.BadParameter("use approve, reject or abstain", param_hint="CHOICE")
+    choose(choice, ("approve", "reject", "abstain"), "CHOICE")
     picked: Literal["approve", "reject", "abstain"] = choice  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
@@ -183,8 +181,8 @@ def list_(
 ) -> None:
     """List the proposals you authored, are asked in, or judge, newest first."""
     allowed = ("open", "escalated", "decided", "expired", "withdrawn")
-    if only is not None and only not in allowed:
-        raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint="--status")
+    if only is not None:
+        choose(only, allowed, "--status")
 
     async def run() -> list[dict[str, Any]]:
         async with make_client(ctx, bridge, name, project, token) as client:

@@ -9,8 +9,10 @@ Typer cannot group parameters, so each command repeats the options in its signat
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +31,7 @@ __all__ = [
     "PinOpt",
     "ProjectOpt",
     "TokenOpt",
+    "choose",
     "make_client",
     "setup_logging",
 ]
@@ -54,6 +57,17 @@ PinOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
+
+
+def choose(value: str, choices: Sequence[str], param: str, what: str = "") -> str:
+    """``value`` if it is one of ``choices``; else a usage error (exit 2) that lists them
+    and says which one a typo most likely meant (``did you mean approve?``)."""
+    if value in choices:
+        return value
+    close = difflib.get_close_matches(value.lower(), list(choices), n=1, cutoff=0.6)
+    meant = f"did you mean {close[0]}? " if close else ""
+    head = f"{what} {value!r}: " if what else f"{value!r}: "
+    raise typer.BadParameter(f"{head}{meant}use one of {', '.join(choices)}", param_hint=param)
 
 
 def make_client(

@@ -15,6 +15,7 @@ import typer
 
 from ai_connect.agent_setup.apply import Report, apply, read_file
 from ai_connect.agent_setup.clients import ADVISOR_WAIT_S, CLIENTS, Options, Scope, plan
+from ai_connect.cli.options import choose
 from ai_connect.errors import ConfigError
 from ai_connect.launcher import spell
 
@@ -170,8 +171,7 @@ def setup(
     """
     if project and user:
         raise typer.BadParameter("choose --project or --user, not both")
-    if client not in CLIENTS:
-        raise typer.BadParameter(f"unknown client {client!r}; use one of {', '.join(CLIENTS)}")
+    choose(client, CLIENTS, "CLIENT", "unknown client")
     home = Path.home()
     scope = Scope(
         user=user,
