@@ -1,6 +1,7 @@
 """``ai-connect mcp`` over stdio, started by hand: Ctrl-C (SIGINT) and SIGTERM stop it with
-exit code 0 while its stdin stays open, and its advert to the hooks is removed (docs/mcp.md).
-Real processes, with and without the quick front (mcp/front.py)."""
+exit code 0 while its stdin stays open, and its advert to the hooks is marked stopped (no
+hook attaches to it any more; docs/mcp.md). Real processes, with and without the quick
+front (mcp/front.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ai_connect.hooks import agent_link
 from tests.mcp.support import cli_env
 
 INITIALIZE = {
@@ -41,8 +43,8 @@ def _line(stream: object, timeout: float) -> bytes:
 def test_a_signal_stops_the_stdio_server_with_0_and_removes_its_advert(
     sig: signal.Signals, front: str, tmp_path: Path
 ) -> None:
-    """Answered initialize, stdin still open: SIGINT or SIGTERM ends it, exit 0, and the
-    runtime dir holds no advert of it afterwards."""
+    """Answered initialize, stdin still open: SIGINT or SIGTERM ends it, exit 0, and its
+    advert is marked stopped: found by no hook, read as "server gone"."""
     runtime = tmp_path / "run"
     env = {**cli_env(tmp_path), "AI_CONNECT_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
     if front == "off":
@@ -72,4 +74,6 @@ def test_a_signal_stops_the_stdio_server_with_0_and_removes_its_advert(
             if proc.poll() is None:
                 proc.kill()
         assert code == 0, proc.stderr.read() if proc.stderr else ""
-        assert list((runtime / "agents").glob("*")) == []
+        env = {"AI_CONNECT_RUNTIME_DIR": str(runtime)}
+        assert agent_link.find([os.getpid()], env=env) is None
+        assert agent_link.server_gone([os.getpid()], env=env)
