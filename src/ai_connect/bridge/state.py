@@ -20,7 +20,7 @@ from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.errors import UnknownPeer
-from ai_connect.protocol import Limits, WorkView
+from ai_connect.protocol import CLOSE_AUTH, Limits, WorkView
 
 __all__ = [
     "ALLOWED",
@@ -40,8 +40,7 @@ __all__ = [
 CLOSE_POLICY = 1008
 CLOSE_GOING_AWAY = 1001
 CLOSE_REPLACED = 4000
-CLOSE_AUTH = 4001
-"""The connection's token was revoked or expired, or auth was turned on (docs/security.md)."""
+# CLOSE_AUTH (4001, protocol.limits): the token was revoked or expired, or auth turned on.
 
 
 class Phase(Enum):

@@ -9,14 +9,17 @@ Typer cannot group parameters, so each command repeats the options in its signat
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
 from ai_connect.client import BridgeClient
+from ai_connect.client.keep import Keep
 from ai_connect.config import client_settings, log_settings
 from ai_connect.errors import ConfigError
 
@@ -31,6 +34,7 @@ __all__ = [
     "ProjectOpt",
     "TokenFileOpt",
     "TokenOpt",
+    "choose",
     "make_client",
     "setup_logging",
     "warn_token_flag",
@@ -82,6 +86,17 @@ PinOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
 
 
+def choose(value: str, choices: Sequence[str], param: str, what: str = "") -> str:
+    """``value`` if it is one of ``choices``; else a usage error (exit 2) that lists them
+    and says which one a typo most likely meant (``did you mean approve?``)."""
+    if value in choices:
+        return value
+    close = difflib.get_close_matches(value.lower(), list(choices), n=1, cutoff=0.6)
+    meant = f"did you mean {close[0]}? " if close else ""
+    head = f"{what} {value!r}: " if what else f"{value!r}: "
+    raise typer.BadParameter(f"{head}{meant}use one of {', '.join(choices)}", param_hint=param)
+
+
 def make_client(
     ctx: typer.Context,
     bridge: str | None,
@@ -92,13 +107,20 @@ def make_client(
     fingerprint: str | None = None,
     *,
     kind: str = "cli",
-    mode: Literal["query", "observe"] | None = None,
+    mode: Literal["peer", "query", "observe"] = "peer",
+    keep: bool = False,
 ) -> BridgeClient:
     """The client of one command: settings from flags > env > config, TLS, no reconnect.
 
-    ``ctx.obj`` holds the extra BridgeClient arguments :func:`ai_connect.cli.main` was
-    given (tests pass the transport, ``connect``); the command's ``--token-file`` is read
-    from ``ctx.params``. A ``--token`` is warned about: the process list shows it.
+    ``mode="query"``: a command that only asks (status, peers, history, search, admin …)
+    never becomes a peer: it gets no mailbox and no broadcasts (docs/protocol.md §2.4);
+    ``mode="observe"``: the operators' event feed (§9).
+    ``keep``: a command that shows mail (read, wait) records what it showed on disk
+    before its ack, so a run killed in between does not show it again
+    (:mod:`ai_connect.client.keep`). ``ctx.obj`` holds the extra BridgeClient arguments
+    :func:`ai_connect.cli.main` was given (tests pass the transport, ``connect``); the
+    command's ``--token-file`` is read from ``ctx.params``. A ``--token`` is warned
+    about: the process list shows it.
     """
     warn_token_flag(token)
     settings = client_settings(
@@ -111,8 +133,10 @@ def make_client(
         fingerprint=fingerprint,
     )
     options: dict[str, Any] = {"reconnect": False, **(ctx.obj or {})}
-    if mode is not None:
+    if mode != "peer":
         options["mode"] = mode
+    if keep:
+        options["keep"] = Keep(outbox=False)  # under XDG_STATE_HOME; it never queues
     return BridgeClient.from_settings(settings, kind=kind, **options)
 
 

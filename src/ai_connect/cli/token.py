@@ -192,7 +192,8 @@ def revoke(
 def admin_client(
     ctx: typer.Context, bridge: str | None, name: str | None, token: str | None
 ) -> BridgeClient:
-    return make_client(ctx, bridge, name, "admin", token, kind="admin")
+    """An operator's client: it only asks, so it never becomes a peer (protocol §2.4)."""
+    return make_client(ctx, bridge, name, "admin", token, kind="admin", mode="query")
 
 
 AdminBridgeOpt = Annotated[

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.client.keep import Keep, default_folder
 from ai_connect.client.mailbox import Message
 from ai_connect.config import ClientSettings, client_settings
 from ai_connect.errors import BridgeError
@@ -90,6 +91,9 @@ class HookSettings:
     """Extra BridgeClient arguments (tests pass the transport and short timeouts)."""
     chain: tuple[int, ...] | None = None
     """This process and its ancestors (default: read from the system; tests inject it)."""
+    keep_dir: Path | None = field(default_factory=default_folder)
+    """Where the ids of the messages shown are kept, so that a hook that died between
+    showing mail and its ack does not show it again (:mod:`ai_connect.client.keep`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +132,13 @@ def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
 
 def _client(link: Link, hook: HookInput, settings: HookSettings, reconnect: bool) -> BridgeClient:
     options = {"reconnect": reconnect, "connect_timeout": settings.connect_timeout_s}
+    keep = Keep(settings.keep_dir, outbox=False) if settings.keep_dir is not None else None
     return BridgeClient.from_settings(
         link.connection,
         kind=f"hook-{hook.client}",
         session=link.session,
         attach=True,
+        keep=keep,
         **(options | dict(settings.client_options)),
     )
 

@@ -111,9 +111,41 @@ def message_text(message: Mapping[str, Any], me: str | None = None) -> str:
         head += f" · reply to {neutralise(str(message['reply_to']))}"
     lines = [head + "]", *_indent(str(message["content"]), "    ")]
     context = message.get("context")
-    if isinstance(context, Mapping) and context:
+    if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
+        lines += _proposal_lines(context["proposal"], to)
+    elif isinstance(context, Mapping) and context:
         lines += _context_lines(context)
     return neutralise("\n".join(lines), multiline=True)
+
+
+def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+    """A proposal a message carries: its state, what it came with, and how this reader
+    votes (or rules) with the consensus tools. Peer text made safe."""
+    status = terminal.clean(str(p.get("status", "")))
+    if p.get("outcome"):
+        status += f": {terminal.clean(str(p['outcome']))}"
+    pid = terminal.clean(str(p.get("id", "")))
+    lines = [f"    proposal {pid} [{status}] · rule {terminal.clean(str(p.get('rule', '')))}"]
+    attached = p.get("context")
+    if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
+        lines += _indent("context: " + attached["text"], "    ")
+    if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
+        lines += _context_lines(attached["code"])
+    participants = [str(a) for a in p.get("participants") or ()]
+    if p.get("status") == "open" and to in participants:
+        how = (
+            f"    Vote with consensus_vote(proposal={pid!r}, choice='approve', 'reject' or "
+            "'abstain', reason=...)"
+        )
+        lines.append(
+            how + (", or reply in its thread with [LGTM] or [CONTINUE]." if p.get("tags") else ".")
+        )
+    elif p.get("status") == "escalated" and to == p.get("judge"):
+        lines.append(
+            f"    Rule with consensus_vote(proposal={pid!r}, choice='approve' or 'reject', "
+            "reason=...)."
+        )
+    return lines
 
 
 def messages_text(messages: Sequence[Message], more: int, connected: bool) -> str:
@@ -145,6 +177,7 @@ def views_text(views: Sequence[MessageView], me: str | None, empty: str) -> str:
 def receipt_data(receipt: Receipt) -> dict[str, Any]:
     return {
         "state": receipt.state,
+        "kept": receipt.kept,
         "id": receipt.id,
         "cid": receipt.cid,
         "to": receipt.to,
@@ -168,10 +201,20 @@ def receipt_text(client: BridgeClient, receipt: Receipt, to: str) -> str:
             )
         return text
     why = f" ({client.last_error})" if client.last_error else ""
+    if receipt.kept is not None:
+        kept = (
+            f"kept on disk in {receipt.kept} and goes out by itself once the link is "
+            "back, even if this MCP server restarts first"
+        )
+    else:
+        kept = (
+            "held in this MCP server's memory only (lost if the server stops first) "
+            "and goes out by itself once the link is back"
+        )
     return (
         f"queued locally, not sent yet: the bridge at {client.url} is unreachable{why}. "
-        f"Message {receipt.cid} to {neutralise(to)} goes out by itself once the link is "
-        "back (the recipient is checked then); call peer_status to see the link."
+        f"Message {receipt.cid} to {neutralise(to)} is {kept} (the recipient is checked "
+        "then); call peer_status to see the link."
     )
 
 
@@ -204,6 +247,10 @@ def status_text(status: Mapping[str, Any], now: float) -> str:
         f"versions:  ai-connect {status['ai_connect_version']}, mcp {status['mcp_version']}, "
         f"bridge {status['server_version'] or 'unknown'}",
     ]
+    if status.get("queued"):
+        kept = status.get("kept_in")
+        where = f"kept in {kept}" if kept else "held in memory only"
+        lines.append(f"queued:    {status['queued']} not yet stored by the bridge ({where})")
     if status.get("last_error"):
         lines.append(f"last error: {neutralise(str(status['last_error']))}")
     return "\n".join(lines)
@@ -216,12 +263,11 @@ def error_text(tool: str, exc: BridgeError, client: BridgeClient | None = None) 
 
 
 def _error_text(tool: str, exc: BridgeError, client: BridgeClient | None) -> str:
-    if isinstance(exc, UnknownPeer):
+    if isinstance(exc, UnknownPeer) and exc.code == ErrorCode.AMBIGUOUS_PEER:
         names = ", ".join(neutralise(c) for c in exc.candidates)
-        if exc.code == ErrorCode.AMBIGUOUS_PEER:
-            return f"{exc.message}. Call {tool} again with one full address: {names}."
-        more = f"; candidates: {names}" if names else ""
-        return f"{exc.message}. Call peer_list to see who is known{more}."
+        return f"{exc.message}. Call {tool} again with one full address: {names}."
+    if isinstance(exc, UnknownPeer):
+        return f"{exc.message}. {exc.hint_for('agent').rstrip('.')}."
     if isinstance(exc, NotConnected):
         where = f"the bridge at {client.url}" if client is not None else "the bridge"
         why = f" ({client.last_error})" if client is not None and client.last_error else ""
@@ -232,7 +278,8 @@ def _error_text(tool: str, exc: BridgeError, client: BridgeClient | None) -> str
     if isinstance(exc, RequestTimeout):
         return f"{exc}. Call {tool} again; if it keeps failing, call peer_status."
     if isinstance(exc, RequestRejected):
-        hint = f" {exc.hint}" if exc.hint else ""
+        hint = exc.hint_for("agent")
+        hint = f" {hint}" if hint else ""
         return f"the bridge refused {tool}: {exc.message}.{hint}"
     return str(exc)
 
