@@ -70,6 +70,9 @@ class Advert:
     """When the server stopped (it marks its advert so, rather than deleting it): a hook
     started after that must know the session's server is gone (:func:`server_gone`).
     Such a mark is removed once its agent is gone too."""
+    status: str | None = None
+    """The Unix socket on which it takes its hooks' work-status observations
+    (:mod:`ai_connect.work_status.link`); ``None``: publishing is off."""
 
 
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -127,6 +130,7 @@ def advertise(
     *,
     env: Mapping[str, str] | None = None,
     agent: int | None = None,
+    status: Path | None = None,
 ) -> Iterator[Path]:
     """Advertises this process's bridge session to the hooks of its agent while open."""
     agent = os.getppid() if agent is None else agent
@@ -134,6 +138,8 @@ def advertise(
     private_dir(folder)
     path = folder / f"{agent}-{os.getpid()}{_SUFFIX}"
     advert = Advert(agent, os.getpid(), url, name, project, session, time.time())
+    if status is not None:
+        advert = replace(advert, status=str(status))
     _write(path, advert)
     try:
         yield path
@@ -154,15 +160,21 @@ def _write(path: Path, advert: Advert) -> None:
 
 @contextlib.contextmanager
 def stdio_session(
-    url: str, name: str, project: str, *, env: Mapping[str, str] | None = None
+    url: str,
+    name: str,
+    project: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    status: Path | None = None,
 ) -> Iterator[str]:
     """A fresh bridge session id for a stdio MCP server, advertised to its agent's hooks.
 
     ``ai-connect mcp`` (stdio) gives its BridgeClient this ``session`` while the block
-    runs, so the agent's hooks can attach to exactly its address (docs/hooks.md).
+    runs, so the agent's hooks can attach to exactly its address (docs/hooks.md);
+    ``status``: the socket of its work-status link, named in the advert.
     """
     session = secrets.token_hex(16)
-    with advertise(url, name, project, session, env=env):
+    with advertise(url, name, project, session, env=env, status=status):
         yield session
 
 

@@ -36,6 +36,7 @@ from ai_connect.client.mailbox import Message
 from ai_connect.config import ClientSettings, client_settings
 from ai_connect.errors import BridgeError
 from ai_connect.hooks import agent_link
+from ai_connect.hooks import status as work_status
 from ai_connect.hooks.contracts import (
     PROMPT_EVENTS,
     HookInput,
@@ -107,6 +108,8 @@ class Link:
     """The agent's pid when found through its MCP server's advert."""
     server: int | None = None
     """The pid of that MCP server: once it is gone, the session is ending."""
+    status: str | None = None
+    """The socket on which that server takes work-status observations (docs/hooks.md)."""
 
 
 def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
@@ -125,7 +128,7 @@ def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
     if advert is not None and settings.name in (None, advert.name):
         url = cfg.url if settings.bridge else advert.url
         served = replace(cfg, url=url, name=advert.name, project=advert.project)
-        return Link(served, advert.session, advert.agent, server=advert.pid)
+        return Link(served, advert.session, advert.agent, server=advert.pid, status=advert.status)
     session = agent_link.bridge_session(hook.session) if hook.session else secrets.token_hex(8)
     return Link(cfg, session, None)
 
@@ -242,7 +245,9 @@ async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_e
     """Mid-turn: unread mail as additional context; nothing at all when there is none."""
     if hook.client in ("claude", "codex") and hook.event in PROMPT_EVENTS:
         await dismiss_waiter(hook, settings)  # a new turn: the idle-time waiter steps aside
-    client = _client(resolve_link(hook, settings), hook, settings, reconnect=False)
+    link = resolve_link(hook, settings)
+    unsent = await work_status.hand(hook, settings.env, link.status, human_prompt(hook))
+    client = _client(link, hook, settings, reconnect=False)
     try:
         await client.connect()
     except BridgeError as exc:
@@ -250,6 +255,7 @@ async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_e
         return 0
     try:
         assert client.welcome is not None
+        await work_status.publish(client, hook, settings.env, unsent)
         if human_prompt(hook):
             await client.human()  # a person spoke: paused conversations resume (§3.6)
         if not client.welcome.unread:
@@ -272,11 +278,14 @@ async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_e
 
 async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:
     """The turn ends: continue it with unread mail (Codex, Gemini CLI, Cursor, sync Stop)."""
-    client = _client(resolve_link(hook, settings), hook, settings, reconnect=False)
+    link = resolve_link(hook, settings)
+    unsent = await work_status.hand(hook, settings.env, link.status, False)
+    client = _client(link, hook, settings, reconnect=False)
     shown = 0
     try:
         await client.connect()
         assert client.welcome is not None
+        await work_status.publish(client, hook, settings.env, unsent)
         if client.welcome.unread:
             await client.drain(settings.drain_s)
         if settings.wait_s > 0 and not _waking(client):
@@ -367,6 +376,11 @@ async def run_wait(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, settings.timeout_s - min(5.0, settings.timeout_s * 0.1))
     chain = settings.chain or tuple(agent_link.process_chain())
+    unsent = None
+    if hook.client == "claude":  # the turn ended: idle (Codex's sync Stop hook says so)
+        advert = agent_link.find(chain, env=settings.env)
+        sock = advert.status if advert is not None else None
+        unsent = await work_status.hand(hook, settings.env, sock, False)
     if any(agent_link.one_shot(agent_link.command_line(pid)) for pid in chain[1:4]):
         return 0  # claude -p, codex exec: no turn follows, and waiting would hold it open
     if wake is None:
@@ -385,6 +399,7 @@ async def run_wait(
         try:
             with contextlib.suppress(BridgeError):
                 await client.wait_connected(settings.connect_timeout_s)
+                await work_status.publish(client, hook, settings.env, unsent)
                 _ready(settings, client)
             return await _wait_loop(client, settings, leave, deadline, watch, wake)
         finally:

@@ -58,6 +58,9 @@ from ai_connect.protocol import PROTOCOL_VERSION, Hello
 from ai_connect.text import receipts
 from ai_connect.text.agent import error_text
 from ai_connect.text.neutral import neutralise, neutralise_data
+from ai_connect.work_status import link as status_link
+from ai_connect.work_status.publisher import Publisher, publishing
+from ai_connect.work_status.settings import StatusSettings, status_settings
 
 __all__ = [
     "ALL_TOOLS",
@@ -159,6 +162,8 @@ class Hub:
         self.default = self.new_client(self.identity)
         self.watch = LinkWatch(self.default)
         """The default client's link, in the log and on ``/healthz``."""
+        self.publisher: Publisher | None = None
+        """The default client's work status (stdio: its hooks hand it what they see)."""
         self._shared: dict[Identity, BridgeClient] = {}
 
     def new_client(self, who: Identity) -> BridgeClient:
@@ -296,7 +301,15 @@ async def _call_tool(
     try:
         client, who = await scope.client_for(ctx)
         call = Call(client, scope.hub.settings.tools, ctx.session.report_progress, who)
-        out = await tool.run(call, args)
+        publisher = scope.hub.publisher if who == "server" else None
+        if publisher is not None and tool.name == "peer_wait":  # waiting for a peer (§10)
+            publisher.waiting(True)
+            try:
+                out = await tool.run(call, args)
+            finally:
+                publisher.waiting(False)
+        else:
+            out = await tool.run(call, args)
     except BridgeError as exc:
         log.debug("%s failed: %s", tool.name, exc)
         return _text_result(error_text(tool.name, exc, client))
@@ -353,6 +366,15 @@ def build_server(
     return server
 
 
+@asynccontextmanager
+async def _publishing(hub: Hub, status: StatusSettings, sock: Path | None) -> AsyncIterator[None]:
+    """The stdio session's work status (docs/hooks.md): its hooks hand it over a socket."""
+    cwd = hub.settings.tools.cwd
+    async with publishing(hub.default, status, sock, cwd) as publisher:
+        hub.publisher = publisher
+        yield
+
+
 async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
     """Serves one agent session over stdin/stdout until the client closes stdin, or until
     SIGINT/SIGTERM (a run by hand, a service manager): then it returns normally too.
@@ -364,21 +386,33 @@ async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
     await stdio.stop_on_signals(_serve_stdio(settings, channel))
 
 
+def _status() -> tuple[StatusSettings, Path | None]:
+    """The work-status switches, and the socket the hooks hand their observations to."""
+    try:
+        status = status_settings()
+        return status, status_link.socket_path() if status.publish else None
+    except ConfigError as exc:  # a broken status: section must not stop the server
+        log.warning("work status is off: %s", exc)
+        return StatusSettings(publish=False), None
+
+
 async def _serve_stdio(settings: McpSettings, channel: str) -> None:
     own = settings.client
+    status, sock = _status()
     with (
-        agent_link.stdio_session(own.url, own.name, own.project) as session,
+        agent_link.stdio_session(own.url, own.name, own.project, status=sock) as session,
         stdio.claimed_stdin() as stdin,
     ):
         options = {"session": session, **settings.client_options}
         settings = dataclasses.replace(settings, client_options=options)
         if channel == "off":
-            server = build_server(settings)
-            async with stdio_server(stdin=stdin) as (read, write):
-                await server.run(read, write, server.create_initialization_options())
+            async with Hub(settings) as hub, _publishing(hub, status, sock):
+                server = build_server(settings, lifespan=sharing(McpScope(hub)))
+                async with stdio_server(stdin=stdin) as (read, write):
+                    await server.run(read, write, server.create_initialization_options())
             return
         with mcp_channel.claimed_stdout() as wire:
-            async with Hub(settings) as hub:
+            async with Hub(settings) as hub, _publishing(hub, status, sock):
                 push = mcp_channel.Channel(hub.default, channel, wire=wire)
                 server = build_server(settings, lifespan=sharing(McpScope(hub)), channel=push)
                 pushing = asyncio.create_task(push.run())

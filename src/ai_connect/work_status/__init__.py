@@ -20,3 +20,5 @@ A hook hands its Observation to its agent's MCP server over a Unix socket (the s
 reads git and publishes on the connection it already holds); without such a server it
 publishes itself, on the connection it opens for the mail check anyway.
 """
+
+__all__: list[str] = []

@@ -18,19 +18,20 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from ai_connect.client import BridgeClient
 from ai_connect.errors import BridgeError
 from ai_connect.protocol import WorkFields
 from ai_connect.repo_identity import RepoIdentity, repo_identity
+from ai_connect.work_status import link
 from ai_connect.work_status.git import read_git
 from ai_connect.work_status.observe import Observation
 from ai_connect.work_status.settings import StatusSettings
 from ai_connect.work_status.tracker import GitState, Tracker
 
-__all__ = ["Publisher", "publish_once"]
+__all__ = ["Publisher", "publish_once", "publishing"]
 
 RETRY_S = 30.0
 """While the bridge is unreachable, how often the publisher looks whether it is back."""
@@ -126,6 +127,31 @@ class Publisher:
                 self.frames += 1
         if not self._due.is_set():
             self._idle.set()
+
+
+FLUSH_S = 1.0
+"""At the end, how long the server waits for what its hooks handed it to go out."""
+
+
+@contextlib.asynccontextmanager
+async def publishing(
+    client: BridgeClient, settings: StatusSettings, sock: Path | None, cwd: Path
+) -> AsyncIterator[Publisher | None]:
+    """A Publisher on ``client`` taking Observations on the socket ``sock`` while open
+    (``None`` and nothing listens when ``sock`` is ``None``: publishing is off)."""
+    if sock is None or not settings.publish:
+        yield None
+        return
+    publisher = Publisher(client, settings, cwd)
+    async with link.serving(sock, publisher.take):
+        task = asyncio.create_task(publisher.run())
+        try:
+            yield publisher
+        finally:
+            with contextlib.suppress(TimeoutError):
+                await publisher.settled(FLUSH_S)  # what the last hooks said goes out
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def _load(path: Path) -> tuple[Tracker, dict[str, object] | None]:
