@@ -376,8 +376,9 @@ async def run_wait(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, settings.timeout_s - min(5.0, settings.timeout_s * 0.1))
     chain = settings.chain or tuple(agent_link.process_chain())
+    gone = agent_link.server_gone(chain, env=settings.env)  # before find() drops its advert
     unsent = None
-    if hook.client == "claude":  # the turn ended: idle (Codex's sync Stop hook says so)
+    if hook.client == "claude" and not gone:  # idle now (Codex: its sync Stop hook says so)
         advert = agent_link.find(chain, env=settings.env)
         sock = advert.status if advert is not None else None
         unsent = await work_status.hand(hook, settings.env, sock, False)
@@ -385,7 +386,7 @@ async def run_wait(
         return 0  # claude -p, codex exec: no turn follows, and waiting would hold it open
     if wake is None:
         wake = codex_wake(hook, settings, chain) if hook.client == "codex" else claude_wake(emit)
-    if agent_link.server_gone(chain, env=settings.env):
+    if gone:
         return 0  # the session is ending: Claude Code has stopped its MCP server already
     if os.name == "posix" and os.getppid() == 1:
         return 0  # orphaned at birth: the agent that ran this hook is gone already
