@@ -431,7 +431,8 @@ def test_peers_lists_online_first_then_offline(
     peers = {p["address"]: p for p in json.loads(json_out)}
     assert set(peers) == {"alice (proj)", "bob (proj)", "carol (proj)"}
     assert peers["bob (proj)"]["online"] is False and peers["alice (proj)"]["online"] is True
-    assert set(peers["bob (proj)"]) == {"address", "name", "project", "online", "last_seen"}
+    assert set(peers["bob (proj)"]) == {"address", "name", "project", "online", "last_seen", "work"}
+    assert peers["bob (proj)"]["work"] is None  # it published no work status
 
 
 def test_history_pages_oldest_first_with_a_cursor(

@@ -13,7 +13,8 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from ai_connect.client import LinkState
-from tests.client.support import run
+from ai_connect.protocol import WorkFields
+from tests.client.support import make_client, run
 from tests.mcp.support import (
     MODES,
     TOOL_NAMES,
@@ -504,5 +505,26 @@ def test_reply_to_takes_a_short_form_and_refuses_an_unknown_id() -> None:
             assert [(m["content"], m["reply_to"]) for m in got["messages"]] == [
                 ("answer", sent["id"])
             ]
+
+    run(scenario())
+
+
+def test_peer_list_shows_each_peers_work_status() -> None:
+    """peer_list: the status a peer published, one line each, and in the data."""
+
+    async def scenario() -> None:
+        async with (
+            bridge() as br,
+            in_memory(settings(br.url, "alice")) as a,
+            make_client(br.url, "bob", "proj") as bob,
+        ):
+            status = WorkFields(repo="github.com/org/app", branch="main", files=["src/x.py"])
+            await bob.publish_work(status)
+            await bob.status()  # a round trip: the work frame was handled before it
+            listed = await call(a, "peer_list")
+            line = "online   bob (proj) · working · github.com/org/app main · edited src/x.py"
+            assert line in text(listed)
+            (peer,) = [p for p in data(listed)["peers"] if p["address"] == "bob (proj)"]
+            assert peer["work"]["files"] == ["src/x.py"] and peer["work"]["branch"] == "main"
 
     run(scenario())

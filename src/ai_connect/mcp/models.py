@@ -33,6 +33,7 @@ __all__ = [
     "ToolArgs",
     "ToolOut",
     "WaitOut",
+    "WorkOut",
     "schema",
 ]
 
@@ -204,12 +205,26 @@ class SearchOut(ToolOut):
     before: int | None = Field(default=None, description="Pass as `before` to see older matches.")
 
 
+class WorkOut(ToolOut):
+    """A peer's work status, published by its hooks (docs/protocol.md §10)."""
+
+    repo: str | None = None
+    branch: str | None = None
+    head: str | None = None
+    dirty: int = 0
+    files: list[str] = Field(default_factory=list)
+    activity: str
+    task: str | None = None
+    ts: float
+
+
 class PeerOut(ToolOut):
     address: str
     name: str
     project: str
     online: bool
     last_seen: float
+    work: WorkOut | None = None
 
 
 class PeersOut(ToolOut):

@@ -258,8 +258,9 @@ TOOLS: tuple[Tool, ...] = (
         "peer_list",
         "List peers",
         "List the agents (peers) known to the ai-connect bridge: who is online now, and who "
-        "is offline with when they were last seen. Use an address from it as `to` in "
-        "peer_send.",
+        "is offline with when they were last seen, and what each works on (repository, "
+        "branch, recently edited files, working/idle/waiting), as its hooks publish it. Use "
+        "an address from it as `to` in peer_send.",
         PeerListArgs,
         PeersOut,
         peer_list,

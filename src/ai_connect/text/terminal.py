@@ -24,6 +24,7 @@ from ai_connect.errors import BridgeError, RequestRejected
 from ai_connect.identity import BROADCAST
 from ai_connect.protocol import MessageView, PeerView, StatusReport
 from ai_connect.text.neutral import neutralise
+from ai_connect.text.work import work_dict, work_line
 
 __all__ = [
     "ago",
@@ -253,11 +254,13 @@ def peer_dict(peer: PeerView) -> dict[str, Any]:
         "project": peer.project,
         "online": peer.online,
         "last_seen": peer.last_seen,
+        "work": work_dict(peer.work),
     }
 
 
 def peers_text(peers: Iterable[PeerView], now: float, me: str | None = None) -> str:
-    """Online peers first, then offline ones with when they were last seen."""
+    """Online peers first, then offline ones with when they were last seen; each with
+    its work status on the same line, if it published one (:mod:`ai_connect.text.work`)."""
     ordered = sorted(peers, key=lambda p: (not p.online, p.address.casefold()))
     if not ordered:
         return "No known peers."
@@ -265,11 +268,12 @@ def peers_text(peers: Iterable[PeerView], now: float, me: str | None = None) -> 
     for peer in ordered:
         you = " (you)" if peer.address == me else ""
         if peer.online:
-            lines.append(f"online   {clean(peer.address)}{you}")
+            line = f"online   {clean(peer.address)}{you}"
         else:
-            lines.append(
-                f"offline  {clean(peer.address)}{you} · last seen {ago(peer.last_seen, now)}"
-            )
+            line = f"offline  {clean(peer.address)}{you} · last seen {ago(peer.last_seen, now)}"
+        if peer.work is not None:  # its work status (§10); offline: as it last was
+            line += " · " + ("" if peer.online else "was ") + work_line(peer.work)
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -1,0 +1,44 @@
+"""A peer's work status (docs/protocol.md §10) as one short line, for a person and a model.
+
+``working · github.com/org/app main@3f2a1bc, 2 dirty · edited src/app.py, README.md +1 ·
+task "fix the login test"``: what ``peer_list`` and ``ai-connect peers`` add to a peer's
+line, kept short because a model pays for every token (at most :data:`SHOWN_FILES` files;
+``--json`` and the tool's structured data carry them all). Every field is peer-chosen text
+and passes :func:`~ai_connect.text.neutral.neutralise`. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ai_connect.protocol import WorkView
+from ai_connect.text.neutral import neutralise
+
+__all__ = ["SHOWN_FILES", "work_dict", "work_line"]
+
+SHOWN_FILES = 3
+"""Recently edited files named in the line (newest first); the rest are counted."""
+
+
+def work_line(work: WorkView) -> str:
+    """``activity · repo branch@head, N dirty · edited a, b +n · task "…"``."""
+    parts = [work.activity]
+    if work.repo:
+        where = neutralise(work.repo)
+        if work.branch or work.head:
+            where += " " + "@".join(neutralise(x) for x in (work.branch, work.head) if x)
+        if work.dirty:
+            where += f", {work.dirty} dirty"
+        parts.append(where)
+    if work.files:
+        shown = ", ".join(neutralise(f) for f in work.files[:SHOWN_FILES])
+        more = len(work.files) - SHOWN_FILES
+        parts.append(f"edited {shown}" + (f" +{more}" if more > 0 else ""))
+    if work.task:
+        parts.append(f'task "{neutralise(work.task)}"')
+    return " · ".join(parts)
+
+
+def work_dict(work: WorkView | None) -> dict[str, Any] | None:
+    """The ``--json`` and tool-data form (every field; ``ts``: when the bridge got it)."""
+    return None if work is None else work.model_dump()
