@@ -22,7 +22,7 @@ SHOWN_FILES = 3
 
 def work_line(work: WorkView) -> str:
     """``activity · repo branch@head, N dirty · edited a, b +n · task "…"``."""
-    parts = [work.activity]
+    parts: list[str] = [work.activity]
     if work.repo:
         where = neutralise(work.repo)
         if work.branch or work.head:
