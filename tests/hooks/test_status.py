@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from ai_connect.work_status import link
 from ai_connect.work_status.publisher import Publisher, publishing
 from ai_connect.work_status.settings import StatusSettings
 from tests.client.support import make_client, run
+from tests.support.checkout import git_checkout
 from tests.support.inprocess import bridge
 
 from .support import NAME, Emitted, claude_input, codex_input, hook, runtime_dir
@@ -30,20 +30,6 @@ PROJECT = "proj"
 ADDRESS = format_address(NAME, PROJECT)
 OWN = format_address(NAME, "app")
 """Without an MCP server a hook acts for the config name and the git root's name."""
-
-
-def git_repo(root: Path, remote: str = "git@github.com:Org/App.git") -> Path:
-    """A checkout with one commit, one remote and one untracked file."""
-    root.mkdir(parents=True)
-    for argv in (
-        ["init", "-q", "-b", "main"],
-        ["remote", "add", "origin", remote],
-        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"],
-    ):
-        subprocess.run(["git", "-C", str(root), *argv], check=True, capture_output=True)
-    (root / "src").mkdir()
-    (root / "src" / "app.py").write_text("print(1)\n")
-    return root
 
 
 def edit(repo: Path, path: str, event: str = "PostToolUse") -> dict[str, Any]:
@@ -81,7 +67,7 @@ def test_an_edit_reaches_peers_through_the_sessions_mcp_server(tmp_path: Path) -
     HEAD, dirty count and the repo-relative file; the hook itself sends no status."""
 
     async def scenario() -> None:
-        repo = git_repo(tmp_path / "app")
+        repo = git_checkout(tmp_path / "app")
         with runtime_dir() as rt:
             async with bridge() as srv, mcp_server(srv.url, rt, repo) as publisher:
                 data = edit(repo, str(repo / "src" / "app.py"))
@@ -107,7 +93,7 @@ def test_the_same_status_again_sends_no_frame_and_the_turn_end_says_idle(
     """A repeat changes nothing (no frame); Stop (the waiter's hook) publishes idle."""
 
     async def scenario() -> None:
-        repo = git_repo(tmp_path / "app")
+        repo = git_checkout(tmp_path / "app")
         with runtime_dir() as rt:
             async with bridge() as srv, mcp_server(srv.url, rt, repo) as publisher:
                 settings = hook_settings(rt, srv.url)
@@ -137,7 +123,7 @@ def test_without_an_mcp_server_the_hook_publishes_itself(tmp_path: Path) -> None
     session's tracker between runs, and sends nothing when nothing changed."""
 
     async def scenario() -> None:
-        repo = git_repo(tmp_path / "app")
+        repo = git_checkout(tmp_path / "app")
         with runtime_dir() as rt:
             async with bridge() as srv:
                 settings = hook_settings(rt, srv.url)
@@ -161,7 +147,7 @@ def test_files_outside_the_repository_are_never_published(tmp_path: Path) -> Non
     edits; the repository's files stay."""
 
     async def scenario() -> None:
-        repo = git_repo(tmp_path / "app")
+        repo = git_checkout(tmp_path / "app")
         (tmp_path / "secret.txt").write_text("x")
         with runtime_dir() as rt:
             async with bridge() as srv, mcp_server(srv.url, rt, repo) as publisher:
@@ -186,7 +172,7 @@ def test_publishing_off_publishes_nothing_at_all(tmp_path: Path) -> None:
     """AI_CONNECT_STATUS=off (or status.publish: false): no hand-over, no frame."""
 
     async def scenario() -> None:
-        repo = git_repo(tmp_path / "app")
+        repo = git_checkout(tmp_path / "app")
         with runtime_dir() as rt:
             async with bridge() as srv, mcp_server(srv.url, rt, repo) as publisher:
                 settings = hook_settings(rt, srv.url)
@@ -218,7 +204,7 @@ def test_a_task_summary_only_when_opted_in_and_redacted(tmp_path: Path) -> None:
     no prompt text leaves the machine."""
 
     async def scenario() -> None:
-        repo = git_repo(tmp_path / "app")
+        repo = git_checkout(tmp_path / "app")
         prompt = "Fix the login test, token=aic_0123abcd_SECRETSECRET\nmore detail"
         data = claude_input("UserPromptSubmit", repo, prompt=prompt)
         with runtime_dir() as rt:
@@ -251,7 +237,7 @@ def test_a_broken_link_falls_back_to_publishing_from_the_hook(tmp_path: Path) ->
     """An advert naming a socket nobody listens on: the hook publishes itself."""
 
     async def scenario() -> None:
-        repo = git_repo(tmp_path / "app")
+        repo = git_checkout(tmp_path / "app")
         with runtime_dir() as rt:
             async with bridge() as srv:
                 client: BridgeClient = make_client(srv.url, NAME, PROJECT, session="s1")
