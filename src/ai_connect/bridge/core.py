@@ -101,6 +101,7 @@ from ai_connect.protocol import (
     Withdraw,
 )
 from ai_connect.protocol import Send as SendFrame
+from ai_connect.protocol.hot import HotAck, HotSend
 
 __all__ = [
     "ALLOWED",
@@ -214,7 +215,9 @@ class Router:
                 out += self._book.tick(now)
                 return out + self._registration.recheck(now)
 
-    def _on_frame(self, conn: Conn, frame: ClientFrame, now: float) -> list[Action]:
+    def _on_frame(
+        self, conn: Conn, frame: ClientFrame | HotSend | HotAck, now: float
+    ) -> list[Action]:
         """The actions for one decoded frame; raises :class:`Refusal` to refuse it."""
         if frame.type not in ALLOWED[conn.phase]:
             if conn.phase is Phase.NEW:
@@ -228,12 +231,12 @@ class Router:
         match frame:
             case Hello():
                 return self._registration.on_hello(conn, frame, now)
-            case SendFrame():
+            case SendFrame() | HotSend():
                 assert conn.address is not None
                 out = self._delivery.on_send(conn, frame, now)
                 out += self._braking.on_send(conn, frame, now)  # §3.6: notices follow it
                 return out + self._book.on_message(conn.address, frame.thread, frame.body, now)
-            case Ack():
+            case Ack() | HotAck():
                 return self._delivery.on_ack(conn, frame, now)
             case Peers():
                 return self._queries.on_peers(conn, frame, now)

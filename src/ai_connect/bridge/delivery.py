@@ -23,8 +23,8 @@ from ai_connect.bridge.store.base import (
     StoredMessage,
     message_bytes,
 )
-from ai_connect.protocol import Accepted, Ack, Acked, ErrorCode
-from ai_connect.protocol import Send as SendFrame
+from ai_connect.protocol import Acked, ErrorCode
+from ai_connect.protocol.hot import AckFrame, SendFrame, accepted_data, deliver_data
 
 __all__ = ["Delivery"]
 
@@ -47,6 +47,9 @@ class Delivery:
         """Why a message must wake nobody now (the loop brake, §3.6), if so."""
         self.burying: set[int] = set()
         """Damaged messages (store keys) whose move to the dead letters is not committed."""
+        self._last: tuple[StoredMessage, str | None, bytes, int] | None = None
+        """The last message delivered: its ``paused``, its encoded ``deliver`` tail and its
+        flow size, shared by all its recipients (a broadcast is encoded once)."""
 
     # --- sending (§3.1) ---------------------------------------------------------------
 
@@ -133,18 +136,18 @@ class Delivery:
                     touched[conn.id] = conn
             origin = persist.origin
             if origin is not None and origin.conn in conns:
-                accepted = Accepted(
-                    rid=origin.rid,
-                    cid=message.cid,
-                    id=message.id,
-                    ts=message.ts,
-                    to=message.to,
-                    recipients=sorted(result.seqs),
-                    online=sorted(online),
-                    duplicate=result.duplicate,
-                    paused=self.paused(message),
+                accepted = accepted_data(
+                    origin.rid,
+                    message.cid,
+                    message.id,
+                    message.ts,
+                    message.to,
+                    sorted(result.seqs),
+                    sorted(online),
+                    result.duplicate,
+                    self.paused(message),
                 )
-                out.append(Send(origin.conn, accepted))
+                out.append(Send(origin.conn, data=accepted))
         for persist in acks:
             assert isinstance(persist.op, AckOp)
             acker = self.registry.peers.get(persist.op.recipient)
@@ -216,7 +219,7 @@ class Delivery:
             if isinstance(persist.op, BuryOp):
                 self.burying.discard(persist.op.key)
 
-    def on_ack(self, conn: Conn, frame: Ack, now: float) -> list[Action]:
+    def on_ack(self, conn: Conn, frame: AckFrame, now: float) -> list[Action]:
         """The agent has the messages up to ``seq``: free the window, tell the others."""
         assert conn.address is not None
         peer = self.registry.peers[conn.address]
@@ -255,9 +258,16 @@ class Delivery:
         )
 
     def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action]) -> None:
-        out.append(Send(conn.id, views.deliver(entry, self.paused(entry.message))))
+        message = entry.message
+        paused = self.paused(message)
+        last = self._last
+        if last is not None and last[0] is message and last[1] == paused:
+            tail, size = last[2], last[3]
+        else:
+            tail, size = views.deliver_tail(message, paused), message_bytes(message)
+            self._last = (message, paused, tail, size)
+        out.append(Send(conn.id, data=deliver_data(entry.seq, tail)))
         self.registry.counts.delivered += 1
-        size = message_bytes(entry.message)
         conn.sent = entry.seq
         conn.inflight.append((entry.seq, size))
         conn.inflight_bytes += size

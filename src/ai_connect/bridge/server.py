@@ -65,12 +65,8 @@ from ai_connect.bridge.views import (  # message_view: an old public name (tests
     new_message_id,
 )
 from ai_connect.errors import FrameError, StoreError
-from ai_connect.protocol import (
-    Limits,
-    ServerFrame,
-    decode_client,
-    encode,
-)
+from ai_connect.protocol import Limits, encode
+from ai_connect.protocol.hot import decode_hot
 from ai_connect.redaction import Redacting, redact
 
 __all__ = ["READ_THREADS", "BridgeServer", "ServerSettings"]
@@ -321,7 +317,7 @@ class BridgeServer:
                     text = raw if isinstance(raw, str) else raw.decode(errors="replace")
                     link.log.debug("conn %d <- %.200r", conn, redact(text))
                 try:
-                    frame = decode_client(raw, max_bytes)
+                    frame = decode_hot(raw, max_bytes)
                 except FrameError as exc:
                     self._dispatch(BadFrame(conn, exc, self._clock()))
                 else:
@@ -348,8 +344,8 @@ class BridgeServer:
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
-                case Send(conn, frame):
-                    self._send(conn, frame)
+                case Send():
+                    self._send(action)
                 case Persist():
                     self._batch.append(action)
                     self._batch_ready.set()
@@ -377,9 +373,10 @@ class BridgeServer:
                         conversation, ", ".join(parties), reason,
                     )  # fmt: skip
 
-    def _send(self, conn: int, frame: ServerFrame) -> None:
-        if (link := self._links.get(conn)) is not None and not link.closing:
-            link.send(encode(frame))
+    def _send(self, action: Send) -> None:
+        if (link := self._links.get(action.conn)) is not None and not link.closing:
+            data = action.data
+            link.send(data if data is not None else encode(action.frame))
 
     async def _commit_loop(self) -> None:
         while True:
