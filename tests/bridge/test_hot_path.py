@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ai_connect.bridge import views
-from ai_connect.bridge.events import Send
-from ai_connect.protocol import Accepted, Deliver, encode
+from ai_connect.bridge.delivery import READY_WINDOWS
+from ai_connect.bridge.events import Action, LoadPending, Send
+from ai_connect.protocol import Accepted, Deliver, Limits, encode
 
-from .helpers import Bridge, addr, delivers, one
+from .helpers import Bridge, addr, delivers, one, pair
+
+BOB = addr("Bob")
 
 
 def test_a_broadcast_is_encoded_once_for_all_its_recipients(
@@ -51,3 +54,80 @@ def test_the_encoded_deliver_and_accepted_are_the_frames_views_and_the_models_gi
     assert data[2] == encode(deliver).encode()
     assert data[1] == encode(accepted).encode()
     assert [d.seq for d in delivers(out, 2)] == [1]
+
+
+# --- deliver from memory (issue 13, item 3) -------------------------------------------
+
+
+def loads_in(actions: list[Action]) -> list[LoadPending]:
+    return [a for a in actions if isinstance(a, LoadPending)]
+
+
+def drain(bridge: Bridge, conn: int, first: list[Action]) -> tuple[list[int], int]:
+    """Acks each delivery as it comes; the seqs delivered and the store reads made."""
+    seqs: list[int] = []
+    reads = 0
+    page = [d.seq for d in delivers(first, conn)]
+    for _ in range(1000):
+        if not page:
+            return seqs, reads
+        seqs += page
+        out = bridge.ack(conn, page[-1])
+        reads += len(bridge.loads)
+        out += bridge.settle()
+        page = [d.seq for d in delivers(out, conn)]
+    raise AssertionError("the mailbox did not drain")
+
+
+def test_messages_committed_while_the_window_is_full_are_not_read_back() -> None:
+    """Twenty messages for a window of 4: all delivered in order from memory, no store read."""
+    bridge = pair(window_messages=4)
+    for i in range(20):
+        bridge.send(1, BOB, f"b{i}")
+    out = bridge.commit()
+    assert bridge.loads == []
+    seqs, reads = drain(bridge, 2, out)
+    assert seqs == list(range(1, 21)) and reads == 0
+
+
+def test_past_its_bound_the_ready_queue_falls_back_to_the_store() -> None:
+    """More than READY_WINDOWS windows behind: the rest comes from the store, once, in order."""
+    bridge = pair(window_messages=2)
+    total = 2 + READY_WINDOWS * 2 + 15
+    for i in range(total):
+        bridge.send(1, BOB, f"b{i}")
+    out = bridge.commit()
+    seqs, reads = drain(bridge, 2, out)
+    assert seqs == list(range(1, total + 1))
+    assert 1 <= reads <= 3
+
+
+def test_a_returning_peer_reads_its_backlog_ahead_of_its_window() -> None:
+    """A backlog of 20 for a window of 4 comes in one store read, not one per window."""
+    bridge = pair(window_messages=4)
+    bridge.disconnect(2)
+    for i in range(20):
+        bridge.send(1, BOB, f"b{i}")
+    bridge.settle()
+    bridge.hello(3, "Bob")
+    (load,) = bridge.loads
+    assert load.limit >= 20
+    seqs, reads = drain(bridge, 3, bridge.settle())
+    assert seqs == list(range(1, 21)) and reads == 0
+
+
+def test_an_ack_on_another_connection_drops_what_was_ready_for_this_one() -> None:
+    """Entries acked through one connection of an address are not delivered on the other."""
+    bridge = Bridge(limits=Limits(window_messages=2))
+    bridge.join(1, "Alice")
+    bridge.join(2, "Bob", session="s1")
+    bridge.hello(3, "Bob", session="s1", attach=True)
+    bridge.settle()
+    for i in range(6):
+        bridge.send(1, BOB, f"b{i}")
+    out = bridge.commit()
+    assert [d.seq for d in delivers(out, 2)] == [1, 2]
+    assert [d.seq for d in delivers(out, 3)] == [1, 2]
+    out = bridge.ack(2, 5) + bridge.settle()
+    assert [d.seq for d in delivers(out, 3)] == [6]
+    assert [d.seq for d in delivers(out, 2)] == [6]

@@ -26,7 +26,13 @@ from ai_connect.bridge.store.base import (
 from ai_connect.protocol import Acked, ErrorCode
 from ai_connect.protocol.hot import AckFrame, SendFrame, accepted_data, deliver_data
 
-__all__ = ["Delivery"]
+__all__ = ["READY_WINDOWS", "Delivery"]
+
+READY_WINDOWS = 4
+"""Entries a connection keeps ready in memory beyond its window, in windows of messages
+(one window of bytes): committed while the window was full, or read ahead from the store.
+Past it, or after a reconnect, the store is read (issue 13: 97 % of deliveries were read
+back from the store before; docs/security.md, "Memory")."""
 
 
 class Delivery:
@@ -130,10 +136,22 @@ class Delivery:
                     online.append(recipient)
                 if result.duplicate:
                     continue
+                entry: MailboxEntry | None = None
                 for conn in self.registry.conns_of(peer):
-                    if not conn.loading and conn.sent == seq - 1 and self._room(conn):
-                        self._deliver(conn, MailboxEntry(recipient, seq, message), out)
                     touched[conn.id] = conn
+                    if conn.loading:
+                        continue  # the page on its way, or the next one, brings it
+                    if conn.through < 0 and not conn.ready and conn.sent == seq - 1:
+                        conn.through = conn.sent  # nothing between: back to memory
+                    if conn.through != seq - 1:
+                        conn.through = -1  # a gap before it: read from the store
+                        continue
+                    entry = entry or MailboxEntry(recipient, seq, message)
+                    conn.through = seq
+                    if not conn.ready and self._room(conn):
+                        self._deliver(conn, entry, out)
+                    elif not self._keep(conn, entry):
+                        conn.through = -1
             origin = persist.origin
             if origin is not None and origin.conn in conns:
                 accepted = accepted_data(
@@ -186,15 +204,24 @@ class Delivery:
             return out
         conn.loading = False
         peer = self.registry.peers[conn.address]
+        complete = True
         for entry in entries:
             if entry.seq <= conn.sent:
                 continue
-            if entry.damaged is not None:
+            if conn.ready:  # no room: keep what was read ahead, in order
+                if entry.damaged is not None or not self._keep(conn, entry):
+                    complete = False
+                    break
+            elif entry.damaged is not None:
                 self._skip_damaged(conn, peer, entry, now, out)
             elif self._room(conn):
                 self._deliver(conn, entry, out)
-            else:
+            elif not self._keep(conn, entry):
+                complete = False
                 break
+        last = conn.ready[-1][0].seq if conn.ready else conn.sent
+        # Everything up to the tip is in memory now, or what follows is read later.
+        conn.through = last if complete and last >= peer.tip else -1
         self._pump(conn, peer, out)
         return out
 
@@ -272,24 +299,59 @@ class Delivery:
         conn.inflight.append((entry.seq, size))
         conn.inflight_bytes += size
 
+    def _keep(self, conn: Conn, entry: MailboxEntry) -> bool:
+        """Keeps ``entry`` ready for the window, if the connection's ready queue has room
+        (``READY_WINDOWS`` windows of messages, one of bytes)."""
+        limits = self.config.limits
+        if (
+            len(conn.ready) >= READY_WINDOWS * limits.window_messages
+            or conn.ready_bytes >= limits.window_bytes
+        ):
+            return False
+        size = message_bytes(entry.message)
+        conn.ready.append((entry, size))
+        conn.ready_bytes += size
+        return True
+
     def _pump(self, conn: Conn, peer: Peer, out: list[Action]) -> None:
-        if conn.loading or conn.sent >= peer.tip or not self._room(conn):
+        """Fills ``conn``'s window: from its ready queue, else from the store."""
+        if conn.loading:
             return
+        ready = conn.ready
+        while ready and self._room(conn):
+            entry, size = ready.popleft()
+            conn.ready_bytes -= size
+            if entry.seq > conn.sent:
+                self._deliver(conn, entry, out)
+        if ready:
+            return
+        if conn.through < 0 and conn.sent >= peer.tip:
+            conn.through = conn.sent
+        if conn.through >= peer.tip or conn.sent >= peer.tip or not self._room(conn):
+            return
+        # Read the store: after a reconnect, or once the ready queue fell behind. The page
+        # fills the window and reads ahead into the ready queue (fewer, larger reads).
         limits = self.config.limits
         conn.loading = True
+        conn.through = -1
         out.append(
             LoadPending(
                 conn.id,
                 peer.address,
                 conn.sent,
-                limits.window_messages - len(conn.inflight),
-                max(1, limits.window_bytes - conn.inflight_bytes),
+                limits.window_messages * (1 + READY_WINDOWS) - len(conn.inflight),
+                max(1, limits.window_bytes - conn.inflight_bytes) + limits.window_bytes,
             )
         )
 
 
 def _release(conn: Conn, seq: int) -> None:
-    """Everything up to ``seq`` is acked: it leaves the connection's window."""
+    """Everything up to ``seq`` is acked: it leaves the connection's window (and its
+    ready queue, when another connection of the address acked it)."""
     conn.sent = max(conn.sent, seq)
     while conn.inflight and conn.inflight[0][0] <= seq:
         conn.inflight_bytes -= conn.inflight.popleft()[1]
+    while conn.ready and conn.ready[0][0].seq <= seq:
+        conn.ready_bytes -= conn.ready.popleft()[1]
+    if 0 <= conn.through < conn.sent:
+        conn.through = conn.sent

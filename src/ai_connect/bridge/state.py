@@ -17,7 +17,7 @@ from enum import Enum
 from ai_connect import identity
 from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.refusal import Refusal
-from ai_connect.bridge.store.base import PeerRecord
+from ai_connect.bridge.store.base import MailboxEntry, PeerRecord
 from ai_connect.errors import UnknownPeer
 from ai_connect.protocol import Limits
 
@@ -138,6 +138,14 @@ class Conn:
     loading: bool = False
     inflight: deque[tuple[int, int]] = field(default_factory=deque)
     inflight_bytes: int = 0
+    ready: deque[tuple[MailboxEntry, int]] = field(default_factory=deque)
+    """The next mailbox entries after ``sent``, in order, kept in memory until the window
+    has room for them: committed while it was full, or read ahead from the store
+    (bridge/delivery.py); each with its flow size."""
+    ready_bytes: int = 0
+    through: int = -1
+    """``ready`` holds every entry up to this seq (``-1``: unknown -- what is past
+    ``ready`` must be read from the store)."""
     token_id: str | None = None
     """The auth token this connection registered with (docs/security.md)."""
     token_name: str | None = None
