@@ -59,7 +59,7 @@ from ai_connect.bridge.events import (
     TokensChanged,
 )
 from ai_connect.bridge.links import Link, LinkLimits
-from ai_connect.bridge.store.base import Store, TokenRecord
+from ai_connect.bridge.store.base import AckOp, Store, TokenRecord
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
     message_view,  # noqa: F401
     new_message_id,
@@ -69,7 +69,7 @@ from ai_connect.protocol import Limits, encode
 from ai_connect.protocol.hot import decode_hot
 from ai_connect.redaction import Redacting, redact
 
-__all__ = ["READ_THREADS", "BridgeServer", "ServerSettings"]
+__all__ = ["ACK_DELAY_S", "READ_THREADS", "BridgeServer", "ServerSettings"]
 
 log = logging.getLogger("ai_connect.bridge")
 T = TypeVar("T")
@@ -80,6 +80,12 @@ READ_THREADS = 2
 writer. SQLite in WAL mode gives each its own connection (store/sqlite)."""
 INCOMING_FRAMES = 4
 """Frames websockets reads ahead of the router per connection (``max_queue``)."""
+ACK_DELAY_S = 0.02
+"""An ack that nobody waits for (no ``rid``, §3.3) does not start a commit of its own: it
+rides with the next one, or is committed after this delay. Before, every message cost two
+commits (two fsyncs): its own and its ack's (issue 13). An ack lost in a crash means a
+redelivery, which the client drops by message id (at-least-once, §3.2); an ack with a
+``rid`` is committed at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,8 @@ class ServerSettings:
     """Bind ``host:port``. ``False``: serve only the sockets handed to ``accept`` (tests)."""
     brake: BrakeLimits = field(default_factory=BrakeLimits)
     """When the loop brake pauses an unattended conversation (§3.6)."""
+    ack_delay_s: float = ACK_DELAY_S
+    """How long an ack nobody waits for may wait for the next commit (``ACK_DELAY_S``)."""
 
 
 class BridgeServer:
@@ -130,6 +138,8 @@ class BridgeServer:
         self._conn_ids = itertools.count(1)
         self._batch: list[Persist] = []
         self._batch_ready = asyncio.Event()
+        self._ack_timer: asyncio.TimerHandle | None = None
+        """Commits the acks waiting in ``_batch`` when nothing else did (``ack_delay_s``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._closing = False
@@ -346,9 +356,12 @@ class BridgeServer:
             match action:
                 case Send():
                     self._send(action)
-                case Persist():
+                case Persist(op, origin):
                     self._batch.append(action)
-                    self._batch_ready.set()
+                    if origin is None and isinstance(op, AckOp):
+                        self._fold_ack()
+                    else:
+                        self._batch_ready.set()
                 case Close(conn, code, reason):
                     if (link := self._links.get(conn)) is not None:
                         link.close(code, reason)
@@ -378,6 +391,13 @@ class BridgeServer:
             data = action.data
             link.send(data if data is not None else encode(action.frame))
 
+    def _fold_ack(self) -> None:
+        """An ack nobody waits for waits for the next commit, at most ``ack_delay_s``."""
+        if self._ack_timer is None:
+            self._ack_timer = asyncio.get_running_loop().call_later(
+                self.settings.ack_delay_s, self._batch_ready.set
+            )
+
     async def _commit_loop(self) -> None:
         while True:
             await self._batch_ready.wait()
@@ -386,6 +406,9 @@ class BridgeServer:
     async def _commit_once(self) -> None:
         self._batch_ready.clear()
         persists, self._batch = self._batch, []
+        if self._ack_timer is not None:  # the acks waiting go with this batch
+            self._ack_timer.cancel()
+            self._ack_timer = None
         if not persists:
             return
         started = time.perf_counter()
