@@ -139,6 +139,8 @@ def measures(quick: bool) -> list[Measure]:
                 "median, send → last receiver has it", "ms", "≤ 10"),
         Measure("  of which load generator CPU", "broadcast", "broadcast to 500",
                 "of which load generator CPU (median)", "ms"),
+        Measure("  bridge CPU per broadcast (its deliveries and acks)", "broadcast",
+                "broadcast to 500", "bridge CPU per broadcast (its deliveries and acks)", "ms"),
         Measure(f"{bl}: fill (sends accepted)", "backlog", bl,
                 "fill: sends accepted into an offline mailbox", "msg/s", "", True),
         Measure(f"{bl}: drain rate", "backlog", bl, "drain rate", "msg/s", "≥ 100,000", True),

@@ -23,7 +23,7 @@ from ai_connect.bridge.store.base import (
     StoredMessage,
     message_bytes,
 )
-from ai_connect.protocol import Acked, ErrorCode
+from ai_connect.protocol import Acked, ErrorCode, flow_bytes
 from ai_connect.protocol.hot import AckFrame, SendFrame, accepted_data, deliver_data
 
 __all__ = ["READY_WINDOWS", "Delivery"]
@@ -64,15 +64,16 @@ class Delivery:
         limits = self.config.limits
         sender = conn.address
         assert sender is not None
-        body_size = len(frame.body.encode())
-        if body_size > limits.max_body_bytes:
-            raise Refusal(
-                ErrorCode.BODY_TOO_LARGE,
-                f"body of {body_size} bytes exceeds {limits.max_body_bytes}",
-                "shorten the message or send it in parts",
-            )
-        probe = StoredMessage("", sender, "", "", frame.context, None, None, 0.0, "")
-        if frame.context and message_bytes(probe) > limits.max_context_bytes:
+        # A character is 1 to 4 bytes of UTF-8: most bodies need no encoding to know.
+        if len(frame.body) * 4 > limits.max_body_bytes:
+            body_size = len(frame.body.encode())
+            if body_size > limits.max_body_bytes:
+                raise Refusal(
+                    ErrorCode.BODY_TOO_LARGE,
+                    f"body of {body_size} bytes exceeds {limits.max_body_bytes}",
+                    "shorten the message or send it in parts",
+                )
+        if frame.context and flow_bytes("", frame.context) > limits.max_context_bytes:
             raise Refusal(
                 ErrorCode.BODY_TOO_LARGE,
                 f"context exceeds {limits.max_context_bytes} bytes",

@@ -218,6 +218,9 @@ class Registry:
 
     def conns_of(self, peer: Peer) -> list[Conn]:
         """Every connection acting for ``peer``: its owner first, then attached ones."""
+        if peer.address not in self.attached:  # the usual case: its owner alone, or none
+            owner = self.conns.get(peer.conn) if peer.conn is not None else None
+            return [owner] if owner is not None else []
         ids = [peer.conn] if peer.conn is not None else []
         ids += sorted(self.attached.get(peer.address, ()))
         return [c for i in ids if (c := self.conns.get(i)) is not None]
