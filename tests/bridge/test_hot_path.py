@@ -131,3 +131,25 @@ def test_an_ack_on_another_connection_drops_what_was_ready_for_this_one() -> Non
     out = bridge.ack(2, 5) + bridge.settle()
     assert [d.seq for d in delivers(out, 3)] == [6]
     assert [d.seq for d in delivers(out, 2)] == [6]
+
+
+def test_the_next_read_starts_while_a_window_is_still_in_flight() -> None:
+    """A backlog of 40 for a window of 4: the next page is asked for before the window
+    runs dry, so the client never waits for a read; all arrive once, in order."""
+    bridge = pair(window_messages=4)
+    bridge.disconnect(2)
+    for i in range(40):
+        bridge.send(1, BOB, f"b{i}")
+    bridge.settle()
+    bridge.hello(3, "Bob")
+    seqs = [d.seq for d in delivers(bridge.settle(), 3)]
+    reads, early = 1, 0
+    while len(seqs) < 40:
+        out = bridge.ack(3, seqs[-1])
+        if bridge.loads:
+            reads += 1
+            early += bool(delivers(out, 3))  # asked for beside a full window
+        out += bridge.settle()
+        seqs += [d.seq for d in delivers(out, 3)]
+    assert seqs == list(range(1, 41))
+    assert 2 <= reads <= 3 and early == reads - 1

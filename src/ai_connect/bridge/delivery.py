@@ -192,12 +192,14 @@ class Delivery:
     def on_loaded(
         self, conn_id: int, after_seq: int, entries: tuple[MailboxEntry, ...], now: float
     ) -> list[Action]:
-        """A page of the mailbox came from the store: deliver what fits the window.
+        """A page of the mailbox came from the store: deliver what fits the window, keep
+        what follows ready in memory.
 
-        The page starts right after ``conn.sent`` (nothing is delivered to a connection
-        while it loads), so each entry is the next, whatever the gaps in ``seq`` (messages
-        moved aside leave them). A damaged entry is skipped, moved to the dead letters
-        and reported once (``Damaged``): one bad record never blocks a mailbox.
+        The page starts right after the last entry the connection knows (the last of its
+        ready queue, else ``conn.sent``; while it loads, nothing is added to that queue),
+        so each entry is the next, whatever the gaps in ``seq`` (messages moved aside
+        leave them). A damaged entry is skipped, moved to the dead letters and reported
+        once (``Damaged``): one bad record never blocks a mailbox.
         """
         out: list[Action] = []
         conn = self.registry.conns.get(conn_id)
@@ -206,8 +208,9 @@ class Delivery:
         conn.loading = False
         peer = self.registry.peers[conn.address]
         complete = True
+        last = conn.ready[-1][0].seq if conn.ready else conn.sent
         for entry in entries:
-            if entry.seq <= conn.sent:
+            if entry.seq <= last:
                 continue
             if conn.ready:  # no room: keep what was read ahead, in order
                 if entry.damaged is not None or not self._keep(conn, entry):
@@ -315,33 +318,41 @@ class Delivery:
         return True
 
     def _pump(self, conn: Conn, peer: Peer, out: list[Action]) -> None:
-        """Fills ``conn``'s window: from its ready queue, else from the store."""
-        if conn.loading:
-            return
+        """Fills ``conn``'s window from its ready queue; reads the store ahead when that
+        queue runs low and the store holds more (after a reconnect, or an overflow)."""
         ready = conn.ready
         while ready and self._room(conn):
             entry, size = ready.popleft()
             conn.ready_bytes -= size
             if entry.seq > conn.sent:
                 self._deliver(conn, entry, out)
-        if ready:
+        if conn.loading:
             return
-        if conn.through < 0 and conn.sent >= peer.tip:
-            conn.through = conn.sent
-        if conn.through >= peer.tip or conn.sent >= peer.tip or not self._room(conn):
+        last = ready[-1][0].seq if ready else conn.sent
+        if last >= peer.tip:
+            if not ready and conn.through < 0:
+                conn.through = conn.sent  # all delivered: back to memory
             return
-        # Read the store: after a reconnect, or once the ready queue fell behind. The page
-        # fills the window and reads ahead into the ready queue (fewer, larger reads).
         limits = self.config.limits
+        if conn.through >= peer.tip:
+            return  # all of it in memory
+        if ready and (
+            len(ready) >= limits.window_messages or conn.ready_bytes >= limits.window_bytes
+        ):
+            return  # enough of it to go on with: read when it runs low
+        # Read the store from the last entry known: the page fills the window and the
+        # ready queue (fewer, larger reads; the next read starts while a window remains).
         conn.loading = True
         conn.through = -1
+        room = max(0, limits.window_messages - len(conn.inflight))
+        room_bytes = max(0, limits.window_bytes - conn.inflight_bytes)
         out.append(
             LoadPending(
                 conn.id,
                 peer.address,
-                conn.sent,
-                limits.window_messages * (1 + READY_WINDOWS) - len(conn.inflight),
-                max(1, limits.window_bytes - conn.inflight_bytes) + limits.window_bytes,
+                last,
+                room + READY_WINDOWS * limits.window_messages - len(ready),
+                max(1, room_bytes + limits.window_bytes - conn.ready_bytes),
             )
         )
 
