@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ai_connect.bridge import views
+from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.delivery import READY_WINDOWS
-from ai_connect.bridge.events import Action, LoadPending, Send
+from ai_connect.bridge.events import Action, LoadPending, PendingLoaded, Send
 from ai_connect.protocol import Accepted, Deliver, Limits, encode
 
-from .helpers import Bridge, addr, delivers, one, pair
+from .helpers import Bridge, addr, delivers, errors, one, pair
 
 BOB = addr("Bob")
 
@@ -153,3 +154,26 @@ def test_the_next_read_starts_while_a_window_is_still_in_flight() -> None:
         seqs += [d.seq for d in delivers(out, 3)]
     assert seqs == list(range(1, 41))
     assert 2 <= reads <= 3 and early == reads - 1
+
+
+def test_a_page_read_before_its_commit_is_reported_delivers_only_up_to_the_tip() -> None:
+    """A read that sees a commit the router has not heard of yet delivers nothing past
+    the tip; that message follows its Committed, and every ack is taken."""
+    bridge = pair()
+    bridge.disconnect(2)
+    bridge.send(1, BOB, "old")
+    bridge.settle()
+    bridge.hello(3, "Bob")
+    (load,) = bridge.loads
+    bridge.loads = []
+    bridge.send(1, BOB, "new")
+    persists, bridge.batch = bridge.batch, []
+    result = bridge.store.commit(write_batch(persists))  # durable, not reported yet
+    page = bridge.store.pending(BOB, load.after_seq, load.limit, load.max_bytes)
+    assert [e.seq for e in page] == [1, 2]
+    out = bridge.handle(PendingLoaded(3, load.after_seq, tuple(page)))
+    assert [d.body for d in delivers(out, 3)] == ["old"]
+    assert errors(bridge.ack(3, 1), 3) == []
+    out = bridge.handle(committed(persists, result)) + bridge.settle()
+    assert [d.body for d in delivers(out, 3)] == ["new"]
+    assert errors(bridge.ack(3, 2), 3) == []

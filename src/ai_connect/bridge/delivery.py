@@ -212,6 +212,11 @@ class Delivery:
         for entry in entries:
             if entry.seq <= last:
                 continue
+            if entry.seq > peer.tip:
+                # Committed by the store, but its Committed is not here yet: it follows
+                # with it (an ack of it now would be refused as beyond the tip, §3.3).
+                complete = False
+                break
             if conn.ready:  # no room: keep what was read ahead, in order
                 if entry.damaged is not None or not self._keep(conn, entry):
                     complete = False
