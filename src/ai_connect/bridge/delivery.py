@@ -7,6 +7,7 @@ connections of the :class:`~ai_connect.bridge.state.Registry` it is given, and r
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 
 from ai_connect import identity
@@ -312,13 +313,16 @@ class Delivery:
         """Keeps ``entry`` ready for the window, if the connection's ready queue has room
         (``READY_WINDOWS`` windows of messages, one of bytes)."""
         limits = self.config.limits
-        if (
-            len(conn.ready) >= READY_WINDOWS * limits.window_messages
+        ready = conn.ready
+        if ready is None:  # made when first needed: most connections never need one
+            ready = conn.ready = deque()
+        elif (
+            len(ready) >= READY_WINDOWS * limits.window_messages
             or conn.ready_bytes >= limits.window_bytes
         ):
             return False
         size = message_bytes(entry.message)
-        conn.ready.append((entry, size))
+        ready.append((entry, size))
         conn.ready_bytes += size
         return True
 
@@ -331,6 +335,8 @@ class Delivery:
             conn.ready_bytes -= size
             if entry.seq > conn.sent:
                 self._deliver(conn, entry, out)
+        if ready is not None and not ready:
+            ready = conn.ready = None  # drained: its memory goes back
         if conn.loading:
             return
         last = ready[-1][0].seq if ready else conn.sent
@@ -356,7 +362,7 @@ class Delivery:
                 conn.id,
                 peer.address,
                 last,
-                room + READY_WINDOWS * limits.window_messages - len(ready),
+                room + READY_WINDOWS * limits.window_messages - len(ready or ()),
                 max(1, room_bytes + limits.window_bytes - conn.ready_bytes),
             )
         )

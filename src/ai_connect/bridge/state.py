@@ -138,10 +138,11 @@ class Conn:
     loading: bool = False
     inflight: deque[tuple[int, int]] = field(default_factory=deque)
     inflight_bytes: int = 0
-    ready: deque[tuple[MailboxEntry, int]] = field(default_factory=deque)
+    ready: deque[tuple[MailboxEntry, int]] | None = None
     """The next mailbox entries after ``sent``, in order, kept in memory until the window
     has room for them: committed while it was full, or read ahead from the store
-    (bridge/delivery.py); each with its flow size."""
+    (bridge/delivery.py); each with its flow size. ``None`` while there is none: an
+    empty deque costs ~0.6 KB, and most connections never need one."""
     ready_bytes: int = 0
     through: int = -1
     """``ready`` holds every entry up to this seq (``-1``: unknown -- what is past
