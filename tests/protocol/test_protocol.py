@@ -231,6 +231,7 @@ def test_every_client_frame_decodes_to_its_model() -> None:
         {"type": "proposals", "rid": 1},
         {"type": "withdraw", "rid": 1, "proposal": "p1"},
         {"type": "forget", "rid": 1},
+        {"type": "work"},
     ]
     decoded = [decode_client(json.dumps(s)) for s in samples]
     assert [type(f) for f in decoded] == list(CLIENT_FRAMES.values())
