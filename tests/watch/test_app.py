@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from textual.widgets import DataTable, Static
 from ai_connect.errors import NotConnected
 from ai_connect.watch.app import WatchApp
 from ai_connect.watch.compose import parse_send
-from ai_connect.watch.events import DeliveryChanged, PresenceChanged, Snapshot
+from ai_connect.watch.events import DeliveryChanged, PresenceChanged, Snapshot, WorkChanged
 from ai_connect.watch.model import WatchModel
 
 from .helpers import ALICE, BOB, CAROL, FakeSource, message, peer, proposal
@@ -110,8 +111,8 @@ def test_joins_proposals_peers_panel_and_attention() -> None:
         await pilot.pause()  # the panels redraw once per burst, just after it
         assert [r[1] for r in timeline(app)] == ["join", "proposal"]
         assert cells(app, "#peers") == [
-            ["carol (api)", "", "online"],
-            ["bob (web)", "2", "5 min ago"],
+            ["carol (api)", "", "online", ""],
+            ["bob (web)", "2", "5 min ago", ""],
         ]
         attention = static(app, "#attention")
         assert "unread: bob (web) 2" in attention
@@ -283,5 +284,21 @@ def test_rows_from_another_day_show_the_date() -> None:
         src.put(Snapshot(today), message("m1", ts=yesterday), message("m2", ts=today))
         await src.taken()
         assert [r[0] for r in timeline(app)] == ["12-03 06:31", "06:31:02"]
+
+    run(scenario)
+
+
+def test_a_work_status_is_a_row_and_shows_in_the_peers_panel() -> None:
+    """A peer's new work status: a 'work' row, and the peers panel's work column."""
+
+    async def scenario(app: RecordingApp, pilot: Pilot[None], src: FakeSource) -> None:
+        src.put(Snapshot(1000.0, peers=(peer(BOB, unread=1),)))
+        line = "working · github.com/org/app main@3f2a1bc · edited src/app.py"
+        src.put(WorkChanged(1010.0, replace(peer(BOB), work=line)))
+        await src.taken()
+        await pilot.pause()
+        (row,) = [r for r in timeline(app) if r[1] == "work"]
+        assert "bob (web)" in " ".join(row) and "edited src/app.py" in " ".join(row)
+        assert cells(app, "#peers") == [["bob (web)", "1", "online", line]]
 
     run(scenario)

@@ -224,3 +224,17 @@ def test_a_failing_feed_ends_the_events_with_its_error() -> None:
             await anext(events)
 
     run(scenario())
+
+
+def test_a_work_event_becomes_a_work_change_with_its_line() -> None:
+    """kind work: the peer with its status as one line; a snapshot carries it too."""
+    from ai_connect.protocol import WorkView
+    from ai_connect.watch.events import WorkChanged
+
+    view = WorkView(repo="github.com/org/app", branch="main", files=["a.py"], ts=5.0)
+    working = BOB.model_copy(update={"work": view})
+    changed = to_event(FeedEvent(kind="work", ts=5.0, peer=working))
+    assert isinstance(changed, WorkChanged)
+    assert changed.peer.work == "working · github.com/org/app main · edited a.py"
+    snap = to_snapshot(FeedSnapshot(ts=6.0, peers=[working, BOB], proposals=[], unshown=[]))
+    assert [p.work for p in snap.peers] == [changed.peer.work, None]

@@ -267,3 +267,22 @@ def test_past_messages_leave_the_snapshots_counts_alone() -> None:
     assert model.state_text("m2") == "shown (hook)"
     assert model.apply(message("m1")) == []
     assert model.attention(2000.0).unread == ((BOB, 1),)
+
+
+def test_a_work_status_updates_the_peer_and_makes_a_row() -> None:
+    """WorkChanged: the peer keeps its unread count and gets the status line; the row
+    is filtered by peer like a join; the line renderer prints it."""
+    from dataclasses import replace
+
+    from ai_connect.watch.events import Snapshot, WorkChanged
+    from ai_connect.watch.lines import line
+    from tests.watch.helpers import BOB, peer
+
+    model = WatchModel()
+    model.apply(Snapshot(1000.0, peers=(peer(BOB, unread=2),)))
+    status = "idle · github.com/org/app main · edited a\x1b[31m.py"
+    (row,) = model.apply(WorkChanged(1005.0, replace(peer(BOB), work=status)))
+    assert (row.kind, row.who) == ("work", "bob (web)") and "\x1b" not in row.text
+    (shown,) = model.peer_rows(1005.0)
+    assert (shown.unread, shown.work) == (2, row.text)
+    assert line(row).endswith("work      bob (web) " + row.text)

@@ -56,6 +56,7 @@ _STYLES = {
     "vote": "magenta",
     "verdict": "bold magenta",
     "link": "red",
+    "work": "dim",
 }
 
 
@@ -67,7 +68,7 @@ class WatchApp(App[None]):
     #status { height: 1; background: $boost; }
     #main { height: 1fr; }
     #timeline { width: 1fr; }
-    #peers { width: 46; }
+    #peers { width: 72; }
     #detail { height: auto; max-height: 12; border-top: solid $accent; display: none; }
     #attention { height: auto; max-height: 3; background: $boost; }
     #compose { height: 3; }
@@ -130,6 +131,7 @@ class WatchApp(App[None]):
         peers.add_column("peer", width=22, key="peer")
         peers.add_column("unread", width=6, key="unread")
         peers.add_column("seen", width=10, key="seen")
+        peers.add_column("work", width=48, key="work")
         self._refresh()
         timeline.focus()
         self.run_worker(self._pump(), exclusive=True, name="feed")
@@ -210,6 +212,7 @@ class WatchApp(App[None]):
                 Text(p.address, style=style),
                 Text(str(p.unread) if p.unread else "", style="bold" if p.unread else ""),
                 Text(p.seen, style=style),
+                Text(p.work, style="" if p.online else "dim"),
             )
         detail = self.query_one("#detail", Static)
         text = self.model.detail(self._detail, now) if self._detail else ""

@@ -24,6 +24,7 @@ __all__ = [
     "Snapshot",
     "WatchEvent",
     "WatchSource",
+    "WorkChanged",
 ]
 
 DeliveryState = Literal["accepted", "delivered", "shown"]
@@ -40,6 +41,8 @@ class PeerInfo:
     last_seen: float
     unread: int = 0
     """Mailbox entries not shown to it yet."""
+    work: str | None = None
+    """Its work status as one line (:func:`ai_connect.text.work.work_line`), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,14 @@ class PresenceChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkChanged:
+    """A peer published a new work status (docs/protocol.md §10): ``peer.work``."""
+
+    ts: float
+    peer: PeerInfo
+
+
+@dataclass(frozen=True, slots=True)
 class ProposalChanged:
     """A proposal was made, voted on, escalated, decided, expired or withdrawn.
 
@@ -134,7 +145,13 @@ class LinkChanged:
 
 
 WatchEvent = (
-    Snapshot | MessageSeen | DeliveryChanged | PresenceChanged | ProposalChanged | LinkChanged
+    Snapshot
+    | MessageSeen
+    | DeliveryChanged
+    | PresenceChanged
+    | ProposalChanged
+    | LinkChanged
+    | WorkChanged
 )
 
 

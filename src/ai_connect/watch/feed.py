@@ -25,6 +25,7 @@ from ai_connect.protocol import (
     MessageView,
     ReceiptReport,
 )
+from ai_connect.text.work import work_line
 from ai_connect.watch.events import (
     DeliveryChanged,
     LinkChanged,
@@ -34,13 +35,15 @@ from ai_connect.watch.events import (
     ProposalChanged,
     Snapshot,
     WatchEvent,
+    WorkChanged,
 )
 
 __all__ = ["FeedSource", "to_event", "to_snapshot"]
 
 
 def _peer(p: FeedPeer) -> PeerInfo:
-    return PeerInfo(p.address, p.online, p.last_seen, p.unread)
+    work = work_line(p.work) if p.work is not None else None
+    return PeerInfo(p.address, p.online, p.last_seen, p.unread, work)
 
 
 def _delivery(d: FeedDelivery) -> DeliveryChanged:
@@ -80,6 +83,8 @@ def to_event(frame: FeedEvent) -> WatchEvent | None:
         return _delivery(frame.delivery)
     if frame.kind in ("join", "leave") and frame.peer is not None:
         return PresenceChanged(frame.ts, _peer(frame.peer), joined=frame.kind == "join")
+    if frame.kind == "work" and frame.peer is not None:
+        return WorkChanged(frame.ts, _peer(frame.peer))
     if frame.kind == "proposal" and frame.proposal is not None:
         return ProposalChanged(frame.ts, frame.change or "changed", frame.proposal)
     return None

@@ -35,6 +35,7 @@ _COLORS = {
     "vote": "35",
     "verdict": "1;35",
     "link": "31",  # red
+    "work": "2",  # dim
 }
 
 
@@ -54,6 +55,8 @@ def line(row: Row, *, color: bool = False) -> str:
         kind = f"\x1b[{_COLORS[row.kind]}m{kind}\x1b[0m"
     if row.kind in ("join", "leave"):
         rest = row.who
+    elif row.kind == "work":
+        rest = f"{row.who} {row.text}"
     elif row.kind == "link":
         rest = f"{row.key}: {row.text}"
     else:

@@ -30,6 +30,7 @@ from ai_connect.watch.events import (
     ProposalChanged,
     Snapshot,
     WatchEvent,
+    WorkChanged,
 )
 from ai_connect.watch.filters import Filters, Scope, proposal_scope
 from ai_connect.watch.summary import context_summary, one_line, tally_text
@@ -37,7 +38,7 @@ from ai_connect.watch.summary import context_summary, one_line, tally_text
 __all__ = ["Attention", "PeerRow", "Row", "RowKind", "WatchModel"]
 
 RowKind = Literal[
-    "message", "delivered", "shown", "join", "leave", "proposal", "vote", "verdict", "link"
+    "message", "delivered", "shown", "join", "leave", "proposal", "vote", "verdict", "link", "work"
 ]
 
 _ORDER: dict[DeliveryState, int] = {"accepted": 0, "delivered": 1, "shown": 2}
@@ -66,6 +67,8 @@ class PeerRow:
     seen: str
     """``online``, or ``5 min ago``."""
     unread: int
+    work: str = ""
+    """Its work status in one line (``working · repo main@abc · edited …``), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,8 @@ class WatchModel:
             made = self._presence(event)
         elif isinstance(event, ProposalChanged):
             made = self._proposal(event)
+        elif isinstance(event, WorkChanged):
+            made = self._work(event)
         elif isinstance(event, Snapshot):
             made = self._snapshot(event)
         else:
@@ -233,6 +238,14 @@ class WatchModel:
         kind: RowKind = "join" if p.joined else "leave"
         row = Row(p.ts, kind, clean(p.peer.address), clean(p.peer.address))
         return [(row, Scope("peer", (p.peer.address,)))]
+
+    def _work(self, w: WorkChanged) -> list[tuple[Row, Scope]]:
+        old = self.peers.get(w.peer.address)
+        unread = old.unread if old is not None else w.peer.unread
+        self.peers[w.peer.address] = replace(w.peer, unread=unread)
+        address = clean(w.peer.address)
+        row = Row(w.ts, "work", address, address, clean(w.peer.work or ""))
+        return [(row, Scope("peer", (w.peer.address,)))]
 
     def _proposal(self, e: ProposalChanged) -> list[tuple[Row, Scope]]:
         p = e.proposal
@@ -336,6 +349,7 @@ class WatchModel:
                 p.online,
                 "online" if p.online else ago(p.last_seen, now),
                 p.unread,
+                clean(p.work or ""),
             )
             for p in shown
         ]
