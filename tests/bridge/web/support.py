@@ -22,7 +22,7 @@ import pytest
 
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
-from ai_connect.protocol import AckPath
+from ai_connect.protocol import AckPath, WorkFields
 from tests.support.bridge import ThreadedBridge
 
 __all__ = ["TIMEOUT_MS", "Peer", "chromium_path", "dashboard_url", "peer", "send_once"]
@@ -68,6 +68,15 @@ class Peer:
 
     def vote(self, proposal: str, choice: Any, reason: str = "") -> dict[str, Any]:
         return self.live.call(self.client.vote(proposal, choice, reason))
+
+    def publish_work(self, **fields: Any) -> None:
+        """Publishes a work status (as its hooks would); back once the bridge handled it."""
+
+        async def publish() -> None:
+            await self.client.publish_work(WorkFields(**fields))
+            await self.client.status()  # a round trip: the work frame came first
+
+        self.live.call(publish())
 
     def take(self, timeout: float = 5.0) -> list[Message]:
         """Waits for mail and acks it; the messages."""

@@ -43,6 +43,30 @@ def test_the_page_loads_and_shows_the_peers_live(page: Page, live: ThreadedBridg
     expect(page.locator("#login")).to_be_hidden()
 
 
+def test_a_peers_work_status_shows_live_under_its_name(page: Page, live: ThreadedBridge) -> None:
+    """alice's work status (issue 15) appears under her name as one line, and follows her
+    next status live; a branch name is text, never markup."""
+    with peer(live, "alice") as alice:
+        alice.publish_work(repo="github.com/org/app", branch="main", head="3f2a1bc", dirty=2,
+                           files=["src/app.py"])  # fmt: skip
+        page.goto(dashboard_url(live))
+        expect(page.locator("#status")).to_have_text("live")
+        work = page.locator('#peers li[data-address="alice (web)"] .work')
+        expect(work).to_have_text(
+            "working · github.com/org/app main@3f2a1bc, 2 dirty · edited src/app.py"
+        )
+        expect(work).to_have_class("work working")
+        alice.publish_work(repo="github.com/org/app", branch="<b>x</b>", activity="idle",
+                           files=["b.py", "src/app.py", "c.py", "d.py"])  # fmt: skip
+        expect(work).to_have_text(
+            "idle · github.com/org/app <b>x</b> · edited b.py, src/app.py, c.py +1"
+        )
+        assert work.locator("b").count() == 0
+        expect(work).to_have_attribute(
+            "title", re.compile(r"^edited: b\.py, src/app\.py, c\.py, d\.py")
+        )
+
+
 def test_a_message_appears_live_with_its_delivery_states(page: Page, live: ThreadedBridge) -> None:
     """A message sent while the page is open appears (as text, never markup, its control
     and bidi characters as visible escapes, as in a terminal), then its state for bob goes

@@ -263,6 +263,7 @@ function feedEvent(event) {
       return;
     case "join":
     case "leave":
+    case "work": // a new work status (docs/protocol.md §10)
       state.peers.set(event.peer.address, event.peer);
       return renderPeers();
     case "proposal":
@@ -493,6 +494,27 @@ function contextLine(context) {
   return `context: ${parts.join(" · ") || "attached"}`;
 }
 
+const SHOWN_FILES = 3; // as text/work.py: the newest few, the rest counted
+
+function workLine(w) {
+  // a peer's work status in one line, as `ai-connect peers` shows it (text/work.py)
+  const parts = [w.activity];
+  if (w.repo) {
+    let where = w.repo;
+    const at = [w.branch, w.head].filter(Boolean).join("@");
+    if (at) where += ` ${at}`;
+    if (w.dirty) where += `, ${w.dirty} dirty`;
+    parts.push(where);
+  }
+  const files = w.files || [];
+  if (files.length) {
+    const more = files.length - SHOWN_FILES;
+    parts.push(`edited ${files.slice(0, SHOWN_FILES).join(", ")}${more > 0 ? ` +${more}` : ""}`);
+  }
+  if (w.task) parts.push(`task "${w.task}"`);
+  return parts.join(" · ");
+}
+
 function renderPeers() {
   const list = $("peers");
   const peers = [...state.peers.values()].sort(
@@ -511,6 +533,16 @@ function renderPeers() {
         ),
         el("span", { class: "seen" }, p.online ? "online" : `seen ${ago(p.last_seen)}`),
         p.unread > 0 ? el("span", { class: "unread", title: "not shown to its agent yet" }, `${p.unread} unread`) : null,
+        p.work
+          ? el(
+              "span",
+              {
+                class: `work ${p.work.activity}`,
+                title: `edited: ${(p.work.files || []).join(", ") || "nothing yet"} (${ago(p.work.ts)})`,
+              },
+              workLine(p.work),
+            )
+          : null,
       ),
     ),
   );
