@@ -23,7 +23,6 @@ from ai_connect.hooks.contracts import HookInput
 from ai_connect.hooks.slots import key
 from ai_connect.work_status.link import hand_over
 from ai_connect.work_status.observe import Observation, observe
-from ai_connect.work_status.publisher import publish_once
 from ai_connect.work_status.settings import StatusSettings, status_settings
 
 __all__ = ["hand", "publish"]
@@ -60,6 +59,9 @@ async def publish(
     """Publishes ``observation`` on the hook's own ``client`` (no MCP server took it)."""
     if observation is None or not client.connected:
         return
+    # Imported here: only this fallback reads git in the hook; handing over needs none of it.
+    from ai_connect.work_status.publisher import publish_once
+
     folder = agent_link.private_dir(agent_link.private_dir(agent_link.runtime_dir(env)) / "h")
     state = folder / f"s-{key(hook.client, hook.session or str(hook.cwd))}.json"
     with contextlib.suppress(BridgeError):
