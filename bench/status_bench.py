@@ -32,6 +32,7 @@ import asyncio
 import datetime
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -79,7 +80,14 @@ def _stdin(repo: Path, path: str, session: str) -> bytes:
     return json.dumps(data).encode()
 
 
-async def _spawn(argv: list[str], env: dict[str, str], stdin: bytes) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _spawn(argv: list[str], env: dict[str, str], stdin: bytes) -> tuple[float, float]:
+    """Runs one hook process to its end; its wall ms and its CPU ms (user + system)."""
+    cpu = _cpu()
     begun = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -88,12 +96,14 @@ async def _spawn(argv: list[str], env: dict[str, str], stdin: bytes) -> float:
     _, err = await asyncio.wait_for(proc.communicate(stdin), 30)
     if proc.returncode != 0 or err:
         raise RuntimeError(f"{argv} exited {proc.returncode}: {err.decode()[-500:]}")
-    return (time.perf_counter() - begun) * 1000
+    return (time.perf_counter() - begun) * 1000, (_cpu() - cpu) * 1000
 
 
-def _stats(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+def _stats(samples: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Wall p50, wall p95, CPU p50 (ms)."""
+    walls = sorted(w for w, _ in samples)
+    p95 = walls[min(len(walls) - 1, int(len(walls) * 0.95))]
+    return statistics.median(walls), p95, statistics.median(c for _, c in samples)
 
 
 async def _count_work(observer: BridgeClient, counts: dict[str, int]) -> None:
@@ -138,9 +148,9 @@ async def main(samples: int) -> dict[str, object]:
         await observer.connect()
         await mcp.connect()
         counting = asyncio.create_task(_count_work(observer, counts))
-        ref: list[float] = []
-        via_server: list[float] = []
-        from_hook: list[float] = []
+        ref: list[tuple[float, float]] = []
+        via_server: list[tuple[float, float]] = []
+        from_hook: list[tuple[float, float]] = []
         calls = [FILES[i % len(FILES)] if i < 2 * len(FILES) else FILES[0] for i in range(samples)]
         async with publishing(mcp, StatusSettings(), sock, repo) as publisher:
             assert publisher is not None
@@ -180,8 +190,9 @@ def _report(result: dict[str, object]) -> None:
     assert isinstance(calls, int)
     print(f"{datetime.date.today()} · {calls} tool calls per variant · load "
           f"{os.getloadavg()[0]:.2f} · 2 cores shared")  # fmt: skip
-    print("| measure | p50 ms | p95 ms | added p50 ms | status frames / tool call | target |")
-    print("|---|---|---|---|---|---|")
+    print("| hook run per tool call | wall p50 ms | wall p95 ms | CPU p50 ms "
+          "| added wall p50 | added CPU p50 | status frames / tool call | target |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     ref = result["ref"]
     assert isinstance(ref, tuple)
     rows = [
@@ -191,11 +202,12 @@ def _report(result: dict[str, object]) -> None:
          "hook_frames"),
     ]  # fmt: skip
     for label, key, frames in rows:
-        p50, p95 = result[key]  # type: ignore[misc]
-        added = "" if key == "ref" else f"{p50 - ref[0]:+.1f}"
+        wall, p95, cpu = result[key]  # type: ignore[misc]
+        added = ("", "") if key == "ref" else (f"{wall - ref[0]:+.1f}", f"{cpu - ref[2]:+.1f}")
         per = "" if frames is None else f"{result[frames] / calls:.2f}"  # type: ignore[operator]
         target = "" if frames is None else "<= 1 frame, no model request"
-        print(f"| {label} | {p50:.1f} | {p95:.1f} | {added} | {per} | {target} |")
+        print(f"| {label} | {wall:.1f} | {p95:.1f} | {cpu:.1f} | {added[0]} | {added[1]} "
+              f"| {per} | {target} |")  # fmt: skip
     print(f"\nThe local link alone (in process): {result['hand_us']:.0f} µs p50 per hand-over.")
 
 

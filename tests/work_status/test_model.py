@@ -48,6 +48,11 @@ def test_each_clients_edit_tools_name_their_files() -> None:
     codex = seen("codex", "PostToolUse", tool_name="apply_patch", tool_input={"input": PATCH})
     assert codex is not None
     assert codex.files == ("src/app.py", "docs/new.md", "old.txt", "lib/x.py", "lib/y.py")
+    shell = seen("codex", "PostToolUse", tool_name="Bash", tool_input={"command": PATCH})
+    assert shell is not None and shell.files[0] == "src/app.py"
+    assert seen("claude", "PostToolUse", tool_name="Bash", tool_input={"command": PATCH}) == (
+        Observation("working", (), "/w")
+    )
 
 
 def test_events_map_to_activities() -> None:

@@ -103,25 +103,35 @@ def _patch_files(text: str) -> list[str]:
     return found
 
 
-def edited_files(client: str, tool: str, tool_input: Any) -> list[str]:
-    """The files a tool call wrote, as it named them ([] if it is no edit tool)."""
-    if tool not in EDIT_TOOLS.get(client, frozenset()):
-        return []
+def _patch_text(tool_input: Any) -> str:
+    """The patch a tool call carries (``*** Begin Patch`` …), or ""."""
     if isinstance(tool_input, str):
-        return _patch_files(tool_input)
+        return tool_input if "*** " in tool_input else ""
     if not isinstance(tool_input, dict):
-        return []
-    for key in _PATH_KEYS:
-        value = tool_input.get(key)
-        if isinstance(value, str) and value.strip():
-            return [value.strip()]
+        return ""
     for key in _PATCH_KEYS:
         value = tool_input.get(key)
         if isinstance(value, list):
             value = "\n".join(v for v in value if isinstance(v, str))
         if isinstance(value, str) and "*** " in value:
-            return _patch_files(value)
-    return []
+            return value
+    return ""
+
+
+def edited_files(client: str, tool: str, tool_input: Any) -> list[str]:
+    """The files a tool call wrote, as it named them ([] if it is no edit tool).
+
+    Codex may also run ``apply_patch`` through its shell tool: any of its tool calls that
+    carries a ``*** Begin Patch`` counts."""
+    if tool not in EDIT_TOOLS.get(client, frozenset()):
+        patch = _patch_text(tool_input) if client == "codex" else ""
+        return _patch_files(patch) if "*** Begin Patch" in patch else []
+    if isinstance(tool_input, dict):
+        for key in _PATH_KEYS:
+            value = tool_input.get(key)
+            if isinstance(value, str) and value.strip():
+                return [value.strip()]
+    return _patch_files(_patch_text(tool_input))
 
 
 def observe(hook: HookInput, prompt: str | None = None) -> Observation | None:
