@@ -86,7 +86,8 @@ class Publisher:
             self._idle.clear()
 
     async def settled(self, timeout: float) -> None:
-        """Returns once everything taken so far has been published (or could not be)."""
+        """Returns once everything taken so far has been published (while the bridge is
+        unreachable, not before it is back); raises TimeoutError after ``timeout``."""
         await asyncio.wait_for(self._idle.wait(), timeout)
 
     async def run(self) -> None:
@@ -121,10 +122,10 @@ class Publisher:
             try:
                 await self.client.publish_work(status)
             except BridgeError:
-                self._failed = True
-            else:
-                self.sent = status
-                self.frames += 1
+                self._failed = True  # settled() waits on: it goes out once the link is back
+                return
+            self.sent = status
+            self.frames += 1
         if not self._due.is_set():
             self._idle.set()
 

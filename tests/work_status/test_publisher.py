@@ -1,0 +1,96 @@
+"""The Publisher (the MCP server's side): coalesced, only on change, nothing before a
+hook spoke, and a status taken while the bridge is down goes out once it is back."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ai_connect.errors import NotConnected
+from ai_connect.protocol import WorkFields
+from ai_connect.repo_identity import RepoIdentity
+from ai_connect.work_status.observe import Observation
+from ai_connect.work_status.publisher import Publisher
+from ai_connect.work_status.settings import StatusSettings
+from ai_connect.work_status.tracker import GitState
+from tests.client.support import make_client, run
+from tests.support.bridge import RestartableBridge
+
+ROOT = Path("/w/app")
+REPO = RepoIdentity(ROOT, "github.com/org/app", "app")
+
+
+def publisher_of(client: object, reads: list[int]) -> Publisher:
+    """A publisher whose git answers from a counter (no git needed)."""
+
+    def read(root: Path) -> GitState:
+        reads.append(1)
+        return GitState("main", "abc1234", len(reads))
+
+    return Publisher(client, StatusSettings(), ROOT, read=read, identify=lambda _: REPO)  # type: ignore[arg-type]
+
+
+def test_nothing_before_a_hook_spoke_and_a_burst_is_one_round() -> None:
+    """waiting() alone publishes nothing; observations taken together are one round."""
+
+    async def scenario() -> None:
+        bridge = RestartableBridge(listen=False)
+        await bridge.start()
+        async with make_client(bridge, "alice", "app") as alice:
+            reads: list[int] = []
+            pub = publisher_of(alice, reads)
+            task = asyncio.create_task(pub.run())
+            try:
+                pub.waiting(True)
+                pub.waiting(False)
+                await pub.settled(5)
+                assert (pub.frames, reads) == (0, [])
+                for name in ("a.py", "b.py", "c.py"):
+                    pub.take(Observation("working", (str(ROOT / name),), str(ROOT)))
+                await pub.settled(5)
+                assert pub.frames == 1 and len(reads) == 1
+                assert pub.sent is not None and pub.sent.files == ["c.py", "b.py", "a.py"]
+            finally:
+                task.cancel()
+        await bridge.stop()
+
+    run(scenario())
+
+
+class FlakyClient:
+    """A client whose link is down until ``up`` is set: publish_work raises NotConnected."""
+
+    def __init__(self) -> None:
+        self.up = asyncio.Event()
+        self.tried = asyncio.Event()
+        self.sent: list[WorkFields] = []
+
+    async def publish_work(self, status: WorkFields) -> None:
+        self.tried.set()
+        if not self.up.is_set():
+            raise NotConnected("the bridge is down")
+        self.sent.append(status)
+
+    async def wait_connected(self, timeout: float) -> None:
+        await asyncio.wait_for(self.up.wait(), timeout)
+
+
+def test_a_status_taken_while_the_bridge_is_down_goes_out_once_it_is_back() -> None:
+    """The send fails (not connected): settled() waits on, and the status goes out after
+    the reconnect, not lost."""
+
+    async def scenario() -> None:
+        client = FlakyClient()
+        pub = publisher_of(client, [])
+        task = asyncio.create_task(pub.run())
+        try:
+            pub.take(Observation("idle", (str(ROOT / "x.py"),), str(ROOT)))
+            await asyncio.wait_for(client.tried.wait(), 5)
+            assert client.sent == [] and pub.frames == 0
+            client.up.set()
+            await pub.settled(5)
+            assert [s.files for s in client.sent] == [["x.py"]] and pub.frames == 1
+        finally:
+            task.cancel()
+
+    run(scenario())
