@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 import yaml
@@ -54,11 +55,14 @@ __all__ = [
     "bridge_settings",
     "client_settings",
     "config_path",
+    "database",
     "default_db_path",
     "explain_client",
+    "is_postgres_url",
     "load_file",
     "log_settings",
     "normalise_url",
+    "redacted",
     "unknown_keys",
 ]
 
@@ -88,6 +92,9 @@ class BridgeSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     auth: bool = False
+    db_url: str | None = None
+    """A PostgreSQL database (``postgresql://...``) instead of the SQLite file ``db``
+    (docs/deploy.md): then ``db`` is unused and any number of bridges share it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,49 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     if env.get("AI_CONNECT_CONFIG"):
         return Path(env["AI_CONNECT_CONFIG"]).expanduser()
     return platformdirs.user_config_path("ai-connect") / "config.yaml"
+
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def is_postgres_url(db: object) -> bool:
+    """Whether ``db`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)
+    rather than an SQLite file."""
+    if not isinstance(db, str) or "://" not in db:
+        return False
+    return db.split("://", 1)[0].lower() in _POSTGRES_SCHEMES
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def database(raw: str | Path, what: str) -> tuple[Path | None, str | None]:
+    """A ``--db`` value -> (SQLite path, PostgreSQL URL), one of them ``None``.
+
+    ``sqlite:PATH`` names a file as plainly as ``PATH``; any other ``SCHEME://`` is
+    refused rather than taken for a folder named ``SCHEME:``.
+    """
+    text = str(raw).strip()
+    if is_postgres_url(text):
+        return None, text
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme.lower() == "sqlite":
+        text = rest[2:] if rest.startswith("//") else rest
+    elif sep and rest.startswith("//") and scheme.replace("+", "").isalnum():
+        raise ConfigError(
+            f"{what} ({scheme}://...) is neither a file path nor a PostgreSQL URL: "
+            "use a path (SQLite) or "
+            "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        )
+    if not text:
+        raise ConfigError(f"{what} is empty: give a file path or a postgresql:// URL")
+    return Path(text).expanduser(), None
 
 
 def default_db_path() -> Path:
@@ -338,7 +388,7 @@ def bridge_settings(
     *,
     host: str | None = None,
     port: int | None = None,
-    db: Path | None = None,
+    db: Path | str | None = None,
     presence_timeout_s: float | None = None,
     retention_days: float | None = None,
     synchronous: str | None = None,
@@ -357,7 +407,9 @@ def bridge_settings(
         raw = env.get("AI_CONNECT_PORT") or server.get("port") or bridge.get("port")
         port = _port(raw if raw is not None else DEFAULT_PORT, "the bridge port")
     raw_db = db or env.get("AI_CONNECT_DB") or server.get("db")
-    db_path = Path(str(raw_db)).expanduser() if raw_db else default_db_path()
+    where = f"server.db in {path}"
+    where = "--db" if db else "AI_CONNECT_DB" if env.get("AI_CONNECT_DB") else where
+    db_path, db_url = database(raw_db, where) if raw_db else (default_db_path(), None)
     timeout = presence_timeout_s or _number(
         server.get("presence_timeout", 60), f"server.presence_timeout in {path}"
     )
@@ -374,13 +426,14 @@ def bridge_settings(
     return BridgeSettings(
         host,
         port,
-        db_path,
+        db_path or default_db_path(),
         timeout,
         days * 86400.0,
         sync,
         Path(str(cert)).expanduser() if cert else None,
         Path(str(key)).expanduser() if key else None,
         auth or server.get("auth") is True,
+        db_url,
     )
 
 

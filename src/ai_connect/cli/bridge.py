@@ -24,6 +24,7 @@ from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.guard import is_loopback
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.cli.options import LogFileOpt, setup_logging
+from ai_connect.cli.stores import database_name, open_store
 from ai_connect.config import bridge_settings
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.protocol import Limits
@@ -81,7 +82,13 @@ def bridge(
     port: Annotated[
         int | None, typer.Option(help="Port to bind; 0 picks a free one [default: 9999]")
     ] = None,
-    db: Annotated[Path | None, typer.Option(help="SQLite database [default: XDG data dir]")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLite file, or postgresql://USER@HOST/DB for many nodes on one database "
+            "(docs/deploy.md) [default: XDG data dir]"
+        ),
+    ] = None,
     memory: Annotated[bool, typer.Option(help="Keep everything in memory (lost on exit)")] = False,
     presence_timeout: Annotated[
         float | None,
@@ -154,7 +161,6 @@ def bridge(
     from ai_connect.bridge.server import BridgeServer, ServerSettings
     from ai_connect.bridge.store.base import Store
     from ai_connect.bridge.store.memory import MemoryStore
-    from ai_connect.bridge.store.sqlite import SqliteStore
     from ai_connect.bridge.store.sqlite.lock import DatabaseLock
 
     log_path = setup_logging(log_level, "bridge", log_file)
@@ -184,20 +190,21 @@ def bridge(
     if settings.tls_cert is not None and settings.tls_key is not None:
         context = tls.server_context(settings.tls_cert, settings.tls_key)
     store: Store
-    # One bridge per database (store/sqlite/lock.py): taken before the store opens, held
-    # until this process exits; a second bridge refuses here, naming this one.
+    # One bridge per SQLite file (store/sqlite/lock.py): taken before the store opens, held
+    # until this process exits; a second bridge refuses here, naming this one. PostgreSQL
+    # nodes share their database by design: no lock.
     lock = DatabaseLock(settings.db)
-    if not memory:
+    locked = not memory and settings.db_url is None
+    if locked:
         lock.acquire()
     try:
-        store = (
-            MemoryStore() if memory else SqliteStore(settings.db, synchronous=settings.synchronous)
-        )
+        store = MemoryStore() if memory else open_store(settings)
     except BaseException:
         lock.release()
         raise
+    where = "memory (lost on exit)" if memory else database_name(settings)
     tokens = store.tokens()
-    problem = exposure_problem(settings.host, settings.auth or bool(tokens), str(settings.db))
+    problem = exposure_problem(settings.host, settings.auth or bool(tokens), where)
     if problem is not None and not insecure:
         store.close()
         lock.release()
@@ -233,7 +240,6 @@ def bridge(
                 f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}; "
                 "is another bridge running? choose another --port"
             ) from exc
-        where = "memory (lost on exit)" if memory else str(settings.db)
         say(f"ai-connect bridge {__version__} listening on {server.url} (storage: {where})")
         say(_auth_line(tokens, settings.auth))
         if log_path is not None:
@@ -251,7 +257,7 @@ def bridge(
             "connect an agent: run 'ai-connect setup claude-code --project' in its project "
             f"(or codex|gemini|cursor|vscode); by hand: ai-connect wait --bridge {server.url}"
         )
-        if not memory:
+        if locked:
             lock.announce(server.url)
         if ready_file is not None:
             ready_file.write_text(server.url + "\n", encoding="utf-8")

@@ -13,8 +13,9 @@ import psycopg
 import pytest
 
 from ai_connect.bridge.store.base import AckOp, AppendOp, StoredMessage, WriteBatch
-from ai_connect.bridge.store.postgres import PostgresStore, is_postgres_url, redacted
+from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.bridge.store.postgres.schema import SCHEMA_VERSION
+from ai_connect.config import is_postgres_url, redacted
 from ai_connect.errors import StoreError
 from tests.pg import PgServer, unavailable
 

@@ -33,7 +33,6 @@ import time
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -55,11 +54,11 @@ from ai_connect.bridge.store.postgres.schema import MIGRATE_LOCK, MIGRATIONS, SC
 from ai_connect.bridge.store.rules import decoded
 from ai_connect.bridge.store.sqlite import tokens as _tokens
 from ai_connect.bridge.store.sqlite.schema import Damaged, dead_letter, placeholder, stored_message
+from ai_connect.config import redacted
 from ai_connect.errors import StoreError
 
-__all__ = ["PostgresStore", "is_postgres_url", "redacted"]
+__all__ = ["PostgresStore"]
 
-_SCHEMES = ("postgresql", "postgres")
 _CONNECT_TIMEOUT_S = 5
 _SIZE_EVERY_S = 10.0
 _MIGRATE = (
@@ -72,29 +71,23 @@ _TOKEN_INSERT = """
 _TOKEN_REVOKE = "UPDATE tokens SET revoked = %s WHERE id = %s AND revoked IS NULL"
 
 
-def is_postgres_url(db: object) -> bool:
-    """Whether ``db`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)
-    rather than an SQLite file."""
-    return isinstance(db, str) and db.split("://", 1)[0].lower() in _SCHEMES and "://" in db
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 class PostgresStore:
     """A :class:`~ai_connect.bridge.store.base.Store` in a PostgreSQL database, shared by
-    any number of bridge nodes (``url``: ``postgresql://user:password@host:port/db``)."""
+    any number of bridge nodes (``url``: ``postgresql://user:password@host:port/db``).
+
+    ``synchronous`` is SQLite's word for it: ``FULL`` keeps the server's
+    ``synchronous_commit`` (on by default: a commit returns once it is flushed);
+    ``NORMAL`` turns it off for the bridge's commits (a crash of PostgreSQL may lose the
+    last ones, never corrupt anything).
+    """
 
     kind = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+        mode = synchronous.upper()
+        if mode not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be one of FULL, NORMAL, not {synchronous!r}")
+        self._options = {} if mode == "FULL" else {"options": "-c synchronous_commit=off"}
         self.url = url
         self.where = redacted(url)
         self._closed = False
