@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests import io_report
-from tests.pg import pg_server, pg_url  # the PostgreSQL fixtures, for every test
+from tests.pg import own_pg_server, pg_server, pg_url  # PostgreSQL fixtures, for every test
 
-__all__ = ["pg_server", "pg_url"]
+__all__ = ["own_pg_server", "pg_server", "pg_url"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
-__all__ = ["PgServer", "pg_server", "pg_url", "unavailable"]
+__all__ = ["PgServer", "own_pg_server", "pg_server", "pg_url", "started", "unavailable"]
 
 _names = itertools.count(1)
 
@@ -88,9 +88,10 @@ class PgServer:
             self.stop()
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """The session's PostgreSQL server (skips, or fails in CI, if it cannot start)."""
+@contextlib.contextmanager
+def started() -> Iterator[PgServer]:
+    """A new server in a temporary folder, stopped and removed at the end (skips, or
+    fails in CI, if it cannot start)."""
     folder = Path(tempfile.mkdtemp(prefix="ai-connect-pg-"))
     try:
         server = PgServer(folder / "data")
@@ -104,6 +105,20 @@ def pg_server() -> Iterator[PgServer]:
         with contextlib.suppress(Exception):  # already stopped by a test is fine
             server.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The session's PostgreSQL server."""
+    with started() as server:
+        yield server
+
+
+@pytest.fixture
+def own_pg_server() -> Iterator[PgServer]:
+    """A server of the test's own, for a test that stops and starts it (an outage)."""
+    with started() as server:
+        yield server
 
 
 @pytest.fixture

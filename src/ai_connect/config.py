@@ -126,7 +126,7 @@ def is_postgres_url(db: object) -> bool:
 def redacted(url: str) -> str:
     """A database URL without its password, for messages and logs."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if not parts.password:
         return url
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

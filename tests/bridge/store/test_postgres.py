@@ -3,11 +3,7 @@ database, connections that come back after the database was away."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,7 +13,7 @@ from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.bridge.store.postgres.schema import SCHEMA_VERSION
 from ai_connect.config import is_postgres_url, redacted
 from ai_connect.errors import StoreError
-from tests.pg import PgServer, unavailable
+from tests.pg import PgServer
 
 ALICE = "Alice (alpha)"
 BOB = "Bob (alpha)"
@@ -26,23 +22,6 @@ BOB = "Bob (alpha)"
 def append(sender: str, cid: str, to: str, body: str = "hello") -> AppendOp:
     message = StoredMessage(f"{sender}/{cid}", sender, to, body, None, None, None, 1.0, cid)
     return AppendOp(message, (to,))
-
-
-@pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    """A server of its own, for a test that stops it."""
-    folder = Path(tempfile.mkdtemp(prefix="ai-connect-pg-own-"))
-    try:
-        server = PgServer(folder / "data")
-    except Exception as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        unavailable(f"{type(exc).__name__}: {exc}")
-        raise
-    try:
-        yield server
-    finally:
-        server.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_urls_name_postgres_and_hide_passwords() -> None:
@@ -145,19 +124,19 @@ def test_two_nodes_number_one_mailbox_without_clash_or_gap(pg_url: str) -> None:
 
 
 def test_the_store_refuses_while_the_database_is_down_and_recovers(
-    own_server: PgServer,
+    own_pg_server: PgServer,
 ) -> None:
     """While PostgreSQL is down, commits and reads raise StoreError saying so (nothing is
     accepted); once it is back, the same store works again without being reopened."""
-    with PostgresStore(own_server.new_database()) as store:
+    with PostgresStore(own_pg_server.new_database()) as store:
         store.commit(WriteBatch(appends=[append(ALICE, "1", BOB, "before")]))
         assert store.pending(BOB, 0, 10, 1 << 20)  # a reader connection is open too
-        own_server.stop()
+        own_pg_server.stop()
         with pytest.raises(StoreError, match="cannot be reached"):
             store.commit(WriteBatch(appends=[append(ALICE, "2", BOB, "during")]))
         with pytest.raises(StoreError, match="PostgreSQL could not"):
             store.pending(BOB, 0, 10, 1 << 20)
-        own_server.start()
+        own_pg_server.start()
         result = store.commit(WriteBatch(appends=[append(ALICE, "2", BOB, "after")]))
         assert result.appends[0].seqs == {BOB: 2}
         assert [e.message.body for e in store.pending(BOB, 0, 10, 1 << 20)] == [

@@ -175,6 +175,11 @@ class PostgresStore:
         else:
             hint = "Check the database's free space and the user's rights, then retry."
         done = " Nothing of it was written." if rolled_back else ""
+        if rolled_back and isinstance(exc, psycopg.OperationalError):
+            done = (
+                " If the connection broke during the commit, it may have been written:"
+                " a resend with the same cid is stored once."
+            )
         reason = " ".join(str(exc).split()).rstrip(".")
         return StoreError(f"PostgreSQL could not {what} ({self.where}): {reason}.{done} {hint}")
 
