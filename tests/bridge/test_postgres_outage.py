@@ -23,6 +23,7 @@ def test_send_is_refused_during_an_outage_and_works_after(own_pg_server: PgServe
             alice, bob = make_client(server, "alice"), make_client(server, "bob")
             async with alice, bob:
                 inbox = listen(bob)
+                assert bob.address is not None
                 await alice.send(bob.address, "before")
                 assert [m.body for m in await take(inbox)] == ["before"]
                 own_pg_server.stop()
