@@ -23,6 +23,7 @@ SQL lives only in this package::
     schema.py     the tables and their migrations
     reads.py      the SQL of the reads; search's tsquery
     batch.py      BatchWriter: a commit's statements (one per table), retention
+    load.py       another database's rows copied in (ai-connect admin migrate)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -48,9 +49,15 @@ from ai_connect.bridge.store.base import (
     WriteBatch,
     message_bytes,
 )
+from ai_connect.bridge.store.postgres import load as _load
 from ai_connect.bridge.store.postgres import reads
 from ai_connect.bridge.store.postgres.batch import BatchWriter
-from ai_connect.bridge.store.postgres.schema import MIGRATE_LOCK, MIGRATIONS, SCHEMA_VERSION
+from ai_connect.bridge.store.postgres.schema import (
+    MIGRATE_LOCK,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    WRITE_LOCK,
+)
 from ai_connect.bridge.store.rules import decoded
 from ai_connect.bridge.store.sqlite import tokens as _tokens
 from ai_connect.bridge.store.sqlite.schema import Damaged, dead_letter, placeholder, stored_message
@@ -352,6 +359,25 @@ class PostgresStore:
         with self._reading("read the proposals") as db:
             rows = db.execute(reads.PROPOSALS).fetchall()
         return [decoded(i, text) for i, text in rows]
+
+    # -- copying another database in (ai-connect admin migrate) ----------------------
+
+    def load(self, source: Callable[[str], Iterable[tuple[Any, ...]]]) -> dict[str, int]:
+        """Copies ``source(table)``'s rows (``sqlite/export.py``'s columns) into this
+        database, which must be empty, in one transaction; rows copied per table."""
+        with self._transaction("copy the rows in") as db:
+            db.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")  # no node commits
+            if not _load.is_empty(db):
+                raise StoreError(
+                    f"{self.where} already holds bridge data: migrate into a new, empty "
+                    "database (CREATE DATABASE ...), or drop this one's tables first."
+                )
+            return _load.load(db, source)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (peers, messages, mailbox, tokens, dead_letters, proposals)."""
+        with self._reading("count the rows") as db:
+            return _load.count(db)
 
     # -- tokens (docs/security.md): outside the group commit -------------------------
 
