@@ -75,10 +75,14 @@ class BridgeOptions:
     target: str = "bridge"
     """What runs under load: ``bridge``, or a reference relay (bench/relays.py):
     ``websockets-relay`` or ``picows-relay``."""
+    db_url: str | None = None
+    """A PostgreSQL database (bench/pg_bench.py) instead of a fresh SQLite file."""
 
     def describe(self) -> str:
         if self.target != "bridge":
             return self.target
+        if self.db_url is not None:
+            return f"postgres, synchronous={self.synchronous}"
         return "memory" if self.store == "memory" else f"sqlite, synchronous={self.synchronous}"
 
     def command(self, db: str) -> list[str]:
@@ -107,7 +111,7 @@ class BridgeOptions:
         if self.store == "memory":
             args.append("--memory")
         else:
-            args += ["--db", db, "--synchronous", self.synchronous]
+            args += ["--db", self.db_url or db, "--synchronous", self.synchronous]
         return args
 
 

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ai_connect import identity
 from ai_connect.bridge.auth import Authenticator
 from ai_connect.bridge.braking import Braking
+from ai_connect.bridge.cluster import Cluster
 from ai_connect.bridge.consensus_router import ConsensusBook
 from ai_connect.bridge.delivery import Delivery
 from ai_connect.bridge.events import (
@@ -43,8 +45,10 @@ from ai_connect.bridge.events import (
     Event,
     FrameReceived,
     Origin,
+    PeersStored,
     PendingLoaded,
     Persist,
+    RereadPeers,
     Send,
     Tick,
     TokensChanged,
@@ -137,6 +141,7 @@ class Router:
         self._braking = Braking(config, registry, auth, ids)
         self._delivery = Delivery(config, registry, ids, self._braking.paused_reason)
         self._registration = Registration(config, registry, auth, guard, self._delivery)
+        self._cluster = Cluster(registry, self._delivery)
         self._queries = Queries(config, registry, auth, guard)
         self._book = ConsensusBook(proposals, ids, registry)
         self._forgetting = Forgetting(registry, auth)
@@ -164,15 +169,21 @@ class Router:
         match event:
             case Connected(conn_id, now, remote):
                 return self._registration.on_connected(conn_id, now, remote)
-            case FrameReceived(conn_id, frame, now):
+            case FrameReceived(conn_id, frame, now, retried):
                 conn = self._registry.conns.get(conn_id)
                 if conn is None:
                     return []
                 conn.last_activity = now
+                if self._reread_first(frame, retried):
+                    return [RereadPeers(conn_id, frame)]
                 try:
                     out = self._on_frame(conn, frame, now)
                 except Refusal as refusal:
+                    if self._reread(refusal, frame, retried):
+                        return [RereadPeers(conn_id, frame)]
                     out = self._refuse(conn, refusal, getattr(frame, "rid", None), now)
+                if self.config.shared and isinstance(frame, Hello):
+                    out.append(RereadPeers(conn_id))  # its mailbox may have moved elsewhere
                 return out + self._registration.draw(conn, now, _entries(out))
             case BadFrame(conn_id, error, now):
                 conn = self._registry.conns.get(conn_id)
@@ -186,6 +197,8 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
+            case PeersStored(records, _now):
+                return self._cluster.on_stored(records)
             case Committed(appends, acks, proposals, forgets, upkeep, pruned):
                 replies = self._book.committed(proposals)  # §8: they follow the commit
                 replies += self._forgetting.on_committed(forgets)
@@ -268,6 +281,26 @@ class Router:
         if why is not None:
             out.append(Close(conn.id, CLOSE_POLICY, why))
         return out
+
+    def _reread_first(self, frame: ClientFrame, retried: bool) -> bool:
+        """A broadcast on a database other nodes share goes to every peer the database
+        knows, those registered elsewhere a moment ago too: the peers are re-read first."""
+        return (
+            self.config.shared
+            and not retried
+            and isinstance(frame, SendFrame)
+            and frame.to == identity.BROADCAST
+        )
+
+    def _reread(self, refusal: Refusal, frame: ClientFrame, retried: bool) -> bool:
+        """Whether to look again before refusing: a send to an unknown peer, on a database
+        other nodes share (one of them may have registered it a moment ago)."""
+        return (
+            self.config.shared
+            and not retried
+            and refusal.code is ErrorCode.UNKNOWN_PEER
+            and isinstance(frame, SendFrame)
+        )
 
     def _commit_failed(self, persists: Iterable[Persist], reason: str) -> list[Action]:
         """Nothing of a rolled-back batch is stored: everyone who asked is told so."""

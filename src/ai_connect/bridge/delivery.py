@@ -262,6 +262,12 @@ class Delivery:
         conn.inflight.append((entry.seq, size))
         conn.inflight_bytes += size
 
+    def wake(self, peer: Peer, out: list[Action]) -> None:
+        """``peer``'s tip moved without this node (bridge/cluster.py): each connection
+        acting for it loads what it has not been sent."""
+        for conn in self.registry.conns_of(peer):
+            self._pump(conn, peer, out)
+
     def _pump(self, conn: Conn, peer: Peer, out: list[Action]) -> None:
         if conn.loading or conn.sent >= peer.tip or not self._room(conn):
             return

@@ -38,10 +38,12 @@ __all__ = [
     "FrameReceived",
     "LoadPending",
     "Origin",
+    "PeersStored",
     "PendingLoaded",
     "Persist",
     "QueryHistory",
     "QuerySearch",
+    "RereadPeers",
     "Send",
     "Throttle",
     "Tick",
@@ -64,6 +66,9 @@ class FrameReceived:
     conn: int
     frame: ClientFrame
     now: float
+    retried: bool = False
+    """Handed in again after the peers were re-read (:class:`RereadPeers`): refused now
+    if it still names nobody."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +147,15 @@ class TokensChanged:
     now: float
 
 
+@dataclass(frozen=True, slots=True)
+class PeersStored:
+    """The peer records as the shared database holds them, re-read after another bridge
+    node committed (PostgreSQL, docs/deploy.md): their mailbox tips and acks moved there."""
+
+    records: tuple[PeerRecord, ...]
+    now: float
+
+
 Event = (
     Answered
     | Connected
@@ -153,6 +167,7 @@ Event = (
     | PendingLoaded
     | Tick
     | TokensChanged
+    | PeersStored
 )
 
 
@@ -178,6 +193,17 @@ class Persist:
 
     op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp
     origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RereadPeers:
+    """On a database other nodes share: re-read the peers (``PeersStored``), since one of
+    them may have just registered a peer a ``send`` names, or moved the mailbox of a peer
+    that just registered here; then hand ``frame`` (if any) in again
+    (``FrameReceived(retried=True)``), in order."""
+
+    conn: int
+    frame: ClientFrame | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,5 +267,14 @@ class Damaged:
 
 
 Action = (
-    Send | Close | Persist | LoadPending | QueryHistory | QuerySearch | Throttle | Braked | Damaged
+    Send
+    | Close
+    | Persist
+    | LoadPending
+    | QueryHistory
+    | QuerySearch
+    | Throttle
+    | Braked
+    | Damaged
+    | RereadPeers
 )

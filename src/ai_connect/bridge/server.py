@@ -13,6 +13,7 @@ nor a commit for a query; a query's reply is built and encoded there too, off th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import socket
@@ -49,17 +50,19 @@ from ai_connect.bridge.events import (
     Event,
     FrameReceived,
     LoadPending,
+    PeersStored,
     PendingLoaded,
     Persist,
     QueryHistory,
     QuerySearch,
+    RereadPeers,
     Send,
     Throttle,
     Tick,
     TokensChanged,
 )
 from ai_connect.bridge.links import Link, LinkLimits
-from ai_connect.bridge.store.base import Store, TokenRecord
+from ai_connect.bridge.store.base import Store, TokenRecord, Watched
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
     message_view,  # noqa: F401
     new_message_id,
@@ -84,6 +87,10 @@ READ_THREADS = 2
 writer. SQLite in WAL mode gives each its own connection (store/sqlite)."""
 INCOMING_FRAMES = 4
 """Frames websockets reads ahead of the router per connection (``max_queue``)."""
+
+
+REREAD_WAIT_S = 2.0
+"""How long a send to a peer unknown here waits for another node to commit it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,14 @@ class BridgeServer:
         self._ws_log = Redacting(logging.getLogger("ai_connect.bridge.ws"))
         self.commit_times = metrics.CommitTimes()
         """Each group commit's time, for /metrics (bridge/metrics.py)."""
+        self._peers_changed = asyncio.Event()
+        """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
+        self._unwatch: Callable[[], None] | None = None
+        self._rereads: list[RereadPeers] = []
+        """Sends to a peer unknown here, waiting for the peers to be re-read."""
+        self._parked: dict[int, float] = {}
+        """id() of such a send -> when it is refused if its peer is still unknown."""
+        self._redispatching: tuple[Any, float] | None = None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -186,6 +201,7 @@ class BridgeServer:
             retention_s=self.settings.retention_s,
             require_auth=self.settings.require_auth,
             brake=self.settings.brake,
+            shared=isinstance(self.store, Watched),
         )
         self._router = Router(config, peers, self._ids, self._tokens, proposals)
         # With listen=False, asyncio binds each of no hosts: a server without a socket
@@ -208,6 +224,15 @@ class BridgeServer:
         self._spawn(self._commit_loop())
         self._spawn(self._tick_loop())
         self._spawn(self._tokens_loop())
+        if isinstance(self.store, Watched):  # other nodes write the same database
+            loop = asyncio.get_running_loop()
+
+            def changed() -> None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: stopping
+                    loop.call_soon_threadsafe(self._peers_changed.set)
+
+            self._unwatch = self.store.watch(changed)
+            self._spawn(self._peers_loop())
         where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"
         log.info("bridge %s (storage: %s, %d known peers)", where, self.store.kind, len(peers))
 
@@ -246,6 +271,8 @@ class BridgeServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._unwatch is not None:
+            await asyncio.to_thread(self._unwatch)
         self._readers.shutdown(wait=True)
         await self._store(self.store.close)
         self._executor.shutdown(wait=True)
@@ -362,6 +389,8 @@ class BridgeServer:
                     if (link := self._links.get(action.conn)) is not None:
                         link.reply_started()  # now: the reader looks before the task runs
                         self._spawn(self._query(action, link))
+                case RereadPeers():
+                    self._reread(action)
                 case Throttle(conn, seconds):
                     if (link := self._links.get(conn)) is not None:
                         link.throttle(seconds)
@@ -414,6 +443,51 @@ class BridgeServer:
                 await self.reload_tokens()
             except StoreError as exc:
                 log.warning("re-reading the auth tokens failed (kept the old ones): %s", exc)
+
+    async def _peers_loop(self) -> None:
+        """Re-reads the peers after other nodes' commits (several at once: one read), so
+        that mail they stored reaches the connections held here (bridge/cluster.py).
+
+        A send to a peer unknown here (``RereadPeers``) is handed in again after the
+        read; if its peer is still unknown (registered elsewhere, its record not yet
+        committed there), it waits for the next read, at most ``REREAD_WAIT_S``, and is
+        refused after that.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._peers_changed.wait()
+            self._peers_changed.clear()
+            waiting, self._rereads = self._rereads, []
+            try:
+                records = await self._read(self.store.peers)
+            except StoreError as exc:
+                log.warning("re-reading the peers after another node's commit failed: %s", exc)
+            else:
+                self._dispatch(PeersStored(tuple(records), self._clock()))
+            now = loop.time()
+            for reread in waiting:  # in their order
+                if reread.frame is None:
+                    continue
+                deadline = self._parked.pop(id(reread.frame), None) or now + REREAD_WAIT_S
+                final = now >= deadline
+                self._redispatching = (reread.frame, deadline)
+                try:
+                    self._dispatch(FrameReceived(reread.conn, reread.frame, self._clock(), final))
+                finally:
+                    self._redispatching = None
+
+    def _reread(self, action: RereadPeers) -> None:
+        """Queues ``action`` for the peers loop (a frame still unknown after a read waits
+        there for the next one, or its deadline)."""
+        again = self._redispatching
+        if again is not None and action.frame is again[0]:
+            self._parked[id(action.frame)] = again[1]
+            self._rereads.append(action)
+            delay = max(0.0, again[1] - asyncio.get_running_loop().time())
+            asyncio.get_running_loop().call_later(delay, self._peers_changed.set)
+            return
+        self._rereads.append(action)
+        self._peers_changed.set()
 
     async def reload_tokens(self) -> None:
         """Re-reads the stored tokens; a change reaches the router (revocations close)."""

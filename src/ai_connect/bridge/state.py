@@ -81,6 +81,8 @@ class RouterConfig:
     require_auth: bool = False
     """Auth on even while no token exists (``ai-connect bridge --auth``)."""
     brake: BrakeLimits = field(default_factory=BrakeLimits)
+    shared: bool = False
+    """Other bridge nodes write the same database (PostgreSQL; bridge/cluster.py)."""
     """When the loop brake pauses a conversation (§3.6)."""
 
 

@@ -29,6 +29,7 @@ SQL lives only in this package::
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -76,6 +77,11 @@ _TOKEN_INSERT = """
     INSERT INTO tokens (id, name, hash, names, admin, created, expires, revoked)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"""
 _TOKEN_REVOKE = "UPDATE tokens SET revoked = %s WHERE id = %s AND revoked IS NULL"
+CHANNEL = "ai_connect"
+"""The LISTEN/NOTIFY channel: each commit that moves peers or mailboxes notifies it, with
+the committing store's ``node`` id as payload (a node ignores its own)."""
+_NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
+_WATCH_RETRY_S = 1.0
 
 
 class PostgresStore:
@@ -97,6 +103,8 @@ class PostgresStore:
         self._options = {} if mode == "FULL" else {"options": "-c synchronous_commit=off"}
         self.url = url
         self.where = redacted(url)
+        self.node = secrets.token_hex(8)
+        """This store's id among the nodes (its notifications' payload)."""
         self._closed = False
         self._local = threading.local()
         self._readers: list[psycopg.Connection[Any]] = []
@@ -250,6 +258,8 @@ class PostgresStore:
             return CommitResult([])
         with self._transaction("commit a batch") as db:
             results, pruned = BatchWriter(db).write(batch)
+            if batch.peers or batch.appends or batch.acks or batch.forgets:
+                db.execute(_NOTIFY, (self.node,))  # sent by the commit, to every node
         self._measure()
         return CommitResult(results, pruned)
 
@@ -359,6 +369,39 @@ class PostgresStore:
         with self._reading("read the proposals") as db:
             rows = db.execute(reads.PROPOSALS).fetchall()
         return [decoded(i, text) for i, text in rows]
+
+    # -- the other nodes' commits (store/base.py Watched) ----------------------------
+
+    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+        """LISTENs on its own connection in a thread; ``changed()`` after each commit of
+        another node, and after each reconnect (what was missed meanwhile)."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(
+                        self.url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
+                    ) as db:
+                        db.execute(f"LISTEN {CHANNEL}")
+                        changed()  # whatever was committed before we listened
+                        while not stop.is_set():
+                            for note in db.notifies(timeout=_WATCH_RETRY_S):
+                                if note.payload != self.node:
+                                    changed()
+                                if stop.is_set():
+                                    break
+                except psycopg.Error:
+                    stop.wait(_WATCH_RETRY_S)  # the database is away: try again
+
+        thread = threading.Thread(target=run, name="postgres-watch", daemon=True)
+        thread.start()
+
+        def unwatch() -> None:
+            stop.set()
+            thread.join(_WATCH_RETRY_S * 3 + _CONNECT_TIMEOUT_S)
+
+        return unwatch
 
     # -- copying another database in (ai-connect admin migrate) ----------------------
 

@@ -1,0 +1,176 @@
+"""PostgreSQL against SQLite on this machine, in the same run (issue 14).
+
+    python bench/pg_bench.py [--messages 30000] [--rounds 2] [--quick] [--markdown]
+
+Starts a private PostgreSQL 16 (the ``pgserver`` package: a Unix socket in a temporary
+folder, the server's defaults: fsync on, synchronous_commit on) and, in turn, for each
+round:
+
+- the store alone: ``--messages`` appends 1 sender -> 1 recipient committed in batches
+  of 500 with one ack each (as bench/store_bench.py), into a fresh SQLite file
+  (synchronous=FULL) and a fresh PostgreSQL database: commits/s and messages/s;
+- 1x1 durable throughput end to end: ``ai-connect bridge`` started on each database,
+  one sender streaming to one receiver that acks (bench/scenarios.py ``throughput``).
+
+Each figure is the median of the rounds, PostgreSQL beside SQLite and their ratio. Not a
+test: it prints figures (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import psycopg
+
+from ai_connect.bridge.store.base import Store
+from ai_connect.bridge.store.postgres import PostgresStore
+from ai_connect.bridge.store.sqlite import SqliteStore
+from harness import BridgeOptions, raise_nofile
+from scenarios import throughput
+from store_bench import batches
+
+TARGET_MSG_S = 10_000
+
+
+class Server:
+    """A private PostgreSQL (pgserver), its databases made on demand."""
+
+    def __init__(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+        self.folder = Path(tempfile.mkdtemp(prefix="ai-connect-pg-bench-"))
+        self.server: Any = pgserver.get_server(self.folder / "data", cleanup_mode="stop")
+        self.count = 0
+        with psycopg.connect(self.server.get_uri()) as db:
+            settings = db.execute(
+                "SELECT name, setting FROM pg_settings"
+                " WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method')"
+            ).fetchall()
+        self.settings = ", ".join(f"{n}={v}" for n, v in settings)
+
+    def new_database(self) -> str:
+        self.count += 1
+        name = f"bench{self.count}"
+        with psycopg.connect(self.server.get_uri(), autocommit=True) as db:
+            db.execute(f"CREATE DATABASE {name}")
+        return str(self.server.get_uri(name))
+
+    def close(self) -> None:
+        self.server.cleanup()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def store_run(store: Store, messages: int) -> tuple[float, float]:
+    """(messages/s, commits/s) committing ``messages`` in batches of 500."""
+    work = batches(messages, 500)
+    started = time.perf_counter()
+    for batch in work:
+        store.commit(batch)
+    wall = time.perf_counter() - started
+    return messages / wall, len(work) / wall
+
+
+def commit_latency(store: Store, commits: int) -> float:
+    """Median ms of a commit of one message (the latency floor of a lone send)."""
+    work = batches(commits, 1)
+    times = []
+    for batch in work:
+        started = time.perf_counter()
+        store.commit(batch)
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+async def bridge_run(options: BridgeOptions, messages: int) -> float:
+    rows = await throughput(options, 1, messages)
+    return next(r.value for r in rows if r.figure == "rate")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="small counts: a sanity run")
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args(argv)
+    messages = 3000 if args.quick else args.messages
+    raise_nofile()
+    server = Server()
+    figures: dict[str, list[float]] = {}
+
+    def note(name: str, value: float) -> None:
+        figures.setdefault(name, []).append(value)
+        print(f"  {name}: {value:,.2f}", file=sys.stderr, flush=True)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="ai-connect-pg-bench-") as tmp:
+            for round_ in range(args.rounds):
+                print(f"… round {round_ + 1}", file=sys.stderr, flush=True)
+                for kind in ("sqlite", "postgres"):
+                    store: Store = (
+                        SqliteStore(Path(tmp) / f"s{round_}.db")
+                        if kind == "sqlite"
+                        else PostgresStore(server.new_database())
+                    )
+                    try:
+                        rate, commits = store_run(store, messages)
+                        note(f"store {kind} msg/s", rate)
+                        note(f"store {kind} commits/s (500 msgs each)", commits)
+                        note(f"store {kind} commit of 1 msg (ms)", commit_latency(store, 200))
+                    finally:
+                        store.close()
+                for kind in ("sqlite", "postgres"):
+                    url = server.new_database() if kind == "postgres" else None
+                    options = BridgeOptions(db_url=url)
+                    note(f"bridge 1x1 {kind} msg/s", asyncio.run(bridge_run(options, messages)))
+    finally:
+        server.close()
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = os.getloadavg()
+    print(
+        f"\nPostgreSQL vs SQLite, {stamp}; {messages:,} messages, median of {args.rounds} "
+        f"rounds; PostgreSQL 16 (pgserver, {server.settings}); SQLite synchronous=FULL; "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs\n"
+    )
+    head = ("figure", "PostgreSQL", "SQLite", "PG / SQLite", "target")
+    lines = []
+    for figure in (
+        "store {} msg/s",
+        "store {} commits/s (500 msgs each)",
+        "store {} commit of 1 msg (ms)",
+        "bridge 1x1 {} msg/s",
+    ):
+        pg = statistics.median(figures[figure.format("postgres")])
+        lite = statistics.median(figures[figure.format("sqlite")])
+        target = ""
+        if figure.startswith("bridge"):
+            target = f"≥ {TARGET_MSG_S:,} " + ("met" if pg >= TARGET_MSG_S else "MISSED")
+        lines.append((figure.format("").replace("  ", " "), f"{pg:,.1f}", f"{lite:,.1f}",
+                      f"{pg / lite:.2f}x", target))  # fmt: skip
+    if args.markdown:
+        print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+        print("\n".join("| " + " | ".join(line) + " |" for line in lines))
+    else:
+        widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
+        for line in [head, *lines]:
+            print("  ".join(f"{c:<{w}}" for c, w in zip(line, widths, strict=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

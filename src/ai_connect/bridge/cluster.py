@@ -1,0 +1,46 @@
+"""Several bridge nodes on one PostgreSQL database: what one node learns of the others'
+commits (docs/deploy.md).
+
+A part of :class:`~ai_connect.bridge.core.Router`. When another node commits, this node
+re-reads the peer records (server.py, woken by the store's LISTEN/NOTIFY) and hands them
+in as :class:`~ai_connect.bridge.events.PeersStored`: a peer it did not know becomes
+addressable here (and a broadcast from here reaches it); a mailbox whose tip moved is
+delivered to the connections this node holds for it, from the store, as after a
+reconnect. Cursors only move forward: a record older than what this node saw changes
+nothing. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ai_connect.bridge.delivery import Delivery
+from ai_connect.bridge.events import Action
+from ai_connect.bridge.state import Peer, Registry
+from ai_connect.bridge.store.base import PeerRecord
+
+__all__ = ["Cluster"]
+
+
+class Cluster:
+    """Folds the shared database's peer records into this node's registry."""
+
+    def __init__(self, registry: Registry, delivery: Delivery) -> None:
+        self.registry = registry
+        self.delivery = delivery
+
+    def on_stored(self, records: Iterable[PeerRecord]) -> list[Action]:
+        out: list[Action] = []
+        peers = self.registry.peers
+        for record in records:
+            peer = peers.get(record.address)
+            if peer is None:
+                peers[record.address] = Peer.from_record(record)
+                continue
+            peer.last_seen = max(peer.last_seen, record.last_seen)
+            peer.stored_acked = max(peer.stored_acked, record.acked)
+            peer.acked = max(peer.acked, record.acked)
+            if record.tip > peer.tip:
+                peer.tip = record.tip
+                self.delivery.wake(peer, out)
+        return out

@@ -1,0 +1,95 @@
+"""Three bridge nodes on one PostgreSQL database (issue 14, item 3): mail sent through one
+node reaches peers held by the others, live (LISTEN/NOTIFY wakes them, nothing polls);
+broadcasts reach every node's peers; a peer that moves to another node finds its mailbox
+there and resumes where it was."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from ai_connect.bridge.server import BridgeServer
+from ai_connect.bridge.store.postgres import PostgresStore
+from tests.client.support import listen, make_client, run, take
+from tests.support.bridge import bridge
+
+
+@contextlib.asynccontextmanager
+async def nodes(url: str, count: int = 3) -> AsyncIterator[list[BridgeServer]]:
+    """``count`` bridges (listen=False), each with its own store on the database ``url``."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(bridge(PostgresStore(url), listen=False))
+            for _ in range(count)
+        ]
+
+
+def test_a_message_crosses_nodes_live_both_ways(pg_url: str) -> None:
+    """alice on node A and bob on node C: each one's send reaches the other at once."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url) as (a, _b, c):
+            alice, bob = make_client(a, "alice"), make_client(c, "bob")
+            async with alice, bob:
+                assert alice.address is not None and bob.address is not None
+                to_bob, to_alice = listen(bob), listen(alice)
+                for i in range(5):
+                    await alice.send(bob.address, f"hello {i}")
+                got = await take(to_bob, 5)
+                assert [m.body for m in got] == [f"hello {i}" for i in range(5)]
+                assert [m.seq for m in got] == [1, 2, 3, 4, 5]
+                await bob.send(alice.address, "hi back")
+                assert [m.body for m in await take(to_alice)] == ["hi back"]
+
+    run(scenario(), timeout=60)
+
+
+def test_a_broadcast_reaches_the_peers_of_every_node(pg_url: str) -> None:
+    """A broadcast sent through node A reaches peers held by A, B and C, once each."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url) as (a, b, c):
+            sender = make_client(a, "sender")
+            readers = [make_client(n, f"r{i}") for i, n in enumerate((a, b, c))]
+            async with sender, readers[0], readers[1], readers[2]:
+                inboxes = [listen(r) for r in readers]
+                for reader in readers:  # registered, and its record committed (durable)
+                    assert reader.address is not None
+                    await reader.send(reader.address, "note to self")
+                for inbox in inboxes:
+                    assert [m.body for m in await take(inbox)] == ["note to self"]
+                await sender.send("*", "to everyone")
+                for inbox in inboxes:
+                    assert [m.body for m in await take(inbox)] == ["to everyone"]
+                assert all(inbox.empty() for inbox in inboxes)
+
+    run(scenario(), timeout=60)
+
+
+def test_a_peer_moving_to_another_node_resumes_its_mailbox(pg_url: str) -> None:
+    """bob leaves node B; mail sent to him through A meanwhile is waiting for him on C,
+    after the last message he acked, nothing twice."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url) as (a, b, c):
+            alice = make_client(a, "alice")
+            async with alice:
+                bob = make_client(b, "bob")
+                async with bob:
+                    inbox = listen(bob)
+                    assert bob.address is not None
+                    address = bob.address
+                    await alice.send(address, "first")
+                    (first,) = await take(inbox)
+                    await bob.ack([first])
+                for i in range(3):
+                    await alice.send(address, f"while away {i}")
+                again = make_client(c, "bob")
+                async with again:
+                    assert again.address == address
+                    inbox = listen(again)
+                    got = await take(inbox, 3)
+                    assert [m.body for m in got] == [f"while away {i}" for i in range(3)]
+                    assert [m.seq for m in got] == [2, 3, 4]
+
+    run(scenario(), timeout=60)
