@@ -66,27 +66,26 @@ def test_token_commands_work_on_a_postgres_database(
     assert record.id in capsys.readouterr().out
 
 
-def test_the_bridge_runs_on_postgres_and_a_second_node_may_start(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_the_bridge_runs_on_postgres_and_nodes_share_it(pg_url: str, tmp_path: Path) -> None:
     """ai-connect bridge --db postgresql://... stores in PostgreSQL (no 'postgresql:'
-    folder appears) and delivers; it takes no one-bridge lock: a second node starts on the
-    same database."""
+    folder appears) and takes no one-bridge lock: two node processes run on one database,
+    and mail left through node A for an offline peer reaches it on node B, in order."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     agents = Agents(tmp_path)
     out = tmp_path / "bob.jsonl"
-    with BridgeProcess(tmp_path / "a", db=pg_url) as a:
+    with (
+        BridgeProcess(tmp_path / "a", db=pg_url) as a,
+        BridgeProcess(tmp_path / "b", db=pg_url) as b,
+    ):
         assert a.proc is not None
         a.proc.expect(lambda s: "(storage: postgresql://" in s, "the storage line")
         try:
             bob = agents.register(a.url, "bob")
             agents.send(a.url, "alice", bob, 20).finish(timeout=30)
-            agents.receive(a.url, "bob", out, "--expect", "20").finish(timeout=30)
+            agents.receive(b.url, "bob", out, "--expect", "20").finish(timeout=30)
         finally:
             agents.stop()
-        with BridgeProcess(tmp_path / "b", db=pg_url) as b:
-            assert b.url != a.url
     assert [m["seq"] for m in shown(out)] == list(range(1, 21))
     with PostgresStore(pg_url) as store:
         assert [m.body for m in store.history("bob (proj)", None, 100, None)[0]][-1].endswith("19")
