@@ -38,9 +38,10 @@ import psycopg
 from ai_connect.bridge.store.base import Store
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.bridge.store.sqlite import SqliteStore
-from harness import BridgeOptions, raise_nofile
-from scenarios import throughput
+from harness import BridgeOptions, BridgeProcess, raise_nofile
+from scenarios import PROJECT, _close_all, _crash, _latency, throughput
 from store_bench import batches
+from wire import open_peer
 
 TARGET_MSG_S = 10_000
 
@@ -101,14 +102,46 @@ async def bridge_run(options: BridgeOptions, messages: int) -> float:
     return next(r.value for r in rows if r.figure == "rate")
 
 
+async def cross_node_latency(url: str, samples: int) -> tuple[float, float]:
+    """(p50, p99) ms of a send on node A delivered to a receiver on node B: two
+    ``ai-connect bridge`` processes on one database, woken by LISTEN/NOTIFY."""
+    options = BridgeOptions(db_url=url)
+    async with BridgeProcess(options, "node-a") as a, BridgeProcess(options, "node-b") as b:
+        crash = _crash()
+        receiver = await open_peer(b.url, "lat-receiver", PROJECT, crash)
+        sender = await open_peer(a.url, "lat-sender", PROJECT, crash)
+        try:
+            rows = await _latency(a, sender, receiver, samples, max(50, samples // 10))
+        finally:
+            _close_all([sender, receiver])
+    values = {r.figure: r.value for r in rows}
+    return values["p50"], values["p99"]
+
+
+async def same_node_latency(options: BridgeOptions, samples: int) -> tuple[float, float]:
+    """(p50, p99) ms of a send delivered on the same node (the reference)."""
+    async with BridgeProcess(options, "node") as a:
+        crash = _crash()
+        receiver = await open_peer(a.url, "lat-receiver", PROJECT, crash)
+        sender = await open_peer(a.url, "lat-sender", PROJECT, crash)
+        try:
+            rows = await _latency(a, sender, receiver, samples, max(50, samples // 10))
+        finally:
+            _close_all([sender, receiver])
+    values = {r.figure: r.value for r in rows}
+    return values["p50"], values["p99"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=1000, help="latency samples")
     parser.add_argument("--quick", action="store_true", help="small counts: a sanity run")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
     messages = 3000 if args.quick else args.messages
+    samples = 200 if args.quick else args.samples
     raise_nofile()
     server = Server()
     figures: dict[str, list[float]] = {}
@@ -138,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
                     url = server.new_database() if kind == "postgres" else None
                     options = BridgeOptions(db_url=url)
                     note(f"bridge 1x1 {kind} msg/s", asyncio.run(bridge_run(options, messages)))
+                    p50, p99 = asyncio.run(same_node_latency(options, samples))
+                    note(f"latency same node {kind} p50 (ms)", p50)
+                    note(f"latency same node {kind} p99 (ms)", p99)
+                p50, p99 = asyncio.run(cross_node_latency(server.new_database(), samples))
+                note("latency node A -> node B p50 (ms)", p50)
+                note("latency node A -> node B p99 (ms)", p99)
     finally:
         server.close()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -154,14 +193,21 @@ def main(argv: list[str] | None = None) -> int:
         "store {} commits/s (500 msgs each)",
         "store {} commit of 1 msg (ms)",
         "bridge 1x1 {} msg/s",
+        "latency same node {} p50 (ms)",
+        "latency same node {} p99 (ms)",
     ):
         pg = statistics.median(figures[figure.format("postgres")])
         lite = statistics.median(figures[figure.format("sqlite")])
         target = ""
         if figure.startswith("bridge"):
             target = f"≥ {TARGET_MSG_S:,} " + ("met" if pg >= TARGET_MSG_S else "MISSED")
-        lines.append((figure.format("").replace("  ", " "), f"{pg:,.1f}", f"{lite:,.1f}",
+        lines.append((figure.format("").replace("  ", " "), f"{pg:,.2f}", f"{lite:,.2f}",
                       f"{pg / lite:.2f}x", target))  # fmt: skip
+    for p, limit in (("p50", 3.0), ("p99", 10.0)):
+        value = statistics.median(figures[f"latency node A -> node B {p} (ms)"])
+        ok = "met" if value <= limit else "MISSED"
+        lines.append((f"latency node A -> node B {p} (ms)", f"{value:,.2f}", "", "",
+                      f"≤ {limit:g} ms {ok}"))  # fmt: skip
     if args.markdown:
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
         print("\n".join("| " + " | ".join(line) + " |" for line in lines))
