@@ -186,6 +186,10 @@ class Delivery:
         for entry in entries:
             if entry.seq <= conn.sent:
                 continue
+            # Read from the store, so committed, if perhaps before the router heard of its
+            # commit (readers run beside the writer; or another node wrote it): the tip is
+            # at least this, or the agent's ack of it would be refused as beyond the tip.
+            peer.tip = max(peer.tip, entry.seq)
             if entry.damaged is not None:
                 self._skip_damaged(conn, peer, entry, now, out)
             elif self._room(conn):
