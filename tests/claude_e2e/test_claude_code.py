@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from ai_connect.client import BridgeClient
+from ai_connect.protocol import Presence
 from tests.agents.apis import claude_offers
 from tests.agents.clients import versions
 from tests.claude_e2e.fake_api import ScriptedApi, Text, ToolUse, texts
@@ -78,8 +79,18 @@ async def _session(root: Path, binary: Path) -> Run:
         bridge() as br,
         ScriptedApi() as api,
         ReadyPipe(root / "ready.fifo") as ready,
-        make_client(br.url, "alice") as alice,
+        make_client(br.url, "alice", presence=True) as alice,
     ):
+        joined = asyncio.Event()
+        alice.add_listener(
+            lambda item: (
+                joined.set()
+                if isinstance(item, Presence)
+                and item.event == "join"
+                and item.peer.address == ADDRESS
+                else None
+            )
+        )
         env = claude_env(
             home, api.url,
             AI_CONNECT_BRIDGE=br.url, AI_CONNECT_PEER_NAME="cc",
@@ -87,6 +98,10 @@ async def _session(root: Path, binary: Path) -> Run:
         )  # fmt: skip
         run.setup = await run_setup(project, env)
         async with ClaudeSession(binary, project, env, "--allowedTools", "Bash(true)") as cc:
+            # The first prompt goes out once the session's MCP server is on the bridge:
+            # Claude Code may send its first request before a slow (loaded) MCP server
+            # has answered, and then offers no ai-connect tool in it.
+            await asyncio.wait_for(joined.wait(), WAIT_S)
             api.reply(Text("ready"))
             await cc.say("hello")
             await cc.turn_end()
