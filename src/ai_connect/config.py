@@ -160,7 +160,7 @@ def default_db_path() -> Path:
 
 
 KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "bridge": frozenset({"host", "port", "url", "token", "ca", "fingerprint"}),
+    "bridge": frozenset({"host", "port", "url", "urls", "token", "ca", "fingerprint"}),
     "peer": frozenset({"name", "project", "auto_connect"}),
     "server": frozenset(
         {
@@ -241,7 +241,20 @@ def _number(value: Any, where: str) -> float:
 
 
 def normalise_url(url: str) -> str:
-    """``host:port`` or ``ws(s)://host:port``; anything else is a ConfigError."""
+    """``host:port`` or ``ws(s)://host:port``, or several of them separated by commas (the
+    nodes of one bridge, tried in turn: docs/deploy.md); anything else is a ConfigError."""
+    urls = [_one_url(part) for part in url.split(",") if part.strip()]
+    if not urls:
+        raise ConfigError("the bridge URL is empty; use ws://HOST:PORT or wss://HOST:PORT")
+    if len({u.split("://", 1)[0].lower() for u in urls}) > 1:
+        raise ConfigError(
+            f"bridge URLs {', '.join(urls)} mix ws:// and wss://; the nodes of one bridge "
+            "serve the same scheme"
+        )
+    return ",".join(urls)
+
+
+def _one_url(url: str) -> str:
     url = url.strip()
     if "://" not in url:
         url = f"ws://{url}"
@@ -251,6 +264,19 @@ def normalise_url(url: str) -> str:
             f"bridge URL {url!r} is not a WebSocket URL; use ws://HOST:PORT or wss://HOST:PORT"
         )
     return url
+
+
+def _url_list(value: Any, path: Path) -> str | None:
+    """``bridge.urls`` (a list of the nodes' URLs, or one string) as one comma list."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    raise ConfigError(
+        f"bridge.urls in {path} must be a list of URLs (- wss://node1:9999), not {value!r}"
+    )
 
 
 def _host_url(host: str, port: int) -> str:
@@ -301,6 +327,7 @@ def explain_client(
                 (url, "flag --bridge"),
                 (env.get("AI_CONNECT_BRIDGE"), "env AI_CONNECT_BRIDGE"),
                 (bridge.get("url"), "file bridge.url"),
+                (_url_list(bridge.get("urls"), path), "file bridge.urls"),
             ),
             None,
         )

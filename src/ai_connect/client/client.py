@@ -185,6 +185,12 @@ class BridgeClient(ConsensusMixin):
     def connected(self) -> bool:
         return self._link.connected
 
+    @property
+    def node_url(self) -> str:
+        """The URL in use: ``url`` itself, or one of its comma-separated nodes (the link
+        moves to the next when one refuses or dies; docs/deploy.md)."""
+        return self._link.url
+
     async def connect(self, *, wait: bool = True) -> None:
         """Opens the link. ``wait=False`` returns at once and keeps trying in the background."""
         await self._link.open(wait=wait)
