@@ -7,6 +7,7 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       host: 192.168.0.252   # where clients find the bridge
       port: 9999
       url: wss://bridge.example:9999   # instead of host/port; wins over them
+      urls: [wss://node1:9999, wss://node2:9999]   # or several nodes, tried in turn
       token: ...            # sent in hello when the bridge requires auth
       ca: ~/bridge-ca.pem   # wss://: verify the bridge with this CA (AI_CONNECT_CA)
       fingerprint: AB:CD:…  # wss://: or pin its certificate (AI_CONNECT_FINGERPRINT)
@@ -17,7 +18,7 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
     server:                 # the bridge process itself (ai-connect bridge)
       host: 127.0.0.1
       port: 9999
-      db: ~/.local/share/ai-connect/bridge.db
+      db: ~/.local/share/ai-connect/bridge.db   # or postgresql://USER@HOST/DB (nodes)
       presence_timeout: 60  # seconds
       retention_days: 30
       synchronous: FULL     # FULL (default) or NORMAL
