@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from websockets.asyncio.client import connect as websockets_connect
 
 from ai_connect.client import BridgeClient, Connect, Receipt, backoff
-from ai_connect.errors import NotConnected
+from ai_connect.errors import NotConnected, RequestRejected
 from ai_connect.protocol import Presence
 
 WAIT_S = 60.0
@@ -142,10 +142,20 @@ async def send(args: argparse.Namespace) -> None:
         cids = [f"{args.prefix}{i:06d}" for i in range(args.count)]
 
         async def one(i: int) -> tuple[int, Receipt]:
-            receipt = await client.send(
-                args.to, body_of(args, i), cid=cids[i], queue=True, timeout=WAIT_S
-            )
-            return i, receipt
+            while True:
+                try:
+                    receipt = await client.send(
+                        args.to, body_of(args, i), cid=cids[i], queue=True, timeout=WAIT_S
+                    )
+                except RequestRejected as exc:
+                    if exc.code != "internal":
+                        raise
+                    # The bridge could not store it (its database is away): nothing was
+                    # accepted; send it again, same cid, as a user's client would.
+                    emit("refused", f"{i} {exc.message[:80]}")
+                    await asyncio.sleep(0.05)
+                    continue
+                return i, receipt
 
         # A sliding window of sends: tasks transmit in creation order (per-sender order).
         queued: list[int] = []

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.e2e.conftest import Agents, accepted, shown
 from tests.e2e.test_durability import assert_shown_once, link_events, receipts_of
+from tests.pg import PgServer
 from tests.support.process import BridgeProcess
 
 
@@ -77,3 +78,41 @@ def test_clients_of_a_killed_node_fail_over_and_lose_nothing(
     assert_shown_once(messages, ids, "alice (proj)")
     assert [m["seq"] for m in messages] == list(range(1, total + 1))
     print(f"3 nodes, clients of a killed node moved on: {total} accepted, 0 lost, 0 twice")
+
+
+def test_a_database_restart_mid_stream_refuses_then_resumes(
+    own_pg_server: PgServer, agents: Agents, tmp_path: Path
+) -> None:
+    """Two nodes; PostgreSQL stops mid-stream of 600 (sender on A, receiver on B) and
+    starts again: sends in between are refused (never accepted), the links stay up, the
+    sender resends them (same cid), and every message is shown once, in order."""
+    total = 600
+    url = own_pg_server.new_database()
+    folders = [tmp_path / n for n in ("a", "b")]
+    for folder in folders:
+        folder.mkdir()
+    nodes = [BridgeProcess(folder, db=url) for folder in folders]
+    try:
+        a, b = (node.__enter__() for node in nodes)
+        out = tmp_path / "bob.jsonl"
+        receiver = agents.receive(b.url, "bob", out, "--expect", str(total))
+        sender = agents.send(a.url, "alice", receiver.address, total, "--window", "1")
+        sender.expect(
+            lambda _: sum(s.startswith("accepted ") for s in sender.lines) >= 150, "150 receipts"
+        )
+        own_pg_server.stop()
+        sender.expect(lambda s: s.startswith("refused "), "a refused send")
+        own_pg_server.start()
+        sender.finish(timeout=60)
+        receiver.finish(timeout=60)
+    finally:
+        for node in nodes:
+            node.stop()
+    assert link_events(sender.lines) == ["welcome"] and link_events(receiver.lines) == ["welcome"]
+    refused = [s for s in sender.lines if s.startswith("refused ")]
+    assert refused and "PostgreSQL" in refused[0]
+    ids = set(receipts_of(sender.lines, total).values())
+    messages = shown(out)
+    assert_shown_once(messages, ids, "alice (proj)")
+    assert [m["seq"] for m in messages] == list(range(1, total + 1))
+    print(f"database restart mid-stream: {len(refused)} refusals, {total} accepted, 0 lost")
