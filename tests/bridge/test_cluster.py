@@ -5,11 +5,13 @@ there and resumes where it was."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.bridge.store.postgres import PostgresStore
+from ai_connect.protocol import Presence
 from tests.client.support import listen, make_client, run, take
 from tests.support.bridge import bridge
 
@@ -67,14 +69,14 @@ def test_a_broadcast_reaches_the_peers_of_every_node(pg_url: str) -> None:
 
 
 def test_a_peer_moving_to_another_node_resumes_its_mailbox(pg_url: str) -> None:
-    """bob leaves node B; mail sent to him through A meanwhile is waiting for him on C,
-    after the last message he acked, nothing twice."""
+    """bob's session leaves node B; mail sent to him through A meanwhile is waiting for
+    him when the session comes back on C, after the last message he acked, nothing twice."""
 
     async def scenario() -> None:
         async with nodes(pg_url) as (a, b, c):
             alice = make_client(a, "alice")
             async with alice:
-                bob = make_client(b, "bob")
+                bob = make_client(b, "bob", session="bob-s")
                 async with bob:
                     inbox = listen(bob)
                     assert bob.address is not None
@@ -84,12 +86,48 @@ def test_a_peer_moving_to_another_node_resumes_its_mailbox(pg_url: str) -> None:
                     await bob.ack([first])
                 for i in range(3):
                     await alice.send(address, f"while away {i}")
-                again = make_client(c, "bob")
+                again = make_client(c, "bob", session="bob-s")  # the same agent
                 async with again:
                     assert again.address == address
                     inbox = listen(again)
                     got = await take(inbox, 3)
                     assert [m.body for m in got] == [f"while away {i}" for i in range(3)]
                     assert [m.seq for m in got] == [2, 3, 4]
+
+    run(scenario(), timeout=60)
+
+
+def test_presence_and_names_are_cluster_wide(pg_url: str) -> None:
+    """bob on node A: a watcher on node C hears him join and shows him online; another
+    session named bob on C gets bob#2; the same session moving to C keeps its address;
+    bob leaving A is heard on C."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url) as (a, _b, c):
+            watcher = make_client(c, "watcher", presence=True)
+            events: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+            watcher.add_listener(
+                lambda item: (
+                    events.put_nowait((item.event, item.peer.address))
+                    if isinstance(item, Presence)
+                    else None
+                )
+            )
+            async with watcher:
+                bob = make_client(a, "bob", session="bob-1")
+                async with bob:
+                    assert bob.address == "bob (proj)"
+                    assert await asyncio.wait_for(events.get(), 10) == ("join", "bob (proj)")
+                    listed = {p.address: p.online for p in await watcher.peers()}
+                    assert listed["bob (proj)"] is True
+                    other = make_client(c, "bob", session="bob-2")
+                    async with other:
+                        assert other.address == "bob#2 (proj)"
+                    assert await asyncio.wait_for(events.get(), 10) == ("join", "bob#2 (proj)")
+                    assert await asyncio.wait_for(events.get(), 10) == ("leave", "bob#2 (proj)")
+                assert await asyncio.wait_for(events.get(), 10) == ("leave", "bob (proj)")
+                again = make_client(c, "bob", session="bob-1")
+                async with again:
+                    assert again.address == "bob (proj)"
 
     run(scenario(), timeout=60)

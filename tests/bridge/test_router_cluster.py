@@ -41,8 +41,11 @@ def shared_pair() -> Bridge:
     b = Bridge()
     b.config = dataclasses.replace(b.config, shared=True)
     b.router = Router(b.config, [], b.ids, b.tokens)
-    b.join(1, "Alice")
-    b.join(2, "Bob")
+    for conn, name in ((1, "Alice"), (2, "Bob")):
+        (reread,) = b.hello(conn, name)[-1:]  # re-read first: its mailbox, its name
+        assert isinstance(reread, RereadPeers) and reread.frame is not None
+        b.handle(FrameReceived(conn, reread.frame, START, retried=True))
+        b.settle()
     return b
 
 

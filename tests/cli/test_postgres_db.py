@@ -81,9 +81,13 @@ def test_the_bridge_runs_on_postgres_and_nodes_share_it(pg_url: str, tmp_path: P
         assert a.proc is not None
         a.proc.expect(lambda s: "(storage: postgresql://" in s, "the storage line")
         try:
-            bob = agents.register(a.url, "bob")
-            agents.send(a.url, "alice", bob, 20).finish(timeout=30)
-            agents.receive(b.url, "bob", out, "--expect", "20").finish(timeout=30)
+            bob = agents.start("register", a.url, "bob", "--session", "bob-s")
+            address = bob.expect_word("welcome")
+            bob.finish()
+            agents.send(a.url, "alice", address, 20).finish(timeout=30)
+            agents.receive(b.url, "bob", out, "--expect", "20", "--session", "bob-s").finish(
+                timeout=30
+            )
         finally:
             agents.stop()
     assert [m["seq"] for m in shown(out)] == list(range(1, 21))

@@ -56,6 +56,8 @@ def make_client(args: argparse.Namespace, *, presence: bool = False) -> BridgeCl
         args.name,
         args.project,
         presence=presence,
+        heartbeat_s=args.heartbeat,
+        session=args.session,
         reconnect_delays=quick_delays,
         request_timeout=WAIT_S,
         connect_timeout=5.0,
@@ -237,6 +239,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=0, help="send: body size in bytes")
     parser.add_argument("--window", type=int, default=32, help="send: sends in flight")
     parser.add_argument("--status", action="store_true", help="send: print status at the end")
+    parser.add_argument("--heartbeat", type=float, default=20.0, help="seconds between pings")
+    parser.add_argument("--session", help="the client's session id [default: a new one]")
     args = parser.parse_args()
     if args.mode == "receive":
         with open(args.out, "a", encoding="utf-8") as out:

@@ -116,3 +116,25 @@ def test_a_database_restart_mid_stream_refuses_then_resumes(
     assert_shown_once(messages, ids, "alice (proj)")
     assert [m["seq"] for m in messages] == list(range(1, total + 1))
     print(f"database restart mid-stream: {len(refused)} refusals, {total} accepted, 0 lost")
+
+
+def test_the_sessions_of_a_killed_node_go_offline_on_the_others(
+    pg_url: str, agents: Agents, tmp_path: Path
+) -> None:
+    """bob on node A shows online on node B (a watcher there hears him join); kill -9 of A:
+    B's watcher hears him leave once A's heartbeat is older than the presence timeout."""
+    folders = [tmp_path / n for n in ("a", "b")]
+    for folder in folders:
+        folder.mkdir()
+    nodes = [BridgeProcess(f, "--presence-timeout", "2", db=pg_url) for f in folders]
+    try:
+        a, b = (node.__enter__() for node in nodes)
+        watcher = agents.start("watch", b.url, "watcher", "--heartbeat", "0.5")
+        watcher.expect_word("welcome")
+        agents.receive(a.url, "bob", tmp_path / "bob.jsonl", "--heartbeat", "0.5")
+        watcher.expect(lambda s: s == "join bob (proj)", "bob to join, seen from node B")
+        a.kill9()
+        watcher.expect(lambda s: s == "leave bob (proj)", "bob to leave once A is silent")
+    finally:
+        for node in nodes:
+            node.stop()

@@ -1,7 +1,11 @@
 """Several bridge nodes on one PostgreSQL database: what one node learns of the others'
 commits (docs/deploy.md).
 
-A part of :class:`~ai_connect.bridge.core.Router`. When another node commits, this node
+A part of :class:`~ai_connect.bridge.core.Router`. Each node's heartbeat lists the
+sessions it holds (server.py, ``SessionsElsewhere``): a peer held on another node shows
+online here, its name is taken here (``Name#2``), and presence watchers here hear it come
+and go; a dead node's sessions end when its heartbeat is older than the presence
+timeout. When another node commits, this node
 re-reads the peer records (server.py, woken by the store's LISTEN/NOTIFY) and hands them
 in as :class:`~ai_connect.bridge.events.PeersStored`: a peer it did not know becomes
 addressable here (and a broadcast from here reaches it); a mailbox whose tip moved is
@@ -12,12 +16,15 @@ nothing. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Literal
 
 from ai_connect.bridge.delivery import Delivery
 from ai_connect.bridge.events import Action
 from ai_connect.bridge.state import Peer, Registry
 from ai_connect.bridge.store.base import PeerRecord
+
+Announce = Callable[[Literal["join", "leave"], Peer, float], list[Action]]
 
 __all__ = ["Cluster"]
 
@@ -25,9 +32,27 @@ __all__ = ["Cluster"]
 class Cluster:
     """Folds the shared database's peer records into this node's registry."""
 
-    def __init__(self, registry: Registry, delivery: Delivery) -> None:
+    def __init__(self, registry: Registry, delivery: Delivery, announce: Announce) -> None:
         self.registry = registry
         self.delivery = delivery
+        self.announce = announce
+
+    def on_sessions(self, sessions: Mapping[str, str | None], now: float) -> list[Action]:
+        """The sessions other nodes hold now (their heartbeats): those peers show online
+        here, and this node's presence watchers hear who came and went elsewhere."""
+        out: list[Action] = []
+        for address, peer in self.registry.peers.items():
+            held = address in sessions
+            if held:
+                peer.elsewhere_session = sessions[address]
+            if held == peer.elsewhere:
+                continue
+            peer.elsewhere = held
+            if peer.conn is None:  # held here too: presence did not change
+                if not held:
+                    peer.last_seen = max(peer.last_seen, now)
+                out += self.announce("join" if held else "leave", peer, now)
+        return out
 
     def on_stored(self, records: Iterable[PeerRecord]) -> list[Action]:
         out: list[Action] = []

@@ -50,6 +50,7 @@ from ai_connect.bridge.events import (
     Persist,
     RereadPeers,
     Send,
+    SessionsElsewhere,
     Tick,
     TokensChanged,
 )
@@ -141,7 +142,7 @@ class Router:
         self._braking = Braking(config, registry, auth, ids)
         self._delivery = Delivery(config, registry, ids, self._braking.paused_reason)
         self._registration = Registration(config, registry, auth, guard, self._delivery)
-        self._cluster = Cluster(registry, self._delivery)
+        self._cluster = Cluster(registry, self._delivery, self._registration.announce)
         self._queries = Queries(config, registry, auth, guard)
         self._book = ConsensusBook(proposals, ids, registry)
         self._forgetting = Forgetting(registry, auth)
@@ -149,6 +150,16 @@ class Router:
         self._errors = ErrorBudget(config.limits)
 
     # --- introspection (tests, status) -------------------------------------------------
+
+    def sessions(self) -> dict[str, str | None]:
+        """Address -> session id of every address a connection here owns (the heartbeat
+        of a node sharing its database: bridge/cluster.py)."""
+        conns = self._registry.conns
+        return {
+            a: (c.session if (c := conns.get(p.conn)) is not None else None)
+            for a, p in self._registry.peers.items()
+            if p.conn is not None
+        }
 
     @property
     def online(self) -> dict[str, int]:
@@ -182,8 +193,6 @@ class Router:
                     if self._reread(refusal, frame, retried):
                         return [RereadPeers(conn_id, frame)]
                     out = self._refuse(conn, refusal, getattr(frame, "rid", None), now)
-                if self.config.shared and isinstance(frame, Hello):
-                    out.append(RereadPeers(conn_id))  # its mailbox may have moved elsewhere
                 return out + self._registration.draw(conn, now, _entries(out))
             case BadFrame(conn_id, error, now):
                 conn = self._registry.conns.get(conn_id)
@@ -199,6 +208,8 @@ class Router:
                 return self._registration.on_tokens(tokens, now)
             case PeersStored(records, _now):
                 return self._cluster.on_stored(records)
+            case SessionsElsewhere(sessions, now):
+                return self._cluster.on_sessions(dict(sessions), now)
             case Committed(appends, acks, proposals, forgets, upkeep, pruned):
                 replies = self._book.committed(proposals)  # §8: they follow the commit
                 replies += self._forgetting.on_committed(forgets)
@@ -283,14 +294,15 @@ class Router:
         return out
 
     def _reread_first(self, frame: ClientFrame, retried: bool) -> bool:
-        """A broadcast on a database other nodes share goes to every peer the database
-        knows, those registered elsewhere a moment ago too: the peers are re-read first."""
-        return (
-            self.config.shared
-            and not retried
-            and isinstance(frame, SendFrame)
-            and frame.to == identity.BROADCAST
-        )
+        """On a database other nodes share, the peers are re-read first for a broadcast
+        (it goes to every peer the database knows, those registered elsewhere a moment ago
+        too) and for a hello (its mailbox may have moved on elsewhere; its name may be
+        held on another node)."""
+        if not self.config.shared or retried:
+            return False
+        if isinstance(frame, Hello):  # fresh tips and sessions: its mailbox, Name#2
+            return True
+        return isinstance(frame, SendFrame) and frame.to == identity.BROADCAST
 
     def _reread(self, refusal: Refusal, frame: ClientFrame, retried: bool) -> bool:
         """Whether to look again before refusing: a send to an unknown peer, on a database

@@ -45,6 +45,7 @@ __all__ = [
     "QuerySearch",
     "RereadPeers",
     "Send",
+    "SessionsElsewhere",
     "Throttle",
     "Tick",
     "TokensChanged",
@@ -156,6 +157,15 @@ class PeersStored:
     now: float
 
 
+@dataclass(frozen=True, slots=True)
+class SessionsElsewhere:
+    """The sessions other bridge nodes hold now, from their heartbeats (address, session
+    id): see bridge/cluster.py."""
+
+    sessions: tuple[tuple[str, str | None], ...]
+    now: float
+
+
 Event = (
     Answered
     | Connected
@@ -168,6 +178,7 @@ Event = (
     | Tick
     | TokensChanged
     | PeersStored
+    | SessionsElsewhere
 )
 
 

@@ -57,6 +57,7 @@ from ai_connect.bridge.events import (
     QuerySearch,
     RereadPeers,
     Send,
+    SessionsElsewhere,
     Throttle,
     Tick,
     TokensChanged,
@@ -69,6 +70,7 @@ from ai_connect.bridge.views import (  # message_view: an old public name (tests
 )
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import (
+    Hello,
     Limits,
     ServerFrame,
     decode_client,
@@ -150,6 +152,8 @@ class BridgeServer:
         self._ws_log = Redacting(logging.getLogger("ai_connect.bridge.ws"))
         self.commit_times = metrics.CommitTimes()
         """Each group commit's time, for /metrics (bridge/metrics.py)."""
+        self._sessions_dirty = asyncio.Event()
+        """A session began or ended here: the heartbeat (a shared database) goes now."""
         self._peers_changed = asyncio.Event()
         """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
         self._unwatch: Callable[[], None] | None = None
@@ -233,6 +237,7 @@ class BridgeServer:
 
             self._unwatch = self.store.watch(changed)
             self._spawn(self._peers_loop())
+            self._spawn(self._beat_loop(self.store))
         where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"
         log.info("bridge %s (storage: %s, %d known peers)", where, self.store.kind, len(peers))
 
@@ -273,6 +278,9 @@ class BridgeServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._unwatch is not None:
             await asyncio.to_thread(self._unwatch)
+        if isinstance(self.store, Watched):  # this node holds no session any more
+            with contextlib.suppress(StoreError):
+                await self._store(self.store.beat, "stopped", {}, True)
         self._readers.shutdown(wait=True)
         await self._store(self.store.close)
         self._executor.shutdown(wait=True)
@@ -371,6 +379,10 @@ class BridgeServer:
 
     def _dispatch(self, event: Event) -> None:
         self._apply(self.router.handle(event))
+        if isinstance(event, Disconnected) or (
+            isinstance(event, FrameReceived) and isinstance(event.frame, Hello)
+        ):
+            self._sessions_dirty.set()  # the heartbeat tells the other nodes at once
 
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
@@ -464,6 +476,7 @@ class BridgeServer:
                 log.warning("re-reading the peers after another node's commit failed: %s", exc)
             else:
                 self._dispatch(PeersStored(tuple(records), self._clock()))
+            await self._read_sessions()
             now = loop.time()
             for reread in waiting:  # in their order
                 if reread.frame is None:
@@ -475,6 +488,37 @@ class BridgeServer:
                     self._dispatch(FrameReceived(reread.conn, reread.frame, self._clock(), final))
                 finally:
                     self._redispatching = None
+
+    async def _read_sessions(self) -> None:
+        """Reads which sessions the other nodes hold (their heartbeats) into the router."""
+        if not isinstance(self.store, Watched):
+            return
+        try:
+            held = await self._read(self.store.elsewhere, self.settings.presence_timeout_s)
+        except StoreError as exc:
+            log.warning("reading the other nodes' sessions failed: %s", exc)
+            return
+        self._dispatch(SessionsElsewhere(tuple(held.items()), self._clock()))
+
+    async def _beat_loop(self, store: Watched) -> None:
+        """This node's heartbeat with the sessions it holds: at once when they change
+        (a hello, a disconnect), else every few seconds; then the others' sessions are
+        read again (a dead node's go offline once its heartbeat is too old)."""
+        interval = max(0.05, min(5.0, self.settings.presence_timeout_s / 4))
+        last: dict[str, str | None] | None = None
+        url = self.url if self.settings.listen else "accept-only"
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sessions_dirty.wait(), interval)
+            self._sessions_dirty.clear()
+            sessions = self.router.sessions()
+            changed = sessions != last
+            try:
+                await self._store(store.beat, url, sessions, changed)
+                last = sessions
+            except StoreError as exc:
+                log.warning("this node's heartbeat failed: %s", exc)
+            await self._read_sessions()
 
     def _reread(self, action: RereadPeers) -> None:
         """Queues ``action`` for the peers loop (a frame still unknown after a read waits

@@ -101,6 +101,15 @@ class Peer:
     """The connection that owns the address (``None``: offline)."""
     stored_acked: int = 0
     """``acked`` as far as it is committed: all an ``acked`` reply may promise (§3.3)."""
+    elsewhere: bool = False
+    """Held by another bridge node sharing the database (its heartbeat is fresh)."""
+    elsewhere_session: str | None = None
+    """That session's id (a hello with the same id takes the address over)."""
+
+    @property
+    def online(self) -> bool:
+        """Held by a connection here or on another node."""
+        return self.conn is not None or self.elsewhere
 
     @classmethod
     def from_record(cls, r: PeerRecord) -> Peer:
@@ -223,8 +232,8 @@ class Registry:
 
     def listed(self, include_offline: bool = True) -> list[Peer]:
         """The peers as ``peers`` lists them: online ones first, each group by address."""
-        peers = [p for p in self.peers.values() if include_offline or p.conn is not None]
-        peers.sort(key=lambda p: (p.conn is None, p.address.casefold()))
+        peers = [p for p in self.peers.values() if include_offline or p.online]
+        peers.sort(key=lambda p: (not p.online, p.address.casefold()))
         return peers
 
     def online(self) -> list[str]:

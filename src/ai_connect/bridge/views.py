@@ -57,7 +57,7 @@ def deliver(entry: MailboxEntry, paused: str | None = None) -> Deliver:
 
 def peer_view(peer: Peer, now: float) -> PeerView:
     """A peer as ``peers`` and ``presence`` show it: an online peer is seen ``now`` (§4)."""
-    online = peer.conn is not None
+    online = peer.online
     return PeerView(
         address=peer.address,
         name=peer.name,

@@ -354,6 +354,14 @@ class Watched(Protocol):
         function that stops watching."""
         ...
 
+    def beat(self, url: str, sessions: dict[str, str | None], notify: bool) -> None:
+        """This node's heartbeat, with the sessions it holds (address -> session id)."""
+        ...
+
+    def elsewhere(self, timeout_s: float) -> dict[str, str | None]:
+        """The sessions live on other nodes (address -> session id)."""
+        ...
+
 
 def message_bytes(message: StoredMessage) -> int:
     """The size used for flow control: :func:`ai_connect.protocol.flow_bytes`."""

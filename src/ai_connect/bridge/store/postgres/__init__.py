@@ -82,6 +82,23 @@ CHANNEL = "ai_connect"
 the committing store's ``node`` id as payload (a node ignores its own)."""
 _NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
 _WATCH_RETRY_S = 1.0
+_BEAT_NODE = """
+    INSERT INTO nodes (node, url, started, beat)
+    VALUES (%s, %s, extract(epoch FROM clock_timestamp()), extract(epoch FROM clock_timestamp()))
+    ON CONFLICT (node) DO UPDATE SET url = excluded.url, beat = excluded.beat"""
+_BEAT_FORGET = "DELETE FROM sessions WHERE node = %s"
+_BEAT_SESSIONS = """
+    INSERT INTO sessions (address, node, session)
+    SELECT a, %s, s FROM unnest(%s::text[], %s::text[]) AS r (a, s)
+    ON CONFLICT (address) DO UPDATE SET node = excluded.node, session = excluded.session"""
+_ELSEWHERE = """
+    SELECT s.address, s.session FROM sessions s JOIN nodes n ON n.node = s.node
+    WHERE s.node <> %s AND n.beat >= extract(epoch FROM clock_timestamp()) - %s
+    ORDER BY s.address"""
+_NODES = """
+    SELECT node, url, started, beat, extract(epoch FROM clock_timestamp()) - beat,
+           (SELECT count(*) FROM sessions s WHERE s.node = n.node)
+    FROM nodes n ORDER BY started, node"""
 
 
 class PostgresStore:
@@ -402,6 +419,34 @@ class PostgresStore:
             thread.join(_WATCH_RETRY_S * 3 + _CONNECT_TIMEOUT_S)
 
         return unwatch
+
+    # -- the nodes' heartbeats and sessions (cluster-wide presence) -------------------
+
+    def beat(self, url: str, sessions: dict[str, str | None], notify: bool) -> None:
+        """This node is alive (``url``: where it listens) and holds ``sessions``
+        (address -> the client's session id); ``notify`` tells the other nodes at once."""
+        with self._transaction("write this node's heartbeat") as db:
+            db.execute(_BEAT_NODE, (self.node, url))
+            db.execute(_BEAT_FORGET, (self.node,))
+            if sessions:
+                db.execute(_BEAT_SESSIONS, (self.node, list(sessions), list(sessions.values())))
+            if notify:
+                db.execute(_NOTIFY, (self.node,))
+
+    def elsewhere(self, timeout_s: float) -> dict[str, str | None]:
+        """Address -> session id of each session other nodes hold, whose node's heartbeat
+        is younger than ``timeout_s`` (a dead node's sessions are gone after it)."""
+        with self._reading("read the other nodes' sessions") as db:
+            rows = db.execute(_ELSEWHERE, (self.node, timeout_s)).fetchall()
+        return {str(a): s for a, s in rows}
+
+    def nodes(self) -> list[tuple[str, str, float, float, float, int]]:
+        """(node, url, started, beat, seconds since its beat, sessions) of every node that
+        ever beat here, oldest first."""
+        with self._reading("read the nodes") as db:
+            rows = db.execute(_NODES).fetchall()
+        return [(str(n), str(u), float(st), float(b), float(age), int(c))
+                for n, u, st, b, age, c in rows]  # fmt: skip
 
     # -- copying another database in (ai-connect admin migrate) ----------------------
 

@@ -18,6 +18,11 @@ Version 1 holds what SQLite's version 3 holds, in the same shape::
     dead_letters  damaged messages moved aside, as far as they read
     proposals id PK, data (JSON text of a proposal with its ballots)
 
+Version 2 adds ``nodes`` (node id, URL, started, beat: the database's clock at its last
+heartbeat) and ``sessions`` (address PK -> the node holding it and the client's session
+id), written by each node's heartbeat: a session counts as online while its node's
+heartbeat is fresh.
+
 Message rows read back through :data:`COLUMNS` and SQLite's
 :func:`~ai_connect.bridge.store.sqlite.schema.stored_message`: the same checks (checksum,
 UTF-8, JSON object) decide alike whether a message is damaged.
@@ -67,7 +72,18 @@ SCHEMA_V1 = (
     )""",
     "CREATE TABLE proposals (id text PRIMARY KEY, data text NOT NULL)",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1,)
+SCHEMA_V2 = (
+    """CREATE TABLE nodes (
+        node text PRIMARY KEY, url text NOT NULL, started double precision NOT NULL,
+        beat double precision NOT NULL
+    )""",
+    """CREATE TABLE sessions (
+        address text PRIMARY KEY, node text NOT NULL, session text
+    )""",
+    "CREATE INDEX sessions_by_node ON sessions (node)",
+)
+"""Version 2: the nodes' heartbeats and the sessions each holds (cluster-wide presence)."""
+MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
