@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
+from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.bridge.store.postgres import PostgresStore
+from ai_connect.client import BridgeClient
 from ai_connect.protocol import Presence
 from tests.client.support import listen, make_client, run, take
 from tests.support.bridge import bridge
@@ -129,5 +132,50 @@ def test_presence_and_names_are_cluster_wide(pg_url: str) -> None:
                 again = make_client(c, "bob", session="bob-1")
                 async with again:
                     assert again.address == "bob (proj)"
+
+    run(scenario(), timeout=60)
+
+
+def presence_events(client: BridgeClient) -> asyncio.Queue[tuple[str, str]]:
+    """(event, address) of each presence frame the client gets."""
+    events: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+    def on_item(item: object) -> None:
+        if isinstance(item, Presence):
+            events.put_nowait((item.event, item.peer.address))
+
+    client.add_listener(on_item)
+    return events
+
+
+async def until(events: asyncio.Queue[tuple[str, str]], wanted: tuple[str, str]) -> None:
+    """Takes presence events until ``wanted`` (10 s at most for each)."""
+    while await asyncio.wait_for(events.get(), 10) != wanted:
+        pass
+
+
+def test_admin_status_shows_every_node(pg_url: str) -> None:
+    """admin_status on node A lists both nodes with their sessions, A marked as itself,
+    and the peers held by node B as online."""
+    token, record = new_token("ops", names=["*"], admin=True, now=time.time())
+
+    async def scenario() -> None:
+        async with (
+            bridge(PostgresStore(pg_url), listen=False, tokens=[record]) as a,
+            bridge(PostgresStore(pg_url), listen=False) as b,
+        ):
+            watch = make_client(b, "w", token=token, presence=True)
+            ops = make_client(a, "ops", token=token, presence=True)
+            async with watch, ops:
+                at_b, at_a = presence_events(watch), presence_events(ops)
+                await until(at_b, ("join", "ops (proj)"))  # node B knows ops is held on A
+                async with make_client(b, "ops", token=token, session="other") as other:
+                    assert other.address == "ops#2 (proj)"
+                    await until(at_a, ("join", "ops#2 (proj)"))
+                    report = await ops.admin_status()
+                    nodes = sorted((n.this, n.sessions, n.alive) for n in report.nodes)
+                    assert nodes == [(False, 2, True), (True, 1, True)], report.nodes
+                    online = {p.address for p in report.peers if p.online}
+                    assert online == {"ops (proj)", "ops#2 (proj)", "w (proj)"}
 
     run(scenario(), timeout=60)

@@ -208,7 +208,8 @@ class Router:
                 return self._registration.on_tokens(tokens, now)
             case PeersStored(records, _now):
                 return self._cluster.on_stored(records)
-            case SessionsElsewhere(sessions, now):
+            case SessionsElsewhere(sessions, now, nodes):
+                self._registry.nodes = nodes
                 return self._cluster.on_sessions(dict(sessions), now)
             case Committed(appends, acks, proposals, forgets, upkeep, pruned):
                 replies = self._book.committed(proposals)  # §8: they follow the commit

@@ -164,6 +164,9 @@ class SessionsElsewhere:
 
     sessions: tuple[tuple[str, str | None], ...]
     now: float
+    nodes: tuple[tuple[str, str, float, int, bool], ...] = ()
+    """Every node's (id, URL, seconds since its heartbeat, sessions, whether it is this
+    one), for ``admin_status``."""
 
 
 Event = (

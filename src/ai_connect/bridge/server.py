@@ -495,10 +495,11 @@ class BridgeServer:
             return
         try:
             held = await self._read(self.store.elsewhere, self.settings.presence_timeout_s)
+            nodes = await self._read(self.store.nodes)
         except StoreError as exc:
             log.warning("reading the other nodes' sessions failed: %s", exc)
             return
-        self._dispatch(SessionsElsewhere(tuple(held.items()), self._clock()))
+        self._dispatch(SessionsElsewhere(tuple(held.items()), self._clock(), tuple(nodes)))
 
     async def _beat_loop(self, store: Watched) -> None:
         """This node's heartbeat with the sessions it holds: at once when they change

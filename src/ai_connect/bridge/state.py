@@ -204,6 +204,9 @@ class Registry:
         self.conns: dict[int, Conn] = {}
         """Connection id -> every open connection, registered or not."""
         self.attached: dict[str, set[int]] = {}
+        self.nodes: tuple[tuple[str, str, float, int, bool], ...] = ()
+        """The bridge nodes on a shared database, from their heartbeats (bridge/cluster.py):
+        (id, URL, seconds since the heartbeat, sessions, this one)."""
         """Address -> ids of the connections attached to it (§2.2)."""
         self.counts = Counts()
 

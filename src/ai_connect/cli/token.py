@@ -226,6 +226,12 @@ def admin_status(
             f"{terminal.duration(report.uptime_s)} · auth {'on' if report.auth else 'off'} · "
             f"{report.connections} connections · {report.throttled} throttled frames"
         )
+        for n in report.nodes:  # several nodes on one PostgreSQL database
+            state = "alive" if n.alive else "DEAD "
+            print(
+                f"node {state} {terminal.clean(n.url)}  {n.sessions} sessions  heartbeat "
+                f"{n.beat_age_s:.1f} s ago{'  (this one)' if n.this else ''}"
+            )
         for p in report.peers:
             state = "online " if p.online else "offline"
             extra = f" token {terminal.clean(p.token)}" if p.token else ""

@@ -362,6 +362,10 @@ class Watched(Protocol):
         """The sessions live on other nodes (address -> session id)."""
         ...
 
+    def nodes(self) -> list[tuple[str, str, float, int, bool]]:
+        """Every node: (id, URL, seconds since its heartbeat, sessions, this one)."""
+        ...
+
 
 def message_bytes(message: StoredMessage) -> int:
     """The size used for flow control: :func:`ai_connect.protocol.flow_bytes`."""

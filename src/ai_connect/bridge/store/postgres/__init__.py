@@ -440,13 +440,13 @@ class PostgresStore:
             rows = db.execute(_ELSEWHERE, (self.node, timeout_s)).fetchall()
         return {str(a): s for a, s in rows}
 
-    def nodes(self) -> list[tuple[str, str, float, float, float, int]]:
-        """(node, url, started, beat, seconds since its beat, sessions) of every node that
-        ever beat here, oldest first."""
+    def nodes(self) -> list[tuple[str, str, float, int, bool]]:
+        """(node, URL, seconds since its heartbeat, sessions, whether it is this store's
+        node) of every node that beat here and has not stopped, oldest first."""
         with self._reading("read the nodes") as db:
             rows = db.execute(_NODES).fetchall()
-        return [(str(n), str(u), float(st), float(b), float(age), int(c))
-                for n, u, st, b, age, c in rows]  # fmt: skip
+        return [(str(n), str(u), float(age), int(c), n == self.node)
+                for n, u, _started, _beat, age, c in rows if u != "stopped"]  # fmt: skip
 
     # -- copying another database in (ai-connect admin migrate) ----------------------
 
