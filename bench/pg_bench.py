@@ -40,7 +40,17 @@ from ai_connect.bridge.store.base import Store
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from harness import BridgeOptions, BridgeProcess, raise_nofile
-from scenarios import PROJECT, _close_all, _crash, _latency, throughput
+from scenarios import (
+    PROJECT,
+    _close_all,
+    _crash,
+    _latency,
+    _open_many,
+    _phase,
+    _Receiver,
+    _Sender,
+    throughput,
+)
 from store_bench import batches
 from wire import open_peer
 
@@ -131,6 +141,32 @@ async def same_node_latency(options: BridgeOptions, samples: int) -> tuple[float
             _close_all([sender, receiver])
     values = {r.figure: r.value for r in rows}
     return values["p50"], values["p99"]
+
+
+async def aggregate(url: str, nodes: int, per_pair: int) -> float:
+    """Messages/s of ``nodes`` node processes on one database, one 1x1 pair on each
+    (sender and receiver on the same node), all streaming at once."""
+    options = BridgeOptions(db_url=url)
+    async with contextlib.AsyncExitStack() as stack:
+        bridges = [
+            await stack.enter_async_context(BridgeProcess(options, f"node{i}"))
+            for i in range(nodes)
+        ]
+        crash = _crash()
+        peers = []
+        for i, bridge in enumerate(bridges):
+            peers += await _open_many(bridge.url, [f"tx{i}", f"rx{i}"], crash)
+        try:
+            receivers = [_Receiver(p, 100) for p in peers[1::2]]
+            senders = [
+                _Sender(p, r.peer.address, 1000)
+                for p, r in zip(peers[0::2], receivers, strict=True)
+            ]
+            await _phase(senders, receivers, 500, "w", crash)
+            elapsed = await _phase(senders, receivers, per_pair, "m", crash)
+        finally:
+            _close_all(peers)
+    return nodes * per_pair / elapsed
 
 
 async def failover(url: str, trials: int) -> list[float]:
@@ -226,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                 note("latency node A -> node B p99 (ms)", p99)
                 for seconds in asyncio.run(failover(server.new_database(), trials)):
                     note("failover s", seconds)
+                for n in (1, 2, 3):
+                    rate = asyncio.run(aggregate(server.new_database(), n, messages // n))
+                    note(f"aggregate {n} node(s) msg/s", rate)
     finally:
         server.close()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -257,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         ok = "met" if value <= limit else "MISSED"
         lines.append((f"latency node A -> node B {p} (ms)", f"{value:,.2f}", "", "",
                       f"≤ {limit:g} ms {ok}"))  # fmt: skip
+    for n in (1, 2, 3):
+        rate = statistics.median(figures[f"aggregate {n} node(s) msg/s"])
+        lines.append((f"aggregate, {n} node(s), a 1x1 pair on each (msg/s)", f"{rate:,.0f}",
+                      "", "", "2 cores: no scaling expected"))  # fmt: skip
     fo = figures["failover s"]
     ok = "met" if statistics.median(fo) <= 2.0 else "MISSED"
     lines.append((f"failover: back and receiving on another node (s), {len(fo)} kills",

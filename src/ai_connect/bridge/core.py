@@ -180,7 +180,7 @@ class Router:
         match event:
             case Connected(conn_id, now, remote):
                 return self._registration.on_connected(conn_id, now, remote)
-            case FrameReceived(conn_id, frame, now, retried):
+            case FrameReceived(conn_id, frame, now, retried, final):
                 conn = self._registry.conns.get(conn_id)
                 if conn is None:
                     return []
@@ -190,7 +190,7 @@ class Router:
                 try:
                     out = self._on_frame(conn, frame, now)
                 except Refusal as refusal:
-                    if self._reread(refusal, frame, retried):
+                    if self._reread(refusal, frame, final):
                         return [RereadPeers(conn_id, frame)]
                     out = self._refuse(conn, refusal, getattr(frame, "rid", None), now)
                 return out + self._registration.draw(conn, now, _entries(out))
@@ -305,12 +305,12 @@ class Router:
             return True
         return isinstance(frame, SendFrame) and frame.to == identity.BROADCAST
 
-    def _reread(self, refusal: Refusal, frame: ClientFrame, retried: bool) -> bool:
+    def _reread(self, refusal: Refusal, frame: ClientFrame, final: bool) -> bool:
         """Whether to look again before refusing: a send to an unknown peer, on a database
         other nodes share (one of them may have registered it a moment ago)."""
         return (
             self.config.shared
-            and not retried
+            and not final
             and refusal.code is ErrorCode.UNKNOWN_PEER
             and isinstance(frame, SendFrame)
         )

@@ -68,8 +68,9 @@ class FrameReceived:
     frame: ClientFrame
     now: float
     retried: bool = False
-    """Handed in again after the peers were re-read (:class:`RereadPeers`): refused now
-    if it still names nobody."""
+    """Handed in again after the peers were re-read (:class:`RereadPeers`)."""
+    final: bool = False
+    """Its wait for another node's commit is over: refused if it still names nobody."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +215,7 @@ class RereadPeers:
     """On a database other nodes share: re-read the peers (``PeersStored``), since one of
     them may have just registered a peer a ``send`` names, or moved the mailbox of a peer
     that just registered here; then hand ``frame`` (if any) in again
-    (``FrameReceived(retried=True)``), in order."""
+    (``FrameReceived(retried=True)``; ``final`` once its wait is over), in order."""
 
     conn: int
     frame: ClientFrame | None = None

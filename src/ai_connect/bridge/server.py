@@ -485,7 +485,8 @@ class BridgeServer:
                 final = now >= deadline
                 self._redispatching = (reread.frame, deadline)
                 try:
-                    self._dispatch(FrameReceived(reread.conn, reread.frame, self._clock(), final))
+                    frame = FrameReceived(reread.conn, reread.frame, self._clock(), True, final)
+                    self._dispatch(frame)
                 finally:
                     self._redispatching = None
 
