@@ -1,11 +1,9 @@
-"""Work status records in every store: one contract (docs/protocol.md §10)."""
+"""Work status records in every store (the ``store`` fixture of conftest.py: memory,
+SQLite, PostgreSQL): one contract (docs/protocol.md §10)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from ai_connect.bridge.store.base import (
     ForgetOp,
@@ -15,17 +13,9 @@ from ai_connect.bridge.store.base import (
     WorkRecord,
     WriteBatch,
 )
-from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 
 ALICE, BOB = "Alice (alpha)", "Bob (alpha)"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
-    yield backend
-    backend.close()
 
 
 def peers(*addresses: str, seen: float = 100.0) -> list[PeerRecord]:
