@@ -1,7 +1,8 @@
 """The checkout's branch, HEAD and dirty-file count: one ``git status`` (I/O).
 
-``git status --porcelain=v2 --branch -z`` gives all three at once: ``# branch.oid`` and
-``# branch.head`` headers, then one entry per changed or untracked file. Optional locks
+``git status --porcelain=v2 --branch -z -uall`` gives all three at once: ``# branch.oid``
+and ``# branch.head`` headers, then one entry per changed or untracked file (``-uall``:
+each file of a new folder counts, not the folder once; ignored files never do). Optional locks
 are off (``GIT_OPTIONAL_LOCKS=0``): a status never competes with the user's own git.
 Synchronous with a timeout, like :mod:`ai_connect.repo_identity`; asyncio callers use
 ``asyncio.to_thread``.
@@ -46,7 +47,7 @@ def parse_status(text: str) -> GitState:
 def read_git(root: Path) -> GitState | None:
     """The GitState of the checkout at ``root``; ``None`` if git cannot tell."""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
-    argv = ["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "-z"]
+    argv = ["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "-z", "-uall"]
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, env=env, check=False
