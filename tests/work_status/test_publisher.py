@@ -94,3 +94,17 @@ def test_a_status_taken_while_the_bridge_is_down_goes_out_once_it_is_back() -> N
             task.cancel()
 
     run(scenario())
+
+
+def test_a_socket_that_cannot_listen_turns_the_status_off_not_the_server(tmp_path: Path) -> None:
+    """publishing() with a socket path too long for a Unix socket yields None."""
+
+    async def scenario() -> None:
+        from ai_connect.work_status.publisher import publishing
+
+        sock = tmp_path / ("x" * 120) / "s.sock"
+        sock.parent.mkdir()
+        async with publishing(FlakyClient(), StatusSettings(), sock, ROOT) as publisher:  # type: ignore[arg-type]
+            assert publisher is None
+
+    run(scenario())

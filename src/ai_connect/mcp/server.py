@@ -391,7 +391,7 @@ def _status() -> tuple[StatusSettings, Path | None]:
     try:
         status = status_settings()
         return status, status_link.socket_path() if status.publish else None
-    except ConfigError as exc:  # a broken status: section must not stop the server
+    except (ConfigError, OSError) as exc:  # a broken status: section must not stop it
         log.warning("work status is off: %s", exc)
         return StatusSettings(publish=False), None
 

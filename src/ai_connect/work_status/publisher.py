@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -32,6 +33,8 @@ from ai_connect.work_status.settings import StatusSettings
 from ai_connect.work_status.tracker import GitState, Tracker
 
 __all__ = ["Publisher", "publish_once", "publishing"]
+
+log = logging.getLogger("ai_connect.mcp")
 
 RETRY_S = 30.0
 """While the bridge is unreachable, how often the publisher looks whether it is back."""
@@ -144,7 +147,13 @@ async def publishing(
         yield None
         return
     publisher = Publisher(client, settings, cwd)
-    async with link.serving(sock, publisher.take):
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(link.serving(sock, publisher.take))
+        except OSError as exc:  # a socket path too long, a full disk: no status, no harm
+            log.warning("work status is off: cannot listen on %s (%s)", sock, exc)
+            yield None
+            return
         task = asyncio.create_task(publisher.run())
         try:
             yield publisher
