@@ -1,4 +1,4 @@
-"""Router: work status (§10): stored per address, shown in peers and the feed, durable."""
+"""Router: work status (§11): stored per address, shown in peers and the feed, durable."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The MCP server's part in the work status: while its model waits in peer_wait, the
-session shows as waiting (docs/protocol.md §10), and as before once a message came."""
+session shows as waiting (docs/protocol.md §11), and as before once a message came."""
 
 from __future__ import annotations
 

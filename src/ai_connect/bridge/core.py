@@ -18,7 +18,7 @@ The router is composed of parts, each built with what it needs::
      ├── Braking           braking.py       the loop brake: pauses, notices, resumes (§3.6)
      ├── Forgetting        forgetting.py    an owner or the operator forgets an address (§2.5)
      ├── Retention         retention.py     prunes what --retention-days no longer keeps
-     ├── WorkBoard         work.py          each peer's last work status (§10)
+     ├── WorkBoard         work.py          each peer's last work status (§11)
      └── ErrorBudget       guard.py         too many errors close the connection
 
 A part that will not do what a frame asks raises

@@ -249,7 +249,7 @@ class Feed:
         return self._emit(FeedEvent(kind=event, ts=now, peer=self.peer(peer, now)))
 
     def work(self, peer: Peer, now: float) -> list[Action]:
-        """A peer published a new work status (§10)."""
+        """A peer published a new work status (§11)."""
         if not self.observers:
             return []
         return self._emit(FeedEvent(kind="work", ts=now, peer=self.peer(peer, now)))

@@ -117,7 +117,7 @@ class Peer:
     stored_acked: int = 0
     """``acked`` as far as it is committed: all an ``acked`` reply may promise (§3.3)."""
     work: WorkView | None = None
-    """Its last published work status (§10), kept across restarts."""
+    """Its last published work status (§11), kept across restarts."""
     elsewhere: bool = False
     """Held by another bridge node sharing the database (its heartbeat is fresh)."""
     elsewhere_session: str | None = None

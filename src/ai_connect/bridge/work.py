@@ -1,4 +1,4 @@
-"""Work status (docs/protocol.md §10): each peer's last published status, kept durably.
+"""Work status (docs/protocol.md §11): each peer's last published status, kept durably.
 
 A part of :class:`~ai_connect.bridge.core.Router`. A ``work`` frame replaces its address's
 status when it differs from the one held (a repeat is dropped: no write, no event), is

@@ -441,7 +441,7 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         return await self._request(Human(rid=self._rid()), Brakes)
 
     async def publish_work(self, status: WorkFields) -> None:
-        """Publishes this address's work status (protocol §10): one ``work`` frame, no
+        """Publishes this address's work status (protocol §11): one ``work`` frame, no
         reply (a refusal comes back as an ``error``). Raises NotConnected while the link
         is down: the caller publishes again once it is back."""
         if not self.connected:

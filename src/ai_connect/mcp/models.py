@@ -206,7 +206,7 @@ class SearchOut(ToolOut):
 
 
 class WorkOut(ToolOut):
-    """A peer's work status, published by its hooks (docs/protocol.md §10)."""
+    """A peer's work status, published by its hooks (docs/protocol.md §11)."""
 
     repo: str | None = None
     branch: str | None = None

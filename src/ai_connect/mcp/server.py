@@ -302,7 +302,7 @@ async def _call_tool(
         client, who = await scope.client_for(ctx)
         call = Call(client, scope.hub.settings.tools, ctx.session.report_progress, who)
         publisher = scope.hub.publisher if who == "server" else None
-        if publisher is not None and tool.name == "peer_wait":  # waiting for a peer (§10)
+        if publisher is not None and tool.name == "peer_wait":  # waiting for a peer (§11)
             publisher.waiting(True)
             try:
                 out = await tool.run(call, args)

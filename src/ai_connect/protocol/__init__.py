@@ -13,7 +13,7 @@ This package does no I/O: it validates, decodes and encodes. Its modules::
     codec.py          encode, decode_client, decode_server
     hot.py            send/ack decoded and deliver/accepted encoded fast (msgspec), the
                       bridge's hot path; the models above stay the definition
-    work.py           the work status (§10): Work (client frame), WorkView
+    work.py           the work status (§11): Work (client frame), WorkView
 """
 
 from __future__ import annotations

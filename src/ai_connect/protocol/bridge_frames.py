@@ -67,7 +67,7 @@ class PeerView(Frame):
     online: bool
     last_seen: float
     work: WorkView | None = None
-    """Its last published work status (§10), if it published one."""
+    """Its last published work status (§11), if it published one."""
 
 
 class Welcome(Frame):
@@ -330,7 +330,7 @@ class FeedPeer(Frame):
     connections: int
     """Live connections acting for the address: its owner and attached ones."""
     work: WorkView | None = None
-    """Its last published work status (§10), if any."""
+    """Its last published work status (§11), if any."""
 
 
 class FeedMessage(Frame):

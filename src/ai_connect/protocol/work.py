@@ -1,4 +1,4 @@
-"""Work status: what an agent session is doing, published by its hooks (docs/protocol.md §10).
+"""Work status: what an agent session is doing, published by its hooks (docs/protocol.md §11).
 
 The shape is shared by the ``work`` frame a client sends (:class:`Work`) and the view the
 bridge shows in ``peers`` and the observers' feed (:class:`WorkView`, with the time the
@@ -63,13 +63,13 @@ class WorkFields(Frame):
 
 
 class Work(WorkFields):
-    """Publishes the sender's work status (§10); no reply unless it is refused."""
+    """Publishes the sender's work status (§11); no reply unless it is refused."""
 
     type: Literal["work"] = "work"
 
 
 class WorkView(WorkFields):
-    """A peer's last published work status, as ``peers`` and the feed show it (§10)."""
+    """A peer's last published work status, as ``peers`` and the feed show it (§11)."""
 
     ts: float
     """When the bridge stored it."""

@@ -271,7 +271,7 @@ def peers_text(peers: Iterable[PeerView], now: float, me: str | None = None) -> 
             line = f"online   {clean(peer.address)}{you}"
         else:
             line = f"offline  {clean(peer.address)}{you} · last seen {ago(peer.last_seen, now)}"
-        if peer.work is not None:  # its work status (§10); offline: as it last was
+        if peer.work is not None:  # its work status (§11); offline: as it last was
             line += " · " + ("" if peer.online else "was ") + work_line(peer.work)
         lines.append(line)
     return "\n".join(lines)

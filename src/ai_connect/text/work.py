@@ -1,4 +1,4 @@
-"""A peer's work status (docs/protocol.md §10) as one short line, for a person and a model.
+"""A peer's work status (docs/protocol.md §11) as one short line, for a person and a model.
 
 ``working · github.com/org/app main@3f2a1bc, 2 dirty · edited src/app.py, README.md +1 ·
 task "fix the login test"``: what ``peer_list`` and ``ai-connect peers`` add to a peer's

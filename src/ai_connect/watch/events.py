@@ -101,7 +101,7 @@ class PresenceChanged:
 
 @dataclass(frozen=True, slots=True)
 class WorkChanged:
-    """A peer published a new work status (docs/protocol.md §10): ``peer.work``."""
+    """A peer published a new work status (docs/protocol.md §11): ``peer.work``."""
 
     ts: float
     peer: PeerInfo

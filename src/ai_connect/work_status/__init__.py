@@ -4,7 +4,7 @@ The hooks an agent already runs (docs/hooks.md) see each prompt, each tool call 
 turn end. From them a session's status is built — repository identity, branch, HEAD,
 dirty-file count, the files it edited recently (repository-relative), its activity and,
 if its user opted in, a one-line task summary — and published as one ``work`` frame
-whenever it changed (docs/protocol.md §10). ``peer_list``, ``ai-connect peers``,
+whenever it changed (docs/protocol.md §11). ``peer_list``, ``ai-connect peers``,
 ``watch`` and the dashboard show it.
 
 ::

@@ -1,5 +1,5 @@
 """Work status records in every store (the ``store`` fixture of conftest.py: memory,
-SQLite, PostgreSQL): one contract (docs/protocol.md §10)."""
+SQLite, PostgreSQL): one contract (docs/protocol.md §11)."""
 
 from __future__ import annotations
 

@@ -223,7 +223,7 @@ class ProposalRecord:
 
 @dataclass(frozen=True, slots=True)
 class WorkRecord:
-    """A peer's last published work status (docs/protocol.md §10), as JSON data.
+    """A peer's last published work status (docs/protocol.md §11), as JSON data.
 
     Stored by ``address``: a later record replaces the earlier one; forgetting the
     address (``ForgetOp``, retention) removes it.
@@ -255,7 +255,7 @@ class WriteBatch:
     delivered: list[DeliveredOp] = field(default_factory=list)
     """Delivery marks, written after the appends and before the acks."""
     works: list[WorkRecord] = field(default_factory=list)
-    """Work status upserts by address, before the forgets (docs/protocol.md §10)."""
+    """Work status upserts by address, before the forgets (docs/protocol.md §11)."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -386,7 +386,7 @@ class Store(Protocol):
         ...
 
     def works(self) -> list[WorkRecord]:
-        """Every stored work status, by address (docs/protocol.md §10)."""
+        """Every stored work status, by address (docs/protocol.md §11)."""
         ...
 
     def receipts(self, message_id: str) -> Receipts | None:

@@ -263,7 +263,7 @@ function feedEvent(event) {
       return;
     case "join":
     case "leave":
-    case "work": // a new work status (docs/protocol.md §10)
+    case "work": // a new work status (docs/protocol.md §11)
       state.peers.set(event.peer.address, event.peer);
       return renderPeers();
     case "proposal":

@@ -402,7 +402,7 @@ class PostgresStore:
         return [dead_letter(tuple(row)) for row in rows]
 
     def works(self) -> list[WorkRecord]:
-        """Every stored work status, by address (docs/protocol.md §10)."""
+        """Every stored work status, by address (docs/protocol.md §11)."""
         with self._reading("read the work status") as db:
             rows = db.execute(reads.WORKS).fetchall()
         return [work_decoded(a, text, ts) for a, text, ts in rows]

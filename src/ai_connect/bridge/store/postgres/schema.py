@@ -24,7 +24,7 @@ id), written by each node's heartbeat: a session counts as online while its node
 heartbeat is fresh.
 
 Version 4 adds ``work_status`` (address PK, data: JSON of the status, ts), as SQLite's
-version 5 (docs/protocol.md §10).
+version 5 (docs/protocol.md §11).
 
 Version 3 adds receipts and the person's mark, as SQLite's version 4: ``messages.human``,
 ``messages.receipt``, ``mailbox.delivered``, ``mailbox.shown``, ``mailbox.shown_path``.
@@ -104,7 +104,7 @@ SCHEMA_V4 = (
         address text PRIMARY KEY, data text NOT NULL, ts double precision NOT NULL
     )""",
 )
-"""Version 4, SQLite's version 5 (docs/protocol.md §10): each peer's last work status."""
+"""Version 4, SQLite's version 5 (docs/protocol.md §11): each peer's last work status."""
 MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -425,7 +425,7 @@ class SqliteStore:
             return _consensus.load(self._reader())
 
     def works(self) -> list[WorkRecord]:
-        """Every stored work status, by address (docs/protocol.md §10)."""
+        """Every stored work status, by address (docs/protocol.md §11)."""
         with self._reading("read the work status"):
             return _work.load(self._reader())
 

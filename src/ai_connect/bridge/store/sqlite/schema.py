@@ -104,7 +104,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     SCHEMA_V2,
     SCHEMA_V3,
     SCHEMA_V4,
-    work.SCHEMA,  # the work status table (docs/protocol.md §10)
+    work.SCHEMA,  # the work status table (docs/protocol.md §11)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

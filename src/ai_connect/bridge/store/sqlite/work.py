@@ -1,4 +1,4 @@
-"""The SQL of work status (docs/protocol.md §10), for ``SqliteStore``.
+"""The SQL of work status (docs/protocol.md §11), for ``SqliteStore``.
 
 One row per peer address, replaced as a whole by the next status (schema version 5)::
 
