@@ -62,8 +62,17 @@ class FlakyClient:
 
     def __init__(self) -> None:
         self.up = asyncio.Event()
+        self.down = asyncio.Event()
+        self.down.set()
         self.tried = asyncio.Event()
         self.sent: list[WorkFields] = []
+
+    def connect(self) -> None:
+        self.down.clear()
+        self.up.set()
+
+    async def wait_disconnected(self) -> None:
+        await self.down.wait()
 
     async def publish_work(self, status: WorkFields) -> None:
         self.tried.set()
@@ -87,7 +96,7 @@ def test_a_status_taken_while_the_bridge_is_down_goes_out_once_it_is_back() -> N
             pub.take(Observation("idle", (str(ROOT / "x.py"),), str(ROOT)))
             await asyncio.wait_for(client.tried.wait(), 5)
             assert client.sent == [] and pub.frames == 0
-            client.up.set()
+            client.connect()
             await pub.settled(5)
             assert [s.files for s in client.sent] == [["x.py"]] and pub.frames == 1
         finally:
@@ -106,5 +115,45 @@ def test_a_socket_that_cannot_listen_turns_the_status_off_not_the_server(tmp_pat
         sock.parent.mkdir()
         async with publishing(FlakyClient(), StatusSettings(), sock, ROOT) as publisher:  # type: ignore[arg-type]
             assert publisher is None
+
+    run(scenario())
+
+
+def test_after_a_bridge_lost_it_the_status_is_published_again() -> None:
+    """The bridge restarts with an empty store: on the reconnect the publisher sends its
+    last status again, and peers show it once more."""
+
+    async def scenario() -> None:
+        from ai_connect.bridge.store.memory import MemoryStore
+        from ai_connect.protocol import FeedEvent, FeedSnapshot
+
+        bridge = RestartableBridge(listen=False)
+        await bridge.start()
+        async with make_client(bridge, "alice", "app") as alice:
+            pub = publisher_of(alice, [])
+            task = asyncio.create_task(pub.run())
+            try:
+                pub.take(Observation("working", (str(ROOT / "a.py"),), str(ROOT)))
+                await pub.settled(5)
+                await bridge.stop()
+                bridge.store = MemoryStore()  # everything the bridge knew is gone
+                await bridge.start()
+                async with make_client(bridge, "ops", "app", mode="observe") as ops:
+                    async with asyncio.timeout(10):
+                        async for item in ops.observe():
+                            peers = (
+                                item.peers
+                                if isinstance(item, FeedSnapshot)
+                                else (
+                                    [item.peer] if isinstance(item, FeedEvent) and item.peer else []
+                                )
+                            )
+                            if any(p.address == "alice (app)" and p.work for p in peers):
+                                break
+                await pub.settled(5)
+                assert pub.frames == 2
+            finally:
+                task.cancel()
+        await bridge.stop()
 
     run(scenario())

@@ -70,7 +70,6 @@ class Publisher:
         self._due = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._failed = False
 
     def take(self, observation: Observation) -> None:
         """A hook's Observation (the local link calls this): published soon."""
@@ -95,15 +94,25 @@ class Publisher:
 
     async def run(self) -> None:
         """Publishes until cancelled."""
+        await asyncio.gather(self._publish(), self._relink())
+
+    async def _publish(self) -> None:
         while True:
-            if self._failed:  # the link is down: look again once it is back
-                with contextlib.suppress(BridgeError):
-                    await self.client.wait_connected(RETRY_S)
-                    self._failed = False
-                    self._due.set()
-                continue
             await self._due.wait()
             await self._round()
+
+    async def _relink(self) -> None:
+        """After each reconnect, the last status once more (the bridge drops a repeat):
+        one that could not be sent, or was lost with the link (or with a bridge's
+        database), goes out now."""
+        while True:
+            await self.client.wait_disconnected()
+            with contextlib.suppress(BridgeError):  # not back within RETRY_S: wait on
+                await self.client.wait_connected(RETRY_S)
+                if self._heard:
+                    self.sent = None
+                    self._due.set()
+                    self._idle.clear()
 
     async def _repo(self, cwd: Path) -> RepoIdentity | None:
         if cwd not in self._repos:
@@ -125,8 +134,7 @@ class Publisher:
             try:
                 await self.client.publish_work(status)
             except BridgeError:
-                self._failed = True  # settled() waits on: it goes out once the link is back
-                return
+                return  # settled() waits on: _relink sends it once the link is back
             self.sent = status
             self.frames += 1
         if not self._due.is_set():
