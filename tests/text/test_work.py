@@ -49,5 +49,9 @@ def test_peers_show_each_status_on_their_own_line() -> None:
         "online   c (p)",
         "offline  b (p) · last seen 2 min ago · was idle · github.com/org/app main@3f2a1bc",
     ]
+    later = terminal.peers_text(peers[:1], NOW + 7200).splitlines()
+    assert later == [
+        "online   a (p) · working (2 h ago) · github.com/org/app main@3f2a1bc · edited x.py"
+    ]
     assert terminal.peer_dict(peers[0])["work"]["files"] == ["x.py"]
     assert terminal.peer_dict(peers[2])["work"] is None

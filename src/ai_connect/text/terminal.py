@@ -24,7 +24,7 @@ from ai_connect.errors import BridgeError, RequestRejected
 from ai_connect.identity import BROADCAST
 from ai_connect.protocol import MessageView, PeerView, StatusReport
 from ai_connect.text.neutral import neutralise
-from ai_connect.text.work import work_dict, work_line
+from ai_connect.text.work import STALE_S, work_dict, work_line
 
 __all__ = [
     "ago",
@@ -271,8 +271,9 @@ def peers_text(peers: Iterable[PeerView], now: float, me: str | None = None) -> 
             line = f"online   {clean(peer.address)}{you}"
         else:
             line = f"offline  {clean(peer.address)}{you} · last seen {ago(peer.last_seen, now)}"
-        if peer.work is not None:  # its work status (§11); offline: as it last was
-            line += " · " + ("" if peer.online else "was ") + work_line(peer.work)
+        if (work := peer.work) is not None:  # its work status (§11); offline: as it was
+            age = ago(work.ts, now) if now - work.ts >= STALE_S else None
+            line += " · " + ("" if peer.online else "was ") + work_line(work, age)
         lines.append(line)
     return "\n".join(lines)
 

@@ -14,15 +14,18 @@ from typing import Any
 from ai_connect.protocol import WorkView
 from ai_connect.text.neutral import neutralise
 
-__all__ = ["SHOWN_FILES", "work_dict", "work_line"]
+__all__ = ["SHOWN_FILES", "STALE_S", "work_dict", "work_line"]
 
 SHOWN_FILES = 3
 """Recently edited files named in the line (newest first); the rest are counted."""
+STALE_S = 600.0
+"""A status older than this says how old it is (``idle (2 h ago)``)."""
 
 
-def work_line(work: WorkView) -> str:
-    """``activity · repo branch@head, N dirty · edited a, b +n · task "…"``."""
-    parts: list[str] = [work.activity]
+def work_line(work: WorkView, age: str | None = None) -> str:
+    """``activity · repo branch@head, N dirty · edited a, b +n · task "…"``; ``age``
+    (``2 h ago``) follows the activity when the status is old (the caller decides)."""
+    parts: list[str] = [f"{work.activity} ({age})" if age else work.activity]
     if work.repo:
         where = neutralise(work.repo)
         if work.branch or work.head:
