@@ -49,6 +49,7 @@ from ai_connect.config import ClientSettings
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
 from ai_connect.mcp import channel as mcp_channel
+from ai_connect.mcp import status as mcp_status
 from ai_connect.mcp import stdio
 from ai_connect.mcp.consensus import CONSENSUS_TOOLS
 from ai_connect.mcp.models import schema
@@ -58,9 +59,7 @@ from ai_connect.protocol import PROTOCOL_VERSION, Hello
 from ai_connect.text import receipts
 from ai_connect.text.agent import error_text
 from ai_connect.text.neutral import neutralise, neutralise_data
-from ai_connect.work_status import link as status_link
-from ai_connect.work_status.publisher import Publisher, publishing
-from ai_connect.work_status.settings import StatusSettings, status_settings
+from ai_connect.work_status.publisher import Publisher
 
 __all__ = [
     "ALL_TOOLS",
@@ -366,15 +365,6 @@ def build_server(
     return server
 
 
-@asynccontextmanager
-async def _publishing(hub: Hub, status: StatusSettings, sock: Path | None) -> AsyncIterator[None]:
-    """The stdio session's work status (docs/hooks.md): its hooks hand it over a socket."""
-    cwd = hub.settings.tools.cwd
-    async with publishing(hub.default, status, sock, cwd) as publisher:
-        hub.publisher = publisher
-        yield
-
-
 async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
     """Serves one agent session over stdin/stdout until the client closes stdin, or until
     SIGINT/SIGTERM (a run by hand, a service manager): then it returns normally too.
@@ -386,19 +376,9 @@ async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
     await stdio.stop_on_signals(_serve_stdio(settings, channel))
 
 
-def _status() -> tuple[StatusSettings, Path | None]:
-    """The work-status switches, and the socket the hooks hand their observations to."""
-    try:
-        status = status_settings()
-        return status, status_link.socket_path() if status.publish else None
-    except (ConfigError, OSError) as exc:  # a broken status: section must not stop it
-        log.warning("work status is off: %s", exc)
-        return StatusSettings(publish=False), None
-
-
 async def _serve_stdio(settings: McpSettings, channel: str) -> None:
     own = settings.client
-    status, sock = _status()
+    status, sock = mcp_status.stdio_status()
     with (
         agent_link.stdio_session(own.url, own.name, own.project, status=sock) as session,
         stdio.claimed_stdin() as stdin,
@@ -406,13 +386,13 @@ async def _serve_stdio(settings: McpSettings, channel: str) -> None:
         options = {"session": session, **settings.client_options}
         settings = dataclasses.replace(settings, client_options=options)
         if channel == "off":
-            async with Hub(settings) as hub, _publishing(hub, status, sock):
+            async with Hub(settings) as hub, mcp_status.publishing_for(hub, status, sock):
                 server = build_server(settings, lifespan=sharing(McpScope(hub)))
                 async with stdio_server(stdin=stdin) as (read, write):
                     await server.run(read, write, server.create_initialization_options())
             return
         with mcp_channel.claimed_stdout() as wire:
-            async with Hub(settings) as hub, _publishing(hub, status, sock):
+            async with Hub(settings) as hub, mcp_status.publishing_for(hub, status, sock):
                 push = mcp_channel.Channel(hub.default, channel, wire=wire)
                 server = build_server(settings, lifespan=sharing(McpScope(hub)), channel=push)
                 pushing = asyncio.create_task(push.run())
