@@ -53,7 +53,9 @@ async def assert_carol_sees_nothing_private(carol: BridgeClient) -> None:
     status = await carol.status()
     assert (status.address, status.tip) == ("carol (proj)", 1)
     for peer in await carol.peers():
-        assert set(peer.model_dump()) == {"address", "name", "project", "online", "last_seen"}
+        # work: a status its hooks chose to share (docs/security.md "Work status"); none here
+        shown = {"address", "name", "project", "online", "last_seen", "work"}
+        assert set(peer.model_dump()) == shown and peer.work is None
     for call in (carol.admin_status(), carol.admin_history("bob")):
         with pytest.raises(RequestRejected) as caught:
             await call
