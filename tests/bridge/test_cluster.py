@@ -189,3 +189,28 @@ def test_admin_status_shows_every_node(pg_url: str) -> None:
                     assert online == {"ops (proj)", "ops#2 (proj)", "w (proj)"}
 
     run(scenario(), timeout=120)
+
+
+def test_a_work_status_published_on_one_node_shows_on_another(pg_url: str) -> None:
+    """alice publishes through node A; an observer of node C gets it as a work event and
+    bob on node C sees it in peers (issue 15: the status is cluster-wide)."""
+
+    async def scenario() -> None:
+        from ai_connect.protocol import FeedEvent, WorkFields
+
+        async with nodes(pg_url) as (a, _b, c):
+            alice, bob = make_client(a, "alice"), make_client(c, "bob")
+            ops = make_client(c, "ops", mode="observe")
+            async with alice, bob, ops:
+                assert alice.address is not None
+                feed = ops.observe()
+                await alice.publish_work(WorkFields(repo="github.com/org/app", branch="main"))
+                async with asyncio.timeout(WAIT_S):
+                    async for item in feed:
+                        if isinstance(item, FeedEvent) and item.kind == "work":
+                            assert item.peer is not None and item.peer.address == alice.address
+                            break
+                work = {p.address: p.work for p in await bob.peers()}[alice.address]
+                assert work is not None and work.branch == "main"
+
+    run(scenario(), timeout=120)

@@ -101,3 +101,25 @@ def test_a_query_connection_may_not_publish() -> None:
     bridge.hello(1, "Doc", mode="query")
     (error,) = errors(work(bridge, 1), 1)
     assert error.code == ErrorCode.FORBIDDEN
+
+
+def test_a_status_published_through_another_node_shows_here() -> None:
+    """On a shared database (PostgreSQL) the re-read after another node's commit brings
+    its statuses: a newer one replaces the held one (observers see it), an older one not."""
+    from ai_connect.bridge.events import PeersStored
+
+    bridge = pair()
+    work(bridge, 1, branch="here")
+    bridge.settle()
+    bridge.connect(9)
+    bridge.hello(9, "Ops", mode="observe")
+    records = tuple(bridge.store.peers())
+    newer = WorkRecord(ALICE, {"branch": "there", "activity": "idle"}, bridge.now + 5)
+    event = one(FeedEvent, bridge.handle(PeersStored(records, bridge.now, (newer,))), 9)
+    assert event.kind == "work" and event.peer is not None and event.peer.work is not None
+    shown = listed(bridge, 2)[ALICE]
+    assert shown is not None and (shown.branch, shown.activity) == ("there", "idle")
+    older = WorkRecord(ALICE, {"branch": "before"}, bridge.now - 5)
+    assert frames(bridge.handle(PeersStored(records, bridge.now, (older,))), 9) == []
+    again = listed(bridge, 2)[ALICE]
+    assert again is not None and again.branch == "there"

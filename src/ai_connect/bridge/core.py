@@ -237,8 +237,8 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
-            case PeersStored(records, now):
-                return self._cluster.on_stored(records, now)
+            case PeersStored(records, now, works):
+                return self._cluster.on_stored(records, now) + self._work.on_stored(works, now)
             case SessionsElsewhere(sessions, now, nodes):
                 self._registry.nodes = nodes
                 return self._cluster.on_sessions(dict(sessions), now)

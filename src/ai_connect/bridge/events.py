@@ -178,6 +178,8 @@ class PeersStored:
 
     records: tuple[PeerRecord, ...]
     now: float
+    works: tuple[WorkRecord, ...] = ()
+    """The work statuses as the database holds them (published through other nodes)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -549,10 +549,11 @@ class BridgeServer:
             waiting, self._rereads = self._rereads, []
             try:
                 records = await self._read(self.store.peers)
+                works = await self._read(self.store.works)  # statuses published elsewhere
             except StoreError as exc:
                 log.warning("re-reading the peers after another node's commit failed: %s", exc)
             else:
-                self._dispatch(PeersStored(tuple(records), self._clock()))
+                self._dispatch(PeersStored(tuple(records), self._clock(), tuple(works)))
             await self._read_sessions()
             now = loop.time()
             for reread in waiting:  # in their order

@@ -26,14 +26,24 @@ class WorkBoard:
     def __init__(self, registry: Registry, feed: Feed, records: Iterable[WorkRecord] = ()) -> None:
         self.registry = registry
         self.feed = feed
+        self.on_stored(records, 0.0)
+
+    def on_stored(self, records: Iterable[WorkRecord], now: float) -> list[Action]:
+        """Statuses as the store holds them: at start, and on a database other bridge nodes
+        share, after their commits (docs/deploy.md). A newer one than held replaces it."""
+        out: list[Action] = []
         for record in records:
-            peer = registry.peers.get(record.address)
+            peer = self.registry.peers.get(record.address)
             if peer is None:
                 continue  # forgotten since (its row goes with the next forget)
+            if peer.work is not None and peer.work.ts >= record.ts:
+                continue  # ours, or older than ours
             try:
                 peer.work = WorkView.model_validate({**record.data, "ts": record.ts})
             except ValueError:
                 continue  # written by another version: shown again once it publishes
+            out += self.feed.work(peer, now)
+        return out
 
     def on_work(self, conn: Conn, frame: Work, now: float) -> list[Action]:
         """Stores the status of the connection's address, unless it is the one held."""
