@@ -53,5 +53,6 @@ def test_peers_show_each_status_on_their_own_line() -> None:
     assert later == [
         "online   a (p) · working (2 h ago) · github.com/org/app main@3f2a1bc · edited x.py"
     ]
-    assert terminal.peer_dict(peers[0])["work"]["files"] == ["x.py"]
+    data = terminal.peer_dict(peers[0])["work"]
+    assert data["files"] == ["x.py"] and "task" not in data and data["ts"] == round(NOW - 5)
     assert terminal.peer_dict(peers[2])["work"] is None

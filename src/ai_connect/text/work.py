@@ -43,5 +43,9 @@ def work_line(work: WorkView, age: str | None = None) -> str:
 
 
 def work_dict(work: WorkView | None) -> dict[str, Any] | None:
-    """The ``--json`` and tool-data form (every field; ``ts``: when the bridge got it)."""
-    return None if work is None else work.model_dump()
+    """The ``--json`` and tool-data form: every field that is set, ``ts`` (when the bridge
+    got it) in whole seconds. Claude Code and Codex hand a model this data rather than the
+    text line, so it stays as short as the line's facts allow."""
+    if work is None:
+        return None
+    return work.model_dump(exclude_none=True) | {"ts": round(work.ts)}
