@@ -15,6 +15,8 @@ from ai_connect.bridge.store.base import (
     BuryOp,
     DeliveredOp,
     ForgetOp,
+    LeaseDrop,
+    LeaseRecord,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
@@ -107,6 +109,8 @@ class Committed:
     """Messages the ``PruneOp`` deleted."""
     now: float = 0.0
     """When the commit returned (deliveries it starts are marked with it)."""
+    leases: tuple[Persist, ...] = ()
+    """File leases stored or dropped (docs/protocol.md §10)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +199,18 @@ class Close:
 class Persist:
     """Write ``op`` in the next group commit; answer ``origin`` after it."""
 
-    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp | DeliveredOp
+    op: (
+        PeerRecord
+        | AppendOp
+        | AckOp
+        | ProposalRecord
+        | ForgetOp
+        | BuryOp
+        | PruneOp
+        | DeliveredOp
+        | LeaseRecord
+        | LeaseDrop
+    )
     origin: Origin | None = None
 
 

@@ -181,6 +181,7 @@ class BridgeServer:
         peers = await self._read(self.store.peers)
         self._tokens = tuple(await self._read(self.store.tokens))
         proposals = await self._read(self.store.proposals)
+        leases = await self._read(self.store.leases)
         config = RouterConfig(
             server_version=__version__,
             storage=self.store.kind,
@@ -191,7 +192,7 @@ class BridgeServer:
             require_auth=self.settings.require_auth,
             brake=self.settings.brake,
         )
-        self._router = Router(config, peers, self._ids, self._tokens, proposals)
+        self._router = Router(config, peers, self._ids, self._tokens, proposals, leases)
         # With listen=False, asyncio binds each of no hosts: a server without a socket
         # that accept() hands connections to, exactly as if they came in on the port.
         hosts: Any = self.settings.host if self.settings.listen else []
