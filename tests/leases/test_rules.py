@@ -87,4 +87,4 @@ def test_ttls() -> None:
     assert format_ttl(5400) == "1h30m"
     for bad in ("30", "soon", "2d", "5s", True):
         with pytest.raises(LeaseRuleError):
-            parse_ttl(bad)  # type: ignore[arg-type]
+            parse_ttl(bad)
