@@ -8,6 +8,7 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       port: 9999
       url: wss://bridge.example:9999   # instead of host/port; wins over them
       token: ...            # sent in hello when the bridge requires auth
+      token_file: ~/.config/ai-connect/token   # or: read it from this file (mode 0600)
       ca: ~/bridge-ca.pem   # wss://: verify the bridge with this CA (AI_CONNECT_CA)
       fingerprint: AB:CD:…  # wss://: or pin its certificate (AI_CONNECT_FINGERPRINT)
     peer:
@@ -28,12 +29,19 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
     logging:                # the log files of ai-connect bridge and ai-connect mcp
       max_megabytes: 10     # rotate a log file at this size (the original's key)
       backup_count: 5       # rotated files kept beside it
+
+The token: ``--token`` (seen by every local user in the process list: ai-connect warns),
+``--token-file FILE``, ``AI_CONNECT_TOKEN``, ``AI_CONNECT_TOKEN_FILE``, ``bridge.token``
+or ``bridge.token_file``, the first that is set; a token file holds the token on its
+first line.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +68,11 @@ __all__ = [
     "load_file",
     "log_settings",
     "normalise_url",
+    "read_token_file",
     "unknown_keys",
 ]
+
+log = logging.getLogger("ai_connect.config")
 
 DEFAULT_PORT = 9999
 
@@ -113,7 +124,7 @@ def default_db_path() -> Path:
 
 
 KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "bridge": frozenset({"host", "port", "url", "token", "ca", "fingerprint"}),
+    "bridge": frozenset({"host", "port", "url", "token", "token_file", "ca", "fingerprint"}),
     "peer": frozenset({"name", "project", "auto_connect"}),
     "server": frozenset(
         {
@@ -232,12 +243,70 @@ def _pick(
     return Sourced(default, default_source)
 
 
+def read_token_file(path: str | Path) -> str:
+    """The token in ``path`` (its first line, stripped); ConfigError if there is none.
+
+    A file other local users may read is used, with a warning saying how to fix it.
+    """
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the token file {file}: {exc.strerror}; put the token on its "
+            f"first line and make it private (chmod 600 {file})"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the token file {file} is not text; it should hold the token") from exc
+    lines = text.strip().splitlines()
+    if not lines or not lines[0].strip():
+        raise ConfigError(f"the token file {file} is empty; put the token on its first line")
+    _warn_if_readable(file)
+    return lines[0].strip()
+
+
+def _warn_if_readable(path: Path) -> None:
+    """Warns when other local users may read ``path``, which holds the auth token."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        log.warning(
+            "%s holds the auth token and other local users may read it (mode %o): chmod 600 %s",
+            path, mode, path,
+        )  # fmt: skip
+
+
+def _token(
+    token: str | None, token_file: str | None, env: Mapping[str, str], bridge: Mapping[str, Any]
+) -> Sourced:
+    """The token and where it came from: flag > env > file, a token before a token file."""
+    if token and token_file:
+        raise ConfigError("give the token once: --token or --token-file, not both")
+    for value, source, is_file in (
+        (token, "flag --token", False),
+        (token_file, "flag --token-file", True),
+        (env.get("AI_CONNECT_TOKEN"), "env AI_CONNECT_TOKEN", False),
+        (env.get("AI_CONNECT_TOKEN_FILE"), "env AI_CONNECT_TOKEN_FILE", True),
+        (bridge.get("token"), "file bridge.token", False),
+        (bridge.get("token_file"), "file bridge.token_file", True),
+    ):
+        if value is None or value == "":
+            continue
+        if is_file:
+            return Sourced(read_token_file(str(value)), f"{source} {value}")
+        return Sourced(value, source)
+    return Sourced(None, "not set")
+
+
 def explain_client(
     *,
     url: str | None = None,
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,
+    token_file: str | None = None,
     ca: str | None = None,
     fingerprint: str | None = None,
     cwd: Path | None = None,
@@ -287,12 +356,14 @@ def explain_client(
         found["project"] = Sourced(
             detect_project(cwd or Path.cwd()), "default (git root, else folder, of the cwd)"
         )
+    found["token"] = _token(token, token_file, env, bridge)
+    if found["token"].source == "file bridge.token":
+        _warn_if_readable(path)
     for key, flag, var in (
-        ("token", "--token", "AI_CONNECT_TOKEN"),
         ("ca", "--ca", "AI_CONNECT_CA"),
         ("fingerprint", "--fingerprint", "AI_CONNECT_FINGERPRINT"),
     ):
-        given = {"token": token, "ca": ca, "fingerprint": fingerprint}[key]
+        given = {"ca": ca, "fingerprint": fingerprint}[key]
         found[key] = _pick(
             (
                 (given, f"flag {flag}"),
@@ -315,6 +386,7 @@ def client_settings(
     fingerprint: str | None = None,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    token_file: str | None = None,
 ) -> ClientSettings:
     """Resolves what a client needs: flag > environment > config file > default."""
     found = explain_client(
@@ -322,6 +394,7 @@ def client_settings(
         name=name,
         project=project,
         token=token,
+        token_file=token_file,
         ca=ca,
         fingerprint=fingerprint,
         cwd=cwd,

@@ -14,6 +14,7 @@ Every message says what happened and what to do about it::
      ├── RequestRejected        the bridge answered with an error frame (code, hint,
      │    │                     candidates): RequestRejected.from_frame
      │    └── UnknownPeer       the target names nobody (or several)
+     ├── UnknownMessage         a message id (reply_to) names no message you can see
      ├── StoreError             the storage backend failed
      └── ServiceError           systemd (systemctl, journalctl) is missing or refused
 
@@ -49,6 +50,7 @@ __all__ = [
     "ServiceError",
     "StoreError",
     "TlsError",
+    "UnknownMessage",
     "UnknownPeer",
 ]
 
@@ -167,6 +169,15 @@ class UnknownPeer(RequestRejected):
 
 
 _PEER_CODES = frozenset({ErrorCode.UNKNOWN_PEER, ErrorCode.AMBIGUOUS_PEER})
+
+
+class UnknownMessage(BridgeError):
+    """A message id given (``--reply-to``, ``reply_to``) names no message the sender can
+    see, or several (``candidates``)."""
+
+    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 class StoreError(BridgeError):

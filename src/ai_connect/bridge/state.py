@@ -16,6 +16,7 @@ from enum import Enum
 
 from ai_connect import identity
 from ai_connect.bridge.brake import BrakeLimits
+from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.errors import UnknownPeer
@@ -95,6 +96,8 @@ class RouterConfig:
     """Auth on even while no token exists (``ai-connect bridge --auth``)."""
     brake: BrakeLimits = field(default_factory=BrakeLimits)
     """When the loop brake pauses a conversation (§3.6)."""
+    logins: LoginPolicy = field(default_factory=LoginPolicy)
+    """How failed logins are slowed per address (docs/security.md)."""
 
 
 @dataclass(slots=True)

@@ -42,6 +42,7 @@ from ai_connect.cli import (
     watch,
 )
 from ai_connect.errors import BridgeError
+from ai_connect.text.neutral import neutralise
 
 __all__ = ["app", "run"]
 
@@ -93,6 +94,7 @@ def run(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | No
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
     except BridgeError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        # An error may quote peers' names (did you mean …): shown neutralised, as all peer text.
+        print(f"{type(exc).__name__}: {neutralise(str(exc), multiline=True)}", file=sys.stderr)
         return EXIT_ERROR
     return 0

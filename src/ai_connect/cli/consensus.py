@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ai_connect.cli.options import JsonOpt, ProjectOpt, TokenOpt, make_client
+from ai_connect.cli.options import JsonOpt, ProjectOpt, TokenFileOpt, TokenOpt, make_client
 from ai_connect.text import terminal
 from ai_connect.text.agent import proposal_text
 
@@ -59,6 +59,7 @@ def propose(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask the participants to vote on QUESTION; prints the new proposal."""
@@ -92,6 +93,7 @@ def vote(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cast or change your vote (or, as the judge of an escalated proposal, rule)."""
@@ -114,12 +116,13 @@ def status(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show one proposal: status, outcome, every vote and the tally."""
 
     async def run() -> dict[str, Any]:
-        async with make_client(ctx, bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token, mode="query") as client:
             return await client.proposal_status(proposal)
 
     _show(asyncio.run(run()), as_json)
@@ -136,6 +139,7 @@ def list_(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the proposals you authored, are asked in, or judge, newest first."""
@@ -144,7 +148,7 @@ def list_(
         raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint="--status")
 
     async def run() -> list[dict[str, Any]]:
-        async with make_client(ctx, bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token, mode="query") as client:
             return await client.proposals(only, limit)  # type: ignore[arg-type]
 
     _show(asyncio.run(run()), as_json)

@@ -27,6 +27,7 @@ from ai_connect.cli.options import (
     NameOpt,
     PinOpt,
     ProjectOpt,
+    TokenFileOpt,
     TokenOpt,
     make_client,
 )
@@ -96,7 +97,10 @@ def send(
     to: Annotated[str, typer.Argument(metavar="TO", help="'Name (Project)', a name, or *")],
     message: Annotated[str, typer.Argument(metavar="MESSAGE", help="The text; - reads stdin")],
     thread: Annotated[str | None, typer.Option(help="Thread to file it under")] = None,
-    reply_to: Annotated[str | None, typer.Option(help="Id of the message it answers")] = None,
+    reply_to: Annotated[
+        str | None,
+        typer.Option(help="Id of the message it answers: whole, or as shown (…0e42f1a3)"),
+    ] = None,
     context_file: Annotated[
         Path | None,
         typer.Option(exists=True, dir_okay=False, readable=True, help="Attach FILE as context"),
@@ -106,6 +110,7 @@ def send(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -125,12 +130,16 @@ def send(
 
     async def run() -> int:
         async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+            answers = reply_to
+            if reply_to is not None:
+                how = "See message ids with 'ai-connect read' or 'ai-connect history PEER'."
+                answers = await client.find_message(reply_to, how=how)
             receipt = await client.send(
                 to,
                 body,
                 context=context,
                 thread=thread,
-                reply_to=reply_to,
+                reply_to=answers,
                 timeout=timeout,
                 queue=False,
             )
@@ -148,6 +157,7 @@ def read(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -159,7 +169,9 @@ def read(
     """
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, keep=True
+        ) as client:
             goal = client.welcome.tip if client.welcome else 0
             with _Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
@@ -169,6 +181,7 @@ def read(
                     await client.ack(batch, wait=True, path="cli")
                     if client.inbox.received >= goal and not client.unread():
                         break
+            await client.ack([], wait=True)  # repeats of what an earlier run showed (§7)
             if client.inbox.acked < goal:
                 raise RequestTimeout(
                     f"{goal - client.inbox.acked} unread messages did not arrive within "
@@ -200,6 +213,7 @@ def wait(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -212,7 +226,9 @@ def wait(
     """
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, keep=True
+        ) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
             waiter = asyncio.ensure_future(client.wait(limit, sender))
@@ -244,6 +260,7 @@ def peers(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -251,7 +268,9 @@ def peers(
     """List the known peers: online first, then offline ones with when they were last seen."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             views, me = await client.peers(include_offline=True), client.address
         data = [terminal.peer_dict(p) for p in views]
         _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
@@ -269,6 +288,7 @@ def history(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -276,7 +296,9 @@ def history(
     """Show the conversation with PEER (broadcasts included), oldest first."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             page = await client.history(peer, limit, before)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
@@ -299,6 +321,7 @@ def search(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -306,7 +329,9 @@ def search(
     """Full-text search over the messages you may see, newest first."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             results = await client.search(query, limit, before)
         found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
@@ -334,6 +359,7 @@ def status(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -345,7 +371,7 @@ def status(
         return
 
     async def run() -> int:
-        client = make_client(ctx, bridge, name, project, token, ca, fingerprint)
+        client = make_client(ctx, bridge, name, project, token, ca, fingerprint, mode="query")
         try:
             async with client:
                 data = terminal.status_dict(await client.status(), client.url)
@@ -364,7 +390,9 @@ async def _receipts(
 ) -> int:
     """``ai-connect status MESSAGE-ID``: asks as a query connection (no peer left behind)."""
     async with make_client(ctx, *where, mode="query") as client:
-        report = await client.receipts(message_id.strip())
+        report = await client.receipts(
+            message_id.strip(), how="ai-connect history and ai-connect read show message ids."
+        )
     data = receipts.report_dict(report)
     _out(terminal.to_json(data) if as_json else receipts.report_text(report, time.time()))
     return 0

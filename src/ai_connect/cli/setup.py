@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.agent_setup.apply import Report, apply, read_file
+from ai_connect.agent_setup.apply import Report, apply, backup_folder, read_file
 from ai_connect.agent_setup.clients import ADVISOR_WAIT_S, CLIENTS, Options, Scope, plan
 from ai_connect.errors import ConfigError
 
@@ -96,6 +96,15 @@ def _show(
     for report in reports:
         extra = f"  (backup: {report.backup})" if report.backup else ""
         print(f"  {report.action:<9} {report.path}{extra}")
+    moved = [p for r in reports for p in r.moved]
+    if moved:
+        print(f"  moved {len(moved)} backup(s) an older ai-connect left in the project to:")
+        print("\n".join(f"    {p}" for p in moved))
+    if any(r.backup or r.moved for r in reports):
+        print(
+            f"Backups (private, outside the project) are under {backup_folder()}; "
+            "'ai-connect setup --uninstall' restores from them."
+        )
     changed = [r for r in reports if r.action != "unchanged"]
     if dry_run:
         print("Dry run: nothing was written.")
@@ -148,8 +157,9 @@ def setup(
 ) -> None:
     """Register the MCP server and install the wake-on-message hooks for a client.
 
-    Merges into existing settings (a backup FILE.bak-<time> first), changes nothing on a
-    second run, and --uninstall removes only ai-connect's entries.
+    Merges into existing settings (a private backup first, under
+    ~/.local/state/ai-connect/backups/, never in the project), changes nothing on a second
+    run, and --uninstall removes only ai-connect's entries.
     """
     if project and user:
         raise typer.BadParameter("choose --project or --user, not both")

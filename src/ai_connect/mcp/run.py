@@ -42,6 +42,7 @@ def run(
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,
+    token_file: str | None = None,
     ca: str | None = None,
     fingerprint: str | None = None,
     context_max_bytes: int | None = None,
@@ -56,7 +57,14 @@ def run(
         raise ConfigError(f"--channel must be auto, on or off, not {channel!r}")
     cwd = Path.cwd()
     own = client_settings(
-        url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint, cwd=cwd
+        url=bridge,
+        name=name,
+        project=project,
+        token=token,
+        token_file=token_file,
+        ca=ca,
+        fingerprint=fingerprint,
+        cwd=cwd,
     )
     tools = ToolSettings(
         cwd=cwd,

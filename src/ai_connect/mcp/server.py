@@ -44,6 +44,7 @@ from starlette.requests import Request
 
 from ai_connect import __version__
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.client.keep import Keep, default_folder
 from ai_connect.config import ClientSettings
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
@@ -55,6 +56,7 @@ from ai_connect.mcp.watch import LinkWatch
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 from ai_connect.text import receipts
 from ai_connect.text.agent import error_text
+from ai_connect.text.neutral import neutralise, neutralise_data
 
 __all__ = [
     "ALL_TOOLS",
@@ -95,6 +97,9 @@ class McpSettings:
     """Extra BridgeClient arguments (tests pass short timeouts and reconnect delays)."""
     connect_wait_s: float = 3.0
     """How long a call on a brand-new client waits for its first connect attempt."""
+    keep_dir: Path | None = field(default_factory=default_folder)
+    """Where each client keeps its queued sends and shown ids (``client.sqlite3``, see
+    :mod:`ai_connect.client.keep`); ``None``: in memory only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +164,9 @@ class Hub:
         check_identity(who)
         connection = dataclasses.replace(self.settings.client, name=who.name, project=who.project)
         options = {"kind": "mcp", **self.settings.client_options}
-        return BridgeClient.from_settings(connection, **options)
+        folder = self.settings.keep_dir
+        keep = Keep(folder) if folder is not None else None
+        return BridgeClient.from_settings(connection, keep=keep, **options)
 
     async def __aenter__(self) -> Hub:
         await self.default.connect(wait=False)
@@ -246,10 +253,14 @@ _INPUT_SCHEMAS = {tool.name: tool.input_schema for tool in _LISTING}
 
 
 def _text_result(text: str, data: dict[str, Any] | None = None) -> types.CallToolResult:
+    """Every tool result leaves through here: its text and its structured data (which some
+    clients, Codex among them, hand the model as JSON) pass the one neutraliser of peer
+    text (docs/security.md); the text layer neutralised each field already."""
+    text = neutralise(text, multiline=True)
     content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
     if data is None:
         return types.CallToolResult(content=content, is_error=True)
-    return types.CallToolResult(content=content, structured_content=data)
+    return types.CallToolResult(content=content, structured_content=neutralise_data(data))
 
 
 def _describe(exc: ValidationError) -> str:

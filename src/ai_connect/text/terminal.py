@@ -1,22 +1,27 @@
 """Formatting for the CLI: human text and JSON. Pure: no I/O, no clock (``now`` is passed).
 
-Everything a peer wrote (bodies, names, threads, context) is untrusted input: control
-characters, terminal escape sequences and bidi overrides are shown as visible escapes
-(``\\x1b``) so a message can neither recolour nor rewrite the terminal, and every peer
-message is labelled ``[peer message] from SENDER`` (DESIGN.md, Security).
+Everything a peer wrote (bodies, names, projects, threads, context, paths) is untrusted
+input: each such string goes through :func:`ai_connect.text.neutral.neutralise` (here
+also named :func:`clean`), which shows control characters, terminal escapes, invisible
+and bidi characters as visible escapes (``\\x1b``, ``\\u200b``) and breaks model-framing
+tags, so a message can neither recolour nor rewrite the terminal nor pass ``Boss\\u200b``
+off as ``Boss``; every peer message is labelled ``[peer message] from SENDER`` (DESIGN.md,
+Security). JSON output escapes every non-ASCII character and ``<`` (``\\u003c``): the data
+stays exact, and no tag shows in it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ai_connect import message_ids
 from ai_connect.client import Receipt
 from ai_connect.identity import BROADCAST
 from ai_connect.protocol import MessageView, PeerView, StatusReport
+from ai_connect.text.neutral import neutralise
 
 __all__ = [
     "ago",
@@ -37,44 +42,20 @@ __all__ = [
     "view_dict",
 ]
 
-# C0 and C1 controls, DEL, and the invisible bidi/line controls a terminal may act on.
-_UNSAFE = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F]
-_UNSAFE += [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
-
-
-def _escape(code: int) -> str:
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-_LINE_TABLE = {code: _escape(code) for code in _UNSAFE}
-_TEXT_TABLE = {k: v for k, v in _LINE_TABLE.items() if k not in (0x09, 0x0A)}
-
-
-def clean(text: str, *, multiline: bool = False) -> str:
-    """``text`` with every unsafe character replaced by a visible escape.
-
-    ``multiline`` keeps newlines and tabs (message bodies); otherwise they are escaped
-    too (names, addresses, one-line fields).
-    """
-    return text.translate(_TEXT_TABLE if multiline else _LINE_TABLE)
-
-
-# Tags that frame text for a model (Claude Code's <channel> and <system-reminder>, chat
-# roles, tool calls): peer text must not close or open one, wherever an agent reads it.
-_FRAME_TAG = re.compile(
-    r"<(?=\s*/?\s*(?:channel|system-reminder|system|user|assistant|human|"
-    r"function_calls|function_results|antml:\w+)\b)",
-    re.IGNORECASE,
-)
+clean = neutralise
+"""The name this module always had for :func:`ai_connect.text.neutral.neutralise`."""
 
 
 def defang(text: str) -> str:
-    """``text`` with the ``<`` of every model-framing tag shown as U+2039 (docs/security.md)."""
-    return _FRAME_TAG.sub("\u2039", text)
+    """Text of several lines, neutralised as a whole (:func:`~ai_connect.text.neutral.neutralise`
+    with ``multiline``); each field should have been neutralised on its own already."""
+    return neutralise(text, multiline=True)
 
 
-def short_id(message_id: str, width: int = 8) -> str:
-    return message_id if len(message_id) <= width else message_id[:width] + "…"
+def short_id(message_id: str) -> str:
+    """The distinguishing end of a message id, ``…0e42f1a3`` (:mod:`ai_connect.message_ids`):
+    what ``--reply-to`` takes."""
+    return message_ids.short(message_id)
 
 
 def stamp(ts: float, now: float) -> str:
@@ -112,8 +93,9 @@ def ago(ts: float, now: float) -> str:
 
 
 def to_json(value: Any, *, indent: int | None = 2) -> str:
-    """JSON with every non-ASCII and control character escaped (safe on any terminal)."""
-    return json.dumps(value, ensure_ascii=True, indent=indent)
+    """JSON with every non-ASCII and control character escaped (safe on any terminal), and
+    ``<`` as ``\\u003c``: the same data once parsed, but no model-framing tag in the text."""
+    return json.dumps(value, ensure_ascii=True, indent=indent).replace("<", "\\u003c")
 
 
 # --- messages -------------------------------------------------------------------------
@@ -141,7 +123,7 @@ def _context_lines(context: Mapping[str, Any]) -> list[str]:
     if set(context) == {"file", "content"} and isinstance(context["content"], str):
         lines = [f"  context: file {clean(str(context['file']))}"]
         return lines + _indent(context["content"], "    | ")
-    return ["  context: " + json.dumps(context, ensure_ascii=True, sort_keys=True)]
+    return ["  context: " + clean(json.dumps(context, ensure_ascii=True, sort_keys=True))]
 
 
 def message_text(message: Mapping[str, Any], now: float, me: str | None = None) -> str:
@@ -159,7 +141,8 @@ def message_text(message: Mapping[str, Any], now: float, me: str | None = None) 
             head += " (a person)"
         if to == BROADCAST:
             head += " to * (everyone)"
-    head += f" · {stamp(float(message['timestamp']), now)} · id {short_id(str(message['id']))}"
+    when = stamp(float(message["timestamp"]), now)
+    head += f" · {when} · id {short_id(clean(str(message['id'])))}"
     lines = [head]
     meta = []
     if message.get("thread"):
