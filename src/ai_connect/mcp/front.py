@@ -32,7 +32,7 @@ from typing import Any
 
 __all__ = ["Front", "cache_path", "fingerprint", "main", "wants_front"]
 
-_SHAPING = ("server.py", "tools.py", "consensus.py", "models.py", "channel.py")
+_SHAPING = ("server.py", "tools.py", "consensus.py", "models.py", "channel.py", "leases.py")
 _VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 
 

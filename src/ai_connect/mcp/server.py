@@ -50,6 +50,7 @@ from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
 from ai_connect.mcp import channel as mcp_channel
 from ai_connect.mcp.consensus import CONSENSUS_TOOLS
+from ai_connect.mcp.leases import LEASE_TOOLS
 from ai_connect.mcp.models import schema
 from ai_connect.mcp.tools import TOOLS, Call, Tool, ToolSettings
 from ai_connect.mcp.watch import LinkWatch
@@ -229,8 +230,8 @@ def _connection(ctx: ServerRequestContext[McpScope]) -> Connection | None:
 
 # --- the MCP server ---------------------------------------------------------------------
 
-ALL_TOOLS: tuple[Tool, ...] = TOOLS + CONSENSUS_TOOLS
-"""Every tool of the MCP server: the peer tools, then the consensus tools."""
+ALL_TOOLS: tuple[Tool, ...] = TOOLS + CONSENSUS_TOOLS + LEASE_TOOLS
+"""Every tool of the MCP server: the peer tools, the consensus tools, the lease tools."""
 
 _BY_NAME = {tool.name: tool for tool in ALL_TOOLS}
 _LISTING = [
