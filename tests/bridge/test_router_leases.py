@@ -150,3 +150,19 @@ def test_query_connections_may_list_but_not_claim() -> None:
     assert one(LeaseReport, bridge.frame(3, type="claims", rid="l"), 3).leases == []
     out = bridge.frame(3, type="claim", rid="c", repo=REPO, paths=["a"])
     assert one(Error, out, 3).code == "forbidden"
+
+
+def test_a_command_line_claim_lasts_its_ttl_without_a_session() -> None:
+    """A person's claim (client kind cli) outlives its short connection, until its TTL."""
+    bridge = pair()
+    bridge.join(3, "Dana", client={"kind": "cli"})
+    claim(bridge, 3, "docs/**", ttl=3600)
+    bridge.disconnect(3)
+    bridge.tick(START + 50)
+    bridge.join(4, "Eve")  # someone to look, with a fresh connection
+    bridge.tick(START + 500)
+    bridge.settle()
+    assert [(x.holder, x.bound) for x in bridge.store.leases()] == [("Dana (proj)", False)]
+    bridge.tick(START + 3601)
+    bridge.settle()
+    assert bridge.store.leases() == []

@@ -12,9 +12,11 @@ and a normalised path or glob (:mod:`ai_connect.leases.rules`), until a time.
 - ``release`` gives back the caller's leases; ``claims`` lists the live ones;
   ``lease_check`` is the pre-edit question: others' leases on these files (the holders
   told as for a claim), and the caller's own renewed by their TTL.
-- A lease ends at its expiry, and when its holder has been offline for longer than the
-  presence timeout (counted from the bridge's start at the earliest, so a restart does
-  not end every lease): :meth:`LeaseDesk.tick` drops it.
+- A lease ends at its expiry, and (an agent's: its claim came from any client but the
+  command line, ``cli``) when its holder has been offline for longer than the presence
+  timeout, counted from the bridge's start at the earliest so that a restart does not
+  end every lease: :meth:`LeaseDesk.tick` drops it. A person's claim from the command
+  line has no session to outlive: it lasts its TTL, or until released.
 """
 
 from __future__ import annotations
@@ -114,7 +116,15 @@ class LeaseDesk:
                 )
             else:
                 lease = LeaseRecord(
-                    next(self._ids), frame.repo, path, holder, frame.reason, now, now + ttl, ttl
+                    next(self._ids),
+                    frame.repo,
+                    path,
+                    holder,
+                    frame.reason,
+                    now,
+                    now + ttl,
+                    ttl,
+                    bound=conn.kind != "cli",
                 )
             self._leases[lease.id] = lease
             granted.append(lease)
@@ -230,6 +240,8 @@ class LeaseDesk:
         peer = self._registry.peers.get(lease.holder)
         if peer is None:
             return False  # forgotten
+        if not lease.bound:
+            return True  # a person's claim from the command line: until it expires
         if peer.conn is not None or self._registry.attached.get(lease.holder):
             return True
         since = max(peer.last_seen, self._config.started_at)

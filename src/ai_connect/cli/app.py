@@ -32,6 +32,7 @@ from ai_connect.cli import (
     consensus,
     doctor,
     hook,
+    leases,
     logs,
     mcp,
     messages,
@@ -67,6 +68,8 @@ def version() -> None:
 app.command(name="bridge")(bridge.bridge)
 app.command(name="version")(version)
 for command in messages.COMMANDS:
+    app.command()(command)
+for command in leases.COMMANDS:
     app.command()(command)
 app.command(name="mcp")(mcp.mcp)
 app.command(name="setup")(setup.setup)

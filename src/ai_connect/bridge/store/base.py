@@ -238,6 +238,9 @@ class LeaseRecord:
     expires: float
     ttl: float
     """The duration it was claimed for: an edit of the path renews it by as much."""
+    bound: bool = True
+    """It also ends when its holder has been offline for longer than the presence timeout
+    (an agent session's claim); ``False``: only at ``expires`` (a person's command line)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 One table (schema version 5)::
 
-    leases  id PK, repo, path, holder, reason, created, expires, ttl
+    leases  id PK, repo, path, holder, reason, created, expires, ttl, bound
             index (repo, path): the leases of one repository, as the router loads them
 
 Few rows that change one at a time (a claim, a renewal, a release): plain statements
@@ -22,19 +22,19 @@ SCHEMA = (
     """CREATE TABLE leases (
         id TEXT PRIMARY KEY, repo TEXT NOT NULL, path TEXT NOT NULL, holder TEXT NOT NULL,
         reason TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL,
-        ttl REAL NOT NULL
+        ttl REAL NOT NULL, bound INTEGER NOT NULL
     ) WITHOUT ROWID""",
     "CREATE INDEX leases_by_repo ON leases (repo, path)",
 )
 _UPSERT = """
-    INSERT INTO leases (id, repo, path, holder, reason, created, expires, ttl)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO leases (id, repo, path, holder, reason, created, expires, ttl, bound)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET repo = excluded.repo, path = excluded.path,
         holder = excluded.holder, reason = excluded.reason, created = excluded.created,
-        expires = excluded.expires, ttl = excluded.ttl"""
+        expires = excluded.expires, ttl = excluded.ttl, bound = excluded.bound"""
 _DROP = "DELETE FROM leases WHERE id = ?"
 _SELECT = (
-    "SELECT id, repo, path, holder, reason, created, expires, ttl FROM leases"
+    "SELECT id, repo, path, holder, reason, created, expires, ttl, bound FROM leases"
     " ORDER BY repo, path, id"
 )
 
@@ -44,11 +44,13 @@ def write(
 ) -> None:
     """Upserts ``leases``, then removes ``drops``, inside the caller's transaction."""
     for x in leases:
-        db.execute(_UPSERT, (x.id, x.repo, x.path, x.holder, x.reason, x.created, x.expires, x.ttl))
+        row = (x.id, x.repo, x.path, x.holder, x.reason, x.created, x.expires, x.ttl, x.bound)
+        db.execute(_UPSERT, row)
     for drop in drops:
         db.execute(_DROP, (drop.id,))
 
 
 def load(db: sqlite3.Connection) -> list[LeaseRecord]:
     """Every stored lease, by repository, path and id."""
-    return [LeaseRecord(*row) for row in db.execute(_SELECT).fetchall()]
+    rows = db.execute(_SELECT).fetchall()
+    return [LeaseRecord(i, r, p, h, w, c, e, t, bool(b)) for i, r, p, h, w, c, e, t, b in rows]
