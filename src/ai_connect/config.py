@@ -26,6 +26,9 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       tls_key: /etc/ai-connect/key.pem
       auth: false           # true: require tokens even before one exists
       ui: false             # true: serve the web dashboard at /ui/ (ai-connect bridge --ui)
+    leases:                 # file leases (docs/leases.md)
+      on_conflict: warn     # an edit of a file another agent leased: warn (default) or
+                            # deny (AI_CONNECT_LEASES_ON_CONFLICT overrides it)
     logging:                # the log files of ai-connect bridge and ai-connect mcp
       max_megabytes: 10     # rotate a log file at this size (the original's key)
       backup_count: 5       # rotated files kept beside it
@@ -58,6 +61,7 @@ __all__ = [
     "KNOWN_KEYS",
     "BridgeSettings",
     "ClientSettings",
+    "LeaseSettings",
     "LogSettings",
     "Sourced",
     "bridge_settings",
@@ -65,6 +69,7 @@ __all__ = [
     "config_path",
     "default_db_path",
     "explain_client",
+    "lease_settings",
     "load_file",
     "log_settings",
     "normalise_url",
@@ -141,6 +146,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "logging": frozenset({"max_megabytes", "backup_count"}),
+    "leases": frozenset({"on_conflict"}),
 }
 """Every key the config file may hold, by section (the module docstring says what each does)."""
 
@@ -479,3 +485,27 @@ def log_settings(env: Mapping[str, str] | None = None) -> LogSettings:
             f"logging.backup_count in {path} must be a whole number 0 or more, not {count!r}"
         )
     return LogSettings(max_bytes, count)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseSettings:
+    on_conflict: str = "warn"
+    """An edit of a file another agent leased: ``warn`` the model, or ``deny`` the edit."""
+
+
+ON_CONFLICT = ("warn", "deny")
+
+
+def lease_settings(env: Mapping[str, str] | None = None) -> LeaseSettings:
+    """``AI_CONNECT_LEASES_ON_CONFLICT``, else the config file's ``leases.on_conflict``."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    value = env.get("AI_CONNECT_LEASES_ON_CONFLICT")
+    where = "AI_CONNECT_LEASES_ON_CONFLICT"
+    if not value:
+        value = _section(load_file(path), "leases", path).get("on_conflict", "warn")
+        where = f"leases.on_conflict in {path}"
+    text = str(value).strip().lower()
+    if text not in ON_CONFLICT:
+        raise ConfigError(f"{where} must be warn or deny, not {value!r}")
+    return LeaseSettings(text)

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 
 from ai_connect.bridge.events import Action, Origin, Persist, Send
 from ai_connect.bridge.refusal import Refusal
-from ai_connect.bridge.state import Conn, Registry, RouterConfig
+from ai_connect.bridge.state import Conn, Phase, Registry, RouterConfig
 from ai_connect.bridge.store.base import AppendOp, LeaseDrop, LeaseRecord, StoredMessage
 from ai_connect.leases import rules
 from ai_connect.protocol import (
@@ -157,7 +157,7 @@ class LeaseDesk:
                 continue
             if lease.holder != holder:
                 conflicts += [LeaseConflict(path=p, lease=self._view(lease)) for p in hit]
-            elif frame.renew:
+            elif frame.renew and conn.phase is Phase.REGISTERED:  # a query never writes
                 renewed.append(self._renew(lease, now, out))
         report = LeaseReport(rid=frame.rid, conflicts=conflicts, renewed=self._views(renewed))
         out.insert(0, Send(conn.id, report))

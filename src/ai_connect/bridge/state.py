@@ -71,7 +71,7 @@ ALLOWED: dict[Phase, frozenset[str]] = {
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
         | {"admin_search"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
-        | {"receipts", "claims"}
+        | {"receipts", "claims", "lease_check"}
     ),
     Phase.OBSERVE: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
