@@ -43,7 +43,27 @@ def test_the_front_finds_the_runtime_folder_as_agent_link_does(env: dict[str, st
     """The front repeats agent_link's rule without its imports: same folder either way."""
     found = front.runtime_dir(env)
     if found is not None:  # None: not Linux, where the front asks agent_link itself
-        assert found == agent_link.runtime_dir(env)
+        assert found == str(agent_link.runtime_dir(env))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"paths": ["/r/a b.py", "/r/é\u2028.py"], "cwd": "/r"},
+        {"decision": "warn", "text": 'held "x"\n\tuntil 14:05', "n": 3, "f": 1.5},
+        {"hookSpecificOutput": {"additionalContext": "x"}, "ok": True, "none": None},
+        ["a", 1, [2, {}]],
+    ],
+)
+def test_the_fronts_json_agrees_with_the_json_package(value: Any) -> None:
+    """The front's start-up JSON (no json package) reads and writes what json does."""
+    text = front.dumps(value)
+    assert json.loads(text) == value
+    assert front.loads(json.dumps(value, ensure_ascii=False)) == value
+    assert front.loads("  " + text + "\n") == value
+    for bad in ("", "{", '{"a": 1} x', "nope"):
+        with pytest.raises(ValueError):
+            front.loads(bad)
 
 
 def test_outputs_follow_each_contract() -> None:

@@ -17,20 +17,89 @@ as additional context for the model (the edit goes ahead); or a denial with the 
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sys
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, TextIO
 
-__all__ = ["edited_paths", "main", "output", "runtime_dir", "socket_paths"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing, collections and pathlib cost milliseconds at start-up
+    from collections.abc import Callable, Mapping
+    from typing import Any, TextIO
+
+__all__ = [
+    "dumps",
+    "edited_paths",
+    "loads",
+    "main",
+    "output",
+    "runtime_dir",
+    "socket_paths",
+]
 
 CLIENTS = ("claude", "codex", "gemini")
 LINK_TIMEOUT_S = 3.0
 """The lease link answers within its bridge budget (1.5 s) or not at all."""
 _PATCH_HEADS = ("*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** Move to: ")
+
+
+# --- JSON without the json package ------------------------------------------------------
+# ``import json`` loads ``re`` and its compiler, ``import socket`` loads ``enum``: together
+# half of this hook's start-up (bench/lease_hook_bench.py). Their C halves do the work.
+
+
+class _Context:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"),
+                      "-Infinity": float("-inf")}.__getitem__  # fmt: skip
+    memo: dict[str, str] = {}
+
+
+_WHITE = " \t\n\r"
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` for one JSON value (``ValueError`` if it is not exactly one)."""
+    try:
+        import _json
+
+        make: Any = _json.make_scanner  # it takes any object with a decoder's attributes
+        scan: Callable[[str, int], tuple[Any, int]] = make(_Context())
+    except (ImportError, AttributeError):  # another Python: the plain package
+        import json
+
+        return json.loads(text)
+    start = len(text) - len(text.lstrip(_WHITE))
+    try:
+        value, end = scan(text, start)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if text[end:].strip(_WHITE):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """``json.dumps`` (ASCII) for what this hook writes: dicts, lists, text, numbers."""
+    try:
+        from _json import encode_basestring_ascii as text
+    except ImportError:
+        import json
+
+        return json.dumps(value)
+    if isinstance(value, str):
+        return str(text(value))
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{text(str(k))}: {dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(dumps(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def edited_paths(client: str, hook: Mapping[str, Any]) -> list[str]:
@@ -69,9 +138,9 @@ def output(client: str, event: str, decision: str, text: str) -> str:
         return ""
     if client == "gemini":
         if decision == "deny":
-            return json.dumps({"decision": "deny", "reason": text})
+            return dumps({"decision": "deny", "reason": text})
         # Gemini CLI 0.61 gives a BeforeTool hook's context to nobody; the person sees it.
-        return json.dumps(
+        return dumps(
             {"systemMessage": text, "hookSpecificOutput": {"hookEventName": event or "BeforeTool",
                                                            "additionalContext": text}}
         )  # fmt: skip
@@ -80,26 +149,26 @@ def output(client: str, event: str, decision: str, text: str) -> str:
         specific |= {"permissionDecision": "deny", "permissionDecisionReason": text}
     else:
         specific["additionalContext"] = text
-    return json.dumps({"hookSpecificOutput": specific})
+    return dumps({"hookSpecificOutput": specific})
 
 
-def runtime_dir(env: Mapping[str, str]) -> Path | None:
+def runtime_dir(env: Mapping[str, str]) -> str | None:
     """:func:`ai_connect.hooks.agent_link.runtime_dir` on Linux (``None`` elsewhere: the
     caller imports that module instead); tests/leases/test_front.py keeps them equal."""
     override = env.get("AI_CONNECT_RUNTIME_DIR")
     if override:
-        return Path(override).expanduser()
+        return os.path.expanduser(override)
     if os.name != "posix" or sys.platform == "darwin":
         return None
     uid = os.getuid()
-    run = Path(f"/run/user/{uid}")
+    run = f"/run/user/{uid}"
     try:
-        info = run.stat()
+        info = os.stat(run)
         if info.st_uid == uid and os.access(run, os.W_OK) and os.path.isdir(run):
-            return run / "ai-connect"
+            return f"{run}/ai-connect"
     except OSError:
         pass
-    return Path("/tmp") / f"ai-connect-{uid}"
+    return f"/tmp/ai-connect-{uid}"
 
 
 def _chain() -> list[int]:
@@ -117,39 +186,59 @@ def _chain() -> list[int]:
     return chain
 
 
-def socket_paths(env: Mapping[str, str], chain: list[int] | None = None) -> list[Path]:
+def socket_paths(env: Mapping[str, str], chain: list[int] | None = None) -> list[str]:
     """The lease links this hook may ask, nearest ancestor first."""
     folder = runtime_dir(env)
     if folder is None:
+        _full_install()
         from ai_connect.hooks import agent_link
 
-        folder = agent_link.runtime_dir(env)
+        folder = str(agent_link.runtime_dir(env))
         chain = agent_link.process_chain()[1:] if chain is None else chain
-    agents = folder / "agents"
-    return [agents / f"{pid}.l" for pid in (_chain() if chain is None else chain)]
+    agents = os.path.join(folder, "agents")
+    return [os.path.join(agents, f"{pid}.l") for pid in (_chain() if chain is None else chain)]
 
 
-def _ask(path: Path, request: bytes) -> dict[str, Any] | None:
+def _full_install() -> None:
+    """Run as a file (``python -I -S .../front.py``), this hook has no site-packages;
+    the slow path needs them (and ai-connect itself): load them now."""
+    if "ai_connect" in sys.modules or not sys.flags.no_site:
+        return
+    import site
+
+    site.main()
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if here not in sys.path:
+        sys.path.append(here)
+
+
+def _ask(path: str, request: bytes) -> dict[str, Any] | None:
     """One question to one lease link; ``None`` if nobody listens there."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(LINK_TIMEOUT_S)
-            sock.connect(str(path))
-            sock.sendall(request)
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-    except FileNotFoundError:
+    if not os.path.exists(path):
         return None
-    except ConnectionRefusedError:
+    try:
+        import _socket as sockets
+    except ImportError:
+        import socket as sockets  # type: ignore[no-redef]
+    sock = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    try:
+        sock.settimeout(LINK_TIMEOUT_S)
+        sock.connect(path)
+        sock.sendall(request)
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (FileNotFoundError, ConnectionRefusedError):
         return None  # a server that died: its socket file stayed
     except OSError as exc:  # timed out: the edit goes ahead
         return {"decision": "allow", "text": f"ai-connect: file leases were not checked ({exc})."}
+    finally:
+        sock.close()
     try:
-        answer = json.loads(data)
+        answer = loads(data.decode("utf-8", "replace"))
     except ValueError:
         return {"decision": "allow", "text": ""}
     return answer if isinstance(answer, dict) else {"decision": "allow", "text": ""}
@@ -157,6 +246,7 @@ def _ask(path: Path, request: bytes) -> dict[str, Any] | None:
 
 def _slow(client: str, hook: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     """No lease link: the full client library asks the bridge itself (bounded)."""
+    _full_install()
     from ai_connect.leases.slow import check
 
     return check(client, hook, paths)
@@ -180,7 +270,7 @@ def main(argv: list[str], stdin: TextIO | None = None, env: Mapping[str, str] | 
         return 1
     text = (stdin or sys.stdin).read()
     try:
-        hook = json.loads(text) if text.strip() else {}
+        hook = loads(text) if text.strip() else {}
     except ValueError:
         print("ai-connect hook pre-edit: stdin is not JSON; run it only as a hook, as "
               "'ai-connect setup' installs it", file=sys.stderr)  # fmt: skip
@@ -191,7 +281,7 @@ def main(argv: list[str], stdin: TextIO | None = None, env: Mapping[str, str] | 
     if not paths:
         return 0
     cwd = hook.get("cwd") if isinstance(hook.get("cwd"), str) else os.getcwd()
-    request = json.dumps({"paths": paths, "cwd": cwd}).encode() + b"\n"
+    request = dumps({"paths": paths, "cwd": cwd}).encode() + b"\n"
     answer = None
     for path in socket_paths(env):
         answer = _ask(path, request)
@@ -205,3 +295,7 @@ def main(argv: list[str], stdin: TextIO | None = None, env: Mapping[str, str] | 
         sys.stdout.write(out + "\n")
         sys.stdout.flush()
     return 0
+
+
+if __name__ == "__main__":  # how setup installs it: python -I -S .../leases/front.py
+    sys.exit(main(sys.argv[1:]))
