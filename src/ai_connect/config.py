@@ -29,6 +29,9 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
     leases:                 # file leases (docs/leases.md)
       on_conflict: warn     # an edit of a file another agent leased: warn (default) or
                             # deny (AI_CONNECT_LEASES_ON_CONFLICT overrides it)
+    mcp:                    # ai-connect mcp --transport http (the original's keys)
+      host: 127.0.0.1
+      port: 9998
     logging:                # the log files of ai-connect bridge and ai-connect mcp
       max_megabytes: 10     # rotate a log file at this size (the original's key)
       backup_count: 5       # rotated files kept beside it
@@ -37,10 +40,14 @@ The token: ``--token`` (seen by every local user in the process list: ai-connect
 ``--token-file FILE``, ``AI_CONNECT_TOKEN``, ``AI_CONNECT_TOKEN_FILE``, ``bridge.token``
 or ``bridge.token_file``, the first that is set; a token file holds the token on its
 first line.
+
+A key that nothing reads is warned about once per process, with the key it most likely
+meant (``warning: config file …: nothing reads 'bridge.hots' (did you mean bridge.host?)``).
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import socket
@@ -49,6 +56,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 import yaml
@@ -57,6 +65,7 @@ from ai_connect.errors import ConfigError
 from ai_connect.identity import detect_project
 
 __all__ = [
+    "DEFAULT_MCP_PORT",
     "DEFAULT_PORT",
     "KNOWN_KEYS",
     "BridgeSettings",
@@ -69,9 +78,12 @@ __all__ = [
     "config_path",
     "default_db_path",
     "explain_client",
+    "key_warnings",
     "lease_settings",
+    "load_config",
     "load_file",
     "log_settings",
+    "mcp_address",
     "normalise_url",
     "read_token_file",
     "unknown_keys",
@@ -80,6 +92,10 @@ __all__ = [
 log = logging.getLogger("ai_connect.config")
 
 DEFAULT_PORT = 9999
+DEFAULT_MCP_PORT = 9998
+"""``ai-connect mcp --transport http`` listens here (the original's ``mcp.port``)."""
+
+log = logging.getLogger("ai_connect.config")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +163,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     ),
     "logging": frozenset({"max_megabytes", "backup_count"}),
     "leases": frozenset({"on_conflict"}),
+    "mcp": frozenset({"host", "port"}),
 }
 """Every key the config file may hold, by section (the module docstring says what each does)."""
 
@@ -161,6 +178,60 @@ def unknown_keys(data: Mapping[str, Any]) -> list[str]:
         elif isinstance(value, dict):
             found += [f"{section}.{key}" for key in value if str(key) not in known]
     return found
+
+
+def _guess(key: str) -> str | None:
+    """The known key a misspelt ``section`` or ``section.key`` most likely means."""
+    section, _, name = key.partition(".")
+    every = [f"{s}.{k}" for s, keys in KNOWN_KEYS.items() for k in sorted(keys)]
+    if not name:  # a whole section: a misspelt section, or a key put at the top
+        close = difflib.get_close_matches(section, list(KNOWN_KEYS), n=1, cutoff=0.6)
+        if close:
+            return close[0]
+        tops = [k for k in every if k.endswith("." + section)]
+        return tops[0] if tops else None
+    same = [f"{section}.{k}" for k in sorted(KNOWN_KEYS[section])]
+    close = difflib.get_close_matches(key, same, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    elsewhere = [k for k in every if k.endswith("." + name)]
+    return elsewhere[0] if elsewhere else None
+
+
+def key_warnings(data: Mapping[str, Any], path: Path) -> list[str]:
+    """One line per key of the config file that nothing reads, with the likeliest meant."""
+    lines = []
+    for key in unknown_keys(data):
+        guess = _guess(key)
+        meant = f" (did you mean {guess}?)" if guess else ""
+        lines.append(
+            f"warning: config file {path}: nothing reads '{key}'{meant}; "
+            "correct or remove it (the keys: README, Configuration)"
+        )
+    return lines
+
+
+_warned: set[str] = set()
+"""Warnings already logged by this process: each once, however often the file is read."""
+
+
+def _warn_once(text: str) -> None:
+    if text not in _warned:
+        _warned.add(text)
+        log.warning("%s", text)
+
+
+def load_config(env: Mapping[str, str] | None = None) -> tuple[Path, dict[str, Any]]:
+    """The config file's path and contents; warns (once) of keys that nothing reads.
+
+    An ``AI_CONNECT_CONFIG`` naming a missing file is no config, silently: tests and
+    services point it at nothing on purpose (``ai-connect doctor`` flags it)."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    data = load_file(path)
+    for line in key_warnings(data, path):
+        _warn_once(line)
+    return path, data
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -212,16 +283,35 @@ def _number(value: Any, where: str) -> float:
 
 
 def normalise_url(url: str) -> str:
-    """``host:port`` or ``ws(s)://host:port``; anything else is a ConfigError."""
+    """``host[:port]`` or ``ws(s)://host[:port][/path]``; anything else is a ConfigError.
+
+    A URL without a port gets the bridge's, :data:`DEFAULT_PORT` (not the scheme's 80 or
+    443): ``ws://mini`` is ``ws://mini:9999``.
+    """
     url = url.strip()
     if "://" not in url:
         url = f"ws://{url}"
-    scheme = url.split("://", 1)[0].lower()
-    if scheme not in ("ws", "wss") or not url.split("://", 1)[1]:
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() not in ("ws", "wss") or not rest:
         raise ConfigError(
             f"bridge URL {url!r} is not a WebSocket URL; use ws://HOST:PORT or wss://HOST:PORT"
         )
-    return url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(
+            f"bridge URL {url!r} has no valid port ({exc}); use ws://HOST:PORT with a port "
+            f"number 1-65535, or leave it out for {DEFAULT_PORT}"
+        ) from exc
+    if not parts.hostname:
+        raise ConfigError(f"bridge URL {url!r} names no host; use ws://HOST:PORT")
+    if port == 0:
+        raise ConfigError(f"bridge URL {url!r} has port 0; use a port number 1-65535")
+    if port is None:
+        netloc = parts.netloc.rstrip(":")  # "ws://host:" has an empty port
+        parts = parts._replace(netloc=f"{netloc}:{DEFAULT_PORT}")
+    return urlunsplit(parts._replace(scheme=scheme.lower()))
 
 
 def _host_url(host: str, port: int) -> str:
@@ -321,8 +411,7 @@ def explain_client(
     """What a client's settings resolve to, each with its source: flag > env > file >
     default. The ``url`` entry is already normalised; ``token`` is the token itself."""
     env = os.environ if env is None else env
-    path = config_path(env)
-    data = load_file(path)
+    path, data = load_config(env)
     bridge, peer = _section(data, "bridge", path), _section(data, "peer", path)
     found = {
         "url": _pick(
@@ -433,8 +522,7 @@ def bridge_settings(
 ) -> BridgeSettings:
     """Resolves the bridge process's settings: flag > environment > config > default."""
     env = os.environ if env is None else env
-    path = config_path(env)
-    data = load_file(path)
+    path, data = load_config(env)
     server, bridge = _section(data, "server", path), _section(data, "bridge", path)
     host = host or env.get("AI_CONNECT_HOST") or str(server.get("host") or "127.0.0.1")
     if port is None:
@@ -472,8 +560,8 @@ def bridge_settings(
 def log_settings(env: Mapping[str, str] | None = None) -> LogSettings:
     """The rotation of the log files: the config file's ``logging:`` section, else defaults."""
     env = os.environ if env is None else env
-    path = config_path(env)
-    section = _section(load_file(path), "logging", path)
+    path, data = load_config(env)
+    section = _section(data, "logging", path)
     default = LogSettings()
     megabytes = section.get("max_megabytes")
     max_bytes = default.max_bytes
@@ -485,6 +573,19 @@ def log_settings(env: Mapping[str, str] | None = None) -> LogSettings:
             f"logging.backup_count in {path} must be a whole number 0 or more, not {count!r}"
         )
     return LogSettings(max_bytes, count)
+
+
+def mcp_address(
+    host: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None
+) -> tuple[str, int]:
+    """Where ``ai-connect mcp --transport http`` listens: flag > the config file's ``mcp:``
+    section (the original's ``mcp.host``, ``mcp.port``) > 127.0.0.1:9998."""
+    path, data = load_config(env)
+    section = _section(data, "mcp", path)
+    host = host or str(section.get("host") or "127.0.0.1")
+    if port is None:
+        port = _port(section.get("port", DEFAULT_MCP_PORT), f"mcp.port in {path}")
+    return host, port
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,11 +600,11 @@ ON_CONFLICT = ("warn", "deny")
 def lease_settings(env: Mapping[str, str] | None = None) -> LeaseSettings:
     """``AI_CONNECT_LEASES_ON_CONFLICT``, else the config file's ``leases.on_conflict``."""
     env = os.environ if env is None else env
-    path = config_path(env)
     value = env.get("AI_CONNECT_LEASES_ON_CONFLICT")
     where = "AI_CONNECT_LEASES_ON_CONFLICT"
     if not value:
-        value = _section(load_file(path), "leases", path).get("on_conflict", "warn")
+        path, data = load_config(env)
+        value = _section(data, "leases", path).get("on_conflict", "warn")
         where = f"leases.on_conflict in {path}"
     text = str(value).strip().lower()
     if text not in ON_CONFLICT:

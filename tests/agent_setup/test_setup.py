@@ -401,3 +401,23 @@ def test_backups_an_older_setup_left_in_the_project_move_out(project: Path) -> N
     assert [b.read_text() for b in moved] == [original]
     assert stat.S_IMODE(moved[0].stat().st_mode) == 0o600
     assert settings.read_text() == original
+
+
+# --- first contact: --dry-run words, --dir ------------------------------------------------
+
+
+def test_dry_run_says_would_create_never_created(project: Path) -> None:
+    """--dry-run names what it would do ("would create"), not what it did not do."""
+    code, out = setup("claude-code", "--dry-run")
+    listed = [line.split() for line in out.splitlines() if line.startswith("  ")]
+    assert code == 0 and listed
+    assert all(words[0] != "created" for words in listed), out
+    assert any(words[:2] == ["would", "create"] for words in listed), out
+
+
+def test_setup_dir_must_exist(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt --dir is a usage error (exit 2) and creates no folder."""
+    typo = project.parent / "porj"
+    code, _ = setup("vscode", "--dir", str(typo))
+    assert code == 2 and not typo.exists()
+    assert "does not exist" in capsys.readouterr().err

@@ -36,6 +36,7 @@ from ai_connect.doctor.checks import (
     check_setups,
 )
 from ai_connect.errors import BridgeError
+from ai_connect.launcher import spell
 from ai_connect.service import units
 
 __all__ = ["doctor"]
@@ -48,7 +49,7 @@ def _show(check: Check) -> None:
     for line in check.details:
         print(f"{'':30}{line}")
     if check.fix:
-        print(f"{'':30}fix: {check.fix}")
+        print(f"{'':30}fix: {spell(check.fix)}")
 
 
 def doctor(

@@ -29,8 +29,13 @@ def mcp(
     transport: Annotated[
         str, typer.Option(help="stdio (a client spawns it) or http (/mcp and legacy /sse)")
     ] = "stdio",
-    host: Annotated[str, typer.Option(help="http: address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="http: port; 0 picks a free one")] = 9998,
+    host: Annotated[
+        str | None, typer.Option(help="http: address to bind [config mcp.host; default: 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="http: port; 0 picks a free one [config mcp.port; default: 9998]"),
+    ] = None,
     bridge: Annotated[
         str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
     ] = None,

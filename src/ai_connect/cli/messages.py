@@ -32,7 +32,9 @@ from ai_connect.cli.options import (
     make_client,
 )
 from ai_connect.client import BridgeClient, Message
-from ai_connect.errors import BridgeError, NotConnected, RequestTimeout
+from ai_connect.errors import NotConnected, RequestTimeout
+from ai_connect.launcher import spell
+from ai_connect.protocol import CLOSE_AUTH
 from ai_connect.text import receipts, terminal
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "wait",
 ]
 
+EXIT_ERROR = 1
 EXIT_TIMEOUT = 124
 """``wait`` found no message within ``--timeout`` (as timeout(1) exits)."""
 _FOREVER = 10 * 365 * 86400.0
@@ -201,6 +204,26 @@ async def _sender(client: BridgeClient, wanted: str) -> str:
     return identity.resolve(wanted, [p.address for p in await client.peers()])
 
 
+def _interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+def _waiting_note(client: BridgeClient, sender: str | None, interactive: bool) -> str | None:
+    """``waiting as ADDRESS …`` for a person at a terminal; for anyone when the bridge gave
+    another address than the one asked for (``zoe#2``: mail to ``zoe`` goes elsewhere)."""
+    got, asked = client.address, identity.format_address(client.name, client.project)
+    if got is None or (got == asked and not interactive):
+        return None
+    note = f"waiting as {terminal.clean(got)} on {client.url}"
+    note += f" for a message from {terminal.clean(sender)}" if sender else ""
+    if got != asked:
+        note += (
+            f"; {terminal.clean(asked)} is taken by another live session, so mail sent to "
+            f"it goes there, not here (choose another --name to be told apart)"
+        )
+    return note + (" (Ctrl-C stops)" if interactive else "")
+
+
 def wait(
     ctx: typer.Context,
     timeout: Annotated[
@@ -231,6 +254,8 @@ def wait(
         ) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
+            if note := _waiting_note(client, sender, _interactive()):
+                print(note, file=sys.stderr, flush=True)
             waiter = asyncio.ensure_future(client.wait(limit, sender))
             lost = asyncio.ensure_future(client.wait_disconnected())
             await asyncio.wait({waiter, lost}, return_when=asyncio.FIRST_COMPLETED)
@@ -239,9 +264,14 @@ def wait(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if waiter.cancelled():
+                again = "check that it runs, then wait again"
+                if client.close_code == CLOSE_AUTH:  # it runs, and refuses our token
+                    again = (
+                        "it no longer accepts this token: wait again with a valid one "
+                        "(--token or AI_CONNECT_TOKEN), which the bridge's operator gives out"
+                    )
                 raise NotConnected(
-                    f"lost the bridge at {client.url} while waiting ({client.last_error}); "
-                    "check that it runs, then wait again"
+                    f"lost the bridge at {client.url} while waiting ({client.last_error}); " + again
                 )
             if not (messages := waiter.result()):
                 print(f"no message within {limit:g} s", file=sys.stderr)
@@ -306,7 +336,7 @@ def history(
             return 0
         _out(terminal.messages_text(found, time.time(), client.address) or "No messages.")
         if page.before is not None:
-            _out(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}")
+            _out(spell(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}"))
         return 0
 
     _run(run())
@@ -340,7 +370,9 @@ def search(
         text = terminal.messages_text(found, time.time(), client.address)
         _out(text or f"No messages match {terminal.clean(query)!r}.")
         if results.before is not None:
-            _out(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
+            _out(
+                spell(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
+            )
         return 0
 
     _run(run())
@@ -375,10 +407,11 @@ def status(
         try:
             async with client:
                 data = terminal.status_dict(await client.status(), client.url)
-        except BridgeError as exc:
-            data = {"bridge": client.url, "connected": False, "error": str(exc)}
+        except NotConnected as exc:  # the answer to "am I connected?": no, and why
+            data = {"bridge": client.url, "connected": False, **terminal.error_dict(exc)}
             _out(terminal.to_json(data) if as_json else terminal.status_text(data))
-            raise
+            print(terminal.error_text(exc), file=sys.stderr)
+            return EXIT_ERROR
         _out(terminal.to_json(data) if as_json else terminal.status_text(data))
         return 0
 

@@ -9,8 +9,10 @@ Typer cannot group parameters, so each command repeats the options in its signat
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,6 +34,7 @@ __all__ = [
     "ProjectOpt",
     "TokenFileOpt",
     "TokenOpt",
+    "choose",
     "make_client",
     "setup_logging",
     "warn_token_flag",
@@ -81,6 +84,17 @@ PinOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
+
+
+def choose(value: str, choices: Sequence[str], param: str, what: str = "") -> str:
+    """``value`` if it is one of ``choices``; else a usage error (exit 2) that lists them
+    and says which one a typo most likely meant (``did you mean approve?``)."""
+    if value in choices:
+        return value
+    close = difflib.get_close_matches(value.lower(), list(choices), n=1, cutoff=0.6)
+    meant = f"did you mean {close[0]}? " if close else ""
+    head = f"{what} {value!r}: " if what else f"{value!r}: "
+    raise typer.BadParameter(f"{head}{meant}use one of {', '.join(choices)}", param_hint=param)
 
 
 def make_client(

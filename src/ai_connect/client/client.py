@@ -218,6 +218,12 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
         self._link.last_error = text
 
     @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code of the last link that closed (``CLOSE_AUTH``: the
+        bridge no longer accepts the token); ``None`` while connected."""
+        return self._link.close_code
+
+    @property
     def connected(self) -> bool:
         return self._link.connected
 
@@ -592,7 +598,9 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
                 client=ClientInfo(kind=self._kind, version=__version__),
             )
         except ValidationError as exc:
-            why = "; ".join(str(e["msg"]) for e in exc.errors(include_url=False))
+            why = "; ".join(
+                str(e["msg"]).removeprefix("Value error, ") for e in exc.errors(include_url=False)
+            )
             raise LocalProtocolError(
                 f"cannot register as {self.name!r} in project {self.project!r}: {why}; "
                 "choose another name (--name, AI_CONNECT_PEER_NAME) or project (--project)"
@@ -652,7 +660,8 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
             return
         if isinstance(frame, Error):
             self.last_error = f"{frame.code}: {frame.message}"
-            log.warning("bridge error: %s %s", frame.message, frame.hint)
+            hint = f"; {frame.hint}" if frame.hint else ""
+            log.warning("bridge error: %s%s", frame.message, hint)
 
     def _notify(self, item: Message | Presence) -> None:
         for callback in self._listeners:

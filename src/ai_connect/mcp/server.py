@@ -50,6 +50,7 @@ from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
 from ai_connect.leases import link as lease_link
 from ai_connect.mcp import channel as mcp_channel
+from ai_connect.mcp import stdio
 from ai_connect.mcp.consensus import CONSENSUS_TOOLS
 from ai_connect.mcp.leases import LEASE_TOOLS
 from ai_connect.mcp.models import schema
@@ -355,20 +356,28 @@ def build_server(
 
 
 async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
-    """Serves one agent session over stdin/stdout until the client closes stdin.
+    """Serves one agent session over stdin/stdout until the client closes stdin, or until
+    SIGINT/SIGTERM (a run by hand, a service manager): then it returns normally too.
 
     The session id is advertised to the agent's hooks (agent_link) so that they act for
     exactly this session's address (docs/hooks.md). ``channel`` (auto, on, off): whether
     new mail is pushed as Claude Code channel events (:mod:`ai_connect.mcp.channel`).
     """
+    await stdio.stop_on_signals(_serve_stdio(settings, channel))
+
+
+async def _serve_stdio(settings: McpSettings, channel: str) -> None:
     own = settings.client
-    with agent_link.stdio_session(own.url, own.name, own.project) as session:
+    with (
+        agent_link.stdio_session(own.url, own.name, own.project) as session,
+        stdio.claimed_stdin() as stdin,
+    ):
         options = {"session": session, **settings.client_options}
         settings = dataclasses.replace(settings, client_options=options)
         if channel == "off":
             async with Hub(settings) as hub, lease_link.serving(hub.default):
                 server = build_server(settings, lifespan=sharing(McpScope(hub)))
-                async with stdio_server() as (read, write):
+                async with stdio_server(stdin=stdin) as (read, write):
                     await server.run(read, write, server.create_initialization_options())
             return
         with mcp_channel.claimed_stdout() as wire:
@@ -378,7 +387,7 @@ async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
                 server = build_server(settings, lifespan=sharing(McpScope(hub)), channel=push)
                 pushing = asyncio.create_task(push.run())
                 try:
-                    async with stdio_server(stdout=wire) as (read, write):
+                    async with stdio_server(stdin=stdin, stdout=wire) as (read, write):
                         await server.run(read, write, server.create_initialization_options())
                 finally:
                     pushing.cancel()

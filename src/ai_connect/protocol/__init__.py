@@ -12,6 +12,8 @@ This package does no I/O: it validates, decodes and encodes. Its modules::
     bridge_frames.py  welcome … proposal_list: what the bridge sends; ServerFrame, SERVER_FRAMES
     lease_frames.py   claim, release, claims, lease_check and lease_report (§10)
     codec.py          encode, decode_client, decode_server
+    hot.py            send/ack decoded and deliver/accepted encoded fast (msgspec), the
+                      bridge's hot path; the models above stay the definition
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ from ai_connect.protocol.lease_frames import (
     Release,
 )
 from ai_connect.protocol.limits import (
+    CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
     MAX_CONTEXT_DEPTH,
     MAX_INT,
@@ -99,6 +102,7 @@ from ai_connect.protocol.limits import (
 
 __all__ = [
     "CLIENT_FRAMES",
+    "CLOSE_AUTH",
     "CLOSE_FORGOTTEN_BY_OPERATOR",
     "MAX_CONTEXT_DEPTH",
     "MAX_INT",

@@ -111,9 +111,41 @@ def message_text(message: Mapping[str, Any], me: str | None = None) -> str:
         head += f" · reply to {neutralise(str(message['reply_to']))}"
     lines = [head + "]", *_indent(str(message["content"]), "    ")]
     context = message.get("context")
-    if isinstance(context, Mapping) and context:
+    if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
+        lines += _proposal_lines(context["proposal"], to)
+    elif isinstance(context, Mapping) and context:
         lines += _context_lines(context)
     return neutralise("\n".join(lines), multiline=True)
+
+
+def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+    """A proposal a message carries: its state, what it came with, and how this reader
+    votes (or rules) with the consensus tools. Peer text made safe."""
+    status = terminal.clean(str(p.get("status", "")))
+    if p.get("outcome"):
+        status += f": {terminal.clean(str(p['outcome']))}"
+    pid = terminal.clean(str(p.get("id", "")))
+    lines = [f"    proposal {pid} [{status}] · rule {terminal.clean(str(p.get('rule', '')))}"]
+    attached = p.get("context")
+    if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
+        lines += _indent("context: " + attached["text"], "    ")
+    if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
+        lines += _context_lines(attached["code"])
+    participants = [str(a) for a in p.get("participants") or ()]
+    if p.get("status") == "open" and to in participants:
+        how = (
+            f"    Vote with consensus_vote(proposal={pid!r}, choice='approve', 'reject' or "
+            "'abstain', reason=...)"
+        )
+        lines.append(
+            how + (", or reply in its thread with [LGTM] or [CONTINUE]." if p.get("tags") else ".")
+        )
+    elif p.get("status") == "escalated" and to == p.get("judge"):
+        lines.append(
+            f"    Rule with consensus_vote(proposal={pid!r}, choice='approve' or 'reject', "
+            "reason=...)."
+        )
+    return lines
 
 
 def messages_text(messages: Sequence[Message], more: int, connected: bool) -> str:
@@ -231,12 +263,11 @@ def error_text(tool: str, exc: BridgeError, client: BridgeClient | None = None) 
 
 
 def _error_text(tool: str, exc: BridgeError, client: BridgeClient | None) -> str:
-    if isinstance(exc, UnknownPeer):
+    if isinstance(exc, UnknownPeer) and exc.code == ErrorCode.AMBIGUOUS_PEER:
         names = ", ".join(neutralise(c) for c in exc.candidates)
-        if exc.code == ErrorCode.AMBIGUOUS_PEER:
-            return f"{exc.message}. Call {tool} again with one full address: {names}."
-        more = f"; candidates: {names}" if names else ""
-        return f"{exc.message}. Call peer_list to see who is known{more}."
+        return f"{exc.message}. Call {tool} again with one full address: {names}."
+    if isinstance(exc, UnknownPeer):
+        return f"{exc.message}. {exc.hint_for('agent').rstrip('.')}."
     if isinstance(exc, NotConnected):
         where = f"the bridge at {client.url}" if client is not None else "the bridge"
         why = f" ({client.last_error})" if client is not None and client.last_error else ""
@@ -247,7 +278,8 @@ def _error_text(tool: str, exc: BridgeError, client: BridgeClient | None) -> str
     if isinstance(exc, RequestTimeout):
         return f"{exc}. Call {tool} again; if it keeps failing, call peer_status."
     if isinstance(exc, RequestRejected):
-        hint = f" {exc.hint}" if exc.hint else ""
+        hint = exc.hint_for("agent")
+        hint = f" {hint}" if hint else ""
         return f"the bridge refused {tool}: {exc.message}.{hint}"
     return str(exc)
 

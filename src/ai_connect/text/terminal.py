@@ -13,12 +13,14 @@ stays exact, and no tag shows in it.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ai_connect import message_ids
 from ai_connect.client import Receipt
+from ai_connect.errors import BridgeError, RequestRejected
 from ai_connect.identity import BROADCAST
 from ai_connect.protocol import MessageView, PeerView, StatusReport
 from ai_connect.text.neutral import neutralise
@@ -28,6 +30,8 @@ __all__ = [
     "clean",
     "defang",
     "duration",
+    "error_dict",
+    "error_text",
     "message_text",
     "messages_text",
     "peer_dict",
@@ -120,10 +124,52 @@ def _indent(text: str, prefix: str) -> list[str]:
 
 
 def _context_lines(context: Mapping[str, Any]) -> list[str]:
-    if set(context) == {"file", "content"} and isinstance(context["content"], str):
-        lines = [f"  context: file {clean(str(context['file']))}"]
-        return lines + _indent(context["content"], "    | ")
+    """Attached context as lines: a file (``send --context-file``, ``peer_context``) as a
+    header and ``| `` lines, a text as text, anything else as JSON."""
+    if isinstance(context.get("content"), str) and "file" in context:
+        facts = [f"file {clean(str(context['file']))}"]
+        if context.get("lines"):
+            facts = [f"{clean(str(context['file']))} lines {clean(str(context['lines']))}"]
+        for key in ("repo", "branch"):
+            if context.get(key):
+                facts.append(f"{key} {clean(str(context[key]))}")
+        if context.get("commit"):
+            facts.append(f"commit {clean(str(context['commit']))[:12]}")
+        if context.get("dirty"):
+            facts.append("uncommitted changes")
+        if context.get("truncated"):
+            facts.append("truncated")
+        if context.get("sha256"):
+            facts.append(f"sha256 {clean(str(context['sha256']))[:16]}…")
+        lines = ["  context: " + " · ".join(facts)]
+        return lines + _indent(context["content"].rstrip("\n"), "    | ")
+    if set(context) == {"text"} and isinstance(context["text"], str):
+        return _indent("context: " + context["text"], "  ")
     return ["  context: " + clean(json.dumps(context, ensure_ascii=True, sort_keys=True))]
+
+
+def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+    """A proposal a message carries (consensus): its state, what came with it, and the
+    ``ai-connect consensus`` command that votes (or rules) on it, for this reader."""
+    status = clean(str(p.get("status", "")))
+    if p.get("outcome"):
+        status += f": {clean(str(p['outcome']))}"
+    pid = clean(str(p.get("id", "")))
+    lines = [f"  proposal {pid} [{status}] · rule {clean(str(p.get('rule', '')))}"]
+    attached = p.get("context")
+    if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
+        lines += _indent("context: " + attached["text"], "  ")
+    if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
+        lines += _context_lines(attached["code"])
+    participants = [str(a) for a in p.get("participants") or ()]
+    if p.get("status") == "open" and to in participants:
+        lines.append(f'  vote: ai-connect consensus vote {pid} approve|reject|abstain --reason "…"')
+        if p.get("tags"):
+            author = shlex.quote(clean(str(p.get("author", ""))))
+            lines.append(f"     or: ai-connect send {author} '[LGTM]' --thread {pid}")
+    elif p.get("status") == "escalated" and to == p.get("judge"):
+        lines.append(f'  rule: ai-connect consensus vote {pid} approve|reject --reason "…"')
+    return lines
 
 
 def message_text(message: Mapping[str, Any], now: float, me: str | None = None) -> str:
@@ -153,7 +199,9 @@ def message_text(message: Mapping[str, Any], now: float, me: str | None = None) 
         lines.append("  " + " · ".join(meta))
     lines += _indent(str(message["content"]), "    ")
     context = message.get("context")
-    if isinstance(context, Mapping) and context:
+    if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
+        lines += _proposal_lines(context["proposal"], to)
+    elif isinstance(context, Mapping) and context:
         lines += _context_lines(context)
     return defang("\n".join(lines))  # agents read CLI output too
 
@@ -257,3 +305,29 @@ def status_text(status: Mapping[str, Any]) -> str:
             f"peers:     {status['peers_online']} online, {status['peers_known']} known",
         ]
     )
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def error_dict(exc: BridgeError) -> dict[str, Any]:
+    """An error for ``--json``: ``{"error": {type, message, hint, code?, candidates?}}``,
+    the hint in the CLI's words."""
+    data: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "hint": ""}
+    if isinstance(exc, RequestRejected):
+        data.update(message=exc.message, hint=exc.hint_for("cli"), code=exc.code)
+        if exc.candidates:
+            data["candidates"] = list(exc.candidates)
+    return {"error": data}
+
+
+def error_text(exc: BridgeError) -> str:
+    """``Type: message; what to do`` for stderr, what to do in ``ai-connect …`` words.
+
+    An error may quote peers' names (did you mean …): shown neutralised, as all peer text."""
+    if isinstance(exc, RequestRejected):
+        hint = exc.hint_for("cli")
+        text = f"{type(exc).__name__}: {exc.message}" + (f"; {hint}" if hint else "")
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return clean(text, multiline=True)
