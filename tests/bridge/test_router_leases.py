@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ai_connect.bridge.events import LeasesStored
 from ai_connect.bridge.leases import LEASE_SENDER
+from ai_connect.bridge.store.base import LeaseRecord
 from ai_connect.protocol import Error, LeaseReport
 from tests.bridge.helpers import START, Bridge, delivers, one, pair
 
@@ -166,3 +168,22 @@ def test_a_command_line_claim_lasts_its_ttl_without_a_session() -> None:
     bridge.tick(START + 3601)
     bridge.settle()
     assert bridge.store.leases() == []
+
+
+def test_a_forgotten_holder_loses_its_leases_and_an_unknown_one_keeps_them() -> None:
+    """Forgetting an address drops its leases; a holder not known on this node (another
+    node's, not read yet) keeps its lease."""
+    bridge = pair()
+    claim(bridge, 1, "src/app.py", ttl=3600)
+    bridge.frame(1, type="forget", rid="f")
+    bridge.settle()
+    bridge.settle()
+    assert bridge.store.leases() == []
+    elsewhere = LeaseRecord("x1", REPO, "docs/**", "Zed (far)", "", START, START + 3600, 3600)
+    bridge.handle(LeasesStored((elsewhere,), START))
+    bridge.tick(START + 30)
+    out = bridge.frame(2, type="claims", rid="l", repo=REPO)
+    assert [x.holder for x in one(LeaseReport, out, 2).leases] == ["Zed (far)"]
+    bridge.handle(LeasesStored((), START))
+    out = bridge.frame(2, type="claims", rid="l2", repo=REPO)
+    assert one(LeaseReport, out, 2).leases == []

@@ -209,6 +209,24 @@ class LeaseDesk:
                 out.append(Send(origin.conn, report))
         return out
 
+    def on_stored(self, records: Iterable[LeaseRecord]) -> None:
+        """The leases as the shared database holds them (another bridge node committed:
+        PostgreSQL): theirs are added, those they ended are dropped."""
+        stored = {r.id: r for r in records}
+        for lease_id in [i for i in self._durable if i not in stored]:
+            del self._durable[lease_id]
+            self._leases.pop(lease_id, None)
+        self._durable.update(stored)
+        self._leases.update(stored)
+
+    def forgotten(self, addresses: Iterable[str]) -> list[Action]:
+        """These addresses were forgotten (§2.5): their leases go too."""
+        gone = set(addresses)
+        dropped = [x for x in self._leases.values() if x.holder in gone]
+        for lease in dropped:
+            del self._leases[lease.id]
+        return [Persist(LeaseDrop(x.id)) for x in dropped]
+
     def failed(self, persists: Iterable[Persist]) -> None:
         """These writes were rolled back: the leases are as they were committed (the
         askers get the router's error for a failed commit)."""
@@ -239,11 +257,13 @@ class LeaseDesk:
             return False
         peer = self._registry.peers.get(lease.holder)
         if peer is None:
-            return False  # forgotten
+            # Not known here yet: registered on another bridge node whose commit this one
+            # has not read. (A forgotten holder's leases go with it: forgotten().)
+            return True
         if not lease.bound:
             return True  # a person's claim from the command line: until it expires
-        if peer.conn is not None or self._registry.attached.get(lease.holder):
-            return True
+        if peer.online or self._registry.attached.get(lease.holder):
+            return True  # held here, or by another bridge node on the same database
         since = max(peer.last_seen, self._config.started_at)
         return now - since <= self._config.presence_timeout_s
 
@@ -272,7 +292,7 @@ class LeaseDesk:
             reason=lease.reason,
             created=lease.created,
             expires=lease.expires,
-            online=peer is not None and peer.conn is not None,
+            online=peer is not None and peer.online,
         )
 
     def _views(self, leases: Iterable[LeaseRecord]) -> list[LeaseView]:
