@@ -35,7 +35,7 @@ def _groups(path: Path, event: str) -> list[dict[str, Any]]:
     [
         ("claude-code", ".claude/settings.json", "PreToolUse",
          "Edit|Write|MultiEdit|NotebookEdit", "claude"),
-        ("codex", ".codex/hooks.json", "PreToolUse", "apply_patch", "codex"),
+        ("codex", ".codex/hooks.json", "PreToolUse", "apply_patch|Bash", "codex"),
         ("gemini", ".gemini/settings.json", "BeforeTool", "write_file|replace", "gemini"),
     ],
 )  # fmt: skip

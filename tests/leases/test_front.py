@@ -180,3 +180,14 @@ def test_the_front_without_a_link_takes_the_bounded_slow_path(
     assert "not checked" in said["hookSpecificOutput"]["additionalContext"]
     assert _run_front(_hook(a_root / "src" / "app.py", a_root), env, capsys) is None
     assert sys.platform != "win32"
+
+
+def test_the_front_refuses_unknown_arguments(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only --client and --token-file; anything else says what it takes (exit 1)."""
+    monkeypatch.setenv("AI_CONNECT_TOKEN_FILE", "")  # restored after: the front sets it
+    assert front.main(["--verbose"], io.StringIO("{}"), {}) == 1
+    assert "--client" in capsys.readouterr().err
+    assert front.main(["--client", "vim"], io.StringIO("{}"), {}) == 1
+    assert front.main(["--client=codex", "--token-file", "/dev/null"], io.StringIO("{}"), {}) == 0

@@ -57,7 +57,7 @@ PRE_EDIT_TIMEOUT_S = 10
 edit go ahead, so the client's limit is only a backstop."""
 EDIT_TOOLS = {
     "claude-code": ("PreToolUse", "Edit|Write|MultiEdit|NotebookEdit", "claude"),
-    "codex": ("PreToolUse", "apply_patch", "codex"),
+    "codex": ("PreToolUse", "apply_patch|Bash", "codex"),
     "gemini": ("BeforeTool", "write_file|replace", "gemini"),
 }
 """Per client: the event, the matcher of its file-editing tools, and ``--client`` of the

@@ -62,6 +62,7 @@ WaitOpt = Annotated[
 @hooks_app.command("pre-edit")
 def pre_edit(
     client: Annotated[str, typer.Option(help="claude, codex or gemini")] = "claude",
+    token_file: TokenFile = None,
 ) -> None:
     """Before an edit: tell the model who else holds the file (PreToolUse / BeforeTool).
 
@@ -70,7 +71,8 @@ def pre_edit(
     """
     from ai_connect.leases import front
 
-    raise typer.Exit(front.main(["--client", client]))
+    extra = ["--token-file", token_file] if token_file else []
+    raise typer.Exit(front.main(["--client", client, *extra]))
 
 
 def _quiet() -> None:

@@ -1,7 +1,7 @@
 """``ai-connect hook pre-edit``: before an edit, who else holds the file? In milliseconds.
 
 The agent runs this hook before every edit (Claude Code ``PreToolUse`` on
-Edit|Write|MultiEdit|NotebookEdit, Codex ``PreToolUse`` on apply_patch, Gemini CLI
+Edit|Write|MultiEdit|NotebookEdit, Codex ``PreToolUse`` on apply_patch|Bash, Gemini CLI
 ``BeforeTool`` on write_file|replace), so it imports the standard library only: it reads
 the client's JSON on stdin, takes the file paths out of the tool's input, and asks the
 session's own MCP server over its lease link (:mod:`ai_connect.leases.link`), found by
@@ -252,18 +252,35 @@ def _slow(client: str, hook: dict[str, Any], paths: list[str]) -> dict[str, Any]
     return check(client, hook, paths)
 
 
+def _options(argv: list[str]) -> dict[str, str] | None:
+    """``--client X`` and ``--token-file F`` (or ``--name=value``); ``None``: unknown."""
+    found: dict[str, str] = {}
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        name, eq, value = arg.partition("=")
+        if name not in ("--client", "--token-file"):
+            return None
+        if not eq:
+            if not args:
+                return None
+            value = args.pop(0)
+        found[name] = value
+    return found
+
+
 def main(argv: list[str], stdin: TextIO | None = None, env: Mapping[str, str] | None = None) -> int:
-    """``ai-connect hook pre-edit [--client claude|codex|gemini]``; returns the exit code."""
+    """``ai-connect hook pre-edit [--client claude|codex|gemini] [--token-file F]``; returns
+    the exit code. The token file serves the slow path only (the MCP server has its own)."""
     env = os.environ if env is None else env
-    client = "claude"
-    if argv[:1] == ["--client"] and len(argv) > 1:
-        client = argv[1]
-    elif argv[:1] and argv[0].startswith("--client="):
-        client = argv[0].split("=", 1)[1]
-    elif argv:
+    options = _options(argv)
+    if options is None:
         print(f"ai-connect hook pre-edit: unknown arguments {argv}; use --client "
-              f"{'|'.join(CLIENTS)}", file=sys.stderr)  # fmt: skip
+              f"{'|'.join(CLIENTS)} [--token-file FILE]", file=sys.stderr)  # fmt: skip
         return 1
+    client = options.get("--client", "claude")
+    if "--token-file" in options:
+        os.environ["AI_CONNECT_TOKEN_FILE"] = options["--token-file"]
     if client not in CLIENTS:
         print(f"ai-connect hook pre-edit: --client must be one of {', '.join(CLIENTS)}",
               file=sys.stderr)  # fmt: skip
