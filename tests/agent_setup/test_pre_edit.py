@@ -67,3 +67,12 @@ def test_this_installation_runs_the_front_file_directly(tmp_path: Path) -> None:
         "-I",
         "-S",
     ]
+
+
+def test_setup_says_what_the_pre_edit_hook_does(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The person running setup learns about leases and the deny switch."""
+    assert main(["setup", "claude-code", "--project", "--command", "/opt/ai/bin/ai-connect"]) == 0
+    out = capsys.readouterr().out
+    assert "File leases" in out and "on_conflict: deny" in out
