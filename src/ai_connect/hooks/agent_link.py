@@ -169,10 +169,10 @@ def stdio_session(
 
 def lease_socket(agent: int, env: Mapping[str, str] | None = None) -> Path:
     """Where the MCP server started by agent process ``agent`` answers that agent's
-    pre-edit hooks (:mod:`ai_connect.leases.link`): a Unix socket beside the adverts,
+    pre-edit hooks (:mod:`ai_connect.leases.link`): a Unix socket in the runtime folder,
     named by the agent's pid alone, so a hook finds it by walking its own ancestors
     (:mod:`ai_connect.leases.front` repeats this rule without importing this module)."""
-    return runtime_dir(env) / "agents" / f"{agent}.l"
+    return runtime_dir(env) / "leases" / f"{agent}.l"
 
 
 def choose(chain: Iterable[int], adverts: Iterable[Advert]) -> Advert | None:

@@ -195,8 +195,8 @@ def socket_paths(env: Mapping[str, str], chain: list[int] | None = None) -> list
 
         folder = str(agent_link.runtime_dir(env))
         chain = agent_link.process_chain()[1:] if chain is None else chain
-    agents = os.path.join(folder, "agents")
-    return [os.path.join(agents, f"{pid}.l") for pid in (_chain() if chain is None else chain)]
+    links = os.path.join(folder, "leases")
+    return [os.path.join(links, f"{pid}.l") for pid in (_chain() if chain is None else chain)]
 
 
 def _full_install() -> None:
