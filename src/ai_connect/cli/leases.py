@@ -45,12 +45,12 @@ Paths = Annotated[
 ]
 
 
-def _repo() -> RepoIdentity:
+def _repo(command: str, instead: str = "") -> RepoIdentity:
     found = repo_identity(Path.cwd())
     if found is None:
         raise ConfigError(
             f"{Path.cwd()} is not in a git repository: leases name paths of a repository. "
-            "Run 'ai-connect claim' inside a checkout."
+            f"Run 'ai-connect {command}' inside a checkout{instead}."
         )
     return found
 
@@ -85,7 +85,7 @@ def claim(
         seconds = parse_ttl(ttl)
     except LeaseRuleError as exc:
         raise typer.BadParameter(str(exc), param_hint="--ttl") from None
-    repo = _repo()
+    repo = _repo("claim")
     relative = repo_paths(repo.root, paths, Path.cwd())
 
     async def run() -> int:
@@ -123,7 +123,7 @@ def release(
     key: str | None = None
     relative = None
     if not everywhere:
-        repo = _repo()
+        repo = _repo("release", ", or use --everywhere")
         key = repo.key
         relative = repo_paths(repo.root, paths, Path.cwd()) if paths else None
 
@@ -151,7 +151,7 @@ def claims(
     as_json: JsonOpt = False,
 ) -> None:
     """Show who holds leases on files of this repository (or of every one): why, until when."""
-    key = None if all_repos else _repo().key
+    key = None if all_repos else _repo("claims", ", or use --all").key
 
     async def run() -> None:
         async with make_client(
