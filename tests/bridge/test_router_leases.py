@@ -152,6 +152,10 @@ def test_query_connections_may_list_but_not_claim() -> None:
     assert one(LeaseReport, bridge.frame(3, type="claims", rid="l"), 3).leases == []
     out = bridge.frame(3, type="claim", rid="c", repo=REPO, paths=["a"])
     assert one(Error, out, 3).code == "forbidden"
+    claim(bridge, 1, "a", ttl=600)
+    out = bridge.frame(3, type="lease_check", rid="k", repo=REPO, paths=["a"])
+    assert [c.lease.holder for c in one(LeaseReport, out, 3).conflicts] == ["Alice (proj)"]
+    assert not [p for p in bridge.batch if isinstance(p.op, LeaseRecord)]  # renews nothing
 
 
 def test_a_command_line_claim_lasts_its_ttl_without_a_session() -> None:
