@@ -141,6 +141,7 @@ class LeaseDesk:
         ]
         for lease in gone:
             del self._leases[lease.id]
+        self._untold(x.id for x in gone)
         report = LeaseReport(rid=frame.rid, leases=self._views(gone))
         return self._after_commit(conn, frame.rid, report, [], [LeaseDrop(x.id) for x in gone])
 
@@ -225,6 +226,7 @@ class LeaseDesk:
         dropped = [x for x in self._leases.values() if x.holder in gone]
         for lease in dropped:
             del self._leases[lease.id]
+        self._untold(x.id for x in dropped)
         return [Persist(LeaseDrop(x.id)) for x in dropped]
 
     def failed(self, persists: Iterable[Persist]) -> None:
@@ -249,8 +251,14 @@ class LeaseDesk:
         gone = [x for x in self._leases.values() if not self._alive(x, now)]
         for lease in gone:
             del self._leases[lease.id]
-            self._told = {t for t in self._told if t[0] != lease.id}
+        self._untold(x.id for x in gone)
         return [Persist(LeaseDrop(x.id)) for x in gone]
+
+    def _untold(self, ids: Iterable[str]) -> None:
+        """Ended leases: who was told of them no longer matters."""
+        ended = set(ids)
+        if ended:
+            self._told = {t for t in self._told if t[0] not in ended}
 
     def _alive(self, lease: LeaseRecord, now: float) -> bool:
         if lease.expires <= now:
