@@ -41,7 +41,7 @@ EXIT_CONFLICT = 3
 """``claim`` was refused: another address holds an overlapping lease."""
 
 Paths = Annotated[
-    list[str], typer.Argument(metavar="PATH...", help="Files or globs ('src/*.py', 'src/')")
+    list[str], typer.Argument(metavar="PATH", help="Files or globs ('src/*.py', 'src/')")
 ]
 
 
@@ -64,9 +64,10 @@ def claim(
     ctx: typer.Context,
     paths: Paths,
     ttl: Annotated[
-        str | None, typer.Option(help="How long: 30m (default), 2h, 90s; at most 24h")
+        str | None,
+        typer.Option(metavar="DURATION", help="How long: 30m (default), 2h, 90s; at most 24h"),
     ] = None,
-    reason: Annotated[str, typer.Option(help="What you are doing there")] = "",
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="What you are doing there")] = "",
     bridge: BridgeOpt = None,
     name: NameOpt = None,
     project: ProjectOpt = None,
@@ -103,7 +104,7 @@ def release(
     ctx: typer.Context,
     paths: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[PATH...]", help="As claimed; none: all yours in this repository"),
+        typer.Argument(metavar="PATH", help="As claimed; none: all yours in this repository"),
     ] = None,
     everywhere: Annotated[
         bool, typer.Option("--everywhere", help="All your leases, in every repository")
