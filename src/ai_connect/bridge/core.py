@@ -19,6 +19,7 @@ The router is composed of parts, each built with what it needs::
      ├── Forgetting        forgetting.py    an owner or the operator forgets an address (§2.5)
      ├── Retention         retention.py     prunes what --retention-days no longer keeps
      ├── WorkBoard         work.py          each peer's last work status (§11)
+     ├── LeaseDesk         leases.py        advisory file leases (§10)
      └── ErrorBudget       guard.py         too many errors close the connection
 
 A part that will not do what a frame asks raises
@@ -47,6 +48,7 @@ from ai_connect.bridge.events import (
     Disconnected,
     Event,
     FrameReceived,
+    LeasesStored,
     Origin,
     PeersStored,
     PendingLoaded,
@@ -61,6 +63,7 @@ from ai_connect.bridge.events import (
 from ai_connect.bridge.feed import Feed
 from ai_connect.bridge.forgetting import Forgetting
 from ai_connect.bridge.guard import ErrorBudget, Guard
+from ai_connect.bridge.leases import LeaseDesk
 from ai_connect.bridge.queries import Queries
 from ai_connect.bridge.receipts import ReceiptDesk
 from ai_connect.bridge.refusal import Refusal
@@ -80,6 +83,9 @@ from ai_connect.bridge.state import (
 )
 from ai_connect.bridge.store.base import (
     AppendOp,
+    ForgetOp,
+    LeaseDrop,
+    LeaseRecord,
     PeerRecord,
     ProposalRecord,
     PruneOp,
@@ -95,6 +101,8 @@ from ai_connect.protocol import (
     AdminResume,
     AdminSearch,
     AdminStatus,
+    Claim,
+    Claims,
     ClientFrame,
     Error,
     ErrorCode,
@@ -104,6 +112,7 @@ from ai_connect.protocol import (
     Hello,
     History,
     Human,
+    LeaseCheck,
     Peers,
     Ping,
     Pong,
@@ -111,6 +120,7 @@ from ai_connect.protocol import (
     ProposalStatus,
     Propose,
     Receipts,
+    Release,
     Rid,
     Search,
     Status,
@@ -147,6 +157,7 @@ class Router:
         ids: Iterator[str],
         tokens: Iterable[TokenRecord] = (),
         proposals: Iterable[ProposalRecord] = (),
+        leases: Iterable[LeaseRecord] = (),
         works: Iterable[WorkRecord] = (),
     ) -> None:
         self.config = config
@@ -166,6 +177,7 @@ class Router:
         self._retention = Retention(config, registry)
         self._errors = ErrorBudget(config.limits)
         self._work = WorkBoard(registry, feed, works)
+        self._leases = LeaseDesk(config, leases, ids, registry)
 
     # --- introspection (tests, status) -------------------------------------------------
 
@@ -239,18 +251,28 @@ class Router:
                 return self._registration.on_tokens(tokens, now)
             case PeersStored(records, now, works):
                 return self._cluster.on_stored(records, now) + self._work.on_stored(works, now)
+            case LeasesStored(records):
+                self._leases.on_stored(records)
+                return []
             case SessionsElsewhere(sessions, now, nodes):
                 self._registry.nodes = nodes
                 return self._cluster.on_sessions(dict(sessions), now)
-            case Committed(appends, acks, proposals, forgets, upkeep, pruned, now):
+            case Committed(appends, acks, proposals, forgets, upkeep, pruned, now, leases):
                 replies = self._book.committed(proposals, now)  # §8: they follow the commit
+                replies += self._leases.committed(leases)  # §10: so do lease answers
                 replies += self._forgetting.on_committed(forgets)
+                replies += self._leases.forgotten(
+                    p.op.address for p in forgets if isinstance(p.op, ForgetOp)
+                )
                 self._delivery.buried(upkeep)
                 if any(isinstance(p.op, PruneOp) for p in upkeep):
                     self._retention.on_committed(pruned)
                 return self._delivery.on_committed(appends, acks, now) + replies
             case CommitFailed(persists, reason):
                 self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
+                self._leases.failed(
+                    p for p in persists if isinstance(p.op, LeaseRecord | LeaseDrop)
+                )
                 self._delivery.buried(persists)
                 self._forgetting.failed(persists)
                 if any(isinstance(p.op, PruneOp) for p in persists):
@@ -270,6 +292,7 @@ class Router:
                 out = self._retention.on_tick(now)
                 out += self._registration.on_tick(now)
                 out += self._book.tick(now)
+                out += self._leases.tick(now)
                 return out + self._registration.recheck(now)
 
     def _on_frame(
@@ -327,6 +350,8 @@ class Router:
                 return self._forgetting.on_admin_forget(conn, frame, now)
             case Work():
                 return self._work.on_work(conn, frame, now)
+            case Claim() | Release() | Claims() | LeaseCheck():
+                return self._leases.on_request(conn, frame, now)
 
     def _snapshot(self, now: float, rid: Rid | None = None) -> FeedSnapshot:
         """What an observer starts from (§9.1)."""

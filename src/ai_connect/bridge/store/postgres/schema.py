@@ -23,8 +23,8 @@ heartbeat) and ``sessions`` (address PK -> the node holding it and the client's 
 id), written by each node's heartbeat: a session counts as online while its node's
 heartbeat is fresh.
 
-Version 4 adds ``work_status`` (address PK, data: JSON of the status, ts), as SQLite's
-version 5 (docs/protocol.md §11).
+Version 5 adds ``work_status`` (address PK, data: JSON of the status, ts), as SQLite's
+version 6 (docs/protocol.md §11).
 
 Version 3 adds receipts and the person's mark, as SQLite's version 4: ``messages.human``,
 ``messages.receipt``, ``mailbox.delivered``, ``mailbox.shown``, ``mailbox.shown_path``.
@@ -100,12 +100,22 @@ SCHEMA_V3 = (
 (``human``) or whose sender wants receipts (``receipt``); each mailbox entry's marks:
 first delivered to a connection, shown (acked) and by which path."""
 SCHEMA_V4 = (
+    """CREATE TABLE leases (
+        id text PRIMARY KEY, repo text NOT NULL, path text NOT NULL, holder text NOT NULL,
+        reason text NOT NULL, created double precision NOT NULL,
+        expires double precision NOT NULL, ttl double precision NOT NULL,
+        bound boolean NOT NULL
+    )""",
+    'CREATE INDEX leases_by_repo ON leases (repo COLLATE "C", path COLLATE "C")',
+)
+"""Version 4, SQLite's version 5 (issue 15, docs/protocol.md §10): advisory file leases."""
+SCHEMA_V5 = (
     """CREATE TABLE work_status (
         address text PRIMARY KEY, data text NOT NULL, ts double precision NOT NULL
     )""",
 )
-"""Version 4, SQLite's version 5 (docs/protocol.md §11): each peer's last work status."""
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
+"""Version 5, SQLite's version 6 (docs/protocol.md §11): each peer's last work status."""
+MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (

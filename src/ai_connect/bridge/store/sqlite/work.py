@@ -1,6 +1,6 @@
 """The SQL of work status (docs/protocol.md §11), for ``SqliteStore``.
 
-One row per peer address, replaced as a whole by the next status (schema version 5)::
+One row per peer address, replaced as a whole by the next status (schema version 6)::
 
     work_status  address PK, data (JSON of the status fields), ts (when the bridge got it)
 
