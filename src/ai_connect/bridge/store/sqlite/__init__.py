@@ -1,6 +1,6 @@
 """The default store: one SQLite file in WAL mode, written in one transaction per batch.
 
-Schema, version 5 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
+Schema, version 6 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
 database from version ``v`` to ``v + 1``)::
 
     peers     address PK, name, project, first_seen, last_seen, tip, acked

@@ -1,8 +1,11 @@
 """The SQLite schema of :class:`~ai_connect.bridge.store.sqlite.SqliteStore`, and how a
 message row reads back.
 
-Version 5, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
+Version 6, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
 version ``v`` to ``v + 1``. The tables are described in :mod:`ai_connect.bridge.store.sqlite`.
+
+Version 6 (issue 15) adds the ``work_status`` table: each peer's last work status
+(:mod:`ai_connect.bridge.store.sqlite.work`, docs/protocol.md §11).
 
 Version 5 (issue 15) adds the ``leases`` table: advisory file leases
 (:mod:`ai_connect.bridge.store.sqlite.leases`).
