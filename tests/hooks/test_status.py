@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -176,10 +177,7 @@ def test_publishing_off_publishes_nothing_at_all(tmp_path: Path) -> None:
         with runtime_dir() as rt:
             async with bridge() as srv, mcp_server(srv.url, rt, repo) as publisher:
                 settings = hook_settings(rt, srv.url)
-                settings = type(settings)(**{
-                    **{f: getattr(settings, f) for f in settings.__dataclass_fields__},
-                    "env": {**settings.env, "AI_CONNECT_STATUS": "off"},
-                })  # fmt: skip
+                settings = replace(settings, env={**settings.env, "AI_CONNECT_STATUS": "off"})
                 await run_inject(hook("claude", edit(repo, "src/app.py")), settings, Emitted())
                 await publisher.settled(5)
                 assert publisher.frames == 0
@@ -189,10 +187,7 @@ def test_publishing_off_publishes_nothing_at_all(tmp_path: Path) -> None:
             async with bridge() as srv:
                 settings = hook_settings(rt, srv.url)
                 off = {**settings.env, "AI_CONNECT_CONFIG": str(config)}
-                settings = type(settings)(**{
-                    **{f: getattr(settings, f) for f in settings.__dataclass_fields__},
-                    "env": off,
-                })  # fmt: skip
+                settings = replace(settings, env=off)
                 await run_inject(hook("claude", edit(repo, "src/app.py")), settings, Emitted())
                 assert await status_of(srv.url, OWN) is None
 
@@ -219,10 +214,7 @@ def test_a_task_summary_only_when_opted_in_and_redacted(tmp_path: Path) -> None:
                 config.write_text("status:\n  task_summary: true\n")
                 settings = hook_settings(rt, srv.url)
                 env = {**settings.env, "AI_CONNECT_CONFIG": str(config)}
-                settings = type(settings)(**{
-                    **{f: getattr(settings, f) for f in settings.__dataclass_fields__},
-                    "env": env,
-                })  # fmt: skip
+                settings = replace(settings, env=env)
                 await run_inject(hook("claude", data), settings, Emitted())
                 await publisher.settled(5)
                 work = await status_of(srv.url)
