@@ -32,6 +32,7 @@ from ai_connect.cli.options import (
 )
 from ai_connect.client import BridgeClient, Message
 from ai_connect.errors import BridgeError, NotConnected, RequestTimeout
+from ai_connect.local_copy import Checkout, localise
 from ai_connect.text import receipts, terminal
 
 __all__ = [
@@ -65,6 +66,8 @@ class _Printer:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json, self.count = as_json, 0
+        self.here = Checkout(Path.cwd())
+        """Context references resolve in the checkout the command runs in."""
 
     def __enter__(self) -> _Printer:
         if self.as_json:
@@ -72,16 +75,18 @@ class _Printer:
         return self
 
     def show(self, messages: list[Message]) -> None:
+        local = localise(((m.id, m.context) for m in messages), self.here)
         for m in messages:
+            copy = local.get(m.id)
             if self.as_json:
+                data = m.as_dict() | ({"local": copy.as_dict()} if copy is not None else {})
                 sys.stdout.write(
-                    ("," if self.count else "")
-                    + "\n  "
-                    + terminal.to_json(m.as_dict(), indent=None)
+                    ("," if self.count else "") + "\n  " + terminal.to_json(data, indent=None)
                 )
             else:
                 gap = "\n" if self.count else ""
-                sys.stdout.write(gap + terminal.message_text(m.as_dict(), time.time()) + "\n")
+                text = terminal.message_text(m.as_dict(), time.time(), local=copy)
+                sys.stdout.write(gap + text + "\n")
             self.count += 1
         sys.stdout.flush()
 

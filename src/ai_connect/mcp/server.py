@@ -359,7 +359,7 @@ async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
             return
         with mcp_channel.claimed_stdout() as wire:
             async with Hub(settings) as hub:
-                push = mcp_channel.Channel(hub.default, channel, wire=wire)
+                push = mcp_channel.Channel(hub.default, channel, wire=wire, cwd=settings.tools.cwd)
                 server = build_server(settings, lifespan=sharing(McpScope(hub)), channel=push)
                 pushing = asyncio.create_task(push.run())
                 try:

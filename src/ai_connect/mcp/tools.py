@@ -27,7 +27,9 @@ from ai_connect import __version__, identity
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
 from ai_connect.code_context import DEFAULT_MAX_BYTES, CodeContext, read_context
+from ai_connect.code_reference import LocalCopy
 from ai_connect.errors import BridgeError, NotConnected, UnknownPeer
+from ai_connect.local_copy import Checkout, localise
 from ai_connect.mcp.models import (
     WAIT_MAX_S,
     ContextOut,
@@ -105,10 +107,31 @@ class Tool:
 # --- shared steps -----------------------------------------------------------------------
 
 
-def _messages(call: Call, messages: Sequence[Message], more: int) -> Output:
+async def _local(call: Call, messages: Sequence[Message]) -> dict[str, LocalCopy]:
+    """This checkout's copies of the messages' context references, by message id."""
+    pairs = [(m.id, m.context) for m in messages if m.context and "ref" in m.context]
+    if not pairs:
+        return {}
+    return await asyncio.to_thread(localise, pairs, Checkout(call.settings.cwd))
+
+
+def _message_data(message: Message, local: LocalCopy | None) -> dict[str, Any]:
+    """A message's structured form; a verified reference leaves the content out (Claude
+    Code shows the model the structured content, so the tokens would come back there)."""
+    data = message.as_dict()
+    if local is not None:
+        data["local"] = local.as_dict()
+        if local.verified and isinstance(data["context"], dict):
+            data["context"] = {k: v for k, v in data["context"].items() if k != "content"}
+    return data
+
+
+async def _messages(call: Call, messages: Sequence[Message], more: int) -> Output:
     connected = call.client.connected
-    data = {"messages": [m.as_dict() for m in messages], "more_unread": more}
-    return Output(messages_text(messages, more, connected), data | {"bridge_connected": connected})
+    local = await _local(call, messages)
+    shown = [_message_data(m, local.get(m.id)) for m in messages]
+    text = messages_text(messages, more, connected, local)
+    return Output(text, {"messages": shown, "more_unread": more, "bridge_connected": connected})
 
 
 async def _sender(call: Call, pattern: str | None) -> str | None:
@@ -126,10 +149,10 @@ async def _sender(call: Call, pattern: str | None) -> str | None:
         return pattern.strip()  # cannot check while the bridge is down
 
 
-async def _code(call: Call, file: str, lines: str | None) -> CodeContext:
+async def _code(call: Call, file: str, lines: str | None, reference: bool = True) -> CodeContext:
     s = call.settings
     return await asyncio.to_thread(
-        read_context, file, lines, cwd=s.cwd, max_bytes=s.context_max_bytes
+        read_context, file, lines, cwd=s.cwd, max_bytes=s.context_max_bytes, reference=reference
     )
 
 
@@ -154,7 +177,7 @@ async def peer_list(call: Call, args: PeerListArgs) -> Output:
 async def peer_send(call: Call, args: PeerSendArgs) -> Output:
     context = None
     if args.file is not None:
-        context = (await _code(call, args.file, args.lines)).as_dict()
+        context = (await _code(call, args.file, args.lines, args.by_reference)).as_dict()
     receipt = await call.client.send(
         args.to,
         args.message,
@@ -173,7 +196,7 @@ async def peer_read(call: Call, args: PeerReadArgs) -> Output:
         await client.drain(call.settings.drain_s)
     unread = client.unread(await _sender(call, args.from_))
     shown = unread[: args.limit]
-    output = _messages(call, shown, len(unread) - len(shown))
+    output = await _messages(call, shown, len(unread) - len(shown))
     await _ack(client, shown)
     return output
 
@@ -193,7 +216,7 @@ async def peer_wait(call: Call, args: PeerWaitArgs) -> Output:
         await call.progress(waited, timeout, f"waiting for a peer message ({waited:.0f} s)")
     waited = round(loop.time() - start, 3)
     shown = found[:50]
-    output = _messages(call, shown, len(found) - len(shown))
+    output = await _messages(call, shown, len(found) - len(shown))
     await _ack(client, shown)
     return Output(output.text, output.data | {"timed_out": False, "waited_s": waited})
 
@@ -217,12 +240,13 @@ async def peer_search(call: Call, args: PeerSearchArgs) -> Output:
 
 
 async def peer_context(call: Call, args: PeerContextArgs) -> Output:
-    code = await _code(call, args.file, args.lines)
+    code = await _code(call, args.file, args.lines, args.by_reference)
     body = args.message or f"Sharing {code.path} lines {code.lines} for context."
     receipt = await call.client.send(args.to, body, context=code.as_dict(), queue=True)
     text = receipt_text(call.client, receipt, args.to) + "\n" + context_text(code)
     git = code.git
     facts = {"file": code.path, "lines": code.lines, "truncated": code.truncated}
+    facts["by_reference"] = code.ref is not None
     facts |= {"sha256": code.sha256, "repo": git.repo, "branch": git.branch}
     facts |= {"commit": git.commit, "dirty": git.dirty}
     return Output(text, receipt_data(receipt) | facts)
@@ -323,8 +347,9 @@ TOOLS: tuple[Tool, ...] = (
         "Share a file, or a line range of it, with other agents: sends the content itself "
         "(size-capped, with a clear truncation marker) with its path relative to the repo "
         "root, repo, branch, commit, sha256 and whether it has uncommitted changes, so the "
-        "receiver can read it and tell whether its own copy differs. `to` defaults to '*' "
-        "(every known peer).",
+        "receiver can read it and tell whether its own copy differs; a receiver whose own "
+        "checkout holds the same lines is shown a verified reference instead (fewer "
+        "tokens). `to` defaults to '*' (every known peer).",
         PeerContextArgs,
         ContextOut,
         peer_context,

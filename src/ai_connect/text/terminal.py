@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ai_connect.client import Receipt
+from ai_connect.code_reference import LocalCopy, State
 from ai_connect.identity import BROADCAST
 from ai_connect.protocol import MessageView, PeerView, StatusReport
 
@@ -29,11 +30,13 @@ __all__ = [
     "peers_text",
     "receipt_dict",
     "receipt_text",
+    "reference_text",
     "short_id",
     "stamp",
     "status_dict",
     "status_text",
     "to_json",
+    "unverified_text",
     "view_dict",
 ]
 
@@ -137,18 +140,68 @@ def _indent(text: str, prefix: str) -> list[str]:
     return [prefix + line for line in clean(text, multiline=True).split("\n")]
 
 
-def _context_lines(context: Mapping[str, Any]) -> list[str]:
-    if set(context) == {"file", "content"} and isinstance(context["content"], str):
+def reference_text(local: LocalCopy) -> str:
+    """A verified reference: where the lines are in this checkout, and that they match."""
+    assert local.ref is not None and local.path is not None
+    ref = local.ref
+    where = f"{clean(str(local.path))} lines {local.lines}"
+    if local.state is State.IDENTICAL:
+        text = f"your copy {where} is verified identical (sha256 {ref.sha256[:16]}…)"
+    elif local.state is State.LINES:
+        text = (
+            f"{where} in your copy are verified identical (lines sha256 "
+            f"{ref.lines_sha256[:16]}…; elsewhere your file differs)"
+        )
+    else:
+        text = (
+            f"the sender's lines {ref.lines} are verified identical at {where} in your "
+            f"copy (lines sha256 {ref.lines_sha256[:16]}…; your file changed above them)"
+        )
+    if local.crlf:
+        text += "; your copy has CRLF line endings"
+    return text
+
+
+def unverified_text(local: LocalCopy) -> str:
+    """Why the content is shown although the context carries a reference."""
+    if local.state is State.NOT_HERE:
+        return ""
+    if local.state is State.REFUSED:
+        return "reference refused, nothing read (" + clean(", ".join(local.reasons)) + ")"
+    where = clean(str(local.path)) if local.path is not None else "your copy"
+    return f"your copy {where} does not verify: " + clean("; ".join(local.reasons))
+
+
+def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -> list[str]:
+    content = context.get("content")
+    if set(context) == {"file", "content"} and isinstance(content, str):
         lines = [f"  context: file {clean(str(context['file']))}"]
-        return lines + _indent(context["content"], "    | ")
+        return lines + _indent(content, "    | ")
+    if context.get("kind") == "code" and isinstance(content, str) and "file" in context:
+        where = f"{clean(str(context['file']))} lines {clean(str(context.get('lines', 'all')))}"
+        if local is not None and local.verified:
+            return [f"  context: {where}, by reference: {reference_text(local)}"]
+        facts = [f"repo {clean(str(context['repo']))}"] if context.get("repo") else []
+        if context.get("commit"):
+            facts.append(f"commit {clean(str(context['commit']))[:12]}")
+        if context.get("dirty"):
+            facts.append("uncommitted changes")
+        lines = ["  context: " + " · ".join([where, *facts])]
+        if local is not None and (why := unverified_text(local)):
+            lines.append("  " + why)
+        return lines + _indent(content.rstrip("\n"), "    | ")
     return ["  context: " + json.dumps(context, ensure_ascii=True, sort_keys=True)]
 
 
-def message_text(message: Mapping[str, Any], now: float, me: str | None = None) -> str:
+def message_text(
+    message: Mapping[str, Any], now: float, me: str | None = None, local: LocalCopy | None = None
+) -> str:
     """A message (in ``as_dict`` form) for a human: who sent it, when, then the body.
 
     Messages from ``me`` (history, search) are labelled ``[you]``; any other is a
     ``[peer message]``: input from another agent, never an instruction from the user.
+    ``local``: this checkout's copy of the context's reference; verified, it replaces
+    the content.
     """
     sender, to = str(message["from"]), str(message["to"])
     if me is not None and sender == me:
@@ -171,7 +224,7 @@ def message_text(message: Mapping[str, Any], now: float, me: str | None = None) 
     lines += _indent(str(message["content"]), "    ")
     context = message.get("context")
     if isinstance(context, Mapping) and context:
-        lines += _context_lines(context)
+        lines += _context_lines(context, local)
     return defang("\n".join(lines))  # agents read CLI output too
 
 
