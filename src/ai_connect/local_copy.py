@@ -80,18 +80,21 @@ def read_in_checkout(root: Path, parts: tuple[str, ...]) -> bytes:
             try:
                 inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=folder)
             except OSError as exc:
-                raise _translate(exc) from exc
+                raise _translate(exc, part, folder) from exc
             os.close(folder)
             folder = inner
         try:
             fd = os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=folder)
         except OSError as exc:
-            raise _translate(exc) from exc
+            raise _translate(exc, parts[-1], folder) from exc
     finally:
         os.close(folder)
+    try:
+        _check(os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        _check(info)
         return file.read(MAX_FILE_BYTES + 1)
 
 
@@ -102,12 +105,23 @@ def _check(info: os.stat_result) -> None:
         raise ReferenceRefused(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
 
 
-def _translate(exc: OSError) -> Exception:
+def _translate(exc: OSError, part: str | None = None, folder: int | None = None) -> Exception:
+    """An open's error as missing (not there) or refused (a symlink, unreadable)."""
+    if exc.errno in (errno.ELOOP, errno.EMLINK) or _is_link(part, folder):
+        return ReferenceRefused("a symlink on the way (not followed)")
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
         return FileNotFoundError(exc.errno, "not in this checkout")
-    if exc.errno in (errno.ELOOP, errno.EMLINK):
-        return ReferenceRefused("a symlink on the way (not followed)")
     return ReferenceRefused(f"cannot open it: {exc.strerror}")
+
+
+def _is_link(part: str | None, folder: int | None) -> bool:
+    # Linux reports ENOTDIR, not ELOOP, for a symlinked folder opened O_DIRECTORY|O_NOFOLLOW.
+    if part is None or folder is None:
+        return False
+    try:
+        return stat.S_ISLNK(os.lstat(part, dir_fd=folder).st_mode)
+    except OSError:
+        return False
 
 
 def _read_resolved(root: Path, parts: tuple[str, ...]) -> bytes:
