@@ -44,3 +44,21 @@ def test_the_protocol_offers_the_same_error_codes() -> None:
     """protocol.ErrorCode is errors.ErrorCode: one list of codes."""
     assert protocol.ErrorCode is errors.ErrorCode
     assert str(ErrorCode.UNKNOWN_PEER) == "unknown_peer"
+
+
+def test_each_surface_gets_its_own_hint_for_a_refusal() -> None:
+    """A refusal's hint is the CLI's command for a shell and the MCP tool for an agent;
+    codes without a surface hint keep the bridge's."""
+    unknown = RequestRejected(ErrorCode.UNKNOWN_PROPOSAL, "no proposal has the id 'p'", "list")
+    assert "ai-connect consensus list" in unknown.hint_for("cli")
+    assert "consensus_list" in unknown.hint_for("agent")
+    closed = RequestRejected(ErrorCode.PROPOSAL_CLOSED, "closed", "look")
+    closed.facts["proposal"] = "prop-1"
+    assert "'ai-connect consensus status prop-1'" in closed.hint_for("cli")
+    peer = UnknownPeer(ErrorCode.UNKNOWN_PEER, "no known peer matches 'bop'", "x", ["bob (w)"])
+    assert (
+        peer.hint_for("cli") == "did you mean bob (w)? ('ai-connect peers' lists the known peers)"
+    )
+    assert peer.hint_for("agent") == "Call peer_list to see who is known; candidates: bob (w)."
+    other = RequestRejected(ErrorCode.BODY_TOO_LARGE, "too large", "send less")
+    assert other.hint_for("cli") == other.hint_for("agent") == "send less"

@@ -227,3 +227,15 @@ def test_candidates_are_bounded() -> None:
 def test_broadcast_is_a_star() -> None:
     """The broadcast target is '*'."""
     assert BROADCAST == "*"
+
+
+def test_a_typo_of_a_bare_name_suggests_the_peer() -> None:
+    """'alcie' and 'bop' are close to the names alice and bob, not to whole addresses:
+    the error lists them as candidates."""
+    known = ["alice (ai-connect)", "bob (webshop)", "carol (x)"]
+    with pytest.raises(UnknownPeer) as typo:
+        resolve("alcie", known)
+    assert typo.value.candidates == ("alice (ai-connect)",)
+    with pytest.raises(UnknownPeer) as typo:
+        resolve("bop", known)
+    assert typo.value.candidates == ("bob (webshop)",)

@@ -8,6 +8,7 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       port: 9999
       url: wss://bridge.example:9999   # instead of host/port; wins over them
       token: ...            # sent in hello when the bridge requires auth
+      token_file: ~/.config/ai-connect/token   # or: read it from this file (mode 0600)
       ca: ~/bridge-ca.pem   # wss://: verify the bridge with this CA (AI_CONNECT_CA)
       fingerprint: AB:CD:…  # wss://: or pin its certificate (AI_CONNECT_FINGERPRINT)
     peer:
@@ -25,19 +26,34 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       tls_key: /etc/ai-connect/key.pem
       auth: false           # true: require tokens even before one exists
       ui: false             # true: serve the web dashboard at /ui/ (ai-connect bridge --ui)
+    mcp:                    # ai-connect mcp --transport http (the original's keys)
+      host: 127.0.0.1
+      port: 9998
     logging:                # the log files of ai-connect bridge and ai-connect mcp
       max_megabytes: 10     # rotate a log file at this size (the original's key)
       backup_count: 5       # rotated files kept beside it
+
+The token: ``--token`` (seen by every local user in the process list: ai-connect warns),
+``--token-file FILE``, ``AI_CONNECT_TOKEN``, ``AI_CONNECT_TOKEN_FILE``, ``bridge.token``
+or ``bridge.token_file``, the first that is set; a token file holds the token on its
+first line.
+
+A key that nothing reads is warned about once per process, with the key it most likely
+meant (``warning: config file …: nothing reads 'bridge.hots' (did you mean bridge.host?)``).
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import socket
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 import yaml
@@ -46,6 +62,7 @@ from ai_connect.errors import ConfigError
 from ai_connect.identity import detect_project
 
 __all__ = [
+    "DEFAULT_MCP_PORT",
     "DEFAULT_PORT",
     "KNOWN_KEYS",
     "BridgeSettings",
@@ -57,13 +74,23 @@ __all__ = [
     "config_path",
     "default_db_path",
     "explain_client",
+    "key_warnings",
+    "load_config",
     "load_file",
     "log_settings",
+    "mcp_address",
     "normalise_url",
+    "read_token_file",
     "unknown_keys",
 ]
 
+log = logging.getLogger("ai_connect.config")
+
 DEFAULT_PORT = 9999
+DEFAULT_MCP_PORT = 9998
+"""``ai-connect mcp --transport http`` listens here (the original's ``mcp.port``)."""
+
+log = logging.getLogger("ai_connect.config")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +140,7 @@ def default_db_path() -> Path:
 
 
 KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "bridge": frozenset({"host", "port", "url", "token", "ca", "fingerprint"}),
+    "bridge": frozenset({"host", "port", "url", "token", "token_file", "ca", "fingerprint"}),
     "peer": frozenset({"name", "project", "auto_connect"}),
     "server": frozenset(
         {
@@ -130,6 +157,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "logging": frozenset({"max_megabytes", "backup_count"}),
+    "mcp": frozenset({"host", "port"}),
 }
 """Every key the config file may hold, by section (the module docstring says what each does)."""
 
@@ -144,6 +172,60 @@ def unknown_keys(data: Mapping[str, Any]) -> list[str]:
         elif isinstance(value, dict):
             found += [f"{section}.{key}" for key in value if str(key) not in known]
     return found
+
+
+def _guess(key: str) -> str | None:
+    """The known key a misspelt ``section`` or ``section.key`` most likely means."""
+    section, _, name = key.partition(".")
+    every = [f"{s}.{k}" for s, keys in KNOWN_KEYS.items() for k in sorted(keys)]
+    if not name:  # a whole section: a misspelt section, or a key put at the top
+        close = difflib.get_close_matches(section, list(KNOWN_KEYS), n=1, cutoff=0.6)
+        if close:
+            return close[0]
+        tops = [k for k in every if k.endswith("." + section)]
+        return tops[0] if tops else None
+    same = [f"{section}.{k}" for k in sorted(KNOWN_KEYS[section])]
+    close = difflib.get_close_matches(key, same, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    elsewhere = [k for k in every if k.endswith("." + name)]
+    return elsewhere[0] if elsewhere else None
+
+
+def key_warnings(data: Mapping[str, Any], path: Path) -> list[str]:
+    """One line per key of the config file that nothing reads, with the likeliest meant."""
+    lines = []
+    for key in unknown_keys(data):
+        guess = _guess(key)
+        meant = f" (did you mean {guess}?)" if guess else ""
+        lines.append(
+            f"warning: config file {path}: nothing reads '{key}'{meant}; "
+            "correct or remove it (the keys: README, Configuration)"
+        )
+    return lines
+
+
+_warned: set[str] = set()
+"""Warnings already logged by this process: each once, however often the file is read."""
+
+
+def _warn_once(text: str) -> None:
+    if text not in _warned:
+        _warned.add(text)
+        log.warning("%s", text)
+
+
+def load_config(env: Mapping[str, str] | None = None) -> tuple[Path, dict[str, Any]]:
+    """The config file's path and contents; warns (once) of keys that nothing reads.
+
+    An ``AI_CONNECT_CONFIG`` naming a missing file is no config, silently: tests and
+    services point it at nothing on purpose (``ai-connect doctor`` flags it)."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    data = load_file(path)
+    for line in key_warnings(data, path):
+        _warn_once(line)
+    return path, data
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -195,16 +277,35 @@ def _number(value: Any, where: str) -> float:
 
 
 def normalise_url(url: str) -> str:
-    """``host:port`` or ``ws(s)://host:port``; anything else is a ConfigError."""
+    """``host[:port]`` or ``ws(s)://host[:port][/path]``; anything else is a ConfigError.
+
+    A URL without a port gets the bridge's, :data:`DEFAULT_PORT` (not the scheme's 80 or
+    443): ``ws://mini`` is ``ws://mini:9999``.
+    """
     url = url.strip()
     if "://" not in url:
         url = f"ws://{url}"
-    scheme = url.split("://", 1)[0].lower()
-    if scheme not in ("ws", "wss") or not url.split("://", 1)[1]:
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() not in ("ws", "wss") or not rest:
         raise ConfigError(
             f"bridge URL {url!r} is not a WebSocket URL; use ws://HOST:PORT or wss://HOST:PORT"
         )
-    return url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(
+            f"bridge URL {url!r} has no valid port ({exc}); use ws://HOST:PORT with a port "
+            f"number 1-65535, or leave it out for {DEFAULT_PORT}"
+        ) from exc
+    if not parts.hostname:
+        raise ConfigError(f"bridge URL {url!r} names no host; use ws://HOST:PORT")
+    if port == 0:
+        raise ConfigError(f"bridge URL {url!r} has port 0; use a port number 1-65535")
+    if port is None:
+        netloc = parts.netloc.rstrip(":")  # "ws://host:" has an empty port
+        parts = parts._replace(netloc=f"{netloc}:{DEFAULT_PORT}")
+    return urlunsplit(parts._replace(scheme=scheme.lower()))
 
 
 def _host_url(host: str, port: int) -> str:
@@ -232,12 +333,70 @@ def _pick(
     return Sourced(default, default_source)
 
 
+def read_token_file(path: str | Path) -> str:
+    """The token in ``path`` (its first line, stripped); ConfigError if there is none.
+
+    A file other local users may read is used, with a warning saying how to fix it.
+    """
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the token file {file}: {exc.strerror}; put the token on its "
+            f"first line and make it private (chmod 600 {file})"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the token file {file} is not text; it should hold the token") from exc
+    lines = text.strip().splitlines()
+    if not lines or not lines[0].strip():
+        raise ConfigError(f"the token file {file} is empty; put the token on its first line")
+    _warn_if_readable(file)
+    return lines[0].strip()
+
+
+def _warn_if_readable(path: Path) -> None:
+    """Warns when other local users may read ``path``, which holds the auth token."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        log.warning(
+            "%s holds the auth token and other local users may read it (mode %o): chmod 600 %s",
+            path, mode, path,
+        )  # fmt: skip
+
+
+def _token(
+    token: str | None, token_file: str | None, env: Mapping[str, str], bridge: Mapping[str, Any]
+) -> Sourced:
+    """The token and where it came from: flag > env > file, a token before a token file."""
+    if token and token_file:
+        raise ConfigError("give the token once: --token or --token-file, not both")
+    for value, source, is_file in (
+        (token, "flag --token", False),
+        (token_file, "flag --token-file", True),
+        (env.get("AI_CONNECT_TOKEN"), "env AI_CONNECT_TOKEN", False),
+        (env.get("AI_CONNECT_TOKEN_FILE"), "env AI_CONNECT_TOKEN_FILE", True),
+        (bridge.get("token"), "file bridge.token", False),
+        (bridge.get("token_file"), "file bridge.token_file", True),
+    ):
+        if value is None or value == "":
+            continue
+        if is_file:
+            return Sourced(read_token_file(str(value)), f"{source} {value}")
+        return Sourced(value, source)
+    return Sourced(None, "not set")
+
+
 def explain_client(
     *,
     url: str | None = None,
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,
+    token_file: str | None = None,
     ca: str | None = None,
     fingerprint: str | None = None,
     cwd: Path | None = None,
@@ -246,8 +405,7 @@ def explain_client(
     """What a client's settings resolve to, each with its source: flag > env > file >
     default. The ``url`` entry is already normalised; ``token`` is the token itself."""
     env = os.environ if env is None else env
-    path = config_path(env)
-    data = load_file(path)
+    path, data = load_config(env)
     bridge, peer = _section(data, "bridge", path), _section(data, "peer", path)
     found = {
         "url": _pick(
@@ -287,12 +445,14 @@ def explain_client(
         found["project"] = Sourced(
             detect_project(cwd or Path.cwd()), "default (git root, else folder, of the cwd)"
         )
+    found["token"] = _token(token, token_file, env, bridge)
+    if found["token"].source == "file bridge.token":
+        _warn_if_readable(path)
     for key, flag, var in (
-        ("token", "--token", "AI_CONNECT_TOKEN"),
         ("ca", "--ca", "AI_CONNECT_CA"),
         ("fingerprint", "--fingerprint", "AI_CONNECT_FINGERPRINT"),
     ):
-        given = {"token": token, "ca": ca, "fingerprint": fingerprint}[key]
+        given = {"ca": ca, "fingerprint": fingerprint}[key]
         found[key] = _pick(
             (
                 (given, f"flag {flag}"),
@@ -315,6 +475,7 @@ def client_settings(
     fingerprint: str | None = None,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    token_file: str | None = None,
 ) -> ClientSettings:
     """Resolves what a client needs: flag > environment > config file > default."""
     found = explain_client(
@@ -322,6 +483,7 @@ def client_settings(
         name=name,
         project=project,
         token=token,
+        token_file=token_file,
         ca=ca,
         fingerprint=fingerprint,
         cwd=cwd,
@@ -354,8 +516,7 @@ def bridge_settings(
 ) -> BridgeSettings:
     """Resolves the bridge process's settings: flag > environment > config > default."""
     env = os.environ if env is None else env
-    path = config_path(env)
-    data = load_file(path)
+    path, data = load_config(env)
     server, bridge = _section(data, "server", path), _section(data, "bridge", path)
     host = host or env.get("AI_CONNECT_HOST") or str(server.get("host") or "127.0.0.1")
     if port is None:
@@ -393,8 +554,8 @@ def bridge_settings(
 def log_settings(env: Mapping[str, str] | None = None) -> LogSettings:
     """The rotation of the log files: the config file's ``logging:`` section, else defaults."""
     env = os.environ if env is None else env
-    path = config_path(env)
-    section = _section(load_file(path), "logging", path)
+    path, data = load_config(env)
+    section = _section(data, "logging", path)
     default = LogSettings()
     megabytes = section.get("max_megabytes")
     max_bytes = default.max_bytes
@@ -406,3 +567,16 @@ def log_settings(env: Mapping[str, str] | None = None) -> LogSettings:
             f"logging.backup_count in {path} must be a whole number 0 or more, not {count!r}"
         )
     return LogSettings(max_bytes, count)
+
+
+def mcp_address(
+    host: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None
+) -> tuple[str, int]:
+    """Where ``ai-connect mcp --transport http`` listens: flag > the config file's ``mcp:``
+    section (the original's ``mcp.host``, ``mcp.port``) > 127.0.0.1:9998."""
+    path, data = load_config(env)
+    section = _section(data, "mcp", path)
+    host = host or str(section.get("host") or "127.0.0.1")
+    if port is None:
+        port = _port(section.get("port", DEFAULT_MCP_PORT), f"mcp.port in {path}")
+    return host, port

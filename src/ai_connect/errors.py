@@ -14,6 +14,7 @@ Every message says what happened and what to do about it::
      ├── RequestRejected        the bridge answered with an error frame (code, hint,
      │    │                     candidates): RequestRejected.from_frame
      │    └── UnknownPeer       the target names nobody (or several)
+     ├── UnknownMessage         a message id (reply_to) names no message you can see
      ├── StoreError             the storage backend failed
      └── ServiceError           systemd (systemctl, journalctl) is missing or refused
 
@@ -28,14 +29,15 @@ codes still reach an older client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ai_connect.protocol import Error
 
 __all__ = [
+    "SURFACE_HINTS",
     "BridgeError",
     "ConfigError",
     "ErrorCode",
@@ -48,7 +50,9 @@ __all__ = [
     "RequestTimeout",
     "ServiceError",
     "StoreError",
+    "Surface",
     "TlsError",
+    "UnknownMessage",
     "UnknownPeer",
 ]
 
@@ -83,8 +87,40 @@ class ErrorCode(StrEnum):
     PROPOSAL_CLOSED = "proposal_closed"
 
 
+Surface = Literal["cli", "agent"]
+"""Who reads an error: a person at a shell (``ai-connect …`` commands) or an agent (MCP
+tool names). Each gets what to do next in its own words."""
+
+SURFACE_HINTS: Mapping[str, Mapping[Surface, str]] = {
+    ErrorCode.UNKNOWN_PEER: {
+        "cli": "'ai-connect peers' lists the known peers",
+        "agent": "Call peer_list to see who is known.",
+    },
+    ErrorCode.UNKNOWN_PROPOSAL: {
+        "cli": "'ai-connect consensus list' shows your proposals with their ids",
+        "agent": "Call consensus_list to find its id.",
+    },
+    ErrorCode.PROPOSAL_CLOSED: {
+        "cli": "'ai-connect consensus status {proposal}' shows how it ended; propose again "
+        "to reopen the question",
+        "agent": "Call consensus_status to see how it ended; consensus_propose again to "
+        "reopen the question.",
+    },
+    ErrorCode.NOT_PARTICIPANT: {
+        "cli": "'ai-connect consensus list' shows the proposals you are asked in",
+        "agent": "Call consensus_list to see the proposals you are asked in.",
+    },
+}
+"""What to do next after a refusal with this code, per surface: it replaces the bridge's
+own hint, which names no surface's commands (``{proposal}``: the proposal asked about)."""
+
+
 class BridgeError(Exception):
     """Root of every error ai-connect raises on purpose."""
+
+    def hint_for(self, surface: Surface) -> str:
+        """What to do next, in ``surface``'s words ("" when the message says it already)."""
+        return ""
 
 
 class ConfigError(BridgeError):
@@ -141,7 +177,9 @@ class RequestRejected(BridgeError):
 
     ``code`` is the frame's code (an :class:`ErrorCode` value, or a newer bridge's code we
     do not know), ``hint`` says what to do, ``candidates`` lists the addresses a peer
-    target could have meant (empty for every other refusal).
+    target could have meant (empty for every other refusal). ``facts`` are what a surface
+    knew when the error passed it (``proposal``: the id asked about), for
+    :meth:`hint_for` to fill into its words.
     """
 
     def __init__(
@@ -152,6 +190,21 @@ class RequestRejected(BridgeError):
         self.message = message
         self.hint = hint
         self.candidates = tuple(candidates)
+        self.facts: dict[str, Any] = {}
+
+    def hint_for(self, surface: Surface) -> str:
+        """The surface's own hint for this code (with "did you mean" candidates for a peer
+        that names nobody), else the bridge's."""
+        own = SURFACE_HINTS.get(self.code, {}).get(surface)
+        if own is None:
+            return self.hint
+        own = own.format_map({"proposal": "PROPOSAL", **self.facts})
+        if self.code == ErrorCode.UNKNOWN_PEER and self.candidates:
+            names = ", ".join(self.candidates)
+            if surface == "cli":
+                return f"did you mean {names}? ({own})"
+            return f"{own.rstrip('.')}; candidates: {names}."
+        return own
 
     @classmethod
     def from_frame(cls, frame: Error) -> RequestRejected:
@@ -167,6 +220,15 @@ class UnknownPeer(RequestRejected):
 
 
 _PEER_CODES = frozenset({ErrorCode.UNKNOWN_PEER, ErrorCode.AMBIGUOUS_PEER})
+
+
+class UnknownMessage(BridgeError):
+    """A message id given (``--reply-to``, ``reply_to``) names no message the sender can
+    see, or several (``candidates``)."""
+
+    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 class StoreError(BridgeError):

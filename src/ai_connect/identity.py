@@ -93,9 +93,17 @@ def resolve(target: str, known: Collection[str]) -> str:
                 tuple(matches),
             )
     close = difflib.get_close_matches(target, list(known), n=5, cutoff=0.4)
+    # A typo of a bare name ("alcie", "bop") is close to the name, not to the address.
+    by_name: dict[str, list[str]] = {}
+    for address in known:
+        by_name.setdefault(_base_name(address).casefold(), []).append(address)
+    typed = _base_name(target).casefold()
+    near = difflib.get_close_matches(typed, list(by_name), n=5, cutoff=0.6)
     names = {a for a in known if _base_name(a).casefold().startswith(folded[:3])}
+    names |= {a for name in near for a in by_name[name]}
     candidates = tuple(sorted(set(close) | names))[:10]
-    hint = "call peers to list the known peers"
+    # Surfaces put their own command here (errors.SURFACE_HINTS): 'peers' is the request.
+    hint = "list the known peers (the 'peers' request)"
     if candidates:
         hint = f"did you mean {', '.join(candidates)}? ({hint})"
     raise UnknownPeer(ErrorCode.UNKNOWN_PEER, f"no known peer matches {target!r}", hint, candidates)

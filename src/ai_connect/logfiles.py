@@ -7,7 +7,9 @@ unless ``--log-file`` names another file or ``-`` (stderr only). Files rotate at
 AI-Connect's keys, :func:`ai_connect.config.log_settings`). Several processes may share
 one file (every stdio MCP server writes ``mcp.log``): concurrent-log-handler locks around
 each write and each rotation, so none of them loses or garbles a line. Files are created
-0600 in a 0700 folder: they name peers and addresses.
+0600 in a 0700 folder: they name peers and addresses. Every line is written through
+:class:`NeutralFormatter`: a peer's name in a log line goes through the one neutraliser
+of peer text, so ``ai-connect logs`` (or ``tail``) cannot be steered by it.
 """
 
 from __future__ import annotations
@@ -21,12 +23,33 @@ from concurrent_log_handler import ConcurrentRotatingFileHandler
 
 from ai_connect.config import LogSettings
 from ai_connect.errors import ConfigError
+from ai_connect.text.neutral import neutralise
 
-__all__ = ["FORMAT", "LOG_KINDS", "default_log_file", "file_handler", "resolve_log_file"]
+__all__ = [
+    "FORMAT",
+    "LOG_KINDS",
+    "NeutralFormatter",
+    "default_log_file",
+    "file_handler",
+    "resolve_log_file",
+]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 LOG_KINDS = ("bridge", "mcp")
 NO_FILE = "-"
+
+
+class NeutralFormatter(logging.Formatter):
+    """Formats a record with its message neutralised (one line: a message that holds a
+    peer's name can neither start a forged log line nor carry a terminal escape);
+    tracebacks stay as they are."""
+
+    def __init__(self, fmt: str = FORMAT) -> None:
+        super().__init__(fmt)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = neutralise(record.message)
+        return super().formatMessage(record)
 
 
 def default_log_file(kind: str) -> Path:
@@ -59,5 +82,5 @@ def file_handler(path: Path, rotation: LogSettings) -> logging.Handler:
             f"cannot write the log file {path}: {exc.strerror or exc}; choose another with "
             "--log-file FILE, or --log-file - for stderr only"
         ) from exc
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(NeutralFormatter())
     return handler

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ai_connect.agent_setup.apply import backup_folder, backups_of
 from ai_connect.agent_setup.clients import CLIENT_ENV, advisor_skill
 from ai_connect.cli import main
 
@@ -25,6 +26,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / ".git").mkdir(parents=True)
     monkeypatch.chdir(root)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return root
 
 
@@ -116,8 +118,9 @@ def test_claude_merge_keeps_every_key_and_uninstall_restores_bytes(project: Path
     assert commands(settings, "PostToolUse") == ["npm run fmt", HOOK]
     assert commands(settings, "Stop") == ["notify-send done", WAIT]
     assert set(load(project / ".mcp.json")["mcpServers"]) == {"db", "ai-connect"}
-    backups = list(claude.glob("settings.json.bak-*"))
+    backups = backups_of(claude / "settings.json", backup_folder())
     assert [b.read_text() for b in backups] == [original]
+    assert not [p for p in project.rglob("*") if ".bak-" in p.name]
     code, out = setup("claude-code", "--uninstall")
     assert code == 0 and "restored" in out
     assert (claude / "settings.json").read_text() == original
@@ -276,7 +279,7 @@ def test_codex_on_an_empty_project_round_trips(project: Path) -> None:
     setup("codex")
     assert tomllib.loads((project / ".codex" / "config.toml").read_text())["mcp_servers"]
     setup("codex", "--uninstall")
-    assert snapshot(project) == {k: v for k, v in snapshot(project).items() if ".bak-" in k}
+    assert snapshot(project) == {}
 
 
 def test_gemini_settings_get_server_and_millisecond_hooks(project: Path) -> None:
@@ -342,3 +345,79 @@ def test_unknown_client_and_both_scopes_are_usage_errors(project: Path) -> None:
     """A wrong client name or --project with --user exits 2 (usage)."""
     assert main(["setup", "emacs"]) == 2
     assert main(["setup", "codex", "--user", "--project"]) == 2
+
+
+# --- backups: private, outside the project (issue 11, item 7) ----------------------------
+
+
+def test_backups_keep_the_originals_mode_and_live_outside_the_project(
+    project: Path, tmp_path: Path
+) -> None:
+    """A 0600 settings file's backup is 0600, in a 0700 folder under the XDG state dir;
+    setup says where; uninstall leaves no .bak-* anywhere in the project."""
+    import stat
+
+    settings = project / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"env": {"SECRET": "1"}}\n')
+    settings.chmod(0o600)
+    servers = project / ".mcp.json"
+    servers.write_text('{"mcpServers": {}}\n')
+    servers.chmod(0o644)
+    code, out = setup("claude-code")
+    assert code == 0
+    folder = tmp_path / "state" / "ai-connect" / "backups"
+    assert backup_folder() == folder
+    [backup] = backups_of(settings, folder)
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backups_of(servers, folder)[0].stat().st_mode) == 0o644
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert project not in backup.parents
+    assert f"(backup: {backup})" in out and str(folder) in out
+    code, out = setup("claude-code", "--uninstall")
+    assert code == 0 and settings.read_text() == '{"env": {"SECRET": "1"}}\n'
+    assert not [p for p in project.rglob("*") if ".bak-" in p.name]
+
+
+def test_backups_an_older_setup_left_in_the_project_move_out(project: Path) -> None:
+    """FILE.bak-<time> beside a file (older ai-connect) moves to the backup folder, mode
+    kept, and still serves the uninstall; another program's .bak stays."""
+    import stat
+
+    settings = project / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    original = '{"env": {"A": "1"}}\n'
+    old = settings.with_name("settings.json.bak-20261101-101010")
+    old.write_text(original)
+    old.chmod(0o600)
+    foreign = settings.with_name("settings.json.bak-mine")
+    foreign.write_text("keep me")
+    settings.write_text(original)
+    code, out = setup("claude-code")
+    assert code == 0 and "moved 1 backup" in out
+    assert setup("claude-code", "--uninstall")[0] == 0
+    assert not old.exists() and foreign.read_text() == "keep me"
+    moved = [b for b in backups_of(settings, backup_folder()) if b.name == old.name]
+    assert [b.read_text() for b in moved] == [original]
+    assert stat.S_IMODE(moved[0].stat().st_mode) == 0o600
+    assert settings.read_text() == original
+
+
+# --- first contact: --dry-run words, --dir ------------------------------------------------
+
+
+def test_dry_run_says_would_create_never_created(project: Path) -> None:
+    """--dry-run names what it would do ("would create"), not what it did not do."""
+    code, out = setup("claude-code", "--dry-run")
+    listed = [line.split() for line in out.splitlines() if line.startswith("  ")]
+    assert code == 0 and listed
+    assert all(words[0] != "created" for words in listed), out
+    assert any(words[:2] == ["would", "create"] for words in listed), out
+
+
+def test_setup_dir_must_exist(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt --dir is a usage error (exit 2) and creates no folder."""
+    typo = project.parent / "porj"
+    code, _ = setup("vscode", "--dir", str(typo))
+    assert code == 2 and not typo.exists()
+    assert "does not exist" in capsys.readouterr().err

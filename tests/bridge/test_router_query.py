@@ -8,7 +8,15 @@ from typing import Any
 from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.core import CLOSE_AUTH
 from ai_connect.bridge.events import QueryHistory, TokensChanged
-from ai_connect.protocol import ErrorCode, PeerList, Presence, StatusReport, Welcome
+from ai_connect.protocol import (
+    PROTOCOL_VERSION,
+    Accepted,
+    ErrorCode,
+    PeerList,
+    Presence,
+    StatusReport,
+    Welcome,
+)
 
 from .helpers import START, Bridge, addr, closes, delivers, errors, frames, one, pair, persists
 
@@ -93,3 +101,22 @@ def test_attach_true_and_mode_attach_are_the_same() -> None:
     actions = bridge.hello(2, "Alice", session="s1", mode="attach")
     assert one(Welcome, actions, 2).address == ALICE
     assert bridge.router.online == {ALICE: 1}
+
+
+def test_refused_hellos_and_refused_queries_store_no_peer() -> None:
+    """A refused hello, and a query connection refused admin_status, persist nothing; a
+    broadcast afterwards stores mail only for the real peers (issue 11 item 14)."""
+    bridge = Bridge()
+    refused = bridge.hello(1, "Old", protocol=PROTOCOL_VERSION + 1)
+    assert errors(refused, 1)[0].code == ErrorCode.PROTOCOL_VERSION
+    assert persists(refused) == []
+    bridge.connect(2)
+    assert query(bridge, 2, "Asker") == addr("Asker")
+    asked = bridge.frame(2, type="admin_status", rid="a")
+    assert errors(asked, 2)[0].code == ErrorCode.FORBIDDEN and persists(asked) == []
+    bridge.join(3, "Bob")
+    bridge.join(4, "Carol")
+    bridge.disconnect(4)
+    bridge.send(3, "*", "to everyone")
+    accepted = one(Accepted, bridge.settle(), 3)
+    assert accepted.recipients == [addr("Carol")]

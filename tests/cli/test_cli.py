@@ -25,6 +25,7 @@ import pytest
 
 from ai_connect import cli
 from ai_connect.client import BridgeClient, Message
+from ai_connect.errors import NotConnected
 from ai_connect.protocol import Presence
 from tests.support.bridge import ThreadedBridge
 from tests.support.inprocess import CLIENT_OPTIONS, serving, unserved_url
@@ -162,12 +163,15 @@ def test_send_to_an_online_peer_reports_live_delivery(
 def test_send_reads_the_message_from_stdin_and_attaches_context(
     url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """MESSAGE '-' reads stdin; --context-file, --thread and --reply-to reach the recipient."""
-    register(url, "bob")
+    """MESSAGE '-' reads stdin; --context-file, --thread and --reply-to (as read shows the
+    id) reach the recipient, the reply with the whole id."""
+    register(url, "bob", "alice")
+    [question] = send_all(url, "bob", "alice", ["a question"])
     notes = tmp_path / "notes.py"
     notes.write_text("print('hi')\n", encoding="utf-8")
     monkeypatch.setattr("sys.stdin", io.StringIO("from stdin\nline two"))
-    argv = ["send", "bob", "-", "--thread", "t1", "--reply-to", "m0", "--context-file", str(notes)]
+    short = question[-8:]
+    argv = ["send", "bob", "-", "--thread", "t1", "--reply-to", short, "--context-file", str(notes)]
     code, out, err = cli_run(capsys, *argv, "--json", *as_(url, "alice"))
     assert (code, err) == (0, "")
     sent_id = json.loads(out)["id"]
@@ -178,7 +182,7 @@ def test_send_reads_the_message_from_stdin_and_attaches_context(
     assert (message["from"], message["to"]) == ("alice (proj)", "bob (proj)")
     assert message["content"] == "from stdin\nline two"
     assert message["context"] == {"file": str(notes), "content": "print('hi')\n"}
-    assert (message["thread"], message["reply_to"]) == ("t1", "m0")
+    assert (message["thread"], message["reply_to"]) == ("t1", question)
     assert isinstance(message["timestamp"], float) and isinstance(message["seq"], int)
 
 
@@ -405,8 +409,10 @@ def test_flags_beat_environment_and_config(
 def test_peers_lists_online_first_then_offline(
     url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """peers shows online peers first, offline ones with 'last seen'; --json has the fields."""
+    """peers shows online peers first, offline ones with 'last seen' (you, if known, marked);
+    --json has the fields; asking adds no peer."""
     register(url, "bob")
+    register(url, "carol")
 
     async def scenario() -> tuple[tuple[int, str, str], tuple[int, str, str]]:
         async with client(url, "alice"):
@@ -419,8 +425,9 @@ def test_peers_lists_online_first_then_offline(
     (code, out, _), (json_code, json_out, _) = run(scenario())
     assert code == json_code == 0
     lines = out.splitlines()
-    assert lines[:2] == ["online   alice (proj)", "online   carol (proj) (you)"]
-    assert re.fullmatch(r"offline  bob \(proj\) · last seen (just now|\d+ s ago)", lines[2])
+    assert lines[0] == "online   alice (proj)"
+    assert re.fullmatch(r"offline  bob \(proj\) · last seen (just now|\d+ s ago)", lines[1])
+    assert re.fullmatch(r"offline  carol \(proj\) \(you\) · last seen .*", lines[2])
     peers = {p["address"]: p for p in json.loads(json_out)}
     assert set(peers) == {"alice (proj)", "bob (proj)", "carol (proj)"}
     assert peers["bob (proj)"]["online"] is False and peers["alice (proj)"]["online"] is True
@@ -533,3 +540,93 @@ def test_admin_forget_removes_a_peer_and_its_mailbox(
     code, out, _ = cli_run(capsys, "peers", "--json", *as_(url, "alice"))
     assert "bob (proj)" not in {p["address"] for p in json.loads(out)}
     assert read_json(capsys, url, "bob") == []  # a new bob: an empty mailbox
+
+
+# --- commands that only ask never become peers (issue 11 item 14) -------------------------
+
+
+def test_read_only_commands_create_no_peer(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """status, peers, history, search, consensus list/status and a refused admin status
+    leave no peer behind: peers lists none of them, a broadcast stores no mail for them."""
+    register(url, "alice", "bob")
+    send_all(url, "alice", "bob", ["hello there"])
+    asked = [
+        ["status"],
+        ["peers"],
+        ["history", "alice"],
+        ["search", "hello"],
+        ["consensus", "list"],
+        ["consensus", "status", "prop-nope"],
+    ]
+    for n, argv in enumerate(asked):
+        cli_run(capsys, *argv, *as_(url, f"asker{n}"))
+    code, _, err = cli_run(capsys, "admin", "status", "--bridge", url, "--name", "boss")
+    assert code == 1 and "admin tokens only" in err
+    code, out, _ = cli_run(capsys, "peers", "--json", *as_(url, "asker0"))
+    assert code == 0
+    assert {p["address"] for p in json.loads(out)} == {"alice (proj)", "bob (proj)"}
+    (receipt,) = send_all_receipts(url, "alice", "*", ["to everyone"])
+    assert receipt["recipients"] == ["bob (proj)"]
+
+
+def send_all_receipts(url: str, sender: str, to: str, bodies: list[str]) -> list[dict[str, Any]]:
+    """Sends ``bodies`` from ``sender``; returns each receipt's id and recipients."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with client(url, sender) as c:
+            receipts = [await c.send(to, body) for body in bodies]
+        return [{"id": r.id, "recipients": list(r.recipients)} for r in receipts]
+
+    result: list[dict[str, Any]] = run(scenario())
+    return result
+
+
+def test_read_killed_between_showing_and_its_ack_does_not_show_again(
+    url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """read printed a message and died before the bridge stored its ack: the next read
+    drops the bridge's repeat (the shown id is kept on disk) and acks it."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    register(url, "bob")
+    send_all(url, "alice", "bob", ["shown once"])
+    real_request = BridgeClient._request
+
+    async def ack_lost(self: BridgeClient, frame: Any, expect: Any, timeout: Any = None) -> Any:
+        if frame.type == "ack":
+            raise NotConnected("the process died here")
+        return await real_request(self, frame, expect, timeout)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BridgeClient, "_request", ack_lost)
+        code, out, _ = cli_run(capsys, "read", *as_(url, "bob"))
+    assert code == 1 and "    shown once" in out
+    code, out, _ = cli_run(capsys, "read", *as_(url, "bob"))
+    assert (code, out) == (0, "No unread messages.\n")
+    code, out, _ = cli_run(capsys, "status", "--json", *as_(url, "bob"))
+    assert json.loads(out)["unread"] == 0
+
+
+def test_reply_to_an_id_nobody_sent_is_refused_saying_where_ids_are(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--reply-to is checked against real ids: an unknown one sends nothing and says how
+    to see ids; read shows each message's distinct short form."""
+    register(url, "bob", "alice")
+    ids = send_all(url, "bob", "alice", ["one", "two"])
+    code, out, err = cli_run(
+        capsys, "send", "bob", "hi", "--reply-to", "ff069f80", *as_(url, "alice")
+    )
+    assert code == 1 and out == ""
+    assert "no message you can see has the id 'ff069f80'" in err
+    assert "'ai-connect read' or 'ai-connect history PEER'" in err
+    code, out, _ = cli_run(capsys, "read", *as_(url, "alice"))
+    assert code == 0
+    assert f"id …{ids[0][-8:]}" in out and f"id …{ids[1][-8:]}" in out
+    code, _, _ = cli_run(
+        capsys, "send", "bob", "re", "--reply-to", f"…{ids[1][-8:]}", *as_(url, "alice")
+    )
+    assert code == 0
+    assert read_json(capsys, url, "bob")[0]["reply_to"] == ids[1]

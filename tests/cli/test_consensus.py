@@ -48,3 +48,23 @@ def test_a_refused_vote_exits_non_zero_with_the_reason(
     assert code == 1 and "not a participant" in err
     code, _, err = cli_run(capsys, "consensus", "vote", pid, "maybe", *as_(url, "bob"))
     assert code == 2
+
+
+def test_the_author_withdraws_others_are_refused_and_voters_see_it(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """consensus withdraw: a participant is refused (exit 1), the author withdraws, bob's
+    read shows the outcome."""
+    register(url, "bob")
+    code, out, _ = cli_run(capsys, "consensus", "propose", "q?", "--to", "bob",
+                           *as_(url, "alice"), "--json")  # fmt: skip
+    pid = json.loads(out)["id"]
+    code, _, err = cli_run(capsys, "consensus", "withdraw", pid, *as_(url, "bob"))
+    assert code == 1 and "only the author" in err
+    code, out, _ = cli_run(capsys, "consensus", "withdraw", pid, "--reason", "moot",
+                           *as_(url, "alice"))  # fmt: skip
+    assert code == 0 and "[withdrawn" in out and "moot" in out
+    code, out, _ = cli_run(capsys, "read", *as_(url, "bob"))
+    assert code == 0 and "withdrawn" in out and "moot" in out
+    code, _, err = cli_run(capsys, "consensus", "withdraw", pid, *as_(url, "alice"))
+    assert code == 1 and "already withdrawn" in err

@@ -158,13 +158,13 @@ def test_with_auth_a_wrong_token_fails_and_a_good_one_round_trips(
 
 
 def test_unknown_config_keys_are_flagged(scratch: Path) -> None:
-    """A misspelt key and the original's unread sections are named; values show sources."""
+    """Misspelt keys are named (the original's mcp: is read now); values show sources."""
     config = scratch / "config.yaml"
-    config.write_text("bridge:\n  hots: x\npeer:\n  nmae: y\nmcp:\n  port: 9998\n")
+    config.write_text("bridge:\n  hots: x\npeer:\n  nmae: y\nmcp:\n  port: 9998\nmpc: {}\n")
     env = {"AI_CONNECT_CONFIG": str(config), "AI_CONNECT_PEER_NAME": "envname"}
     check = check_config({"url": "ws://h:1"}, env)
     assert check.outcome is Outcome.WARN
-    assert check.data["unknown_keys"] == ["bridge.hots", "peer.nmae", "mcp"]
+    assert check.data["unknown_keys"] == ["bridge.hots", "peer.nmae", "mpc"]
     assert check.data["settings"]["name"] == {
         "value": "envname",
         "source": "env AI_CONNECT_PEER_NAME",

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from ai_connect.client import BridgeClient
+from ai_connect.errors import NotConnected
 from ai_connect.hooks.runtime import dismiss_waiter, run_inject, run_turn_end
 from ai_connect.identity import format_address
 from ai_connect.text.agent import CONTEXT_CAP
@@ -106,6 +111,39 @@ def test_mail_read_by_the_mcp_server_is_not_shown_again(tmp_path: Path) -> None:
                 data = claude_input("PostToolUse", tmp_path)
                 await run_inject(hook("claude", data), settings(rt, srv.url), emitted)
                 assert emitted.out == []
+                await bob.close()
+
+    run(scenario())
+
+
+def test_a_hook_that_died_between_showing_and_its_ack_does_not_show_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook wrote the mail, and its ack never reached the bridge (it died there): the
+    next hook drops the bridge's repeat (the shown id is on disk) and acks it."""
+    real_request = BridgeClient._request
+
+    async def ack_lost(self: BridgeClient, frame: Any, expect: Any, timeout: Any = None) -> Any:
+        if frame.type == "ack":
+            raise NotConnected("the hook died here")
+        return await real_request(self, frame, expect, timeout)
+
+    async def scenario() -> None:
+        with runtime_dir() as rt:
+            async with bridge() as srv, agent(srv.url, rt, PROJECT, "s1") as mcp:
+                bob = make_client(srv.url, "Bob", PROJECT)
+                await bob.connect()
+                await bob.send(ADDRESS, "show me once")
+                data = claude_input("PostToolUse", tmp_path)
+                s = settings(rt, srv.url, keep_dir=tmp_path / "state")
+                first, second = Emitted(), Emitted()
+                with monkeypatch.context() as patch:
+                    patch.setattr(BridgeClient, "_request", ack_lost)
+                    await run_inject(hook("claude", data), s, first)
+                assert len(first.out) == 1 and "show me once" in first.out[0]
+                await run_inject(hook("claude", data), s, second)
+                assert second.out == []
+                assert (await mcp.status()).unread == 0
                 await bob.close()
 
     run(scenario())

@@ -86,3 +86,21 @@ def test_the_waiter_says_it_listens_on_a_named_pipe(tmp_path: Path) -> None:
                 assert await asyncio.wait_for(waiter, 5) == 0
 
     run(scenario())
+
+
+def test_a_server_that_stops_marks_its_advert_so_the_last_hooks_see_it(tmp_path: Path) -> None:
+    """A stopped server (SIGTERM, Ctrl-C, stdin closed) marks its advert stopped: hooks no
+    longer attach to it, yet a waiter started afterwards knows the server is gone; the
+    mark goes once its agent is gone too."""
+    env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
+    with agent_link.advertise("ws://x", NAME, PROJECT, "s1", env=env, agent=os.getpid()):
+        assert not agent_link.server_gone([os.getpid()], env=env)
+    assert agent_link.find([os.getpid()], env=env) is None
+    assert agent_link.server_gone([os.getpid()], env=env)
+    dead = _dead_pid()
+    with agent_link.advertise("ws://x", NAME, PROJECT, "s2", env=env, agent=dead):
+        pass
+    marks = list((tmp_path / "agents").glob(f"{dead}-*"))
+    assert len(marks) == 1
+    agent_link.find([dead], env=env)
+    assert not marks[0].exists()

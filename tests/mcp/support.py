@@ -40,6 +40,7 @@ TOOL_NAMES = {
     "peer_status",
     "consensus_propose",
     "consensus_vote",
+    "consensus_withdraw",
     "consensus_status",
     "consensus_list",
 }

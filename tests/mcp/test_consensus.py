@@ -77,3 +77,30 @@ def test_thesis_antithesis_synthesis_through_mcp_tools() -> None:
             assert "decided: approved" in text(await call(aifred, "consensus_status", proposal=pid))
 
     run(scenario())
+
+
+def test_the_author_withdraws_through_mcp_and_the_voter_hears_it() -> None:
+    """consensus_withdraw: a voter is refused with what to do instead, the author's withdraw
+    closes the proposal, and the voter gets the outcome as a message."""
+
+    async def scenario() -> None:
+        async with (
+            bridge() as br,
+            in_memory(settings(br.url, "aifred")) as aifred,
+            in_memory(settings(br.url, "sokrates")) as sokrates,
+        ):
+            for client in (aifred, sokrates):
+                data(await call(client, "peer_status"))
+            pid = data(
+                await call(aifred, "consensus_propose", question="q?", participants=["sokrates"])
+            )["id"]
+            await next_in(sokrates, pid)
+            refused = await call(sokrates, "consensus_withdraw", proposal=pid)
+            assert refused.is_error and "only the author" in text(refused)
+            assert "vote reject instead" in text(refused).lower()
+            out = data(await call(aifred, "consensus_withdraw", proposal=pid, reason="moot"))
+            assert (out["status"], out["reason"]) == ("withdrawn", "moot")
+            heard = await next_in(sokrates, pid, BRIDGE_SENDER)
+            assert "withdrawn" in heard["content"] and "moot" in heard["content"]
+
+    run(scenario())

@@ -27,9 +27,10 @@ def test_a_sender_that_asked_is_told_in_its_next_tool_result() -> None:
                 listed = text(await call(a, "peer_list"))
                 if "[receipt]" in listed:
                     break
-            assert f"[receipt] your message {sent['id'][:12]}" in listed
+            short = "…" + sent["id"][-8:]  # ids as receipts and peer_read show them
+            assert f"[receipt] your message {short} was shown" in listed
             assert "was shown to bob (proj)" in listed and "via tool" in listed
-            status = await call(a, "peer_status", message_id=sent["id"])
+            status = await call(a, "peer_status", message_id=short)
             (bob,) = data(status)["message"]["recipients"]
             assert (bob["state"], bob["path"]) == ("shown", "tool")
             assert "bob (proj): shown" in text(status)
@@ -39,7 +40,7 @@ def test_a_sender_that_asked_is_told_in_its_next_tool_result() -> None:
 
 
 def test_without_receipt_no_notice_and_an_unknown_id_says_what_to_do() -> None:
-    """No receipt asked: no [receipt] line; a wrong id is a tool error naming peer_send."""
+    """No receipt asked: no [receipt] line; a wrong id is a tool error naming peer_history."""
 
     async def scenario() -> None:
         async with (
@@ -54,6 +55,7 @@ def test_without_receipt_no_notice_and_an_unknown_id_says_what_to_do() -> None:
             assert data(status)["message"]["recipients"][0]["path"] == "tool"
             wrong = await call(a, "peer_status", message_id="nope")
             assert wrong.is_error
-            assert "no message 'nope'" in text(wrong), text(wrong)
+            assert "no message you can see has the id 'nope'" in text(wrong), text(wrong)
+            assert "peer_history" in text(wrong)
 
     run(scenario())

@@ -478,3 +478,31 @@ def test_a_restart_with_unread_messages_loses_none_and_shows_none_twice() -> Non
                 assert data(await call(b, "peer_read"))["messages"] == []
 
     run(scenario())
+
+
+def test_reply_to_takes_a_short_form_and_refuses_an_unknown_id() -> None:
+    """peer_send's reply_to: a shown id's end finds it; an id nobody sent is an error
+    naming the tools that show ids, and nothing is sent."""
+
+    async def scenario() -> None:
+        async with (
+            bridge() as br,
+            in_memory(settings(br.url, "alice")) as a,
+            in_memory(settings(br.url, "bob")) as b,
+        ):
+            data(await call(b, "peer_status"))
+            sent = data(await call(a, "peer_send", to="bob", message="question"))
+            got = data(await call(b, "peer_wait", timeout_s=5))
+            assert [m["id"] for m in got["messages"]] == [sent["id"]]
+            wrong = await call(b, "peer_send", to="alice", message="x", reply_to="deadbeef")
+            assert wrong.is_error
+            assert "no message you can see has the id 'deadbeef'" in text(wrong)
+            assert "Call peer_read or peer_history to see message ids" in text(wrong)
+            short = "…" + sent["id"][-8:]
+            data(await call(b, "peer_send", to="alice", message="answer", reply_to=short))
+            got = data(await call(a, "peer_wait", timeout_s=5))
+            assert [(m["content"], m["reply_to"]) for m in got["messages"]] == [
+                ("answer", sent["id"])
+            ]
+
+    run(scenario())

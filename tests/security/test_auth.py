@@ -3,8 +3,10 @@ admin requests need an admin token, and the token never shows up in logs or stat
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
+import logging
 import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -192,3 +194,39 @@ def test_the_admin_cli_shows_peers_and_histories(capsys: pytest.CaptureFixture[s
     assert "online  alice (proj)" in out and "token alice" in out
     assert "a note for the record" in out
     assert "admin tokens only" in err and OPS_TOKEN not in out + err
+
+
+def test_failed_logins_are_logged_with_the_address_and_held_but_good_ones_are_not() -> None:
+    """Over a real port: each wrong token is logged at INFO with the remote address (never
+    the token); past the free failures the refusal comes only after its hold; a valid
+    token from the same address is welcomed at once."""
+    from ai_connect.bridge.logins import LoginPolicy
+    from tests.support.bridge import bridge as real_bridge
+
+    wrong = ALICE_TOKEN[:-3] + "zzz"
+    policy = LoginPolicy(free=1, base_s=0.2, max_s=0.2)
+
+    async def scenario() -> None:
+        async with real_bridge(tokens=TOKENS, logins=policy) as server:
+            loop = asyncio.get_running_loop()
+            held = []
+            for _ in range(2):
+                client = make_client(server.url, "alice", token=wrong, reconnect=False)
+                started = loop.time()
+                with pytest.raises(RequestRejected) as caught:
+                    await client.connect()
+                held.append(loop.time() - started)
+                assert caught.value.code == "auth_failed"
+            assert held[1] >= 0.19  # the second failure waited out its hold
+            good = make_client(server.url, "alice", token=ALICE_TOKEN, reconnect=False)
+            await good.connect()  # not held (no LoginFailed for it)
+            await good.close()
+
+    with recording() as logs:
+        run(scenario())
+    failed = [r for r in logs.records if r.getMessage().startswith("failed login from")]
+    assert [r.levelno for r in failed] == [logging.INFO, logging.INFO]
+    assert all("127.0.0.1:" in r.getMessage() for r in failed)
+    assert "as alice (" in failed[0].getMessage() and ": wrong, 1 from" in failed[0].getMessage()
+    assert "held 0.2 s" in failed[1].getMessage()
+    assert wrong not in logs.text() and ALICE_TOKEN not in logs.text()

@@ -128,7 +128,12 @@ def test_errors_say_which_call_to_make_next(exc: Exception, expected: str) -> No
 
 
 def test_a_queued_send_says_plainly_that_it_is_not_sent_yet() -> None:
-    """During an outage the receipt says the message waits locally and goes out later."""
+    """During an outage the receipt says the message waits locally and goes out later,
+    and where it waits: in a file that outlives the server, or in memory only."""
     text = receipt_text(_client(), Receipt("c1", "queued"), "alice")
     assert text.startswith("queued locally, not sent yet: the bridge at ws://127.0.0.1:1 is ")
-    assert "Message c1 to alice goes out by itself once the link is back" in text
+    assert "Message c1 to alice is held in this MCP server's memory only (lost" in text
+    assert "goes out by itself once the link is back" in text
+    kept = receipt_text(_client(), Receipt("c1", "queued", kept="/st/client.sqlite3"), "alice")
+    assert "c1 to alice is kept on disk in /st/client.sqlite3 and goes out by itself" in kept
+    assert "even if this MCP server restarts first" in kept

@@ -123,11 +123,17 @@ def test_hook_and_tool_texts_take_the_local_copies_by_message_id() -> None:
     assert listed.count("| def secret_sauce():") == 1
 
 
-def test_the_terminal_shows_code_context_readably_and_the_reference_when_verified() -> None:
-    """ai-connect read: facts and content (no JSON dump); verified, the reference line."""
-    plain = terminal.message_text(_message(), 1_700_000_100.0)
-    assert "  context: src/app.py lines 10-11 · repo app · commit eeeeeeeeeeee" in plain
-    assert "    | def secret_sauce():" in plain and '"ref"' not in plain
+def test_the_terminal_shows_the_reference_when_verified_and_why_not_otherwise() -> None:
+    """ai-connect read: verified, the reference line instead of the content; else the why."""
     verified = terminal.message_text(_message(), 1_700_000_100.0, local=_local(State.IDENTICAL))
     assert "secret_sauce" not in verified
-    assert "by reference: your copy /home/bob/app/src/app.py lines 10-11 is verified" in verified
+    assert (
+        "  context: src/app.py lines 10-11, by reference: your copy /home/bob/app/src/app.py "
+        "lines 10-11 is verified identical"
+    ) in verified
+    local = _local(State.MISSING, "missing in your checkout (renamed, deleted, or not pulled yet)")
+    missing = terminal.message_text(_message(), 1_700_000_100.0, local=local)
+    assert "  your copy /home/bob/app/src/app.py does not verify: missing in your checkout" in (
+        missing
+    )
+    assert "    | def secret_sauce():" in missing

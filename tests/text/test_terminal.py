@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from ai_connect import message_ids
 from ai_connect.client import Receipt
 from ai_connect.client.mailbox import Message
 from ai_connect.protocol import MessageView, PeerView, StatusReport
@@ -79,7 +80,7 @@ def test_message_text_labels_a_peer_message_with_its_sender() -> None:
     text = terminal.message_text(message(content="line one\nline two"), NOW)
     head, *body = text.splitlines()
     assert (
-        head == f"[peer message] from alice (proj) · {terminal.stamp(NOW - 60, NOW)} · id 3f2a9c1d…"
+        head == f"[peer message] from alice (proj) · {terminal.stamp(NOW - 60, NOW)} · id …9c1d00aa"
     )
     assert body == ["    line one", "    line two"]
 
@@ -106,7 +107,7 @@ def test_message_text_shows_broadcasts_threads_replies_and_context() -> None:
     )
     lines = text.splitlines()
     assert lines[0].startswith("[peer message] from alice (proj) to * (everyone) · ")
-    assert lines[1] == "  thread t1 · reply to 9c1d2e3f…"
+    assert lines[1] == "  thread t1 · reply to …2e3f4a5b"
     assert lines[-3:] == ["  context: file src/x.py", "    | a = 1", "    | b = 2"]
     other = terminal.message_text(message(context={"k": "\x1b"}), NOW)
     assert other.splitlines()[-1] == '  context: {"k": "\\u001b"}'
@@ -220,3 +221,16 @@ def test_status_text_and_dict() -> None:
     ]
     down = {"bridge": "ws://h:1", "connected": False, "error": "refused"}
     assert terminal.status_text(down) == "bridge:    ws://h:1\nconnected: no"
+
+
+def test_ids_of_one_bridge_run_are_told_apart_and_their_short_form_finds_them() -> None:
+    """Ids sharing the bridge run's prefix show distinct short forms, and each form (with
+    or without the ellipsis, or a unique prefix) names exactly its message."""
+    ids = [f"ff069f80e42f{n:x}" for n in range(1, 300)]
+    shown = [terminal.short_id(i) for i in ids]
+    assert len(set(shown)) == len(ids)
+    for full, form in zip(ids, shown, strict=True):
+        assert message_ids.match(form, ids) == [full]
+        assert message_ids.match(form.lstrip("…"), ids) == [full]
+    assert message_ids.match("ff069f80", ids) == sorted(ids)  # the shared prefix: ambiguous
+    assert message_ids.match("…zz", ids) == []

@@ -1,8 +1,14 @@
 """Carries out a setup plan: backups first, then writes; or, with ``dry_run``, a diff only.
 
-Before a file changes, its current bytes are copied to ``FILE.bak-<timestamp>``. An
-uninstall that leaves a file exactly as one of its backups parses (only our entries
-were added since) writes that backup's bytes back, so the file returns byte for byte.
+Before a file changes, its current bytes are copied to ``NAME.bak-<timestamp>`` under the
+backup folder, outside the project: ``~/.local/state/ai-connect/backups/`` (XDG state
+dir) followed by the file's absolute path, e.g. ``…/backups/home/me/proj/.claude/
+settings.json.bak-20261204-053000``. The folder is ``0700`` and each backup keeps its
+original's mode (``~/.claude.json`` is ``0600``: so is its backup). Backups an older
+ai-connect left beside the file (``FILE.bak-<timestamp>``) move there too, so a project
+keeps no ``.bak-*`` files. An uninstall that leaves a file exactly as one of its backups
+parses (only our entries were added since) writes that backup's bytes back, so the file
+returns byte for byte.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import contextlib
 import difflib
 import json
 import os
+import re
 import time
 import tomllib
 from collections.abc import Callable, Iterable
@@ -18,10 +25,45 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from ai_connect.agent_setup.clients import Change
 from ai_connect.errors import ConfigError
+from ai_connect.private_files import copy_private, ensure_private_dir
 
-__all__ = ["Report", "apply", "read_file"]
+__all__ = ["Report", "apply", "backup_folder", "backups_of", "read_file"]
+
+_STAMPED = re.compile(r"\.bak-\d{8}-\d{6}(-\d+)?$")
+"""The suffix of a backup ai-connect made (another program's ``.bak`` is not ours)."""
+
+
+def backup_folder() -> Path:
+    """Where setup keeps its backups: ``backups/`` in ai-connect's XDG state folder."""
+    return platformdirs.user_state_path("ai-connect") / "backups"
+
+
+def _mirror(root: Path, path: Path) -> Path:
+    """The folder under ``root`` that holds the backups of ``path``."""
+    return root.joinpath(*path.absolute().parent.parts[1:])
+
+
+def backups_of(path: Path, root: Path) -> list[Path]:
+    """The backups of ``path`` under ``root``, newest first."""
+    return sorted(_mirror(root, path).glob(path.name + ".bak-*"), reverse=True)
+
+
+def _move_old_backups(path: Path, root: Path) -> list[Path]:
+    """Moves the backups an older ai-connect left beside ``path`` under ``root``."""
+    moved = []
+    for old in sorted(path.parent.glob(path.name + ".bak-*")):
+        if not _STAMPED.search(old.name) or not old.is_file():
+            continue
+        target = _mirror(root, path) / old.name
+        if not target.exists():
+            copy_private(old, target)
+        old.unlink()
+        moved.append(target)
+    return moved
 
 
 def read_file(path: Path) -> str | None:
@@ -41,6 +83,8 @@ class Report:
     """``created``, ``updated``, ``removed``, ``restored`` or ``unchanged``."""
     backup: Path | None = None
     diff: str = ""
+    moved: tuple[Path, ...] = ()
+    """Backups an older ai-connect left beside the file, now under the backup folder."""
 
 
 def _parsed(text: str | None, kind: str) -> Any:
@@ -66,16 +110,12 @@ def _pruned(value: Any) -> Any:
     return value
 
 
-def _backups(path: Path) -> list[Path]:
-    return sorted(path.parent.glob(path.name + ".bak-*"), reverse=True)
-
-
-def _original(change: Change) -> bytes | None:
+def _original(change: Change, root: Path) -> bytes | None:
     """The bytes of the newest backup that holds exactly what ``change`` leaves."""
     if change.kind == "text":
         return None
     want = _pruned(_parsed(change.after, change.kind))
-    for backup in _backups(change.path):
+    for backup in backups_of(change.path, root):
         try:
             data = backup.read_bytes()
             text = data.decode("utf-8")
@@ -114,15 +154,23 @@ def apply(
     dry_run: bool = False,
     uninstall: bool = False,
     clock: Callable[[], float] = time.time,
+    backups: Path | None = None,
 ) -> list[Report]:
-    """Writes the changes (backing each file up first); returns what happened to each."""
+    """Writes the changes (backing each file up first, under ``backups``, default
+    :func:`backup_folder`); returns what happened to each."""
+    root = backups or backup_folder()
     reports = []
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
     for change in changes:
+        moved: tuple[Path, ...] = ()
+        if not dry_run:
+            ensure_private_dir(root.parent)
+            ensure_private_dir(root)
+            moved = tuple(_move_old_backups(change.path, root))
         if not change.changed:
-            reports.append(Report(change.path, "unchanged"))
+            reports.append(Report(change.path, "unchanged", moved=moved))
             continue
-        restore = _original(change) if uninstall else None
+        restore = _original(change, root) if uninstall else None
         action = "created" if change.before is None else "updated"
         if change.after is None:
             action = "removed"
@@ -134,17 +182,18 @@ def apply(
             continue
         backup = None
         if change.before is not None:
-            backup = change.path.with_name(f"{change.path.name}.bak-{stamp}")
+            folder = _mirror(root, change.path)
+            backup = folder / f"{change.path.name}.bak-{stamp}"
             n = 1
             while backup.exists():
                 n += 1
-                backup = change.path.with_name(f"{change.path.name}.bak-{stamp}-{n}")
-            backup.write_bytes(change.path.read_bytes())
+                backup = folder / f"{change.path.name}.bak-{stamp}-{n}"
+            copy_private(change.path, backup)
         if restore is not None:
             _write(change.path, restore)
         elif change.after is None:
             change.path.unlink()
         else:
             _write(change.path, change.after.encode("utf-8"))
-        reports.append(Report(change.path, action, backup, diff))
+        reports.append(Report(change.path, action, backup, diff, moved))
     return reports

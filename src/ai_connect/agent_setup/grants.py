@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 __all__ = ["ALL", "SENDING", "Grants", "claude_rule"]
 
-SENDING = ("peer_send", "peer_context", "consensus_propose", "consensus_vote")
+SENDING = (
+    "peer_send", "peer_context", "consensus_propose", "consensus_vote", "consensus_withdraw",
+)  # fmt: skip
 """The tools that send something to other agents."""
 READING = (
     "peer_list", "peer_read", "peer_wait", "peer_history", "peer_search", "peer_status",

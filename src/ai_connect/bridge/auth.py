@@ -210,7 +210,8 @@ class Authenticator:
             raise AuthRefusal(
                 "missing",
                 "this bridge requires an auth token, and the hello carried none",
-                "pass --token, set AI_CONNECT_TOKEN or bridge.token in the config file; " + _ASK,
+                "pass --token-file FILE, set AI_CONNECT_TOKEN, or bridge.token_file in the "
+                "config file; " + _ASK,
             )
         token_id = token_id_of(token)
         record = self._by_id.get(token_id) if token_id else None

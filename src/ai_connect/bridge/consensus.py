@@ -286,7 +286,7 @@ def cast(p: Proposal, voter: str, choice: Choice, reason: str, now: float) -> Pr
         raise Refusal(
             ErrorCode.PROPOSAL_CLOSED,
             f"proposal {p.id} is {p.status.value} ({p.outcome}); votes no longer change it",
-            "read the verdict with consensus_status; propose again to reopen the question",
+            "its status shows the verdict; propose again to reopen the question",
         )
     if p.status is Status.ESCALATED:
         if voter != p.judge:

@@ -145,7 +145,7 @@ class ConsensusBook:
             raise Refusal(
                 ErrorCode.UNKNOWN_PROPOSAL,
                 f"no proposal has the id {proposal_id!r}",
-                "list proposals with consensus_list (frame 'proposals') to find its id",
+                "list your proposals (the 'proposals' request) to find its id",
             )
         return p
 
@@ -174,7 +174,7 @@ class ConsensusBook:
                 ErrorCode.BAD_FRAME,
                 f"rule 'quorum' needs a quorum between 1 and {len(participants)} "
                 "(the number of participants)",
-                "give quorum, or use rule 'majority' or 'unanimous'",
+                "give a quorum, or use rule 'majority' or 'unanimous'",
             )
         judge = self._registry.resolve(frame.judge) if frame.judge else None
         p = Proposal(
@@ -194,16 +194,17 @@ class ConsensusBook:
         self._remember(p)
         view = p.to_dict()
         out: list[Action] = [Persist(ProposalRecord(p.id, view), origin)]
-        how = (
-            "Vote with consensus_vote (approve, reject or abstain, with a reason)"
-            + (", or reply in this thread with [LGTM] or [CONTINUE]" if p.tags else "")
-            + "."
-        )
+        # How to vote is each surface's to say, in its words (text/terminal.py: the
+        # ai-connect command; text/agent.py: the MCP tool), from the proposal in context.
         body = (
             f"Proposal {p.id} from {p.author}: {p.question}\n"
             f"Rule: {rule_text(p)}. Participants: {', '.join(p.participants)}."
             + (f" Judge: {p.judge}." if p.judge else "")
-            + f"\n{how}"
+            + (
+                "\nReplies in this thread with [LGTM] or [CONTINUE] count as votes."
+                if p.tags
+                else ""
+            )
         )
         for who in p.participants:
             out.append(self._message(p, p.author, who, f"ask:{who}", body, now))
@@ -292,10 +293,7 @@ def _record(p: Proposal) -> str:
         "Votes:",
     ]
     lines += [f"- {b.voter}: {b.choice.value}: {b.reason}" for b in p.ballots] or ["- none"]
-    lines.append(
-        f"Rule with consensus_vote(proposal='{p.id}', choice='approve' or 'reject', reason=...)."
-    )
-    return "\n".join(lines)
+    return "\n".join(lines)  # how to rule: each surface says it (see _propose)
 
 
 def _verdict(p: Proposal) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from ai_connect.bridge.auth import Authenticator
+from ai_connect.bridge.auth import Authenticator, AuthRefusal
 from ai_connect.bridge.braking import Braking
 from ai_connect.bridge.consensus_router import ConsensusBook
 from ai_connect.bridge.delivery import Delivery
@@ -193,6 +193,10 @@ class Router:
                     out = self._on_frame(conn, frame, now)
                 except Refusal as refusal:
                     out = self._refuse(conn, refusal, getattr(frame, "rid", None), now)
+                    if isinstance(refusal, AuthRefusal) and isinstance(frame, Hello):
+                        # A failed login: logged, and its refusal held (bridge/logins.py).
+                        failed = self._registration.login_failed(conn, frame, refusal, now)
+                        out.insert(0, failed)
                 return out + self._registration.draw(conn, now, _entries(out))
             case BadFrame(conn_id, error, now):
                 conn = self._registry.conns.get(conn_id)

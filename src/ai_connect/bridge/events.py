@@ -39,6 +39,7 @@ __all__ = [
     "Event",
     "FrameReceived",
     "LoadPending",
+    "LoginFailed",
     "Origin",
     "PendingLoaded",
     "Persist",
@@ -269,6 +270,22 @@ class Damaged:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class LoginFailed:
+    """A ``hello`` was refused its token (docs/security.md): log it at INFO with the remote
+    address, and hold what follows for ``conn`` (its refusal) ``hold_s`` seconds, reading
+    nothing from it meanwhile (:mod:`ai_connect.bridge.logins`)."""
+
+    conn: int
+    remote: str
+    name: str
+    project: str
+    reason: str
+    failures: int
+    """Failed logins from this address, this one included (bridge/logins.py)."""
+    hold_s: float
+
+
 Action = (
     Send
     | Close
@@ -280,4 +297,5 @@ Action = (
     | Throttle
     | Braked
     | Damaged
+    | LoginFailed
 )

@@ -90,6 +90,8 @@ class Link:
         """Set while the server does not read this connection because its replies are not
         drained (:meth:`readable`); for ``/metrics`` and tests."""
         self._closing = False
+        self._held_until = 0.0
+        """Loop time before which nothing queued is written (:meth:`hold`)."""
         self._writer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -132,6 +134,12 @@ class Link:
     def throttle(self, seconds: float) -> None:
         """Reads from this link wait at least ``seconds`` before the next frame."""
         self.pause = max(self.pause, seconds)
+
+    def hold(self, seconds: float) -> None:
+        """Writes nothing for ``seconds``: what is queued meanwhile waits (a failed
+        login's refusal, bridge/logins.py); keepalive pings and pongs are not held."""
+        until = asyncio.get_running_loop().time() + seconds
+        self._held_until = max(self._held_until, until)
 
     def reply_started(self) -> None:
         """A query of this connection is being answered (off the event loop)."""
@@ -193,6 +201,8 @@ class Link:
             while True:
                 await self._ready.wait()
                 self._ready.clear()
+                if (held := self._held_until - asyncio.get_running_loop().time()) > 0:
+                    await asyncio.sleep(held)
                 while queue:
                     if protocol.state is not State.OPEN:
                         return

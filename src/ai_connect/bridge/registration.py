@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from typing import Literal
 
 from ai_connect import identity
-from ai_connect.bridge.auth import Authenticator
+from ai_connect.bridge.auth import Authenticator, AuthRefusal
 from ai_connect.bridge.delivery import Delivery
-from ai_connect.bridge.events import Action, Close, Persist, Send, Throttle
+from ai_connect.bridge.events import Action, Close, LoginFailed, Persist, Send, Throttle
 from ai_connect.bridge.feed import Feed
-from ai_connect.bridge.guard import Guard
+from ai_connect.bridge.guard import Guard, ip_of
+from ai_connect.bridge.logins import LoginLimiter
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import (
     CLOSE_AUTH,
@@ -59,6 +60,7 @@ class Registration:
         self.guard = guard
         self.delivery = delivery
         self.feed = feed
+        self.logins = LoginLimiter(config.logins)
 
     # --- connections (docs/security.md) -----------------------------------------------
 
@@ -117,6 +119,14 @@ class Registration:
         if grant.token_id is not None:
             self.guard.bind(conn.id, grant.token_id, now)
         return out
+
+    def login_failed(self, conn: Conn, hello: Hello, refusal: AuthRefusal, now: float) -> Action:
+        """A refused token: counted against the connection's address, which decides how
+        long the refusal is held (bridge/logins.py); the server logs it at INFO."""
+        failures, hold = self.logins.failed(ip_of(conn.remote), now)
+        return LoginFailed(
+            conn.id, conn.remote, hello.name, hello.project, refusal.reason, failures, hold
+        )
 
     def _register(self, conn: Conn, hello: Hello, now: float) -> list[Action]:
         """Registers ``conn`` as the owner of an address (§2.1)."""

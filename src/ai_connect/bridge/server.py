@@ -49,6 +49,7 @@ from ai_connect.bridge.events import (
     Event,
     FrameReceived,
     LoadPending,
+    LoginFailed,
     PendingLoaded,
     Persist,
     QueryHistory,
@@ -61,6 +62,7 @@ from ai_connect.bridge.events import (
     TokensChanged,
 )
 from ai_connect.bridge.links import Link, LinkLimits
+from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.store.base import Store, TokenRecord
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
     message_view,  # noqa: F401
@@ -74,6 +76,7 @@ from ai_connect.protocol import (
     encode,
 )
 from ai_connect.redaction import Redacting, redact
+from ai_connect.text.neutral import neutralise
 
 __all__ = ["READ_THREADS", "BridgeServer", "ServerSettings"]
 
@@ -109,6 +112,8 @@ class ServerSettings:
     """When the loop brake pauses an unattended conversation (§3.6)."""
     ui: bool = False
     """Serve the web dashboard at ``/ui/`` (bridge/dashboard.py); off: ``/ui`` is a 404."""
+    logins: LoginPolicy = field(default_factory=LoginPolicy)
+    """How failed logins are held per address (bridge/logins.py)."""
 
 
 class BridgeServer:
@@ -190,6 +195,7 @@ class BridgeServer:
             retention_s=self.settings.retention_s,
             require_auth=self.settings.require_auth,
             brake=self.settings.brake,
+            logins=self.settings.logins,
         )
         self._router = Router(config, peers, self._ids, self._tokens, proposals)
         # With listen=False, asyncio binds each of no hosts: a server without a socket
@@ -380,6 +386,8 @@ class BridgeServer:
                 case Throttle(conn, seconds):
                     if (link := self._links.get(conn)) is not None:
                         link.throttle(seconds)
+                case LoginFailed():
+                    self._login_failed(action)
                 case Damaged(recipient, seq, message_id, reason):
                     log.warning(
                         "damaged message %s (entry %d of %s's mailbox): %s; moved to the "
@@ -391,6 +399,18 @@ class BridgeServer:
                         "loop brake: paused %s (%s): %s; `ai-connect admin resume` lifts it",
                         conversation, ", ".join(parties), reason,
                     )  # fmt: skip
+
+    def _login_failed(self, failed: LoginFailed) -> None:
+        """Logs a refused token at INFO (never the token) and holds its refusal."""
+        held = f"; its answer held {failed.hold_s:g} s" if failed.hold_s else ""
+        log.info(
+            "failed login from %s as %s (%s): %s, %d from this address%s",
+            failed.remote, neutralise(failed.name), neutralise(failed.project),
+            failed.reason, failed.failures, held,
+        )  # fmt: skip
+        if failed.hold_s > 0 and (link := self._links.get(failed.conn)) is not None:
+            link.throttle(failed.hold_s)  # nor is it read meanwhile
+            link.hold(failed.hold_s)
 
     def _send(self, conn: int, frame: ServerFrame) -> None:
         if (link := self._links.get(conn)) is not None and not link.closing:

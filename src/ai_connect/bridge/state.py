@@ -16,10 +16,11 @@ from enum import Enum
 
 from ai_connect import identity
 from ai_connect.bridge.brake import BrakeLimits
+from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.errors import UnknownPeer
-from ai_connect.protocol import Limits
+from ai_connect.protocol import CLOSE_AUTH, Limits
 
 __all__ = [
     "ALLOWED",
@@ -39,8 +40,7 @@ __all__ = [
 CLOSE_POLICY = 1008
 CLOSE_GOING_AWAY = 1001
 CLOSE_REPLACED = 4000
-CLOSE_AUTH = 4001
-"""The connection's token was revoked or expired, or auth was turned on (docs/security.md)."""
+# CLOSE_AUTH (4001, protocol.limits): the token was revoked or expired, or auth turned on.
 
 
 class Phase(Enum):
@@ -94,6 +94,8 @@ class RouterConfig:
     """Auth on even while no token exists (``ai-connect bridge --auth``)."""
     brake: BrakeLimits = field(default_factory=BrakeLimits)
     """When the loop brake pauses a conversation (§3.6)."""
+    logins: LoginPolicy = field(default_factory=LoginPolicy)
+    """How failed logins are slowed per address (docs/security.md)."""
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -42,16 +42,25 @@ from ai_connect.cli import (
     watch,
 )
 from ai_connect.errors import BridgeError
+from ai_connect.launcher import spell
+from ai_connect.text import terminal
 
 __all__ = ["app", "run"]
 
 EXIT_ERROR = 1
 
+# Typer's usage errors are click's (vendored by typer 0.2x, the click package before it):
+# found through typer's own BadParameter, so either works.
+_CLICK = {c.__name__: c for c in typer.BadParameter.__mro__}
+_ClickError: type[Exception] = _CLICK["ClickException"]
+_UsageError: type[Exception] = _CLICK["UsageError"]
+
 app = typer.Typer(
     name="ai-connect",
     help="A message bridge that lets AI coding agents talk, share context and decide together.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rich markup would eat "[default: ...]" and "[env ...]"
 )
@@ -60,6 +69,28 @@ app = typer.Typer(
 def version() -> None:
     """Print the version."""
     print(__version__)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit",
+        ),
+    ] = False,
+) -> None:
+    """A message bridge that lets AI coding agents talk, share context and decide together."""
 
 
 # The order of --help: commands, then command groups, each as registered here.
@@ -86,13 +117,38 @@ def run(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | No
     opens one through ``options.make_client`` (send … status, consensus, admin); tests
     pass the transport seam, ``connect``, to reach a bridge without a port. ``hook`` and
     ``mcp`` build theirs from their own settings (``HookSettings``, ``McpSettings``).
+
+    Errors go to stderr as ``Type: message; what to do``; with ``--json`` they are also
+    ``{"error": {...}}`` on stdout, so a script reads JSON whatever happened.
     """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["help"]:  # `ai-connect help [COMMAND …]`, as git and pip have it
+        args = [*args[1:], "--help"]
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
-        app(args=argv, prog_name="ai-connect", obj=dict(client_options or {}))
-    except SystemExit as exc:
+        code = app(
+            args=args, prog_name="ai-connect", obj=dict(client_options or {}), standalone_mode=False
+        )
+    except SystemExit as exc:  # shell completion exits by itself
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
-    except BridgeError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    except _ClickError as exc:  # a usage error: exit 2
+        usage: Any = exc
+        if as_json:
+            error = {"type": "UsageError", "message": usage.format_message(), "hint": ""}
+            if isinstance(exc, _UsageError) and usage.ctx is not None:
+                error["hint"] = f"'{usage.ctx.command_path} --help' shows the usage"
+            print(terminal.to_json({"error": error}), flush=True)
+        usage.show()
+        return int(usage.exit_code)
+    except typer.Abort:
+        print("Aborted!", file=sys.stderr)
         return EXIT_ERROR
-    return 0
+    except BridgeError as exc:
+        if as_json:
+            error = terminal.error_dict(exc)
+            error["error"]["hint"] = spell(error["error"]["hint"])
+            print(terminal.to_json(error), flush=True)
+        print(spell(terminal.error_text(exc)), file=sys.stderr)
+        return EXIT_ERROR
+    return code if isinstance(code, int) else 0

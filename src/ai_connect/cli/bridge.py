@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -24,8 +25,9 @@ from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.guard import is_loopback
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.cli.options import LogFileOpt, setup_logging
-from ai_connect.config import bridge_settings
+from ai_connect.config import bridge_settings, default_db_path
 from ai_connect.errors import BridgeError, ConfigError
+from ai_connect.launcher import spell
 from ai_connect.protocol import Limits
 
 __all__ = ["bridge", "exposure_problem", "raise_open_file_limit"]
@@ -65,11 +67,14 @@ def raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def _auth_line(tokens: list[TokenRecord], required: bool) -> str:
+def _auth_line(tokens: list[TokenRecord], required: bool, db: Path | None = None) -> str:
+    """The banner's auth line; ``db``: a database other than the default, which the token
+    commands must then be told (or they would use the default one)."""
+    where = f" --db {shlex.quote(str(db))}" if db is not None else ""
     if not tokens and not required:
-        return "auth: off (no token exists; 'ai-connect token create NAME' turns it on)"
+        return f"auth: off (no token exists; 'ai-connect token create NAME{where}' turns it on)"
     admins = sum(1 for t in tokens if t.admin)
-    return f"auth: on ({len(tokens)} tokens, {admins} admin; 'ai-connect token list')"
+    return f"auth: on ({len(tokens)} tokens, {admins} admin; 'ai-connect token list{where}')"
 
 
 _D = Limits()
@@ -244,13 +249,14 @@ def bridge(
             ) from exc
         where = "memory (lost on exit)" if memory else str(settings.db)
         say(f"ai-connect bridge {__version__} listening on {server.url} (storage: {where})")
-        say(_auth_line(tokens, settings.auth))
+        own_db = None if memory or settings.db == default_db_path() else settings.db
+        say(spell(_auth_line(tokens, settings.auth, own_db)))
         if settings.ui:
             page = server.url.replace("ws", "http", 1) + "/ui/"
             login = "; log in with an admin token" if settings.auth or tokens else ""
             say(f"dashboard: {page}{login}")
         if log_path is not None:
-            say(f"log: {log_path} ('ai-connect logs bridge -f' follows it)")
+            say(spell(f"log: {log_path} ('ai-connect logs bridge -f' follows it)"))
         if problem is not None:
             log.warning(
                 "listening on %s WITHOUT auth (--insecure): anyone who can reach it can "
@@ -261,8 +267,11 @@ def bridge(
             pin = tls.colon_hex(tls.file_fingerprint(settings.tls_cert))
             say(f"TLS certificate sha256 {pin} (clients: --fingerprint {pin}, or --ca FILE)")
         say(
-            "connect an agent: run 'ai-connect setup claude-code --project' in its project "
-            f"(or codex|gemini|cursor|vscode); by hand: ai-connect wait --bridge {server.url}"
+            spell(
+                "connect an agent: run 'ai-connect setup claude-code --project' in its "
+                "project (or codex|gemini|cursor|vscode); by hand: ai-connect wait --bridge "
+                f"{server.url}"
+            )
         )
         if not memory:
             lock.announce(server.url)

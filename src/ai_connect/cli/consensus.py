@@ -1,4 +1,4 @@
-"""``ai-connect consensus propose|vote|status|list``: the consensus requests from a shell.
+"""``ai-connect consensus propose|vote|withdraw|status|list``: the consensus requests from a shell.
 
 Thin over :class:`~ai_connect.client.BridgeClient` like the rest of the CLI
 (docs/protocol.md §8). Each command opens one client, makes one request and prints the
@@ -8,11 +8,21 @@ proposal (``--json``: the bridge's JSON view).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import typer
 
-from ai_connect.cli.options import JsonOpt, ProjectOpt, TokenOpt, make_client
+from ai_connect.cli.options import (
+    JsonOpt,
+    ProjectOpt,
+    TokenFileOpt,
+    TokenOpt,
+    choose,
+    make_client,
+)
+from ai_connect.errors import RequestRejected
 from ai_connect.text import terminal
 from ai_connect.text.agent import proposal_text
 
@@ -29,6 +39,16 @@ BridgeOpt = Annotated[
 ]
 NameOpt = Annotated[str | None, typer.Option(help="Your peer name [env AI_CONNECT_PEER_NAME]")]
 Pid = Annotated[str, typer.Argument(metavar="PROPOSAL", help="The proposal id (prop-...)")]
+
+
+@contextlib.contextmanager
+def _about(proposal: str) -> Iterator[None]:
+    """A refusal about ``proposal`` names it in the CLI's hint (``consensus status ID``)."""
+    try:
+        yield
+    except RequestRejected as exc:
+        exc.facts.setdefault("proposal", proposal)
+        raise
 
 
 def _show(found: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
@@ -59,11 +79,15 @@ def propose(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask the participants to vote on QUESTION; prints the new proposal."""
-    if rule not in ("majority", "unanimous", "quorum"):
-        raise typer.BadParameter("use majority, unanimous or quorum", param_hint="--rule")
+    choose(rule, ("majority", "unanimous", "quorum"), "--rule")
+    if rule == "quorum" and quorum is None:
+        raise typer.BadParameter(
+            "rule quorum needs --quorum N (approvals needed)", param_hint="--rule"
+        )
     chosen: Literal["majority", "unanimous", "quorum"] = rule  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
@@ -92,16 +116,42 @@ def vote(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cast or change your vote (or, as the judge of an escalated proposal, rule)."""
-    if choice not in ("approve", "reject", "abstain"):
-        raise typer.BadParameter("use approve, reject or abstain", param_hint="CHOICE")
+    choose(choice, ("approve", "reject", "abstain"), "CHOICE")
     picked: Literal["approve", "reject", "abstain"] = choice  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
         async with make_client(ctx, bridge, name, project, token) as client:
-            return await client.vote(proposal, picked, reason)
+            with _about(proposal):
+                return await client.vote(proposal, picked, reason)
+
+    _show(asyncio.run(run()), as_json)
+
+
+@consensus_app.command()
+def withdraw(
+    ctx: typer.Context,
+    proposal: Pid,
+    reason: Annotated[str, typer.Option(help="Why (shown to everyone asked)")] = "",
+    bridge: BridgeOpt = None,
+    name: NameOpt = None,
+    project: ProjectOpt = None,
+    token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take back a proposal of yours that is not decided yet; everyone asked is told.
+
+    Only its author may withdraw a proposal; the others vote reject instead.
+    """
+
+    async def run() -> dict[str, Any]:
+        async with make_client(ctx, bridge, name, project, token) as client:
+            with _about(proposal):
+                return await client.withdraw(proposal, reason)
 
     _show(asyncio.run(run()), as_json)
 
@@ -114,13 +164,15 @@ def status(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show one proposal: status, outcome, every vote and the tally."""
 
     async def run() -> dict[str, Any]:
-        async with make_client(ctx, bridge, name, project, token) as client:
-            return await client.proposal_status(proposal)
+        async with make_client(ctx, bridge, name, project, token, mode="query") as client:
+            with _about(proposal):
+                return await client.proposal_status(proposal)
 
     _show(asyncio.run(run()), as_json)
 
@@ -136,15 +188,16 @@ def list_(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the proposals you authored, are asked in, or judge, newest first."""
     allowed = ("open", "escalated", "decided", "expired", "withdrawn")
-    if only is not None and only not in allowed:
-        raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint="--status")
+    if only is not None:
+        choose(only, allowed, "--status")
 
     async def run() -> list[dict[str, Any]]:
-        async with make_client(ctx, bridge, name, project, token) as client:
+        async with make_client(ctx, bridge, name, project, token, mode="query") as client:
             return await client.proposals(only, limit)  # type: ignore[arg-type]
 
     _show(asyncio.run(run()), as_json)

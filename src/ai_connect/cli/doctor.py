@@ -14,7 +14,17 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.cli.options import BridgeOpt, CaOpt, JsonOpt, NameOpt, PinOpt, ProjectOpt, TokenOpt
+from ai_connect.cli.options import (
+    BridgeOpt,
+    CaOpt,
+    JsonOpt,
+    NameOpt,
+    PinOpt,
+    ProjectOpt,
+    TokenFileOpt,
+    TokenOpt,
+    warn_token_flag,
+)
 from ai_connect.cli.setup import program, project_root, vscode_user_dir
 from ai_connect.config import client_settings
 from ai_connect.doctor.checks import (
@@ -26,6 +36,7 @@ from ai_connect.doctor.checks import (
     check_setups,
 )
 from ai_connect.errors import BridgeError
+from ai_connect.launcher import spell
 from ai_connect.service import units
 
 __all__ = ["doctor"]
@@ -38,7 +49,7 @@ def _show(check: Check) -> None:
     for line in check.details:
         print(f"{'':30}{line}")
     if check.fix:
-        print(f"{'':30}fix: {check.fix}")
+        print(f"{'':30}fix: {spell(check.fix)}")
 
 
 def doctor(
@@ -46,6 +57,7 @@ def doctor(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -59,12 +71,14 @@ def doctor(
     from ai_connect.doctor.link import check_bridge
     from ai_connect.doctor.link import round_trip as run_round_trip
 
+    warn_token_flag(token)
     env = dict(os.environ)
     flags = {
         "url": bridge,
         "name": name,
         "project": project,
         "token": token,
+        "token_file": token_file,
         "ca": ca,
         "fingerprint": fingerprint,
     }
@@ -79,7 +93,13 @@ def doctor(
     if checks[0].outcome is not Outcome.FAIL:
         try:
             settings = client_settings(
-                url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint
+                url=bridge,
+                name=name,
+                project=project,
+                token=token,
+                token_file=token_file,
+                ca=ca,
+                fingerprint=fingerprint,
             )
         except BridgeError as exc:
             checks.append(Check("bridge", Outcome.FAIL, str(exc), "fix the setting it names"))

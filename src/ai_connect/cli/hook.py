@@ -46,6 +46,14 @@ Pin = Annotated[
         help="wss://: the bridge's certificate [env AI_CONNECT_FINGERPRINT]",
     ),
 ]
+TokenFile = Annotated[
+    str | None,
+    typer.Option(
+        metavar="FILE",
+        help="File holding the auth token [default: the agent's MCP server, else "
+        "AI_CONNECT_TOKEN, AI_CONNECT_TOKEN_FILE, config]",
+    ),
+]
 WaitOpt = Annotated[
     float, typer.Option("--wait", min=0, help="Turn end: seconds to wait for mail if none")
 ]
@@ -69,7 +77,10 @@ def _finish(coro: Coroutine[Any, Any, int]) -> None:
     try:
         code = asyncio.run(coro)
     except BridgeError as exc:  # a hook never breaks its agent: say it, exit 0
-        print(f"ai-connect hook: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from ai_connect.text.neutral import neutralise
+
+        shown = neutralise(str(exc), multiline=True)  # for `hook wait`, the model reads it
+        print(f"ai-connect hook: {type(exc).__name__}: {shown}", file=sys.stderr)
         code = 0
     # A hook is its own short process: skip the interpreter's teardown (tens of ms of
     # module cleanup) once everything is written; the agent waits for this exit.
@@ -85,6 +96,7 @@ def _dispatch(
     wait_s: float = 0.0,
     ca: str | None = None,
     fingerprint: str | None = None,
+    token_file: str | None = None,
 ) -> None:
     from ai_connect.errors import ConfigError
     from ai_connect.hooks.contracts import Role, parse_input, role_of
@@ -101,7 +113,14 @@ def _dispatch(
     except ConfigError as exc:
         print(f"ConfigError: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
-    settings = HookSettings(bridge=bridge, name=name, wait_s=wait_s, ca=ca, fingerprint=fingerprint)
+    settings = HookSettings(
+        bridge=bridge,
+        name=name,
+        wait_s=wait_s,
+        ca=ca,
+        fingerprint=fingerprint,
+        token_file=token_file,
+    )
     role = role_of(hook)
     if role is Role.INJECT:
         _finish(run_inject(hook, settings))
@@ -118,11 +137,15 @@ def _dispatch(
 
 @hooks_app.command()
 def claude(
-    bridge: Bridge = None, name: Name = None, ca: CaOpt = None, fingerprint: Pin = None
+    bridge: Bridge = None,
+    name: Name = None,
+    ca: CaOpt = None,
+    fingerprint: Pin = None,
+    token_file: TokenFile = None,
 ) -> None:
     """Claude Code: SessionStart, UserPromptSubmit, PostToolUse/PostToolBatch (context),
     SessionEnd (ends the waiter), and a synchronous Stop (continue with mail)."""
-    _dispatch("claude", bridge, name, ca=ca, fingerprint=fingerprint)
+    _dispatch("claude", bridge, name, ca=ca, fingerprint=fingerprint, token_file=token_file)
 
 
 @hooks_app.command()
@@ -137,6 +160,7 @@ def wait(
     name: Name = None,
     ca: CaOpt = None,
     fingerprint: Pin = None,
+    token_file: TokenFile = None,
 ) -> None:
     """A background Stop hook that wakes the idle session when peer mail comes.
 
@@ -159,7 +183,12 @@ def wait(
         print(f"ConfigError: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
     settings = HookSettings(
-        bridge=bridge, name=name, timeout_s=timeout, ca=ca, fingerprint=fingerprint
+        bridge=bridge,
+        name=name,
+        timeout_s=timeout,
+        ca=ca,
+        fingerprint=fingerprint,
+        token_file=token_file,
     )
     _finish(run_wait(hook, settings))
 
@@ -173,8 +202,9 @@ def _turn_end_command(client: str) -> Callable[..., None]:
         wait_s: WaitOpt = 0.0,
         ca: CaOpt = None,
         fingerprint: Pin = None,
+        token_file: TokenFile = None,
     ) -> None:
-        _dispatch(client, bridge, name, wait_s, ca, fingerprint)
+        _dispatch(client, bridge, name, wait_s, ca, fingerprint, token_file)
 
     return command
 

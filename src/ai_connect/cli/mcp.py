@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.cli.options import CaOpt, LogFileOpt, PinOpt, TokenOpt, setup_logging
+from ai_connect.cli.options import (
+    TOKEN_ON_COMMAND_LINE,
+    CaOpt,
+    LogFileOpt,
+    PinOpt,
+    TokenFileOpt,
+    TokenOpt,
+    setup_logging,
+)
 
 __all__ = ["mcp"]
 
@@ -21,14 +29,20 @@ def mcp(
     transport: Annotated[
         str, typer.Option(help="stdio (a client spawns it) or http (/mcp and legacy /sse)")
     ] = "stdio",
-    host: Annotated[str, typer.Option(help="http: address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="http: port; 0 picks a free one")] = 9998,
+    host: Annotated[
+        str | None, typer.Option(help="http: address to bind [config mcp.host; default: 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="http: port; 0 picks a free one [config mcp.port; default: 9998]"),
+    ] = None,
     bridge: Annotated[
         str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Peer name [env AI_CONNECT_PEER_NAME]")] = None,
     project: Annotated[str | None, typer.Option(help="Project [default: git root of cwd]")] = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     context_max_bytes: Annotated[
@@ -60,6 +74,8 @@ def mcp(
     from ai_connect.mcp.run import run
 
     setup_logging(log_level, "mcp", log_file)
+    if token:  # stdout carries MCP: the warning goes to the log (stderr and mcp.log)
+        logging.getLogger("ai_connect.mcp").warning(TOKEN_ON_COMMAND_LINE)
     if log_level.lower() != "debug":
         logging.getLogger("mcp").setLevel(logging.WARNING)  # one INFO line per HTTP session
     run(
@@ -70,6 +86,7 @@ def mcp(
         name=name,
         project=project,
         token=token,
+        token_file=token_file,
         ca=ca,
         fingerprint=fingerprint,
         context_max_bytes=context_max_bytes,

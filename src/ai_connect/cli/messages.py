@@ -27,12 +27,15 @@ from ai_connect.cli.options import (
     NameOpt,
     PinOpt,
     ProjectOpt,
+    TokenFileOpt,
     TokenOpt,
     make_client,
 )
 from ai_connect.client import BridgeClient, Message
-from ai_connect.errors import BridgeError, NotConnected, RequestTimeout
+from ai_connect.errors import NotConnected, RequestTimeout
+from ai_connect.launcher import spell
 from ai_connect.local_copy import Checkout, localise
+from ai_connect.protocol import CLOSE_AUTH
 from ai_connect.text import receipts, terminal
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "wait",
 ]
 
+EXIT_ERROR = 1
 EXIT_TIMEOUT = 124
 """``wait`` found no message within ``--timeout`` (as timeout(1) exits)."""
 _FOREVER = 10 * 365 * 86400.0
@@ -101,7 +105,10 @@ def send(
     to: Annotated[str, typer.Argument(metavar="TO", help="'Name (Project)', a name, or *")],
     message: Annotated[str, typer.Argument(metavar="MESSAGE", help="The text; - reads stdin")],
     thread: Annotated[str | None, typer.Option(help="Thread to file it under")] = None,
-    reply_to: Annotated[str | None, typer.Option(help="Id of the message it answers")] = None,
+    reply_to: Annotated[
+        str | None,
+        typer.Option(help="Id of the message it answers: whole, or as shown (…0e42f1a3)"),
+    ] = None,
     context_file: Annotated[
         Path | None,
         typer.Option(exists=True, dir_okay=False, readable=True, help="Attach FILE as context"),
@@ -111,6 +118,7 @@ def send(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -130,12 +138,16 @@ def send(
 
     async def run() -> int:
         async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+            answers = reply_to
+            if reply_to is not None:
+                how = "See message ids with 'ai-connect read' or 'ai-connect history PEER'."
+                answers = await client.find_message(reply_to, how=how)
             receipt = await client.send(
                 to,
                 body,
                 context=context,
                 thread=thread,
-                reply_to=reply_to,
+                reply_to=answers,
                 timeout=timeout,
                 queue=False,
             )
@@ -153,6 +165,7 @@ def read(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -164,7 +177,9 @@ def read(
     """
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, keep=True
+        ) as client:
             goal = client.welcome.tip if client.welcome else 0
             with _Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
@@ -174,6 +189,7 @@ def read(
                     await client.ack(batch, wait=True, path="cli")
                     if client.inbox.received >= goal and not client.unread():
                         break
+            await client.ack([], wait=True)  # repeats of what an earlier run showed (§7)
             if client.inbox.acked < goal:
                 raise RequestTimeout(
                     f"{goal - client.inbox.acked} unread messages did not arrive within "
@@ -193,6 +209,26 @@ async def _sender(client: BridgeClient, wanted: str) -> str:
     return identity.resolve(wanted, [p.address for p in await client.peers()])
 
 
+def _interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+def _waiting_note(client: BridgeClient, sender: str | None, interactive: bool) -> str | None:
+    """``waiting as ADDRESS …`` for a person at a terminal; for anyone when the bridge gave
+    another address than the one asked for (``zoe#2``: mail to ``zoe`` goes elsewhere)."""
+    got, asked = client.address, identity.format_address(client.name, client.project)
+    if got is None or (got == asked and not interactive):
+        return None
+    note = f"waiting as {terminal.clean(got)} on {client.url}"
+    note += f" for a message from {terminal.clean(sender)}" if sender else ""
+    if got != asked:
+        note += (
+            f"; {terminal.clean(asked)} is taken by another live session, so mail sent to "
+            f"it goes there, not here (choose another --name to be told apart)"
+        )
+    return note + (" (Ctrl-C stops)" if interactive else "")
+
+
 def wait(
     ctx: typer.Context,
     timeout: Annotated[
@@ -205,6 +241,7 @@ def wait(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -217,9 +254,13 @@ def wait(
     """
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, keep=True
+        ) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
+            if note := _waiting_note(client, sender, _interactive()):
+                print(note, file=sys.stderr, flush=True)
             waiter = asyncio.ensure_future(client.wait(limit, sender))
             lost = asyncio.ensure_future(client.wait_disconnected())
             await asyncio.wait({waiter, lost}, return_when=asyncio.FIRST_COMPLETED)
@@ -228,9 +269,14 @@ def wait(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if waiter.cancelled():
+                again = "check that it runs, then wait again"
+                if client.close_code == CLOSE_AUTH:  # it runs, and refuses our token
+                    again = (
+                        "it no longer accepts this token: wait again with a valid one "
+                        "(--token or AI_CONNECT_TOKEN), which the bridge's operator gives out"
+                    )
                 raise NotConnected(
-                    f"lost the bridge at {client.url} while waiting ({client.last_error}); "
-                    "check that it runs, then wait again"
+                    f"lost the bridge at {client.url} while waiting ({client.last_error}); " + again
                 )
             if not (messages := waiter.result()):
                 print(f"no message within {limit:g} s", file=sys.stderr)
@@ -249,6 +295,7 @@ def peers(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -256,7 +303,9 @@ def peers(
     """List the known peers: online first, then offline ones with when they were last seen."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             views, me = await client.peers(include_offline=True), client.address
         data = [terminal.peer_dict(p) for p in views]
         _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
@@ -274,6 +323,7 @@ def history(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -281,7 +331,9 @@ def history(
     """Show the conversation with PEER (broadcasts included), oldest first."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             page = await client.history(peer, limit, before)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
@@ -289,7 +341,7 @@ def history(
             return 0
         _out(terminal.messages_text(found, time.time(), client.address) or "No messages.")
         if page.before is not None:
-            _out(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}")
+            _out(spell(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}"))
         return 0
 
     _run(run())
@@ -304,6 +356,7 @@ def search(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -311,7 +364,9 @@ def search(
     """Full-text search over the messages you may see, newest first."""
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with make_client(
+            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
+        ) as client:
             results = await client.search(query, limit, before)
         found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
@@ -320,7 +375,9 @@ def search(
         text = terminal.messages_text(found, time.time(), client.address)
         _out(text or f"No messages match {terminal.clean(query)!r}.")
         if results.before is not None:
-            _out(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
+            _out(
+                spell(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
+            )
         return 0
 
     _run(run())
@@ -339,6 +396,7 @@ def status(
     name: NameOpt = None,
     project: ProjectOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
     as_json: JsonOpt = False,
@@ -350,14 +408,15 @@ def status(
         return
 
     async def run() -> int:
-        client = make_client(ctx, bridge, name, project, token, ca, fingerprint)
+        client = make_client(ctx, bridge, name, project, token, ca, fingerprint, mode="query")
         try:
             async with client:
                 data = terminal.status_dict(await client.status(), client.url)
-        except BridgeError as exc:
-            data = {"bridge": client.url, "connected": False, "error": str(exc)}
+        except NotConnected as exc:  # the answer to "am I connected?": no, and why
+            data = {"bridge": client.url, "connected": False, **terminal.error_dict(exc)}
             _out(terminal.to_json(data) if as_json else terminal.status_text(data))
-            raise
+            print(terminal.error_text(exc), file=sys.stderr)
+            return EXIT_ERROR
         _out(terminal.to_json(data) if as_json else terminal.status_text(data))
         return 0
 
@@ -369,7 +428,9 @@ async def _receipts(
 ) -> int:
     """``ai-connect status MESSAGE-ID``: asks as a query connection (no peer left behind)."""
     async with make_client(ctx, *where, mode="query") as client:
-        report = await client.receipts(message_id.strip())
+        report = await client.receipts(
+            message_id.strip(), how="ai-connect history and ai-connect read show message ids."
+        )
     data = receipts.report_dict(report)
     _out(terminal.to_json(data) if as_json else receipts.report_text(report, time.time()))
     return 0

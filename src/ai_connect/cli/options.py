@@ -9,18 +9,22 @@ Typer cannot group parameters, so each command repeats the options in its signat
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
 from ai_connect.client import BridgeClient
+from ai_connect.client.keep import Keep
 from ai_connect.config import client_settings, log_settings
 from ai_connect.errors import ConfigError
 
 __all__ = [
+    "TOKEN_ON_COMMAND_LINE",
     "BridgeOpt",
     "CaOpt",
     "JsonOpt",
@@ -28,9 +32,12 @@ __all__ = [
     "NameOpt",
     "PinOpt",
     "ProjectOpt",
+    "TokenFileOpt",
     "TokenOpt",
+    "choose",
     "make_client",
     "setup_logging",
+    "warn_token_flag",
 ]
 
 BridgeOpt = Annotated[
@@ -41,7 +48,30 @@ NameOpt = Annotated[
     str | None, typer.Option(help="Your peer name [env AI_CONNECT_PEER_NAME; config peer.name]")
 ]
 ProjectOpt = Annotated[str | None, typer.Option(help="Your project [default: git root of cwd]")]
-TokenOpt = Annotated[str | None, typer.Option(help="Auth token [env AI_CONNECT_TOKEN]")]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(help="Auth token; visible to local users in ps: prefer --token-file"),
+]
+TokenFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="FILE",
+        help="File holding the auth token [env AI_CONNECT_TOKEN, AI_CONNECT_TOKEN_FILE; "
+        "config bridge.token, bridge.token_file]",
+    ),
+]
+TOKEN_ON_COMMAND_LINE = (
+    "--token on the command line is visible to every local user (ps, /proc/PID/cmdline); "
+    "use --token-file FILE or the AI_CONNECT_TOKEN environment variable instead"
+)
+
+
+def warn_token_flag(token: str | None) -> None:
+    """Warns on stderr when the token was given as ``--token`` (docs/security.md)."""
+    if token:
+        print(f"ai-connect: warning: {TOKEN_ON_COMMAND_LINE}", file=sys.stderr)
+
+
 CaOpt = Annotated[
     str | None, typer.Option(metavar="FILE", help="wss://: CA of the bridge [env AI_CONNECT_CA]")
 ]
@@ -56,6 +86,17 @@ PinOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
 
 
+def choose(value: str, choices: Sequence[str], param: str, what: str = "") -> str:
+    """``value`` if it is one of ``choices``; else a usage error (exit 2) that lists them
+    and says which one a typo most likely meant (``did you mean approve?``)."""
+    if value in choices:
+        return value
+    close = difflib.get_close_matches(value.lower(), list(choices), n=1, cutoff=0.6)
+    meant = f"did you mean {close[0]}? " if close else ""
+    head = f"{what} {value!r}: " if what else f"{value!r}: "
+    raise typer.BadParameter(f"{head}{meant}use one of {', '.join(choices)}", param_hint=param)
+
+
 def make_client(
     ctx: typer.Context,
     bridge: str | None,
@@ -66,19 +107,36 @@ def make_client(
     fingerprint: str | None = None,
     *,
     kind: str = "cli",
-    mode: Literal["query", "observe"] | None = None,
+    mode: Literal["peer", "query", "observe"] = "peer",
+    keep: bool = False,
 ) -> BridgeClient:
     """The client of one command: settings from flags > env > config, TLS, no reconnect.
 
-    ``ctx.obj`` holds the extra BridgeClient arguments :func:`ai_connect.cli.main` was
-    given (tests pass the transport, ``connect``); a command takes ``ctx`` for this only.
+    ``mode="query"``: a command that only asks (status, peers, history, search, admin …)
+    never becomes a peer: it gets no mailbox and no broadcasts (docs/protocol.md §2.4);
+    ``mode="observe"``: the operators' event feed (§9).
+    ``keep``: a command that shows mail (read, wait) records what it showed on disk
+    before its ack, so a run killed in between does not show it again
+    (:mod:`ai_connect.client.keep`). ``ctx.obj`` holds the extra BridgeClient arguments
+    :func:`ai_connect.cli.main` was given (tests pass the transport, ``connect``); the
+    command's ``--token-file`` is read from ``ctx.params``. A ``--token`` is warned
+    about: the process list shows it.
     """
+    warn_token_flag(token)
     settings = client_settings(
-        url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint
+        url=bridge,
+        name=name,
+        project=project,
+        token=token,
+        token_file=(ctx.params or {}).get("token_file"),
+        ca=ca,
+        fingerprint=fingerprint,
     )
     options: dict[str, Any] = {"reconnect": False, **(ctx.obj or {})}
-    if mode is not None:
+    if mode != "peer":
         options["mode"] = mode
+    if keep:
+        options["keep"] = Keep(outbox=False)  # under XDG_STATE_HOME; it never queues
     return BridgeClient.from_settings(settings, kind=kind, **options)
 
 
@@ -108,6 +166,8 @@ def setup_logging(level: str, kind: str | None = None, log_file: str | None = No
         path = None
     if path is not None:
         handlers.append(logfiles.file_handler(path, log_settings()))
+    for handler in handlers:
+        handler.setFormatter(logfiles.NeutralFormatter())  # peer names in lines: neutralised
     logging.basicConfig(
         level=getattr(logging, level.upper()),
         format=logfiles.FORMAT,

@@ -23,6 +23,7 @@ import typer
 from ai_connect.cli.setup import program
 from ai_connect.config import bridge_settings
 from ai_connect.errors import ConfigError
+from ai_connect.launcher import spell
 from ai_connect.service import units
 from ai_connect.service.files import (
     File,
@@ -358,8 +359,10 @@ def status(
             )
     if not any_installed:
         print(
-            "No ai-connect service is installed here; 'ai-connect service install bridge' "
-            "(or mcp) installs one."
+            spell(
+                "No ai-connect service is installed here; 'ai-connect service install bridge' "
+                "(or mcp) installs one."
+            )
         )
         raise typer.Exit(EXIT_NOT_RUNNING)
     if not healthy:

@@ -13,9 +13,11 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.agent_setup.apply import Report, apply, read_file
+from ai_connect.agent_setup.apply import Report, apply, backup_folder, read_file
 from ai_connect.agent_setup.clients import ADVISOR_WAIT_S, CLIENTS, Options, Scope, plan
+from ai_connect.cli.options import choose
 from ai_connect.errors import ConfigError
+from ai_connect.launcher import spell
 
 __all__ = ["program", "project_root", "setup", "vscode_user_dir"]
 
@@ -87,6 +89,15 @@ def vscode_user_dir(home: Path) -> Path:
     return home / ".config" / "Code" / "User"
 
 
+_WOULD = {
+    "created": "would create",
+    "updated": "would update",
+    "removed": "would remove",
+    "restored": "would restore",
+}
+"""What ``--dry-run`` says instead of each action it did not carry out."""
+
+
 def _show(
     client: str, reports: list[Report], dry_run: bool, uninstall: bool, options: Options
 ) -> None:
@@ -95,7 +106,17 @@ def _show(
             sys.stdout.write(report.diff)
     for report in reports:
         extra = f"  (backup: {report.backup})" if report.backup else ""
-        print(f"  {report.action:<9} {report.path}{extra}")
+        action = _WOULD.get(report.action, report.action) if dry_run else report.action
+        print(f"  {action:<9} {report.path}{extra}")
+    moved = [p for r in reports for p in r.moved]
+    if moved:
+        print(f"  moved {len(moved)} backup(s) an older ai-connect left in the project to:")
+        print("\n".join(f"    {p}" for p in moved))
+    if any(r.backup or r.moved for r in reports):
+        print(
+            f"Backups (private, outside the project) are under {backup_folder()}; "
+            "'ai-connect setup --uninstall' restores from them."
+        )
     changed = [r for r in reports if r.action != "unchanged"]
     if dry_run:
         print("Dry run: nothing was written.")
@@ -104,9 +125,9 @@ def _show(
         print(f"Nothing changed: ai-connect {state} for {client}.")
     if not uninstall and not dry_run:
         if changed:
-            print(_NOTES[client].rstrip("\n"))
+            print(spell(_NOTES[client].rstrip("\n")))
         if wake := _wake_note(client, options):
-            print(wake)
+            print(spell(wake))
         if client in ("claude-code", "codex", "gemini"):
             print(options.grants.describe())
 
@@ -124,7 +145,13 @@ def setup(
         bool, typer.Option("--uninstall", help="Remove exactly what setup added")
     ] = False,
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="The project [default: git root of cwd]")
+        Path | None,
+        typer.Option(
+            "--dir",
+            exists=True,  # a misspelt --dir is an error, never a new folder
+            file_okay=False,
+            help="The project, an existing folder [default: git root of cwd]",
+        ),
     ] = None,
     command: Annotated[
         str | None,
@@ -148,13 +175,13 @@ def setup(
 ) -> None:
     """Register the MCP server and install the wake-on-message hooks for a client.
 
-    Merges into existing settings (a backup FILE.bak-<time> first), changes nothing on a
-    second run, and --uninstall removes only ai-connect's entries.
+    Merges into existing settings (a private backup first, under
+    ~/.local/state/ai-connect/backups/, never in the project), changes nothing on a second
+    run, and --uninstall removes only ai-connect's entries.
     """
     if project and user:
         raise typer.BadParameter("choose --project or --user, not both")
-    if client not in CLIENTS:
-        raise typer.BadParameter(f"unknown client {client!r}; use one of {', '.join(CLIENTS)}")
+    choose(client, CLIENTS, "CLIENT", "unknown client")
     home = Path.home()
     scope = Scope(
         user=user,

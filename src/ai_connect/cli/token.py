@@ -22,7 +22,7 @@ import typer
 
 from ai_connect.bridge.auth import new_token, parse_expiry
 from ai_connect.bridge.store.base import TokenRecord
-from ai_connect.cli.options import JsonOpt, make_client
+from ai_connect.cli.options import JsonOpt, TokenFileOpt, make_client
 from ai_connect.client import BridgeClient
 from ai_connect.config import bridge_settings
 from ai_connect.errors import BridgeError
@@ -192,7 +192,8 @@ def revoke(
 def admin_client(
     ctx: typer.Context, bridge: str | None, name: str | None, token: str | None
 ) -> BridgeClient:
-    return make_client(ctx, bridge, name, "admin", token, kind="admin")
+    """An operator's client: it only asks, so it never becomes a peer (protocol §2.4)."""
+    return make_client(ctx, bridge, name, "admin", token, kind="admin", mode="query")
 
 
 AdminBridgeOpt = Annotated[
@@ -201,7 +202,9 @@ AdminBridgeOpt = Annotated[
 AdminNameOpt = Annotated[
     str | None, typer.Option(help="Name to register as (the token must own it)")
 ]
-AdminTokenOpt = Annotated[str | None, typer.Option(help="An admin token [env AI_CONNECT_TOKEN]")]
+AdminTokenOpt = Annotated[
+    str | None, typer.Option(help="An admin token; visible in ps: prefer --token-file")
+]
 
 
 @admin_app.command("status")
@@ -210,6 +213,7 @@ def admin_status(
     bridge: AdminBridgeOpt = None,
     name: AdminNameOpt = None,
     token: AdminTokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every peer with its mailbox cursors, connections, token and remote address."""
@@ -246,6 +250,7 @@ def admin_history(
     bridge: AdminBridgeOpt = None,
     name: AdminNameOpt = None,
     token: AdminTokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The history VIEWER sees (with PEER: their conversation), oldest first."""
@@ -279,6 +284,7 @@ def admin_brakes(
     bridge: AdminBridgeOpt = None,
     name: AdminNameOpt = None,
     token: AdminTokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The conversations the loop brake paused, with why (docs/hooks.md, "The loop brake")."""
@@ -301,6 +307,7 @@ def admin_resume(
     bridge: AdminBridgeOpt = None,
     name: AdminNameOpt = None,
     token: AdminTokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Lift the loop brake's pause: the agents of the conversation wake for it again."""

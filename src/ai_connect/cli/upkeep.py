@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.cli.options import JsonOpt
+from ai_connect.cli.options import JsonOpt, TokenFileOpt
 from ai_connect.cli.token import (
     AdminBridgeOpt,
     AdminNameOpt,
@@ -37,6 +37,7 @@ def admin_forget(
     bridge: AdminBridgeOpt = None,
     name: AdminNameOpt = None,
     token: AdminTokenOpt = None,
+    token_file: TokenFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Forget PEER: its record and its mailbox go, its live sessions are closed.

@@ -15,7 +15,14 @@ from typing import Annotated, Any
 
 import typer
 
-from ai_connect.cli.options import BridgeOpt, CaOpt, PinOpt, TokenOpt
+from ai_connect.cli.options import (
+    BridgeOpt,
+    CaOpt,
+    PinOpt,
+    TokenFileOpt,
+    TokenOpt,
+    warn_token_flag,
+)
 from ai_connect.client import BridgeClient
 from ai_connect.config import client_settings
 from ai_connect.watch.feed import FeedSource
@@ -63,6 +70,7 @@ def watch(
     ] = 60.0,
     bridge: BridgeOpt = None,
     token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
     ca: CaOpt = None,
     fingerprint: PinOpt = None,
 ) -> None:
@@ -82,8 +90,15 @@ def watch(
             sender, as_project = parse_as(as_)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--as") from exc
+    warn_token_flag(token)
     settings = client_settings(
-        url=bridge, name=sender, project=as_project, token=token, ca=ca, fingerprint=fingerprint
+        url=bridge,
+        name=sender,
+        project=as_project,
+        token=token,
+        token_file=token_file,
+        ca=ca,
+        fingerprint=fingerprint,
     )
     options: dict[str, Any] = {"reconnect": True, "mode": "observe", **(ctx.obj or {})}
     client = BridgeClient.from_settings(settings, kind="watch", **options)

@@ -7,6 +7,8 @@
     pending.py    Pending: requests in flight by rid, timeouts, all failed when the link drops
     outbox.py     Outbox and Receipt: sends until the bridge confirms them, kept across outages
     mailbox.py    Inbox and Message: drop duplicates, compute the cumulative ack (pure)
+    keep.py       Keep: queued sends and shown message ids on disk (long-running surfaces)
+    durable.py    Durable: what BridgeClient keeps there, and the log of what became of it
     consensus.py  its consensus requests (propose, vote, status, list, withdraw)
     observer.py   the observer feed: observe() yields the snapshot, then each event
 """

@@ -5,13 +5,19 @@ reconnects with backoff and jitter, resumes after the last handled message, keep
 outbox so a send made during an outage goes out after reconnect (same ``cid``, so the
 bridge stores it once), and hands each delivered message to the agent exactly once.
 
+Given a :class:`~ai_connect.client.keep.Keep` (the long-running surfaces pass one), the
+sends it answered ``queued`` for and the ids of the messages shown outlive the process:
+the next client of the same bridge, name and project sends what is left, and a message
+shown before a restart is not shown again (docs/protocol.md §7).
+
 It is built from parts (composition, not a class hierarchy)::
 
     BridgeClient   the public requests, the outbox (sends) and the inbox (deliveries)
      ├── Link      the WebSocket: connect, hello, read loop, heartbeat, reconnect, TLS pin
      ├── Pending   requests in flight: rid -> future, and rid -> cid for sends
      ├── Outbox    sends not yet confirmed, kept across outages (cid -> receipt future)
-     └── Inbox     deliveries: duplicates dropped, the cumulative ack (mailbox.py)
+     ├── Inbox     deliveries: duplicates dropped, the cumulative ack (mailbox.py)
+     └── Keep      optional: queued sends and shown ids on disk (keep.py)
 
 Every surface builds its client with :meth:`BridgeClient.from_settings`.
 """
@@ -30,15 +36,22 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError
 from websockets.asyncio.client import connect as websockets_connect
 
-from ai_connect import __version__, tls
+from ai_connect import __version__, message_ids, tls
 from ai_connect.client.consensus import ConsensusMixin
+from ai_connect.client.durable import Durable
+from ai_connect.client.keep import Keep
 from ai_connect.client.link import Connect, Link, LinkState, backoff
 from ai_connect.client.mailbox import Inbox, Message
 from ai_connect.client.observer import ObserverMixin
 from ai_connect.client.outbox import Outbox, Receipt
 from ai_connect.client.pending import Pending, Request
 from ai_connect.config import ClientSettings
-from ai_connect.errors import LocalProtocolError, NotConnected, RequestTimeout
+from ai_connect.errors import (
+    LocalProtocolError,
+    NotConnected,
+    RequestTimeout,
+    UnknownMessage,
+)
 from ai_connect.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -85,6 +98,9 @@ log = logging.getLogger("ai_connect.client")
 
 _R = TypeVar("_R")
 
+FIND_PAGES = 10
+"""History pages (of up to 500 messages) :meth:`BridgeClient.find_message` looks through."""
+
 
 class BridgeClient(ConsensusMixin, ObserverMixin):
     """An asyncio client of one bridge, as one peer. Use ``async with``.
@@ -116,6 +132,7 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         ssl: ssl_module.SSLContext | None = None,
         fingerprint: str | None = None,
         connect: Connect = websockets_connect,
+        keep: Keep | None = None,
     ) -> None:
         self.url, self.name, self.project = url, name, project
         self.session = session or secrets.token_hex(8)
@@ -142,6 +159,9 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         self._outbox = Outbox()
         self._arrived = asyncio.Event()
         self._listeners: list[Callable[[Message | Presence], None]] = []
+        self._durable = Durable(keep, url, name, project) if keep is not None else None
+        """Queued sends and shown ids on disk (``None``: in memory only)."""
+        self._catching_up: asyncio.Task[None] | None = None
         self._link = Link(
             url,
             self._pending,
@@ -197,17 +217,39 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         self._link.last_error = text
 
     @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code of the last link that closed (``CLOSE_AUTH``: the
+        bridge no longer accepts the token); ``None`` while connected."""
+        return self._link.close_code
+
+    @property
     def connected(self) -> bool:
         return self._link.connected
 
+    @property
+    def queued(self) -> int:
+        """Sends the bridge has not confirmed yet (the outbox)."""
+        return len(self._outbox)
+
+    @property
+    def kept_in(self) -> str | None:
+        """The file that keeps queued sends and shown ids (``None``: in memory only)."""
+        return self._durable.path if self._durable is not None else None
+
     async def connect(self, *, wait: bool = True) -> None:
         """Opens the link. ``wait=False`` returns at once and keeps trying in the background."""
+        self._adopt()
         await self._link.open(wait=wait)
 
     async def close(self) -> None:
+        if self._catching_up is not None:
+            with contextlib.suppress(NotConnected):
+                await self._catching_up  # an ack frame already being written
         await self._link.close()
         self._feed_close()
         self._outbox.fail(NotConnected("the client was closed before sending"))
+        if self._durable is not None:
+            self._durable.close()
 
     async def __aenter__(self) -> BridgeClient:
         await self.connect()
@@ -253,6 +295,8 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         message in the outbox, sends it after reconnect and returns a ``queued`` receipt.
         ``as_``: an observer sends as this person (protocol §9.3). ``receipt``: the
         bridge tells this client when each recipient was shown it (protocol §3.7).
+        With a ``keep`` the queued message is on disk (fsync'd) before the receipt is
+        returned (``Receipt.kept`` says where); without one it lives in this process only.
         """
         if not self.connected and not queue:
             raise self._link.not_connected()
@@ -277,18 +321,43 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
                     self._forget(cid, frame)
                     raise
         if queue and not self.connected:
-            return Receipt(cid, "queued")
+            return self._hold(frame)
         wait = self.request_timeout if timeout is None else timeout
         try:
             return await asyncio.wait_for(asyncio.shield(stored), wait)
         except TimeoutError as exc:
             if queue:
-                return Receipt(cid, "queued")
+                return self._hold(frame)
             self._forget(cid, frame)
             raise RequestTimeout(
                 f"the bridge did not confirm message {cid} within {wait:g} s; it may or may "
                 f"not have been stored: sending again with cid={cid} is safe"
             ) from exc
+
+    async def find_message(self, given: str, *, how: str) -> str:
+        """The full id of the message ``given`` names: a full id, its short form
+        (:func:`ai_connect.message_ids.short`) or a unique prefix, among the messages this
+        peer can see (its inbox, then its history, newest first). Raises
+        :class:`UnknownMessage` ending with ``how``: how the surface's user finds ids."""
+        found = message_ids.match(given, self.inbox.known_ids())
+        before: int | None = None
+        for _ in range(FIND_PAGES if not found and self.connected else 0):
+            page = await self.history(None, 500, before)
+            found = message_ids.match(given, (m.id for m in page.messages))
+            if found or page.before is None:
+                break
+            before = page.before
+        if len(found) == 1:
+            return found[0]
+        if found:
+            shown = ", ".join(found[:5]) + (" …" if len(found) > 5 else "")
+            raise UnknownMessage(
+                f"{given!r} matches {len(found)} messages ({shown}); give more of the id. {how}",
+                tuple(found),
+            )
+        where = "" if self.connected else " (the bridge is unreachable: only this session's"
+        where += " messages were checked)" if where else ""
+        raise UnknownMessage(f"no message you can see has the id {given!r}{where}. {how}")
 
     async def peers(self, include_offline: bool = True) -> list[PeerView]:
         reply = await self._request(
@@ -312,11 +381,17 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
     async def status(self) -> StatusReport:
         return await self._request(Status(rid=self._rid()), StatusReport)
 
-    async def receipts(self, message_id: str) -> ReceiptReport:
+    async def receipts(
+        self, message_id: str, *, how: str = "peer_history shows message ids."
+    ) -> ReceiptReport:
         """Where a message this address sent stands, per recipient: waiting, delivered or
         shown (with when and through which path); any message for an admin or observer
-        (protocol §3.7)."""
-        return await self._request(Receipts(rid=self._rid(), id=message_id), ReceiptReport)
+        (protocol §3.7). A short form (``…0e42f1a3``, as receipts and read show ids) is
+        first resolved among the messages this peer can see (:meth:`find_message`)."""
+        given = message_id.strip()
+        if given.startswith(message_ids.ELLIPSIS) or len(given) <= message_ids.SHORT + 1:
+            given = await self.find_message(given, how=how)
+        return await self._request(Receipts(rid=self._rid(), id=given), ReceiptReport)
 
     def take_receipts(self) -> list[ReceiptNotice]:
         """The receipts that came since the last call (sends with ``receipt=True``)."""
@@ -423,7 +498,11 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         With ``wait`` returns only once the bridge has stored the ack. ``path`` says what
         showed them (hook, tool, channel, cli): their senders' receipts name it (§3.7).
         """
+        messages = list(messages)
         self.inbox.mark_handled(messages)
+        if self._durable is not None and self.address is not None and messages:
+            # Before the ack: a restart from here on cannot show them again (§7).
+            self._durable.see(self.address, (m.id for m in messages))
         target = self.inbox.ack_target()
         if target <= self.inbox.acked:
             return
@@ -451,6 +530,47 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         wait = self.request_timeout if timeout is None else timeout
         return await self._pending.call(request, expect, wait, lambda: self._link.transmit(frame))
 
+    def _hold(self, frame: Send) -> Receipt:
+        """A send we answer ``queued`` for: on disk first, if this client keeps state."""
+        if self._durable is None:
+            log.warning(
+                "queued message %s to %s is held in this process's memory only (no keep): "
+                "it is lost if the process stops before the bridge %s is back",
+                frame.cid,
+                frame.to,
+                self.url,
+            )
+            return Receipt(frame.cid, "queued")
+        return self._durable.hold(frame)
+
+    def _adopt(self) -> None:
+        """Takes over the queued sends an earlier client of this identity left on disk."""
+        if self._durable is None:
+            return
+        for raw in self._durable.adopt(f.cid for f in self._outbox.frames()):
+            cid = str(raw.get("cid"))
+            try:
+                frame = Send.model_validate(raw | {"rid": self._pending.send_rid(cid)})
+            except ValidationError as exc:
+                log.warning("cannot resend kept message %s: %s", cid, exc)
+                continue
+            self._outbox.add(frame)
+
+    def _catch_up(self) -> None:
+        """A repeat of a message shown before was dropped: ack it, or the bridge keeps
+        it in the window and delivers it at every connect (§3.3)."""
+        if self.inbox.ack_target() <= self.inbox.acked:
+            return
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.ensure_future(self._send_catch_up())
+
+    async def _send_catch_up(self) -> None:
+        target = self.inbox.ack_target()
+        if target > self.inbox.acked:
+            with contextlib.suppress(NotConnected):
+                await self._link.transmit(Ack(seq=target))
+                self.inbox.acked = max(self.inbox.acked, target)
+
     def _forget(self, cid: str, frame: Send) -> None:
         """A send nobody waits for any more: out of the outbox, its reply dropped."""
         for sent in (frame, self._outbox.forget(cid)):
@@ -477,7 +597,9 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
                 client=ClientInfo(kind=self._kind, version=__version__),
             )
         except ValidationError as exc:
-            why = "; ".join(str(e["msg"]) for e in exc.errors(include_url=False))
+            why = "; ".join(
+                str(e["msg"]).removeprefix("Value error, ") for e in exc.errors(include_url=False)
+            )
             raise LocalProtocolError(
                 f"cannot register as {self.name!r} in project {self.project!r}: {why}; "
                 "choose another name (--name, AI_CONNECT_PEER_NAME) or project (--project)"
@@ -489,6 +611,10 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
             self.inbox = Inbox()  # another mailbox: our cursor means nothing there
         self.welcome, self.address = welcome, welcome.address
         self.inbox.reset(welcome.acked)
+        if self._durable is not None and welcome.unread:
+            # Only unacked mail can repeat. It may have come in with the welcome already:
+            # drop what was shown before (§7.1).
+            self.inbox.remember(self._durable.seen(welcome.address))
         # Resend the outbox before anyone may send anew, so per-sender order holds (§7).
         resent: set[str] = set()
         while backlog := [f for f in self._outbox.frames() if f.cid not in resent]:
@@ -505,6 +631,8 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
             if self.inbox.add(message):
                 self._arrived.set()
                 self._notify(message)
+            else:
+                self._catch_up()
             return
         if isinstance(frame, Presence):
             self._notify(frame)
@@ -524,12 +652,15 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         if (cid := self._pending.sent(frame)) is not None:
             if (error := self._outbox.settle(cid, frame)) is not None:
                 self.last_error = f"{error.code}: {error.message}"
+            if self._durable is not None:
+                self._durable.settled(cid, frame, error)
             return
         if self._pending.answer(frame):
             return
         if isinstance(frame, Error):
             self.last_error = f"{frame.code}: {frame.message}"
-            log.warning("bridge error: %s %s", frame.message, frame.hint)
+            hint = f"; {frame.hint}" if frame.hint else ""
+            log.warning("bridge error: %s%s", frame.message, hint)
 
     def _notify(self, item: Message | Presence) -> None:
         for callback in self._listeners:

@@ -37,6 +37,7 @@ from ai_connect.errors import (
     TlsError,
 )
 from ai_connect.protocol import (
+    CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
     Hello,
     Ping,
@@ -110,6 +111,10 @@ class Link:
         self.state = LinkState.CLOSED
         self.state_since = clock()
         self.last_error: str | None = None
+        self._other_scheme: str | None = None
+        """``ws://`` or ``wss://`` when the last attempt met a server of the other scheme."""
+        self.close_code: int | None = None
+        """The close code of the last link that closed (``CLOSE_AUTH``: the token ended)."""
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
@@ -188,6 +193,19 @@ class Link:
     def not_connected(self) -> NotConnected:
         """The error for a request made with no link: where, why, and what to do."""
         why = f" ({self.last_error})" if self.last_error else ""
+        if self._other_scheme is not None:  # something answered, on the other scheme
+            return NotConnected(
+                f"not connected to the bridge at {self.url}{why}; something answers there, "
+                f"but not as {self.url.split('://')[0]}://: if the bridge serves "
+                f"{self._other_scheme}, use its {self._other_scheme} URL (--bridge or "
+                "AI_CONNECT_BRIDGE)"
+            )
+        if self.close_code == CLOSE_AUTH:  # it runs: it no longer takes our token
+            return NotConnected(
+                f"not connected to the bridge at {self.url}{why}; it no longer accepts "
+                "this connection's token: pass a valid one (--token, AI_CONNECT_TOKEN or "
+                "bridge.token), which the bridge's operator gives out"
+            )
         return NotConnected(
             f"not connected to the bridge at {self.url}{why}; start it with "
             f"'ai-connect bridge' or point --bridge / AI_CONNECT_BRIDGE at it"
@@ -235,8 +253,11 @@ class Link:
             raise error from exc
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             self.last_error = f"{type(exc).__name__}: {exc}".strip()
+            self._other_scheme = None
             if isinstance(exc, InvalidMessage) and self.url.lower().startswith("ws://"):
-                self.last_error += "; if the bridge serves wss://, use its wss:// URL"
+                self._other_scheme = "wss://"
+            elif isinstance(exc, ConnectionResetError) and self.url.lower().startswith("wss://"):
+                self._other_scheme = "ws://"  # a plain bridge drops a TLS hello
             raise self.not_connected() from exc
         if self._pin is not None:
             await self._check_pin(ws)
@@ -252,6 +273,7 @@ class Link:
             self._ws = None
             raise
         self.last_error = None
+        self.close_code = None
         self._reader = reader
         await self._on_welcome(welcome)  # e.g. the outbox, before anyone may send anew (§7)
         self._set_state(LinkState.CONNECTED)
@@ -299,6 +321,7 @@ class Link:
                     with contextlib.suppress(ConnectionClosed):
                         await ws.wait_closed()
                     self.last_error = f"link closed (code {ws.close_code}: {ws.close_reason})"
+                    self.close_code = ws.close_code
                     if self._reader is not None:
                         self._reader.cancel()
                     log.info("disconnected from %s: %s", self.url, self.last_error)

@@ -110,6 +110,22 @@ class Inbox:
             items = [m for m in items if m.sender == sender]
         return items
 
+    def known_ids(self) -> list[str]:
+        """The ids of every message this inbox holds or has handled (newest handled last)."""
+        return [*self._unhandled, *self._handled_ids]
+
+    def remember(self, ids: Iterable[str]) -> list[Message]:
+        """Ids handled before (by an earlier process of this surface): never shown again.
+        Returns the unhandled messages that were among them (now handled)."""
+        known = list(ids)
+        repeats = [self._unhandled[i] for i in known if i in self._unhandled]
+        for message_id in known:
+            self._unhandled.pop(message_id, None)
+            self._handled_ids[message_id] = None
+        while len(self._handled_ids) > self._remember:
+            self._handled_ids.popitem(last=False)
+        return repeats
+
     def mark_handled(self, messages: Iterable[Message]) -> None:
         for message in messages:
             if self._unhandled.pop(message.id, None) is not None:

@@ -32,6 +32,9 @@ class Receipt:
     duplicate: bool = False
     paused: str | None = None
     """The loop brake paused its conversation: stored, but it wakes nobody (§3.6)."""
+    kept: str | None = None
+    """A ``queued`` send: the file that keeps it until the bridge stores it (``None``:
+    this process's memory only, lost if it stops first)."""
 
     @property
     def offline(self) -> tuple[str, ...]:

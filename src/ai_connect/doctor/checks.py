@@ -27,6 +27,7 @@ from ai_connect.config import (
     unknown_keys,
 )
 from ai_connect.errors import ConfigError
+from ai_connect.private_files import database_files, exposed
 
 __all__ = [
     "Check",
@@ -76,8 +77,8 @@ def _shown(key: str, item: Sourced) -> str:
 def check_config(flags: Mapping[str, str | None], env: Mapping[str, str]) -> Check:
     """The effective client settings, where each came from, and keys nothing reads.
 
-    ``flags``: the command's ``url``, ``name``, ``project``, ``token``, ``ca`` and
-    ``fingerprint`` options."""
+    ``flags``: the command's ``url``, ``name``, ``project``, ``token``, ``token_file``,
+    ``ca`` and ``fingerprint`` options."""
     path = config_path(env)
     try:
         found = explain_client(
@@ -85,6 +86,7 @@ def check_config(flags: Mapping[str, str | None], env: Mapping[str, str]) -> Che
             name=flags.get("name"),
             project=flags.get("project"),
             token=flags.get("token"),
+            token_file=flags.get("token_file"),
             ca=flags.get("ca"),
             fingerprint=flags.get("fingerprint"),
             env=env,
@@ -213,23 +215,19 @@ def check_database(env: Mapping[str, str], service_db: Path | None = None) -> Ch
             f"{db} ({source}) does not exist: no bridge has run here with it",
             data=data,
         )
-    loose = []
-    for path, want in ((db, 0o600), (db.parent, 0o700)):
-        mode = stat.S_IMODE(path.stat().st_mode)
-        data[f"mode {path.name}"] = oct(mode)
-        if mode & 0o077:
-            loose.append((path, mode, want))
+    for path in (db.parent, *database_files(db)):
+        data[f"mode {path.name}"] = oct(stat.S_IMODE(path.stat().st_mode))
+    loose = exposed(db)  # the rule the bridge warns by at its start
     size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
     data["bytes"] = size
     summary = f"{db} ({source}), {size / 1e6:.1f} MB"
     if loose:
-        shown = ", ".join(f"{p} is {oct(m)[2:]}" for p, m, _ in loose)
-        fix = " && ".join(f"chmod {oct(w)[2:]} {p}" for p, _, w in loose)
+        shown = ", ".join(str(e) for e in loose)
         return Check(
             "database",
             Outcome.WARN,
             f"{summary}: other local users may read it ({shown})",
-            fix,
+            " && ".join(e.fix for e in loose),
             data=data,
         )
     return Check("database", Outcome.PASS, f"{summary}, private to its owner", data=data)

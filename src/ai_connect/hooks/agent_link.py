@@ -28,7 +28,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import platformdirs
@@ -66,6 +66,10 @@ class Advert:
     project: str
     session: str
     started: float
+    stopped: float | None = None
+    """When the server stopped (it marks its advert so, rather than deleting it): a hook
+    started after that must know the session's server is gone (:func:`server_gone`).
+    Such a mark is removed once its agent is gone too."""
 
 
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -130,16 +134,22 @@ def advertise(
     private_dir(folder)
     path = folder / f"{agent}-{os.getpid()}{_SUFFIX}"
     advert = Advert(agent, os.getpid(), url, name, project, session, time.time())
+    _write(path, advert)
+    try:
+        yield path
+    finally:
+        # Marked stopped, not deleted: Claude Code stops its MCP servers before it runs
+        # (and waits for) its last hooks, which must see that the server is gone.
+        with contextlib.suppress(OSError):
+            _write(path, replace(advert, stopped=time.time()))
+
+
+def _write(path: Path, advert: Advert) -> None:
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(asdict(advert), f)
     os.replace(tmp, path)
-    try:
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 @contextlib.contextmanager
@@ -202,9 +212,11 @@ def find(
         advert = _read(path)
         if advert is None:
             continue
-        if not _alive(advert.pid):
-            with contextlib.suppress(OSError):
-                path.unlink()
+        if advert.stopped is not None or not _alive(advert.pid):
+            # A stopped server's mark stays while its agent lives (server_gone reads it).
+            if not (advert.stopped is not None and _alive(advert.agent)):
+                with contextlib.suppress(OSError):
+                    path.unlink()
             continue
         if project is None or advert.project == project:
             adverts.append(advert)
@@ -214,10 +226,11 @@ def find(
 def server_gone(chain: Iterable[int], *, env: Mapping[str, str] | None = None) -> bool:
     """Whether the nearest ancestor that started an MCP server has stopped it.
 
-    Its newest advert names a dead process (read before :func:`find` removes such
-    adverts). Claude Code stops (kills) its stdio MCP servers when a session ends, also
-    when a stream-json input just ends and it then waits for its background hooks; a
-    killed server leaves its advert behind. A waiter started then must not wait (2.1.197).
+    Its newest advert is marked stopped, or names a dead process (read before
+    :func:`find` removes such adverts). Claude Code stops its stdio MCP servers (SIGTERM)
+    when a session ends, also when a stream-json input just ends and it then waits for
+    its background hooks; the server marks its advert stopped (a killed one leaves it
+    unmarked, naming a dead pid). A waiter started then must not wait (2.1.197).
     """
     chain = list(chain)
     wanted = set(chain)
@@ -227,7 +240,7 @@ def server_gone(chain: Iterable[int], *, env: Mapping[str, str] | None = None) -
         if agent.isdigit() and int(agent) in wanted and (advert := _read(path)) is not None:
             adverts.append(advert)
     nearest = choose(chain, adverts)
-    return nearest is not None and not _alive(nearest.pid)
+    return nearest is not None and (nearest.stopped is not None or not _alive(nearest.pid))
 
 
 def command_line(pid: int) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.client.keep import Keep, default_folder
 from ai_connect.client.mailbox import Message
 from ai_connect.config import ClientSettings, client_settings
 from ai_connect.errors import BridgeError
@@ -46,6 +47,7 @@ from ai_connect.hooks.slots import dismiss, file_lock, key, waiter_slot
 from ai_connect.local_copy import Checkout, localise
 from ai_connect.protocol import AckPath
 from ai_connect.text.agent import context_header, mail_text, turn_end_header, wake_header
+from ai_connect.text.neutral import neutralise
 
 __all__ = [
     "Emit",
@@ -78,6 +80,8 @@ class HookSettings:
     """wss://: the bridge's CA file (else AI_CONNECT_CA, bridge.ca; docs/security.md)."""
     fingerprint: str | None = None
     """wss://: the bridge's pinned certificate (else AI_CONNECT_FINGERPRINT)."""
+    token_file: str | None = None
+    """A file holding the auth token (else AI_CONNECT_TOKEN[_FILE], bridge.token[_file])."""
     timeout_s: float = 86_400.0
     """The waiter's configured hook timeout: it leaves quietly shortly before."""
     wait_s: float = 0.0
@@ -88,6 +92,9 @@ class HookSettings:
     """Extra BridgeClient arguments (tests pass the transport and short timeouts)."""
     chain: tuple[int, ...] | None = None
     """This process and its ancestors (default: read from the system; tests inject it)."""
+    keep_dir: Path | None = field(default_factory=default_folder)
+    """Where the ids of the messages shown are kept, so that a hook that died between
+    showing mail and its ack does not show it again (:mod:`ai_connect.client.keep`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +117,7 @@ def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
         name=settings.name,
         ca=settings.ca,
         fingerprint=settings.fingerprint,
+        token_file=settings.token_file,
         cwd=hook.cwd or Path.cwd(),
         env=settings.env,
     )
@@ -125,11 +133,13 @@ def resolve_link(hook: HookInput, settings: HookSettings) -> Link:
 
 def _client(link: Link, hook: HookInput, settings: HookSettings, reconnect: bool) -> BridgeClient:
     options = {"reconnect": reconnect, "connect_timeout": settings.connect_timeout_s}
+    keep = Keep(settings.keep_dir, outbox=False) if settings.keep_dir is not None else None
     return BridgeClient.from_settings(
         link.connection,
         kind=f"hook-{hook.client}",
         session=link.session,
         attach=True,
+        keep=keep,
         **(options | dict(settings.client_options)),
     )
 
@@ -241,7 +251,7 @@ def human_prompt(hook: HookInput) -> bool:
 
 
 def _note(emit: Emit, what: str, exc: BaseException) -> None:
-    emit("err", f"ai-connect hook: {what}: {exc}\n")
+    emit("err", f"ai-connect hook: {what}: {neutralise(str(exc), multiline=True)}\n")
 
 
 async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_emit) -> int:

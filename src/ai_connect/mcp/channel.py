@@ -52,6 +52,7 @@ from ai_connect.hooks import agent_link
 from ai_connect.hooks.runtime import HookSettings, take_and_emit
 from ai_connect.local_copy import Checkout, localise
 from ai_connect.text.agent import PEER_NOTE, attribute, mail_text
+from ai_connect.text.neutral import neutralise
 
 __all__ = [
     "CAPABILITY",
@@ -134,7 +135,8 @@ def _header(message: Message) -> Callable[[int], str]:
     def header(total: int) -> str:
         return (
             f"ai-connect: a peer message {PEER_NOTE}. It is marked read. If an answer is "
-            f"useful, call peer_send(to={message.sender!r}, reply_to={message.id!r})."
+            f"useful, call peer_send(to={neutralise(message.sender)!r}, "
+            f"reply_to={neutralise(message.id)!r})."
         )
 
     return header
@@ -155,7 +157,8 @@ def event(message: Message, local: LocalCopy | None = None) -> dict[str, Any]:
         meta["reply_to"] = message.reply_to
     if message.to == "*":
         meta["broadcast"] = "true"
-    return {"content": text, "meta": {k: attribute(v) for k, v in meta.items()}}
+    content = neutralise(text, multiline=True)  # the one neutraliser, at the way out
+    return {"content": content, "meta": {k: attribute(v) for k, v in meta.items()}}
 
 
 # --- stdout that says when a line is out ------------------------------------------------

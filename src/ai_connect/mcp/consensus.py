@@ -1,7 +1,8 @@
 """The consensus MCP tools (the Salomo principle, docs/protocol.md §8), thin over the client.
 
 ``consensus_propose`` asks participants to vote, ``consensus_vote`` casts a vote (or the
-judge's ruling), ``consensus_status`` shows one proposal with its tally, and
+judge's ruling), ``consensus_withdraw`` takes back the author's open proposal,
+``consensus_status`` shows one proposal with its tally, and
 ``consensus_list`` lists this agent's proposals. Each validates its arguments (pydantic
 models below), makes one client call, and returns a short text plus the proposal as
 structured data. :data:`ai_connect.mcp.server.ALL_TOOLS` is every tool the server offers.
@@ -26,6 +27,7 @@ __all__ = [
     "ConsensusProposeArgs",
     "ConsensusStatusArgs",
     "ConsensusVoteArgs",
+    "ConsensusWithdrawArgs",
     "ProposalOut",
 ]
 
@@ -63,6 +65,11 @@ class ConsensusVoteArgs(ToolArgs):
     proposal: str = _ID
     choice: Literal["approve", "reject", "abstain"]
     reason: str = Field(default="", max_length=8000, description="Why: shown to everyone.")
+
+
+class ConsensusWithdrawArgs(ToolArgs):
+    proposal: str = _ID
+    reason: str = Field(default="", max_length=8000, description="Why: shown to everyone asked.")
 
 
 class ConsensusStatusArgs(ToolArgs):
@@ -127,6 +134,11 @@ async def consensus_vote(call: Call, args: ConsensusVoteArgs) -> Output:
     return Output(proposal_text(p), p)
 
 
+async def consensus_withdraw(call: Call, args: ConsensusWithdrawArgs) -> Output:
+    p = await call.client.withdraw(args.proposal, args.reason)
+    return Output(proposal_text(p) + "\nEveryone asked gets the outcome as a message.", p)
+
+
 async def consensus_status(call: Call, args: ConsensusStatusArgs) -> Output:
     p = await call.client.proposal_status(args.proposal)
     return Output(proposal_text(p), p)
@@ -160,6 +172,16 @@ CONSENSUS_TOOLS: tuple[Tool, ...] = (
         ConsensusVoteArgs,
         ProposalOut,
         consensus_vote,
+    ),
+    Tool(
+        "consensus_withdraw",
+        "Withdraw your proposal",
+        "Take back a proposal you made that is not decided yet (open or escalated), with a "
+        "reason; its participants and judge get the outcome 'withdrawn' as a message. Only "
+        "the author may withdraw; anyone else votes reject instead.",
+        ConsensusWithdrawArgs,
+        ProposalOut,
+        consensus_withdraw,
     ),
     Tool(
         "consensus_status",

@@ -30,7 +30,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Front", "cache_path", "fingerprint", "main", "wants_front"]
+__all__ = ["BY_HAND", "Front", "cache_path", "fingerprint", "main", "wants_front"]
+
+BY_HAND = (
+    "ai-connect mcp: this is an MCP server on stdin/stdout, for an agent client to start "
+    "('ai-connect setup CLIENT' registers it there); Ctrl-C or Ctrl-D stops it.\n"
+)
+"""Said on stderr when stdin is a terminal: a person started it by hand."""
 
 _SHAPING = ("server.py", "tools.py", "consensus.py", "models.py", "channel.py")
 _VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
@@ -245,6 +251,8 @@ def main(mode: str, run_server: Callable[[], int]) -> int:
     """Serves stdio MCP through the front; ``run_server`` runs the full server (it reads
     fd 0 and writes fd 1, which are pipes to the front meanwhile)."""
     sys.stdout.flush()
+    if os.isatty(0):
+        sys.stderr.write(BY_HAND)
     real_in, real_out = os.dup(0), os.dup(1)
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()

@@ -86,7 +86,10 @@ class PeerSendArgs(ToolArgs):
         default=None, max_length=128, description="Thread name to group a conversation."
     )
     reply_to: str | None = Field(
-        default=None, max_length=128, description="Id of the message this answers."
+        default=None,
+        max_length=128,
+        description="Id of the message this answers, as peer_read/peer_history show it "
+        "(a unique end or start of it works too); checked against the messages you can see.",
     )
     receipt: bool = Field(
         default=False,
@@ -233,6 +236,11 @@ class SendOut(ToolOut):
         description="accepted: stored by the bridge; queued: kept locally until the bridge "
         "is reachable again."
     )
+    kept: str | None = Field(
+        default=None,
+        description="queued: the file that keeps the message until the bridge stores it "
+        "(it survives a restart of this server); null: accepted, or held in memory only.",
+    )
     id: str | None
     cid: str
     to: str | None
@@ -279,6 +287,12 @@ class StatusOut(ToolOut):
     peers_known: int | None = None
     message: dict[str, Any] | None = Field(
         default=None, description="With message_id: that message's receipts per recipient."
+    )
+    queued: int = Field(default=0, description="Sends not yet stored by the bridge.")
+    kept_in: str | None = Field(
+        default=None,
+        description="The file that keeps queued sends (and the ids shown) across restarts "
+        "of this server; null: memory only.",
     )
 
 

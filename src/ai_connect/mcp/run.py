@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
 from ai_connect import __version__
 from ai_connect.code_context import DEFAULT_MAX_BYTES
-from ai_connect.config import client_settings
+from ai_connect.config import client_settings, mcp_address
 from ai_connect.errors import ConfigError
 from ai_connect.mcp import channel as mcp_channel
+from ai_connect.mcp.front import BY_HAND
 from ai_connect.mcp.http import serve_http
 from ai_connect.mcp.server import (
-    DEFAULT_HTTP_PORT,
     Identity,
     McpSettings,
     check_identity,
@@ -36,12 +37,13 @@ TRANSPORTS = ("stdio", "http", "sse")
 def run(
     transport: str = "stdio",
     *,
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_HTTP_PORT,
+    host: str | None = None,
+    port: int | None = None,
     bridge: str | None = None,
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,
+    token_file: str | None = None,
     ca: str | None = None,
     fingerprint: str | None = None,
     context_max_bytes: int | None = None,
@@ -49,14 +51,24 @@ def run(
     ready_file: Path | None = None,
     channel: str = "auto",
 ) -> None:
-    """``ai-connect mcp``: resolves settings (flags > env > config file) and serves."""
+    """``ai-connect mcp``: resolves settings (flags > env > config file) and serves.
+
+    ``host``/``port`` (HTTP): ``None`` takes the config file's ``mcp.host``/``mcp.port``,
+    else 127.0.0.1:9998."""
     if transport not in TRANSPORTS:
         raise ConfigError(f"--transport must be stdio or http (sse: the same), not {transport!r}")
     if channel not in mcp_channel.MODES:
         raise ConfigError(f"--channel must be auto, on or off, not {channel!r}")
     cwd = Path.cwd()
     own = client_settings(
-        url=bridge, name=name, project=project, token=token, ca=ca, fingerprint=fingerprint, cwd=cwd
+        url=bridge,
+        name=name,
+        project=project,
+        token=token,
+        token_file=token_file,
+        ca=ca,
+        fingerprint=fingerprint,
+        cwd=cwd,
     )
     tools = ToolSettings(
         cwd=cwd,
@@ -66,7 +78,10 @@ def run(
     check_identity(Identity(own.name, own.project), "choose another --name or --project")
     settings = McpSettings(own, tools)
     if transport == "stdio":
+        if sys.stdin.isatty():  # by hand (behind the front, fd 0 is a pipe: it said so)
+            sys.stderr.write(BY_HAND)
         log.info("ai-connect mcp %s on stdio as %s (%s)", __version__, own.name, own.project)
         asyncio.run(serve_stdio(settings, channel))
     else:
+        host, port = mcp_address(host, port)
         asyncio.run(serve_http(settings, host=host, port=port, ready_file=ready_file))

@@ -44,10 +44,12 @@ from starlette.requests import Request
 
 from ai_connect import __version__
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.client.keep import Keep, default_folder
 from ai_connect.config import ClientSettings
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
 from ai_connect.mcp import channel as mcp_channel
+from ai_connect.mcp import stdio
 from ai_connect.mcp.consensus import CONSENSUS_TOOLS
 from ai_connect.mcp.models import schema
 from ai_connect.mcp.tools import TOOLS, Call, Tool, ToolSettings
@@ -55,6 +57,7 @@ from ai_connect.mcp.watch import LinkWatch
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 from ai_connect.text import receipts
 from ai_connect.text.agent import error_text
+from ai_connect.text.neutral import neutralise, neutralise_data
 
 __all__ = [
     "ALL_TOOLS",
@@ -95,6 +98,9 @@ class McpSettings:
     """Extra BridgeClient arguments (tests pass short timeouts and reconnect delays)."""
     connect_wait_s: float = 3.0
     """How long a call on a brand-new client waits for its first connect attempt."""
+    keep_dir: Path | None = field(default_factory=default_folder)
+    """Where each client keeps its queued sends and shown ids (``client.sqlite3``, see
+    :mod:`ai_connect.client.keep`); ``None``: in memory only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +165,9 @@ class Hub:
         check_identity(who)
         connection = dataclasses.replace(self.settings.client, name=who.name, project=who.project)
         options = {"kind": "mcp", **self.settings.client_options}
-        return BridgeClient.from_settings(connection, **options)
+        folder = self.settings.keep_dir
+        keep = Keep(folder) if folder is not None else None
+        return BridgeClient.from_settings(connection, keep=keep, **options)
 
     async def __aenter__(self) -> Hub:
         await self.default.connect(wait=False)
@@ -246,10 +254,14 @@ _INPUT_SCHEMAS = {tool.name: tool.input_schema for tool in _LISTING}
 
 
 def _text_result(text: str, data: dict[str, Any] | None = None) -> types.CallToolResult:
+    """Every tool result leaves through here: its text and its structured data (which some
+    clients, Codex among them, hand the model as JSON) pass the one neutraliser of peer
+    text (docs/security.md); the text layer neutralised each field already."""
+    text = neutralise(text, multiline=True)
     content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
     if data is None:
         return types.CallToolResult(content=content, is_error=True)
-    return types.CallToolResult(content=content, structured_content=data)
+    return types.CallToolResult(content=content, structured_content=neutralise_data(data))
 
 
 def _describe(exc: ValidationError) -> str:
@@ -342,19 +354,27 @@ def build_server(
 
 
 async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
-    """Serves one agent session over stdin/stdout until the client closes stdin.
+    """Serves one agent session over stdin/stdout until the client closes stdin, or until
+    SIGINT/SIGTERM (a run by hand, a service manager): then it returns normally too.
 
     The session id is advertised to the agent's hooks (agent_link) so that they act for
     exactly this session's address (docs/hooks.md). ``channel`` (auto, on, off): whether
     new mail is pushed as Claude Code channel events (:mod:`ai_connect.mcp.channel`).
     """
+    await stdio.stop_on_signals(_serve_stdio(settings, channel))
+
+
+async def _serve_stdio(settings: McpSettings, channel: str) -> None:
     own = settings.client
-    with agent_link.stdio_session(own.url, own.name, own.project) as session:
+    with (
+        agent_link.stdio_session(own.url, own.name, own.project) as session,
+        stdio.claimed_stdin() as stdin,
+    ):
         options = {"session": session, **settings.client_options}
         settings = dataclasses.replace(settings, client_options=options)
         if channel == "off":
             server = build_server(settings)
-            async with stdio_server() as (read, write):
+            async with stdio_server(stdin=stdin) as (read, write):
                 await server.run(read, write, server.create_initialization_options())
             return
         with mcp_channel.claimed_stdout() as wire:
@@ -363,7 +383,7 @@ async def serve_stdio(settings: McpSettings, channel: str = "auto") -> None:
                 server = build_server(settings, lifespan=sharing(McpScope(hub)), channel=push)
                 pushing = asyncio.create_task(push.run())
                 try:
-                    async with stdio_server(stdout=wire) as (read, write):
+                    async with stdio_server(stdin=stdin, stdout=wire) as (read, write):
                         await server.run(read, write, server.create_initialization_options())
                 finally:
                     pushing.cancel()

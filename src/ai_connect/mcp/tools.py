@@ -178,12 +178,16 @@ async def peer_send(call: Call, args: PeerSendArgs) -> Output:
     context = None
     if args.file is not None:
         context = (await _code(call, args.file, args.lines, args.by_reference)).as_dict()
+    reply_to = args.reply_to
+    if reply_to is not None:
+        how = "Call peer_read or peer_history to see message ids, or leave reply_to out."
+        reply_to = await call.client.find_message(reply_to, how=how)
     receipt = await call.client.send(
         args.to,
         args.message,
         context=context,
         thread=args.thread,
-        reply_to=args.reply_to,
+        reply_to=reply_to,
         queue=True,
         receipt=args.receipt,
     )
@@ -258,6 +262,7 @@ async def peer_status(call: Call, args: PeerStatusArgs) -> Output:
     data |= {"bridge": c.url, "state": str(c.state), "since": c.state_since}
     data |= {"unread": len(c.unread()), "last_error": c.last_error, "identity": call.identity}
     data |= {"server_version": c.welcome.server if c.welcome else None}
+    data |= {"queued": c.queued, "kept_in": c.kept_in}
     data |= {"ai_connect_version": __version__, "mcp_version": package_version("mcp")}
     if c.connected:
         with contextlib.suppress(BridgeError):  # the link just dropped: report what we know

@@ -78,6 +78,7 @@ from ai_connect.protocol.client_frames import (
 from ai_connect.protocol.codec import decode_client, decode_server, encode
 from ai_connect.protocol.frame import Rid
 from ai_connect.protocol.limits import (
+    CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
     MAX_CONTEXT_DEPTH,
     MAX_INT,
@@ -89,6 +90,7 @@ from ai_connect.protocol.limits import (
 
 __all__ = [
     "CLIENT_FRAMES",
+    "CLOSE_AUTH",
     "CLOSE_FORGOTTEN_BY_OPERATOR",
     "MAX_CONTEXT_DEPTH",
     "MAX_INT",

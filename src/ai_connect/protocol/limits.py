@@ -14,6 +14,7 @@ from typing import Any
 from ai_connect.errors import ErrorCode
 
 __all__ = [
+    "CLOSE_AUTH",
     "CLOSE_FORGOTTEN_BY_OPERATOR",
     "MAX_CONTEXT_DEPTH",
     "MAX_INT",
@@ -27,6 +28,9 @@ PROTOCOL_VERSION = 1
 
 MAX_CONTEXT_DEPTH = 64
 """Nesting levels allowed in ``send.context``; deeper JSON could not be re-encoded."""
+CLOSE_AUTH = 4001
+"""WebSocket close code: the connection's token was revoked or expired, or auth was turned
+on (docs/security.md); reconnecting helps only with a valid token."""
 CLOSE_FORGOTTEN_BY_OPERATOR = 4002
 """WebSocket close code: the operator forgot this connection's address (§2.5); a client
 does not reconnect, which would register the address anew."""

@@ -5,8 +5,11 @@ person reads in a terminal is :mod:`ai_connect.text.terminal`.
 
 Peer messages are untrusted input for the agent (DESIGN.md, Security): each is shown as
 ``[peer message from SENDER · id … · time]`` with its body indented under that header, so
-a body can neither pose as the user nor forge another header; control characters are
-made visible (:func:`ai_connect.text.terminal.clean`). Errors say which call to make next.
+a body can neither pose as the user nor forge another header. Every peer-controlled
+string (address, thread, body, context, path, a proposal's question and ballots, the
+candidates an error names) goes through :func:`ai_connect.text.neutral.neutralise`:
+controls, escapes and invisible characters made visible, framing tags such as
+``<system-reminder>`` broken. Errors say which call to make next.
 
 Pure: no I/O.
 """
@@ -33,6 +36,7 @@ from ai_connect.errors import (
 )
 from ai_connect.protocol import MessageView
 from ai_connect.text import terminal
+from ai_connect.text.neutral import neutralise
 
 __all__ = [
     "CONTEXT_CAP",
@@ -65,20 +69,21 @@ def _when(ts: float) -> str:
 
 def attribute(text: str) -> str:
     """Peer text for an attribute value (channel meta): one line, no quotes, no tags."""
-    cleaned = terminal.clean(text).replace('"', "'")
+    cleaned = neutralise(text).replace('"', "'")
     return cleaned.replace("<", "\u2039").replace(">", "\u203a")
 
 
 def _indent(text: str, prefix: str) -> list[str]:
-    return [prefix + line for line in terminal.clean(text, multiline=True).split("\n")]
+    return [prefix + line for line in neutralise(text, multiline=True).split("\n")]
 
 
 def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -> list[str]:
     content = context.get("content")
     if not isinstance(content, str) or "file" not in context:
-        return ["    context: " + json.dumps(context, ensure_ascii=True, sort_keys=True)[:4000]]
-    lines = terminal.clean(str(context.get("lines", "all")))
-    facts = [f"{terminal.clean(str(context['file']))} lines {lines}"]
+        shown = json.dumps(context, ensure_ascii=True, sort_keys=True)[:4000]
+        return ["    context: " + neutralise(shown)]
+    lines = neutralise(str(context.get("lines", "all")))
+    facts = [f"{neutralise(str(context['file']))} lines {lines}"]
     if local is not None and local.verified:
         return [
             f"    context: {facts[0]}, by reference: {terminal.reference_text(local)}. Read "
@@ -86,13 +91,13 @@ def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -
         ]
     for key in ("repo", "branch"):
         if context.get(key):
-            facts.append(f"{key} {terminal.clean(str(context[key]))}")
+            facts.append(f"{key} {neutralise(str(context[key]))}")
     if context.get("commit"):
-        facts.append(f"commit {terminal.clean(str(context['commit']))[:12]}")
+        facts.append(f"commit {neutralise(str(context['commit']))[:12]}")
     if context.get("dirty"):
         facts.append("uncommitted changes")
     if context.get("sha256"):
-        facts.append(f"file sha256 {terminal.clean(str(context['sha256']))}")
+        facts.append(f"file sha256 {neutralise(str(context['sha256']))}")
     head = ["    context: " + " · ".join(facts)]
     if local is not None and (why := terminal.unverified_text(local)):
         head.append("    " + why + "; the sender's lines:")
@@ -109,21 +114,53 @@ def message_text(
     """
     sender, to = str(message["from"]), str(message["to"])
     if me is not None and sender == me:
-        head = f"[you to {terminal.clean(to)}"
+        head = f"[you to {neutralise(to)}"
     else:
-        head = f"[peer message from {terminal.clean(sender)}"
+        head = f"[peer message from {neutralise(sender)}"
         head += ", a person, not an agent" if message.get("human") else ""  # §9.3
         head += " to everyone (*)" if to == identity.BROADCAST else ""
-    head += f" · id {terminal.clean(str(message['id']))} · {_when(float(message['timestamp']))}"
+    head += f" · id {neutralise(str(message['id']))} · {_when(float(message['timestamp']))}"
     if message.get("thread"):
-        head += f" · thread {terminal.clean(str(message['thread']))}"
+        head += f" · thread {neutralise(str(message['thread']))}"
     if message.get("reply_to"):
-        head += f" · reply to {terminal.clean(str(message['reply_to']))}"
+        head += f" · reply to {neutralise(str(message['reply_to']))}"
     lines = [head + "]", *_indent(str(message["content"]), "    ")]
     context = message.get("context")
-    if isinstance(context, Mapping) and context:
+    if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
+        lines += _proposal_lines(context["proposal"], to)
+    elif isinstance(context, Mapping) and context:
         lines += _context_lines(context, local)
-    return terminal.defang("\n".join(lines))
+    return neutralise("\n".join(lines), multiline=True)
+
+
+def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+    """A proposal a message carries: its state, what it came with, and how this reader
+    votes (or rules) with the consensus tools. Peer text made safe."""
+    status = terminal.clean(str(p.get("status", "")))
+    if p.get("outcome"):
+        status += f": {terminal.clean(str(p['outcome']))}"
+    pid = terminal.clean(str(p.get("id", "")))
+    lines = [f"    proposal {pid} [{status}] · rule {terminal.clean(str(p.get('rule', '')))}"]
+    attached = p.get("context")
+    if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
+        lines += _indent("context: " + attached["text"], "    ")
+    if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
+        lines += _context_lines(attached["code"])
+    participants = [str(a) for a in p.get("participants") or ()]
+    if p.get("status") == "open" and to in participants:
+        how = (
+            f"    Vote with consensus_vote(proposal={pid!r}, choice='approve', 'reject' or "
+            "'abstain', reason=...)"
+        )
+        lines.append(
+            how + (", or reply in its thread with [LGTM] or [CONTINUE]." if p.get("tags") else ".")
+        )
+    elif p.get("status") == "escalated" and to == p.get("judge"):
+        lines.append(
+            f"    Rule with consensus_vote(proposal={pid!r}, choice='approve' or 'reject', "
+            "reason=...)."
+        )
+    return lines
 
 
 def messages_text(
@@ -161,6 +198,7 @@ def views_text(views: Sequence[MessageView], me: str | None, empty: str) -> str:
 def receipt_data(receipt: Receipt) -> dict[str, Any]:
     return {
         "state": receipt.state,
+        "kept": receipt.kept,
         "id": receipt.id,
         "cid": receipt.cid,
         "to": receipt.to,
@@ -184,10 +222,20 @@ def receipt_text(client: BridgeClient, receipt: Receipt, to: str) -> str:
             )
         return text
     why = f" ({client.last_error})" if client.last_error else ""
+    if receipt.kept is not None:
+        kept = (
+            f"kept on disk in {receipt.kept} and goes out by itself once the link is "
+            "back, even if this MCP server restarts first"
+        )
+    else:
+        kept = (
+            "held in this MCP server's memory only (lost if the server stops first) "
+            "and goes out by itself once the link is back"
+        )
     return (
         f"queued locally, not sent yet: the bridge at {client.url} is unreachable{why}. "
-        f"Message {receipt.cid} to {terminal.clean(to)} goes out by itself once the link is "
-        "back (the recipient is checked then); call peer_status to see the link."
+        f"Message {receipt.cid} to {neutralise(to)} is {kept} (the recipient is checked "
+        "then); call peer_status to see the link."
     )
 
 
@@ -195,8 +243,8 @@ def context_text(code: CodeContext) -> str:
     """What peer_context shared: ``shared PATH lines A-B of N (repo R, branch B) …``."""
     git = code.git
     where = ", ".join(f"{k} {v}" for k, v in (("repo", git.repo), ("branch", git.branch)) if v)
-    text = f"shared {terminal.clean(code.path)} lines {code.lines} of {code.total_lines}"
-    text += f" ({terminal.clean(where)})" if where else ""
+    text = f"shared {neutralise(code.path)} lines {code.lines} of {code.total_lines}"
+    text += f" ({neutralise(where)})" if where else ""
     text += " with uncommitted changes" if git.dirty else ""
     if code.ref is not None:
         text += "; by reference where a peer's checkout holds the same lines, else the content"
@@ -214,7 +262,7 @@ def status_text(status: Mapping[str, Any], now: float) -> str:
     if status.get("bridge_unread") is not None:
         unread += f", {status['bridge_unread']} at the bridge"
     lines = [
-        f"address:   {terminal.clean(who)}",
+        f"address:   {neutralise(who)}",
         f"bridge:    {status['bridge']}",
         f"link:      {link} for {terminal.duration(now - float(status['since']))}",
         f"unread:    {unread}",
@@ -222,19 +270,27 @@ def status_text(status: Mapping[str, Any], now: float) -> str:
         f"versions:  ai-connect {status['ai_connect_version']}, mcp {status['mcp_version']}, "
         f"bridge {status['server_version'] or 'unknown'}",
     ]
+    if status.get("queued"):
+        kept = status.get("kept_in")
+        where = f"kept in {kept}" if kept else "held in memory only"
+        lines.append(f"queued:    {status['queued']} not yet stored by the bridge ({where})")
     if status.get("last_error"):
-        lines.append(f"last error: {terminal.clean(str(status['last_error']))}")
+        lines.append(f"last error: {neutralise(str(status['last_error']))}")
     return "\n".join(lines)
 
 
 def error_text(tool: str, exc: BridgeError, client: BridgeClient | None = None) -> str:
-    """A tool error's text: what went wrong, then which call to make next."""
+    """A tool error's text: what went wrong, then which call to make next (the addresses
+    and names it quotes are peers' own: neutralised)."""
+    return neutralise(_error_text(tool, exc, client), multiline=True)
+
+
+def _error_text(tool: str, exc: BridgeError, client: BridgeClient | None) -> str:
+    if isinstance(exc, UnknownPeer) and exc.code == ErrorCode.AMBIGUOUS_PEER:
+        names = ", ".join(neutralise(c) for c in exc.candidates)
+        return f"{exc.message}. Call {tool} again with one full address: {names}."
     if isinstance(exc, UnknownPeer):
-        names = ", ".join(exc.candidates)
-        if exc.code == ErrorCode.AMBIGUOUS_PEER:
-            return f"{exc.message}. Call {tool} again with one full address: {names}."
-        more = f"; candidates: {names}" if names else ""
-        return f"{exc.message}. Call peer_list to see who is known{more}."
+        return f"{exc.message}. {exc.hint_for('agent').rstrip('.')}."
     if isinstance(exc, NotConnected):
         where = f"the bridge at {client.url}" if client is not None else "the bridge"
         why = f" ({client.last_error})" if client is not None and client.last_error else ""
@@ -245,26 +301,31 @@ def error_text(tool: str, exc: BridgeError, client: BridgeClient | None = None) 
     if isinstance(exc, RequestTimeout):
         return f"{exc}. Call {tool} again; if it keeps failing, call peer_status."
     if isinstance(exc, RequestRejected):
-        hint = f" {exc.hint}" if exc.hint else ""
+        hint = exc.hint_for("agent")
+        hint = f" {hint}" if hint else ""
         return f"the bridge refused {tool}: {exc.message}.{hint}"
     return str(exc)
 
 
 def proposal_text(p: dict[str, Any]) -> str:
-    """One proposal in a few lines: status, tally, ballots."""
+    """One proposal in a few lines: status, tally, ballots (every peer's words neutralised)."""
     t = p["tally"]
     head = f"{p['id']} [{p['status']}" + (f": {p['outcome']}" if p.get("outcome") else "") + "]"
     lines = [
-        f"{head} {p['question']}",
-        f"by {p['author']}; rule {p['rule']}; participants {', '.join(p['participants'])}"
-        + (f"; judge {p['judge']}" if p.get("judge") else ""),
+        f"{head} {neutralise(str(p['question']))}",
+        f"by {neutralise(str(p['author']))}; rule {p['rule']}; participants "
+        + ", ".join(neutralise(str(x)) for x in p["participants"])
+        + (f"; judge {neutralise(str(p['judge']))}" if p.get("judge") else ""),
         f"tally: {t['approve']} approve, {t['reject']} reject, {t['abstain']} abstain, "
         f"{t['pending']} pending",
     ]
-    lines += [f"- {b['voter']}: {b['choice']} {b['reason']}".rstrip() for b in p["ballots"]]
+    lines += [
+        f"- {neutralise(str(b['voter']))}: {b['choice']} {neutralise(str(b['reason']))}".rstrip()
+        for b in p["ballots"]
+    ]
     if p.get("reason"):
-        lines.append(f"reason: {p['reason']}")
-    return "\n".join(lines)
+        lines.append(f"reason: {neutralise(str(p['reason']))}")
+    return neutralise("\n".join(lines), multiline=True)
 
 
 # --- hook mail: what ai_connect.hooks shows an agent -----------------------------------
@@ -281,7 +342,7 @@ def _block(message: Message, local: LocalCopy | None = None) -> str:
         cut = len(text) - PER_MESSAGE_CAP
         text = (
             text[:PER_MESSAGE_CAP].rstrip()
-            + f"\n    … [{cut} more characters: peer_history(peer={message.sender!r}) "
+            + f"\n    … [{cut} more characters: peer_history(peer='{attribute(message.sender)}') "
             f"shows message {message.id} whole]"
         )
     return text
@@ -319,7 +380,7 @@ def mail_text(
         size += 2 + len(block)
     more = total - len(shown)
     text = "\n\n".join([head, *blocks]) + (_footer(more) if more else "")
-    return text, shown
+    return neutralise(text, multiline=True), shown  # idempotent: the cap still holds
 
 
 def _footer(more: int) -> str:

@@ -71,7 +71,7 @@ def report_text(report: ReceiptReport, now: float) -> str:
 def notices_text(notices: Sequence[ReceiptNotice], now: float) -> str:
     """Receipts a sender got, one line each (appended to an agent's next tool result)."""
     return "\n".join(
-        f"[receipt] your message {short_id(clean(n.id), 12)} was shown to "
+        f"[receipt] your message {short_id(clean(n.id))} was shown to "
         f"{clean(n.recipient)} {stamp(n.ts, now)}" + (f" via {clean(n.path)}" if n.path else "")
         for n in notices
     )

@@ -1,29 +1,38 @@
 """Formatting for the CLI: human text and JSON. Pure: no I/O, no clock (``now`` is passed).
 
-Everything a peer wrote (bodies, names, threads, context) is untrusted input: control
-characters, terminal escape sequences and bidi overrides are shown as visible escapes
-(``\\x1b``) so a message can neither recolour nor rewrite the terminal, and every peer
-message is labelled ``[peer message] from SENDER`` (DESIGN.md, Security).
+Everything a peer wrote (bodies, names, projects, threads, context, paths) is untrusted
+input: each such string goes through :func:`ai_connect.text.neutral.neutralise` (here
+also named :func:`clean`), which shows control characters, terminal escapes, invisible
+and bidi characters as visible escapes (``\\x1b``, ``\\u200b``) and breaks model-framing
+tags, so a message can neither recolour nor rewrite the terminal nor pass ``Boss\\u200b``
+off as ``Boss``; every peer message is labelled ``[peer message] from SENDER`` (DESIGN.md,
+Security). JSON output escapes every non-ASCII character and ``<`` (``\\u003c``): the data
+stays exact, and no tag shows in it.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import shlex
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ai_connect import message_ids
 from ai_connect.client import Receipt
 from ai_connect.code_reference import LocalCopy, State
+from ai_connect.errors import BridgeError, RequestRejected
 from ai_connect.identity import BROADCAST
 from ai_connect.protocol import MessageView, PeerView, StatusReport
+from ai_connect.text.neutral import neutralise
 
 __all__ = [
     "ago",
     "clean",
     "defang",
     "duration",
+    "error_dict",
+    "error_text",
     "message_text",
     "messages_text",
     "peer_dict",
@@ -40,44 +49,20 @@ __all__ = [
     "view_dict",
 ]
 
-# C0 and C1 controls, DEL, and the invisible bidi/line controls a terminal may act on.
-_UNSAFE = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F]
-_UNSAFE += [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
-
-
-def _escape(code: int) -> str:
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-_LINE_TABLE = {code: _escape(code) for code in _UNSAFE}
-_TEXT_TABLE = {k: v for k, v in _LINE_TABLE.items() if k not in (0x09, 0x0A)}
-
-
-def clean(text: str, *, multiline: bool = False) -> str:
-    """``text`` with every unsafe character replaced by a visible escape.
-
-    ``multiline`` keeps newlines and tabs (message bodies); otherwise they are escaped
-    too (names, addresses, one-line fields).
-    """
-    return text.translate(_TEXT_TABLE if multiline else _LINE_TABLE)
-
-
-# Tags that frame text for a model (Claude Code's <channel> and <system-reminder>, chat
-# roles, tool calls): peer text must not close or open one, wherever an agent reads it.
-_FRAME_TAG = re.compile(
-    r"<(?=\s*/?\s*(?:channel|system-reminder|system|user|assistant|human|"
-    r"function_calls|function_results|antml:\w+)\b)",
-    re.IGNORECASE,
-)
+clean = neutralise
+"""The name this module always had for :func:`ai_connect.text.neutral.neutralise`."""
 
 
 def defang(text: str) -> str:
-    """``text`` with the ``<`` of every model-framing tag shown as U+2039 (docs/security.md)."""
-    return _FRAME_TAG.sub("\u2039", text)
+    """Text of several lines, neutralised as a whole (:func:`~ai_connect.text.neutral.neutralise`
+    with ``multiline``); each field should have been neutralised on its own already."""
+    return neutralise(text, multiline=True)
 
 
-def short_id(message_id: str, width: int = 8) -> str:
-    return message_id if len(message_id) <= width else message_id[:width] + "…"
+def short_id(message_id: str) -> str:
+    """The distinguishing end of a message id, ``…0e42f1a3`` (:mod:`ai_connect.message_ids`):
+    what ``--reply-to`` takes."""
+    return message_ids.short(message_id)
 
 
 def stamp(ts: float, now: float) -> str:
@@ -115,8 +100,9 @@ def ago(ts: float, now: float) -> str:
 
 
 def to_json(value: Any, *, indent: int | None = 2) -> str:
-    """JSON with every non-ASCII and control character escaped (safe on any terminal)."""
-    return json.dumps(value, ensure_ascii=True, indent=indent)
+    """JSON with every non-ASCII and control character escaped (safe on any terminal), and
+    ``<`` as ``\\u003c``: the same data once parsed, but no model-framing tag in the text."""
+    return json.dumps(value, ensure_ascii=True, indent=indent).replace("<", "\\u003c")
 
 
 # --- messages -------------------------------------------------------------------------
@@ -173,24 +159,57 @@ def unverified_text(local: LocalCopy) -> str:
 
 
 def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -> list[str]:
-    content = context.get("content")
-    if set(context) == {"file", "content"} and isinstance(content, str):
-        lines = [f"  context: file {clean(str(context['file']))}"]
-        return lines + _indent(content, "    | ")
-    if context.get("kind") == "code" and isinstance(content, str) and "file" in context:
-        where = f"{clean(str(context['file']))} lines {clean(str(context.get('lines', 'all')))}"
+    """Attached context as lines: a file (``send --context-file``, ``peer_context``) as a
+    header and ``| `` lines, a text as text, anything else as JSON. ``local``: this
+    checkout's copy of a reference; verified, it replaces the content."""
+    if isinstance(context.get("content"), str) and "file" in context:
+        facts = [f"file {clean(str(context['file']))}"]
+        if context.get("lines"):
+            facts = [f"{clean(str(context['file']))} lines {clean(str(context['lines']))}"]
         if local is not None and local.verified:
-            return [f"  context: {where}, by reference: {reference_text(local)}"]
-        facts = [f"repo {clean(str(context['repo']))}"] if context.get("repo") else []
+            return [f"  context: {facts[0]}, by reference: {reference_text(local)}"]
+        for key in ("repo", "branch"):
+            if context.get(key):
+                facts.append(f"{key} {clean(str(context[key]))}")
         if context.get("commit"):
             facts.append(f"commit {clean(str(context['commit']))[:12]}")
         if context.get("dirty"):
             facts.append("uncommitted changes")
-        lines = ["  context: " + " · ".join([where, *facts])]
+        if context.get("truncated"):
+            facts.append("truncated")
+        if context.get("sha256"):
+            facts.append(f"sha256 {clean(str(context['sha256']))[:16]}…")
+        lines = ["  context: " + " · ".join(facts)]
         if local is not None and (why := unverified_text(local)):
             lines.append("  " + why)
-        return lines + _indent(content.rstrip("\n"), "    | ")
-    return ["  context: " + json.dumps(context, ensure_ascii=True, sort_keys=True)]
+        return lines + _indent(context["content"].rstrip("\n"), "    | ")
+    if set(context) == {"text"} and isinstance(context["text"], str):
+        return _indent("context: " + context["text"], "  ")
+    return ["  context: " + clean(json.dumps(context, ensure_ascii=True, sort_keys=True))]
+
+
+def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+    """A proposal a message carries (consensus): its state, what came with it, and the
+    ``ai-connect consensus`` command that votes (or rules) on it, for this reader."""
+    status = clean(str(p.get("status", "")))
+    if p.get("outcome"):
+        status += f": {clean(str(p['outcome']))}"
+    pid = clean(str(p.get("id", "")))
+    lines = [f"  proposal {pid} [{status}] · rule {clean(str(p.get('rule', '')))}"]
+    attached = p.get("context")
+    if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
+        lines += _indent("context: " + attached["text"], "  ")
+    if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
+        lines += _context_lines(attached["code"])
+    participants = [str(a) for a in p.get("participants") or ()]
+    if p.get("status") == "open" and to in participants:
+        lines.append(f'  vote: ai-connect consensus vote {pid} approve|reject|abstain --reason "…"')
+        if p.get("tags"):
+            author = shlex.quote(clean(str(p.get("author", ""))))
+            lines.append(f"     or: ai-connect send {author} '[LGTM]' --thread {pid}")
+    elif p.get("status") == "escalated" and to == p.get("judge"):
+        lines.append(f'  rule: ai-connect consensus vote {pid} approve|reject --reason "…"')
+    return lines
 
 
 def message_text(
@@ -212,7 +231,8 @@ def message_text(
             head += " (a person)"
         if to == BROADCAST:
             head += " to * (everyone)"
-    head += f" · {stamp(float(message['timestamp']), now)} · id {short_id(str(message['id']))}"
+    when = stamp(float(message["timestamp"]), now)
+    head += f" · {when} · id {short_id(clean(str(message['id'])))}"
     lines = [head]
     meta = []
     if message.get("thread"):
@@ -223,7 +243,9 @@ def message_text(
         lines.append("  " + " · ".join(meta))
     lines += _indent(str(message["content"]), "    ")
     context = message.get("context")
-    if isinstance(context, Mapping) and context:
+    if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
+        lines += _proposal_lines(context["proposal"], to)
+    elif isinstance(context, Mapping) and context:
         lines += _context_lines(context, local)
     return defang("\n".join(lines))  # agents read CLI output too
 
@@ -327,3 +349,29 @@ def status_text(status: Mapping[str, Any]) -> str:
             f"peers:     {status['peers_online']} online, {status['peers_known']} known",
         ]
     )
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def error_dict(exc: BridgeError) -> dict[str, Any]:
+    """An error for ``--json``: ``{"error": {type, message, hint, code?, candidates?}}``,
+    the hint in the CLI's words."""
+    data: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "hint": ""}
+    if isinstance(exc, RequestRejected):
+        data.update(message=exc.message, hint=exc.hint_for("cli"), code=exc.code)
+        if exc.candidates:
+            data["candidates"] = list(exc.candidates)
+    return {"error": data}
+
+
+def error_text(exc: BridgeError) -> str:
+    """``Type: message; what to do`` for stderr, what to do in ``ai-connect …`` words.
+
+    An error may quote peers' names (did you mean …): shown neutralised, as all peer text."""
+    if isinstance(exc, RequestRejected):
+        hint = exc.hint_for("cli")
+        text = f"{type(exc).__name__}: {exc.message}" + (f"; {hint}" if hint else "")
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return clean(text, multiline=True)

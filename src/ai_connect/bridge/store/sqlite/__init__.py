@@ -41,6 +41,7 @@ group commit, nor the other way round (issue 11). SQL lives only in this package
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -87,8 +88,17 @@ from ai_connect.bridge.store.sqlite.schema import (
     stored_message,
 )
 from ai_connect.errors import StoreError
+from ai_connect.private_files import (
+    Exposure,
+    create_private_file,
+    ensure_private_dir,
+    exposed,
+    warning_text,
+)
 
 __all__ = ["SqliteStore"]
+
+log = logging.getLogger("ai_connect.bridge.store")
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 _BUSY_TIMEOUT_MS = 5_000
@@ -112,9 +122,14 @@ class SqliteStore:
                 f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, not {synchronous!r}"
             )
         self.path = str(path)
+        self.exposed: list[Exposure] = []
+        """What of the database other local users may read (logged as a warning)."""
         try:
             if self.path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Private from the first byte (docs/security.md): folder 0700, file 0600;
+                # SQLite gives -wal and -shm the database file's mode.
+                ensure_private_dir(Path(path).parent)
+                create_private_file(Path(path))
             self._db = sqlite3.connect(
                 self.path,
                 isolation_level=None,
@@ -149,6 +164,10 @@ class SqliteStore:
         except BaseException:
             self._db.close()
             raise
+        if self.path != ":memory:":
+            self.exposed = exposed(Path(path))
+            if self.exposed:
+                log.warning("database %s: %s", self.path, warning_text(self.exposed))
 
     def __enter__(self) -> Self:
         return self

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from ai_connect.errors import StoreError
+from ai_connect.private_files import create_private_file, ensure_private_dir
 
 __all__ = ["DatabaseLock", "lock_path"]
 
@@ -57,7 +58,8 @@ class DatabaseLock:
     def acquire(self) -> None:
         if fcntl is None or self._file is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path.parent)  # the database's folder: 0700 (docs/security.md)
+        create_private_file(self.path)
         # "a+": never truncate before holding the lock (the holder's note must survive).
         handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for life
         try:
