@@ -25,9 +25,11 @@ import pytest
 
 from ai_connect import cli
 from ai_connect.client import BridgeClient, Message
+from ai_connect.code_context import read_context
 from ai_connect.errors import NotConnected
 from ai_connect.protocol import Presence
 from tests.support.bridge import ThreadedBridge
+from tests.support.checkouts import two_clones
 from tests.support.inprocess import CLIENT_OPTIONS, serving, unserved_url
 
 PROJECT = "proj"
@@ -630,3 +632,29 @@ def test_reply_to_an_id_nobody_sent_is_refused_saying_where_ids_are(
     )
     assert code == 0
     assert read_json(capsys, url, "bob")[0]["reply_to"] == ids[1]
+
+
+def test_read_in_a_clone_shows_a_verified_reference_and_json_says_where(
+    url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ai-connect read in bob's clone: the reference instead of the lines; --json keeps the
+    context whole and adds ``local`` (state, path, lines)."""
+    alice_repo, bob_repo = two_clones(tmp_path / "repos")
+    code = read_context("src/app.py", "21-40", cwd=alice_repo).as_dict()
+    register(url, "bob")
+    send_all(url, "alice", "bob", ["review f11-f20"], context=code)
+    monkeypatch.chdir(bob_repo / "src")
+    local = (bob_repo / "src" / "app.py").resolve()
+    status, out, _ = cli_run(capsys, "read", *as_(url, "bob"))
+    assert status == 0 and "def f11" not in out
+    assert f"by reference: your copy {local} lines 21-40 is verified identical" in out
+    send_all(url, "alice", "bob", ["again"], context=code)
+    [message] = read_json(capsys, url, "bob")
+    assert message["context"]["content"].startswith("def f11():")
+    assert message["local"] == {
+        "state": "identical",
+        "verified": True,
+        "path": str(local),
+        "lines": "21-40",
+        "reasons": [],
+    }
