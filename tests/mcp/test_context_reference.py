@@ -133,3 +133,27 @@ def test_peer_send_with_a_file_goes_by_reference_too(tmp_path: Path) -> None:
             assert "is verified identical" in text(got) and "return 1\n" not in text(got)
 
     run(scenario())
+
+
+def test_history_and_search_resolve_references_in_the_readers_checkout(tmp_path: Path) -> None:
+    """peer_history and peer_search show a stored context by reference where it verifies."""
+
+    async def scenario() -> None:
+        alice_repo, bob_repo = two_clones(tmp_path)
+        async with (
+            bridge() as br,
+            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
+            in_memory(settings(br.url, "bob", cwd=bob_repo)) as b,
+        ):
+            await call(a, "peer_context", file="src/app.py", lines=LINES, message="pineapple")
+            await call(b, "peer_read")
+            for result in (
+                await call(b, "peer_history", peer="alice"),
+                await call(b, "peer_search", query="pineapple"),
+            ):
+                assert "is verified identical" in text(result) and "def f11" not in text(result)
+                [message] = data(result)["messages"]
+                assert message["local"]["state"] == "identical"
+                assert "content" not in message["context"]
+
+    run(scenario())

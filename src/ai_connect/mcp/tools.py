@@ -49,6 +49,7 @@ from ai_connect.mcp.models import (
     StatusOut,
     WaitOut,
 )
+from ai_connect.protocol import MessageView
 from ai_connect.text import receipts, terminal
 from ai_connect.text.agent import (
     context_text,
@@ -107,29 +108,38 @@ class Tool:
 # --- shared steps -----------------------------------------------------------------------
 
 
-async def _local(call: Call, messages: Sequence[Message]) -> dict[str, LocalCopy]:
-    """This checkout's copies of the messages' context references, by message id."""
-    pairs = [(m.id, m.context) for m in messages if m.context and "ref" in m.context]
+async def _local(call: Call, contexts: Iterable[tuple[str, Any]]) -> dict[str, LocalCopy]:
+    """This checkout's copies of context references, by message id (docs/mcp.md)."""
+    pairs = [(key, c) for key, c in contexts if isinstance(c, dict) and "ref" in c]
     if not pairs:
         return {}
     return await asyncio.to_thread(localise, pairs, Checkout(call.settings.cwd))
 
 
-def _message_data(message: Message, local: LocalCopy | None) -> dict[str, Any]:
-    """A message's structured form; a verified reference leaves the content out (Claude
-    Code shows the model the structured content, so the tokens would come back there)."""
-    data = message.as_dict()
-    if local is not None:
-        data["local"] = local.as_dict()
-        if local.verified and isinstance(data["context"], dict):
-            data["context"] = {k: v for k, v in data["context"].items() if k != "content"}
+def _with_local(data: dict[str, Any], local: LocalCopy | None) -> dict[str, Any]:
+    """A message's structured form with its ``local``; a verified reference leaves the
+    content out (Claude Code shows the model the structured content: the tokens would
+    come back there)."""
+    if local is None:
+        return data
+    data = data | {"local": local.as_dict()}
+    if local.verified and isinstance(data["context"], dict):
+        data["context"] = {k: v for k, v in data["context"].items() if k != "content"}
     return data
+
+
+async def _views(call: Call, views: Sequence[MessageView], empty: str) -> Output:
+    """Stored messages (history, search) as text and data, references resolved here."""
+    shown = [terminal.view_dict(v) for v in views]
+    local = await _local(call, ((d["id"], d["context"]) for d in shown))
+    text = views_text(views, call.client.address, empty, local)
+    return Output(text, {"messages": [_with_local(d, local.get(d["id"])) for d in shown]})
 
 
 async def _messages(call: Call, messages: Sequence[Message], more: int) -> Output:
     connected = call.client.connected
-    local = await _local(call, messages)
-    shown = [_message_data(m, local.get(m.id)) for m in messages]
+    local = await _local(call, ((m.id, m.context) for m in messages))
+    shown = [_with_local(m.as_dict(), local.get(m.id)) for m in messages]
     text = messages_text(messages, more, connected, local)
     return Output(text, {"messages": shown, "more_unread": more, "bridge_connected": connected})
 
@@ -227,20 +237,20 @@ async def peer_wait(call: Call, args: PeerWaitArgs) -> Output:
 
 async def peer_history(call: Call, args: PeerHistoryArgs) -> Output:
     page = await call.client.history(args.peer, args.limit, args.before)
-    text = views_text(page.messages, call.client.address, "No messages in this history.")
+    out = await _views(call, page.messages, "No messages in this history.")
+    text = out.text
     if page.before is not None:
         text += f"\n\nOlder messages: call peer_history with before={page.before}."
-    data = {"messages": [terminal.view_dict(v) for v in page.messages], "before": page.before}
-    return Output(text, data)
+    return Output(text, out.data | {"before": page.before})
 
 
 async def peer_search(call: Call, args: PeerSearchArgs) -> Output:
     found = await call.client.search(args.query, args.limit, args.before)
-    text = views_text(found.messages, call.client.address, f"No message matches {args.query!r}.")
+    out = await _views(call, found.messages, f"No message matches {args.query!r}.")
+    text = out.text
     if found.before is not None:
         text += f"\n\nOlder matches: call peer_search with before={found.before}."
-    data = {"messages": [terminal.view_dict(v) for v in found.messages], "before": found.before}
-    return Output(text, data)
+    return Output(text, out.data | {"before": found.before})
 
 
 async def peer_context(call: Call, args: PeerContextArgs) -> Output:

@@ -188,11 +188,17 @@ def messages_text(
     return text
 
 
-def views_text(views: Sequence[MessageView], me: str | None, empty: str) -> str:
+def views_text(
+    views: Sequence[MessageView],
+    me: str | None,
+    empty: str,
+    local: Mapping[str, LocalCopy] | None = None,
+) -> str:
     """Stored messages (history, search): yours as ``[you to …]``, the rest as peer messages."""
     if not views:
         return empty
-    return "\n\n".join(message_text(terminal.view_dict(v), me) for v in views)
+    local = local or {}
+    return "\n\n".join(message_text(terminal.view_dict(v), me, local.get(v.id)) for v in views)
 
 
 def receipt_data(receipt: Receipt) -> dict[str, Any]:
