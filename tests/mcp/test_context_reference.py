@@ -40,8 +40,16 @@ def test_a_clone_of_the_same_repo_reads_a_verified_reference_not_the_content(
             assert f"by reference: your copy {local} lines {LINES} is verified identical" in shown
             assert "return 11" not in shown
             [message] = data(got)["messages"]
-            assert "content" not in message["context"]  # Claude Code shows this too
-            assert message["context"]["ref"]["repo"] == "github.com/org/app"
+            # Claude Code shows the model the structured content: no lines, no hashes there
+            assert message["context"] == {
+                "kind": "code",
+                "file": "src/app.py",
+                "lines": LINES,
+                "repo": "App",
+                "branch": "main",
+                "truncated": False,
+                "next_lines": None,
+            }
             assert message["local"] == {
                 "state": "identical",
                 "verified": True,
@@ -77,7 +85,8 @@ def test_a_modified_copy_gets_the_content_and_why_through_peer_wait(tmp_path: Pa
 
 
 def test_a_peer_without_the_repository_gets_the_content_as_before(tmp_path: Path) -> None:
-    """Bob works in another repository: the content, with no word about references."""
+    """Bob works in another repository: the content, with no word about references (and
+    no reference in the structured result either: it reads exactly as by value)."""
 
     async def scenario() -> None:
         alice_repo, _ = two_clones(tmp_path)
@@ -93,7 +102,7 @@ def test_a_peer_without_the_repository_gets_the_content_as_before(tmp_path: Path
             got = await call(b, "peer_read")
             assert "    | def f11():" in text(got) and "verif" not in text(got)
             [message] = data(got)["messages"]
-            assert message["local"]["state"] == "not_here"
+            assert "local" not in message and "ref" not in message["context"]
 
     run(scenario())
 

@@ -27,7 +27,7 @@ from ai_connect import __version__, identity
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
 from ai_connect.code_context import DEFAULT_MAX_BYTES, CodeContext, read_context
-from ai_connect.code_reference import LocalCopy
+from ai_connect.code_reference import LocalCopy, State
 from ai_connect.errors import BridgeError, NotConnected, UnknownPeer
 from ai_connect.local_copy import Checkout, localise
 from ai_connect.mcp.models import (
@@ -116,16 +116,24 @@ async def _local(call: Call, contexts: Iterable[tuple[str, Any]]) -> dict[str, L
     return await asyncio.to_thread(localise, pairs, Checkout(call.settings.cwd))
 
 
+_VERIFIED_KEEPS = ("kind", "file", "lines", "repo", "branch", "truncated", "next_lines")
+"""What a verified context keeps in a structured result: no content, no hashes."""
+
+
 def _with_local(data: dict[str, Any], local: LocalCopy | None) -> dict[str, Any]:
-    """A message's structured form with its ``local``; a verified reference leaves the
-    content out (Claude Code shows the model the structured content: the tokens would
-    come back there)."""
-    if local is None:
+    """A message's structured form with its ``local``. Verified, its context keeps only
+    what a model acts on (Claude Code shows the model the structured content, so the
+    content and the hashes would cost their tokens there: measured, bench/RESULTS.md)."""
+    if local is None or not isinstance(data["context"], dict):
         return data
-    data = data | {"local": local.as_dict()}
-    if local.verified and isinstance(data["context"], dict):
-        data["context"] = {k: v for k, v in data["context"].items() if k != "content"}
-    return data
+    context = data["context"]
+    if local.verified:
+        context = {k: context[k] for k in _VERIFIED_KEEPS if k in context}
+    else:  # the reference is of no use here: the content is what counts, `local` says why
+        context = {k: v for k, v in context.items() if k != "ref"}
+    if local.state is State.NOT_HERE:  # not this repository: exactly as by value
+        return data | {"context": context}
+    return data | {"context": context, "local": local.as_dict()}
 
 
 async def _views(call: Call, views: Sequence[MessageView], empty: str) -> Output:
