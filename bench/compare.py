@@ -2,6 +2,7 @@
 
     python bench/compare.py [--rounds 3] [--quick] [--store sqlite|memory]
                             [--targets bridge,websockets-relay,picows-relay]
+                            [--variant NAME=VAR=VALUE[;VAR=VALUE]] [--only 1x1,latency]
 
 Runs every measure of issue 13 against the bridge (SQLite ``synchronous=FULL`` unless
 ``--store``) and the two reference relays of bench/relays.py, all driven by the same
@@ -10,6 +11,11 @@ target in turn, then round 2, and so on; each cell is the median of the rounds. 
 prints a markdown table, ready for bench/RESULTS.md, with every bridge figure as a ratio
 to the websockets relay measured in the same run, and what else used the machine's
 cores meanwhile (wall-clock figures depend on it; CPU per message and ratios much less).
+
+``--variant before=PYTHONPATH=/tmp/before/src`` adds a target: the bridge started with
+that environment (here: other code, e.g. ``git archive main src | tar -x -C
+/tmp/before``), run in the same rounds as the others, for a before/after in one
+interleaved run; name it in ``--targets`` to order it (by default variants come first).
 
 Measures (definitions: bench/README.md): throughput 1x1 and 10x10 (messages delivered
 and acked per second) with the server's CPU per message, split into its event loop and
@@ -133,6 +139,8 @@ def measures(quick: bool) -> list[Measure]:
                 "median, send → last receiver has it", "ms", "≤ 10"),
         Measure("  of which load generator CPU", "broadcast", "broadcast to 500",
                 "of which load generator CPU (median)", "ms"),
+        Measure("  bridge CPU per broadcast (its deliveries and acks)", "broadcast",
+                "broadcast to 500", "bridge CPU per broadcast (its deliveries and acks)", "ms"),
         Measure(f"{bl}: fill (sends accepted)", "backlog", bl,
                 "fill: sends accepted into an offline mailbox", "msg/s", "", True),
         Measure(f"{bl}: drain rate", "backlog", bl, "drain rate", "msg/s", "≥ 100,000", True),
@@ -168,17 +176,29 @@ def shown(value: float | None, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def bridge_like(target: str, variants: dict[str, dict[str, str]]) -> bool:
+    return target == "bridge" or target in variants
+
+
 async def run_all(
-    targets: list[str], store: str, rounds: int, quick: bool
+    targets: list[str],
+    store: str,
+    rounds: int,
+    quick: bool,
+    variants: dict[str, dict[str, str]] | None = None,
+    only: set[str] | None = None,
 ) -> tuple[dict[tuple[str, str], list[list[Row]]], list[str]]:
     """Every run on every target, interleaved; results[(run, target)] = rows per round."""
     results: dict[tuple[str, str], list[list[Row]]] = {}
     failures: list[str] = []
-    plan = runs(quick)
+    variants = variants or {}
+    plan = {k: v for k, v in runs(quick).items() if only is None or k in only or k == "floor"}
     for round_no in range(1, rounds + 1):
         for name, factory in plan.items():
             for target in targets if name != "floor" else targets[:1]:
-                options = BridgeOptions(store=store, target=target)
+                env = tuple(variants.get(target, {}).items())
+                kind = "bridge" if target in variants else target
+                options = BridgeOptions(store=store, target=kind, env=env)
                 print(f"… round {round_no}: {name} on {target}", file=sys.stderr, flush=True)
                 try:
                     rows = await asyncio.wait_for(factory(options), TIME_LIMIT_S)
@@ -192,17 +212,22 @@ async def run_all(
 
 
 def table(
-    results: dict[tuple[str, str], list[list[Row]]], targets: list[str], quick: bool
+    results: dict[tuple[str, str], list[list[Row]]],
+    targets: list[str],
+    quick: bool,
+    variants: dict[str, dict[str, str]] | None = None,
 ) -> list[str]:
+    variants = variants or {}
     names = {"bridge": "ai-connect bridge", "websockets-relay": "websockets relay",
              "picows-relay": "picows relay"}  # fmt: skip
     head = ["measure", *(names.get(t, t) for t in targets)]
-    ratio = "bridge" in targets and REFERENCE in targets
-    if ratio:
-        head.append("bridge ÷ websockets relay")
+    ratios = [t for t in targets if bridge_like(t, variants)] if REFERENCE in targets else []
+    head += [f"{names.get(t, t)} ÷ websockets relay" for t in ratios]
     head.append("target (issue 13)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in measures(quick):
+        if not any((m.run, t) in results for t in targets):
+            continue
         cells, medians = [], {}
         for target in targets:
             values = [
@@ -212,8 +237,8 @@ def table(
             ]
             medians[target] = statistics.median(values) if values else None
             cells.append(shown(medians[target], m.unit) + (f" {m.unit}" if values else ""))
-        if ratio:
-            b, r = medians.get("bridge"), medians.get(REFERENCE)
+        for t in ratios:
+            b, r = medians.get(t), medians.get(REFERENCE)
             cells.append(f"{b / r:.2f}x" if b is not None and r else "—")
         lines.append("| " + " | ".join([m.label, *cells, m.target]) + " |")
     return lines
@@ -225,13 +250,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts: a sanity run")
     parser.add_argument("--store", default="sqlite", choices=["sqlite", "memory"])
     parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=VAR=VALUE[;VAR=VALUE]",
+        help="one more target: the bridge with this environment (repeatable)",
+    )
+    parser.add_argument("--only", default="", help="these runs only, e.g. 1x1,latency")
     args = parser.parse_args(argv)
+    variants: dict[str, dict[str, str]] = {}
+    for spec in args.variant:
+        name, _, assignments = spec.partition("=")
+        variants[name] = dict(a.split("=", 1) for a in assignments.split(";") if a)
     targets = [t for t in args.targets.split(",") if t]
+    targets = [v for v in variants if v not in targets] + targets
+    only = {r for r in args.only.split(",") if r} or None
     raise_nofile()
     others = OtherLoad()
     load_before = os.getloadavg()
     started = datetime.datetime.now().astimezone()
-    results, failures = asyncio.run(run_all(targets, args.store, args.rounds, args.quick))
+    results, failures = asyncio.run(
+        run_all(targets, args.store, args.rounds, args.quick, variants, only)
+    )
     minutes = (datetime.datetime.now().astimezone() - started).total_seconds() / 60
     load_after = os.getloadavg()
     store = "memory" if args.store == "memory" else "SQLite synchronous=FULL"
@@ -243,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         + ("; QUICK (small counts)" if args.quick else "")
         + "\n"
     )
-    print("\n".join(table(results, targets, args.quick)))
+    for name, env in variants.items():
+        print(f"variant {name}: the bridge with {env}")
+    print("\n".join(table(results, targets, args.quick, variants)))
     for failure in failures:
         print(f"FAILED {failure}")
     return 1 if failures else 0

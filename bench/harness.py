@@ -75,6 +75,9 @@ class BridgeOptions:
     target: str = "bridge"
     """What runs under load: ``bridge``, or a reference relay (bench/relays.py):
     ``websockets-relay`` or ``picows-relay``."""
+    env: tuple[tuple[str, str], ...] = ()
+    """More environment for the server process: a variant of the bridge, e.g. other code
+    (``PYTHONPATH=/tmp/before/src``), for before/after runs (``compare.py --variant``)."""
 
     def describe(self) -> str:
         if self.target != "bridge":
@@ -141,7 +144,7 @@ class BridgeProcess:
 
     async def __aenter__(self) -> BridgeProcess:
         args = self.options.command(os.path.join(self._tmp, "bridge.db"))
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **dict(self.options.env)}
         self.proc = await asyncio.create_subprocess_exec(
             *args,
             stdin=asyncio.subprocess.DEVNULL,

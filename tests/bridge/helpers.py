@@ -43,9 +43,9 @@ from ai_connect.protocol import (
     Error,
     Limits,
     ServerFrame,
-    decode_client,
     encode,
 )
+from ai_connect.protocol.hot import decode_hot
 
 __all__ = [
     "PROJECT",
@@ -202,7 +202,7 @@ class Bridge:
     def raw(self, conn: int, data: str | bytes) -> list[Action]:
         """Decodes a frame as the server does: a bad one becomes ``BadFrame``."""
         try:
-            frame = decode_client(data, self.config.limits.max_frame_bytes)
+            frame = decode_hot(data, self.config.limits.max_frame_bytes)
         except FrameError as exc:
             return self.handle(BadFrame(conn, exc, self.now))
         return self.handle(FrameReceived(conn, frame, self.now))

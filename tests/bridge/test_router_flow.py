@@ -107,9 +107,10 @@ def test_window_messages_bounds_deliveries_in_flight() -> None:
     while len(seen) < 7:
         acked += 1
         actions = bridge.ack(2, acked)
-        loads = [a for a in actions if isinstance(a, LoadPending)]
-        assert len(loads) == 1 and loads[0].limit == 1
-        got = delivers(bridge.settle(), 2)
+        # The next entry was committed while the window was full: it waits in memory and
+        # leaves with the ack, read back from no store (issue 13).
+        assert [a for a in actions if isinstance(a, LoadPending)] == []
+        got = delivers(actions + bridge.settle(), 2)
         assert len(got) == 1
         seen += [d.body for d in got]
     assert seen == [f"b{i}" for i in range(1, 8)]
@@ -128,8 +129,8 @@ def test_offline_backlog_drains_in_windows() -> None:
     while page:
         assert len(page) <= 4
         seqs += page
-        bridge.ack(3, page[-1])
-        page = [d.seq for d in delivers(bridge.settle(), 3)]
+        acked = bridge.ack(3, page[-1])  # the next page may be in memory already
+        page = [d.seq for d in delivers(acked + bridge.settle(), 3)]
     assert seqs == list(range(1, 11))
 
 
@@ -140,10 +141,8 @@ def test_window_bytes_bounds_bytes_in_flight() -> None:
         bridge.send(1, BOB, f"{i}" * 60)
     first = delivers(bridge.settle(), 2)
     assert [d.seq for d in first] == [1, 2]
-    bridge.ack(2, 1)
-    assert [d.seq for d in delivers(bridge.settle(), 2)] == [3]
-    bridge.ack(2, 3)
-    assert [d.seq for d in delivers(bridge.settle(), 2)] == [4]
+    assert [d.seq for d in delivers(bridge.ack(2, 1) + bridge.settle(), 2)] == [3]
+    assert [d.seq for d in delivers(bridge.ack(2, 3) + bridge.settle(), 2)] == [4]
 
 
 def test_window_bytes_bounds_an_offline_backlog() -> None:
@@ -155,8 +154,7 @@ def test_window_bytes_bounds_an_offline_backlog() -> None:
     bridge.settle()
     bridge.hello(3, "Bob")
     assert [d.seq for d in delivers(bridge.settle(), 3)] == [1, 2]
-    bridge.ack(3, 2)
-    assert [d.seq for d in delivers(bridge.settle(), 3)] == [3, 4]
+    assert [d.seq for d in delivers(bridge.ack(3, 2) + bridge.settle(), 3)] == [3, 4]
 
 
 def test_a_message_larger_than_window_bytes_goes_out_when_nothing_is_in_flight() -> None:
@@ -165,8 +163,7 @@ def test_a_message_larger_than_window_bytes_goes_out_when_nothing_is_in_flight()
     bridge.send(1, BOB, "x" * 500)
     bridge.send(1, BOB, "small")
     assert [d.seq for d in delivers(bridge.settle(), 2)] == [1]
-    bridge.ack(2, 1)
-    assert [d.body for d in delivers(bridge.settle(), 2)] == ["small"]
+    assert [d.body for d in delivers(bridge.ack(2, 1) + bridge.settle(), 2)] == ["small"]
 
 
 def test_a_load_that_raced_a_commit_still_delivers_everything_once() -> None:

@@ -20,7 +20,7 @@ from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import Conn, Registry, RouterConfig
 from ai_connect.bridge.store.base import AppendOp, StoredMessage
 from ai_connect.protocol import AdminBrakes, AdminResume, Brakes, ErrorCode, Human
-from ai_connect.protocol import Send as SendFrame
+from ai_connect.protocol.hot import SendFrame
 
 __all__ = ["AGENT_KIND", "HUMAN_KIND", "NOTICE_SENDER", "Braking"]
 

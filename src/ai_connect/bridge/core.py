@@ -110,6 +110,7 @@ from ai_connect.protocol import (
     Withdraw,
 )
 from ai_connect.protocol import Send as SendFrame
+from ai_connect.protocol.hot import HotAck, HotSend
 
 __all__ = [
     "ALLOWED",
@@ -240,7 +241,9 @@ class Router:
                 out += self._book.tick(now)
                 return out + self._registration.recheck(now)
 
-    def _on_frame(self, conn: Conn, frame: ClientFrame, now: float) -> list[Action]:
+    def _on_frame(
+        self, conn: Conn, frame: ClientFrame | HotSend | HotAck, now: float
+    ) -> list[Action]:
         """The actions for one decoded frame; raises :class:`Refusal` to refuse it."""
         if frame.type not in ALLOWED[conn.phase]:
             if conn.phase is Phase.NEW:
@@ -261,12 +264,12 @@ class Router:
                 return out
             case FeedSync():
                 return [Send(conn.id, self._snapshot(now, frame.rid))]
-            case SendFrame():
+            case SendFrame() | HotSend():
                 sender, human = self._delivery.sender_of(conn, frame)
                 out = self._delivery.on_send(conn, frame, now)
                 out += self._braking.on_send(conn, frame, now, sender, human)  # §3.6: notices
                 return out + self._book.on_message(sender, frame.thread, frame.body, now)
-            case Ack():
+            case Ack() | HotAck():
                 return self._delivery.on_ack(conn, frame, now)
             case Peers():
                 return self._queries.on_peers(conn, frame, now)

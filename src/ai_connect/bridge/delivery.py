@@ -7,6 +7,7 @@ connections of the :class:`~ai_connect.bridge.state.Registry` it is given, and r
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 
 from ai_connect import identity
@@ -26,10 +27,16 @@ from ai_connect.bridge.store.base import (
     StoredMessage,
     message_bytes,
 )
-from ai_connect.protocol import Accepted, Ack, Acked, ErrorCode, ReceiptNotice
-from ai_connect.protocol import Send as SendFrame
+from ai_connect.protocol import Acked, ErrorCode, ReceiptNotice, flow_bytes
+from ai_connect.protocol.hot import AckFrame, SendFrame, accepted_data, deliver_data
 
-__all__ = ["Delivery"]
+__all__ = ["READY_WINDOWS", "Delivery"]
+
+READY_WINDOWS = 4
+"""Entries a connection keeps ready in memory beyond its window, in windows of messages
+(one window of bytes): committed while the window was full, or read ahead from the store.
+Past it, or after a reconnect, the store is read (issue 13: 97 % of deliveries were read
+back from the store before; docs/security.md, "Memory")."""
 
 
 class Delivery:
@@ -58,6 +65,9 @@ class Delivery:
         self.marks_due: dict[str, list[list[float]]] = {}
         """Delivery marks not stored yet, per recipient: ``[seq, when]`` runs (one per
         loop turn); they ride along in the next commit (§3.7)."""
+        self._last: tuple[StoredMessage, str | None, bytes, int] | None = None
+        """The last message delivered: its ``paused``, its encoded ``deliver`` tail and its
+        flow size, shared by all its recipients (a broadcast is encoded once)."""
 
     # --- sending (§3.1) ---------------------------------------------------------------
 
@@ -80,15 +90,16 @@ class Delivery:
         """Stores the message for its recipients; ``accepted`` follows the commit."""
         limits = self.config.limits
         sender, human = self.sender_of(conn, frame)
-        body_size = len(frame.body.encode())
-        if body_size > limits.max_body_bytes:
-            raise Refusal(
-                ErrorCode.BODY_TOO_LARGE,
-                f"body of {body_size} bytes exceeds {limits.max_body_bytes}",
-                "shorten the message or send it in parts",
-            )
-        probe = StoredMessage("", sender, "", "", frame.context, None, None, 0.0, "")
-        if frame.context and message_bytes(probe) > limits.max_context_bytes:
+        # A character is 1 to 4 bytes of UTF-8: most bodies need no encoding to know.
+        if len(frame.body) * 4 > limits.max_body_bytes:
+            body_size = len(frame.body.encode())
+            if body_size > limits.max_body_bytes:
+                raise Refusal(
+                    ErrorCode.BODY_TOO_LARGE,
+                    f"body of {body_size} bytes exceeds {limits.max_body_bytes}",
+                    "shorten the message or send it in parts",
+                )
+        if frame.context and flow_bytes("", frame.context) > limits.max_context_bytes:
             raise Refusal(
                 ErrorCode.BODY_TOO_LARGE,
                 f"context exceeds {limits.max_context_bytes} bytes",
@@ -177,27 +188,39 @@ class Delivery:
                     online.append(recipient)
                 if result.duplicate:
                     continue
+                entry: MailboxEntry | None = None
                 for conn in self.registry.conns_of(peer):
-                    if not conn.loading and conn.sent == seq - 1 and self._room(conn):
-                        self._deliver(conn, MailboxEntry(recipient, seq, message), out, now)
                     touched[conn.id] = conn
+                    if conn.loading:
+                        continue  # the page on its way, or the next one, brings it
+                    if conn.through < 0 and not conn.ready and conn.sent == seq - 1:
+                        conn.through = conn.sent  # nothing between: back to memory
+                    if conn.through != seq - 1:
+                        conn.through = -1  # a gap before it: read from the store
+                        continue
+                    entry = entry or MailboxEntry(recipient, seq, message)
+                    conn.through = seq
+                    if not conn.ready and self._room(conn):
+                        self._deliver(conn, entry, out, now)
+                    elif not self._keep(conn, entry):
+                        conn.through = -1
             if not result.duplicate and self.feed:
                 # Observers hear of the message before the deliveries it caused.
                 out[start:start] = self.feed.message(message, result.seqs, online, paused)
             origin = persist.origin
             if origin is not None and origin.conn in conns:
-                accepted = Accepted(
-                    rid=origin.rid,
-                    cid=message.cid,
-                    id=message.id,
-                    ts=message.ts,
-                    to=message.to,
-                    recipients=sorted(result.seqs),
-                    online=sorted(online),
-                    duplicate=result.duplicate,
-                    paused=paused,
+                accepted = accepted_data(
+                    origin.rid,
+                    message.cid,
+                    message.id,
+                    message.ts,
+                    message.to,
+                    sorted(result.seqs),
+                    sorted(online),
+                    result.duplicate,
+                    paused,
                 )
-                out.append(Send(origin.conn, accepted))
+                out.append(Send(origin.conn, data=accepted))
         for persist in acks:
             assert isinstance(persist.op, AckOp)
             acker = self.registry.peers.get(persist.op.recipient)
@@ -208,27 +231,29 @@ class Delivery:
                 out.append(Send(asker.conn, Acked(rid=asker.rid, seq=persist.op.seq)))
         for conn in touched.values():
             if conn.address is not None:
-                self._pump(conn, self.registry.peers[conn.address], out)
+                self._pump(conn, self.registry.peers[conn.address], out, now)
         return out
 
     # --- delivery and flow control (§3.2, §3.3) ---------------------------------------
 
-    def pump(self, conn: Conn, peer: Peer) -> list[Action]:
+    def pump(self, conn: Conn, peer: Peer, now: float) -> list[Action]:
         """Asks the store for the next page of ``peer``'s mailbox for ``conn``, if it has
         room (a newly registered connection starts here)."""
         out: list[Action] = []
-        self._pump(conn, peer, out)
+        self._pump(conn, peer, out, now)
         return out
 
     def on_loaded(
         self, conn_id: int, after_seq: int, entries: tuple[MailboxEntry, ...], now: float
     ) -> list[Action]:
-        """A page of the mailbox came from the store: deliver what fits the window.
+        """A page of the mailbox came from the store: deliver what fits the window, keep
+        what follows ready in memory.
 
-        The page starts right after ``conn.sent`` (nothing is delivered to a connection
-        while it loads), so each entry is the next, whatever the gaps in ``seq`` (messages
-        moved aside leave them). A damaged entry is skipped, moved to the dead letters
-        and reported once (``Damaged``): one bad record never blocks a mailbox.
+        The page starts right after the last entry the connection knows (the last of its
+        ready queue, else ``conn.sent``; while it loads, nothing is added to that queue),
+        so each entry is the next, whatever the gaps in ``seq`` (messages moved aside
+        leave them). A damaged entry is skipped, moved to the dead letters and reported
+        once (``Damaged``): one bad record never blocks a mailbox.
         """
         out: list[Action] = []
         conn = self.registry.conns.get(conn_id)
@@ -236,16 +261,31 @@ class Delivery:
             return out
         conn.loading = False
         peer = self.registry.peers[conn.address]
+        complete = True
+        last = conn.ready[-1][0].seq if conn.ready else conn.sent
         for entry in entries:
-            if entry.seq <= conn.sent:
+            if entry.seq <= last:
                 continue
-            if entry.damaged is not None:
+            if entry.seq > peer.tip:
+                # Committed by the store, but its Committed is not here yet: it follows
+                # with it (an ack of it now would be refused as beyond the tip, §3.3).
+                complete = False
+                break
+            if conn.ready:  # no room: keep what was read ahead, in order
+                if entry.damaged is not None or not self._keep(conn, entry):
+                    complete = False
+                    break
+            elif entry.damaged is not None:
                 self._skip_damaged(conn, peer, entry, now, out)
             elif self._room(conn):
                 self._deliver(conn, entry, out, now)
-            else:
+            elif not self._keep(conn, entry):
+                complete = False
                 break
-        self._pump(conn, peer, out)
+        last = conn.ready[-1][0].seq if conn.ready else conn.sent
+        # Everything up to the tip is in memory now, or what follows is read later.
+        conn.through = last if complete and last >= peer.tip else -1
+        self._pump(conn, peer, out, now)
         return out
 
     def _skip_damaged(
@@ -269,7 +309,7 @@ class Delivery:
             if isinstance(persist.op, BuryOp):
                 self.burying.discard(persist.op.key)
 
-    def on_ack(self, conn: Conn, frame: Ack, now: float) -> list[Action]:
+    def on_ack(self, conn: Conn, frame: AckFrame, now: float) -> list[Action]:
         """The agent has the messages up to ``seq``: free the window, tell the others."""
         assert conn.address is not None
         peer = self.registry.peers[conn.address]
@@ -292,14 +332,14 @@ class Delivery:
                     # connections of the address must not show them again (§2.2).
                     out.append(Send(other.id, Acked(seq=frame.seq)))
                     _release(other, frame.seq)
-                    self._pump(other, peer, out)
+                    self._pump(other, peer, out, now)
         elif origin is not None and frame.seq > peer.stored_acked:
             # The ack that covers it is not committed yet (or failed): answer after a commit.
             out.append(Persist(AckOp(peer.address, frame.seq, frame.path, now), origin))
         elif origin is not None:
             out.append(Send(conn.id, Acked(rid=origin.rid, seq=peer.stored_acked)))
         _release(conn, frame.seq)
-        self._pump(conn, peer, out)
+        self._pump(conn, peer, out, now)
         return out
 
     def _room(self, conn: Conn) -> bool:
@@ -334,9 +374,16 @@ class Delivery:
         ]
 
     def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action], now: float) -> None:
-        out.append(Send(conn.id, views.deliver(entry, self.paused(entry.message))))
-        self.registry.counts.delivered += 1
         message = entry.message
+        paused = self.paused(message)
+        last = self._last
+        if last is not None and last[0] is message and last[1] == paused:
+            tail, size = last[2], last[3]
+        else:
+            tail, size = views.deliver_tail(message, paused), message_bytes(message)
+            self._last = (message, paused, tail, size)
+        out.append(Send(conn.id, data=deliver_data(entry.seq, tail)))
+        self.registry.counts.delivered += 1
         mark = Mark(
             message.id, message.sender, now, conn.kind or "unknown", conn.id, message.receipt
         )
@@ -348,29 +395,76 @@ class Delivery:
                 runs.append([entry.seq, now])
         if self.feed:
             out += self.feed.delivered(entry.recipient, entry.seq, mark)
-        size = message_bytes(entry.message)
         conn.sent = entry.seq
         conn.inflight.append((entry.seq, size))
         conn.inflight_bytes += size
 
-    def _pump(self, conn: Conn, peer: Peer, out: list[Action]) -> None:
-        if conn.loading or conn.sent >= peer.tip or not self._room(conn):
+    def _keep(self, conn: Conn, entry: MailboxEntry) -> bool:
+        """Keeps ``entry`` ready for the window, if the connection's ready queue has room
+        (``READY_WINDOWS`` windows of messages, one of bytes)."""
+        limits = self.config.limits
+        ready = conn.ready
+        if ready is None:  # made when first needed: most connections never need one
+            ready = conn.ready = deque()
+        elif (
+            len(ready) >= READY_WINDOWS * limits.window_messages
+            or conn.ready_bytes >= limits.window_bytes
+        ):
+            return False
+        size = message_bytes(entry.message)
+        ready.append((entry, size))
+        conn.ready_bytes += size
+        return True
+
+    def _pump(self, conn: Conn, peer: Peer, out: list[Action], now: float) -> None:
+        """Fills ``conn``'s window from its ready queue; reads the store ahead when that
+        queue runs low and the store holds more (after a reconnect, or an overflow)."""
+        ready = conn.ready
+        while ready and self._room(conn):
+            entry, size = ready.popleft()
+            conn.ready_bytes -= size
+            if entry.seq > conn.sent:
+                self._deliver(conn, entry, out, now)
+        if ready is not None and not ready:
+            ready = conn.ready = None  # drained: its memory goes back
+        if conn.loading:
+            return
+        last = ready[-1][0].seq if ready else conn.sent
+        if last >= peer.tip:
+            if not ready and conn.through < 0:
+                conn.through = conn.sent  # all delivered: back to memory
             return
         limits = self.config.limits
+        if conn.through >= peer.tip:
+            return  # all of it in memory
+        if ready and (
+            len(ready) >= limits.window_messages or conn.ready_bytes >= limits.window_bytes
+        ):
+            return  # enough of it to go on with: read when it runs low
+        # Read the store from the last entry known: the page fills the window and the
+        # ready queue (fewer, larger reads; the next read starts while a window remains).
         conn.loading = True
+        conn.through = -1
+        room = max(0, limits.window_messages - len(conn.inflight))
+        room_bytes = max(0, limits.window_bytes - conn.inflight_bytes)
         out.append(
             LoadPending(
                 conn.id,
                 peer.address,
-                conn.sent,
-                limits.window_messages - len(conn.inflight),
-                max(1, limits.window_bytes - conn.inflight_bytes),
+                last,
+                room + READY_WINDOWS * limits.window_messages - len(ready or ()),
+                max(1, room_bytes + limits.window_bytes - conn.ready_bytes),
             )
         )
 
 
 def _release(conn: Conn, seq: int) -> None:
-    """Everything up to ``seq`` is acked: it leaves the connection's window."""
+    """Everything up to ``seq`` is acked: it leaves the connection's window (and its
+    ready queue, when another connection of the address acked it)."""
     conn.sent = max(conn.sent, seq)
     while conn.inflight and conn.inflight[0][0] <= seq:
         conn.inflight_bytes -= conn.inflight.popleft()[1]
+    while conn.ready and conn.ready[0][0].seq <= seq:
+        conn.ready_bytes -= conn.ready.popleft()[1]
+    if 0 <= conn.through < conn.sent:
+        conn.through = conn.sent

@@ -23,7 +23,8 @@ from ai_connect.bridge.store.base import (
     TokenRecord,
 )
 from ai_connect.errors import FrameError
-from ai_connect.protocol import ClientFrame, Rid, ServerFrame
+from ai_connect.protocol import ClientFrame, Rid, ServerFrame, decode_server
+from ai_connect.protocol.hot import HotAck, HotSend
 
 __all__ = [
     "Action",
@@ -67,7 +68,8 @@ class Connected:
 @dataclass(frozen=True, slots=True)
 class FrameReceived:
     conn: int
-    frame: ClientFrame
+    frame: ClientFrame | HotSend | HotAck
+    """A ``send`` or ``ack`` may come as its fast twin (protocol/hot.py)."""
     now: float
 
 
@@ -179,10 +181,41 @@ Event = (
 # --- actions --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Send:
-    conn: int
-    frame: ServerFrame
+    """Send ``frame`` to ``conn``; or ``data``, a frame the router encoded already (the
+    hot frames ``deliver`` and ``accepted``, protocol/hot.py: a broadcast's ``deliver`` is
+    encoded once for all its recipients). ``frame`` then decodes ``data`` when asked
+    (tests, observers); the server writes ``data`` as it is."""
+
+    __slots__ = ("_frame", "conn", "data")
+    __match_args__ = ("conn", "frame")
+
+    def __init__(
+        self, conn: int, frame: ServerFrame | None = None, *, data: bytes | None = None
+    ) -> None:
+        if (frame is None) == (data is None):
+            raise TypeError("Send takes a frame or its encoded data, one of them")
+        self.conn = conn
+        self._frame = frame
+        self.data = data
+
+    @property
+    def frame(self) -> ServerFrame:
+        if self._frame is None:
+            assert self.data is not None
+            self._frame = decode_server(self.data)
+        return self._frame
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Send):
+            return NotImplemented
+        return self.conn == other.conn and self.frame == other.frame
+
+    def __hash__(self) -> int:
+        return hash((self.conn, self.frame))
+
+    def __repr__(self) -> str:
+        return f"Send(conn={self.conn!r}, frame={self.frame!r})"
 
 
 @dataclass(frozen=True, slots=True)

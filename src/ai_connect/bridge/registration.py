@@ -156,7 +156,7 @@ class Registration:
         conn.sent = peer.acked
         out.append(Send(conn.id, self._welcome(hello, peer, name, project)))
         out += self._presence("join", peer, now)
-        out += self.delivery.pump(conn, peer)
+        out += self.delivery.pump(conn, peer, now)
         return out
 
     def _choose_address(self, hello: Hello) -> str:
@@ -215,7 +215,7 @@ class Registration:
         self.registry.attached.setdefault(address, set()).add(conn.id)
         conn.sent = peer.acked
         out.append(Send(conn.id, self._welcome(hello, peer, name, project)))
-        out += self.delivery.pump(conn, peer)
+        out += self.delivery.pump(conn, peer, now)
         return out
 
     def _query(self, conn: Conn, hello: Hello) -> list[Action]:

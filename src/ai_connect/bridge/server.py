@@ -63,22 +63,18 @@ from ai_connect.bridge.events import (
 )
 from ai_connect.bridge.links import Link, LinkLimits
 from ai_connect.bridge.logins import LoginPolicy
-from ai_connect.bridge.store.base import Store, TokenRecord
+from ai_connect.bridge.store.base import AckOp, DeliveredOp, Store, TokenRecord
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
     message_view,  # noqa: F401
     new_message_id,
 )
 from ai_connect.errors import FrameError, StoreError
-from ai_connect.protocol import (
-    Limits,
-    ServerFrame,
-    decode_client,
-    encode,
-)
+from ai_connect.protocol import Limits, encode
+from ai_connect.protocol.hot import decode_hot
 from ai_connect.redaction import Redacting, redact
 from ai_connect.text.neutral import neutralise
 
-__all__ = ["READ_THREADS", "BridgeServer", "ServerSettings"]
+__all__ = ["ACK_DELAY_S", "READ_THREADS", "BridgeServer", "ServerSettings"]
 
 log = logging.getLogger("ai_connect.bridge")
 T = TypeVar("T")
@@ -89,6 +85,12 @@ READ_THREADS = 2
 writer. SQLite in WAL mode gives each its own connection (store/sqlite)."""
 INCOMING_FRAMES = 4
 """Frames websockets reads ahead of the router per connection (``max_queue``)."""
+ACK_DELAY_S = 0.02
+"""An ack that nobody waits for (no ``rid``, §3.3) does not start a commit of its own: it
+rides with the next one, or is committed after this delay. Before, every message cost two
+commits (two fsyncs): its own and its ack's (issue 13). An ack lost in a crash means a
+redelivery, which the client drops by message id (at-least-once, §3.2); an ack with a
+``rid`` is committed at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class ServerSettings:
     """Serve the web dashboard at ``/ui/`` (bridge/dashboard.py); off: ``/ui`` is a 404."""
     logins: LoginPolicy = field(default_factory=LoginPolicy)
     """How failed logins are held per address (bridge/logins.py)."""
+    ack_delay_s: float = ACK_DELAY_S
+    """How long an ack nobody waits for may wait for the next commit (``ACK_DELAY_S``)."""
 
 
 class BridgeServer:
@@ -143,6 +147,11 @@ class BridgeServer:
         self._conn_ids = itertools.count(1)
         self._batch: list[Persist] = []
         self._batch_ready = asyncio.Event()
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._commits_started = self._commits_done = 0
+        self._commit_done = asyncio.Event()
+        """Set (and replaced) as each commit ends: :meth:`_flushed` waits on it."""
+        """Commits the acks waiting in ``_batch`` when nothing else did (``ack_delay_s``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._closing = False
@@ -340,7 +349,7 @@ class BridgeServer:
                     text = raw if isinstance(raw, str) else raw.decode(errors="replace")
                     link.log.debug("conn %d <- %.200r", conn, redact(text))
                 try:
-                    frame = decode_client(raw, max_bytes)
+                    frame = decode_hot(raw, max_bytes)
                 except FrameError as exc:
                     self._dispatch(BadFrame(conn, exc, self._clock()))
                 else:
@@ -367,11 +376,14 @@ class BridgeServer:
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
-                case Send(conn, frame):
-                    self._send(conn, frame)
-                case Persist():
+                case Send():
+                    self._send(action)
+                case Persist(op, origin):
                     self._batch.append(action)
-                    self._batch_ready.set()
+                    if origin is None and isinstance(op, AckOp | DeliveredOp):
+                        self._fold_ack()
+                    else:
+                        self._batch_ready.set()
                 case Close(conn, code, reason):
                     if (link := self._links.get(conn)) is not None:
                         link.close(code, reason)
@@ -412,9 +424,17 @@ class BridgeServer:
             link.throttle(failed.hold_s)  # nor is it read meanwhile
             link.hold(failed.hold_s)
 
-    def _send(self, conn: int, frame: ServerFrame) -> None:
-        if (link := self._links.get(conn)) is not None and not link.closing:
-            link.send(encode(frame))
+    def _send(self, action: Send) -> None:
+        if (link := self._links.get(action.conn)) is not None and not link.closing:
+            data = action.data
+            link.send(data if data is not None else encode(action.frame))
+
+    def _fold_ack(self) -> None:
+        """An ack nobody waits for waits for the next commit, at most ``ack_delay_s``."""
+        if self._ack_timer is None:
+            self._ack_timer = asyncio.get_running_loop().call_later(
+                self.settings.ack_delay_s, self._batch_ready.set
+            )
 
     async def _commit_loop(self) -> None:
         while True:
@@ -422,8 +442,30 @@ class BridgeServer:
             await self._commit_once()
 
     async def _commit_once(self) -> None:
+        self._commits_started += 1
+        try:
+            await self._commit_taken()
+        finally:
+            self._commits_done += 1
+            done, self._commit_done = self._commit_done, asyncio.Event()
+            done.set()
+
+    async def _flushed(self) -> None:
+        """Returns once what waits in the batch now (folded acks and delivery marks) is
+        committed (or its commit failed): a receipt read after it sees them."""
+        if not self._batch:
+            return
+        due = self._commits_started + 1
+        self._batch_ready.set()
+        while self._commits_done < due:
+            await self._commit_done.wait()
+
+    async def _commit_taken(self) -> None:
         self._batch_ready.clear()
         persists, self._batch = self._batch, []
+        if self._ack_timer is not None:  # the acks waiting go with this batch
+            self._ack_timer.cancel()
+            self._ack_timer = None
         if not persists:
             return
         started = time.perf_counter()
@@ -471,7 +513,9 @@ class BridgeServer:
         self._dispatch(loaded)
 
     async def _receipts(self, action: QueryReceipts) -> None:
-        """Reads a message's receipts on a reader thread; the router answers (§3.7)."""
+        """Reads a message's receipts on a reader thread, after the acks and delivery
+        marks folded into the next commit are stored; the router answers (§3.7)."""
+        await self._flushed()
         try:
             found = await self._read(self.store.receipts, action.message_id)
         except StoreError as exc:

@@ -18,7 +18,7 @@ from ai_connect import identity
 from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.refusal import Refusal
-from ai_connect.bridge.store.base import PeerRecord
+from ai_connect.bridge.store.base import MailboxEntry, PeerRecord
 from ai_connect.errors import UnknownPeer
 from ai_connect.protocol import CLOSE_AUTH, Limits
 
@@ -154,6 +154,15 @@ class Conn:
     loading: bool = False
     inflight: deque[tuple[int, int]] = field(default_factory=deque)
     inflight_bytes: int = 0
+    ready: deque[tuple[MailboxEntry, int]] | None = None
+    """The next mailbox entries after ``sent``, in order, kept in memory until the window
+    has room for them: committed while it was full, or read ahead from the store
+    (bridge/delivery.py); each with its flow size. ``None`` while there is none: an
+    empty deque costs ~0.6 KB, and most connections never need one."""
+    ready_bytes: int = 0
+    through: int = -1
+    """``ready`` holds every entry up to this seq (``-1``: unknown -- what is past
+    ``ready`` must be read from the store)."""
     token_id: str | None = None
     """The auth token this connection registered with (docs/security.md)."""
     token_name: str | None = None
@@ -226,6 +235,9 @@ class Registry:
 
     def conns_of(self, peer: Peer) -> list[Conn]:
         """Every connection acting for ``peer``: its owner first, then attached ones."""
+        if peer.address not in self.attached:  # the usual case: its owner alone, or none
+            owner = self.conns.get(peer.conn) if peer.conn is not None else None
+            return [owner] if owner is not None else []
         ids = [peer.conn] if peer.conn is not None else []
         ids += sorted(self.attached.get(peer.address, ()))
         return [c for i in ids if (c := self.conns.get(i)) is not None]

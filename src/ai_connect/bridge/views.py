@@ -19,8 +19,9 @@ from typing import Any
 from ai_connect.bridge.state import Peer
 from ai_connect.bridge.store.base import MailboxEntry, StoredMessage
 from ai_connect.protocol import Deliver, MessageView, PeerView
+from ai_connect.protocol.hot import deliver_tail as _deliver_tail
 
-__all__ = ["deliver", "message_view", "new_message_id", "peer_view"]
+__all__ = ["deliver", "deliver_tail", "message_view", "new_message_id", "peer_view"]
 
 
 def new_message_id() -> Iterator[str]:
@@ -54,6 +55,14 @@ def deliver(entry: MailboxEntry, paused: str | None = None) -> Deliver:
     """A mailbox entry as the ``deliver`` frame that pushes it to its recipient (§3.2);
     ``paused``: why it must wake nobody (the loop brake, §3.6)."""
     return Deliver(seq=entry.seq, paused=paused, **_message_fields(entry.message))
+
+
+def deliver_tail(m: StoredMessage, paused: str | None = None) -> bytes:
+    """What :func:`deliver` encodes alike for every recipient of ``m``, encoded once
+    (``protocol.hot.deliver_data`` puts each recipient's ``seq`` in front)."""
+    return _deliver_tail(
+        m.id, m.sender, m.to, m.body, m.context, m.thread, m.reply_to, m.ts, paused, m.human
+    )
 
 
 def peer_view(peer: Peer, now: float) -> PeerView:

@@ -11,6 +11,8 @@ This package does no I/O: it validates, decodes and encodes. Its modules::
     client_frames.py  hello … withdraw: what a client sends; ClientFrame, CLIENT_FRAMES
     bridge_frames.py  welcome … proposal_list: what the bridge sends; ServerFrame, SERVER_FRAMES
     codec.py          encode, decode_client, decode_server
+    hot.py            send/ack decoded and deliver/accepted encoded fast (msgspec), the
+                      bridge's hot path; the models above stay the definition
 """
 
 from __future__ import annotations

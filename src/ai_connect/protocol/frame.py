@@ -13,12 +13,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ai_connect.protocol.limits import MAX_CONTEXT_DEPTH
 
-__all__ = ["Context", "Frame", "Rid", "frame_table"]
+__all__ = ["Context", "Frame", "Rid", "depth_ok", "frame_table"]
 
 Rid = Annotated[str, Field(min_length=1, max_length=64)] | int
 
 
-def _depth_ok(value: Any, limit: int) -> bool:
+def depth_ok(value: Any, limit: int) -> bool:
     """Whether ``value`` nests at most ``limit`` levels of objects and arrays (no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -31,7 +31,7 @@ def _depth_ok(value: Any, limit: int) -> bool:
 
 
 def _context_ok(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and not _depth_ok(value, MAX_CONTEXT_DEPTH):
+    if value is not None and not depth_ok(value, MAX_CONTEXT_DEPTH):
         raise ValueError(f"context must nest at most {MAX_CONTEXT_DEPTH} levels")
     return value
 
