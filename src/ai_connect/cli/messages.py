@@ -32,6 +32,7 @@ from ai_connect.cli.options import (
     make_client,
 )
 from ai_connect.client import BridgeClient, Message
+from ai_connect.code_context import ContextError, read_context
 from ai_connect.errors import NotConnected, RequestTimeout
 from ai_connect.launcher import spell
 from ai_connect.local_copy import Checkout, localise
@@ -111,8 +112,23 @@ def send(
     ] = None,
     context_file: Annotated[
         Path | None,
-        typer.Option(exists=True, dir_okay=False, readable=True, help="Attach FILE as context"),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Attach FILE (its --lines) as code: content, git provenance, a reference",
+        ),
     ] = None,
+    lines: Annotated[
+        str | None, typer.Option(help="Lines of --context-file: 10-40, 10, 120- (1-based)")
+    ] = None,
+    by_reference: Annotated[
+        bool,
+        typer.Option(
+            help="Also send a reference: a peer whose checkout holds the same lines is shown "
+            "it instead of the content"
+        ),
+    ] = True,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the bridge")] = 10.0,
     bridge: BridgeOpt = None,
     name: NameOpt = None,
@@ -133,8 +149,13 @@ def send(
         raise typer.BadParameter("the message is empty", param_hint="MESSAGE")
     context = None
     if context_file is not None:
-        text = context_file.read_text(encoding="utf-8", errors="replace")
-        context = {"file": str(context_file), "content": text}
+        try:  # as peer_context reads it (docs/mcp.md "Code context", "Context by reference")
+            code = read_context(str(context_file), lines, cwd=Path.cwd(), reference=by_reference)
+        except ContextError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--context-file/--lines") from exc
+        context = code.as_dict()
+    elif lines is not None:
+        raise typer.BadParameter("--lines needs --context-file FILE", param_hint="--lines")
 
     async def run() -> int:
         async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
