@@ -36,7 +36,9 @@ __all__ = [
     "CodeContext",
     "ContextError",
     "GitInfo",
+    "file_status",
     "git_info",
+    "head_commit",
     "parse_lines",
     "read_context",
 ]
@@ -163,20 +165,28 @@ def git_info(file: Path) -> GitInfo:
     if top is None or not top.strip():
         return GitInfo()
     root = Path(top.strip()).resolve()
-    head = _git(folder, "rev-parse", "--verify", "--quiet", "HEAD")
-    commit = head.strip() if head else None
+    commit = head_commit(root)
     ref = _git(folder, "symbolic-ref", "--quiet", "--short", "HEAD")
     branch = ref.strip() if ref else ("(detached)" if commit else None)
-    relative = file.relative_to(root).as_posix()
+    tracked, dirty = file_status(root, file.relative_to(root).as_posix())
+    return GitInfo(root, root.name, branch, commit, tracked, dirty)
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit checked out in ``root``; ``None`` before the first commit or outside git."""
+    head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
+    return head.strip() if head else None
+
+
+def file_status(root: Path, relative: str) -> tuple[bool | None, bool | None]:
+    """(tracked, dirty) of ``relative`` in the checkout ``root``; ``None`` when unknown."""
     status = _git(
         root, "status", "--porcelain=v1", "--untracked-files=all", "--ignored", "--", relative
     )
-    tracked = dirty = None
-    if status is not None:
-        # "?? f" untracked, "!! f" ignored, " M f" etc. changed, nothing: as committed.
-        dirty = bool(status.strip())
-        tracked = not status.startswith(("??", "!!"))
-    return GitInfo(root, root.name, branch, commit, tracked, dirty)
+    if status is None:
+        return None, None
+    # "?? f" untracked, "!! f" ignored, " M f" etc. changed, nothing: as committed.
+    return not status.startswith(("??", "!!")), bool(status.strip())
 
 
 def _display_path(file: Path, git: GitInfo, cwd: Path) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ai_connect.code_context import git_info
+from ai_connect.code_context import file_status, head_commit
 from ai_connect.code_reference import (
     LocalCopy,
     Match,
@@ -57,12 +57,21 @@ class Checkout:
     cwd: Path
     _identity: RepoIdentity | None = None
     _looked: bool = False
+    _head: str | None = None
+    _headed: bool = False
 
     @property
     def identity(self) -> RepoIdentity | None:
         if not self._looked:
             self._identity, self._looked = repo_identity(self.cwd), True
         return self._identity
+
+    @property
+    def head(self) -> str | None:
+        """The commit checked out here (only asked when a copy differs)."""
+        if not self._headed and self.identity is not None:
+            self._head, self._headed = head_commit(self.identity.root), True
+        return self._head
 
 
 def read_in_checkout(root: Path, parts: tuple[str, ...]) -> bytes:
@@ -143,13 +152,14 @@ def _short(commit: str | None) -> str:
     return commit[:12] if commit else "unknown"
 
 
-def _reasons(ref: Reference, file: Path) -> tuple[str, ...]:
+def _reasons(ref: Reference, here: Checkout, root: Path) -> tuple[str, ...]:
     """Why a local copy differs from the sender's: commits, and who has changes."""
-    git = git_info(file)
+    head = here.head
+    _, dirty = file_status(root, ref.path)
     reasons = []
-    if ref.commit and git.commit and not git.commit.startswith(ref.commit):
-        reasons.append(f"other commit (sender {_short(ref.commit)}, you {_short(git.commit)})")
-    if git.dirty:
+    if ref.commit and head and not head.startswith(ref.commit):
+        reasons.append(f"other commit (sender {_short(ref.commit)}, you {_short(head)})")
+    if dirty:
         reasons.append("locally modified (uncommitted changes here)")
     if ref.dirty:
         reasons.append("the sender's copy has uncommitted changes")
@@ -179,7 +189,8 @@ def resolve(context: Mapping[str, Any], here: Checkout) -> LocalCopy | None:
         return LocalCopy(State.REFUSED, ref, reasons=(f"cannot read it: {exc.strerror}",))
     verdict = compare(data, ref)
     if verdict.match is Match.NONE:
-        return LocalCopy(State.DIFFERS, ref, file, ref.start, ref.end, _reasons(ref, file))
+        reasons = _reasons(ref, here, identity.root)
+        return LocalCopy(State.DIFFERS, ref, file, ref.start, ref.end, reasons)
     state = {Match.FILE: State.IDENTICAL, Match.LINES: State.LINES}.get(verdict.match, State.MOVED)
     return LocalCopy(state, ref, file, verdict.start, verdict.end, crlf=verdict.crlf)
 
