@@ -37,6 +37,7 @@ __all__ = [
     "ReferenceRefused",
     "State",
     "Verdict",
+    "code_context",
     "compare",
     "lines_digest",
     "parse_reference",
@@ -112,6 +113,19 @@ class Reference:
             "lines_sha256": self.lines_sha256,
             "dirty": self.dirty,
         }
+
+
+def code_context(context: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The code context of a message's context that carries a reference: the context
+    itself (``peer_context``), or the code a consensus proposal came with."""
+    if isinstance(context.get("ref"), Mapping):
+        return context
+    proposal = context.get("proposal")
+    attached = proposal.get("context") if isinstance(proposal, Mapping) else None
+    code = attached.get("code") if isinstance(attached, Mapping) else None
+    if isinstance(code, Mapping) and isinstance(code.get("ref"), Mapping):
+        return code
+    return None
 
 
 def parse_reference(context: Mapping[str, Any]) -> Reference:

@@ -33,6 +33,7 @@ from ai_connect.code_reference import (
     Reference,
     ReferenceRefused,
     State,
+    code_context,
     compare,
     parse_reference,
 )
@@ -167,11 +168,13 @@ def _reasons(ref: Reference, here: Checkout, root: Path) -> tuple[str, ...]:
 
 
 def resolve(context: Mapping[str, Any], here: Checkout) -> LocalCopy | None:
-    """What ``here`` holds of the context's reference; ``None`` if it carries none."""
-    if not isinstance(context.get("ref"), Mapping):
+    """What ``here`` holds of the context's reference (its own, or that of the code a
+    proposal came with); ``None`` if it carries none."""
+    code = code_context(context)
+    if code is None:
         return None
     try:
-        ref = parse_reference(context)
+        ref = parse_reference(code)
     except ReferenceRefused as exc:
         return LocalCopy(State.REFUSED, None, reasons=(str(exc),))
     identity = here.identity

@@ -166,3 +166,30 @@ def test_history_and_search_resolve_references_in_the_readers_checkout(tmp_path:
                 assert "content" not in message["context"]
 
     run(scenario())
+
+
+def test_a_proposal_with_code_shows_the_reference_to_a_participant_with_the_repo(
+    tmp_path: Path,
+) -> None:
+    """consensus_propose(file, lines): the participant's copy verifies, so the proposal
+    message shows the reference, in the text and the structured result."""
+
+    async def scenario() -> None:
+        alice_repo, bob_repo = two_clones(tmp_path)
+        async with (
+            bridge() as br,
+            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
+            in_memory(settings(br.url, "bob", cwd=bob_repo)) as b,
+        ):
+            await call(b, "peer_list")  # bob is known before he is asked
+            question = "Merge f11-f20 into one function?"
+            args = {"file": "src/app.py", "lines": LINES, "participants": ["bob"]}
+            assert not (await call(a, "consensus_propose", question=question, **args)).is_error
+            got = await call(b, "peer_wait", timeout_s=5)
+            assert "is verified identical" in text(got) and "def f11" not in text(got)
+            [message] = data(got)["messages"]
+            code = message["context"]["proposal"]["context"]["code"]
+            assert "content" not in code and "ref" not in code
+            assert message["local"]["state"] == "identical"
+
+    run(scenario())

@@ -46,7 +46,7 @@ from mcp.server.models import InitializationOptions
 from ai_connect.agent_setup.edits import SERVER_KEY
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.client.mailbox import Message
-from ai_connect.code_reference import LocalCopy
+from ai_connect.code_reference import LocalCopy, code_context
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
 from ai_connect.hooks.runtime import HookSettings, take_and_emit
@@ -339,7 +339,7 @@ class Channel:
         self.client.inbox.mark_handled([message])  # peer_read here must not show it meanwhile
         flushed = self._wire.expect(message.id) if self._wire is not None else None
         local = None
-        if message.context and "ref" in message.context:
+        if message.context and code_context(message.context):
             copies = await asyncio.to_thread(localise, [(message.id, message.context)], self._here)
             local = copies.get(message.id)
         await notify(METHOD, event(message, local))

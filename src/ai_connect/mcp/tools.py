@@ -27,7 +27,7 @@ from ai_connect import __version__, identity
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
 from ai_connect.code_context import DEFAULT_MAX_BYTES, CodeContext, read_context
-from ai_connect.code_reference import LocalCopy, State
+from ai_connect.code_reference import LocalCopy, State, code_context
 from ai_connect.errors import BridgeError, NotConnected, UnknownPeer
 from ai_connect.local_copy import Checkout, localise
 from ai_connect.mcp.models import (
@@ -110,7 +110,7 @@ class Tool:
 
 async def _local(call: Call, contexts: Iterable[tuple[str, Any]]) -> dict[str, LocalCopy]:
     """This checkout's copies of context references, by message id (docs/mcp.md)."""
-    pairs = [(key, c) for key, c in contexts if isinstance(c, dict) and "ref" in c]
+    pairs = [(key, c) for key, c in contexts if isinstance(c, dict) and code_context(c)]
     if not pairs:
         return {}
     return await asyncio.to_thread(localise, pairs, Checkout(call.settings.cwd))
@@ -121,19 +121,28 @@ _VERIFIED_KEEPS = ("kind", "file", "lines", "repo", "branch", "truncated", "next
 
 
 def _with_local(data: dict[str, Any], local: LocalCopy | None) -> dict[str, Any]:
-    """A message's structured form with its ``local``. Verified, its context keeps only
-    what a model acts on (Claude Code shows the model the structured content, so the
+    """A message's structured form with its ``local``. Verified, its code context keeps
+    only what a model acts on (Claude Code shows the model the structured content, so the
     content and the hashes would cost their tokens there: measured, bench/RESULTS.md)."""
-    if local is None or not isinstance(data["context"], dict):
-        return data
     context = data["context"]
-    if local.verified:
-        context = {k: context[k] for k in _VERIFIED_KEEPS if k in context}
-    else:  # the reference is of no use here: the content is what counts, `local` says why
-        context = {k: v for k, v in context.items() if k != "ref"}
+    if local is None or not isinstance(context, dict):
+        return data
+    proposal = context.get("proposal")
+    attached = proposal.get("context") if isinstance(proposal, dict) else None
+    if isinstance(proposal, dict) and isinstance(attached, dict) and "code" in attached:
+        code = _compact(attached["code"], local)
+        context = context | {"proposal": proposal | {"context": attached | {"code": code}}}
+    else:
+        context = _compact(context, local)
     if local.state is State.NOT_HERE:  # not this repository: exactly as by value
         return data | {"context": context}
     return data | {"context": context, "local": local.as_dict()}
+
+
+def _compact(code: dict[str, Any], local: LocalCopy) -> dict[str, Any]:
+    if local.verified:
+        return {k: code[k] for k in _VERIFIED_KEEPS if k in code}
+    return {k: v for k, v in code.items() if k != "ref"}  # of no use here; `local` says why
 
 
 async def _views(call: Call, views: Sequence[MessageView], empty: str) -> Output:

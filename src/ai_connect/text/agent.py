@@ -127,13 +127,13 @@ def message_text(
     lines = [head + "]", *_indent(str(message["content"]), "    ")]
     context = message.get("context")
     if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
-        lines += _proposal_lines(context["proposal"], to)
+        lines += _proposal_lines(context["proposal"], to, local)
     elif isinstance(context, Mapping) and context:
         lines += _context_lines(context, local)
     return neutralise("\n".join(lines), multiline=True)
 
 
-def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
     """A proposal a message carries: its state, what it came with, and how this reader
     votes (or rules) with the consensus tools. Peer text made safe."""
     status = terminal.clean(str(p.get("status", "")))
@@ -145,7 +145,7 @@ def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
     if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
         lines += _indent("context: " + attached["text"], "    ")
     if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
-        lines += _context_lines(attached["code"])
+        lines += _context_lines(attached["code"], local)
     participants = [str(a) for a in p.get("participants") or ()]
     if p.get("status") == "open" and to in participants:
         how = (

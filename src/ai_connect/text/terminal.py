@@ -188,7 +188,7 @@ def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -
     return ["  context: " + clean(json.dumps(context, ensure_ascii=True, sort_keys=True))]
 
 
-def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
     """A proposal a message carries (consensus): its state, what came with it, and the
     ``ai-connect consensus`` command that votes (or rules) on it, for this reader."""
     status = clean(str(p.get("status", "")))
@@ -200,7 +200,7 @@ def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
     if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
         lines += _indent("context: " + attached["text"], "  ")
     if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
-        lines += _context_lines(attached["code"])
+        lines += _context_lines(attached["code"], local)
     participants = [str(a) for a in p.get("participants") or ()]
     if p.get("status") == "open" and to in participants:
         lines.append(f'  vote: ai-connect consensus vote {pid} approve|reject|abstain --reason "…"')
@@ -244,7 +244,7 @@ def message_text(
     lines += _indent(str(message["content"]), "    ")
     context = message.get("context")
     if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
-        lines += _proposal_lines(context["proposal"], to)
+        lines += _proposal_lines(context["proposal"], to, local)
     elif isinstance(context, Mapping) and context:
         lines += _context_lines(context, local)
     return defang("\n".join(lines))  # agents read CLI output too
