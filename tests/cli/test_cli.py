@@ -639,8 +639,8 @@ def test_reply_to_an_id_nobody_sent_is_refused_saying_where_ids_are(
 def test_read_in_a_clone_shows_a_verified_reference_and_json_says_where(
     url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ai-connect read in bob's clone: the reference instead of the lines; --json keeps the
-    context whole and adds ``local`` (state, path, lines)."""
+    """ai-connect read (and history) in bob's clone: the reference instead of the lines;
+    read --json keeps the context whole and adds ``local`` (state, path, lines)."""
     alice_repo, bob_repo = two_clones(tmp_path / "repos")
     code = read_context("src/app.py", "21-40", cwd=alice_repo).as_dict()
     register(url, "bob")
@@ -650,6 +650,8 @@ def test_read_in_a_clone_shows_a_verified_reference_and_json_says_where(
     status, out, _ = cli_run(capsys, "read", *as_(url, "bob"))
     assert status == 0 and "def f11" not in out
     assert f"by reference: your copy {local} lines 21-40 is verified identical" in out
+    status, out, _ = cli_run(capsys, "history", "alice", *as_(url, "bob"))
+    assert status == 0 and "is verified identical" in out and "def f11" not in out
     send_all(url, "alice", "bob", ["again"], context=code)
     [message] = read_json(capsys, url, "bob")
     assert message["context"]["content"].startswith("def f11():")

@@ -33,6 +33,7 @@ from ai_connect.cli.options import (
 )
 from ai_connect.client import BridgeClient, Message
 from ai_connect.code_context import ContextError, read_context
+from ai_connect.code_reference import LocalCopy
 from ai_connect.errors import NotConnected, RequestTimeout
 from ai_connect.launcher import spell
 from ai_connect.local_copy import Checkout, localise
@@ -64,6 +65,11 @@ def _run(coro: Coroutine[Any, Any, int]) -> None:
 
 def _out(text: str) -> None:
     print(text, flush=True)
+
+
+def _local(found: list[dict[str, Any]]) -> dict[str, LocalCopy]:
+    """Context references of stored messages, resolved in this shell's checkout."""
+    return localise(((str(m["id"]), m.get("context")) for m in found), Checkout(Path.cwd()))
 
 
 class _Printer:
@@ -360,7 +366,8 @@ def history(
         if as_json:
             _out(terminal.to_json({"messages": found, "before": page.before}))
             return 0
-        _out(terminal.messages_text(found, time.time(), client.address) or "No messages.")
+        text = terminal.messages_text(found, time.time(), client.address, _local(found))
+        _out(text or "No messages.")
         if page.before is not None:
             _out(spell(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}"))
         return 0
@@ -393,7 +400,7 @@ def search(
         if as_json:
             _out(terminal.to_json(found))
             return 0
-        text = terminal.messages_text(found, time.time(), client.address)
+        text = terminal.messages_text(found, time.time(), client.address, _local(found))
         _out(text or f"No messages match {terminal.clean(query)!r}.")
         if results.before is not None:
             _out(

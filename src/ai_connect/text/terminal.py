@@ -250,9 +250,15 @@ def message_text(
     return defang("\n".join(lines))  # agents read CLI output too
 
 
-def messages_text(messages: Iterable[Mapping[str, Any]], now: float, me: str | None = None) -> str:
-    """Several messages, separated by blank lines."""
-    return "\n\n".join(message_text(m, now, me) for m in messages)
+def messages_text(
+    messages: Iterable[Mapping[str, Any]],
+    now: float,
+    me: str | None = None,
+    local: Mapping[str, LocalCopy] | None = None,
+) -> str:
+    """Several messages, separated by blank lines; ``local``: references by message id."""
+    local = local or {}
+    return "\n\n".join(message_text(m, now, me, local.get(str(m["id"]))) for m in messages)
 
 
 def _names(addresses: tuple[str, ...], most: int = 10) -> str:
