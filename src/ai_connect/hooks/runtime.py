@@ -159,10 +159,11 @@ Show = Callable[[list[Message], int], tuple[str, list[Message]]]
 def _shower(header: Callable[[int], str], hook: HookInput) -> Show:
     """Mail under ``header``; a context reference this checkout verifies (the session's
     directory, docs/mcp.md "Context by reference") is shown instead of its content."""
-    here = Checkout(hook.cwd or Path.cwd())
+    cwd = hook.cwd or Path.cwd()
 
     def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
-        local = localise(((m.id, m.context) for m in unread), here)
+        # A new Checkout each time: a waiter lives for hours, its checkout's HEAD moves.
+        local = localise(((m.id, m.context) for m in unread), Checkout(cwd))
         return mail_text(unread, header, waiting=waiting, local=local)
 
     return show

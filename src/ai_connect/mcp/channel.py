@@ -276,7 +276,7 @@ class Channel:
         self._wire, self._agent_argv = wire, agent_argv
         self._settings = HookSettings(env=dict(os.environ) if env is None else env)
         self._write_timeout_s = write_timeout_s
-        self._here = Checkout(cwd or Path.cwd())
+        self._cwd = cwd or Path.cwd()
         """Where a context reference is looked up: the session's directory (stdio)."""
         self._notify: Notify | None = None
         self._go = asyncio.Event()
@@ -340,7 +340,8 @@ class Channel:
         flushed = self._wire.expect(message.id) if self._wire is not None else None
         local = None
         if message.context and code_context(message.context):
-            copies = await asyncio.to_thread(localise, [(message.id, message.context)], self._here)
+            pairs = [(message.id, message.context)]
+            copies = await asyncio.to_thread(localise, pairs, Checkout(self._cwd))
             local = copies.get(message.id)
         await notify(METHOD, event(message, local))
         if flushed is not None:
