@@ -78,10 +78,14 @@ class BridgeOptions:
     env: tuple[tuple[str, str], ...] = ()
     """More environment for the server process: a variant of the bridge, e.g. other code
     (``PYTHONPATH=/tmp/before/src``), for before/after runs (``compare.py --variant``)."""
+    db_url: str | None = None
+    """A PostgreSQL database (bench/pg_bench.py) instead of a fresh SQLite file."""
 
     def describe(self) -> str:
         if self.target != "bridge":
             return self.target
+        if self.db_url is not None:
+            return f"postgres, synchronous={self.synchronous}"
         return "memory" if self.store == "memory" else f"sqlite, synchronous={self.synchronous}"
 
     def command(self, db: str) -> list[str]:
@@ -110,7 +114,7 @@ class BridgeOptions:
         if self.store == "memory":
             args.append("--memory")
         else:
-            args += ["--db", db, "--synchronous", self.synchronous]
+            args += ["--db", self.db_url or db, "--synchronous", self.synchronous]
         return args
 
 

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests import io_report
+from tests.pg import own_pg_server, pg_server, pg_url  # PostgreSQL fixtures, for every test
+
+__all__ = ["own_pg_server", "pg_server", "pg_url"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -7,6 +7,7 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       host: 192.168.0.252   # where clients find the bridge
       port: 9999
       url: wss://bridge.example:9999   # instead of host/port; wins over them
+      urls: [wss://node1:9999, wss://node2:9999]   # or several nodes, tried in turn
       token: ...            # sent in hello when the bridge requires auth
       token_file: ~/.config/ai-connect/token   # or: read it from this file (mode 0600)
       ca: ~/bridge-ca.pem   # wss://: verify the bridge with this CA (AI_CONNECT_CA)
@@ -18,7 +19,7 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
     server:                 # the bridge process itself (ai-connect bridge)
       host: 127.0.0.1
       port: 9999
-      db: ~/.local/share/ai-connect/bridge.db
+      db: ~/.local/share/ai-connect/bridge.db   # or postgresql://USER@HOST/DB (nodes)
       presence_timeout: 60  # seconds
       retention_days: 30
       synchronous: FULL     # FULL (default) or NORMAL
@@ -72,8 +73,10 @@ __all__ = [
     "bridge_settings",
     "client_settings",
     "config_path",
+    "database",
     "default_db_path",
     "explain_client",
+    "is_postgres_url",
     "key_warnings",
     "load_config",
     "load_file",
@@ -81,6 +84,7 @@ __all__ = [
     "mcp_address",
     "normalise_url",
     "read_token_file",
+    "redacted",
     "unknown_keys",
 ]
 
@@ -118,6 +122,9 @@ class BridgeSettings:
     auth: bool = False
     ui: bool = False
     """Serve the web dashboard at ``/ui/`` (``--ui``, ``server.ui``)."""
+    db_url: str | None = None
+    """A PostgreSQL database (``postgresql://...``) instead of the SQLite file ``db``
+    (docs/deploy.md): then ``db`` is unused and any number of bridges share it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +142,57 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     return platformdirs.user_config_path("ai-connect") / "config.yaml"
 
 
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def is_postgres_url(db: object) -> bool:
+    """Whether ``db`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)
+    rather than an SQLite file."""
+    if not isinstance(db, str) or "://" not in db:
+        return False
+    return db.split("://", 1)[0].lower() in _POSTGRES_SCHEMES
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def database(raw: str | Path, what: str) -> tuple[Path | None, str | None]:
+    """A ``--db`` value -> (SQLite path, PostgreSQL URL), one of them ``None``.
+
+    ``sqlite:PATH`` names a file as plainly as ``PATH``; any other ``SCHEME://`` is
+    refused rather than taken for a folder named ``SCHEME:``.
+    """
+    text = str(raw).strip()
+    if is_postgres_url(text):
+        return None, text
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme.lower() == "sqlite":
+        text = rest[2:] if rest.startswith("//") else rest
+    elif sep and rest.startswith("//") and scheme.replace("+", "").isalnum():
+        raise ConfigError(
+            f"{what} ({scheme}://...) is neither a file path nor a PostgreSQL URL: "
+            "use a path (SQLite) or "
+            "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        )
+    if not text:
+        raise ConfigError(f"{what} is empty: give a file path or a postgresql:// URL")
+    return Path(text).expanduser(), None
+
+
 def default_db_path() -> Path:
     return platformdirs.user_data_path("ai-connect") / "bridge.db"
 
 
 KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "bridge": frozenset({"host", "port", "url", "token", "token_file", "ca", "fingerprint"}),
+    "bridge": frozenset(
+        {"host", "port", "url", "urls", "token", "token_file", "ca", "fingerprint"}
+    ),
     "peer": frozenset({"name", "project", "auto_connect"}),
     "server": frozenset(
         {
@@ -277,11 +329,25 @@ def _number(value: Any, where: str) -> float:
 
 
 def normalise_url(url: str) -> str:
-    """``host[:port]`` or ``ws(s)://host[:port][/path]``; anything else is a ConfigError.
+    """``host[:port]`` or ``ws(s)://host[:port][/path]``, or several of them separated by
+    commas (the nodes of one bridge, tried in turn: docs/deploy.md); anything else is a
+    ConfigError.
 
     A URL without a port gets the bridge's, :data:`DEFAULT_PORT` (not the scheme's 80 or
     443): ``ws://mini`` is ``ws://mini:9999``.
     """
+    urls = [_one_url(part) for part in url.split(",") if part.strip()]
+    if not urls:
+        raise ConfigError("the bridge URL is empty; use ws://HOST:PORT or wss://HOST:PORT")
+    if len({u.split("://", 1)[0].lower() for u in urls}) > 1:
+        raise ConfigError(
+            f"bridge URLs {', '.join(urls)} mix ws:// and wss://; the nodes of one bridge "
+            "serve the same scheme"
+        )
+    return ",".join(urls)
+
+
+def _one_url(url: str) -> str:
     url = url.strip()
     if "://" not in url:
         url = f"ws://{url}"
@@ -306,6 +372,19 @@ def normalise_url(url: str) -> str:
         netloc = parts.netloc.rstrip(":")  # "ws://host:" has an empty port
         parts = parts._replace(netloc=f"{netloc}:{DEFAULT_PORT}")
     return urlunsplit(parts._replace(scheme=scheme.lower()))
+
+
+def _url_list(value: Any, path: Path) -> str | None:
+    """``bridge.urls`` (a list of the nodes' URLs, or one string) as one comma list."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    raise ConfigError(
+        f"bridge.urls in {path} must be a list of URLs (- wss://node1:9999), not {value!r}"
+    )
 
 
 def _host_url(host: str, port: int) -> str:
@@ -413,6 +492,7 @@ def explain_client(
                 (url, "flag --bridge"),
                 (env.get("AI_CONNECT_BRIDGE"), "env AI_CONNECT_BRIDGE"),
                 (bridge.get("url"), "file bridge.url"),
+                (_url_list(bridge.get("urls"), path), "file bridge.urls"),
             ),
             None,
         )
@@ -504,7 +584,7 @@ def bridge_settings(
     *,
     host: str | None = None,
     port: int | None = None,
-    db: Path | None = None,
+    db: Path | str | None = None,
     presence_timeout_s: float | None = None,
     retention_days: float | None = None,
     synchronous: str | None = None,
@@ -523,7 +603,9 @@ def bridge_settings(
         raw = env.get("AI_CONNECT_PORT") or server.get("port") or bridge.get("port")
         port = _port(raw if raw is not None else DEFAULT_PORT, "the bridge port")
     raw_db = db or env.get("AI_CONNECT_DB") or server.get("db")
-    db_path = Path(str(raw_db)).expanduser() if raw_db else default_db_path()
+    where = f"server.db in {path}"
+    where = "--db" if db else "AI_CONNECT_DB" if env.get("AI_CONNECT_DB") else where
+    db_path, db_url = database(raw_db, where) if raw_db else (default_db_path(), None)
     timeout = presence_timeout_s or _number(
         server.get("presence_timeout", 60), f"server.presence_timeout in {path}"
     )
@@ -540,7 +622,7 @@ def bridge_settings(
     return BridgeSettings(
         host,
         port,
-        db_path,
+        db_path or default_db_path(),
         timeout,
         days * 86400.0,
         sync,
@@ -548,6 +630,7 @@ def bridge_settings(
         Path(str(key)).expanduser() if key else None,
         auth or server.get("auth") is True,
         ui or server.get("ui") is True,
+        db_url,
     )
 
 

@@ -150,3 +150,41 @@ def test_a_held_ack_is_committed_after_the_delay() -> None:
                 assert store.acked(BOB) == 1
 
     run(go())
+
+
+def test_a_leaving_client_s_held_ack_is_committed_at_once() -> None:
+    """Bob acks and leaves: his ack is stored now (with his last_seen), not after the delay,
+    since he may come
+    back at once (here, or on another node of a shared database) and must not be shown
+    the message again."""
+    import threading
+
+    class AckWatch(CountingStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.acks_stored = threading.Event()
+
+        def commit(self, batch: WriteBatch) -> CommitResult:
+            result = super().commit(batch)
+            if batch.acks:
+                self.acks_stored.set()
+            return result
+
+    store = AckWatch()
+
+    async def go() -> None:
+        async with bridge(store, listen=False, ack_delay_s=60.0) as server:
+            connect = socketpair_connect(server)
+            async with connect(NO_PORT_URL) as alice:
+                await hello(alice, "alice")
+                async with connect(NO_PORT_URL) as bob:
+                    await hello(bob, "bob")
+                    await send(alice, "one")
+                    deliver = json.loads(await asyncio.wait_for(bob.recv(), 5))
+                    await bob.send(json.dumps({"type": "ack", "seq": deliver["seq"]}))
+                    await request(bob, {"type": "ping", "rid": "after"}, "pong")
+                    assert store.acked(BOB) == 0
+                assert await asyncio.to_thread(store.acks_stored.wait, 10)
+                assert store.acked(BOB) == 1
+
+    run(go())

@@ -47,6 +47,8 @@ def test_shell_completion_completes_commands_and_options(tmp_path: Path) -> None
     """typer's completion: --show-completion prints a script; the program completes."""
     program = [sys.executable, "-m", "ai_connect"]
     env = {**os.environ, "AI_CONNECT_CONFIG": str(tmp_path / "none.yaml")}
+    # The shell is named, not detected: under `sh scripts/test.sh` the parent is sh.
+    env["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
     shown = subprocess.run(
         [*program, "--show-completion", "bash"], capture_output=True, text=True, env=env, timeout=60
     )

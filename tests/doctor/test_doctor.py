@@ -224,3 +224,21 @@ def test_setups_show_present_current_and_outdated(
     outdated = {c.name: c for c in check_setups(["/y/ai-connect"], project, home, home)}
     check = outdated["setup claude-code --project"]
     assert check.outcome is Outcome.WARN and check.fix.startswith("ai-connect setup claude-code")
+
+
+def test_a_list_of_node_urls_is_checked_through_its_first_answering_node(
+    certs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--bridge with several nodes (docs/deploy.md): a dead first node is passed over;
+    a ws:// list to wss:// nodes is named as such, from the first node."""
+    context = tls.server_context(certs.cert, certs.key)
+    pin = tls.colon_hex(tls.file_fingerprint(certs.cert))
+    with ThreadedBridge(ssl=context) as bridge:
+        host_port = bridge.url.split("://", 1)[1]
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            dead = f"wss://127.0.0.1:{closed.getsockname()[1]}"
+            _, checks = doctor(capsys, "--bridge", f"{dead},{bridge.url}", "--fingerprint", pin)
+        assert checks["round trip"]["outcome"] == "pass", checks
+        code, checks = doctor(capsys, "--bridge", f"ws://{host_port},ws://{host_port}")
+    assert code == 1 and "serves wss://" in checks["bridge"]["fix"]

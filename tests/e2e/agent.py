@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from websockets.asyncio.client import connect as websockets_connect
 
 from ai_connect.client import BridgeClient, Connect, Receipt, backoff
-from ai_connect.errors import NotConnected
+from ai_connect.errors import NotConnected, RequestRejected
 from ai_connect.protocol import Presence
 
 WAIT_S = 60.0
@@ -56,6 +56,8 @@ def make_client(args: argparse.Namespace, *, presence: bool = False) -> BridgeCl
         args.name,
         args.project,
         presence=presence,
+        heartbeat_s=args.heartbeat,
+        session=args.session,
         reconnect_delays=quick_delays,
         request_timeout=WAIT_S,
         connect_timeout=5.0,
@@ -142,10 +144,20 @@ async def send(args: argparse.Namespace) -> None:
         cids = [f"{args.prefix}{i:06d}" for i in range(args.count)]
 
         async def one(i: int) -> tuple[int, Receipt]:
-            receipt = await client.send(
-                args.to, body_of(args, i), cid=cids[i], queue=True, timeout=WAIT_S
-            )
-            return i, receipt
+            while True:
+                try:
+                    receipt = await client.send(
+                        args.to, body_of(args, i), cid=cids[i], queue=True, timeout=WAIT_S
+                    )
+                except RequestRejected as exc:
+                    if exc.code != "internal":
+                        raise
+                    # The bridge could not store it (its database is away): nothing was
+                    # accepted; send it again, same cid, as a user's client would.
+                    emit("refused", f"{i} {exc.message[:80]}")
+                    await asyncio.sleep(0.05)
+                    continue
+                return i, receipt
 
         # A sliding window of sends: tasks transmit in creation order (per-sender order).
         queued: list[int] = []
@@ -227,6 +239,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=0, help="send: body size in bytes")
     parser.add_argument("--window", type=int, default=32, help="send: sends in flight")
     parser.add_argument("--status", action="store_true", help="send: print status at the end")
+    parser.add_argument("--heartbeat", type=float, default=20.0, help="seconds between pings")
+    parser.add_argument("--session", help="the client's session id [default: a new one]")
     args = parser.parse_args()
     if args.mode == "receive":
         with open(args.out, "a", encoding="utf-8") as out:

@@ -68,6 +68,14 @@ def bridge(tmp_path: Path) -> Iterator[BridgeProcess]:
         yield running
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_bridge(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BridgeProcess]:
+    """``bridge`` on each database: an SQLite file, then a new PostgreSQL database."""
+    db = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    with BridgeProcess(tmp_path, db=db) as running:
+        yield running
+
+
 @pytest.fixture
 def agents(tmp_path: Path) -> Iterator[Agents]:
     a = Agents(tmp_path)

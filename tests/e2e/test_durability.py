@@ -86,8 +86,10 @@ def link_events(lines: list[str]) -> list[str]:
     return [s.split(" ", 1)[0] for s in lines if s.split(" ", 1)[0] in ("welcome", "down")]
 
 
-def test_bridge_kill9_mid_stream(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
-    """kill -9 of the bridge mid-stream of 2,000: each accepted message shown once, in order."""
+def test_bridge_kill9_mid_stream(any_bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
+    """kill -9 of the bridge mid-stream of 2,000: each accepted message shown once, in order
+    (on SQLite and on PostgreSQL)."""
+    bridge = any_bridge
     total = 2000
     out = tmp_path / "bob.jsonl"
     receiver = agents.receive(bridge.url, "bob", out, "--expect", str(total))
@@ -122,8 +124,12 @@ def test_bridge_kill9_mid_stream(bridge: BridgeProcess, agents: Agents, tmp_path
     )
 
 
-def test_receiver_kill9_mid_stream(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
-    """kill -9 of a receiver: its successor shows the rest; only its unacked tail repeats."""
+def test_receiver_kill9_mid_stream(
+    any_bridge: BridgeProcess, agents: Agents, tmp_path: Path
+) -> None:
+    """kill -9 of a receiver: its successor shows the rest; only its unacked tail repeats
+    (on SQLite and on PostgreSQL)."""
+    bridge = any_bridge
     total = 1500
     first_out, second_out = tmp_path / "bob1.jsonl", tmp_path / "bob2.jsonl"
     watcher = agents.start("watch", bridge.url, "watcher")

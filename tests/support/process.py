@@ -151,7 +151,8 @@ class Proc:
 
 
 class BridgeProcess:
-    """``python -m ai_connect bridge`` on 127.0.0.1 with a SQLite file that outlives restarts.
+    """``python -m ai_connect bridge`` on 127.0.0.1 with a database that outlives restarts
+    (an SQLite file, or ``db`` a postgresql:// URL).
 
     Its port comes from its ``--ready-file``, made a FIFO here: the bridge writes its URL
     into it once it listens, and the test waits in ``select()`` on the FIFO and on the
@@ -160,7 +161,7 @@ class BridgeProcess:
     ``ai-connect bridge`` options (``--tls-cert F``); its stderr is ``proc``'s stream.
     """
 
-    def __init__(self, tmp: Path, *extra: str, db: Path | None = None) -> None:
+    def __init__(self, tmp: Path, *extra: str, db: Path | str | None = None) -> None:
         self.tmp = tmp
         self.extra = extra
         self.db = db or tmp / "bridge.db"

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ai_connect import identity
 from ai_connect.bridge.auth import Authenticator, AuthRefusal
 from ai_connect.bridge.braking import Braking
+from ai_connect.bridge.cluster import Cluster
 from ai_connect.bridge.consensus_router import ConsensusBook
 from ai_connect.bridge.delivery import Delivery
 from ai_connect.bridge.events import (
@@ -45,10 +47,13 @@ from ai_connect.bridge.events import (
     Event,
     FrameReceived,
     Origin,
+    PeersStored,
     PendingLoaded,
     Persist,
     ReceiptsLoaded,
+    RereadPeers,
     Send,
+    SessionsElsewhere,
     Tick,
     TokensChanged,
 )
@@ -148,6 +153,7 @@ class Router:
         self._braking = Braking(config, registry, auth, ids)
         self._delivery = Delivery(config, registry, ids, self._braking.paused_reason, feed)
         self._registration = Registration(config, registry, auth, guard, self._delivery, feed)
+        self._cluster = Cluster(registry, self._delivery, self._registration.announce)
         self._queries = Queries(config, registry, auth, guard)
         self._book = ConsensusBook(proposals, ids, registry, feed)
         self._receipts = ReceiptDesk(registry, self._delivery.unshown)
@@ -156,6 +162,16 @@ class Router:
         self._errors = ErrorBudget(config.limits)
 
     # --- introspection (tests, status) -------------------------------------------------
+
+    def sessions(self) -> dict[str, str | None]:
+        """Address -> session id of every address a connection here owns (the heartbeat
+        of a node sharing its database: bridge/cluster.py)."""
+        conns = self._registry.conns
+        return {
+            a: (c.session if (c := conns.get(p.conn)) is not None else None)
+            for a, p in self._registry.peers.items()
+            if p.conn is not None
+        }
 
     @property
     def online(self) -> dict[str, int]:
@@ -185,14 +201,18 @@ class Router:
         match event:
             case Connected(conn_id, now, remote):
                 return self._registration.on_connected(conn_id, now, remote)
-            case FrameReceived(conn_id, frame, now):
+            case FrameReceived(conn_id, frame, now, retried, final):
                 conn = self._registry.conns.get(conn_id)
                 if conn is None:
                     return []
                 conn.last_activity = now
+                if self._reread_first(frame, retried):
+                    return [RereadPeers(conn_id, frame)]
                 try:
                     out = self._on_frame(conn, frame, now)
                 except Refusal as refusal:
+                    if self._reread(refusal, frame, final):
+                        return [RereadPeers(conn_id, frame)]
                     out = self._refuse(conn, refusal, getattr(frame, "rid", None), now)
                     if isinstance(refusal, AuthRefusal) and isinstance(frame, Hello):
                         # A failed login: logged, and its refusal held (bridge/logins.py).
@@ -211,6 +231,11 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
+            case PeersStored(records, now):
+                return self._cluster.on_stored(records, now)
+            case SessionsElsewhere(sessions, now, nodes):
+                self._registry.nodes = nodes
+                return self._cluster.on_sessions(dict(sessions), now)
             case Committed(appends, acks, proposals, forgets, upkeep, pruned, now):
                 replies = self._book.committed(proposals, now)  # §8: they follow the commit
                 replies += self._forgetting.on_committed(forgets)
@@ -311,6 +336,27 @@ class Router:
         if why is not None:
             out.append(Close(conn.id, CLOSE_POLICY, why))
         return out
+
+    def _reread_first(self, frame: ClientFrame | HotSend | HotAck, retried: bool) -> bool:
+        """On a database other nodes share, the peers are re-read first for a broadcast
+        (it goes to every peer the database knows, those registered elsewhere a moment ago
+        too) and for a hello (its mailbox may have moved on elsewhere; its name may be
+        held on another node)."""
+        if not self.config.shared or retried:
+            return False
+        if isinstance(frame, Hello):  # fresh tips and sessions: its mailbox, Name#2
+            return True
+        return isinstance(frame, SendFrame | HotSend) and frame.to == identity.BROADCAST
+
+    def _reread(self, refusal: Refusal, frame: ClientFrame | HotSend | HotAck, final: bool) -> bool:
+        """Whether to look again before refusing: a send to an unknown peer, on a database
+        other nodes share (one of them may have registered it a moment ago)."""
+        return (
+            self.config.shared
+            and not final
+            and refusal.code is ErrorCode.UNKNOWN_PEER
+            and isinstance(frame, SendFrame | HotSend)
+        )
 
     def _commit_failed(self, persists: Iterable[Persist], reason: str) -> list[Action]:
         """Nothing of a rolled-back batch is stored: everyone who asked is told so."""

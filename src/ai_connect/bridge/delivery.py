@@ -399,6 +399,12 @@ class Delivery:
         conn.inflight.append((entry.seq, size))
         conn.inflight_bytes += size
 
+    def wake(self, peer: Peer, out: list[Action], now: float) -> None:
+        """``peer``'s tip moved without this node (bridge/cluster.py): each connection
+        acting for it loads what it has not been sent."""
+        for conn in self.registry.conns_of(peer):
+            self._pump(conn, peer, out, now)
+
     def _keep(self, conn: Conn, entry: MailboxEntry) -> bool:
         """Keeps ``entry`` ready for the window, if the connection's ready queue has room
         (``READY_WINDOWS`` windows of messages, one of bytes)."""

@@ -42,13 +42,16 @@ __all__ = [
     "LoadPending",
     "LoginFailed",
     "Origin",
+    "PeersStored",
     "PendingLoaded",
     "Persist",
     "QueryHistory",
     "QueryReceipts",
     "QuerySearch",
     "ReceiptsLoaded",
+    "RereadPeers",
     "Send",
+    "SessionsElsewhere",
     "Throttle",
     "Tick",
     "TokensChanged",
@@ -71,6 +74,10 @@ class FrameReceived:
     frame: ClientFrame | HotSend | HotAck
     """A ``send`` or ``ack`` may come as its fast twin (protocol/hot.py)."""
     now: float
+    retried: bool = False
+    """Handed in again after the peers were re-read (:class:`RereadPeers`)."""
+    final: bool = False
+    """Its wait for another node's commit is over: refused if it still names nobody."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +170,27 @@ class TokensChanged:
     now: float
 
 
+@dataclass(frozen=True, slots=True)
+class PeersStored:
+    """The peer records as the shared database holds them, re-read after another bridge
+    node committed (PostgreSQL, docs/deploy.md): their mailbox tips and acks moved there."""
+
+    records: tuple[PeerRecord, ...]
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsElsewhere:
+    """The sessions other bridge nodes hold now, from their heartbeats (address, session
+    id): see bridge/cluster.py."""
+
+    sessions: tuple[tuple[str, str | None], ...]
+    now: float
+    nodes: tuple[tuple[str, str, float, int, bool], ...] = ()
+    """Every node's (id, URL, seconds since its heartbeat, sessions, whether it is this
+    one), for ``admin_status``."""
+
+
 Event = (
     Answered
     | Connected
@@ -175,6 +203,8 @@ Event = (
     | Tick
     | TokensChanged
     | ReceiptsLoaded
+    | PeersStored
+    | SessionsElsewhere
 )
 
 
@@ -231,6 +261,17 @@ class Persist:
 
     op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp | DeliveredOp
     origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RereadPeers:
+    """On a database other nodes share: re-read the peers (``PeersStored``), since one of
+    them may have just registered a peer a ``send`` names, or moved the mailbox of a peer
+    that just registered here; then hand ``frame`` (if any) in again
+    (``FrameReceived(retried=True)``; ``final`` once its wait is over), in order."""
+
+    conn: int
+    frame: ClientFrame | HotSend | HotAck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,4 +372,5 @@ Action = (
     | Braked
     | Damaged
     | LoginFailed
+    | RereadPeers
 )

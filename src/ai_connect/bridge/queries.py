@@ -20,6 +20,7 @@ from ai_connect.protocol import (
     BridgeReport,
     ErrorCode,
     History,
+    NodeDetail,
     PeerDetail,
     PeerList,
     Peers,
@@ -132,8 +133,8 @@ class Queries:
             details.append(
                 PeerDetail(
                     address=p.address,
-                    online=owner is not None,
-                    last_seen=now if owner is not None else p.last_seen,
+                    online=p.online,  # here, or on another node (bridge/cluster.py)
+                    last_seen=now if p.online else p.last_seen,
                     tip=p.tip,
                     acked=p.acked,
                     connections=len(registry.conns_of(p)),
@@ -148,6 +149,17 @@ class Queries:
             uptime_s=max(0.0, now - self.config.started_at),
             auth=self.auth.required,
             connections=len(registry.conns),
+            nodes=[
+                NodeDetail(
+                    node=node,
+                    url=url,
+                    beat_age_s=age,
+                    sessions=sessions,
+                    alive=age <= self.config.presence_timeout_s,
+                    this=this,
+                )
+                for node, url, age, sessions, this in registry.nodes
+            ],
             throttled=self.guard.throttled,
             peers=details,
         )

@@ -162,6 +162,9 @@ class Registration:
     def _choose_address(self, hello: Hello) -> str:
         def taken(address: str) -> bool:
             peer = self.registry.peers.get(address)
+            if peer is not None and peer.conn is None and peer.elsewhere:
+                # held on another node: the same session takes it over, others get Name#2
+                return hello.session is None or peer.elsewhere_session != hello.session
             if peer is None or peer.conn is None:
                 return False
             holder = self.registry.conns.get(peer.conn)
@@ -258,6 +261,10 @@ class Registration:
         )
 
     # --- presence (§4) ----------------------------------------------------------------
+
+    def announce(self, event: Literal["join", "leave"], peer: Peer, now: float) -> list[Action]:
+        """``presence`` frames about ``peer`` to the watchers here (bridge/cluster.py)."""
+        return self._presence(event, peer, now)
 
     def _presence(self, event: Literal["join", "leave"], peer: Peer, now: float) -> list[Action]:
         out: list[Action] = []

@@ -13,6 +13,7 @@ nor a commit for a query; a query's reply is built and encoded there too, off th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import socket
@@ -50,26 +51,29 @@ from ai_connect.bridge.events import (
     FrameReceived,
     LoadPending,
     LoginFailed,
+    PeersStored,
     PendingLoaded,
     Persist,
     QueryHistory,
     QueryReceipts,
     QuerySearch,
     ReceiptsLoaded,
+    RereadPeers,
     Send,
+    SessionsElsewhere,
     Throttle,
     Tick,
     TokensChanged,
 )
 from ai_connect.bridge.links import Link, LinkLimits
 from ai_connect.bridge.logins import LoginPolicy
-from ai_connect.bridge.store.base import AckOp, DeliveredOp, Store, TokenRecord
+from ai_connect.bridge.store.base import AckOp, DeliveredOp, Store, TokenRecord, Watched
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
     message_view,  # noqa: F401
     new_message_id,
 )
 from ai_connect.errors import FrameError, StoreError
-from ai_connect.protocol import Limits, encode
+from ai_connect.protocol import Hello, Limits, encode
 from ai_connect.protocol.hot import decode_hot
 from ai_connect.redaction import Redacting, redact
 from ai_connect.text.neutral import neutralise
@@ -91,6 +95,10 @@ rides with the next one, or is committed after this delay. Before, every message
 commits (two fsyncs): its own and its ack's (issue 13). An ack lost in a crash means a
 redelivery, which the client drops by message id (at-least-once, §3.2); an ack with a
 ``rid`` is committed at once."""
+
+
+REREAD_WAIT_S = 2.0
+"""How long a send to a peer unknown here waits for another node to commit it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +169,16 @@ class BridgeServer:
         self._ws_log = Redacting(logging.getLogger("ai_connect.bridge.ws"))
         self.commit_times = metrics.CommitTimes()
         """Each group commit's time, for /metrics (bridge/metrics.py)."""
+        self._sessions_dirty = asyncio.Event()
+        """A session began or ended here: the heartbeat (a shared database) goes now."""
+        self._peers_changed = asyncio.Event()
+        """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
+        self._unwatch: Callable[[], None] | None = None
+        self._rereads: list[RereadPeers] = []
+        """Sends to a peer unknown here, waiting for the peers to be re-read."""
+        self._parked: dict[int, float] = {}
+        """id() of such a send -> when it is refused if its peer is still unknown."""
+        self._redispatching: tuple[Any, float] | None = None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -205,6 +223,7 @@ class BridgeServer:
             require_auth=self.settings.require_auth,
             brake=self.settings.brake,
             logins=self.settings.logins,
+            shared=isinstance(self.store, Watched),
         )
         self._router = Router(config, peers, self._ids, self._tokens, proposals)
         # With listen=False, asyncio binds each of no hosts: a server without a socket
@@ -227,6 +246,16 @@ class BridgeServer:
         self._spawn(self._commit_loop())
         self._spawn(self._tick_loop())
         self._spawn(self._tokens_loop())
+        if isinstance(self.store, Watched):  # other nodes write the same database
+            loop = asyncio.get_running_loop()
+
+            def changed() -> None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: stopping
+                    loop.call_soon_threadsafe(self._peers_changed.set)
+
+            self._unwatch = self.store.watch(changed)
+            self._spawn(self._peers_loop())
+            self._spawn(self._beat_loop(self.store))
         where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"
         log.info("bridge %s (storage: %s, %d known peers)", where, self.store.kind, len(peers))
 
@@ -265,6 +294,11 @@ class BridgeServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._unwatch is not None:
+            await asyncio.to_thread(self._unwatch)
+        if isinstance(self.store, Watched):  # this node holds no session any more
+            with contextlib.suppress(StoreError):
+                await self._store(self.store.beat, "stopped", {}, True)
         self._readers.shutdown(wait=True)
         await self._store(self.store.close)
         self._executor.shutdown(wait=True)
@@ -372,6 +406,10 @@ class BridgeServer:
 
     def _dispatch(self, event: Event) -> None:
         self._apply(self.router.handle(event))
+        if isinstance(event, Disconnected) or (
+            isinstance(event, FrameReceived) and isinstance(event.frame, Hello)
+        ):
+            self._sessions_dirty.set()  # the heartbeat tells the other nodes at once
 
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
@@ -395,6 +433,8 @@ class BridgeServer:
                         self._spawn(self._query(action, link))
                 case QueryReceipts():
                     self._spawn(self._receipts(action))
+                case RereadPeers():
+                    self._reread(action)
                 case Throttle(conn, seconds):
                     if (link := self._links.get(conn)) is not None:
                         link.throttle(seconds)
@@ -491,6 +531,85 @@ class BridgeServer:
                 await self.reload_tokens()
             except StoreError as exc:
                 log.warning("re-reading the auth tokens failed (kept the old ones): %s", exc)
+
+    async def _peers_loop(self) -> None:
+        """Re-reads the peers after other nodes' commits (several at once: one read), so
+        that mail they stored reaches the connections held here (bridge/cluster.py).
+
+        A send to a peer unknown here (``RereadPeers``) is handed in again after the
+        read; if its peer is still unknown (registered elsewhere, its record not yet
+        committed there), it waits for the next read, at most ``REREAD_WAIT_S``, and is
+        refused after that.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._peers_changed.wait()
+            self._peers_changed.clear()
+            waiting, self._rereads = self._rereads, []
+            try:
+                records = await self._read(self.store.peers)
+            except StoreError as exc:
+                log.warning("re-reading the peers after another node's commit failed: %s", exc)
+            else:
+                self._dispatch(PeersStored(tuple(records), self._clock()))
+            await self._read_sessions()
+            now = loop.time()
+            for reread in waiting:  # in their order
+                if reread.frame is None:
+                    continue
+                deadline = self._parked.pop(id(reread.frame), None) or now + REREAD_WAIT_S
+                final = now >= deadline
+                self._redispatching = (reread.frame, deadline)
+                try:
+                    frame = FrameReceived(reread.conn, reread.frame, self._clock(), True, final)
+                    self._dispatch(frame)
+                finally:
+                    self._redispatching = None
+
+    async def _read_sessions(self) -> None:
+        """Reads which sessions the other nodes hold (their heartbeats) into the router."""
+        if not isinstance(self.store, Watched):
+            return
+        try:
+            held = await self._read(self.store.elsewhere, self.settings.presence_timeout_s)
+            nodes = await self._read(self.store.nodes)
+        except StoreError as exc:
+            log.warning("reading the other nodes' sessions failed: %s", exc)
+            return
+        self._dispatch(SessionsElsewhere(tuple(held.items()), self._clock(), tuple(nodes)))
+
+    async def _beat_loop(self, store: Watched) -> None:
+        """This node's heartbeat with the sessions it holds: at once when they change
+        (a hello, a disconnect), else every few seconds; then the others' sessions are
+        read again (a dead node's go offline once its heartbeat is too old)."""
+        interval = max(0.05, min(5.0, self.settings.presence_timeout_s / 4))
+        last: dict[str, str | None] | None = None
+        url = self.url if self.settings.listen else "accept-only"
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sessions_dirty.wait(), interval)
+            self._sessions_dirty.clear()
+            sessions = self.router.sessions()
+            changed = sessions != last
+            try:
+                await self._store(store.beat, url, sessions, changed)
+                last = sessions
+            except StoreError as exc:
+                log.warning("this node's heartbeat failed: %s", exc)
+            await self._read_sessions()
+
+    def _reread(self, action: RereadPeers) -> None:
+        """Queues ``action`` for the peers loop (a frame still unknown after a read waits
+        there for the next one, or its deadline)."""
+        again = self._redispatching
+        if again is not None and action.frame is again[0]:
+            self._parked[id(action.frame)] = again[1]
+            self._rereads.append(action)
+            delay = max(0.0, again[1] - asyncio.get_running_loop().time())
+            asyncio.get_running_loop().call_later(delay, self._peers_changed.set)
+            return
+        self._rereads.append(action)
+        self._peers_changed.set()
 
     async def reload_tokens(self) -> None:
         """Re-reads the stored tokens; a change reaches the router (revocations close)."""

@@ -93,6 +93,8 @@ class RouterConfig:
     require_auth: bool = False
     """Auth on even while no token exists (``ai-connect bridge --auth``)."""
     brake: BrakeLimits = field(default_factory=BrakeLimits)
+    shared: bool = False
+    """Other bridge nodes write the same database (PostgreSQL; bridge/cluster.py)."""
     """When the loop brake pauses a conversation (§3.6)."""
     logins: LoginPolicy = field(default_factory=LoginPolicy)
     """How failed logins are slowed per address (docs/security.md)."""
@@ -113,6 +115,15 @@ class Peer:
     """The connection that owns the address (``None``: offline)."""
     stored_acked: int = 0
     """``acked`` as far as it is committed: all an ``acked`` reply may promise (§3.3)."""
+    elsewhere: bool = False
+    """Held by another bridge node sharing the database (its heartbeat is fresh)."""
+    elsewhere_session: str | None = None
+    """That session's id (a hello with the same id takes the address over)."""
+
+    @property
+    def online(self) -> bool:
+        """Held by a connection here or on another node."""
+        return self.conn is not None or self.elsewhere
 
     @classmethod
     def from_record(cls, r: PeerRecord) -> Peer:
@@ -218,6 +229,9 @@ class Registry:
         self.conns: dict[int, Conn] = {}
         """Connection id -> every open connection, registered or not."""
         self.attached: dict[str, set[int]] = {}
+        self.nodes: tuple[tuple[str, str, float, int, bool], ...] = ()
+        """The bridge nodes on a shared database, from their heartbeats (bridge/cluster.py):
+        (id, URL, seconds since the heartbeat, sessions, this one)."""
         """Address -> ids of the connections attached to it (§2.2)."""
         self.counts = Counts()
 
@@ -249,8 +263,8 @@ class Registry:
 
     def listed(self, include_offline: bool = True) -> list[Peer]:
         """The peers as ``peers`` lists them: online ones first, each group by address."""
-        peers = [p for p in self.peers.values() if include_offline or p.conn is not None]
-        peers.sort(key=lambda p: (p.conn is None, p.address.casefold()))
+        peers = [p for p in self.peers.values() if include_offline or p.online]
+        peers.sort(key=lambda p: (not p.online, p.address.casefold()))
         return peers
 
     def online(self) -> list[str]:

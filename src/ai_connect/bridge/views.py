@@ -67,7 +67,7 @@ def deliver_tail(m: StoredMessage, paused: str | None = None) -> bytes:
 
 def peer_view(peer: Peer, now: float) -> PeerView:
     """A peer as ``peers`` and ``presence`` show it: an online peer is seen ``now`` (§4)."""
-    online = peer.conn is not None
+    online = peer.online
     return PeerView(
         address=peer.address,
         name=peer.name,

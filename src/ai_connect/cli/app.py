@@ -10,6 +10,7 @@ entry point that runs it)::
     messages.py   send read wait peers history search status
     bridge.py     bridge                 token.py      token …, admin …
     upkeep.py     admin forget, admin dead-letters
+    migrate.py    admin migrate (SQLite -> PostgreSQL)
     consensus.py  consensus …            setup.py      setup
     hook.py       hook … (docs/hooks.md) mcp.py        mcp (docs/mcp.md)
     service.py    service install|status|uninstall|logs (systemd)
@@ -35,6 +36,7 @@ from ai_connect.cli import (
     logs,
     mcp,
     messages,
+    migrate,  # noqa: F401 - admin migrate joins `ai-connect admin`
     service,
     setup,
     token,

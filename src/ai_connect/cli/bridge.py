@@ -25,7 +25,8 @@ from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.guard import is_loopback
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.cli.options import LogFileOpt, setup_logging
-from ai_connect.config import bridge_settings, default_db_path
+from ai_connect.cli.stores import database_name, open_store
+from ai_connect.config import bridge_settings, default_db_path, redacted
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.launcher import spell
 from ai_connect.protocol import Limits
@@ -67,7 +68,7 @@ def raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def _auth_line(tokens: list[TokenRecord], required: bool, db: Path | None = None) -> str:
+def _auth_line(tokens: list[TokenRecord], required: bool, db: Path | str | None = None) -> str:
     """The banner's auth line; ``db``: a database other than the default, which the token
     commands must then be told (or they would use the default one)."""
     where = f" --db {shlex.quote(str(db))}" if db is not None else ""
@@ -86,7 +87,13 @@ def bridge(
     port: Annotated[
         int | None, typer.Option(help="Port to bind; 0 picks a free one [default: 9999]")
     ] = None,
-    db: Annotated[Path | None, typer.Option(help="SQLite database [default: XDG data dir]")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLite file, or postgresql://USER@HOST/DB for many nodes on one database "
+            "(docs/deploy.md) [default: XDG data dir]"
+        ),
+    ] = None,
     memory: Annotated[bool, typer.Option(help="Keep everything in memory (lost on exit)")] = False,
     presence_timeout: Annotated[
         float | None,
@@ -166,7 +173,6 @@ def bridge(
     from ai_connect.bridge.server import BridgeServer, ServerSettings
     from ai_connect.bridge.store.base import Store
     from ai_connect.bridge.store.memory import MemoryStore
-    from ai_connect.bridge.store.sqlite import SqliteStore
     from ai_connect.bridge.store.sqlite.lock import DatabaseLock
 
     log_path = setup_logging(log_level, "bridge", log_file)
@@ -197,20 +203,21 @@ def bridge(
     if settings.tls_cert is not None and settings.tls_key is not None:
         context = tls.server_context(settings.tls_cert, settings.tls_key)
     store: Store
-    # One bridge per database (store/sqlite/lock.py): taken before the store opens, held
-    # until this process exits; a second bridge refuses here, naming this one.
+    # One bridge per SQLite file (store/sqlite/lock.py): taken before the store opens, held
+    # until this process exits; a second bridge refuses here, naming this one. PostgreSQL
+    # nodes share their database by design: no lock.
     lock = DatabaseLock(settings.db)
-    if not memory:
+    locked = not memory and settings.db_url is None
+    if locked:
         lock.acquire()
     try:
-        store = (
-            MemoryStore() if memory else SqliteStore(settings.db, synchronous=settings.synchronous)
-        )
+        store = MemoryStore() if memory else open_store(settings)
     except BaseException:
         lock.release()
         raise
+    where = "memory (lost on exit)" if memory else database_name(settings)
     tokens = store.tokens()
-    problem = exposure_problem(settings.host, settings.auth or bool(tokens), str(settings.db))
+    problem = exposure_problem(settings.host, settings.auth or bool(tokens), where)
     if problem is not None and not insecure:
         store.close()
         lock.release()
@@ -247,9 +254,12 @@ def bridge(
                 f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}; "
                 "is another bridge running? choose another --port"
             ) from exc
-        where = "memory (lost on exit)" if memory else str(settings.db)
         say(f"ai-connect bridge {__version__} listening on {server.url} (storage: {where})")
-        own_db = None if memory or settings.db == default_db_path() else settings.db
+        own_db: Path | str | None = None
+        if settings.db_url is not None:
+            own_db = redacted(settings.db_url)  # the token commands need it too (no password)
+        elif not memory and settings.db != default_db_path():
+            own_db = settings.db
         say(spell(_auth_line(tokens, settings.auth, own_db)))
         if settings.ui:
             page = server.url.replace("ws", "http", 1) + "/ui/"
@@ -273,7 +283,7 @@ def bridge(
                 f"{server.url}"
             )
         )
-        if not memory:
+        if locked:
             lock.announce(server.url)
         if ready_file is not None:
             ready_file.write_text(server.url + "\n", encoding="utf-8")

@@ -15,13 +15,13 @@ import asyncio
 import json
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ai_connect.bridge.auth import new_token, parse_expiry
 from ai_connect.bridge.store.base import TokenRecord
+from ai_connect.cli import stores
 from ai_connect.cli.options import JsonOpt, TokenFileOpt, make_client
 from ai_connect.client import BridgeClient
 from ai_connect.config import bridge_settings
@@ -30,6 +30,7 @@ from ai_connect.protocol import Brakes
 from ai_connect.text import terminal
 
 if TYPE_CHECKING:
+    from ai_connect.bridge.store.postgres import PostgresStore
     from ai_connect.bridge.store.sqlite import SqliteStore
 
 __all__ = [
@@ -60,8 +61,11 @@ admin_app = typer.Typer(
 )
 
 DbOpt = Annotated[
-    Path | None,
-    typer.Option(help="The bridge's database [default: as ai-connect bridge; env AI_CONNECT_DB]"),
+    str | None,
+    typer.Option(
+        help="The bridge's database, a file or postgresql:// URL [default: as ai-connect "
+        "bridge; env AI_CONNECT_DB]"
+    ),
 ]
 
 
@@ -93,12 +97,9 @@ def _token_dict(token: TokenRecord, now: float) -> dict[str, Any]:
     }
 
 
-def open_store(db: Path | None) -> SqliteStore:
-    # sqlite3 and the store load only when a token command needs them (hooks start through
-    # the same CLI).
-    from ai_connect.bridge.store.sqlite import SqliteStore
-
-    return SqliteStore(bridge_settings(db=db).db)
+def open_store(db: str | None) -> SqliteStore | PostgresStore:
+    """The bridge's database, as ``ai-connect bridge`` resolves ``--db`` (cli/stores.py)."""
+    return stores.open_store(bridge_settings(db=db))
 
 
 @token_app.command()
@@ -229,6 +230,12 @@ def admin_status(
             f"{terminal.duration(report.uptime_s)} · auth {'on' if report.auth else 'off'} · "
             f"{report.connections} connections · {report.throttled} throttled frames"
         )
+        for n in report.nodes:  # several nodes on one PostgreSQL database
+            state = "alive" if n.alive else "DEAD "
+            print(
+                f"node {state} {terminal.clean(n.url)}  {n.sessions} sessions  heartbeat "
+                f"{n.beat_age_s:.1f} s ago{'  (this one)' if n.this else ''}"
+            )
         for p in report.peers:
             state = "online " if p.online else "offline"
             extra = f" token {terminal.clean(p.token)}" if p.token else ""

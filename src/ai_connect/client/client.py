@@ -236,6 +236,12 @@ class BridgeClient(ConsensusMixin, ObserverMixin):
         """The file that keeps queued sends and shown ids (``None``: in memory only)."""
         return self._durable.path if self._durable is not None else None
 
+    @property
+    def node_url(self) -> str:
+        """The URL in use: ``url`` itself, or one of its comma-separated nodes (the link
+        moves to the next when one refuses or dies; docs/deploy.md)."""
+        return self._link.url
+
     async def connect(self, *, wait: bool = True) -> None:
         """Opens the link. ``wait=False`` returns at once and keeps trying in the background."""
         self._adopt()

@@ -100,7 +100,12 @@ class Link:
         reconnect_delays: Callable[[], Iterator[float]] = backoff,
         clock: Callable[[], float],
     ) -> None:
-        self.url = url
+        self.urls = [u.strip() for u in url.split(",") if u.strip()] or [url]
+        """Every node's URL (a comma list: docs/deploy.md); ``url`` is the one in use, and
+        a link that fails or drops moves on to the next at once, waiting only after it
+        tried them all."""
+        self.url = self.urls[0]
+        self._tried = 0
         self.connect_timeout = connect_timeout
         self._pending = pending
         self._hello, self._on_welcome, self._on_frame = hello, on_welcome, on_frame
@@ -135,11 +140,17 @@ class Link:
         self._closed.clear()
         self._set_state(LinkState.CONNECTING)
         if wait:
-            try:
-                ws = await self._open()
-            except BridgeError:
-                self._set_state(LinkState.CLOSED)
-                raise
+            ws = None
+            while ws is None:
+                try:
+                    ws = await self._open()
+                except (RequestRejected, LocalProtocolError, TlsError):
+                    self._set_state(LinkState.CLOSED)
+                    raise
+                except BridgeError:
+                    if not self._next_url():  # each node refused: say why (the last)
+                        self._set_state(LinkState.CLOSED)
+                        raise
             self._runner = asyncio.create_task(self._run(ws))
         else:
             self._runner = asyncio.create_task(self._run(None))
@@ -274,11 +285,20 @@ class Link:
             raise
         self.last_error = None
         self.close_code = None
+        self._tried = 0
+        self.urls = [self.url, *(u for u in self.urls if u != self.url)]  # this one first
         self._reader = reader
         await self._on_welcome(welcome)  # e.g. the outbox, before anyone may send anew (§7)
         self._set_state(LinkState.CONNECTED)
         log.info("connected to %s as %s (%d unread)", self.url, welcome.address, welcome.unread)
         return ws
+
+    def _next_url(self) -> bool:
+        """Moves to the next URL; ``False`` once every URL was tried since the last
+        connection (then the caller waits its reconnect delay first)."""
+        self._tried += 1
+        self.url = self.urls[self._tried % len(self.urls)]
+        return self._tried % len(self.urls) != 0
 
     async def _check_pin(self, ws: ClientConnection) -> None:
         """Refuses the link unless the bridge's certificate has the pinned fingerprint."""
@@ -336,6 +356,8 @@ class Link:
                 if self._closed.is_set() or not self._reconnect:
                     break
                 self._set_state(LinkState.RECONNECTING)
+                if self._next_url():
+                    continue  # another node: at once
                 delays = delays or self._delays()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closed.wait(), next(delays))

@@ -24,6 +24,7 @@ from ai_connect.config import (
     config_path,
     explain_client,
     load_file,
+    redacted,
     unknown_keys,
 )
 from ai_connect.errors import ConfigError
@@ -201,6 +202,14 @@ def check_database(env: Mapping[str, str], service_db: Path | None = None) -> Ch
         settings = bridge_settings(env=env)
     except ConfigError as exc:
         return Check("database", Outcome.FAIL, str(exc), "fix the server: section or flags")
+    if settings.db_url is not None and service_db is None:
+        where = redacted(settings.db_url)
+        return Check(
+            "database",
+            Outcome.PASS,
+            f"PostgreSQL {where} (shared by every bridge node; its access is the server's)",
+            data={"url": where},
+        )
     db = service_db or settings.db
     source = (
         "the system service"

@@ -54,7 +54,8 @@ def _client(s: ClientSettings, project: str, timeout: float, **options: Any) -> 
 
 
 def _host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
+    """The first node's host and port (``url`` may list several nodes: docs/deploy.md)."""
+    parts = urlsplit(url.split(",", 1)[0])
     return parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORT
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Forgotten",
     "HistoryPage",
     "MessageView",
+    "NodeDetail",
     "PeerDetail",
     "PeerList",
     "PeerView",
@@ -178,6 +179,22 @@ class PeerDetail(Frame):
     """``IP:port`` of its owning connection."""
 
 
+class NodeDetail(Frame):
+    """One bridge node on the shared database (PostgreSQL: docs/deploy.md), from its
+    heartbeat (``bridge_report``)."""
+
+    node: str
+    url: str
+    beat_age_s: float
+    """Seconds since its last heartbeat, by the database's clock."""
+    sessions: int
+    """Sessions it holds."""
+    alive: bool
+    """Its heartbeat is younger than the presence timeout."""
+    this: bool
+    """The node that answers."""
+
+
 class BridgeReport(Frame):
     """The reply to ``admin_status`` (§3.5)."""
 
@@ -191,6 +208,8 @@ class BridgeReport(Frame):
     throttled: int
     """Frames after which the bridge paused reading a connection (rate limits, §5.1)."""
     peers: list[PeerDetail]
+    nodes: list[NodeDetail] = Field(default_factory=list)
+    """Every node on the database (several bridges on PostgreSQL); empty for one bridge."""
 
 
 class Presence(Frame):

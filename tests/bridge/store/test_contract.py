@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,6 @@ from ai_connect.errors import StoreError
 ALICE = "Alice (alpha)"
 BOB = "Bob (alpha)"
 CAROL = "Carol (beta)"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
-    yield backend
-    backend.close()
 
 
 def message(sender: str, cid: str, to: str, body: str = "hello", **extra: Any) -> StoredMessage:
@@ -537,7 +529,7 @@ def test_closed_store_raises_store_error(store: Store) -> None:
 
 def test_kind_names_the_backend(store: Store) -> None:
     """kind is the short backend name shown in status reports."""
-    assert store.kind == ("memory" if isinstance(store, MemoryStore) else "sqlite")
+    assert store.kind == {MemoryStore: "memory", SqliteStore: "sqlite"}.get(type(store), "postgres")
 
 
 # -- SQLite only ----------------------------------------------------------------------

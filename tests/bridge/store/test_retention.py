@@ -4,25 +4,16 @@ and the prune's horizon: no waiting."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ai_connect.bridge.store.base import AckOp, PruneOp, Store, WriteBatch
-from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 
 from .test_contract import ALICE, BOB, CAROL, append, bodies, cursors, peer, send
 
 DAY = 86_400.0
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
-    yield backend
-    backend.close()
 
 
 def test_prune_deletes_old_acked_messages_and_keeps_the_rest(store: Store) -> None:

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.store.base import Store, TokenRecord
-from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.bridge.store.sqlite.schema import MIGRATIONS, checksum
 from ai_connect.errors import StoreError
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
-    yield backend
-    backend.close()
 
 
 def token(name: str, created: float, *names: str, admin: bool = False) -> TokenRecord:

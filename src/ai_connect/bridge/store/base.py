@@ -14,8 +14,9 @@ Two implementations keep the same contract (tests/bridge/store/test_contract.py)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ai_connect.protocol import flow_bytes
 
@@ -37,6 +38,7 @@ __all__ = [
     "Store",
     "StoredMessage",
     "TokenRecord",
+    "Watched",
     "WriteBatch",
     "message_bytes",
 ]
@@ -395,6 +397,30 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Watched(Protocol):
+    """A store that other bridge nodes write too (PostgreSQL): it tells when they
+    committed, so that this node re-reads the peers (bridge/cluster.py)."""
+
+    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+        """Calls ``changed()`` (from a thread of its own) after another node's commit,
+        and once whenever it may have missed some (it lost its connection); returns the
+        function that stops watching."""
+        ...
+
+    def beat(self, url: str, sessions: dict[str, str | None], notify: bool) -> None:
+        """This node's heartbeat, with the sessions it holds (address -> session id)."""
+        ...
+
+    def elsewhere(self, timeout_s: float) -> dict[str, str | None]:
+        """The sessions live on other nodes (address -> session id)."""
+        ...
+
+    def nodes(self) -> list[tuple[str, str, float, int, bool]]:
+        """Every node: (id, URL, seconds since its heartbeat, sessions, this one)."""
+        ...
 
 
 def message_bytes(message: StoredMessage) -> int:

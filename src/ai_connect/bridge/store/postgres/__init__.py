@@ -1,0 +1,506 @@
+"""The store for many bridge nodes: one PostgreSQL database, one transaction per batch.
+
+``ai-connect bridge --db postgresql://user@host/db`` (or ``server.db`` in the config)
+selects it (docs/deploy.md). It keeps the contract of ``store/base.py`` exactly as
+``SqliteStore`` does (tests/bridge/store runs the same suite on memory, SQLite and
+PostgreSQL); the schema is in ``schema.py``, versioned like SQLite's.
+
+The driver is psycopg 3 (synchronous): the server calls a store from worker threads, one
+``commit`` per group of writes on its writer thread and reads on reader threads
+(store/base.py), so a blocking driver fits as it is; asyncpg would need an event loop of
+its own inside those threads, or the server's loop to carry the store's round trips.
+
+Writes go through one connection (the writer thread's); each reading thread opens its
+own, so a history query never waits for a commit. Every commit takes a cluster-wide
+advisory lock first (``schema.WRITE_LOCK``): nodes sharing the database number mailboxes
+one commit at a time, as SQLite's ``BEGIN IMMEDIATE`` does for one process. A connection
+that broke (the server restarted, failed over, or the network dropped) is opened again
+on the next call: while the database is away every call raises ``StoreError`` (a ``send``
+is refused, never falsely accepted), and the store works again once it is back.
+SQL lives only in this package::
+
+    __init__.py   PostgresStore: connections, errors and transactions, migrations, reads
+    schema.py     the tables and their migrations
+    reads.py      the SQL of the reads; search's tsquery
+    batch.py      BatchWriter: a commit's statements (one per table), retention
+    load.py       another database's rows copied in (ai-connect admin migrate)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Self
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from ai_connect.bridge.store.base import (
+    CommitResult,
+    DeadLetter,
+    MailboxEntry,
+    PeerRecord,
+    ProposalRecord,
+    Receipts,
+    RecipientMarks,
+    StoredMessage,
+    TokenRecord,
+    WriteBatch,
+    message_bytes,
+)
+from ai_connect.bridge.store.postgres import load as _load
+from ai_connect.bridge.store.postgres import reads
+from ai_connect.bridge.store.postgres.batch import BatchWriter
+from ai_connect.bridge.store.postgres.schema import (
+    MIGRATE_LOCK,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    WRITE_LOCK,
+)
+from ai_connect.bridge.store.rules import decoded
+from ai_connect.bridge.store.sqlite import tokens as _tokens
+from ai_connect.bridge.store.sqlite.schema import Damaged, dead_letter, placeholder, stored_message
+from ai_connect.config import redacted
+from ai_connect.errors import StoreError
+
+__all__ = ["PostgresStore"]
+
+_CONNECT_TIMEOUT_S = 5
+_SIZE_EVERY_S = 10.0
+_MIGRATE = (
+    f"SELECT pg_advisory_xact_lock({MIGRATE_LOCK})",
+    "CREATE TABLE IF NOT EXISTS ai_connect_schema (version integer NOT NULL)",
+)
+_TOKEN_INSERT = """
+    INSERT INTO tokens (id, name, hash, names, admin, created, expires, revoked)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"""
+_TOKEN_REVOKE = "UPDATE tokens SET revoked = %s WHERE id = %s AND revoked IS NULL"
+CHANNEL = "ai_connect"
+"""The LISTEN/NOTIFY channel: each commit that moves peers or mailboxes notifies it, with
+the committing store's ``node`` id as payload (a node ignores its own)."""
+_NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
+_WATCH_RETRY_S = 1.0
+_BEAT_NODE = """
+    INSERT INTO nodes (node, url, started, beat)
+    VALUES (%s, %s, extract(epoch FROM clock_timestamp()), extract(epoch FROM clock_timestamp()))
+    ON CONFLICT (node) DO UPDATE SET url = excluded.url, beat = excluded.beat"""
+_BEAT_FORGET = "DELETE FROM sessions WHERE node = %s"
+_BEAT_SESSIONS = """
+    INSERT INTO sessions (address, node, session)
+    SELECT a, %s, s FROM unnest(%s::text[], %s::text[]) AS r (a, s)
+    ON CONFLICT (address) DO UPDATE SET node = excluded.node, session = excluded.session"""
+_ELSEWHERE = """
+    SELECT s.address, s.session FROM sessions s JOIN nodes n ON n.node = s.node
+    WHERE s.node <> %s AND n.beat >= extract(epoch FROM clock_timestamp()) - %s
+    ORDER BY s.address"""
+_NODES = """
+    SELECT node, url, started, beat, extract(epoch FROM clock_timestamp()) - beat,
+           (SELECT count(*) FROM sessions s WHERE s.node = n.node)
+    FROM nodes n ORDER BY started, node"""
+
+
+class PostgresStore:
+    """A :class:`~ai_connect.bridge.store.base.Store` in a PostgreSQL database, shared by
+    any number of bridge nodes (``url``: ``postgresql://user:password@host:port/db``).
+
+    ``synchronous`` is SQLite's word for it: ``FULL`` keeps the server's
+    ``synchronous_commit`` (on by default: a commit returns once it is flushed);
+    ``NORMAL`` turns it off for the bridge's commits (a crash of PostgreSQL may lose the
+    last ones, never corrupt anything).
+    """
+
+    kind = "postgres"
+
+    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+        mode = synchronous.upper()
+        if mode not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be one of FULL, NORMAL, not {synchronous!r}")
+        self._options = {} if mode == "FULL" else {"options": "-c synchronous_commit=off"}
+        self.url = url
+        self.where = redacted(url)
+        self.node = secrets.token_hex(8)
+        """This store's id among the nodes (its notifications' payload)."""
+        self._closed = False
+        self._local = threading.local()
+        self._readers: list[psycopg.Connection[Any]] = []
+        self._readers_lock = threading.Lock()
+        self._size: int | None = None
+        self._sized = 0.0
+        self._db = self._connect("connect")
+        try:
+            self._migrate()
+            self._measure()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the connections; later calls raise ``StoreError``. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            with self._readers_lock:
+                readers, self._readers = self._readers, []
+            for reader in readers:
+                reader.close()
+            self._db.close()
+
+    def size_bytes(self) -> int | None:
+        """The database's size as last measured (after a commit, at most every 10 s): no
+        query here, which runs on the event loop's thread."""
+        return self._size
+
+    # -- connections, errors and transactions ----------------------------------------
+
+    def _connect(self, what: str) -> psycopg.Connection[Any]:
+        if self._closed:
+            raise StoreError(f"Cannot {what}: the store is closed. Open a new one.")
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
+        except psycopg.Error as exc:
+            raise self._error(what, exc) from exc
+
+    def _writer(self, what: str) -> psycopg.Connection[Any]:
+        """The writing connection, opened again if it broke."""
+        if self._closed or self._db.closed:
+            self._db = self._connect(what)
+        return self._db
+
+    def _reader(self, what: str) -> psycopg.Connection[Any]:
+        """This thread's read connection, opened on first use and again if it broke."""
+        db: psycopg.Connection[Any] | None = getattr(self._local, "db", None)
+        if db is not None and not db.closed and not self._closed:
+            return db
+        db = self._connect(what)
+        with self._readers_lock:
+            self._readers = [r for r in self._readers if not r.closed]
+            self._readers.append(db)
+        self._local.db = db
+        return db
+
+    def _error(self, what: str, exc: Exception, *, rolled_back: bool = False) -> StoreError:
+        """Our error for ``exc``, saying what to do about it."""
+        if isinstance(exc, pg_errors.IntegrityError):
+            hint = "A value breaks a database rule (a message id used twice?): fix the caller."
+        elif isinstance(exc, TypeError | ValueError | pg_errors.DataError):
+            hint = "Store text and JSON-serialisable context only."
+        elif self._closed:
+            hint = "The store is closed: open a new one."
+        elif isinstance(exc, psycopg.OperationalError):
+            hint = (
+                "PostgreSQL cannot be reached or is restarting: check that it runs and "
+                "that the URL, user and password are right; the bridge connects again by "
+                "itself on its next write or read."
+            )
+        else:
+            hint = "Check the database's free space and the user's rights, then retry."
+        done = " Nothing of it was written." if rolled_back else ""
+        if rolled_back and isinstance(exc, psycopg.OperationalError):
+            done = (
+                " If the connection broke during the commit, it may have been written:"
+                " a resend with the same cid is stored once."
+            )
+        reason = " ".join(str(exc).split()).rstrip(".")
+        return StoreError(f"PostgreSQL could not {what} ({self.where}): {reason}.{done} {hint}")
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        db = self._reader(what)
+        try:
+            yield db
+        except psycopg.Error as exc:
+            raise self._error(what, exc) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on the writer; on any error it is rolled back and re-raised
+        as ``StoreError``. A commit whose answer was lost with the connection may have
+        been written: the client's resend is then answered from the dedup by (sender,
+        cid), never stored twice."""
+        db = self._writer(what)
+        try:
+            with db.transaction():
+                yield db
+        except StoreError:
+            raise
+        except (psycopg.Error, TypeError, ValueError) as exc:
+            raise self._error(what, exc, rolled_back=True) from exc
+
+    def _migrate(self) -> None:
+        with self._transaction("prepare the database") as db:
+            for statement in _MIGRATE:
+                db.execute(statement)
+            row = db.execute("SELECT version FROM ai_connect_schema").fetchone()
+            if row is None:
+                db.execute("INSERT INTO ai_connect_schema (version) VALUES (0)")
+            version = 0 if row is None else int(row[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.where} has schema version {version}, newer than this ai-connect "
+                    f"knows ({SCHEMA_VERSION}). Upgrade ai-connect on every node."
+                )
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    db.execute(statement)
+            db.execute("UPDATE ai_connect_schema SET version = %s", (SCHEMA_VERSION,))
+
+    def _measure(self) -> None:
+        """Re-reads the database's size on the writer (at most every 10 s)."""
+        now = time.monotonic()
+        if self._size is not None and now - self._sized < _SIZE_EVERY_S:
+            return
+        self._sized = now
+        with contextlib.suppress(psycopg.Error):
+            row = self._db.execute("SELECT pg_database_size(current_database())").fetchone()
+            self._size = None if row is None else int(row[0])
+
+    # -- writing ---------------------------------------------------------------------
+
+    def commit(self, batch: WriteBatch) -> CommitResult:
+        """Writes the batch in one transaction: peers, appends, proposals, acks, forgets,
+        buries, prunes."""
+        if not batch:
+            return CommitResult([])
+        with self._transaction("commit a batch") as db:
+            results, pruned = BatchWriter(db).write(batch)
+            if batch.peers or batch.appends or batch.acks or batch.forgets:
+                db.execute(_NOTIFY, (self.node,))  # sent by the commit, to every node
+        self._measure()
+        return CommitResult(results, pruned)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def peers(self) -> list[PeerRecord]:
+        """Every known peer with its current cursors, by address."""
+        with self._reading("list peers") as db:
+            rows = db.execute(reads.PEERS).fetchall()
+        return [PeerRecord(*row) for row in rows]
+
+    def pending(
+        self, recipient: str, after_seq: int, limit: int, max_bytes: int
+    ) -> list[MailboxEntry]:
+        """Entries with ``seq > after_seq``, at most ``limit`` and about ``max_bytes``."""
+        if limit <= 0:
+            return []
+        entries: list[MailboxEntry] = []
+        total = 0
+        with self._reading("read a mailbox") as db:
+            rows = db.execute(reads.PENDING, (recipient, after_seq, limit)).fetchall()
+        for seq, n, *columns in rows:
+            try:
+                message = stored_message(tuple(columns))
+            except Damaged as damage:
+                entries.append(MailboxEntry(recipient, seq, placeholder(columns), str(damage), n))
+                continue
+            total += message_bytes(message)
+            if entries and total > max_bytes:
+                break
+            entries.append(MailboxEntry(recipient, seq, message, None, n))
+        return entries
+
+    def history(
+        self,
+        viewer: str,
+        peer: str | None,
+        limit: int,
+        before: int | None,
+        max_bytes: int | None = None,
+    ) -> tuple[list[StoredMessage], int | None]:
+        """The newest ``limit`` visible messages before the cursor, oldest first."""
+        if limit <= 0:
+            return [], None
+        params = {
+            "viewer": viewer,
+            "peer": peer,
+            "before": reads.NO_CURSOR if before is None else before,
+            "lim": limit + 1,  # one more than asked tells whether an older page exists
+        }
+        page = reads.PAGE_ALL if peer is None else reads.PAGE_WITH_PEER
+        found, cursor = self._page("read history", reads.HISTORY.format(page=page), params,
+                                   limit, max_bytes)  # fmt: skip
+        found.reverse()
+        return found, cursor
+
+    def search(
+        self,
+        viewer: str,
+        query: str,
+        limit: int,
+        before: int | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[list[StoredMessage], int | None]:
+        """Visible messages whose body holds every word of ``query``, newest first."""
+        match = reads.tsquery(query)
+        if match is None or limit <= 0:
+            return [], None
+        params = {
+            "query": match,
+            "viewer": viewer,
+            "before": reads.NO_CURSOR if before is None else before,
+            "lim": limit + 1,
+        }
+        return self._page("search messages", reads.SEARCH, params, limit, max_bytes)
+
+    def _page(
+        self, what: str, sql: str, params: dict[str, Any], limit: int, max_bytes: int | None
+    ) -> tuple[list[StoredMessage], int | None]:
+        """Rows ``(n, COLUMNS)`` newest first, until ``limit`` or ``max_bytes`` is reached;
+        the cursor of what is left."""
+        page: list[StoredMessage] = []
+        total, last, more = 0, 0, False
+        with self._reading(what) as db:
+            rows = db.execute(sql, params).fetchall()
+        for n, *columns in rows:
+            try:
+                message = stored_message(tuple(columns))
+            except Damaged:
+                continue  # never shown; a mailbox read moves it aside (BuryOp)
+            total += message_bytes(message)
+            if len(page) == limit or (page and max_bytes is not None and total > max_bytes):
+                more = True
+                break
+            page.append(message)
+            last = n
+        return page, (last if more else None)
+
+    def receipts(self, message_id: str) -> Receipts | None:
+        """The message and each recipient's marks, by recipient (one statement)."""
+        with self._reading("read a message's receipts") as db:
+            rows = db.execute(reads.RECEIPTS, (message_id,)).fetchall()
+        if not rows:
+            return None
+        try:
+            message = stored_message(tuple(rows[0][6:]))  # after the six mark columns
+        except Damaged:
+            return None
+        marks = tuple(
+            RecipientMarks(r, s, d, shown, path, bool(a))
+            for r, s, d, shown, path, a, *_ in rows
+            if r is not None
+        )
+        return Receipts(message, marks)
+
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        """The newest ``limit`` messages moved aside as damaged, newest first."""
+        with self._reading("read the dead letters") as db:
+            rows = db.execute(reads.DEAD_LETTERS, (limit,)).fetchall()
+        return [dead_letter(tuple(row)) for row in rows]
+
+    def proposals(self) -> list[ProposalRecord]:
+        """Every stored proposal, by id."""
+        with self._reading("read the proposals") as db:
+            rows = db.execute(reads.PROPOSALS).fetchall()
+        return [decoded(i, text) for i, text in rows]
+
+    # -- the other nodes' commits (store/base.py Watched) ----------------------------
+
+    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+        """LISTENs on its own connection in a thread; ``changed()`` after each commit of
+        another node, and after each reconnect (what was missed meanwhile)."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(
+                        self.url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
+                    ) as db:
+                        db.execute(f"LISTEN {CHANNEL}")
+                        changed()  # whatever was committed before we listened
+                        while not stop.is_set():
+                            for note in db.notifies(timeout=_WATCH_RETRY_S):
+                                if note.payload != self.node:
+                                    changed()
+                                if stop.is_set():
+                                    break
+                except psycopg.Error:
+                    stop.wait(_WATCH_RETRY_S)  # the database is away: try again
+
+        thread = threading.Thread(target=run, name="postgres-watch", daemon=True)
+        thread.start()
+
+        def unwatch() -> None:
+            stop.set()
+            thread.join(_WATCH_RETRY_S * 3 + _CONNECT_TIMEOUT_S)
+
+        return unwatch
+
+    # -- the nodes' heartbeats and sessions (cluster-wide presence) -------------------
+
+    def beat(self, url: str, sessions: dict[str, str | None], notify: bool) -> None:
+        """This node is alive (``url``: where it listens) and holds ``sessions``
+        (address -> the client's session id); ``notify`` tells the other nodes at once."""
+        with self._transaction("write this node's heartbeat") as db:
+            db.execute(_BEAT_NODE, (self.node, url))
+            db.execute(_BEAT_FORGET, (self.node,))
+            if sessions:
+                db.execute(_BEAT_SESSIONS, (self.node, list(sessions), list(sessions.values())))
+            if notify:
+                db.execute(_NOTIFY, (self.node,))
+
+    def elsewhere(self, timeout_s: float) -> dict[str, str | None]:
+        """Address -> session id of each session other nodes hold, whose node's heartbeat
+        is younger than ``timeout_s`` (a dead node's sessions are gone after it)."""
+        with self._reading("read the other nodes' sessions") as db:
+            rows = db.execute(_ELSEWHERE, (self.node, timeout_s)).fetchall()
+        return {str(a): s for a, s in rows}
+
+    def nodes(self) -> list[tuple[str, str, float, int, bool]]:
+        """(node, URL, seconds since its heartbeat, sessions, whether it is this store's
+        node) of every node that beat here and has not stopped, oldest first."""
+        with self._reading("read the nodes") as db:
+            rows = db.execute(_NODES).fetchall()
+        return [(str(n), str(u), float(age), int(c), n == self.node)
+                for n, u, _started, _beat, age, c in rows if u != "stopped"]  # fmt: skip
+
+    # -- copying another database in (ai-connect admin migrate) ----------------------
+
+    def load(self, source: Callable[[str], Iterable[tuple[Any, ...]]]) -> dict[str, int]:
+        """Copies ``source(table)``'s rows (``sqlite/export.py``'s columns) into this
+        database, which must be empty, in one transaction; rows copied per table."""
+        with self._transaction("copy the rows in") as db:
+            db.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")  # no node commits
+            if not _load.is_empty(db):
+                raise StoreError(
+                    f"{self.where} already holds bridge data: migrate into a new, empty "
+                    "database (CREATE DATABASE ...), or drop this one's tables first."
+                )
+            return _load.load(db, source)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (peers, messages, mailbox, tokens, dead_letters, proposals)."""
+        with self._reading("count the rows") as db:
+            return _load.count(db)
+
+    # -- tokens (docs/security.md): outside the group commit -------------------------
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, oldest first."""
+        with self._reading("read the auth tokens") as db:
+            rows = db.execute(reads.TOKENS).fetchall()
+        return [_tokens.record(tuple(row)) for row in rows]
+
+    def put_token(self, token: TokenRecord) -> None:
+        """Stores a new token; its id and hash must be new."""
+        with self._transaction("store an auth token") as db:
+            db.execute(_TOKEN_INSERT, _tokens.row(token))
+
+    def revoke_token(self, token_id: str, when: float) -> bool:
+        """Marks the token revoked; ``False`` if unknown or already revoked."""
+        with self._transaction("revoke an auth token") as db:
+            cursor = db.execute(_TOKEN_REVOKE, (when, token_id))
+        return cursor.rowcount > 0

@@ -1,0 +1,258 @@
+"""How a :class:`~ai_connect.bridge.store.base.WriteBatch` is written to PostgreSQL: one
+statement per table per commit, inside the caller's transaction.
+
+Each statement takes the batch's rows as one array per column and ``unnest``s them: a
+batch of any size is the same handful of prepared statements and round trips (psycopg
+prepares a statement after it ran a few times). The numbering is SQLite's
+(``store/sqlite/batch.py``): the last ``n`` and the recipients' tips are read once, under
+the cluster-wide write lock (``schema.WRITE_LOCK``), and the batch numbers after them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    AppendResult,
+    PeerRecord,
+    PruneOp,
+    WriteBatch,
+)
+from ai_connect.bridge.store.postgres.schema import COLUMNS, WRITE_LOCK
+from ai_connect.bridge.store.rules import encoded, search_words, split_address
+from ai_connect.bridge.store.sqlite.schema import checksum, stored_message
+
+__all__ = ["BatchWriter", "lexemes"]
+
+_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+_UPSERT_PEERS = """
+    INSERT INTO peers (address, name, project, first_seen, last_seen)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[])
+    ON CONFLICT (address) DO UPDATE
+    SET name = excluded.name, project = excluded.project, last_seen = excluded.last_seen"""
+_START = """
+    SELECT (SELECT coalesce(max(n), 0) FROM messages),
+           (SELECT coalesce(json_object_agg(address, tip), '{}') FROM peers
+            WHERE address = ANY(%s::text[])),
+           (SELECT coalesce(array_agg(m.n), '{}') FROM messages m
+            JOIN unnest(%s::text[], %s::text[]) AS k (sender, cid)
+            ON m.sender = k.sender AND m.cid = k.cid)"""
+_MESSAGE = f"SELECT {COLUMNS} FROM messages m WHERE m.n = %s"
+_SEQS = "SELECT recipient, seq FROM mailbox WHERE n = %s"
+_INSERT_MESSAGES = """
+    INSERT INTO messages (n, id, sender, cid, target, body, context, thread, reply_to, ts,
+                          checksum, words, human, receipt)
+    SELECT n, id, sender, cid, target, body, context, thread, reply_to, ts, crc,
+           array_to_tsvector(string_to_array(words, ' ')), human, receipt
+    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[],
+                %s::bytea[], %s::text[], %s::text[], %s::float8[], %s::bigint[], %s::text[],
+                %s::bool[], %s::bool[])
+         AS r (n, id, sender, cid, target, body, context, thread, reply_to, ts, crc, words,
+               human, receipt)"""
+_INSERT_MAILBOX = """
+    INSERT INTO mailbox (recipient, seq, n)
+    SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[])"""
+_UPSERT_TIPS = """
+    INSERT INTO peers (address, name, project, first_seen, last_seen, tip)
+    SELECT a, nm, pr, ts, ts, tip
+    FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::bigint[])
+         AS r (a, nm, pr, ts, tip)
+    ON CONFLICT (address) DO UPDATE SET tip = excluded.tip"""
+# Receipts (docs/protocol.md §3.7): the entries a mark newly covers -- above the acked
+# cursor, up to its seq -- keep their first mark. Run before the acked cursors move.
+_MARK_DELIVERED = """
+    UPDATE mailbox b SET delivered = k.ts
+    FROM unnest(%s::text[], %s::bigint[], %s::float8[]) AS k (recipient, seq, ts)
+    WHERE b.recipient = k.recipient AND b.delivered IS NULL AND b.seq <= k.seq
+    AND b.seq > coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0)"""
+_MARK_SHOWN = """
+    UPDATE mailbox b SET shown = k.ts, shown_path = k.path
+    FROM unnest(%s::text[], %s::bigint[], %s::float8[], %s::text[])
+         AS k (recipient, seq, ts, path)
+    WHERE b.recipient = k.recipient AND b.shown IS NULL AND b.seq <= k.seq
+    AND b.seq > coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0)"""
+# Never past the tip: a stale client cursor must not skip future mail.
+_ACK = """
+    UPDATE peers p SET acked = greatest(p.acked, least(k.seq, p.tip))
+    FROM unnest(%s::text[], %s::bigint[]) AS k (address, seq) WHERE p.address = k.address"""
+_UPSERT_PROPOSALS = """
+    INSERT INTO proposals (id, data) SELECT * FROM unnest(%s::text[], %s::text[])
+    ON CONFLICT (id) DO UPDATE SET data = excluded.data"""
+_FORGET_MAILBOX = "DELETE FROM mailbox WHERE recipient = %s"
+_FORGET_PEER = "DELETE FROM peers WHERE address = %s"
+_BURY = """
+    INSERT INTO dead_letters
+        (n, id, sender, target, recipients, body, context, thread, reply_to, ts, cid,
+         checksum, reason, moved)
+    SELECT k.n, m.id, m.sender, m.target,
+           (SELECT coalesce(json_agg(recipient ORDER BY recipient), '[]')::text
+            FROM mailbox WHERE n = k.n),
+           m.body, m.context, m.thread, m.reply_to, m.ts, m.cid, m.checksum, %s, %s
+    FROM (SELECT %s::bigint AS n) k LEFT JOIN messages m ON m.n = k.n
+    ON CONFLICT (n) DO NOTHING"""
+_BURY_MAILBOX = "DELETE FROM mailbox WHERE n = %s"
+_BURY_MESSAGE = "DELETE FROM messages WHERE n = %s"
+# Retention: the oldest messages stored before the horizon that no recipient still has to
+# ack (an entry of a peer that no longer exists has nobody to ack it), by the ts index.
+_DUE = """
+    SELECT coalesce(array_agg(n), '{}') FROM (
+        SELECT m.n FROM messages m WHERE m.ts < %s AND NOT EXISTS (
+            SELECT 1 FROM mailbox b JOIN peers p ON p.address = b.recipient
+            WHERE b.n = m.n AND b.seq > p.acked)
+        ORDER BY m.ts LIMIT %s) AS due"""
+_PRUNE_MAILBOX = "DELETE FROM mailbox WHERE n = ANY(%s::bigint[])"
+_PRUNE_MESSAGES = "DELETE FROM messages WHERE n = ANY(%s::bigint[])"
+_PRUNE_DEAD = "DELETE FROM dead_letters WHERE moved < %s"
+_PRUNE_PEER = "DELETE FROM peers WHERE address = %s AND last_seen < %s"
+_MAX_LEXEME_BYTES = 2046
+"""PostgreSQL refuses a longer word in a tsvector: such a word is not indexed."""
+
+
+def lexemes(text: str) -> list[str]:
+    """The distinct search words of ``text`` (``rules.search_words``) that a tsvector
+    holds, in first-seen order."""
+    return [w for w in dict.fromkeys(search_words(text)) if len(w.encode()) <= _MAX_LEXEME_BYTES]
+
+
+def _dump(context: dict[str, Any] | None) -> bytes | None:
+    if context is None:
+        return None
+    return json.dumps(context, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows -> one list per column (what ``unnest`` takes)."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+class BatchWriter:
+    """Writes batches into one connection, whose transaction the caller holds."""
+
+    def __init__(self, db: psycopg.Connection[Any]) -> None:
+        self._db = db
+
+    def write(self, batch: WriteBatch) -> tuple[list[AppendResult], int]:
+        """Peers, appends, proposals, delivery marks, acks (with their shown marks),
+        forgets, buries, prunes (``Store.commit``'s order); the results of the appends, in
+        order, and the number of messages pruned."""
+        db = self._db
+        proposals = encoded(batch.proposals)  # refuses bad data before anything is written
+        db.execute(_LOCK)
+        if batch.peers:
+            self._upsert(batch.peers)
+        results = self._append(batch.appends) if batch.appends else []
+        if proposals:
+            db.execute(_UPSERT_PROPOSALS, [list(proposals), list(proposals.values())])
+        if batch.delivered:
+            self._mark(_MARK_DELIVERED, [(d.recipient, d.seq, d.ts) for d in batch.delivered])
+        if batch.acks:
+            shown = [(a.recipient, a.seq, a.ts, a.path) for a in batch.acks if a.ts is not None]
+            self._mark(_MARK_SHOWN, shown)
+            self._ack(batch.acks)
+        for forget in batch.forgets:
+            db.execute(_FORGET_MAILBOX, (forget.address,))
+            db.execute(_FORGET_PEER, (forget.address,))
+        for bury in batch.buries:
+            db.execute(_BURY, (bury.reason, bury.moved, bury.key))
+            db.execute(_BURY_MAILBOX, (bury.key,))
+            db.execute(_BURY_MESSAGE, (bury.key,))
+        pruned = sum(self._prune(prune) for prune in batch.prunes)
+        return results, pruned
+
+    def _upsert(self, peers: list[PeerRecord]) -> None:
+        merged: dict[str, tuple[str, str, str, float, float]] = {}
+        for p in peers:  # one row per address, as the same upserts in a row would leave it
+            first_seen = merged[p.address][3] if p.address in merged else p.first_seen
+            merged[p.address] = (p.address, p.name, p.project, first_seen, p.last_seen)
+        self._db.execute(_UPSERT_PEERS, _columns(list(merged.values()), 5))
+
+    def _append(self, ops: list[AppendOp]) -> list[AppendResult]:
+        last_n, tips, stored = self._start(ops)
+        n = last_n
+        first_ts: dict[str, float] = {}
+        results: list[AppendResult] = []
+        staged: dict[tuple[str, str], AppendResult] = {}
+        message_rows: list[tuple[Any, ...]] = []
+        mailbox_rows: list[tuple[Any, ...]] = []
+        for op in ops:
+            m = op.message
+            key = (m.sender, m.cid)
+            earlier = staged.get(key) or stored.get(key)
+            if earlier is not None:
+                results.append(AppendResult(earlier.message, dict(earlier.seqs), True))
+                continue
+            n += 1
+            seqs: dict[str, int] = {}
+            for recipient in dict.fromkeys(op.recipients):
+                seq = tips.get(recipient, 0) + 1
+                tips[recipient] = seqs[recipient] = seq
+                first_ts.setdefault(recipient, m.ts)
+                mailbox_rows.append((recipient, seq, n))
+            body, context = m.body.encode(), _dump(m.context)
+            words = " ".join(lexemes(m.body))
+            message_rows.append(
+                (n, m.id, m.sender, m.cid, m.to, body, context, m.thread, m.reply_to, m.ts,
+                 checksum(body, context), words, bool(m.human), bool(m.receipt))
+            )  # fmt: skip
+            staged[key] = AppendResult(m, seqs, False)
+            results.append(staged[key])
+        db = self._db
+        if message_rows:
+            db.execute(_INSERT_MESSAGES, _columns(message_rows, 14))
+        if mailbox_rows:
+            db.execute(_INSERT_MAILBOX, _columns(mailbox_rows, 3))
+        if first_ts:
+            tip_rows = [(r, *split_address(r), ts, tips[r]) for r, ts in first_ts.items()]
+            db.execute(_UPSERT_TIPS, _columns(tip_rows, 5))
+        return results
+
+    def _start(
+        self, ops: list[AppendOp]
+    ) -> tuple[int, dict[str, int], dict[tuple[str, str], AppendResult]]:
+        """The last n, the current tips of the batch's recipients, and the messages
+        already stored under the batch's (sender, cid), with their original seqs."""
+        recipients = sorted({r for op in ops for r in op.recipients})
+        keys = sorted({(op.message.sender, op.message.cid) for op in ops})
+        senders, cids = _columns(keys, 2)
+        row = self._db.execute(_START, (recipients, senders, cids)).fetchone()
+        assert row is not None
+        last_n, tips, found = row
+        stored: dict[tuple[str, str], AppendResult] = {}
+        for n in found:  # a resent message: rare, so one query each
+            columns = self._db.execute(_MESSAGE, (n,)).fetchone()
+            assert columns is not None
+            message = stored_message(columns)
+            seqs = dict(self._db.execute(_SEQS, (n,)).fetchall())
+            stored[message.sender, message.cid] = AppendResult(message, seqs, True)
+        return int(last_n), {str(a): int(t) for a, t in tips.items()}, stored
+
+    def _mark(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Receipt marks, the earliest per (recipient, seq) first: the first one kept."""
+        if rows:
+            width = len(rows[0])
+            self._db.execute(sql, _columns(sorted(rows, key=lambda r: (r[0], r[2], r[1])), width))
+
+    def _ack(self, acks: list[AckOp]) -> None:
+        highest: dict[str, int] = {}  # acks are cumulative: the highest per recipient
+        for ack in acks:
+            highest[ack.recipient] = max(ack.seq, highest.get(ack.recipient, ack.seq))
+        self._db.execute(_ACK, [list(highest), list(highest.values())])
+
+    def _prune(self, prune: PruneOp) -> int:
+        """Retention (store/base.py ``PruneOp``): peers, then the messages that are due."""
+        db = self._db
+        for address in prune.peers:  # unless it came back since the router chose it
+            if db.execute(_PRUNE_PEER, (address, prune.horizon)).rowcount:
+                db.execute(_FORGET_MAILBOX, (address,))
+        row = db.execute(_DUE, (prune.horizon, prune.limit)).fetchone()
+        due: list[int] = row[0] if row is not None else []
+        if due:
+            db.execute(_PRUNE_MAILBOX, (due,))
+            db.execute(_PRUNE_MESSAGES, (due,))
+        db.execute(_PRUNE_DEAD, (prune.horizon,))
+        return len(due)

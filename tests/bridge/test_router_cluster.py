@@ -1,0 +1,83 @@
+"""The router on a database that others write too: what it reads from the store outruns
+what it was told (the pure part of issue 14's nodes; bridge/cluster.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ai_connect.bridge.batch import committed, write_batch
+from ai_connect.bridge.core import Router
+from ai_connect.bridge.events import FrameReceived, PeersStored, RereadPeers
+from ai_connect.bridge.store.base import PeerRecord
+from ai_connect.protocol import Send as SendFrame
+from tests.bridge.helpers import START, Bridge, addr, delivers, errors, pair
+
+
+def test_an_entry_read_before_its_commit_was_reported_can_be_acked_once() -> None:
+    """A mailbox read may see a message committed a moment before the router hears of
+    the commit (readers run beside the writer; on PostgreSQL, another node's commit):
+    it is delivered, its ack is taken, and the late commit report delivers nothing
+    twice."""
+    b = pair(window_messages=2)
+    bob = addr("Bob")
+    for body in ("m1", "m2", "m3"):
+        b.send(1, bob, body)
+        b.commit()
+    b.ack(2, 2)
+    b.commit()
+    assert b.loads, "bob's window has room: his mailbox is read"
+    b.send(1, bob, "m4")
+    persists, b.batch = b.batch, []
+    result = b.store.commit(write_batch(persists))  # stored; the router not told yet
+    got = b.load()
+    assert [d.seq for d in delivers(got, 2)] == [3, 4]
+    assert errors(b.ack(2, 4), 2) == []
+    late = b.handle(committed(persists, result))
+    assert delivers(late, 2) == []
+
+
+def shared_pair() -> Bridge:
+    """Alice (conn 1) and Bob (conn 2) on a router whose database other nodes share."""
+    b = Bridge()
+    b.config = dataclasses.replace(b.config, shared=True)
+    b.router = Router(b.config, [], b.ids, b.tokens)
+    for conn, name in ((1, "Alice"), (2, "Bob")):
+        (reread,) = b.hello(conn, name)[-1:]  # re-read first: its mailbox, its name
+        assert isinstance(reread, RereadPeers) and reread.frame is not None
+        b.handle(FrameReceived(conn, reread.frame, START, retried=True))
+        b.settle()
+    return b
+
+
+def test_stored_peers_teach_a_node_new_peers_and_moved_mailboxes() -> None:
+    """PeersStored adds peers registered elsewhere (they can be sent to) and reads the
+    mailbox of a peer held here whose tip moved elsewhere; an older record changes
+    nothing."""
+    b = pair()
+    bob = addr("Bob")
+    carol = PeerRecord(addr("Carol"), "Carol", "proj", START, START)
+    moved = PeerRecord(bob, "Bob", "proj", START, START, tip=3, acked=0)
+    out = b.handle(PeersStored((carol, moved), START))
+    assert [load.recipient for load in b.loads] == [bob] and out == b.loads
+    b.loads.clear()
+    stale = PeerRecord(bob, "Bob", "proj", START, START, tip=1, acked=0)
+    assert b.handle(PeersStored((stale,), START)) == []
+    assert errors(b.send(1, addr("Carol")), 1) == []
+
+
+def test_a_send_to_an_unknown_peer_is_reread_first_only_on_a_shared_database() -> None:
+    """Alone on its database, a send to nobody is refused at once; shared, the router asks
+    for the peers to be re-read (a broadcast always, once), and refuses the frame once its
+    wait is over."""
+    alone = pair()
+    assert errors(alone.send(1, "Nobody"), 1)[0].code == "unknown_peer"
+    b = shared_pair()
+    (reread,) = b.send(1, "Nobody")
+    assert isinstance(reread, RereadPeers) and isinstance(reread.frame, SendFrame)
+    (broadcast,) = b.send(1, "*", "to all")
+    assert isinstance(broadcast, RereadPeers) and broadcast.frame is not None
+    waiting = b.handle(FrameReceived(1, reread.frame, START, retried=True))
+    assert waiting == [RereadPeers(1, reread.frame)]  # another node may commit it soon
+    again = b.handle(FrameReceived(1, reread.frame, START, retried=True, final=True))
+    assert errors(again, 1)[0].code == "unknown_peer"
+    assert errors(b.handle(FrameReceived(1, broadcast.frame, START, retried=True)), 1) == []
