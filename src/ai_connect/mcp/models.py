@@ -66,9 +66,8 @@ _LINES = Field(
 )
 _BY_REFERENCE = Field(
     default=True,
-    description="Also send a reference (repo, commit, path, lines, sha256): a peer whose "
-    "checkout of the same repo holds identical lines is shown the reference, not the "
-    "content. false: content only.",
+    description="A peer whose checkout holds the same lines sees a verified reference "
+    "instead of the content; false: always the content.",
 )
 
 

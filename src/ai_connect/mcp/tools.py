@@ -379,9 +379,9 @@ TOOLS: tuple[Tool, ...] = (
         "Share a file, or a line range of it, with other agents: sends the content itself "
         "(size-capped, with a clear truncation marker) with its path relative to the repo "
         "root, repo, branch, commit, sha256 and whether it has uncommitted changes, so the "
-        "receiver can read it and tell whether its own copy differs; a receiver whose own "
-        "checkout holds the same lines is shown a verified reference instead (fewer "
-        "tokens). `to` defaults to '*' (every known peer).",
+        "receiver can read it and tell whether its own copy differs (if its checkout holds "
+        "the same lines, it sees a verified reference instead). `to` defaults to '*' "
+        "(every known peer).",
         PeerContextArgs,
         ContextOut,
         peer_context,
