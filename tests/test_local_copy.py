@@ -248,3 +248,19 @@ def test_without_openat_the_resolved_path_is_checked_instead(
     with pytest.raises(FileNotFoundError):
         read_in_checkout(bob, ("src", "nope.py"))
     assert read_in_checkout(bob, ("src", "app.py")) == APP.encode()
+
+
+@pytest.mark.parametrize("ignored", [True, False])
+def test_an_ignored_or_untracked_file_is_never_compared(
+    clones: tuple[Path, Path], ignored: bool
+) -> None:
+    """bob's .env (ignored, or just untracked) matches a guessed hash: REFUSED, so a peer
+    cannot confirm a guess of a local-only file through bob's model."""
+    _, bob = clones
+    secret = b"API_KEY=hunter2\n"
+    (bob / ".env").write_bytes(secret)
+    if ignored:
+        (bob / ".gitignore").write_text(".env\n")
+    local = resolve(_hostile(".env", secret), Checkout(bob))
+    assert local is not None and local.state is State.REFUSED and not local.verified
+    assert local.reasons == ("not tracked by git here (only tracked files are looked up)",)

@@ -10,7 +10,8 @@ with a word on why (another commit, locally modified, missing, no checkout here)
 The reference comes from a peer: nothing outside the checkout is ever opened. Each path
 component is opened relative to the previous one without following symlinks
 (``O_NOFOLLOW``), the file must be a regular file of bounded size, and the path was
-checked before (:func:`~ai_connect.code_reference.safe_parts`).
+checked before (:func:`~ai_connect.code_reference.safe_parts`). Only files git tracks are
+compared: an ignored or untracked file is never hashed for a peer.
 
 Synchronous (reads files, runs ``git``); surfaces on an event loop use
 ``asyncio.to_thread``.
@@ -153,10 +154,9 @@ def _short(commit: str | None) -> str:
     return commit[:12] if commit else "unknown"
 
 
-def _reasons(ref: Reference, here: Checkout, root: Path) -> tuple[str, ...]:
+def _reasons(ref: Reference, here: Checkout, dirty: bool | None) -> tuple[str, ...]:
     """Why a local copy differs from the sender's: commits, and who has changes."""
     head = here.head
-    _, dirty = file_status(root, ref.path)
     reasons = []
     if ref.commit and head and not head.startswith(ref.commit):
         reasons.append(f"other commit (sender {_short(ref.commit)}, you {_short(head)})")
@@ -190,9 +190,16 @@ def resolve(context: Mapping[str, Any], here: Checkout) -> LocalCopy | None:
         return LocalCopy(State.REFUSED, ref, reasons=(str(exc),))
     except OSError as exc:
         return LocalCopy(State.REFUSED, ref, reasons=(f"cannot read it: {exc.strerror}",))
+    # Only files the repository tracks: the sender has them too. An ignored or untracked
+    # file (.env, local notes) is this machine's own; hashing it for a peer's reference
+    # would let a guessed hash be confirmed through the receiving model.
+    tracked, dirty = file_status(identity.root, ref.path)
+    if tracked is not True:
+        why = "not tracked by git here (only tracked files are looked up)"
+        return LocalCopy(State.REFUSED, ref, reasons=(why,))
     verdict = compare(data, ref)
     if verdict.match is Match.NONE:
-        reasons = _reasons(ref, here, identity.root)
+        reasons = _reasons(ref, here, dirty)
         return LocalCopy(State.DIFFERS, ref, file, ref.start, ref.end, reasons)
     state = {Match.FILE: State.IDENTICAL, Match.LINES: State.LINES}.get(verdict.match, State.MOVED)
     return LocalCopy(state, ref, file, verdict.start, verdict.end, crlf=verdict.crlf)
