@@ -12,7 +12,8 @@ Verification is by hash, never by commit: two checkouts at different commits hol
 same bytes for most files, and a dirty file at the sender's commit differs from it.
 A reference is peer input: :func:`safe_parts` refuses every path that could name
 something outside the receiver's checkout (absolute, ``..``, backslashes, drive letters,
-``.git``) before anything is opened.
+``.git``) before anything is opened. :class:`LocalCopy` is the receiver's verdict as
+data, for the texts (:mod:`ai_connect.text`) and the structured results.
 
 Pure: no I/O.
 """
