@@ -5,7 +5,13 @@ The receiver usually cannot open the sender's files, so a path and line numbers 
 are useless to it. :func:`read_context` returns the content itself (size-capped, with a
 visible truncation marker) together with the path relative to the repository root, the
 repository name, branch, commit, the sha256 of the file and whether it has uncommitted
-changes, so the receiver can see the code and tell whether its own copy differs.
+changes, so the receiver can see the code and tell whether its own copy differs. In a git
+checkout it also carries a reference to the lines (:mod:`ai_connect.code_reference`): a
+receiver whose own checkout of the repository holds the same bytes shows its model the
+reference instead of the content (docs/mcp.md, "Context by reference").
+
+Lines are numbered as editors number them: a line ends at ``\n`` (``\r\n`` included),
+not at form feeds or other characters ``str.splitlines`` would split at.
 
 Synchronous (it runs ``git`` with a timeout); callers on an event loop use
 ``asyncio.to_thread``. Works outside git too: the git fields are then ``None``.
@@ -21,14 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ai_connect.code_reference import Reference, lines_digest, split_lines
 from ai_connect.errors import BridgeError
+from ai_connect.repo_identity import repo_identity
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "CodeContext",
     "ContextError",
     "GitInfo",
+    "file_status",
     "git_info",
+    "head_commit",
     "parse_lines",
     "read_context",
 ]
@@ -78,6 +88,8 @@ class CodeContext:
     """Of the shown lines (without the truncation marker)."""
     size: int
     git: GitInfo
+    ref: Reference | None = None
+    """The reference to the shown lines (in a git checkout, unless turned off)."""
 
     @property
     def lines(self) -> str:
@@ -85,7 +97,7 @@ class CodeContext:
 
     def as_dict(self) -> dict[str, Any]:
         """The ``context`` a peer_context message carries (docs/mcp.md)."""
-        return {
+        data = {
             "kind": "code",
             "file": self.path,
             "lines": self.lines,
@@ -102,6 +114,9 @@ class CodeContext:
             "tracked": self.git.tracked,
             "dirty": self.git.dirty,
         }
+        if self.ref is not None:
+            data["ref"] = self.ref.as_dict()
+        return data
 
 
 def parse_lines(spec: str | None) -> tuple[int, int | None] | None:
@@ -150,20 +165,28 @@ def git_info(file: Path) -> GitInfo:
     if top is None or not top.strip():
         return GitInfo()
     root = Path(top.strip()).resolve()
-    head = _git(folder, "rev-parse", "--verify", "--quiet", "HEAD")
-    commit = head.strip() if head else None
+    commit = head_commit(root)
     ref = _git(folder, "symbolic-ref", "--quiet", "--short", "HEAD")
     branch = ref.strip() if ref else ("(detached)" if commit else None)
-    relative = file.relative_to(root).as_posix()
+    tracked, dirty = file_status(root, file.relative_to(root).as_posix())
+    return GitInfo(root, root.name, branch, commit, tracked, dirty)
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit checked out in ``root``; ``None`` before the first commit or outside git."""
+    head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
+    return head.strip() if head else None
+
+
+def file_status(root: Path, relative: str) -> tuple[bool | None, bool | None]:
+    """(tracked, dirty) of ``relative`` in the checkout ``root``; ``None`` when unknown."""
     status = _git(
         root, "status", "--porcelain=v1", "--untracked-files=all", "--ignored", "--", relative
     )
-    tracked = dirty = None
-    if status is not None:
-        # "?? f" untracked, "!! f" ignored, " M f" etc. changed, nothing: as committed.
-        dirty = bool(status.strip())
-        tracked = not status.startswith(("??", "!!"))
-    return GitInfo(root, root.name, branch, commit, tracked, dirty)
+    if status is None:
+        return None, None
+    # "?? f" untracked, "!! f" ignored, " M f" etc. changed, nothing: as committed.
+    return not status.startswith(("??", "!!")), bool(status.strip())
 
 
 def _display_path(file: Path, git: GitInfo, cwd: Path) -> str:
@@ -192,20 +215,41 @@ def _resolve(file: str, cwd: Path) -> Path:
     return path
 
 
-def _cut(lines: list[str], max_bytes: int) -> tuple[list[str], int]:
+def _cut(lines: list[bytes], max_bytes: int) -> tuple[list[bytes], int]:
     """The leading lines that fit in ``max_bytes`` (at least part of the first)."""
-    used, kept = 0, list[str]()
+    used, kept = 0, list[bytes]()
     for line in lines:
-        size = len(line.encode("utf-8"))
-        if used + size > max_bytes:
-            if not kept:  # one huge line: keep what fits of it
-                part = line.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+        if used + len(line) > max_bytes:
+            if not kept:  # one huge line: keep what fits of it (whole characters)
+                part = line[:max_bytes].decode("utf-8", errors="ignore").encode("utf-8")
                 kept.append(part)
-                used += len(part.encode("utf-8"))
+                used += len(part)
             break
         kept.append(line)
-        used += size
+        used += len(line)
     return kept, used
+
+
+def _reference(
+    git: GitInfo, path: str, start: int, full: list[bytes], data: bytes
+) -> Reference | None:
+    """A reference to the whole lines shown; ``None`` outside git or without whole lines."""
+    if git.root is None or (not full and data):
+        return None
+    identity = repo_identity(git.root)
+    if identity is None:
+        return None
+    return Reference(
+        repo=identity.key,
+        path=path,
+        parts=tuple(path.split("/")),
+        start=start,
+        end=start + len(full) - 1,
+        sha256=hashlib.sha256(data).hexdigest(),
+        lines_sha256=lines_digest(full),
+        commit=git.commit,
+        dirty=git.dirty,
+    )
 
 
 def read_context(
@@ -214,8 +258,13 @@ def read_context(
     *,
     cwd: Path,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    reference: bool = True,
 ) -> CodeContext:
-    """Reads ``file`` (or ``lines`` of it) for sharing; raises :class:`ContextError`."""
+    """Reads ``file`` (or ``lines`` of it) for sharing; raises :class:`ContextError`.
+
+    ``reference``: also refer to the lines (in a git checkout), so that a receiver with
+    the same bytes can be shown the reference instead of the content.
+    """
     span = parse_lines(lines)
     path = _resolve(file, cwd)
     try:
@@ -224,22 +273,24 @@ def read_context(
         raise ContextError(f"cannot read {path}: {exc.strerror}") from exc
     if b"\x00" in data[:8192]:
         raise ContextError(f"{path} looks binary; share a text file")
-    text_lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
-    total = len(text_lines)
+    raw_lines = split_lines(data)
+    total = len(raw_lines)
     start, end = span if span is not None else (1, None)
     if start > max(total, 1):
         raise ContextError(f"{path} has {total} lines; ask for lines within 1-{total}")
     end = total if end is None else min(end, total)
-    wanted = text_lines[start - 1 : end]
+    wanted = raw_lines[start - 1 : end]
     kept, used = _cut(wanted, max_bytes)
-    shown = "".join(kept)
-    truncated = len(kept) < len(wanted) or (bool(kept) and kept[-1] != wanted[len(kept) - 1])
+    whole_kept = bool(kept) and kept[-1] == wanted[len(kept) - 1]
+    full = kept if whole_kept else kept[:-1]
+    shown = b"".join(kept).decode("utf-8", errors="replace")
+    truncated = len(kept) < len(wanted) or (not whole_kept and bool(kept))
     last = start + len(kept) - 1 if kept else start - 1
     next_lines = None
     content = shown
     if truncated:
-        whole = sum(len(line.encode("utf-8")) for line in wanted)
-        resume = last + 1 if kept and kept[-1] == wanted[len(kept) - 1] else last
+        whole = sum(len(line) for line in wanted)
+        resume = last + 1 if whole_kept else last
         next_lines = f"{resume}-{end}"
         content = (
             shown.rstrip("\n")
@@ -247,8 +298,9 @@ def read_context(
             f"({used} of {whole} bytes); ask for lines={next_lines} for the rest]\n"
         )
     git = git_info(path)
+    shown_path = _display_path(path, git, cwd)
     return CodeContext(
-        path=_display_path(path, git, cwd),
+        path=shown_path,
         start=start,
         end=last,
         total_lines=total,
@@ -259,4 +311,5 @@ def read_context(
         excerpt_sha256=hashlib.sha256(shown.encode("utf-8")).hexdigest(),
         size=len(data),
         git=git,
+        ref=_reference(git, shown_path, start, full, data) if reference else None,
     )

@@ -75,15 +75,22 @@ class Agent:
 
 @contextlib.asynccontextmanager
 async def agent(
-    kind: str, version: str, root: Path, name: str, bridge: str, token: str | None = None
+    kind: str,
+    version: str,
+    root: Path,
+    name: str,
+    bridge: str,
+    token: str | None = None,
+    project: Path | None = None,
 ) -> AsyncIterator[Agent]:
     """One session of ``kind`` (claude, codex, gemini) named ``name``, set up and started;
-    a first turn has ended and its waiter (or held turn) listens."""
+    a first turn has ended and its waiter (or held turn) listens. ``project``: a checkout
+    (named ``proj``) to work in instead of an empty one under ``root/name``."""
     exe = binary(kind, version)
     base = root / name
     home = base / "home"
     home.mkdir(parents=True)
-    project = new_project(base, PROJECT)
+    project = project or new_project(base, PROJECT)
     extra = {"AI_CONNECT_BRIDGE": bridge, "AI_CONNECT_PEER_NAME": name}
     if token:
         extra["AI_CONNECT_TOKEN"] = token

@@ -25,9 +25,11 @@ import pytest
 
 from ai_connect import cli
 from ai_connect.client import BridgeClient, Message
+from ai_connect.code_context import read_context
 from ai_connect.errors import NotConnected
 from ai_connect.protocol import Presence
 from tests.support.bridge import ThreadedBridge
+from tests.support.checkouts import two_clones
 from tests.support.inprocess import CLIENT_OPTIONS, serving, unserved_url
 
 PROJECT = "proj"
@@ -181,7 +183,9 @@ def test_send_reads_the_message_from_stdin_and_attaches_context(
     assert message["id"] == sent_id
     assert (message["from"], message["to"]) == ("alice (proj)", "bob (proj)")
     assert message["content"] == "from stdin\nline two"
-    assert message["context"] == {"file": str(notes), "content": "print('hi')\n"}
+    context = message["context"]
+    assert (context["kind"], context["file"], context["lines"]) == ("code", "notes.py", "1-1")
+    assert context["content"] == "print('hi')\n" and context["repo"] is None  # not in git
     assert (message["thread"], message["reply_to"]) == ("t1", question)
     assert isinstance(message["timestamp"], float) and isinstance(message["seq"], int)
 
@@ -631,3 +635,63 @@ def test_reply_to_an_id_nobody_sent_is_refused_saying_where_ids_are(
     )
     assert code == 0
     assert read_json(capsys, url, "bob")[0]["reply_to"] == ids[1]
+
+
+def test_read_in_a_clone_shows_a_verified_reference_and_json_says_where(
+    url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ai-connect read (and history) in bob's clone: the reference instead of the lines;
+    read --json keeps the context whole and adds ``local`` (state, path, lines)."""
+    alice_repo, bob_repo = two_clones(tmp_path / "repos")
+    code = read_context("src/app.py", "21-40", cwd=alice_repo).as_dict()
+    register(url, "bob")
+    send_all(url, "alice", "bob", ["review f11-f20"], context=code)
+    monkeypatch.chdir(bob_repo / "src")
+    local = (bob_repo / "src" / "app.py").resolve()
+    status, out, _ = cli_run(capsys, "read", *as_(url, "bob"))
+    assert status == 0 and "def f11" not in out
+    assert f"by reference: your copy {local} lines 21-40 is verified identical" in out
+    status, out, _ = cli_run(capsys, "history", "alice", *as_(url, "bob"))
+    assert status == 0 and "is verified identical" in out and "def f11" not in out
+    send_all(url, "alice", "bob", ["again"], context=code)
+    [message] = read_json(capsys, url, "bob")
+    assert message["context"]["content"].startswith("def f11():")
+    assert message["local"] == {
+        "state": "identical",
+        "verified": True,
+        "path": str(local),
+        "lines": "21-40",
+        "reasons": [],
+    }
+
+
+def test_send_context_file_with_lines_goes_by_reference_in_a_checkout(
+    url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """send --context-file F --lines A-B in a git checkout attaches what peer_context does:
+    the lines, their provenance and a reference; --no-by-reference leaves it out."""
+    alice_repo, _ = two_clones(tmp_path / "repos")
+    register(url, "bob")
+    monkeypatch.chdir(alice_repo / "src")
+    args = ["--context-file", "app.py", "--lines", "21-22"]
+    assert cli_run(capsys, "send", "bob", "look", *args, *as_(url, "alice"))[0] == 0
+    plain = [*args, "--no-by-reference"]
+    assert cli_run(capsys, "send", "bob", "exact", *plain, *as_(url, "alice"))[0] == 0
+    first, second = read_json(capsys, url, "bob")
+    assert first["context"]["content"] == "def f11():\n    return 11\n"
+    assert first["context"]["ref"]["path"] == "src/app.py"
+    assert first["context"]["ref"]["repo"] == "github.com/org/app"
+    assert "ref" not in second["context"] and second["context"]["file"] == "src/app.py"
+
+
+def test_send_lines_without_a_file_or_past_the_end_is_a_usage_error(
+    url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--lines alone, or beyond the file, exits 2 saying what to pass."""
+    code, _, err = cli_run(capsys, "send", "bob", "x", "--lines", "1-2", *as_(url, "alice"))
+    assert code == 2 and "--lines needs --context-file FILE" in err
+    short = tmp_path / "short.txt"
+    short.write_text("one\n")
+    argv = ["send", "bob", "x", "--context-file", str(short), "--lines", "5-9"]
+    code, _, err = cli_run(capsys, *argv, *as_(url, "alice"))
+    assert code == 2 and "has 1 lines; ask for lines within 1-1" in err

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from ai_connect.client import BridgeClient
+from ai_connect.code_context import read_context
 from ai_connect.errors import NotConnected
 from ai_connect.hooks.runtime import dismiss_waiter, run_inject, run_turn_end
 from ai_connect.identity import format_address
 from ai_connect.text.agent import CONTEXT_CAP
 from tests.client.support import make_client, run
+from tests.support.checkouts import two_clones
 from tests.support.inprocess import bridge
 
 from .support import (
@@ -347,5 +349,33 @@ def test_a_held_turn_ends_when_the_session_ends(tmp_path: Path) -> None:
                 assert await dismiss_waiter(end, settings(rt, srv.url))
                 assert await asyncio.wait_for(task, 5) == 0
                 assert emitted.out == []
+
+    run(scenario())
+
+
+def test_mail_with_a_context_reference_shows_the_reference_in_the_hooks_checkout(
+    tmp_path: Path,
+) -> None:
+    """The hook's cwd is a clone of the sender's repo: the reference, not the content."""
+
+    async def scenario() -> None:
+        alice_repo, bob_repo = two_clones(tmp_path)
+        code = read_context("src/app.py", "21-40", cwd=alice_repo).as_dict()
+        with runtime_dir() as rt:
+            async with bridge() as srv, agent(srv.url, rt, PROJECT, "s1"):
+                bob = make_client(srv.url, "Bob", PROJECT)
+                await bob.connect()
+                await bob.send(ADDRESS, "review f11-f20", context=code)
+                other = code | {"ref": code["ref"] | {"sha256": "0" * 64}}  # file differs
+                await bob.send(ADDRESS, "same lines, other file", context=other)
+                emitted = Emitted()
+                data = claude_input("PostToolUse", bob_repo)
+                await run_inject(hook("claude", data), settings(rt, srv.url), emitted)
+                shown = emitted.json()["hookSpecificOutput"]["additionalContext"]
+                local = (bob_repo / "src" / "app.py").resolve()
+                assert f"by reference: your copy {local} lines 21-40 is verified" in shown
+                assert shown.count("    | def f11():") == 0  # the second verifies by lines
+                assert f"{local} lines 21-40 in your copy are verified identical" in shown
+                await bob.close()
 
     run(scenario())

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from ai_connect.cli import main
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
+from ai_connect.code_context import read_context
 from ai_connect.errors import ConfigError
 from ai_connect.hooks import agent_link
 from ai_connect.hooks.slots import file_lock, key
@@ -33,6 +34,7 @@ from tests.client.support import make_client, run
 from tests.mcp.support import call, data, settings, stdio_params
 from tests.support import inprocess
 from tests.support.bridge import bridge
+from tests.support.checkouts import two_clones
 
 DEV = mcp_channel.DEV_FLAG
 CLAUDE = ["/usr/bin/claude", DEV, "server:ai-connect", "--verbose"]
@@ -152,13 +154,19 @@ def test_channel_module_exports_exist() -> None:
 
 @contextlib.asynccontextmanager
 async def channel_client(
-    s: McpSettings, mode: str, runtime: Path, *, name: str = "claude-code", argv: Sequence[str] = ()
+    s: McpSettings,
+    mode: str,
+    runtime: Path,
+    *,
+    name: str = "claude-code",
+    argv: Sequence[str] = (),
+    cwd: Path | None = None,
 ) -> AsyncIterator[tuple[Client, Channel, Listener, Hub]]:
     """The official client in memory against a server whose channel runs as in stdio."""
     hub, listener = Hub(s), Listener()
     async with hub:
         env = {"AI_CONNECT_RUNTIME_DIR": str(runtime)}
-        channel = Channel(hub.default, mode, env=env, agent_argv=lambda: list(argv))
+        channel = Channel(hub.default, mode, env=env, agent_argv=lambda: list(argv), cwd=cwd)
         server = build_server(s, lifespan=sharing(McpScope(hub)), channel=channel)
         pushing = asyncio.create_task(channel.run())
         client = Client(
@@ -291,5 +299,27 @@ def test_stdio_server_pushes_after_writing_and_peer_read_shows_nothing(tmp_path:
             async with check:
                 assert check.address == f"sam ({tmp_path.name})"
                 assert (await check.status()).unread == 0
+
+    run(scenario())
+
+
+def test_a_channel_event_shows_a_verified_reference_instead_of_the_content(
+    tmp_path: Path,
+) -> None:
+    """The session's directory is a clone of the sender's repo: the pushed event names the
+    local file and lines, verified, without the lines themselves."""
+
+    async def scenario() -> None:
+        alice_repo, bob_repo = two_clones(tmp_path / "repos")
+        code = read_context("src/app.py", "21-40", cwd=alice_repo).as_dict()
+        async with inprocess.bridge() as br, make_client(br.url, "alice") as alice:
+            s = settings(br.url, "bob")
+            async with channel_client(s, "on", tmp_path, cwd=bob_repo) as (_, _, listener, hub):
+                await hub.ready(hub.default)
+                await alice.send("bob", "review f11-f20", context=code)
+                got = await listener.next()
+                local = (bob_repo / "src" / "app.py").resolve()
+                assert f"by reference: your copy {local} lines 21-40 is verified" in got.content
+                assert "def f11" not in got.content
 
     run(scenario())

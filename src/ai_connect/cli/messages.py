@@ -32,8 +32,11 @@ from ai_connect.cli.options import (
     make_client,
 )
 from ai_connect.client import BridgeClient, Message
+from ai_connect.code_context import ContextError, read_context
+from ai_connect.code_reference import LocalCopy
 from ai_connect.errors import NotConnected, RequestTimeout
 from ai_connect.launcher import spell
+from ai_connect.local_copy import Checkout, localise
 from ai_connect.protocol import CLOSE_AUTH
 from ai_connect.text import receipts, terminal
 
@@ -64,11 +67,18 @@ def _out(text: str) -> None:
     print(text, flush=True)
 
 
+def _local(found: list[dict[str, Any]]) -> dict[str, LocalCopy]:
+    """Context references of stored messages, resolved in this shell's checkout."""
+    return localise(((str(m["id"]), m.get("context")) for m in found), Checkout(Path.cwd()))
+
+
 class _Printer:
     """Prints messages as they are handed over: human blocks, or one streamed JSON array."""
 
     def __init__(self, as_json: bool) -> None:
         self.as_json, self.count = as_json, 0
+        self.here = Checkout(Path.cwd())
+        """Context references resolve in the checkout the command runs in."""
 
     def __enter__(self) -> _Printer:
         if self.as_json:
@@ -76,16 +86,18 @@ class _Printer:
         return self
 
     def show(self, messages: list[Message]) -> None:
+        local = localise(((m.id, m.context) for m in messages), self.here)
         for m in messages:
+            copy = local.get(m.id)
             if self.as_json:
+                data = m.as_dict() | ({"local": copy.as_dict()} if copy is not None else {})
                 sys.stdout.write(
-                    ("," if self.count else "")
-                    + "\n  "
-                    + terminal.to_json(m.as_dict(), indent=None)
+                    ("," if self.count else "") + "\n  " + terminal.to_json(data, indent=None)
                 )
             else:
                 gap = "\n" if self.count else ""
-                sys.stdout.write(gap + terminal.message_text(m.as_dict(), time.time()) + "\n")
+                text = terminal.message_text(m.as_dict(), time.time(), local=copy)
+                sys.stdout.write(gap + text + "\n")
             self.count += 1
         sys.stdout.flush()
 
@@ -106,8 +118,23 @@ def send(
     ] = None,
     context_file: Annotated[
         Path | None,
-        typer.Option(exists=True, dir_okay=False, readable=True, help="Attach FILE as context"),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Attach FILE (its --lines) as code: content, git provenance, a reference",
+        ),
     ] = None,
+    lines: Annotated[
+        str | None, typer.Option(help="Lines of --context-file: 10-40, 10, 120- (1-based)")
+    ] = None,
+    by_reference: Annotated[
+        bool,
+        typer.Option(
+            help="Also send a reference: a peer whose checkout holds the same lines is shown "
+            "it instead of the content"
+        ),
+    ] = True,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the bridge")] = 10.0,
     bridge: BridgeOpt = None,
     name: NameOpt = None,
@@ -128,8 +155,13 @@ def send(
         raise typer.BadParameter("the message is empty", param_hint="MESSAGE")
     context = None
     if context_file is not None:
-        text = context_file.read_text(encoding="utf-8", errors="replace")
-        context = {"file": str(context_file), "content": text}
+        try:  # as peer_context reads it (docs/mcp.md "Code context", "Context by reference")
+            code = read_context(str(context_file), lines, cwd=Path.cwd(), reference=by_reference)
+        except ContextError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--context-file/--lines") from exc
+        context = code.as_dict()
+    elif lines is not None:
+        raise typer.BadParameter("--lines needs --context-file FILE", param_hint="--lines")
 
     async def run() -> int:
         async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
@@ -334,7 +366,8 @@ def history(
         if as_json:
             _out(terminal.to_json({"messages": found, "before": page.before}))
             return 0
-        _out(terminal.messages_text(found, time.time(), client.address) or "No messages.")
+        text = terminal.messages_text(found, time.time(), client.address, _local(found))
+        _out(text or "No messages.")
         if page.before is not None:
             _out(spell(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}"))
         return 0
@@ -367,7 +400,7 @@ def search(
         if as_json:
             _out(terminal.to_json(found))
             return 0
-        text = terminal.messages_text(found, time.time(), client.address)
+        text = terminal.messages_text(found, time.time(), client.address, _local(found))
         _out(text or f"No messages match {terminal.clean(query)!r}.")
         if results.before is not None:
             _out(

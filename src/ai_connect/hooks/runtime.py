@@ -45,6 +45,7 @@ from ai_connect.hooks.contracts import (
     turn_end_output,
 )
 from ai_connect.hooks.slots import dismiss, file_lock, key, waiter_slot
+from ai_connect.local_copy import Checkout, localise
 from ai_connect.protocol import AckPath
 from ai_connect.text.agent import context_header, mail_text, turn_end_header, wake_header
 from ai_connect.text.neutral import neutralise
@@ -154,11 +155,27 @@ def _hooks_dir(settings: HookSettings) -> Path:
 
 # --- the one way mail is shown ----------------------------------------------------------
 
+Show = Callable[[list[Message], int], tuple[str, list[Message]]]
+"""Unread mail (and how many more wait) -> the text and the messages it shows."""
+
+
+def _shower(header: Callable[[int], str], hook: HookInput) -> Show:
+    """Mail under ``header``; a context reference this checkout verifies (the session's
+    directory, docs/mcp.md "Context by reference") is shown instead of its content."""
+    cwd = hook.cwd or Path.cwd()
+
+    def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
+        # A new Checkout each time: a waiter lives for hours, its checkout's HEAD moves.
+        local = localise(((m.id, m.context) for m in unread), Checkout(cwd))
+        return mail_text(unread, header, waiting=waiting, local=local)
+
+    return show
+
 
 async def take_and_emit(
     client: BridgeClient,
     settings: HookSettings,
-    show: Callable[[list[Message], int], tuple[str, list[Message]]],
+    show: Show,
     write: Callable[[str], Awaitable[None] | None],
     path: AckPath = "hook",
 ) -> int:
@@ -262,8 +279,7 @@ async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_e
             return 0
         await client.drain(settings.drain_s)
 
-        def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
-            return mail_text(unread, context_header, waiting=waiting)
+        show = _shower(context_header, hook)
 
         def write(text: str) -> None:
             emit("out", json.dumps(context_output(hook, text)))
@@ -291,8 +307,7 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
         if settings.wait_s > 0 and not _waking(client):
             await _hold(hook, settings, client)  # advisor mode: the turn stays open
 
-        def show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
-            return mail_text(unread, turn_end_header, waiting=waiting)
+        show = _shower(turn_end_header, hook)
 
         def write(text: str) -> None:
             emit("out", json.dumps(turn_end_output(hook, text)))
@@ -402,7 +417,8 @@ async def run_wait(
                 await client.wait_connected(settings.connect_timeout_s)
                 await work_status.publish(client, hook, settings.env, unsent)
                 _ready(settings, client)
-            return await _wait_loop(client, settings, leave, deadline, watch, wake)
+            show = _shower(wake_header, hook)
+            return await _wait_loop(client, settings, leave, deadline, watch, wake, show)
         finally:
             await client.close()
 
@@ -414,6 +430,7 @@ async def _wait_loop(
     deadline: float,
     watch: list[int],
     wake: Wake,
+    show: Show,
 ) -> int:
     loop = asyncio.get_running_loop()
     parent = os.getppid()
@@ -442,7 +459,7 @@ async def _wait_loop(
             if mail in done and mail.result():
                 codes: list[int] = []
                 try:
-                    shown = await take_and_emit(client, settings, _wake_show, _writer(wake, codes))
+                    shown = await take_and_emit(client, settings, show, _writer(wake, codes))
                 except BridgeError:
                     failed = True  # the link dropped, or the wake failed: the mail stays unread
                     continue
@@ -482,7 +499,3 @@ def _ready(settings: HookSettings, client: BridgeClient) -> None:
                 os.write(out, line)
             finally:
                 os.close(out)
-
-
-def _wake_show(unread: list[Message], waiting: int) -> tuple[str, list[Message]]:
-    return mail_text(unread, wake_header, waiting=waiting)

@@ -33,6 +33,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import mcp.types as types
@@ -45,9 +46,11 @@ from mcp.server.models import InitializationOptions
 from ai_connect.agent_setup.edits import SERVER_KEY
 from ai_connect.client import BridgeClient, LinkState
 from ai_connect.client.mailbox import Message
+from ai_connect.code_reference import LocalCopy, code_context
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
 from ai_connect.hooks.runtime import HookSettings, take_and_emit
+from ai_connect.local_copy import Checkout, localise
 from ai_connect.text.agent import PEER_NOTE, attribute, mail_text
 from ai_connect.text.neutral import neutralise
 
@@ -139,9 +142,14 @@ def _header(message: Message) -> Callable[[int], str]:
     return header
 
 
-def event(message: Message) -> dict[str, Any]:
-    """The channel notification's params for one message: content and string meta."""
-    text, _ = mail_text([message], _header(message))
+def event(message: Message, local: LocalCopy | None = None) -> dict[str, Any]:
+    """The channel notification's params for one message: content and string meta.
+
+    ``local``: this checkout's copy of the message's context reference; when it verifies,
+    the model reads the reference instead of the content.
+    """
+    copies = {message.id: local} if local is not None else None
+    text, _ = mail_text([message], _header(message), local=copies)
     meta = {"sender": message.sender, "id": message.id}
     if message.thread:
         meta["thread"] = message.thread
@@ -261,12 +269,15 @@ class Channel:
         env: Mapping[str, str] | None = None,
         agent_argv: Callable[[], Sequence[str]] = _agent_argv,
         write_timeout_s: float = 10.0,
+        cwd: Path | None = None,
     ) -> None:
         wanted(mode, None, ())  # refuses an unknown mode now, not at the handshake
         self.client, self.mode = client, mode
         self._wire, self._agent_argv = wire, agent_argv
         self._settings = HookSettings(env=dict(os.environ) if env is None else env)
         self._write_timeout_s = write_timeout_s
+        self._cwd = cwd or Path.cwd()
+        """Where a context reference is looked up: the session's directory (stdio)."""
         self._notify: Notify | None = None
         self._go = asyncio.Event()
         self._picked: Message | None = None
@@ -327,7 +338,12 @@ class Channel:
         assert message is not None and notify is not None
         self.client.inbox.mark_handled([message])  # peer_read here must not show it meanwhile
         flushed = self._wire.expect(message.id) if self._wire is not None else None
-        await notify(METHOD, event(message))
+        local = None
+        if message.context and code_context(message.context):
+            pairs = [(message.id, message.context)]
+            copies = await asyncio.to_thread(localise, pairs, Checkout(self._cwd))
+            local = copies.get(message.id)
+        await notify(METHOD, event(message, local))
         if flushed is not None:
             try:
                 await asyncio.wait_for(flushed, self._write_timeout_s)

@@ -65,6 +65,11 @@ _LINES = Field(
     description="Line range of `file`, 1-based and inclusive: '10-40', '10', '120-'. "
     "Default: the whole file (size-capped).",
 )
+_BY_REFERENCE = Field(
+    default=True,
+    description="A peer whose checkout holds the same lines sees a verified reference "
+    "instead of the content; false: always the content.",
+)
 
 
 class PeerSendArgs(ToolArgs):
@@ -76,6 +81,7 @@ class PeerSendArgs(ToolArgs):
         "working directory).",
     )
     lines: str | None = _LINES
+    by_reference: bool = _BY_REFERENCE
     thread: str | None = Field(
         default=None, max_length=128, description="Thread name to group a conversation."
     )
@@ -154,6 +160,7 @@ class PeerContextArgs(ToolArgs):
         description="The file to share: absolute, or relative to the server's working directory.",
     )
     lines: str | None = _LINES
+    by_reference: bool = _BY_REFERENCE
     message: str | None = Field(default=None, description="What you want the peers to do with it.")
     to: str = Field(
         default="*",
@@ -182,6 +189,12 @@ class MessageOut(ToolOut):
     thread: str | None
     reply_to: str | None
     timestamp: float
+    local: dict[str, Any] | None = Field(
+        default=None,
+        description="Your checkout's copy of the context's reference: state (identical, "
+        "lines, moved: verified, the content is left out; differs, missing, not_here, "
+        "refused), path, lines, reasons.",
+    )
 
 
 class MessagesOut(ToolOut):
@@ -260,6 +273,9 @@ class ContextOut(SendOut):
     file: str
     lines: str
     truncated: bool
+    by_reference: bool = Field(
+        default=False, description="The message also carries a reference to the lines."
+    )
     sha256: str
     repo: str | None
     branch: str | None

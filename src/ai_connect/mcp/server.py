@@ -404,7 +404,7 @@ async def _serve_stdio(settings: McpSettings, channel: str) -> None:
                 lease_link.serving(hub.default),
                 mcp_status.publishing_for(hub, status, sock),
             ):
-                push = mcp_channel.Channel(hub.default, channel, wire=wire)
+                push = mcp_channel.Channel(hub.default, channel, wire=wire, cwd=settings.tools.cwd)
                 server = build_server(settings, lifespan=sharing(McpScope(hub)), channel=push)
                 pushing = asyncio.create_task(push.run())
                 try:

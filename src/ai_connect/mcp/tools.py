@@ -27,7 +27,9 @@ from ai_connect import __version__, identity
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Message
 from ai_connect.code_context import DEFAULT_MAX_BYTES, CodeContext, read_context
+from ai_connect.code_reference import LocalCopy, State, code_context
 from ai_connect.errors import BridgeError, NotConnected, UnknownPeer
+from ai_connect.local_copy import Checkout, localise
 from ai_connect.mcp.models import (
     WAIT_MAX_S,
     ContextOut,
@@ -47,6 +49,7 @@ from ai_connect.mcp.models import (
     StatusOut,
     WaitOut,
 )
+from ai_connect.protocol import MessageView
 from ai_connect.text import receipts, terminal
 from ai_connect.text.agent import (
     context_text,
@@ -105,10 +108,57 @@ class Tool:
 # --- shared steps -----------------------------------------------------------------------
 
 
-def _messages(call: Call, messages: Sequence[Message], more: int) -> Output:
+async def _local(call: Call, contexts: Iterable[tuple[str, Any]]) -> dict[str, LocalCopy]:
+    """This checkout's copies of context references, by message id (docs/mcp.md)."""
+    pairs = [(key, c) for key, c in contexts if isinstance(c, dict) and code_context(c)]
+    if not pairs:
+        return {}
+    return await asyncio.to_thread(localise, pairs, Checkout(call.settings.cwd))
+
+
+_VERIFIED_KEEPS = ("kind", "file", "lines", "repo", "branch", "truncated", "next_lines")
+"""What a verified context keeps in a structured result: no content, no hashes."""
+
+
+def _with_local(data: dict[str, Any], local: LocalCopy | None) -> dict[str, Any]:
+    """A message's structured form with its ``local``. Verified, its code context keeps
+    only what a model acts on (Claude Code shows the model the structured content, so the
+    content and the hashes would cost their tokens there: measured, bench/RESULTS.md)."""
+    context = data["context"]
+    if local is None or not isinstance(context, dict):
+        return data
+    proposal = context.get("proposal")
+    attached = proposal.get("context") if isinstance(proposal, dict) else None
+    if isinstance(proposal, dict) and isinstance(attached, dict) and "code" in attached:
+        code = _compact(attached["code"], local)
+        context = context | {"proposal": proposal | {"context": attached | {"code": code}}}
+    else:
+        context = _compact(context, local)
+    if local.state is State.NOT_HERE:  # not this repository: exactly as by value
+        return data | {"context": context}
+    return data | {"context": context, "local": local.as_dict()}
+
+
+def _compact(code: dict[str, Any], local: LocalCopy) -> dict[str, Any]:
+    if local.verified:
+        return {k: code[k] for k in _VERIFIED_KEEPS if k in code}
+    return {k: v for k, v in code.items() if k != "ref"}  # of no use here; `local` says why
+
+
+async def _views(call: Call, views: Sequence[MessageView], empty: str) -> Output:
+    """Stored messages (history, search) as text and data, references resolved here."""
+    shown = [terminal.view_dict(v) for v in views]
+    local = await _local(call, ((d["id"], d["context"]) for d in shown))
+    text = views_text(views, call.client.address, empty, local)
+    return Output(text, {"messages": [_with_local(d, local.get(d["id"])) for d in shown]})
+
+
+async def _messages(call: Call, messages: Sequence[Message], more: int) -> Output:
     connected = call.client.connected
-    data = {"messages": [m.as_dict() for m in messages], "more_unread": more}
-    return Output(messages_text(messages, more, connected), data | {"bridge_connected": connected})
+    local = await _local(call, ((m.id, m.context) for m in messages))
+    shown = [_with_local(m.as_dict(), local.get(m.id)) for m in messages]
+    text = messages_text(messages, more, connected, local)
+    return Output(text, {"messages": shown, "more_unread": more, "bridge_connected": connected})
 
 
 async def _sender(call: Call, pattern: str | None) -> str | None:
@@ -126,10 +176,10 @@ async def _sender(call: Call, pattern: str | None) -> str | None:
         return pattern.strip()  # cannot check while the bridge is down
 
 
-async def _code(call: Call, file: str, lines: str | None) -> CodeContext:
+async def _code(call: Call, file: str, lines: str | None, reference: bool = True) -> CodeContext:
     s = call.settings
     return await asyncio.to_thread(
-        read_context, file, lines, cwd=s.cwd, max_bytes=s.context_max_bytes
+        read_context, file, lines, cwd=s.cwd, max_bytes=s.context_max_bytes, reference=reference
     )
 
 
@@ -154,7 +204,7 @@ async def peer_list(call: Call, args: PeerListArgs) -> Output:
 async def peer_send(call: Call, args: PeerSendArgs) -> Output:
     context = None
     if args.file is not None:
-        context = (await _code(call, args.file, args.lines)).as_dict()
+        context = (await _code(call, args.file, args.lines, args.by_reference)).as_dict()
     reply_to = args.reply_to
     if reply_to is not None:
         how = "Call peer_read or peer_history to see message ids, or leave reply_to out."
@@ -177,7 +227,7 @@ async def peer_read(call: Call, args: PeerReadArgs) -> Output:
         await client.drain(call.settings.drain_s)
     unread = client.unread(await _sender(call, args.from_))
     shown = unread[: args.limit]
-    output = _messages(call, shown, len(unread) - len(shown))
+    output = await _messages(call, shown, len(unread) - len(shown))
     await _ack(client, shown)
     return output
 
@@ -197,36 +247,37 @@ async def peer_wait(call: Call, args: PeerWaitArgs) -> Output:
         await call.progress(waited, timeout, f"waiting for a peer message ({waited:.0f} s)")
     waited = round(loop.time() - start, 3)
     shown = found[:50]
-    output = _messages(call, shown, len(found) - len(shown))
+    output = await _messages(call, shown, len(found) - len(shown))
     await _ack(client, shown)
     return Output(output.text, output.data | {"timed_out": False, "waited_s": waited})
 
 
 async def peer_history(call: Call, args: PeerHistoryArgs) -> Output:
     page = await call.client.history(args.peer, args.limit, args.before)
-    text = views_text(page.messages, call.client.address, "No messages in this history.")
+    out = await _views(call, page.messages, "No messages in this history.")
+    text = out.text
     if page.before is not None:
         text += f"\n\nOlder messages: call peer_history with before={page.before}."
-    data = {"messages": [terminal.view_dict(v) for v in page.messages], "before": page.before}
-    return Output(text, data)
+    return Output(text, out.data | {"before": page.before})
 
 
 async def peer_search(call: Call, args: PeerSearchArgs) -> Output:
     found = await call.client.search(args.query, args.limit, args.before)
-    text = views_text(found.messages, call.client.address, f"No message matches {args.query!r}.")
+    out = await _views(call, found.messages, f"No message matches {args.query!r}.")
+    text = out.text
     if found.before is not None:
         text += f"\n\nOlder matches: call peer_search with before={found.before}."
-    data = {"messages": [terminal.view_dict(v) for v in found.messages], "before": found.before}
-    return Output(text, data)
+    return Output(text, out.data | {"before": found.before})
 
 
 async def peer_context(call: Call, args: PeerContextArgs) -> Output:
-    code = await _code(call, args.file, args.lines)
+    code = await _code(call, args.file, args.lines, args.by_reference)
     body = args.message or f"Sharing {code.path} lines {code.lines} for context."
     receipt = await call.client.send(args.to, body, context=code.as_dict(), queue=True)
     text = receipt_text(call.client, receipt, args.to) + "\n" + context_text(code)
     git = code.git
     facts = {"file": code.path, "lines": code.lines, "truncated": code.truncated}
+    facts["by_reference"] = code.ref is not None
     facts |= {"sha256": code.sha256, "repo": git.repo, "branch": git.branch}
     facts |= {"commit": git.commit, "dirty": git.dirty}
     return Output(text, receipt_data(receipt) | facts)
@@ -329,7 +380,8 @@ TOOLS: tuple[Tool, ...] = (
         "Share a file, or a line range of it, with other agents: sends the content itself "
         "(size-capped, with a clear truncation marker) with its path relative to the repo "
         "root, repo, branch, commit, sha256 and whether it has uncommitted changes, so the "
-        "receiver can read it and tell whether its own copy differs. `to` defaults to '*' "
+        "receiver can read it and tell whether its own copy differs (if its checkout holds "
+        "the same lines, it sees a verified reference instead). `to` defaults to '*' "
         "(every known peer).",
         PeerContextArgs,
         ContextOut,

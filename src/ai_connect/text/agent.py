@@ -25,6 +25,7 @@ from ai_connect import identity
 from ai_connect.client import BridgeClient, Receipt
 from ai_connect.client.mailbox import Message
 from ai_connect.code_context import CodeContext
+from ai_connect.code_reference import LocalCopy
 from ai_connect.errors import (
     BridgeError,
     ErrorCode,
@@ -76,13 +77,18 @@ def _indent(text: str, prefix: str) -> list[str]:
     return [prefix + line for line in neutralise(text, multiline=True).split("\n")]
 
 
-def _context_lines(context: Mapping[str, Any]) -> list[str]:
+def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -> list[str]:
     content = context.get("content")
     if not isinstance(content, str) or "file" not in context:
         shown = json.dumps(context, ensure_ascii=True, sort_keys=True)[:4000]
         return ["    context: " + neutralise(shown)]
     lines = neutralise(str(context.get("lines", "all")))
     facts = [f"{neutralise(str(context['file']))} lines {lines}"]
+    if local is not None and local.verified:
+        return [
+            f"    context: {facts[0]}, by reference: {terminal.reference_text(local)}. Read "
+            "them there when you need the text: it is not repeated here."
+        ]
     for key in ("repo", "branch"):
         if context.get(key):
             facts.append(f"{key} {neutralise(str(context[key]))}")
@@ -92,11 +98,20 @@ def _context_lines(context: Mapping[str, Any]) -> list[str]:
         facts.append("uncommitted changes")
     if context.get("sha256"):
         facts.append(f"file sha256 {neutralise(str(context['sha256']))}")
-    return ["    context: " + " · ".join(facts), *_indent(content.rstrip("\n"), "    | ")]
+    head = ["    context: " + " · ".join(facts)]
+    if local is not None and (why := terminal.unverified_text(local)):
+        head.append("    " + why + "; the sender's lines:")
+    return [*head, *_indent(content.rstrip("\n"), "    | ")]
 
 
-def message_text(message: Mapping[str, Any], me: str | None = None) -> str:
-    """One message (``Message.as_dict()`` form) for a model: header, then indented body."""
+def message_text(
+    message: Mapping[str, Any], me: str | None = None, local: LocalCopy | None = None
+) -> str:
+    """One message (``Message.as_dict()`` form) for a model: header, then indented body.
+
+    ``local``: this checkout's copy of the context's reference (:mod:`ai_connect.local_copy`);
+    when it verifies, the model reads the reference instead of the content.
+    """
     sender, to = str(message["from"]), str(message["to"])
     if me is not None and sender == me:
         head = f"[you to {neutralise(to)}"
@@ -112,13 +127,13 @@ def message_text(message: Mapping[str, Any], me: str | None = None) -> str:
     lines = [head + "]", *_indent(str(message["content"]), "    ")]
     context = message.get("context")
     if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
-        lines += _proposal_lines(context["proposal"], to)
+        lines += _proposal_lines(context["proposal"], to, local)
     elif isinstance(context, Mapping) and context:
-        lines += _context_lines(context)
+        lines += _context_lines(context, local)
     return neutralise("\n".join(lines), multiline=True)
 
 
-def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
     """A proposal a message carries: its state, what it came with, and how this reader
     votes (or rules) with the consensus tools. Peer text made safe."""
     status = terminal.clean(str(p.get("status", "")))
@@ -130,7 +145,7 @@ def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
     if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
         lines += _indent("context: " + attached["text"], "    ")
     if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
-        lines += _context_lines(attached["code"])
+        lines += _context_lines(attached["code"], local)
     participants = [str(a) for a in p.get("participants") or ()]
     if p.get("status") == "open" and to in participants:
         how = (
@@ -148,11 +163,17 @@ def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
     return lines
 
 
-def messages_text(messages: Sequence[Message], more: int, connected: bool) -> str:
+def messages_text(
+    messages: Sequence[Message],
+    more: int,
+    connected: bool,
+    local: Mapping[str, LocalCopy] | None = None,
+) -> str:
     """Delivered messages for a model, under a note that they come from other agents."""
     count = len(messages)
+    local = local or {}
     if messages:
-        blocks = [message_text(m.as_dict()) for m in messages]
+        blocks = [message_text(m.as_dict(), local=local.get(m.id)) for m in messages]
         noun = "message" if count == 1 else "messages"
         text = f"{count} peer {noun} {PEER_NOTE}:\n\n" + "\n\n".join(blocks)
     else:
@@ -167,11 +188,17 @@ def messages_text(messages: Sequence[Message], more: int, connected: bool) -> st
     return text
 
 
-def views_text(views: Sequence[MessageView], me: str | None, empty: str) -> str:
+def views_text(
+    views: Sequence[MessageView],
+    me: str | None,
+    empty: str,
+    local: Mapping[str, LocalCopy] | None = None,
+) -> str:
     """Stored messages (history, search): yours as ``[you to …]``, the rest as peer messages."""
     if not views:
         return empty
-    return "\n\n".join(message_text(terminal.view_dict(v), me) for v in views)
+    local = local or {}
+    return "\n\n".join(message_text(terminal.view_dict(v), me, local.get(v.id)) for v in views)
 
 
 def receipt_data(receipt: Receipt) -> dict[str, Any]:
@@ -225,6 +252,8 @@ def context_text(code: CodeContext) -> str:
     text = f"shared {neutralise(code.path)} lines {code.lines} of {code.total_lines}"
     text += f" ({neutralise(where)})" if where else ""
     text += " with uncommitted changes" if git.dirty else ""
+    if code.ref is not None:
+        text += "; by reference where a peer's checkout holds the same lines, else the content"
     if code.truncated:
         text += f"; truncated at the size cap: share lines={code.next_lines} for the rest"
     return text
@@ -313,8 +342,8 @@ PER_MESSAGE_CAP = 4_000
 """A longer message is cut here (the rest stays readable with peer_history)."""
 
 
-def _block(message: Message) -> str:
-    text = message_text(message.as_dict())
+def _block(message: Message, local: LocalCopy | None = None) -> str:
+    text = message_text(message.as_dict(), local=local)
     if len(text) > PER_MESSAGE_CAP:
         cut = len(text) - PER_MESSAGE_CAP
         text = (
@@ -331,20 +360,23 @@ def mail_text(
     *,
     cap: int = CONTEXT_CAP,
     waiting: int = 0,
+    local: Mapping[str, LocalCopy] | None = None,
 ) -> tuple[str, list[Message]]:
     """``header(total)`` and as many messages (oldest first) as fit in ``cap`` characters.
 
     Returns the text and the messages it shows: only those may be acked, and they are a
     prefix of ``messages``, so the cumulative ack covers exactly them. ``waiting`` counts
-    unread messages beyond ``messages`` (not delivered to this hook yet).
+    unread messages beyond ``messages`` (not delivered to this hook yet). ``local``: the
+    checkout's copies of context references by message id (shown instead of content).
     """
+    local = local or {}
     total = len(messages) + waiting
     head = header(total)
     shown: list[Message] = []
     blocks: list[str] = []
     size = len(head)
     for i, message in enumerate(messages):
-        block = _block(message)
+        block = _block(message, local.get(message.id))
         rest = total - i - 1
         footer = _footer(rest) if rest else ""
         if size + 2 + len(block) + len(footer) > cap:

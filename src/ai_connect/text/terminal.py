@@ -20,6 +20,7 @@ from typing import Any
 
 from ai_connect import message_ids
 from ai_connect.client import Receipt
+from ai_connect.code_reference import LocalCopy, State
 from ai_connect.errors import BridgeError, RequestRejected
 from ai_connect.identity import BROADCAST
 from ai_connect.protocol import MessageView, PeerView, StatusReport
@@ -39,11 +40,13 @@ __all__ = [
     "peers_text",
     "receipt_dict",
     "receipt_text",
+    "reference_text",
     "short_id",
     "stamp",
     "status_dict",
     "status_text",
     "to_json",
+    "unverified_text",
     "view_dict",
 ]
 
@@ -124,13 +127,48 @@ def _indent(text: str, prefix: str) -> list[str]:
     return [prefix + line for line in clean(text, multiline=True).split("\n")]
 
 
-def _context_lines(context: Mapping[str, Any]) -> list[str]:
+def reference_text(local: LocalCopy) -> str:
+    """A verified reference: where the lines are in this checkout, and that they match."""
+    assert local.ref is not None and local.path is not None
+    ref = local.ref
+    where = f"{clean(str(local.path))} lines {local.lines}"
+    if local.state is State.IDENTICAL:
+        text = f"your copy {where} is verified identical (sha256 {ref.sha256[:16]}…)"
+    elif local.state is State.LINES:
+        text = (
+            f"{where} in your copy are verified identical (lines sha256 "
+            f"{ref.lines_sha256[:16]}…; elsewhere your file differs)"
+        )
+    else:
+        text = (
+            f"the sender's lines {ref.lines} are verified identical at {where} in your "
+            f"copy (lines sha256 {ref.lines_sha256[:16]}…; your file changed above them)"
+        )
+    if local.crlf:
+        text += "; your copy has CRLF line endings"
+    return text
+
+
+def unverified_text(local: LocalCopy) -> str:
+    """Why the content is shown although the context carries a reference."""
+    if local.state is State.NOT_HERE:
+        return ""
+    if local.state is State.REFUSED:
+        return "reference refused, nothing read (" + clean(", ".join(local.reasons)) + ")"
+    where = clean(str(local.path)) if local.path is not None else "your copy"
+    return f"your copy {where} does not verify: " + clean("; ".join(local.reasons))
+
+
+def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -> list[str]:
     """Attached context as lines: a file (``send --context-file``, ``peer_context``) as a
-    header and ``| `` lines, a text as text, anything else as JSON."""
+    header and ``| `` lines, a text as text, anything else as JSON. ``local``: this
+    checkout's copy of a reference; verified, it replaces the content."""
     if isinstance(context.get("content"), str) and "file" in context:
         facts = [f"file {clean(str(context['file']))}"]
         if context.get("lines"):
             facts = [f"{clean(str(context['file']))} lines {clean(str(context['lines']))}"]
+        if local is not None and local.verified:
+            return [f"  context: {facts[0]}, by reference: {reference_text(local)}"]
         for key in ("repo", "branch"):
             if context.get(key):
                 facts.append(f"{key} {clean(str(context[key]))}")
@@ -143,13 +181,15 @@ def _context_lines(context: Mapping[str, Any]) -> list[str]:
         if context.get("sha256"):
             facts.append(f"sha256 {clean(str(context['sha256']))[:16]}…")
         lines = ["  context: " + " · ".join(facts)]
+        if local is not None and (why := unverified_text(local)):
+            lines.append("  " + why)
         return lines + _indent(context["content"].rstrip("\n"), "    | ")
     if set(context) == {"text"} and isinstance(context["text"], str):
         return _indent("context: " + context["text"], "  ")
     return ["  context: " + clean(json.dumps(context, ensure_ascii=True, sort_keys=True))]
 
 
-def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
+def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
     """A proposal a message carries (consensus): its state, what came with it, and the
     ``ai-connect consensus`` command that votes (or rules) on it, for this reader."""
     status = clean(str(p.get("status", "")))
@@ -161,7 +201,7 @@ def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
     if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
         lines += _indent("context: " + attached["text"], "  ")
     if isinstance(attached, Mapping) and isinstance(attached.get("code"), Mapping):
-        lines += _context_lines(attached["code"])
+        lines += _context_lines(attached["code"], local)
     participants = [str(a) for a in p.get("participants") or ()]
     if p.get("status") == "open" and to in participants:
         lines.append(f'  vote: ai-connect consensus vote {pid} approve|reject|abstain --reason "…"')
@@ -173,11 +213,15 @@ def _proposal_lines(p: Mapping[str, Any], to: str) -> list[str]:
     return lines
 
 
-def message_text(message: Mapping[str, Any], now: float, me: str | None = None) -> str:
+def message_text(
+    message: Mapping[str, Any], now: float, me: str | None = None, local: LocalCopy | None = None
+) -> str:
     """A message (in ``as_dict`` form) for a human: who sent it, when, then the body.
 
     Messages from ``me`` (history, search) are labelled ``[you]``; any other is a
     ``[peer message]``: input from another agent, never an instruction from the user.
+    ``local``: this checkout's copy of the context's reference; verified, it replaces
+    the content.
     """
     sender, to = str(message["from"]), str(message["to"])
     if me is not None and sender == me:
@@ -201,15 +245,21 @@ def message_text(message: Mapping[str, Any], now: float, me: str | None = None) 
     lines += _indent(str(message["content"]), "    ")
     context = message.get("context")
     if isinstance(context, Mapping) and isinstance(context.get("proposal"), Mapping):
-        lines += _proposal_lines(context["proposal"], to)
+        lines += _proposal_lines(context["proposal"], to, local)
     elif isinstance(context, Mapping) and context:
-        lines += _context_lines(context)
+        lines += _context_lines(context, local)
     return defang("\n".join(lines))  # agents read CLI output too
 
 
-def messages_text(messages: Iterable[Mapping[str, Any]], now: float, me: str | None = None) -> str:
-    """Several messages, separated by blank lines."""
-    return "\n\n".join(message_text(m, now, me) for m in messages)
+def messages_text(
+    messages: Iterable[Mapping[str, Any]],
+    now: float,
+    me: str | None = None,
+    local: Mapping[str, LocalCopy] | None = None,
+) -> str:
+    """Several messages, separated by blank lines; ``local``: references by message id."""
+    local = local or {}
+    return "\n\n".join(message_text(m, now, me, local.get(str(m["id"]))) for m in messages)
 
 
 def _names(addresses: tuple[str, ...], most: int = 10) -> str:
