@@ -14,8 +14,8 @@ from typing import Any
 from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.bridge.store.postgres import PostgresStore
-from ai_connect.client import BridgeClient
-from ai_connect.protocol import Presence
+from ai_connect.client import BridgeClient, LinkState
+from ai_connect.protocol import CLOSE_SESSION_MOVED, Presence
 from tests.client.support import listen, run, take
 from tests.client.support import make_client as client_of
 from tests.support.bridge import bridge
@@ -189,3 +189,48 @@ def test_admin_status_shows_every_node(pg_url: str) -> None:
                     assert online == {"ops (proj)", "ops#2 (proj)", "w (proj)"}
 
     run(scenario(), timeout=120)
+
+
+def test_a_session_registering_on_another_node_closes_its_old_connection(pg_url: str) -> None:
+    """bob's session, still linked to node A, says hello on node B (a failover that A has
+    not noticed): B holds bob now; A closes the old link with CLOSE_SESSION_MOVED, and
+    that client gives up instead of reconnecting to take the address back. Nobody hears
+    bob leave; mail to bob reaches the new link."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url, 2) as (a, b):
+            watcher, alice = make_client(a, "watcher", presence=True), make_client(a, "alice")
+            async with watcher, alice:
+                seen = presence_events(watcher)
+                old = make_client(a, "bob", session="bob-s")
+                async with old:
+                    await until(seen, ("join", "bob (proj)"))
+                    new = make_client(b, "bob", session="bob-s")
+                    async with new:
+                        assert new.address == "bob (proj)"
+                        await old.wait_state(LinkState.CLOSED, WAIT_S)
+                        assert old.close_code == CLOSE_SESSION_MOVED
+                        assert "another node" in (old.last_error or "")
+                        inbox = listen(new)
+                        await alice.send("bob (proj)", "after the move")
+                        assert [m.body for m in await take(inbox, 1, WAIT_S)] == ["after the move"]
+                        assert new.connected and old.state is LinkState.CLOSED
+                        async with make_client(b, "marker"):
+                            heard = await _until(seen, ("join", "marker (proj)"))
+                        assert ("leave", "bob (proj)") not in heard
+
+    run(scenario(), timeout=120)
+
+
+async def _until(
+    events: asyncio.Queue[tuple[str, str]], wanted: tuple[str, str]
+) -> list[tuple[str, str]]:
+    """The presence events up to ``wanted``."""
+    heard: list[tuple[str, str]] = []
+    try:
+        heard.append(await asyncio.wait_for(events.get(), WAIT_S))
+        while heard[-1] != wanted:
+            heard.append(await asyncio.wait_for(events.get(), WAIT_S))
+    except TimeoutError:
+        raise AssertionError(f"{wanted} not heard; heard {heard}") from None
+    return heard

@@ -173,6 +173,16 @@ class Router:
             if p.conn is not None
         }
 
+    def registered(self) -> dict[str, float]:
+        """Address -> when the connection here that owns it registered (the heartbeat:
+        the latest hello of a session holds its address among nodes)."""
+        conns = self._registry.conns
+        return {
+            a: c.registered
+            for a, p in self._registry.peers.items()
+            if p.conn is not None and (c := conns.get(p.conn)) is not None
+        }
+
     @property
     def online(self) -> dict[str, int]:
         """Address -> connection id of every registered connection."""
@@ -233,9 +243,9 @@ class Router:
                 return self._registration.on_tokens(tokens, now)
             case PeersStored(records, now):
                 return self._cluster.on_stored(records, now)
-            case SessionsElsewhere(sessions, now, nodes):
+            case SessionsElsewhere(sessions, now, nodes, since):
                 self._registry.nodes = nodes
-                return self._cluster.on_sessions(dict(sessions), now)
+                return self._cluster.on_sessions(dict(sessions), now, dict(since))
             case Committed(appends, acks, proposals, forgets, upkeep, pruned, now):
                 replies = self._book.committed(proposals, now)  # §8: they follow the commit
                 replies += self._forgetting.on_committed(forgets)

@@ -189,6 +189,9 @@ class SessionsElsewhere:
     nodes: tuple[tuple[str, str, float, int, bool], ...] = ()
     """Every node's (id, URL, seconds since its heartbeat, sessions, whether it is this
     one), for ``admin_status``."""
+    since: tuple[tuple[str, float], ...] = ()
+    """(address, when its session's hello registered it there): a session here that
+    registered earlier moved there (bridge/cluster.py)."""
 
 
 Event = (

@@ -576,7 +576,9 @@ class BridgeServer:
         except StoreError as exc:
             log.warning("reading the other nodes' sessions failed: %s", exc)
             return
-        self._dispatch(SessionsElsewhere(tuple(held.items()), self._clock(), tuple(nodes)))
+        sessions = tuple((a, s) for a, (s, _) in held.items())
+        since = tuple((a, t) for a, (_, t) in held.items())
+        self._dispatch(SessionsElsewhere(sessions, self._clock(), tuple(nodes), since))
 
     async def _beat_loop(self, store: Watched) -> None:
         """This node's heartbeat with the sessions it holds: at once when they change
@@ -591,8 +593,9 @@ class BridgeServer:
             self._sessions_dirty.clear()
             sessions = self.router.sessions()
             changed = sessions != last
+            since, timeout = self.router.registered(), self.settings.presence_timeout_s
             try:
-                await self._store(store.beat, url, sessions, changed)
+                await self._store(store.beat, url, sessions, changed, since, timeout)
                 last = sessions
             except StoreError as exc:
                 log.warning("this node's heartbeat failed: %s", exc)

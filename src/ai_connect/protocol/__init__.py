@@ -83,6 +83,7 @@ from ai_connect.protocol.frame import Rid
 from ai_connect.protocol.limits import (
     CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
+    CLOSE_SESSION_MOVED,
     MAX_CONTEXT_DEPTH,
     MAX_INT,
     PROTOCOL_VERSION,
@@ -95,6 +96,7 @@ __all__ = [
     "CLIENT_FRAMES",
     "CLOSE_AUTH",
     "CLOSE_FORGOTTEN_BY_OPERATOR",
+    "CLOSE_SESSION_MOVED",
     "MAX_CONTEXT_DEPTH",
     "MAX_INT",
     "PROTOCOL_VERSION",

@@ -14,7 +14,7 @@ Two implementations keep the same contract (tests/bridge/store/test_contract.py)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -410,12 +410,23 @@ class Watched(Protocol):
         function that stops watching."""
         ...
 
-    def beat(self, url: str, sessions: dict[str, str | None], notify: bool) -> None:
-        """This node's heartbeat, with the sessions it holds (address -> session id)."""
+    def beat(
+        self,
+        url: str,
+        sessions: dict[str, str | None],
+        notify: bool,
+        since: Mapping[str, float] | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        """This node's heartbeat, with the sessions it holds (address -> session id).
+        An address another live node (heartbeat younger than ``timeout_s``) holds stays
+        that node's unless its connection here registered later (``since``: address ->
+        wall-clock time of its hello): the latest hello holds it (bridge/cluster.py)."""
         ...
 
-    def elsewhere(self, timeout_s: float) -> dict[str, str | None]:
-        """The sessions live on other nodes (address -> session id)."""
+    def elsewhere(self, timeout_s: float) -> dict[str, tuple[str | None, float]]:
+        """The sessions live on other nodes (address -> session id, when its hello
+        registered it)."""
         ...
 
     def nodes(self) -> list[tuple[str, str, float, int, bool]]:

@@ -32,7 +32,7 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -90,11 +90,18 @@ _BEAT_NODE = """
     ON CONFLICT (node) DO UPDATE SET url = excluded.url, beat = excluded.beat"""
 _BEAT_FORGET = "DELETE FROM sessions WHERE node = %s"
 _BEAT_SESSIONS = """
-    INSERT INTO sessions (address, node, session)
-    SELECT a, %s, s FROM unnest(%s::text[], %s::text[]) AS r (a, s)
-    ON CONFLICT (address) DO UPDATE SET node = excluded.node, session = excluded.session"""
+    INSERT INTO sessions (address, node, session, since)
+    SELECT a, %(node)s, s, t
+    FROM unnest(%(addresses)s::text[], %(sessions)s::text[], %(since)s::float8[]) AS r (a, s, t)
+    ON CONFLICT (address) DO UPDATE
+    SET node = excluded.node, session = excluded.session, since = excluded.since
+    WHERE sessions.node = excluded.node OR excluded.since > sessions.since OR NOT EXISTS (
+        SELECT 1 FROM nodes n WHERE n.node = sessions.node AND n.url <> 'stopped'
+        AND n.beat >= extract(epoch FROM clock_timestamp()) - %(timeout)s)"""
+"""A node's sessions; an address held by another live node stays that node's unless its
+hello here came later (``since``, wall clock): the latest hello of a session holds it."""
 _ELSEWHERE = """
-    SELECT s.address, s.session FROM sessions s JOIN nodes n ON n.node = s.node
+    SELECT s.address, s.session, s.since FROM sessions s JOIN nodes n ON n.node = s.node
     WHERE s.node <> %s AND n.beat >= extract(epoch FROM clock_timestamp()) - %s
     ORDER BY s.address"""
 _NODES = """
@@ -441,23 +448,40 @@ class PostgresStore:
 
     # -- the nodes' heartbeats and sessions (cluster-wide presence) -------------------
 
-    def beat(self, url: str, sessions: dict[str, str | None], notify: bool) -> None:
+    def beat(
+        self,
+        url: str,
+        sessions: dict[str, str | None],
+        notify: bool,
+        since: Mapping[str, float] | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
         """This node is alive (``url``: where it listens) and holds ``sessions``
-        (address -> the client's session id); ``notify`` tells the other nodes at once."""
+        (address -> the client's session id); ``notify`` tells the other nodes at once.
+        An address another live node holds stays its own unless its hello here came
+        later (``since``: a session that moved here takes it)."""
         with self._transaction("write this node's heartbeat") as db:
             db.execute(_BEAT_NODE, (self.node, url))
             db.execute(_BEAT_FORGET, (self.node,))
             if sessions:
-                db.execute(_BEAT_SESSIONS, (self.node, list(sessions), list(sessions.values())))
+                args = {
+                    "node": self.node,
+                    "addresses": list(sessions),
+                    "sessions": list(sessions.values()),
+                    "since": [(since or {}).get(a, 0.0) for a in sessions],
+                    "timeout": timeout_s,
+                }
+                db.execute(_BEAT_SESSIONS, args)
             if notify:
                 db.execute(_NOTIFY, (self.node,))
 
-    def elsewhere(self, timeout_s: float) -> dict[str, str | None]:
-        """Address -> session id of each session other nodes hold, whose node's heartbeat
-        is younger than ``timeout_s`` (a dead node's sessions are gone after it)."""
+    def elsewhere(self, timeout_s: float) -> dict[str, tuple[str | None, float]]:
+        """Address -> (session id, when its hello registered it) of each session other
+        nodes hold, whose node's heartbeat is younger than ``timeout_s`` (a dead node's
+        sessions are gone after it)."""
         with self._reading("read the other nodes' sessions") as db:
             rows = db.execute(_ELSEWHERE, (self.node, timeout_s)).fetchall()
-        return {str(a): s for a, s in rows}
+        return {str(a): (s, float(t)) for a, s, t in rows}
 
     def nodes(self) -> list[tuple[str, str, float, int, bool]]:
         """(node, URL, seconds since its heartbeat, sessions, whether it is this store's

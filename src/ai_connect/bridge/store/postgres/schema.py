@@ -96,7 +96,10 @@ SCHEMA_V3 = (
 """Version 3, SQLite's version 4 (docs/protocol.md §3.7, §9.3): messages sent by a person
 (``human``) or whose sender wants receipts (``receipt``); each mailbox entry's marks:
 first delivered to a connection, shown (acked) and by which path."""
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
+SCHEMA_V4 = ("ALTER TABLE sessions ADD COLUMN since double precision NOT NULL DEFAULT 0",)
+"""Version 4: when each session's hello registered it on its node (wall clock): the latest
+hello of a session holds its address (bridge/cluster.py)."""
+MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
