@@ -15,7 +15,7 @@ from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.client import BridgeClient, LinkState
-from ai_connect.protocol import CLOSE_SESSION_MOVED, Presence
+from ai_connect.protocol import CLOSE_AUTH, CLOSE_SESSION_MOVED, Presence
 from tests.client.support import listen, run, take
 from tests.client.support import make_client as client_of
 from tests.support.bridge import bridge
@@ -234,3 +234,34 @@ async def _until(
     except TimeoutError:
         raise AssertionError(f"{wanted} not heard; heard {heard}") from None
     return heard
+
+
+def test_a_token_revoked_anywhere_closes_its_links_on_every_node_at_once(pg_url: str) -> None:
+    """bob's token is revoked in the database (ai-connect token revoke --db, or any node):
+    bob's link on node B closes with CLOSE_AUTH at once (the revocation notifies every
+    node), long before the periodic re-read of the tokens (60 s here)."""
+    now = time.time()
+    bob_token, bob_record = new_token("bob", names=["bob"], admin=False, now=now)
+    ops_token, ops_record = new_token("ops", names=["*"], admin=True, now=now)
+
+    async def scenario() -> None:
+        slow = {"auth_reload_s": 60.0, "listen": False}
+        async with (
+            bridge(PostgresStore(pg_url), tokens=[bob_record, ops_record], **slow) as a,
+            bridge(PostgresStore(pg_url), **slow) as b,
+        ):
+            bob = make_client(b, "bob", token=bob_token)
+            ops = make_client(a, "ops", token=ops_token)
+            async with bob, ops:
+                await asyncio.to_thread(revoke, pg_url, bob_record.id, now)
+                await bob.wait_state(LinkState.CLOSED, WAIT_S)
+                assert bob.close_code == CLOSE_AUTH
+                assert ops.connected  # other tokens' links stay
+
+    run(scenario(), timeout=120)
+
+
+def revoke(url: str, token_id: str, when: float) -> None:
+    """``ai-connect token revoke --db URL``: through a store of its own."""
+    with PostgresStore(url) as store:
+        assert store.revoke_token(token_id, when)

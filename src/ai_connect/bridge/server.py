@@ -172,6 +172,8 @@ class BridgeServer:
         self._sessions_dirty = asyncio.Event()
         """A session began or ended here: the heartbeat (a shared database) goes now."""
         self._peers_changed = asyncio.Event()
+        self._tokens_changed = asyncio.Event()
+        """Set when another node (or ``ai-connect token``) stored or revoked a token."""
         """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
         self._unwatch: Callable[[], None] | None = None
         self._rereads: list[RereadPeers] = []
@@ -253,7 +255,11 @@ class BridgeServer:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: stopping
                     loop.call_soon_threadsafe(self._peers_changed.set)
 
-            self._unwatch = self.store.watch(changed)
+            def tokens() -> None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._tokens_changed.set)
+
+            self._unwatch = self.store.watch(changed, tokens)
             self._spawn(self._peers_loop())
             self._spawn(self._beat_loop(self.store))
         where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"
@@ -526,7 +532,9 @@ class BridgeServer:
 
     async def _tokens_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.auth_reload_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tokens_changed.wait(), self.settings.auth_reload_s)
+            self._tokens_changed.clear()
             try:
                 await self.reload_tokens()
             except StoreError as exc:

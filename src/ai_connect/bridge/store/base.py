@@ -404,10 +404,13 @@ class Watched(Protocol):
     """A store that other bridge nodes write too (PostgreSQL): it tells when they
     committed, so that this node re-reads the peers (bridge/cluster.py)."""
 
-    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+    def watch(
+        self, changed: Callable[[], None], tokens: Callable[[], None] | None = None
+    ) -> Callable[[], None]:
         """Calls ``changed()`` (from a thread of its own) after another node's commit,
-        and once whenever it may have missed some (it lost its connection); returns the
-        function that stops watching."""
+        and once whenever it may have missed some (it lost its connection); ``tokens()``
+        after a token was stored or revoked anywhere; returns the function that stops
+        watching."""
         ...
 
     def beat(

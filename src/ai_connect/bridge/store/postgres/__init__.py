@@ -83,6 +83,9 @@ CHANNEL = "ai_connect"
 """The LISTEN/NOTIFY channel: each commit that moves peers or mailboxes notifies it, with
 the committing store's ``node`` id as payload (a node ignores its own)."""
 _NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
+TOKENS_CHANGED = "tokens"
+"""The payload of the notification a token's creation or revocation sends: every node
+re-reads the tokens at once (a revoked token's links close everywhere)."""
 _WATCH_RETRY_S = 1.0
 _BEAT_NODE = """
     INSERT INTO nodes (node, url, started, beat)
@@ -415,9 +418,12 @@ class PostgresStore:
 
     # -- the other nodes' commits (store/base.py Watched) ----------------------------
 
-    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+    def watch(
+        self, changed: Callable[[], None], tokens: Callable[[], None] | None = None
+    ) -> Callable[[], None]:
         """LISTENs on its own connection in a thread; ``changed()`` after each commit of
-        another node, and after each reconnect (what was missed meanwhile)."""
+        another node, and after each reconnect (what was missed meanwhile); ``tokens()``
+        after a token was stored or revoked (by any node or ``ai-connect token``)."""
         stop = threading.Event()
 
         def run() -> None:
@@ -430,7 +436,9 @@ class PostgresStore:
                         changed()  # whatever was committed before we listened
                         while not stop.is_set():
                             for note in db.notifies(timeout=_WATCH_RETRY_S):
-                                if note.payload != self.node:
+                                if note.payload == TOKENS_CHANGED:
+                                    (tokens or changed)()
+                                elif note.payload != self.node:
                                     changed()
                                 if stop.is_set():
                                     break
@@ -522,9 +530,11 @@ class PostgresStore:
         """Stores a new token; its id and hash must be new."""
         with self._transaction("store an auth token") as db:
             db.execute(_TOKEN_INSERT, _tokens.row(token))
+            db.execute(_NOTIFY, (TOKENS_CHANGED,))
 
     def revoke_token(self, token_id: str, when: float) -> bool:
         """Marks the token revoked; ``False`` if unknown or already revoked."""
         with self._transaction("revoke an auth token") as db:
             cursor = db.execute(_TOKEN_REVOKE, (when, token_id))
+            db.execute(_NOTIFY, (TOKENS_CHANGED,))
         return cursor.rowcount > 0
