@@ -15,7 +15,12 @@ from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.client import BridgeClient, LinkState
-from ai_connect.protocol import CLOSE_AUTH, CLOSE_SESSION_MOVED, Presence
+from ai_connect.protocol import (
+    CLOSE_AUTH,
+    CLOSE_FORGOTTEN_BY_OPERATOR,
+    CLOSE_SESSION_MOVED,
+    Presence,
+)
 from tests.client.support import listen, run, take
 from tests.client.support import make_client as client_of
 from tests.support.bridge import bridge
@@ -245,7 +250,7 @@ def test_a_token_revoked_anywhere_closes_its_links_on_every_node_at_once(pg_url:
     ops_token, ops_record = new_token("ops", names=["*"], admin=True, now=now)
 
     async def scenario() -> None:
-        slow = {"auth_reload_s": 60.0, "listen": False}
+        slow: dict[str, Any] = {"auth_reload_s": 60.0, "listen": False}
         async with (
             bridge(PostgresStore(pg_url), tokens=[bob_record, ops_record], **slow) as a,
             bridge(PostgresStore(pg_url), **slow) as b,
@@ -265,3 +270,26 @@ def revoke(url: str, token_id: str, when: float) -> None:
     """``ai-connect token revoke --db URL``: through a store of its own."""
     with PostgresStore(url) as store:
         assert store.revoke_token(token_id, when)
+
+
+def test_an_operator_forgetting_a_peer_on_one_node_closes_it_on_another(pg_url: str) -> None:
+    """admin forget bob through node A while bob is linked to node B: B closes bob's link
+    with CLOSE_FORGOTTEN_BY_OPERATOR (the client does not come back) and forgets him: B's
+    peers no longer list him."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url, 2) as (a, b):
+            ops, carol = make_client(a, "ops"), make_client(b, "carol")
+            async with ops, carol:
+                bob = make_client(b, "bob", session="bob-s")
+                async with bob:
+                    assert bob.address is not None
+                    await bob.send(bob.address, "stored")  # his record is committed
+                    await ops.admin_forget("bob (proj)")
+                    await bob.wait_state(LinkState.CLOSED, WAIT_S)
+                    assert bob.close_code == CLOSE_FORGOTTEN_BY_OPERATOR
+                    assert "forgotten" in (bob.last_error or "")
+                listed = {p.address for p in await carol.peers()}
+                assert "bob (proj)" not in listed and "carol (proj)" in listed
+
+    run(scenario(), timeout=120)

@@ -45,6 +45,7 @@ from ai_connect.bridge.events import (
     Connected,
     Disconnected,
     Event,
+    ForgottenElsewhere,
     FrameReceived,
     Origin,
     PeersStored,
@@ -243,6 +244,8 @@ class Router:
                 return self._registration.on_tokens(tokens, now)
             case PeersStored(records, now):
                 return self._cluster.on_stored(records, now)
+            case ForgottenElsewhere(address, _now):
+                return self._forgetting.on_forgotten_elsewhere(address)
             case SessionsElsewhere(sessions, now, nodes, since):
                 self._registry.nodes = nodes
                 return self._cluster.on_sessions(dict(sessions), now, dict(since))

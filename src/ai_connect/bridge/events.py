@@ -38,6 +38,7 @@ __all__ = [
     "Damaged",
     "Disconnected",
     "Event",
+    "ForgottenElsewhere",
     "FrameReceived",
     "LoadPending",
     "LoginFailed",
@@ -180,6 +181,15 @@ class PeersStored:
 
 
 @dataclass(frozen=True, slots=True)
+class ForgottenElsewhere:
+    """Another node committed the forgetting of ``address`` (``admin_forget`` there):
+    this node closes the connections it holds for it and drops it (bridge/forgetting.py)."""
+
+    address: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class SessionsElsewhere:
     """The sessions other bridge nodes hold now, from their heartbeats (address, session
     id): see bridge/cluster.py."""
@@ -208,6 +218,7 @@ Event = (
     | ReceiptsLoaded
     | PeersStored
     | SessionsElsewhere
+    | ForgottenElsewhere
 )
 
 

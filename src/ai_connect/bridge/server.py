@@ -48,6 +48,7 @@ from ai_connect.bridge.events import (
     Damaged,
     Disconnected,
     Event,
+    ForgottenElsewhere,
     FrameReceived,
     LoadPending,
     LoginFailed,
@@ -259,7 +260,12 @@ class BridgeServer:
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(self._tokens_changed.set)
 
-            self._unwatch = self.store.watch(changed, tokens)
+            def forgotten(address: str) -> None:
+                with contextlib.suppress(RuntimeError):
+                    event = ForgottenElsewhere(address, self._clock())
+                    loop.call_soon_threadsafe(self._dispatch, event)
+
+            self._unwatch = self.store.watch(changed, tokens, forgotten)
             self._spawn(self._peers_loop())
             self._spawn(self._beat_loop(self.store))
         where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"

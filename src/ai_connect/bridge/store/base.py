@@ -405,12 +405,16 @@ class Watched(Protocol):
     committed, so that this node re-reads the peers (bridge/cluster.py)."""
 
     def watch(
-        self, changed: Callable[[], None], tokens: Callable[[], None] | None = None
+        self,
+        changed: Callable[[], None],
+        tokens: Callable[[], None] | None = None,
+        forgotten: Callable[[str], None] | None = None,
     ) -> Callable[[], None]:
         """Calls ``changed()`` (from a thread of its own) after another node's commit,
         and once whenever it may have missed some (it lost its connection); ``tokens()``
-        after a token was stored or revoked anywhere; returns the function that stops
-        watching."""
+        after a token was stored or revoked anywhere; ``forgotten(address)`` after
+        another node committed the forgetting of an address; returns the function that
+        stops watching."""
         ...
 
     def beat(

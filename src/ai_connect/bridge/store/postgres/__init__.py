@@ -83,6 +83,9 @@ CHANNEL = "ai_connect"
 """The LISTEN/NOTIFY channel: each commit that moves peers or mailboxes notifies it, with
 the committing store's ``node`` id as payload (a node ignores its own)."""
 _NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
+FORGOTTEN = "forgotten:"
+"""The payload prefix of the notification each forgotten address sends
+(``forgotten:NODE ADDRESS``): the other nodes close its connections and drop it."""
 TOKENS_CHANGED = "tokens"
 """The payload of the notification a token's creation or revocation sends: every node
 re-reads the tokens at once (a revoked token's links close everywhere)."""
@@ -289,6 +292,8 @@ class PostgresStore:
             results, pruned = BatchWriter(db).write(batch)
             if batch.peers or batch.appends or batch.acks or batch.forgets:
                 db.execute(_NOTIFY, (self.node,))  # sent by the commit, to every node
+            for forget in batch.forgets:
+                db.execute(_NOTIFY, (f"{FORGOTTEN}{self.node} {forget.address}",))
         self._measure()
         return CommitResult(results, pruned)
 
@@ -419,11 +424,15 @@ class PostgresStore:
     # -- the other nodes' commits (store/base.py Watched) ----------------------------
 
     def watch(
-        self, changed: Callable[[], None], tokens: Callable[[], None] | None = None
+        self,
+        changed: Callable[[], None],
+        tokens: Callable[[], None] | None = None,
+        forgotten: Callable[[str], None] | None = None,
     ) -> Callable[[], None]:
         """LISTENs on its own connection in a thread; ``changed()`` after each commit of
         another node, and after each reconnect (what was missed meanwhile); ``tokens()``
-        after a token was stored or revoked (by any node or ``ai-connect token``)."""
+        after a token was stored or revoked (by any node or ``ai-connect token``);
+        ``forgotten(address)`` after another node forgot an address."""
         stop = threading.Event()
 
         def run() -> None:
@@ -438,6 +447,10 @@ class PostgresStore:
                             for note in db.notifies(timeout=_WATCH_RETRY_S):
                                 if note.payload == TOKENS_CHANGED:
                                     (tokens or changed)()
+                                elif note.payload.startswith(FORGOTTEN):
+                                    node, _, address = note.payload[len(FORGOTTEN) :].partition(" ")
+                                    if node != self.node and forgotten is not None:
+                                        forgotten(address)
                                 elif note.payload != self.node:
                                     changed()
                                 if stop.is_set():
