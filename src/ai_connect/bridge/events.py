@@ -15,6 +15,8 @@ from ai_connect.bridge.store.base import (
     BuryOp,
     DeliveredOp,
     ForgetOp,
+    LeaseDrop,
+    LeaseRecord,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
@@ -40,6 +42,7 @@ __all__ = [
     "Event",
     "ForgottenElsewhere",
     "FrameReceived",
+    "LeasesStored",
     "LoadPending",
     "LoginFailed",
     "Origin",
@@ -118,6 +121,8 @@ class Committed:
     """Messages the ``PruneOp`` deleted."""
     now: float = 0.0
     """When the commit returned (deliveries it starts are marked with it)."""
+    leases: tuple[Persist, ...] = ()
+    """File leases stored or dropped (docs/protocol.md §10)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +195,15 @@ class ForgottenElsewhere:
 
 
 @dataclass(frozen=True, slots=True)
+class LeasesStored:
+    """The file leases as the shared database holds them, re-read after another bridge
+    node committed (docs/protocol.md §10): claims and releases made there."""
+
+    records: tuple[LeaseRecord, ...]
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class SessionsElsewhere:
     """The sessions other bridge nodes hold now, from their heartbeats (address, session
     id): see bridge/cluster.py."""
@@ -219,6 +233,7 @@ Event = (
     | PeersStored
     | SessionsElsewhere
     | ForgottenElsewhere
+    | LeasesStored
 )
 
 
@@ -273,7 +288,18 @@ class Close:
 class Persist:
     """Write ``op`` in the next group commit; answer ``origin`` after it."""
 
-    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp | DeliveredOp
+    op: (
+        PeerRecord
+        | AppendOp
+        | AckOp
+        | ProposalRecord
+        | ForgetOp
+        | BuryOp
+        | PruneOp
+        | DeliveredOp
+        | LeaseRecord
+        | LeaseDrop
+    )
     origin: Origin | None = None
 
 
