@@ -319,3 +319,35 @@ def test_a_lease_claimed_on_one_node_holds_on_another(pg_url: str) -> None:
                 assert (await bob.claim(repo, ["src/*.py"])).conflicts == []
 
     run(scenario(), timeout=120)
+
+
+def test_a_proposal_made_on_one_node_is_voted_on_another(pg_url: str) -> None:
+    """alice proposes on node A to bob and carol on node B: they get it live, their votes
+    through B count, and the verdict reaches all three, on both nodes, once each."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url, 2) as (a, b):
+            alice = make_client(a, "alice")
+            bob, carol = make_client(b, "bob"), make_client(b, "carol")
+            async with alice, bob, carol:
+                inboxes = {c: listen(c) for c in (alice, bob, carol)}
+                for c in (bob, carol):  # registered, and their records committed
+                    assert c.address is not None
+                    await c.send(c.address, "here")
+                    await take(inboxes[c], 1, WAIT_S)
+                p = await alice.propose("ship it?", ["bob", "carol"])
+                for c in (bob, carol):
+                    (asked,) = await take(inboxes[c], 1, WAIT_S)
+                    assert asked.thread == p["id"]
+                await bob.vote(p["id"], "approve")
+                await carol.vote(p["id"], "approve")
+                for c in (alice, bob, carol):
+                    (verdict,) = await take(inboxes[c], 1, WAIT_S)
+                    assert verdict.thread == p["id"] and "approved" in verdict.body.lower()
+                decided = await alice.proposal_status(p["id"])  # A's book has B's votes
+                assert decided["status"] == "decided"
+                voters = sorted(b["voter"] for b in decided["ballots"])
+                assert voters == ["bob (proj)", "carol (proj)"]
+                assert all(inbox.empty() for inbox in inboxes.values())
+
+    run(scenario(), timeout=120)

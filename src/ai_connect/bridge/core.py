@@ -53,6 +53,7 @@ from ai_connect.bridge.events import (
     PeersStored,
     PendingLoaded,
     Persist,
+    ProposalsStored,
     ReceiptsLoaded,
     RereadPeers,
     Send,
@@ -256,6 +257,8 @@ class Router:
                 return self._registration.on_tokens(tokens, now)
             case PeersStored(records, now):
                 return self._cluster.on_stored(records, now)
+            case ProposalsStored(records, now):
+                return self._book.on_stored(records, now)
             case ForgottenElsewhere(address, _now):
                 return self._forgetting.on_forgotten_elsewhere(address)
             case LeasesStored(records):

@@ -49,6 +49,7 @@ __all__ = [
     "PeersStored",
     "PendingLoaded",
     "Persist",
+    "ProposalsStored",
     "QueryHistory",
     "QueryReceipts",
     "QuerySearch",
@@ -186,6 +187,15 @@ class PeersStored:
 
 
 @dataclass(frozen=True, slots=True)
+class ProposalsStored:
+    """The proposals as the shared database holds them, re-read after another node
+    committed a change to one (a proposal, a vote, a verdict): see consensus_router.py."""
+
+    records: tuple[ProposalRecord, ...]
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class ForgottenElsewhere:
     """Another node committed the forgetting of ``address`` (``admin_forget`` there):
     this node closes the connections it holds for it and drops it (bridge/forgetting.py)."""
@@ -233,6 +243,7 @@ Event = (
     | PeersStored
     | SessionsElsewhere
     | ForgottenElsewhere
+    | ProposalsStored
     | LeasesStored
 )
 

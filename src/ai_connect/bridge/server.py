@@ -56,6 +56,7 @@ from ai_connect.bridge.events import (
     PeersStored,
     PendingLoaded,
     Persist,
+    ProposalsStored,
     QueryHistory,
     QueryReceipts,
     QuerySearch,
@@ -175,6 +176,8 @@ class BridgeServer:
         """A session began or ended here: the heartbeat (a shared database) goes now."""
         self._peers_changed = asyncio.Event()
         self._tokens_changed = asyncio.Event()
+        self._proposals_changed = asyncio.Event()
+        """Set when another node committed a change to a proposal."""
         """Set when another node (or ``ai-connect token``) stored or revoked a token."""
         """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
         self._unwatch: Callable[[], None] | None = None
@@ -267,7 +270,12 @@ class BridgeServer:
                     event = ForgottenElsewhere(address, self._clock())
                     loop.call_soon_threadsafe(self._dispatch, event)
 
-            self._unwatch = self.store.watch(changed, tokens, forgotten)
+            def proposals_changed() -> None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._proposals_changed.set)
+                    loop.call_soon_threadsafe(self._peers_changed.set)
+
+            self._unwatch = self.store.watch(changed, tokens, forgotten, proposals_changed)
             self._spawn(self._peers_loop())
             self._spawn(self._beat_loop(self.store))
         where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"
@@ -538,6 +546,17 @@ class BridgeServer:
             await asyncio.sleep(interval)
             self._dispatch(Tick(self._clock()))
 
+    async def _read_proposals(self) -> None:
+        """Re-reads the proposals after another node changed one (several: one read);
+        before the peers, so that a verdict's mail delivered here finds it decided."""
+        self._proposals_changed.clear()
+        try:
+            records = await self._read(self.store.proposals)
+        except StoreError as exc:
+            log.warning("re-reading the proposals after another node's commit failed: %s", exc)
+            return
+        self._dispatch(ProposalsStored(tuple(records), self._clock()))
+
     async def _tokens_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
@@ -562,6 +581,8 @@ class BridgeServer:
             await self._peers_changed.wait()
             self._peers_changed.clear()
             waiting, self._rereads = self._rereads, []
+            if self._proposals_changed.is_set():
+                await self._read_proposals()
             # Claims and releases made on other nodes (docs/protocol.md §10), read before
             # the peers: mail that the peers' read brings in was sent after them.
             try:

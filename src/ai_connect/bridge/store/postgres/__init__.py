@@ -87,6 +87,9 @@ _NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
 FORGOTTEN = "forgotten:"
 """The payload prefix of the notification each forgotten address sends
 (``forgotten:NODE ADDRESS``): the other nodes close its connections and drop it."""
+PROPOSALS = "proposals:"
+"""The payload prefix (``proposals:NODE``) of the notification a commit that changed a
+proposal sends: the other nodes re-read the proposals."""
 TOKENS_CHANGED = "tokens"
 """The payload of the notification a token's creation or revocation sends: every node
 re-reads the tokens at once (a revoked token's links close everywhere)."""
@@ -291,6 +294,8 @@ class PostgresStore:
             return CommitResult([])
         with self._transaction("commit a batch") as db:
             results, pruned = BatchWriter(db).write(batch)
+            if batch.proposals:  # first: the other nodes read them before the mail
+                db.execute(_NOTIFY, (f"{PROPOSALS}{self.node}",))
             if (
                 batch.peers
                 or batch.appends
@@ -442,11 +447,13 @@ class PostgresStore:
         changed: Callable[[], None],
         tokens: Callable[[], None] | None = None,
         forgotten: Callable[[str], None] | None = None,
+        proposals: Callable[[], None] | None = None,
     ) -> Callable[[], None]:
         """LISTENs on its own connection in a thread; ``changed()`` after each commit of
         another node, and after each reconnect (what was missed meanwhile); ``tokens()``
         after a token was stored or revoked (by any node or ``ai-connect token``);
-        ``forgotten(address)`` after another node forgot an address."""
+        ``forgotten(address)`` after another node forgot an address; ``proposals()``
+        after another node changed a proposal. A reconnect calls all of them."""
         stop = threading.Event()
 
         def run() -> None:
@@ -457,10 +464,17 @@ class PostgresStore:
                     ) as db:
                         db.execute(f"LISTEN {CHANNEL}")
                         changed()  # whatever was committed before we listened
+                        for missed in (tokens, proposals):
+                            if missed is not None:
+                                missed()
                         while not stop.is_set():
                             for note in db.notifies(timeout=_WATCH_RETRY_S):
                                 if note.payload == TOKENS_CHANGED:
                                     (tokens or changed)()
+                                elif note.payload.startswith(PROPOSALS):
+                                    node = note.payload[len(PROPOSALS) :]
+                                    if node != self.node and proposals is not None:
+                                        proposals()
                                 elif note.payload.startswith(FORGOTTEN):
                                     node, _, address = note.payload[len(FORGOTTEN) :].partition(" ")
                                     if node != self.node and forgotten is not None:
