@@ -351,3 +351,38 @@ def test_a_proposal_made_on_one_node_is_voted_on_another(pg_url: str) -> None:
                 assert all(inbox.empty() for inbox in inboxes.values())
 
     run(scenario(), timeout=120)
+
+
+class CountingStore(PostgresStore):
+    """Counts the whole-table re-reads a woken node makes."""
+
+    lease_reads = 0
+
+    def leases(self) -> list[Any]:
+        self.lease_reads += 1
+        return super().leases()
+
+
+def test_a_plain_message_across_nodes_does_not_reread_the_leases(pg_url: str) -> None:
+    """Mail from A wakes B, which reads the peers but not the leases (only a commit that
+    claimed or released one makes it read them): one round trip less per message."""
+
+    async def scenario() -> None:
+        counting = CountingStore(pg_url)
+        async with (
+            bridge(PostgresStore(pg_url), listen=False) as a,
+            bridge(counting, listen=False) as b,
+        ):
+            alice, bob = make_client(a, "alice"), make_client(b, "bob")
+            async with alice, bob:
+                assert bob.address is not None
+                inbox = listen(bob)
+                await alice.send(bob.address, "warm up")
+                await take(inbox, 1, WAIT_S)
+                before = counting.lease_reads
+                for i in range(5):
+                    await alice.send(bob.address, f"m{i}")
+                await take(inbox, 5, WAIT_S)
+                assert counting.lease_reads == before
+
+    run(scenario(), timeout=120)

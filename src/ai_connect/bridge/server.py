@@ -177,6 +177,8 @@ class BridgeServer:
         self._peers_changed = asyncio.Event()
         self._tokens_changed = asyncio.Event()
         self._proposals_changed = asyncio.Event()
+        self._leases_changed = asyncio.Event()
+        """Set when another node claimed or released a lease: the next wake reads them."""
         """Set when another node committed a change to a proposal."""
         """Set when another node (or ``ai-connect token``) stored or revoked a token."""
         """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
@@ -275,7 +277,14 @@ class BridgeServer:
                     loop.call_soon_threadsafe(self._proposals_changed.set)
                     loop.call_soon_threadsafe(self._peers_changed.set)
 
-            self._unwatch = self.store.watch(changed, tokens, forgotten, proposals_changed)
+            def leases_changed() -> None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._leases_changed.set)
+                    loop.call_soon_threadsafe(self._peers_changed.set)
+
+            self._unwatch = self.store.watch(
+                changed, tokens, forgotten, proposals_changed, leases_changed
+            )
             self._spawn(self._peers_loop())
             self._spawn(self._beat_loop(self.store))
         where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"
@@ -554,6 +563,7 @@ class BridgeServer:
             records = await self._read(self.store.proposals)
         except StoreError as exc:
             log.warning("re-reading the proposals after another node's commit failed: %s", exc)
+            self._proposals_changed.set()  # try again on the next wake
             return
         self._dispatch(ProposalsStored(tuple(records), self._clock()))
 
@@ -584,13 +594,18 @@ class BridgeServer:
             if self._proposals_changed.is_set():
                 await self._read_proposals()
             # Claims and releases made on other nodes (docs/protocol.md §10), read before
-            # the peers: mail that the peers' read brings in was sent after them.
-            try:
-                leases = await self._read(self.store.leases)
-            except StoreError as exc:
-                log.warning("re-reading the leases after another node's commit failed: %s", exc)
-            else:
-                self._dispatch(LeasesStored(tuple(leases), self._clock()))
+            # the peers: mail that the peers' read brings in was sent after them. Only
+            # after a commit that changed leases (its notice comes first): one read less
+            # on the path of every other cross-node message.
+            if self._leases_changed.is_set():
+                self._leases_changed.clear()
+                try:
+                    leases = await self._read(self.store.leases)
+                except StoreError as exc:
+                    log.warning("re-reading the leases after another node's commit failed: %s", exc)
+                    self._leases_changed.set()  # try again on the next wake
+                else:
+                    self._dispatch(LeasesStored(tuple(leases), self._clock()))
             try:
                 records = await self._read(self.store.peers)
             except StoreError as exc:

@@ -453,13 +453,14 @@ class Watched(Protocol):
         tokens: Callable[[], None] | None = None,
         forgotten: Callable[[str], None] | None = None,
         proposals: Callable[[], None] | None = None,
+        leases: Callable[[], None] | None = None,
     ) -> Callable[[], None]:
         """Calls ``changed()`` (from a thread of its own) after another node's commit,
         and once whenever it may have missed some (it lost its connection); ``tokens()``
         after a token was stored or revoked anywhere; ``forgotten(address)`` after
         another node committed the forgetting of an address; ``proposals()`` after
-        another node committed a change to a proposal; returns the function that stops
-        watching."""
+        another node committed a change to a proposal; ``leases()`` after another node
+        committed a claim or release; returns the function that stops watching."""
         ...
 
     def beat(

@@ -90,6 +90,9 @@ FORGOTTEN = "forgotten:"
 PROPOSALS = "proposals:"
 """The payload prefix (``proposals:NODE``) of the notification a commit that changed a
 proposal sends: the other nodes re-read the proposals."""
+LEASES = "leases:"
+"""The payload prefix (``leases:NODE``) of the notification a commit that claimed or
+released a lease sends: only then do the other nodes re-read the leases."""
 TOKENS_CHANGED = "tokens"
 """The payload of the notification a token's creation or revocation sends: every node
 re-reads the tokens at once (a revoked token's links close everywhere)."""
@@ -296,6 +299,8 @@ class PostgresStore:
             results, pruned = BatchWriter(db).write(batch)
             if batch.proposals:  # first: the other nodes read them before the mail
                 db.execute(_NOTIFY, (f"{PROPOSALS}{self.node}",))
+            if batch.leases or batch.lease_drops:  # likewise
+                db.execute(_NOTIFY, (f"{LEASES}{self.node}",))
             if (
                 batch.peers
                 or batch.appends
@@ -448,12 +453,14 @@ class PostgresStore:
         tokens: Callable[[], None] | None = None,
         forgotten: Callable[[str], None] | None = None,
         proposals: Callable[[], None] | None = None,
+        leases: Callable[[], None] | None = None,
     ) -> Callable[[], None]:
         """LISTENs on its own connection in a thread; ``changed()`` after each commit of
         another node, and after each reconnect (what was missed meanwhile); ``tokens()``
         after a token was stored or revoked (by any node or ``ai-connect token``);
         ``forgotten(address)`` after another node forgot an address; ``proposals()``
-        after another node changed a proposal. A reconnect calls all of them."""
+        after another node changed a proposal; ``leases()`` after another node claimed or
+        released a lease. A reconnect calls all of them."""
         stop = threading.Event()
 
         def run() -> None:
@@ -464,13 +471,17 @@ class PostgresStore:
                     ) as db:
                         db.execute(f"LISTEN {CHANNEL}")
                         changed()  # whatever was committed before we listened
-                        for missed in (tokens, proposals):
+                        for missed in (tokens, proposals, leases):
                             if missed is not None:
                                 missed()
                         while not stop.is_set():
                             for note in db.notifies(timeout=_WATCH_RETRY_S):
                                 if note.payload == TOKENS_CHANGED:
                                     (tokens or changed)()
+                                elif note.payload.startswith(LEASES):
+                                    node = note.payload[len(LEASES) :]
+                                    if node != self.node and leases is not None:
+                                        leases()
                                 elif note.payload.startswith(PROPOSALS):
                                     node = note.payload[len(PROPOSALS) :]
                                     if node != self.node and proposals is not None:
