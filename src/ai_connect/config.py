@@ -56,7 +56,7 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ __all__ = [
     "default_db_path",
     "explain_client",
     "is_postgres_url",
+    "joined_urls",
     "key_warnings",
     "lease_settings",
     "load_config",
@@ -384,6 +385,16 @@ def _one_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme=scheme.lower()))
 
 
+def joined_urls(value: str | Sequence[str] | None) -> str | None:
+    """``--bridge`` given once, several times, or as a comma list: one comma list of the
+    nodes of one bridge, in the order given (``None`` when not given). Each part may be a
+    comma list itself; :func:`normalise_url` checks them."""
+    if value is None or isinstance(value, str):
+        return value
+    parts = [str(v) for v in value]
+    return ",".join(parts) if parts else None
+
+
 def _url_list(value: Any, path: Path) -> str | None:
     """``bridge.urls`` (a list of the nodes' URLs, or one string) as one comma list."""
     if value is None:
@@ -481,7 +492,7 @@ def _token(
 
 def explain_client(
     *,
-    url: str | None = None,
+    url: str | Sequence[str] | None = None,
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,
@@ -499,7 +510,7 @@ def explain_client(
     found = {
         "url": _pick(
             (
-                (url, "flag --bridge"),
+                (joined_urls(url), "flag --bridge"),
                 (env.get("AI_CONNECT_BRIDGE"), "env AI_CONNECT_BRIDGE"),
                 (bridge.get("url"), "file bridge.url"),
                 (_url_list(bridge.get("urls"), path), "file bridge.urls"),
@@ -557,7 +568,7 @@ def explain_client(
 
 def client_settings(
     *,
-    url: str | None = None,
+    url: str | Sequence[str] | None = None,
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,

@@ -14,8 +14,13 @@ from typing import Any
 from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.bridge.store.postgres import PostgresStore
-from ai_connect.client import BridgeClient
-from ai_connect.protocol import Presence
+from ai_connect.client import BridgeClient, LinkState
+from ai_connect.protocol import (
+    CLOSE_AUTH,
+    CLOSE_FORGOTTEN_BY_OPERATOR,
+    CLOSE_SESSION_MOVED,
+    Presence,
+)
 from tests.client.support import listen, run, take
 from tests.client.support import make_client as client_of
 from tests.support.bridge import bridge
@@ -216,6 +221,103 @@ def test_a_work_status_published_on_one_node_shows_on_another(pg_url: str) -> No
     run(scenario(), timeout=120)
 
 
+def test_a_session_registering_on_another_node_closes_its_old_connection(pg_url: str) -> None:
+    """bob's session, still linked to node A, says hello on node B (a failover that A has
+    not noticed): B holds bob now; A closes the old link with CLOSE_SESSION_MOVED, and
+    that client gives up instead of reconnecting to take the address back. Nobody hears
+    bob leave; mail to bob reaches the new link."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url, 2) as (a, b):
+            watcher, alice = make_client(a, "watcher", presence=True), make_client(a, "alice")
+            async with watcher, alice:
+                seen = presence_events(watcher)
+                old = make_client(a, "bob", session="bob-s")
+                async with old:
+                    await until(seen, ("join", "bob (proj)"))
+                    new = make_client(b, "bob", session="bob-s")
+                    async with new:
+                        assert new.address == "bob (proj)"
+                        await old.wait_state(LinkState.CLOSED, WAIT_S)
+                        assert old.close_code == CLOSE_SESSION_MOVED
+                        assert "another node" in (old.last_error or "")
+                        inbox = listen(new)
+                        await alice.send("bob (proj)", "after the move")
+                        assert [m.body for m in await take(inbox, 1, WAIT_S)] == ["after the move"]
+                        assert new.connected and old.state is LinkState.CLOSED
+                        async with make_client(b, "marker"):
+                            heard = await _until(seen, ("join", "marker (proj)"))
+                        assert ("leave", "bob (proj)") not in heard
+
+    run(scenario(), timeout=120)
+
+
+async def _until(
+    events: asyncio.Queue[tuple[str, str]], wanted: tuple[str, str]
+) -> list[tuple[str, str]]:
+    """The presence events up to ``wanted``."""
+    heard: list[tuple[str, str]] = []
+    try:
+        heard.append(await asyncio.wait_for(events.get(), WAIT_S))
+        while heard[-1] != wanted:
+            heard.append(await asyncio.wait_for(events.get(), WAIT_S))
+    except TimeoutError:
+        raise AssertionError(f"{wanted} not heard; heard {heard}") from None
+    return heard
+
+
+def test_a_token_revoked_anywhere_closes_its_links_on_every_node_at_once(pg_url: str) -> None:
+    """bob's token is revoked in the database (ai-connect token revoke --db, or any node):
+    bob's link on node B closes with CLOSE_AUTH at once (the revocation notifies every
+    node), long before the periodic re-read of the tokens (60 s here)."""
+    now = time.time()
+    bob_token, bob_record = new_token("bob", names=["bob"], admin=False, now=now)
+    ops_token, ops_record = new_token("ops", names=["*"], admin=True, now=now)
+
+    async def scenario() -> None:
+        slow: dict[str, Any] = {"auth_reload_s": 60.0, "listen": False}
+        async with (
+            bridge(PostgresStore(pg_url), tokens=[bob_record, ops_record], **slow) as a,
+            bridge(PostgresStore(pg_url), **slow) as b,
+        ):
+            bob = make_client(b, "bob", token=bob_token)
+            ops = make_client(a, "ops", token=ops_token)
+            async with bob, ops:
+                await asyncio.to_thread(revoke, pg_url, bob_record.id, now)
+                await bob.wait_state(LinkState.CLOSED, WAIT_S)
+                assert bob.close_code == CLOSE_AUTH
+                assert ops.connected  # other tokens' links stay
+
+    run(scenario(), timeout=120)
+
+
+def revoke(url: str, token_id: str, when: float) -> None:
+    """``ai-connect token revoke --db URL``: through a store of its own."""
+    with PostgresStore(url) as store:
+        assert store.revoke_token(token_id, when)
+
+
+def test_an_operator_forgetting_a_peer_on_one_node_closes_it_on_another(pg_url: str) -> None:
+    """admin forget bob through node A while bob is linked to node B: B closes bob's link
+    with CLOSE_FORGOTTEN_BY_OPERATOR (the client does not come back) and forgets him: B's
+    peers no longer list him."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url, 2) as (a, b):
+            ops, carol = make_client(a, "ops"), make_client(b, "carol")
+            async with ops, carol:
+                bob = make_client(b, "bob", session="bob-s")
+                async with bob:
+                    assert bob.address is not None
+                    await bob.send(bob.address, "stored")  # his record is committed
+                    await ops.admin_forget("bob (proj)")
+                    await bob.wait_state(LinkState.CLOSED, WAIT_S)
+                    assert bob.close_code == CLOSE_FORGOTTEN_BY_OPERATOR
+                    assert "forgotten" in (bob.last_error or "")
+                listed = {p.address for p in await carol.peers()}
+                assert "bob (proj)" not in listed and "carol (proj)" in listed
+
+
 def test_a_lease_claimed_on_one_node_holds_on_another(pg_url: str) -> None:
     """alice claims through node A; bob, on node B, is refused with alice's lease until
     she releases it. (Node B reads the leases after A's commit, before the mail that
@@ -240,5 +342,72 @@ def test_a_lease_claimed_on_one_node_holds_on_another(pg_url: str) -> None:
                 await alice.send(bob.address, "released it")
                 await take(inbox, 1, WAIT_S)
                 assert (await bob.claim(repo, ["src/*.py"])).conflicts == []
+
+    run(scenario(), timeout=120)
+
+
+def test_a_proposal_made_on_one_node_is_voted_on_another(pg_url: str) -> None:
+    """alice proposes on node A to bob and carol on node B: they get it live, their votes
+    through B count, and the verdict reaches all three, on both nodes, once each."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url, 2) as (a, b):
+            alice = make_client(a, "alice")
+            bob, carol = make_client(b, "bob"), make_client(b, "carol")
+            async with alice, bob, carol:
+                inboxes = {c: listen(c) for c in (alice, bob, carol)}
+                for c in (bob, carol):  # registered, and their records committed
+                    assert c.address is not None
+                    await c.send(c.address, "here")
+                    await take(inboxes[c], 1, WAIT_S)
+                p = await alice.propose("ship it?", ["bob", "carol"])
+                for c in (bob, carol):
+                    (asked,) = await take(inboxes[c], 1, WAIT_S)
+                    assert asked.thread == p["id"]
+                await bob.vote(p["id"], "approve")
+                await carol.vote(p["id"], "approve")
+                for c in (alice, bob, carol):
+                    (verdict,) = await take(inboxes[c], 1, WAIT_S)
+                    assert verdict.thread == p["id"] and "approved" in verdict.body.lower()
+                decided = await alice.proposal_status(p["id"])  # A's book has B's votes
+                assert decided["status"] == "decided"
+                voters = sorted(b["voter"] for b in decided["ballots"])
+                assert voters == ["bob (proj)", "carol (proj)"]
+                assert all(inbox.empty() for inbox in inboxes.values())
+
+    run(scenario(), timeout=120)
+
+
+class CountingStore(PostgresStore):
+    """Counts the whole-table re-reads a woken node makes."""
+
+    lease_reads = 0
+
+    def leases(self) -> list[Any]:
+        self.lease_reads += 1
+        return super().leases()
+
+
+def test_a_plain_message_across_nodes_does_not_reread_the_leases(pg_url: str) -> None:
+    """Mail from A wakes B, which reads the peers but not the leases (only a commit that
+    claimed or released one makes it read them): one round trip less per message."""
+
+    async def scenario() -> None:
+        counting = CountingStore(pg_url)
+        async with (
+            bridge(PostgresStore(pg_url), listen=False) as a,
+            bridge(counting, listen=False) as b,
+        ):
+            alice, bob = make_client(a, "alice"), make_client(b, "bob")
+            async with alice, bob:
+                assert bob.address is not None
+                inbox = listen(bob)
+                await alice.send(bob.address, "warm up")
+                await take(inbox, 1, WAIT_S)
+                before = counting.lease_reads
+                for i in range(5):
+                    await alice.send(bob.address, f"m{i}")
+                await take(inbox, 5, WAIT_S)
+                assert counting.lease_reads == before
 
     run(scenario(), timeout=120)

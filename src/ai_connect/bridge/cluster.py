@@ -11,7 +11,11 @@ in as :class:`~ai_connect.bridge.events.PeersStored`: a peer it did not know bec
 addressable here (and a broadcast from here reaches it); a mailbox whose tip moved is
 delivered to the connections this node holds for it, from the store, as after a
 reconnect. Cursors only move forward: a record older than what this node saw changes
-nothing. Pure: no I/O.
+nothing. A session that registered on another node (a client that failed over while its
+link here still looked alive) takes its address there: the heartbeat row of an address
+goes to the node where it registered last (store ``beat(fresh=...)``), and this node
+closes its old connection of that session with ``CLOSE_SESSION_MOVED``, which a client
+does not answer by reconnecting. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from ai_connect.bridge.delivery import Delivery
-from ai_connect.bridge.events import Action
-from ai_connect.bridge.state import Peer, Registry
+from ai_connect.bridge.events import Action, Close
+from ai_connect.bridge.state import Peer, Phase, Registry
 from ai_connect.bridge.store.base import PeerRecord
+from ai_connect.protocol import CLOSE_SESSION_MOVED
 
 Announce = Callable[[Literal["join", "leave"], Peer, float], list[Action]]
 
@@ -37,22 +42,46 @@ class Cluster:
         self.delivery = delivery
         self.announce = announce
 
-    def on_sessions(self, sessions: Mapping[str, str | None], now: float) -> list[Action]:
+    def on_sessions(
+        self,
+        sessions: Mapping[str, str | None],
+        now: float,
+        since: Mapping[str, float] | None = None,
+    ) -> list[Action]:
         """The sessions other nodes hold now (their heartbeats): those peers show online
         here, and this node's presence watchers hear who came and went elsewhere."""
         out: list[Action] = []
         for address, peer in self.registry.peers.items():
             held = address in sessions
+            moved: list[Action] = []
             if held:
                 peer.elsewhere_session = sessions[address]
+                moved = self._moved(peer, (since or {}).get(address, float("inf")))
+                out += moved
             if held == peer.elsewhere:
                 continue
             peer.elsewhere = held
-            if peer.conn is None:  # held here too: presence did not change
+            if peer.conn is None and not moved:  # held here too: presence did not change
                 if not held:
                     peer.last_seen = max(peer.last_seen, now)
                 out += self.announce("join" if held else "leave", peer, now)
         return out
+
+    def _moved(self, peer: Peer, since: float) -> list[Action]:
+        """The session holding ``peer`` here registered on another node later (at
+        ``since``): that node holds the address now; the old connection here is closed
+        (no leave: the peer is still online, there). Another session's claim (a race of
+        two hellos) is not a move: the name rules (``Name#2``) settle it at the next
+        hello."""
+        conn = self.registry.conns.get(peer.conn) if peer.conn is not None else None
+        if conn is None or conn.session is None or conn.session != peer.elsewhere_session:
+            return []
+        if since <= conn.registered:  # this hello is the latest: the other node yields
+            return []
+        conn.phase, conn.address = Phase.NEW, None
+        peer.conn = None
+        why = "this session continues on another node of the bridge"
+        return [Close(conn.id, CLOSE_SESSION_MOVED, why)]
 
     def on_stored(self, records: Iterable[PeerRecord], now: float) -> list[Action]:
         out: list[Action] = []

@@ -92,6 +92,29 @@ class ConsensusBook:
                 out.append(Send(asker.conn, ProposalInfo(rid=asker.rid, proposal=record.data)))
         return out
 
+    def on_stored(self, records: Iterable[ProposalRecord], now: float) -> list[Action]:
+        """The proposals as stored, after another node committed a change to one: a
+        proposal made there can be voted on here, a vote cast there counts here, and the
+        observers here hear of it. A proposal changed here but not yet committed keeps
+        its change (this node's commit follows); two nodes changing one proposal within
+        one commit's time: the later commit wins (docs/deploy.md)."""
+        out: list[Action] = []
+        for record in records:
+            before = self._durable.get(record.id)
+            if before is not None and before.to_dict() == record.data:
+                continue
+            pending = self._proposals.get(record.id)
+            if pending is not None and (before is None or pending.to_dict() != before.to_dict()):
+                continue  # changed here since: our commit carries it
+            after = Proposal.from_dict(record.data)
+            if self._feed:
+                out += self._feed.proposal(
+                    before.to_dict() if before is not None else None, record.data, now
+                )
+            self._durable[record.id] = after
+            self._remember(after)
+        return out
+
     def failed(self, records: Iterable[ProposalRecord]) -> None:
         """These records were rolled back: forget the changes they carried."""
         for record in records:

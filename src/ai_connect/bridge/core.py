@@ -47,12 +47,14 @@ from ai_connect.bridge.events import (
     Connected,
     Disconnected,
     Event,
+    ForgottenElsewhere,
     FrameReceived,
     LeasesStored,
     Origin,
     PeersStored,
     PendingLoaded,
     Persist,
+    ProposalsStored,
     ReceiptsLoaded,
     RereadPeers,
     Send,
@@ -191,6 +193,16 @@ class Router:
             if p.conn is not None
         }
 
+    def registered(self) -> dict[str, float]:
+        """Address -> when the connection here that owns it registered (the heartbeat:
+        the latest hello of a session holds its address among nodes)."""
+        conns = self._registry.conns
+        return {
+            a: c.registered
+            for a, p in self._registry.peers.items()
+            if p.conn is not None and (c := conns.get(p.conn)) is not None
+        }
+
     @property
     def online(self) -> dict[str, int]:
         """Address -> connection id of every registered connection."""
@@ -251,12 +263,16 @@ class Router:
                 return self._registration.on_tokens(tokens, now)
             case PeersStored(records, now, works):
                 return self._cluster.on_stored(records, now) + self._work.on_stored(works, now)
+            case ProposalsStored(records, now):
+                return self._book.on_stored(records, now)
+            case ForgottenElsewhere(address, _now):
+                return self._forgetting.on_forgotten_elsewhere(address)
             case LeasesStored(records):
                 self._leases.on_stored(records)
                 return []
-            case SessionsElsewhere(sessions, now, nodes):
+            case SessionsElsewhere(sessions, now, nodes, since):
                 self._registry.nodes = nodes
-                return self._cluster.on_sessions(dict(sessions), now)
+                return self._cluster.on_sessions(dict(sessions), now, dict(since))
             case Committed(appends, acks, proposals, forgets, upkeep, pruned, now, leases):
                 replies = self._book.committed(proposals, now)  # §8: they follow the commit
                 replies += self._leases.committed(leases)  # §10: so do lease answers

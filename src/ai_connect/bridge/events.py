@@ -41,6 +41,7 @@ __all__ = [
     "Damaged",
     "Disconnected",
     "Event",
+    "ForgottenElsewhere",
     "FrameReceived",
     "LeasesStored",
     "LoadPending",
@@ -49,6 +50,7 @@ __all__ = [
     "PeersStored",
     "PendingLoaded",
     "Persist",
+    "ProposalsStored",
     "QueryHistory",
     "QueryReceipts",
     "QuerySearch",
@@ -188,6 +190,24 @@ class PeersStored:
 
 
 @dataclass(frozen=True, slots=True)
+class ProposalsStored:
+    """The proposals as the shared database holds them, re-read after another node
+    committed a change to one (a proposal, a vote, a verdict): see consensus_router.py."""
+
+    records: tuple[ProposalRecord, ...]
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ForgottenElsewhere:
+    """Another node committed the forgetting of ``address`` (``admin_forget`` there):
+    this node closes the connections it holds for it and drops it (bridge/forgetting.py)."""
+
+    address: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class LeasesStored:
     """The file leases as the shared database holds them, re-read after another bridge
     node committed (docs/protocol.md §10): claims and releases made there."""
@@ -206,6 +226,9 @@ class SessionsElsewhere:
     nodes: tuple[tuple[str, str, float, int, bool], ...] = ()
     """Every node's (id, URL, seconds since its heartbeat, sessions, whether it is this
     one), for ``admin_status``."""
+    since: tuple[tuple[str, float], ...] = ()
+    """(address, when its session's hello registered it there): a session here that
+    registered earlier moved there (bridge/cluster.py)."""
 
 
 Event = (
@@ -222,6 +245,8 @@ Event = (
     | ReceiptsLoaded
     | PeersStored
     | SessionsElsewhere
+    | ForgottenElsewhere
+    | ProposalsStored
     | LeasesStored
 )
 

@@ -81,6 +81,23 @@ class Forgetting:
         out.append(Persist(ForgetOp(address), origin))
         return out
 
+    def on_forgotten_elsewhere(self, address: str) -> list[Action]:
+        """Another node forgot ``address`` (its operator's ``admin_forget``, committed):
+        the connections here that hold or attach to it close, as they would on that
+        node, and this node drops it; nothing to store (that node did)."""
+        registry = self.registry
+        peer = registry.peers.get(address)
+        if peer is None:
+            return []
+        out: list[Action] = []
+        why = f"{address} was forgotten by the bridge's operator (on another node)"
+        for other in registry.conns_of(peer):
+            other.phase, other.address, other.attached = Phase.NEW, None, False
+            out.append(Close(other.id, CLOSE_FORGOTTEN_BY_OPERATOR, why))
+        registry.attached.pop(address, None)
+        del registry.peers[address]
+        return out
+
     def failed(self, persists: tuple[Persist, ...]) -> None:
         """A batch with forgets rolled back: its askers were told (core), forget them."""
         for persist in persists:

@@ -146,6 +146,7 @@ class Registration:
             registry.peers[address] = peer
         peer.conn, peer.last_seen = conn.id, now
         conn.phase, conn.address, conn.session = Phase.REGISTERED, address, hello.session
+        conn.registered = now
         conn.watch_presence, conn.receipts = hello.presence, bool(hello.receipts)
         out.append(Persist(peer.record()))
         # The resume cursor counts only in the mailbox it came from (§2.1).

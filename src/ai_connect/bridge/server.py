@@ -48,6 +48,7 @@ from ai_connect.bridge.events import (
     Damaged,
     Disconnected,
     Event,
+    ForgottenElsewhere,
     FrameReceived,
     LeasesStored,
     LoadPending,
@@ -55,6 +56,7 @@ from ai_connect.bridge.events import (
     PeersStored,
     PendingLoaded,
     Persist,
+    ProposalsStored,
     QueryHistory,
     QueryReceipts,
     QuerySearch,
@@ -173,6 +175,12 @@ class BridgeServer:
         self._sessions_dirty = asyncio.Event()
         """A session began or ended here: the heartbeat (a shared database) goes now."""
         self._peers_changed = asyncio.Event()
+        self._tokens_changed = asyncio.Event()
+        self._proposals_changed = asyncio.Event()
+        self._leases_changed = asyncio.Event()
+        """Set when another node claimed or released a lease: the next wake reads them."""
+        """Set when another node committed a change to a proposal."""
+        """Set when another node (or ``ai-connect token``) stored or revoked a token."""
         """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
         self._unwatch: Callable[[], None] | None = None
         self._rereads: list[RereadPeers] = []
@@ -256,7 +264,28 @@ class BridgeServer:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: stopping
                     loop.call_soon_threadsafe(self._peers_changed.set)
 
-            self._unwatch = self.store.watch(changed)
+            def tokens() -> None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._tokens_changed.set)
+
+            def forgotten(address: str) -> None:
+                with contextlib.suppress(RuntimeError):
+                    event = ForgottenElsewhere(address, self._clock())
+                    loop.call_soon_threadsafe(self._dispatch, event)
+
+            def proposals_changed() -> None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._proposals_changed.set)
+                    loop.call_soon_threadsafe(self._peers_changed.set)
+
+            def leases_changed() -> None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._leases_changed.set)
+                    loop.call_soon_threadsafe(self._peers_changed.set)
+
+            self._unwatch = self.store.watch(
+                changed, tokens, forgotten, proposals_changed, leases_changed
+            )
             self._spawn(self._peers_loop())
             self._spawn(self._beat_loop(self.store))
         where = f"listening on {self.url}" if self.settings.listen else "serving accept() only"
@@ -527,9 +556,23 @@ class BridgeServer:
             await asyncio.sleep(interval)
             self._dispatch(Tick(self._clock()))
 
+    async def _read_proposals(self) -> None:
+        """Re-reads the proposals after another node changed one (several: one read);
+        before the peers, so that a verdict's mail delivered here finds it decided."""
+        self._proposals_changed.clear()
+        try:
+            records = await self._read(self.store.proposals)
+        except StoreError as exc:
+            log.warning("re-reading the proposals after another node's commit failed: %s", exc)
+            self._proposals_changed.set()  # try again on the next wake
+            return
+        self._dispatch(ProposalsStored(tuple(records), self._clock()))
+
     async def _tokens_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.auth_reload_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tokens_changed.wait(), self.settings.auth_reload_s)
+            self._tokens_changed.clear()
             try:
                 await self.reload_tokens()
             except StoreError as exc:
@@ -549,14 +592,21 @@ class BridgeServer:
             await self._peers_changed.wait()
             self._peers_changed.clear()
             waiting, self._rereads = self._rereads, []
+            if self._proposals_changed.is_set():
+                await self._read_proposals()
             # Claims and releases made on other nodes (docs/protocol.md §10), read before
-            # the peers: mail that the peers' read brings in was sent after them.
-            try:
-                leases = await self._read(self.store.leases)
-            except StoreError as exc:
-                log.warning("re-reading the leases after another node's commit failed: %s", exc)
-            else:
-                self._dispatch(LeasesStored(tuple(leases), self._clock()))
+            # the peers: mail that the peers' read brings in was sent after them. Only
+            # after a commit that changed leases (its notice comes first): one read less
+            # on the path of every other cross-node message.
+            if self._leases_changed.is_set():
+                self._leases_changed.clear()
+                try:
+                    leases = await self._read(self.store.leases)
+                except StoreError as exc:
+                    log.warning("re-reading the leases after another node's commit failed: %s", exc)
+                    self._leases_changed.set()  # try again on the next wake
+                else:
+                    self._dispatch(LeasesStored(tuple(leases), self._clock()))
             try:
                 records = await self._read(self.store.peers)
                 works = await self._read(self.store.works)  # statuses published elsewhere
@@ -588,7 +638,9 @@ class BridgeServer:
         except StoreError as exc:
             log.warning("reading the other nodes' sessions failed: %s", exc)
             return
-        self._dispatch(SessionsElsewhere(tuple(held.items()), self._clock(), tuple(nodes)))
+        sessions = tuple((a, s) for a, (s, _) in held.items())
+        since = tuple((a, t) for a, (_, t) in held.items())
+        self._dispatch(SessionsElsewhere(sessions, self._clock(), tuple(nodes), since))
 
     async def _beat_loop(self, store: Watched) -> None:
         """This node's heartbeat with the sessions it holds: at once when they change
@@ -603,8 +655,9 @@ class BridgeServer:
             self._sessions_dirty.clear()
             sessions = self.router.sessions()
             changed = sessions != last
+            since, timeout = self.router.registered(), self.settings.presence_timeout_s
             try:
-                await self._store(store.beat, url, sessions, changed)
+                await self._store(store.beat, url, sessions, changed, since, timeout)
                 last = sessions
             except StoreError as exc:
                 log.warning("this node's heartbeat failed: %s", exc)

@@ -187,6 +187,9 @@ class Conn:
     agent's MCP server)."""
     noticed: float = float("-inf")
     """When it was last told ``rate_limited``."""
+    registered: float = 0.0
+    """When its hello registered it (wall clock): among nodes sharing a database, the
+    latest hello of a session holds its address (bridge/cluster.py)."""
 
 
 class Counts:

@@ -19,6 +19,7 @@ from ai_connect.cli.options import (
     ProjectOpt,
     TokenFileOpt,
     TokenOpt,
+    bridge_option,
     choose,
     make_client,
 )
@@ -34,9 +35,7 @@ consensus_app = typer.Typer(
 
 # The consensus commands' help for these two has always left out the config keys that
 # options.BridgeOpt and options.NameOpt name; the values resolve the same way.
-BridgeOpt = Annotated[
-    str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
-]
+BridgeOpt = Annotated[list[str] | None, bridge_option("[env AI_CONNECT_BRIDGE]")]
 NameOpt = Annotated[str | None, typer.Option(help="Your peer name [env AI_CONNECT_PEER_NAME]")]
 Pid = Annotated[str, typer.Argument(metavar="PROPOSAL", help="The proposal id (prop-...)")]
 

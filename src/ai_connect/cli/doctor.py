@@ -26,7 +26,7 @@ from ai_connect.cli.options import (
     warn_token_flag,
 )
 from ai_connect.cli.setup import program, project_root, vscode_user_dir
-from ai_connect.config import client_settings
+from ai_connect.config import client_settings, joined_urls
 from ai_connect.doctor.checks import (
     Check,
     Outcome,
@@ -74,7 +74,7 @@ def doctor(
     warn_token_flag(token)
     env = dict(os.environ)
     flags = {
-        "url": bridge,
+        "url": joined_urls(bridge),
         "name": name,
         "project": project,
         "token": token,

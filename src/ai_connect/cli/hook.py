@@ -33,7 +33,12 @@ hooks_app = typer.Typer(
 )
 
 Bridge = Annotated[
-    str | None, typer.Option(metavar="ws://HOST:PORT", help="[default: the agent's MCP server]")
+    list[str] | None,
+    typer.Option(
+        metavar="ws://HOST:PORT",
+        help="The bridge's URL; repeat it or give a comma list for several nodes "
+        "[default: the agent's MCP server]",
+    ),
 ]
 Name = Annotated[
     str | None, typer.Option(help="Peer name [default: the agent's MCP server, else config]")
@@ -107,13 +112,14 @@ def _finish(coro: Coroutine[Any, Any, int]) -> None:
 
 def _dispatch(
     client: str,
-    bridge: str | None,
+    bridge: list[str] | None,
     name: str | None,
     wait_s: float = 0.0,
     ca: str | None = None,
     fingerprint: str | None = None,
     token_file: str | None = None,
 ) -> None:
+    from ai_connect.config import joined_urls
     from ai_connect.errors import ConfigError
     from ai_connect.hooks.contracts import Role, parse_input, role_of
     from ai_connect.hooks.runtime import (
@@ -130,7 +136,7 @@ def _dispatch(
         print(f"ConfigError: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
     settings = HookSettings(
-        bridge=bridge,
+        bridge=joined_urls(bridge),
         name=name,
         wait_s=wait_s,
         ca=ca,
@@ -185,6 +191,7 @@ def wait(
     shortly before TIMEOUT, or when a newer waiter of the same session, its next prompt
     or its end takes over.
     """
+    from ai_connect.config import joined_urls
     from ai_connect.errors import ConfigError
     from ai_connect.hooks.contracts import parse_input
     from ai_connect.hooks.runtime import HookSettings, run_wait
@@ -199,7 +206,7 @@ def wait(
         print(f"ConfigError: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
     settings = HookSettings(
-        bridge=bridge,
+        bridge=joined_urls(bridge),
         name=name,
         timeout_s=timeout,
         ca=ca,

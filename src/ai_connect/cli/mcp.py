@@ -19,6 +19,7 @@ from ai_connect.cli.options import (
     PinOpt,
     TokenFileOpt,
     TokenOpt,
+    bridge_option,
     setup_logging,
 )
 
@@ -36,9 +37,7 @@ def mcp(
         int | None,
         typer.Option(help="http: port; 0 picks a free one [config mcp.port; default: 9998]"),
     ] = None,
-    bridge: Annotated[
-        str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
-    ] = None,
+    bridge: Annotated[list[str] | None, bridge_option("[env AI_CONNECT_BRIDGE]")] = None,
     name: Annotated[str | None, typer.Option(help="Peer name [env AI_CONNECT_PEER_NAME]")] = None,
     project: Annotated[str | None, typer.Option(help="Project [default: git root of cwd]")] = None,
     token: TokenOpt = None,

@@ -432,7 +432,8 @@ def status(
     """Show your address, unread count, and the bridge's URL, version, storage, uptime;
     with MESSAGE-ID, where that message stands for each recipient (its receipts)."""
     if message_id is not None:
-        _run(_receipts(ctx, message_id, (bridge, name, project, token, ca, fingerprint), as_json))
+        client = make_client(ctx, bridge, name, project, token, ca, fingerprint, mode="query")
+        _run(_receipts(client, message_id, as_json))
         return
 
     async def run() -> int:
@@ -451,11 +452,9 @@ def status(
     _run(run())
 
 
-async def _receipts(
-    ctx: typer.Context, message_id: str, where: tuple[str | None, ...], as_json: bool
-) -> int:
+async def _receipts(client: BridgeClient, message_id: str, as_json: bool) -> int:
     """``ai-connect status MESSAGE-ID``: asks as a query connection (no peer left behind)."""
-    async with make_client(ctx, *where, mode="query") as client:
+    async with client:
         report = await client.receipts(
             message_id.strip(), how="ai-connect history and ai-connect read show message ids."
         )

@@ -24,6 +24,7 @@ from ai_connect.config import client_settings, log_settings
 from ai_connect.errors import ConfigError
 
 __all__ = [
+    "BRIDGES",
     "TOKEN_ON_COMMAND_LINE",
     "BridgeOpt",
     "CaOpt",
@@ -34,15 +35,27 @@ __all__ = [
     "ProjectOpt",
     "TokenFileOpt",
     "TokenOpt",
+    "bridge_option",
     "choose",
     "make_client",
     "setup_logging",
     "warn_token_flag",
 ]
 
+BRIDGES = (
+    "the bridge's URL; for several nodes, repeat --bridge or give a comma list "
+    "(tried in turn, docs/deploy.md)"
+)
+
+
+def bridge_option(sources: str) -> Any:
+    """The ``--bridge`` option: repeatable, each value a URL or a comma list of them
+    (config.joined_urls makes one list); ``sources`` names where else it is read from."""
+    return typer.Option(metavar="ws://HOST:PORT", help=f"{BRIDGES.capitalize()} {sources}")
+
+
 BridgeOpt = Annotated[
-    str | None,
-    typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE; config bridge.*]"),
+    list[str] | None, bridge_option("[env AI_CONNECT_BRIDGE; config bridge.url(s)]")
 ]
 NameOpt = Annotated[
     str | None, typer.Option(help="Your peer name [env AI_CONNECT_PEER_NAME; config peer.name]")
@@ -99,7 +112,7 @@ def choose(value: str, choices: Sequence[str], param: str, what: str = "") -> st
 
 def make_client(
     ctx: typer.Context,
-    bridge: str | None,
+    bridge: str | Sequence[str] | None,
     name: str | None,
     project: str | None,
     token: str | None,

@@ -15,6 +15,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,7 +23,7 @@ import typer
 from ai_connect.bridge.auth import new_token, parse_expiry
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.cli import stores
-from ai_connect.cli.options import JsonOpt, TokenFileOpt, make_client
+from ai_connect.cli.options import JsonOpt, TokenFileOpt, bridge_option, make_client
 from ai_connect.client import BridgeClient
 from ai_connect.config import bridge_settings
 from ai_connect.errors import BridgeError
@@ -191,15 +192,13 @@ def revoke(
 
 
 def admin_client(
-    ctx: typer.Context, bridge: str | None, name: str | None, token: str | None
+    ctx: typer.Context, bridge: Sequence[str] | None, name: str | None, token: str | None
 ) -> BridgeClient:
     """An operator's client: it only asks, so it never becomes a peer (protocol §2.4)."""
     return make_client(ctx, bridge, name, "admin", token, kind="admin", mode="query")
 
 
-AdminBridgeOpt = Annotated[
-    str | None, typer.Option(metavar="ws://HOST:PORT", help="[env AI_CONNECT_BRIDGE]")
-]
+AdminBridgeOpt = Annotated[list[str] | None, bridge_option("[env AI_CONNECT_BRIDGE]")]
 AdminNameOpt = Annotated[
     str | None, typer.Option(help="Name to register as (the token must own it)")
 ]

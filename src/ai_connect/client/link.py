@@ -39,6 +39,7 @@ from ai_connect.errors import (
 from ai_connect.protocol import (
     CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
+    CLOSE_SESSION_MOVED,
     Hello,
     Ping,
     ServerFrame,
@@ -345,9 +346,12 @@ class Link:
                     if self._reader is not None:
                         self._reader.cancel()
                     log.info("disconnected from %s: %s", self.url, self.last_error)
-                    forgotten = ws.close_code == CLOSE_FORGOTTEN_BY_OPERATOR
+                    # Forgotten: coming back would register the address anew. Moved: this
+                    # session registered on another node; coming back would take the
+                    # address back from it, and it back again (protocol.limits).
+                    final = ws.close_code in (CLOSE_FORGOTTEN_BY_OPERATOR, CLOSE_SESSION_MOVED)
                     ws, self._ws = None, None
-                    if forgotten:  # coming back would register the address anew
+                    if final:
                         log.error("giving up on %s: %s", self.url, self.last_error)
                         self._pending.fail(self.not_connected())
                         self._set_state(LinkState.CLOSED)

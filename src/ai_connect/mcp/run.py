@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ai_connect import __version__
@@ -39,7 +40,7 @@ def run(
     *,
     host: str | None = None,
     port: int | None = None,
-    bridge: str | None = None,
+    bridge: str | Sequence[str] | None = None,
     name: str | None = None,
     project: str | None = None,
     token: str | None = None,

@@ -94,6 +94,7 @@ from ai_connect.protocol.lease_frames import (
 from ai_connect.protocol.limits import (
     CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
+    CLOSE_SESSION_MOVED,
     MAX_CONTEXT_DEPTH,
     MAX_INT,
     PROTOCOL_VERSION,
@@ -107,6 +108,7 @@ __all__ = [
     "CLIENT_FRAMES",
     "CLOSE_AUTH",
     "CLOSE_FORGOTTEN_BY_OPERATOR",
+    "CLOSE_SESSION_MOVED",
     "MAX_CONTEXT_DEPTH",
     "MAX_INT",
     "MAX_WORK_FILES",

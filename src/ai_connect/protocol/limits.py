@@ -16,6 +16,7 @@ from ai_connect.errors import ErrorCode
 __all__ = [
     "CLOSE_AUTH",
     "CLOSE_FORGOTTEN_BY_OPERATOR",
+    "CLOSE_SESSION_MOVED",
     "MAX_CONTEXT_DEPTH",
     "MAX_INT",
     "PROTOCOL_VERSION",
@@ -34,6 +35,10 @@ on (docs/security.md); reconnecting helps only with a valid token."""
 CLOSE_FORGOTTEN_BY_OPERATOR = 4002
 """WebSocket close code: the operator forgot this connection's address (§2.5); a client
 does not reconnect, which would register the address anew."""
+CLOSE_SESSION_MOVED = 4003
+"""WebSocket close code: the same session (hello ``session``) registered on another node of
+the bridge (docs/deploy.md), which now holds the address; a client does not reconnect,
+which would take the address back and start a tug of war."""
 MAX_INT = 2**63 - 1
 """Cursors and sequence numbers are 64-bit (SQLite's INTEGER): larger ones are refused."""
 

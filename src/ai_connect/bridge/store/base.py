@@ -14,7 +14,7 @@ Two implementations keep the same contract (tests/bridge/store/test_contract.py)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -470,18 +470,39 @@ class Watched(Protocol):
     """A store that other bridge nodes write too (PostgreSQL): it tells when they
     committed, so that this node re-reads the peers (bridge/cluster.py)."""
 
-    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+    def watch(
+        self,
+        changed: Callable[[], None],
+        tokens: Callable[[], None] | None = None,
+        forgotten: Callable[[str], None] | None = None,
+        proposals: Callable[[], None] | None = None,
+        leases: Callable[[], None] | None = None,
+    ) -> Callable[[], None]:
         """Calls ``changed()`` (from a thread of its own) after another node's commit,
-        and once whenever it may have missed some (it lost its connection); returns the
-        function that stops watching."""
+        and once whenever it may have missed some (it lost its connection); ``tokens()``
+        after a token was stored or revoked anywhere; ``forgotten(address)`` after
+        another node committed the forgetting of an address; ``proposals()`` after
+        another node committed a change to a proposal; ``leases()`` after another node
+        committed a claim or release; returns the function that stops watching."""
         ...
 
-    def beat(self, url: str, sessions: dict[str, str | None], notify: bool) -> None:
-        """This node's heartbeat, with the sessions it holds (address -> session id)."""
+    def beat(
+        self,
+        url: str,
+        sessions: dict[str, str | None],
+        notify: bool,
+        since: Mapping[str, float] | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        """This node's heartbeat, with the sessions it holds (address -> session id).
+        An address another live node (heartbeat younger than ``timeout_s``) holds stays
+        that node's unless its connection here registered later (``since``: address ->
+        wall-clock time of its hello): the latest hello holds it (bridge/cluster.py)."""
         ...
 
-    def elsewhere(self, timeout_s: float) -> dict[str, str | None]:
-        """The sessions live on other nodes (address -> session id)."""
+    def elsewhere(self, timeout_s: float) -> dict[str, tuple[str | None, float]]:
+        """The sessions live on other nodes (address -> session id, when its hello
+        registered it)."""
         ...
 
     def nodes(self) -> list[tuple[str, str, float, int, bool]]:

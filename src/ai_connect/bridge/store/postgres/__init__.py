@@ -32,7 +32,7 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -85,6 +85,18 @@ CHANNEL = "ai_connect"
 """The LISTEN/NOTIFY channel: each commit that moves peers or mailboxes notifies it, with
 the committing store's ``node`` id as payload (a node ignores its own)."""
 _NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
+FORGOTTEN = "forgotten:"
+"""The payload prefix of the notification each forgotten address sends
+(``forgotten:NODE ADDRESS``): the other nodes close its connections and drop it."""
+PROPOSALS = "proposals:"
+"""The payload prefix (``proposals:NODE``) of the notification a commit that changed a
+proposal sends: the other nodes re-read the proposals."""
+LEASES = "leases:"
+"""The payload prefix (``leases:NODE``) of the notification a commit that claimed or
+released a lease sends: only then do the other nodes re-read the leases."""
+TOKENS_CHANGED = "tokens"
+"""The payload of the notification a token's creation or revocation sends: every node
+re-reads the tokens at once (a revoked token's links close everywhere)."""
 _WATCH_RETRY_S = 1.0
 _BEAT_NODE = """
     INSERT INTO nodes (node, url, started, beat)
@@ -92,11 +104,18 @@ _BEAT_NODE = """
     ON CONFLICT (node) DO UPDATE SET url = excluded.url, beat = excluded.beat"""
 _BEAT_FORGET = "DELETE FROM sessions WHERE node = %s"
 _BEAT_SESSIONS = """
-    INSERT INTO sessions (address, node, session)
-    SELECT a, %s, s FROM unnest(%s::text[], %s::text[]) AS r (a, s)
-    ON CONFLICT (address) DO UPDATE SET node = excluded.node, session = excluded.session"""
+    INSERT INTO sessions (address, node, session, since)
+    SELECT a, %(node)s, s, t
+    FROM unnest(%(addresses)s::text[], %(sessions)s::text[], %(since)s::float8[]) AS r (a, s, t)
+    ON CONFLICT (address) DO UPDATE
+    SET node = excluded.node, session = excluded.session, since = excluded.since
+    WHERE sessions.node = excluded.node OR excluded.since > sessions.since OR NOT EXISTS (
+        SELECT 1 FROM nodes n WHERE n.node = sessions.node AND n.url <> 'stopped'
+        AND n.beat >= extract(epoch FROM clock_timestamp()) - %(timeout)s)"""
+"""A node's sessions; an address held by another live node stays that node's unless its
+hello here came later (``since``, wall clock): the latest hello of a session holds it."""
 _ELSEWHERE = """
-    SELECT s.address, s.session FROM sessions s JOIN nodes n ON n.node = s.node
+    SELECT s.address, s.session, s.since FROM sessions s JOIN nodes n ON n.node = s.node
     WHERE s.node <> %s AND n.beat >= extract(epoch FROM clock_timestamp()) - %s
     ORDER BY s.address"""
 _NODES = """
@@ -279,6 +298,10 @@ class PostgresStore:
             return CommitResult([])
         with self._transaction("commit a batch") as db:
             results, pruned = BatchWriter(db).write(batch)
+            if batch.proposals:  # first: the other nodes read them before the mail
+                db.execute(_NOTIFY, (f"{PROPOSALS}{self.node}",))
+            if batch.leases or batch.lease_drops:  # likewise
+                db.execute(_NOTIFY, (f"{LEASES}{self.node}",))
             if (
                 batch.peers
                 or batch.appends
@@ -288,6 +311,8 @@ class PostgresStore:
                 or (batch.lease_drops)
             ):
                 db.execute(_NOTIFY, (self.node,))  # sent by the commit, to every node
+            for forget in batch.forgets:
+                db.execute(_NOTIFY, (f"{FORGOTTEN}{self.node} {forget.address}",))
         self._measure()
         return CommitResult(results, pruned)
 
@@ -429,9 +454,20 @@ class PostgresStore:
 
     # -- the other nodes' commits (store/base.py Watched) ----------------------------
 
-    def watch(self, changed: Callable[[], None]) -> Callable[[], None]:
+    def watch(
+        self,
+        changed: Callable[[], None],
+        tokens: Callable[[], None] | None = None,
+        forgotten: Callable[[str], None] | None = None,
+        proposals: Callable[[], None] | None = None,
+        leases: Callable[[], None] | None = None,
+    ) -> Callable[[], None]:
         """LISTENs on its own connection in a thread; ``changed()`` after each commit of
-        another node, and after each reconnect (what was missed meanwhile)."""
+        another node, and after each reconnect (what was missed meanwhile); ``tokens()``
+        after a token was stored or revoked (by any node or ``ai-connect token``);
+        ``forgotten(address)`` after another node forgot an address; ``proposals()``
+        after another node changed a proposal; ``leases()`` after another node claimed or
+        released a lease. A reconnect calls all of them."""
         stop = threading.Event()
 
         def run() -> None:
@@ -442,9 +478,26 @@ class PostgresStore:
                     ) as db:
                         db.execute(f"LISTEN {CHANNEL}")
                         changed()  # whatever was committed before we listened
+                        for missed in (tokens, proposals, leases):
+                            if missed is not None:
+                                missed()
                         while not stop.is_set():
                             for note in db.notifies(timeout=_WATCH_RETRY_S):
-                                if note.payload != self.node:
+                                if note.payload == TOKENS_CHANGED:
+                                    (tokens or changed)()
+                                elif note.payload.startswith(LEASES):
+                                    node = note.payload[len(LEASES) :]
+                                    if node != self.node and leases is not None:
+                                        leases()
+                                elif note.payload.startswith(PROPOSALS):
+                                    node = note.payload[len(PROPOSALS) :]
+                                    if node != self.node and proposals is not None:
+                                        proposals()
+                                elif note.payload.startswith(FORGOTTEN):
+                                    node, _, address = note.payload[len(FORGOTTEN) :].partition(" ")
+                                    if node != self.node and forgotten is not None:
+                                        forgotten(address)
+                                elif note.payload != self.node:
                                     changed()
                                 if stop.is_set():
                                     break
@@ -462,23 +515,40 @@ class PostgresStore:
 
     # -- the nodes' heartbeats and sessions (cluster-wide presence) -------------------
 
-    def beat(self, url: str, sessions: dict[str, str | None], notify: bool) -> None:
+    def beat(
+        self,
+        url: str,
+        sessions: dict[str, str | None],
+        notify: bool,
+        since: Mapping[str, float] | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
         """This node is alive (``url``: where it listens) and holds ``sessions``
-        (address -> the client's session id); ``notify`` tells the other nodes at once."""
+        (address -> the client's session id); ``notify`` tells the other nodes at once.
+        An address another live node holds stays its own unless its hello here came
+        later (``since``: a session that moved here takes it)."""
         with self._transaction("write this node's heartbeat") as db:
             db.execute(_BEAT_NODE, (self.node, url))
             db.execute(_BEAT_FORGET, (self.node,))
             if sessions:
-                db.execute(_BEAT_SESSIONS, (self.node, list(sessions), list(sessions.values())))
+                args = {
+                    "node": self.node,
+                    "addresses": list(sessions),
+                    "sessions": list(sessions.values()),
+                    "since": [(since or {}).get(a, 0.0) for a in sessions],
+                    "timeout": timeout_s,
+                }
+                db.execute(_BEAT_SESSIONS, args)
             if notify:
                 db.execute(_NOTIFY, (self.node,))
 
-    def elsewhere(self, timeout_s: float) -> dict[str, str | None]:
-        """Address -> session id of each session other nodes hold, whose node's heartbeat
-        is younger than ``timeout_s`` (a dead node's sessions are gone after it)."""
+    def elsewhere(self, timeout_s: float) -> dict[str, tuple[str | None, float]]:
+        """Address -> (session id, when its hello registered it) of each session other
+        nodes hold, whose node's heartbeat is younger than ``timeout_s`` (a dead node's
+        sessions are gone after it)."""
         with self._reading("read the other nodes' sessions") as db:
             rows = db.execute(_ELSEWHERE, (self.node, timeout_s)).fetchall()
-        return {str(a): s for a, s in rows}
+        return {str(a): (s, float(t)) for a, s, t in rows}
 
     def nodes(self) -> list[tuple[str, str, float, int, bool]]:
         """(node, URL, seconds since its heartbeat, sessions, whether it is this store's
@@ -519,9 +589,11 @@ class PostgresStore:
         """Stores a new token; its id and hash must be new."""
         with self._transaction("store an auth token") as db:
             db.execute(_TOKEN_INSERT, _tokens.row(token))
+            db.execute(_NOTIFY, (TOKENS_CHANGED,))
 
     def revoke_token(self, token_id: str, when: float) -> bool:
         """Marks the token revoked; ``False`` if unknown or already revoked."""
         with self._transaction("revoke an auth token") as db:
             cursor = db.execute(_TOKEN_REVOKE, (when, token_id))
+            db.execute(_NOTIFY, (TOKENS_CHANGED,))
         return cursor.rowcount > 0

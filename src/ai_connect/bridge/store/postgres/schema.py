@@ -115,7 +115,17 @@ SCHEMA_V5 = (
     )""",
 )
 """Version 5, SQLite's version 6 (docs/protocol.md §11): each peer's last work status."""
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5)
+SCHEMA_V6 = ("ALTER TABLE sessions ADD COLUMN since double precision NOT NULL DEFAULT 0",)
+"""Version 6: when each session's hello registered it on its node (wall clock): the latest
+hello of a session holds its address (bridge/cluster.py)."""
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    SCHEMA_V1,
+    SCHEMA_V2,
+    SCHEMA_V3,
+    SCHEMA_V4,
+    SCHEMA_V5,
+    SCHEMA_V6,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
