@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections import deque
 from dataclasses import dataclass
 
@@ -30,12 +31,29 @@ from websockets.protocol import State
 
 from ai_connect.bridge.core import CLOSE_POLICY
 
-__all__ = ["WRITE_BATCH_BYTES", "Close", "Link", "LinkLimits"]
+__all__ = ["WRITE_BATCH_BYTES", "Close", "Link", "LinkLimits", "text_frame_header"]
 
 log = logging.getLogger("ai_connect.bridge")
 
 WRITE_BATCH_BYTES = 64 * 1024
 """Bytes of frames written to one link at once; then websockets' flow control applies."""
+
+
+_SHORT = struct.Struct("!BB")
+_MEDIUM = struct.Struct("!BBH")
+_LONG = struct.Struct("!BBQ")
+
+
+def text_frame_header(size: int) -> bytes:
+    """The header of one final, unmasked WebSocket text frame of ``size`` bytes of payload
+    (RFC 6455 §5.2: FIN and opcode 1, then a 7-bit, 16-bit or 64-bit length): what
+    websockets' ``send_text`` writes for a server without extensions, for ~0.2 µs instead
+    of ~2 µs a frame (issue 13: a drained backlog is a few hundred frames per write)."""
+    if size < 126:
+        return _SHORT.pack(0x81, size)
+    if size < 65536:
+        return _MEDIUM.pack(0x81, 126, size)
+    return _LONG.pack(0x81, 127, size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +202,14 @@ class Link:
 
         ``ws.send()`` costs one ``transport.write`` (one syscall, and one TCP segment
         under TCP_NODELAY) per frame. A loop turn often queues many frames for one link
-        (a commit's ``accepted``/``deliver`` frames), so they are framed one by one
-        through websockets' Sans-I/O protocol, as its own ``broadcast()`` does, and their
-        bytes leave in one write. ``ws.drain()`` then applies websockets' flow control:
-        it waits while the transport's buffer is above its high-water mark, so at most
-        one batch sits above it, as with ``send()``. Nothing here awaits between framing
-        and writing, so no other writer (keepalive pings, pongs) can interleave.
+        (a commit's ``accepted``/``deliver`` frames), so they are framed here
+        (:func:`text_frame_header`; through websockets' Sans-I/O protocol, as its own
+        ``broadcast()`` does, if an extension were negotiated) and their bytes leave in
+        one write, after anything websockets queued itself. ``ws.drain()`` then applies
+        websockets' flow control: it waits while the transport's buffer is above its
+        high-water mark, so at most one batch sits above it, as with ``send()``. Nothing
+        here awaits between framing and writing, so no other writer (keepalive pings,
+        pongs) can interleave.
 
         Returns after writing a close, or when the connection is no longer open (the
         server's reader sees that close or failure and reports it).
@@ -208,17 +228,25 @@ class Link:
                         return
                     close: Close | None = None
                     size = 0
+                    # What websockets queued itself (none, unless a control frame) first.
+                    out = protocol.data_to_send()
+                    plain = not protocol.extensions  # the bridge negotiates none
                     while queue and size < WRITE_BATCH_BYTES:
                         item = queue.popleft()
                         if isinstance(item, Close):
                             close = item
                             break
-                        protocol.send_text(item)
+                        if plain:
+                            out += (text_frame_header(len(item)), item)
+                        else:
+                            protocol.send_text(item)
+                            out += protocol.data_to_send()
                         size += len(item)
                     self._queued -= size
-                    if size:
+                    if out:
                         # Only text frames since the last write: no end-of-stream marker.
-                        ws.transport.writelines(protocol.data_to_send())
+                        ws.transport.writelines(out)
+                    if size:
                         await ws.drain()
                         self._room.set()
                     if close is not None:
