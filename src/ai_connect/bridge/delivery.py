@@ -344,8 +344,11 @@ class Delivery:
 
     def _room(self, conn: Conn) -> bool:
         limits = self.config.limits
-        return len(conn.inflight) < limits.window_messages and (
-            conn.inflight_bytes < limits.window_bytes or not conn.inflight
+        inflight = conn.inflight
+        if not inflight:
+            return True
+        return len(inflight) < limits.window_messages and (
+            conn.inflight_bytes < limits.window_bytes
         )
 
     def shown(
@@ -396,6 +399,8 @@ class Delivery:
         if self.feed:
             out += self.feed.delivered(entry.recipient, entry.seq, mark)
         conn.sent = entry.seq
+        if conn.inflight is None:
+            conn.inflight = deque()
         conn.inflight.append((entry.seq, size))
         conn.inflight_bytes += size
 
@@ -451,7 +456,7 @@ class Delivery:
         # ready queue (fewer, larger reads; the next read starts while a window remains).
         conn.loading = True
         conn.through = -1
-        room = max(0, limits.window_messages - len(conn.inflight))
+        room = max(0, limits.window_messages - len(conn.inflight or ()))
         room_bytes = max(0, limits.window_bytes - conn.inflight_bytes)
         out.append(
             LoadPending(
@@ -468,8 +473,12 @@ def _release(conn: Conn, seq: int) -> None:
     """Everything up to ``seq`` is acked: it leaves the connection's window (and its
     ready queue, when another connection of the address acked it)."""
     conn.sent = max(conn.sent, seq)
-    while conn.inflight and conn.inflight[0][0] <= seq:
-        conn.inflight_bytes -= conn.inflight.popleft()[1]
+    inflight = conn.inflight
+    if inflight is not None:
+        while inflight and inflight[0][0] <= seq:
+            conn.inflight_bytes -= inflight.popleft()[1]
+        if not inflight:
+            conn.inflight = None  # all acked: its memory goes back
     while conn.ready and conn.ready[0][0].seq <= seq:
         conn.ready_bytes -= conn.ready.popleft()[1]
     if 0 <= conn.through < conn.sent:

@@ -382,12 +382,11 @@ class BridgeServer:
                 if debug:  # never the token (docs/security.md)
                     text = raw if isinstance(raw, str) else raw.decode(errors="replace")
                     link.log.debug("conn %d <- %.200r", conn, redact(text))
-                try:
-                    frame = decode_hot(raw, max_bytes)
-                except FrameError as exc:
-                    self._dispatch(BadFrame(conn, exc, self._clock()))
-                else:
-                    self._dispatch(FrameReceived(conn, frame, self._clock()))
+                    del text
+                self._received(conn, raw, max_bytes)
+                # An idle connection waits here with no frame alive: its hello (a pydantic
+                # model, ~2 KB) is not kept for its lifetime (issue 13, 10,000 idle peers).
+                del raw
                 # Over its rate (§5.1), or its replies not drained: its next frames wait in
                 # its own socket buffers (bridge/links.py).
                 await link.readable()
@@ -401,6 +400,15 @@ class BridgeServer:
             link.log.info(
                 "connection %d closed (%s, code %s)", conn, address or "unregistered", ws.close_code
             )
+
+    def _received(self, conn: int, raw: str | bytes, max_bytes: int) -> None:
+        """Decodes one frame of ``conn`` and hands it to the router."""
+        try:
+            frame = decode_hot(raw, max_bytes)
+        except FrameError as exc:
+            self._dispatch(BadFrame(conn, exc, self._clock()))
+        else:
+            self._dispatch(FrameReceived(conn, frame, self._clock()))
 
     # --- carrying out actions ---------------------------------------------------------
 

@@ -163,7 +163,9 @@ class Conn:
     sent: int = 0
     """Highest mailbox seq sent on this connection."""
     loading: bool = False
-    inflight: deque[tuple[int, int]] = field(default_factory=deque)
+    inflight: deque[tuple[int, int]] | None = None
+    """The entries sent and not acked, in order, each with its flow size. ``None`` while
+    there is none (as ``ready``): most connections are idle most of the time."""
     inflight_bytes: int = 0
     ready: deque[tuple[MailboxEntry, int]] | None = None
     """The next mailbox entries after ``sent``, in order, kept in memory until the window
