@@ -231,6 +231,9 @@ class Registry:
         self.conns: dict[int, Conn] = {}
         """Connection id -> every open connection, registered or not."""
         self.attached: dict[str, set[int]] = {}
+        self.watchers: set[int] = set()
+        """Ids of the connections whose hello asked for ``presence`` events (and maybe
+        closed since: whoever reads it drops those it no longer finds in ``conns``)."""
         self.nodes: tuple[tuple[str, str, float, int, bool], ...] = ()
         """The bridge nodes on a shared database, from their heartbeats (bridge/cluster.py):
         (id, URL, seconds since the heartbeat, sessions, this one)."""
