@@ -370,6 +370,12 @@ class BridgeServer:
     # --- connections ------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        # The handshake is over and nothing reads its headers again: they (~2 KB) are
+        # not kept for the connection's lifetime (issue 13). websockets reads ``request``
+        # itself (its presence marks the handshake as done), so it stays, emptied.
+        if ws.request is not None:
+            ws.request.headers.clear()
+        ws.response = None
         conn = next(self._conn_ids)
         link = self._links[conn] = Link(ws, conn, self.settings.link)
         link.start()
