@@ -156,9 +156,10 @@ def test_the_next_read_starts_while_a_window_is_still_in_flight() -> None:
     assert 2 <= reads <= 3 and early == reads - 1
 
 
-def test_a_page_read_before_its_commit_is_reported_delivers_only_up_to_the_tip() -> None:
-    """A read that sees a commit the router has not heard of yet delivers nothing past
-    the tip; that message follows its Committed, and every ack is taken."""
+def test_a_page_read_before_its_commit_is_reported_is_delivered_once() -> None:
+    """A read that sees a commit the router has not heard of yet (readers run beside the
+    writer; on PostgreSQL another node wrote it) delivers it, raising the tip, so its
+    ack is taken; its late Committed delivers nothing twice."""
     bridge = pair()
     bridge.disconnect(2)
     bridge.send(1, BOB, "old")
@@ -172,8 +173,7 @@ def test_a_page_read_before_its_commit_is_reported_delivers_only_up_to_the_tip()
     page = bridge.store.pending(BOB, load.after_seq, load.limit, load.max_bytes)
     assert [e.seq for e in page] == [1, 2]
     out = bridge.handle(PendingLoaded(3, load.after_seq, tuple(page)))
-    assert [d.body for d in delivers(out, 3)] == ["old"]
-    assert errors(bridge.ack(3, 1), 3) == []
-    out = bridge.handle(committed(persists, result)) + bridge.settle()
-    assert [d.body for d in delivers(out, 3)] == ["new"]
+    assert [d.body for d in delivers(out, 3)] == ["old", "new"]
     assert errors(bridge.ack(3, 2), 3) == []
+    out = bridge.handle(committed(persists, result)) + bridge.settle()
+    assert delivers(out, 3) == []

@@ -10,6 +10,7 @@ from ai_connect.bridge.core import Router
 from ai_connect.bridge.events import FrameReceived, PeersStored, RereadPeers
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.protocol import Send as SendFrame
+from ai_connect.protocol.hot import HotSend
 from tests.bridge.helpers import START, Bridge, addr, delivers, errors, pair
 
 
@@ -25,15 +26,17 @@ def test_an_entry_read_before_its_commit_was_reported_can_be_acked_once() -> Non
         b.commit()
     b.ack(2, 2)
     b.commit()
+    b.disconnect(2)
+    b.hello(3, "Bob")  # back: his mailbox is read from the store
     assert b.loads, "bob's window has room: his mailbox is read"
     b.send(1, bob, "m4")
     persists, b.batch = b.batch, []
     result = b.store.commit(write_batch(persists))  # stored; the router not told yet
     got = b.load()
-    assert [d.seq for d in delivers(got, 2)] == [3, 4]
-    assert errors(b.ack(2, 4), 2) == []
+    assert [d.seq for d in delivers(got, 3)] == [3, 4]
+    assert errors(b.ack(3, 4), 3) == []
     late = b.handle(committed(persists, result))
-    assert delivers(late, 2) == []
+    assert delivers(late, 3) == []
 
 
 def shared_pair() -> Bridge:
@@ -73,7 +76,7 @@ def test_a_send_to_an_unknown_peer_is_reread_first_only_on_a_shared_database() -
     assert errors(alone.send(1, "Nobody"), 1)[0].code == "unknown_peer"
     b = shared_pair()
     (reread,) = b.send(1, "Nobody")
-    assert isinstance(reread, RereadPeers) and isinstance(reread.frame, SendFrame)
+    assert isinstance(reread, RereadPeers) and isinstance(reread.frame, SendFrame | HotSend)
     (broadcast,) = b.send(1, "*", "to all")
     assert isinstance(broadcast, RereadPeers) and broadcast.frame is not None
     waiting = b.handle(FrameReceived(1, reread.frame, START, retried=True))

@@ -266,11 +266,11 @@ class Delivery:
         for entry in entries:
             if entry.seq <= last:
                 continue
-            if entry.seq > peer.tip:
-                # Committed by the store, but its Committed is not here yet: it follows
-                # with it (an ack of it now would be refused as beyond the tip, §3.3).
-                complete = False
-                break
+            # Read from the store, so committed, if perhaps before the router heard of its
+            # commit (readers run beside the writer; or another node wrote it): the tip is
+            # at least this, or the agent's ack of it would be refused as beyond the tip.
+            # Its late Committed finds it sent and delivers nothing twice.
+            peer.tip = max(peer.tip, entry.seq)
             if conn.ready:  # no room: keep what was read ahead, in order
                 if entry.damaged is not None or not self._keep(conn, entry):
                     complete = False
