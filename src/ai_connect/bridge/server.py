@@ -33,7 +33,7 @@ from websockets.server import ServerProtocol
 
 from ai_connect import __version__
 from ai_connect.bridge import dashboard, metrics
-from ai_connect.bridge.answers import answer
+from ai_connect.bridge.answers import answer, mailbox_page
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, Router, RouterConfig
@@ -636,13 +636,13 @@ class BridgeServer:
     async def _load(self, action: LoadPending) -> None:
         a = action
         try:
-            entries = await self._read(
-                self.store.pending, a.recipient, a.after_seq, a.limit, a.max_bytes
+            entries, prepared = await self._read(
+                mailbox_page, self.store, a.recipient, a.after_seq, a.limit, a.max_bytes
             )
         except StoreError as exc:
             log.error("loading the mailbox of %s failed: %s", action.recipient, exc)
-            entries = []
-        loaded = PendingLoaded(action.conn, action.after_seq, tuple(entries), self._clock())
+            entries, prepared = (), ()
+        loaded = PendingLoaded(action.conn, action.after_seq, entries, self._clock(), prepared)
         self._dispatch(loaded)
 
     async def _receipts(self, action: QueryReceipts) -> None:

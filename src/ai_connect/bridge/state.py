@@ -167,10 +167,11 @@ class Conn:
     """The entries sent and not acked, in order, each with its flow size. ``None`` while
     there is none (as ``ready``): most connections are idle most of the time."""
     inflight_bytes: int = 0
-    ready: deque[tuple[MailboxEntry, int]] | None = None
+    ready: deque[tuple[MailboxEntry, int, bytes | None]] | None = None
     """The next mailbox entries after ``sent``, in order, kept in memory until the window
     has room for them: committed while it was full, or read ahead from the store
-    (bridge/delivery.py); each with its flow size. ``None`` while there is none: an
+    (bridge/delivery.py); each with its flow size and, if read ahead, its ``deliver``
+    tail made on the reader thread. ``None`` while there is none: an
     empty deque costs ~0.6 KB, and most connections never need one."""
     ready_bytes: int = 0
     through: int = -1
