@@ -4,7 +4,7 @@
 
 One bridge process (``python -m ai_connect bridge --ui --port 0``, fresh database). The
 dashboard is open in Debian's headless Chromium (Playwright, ``executable_path``; sh
-scripts/ensure_chromium.sh installs it). This process plays two peers, ``alice`` sends
+scripts/ensure_deb.sh installs it). This process plays two peers, ``alice`` sends
 to ``bob`` (who acks each message, as an agent's hook would), one message at a time,
 and a **reference** observer: a BridgeClient with ``mode="observe"`` reading the same
 feed in Python, with no page to draw.
@@ -89,7 +89,7 @@ async def acker(bob: BridgeClient) -> None:
 async def run(messages: int, store: str) -> dict[str, list[float]]:
     chromium = shutil.which("chromium")
     if chromium is None:
-        sys.exit("needs Debian's chromium: sh scripts/ensure_chromium.sh")
+        sys.exit("needs Debian's chromium: sh scripts/ensure_deb.sh chromium chromium dashboard")
     options = BridgeOptions(store=store, extra_args=("--ui",))
     async with BridgeProcess(options, "dashboard") as bridge, async_playwright() as pw:
         args = ["--no-sandbox"] if os.geteuid() == 0 else []

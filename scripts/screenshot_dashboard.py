@@ -4,7 +4,8 @@
 
 Starts a bridge in memory with the dashboard on (127.0.0.1, a free port), connects three
 peers that talk, acknowledge, and vote on a proposal, opens the dashboard in Debian's
-headless Chromium through Playwright (sh scripts/ensure_chromium.sh installs it) and
+headless Chromium through Playwright (`sh scripts/ensure_deb.sh chromium chromium
+dashboard` installs it) and
 saves the page. Needs the test extras (sh scripts/setup.sh --test).
 """
 
@@ -71,7 +72,7 @@ async def traffic(url: str) -> list[BridgeClient]:
 async def main(out: Path) -> None:
     chromium = shutil.which("chromium")
     if chromium is None:
-        sys.exit("needs Debian's chromium: sh scripts/ensure_chromium.sh")
+        sys.exit("needs Debian's chromium: sh scripts/ensure_deb.sh chromium chromium dashboard")
     server = BridgeServer(MemoryStore(), ServerSettings(port=0, ui=True))
     await server.start()
     try:

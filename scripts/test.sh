@@ -4,8 +4,8 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh --test
 sh scripts/ensure_clients.sh  # the real agent clients, pinned and newest (npm): tests/agents
-sh scripts/ensure_systemd.sh  # systemd-analyze for tests/service (Debian's systemd)
-sh scripts/ensure_chromium.sh # Debian's chromium for tests/bridge/web (Playwright drives it)
+sh scripts/ensure_deb.sh systemd-analyze systemd tests/service  # unit checks
+sh scripts/ensure_deb.sh chromium chromium tests/bridge/web      # Playwright drives it
 .venv/bin/ruff check src tests bench scripts
 .venv/bin/ruff format --check src tests bench scripts
 .venv/bin/mypy

@@ -2,7 +2,7 @@
 ``ui=True`` in a thread, and peers as BridgeClients in that bridge's loop.
 
 Playwright cannot download its own browser here, so it launches Debian's ``chromium``
-(``scripts/ensure_chromium.sh`` installs it, ``scripts/test.sh`` runs that) through
+(``scripts/ensure_deb.sh`` installs it, ``scripts/test.sh`` runs that) through
 ``executable_path``. Without it the tests skip, and in CI (``CI=true``) they fail.
 Every wait is Playwright's ``expect`` (polling the page's DOM, bounded by ``TIMEOUT_MS``)
 or a future with a timeout: nothing sleeps.
@@ -37,7 +37,8 @@ def chromium_path() -> str:
     if path is not None:
         return path
     message = (
-        "the dashboard tests need Debian's chromium: sh scripts/ensure_chromium.sh "
+        "the dashboard tests need Debian's chromium: "
+        "sh scripts/ensure_deb.sh chromium chromium dashboard "
         "(apt-get install chromium, as root)"
     )
     if os.environ.get("CI", "").lower() in ("1", "true"):
