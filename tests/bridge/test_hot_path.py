@@ -233,3 +233,22 @@ def test_a_paused_message_read_from_the_store_still_says_why() -> None:
     out = bridge.settle()
     got = {d.body: d.paused for d in delivers(out, 3)}
     assert all("no human input" in (got[body] or "") for body in ("first", "second"))
+
+
+def test_entries_read_ahead_count_their_encoded_deliver_against_the_ready_bytes() -> None:
+    """The ready queue's byte bound covers what it holds: an entry read ahead counts its
+    flow size and its encoded deliver; acks give both back (docs/security.md, Memory)."""
+    bridge = pair(window_messages=4)
+    bridge.disconnect(2)
+    for i in range(12):
+        bridge.send(1, BOB, f"b{i}")
+    bridge.settle()
+    bridge.hello(3, "Bob")
+    bridge.settle()
+    conn = bridge.router._registry.conns[3]
+    assert conn.ready is not None and len(conn.ready) == 8
+    held = sum(size + len(tail or b"") for _, size, tail in conn.ready)
+    assert conn.ready_bytes == held > sum(size for _, size, _ in conn.ready)
+    for seq in (4, 8, 12):
+        bridge.ack(3, seq)
+    assert conn.ready is None and conn.ready_bytes == 0

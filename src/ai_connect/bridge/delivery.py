@@ -445,7 +445,7 @@ class Delivery:
         if size < 0:
             size = message_bytes(entry.message)
         ready.append((entry, size, tail))
-        conn.ready_bytes += size
+        conn.ready_bytes += _held(size, tail)
         return True
 
     def _pump(self, conn: Conn, peer: Peer, out: list[Action], now: float) -> None:
@@ -454,7 +454,7 @@ class Delivery:
         ready = conn.ready
         while ready and self._room(conn):
             entry, size, tail = ready.popleft()
-            conn.ready_bytes -= size
+            conn.ready_bytes -= _held(size, tail)
             if entry.seq > conn.sent:
                 self._deliver(conn, entry, out, now, tail, size)
         if ready is not None and not ready:
@@ -490,6 +490,12 @@ class Delivery:
         )
 
 
+def _held(size: int, tail: bytes | None) -> int:
+    """What a ready entry counts against the ready queue's bytes: its flow size, plus its
+    encoded ``deliver`` tail when it came with one (docs/security.md, "Memory")."""
+    return size if tail is None else size + len(tail)
+
+
 def _release(conn: Conn, seq: int) -> None:
     """Everything up to ``seq`` is acked: it leaves the connection's window (and its
     ready queue, when another connection of the address acked it)."""
@@ -501,6 +507,7 @@ def _release(conn: Conn, seq: int) -> None:
         if not inflight:
             conn.inflight = None  # all acked: its memory goes back
     while conn.ready and conn.ready[0][0].seq <= seq:
-        conn.ready_bytes -= conn.ready.popleft()[1]
+        _, size, tail = conn.ready.popleft()
+        conn.ready_bytes -= _held(size, tail)
     if 0 <= conn.through < conn.sent:
         conn.through = conn.sent

@@ -174,6 +174,7 @@ class Conn:
     tail made on the reader thread. ``None`` while there is none: an
     empty deque costs ~0.6 KB, and most connections never need one."""
     ready_bytes: int = 0
+    """Bytes held in ``ready``: flow sizes, and the encoded tails read ahead with them."""
     through: int = -1
     """``ready`` holds every entry up to this seq (``-1``: unknown -- what is past
     ``ready`` must be read from the store)."""
