@@ -27,6 +27,9 @@ with ``AI_CONNECT_CONFIG``). The original AI-Connect keys keep working::
       tls_key: /etc/ai-connect/key.pem
       auth: false           # true: require tokens even before one exists
       ui: false             # true: serve the web dashboard at /ui/ (ai-connect bridge --ui)
+    leases:                 # file leases (docs/leases.md)
+      on_conflict: warn     # an edit of a file another agent leased: warn (default) or
+                            # deny (AI_CONNECT_LEASES_ON_CONFLICT overrides it)
     mcp:                    # ai-connect mcp --transport http (the original's keys)
       host: 127.0.0.1
       port: 9998
@@ -68,6 +71,7 @@ __all__ = [
     "KNOWN_KEYS",
     "BridgeSettings",
     "ClientSettings",
+    "LeaseSettings",
     "LogSettings",
     "Sourced",
     "bridge_settings",
@@ -78,6 +82,7 @@ __all__ = [
     "explain_client",
     "is_postgres_url",
     "key_warnings",
+    "lease_settings",
     "load_config",
     "load_file",
     "log_settings",
@@ -209,6 +214,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "logging": frozenset({"max_megabytes", "backup_count"}),
+    "leases": frozenset({"on_conflict"}),
     "mcp": frozenset({"host", "port"}),
 }
 """Every key the config file may hold, by section (the module docstring says what each does)."""
@@ -663,3 +669,27 @@ def mcp_address(
     if port is None:
         port = _port(section.get("port", DEFAULT_MCP_PORT), f"mcp.port in {path}")
     return host, port
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseSettings:
+    on_conflict: str = "warn"
+    """An edit of a file another agent leased: ``warn`` the model, or ``deny`` the edit."""
+
+
+ON_CONFLICT = ("warn", "deny")
+
+
+def lease_settings(env: Mapping[str, str] | None = None) -> LeaseSettings:
+    """``AI_CONNECT_LEASES_ON_CONFLICT``, else the config file's ``leases.on_conflict``."""
+    env = os.environ if env is None else env
+    value = env.get("AI_CONNECT_LEASES_ON_CONFLICT")
+    where = "AI_CONNECT_LEASES_ON_CONFLICT"
+    if not value:
+        path, data = load_config(env)
+        value = _section(data, "leases", path).get("on_conflict", "warn")
+        where = f"leases.on_conflict in {path}"
+    text = str(value).strip().lower()
+    if text not in ON_CONFLICT:
+        raise ConfigError(f"{where} must be warn or deny, not {value!r}")
+    return LeaseSettings(text)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -192,7 +193,10 @@ class Bridge:
         self.batch, self.loads = [], []
         self._connected.clear()
         peers, proposals = self.store.peers(), self.store.proposals()
-        self.router = Router(self.config, peers, self.ids, self.tokens, proposals)
+        self.config = dataclasses.replace(self.config, started_at=self.now)
+        self.router = Router(
+            self.config, peers, self.ids, self.tokens, proposals, self.store.leases()
+        )
 
     # --- a client's part ------------------------------------------------------------
 

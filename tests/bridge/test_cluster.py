@@ -189,3 +189,31 @@ def test_admin_status_shows_every_node(pg_url: str) -> None:
                     assert online == {"ops (proj)", "ops#2 (proj)", "w (proj)"}
 
     run(scenario(), timeout=120)
+
+
+def test_a_lease_claimed_on_one_node_holds_on_another(pg_url: str) -> None:
+    """alice claims through node A; bob, on node B, is refused with alice's lease until
+    she releases it. (Node B reads the leases after A's commit, before the mail that
+    alice sends afterwards: once bob has her message, B knows her lease.)"""
+    repo = "github.com/org/app"
+
+    async def scenario() -> None:
+        async with nodes(pg_url, 2) as (a, b):
+            alice = make_client(a, "alice", kind="mcp")
+            bob = make_client(b, "bob", kind="mcp")
+            async with alice, bob:
+                assert bob.address is not None
+                inbox = listen(bob)
+                await alice.claim(repo, ["src/app.py"], ttl=600, reason="rename")
+                await alice.send(bob.address, "claimed src/app.py")
+                await take(inbox, 1, WAIT_S)
+                refused = await bob.claim(repo, ["src/*.py"])
+                (conflict,) = refused.conflicts
+                assert (conflict.lease.holder, conflict.lease.reason) == ("alice (proj)", "rename")
+                assert refused.leases == []
+                await alice.release(repo)
+                await alice.send(bob.address, "released it")
+                await take(inbox, 1, WAIT_S)
+                assert (await bob.claim(repo, ["src/*.py"])).conflicts == []
+
+    run(scenario(), timeout=120)

@@ -43,6 +43,9 @@ TOOL_NAMES = {
     "consensus_withdraw",
     "consensus_status",
     "consensus_list",
+    "peer_claim",
+    "peer_release",
+    "peer_claims",
 }
 MODES = ("legacy", "auto")
 """``legacy``: the 2025 initialize handshake (today's clients); ``auto``: the 2026 era."""

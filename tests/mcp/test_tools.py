@@ -28,7 +28,7 @@ from tests.support.bridge import SharedStore
 from tests.support.inprocess import bridge, unserved_url
 
 READ_ONLY = {"peer_list", "peer_history", "peer_search", "peer_status"}
-READ_ONLY |= {"consensus_status", "consensus_list"}
+READ_ONLY |= {"consensus_status", "consensus_list", "peer_claims"}
 
 
 @pytest.mark.parametrize("mode", MODES)

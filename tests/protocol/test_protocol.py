@@ -31,6 +31,9 @@ from ai_connect.protocol import (
     Hello,
     History,
     HistoryPage,
+    LeaseConflict,
+    LeaseReport,
+    LeaseView,
     Limits,
     MessageView,
     PeerDetail,
@@ -231,6 +234,10 @@ def test_every_client_frame_decodes_to_its_model() -> None:
         {"type": "proposals", "rid": 1},
         {"type": "withdraw", "rid": 1, "proposal": "p1"},
         {"type": "forget", "rid": 1},
+        {"type": "claim", "rid": 1, "repo": "github.com/o/a", "paths": ["src/app.py"]},
+        {"type": "release", "rid": 1},
+        {"type": "claims", "rid": 1},
+        {"type": "lease_check", "rid": 1, "repo": "github.com/o/a", "paths": ["src/app.py"]},
     ]
     decoded = [decode_client(json.dumps(s)) for s in samples]
     assert [type(f) for f in decoded] == list(CLIENT_FRAMES.values())
@@ -524,6 +531,24 @@ SERVER_SAMPLES: list[ServerFrame] = [
         ],
     ),
     ReceiptNotice(id="m1", recipient="B (p)", path="channel", ts=2.0),
+    LeaseReport(
+        rid=12,
+        conflicts=[
+            LeaseConflict(
+                path="src/*.py",
+                lease=LeaseView(
+                    id="l1",
+                    repo="github.com/o/a",
+                    path="src/app.py",
+                    holder="A (p)",
+                    reason="refactor",
+                    created=1.0,
+                    expires=2.0,
+                    online=True,
+                ),
+            )
+        ],
+    ),
 ]
 
 

@@ -45,12 +45,23 @@ __all__ = [
     "Scope",
     "advisor_skill",
     "plan",
+    "pre_edit_command",
 ]
 
 CLIENTS = ("claude-code", "codex", "gemini", "cursor", "vscode")
 WAIT_TIMEOUT_S = 86_400
 """The Claude Code waiter's hook timeout: an idle session stays wakeable for a day."""
 HOOK_TIMEOUT_S = 30
+PRE_EDIT_TIMEOUT_S = 10
+"""The pre-edit hook answers in milliseconds; past its own bounds (seconds) it lets the
+edit go ahead, so the client's limit is only a backstop."""
+EDIT_TOOLS = {
+    "claude-code": ("PreToolUse", "Edit|Write|MultiEdit|NotebookEdit", "claude"),
+    "codex": ("PreToolUse", "apply_patch|Bash", "codex"),
+    "gemini": ("BeforeTool", "write_file|replace", "gemini"),
+}
+"""Per client: the event, the matcher of its file-editing tools, and ``--client`` of the
+pre-edit hook (docs/leases.md; Gemini CLI counts its timeout in milliseconds)."""
 TOOL_TIMEOUT_S = 3600
 """peer_wait may block this long: clients that cap tool calls are told so (docs/mcp.md)."""
 ADVISOR_WAIT_S = 3600
@@ -139,6 +150,42 @@ def _server(program: list[str], stdio_type: bool = False) -> dict[str, Any]:
     return entry
 
 
+def pre_edit_command(program: list[str], read: Read) -> list[str]:
+    """How a client starts the pre-edit hook (it runs before every edit: docs/leases.md).
+
+    When ``program`` is this installation (its ``ai-connect`` script, whose ``#!`` names
+    this Python, or ``python -m ai_connect``), the hook's front file itself, run with
+    ``-I -S``: no site-packages, no ai_connect package to import first, half the
+    start-up (bench/lease_hook_bench.py). Any other program: ``PROGRAM hook pre-edit``.
+    """
+    from ai_connect.leases import front
+
+    python: str | None = None
+    if len(program) == 1 and Path(program[0]).name == "ai-connect":
+        first = (read(Path(program[0])) or "").partition("\n")[0]
+        if first.startswith("#!") and " " not in first[2:].strip():
+            python = first[2:].strip()
+    elif len(program) == 3 and program[1:] == ["-m", "ai_connect"]:
+        python = program[0]
+    here = Path(front.__file__).resolve()
+    if python is None or Path(python).resolve() != Path(sys.executable).resolve():
+        return [*program, "hook", "pre-edit"]
+    return [python, "-I", "-S", str(here)]
+
+
+def _pre_edit(
+    client: str, program: list[str], read: Read, uninstall: bool, ms: bool = False
+) -> JsonEdit:
+    """The pre-edit hook's entry (issue 15): before an edit of a leased file."""
+    event, matcher, flag = EDIT_TOOLS[client]
+    if uninstall:
+        return remove_group_hooks(event)
+    timeout = PRE_EDIT_TIMEOUT_S * (1000 if ms else 1)
+    extra: dict[str, Any] = {"name": f"{SERVER_KEY}-leases"} if ms else {}
+    command = [*pre_edit_command(program, read), "--client", flag]
+    return put_group_hook(event, _hook(command, timeout=timeout, **extra), matcher=matcher)
+
+
 def _claude(
     scope: Scope, program: list[str], read: Read, uninstall: bool, options: Options
 ) -> list[Change]:
@@ -161,6 +208,7 @@ def _claude(
         rules = [claude_rule(t, SERVER_KEY) for t in options.grants.granted]
         edits.append(put_allow(rules, ours))
         server_edits = [put_server("mcpServers", _server(program, stdio_type=True))]
+    edits.append(_pre_edit("claude-code", program, read, uninstall))
     skill = base / ".claude" / "skills" / "advisor" / "SKILL.md"
     return [
         _json(servers, read, server_edits, uninstall),
@@ -222,6 +270,7 @@ def _codex(
         waiter = _hook(wait, timeout=WAIT_TIMEOUT_S)
         waiter["async"] = True
         edits.append(put_group_hook("Stop", _hook(cmd, timeout=HOOK_TIMEOUT_S), waiter))
+    edits.append(_pre_edit("codex", program, read, uninstall))
     return [Change(config, before, after, "toml"), _json(hooks, read, edits, uninstall)]
 
 
@@ -255,6 +304,7 @@ def _gemini(
                 held, name=SERVER_KEY, timeout=(ADVISOR_WAIT_S + HOOK_TIMEOUT_S) * 1000
             )
         edits.append(put_group_hook("AfterAgent", turn_end))
+    edits.append(_pre_edit("gemini", program, read, uninstall, ms=True))
     return [_json(settings, read, edits, uninstall)]
 
 

@@ -62,11 +62,18 @@ def _is_program(argv: list[str]) -> tuple[bool, list[str]]:
     return False, []
 
 
+FRONT_FILE = ("ai_connect", "leases", "front.py")
+"""The pre-edit hook's front, run as a file: ``python -I -S …/ai_connect/leases/front.py``."""
+
+
 def is_our_command(command: object) -> bool:
-    """A hook command we installed: ``<ai-connect> hook …``."""
+    """A hook command we installed: ``<ai-connect> hook …``, or the pre-edit front."""
     if not isinstance(command, str):
         return False
-    ours, rest = _is_program(_argv(command))
+    argv = _argv(command)
+    if any(PurePath(a).parts[-3:] == FRONT_FILE for a in argv[:4]):
+        return True
+    ours, rest = _is_program(argv)
     return ours and bool(rest) and rest[0] == "hook"
 
 

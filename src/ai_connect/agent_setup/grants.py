@@ -20,7 +20,9 @@ SENDING = (
 READING = (
     "peer_list", "peer_read", "peer_wait", "peer_history", "peer_search", "peer_status",
     "consensus_status", "consensus_list",
+    "peer_claims", "peer_claim", "peer_release",
 )  # fmt: skip
+"""Also the lease tools: a lease only tells others what this agent works on (issue 15)."""
 ALL = READING + SENDING
 
 

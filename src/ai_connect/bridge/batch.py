@@ -20,6 +20,8 @@ from ai_connect.bridge.store.base import (
     CommitResult,
     DeliveredOp,
     ForgetOp,
+    LeaseDrop,
+    LeaseRecord,
     PeerRecord,
     ProposalRecord,
     PruneOp,
@@ -50,6 +52,10 @@ def write_batch(persists: Sequence[Persist]) -> WriteBatch:
                 batch.prunes.append(p.op)
             case DeliveredOp():
                 batch.delivered.append(p.op)
+            case LeaseRecord():
+                batch.leases.append(p.op)
+            case LeaseDrop():
+                batch.lease_drops.append(p.op)
     return batch
 
 
@@ -65,5 +71,6 @@ def committed(persists: Sequence[Persist], result: CommitResult, now: float = 0.
     proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
     forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
     upkeep = tuple(p for p in persists if isinstance(p.op, BuryOp | PruneOp))
+    leases = tuple(p for p in persists if isinstance(p.op, LeaseRecord | LeaseDrop))
     appended = tuple(zip(appends, result.appends, strict=True))
-    return Committed(appended, acks, proposals, forgets, upkeep, result.pruned, now)
+    return Committed(appended, acks, proposals, forgets, upkeep, result.pruned, now, leases)

@@ -18,6 +18,7 @@ The router is composed of parts, each built with what it needs::
      ├── Braking           braking.py       the loop brake: pauses, notices, resumes (§3.6)
      ├── Forgetting        forgetting.py    an owner or the operator forgets an address (§2.5)
      ├── Retention         retention.py     prunes what --retention-days no longer keeps
+     ├── LeaseDesk         leases.py        advisory file leases (§10)
      └── ErrorBudget       guard.py         too many errors close the connection
 
 A part that will not do what a frame asks raises
@@ -46,6 +47,7 @@ from ai_connect.bridge.events import (
     Disconnected,
     Event,
     FrameReceived,
+    LeasesStored,
     Origin,
     PeersStored,
     PendingLoaded,
@@ -60,6 +62,7 @@ from ai_connect.bridge.events import (
 from ai_connect.bridge.feed import Feed
 from ai_connect.bridge.forgetting import Forgetting
 from ai_connect.bridge.guard import ErrorBudget, Guard
+from ai_connect.bridge.leases import LeaseDesk
 from ai_connect.bridge.queries import Queries
 from ai_connect.bridge.receipts import ReceiptDesk
 from ai_connect.bridge.refusal import Refusal
@@ -79,6 +82,9 @@ from ai_connect.bridge.state import (
 )
 from ai_connect.bridge.store.base import (
     AppendOp,
+    ForgetOp,
+    LeaseDrop,
+    LeaseRecord,
     PeerRecord,
     ProposalRecord,
     PruneOp,
@@ -92,6 +98,8 @@ from ai_connect.protocol import (
     AdminResume,
     AdminSearch,
     AdminStatus,
+    Claim,
+    Claims,
     ClientFrame,
     Error,
     ErrorCode,
@@ -101,6 +109,7 @@ from ai_connect.protocol import (
     Hello,
     History,
     Human,
+    LeaseCheck,
     Peers,
     Ping,
     Pong,
@@ -108,6 +117,7 @@ from ai_connect.protocol import (
     ProposalStatus,
     Propose,
     Receipts,
+    Release,
     Rid,
     Search,
     Status,
@@ -143,6 +153,7 @@ class Router:
         ids: Iterator[str],
         tokens: Iterable[TokenRecord] = (),
         proposals: Iterable[ProposalRecord] = (),
+        leases: Iterable[LeaseRecord] = (),
     ) -> None:
         self.config = config
         registry = Registry(peers)
@@ -160,6 +171,7 @@ class Router:
         self._forgetting = Forgetting(registry, auth)
         self._retention = Retention(config, registry)
         self._errors = ErrorBudget(config.limits)
+        self._leases = LeaseDesk(config, leases, ids, registry)
 
     # --- introspection (tests, status) -------------------------------------------------
 
@@ -233,18 +245,28 @@ class Router:
                 return self._registration.on_tokens(tokens, now)
             case PeersStored(records, now):
                 return self._cluster.on_stored(records, now)
+            case LeasesStored(records):
+                self._leases.on_stored(records)
+                return []
             case SessionsElsewhere(sessions, now, nodes):
                 self._registry.nodes = nodes
                 return self._cluster.on_sessions(dict(sessions), now)
-            case Committed(appends, acks, proposals, forgets, upkeep, pruned, now):
+            case Committed(appends, acks, proposals, forgets, upkeep, pruned, now, leases):
                 replies = self._book.committed(proposals, now)  # §8: they follow the commit
+                replies += self._leases.committed(leases)  # §10: so do lease answers
                 replies += self._forgetting.on_committed(forgets)
+                replies += self._leases.forgotten(
+                    p.op.address for p in forgets if isinstance(p.op, ForgetOp)
+                )
                 self._delivery.buried(upkeep)
                 if any(isinstance(p.op, PruneOp) for p in upkeep):
                     self._retention.on_committed(pruned)
                 return self._delivery.on_committed(appends, acks, now) + replies
             case CommitFailed(persists, reason):
                 self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
+                self._leases.failed(
+                    p for p in persists if isinstance(p.op, LeaseRecord | LeaseDrop)
+                )
                 self._delivery.buried(persists)
                 self._forgetting.failed(persists)
                 if any(isinstance(p.op, PruneOp) for p in persists):
@@ -264,6 +286,7 @@ class Router:
                 out = self._retention.on_tick(now)
                 out += self._registration.on_tick(now)
                 out += self._book.tick(now)
+                out += self._leases.tick(now)
                 return out + self._registration.recheck(now)
 
     def _on_frame(
@@ -319,6 +342,8 @@ class Router:
                 return self._forgetting.on_forget(conn, frame, now)
             case AdminForget():
                 return self._forgetting.on_admin_forget(conn, frame, now)
+            case Claim() | Release() | Claims() | LeaseCheck():
+                return self._leases.on_request(conn, frame, now)
 
     def _snapshot(self, now: float, rid: Rid | None = None) -> FeedSnapshot:
         """What an observer starts from (§9.1)."""

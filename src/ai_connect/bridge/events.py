@@ -15,6 +15,8 @@ from ai_connect.bridge.store.base import (
     BuryOp,
     DeliveredOp,
     ForgetOp,
+    LeaseDrop,
+    LeaseRecord,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
@@ -39,6 +41,7 @@ __all__ = [
     "Disconnected",
     "Event",
     "FrameReceived",
+    "LeasesStored",
     "LoadPending",
     "LoginFailed",
     "Origin",
@@ -117,6 +120,8 @@ class Committed:
     """Messages the ``PruneOp`` deleted."""
     now: float = 0.0
     """When the commit returned (deliveries it starts are marked with it)."""
+    leases: tuple[Persist, ...] = ()
+    """File leases stored or dropped (docs/protocol.md §10)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +188,15 @@ class PeersStored:
 
 
 @dataclass(frozen=True, slots=True)
+class LeasesStored:
+    """The file leases as the shared database holds them, re-read after another bridge
+    node committed (docs/protocol.md §10): claims and releases made there."""
+
+    records: tuple[LeaseRecord, ...]
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class SessionsElsewhere:
     """The sessions other bridge nodes hold now, from their heartbeats (address, session
     id): see bridge/cluster.py."""
@@ -208,6 +222,7 @@ Event = (
     | ReceiptsLoaded
     | PeersStored
     | SessionsElsewhere
+    | LeasesStored
 )
 
 
@@ -262,7 +277,18 @@ class Close:
 class Persist:
     """Write ``op`` in the next group commit; answer ``origin`` after it."""
 
-    op: PeerRecord | AppendOp | AckOp | ProposalRecord | ForgetOp | BuryOp | PruneOp | DeliveredOp
+    op: (
+        PeerRecord
+        | AppendOp
+        | AckOp
+        | ProposalRecord
+        | ForgetOp
+        | BuryOp
+        | PruneOp
+        | DeliveredOp
+        | LeaseRecord
+        | LeaseDrop
+    )
     origin: Origin | None = None
 
 

@@ -49,6 +49,7 @@ from ai_connect.bridge.events import (
     Disconnected,
     Event,
     FrameReceived,
+    LeasesStored,
     LoadPending,
     LoginFailed,
     PeersStored,
@@ -213,6 +214,7 @@ class BridgeServer:
         peers = await self._read(self.store.peers)
         self._tokens = tuple(await self._read(self.store.tokens))
         proposals = await self._read(self.store.proposals)
+        leases = await self._read(self.store.leases)
         config = RouterConfig(
             server_version=__version__,
             storage=self.store.kind,
@@ -225,7 +227,7 @@ class BridgeServer:
             logins=self.settings.logins,
             shared=isinstance(self.store, Watched),
         )
-        self._router = Router(config, peers, self._ids, self._tokens, proposals)
+        self._router = Router(config, peers, self._ids, self._tokens, proposals, leases)
         # With listen=False, asyncio binds each of no hosts: a server without a socket
         # that accept() hands connections to, exactly as if they came in on the port.
         hosts: Any = self.settings.host if self.settings.listen else []
@@ -560,6 +562,14 @@ class BridgeServer:
             await self._peers_changed.wait()
             self._peers_changed.clear()
             waiting, self._rereads = self._rereads, []
+            # Claims and releases made on other nodes (docs/protocol.md §10), read before
+            # the peers: mail that the peers' read brings in was sent after them.
+            try:
+                leases = await self._read(self.store.leases)
+            except StoreError as exc:
+                log.warning("re-reading the leases after another node's commit failed: %s", exc)
+            else:
+                self._dispatch(LeasesStored(tuple(leases), self._clock()))
             try:
                 records = await self._read(self.store.peers)
             except StoreError as exc:

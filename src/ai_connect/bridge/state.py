@@ -64,18 +64,19 @@ ALLOWED: dict[Phase, frozenset[str]] = {
         | {"human"}
         | {"propose", "vote", "proposal_status", "proposals", "withdraw", "forget"}
         | {"admin_forget"}
+        | {"claim", "release", "claims", "lease_check"}
     ),
     Phase.QUERY: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
         | {"admin_search"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
-        | {"receipts"}
+        | {"receipts", "claims", "lease_check"}
     ),
     Phase.OBSERVE: frozenset(
         {"peers", "history", "search", "status", "ping", "admin_status", "admin_history"}
         | {"admin_search"}
         | {"admin_brakes", "admin_resume", "admin_forget", "proposal_status", "proposals"}
-        | {"send", "receipts", "feed_sync"}
+        | {"send", "receipts", "feed_sync", "claims"}
     ),
 }
 

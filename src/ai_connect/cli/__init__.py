@@ -2,8 +2,10 @@
 
 This module stays light on purpose: ``ai-connect mcp`` over stdio, run by an agent
 client, must answer its handshake within milliseconds, before typer, pydantic and the MCP
-SDK have loaded. So ``main`` first asks :mod:`ai_connect.mcp.front` (standard library
-only) whether to put the front between the client and the full server (docs/mcp.md,
+SDK have loaded. Likewise ``ai-connect hook pre-edit`` (before every edit of an agent)
+goes straight to :mod:`ai_connect.leases.front`. So ``main`` first asks
+:mod:`ai_connect.mcp.front` (standard library only) whether to put the front between the
+client and the full server (docs/mcp.md,
 "Start-up"); every other command goes to the typer app in :mod:`ai_connect.cli.app`
 (one module per command group, listed there).
 """
@@ -34,6 +36,11 @@ def main(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | N
 
     if argv is not None:
         return run()
+    if sys.argv[1:3] == ["hook", "pre-edit"]:
+        # Before every edit of an agent: answered before typer and pydantic load.
+        from ai_connect.leases import front as lease_front
+
+        return lease_front.main(sys.argv[3:])
     from ai_connect.mcp import front
 
     mode = front.wants_front(sys.argv[1:], os.environ)

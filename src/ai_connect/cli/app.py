@@ -33,6 +33,7 @@ from ai_connect.cli import (
     consensus,
     doctor,
     hook,
+    leases,
     logs,
     mcp,
     messages,
@@ -99,6 +100,8 @@ def _options(
 app.command(name="bridge")(bridge.bridge)
 app.command(name="version")(version)
 for command in messages.COMMANDS:
+    app.command()(command)
+for command in leases.COMMANDS:
     app.command()(command)
 app.command(name="mcp")(mcp.mcp)
 app.command(name="setup")(setup.setup)

@@ -59,6 +59,22 @@ WaitOpt = Annotated[
 ]
 
 
+@hooks_app.command("pre-edit")
+def pre_edit(
+    client: Annotated[str, typer.Option(help="claude, codex or gemini")] = "claude",
+    token_file: TokenFile = None,
+) -> None:
+    """Before an edit: tell the model who else holds the file (PreToolUse / BeforeTool).
+
+    Run as a program, ``ai-connect hook pre-edit`` skips this command's start-up
+    (ai_connect.cli.main); this entry serves ``--help`` and calls from Python.
+    """
+    from ai_connect.leases import front
+
+    extra = ["--token-file", token_file] if token_file else []
+    raise typer.Exit(front.main(["--client", client, *extra]))
+
+
 def _quiet() -> None:
     # A handler on the root stops Python's last-resort handler printing log warnings to
     # stderr, and warnings are ignored: a waiter's exit 2 hands its stderr to the model.

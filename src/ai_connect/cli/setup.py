@@ -43,6 +43,13 @@ _NOTES = {
 }
 
 
+_LEASES_NOTE = (
+    "File leases: before the agent edits a file another agent has claimed (peer_claim, "
+    "'ai-connect claim'), a pre-edit hook tells it who holds it, why and until when; "
+    "'leases: {on_conflict: deny}' in the config file refuses such edits (docs/leases.md)."
+)
+
+
 def _wake_note(client: str, options: Options) -> str:
     if client != "gemini":
         return ""
@@ -130,6 +137,7 @@ def _show(
             print(spell(wake))
         if client in ("claude-code", "codex", "gemini"):
             print(options.grants.describe())
+            print(_LEASES_NOTE)
 
 
 def setup(

@@ -40,6 +40,7 @@ from ai_connect import __version__, message_ids, tls
 from ai_connect.client.consensus import ConsensusMixin
 from ai_connect.client.durable import Durable
 from ai_connect.client.keep import Keep
+from ai_connect.client.leases import LeaseMixin
 from ai_connect.client.link import Connect, Link, LinkState, backoff
 from ai_connect.client.mailbox import Inbox, Message
 from ai_connect.client.observer import ObserverMixin
@@ -102,7 +103,7 @@ FIND_PAGES = 10
 """History pages (of up to 500 messages) :meth:`BridgeClient.find_message` looks through."""
 
 
-class BridgeClient(ConsensusMixin, ObserverMixin):
+class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
     """An asyncio client of one bridge, as one peer. Use ``async with``.
 
     ``connect`` is the transport seam: it opens the WebSocket (websockets' ``connect`` by

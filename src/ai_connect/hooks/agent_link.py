@@ -31,10 +31,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import platformdirs
-
-from ai_connect.errors import ConfigError
-
 __all__ = [
     "Advert",
     "advertise",
@@ -42,6 +38,7 @@ __all__ = [
     "choose",
     "command_line",
     "find",
+    "lease_socket",
     "one_shot",
     "private_dir",
     "process_chain",
@@ -95,6 +92,8 @@ def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
             if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and os.access(run, os.W_OK):
                 return run / "ai-connect"
         return Path("/tmp") / f"ai-connect-{uid}"
+    import platformdirs  # here: the pre-edit hook's front (Linux) never needs it
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return platformdirs.user_runtime_path("ai-connect")
@@ -106,6 +105,8 @@ def private_dir(path: Path) -> Path:
     if hasattr(os, "getuid"):
         info = path.lstat()
         if info.st_uid != os.getuid() or stat.S_ISLNK(info.st_mode):
+            from ai_connect.errors import ConfigError
+
             raise ConfigError(
                 f"{path} belongs to another user or is a link; set AI_CONNECT_RUNTIME_DIR "
                 "to a private folder"
@@ -164,6 +165,14 @@ def stdio_session(
     session = secrets.token_hex(16)
     with advertise(url, name, project, session, env=env):
         yield session
+
+
+def lease_socket(agent: int, env: Mapping[str, str] | None = None) -> Path:
+    """Where the MCP server started by agent process ``agent`` answers that agent's
+    pre-edit hooks (:mod:`ai_connect.leases.link`): a Unix socket in the runtime folder,
+    named by the agent's pid alone, so a hook finds it by walking its own ancestors
+    (:mod:`ai_connect.leases.front` repeats this rule without importing this module)."""
+    return runtime_dir(env) / "leases" / f"{agent}.l"
 
 
 def choose(chain: Iterable[int], adverts: Iterable[Advert]) -> Advert | None:

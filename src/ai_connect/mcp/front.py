@@ -38,7 +38,7 @@ BY_HAND = (
 )
 """Said on stderr when stdin is a terminal: a person started it by hand."""
 
-_SHAPING = ("server.py", "tools.py", "consensus.py", "models.py", "channel.py")
+_SHAPING = ("server.py", "tools.py", "consensus.py", "models.py", "channel.py", "leases.py")
 _VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 
 

@@ -48,9 +48,11 @@ from ai_connect.client.keep import Keep, default_folder
 from ai_connect.config import ClientSettings
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.hooks import agent_link
+from ai_connect.leases import link as lease_link
 from ai_connect.mcp import channel as mcp_channel
 from ai_connect.mcp import stdio
 from ai_connect.mcp.consensus import CONSENSUS_TOOLS
+from ai_connect.mcp.leases import LEASE_TOOLS
 from ai_connect.mcp.models import schema
 from ai_connect.mcp.tools import TOOLS, Call, Tool, ToolSettings
 from ai_connect.mcp.watch import LinkWatch
@@ -230,8 +232,8 @@ def _connection(ctx: ServerRequestContext[McpScope]) -> Connection | None:
 
 # --- the MCP server ---------------------------------------------------------------------
 
-ALL_TOOLS: tuple[Tool, ...] = TOOLS + CONSENSUS_TOOLS
-"""Every tool of the MCP server: the peer tools, then the consensus tools."""
+ALL_TOOLS: tuple[Tool, ...] = TOOLS + CONSENSUS_TOOLS + LEASE_TOOLS
+"""Every tool of the MCP server: the peer tools, the consensus tools, the lease tools."""
 
 _BY_NAME = {tool.name: tool for tool in ALL_TOOLS}
 _LISTING = [
@@ -373,12 +375,14 @@ async def _serve_stdio(settings: McpSettings, channel: str) -> None:
         options = {"session": session, **settings.client_options}
         settings = dataclasses.replace(settings, client_options=options)
         if channel == "off":
-            server = build_server(settings)
-            async with stdio_server(stdin=stdin) as (read, write):
-                await server.run(read, write, server.create_initialization_options())
+            async with Hub(settings) as hub, lease_link.serving(hub.default):
+                server = build_server(settings, lifespan=sharing(McpScope(hub)))
+                async with stdio_server(stdin=stdin) as (read, write):
+                    await server.run(read, write, server.create_initialization_options())
             return
         with mcp_channel.claimed_stdout() as wire:
-            async with Hub(settings) as hub:
+            # The lease link answers the agent's pre-edit hooks (docs/leases.md).
+            async with Hub(settings) as hub, lease_link.serving(hub.default):
                 push = mcp_channel.Channel(hub.default, channel, wire=wire)
                 server = build_server(settings, lifespan=sharing(McpScope(hub)), channel=push)
                 pushing = asyncio.create_task(push.run())

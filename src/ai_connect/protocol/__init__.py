@@ -10,6 +10,7 @@ This package does no I/O: it validates, decodes and encodes. Its modules::
     frame.py          the frame base model, Rid, Context, frame_table
     client_frames.py  hello … withdraw: what a client sends; ClientFrame, CLIENT_FRAMES
     bridge_frames.py  welcome … proposal_list: what the bridge sends; ServerFrame, SERVER_FRAMES
+    lease_frames.py   claim, release, claims, lease_check and lease_report (§10)
     codec.py          encode, decode_client, decode_server
     hot.py            send/ack decoded and deliver/accepted encoded fast (msgspec), the
                       bridge's hot path; the models above stay the definition
@@ -80,6 +81,15 @@ from ai_connect.protocol.client_frames import (
 )
 from ai_connect.protocol.codec import decode_client, decode_server, encode
 from ai_connect.protocol.frame import Rid
+from ai_connect.protocol.lease_frames import (
+    Claim,
+    Claims,
+    LeaseCheck,
+    LeaseConflict,
+    LeaseReport,
+    LeaseView,
+    Release,
+)
 from ai_connect.protocol.limits import (
     CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
@@ -111,6 +121,8 @@ __all__ = [
     "AdminStatus",
     "Brakes",
     "BridgeReport",
+    "Claim",
+    "Claims",
     "ClientFrame",
     "ClientInfo",
     "Deliver",
@@ -128,6 +140,10 @@ __all__ = [
     "History",
     "HistoryPage",
     "Human",
+    "LeaseCheck",
+    "LeaseConflict",
+    "LeaseReport",
+    "LeaseView",
     "Limits",
     "MessageView",
     "NodeDetail",
@@ -147,6 +163,7 @@ __all__ = [
     "ReceiptReport",
     "Receipts",
     "RecipientState",
+    "Release",
     "Rid",
     "Search",
     "SearchResults",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ai_connect.protocol.frame import Frame, Rid, frame_table
+from ai_connect.protocol.lease_frames import LeaseReport
 from ai_connect.protocol.limits import PROTOCOL_VERSION
 
 __all__ = [
@@ -419,6 +420,7 @@ ServerFrame = (
     | FeedEvent
     | ReceiptReport
     | ReceiptNotice
+    | LeaseReport
 )
 
 SERVER_FRAMES = frame_table(ServerFrame)

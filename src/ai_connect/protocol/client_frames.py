@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from ai_connect.protocol.frame import Context, Frame, Rid, frame_table
+from ai_connect.protocol.lease_frames import Claim, Claims, LeaseCheck, Release
 from ai_connect.protocol.limits import MAX_INT
 
 __all__ = [
@@ -341,6 +342,10 @@ ClientFrame = (
     | Proposals
     | Withdraw
     | Forget
+    | Claim
+    | Release
+    | Claims
+    | LeaseCheck
 )
 
 CLIENT_FRAMES = frame_table(ClientFrame)

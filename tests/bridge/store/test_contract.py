@@ -15,6 +15,8 @@ from ai_connect.bridge.store.base import (
     AppendResult,
     DeliveredOp,
     ForgetOp,
+    LeaseDrop,
+    LeaseRecord,
     MailboxEntry,
     PeerRecord,
     Store,
@@ -707,3 +709,36 @@ def test_receipts_of_an_unknown_message_or_a_forgotten_recipient(store: Store) -
     mid = send(store, ALICE, "1", BOB, CAROL).message.id
     store.commit(WriteBatch(forgets=[ForgetOp(CAROL)]))
     assert list(marks(store, mid)) == [BOB]
+
+
+# --- file leases (issue 15) -------------------------------------------------------------
+
+
+def _lease(id_: str, path: str, expires: float = 500.0, holder: str = ALICE) -> LeaseRecord:
+    return LeaseRecord(id_, "github.com/org/app", path, holder, "why", 100.0, expires, 400.0)
+
+
+def test_leases_are_upserted_by_id_and_dropped(store: Store) -> None:
+    """A lease record replaces the one of its id; a drop removes it; drops are idempotent."""
+    store.commit(WriteBatch(leases=[_lease("l1", "src/app.py"), _lease("l2", "src/**")]))
+    store.commit(WriteBatch(leases=[_lease("l1", "src/app.py", expires=900.0)]))
+    assert [(x.id, x.expires) for x in store.leases()] == [("l2", 500.0), ("l1", 900.0)]
+    store.commit(WriteBatch(lease_drops=[LeaseDrop("l2"), LeaseDrop("gone")]))
+    assert store.leases() == [_lease("l1", "src/app.py", expires=900.0)]
+
+
+def test_a_failed_batch_stores_no_lease(store: Store) -> None:
+    """Leases are part of the batch's transaction: a bad message takes them down too."""
+    bad = append(ALICE, "c1", BOB, body="\ud800")
+    with pytest.raises(StoreError):
+        store.commit(WriteBatch(appends=[bad], leases=[_lease("l1", "a.py")]))
+    assert store.leases() == []
+
+
+def test_sqlite_leases_survive_reopening(tmp_path: Path) -> None:
+    """A lease committed to SQLite is there after the file is opened again."""
+    path = tmp_path / "leases.db"
+    with SqliteStore(path) as first:
+        first.commit(WriteBatch(leases=[_lease("l1", "src/app.py")]))
+    with SqliteStore(path) as again:
+        assert again.leases() == [_lease("l1", "src/app.py")]

@@ -31,6 +31,8 @@ __all__ = [
     "DeadLetter",
     "DeliveredOp",
     "ForgetOp",
+    "LeaseDrop",
+    "LeaseRecord",
     "MailboxEntry",
     "PeerRecord",
     "ProposalRecord",
@@ -226,6 +228,36 @@ class ProposalRecord:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """An advisory file lease (issue 15, docs/leases.md): ``holder`` claims ``path`` (a
+    normalised pattern, :mod:`ai_connect.leases.rules`) of repository ``repo`` until
+    ``expires``. Stored by ``id``: a later record of the same id replaces the earlier one
+    (a renewal)."""
+
+    id: str
+    repo: str
+    """The repository's identity key (:func:`ai_connect.repo_identity.repo_identity`)."""
+    path: str
+    holder: str
+    """The holder's address, ``Name (Project)``."""
+    reason: str
+    created: float
+    expires: float
+    ttl: float
+    """The duration it was claimed for: an edit of the path renews it by as much."""
+    bound: bool = True
+    """It also ends when its holder has been offline for longer than the presence timeout
+    (an agent session's claim); ``False``: only at ``expires`` (a person's command line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseDrop:
+    """Remove the lease ``id`` (released, expired, or its holder gone); idempotent."""
+
+    id: str
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one loop turn wants written, committed in one transaction."""
@@ -244,10 +276,16 @@ class WriteBatch:
     """Retention, after everything else."""
     delivered: list[DeliveredOp] = field(default_factory=list)
     """Delivery marks, written after the appends and before the acks."""
+    leases: list[LeaseRecord] = field(default_factory=list)
+    """Lease upserts by id, after the proposals (issue 15)."""
+    lease_drops: list[LeaseDrop] = field(default_factory=list)
+    """Leases removed, after the upserts."""
 
     def __bool__(self) -> bool:
         return bool(
-            self.delivered
+            self.leases
+            or self.lease_drops
+            or self.delivered
             or self.peers
             or self.appends
             or self.acks
@@ -380,6 +418,11 @@ class Store(Protocol):
 
     def dead_letters(self, limit: int) -> list[DeadLetter]:
         """The newest ``limit`` messages moved aside as damaged, newest first."""
+        ...
+
+    def leases(self) -> list[LeaseRecord]:
+        """Every stored file lease, expired ones included (the router drops those), by
+        repository, path and id (issue 15)."""
         ...
 
     # Tokens (docs/security.md): few, written by ``ai-connect token`` from another

@@ -27,6 +27,7 @@ from .base import (
     BuryOp,
     CommitResult,
     DeadLetter,
+    LeaseRecord,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
@@ -93,6 +94,7 @@ class MemoryStore:
         self._marks: dict[tuple[str, int], tuple[float | None, float | None, str | None]] = {}
         """(recipient, seq) -> (delivered, shown, path): receipts (§3.7)."""
         self._by_id: dict[str, int] = {}  # message id -> n
+        self._leases: dict[str, LeaseRecord] = {}  # id -> lease (issue 15)
         self._closed = False
         self._lock = threading.RLock()
 
@@ -165,8 +167,20 @@ class MemoryStore:
             staged[key] = AppendResult(message, seqs, False)
             results.append(staged[key])
         proposals = rules.encoded(batch.proposals)
+        for lease in batch.leases:
+            try:
+                for text in (lease.id, lease.repo, lease.path, lease.holder, lease.reason):
+                    text.encode()
+            except (UnicodeError, AttributeError) as exc:
+                raise StoreError(
+                    f"Lease {lease.id!r} cannot be stored ({exc}); nothing of this batch "
+                    "was stored. Store text leases only."
+                ) from exc
         pruned = self._apply(batch, new)
         self._proposals.update(proposals)
+        self._leases.update((lease.id, lease) for lease in batch.leases)
+        for drop in batch.lease_drops:
+            self._leases.pop(drop.id, None)
         return CommitResult(results, pruned)
 
     def _apply(self, batch: WriteBatch, new: list[tuple[StoredMessage, dict[str, int]]]) -> int:
@@ -280,6 +294,12 @@ class MemoryStore:
         return peer is None or seq <= peer.acked
 
     # -- reading ---------------------------------------------------------------------
+
+    @_locked
+    def leases(self) -> list[LeaseRecord]:
+        """Every stored lease, by repository, path and id."""
+        self._check_open()
+        return sorted(self._leases.values(), key=lambda x: (x.repo, x.path, x.id))
 
     @_locked
     def proposals(self) -> list[ProposalRecord]:

@@ -42,6 +42,7 @@ from psycopg import errors as pg_errors
 from ai_connect.bridge.store.base import (
     CommitResult,
     DeadLetter,
+    LeaseRecord,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
@@ -277,7 +278,14 @@ class PostgresStore:
             return CommitResult([])
         with self._transaction("commit a batch") as db:
             results, pruned = BatchWriter(db).write(batch)
-            if batch.peers or batch.appends or batch.acks or batch.forgets:
+            if (
+                batch.peers
+                or batch.appends
+                or batch.acks
+                or batch.forgets
+                or batch.leases
+                or (batch.lease_drops)
+            ):
                 db.execute(_NOTIFY, (self.node,))  # sent by the commit, to every node
         self._measure()
         return CommitResult(results, pruned)
@@ -399,6 +407,12 @@ class PostgresStore:
         with self._reading("read the dead letters") as db:
             rows = db.execute(reads.DEAD_LETTERS, (limit,)).fetchall()
         return [dead_letter(tuple(row)) for row in rows]
+
+    def leases(self) -> list[LeaseRecord]:
+        """Every stored file lease, by repository, path and id."""
+        with self._reading("read the file leases") as db:
+            rows = db.execute(reads.LEASES).fetchall()
+        return [LeaseRecord(i, r, p, h, w, c, e, t, bool(b)) for i, r, p, h, w, c, e, t, b in rows]
 
     def proposals(self) -> list[ProposalRecord]:
         """Every stored proposal, by id."""

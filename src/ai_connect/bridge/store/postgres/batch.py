@@ -83,6 +83,13 @@ _ACK = """
 _UPSERT_PROPOSALS = """
     INSERT INTO proposals (id, data) SELECT * FROM unnest(%s::text[], %s::text[])
     ON CONFLICT (id) DO UPDATE SET data = excluded.data"""
+_UPSERT_LEASE = """
+    INSERT INTO leases (id, repo, path, holder, reason, created, expires, ttl, bound)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (id) DO UPDATE SET repo = excluded.repo, path = excluded.path,
+        holder = excluded.holder, reason = excluded.reason, created = excluded.created,
+        expires = excluded.expires, ttl = excluded.ttl, bound = excluded.bound"""
+_DROP_LEASE = "DELETE FROM leases WHERE id = %s"
 _FORGET_MAILBOX = "DELETE FROM mailbox WHERE recipient = %s"
 _FORGET_PEER = "DELETE FROM peers WHERE address = %s"
 _BURY = """
@@ -148,6 +155,11 @@ class BatchWriter:
         results = self._append(batch.appends) if batch.appends else []
         if proposals:
             db.execute(_UPSERT_PROPOSALS, [list(proposals), list(proposals.values())])
+        for x in batch.leases:  # few: a claim, a renewal (issue 15)
+            row = (x.id, x.repo, x.path, x.holder, x.reason, x.created, x.expires, x.ttl, x.bound)
+            db.execute(_UPSERT_LEASE, row)
+        for drop in batch.lease_drops:
+            db.execute(_DROP_LEASE, (drop.id,))
         if batch.delivered:
             self._mark(_MARK_DELIVERED, [(d.recipient, d.seq, d.ts) for d in batch.delivered])
         if batch.acks:

@@ -17,6 +17,7 @@ from ai_connect.bridge.store.rules import search_words
 __all__ = [
     "DEAD_LETTERS",
     "HISTORY",
+    "LEASES",
     "NO_CURSOR",
     "PAGE_ALL",
     "PAGE_WITH_PEER",
@@ -49,6 +50,10 @@ DEAD_LETTERS = """
     SELECT n, id, sender, target, recipients, body, ts, reason, moved FROM dead_letters
     ORDER BY moved DESC, n DESC LIMIT %s"""
 PROPOSALS = 'SELECT id, data FROM proposals ORDER BY id COLLATE "C"'
+LEASES = (
+    "SELECT id, repo, path, holder, reason, created, expires, ttl, bound FROM leases"
+    ' ORDER BY repo COLLATE "C", path COLLATE "C", id COLLATE "C"'
+)
 TOKENS = (
     "SELECT id, name, hash, names, admin, created, expires, revoked FROM tokens"
     ' ORDER BY created, id COLLATE "C"'

@@ -96,7 +96,17 @@ SCHEMA_V3 = (
 """Version 3, SQLite's version 4 (docs/protocol.md §3.7, §9.3): messages sent by a person
 (``human``) or whose sender wants receipts (``receipt``); each mailbox entry's marks:
 first delivered to a connection, shown (acked) and by which path."""
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
+SCHEMA_V4 = (
+    """CREATE TABLE leases (
+        id text PRIMARY KEY, repo text NOT NULL, path text NOT NULL, holder text NOT NULL,
+        reason text NOT NULL, created double precision NOT NULL,
+        expires double precision NOT NULL, ttl double precision NOT NULL,
+        bound boolean NOT NULL
+    )""",
+    'CREATE INDEX leases_by_repo ON leases (repo COLLATE "C", path COLLATE "C")',
+)
+"""Version 4, SQLite's version 5 (issue 15, docs/protocol.md §10): advisory file leases."""
+MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (

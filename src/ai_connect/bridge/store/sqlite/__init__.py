@@ -13,6 +13,7 @@ database from version ``v`` to ``v + 1``)::
     tokens    (version 2) auth tokens, hashed: see tokens.py
     dead_letters  (version 3) damaged messages moved aside, as far as they read
     proposals (version 3; before: made on first use) see consensus.py
+    leases    (version 5) advisory file leases: see leases.py
 
 ``peers.tip`` is the last sequence number given out in each mailbox, so numbering a new
 entry is a lookup, never a ``max()``. A commit (DESIGN.md "Group commit") is a handful of
@@ -53,6 +54,7 @@ from typing import Any, Self
 from ai_connect.bridge.store.base import (
     CommitResult,
     DeadLetter,
+    LeaseRecord,
     MailboxEntry,
     PeerRecord,
     ProposalRecord,
@@ -64,6 +66,7 @@ from ai_connect.bridge.store.base import (
     message_bytes,
 )
 from ai_connect.bridge.store.sqlite import consensus as _consensus
+from ai_connect.bridge.store.sqlite import leases as _leases
 from ai_connect.bridge.store.sqlite import tokens as _tokens
 from ai_connect.bridge.store.sqlite.batch import CACHED_STATEMENTS, BatchWriter
 from ai_connect.bridge.store.sqlite.reads import (
@@ -416,6 +419,11 @@ class SqliteStore:
         with self._reading("read the dead letters"):
             rows = self._reader().execute(DEAD_LETTERS, (limit,)).fetchall()
         return [dead_letter(row) for row in rows]
+
+    def leases(self) -> list[LeaseRecord]:
+        """Every stored file lease, by repository, path and id."""
+        with self._reading("read the file leases"):
+            return _leases.load(self._reader())
 
     def proposals(self) -> list[ProposalRecord]:
         """Every stored proposal, by id."""

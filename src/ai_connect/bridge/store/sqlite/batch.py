@@ -24,7 +24,7 @@ from ai_connect.bridge.store.base import (
     WriteBatch,
 )
 from ai_connect.bridge.store.rules import split_address
-from ai_connect.bridge.store.sqlite import consensus
+from ai_connect.bridge.store.sqlite import consensus, leases
 from ai_connect.bridge.store.sqlite.schema import COLUMNS, checksum, stored_message
 
 __all__ = ["CACHED_STATEMENTS", "BatchWriter"]
@@ -188,6 +188,8 @@ class BatchWriter:
         results = self._append(batch.appends) if batch.appends else []
         if batch.proposals:
             consensus.write(self._db, batch.proposals)
+        if batch.leases or batch.lease_drops:
+            leases.write(self._db, batch.leases, batch.lease_drops)
         if batch.delivered:
             rows = [(d.ts, d.recipient, d.seq) for d in batch.delivered]
             self._db.executemany(_MARK_DELIVERED, rows)

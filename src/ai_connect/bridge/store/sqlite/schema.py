@@ -1,8 +1,11 @@
 """The SQLite schema of :class:`~ai_connect.bridge.store.sqlite.SqliteStore`, and how a
 message row reads back.
 
-Version 4, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
+Version 5, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
 version ``v`` to ``v + 1``. The tables are described in :mod:`ai_connect.bridge.store.sqlite`.
+
+Version 5 (issue 15) adds the ``leases`` table: advisory file leases
+(:mod:`ai_connect.bridge.store.sqlite.leases`).
 
 Version 4 (issue 12) marks messages sent by a person (``messages.human``) and those
 whose sender wants receipts (``messages.receipt``), and keeps
@@ -23,6 +26,7 @@ import zlib
 from typing import Any
 
 from ai_connect.bridge.store.base import DeadLetter, StoredMessage
+from ai_connect.bridge.store.sqlite.leases import SCHEMA as SCHEMA_V5
 from ai_connect.bridge.store.sqlite.tokens import SCHEMA_V2
 
 __all__ = [
@@ -98,7 +102,7 @@ SCHEMA_V4 = (
     "ALTER TABLE mailbox ADD COLUMN shown REAL",
     "ALTER TABLE mailbox ADD COLUMN shown_path TEXT",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
