@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
+from ai_connect.bridge.answers import mailbox_page
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import Router, RouterConfig
@@ -170,10 +171,10 @@ class Bridge:
                 ReceiptsLoaded(read.conn, read.rid, read.message_id, found, self.now)
             )
         for action in loads:
-            entries = self.store.pending(
-                action.recipient, action.after_seq, action.limit, action.max_bytes
+            entries, prepared = mailbox_page(  # as the server's reader thread does
+                self.store, action.recipient, action.after_seq, action.limit, action.max_bytes
             )
-            loaded = PendingLoaded(action.conn, action.after_seq, tuple(entries), self.now)
+            loaded = PendingLoaded(action.conn, action.after_seq, entries, self.now, prepared)
             out += self.handle(loaded)
         return out
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from ai_connect.bridge import views
+from ai_connect.bridge.answers import mailbox_page
 from ai_connect.bridge.batch import committed, write_batch
+from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.delivery import READY_WINDOWS
 from ai_connect.bridge.events import Action, LoadPending, PendingLoaded, Send
 from ai_connect.protocol import Accepted, Deliver, Limits, encode
@@ -177,3 +182,73 @@ def test_a_page_read_before_its_commit_is_reported_is_delivered_once() -> None:
     assert errors(bridge.ack(3, 2), 3) == []
     out = bridge.handle(committed(persists, result)) + bridge.settle()
     assert delivers(out, 3) == []
+
+
+def test_a_page_read_ahead_leaves_with_the_deliver_tails_made_beside_its_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reader thread's page carries each deliver's tail and size: the router encodes
+    nothing more for it, and the frames are those of views.deliver (issue 13, item 7)."""
+    bridge = pair(window_messages=4)
+    bridge.disconnect(2)
+    for i in range(12):
+        bridge.send(1, BOB, f"b{i}")
+    bridge.settle()
+    bridge.hello(3, "Bob")
+    (load,) = bridge.loads
+    bridge.loads.clear()
+    entries, prepared = mailbox_page(
+        bridge.store, load.recipient, load.after_seq, load.limit, load.max_bytes
+    )
+    assert [p is not None for p in prepared] == [True] * 12
+    expected = {e.seq: encode(views.deliver(e)) for e in entries}
+
+    def refused(*args: object) -> bytes:
+        raise AssertionError("a prepared entry was encoded again on the event loop")
+
+    monkeypatch.setattr(views, "deliver_tail", refused)
+    out = bridge.handle(PendingLoaded(3, load.after_seq, entries, bridge.now, prepared))
+    for seq in range(5, 13, 4):  # the window's acks let the ready queue out
+        out += bridge.ack(3, seq - 1)
+    sent = [a for a in out if isinstance(a, Send) and a.data is not None and a.conn == 3]
+    got = {d.seq: d for d in delivers(out, 3)}
+    assert sorted(got) == list(range(1, 13)) and len(sent) == 12
+    assert all(
+        json.loads(a.data or b"") == json.loads(expected[s]) for a, s in zip(sent, got, strict=True)
+    )
+
+
+def test_a_paused_message_read_from_the_store_still_says_why() -> None:
+    """A page's prepared tail is the unpaused one: messages of a conversation paused when
+    they are delivered from a page still carry its reason (§3.6)."""
+    bridge = Bridge(brake=BrakeLimits(hops=1, per_minute=0), limits=Limits(window_messages=4))
+    agent: dict[str, Any] = {"client": {"kind": "mcp"}}
+    bridge.join(1, "Alice", **agent)
+    bridge.join(2, "Bob", **agent)
+    bridge.disconnect(2)
+    bridge.send(1, BOB, "first")
+    bridge.send(1, BOB, "second")
+    bridge.settle()
+    bridge.hello(3, "Bob", **agent)
+    out = bridge.settle()
+    got = {d.body: d.paused for d in delivers(out, 3)}
+    assert all("no human input" in (got[body] or "") for body in ("first", "second"))
+
+
+def test_entries_read_ahead_count_their_encoded_deliver_against_the_ready_bytes() -> None:
+    """The ready queue's byte bound covers what it holds: an entry read ahead counts its
+    flow size and its encoded deliver; acks give both back (docs/security.md, Memory)."""
+    bridge = pair(window_messages=4)
+    bridge.disconnect(2)
+    for i in range(12):
+        bridge.send(1, BOB, f"b{i}")
+    bridge.settle()
+    bridge.hello(3, "Bob")
+    bridge.settle()
+    conn = bridge.router._registry.conns[3]
+    assert conn.ready is not None and len(conn.ready) == 8
+    held = sum(size + len(tail or b"") for _, size, tail in conn.ready)
+    assert conn.ready_bytes == held > sum(size for _, size, _ in conn.ready)
+    for seq in (4, 8, 12):
+        bridge.ack(3, seq)
+    assert conn.ready is None and conn.ready_bytes == 0

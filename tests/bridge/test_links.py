@@ -14,8 +14,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
-from ai_connect.bridge.links import WRITE_BATCH_BYTES, Link, LinkLimits
+from ai_connect.bridge.links import WRITE_BATCH_BYTES, Link, LinkLimits, text_frame_header
 from tests.client.support import run
 from tests.support.bridge import connect_into, serve_nowhere
 
@@ -109,6 +110,33 @@ def test_frames_beyond_one_write_batch_all_arrive_in_order() -> None:
         count = 3 * WRITE_BATCH_BYTES // 1000
         sent = [f"{i:06d}" + "x" * 994 for i in range(count)]
         async with linked(max_bytes=count * 1000) as (link, client):
+            for text in sent:
+                link.send(text)
+            link.close(1000, "done")
+            link.start()
+            frames, code, _ = await received_until_close(client)
+            assert frames == sent and code == 1000
+
+    run(scenario())
+
+
+SIZES = (0, 1, 125, 126, 127, 65535, 65536, 70000)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_text_frame_header_is_what_websockets_writes(size: int) -> None:
+    """The link's own frame header plus the payload is byte for byte websockets' frame."""
+    payload = b"x" * size
+    frame = Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
+    assert text_frame_header(size) + payload == frame
+
+
+def test_frames_of_every_length_encoding_arrive_whole() -> None:
+    """Frames of 7-bit, 16-bit and 64-bit lengths, written in one batch, reach the client."""
+
+    async def scenario() -> None:
+        sent = ["é" * (size // 2) + "a" * (size % 2) for size in SIZES]
+        async with linked(max_bytes=1 << 21) as (link, client):
             for text in sent:
                 link.send(text)
             link.close(1000, "done")

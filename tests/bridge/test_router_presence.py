@@ -62,6 +62,30 @@ def test_leave_goes_only_to_subscribers() -> None:
     assert frames(actions, 2) == []
 
 
+def test_a_join_looks_only_at_the_watchers_in_connection_order() -> None:
+    """Joins reach the watchers in connection order whichever said hello first; the
+    registry keeps just their ids (not every idle connection) and forgets a closed one."""
+    bridge = Bridge()
+    bridge.connect(1)
+    bridge.join(2, "Alice", presence=True)
+    bridge.hello(1, "Bob", presence=True)
+    bridge.settle()
+    for conn in range(3, 13):
+        bridge.join(conn, f"Idle{conn}")
+    registry = bridge.router._registry
+    assert registry.watchers == {1, 2}
+    bridge.disconnect(2)
+    actions = bridge.hello(20, "Carol")
+    assert [a.conn for a in actions if isinstance(a, Send) and isinstance(a.frame, Presence)] == [1]
+    assert registry.watchers == {1}
+    bridge.join(21, "Dave", presence=True)
+    actions = bridge.hello(22, "Erin")
+    assert [a.conn for a in actions if isinstance(a, Send) and isinstance(a.frame, Presence)] == [
+        1,
+        21,
+    ]
+
+
 def test_disconnect_marks_the_peer_offline_in_the_store() -> None:
     """A closed link persists the peer with last_seen = the time of the close."""
     bridge = Bridge()

@@ -4,13 +4,14 @@ socket handed in, through the same handshake, HTTP answers and router as the por
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 from typing import Any
 
 import pytest
 
-from ai_connect.protocol import PROTOCOL_VERSION
+from ai_connect.protocol import PROTOCOL_VERSION, Hello
 from tests.client.support import run
 from tests.support.bridge import (
     NO_PORT_URL,
@@ -103,3 +104,25 @@ def test_a_threaded_bridge_without_a_port_serves_a_client_of_another_loop() -> N
     with ThreadedBridge(listen=False) as threaded:
         assert threaded.url == NO_PORT_URL
         assert asyncio.run(asyncio.wait_for(hello(threaded), 10))["address"] == "carol (p)"
+
+
+def test_an_idle_connection_keeps_no_frame_nor_empty_queue() -> None:
+    """Once its hello is answered, an idle connection keeps neither that frame (a pydantic
+    model) nor an empty window queue: 10,000 idle peers cost what they keep (issue 13)."""
+
+    async def scenario() -> None:
+        async with (
+            bridge(listen=False) as server,
+            socketpair_connect(server)(NO_PORT_URL) as ws,
+        ):
+            hello = {"type": "hello", "rid": "h", "protocol": PROTOCOL_VERSION}
+            await ws.send(json.dumps({**hello, "name": "idle-kept", "project": "p"}))
+            welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert welcome["type"] == "welcome"
+            gc.collect()
+            kept = [o for o in gc.get_objects() if isinstance(o, Hello)]
+            assert [h for h in kept if h.name == "idle-kept"] == []
+            (conn,) = server.router._registry.conns.values()
+            assert conn.inflight is None and conn.ready is None
+
+    run(scenario())

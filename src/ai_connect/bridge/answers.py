@@ -1,19 +1,29 @@
-"""A query's answer: the store's page as the reply frame, encoded.
+"""A query's answer: the store's page as the reply frame, encoded; a mailbox page with
+its ``deliver`` frames' shared parts.
 
-``BridgeServer`` runs :func:`answer` on a reader thread (bridge/server.py), so that
-neither the store's reading nor the page's encoding (up to ``Limits.page_bytes`` of
-bodies) holds up the event loop; the loop only queues the text.
+``BridgeServer`` runs :func:`answer` and :func:`mailbox_page` on a reader thread
+(bridge/server.py), so that neither the store's reading nor the page's encoding (up to
+``Limits.page_bytes`` of bodies) holds up the event loop; the loop only queues the text.
 """
 
 from __future__ import annotations
 
 from ai_connect.bridge.events import QueryHistory, QuerySearch
-from ai_connect.bridge.store.base import Store
-from ai_connect.bridge.views import message_view
+from ai_connect.bridge.store.base import MailboxEntry, Store
+from ai_connect.bridge.views import message_view, prepare
 from ai_connect.errors import StoreError
 from ai_connect.protocol import Error, ErrorCode, HistoryPage, SearchResults, ServerFrame, encode
 
-__all__ = ["answer"]
+__all__ = ["answer", "mailbox_page"]
+
+
+def mailbox_page(
+    store: Store, recipient: str, after_seq: int, limit: int, max_bytes: int
+) -> tuple[tuple[MailboxEntry, ...], tuple[tuple[bytes, int] | None, ...]]:
+    """A page of ``recipient``'s mailbox (``Store.pending``) and, per entry, its
+    ``deliver`` tail and flow size (:func:`~ai_connect.bridge.views.prepare`)."""
+    entries = tuple(store.pending(recipient, after_seq, limit, max_bytes))
+    return entries, prepare(entries)
 
 
 def answer(store: Store, action: QueryHistory | QuerySearch) -> tuple[str, int]:

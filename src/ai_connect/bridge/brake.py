@@ -84,6 +84,9 @@ class Brake:
     def __init__(self, limits: BrakeLimits | None = None) -> None:
         self.limits = limits or BrakeLimits()
         self._conversations: dict[str, _Conversation] = {}
+        self._paused = 0
+        """How many of them are paused: with none (nearly always), :meth:`paused` answers
+        without building a key (it is asked for every delivery, issue 13)."""
 
     def message(self, sender: str, to: str, thread: str | None, human: bool, now: float) -> Verdict:
         """A message from ``sender`` to ``to``; ``human``: a person sent it (the CLI)."""
@@ -107,10 +110,14 @@ class Brake:
             c.paused = f"{hops} messages passed between agents with no human input (the limit)"
         elif rate and len(c.recent) > rate:
             c.paused = f"more than {rate} messages in one minute (the limit)"
+        if c.paused is not None:
+            self._paused += 1
         return Verdict(key, c.paused, tripped=c.paused is not None)
 
     def paused(self, sender: str, to: str, thread: str | None) -> str | None:
         """Why the conversation of such a message is paused now, if it is."""
+        if not self._paused:
+            return None
         c = self._conversations.get(conversation(sender, to, thread))
         return c.paused if c is not None else None
 
@@ -150,8 +157,9 @@ class Brake:
         for key in idle:
             del self._conversations[key]
 
-    @staticmethod
-    def _reset(c: _Conversation) -> None:
+    def _reset(self, c: _Conversation) -> None:
         c.hops = 0
         c.recent.clear()
+        if c.paused is not None:
+            self._paused -= 1
         c.paused = None

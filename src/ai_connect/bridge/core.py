@@ -294,8 +294,8 @@ class Router:
                 if any(isinstance(p.op, PruneOp) for p in persists):
                     self._retention.on_failed()
                 return self._commit_failed(persists, reason)
-            case PendingLoaded(conn_id, after_seq, entries, now):
-                return self._delivery.on_loaded(conn_id, after_seq, entries, now)
+            case PendingLoaded(conn_id, after_seq, entries, now, prepared):
+                return self._delivery.on_loaded(conn_id, after_seq, entries, now, prepared)
             case Answered(conn_id, messages, now):
                 conn = self._registry.conns.get(conn_id)
                 if conn is None or messages <= 1:

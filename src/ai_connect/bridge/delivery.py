@@ -244,7 +244,12 @@ class Delivery:
         return out
 
     def on_loaded(
-        self, conn_id: int, after_seq: int, entries: tuple[MailboxEntry, ...], now: float
+        self,
+        conn_id: int,
+        after_seq: int,
+        entries: tuple[MailboxEntry, ...],
+        now: float,
+        prepared: tuple[tuple[bytes, int] | None, ...] = (),
     ) -> list[Action]:
         """A page of the mailbox came from the store: deliver what fits the window, keep
         what follows ready in memory.
@@ -253,7 +258,8 @@ class Delivery:
         ready queue, else ``conn.sent``; while it loads, nothing is added to that queue),
         so each entry is the next, whatever the gaps in ``seq`` (messages moved aside
         leave them). A damaged entry is skipped, moved to the dead letters and reported
-        once (``Damaged``): one bad record never blocks a mailbox.
+        once (``Damaged``): one bad record never blocks a mailbox. ``prepared``: each
+        entry's ``deliver`` tail and flow size, made on the reader thread (``views.prepare``).
         """
         out: list[Action] = []
         conn = self.registry.conns.get(conn_id)
@@ -263,23 +269,24 @@ class Delivery:
         peer = self.registry.peers[conn.address]
         complete = True
         last = conn.ready[-1][0].seq if conn.ready else conn.sent
-        for entry in entries:
+        for i, entry in enumerate(entries):
             if entry.seq <= last:
                 continue
+            tail, size = (prepared[i] if prepared else None) or (None, -1)
             # Read from the store, so committed, if perhaps before the router heard of its
             # commit (readers run beside the writer; or another node wrote it): the tip is
             # at least this, or the agent's ack of it would be refused as beyond the tip.
             # Its late Committed finds it sent and delivers nothing twice.
             peer.tip = max(peer.tip, entry.seq)
             if conn.ready:  # no room: keep what was read ahead, in order
-                if entry.damaged is not None or not self._keep(conn, entry):
+                if entry.damaged is not None or not self._keep(conn, entry, tail, size):
                     complete = False
                     break
             elif entry.damaged is not None:
                 self._skip_damaged(conn, peer, entry, now, out)
             elif self._room(conn):
-                self._deliver(conn, entry, out, now)
-            elif not self._keep(conn, entry):
+                self._deliver(conn, entry, out, now, tail, size)
+            elif not self._keep(conn, entry, tail, size):
                 complete = False
                 break
         last = conn.ready[-1][0].seq if conn.ready else conn.sent
@@ -344,8 +351,11 @@ class Delivery:
 
     def _room(self, conn: Conn) -> bool:
         limits = self.config.limits
-        return len(conn.inflight) < limits.window_messages and (
-            conn.inflight_bytes < limits.window_bytes or not conn.inflight
+        inflight = conn.inflight
+        if not inflight:
+            return True
+        return len(inflight) < limits.window_messages and (
+            conn.inflight_bytes < limits.window_bytes
         )
 
     def shown(
@@ -373,15 +383,26 @@ class Delivery:
             for seq, when in runs
         ]
 
-    def _deliver(self, conn: Conn, entry: MailboxEntry, out: list[Action], now: float) -> None:
+    def _deliver(
+        self,
+        conn: Conn,
+        entry: MailboxEntry,
+        out: list[Action],
+        now: float,
+        tail: bytes | None = None,
+        size: int = -1,
+    ) -> None:
+        """Sends ``entry`` on ``conn``; ``tail`` and ``size``: its ``deliver`` tail (not
+        paused) and flow size, if made already (a page read ahead, ``views.prepare``)."""
         message = entry.message
         paused = self.paused(message)
-        last = self._last
-        if last is not None and last[0] is message and last[1] == paused:
-            tail, size = last[2], last[3]
-        else:
-            tail, size = views.deliver_tail(message, paused), message_bytes(message)
-            self._last = (message, paused, tail, size)
+        if tail is None or paused is not None:
+            last = self._last
+            if last is not None and last[0] is message and last[1] == paused:
+                tail, size = last[2], last[3]
+            else:
+                tail, size = views.deliver_tail(message, paused), message_bytes(message)
+                self._last = (message, paused, tail, size)
         out.append(Send(conn.id, data=deliver_data(entry.seq, tail)))
         self.registry.counts.delivered += 1
         mark = Mark(
@@ -396,6 +417,8 @@ class Delivery:
         if self.feed:
             out += self.feed.delivered(entry.recipient, entry.seq, mark)
         conn.sent = entry.seq
+        if conn.inflight is None:
+            conn.inflight = deque()
         conn.inflight.append((entry.seq, size))
         conn.inflight_bytes += size
 
@@ -405,7 +428,9 @@ class Delivery:
         for conn in self.registry.conns_of(peer):
             self._pump(conn, peer, out, now)
 
-    def _keep(self, conn: Conn, entry: MailboxEntry) -> bool:
+    def _keep(
+        self, conn: Conn, entry: MailboxEntry, tail: bytes | None = None, size: int = -1
+    ) -> bool:
         """Keeps ``entry`` ready for the window, if the connection's ready queue has room
         (``READY_WINDOWS`` windows of messages, one of bytes)."""
         limits = self.config.limits
@@ -417,9 +442,10 @@ class Delivery:
             or conn.ready_bytes >= limits.window_bytes
         ):
             return False
-        size = message_bytes(entry.message)
-        ready.append((entry, size))
-        conn.ready_bytes += size
+        if size < 0:
+            size = message_bytes(entry.message)
+        ready.append((entry, size, tail))
+        conn.ready_bytes += _held(size, tail)
         return True
 
     def _pump(self, conn: Conn, peer: Peer, out: list[Action], now: float) -> None:
@@ -427,10 +453,10 @@ class Delivery:
         queue runs low and the store holds more (after a reconnect, or an overflow)."""
         ready = conn.ready
         while ready and self._room(conn):
-            entry, size = ready.popleft()
-            conn.ready_bytes -= size
+            entry, size, tail = ready.popleft()
+            conn.ready_bytes -= _held(size, tail)
             if entry.seq > conn.sent:
-                self._deliver(conn, entry, out, now)
+                self._deliver(conn, entry, out, now, tail, size)
         if ready is not None and not ready:
             ready = conn.ready = None  # drained: its memory goes back
         if conn.loading:
@@ -451,7 +477,7 @@ class Delivery:
         # ready queue (fewer, larger reads; the next read starts while a window remains).
         conn.loading = True
         conn.through = -1
-        room = max(0, limits.window_messages - len(conn.inflight))
+        room = max(0, limits.window_messages - len(conn.inflight or ()))
         room_bytes = max(0, limits.window_bytes - conn.inflight_bytes)
         out.append(
             LoadPending(
@@ -464,13 +490,24 @@ class Delivery:
         )
 
 
+def _held(size: int, tail: bytes | None) -> int:
+    """What a ready entry counts against the ready queue's bytes: its flow size, plus its
+    encoded ``deliver`` tail when it came with one (docs/security.md, "Memory")."""
+    return size if tail is None else size + len(tail)
+
+
 def _release(conn: Conn, seq: int) -> None:
     """Everything up to ``seq`` is acked: it leaves the connection's window (and its
     ready queue, when another connection of the address acked it)."""
     conn.sent = max(conn.sent, seq)
-    while conn.inflight and conn.inflight[0][0] <= seq:
-        conn.inflight_bytes -= conn.inflight.popleft()[1]
+    inflight = conn.inflight
+    if inflight is not None:
+        while inflight and inflight[0][0] <= seq:
+            conn.inflight_bytes -= inflight.popleft()[1]
+        if not inflight:
+            conn.inflight = None  # all acked: its memory goes back
     while conn.ready and conn.ready[0][0].seq <= seq:
-        conn.ready_bytes -= conn.ready.popleft()[1]
+        _, size, tail = conn.ready.popleft()
+        conn.ready_bytes -= _held(size, tail)
     if 0 <= conn.through < conn.sent:
         conn.through = conn.sent

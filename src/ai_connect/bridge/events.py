@@ -141,6 +141,9 @@ class PendingLoaded:
     after_seq: int
     entries: tuple[MailboxEntry, ...]
     now: float = 0.0
+    prepared: tuple[tuple[bytes, int] | None, ...] = ()
+    """Per entry, its ``deliver`` tail (not paused) and flow size, made on the reader
+    thread with the page (``views.prepare``); ``None`` for a damaged one. Empty: none."""
 
 
 @dataclass(frozen=True, slots=True)

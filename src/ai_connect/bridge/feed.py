@@ -18,8 +18,9 @@ flight, and is rebuilt by the redeliveries after a restart.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal
+
+import msgspec
 
 from ai_connect.bridge.events import Action, Send
 from ai_connect.bridge.state import Peer, Registry
@@ -45,9 +46,9 @@ _SUMMARY_KEYS = ("kind", "file", "lines", "total_lines", "repo", "branch", "comm
 Change = Literal["proposed", "voted", "escalated", "decided", "expired", "withdrawn"]
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """One delivered, not yet shown mailbox entry."""
+class Mark(msgspec.Struct, frozen=True):
+    """One delivered, not yet shown mailbox entry (a Struct, as
+    :class:`~ai_connect.bridge.store.base.StoredMessage`: one is made per delivery)."""
 
     id: str
     sender: str

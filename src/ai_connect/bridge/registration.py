@@ -148,6 +148,8 @@ class Registration:
         conn.phase, conn.address, conn.session = Phase.REGISTERED, address, hello.session
         conn.registered = now
         conn.watch_presence, conn.receipts = hello.presence, bool(hello.receipts)
+        if hello.presence:
+            registry.watchers.add(conn.id)
         out.append(Persist(peer.record()))
         # The resume cursor counts only in the mailbox it came from (§2.1).
         if hello.resume is not None and hello.address == address and hello.resume > peer.acked:
@@ -215,6 +217,8 @@ class Registration:
             out.append(Persist(peer.record()))
         conn.phase, conn.address, conn.session = Phase.REGISTERED, address, hello.session
         conn.attached, conn.watch_presence = True, hello.presence
+        if hello.presence:
+            self.registry.watchers.add(conn.id)
         conn.receipts = bool(hello.receipts)
         self.registry.attached.setdefault(address, set()).add(conn.id)
         conn.sent = peer.acked
@@ -270,8 +274,15 @@ class Registration:
     def _presence(self, event: Literal["join", "leave"], peer: Peer, now: float) -> list[Action]:
         out: list[Action] = []
         view = None
-        for conn in self.registry.conns.values():
-            if conn.watch_presence and conn.address not in (None, peer.address):
+        conns = self.registry.conns
+        watchers = self.registry.watchers
+        # The watchers alone, in connection order: a join costs O(watchers), not
+        # O(connections) (issue 13: 10,000 idle peers registering).
+        for conn_id in sorted(watchers):
+            conn = conns.get(conn_id)
+            if conn is None or not conn.watch_presence:
+                watchers.discard(conn_id)  # gone (or no longer watching): forget it
+            elif conn.address not in (None, peer.address):
                 view = view or peer_view(peer, now)
                 out.append(Send(conn.id, Presence(event=event, peer=view)))
         return out + self.feed.presence(event, peer, now)

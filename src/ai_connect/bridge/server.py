@@ -33,7 +33,7 @@ from websockets.server import ServerProtocol
 
 from ai_connect import __version__
 from ai_connect.bridge import dashboard, metrics
-from ai_connect.bridge.answers import answer
+from ai_connect.bridge.answers import answer, mailbox_page
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.core import CLOSE_GOING_AWAY, Router, RouterConfig
@@ -402,6 +402,12 @@ class BridgeServer:
     # --- connections ------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        # The handshake is over and nothing reads its headers again: they (~2 KB) are
+        # not kept for the connection's lifetime (issue 13). websockets reads ``request``
+        # itself (its presence marks the handshake as done), so it stays, emptied.
+        if ws.request is not None:
+            ws.request.headers.clear()
+        ws.response = None
         conn = next(self._conn_ids)
         link = self._links[conn] = Link(ws, conn, self.settings.link)
         link.start()
@@ -414,12 +420,11 @@ class BridgeServer:
                 if debug:  # never the token (docs/security.md)
                     text = raw if isinstance(raw, str) else raw.decode(errors="replace")
                     link.log.debug("conn %d <- %.200r", conn, redact(text))
-                try:
-                    frame = decode_hot(raw, max_bytes)
-                except FrameError as exc:
-                    self._dispatch(BadFrame(conn, exc, self._clock()))
-                else:
-                    self._dispatch(FrameReceived(conn, frame, self._clock()))
+                    del text
+                self._received(conn, raw, max_bytes)
+                # An idle connection waits here with no frame alive: its hello (a pydantic
+                # model, ~2 KB) is not kept for its lifetime (issue 13, 10,000 idle peers).
+                del raw
                 # Over its rate (§5.1), or its replies not drained: its next frames wait in
                 # its own socket buffers (bridge/links.py).
                 await link.readable()
@@ -433,6 +438,15 @@ class BridgeServer:
             link.log.info(
                 "connection %d closed (%s, code %s)", conn, address or "unregistered", ws.close_code
             )
+
+    def _received(self, conn: int, raw: str | bytes, max_bytes: int) -> None:
+        """Decodes one frame of ``conn`` and hands it to the router."""
+        try:
+            frame = decode_hot(raw, max_bytes)
+        except FrameError as exc:
+            self._dispatch(BadFrame(conn, exc, self._clock()))
+        else:
+            self._dispatch(FrameReceived(conn, frame, self._clock()))
 
     # --- carrying out actions ---------------------------------------------------------
 
@@ -687,13 +701,13 @@ class BridgeServer:
     async def _load(self, action: LoadPending) -> None:
         a = action
         try:
-            entries = await self._read(
-                self.store.pending, a.recipient, a.after_seq, a.limit, a.max_bytes
+            entries, prepared = await self._read(
+                mailbox_page, self.store, a.recipient, a.after_seq, a.limit, a.max_bytes
             )
         except StoreError as exc:
             log.error("loading the mailbox of %s failed: %s", action.recipient, exc)
-            entries = []
-        loaded = PendingLoaded(action.conn, action.after_seq, tuple(entries), self._clock())
+            entries, prepared = (), ()
+        loaded = PendingLoaded(action.conn, action.after_seq, entries, self._clock(), prepared)
         self._dispatch(loaded)
 
     async def _receipts(self, action: QueryReceipts) -> None:

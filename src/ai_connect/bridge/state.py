@@ -167,14 +167,18 @@ class Conn:
     sent: int = 0
     """Highest mailbox seq sent on this connection."""
     loading: bool = False
-    inflight: deque[tuple[int, int]] = field(default_factory=deque)
+    inflight: deque[tuple[int, int]] | None = None
+    """The entries sent and not acked, in order, each with its flow size. ``None`` while
+    there is none (as ``ready``): most connections are idle most of the time."""
     inflight_bytes: int = 0
-    ready: deque[tuple[MailboxEntry, int]] | None = None
+    ready: deque[tuple[MailboxEntry, int, bytes | None]] | None = None
     """The next mailbox entries after ``sent``, in order, kept in memory until the window
     has room for them: committed while it was full, or read ahead from the store
-    (bridge/delivery.py); each with its flow size. ``None`` while there is none: an
+    (bridge/delivery.py); each with its flow size and, if read ahead, its ``deliver``
+    tail made on the reader thread. ``None`` while there is none: an
     empty deque costs ~0.6 KB, and most connections never need one."""
     ready_bytes: int = 0
+    """Bytes held in ``ready``: flow sizes, and the encoded tails read ahead with them."""
     through: int = -1
     """``ready`` holds every entry up to this seq (``-1``: unknown -- what is past
     ``ready`` must be read from the store)."""
@@ -236,6 +240,9 @@ class Registry:
         self.conns: dict[int, Conn] = {}
         """Connection id -> every open connection, registered or not."""
         self.attached: dict[str, set[int]] = {}
+        self.watchers: set[int] = set()
+        """Ids of the connections whose hello asked for ``presence`` events (and maybe
+        closed since: whoever reads it drops those it no longer finds in ``conns``)."""
         self.nodes: tuple[tuple[str, str, float, int, bool], ...] = ()
         """The bridge nodes on a shared database, from their heartbeats (bridge/cluster.py):
         (id, URL, seconds since the heartbeat, sessions, this one)."""

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ai_connect.bridge.state import Peer
-from ai_connect.bridge.store.base import MailboxEntry, StoredMessage
+from ai_connect.bridge.store.base import MailboxEntry, StoredMessage, message_bytes
 from ai_connect.protocol import Deliver, MessageView, PeerView
 from ai_connect.protocol.hot import deliver_tail as _deliver_tail
 
-__all__ = ["deliver", "deliver_tail", "message_view", "new_message_id", "peer_view"]
+__all__ = ["deliver", "deliver_tail", "message_view", "new_message_id", "peer_view", "prepare"]
 
 
 def new_message_id() -> Iterator[str]:
@@ -62,6 +62,16 @@ def deliver_tail(m: StoredMessage, paused: str | None = None) -> bytes:
     (``protocol.hot.deliver_data`` puts each recipient's ``seq`` in front)."""
     return _deliver_tail(
         m.id, m.sender, m.to, m.body, m.context, m.thread, m.reply_to, m.ts, paused, m.human
+    )
+
+
+def prepare(entries: Iterable[MailboxEntry]) -> tuple[tuple[bytes, int] | None, ...]:
+    """Each entry's ``deliver`` tail (not paused) and flow size, made where the page was
+    read (a reader thread), so the event loop only puts each recipient's ``seq`` in front
+    (issue 13, backlog drain); ``None`` for a damaged entry, which is never delivered."""
+    return tuple(
+        None if e.damaged is not None else (deliver_tail(e.message), message_bytes(e.message))
+        for e in entries
     )
 
 

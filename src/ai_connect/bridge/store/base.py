@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import msgspec
+
 from ai_connect.protocol import flow_bytes
 
 __all__ = [
@@ -47,9 +49,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A message as accepted by the bridge."""
+class StoredMessage(msgspec.Struct, frozen=True):
+    """A message as accepted by the bridge.
+
+    Immutable, compared by value, as a frozen dataclass; a msgspec Struct because one is
+    made for every message sent and every mailbox row read, and a Struct is made ten
+    times faster (issue 13: 1.4 µs per frozen dataclass of eleven fields here).
+    """
 
     id: str
     sender: str
@@ -69,9 +75,9 @@ class StoredMessage:
     """Its sender asked to be told when each recipient was shown it (§3.7)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxEntry:
-    """One message in one recipient's mailbox, numbered per recipient from 1."""
+class MailboxEntry(msgspec.Struct, frozen=True):
+    """One message in one recipient's mailbox, numbered per recipient from 1 (a Struct,
+    as :class:`StoredMessage`: one is made for each delivery)."""
 
     recipient: str
     seq: int

@@ -319,9 +319,10 @@ class SqliteStore:
         total = 0
         db = self._reader()
         with self._reading("read a mailbox"), contextlib.closing(db.cursor()) as cursor:
-            for seq, n, *columns in cursor.execute(PENDING, (recipient, after_seq, limit)):
+            for row in cursor.execute(PENDING, (recipient, after_seq, limit)):
+                seq, n, columns = row[0], row[1], row[2:]
                 try:
-                    message = stored_message(tuple(columns))
+                    message = stored_message(columns)
                 except Damaged as damage:
                     entries.append(
                         MailboxEntry(recipient, seq, placeholder(columns), str(damage), n)

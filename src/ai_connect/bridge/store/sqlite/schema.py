@@ -124,6 +124,9 @@ COLUMNS = (
 the bytes on disk, so that a damaged one is told apart rather than failing the query."""
 
 
+_NUMBER = (float, int)
+
+
 def stored_message(row: tuple[Any, ...]) -> StoredMessage:
     """A message from the ``COLUMNS`` of a row; :class:`Damaged` if it is not as stored."""
     id_, sender, target, body, context, thread, reply_to, ts, cid, stored_sum, human, receipt = row
@@ -139,8 +142,12 @@ def stored_message(row: tuple[Any, ...]) -> StoredMessage:
         message = StoredMessage(
             id_, sender, target, text, loaded, thread, reply_to, ts, cid, bool(human), bool(receipt)
         )
-        if not isinstance(ts, float | int) or not all(
-            isinstance(x, str) for x in (id_, sender, target, cid)
+        if not (
+            isinstance(ts, _NUMBER)
+            and isinstance(id_, str)
+            and isinstance(sender, str)
+            and isinstance(target, str)
+            and isinstance(cid, str)
         ):
             raise TypeError("a field of the wrong type")
     except (UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
