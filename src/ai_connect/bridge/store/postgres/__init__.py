@@ -47,7 +47,6 @@ from ai_connect.bridge.store.base import (
     PeerRecord,
     ProposalRecord,
     Receipts,
-    RecipientMarks,
     StoredMessage,
     TokenRecord,
     WorkRecord,
@@ -65,7 +64,13 @@ from ai_connect.bridge.store.postgres.schema import (
 )
 from ai_connect.bridge.store.rules import decoded, work_decoded
 from ai_connect.bridge.store.sqlite import tokens as _tokens
-from ai_connect.bridge.store.sqlite.schema import Damaged, dead_letter, placeholder, stored_message
+from ai_connect.bridge.store.sqlite.schema import (
+    Damaged,
+    dead_letter,
+    mailbox_entries,
+    receipts_of,
+    stored_message,
+)
 from ai_connect.config import redacted
 from ai_connect.errors import StoreError
 
@@ -330,21 +335,9 @@ class PostgresStore:
         """Entries with ``seq > after_seq``, at most ``limit`` and about ``max_bytes``."""
         if limit <= 0:
             return []
-        entries: list[MailboxEntry] = []
-        total = 0
         with self._reading("read a mailbox") as db:
             rows = db.execute(reads.PENDING, (recipient, after_seq, limit)).fetchall()
-        for seq, n, *columns in rows:
-            try:
-                message = stored_message(tuple(columns))
-            except Damaged as damage:
-                entries.append(MailboxEntry(recipient, seq, placeholder(columns), str(damage), n))
-                continue
-            total += message_bytes(message)
-            if entries and total > max_bytes:
-                break
-            entries.append(MailboxEntry(recipient, seq, message, None, n))
-        return entries
+        return mailbox_entries(recipient, rows, max_bytes)
 
     def history(
         self,
@@ -414,19 +407,7 @@ class PostgresStore:
     def receipts(self, message_id: str) -> Receipts | None:
         """The message and each recipient's marks, by recipient (one statement)."""
         with self._reading("read a message's receipts") as db:
-            rows = db.execute(reads.RECEIPTS, (message_id,)).fetchall()
-        if not rows:
-            return None
-        try:
-            message = stored_message(tuple(rows[0][6:]))  # after the six mark columns
-        except Damaged:
-            return None
-        marks = tuple(
-            RecipientMarks(r, s, d, shown, path, bool(a))
-            for r, s, d, shown, path, a, *_ in rows
-            if r is not None
-        )
-        return Receipts(message, marks)
+            return receipts_of(db.execute(reads.RECEIPTS, (message_id,)).fetchall())
 
     def dead_letters(self, limit: int) -> list[DeadLetter]:
         """The newest ``limit`` messages moved aside as damaged, newest first."""

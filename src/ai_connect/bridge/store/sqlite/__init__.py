@@ -60,7 +60,6 @@ from ai_connect.bridge.store.base import (
     PeerRecord,
     ProposalRecord,
     Receipts,
-    RecipientMarks,
     StoredMessage,
     TokenRecord,
     WorkRecord,
@@ -90,7 +89,8 @@ from ai_connect.bridge.store.sqlite.schema import (
     Damaged,
     checksum,
     dead_letter,
-    placeholder,
+    mailbox_entries,
+    receipts_of,
     stored_message,
 )
 from ai_connect.errors import StoreError
@@ -315,24 +315,11 @@ class SqliteStore:
         """Entries with ``seq > after_seq``, at most ``limit`` and about ``max_bytes``."""
         if limit <= 0:
             return []
-        entries: list[MailboxEntry] = []
-        total = 0
         db = self._reader()
         with self._reading("read a mailbox"), contextlib.closing(db.cursor()) as cursor:
-            for row in cursor.execute(PENDING, (recipient, after_seq, limit)):
-                seq, n, columns = row[0], row[1], row[2:]
-                try:
-                    message = stored_message(columns)
-                except Damaged as damage:
-                    entries.append(
-                        MailboxEntry(recipient, seq, placeholder(columns), str(damage), n)
-                    )
-                    continue
-                total += message_bytes(message)
-                if entries and total > max_bytes:
-                    break
-                entries.append(MailboxEntry(recipient, seq, message, None, n))
-        return entries
+            return mailbox_entries(
+                recipient, cursor.execute(PENDING, (recipient, after_seq, limit)), max_bytes
+            )
 
     def history(
         self,
@@ -403,19 +390,7 @@ class SqliteStore:
     def receipts(self, message_id: str) -> Receipts | None:
         """The message and each recipient's marks, by recipient (one read transaction)."""
         with self._reading("read a message's receipts"):
-            rows = self._reader().execute(RECEIPTS, (message_id,)).fetchall()
-        if not rows:
-            return None
-        try:
-            message = stored_message(tuple(rows[0][6:]))  # after the six mark columns
-        except Damaged:
-            return None
-        marks = tuple(
-            RecipientMarks(r, s, d, shown, path, bool(a))
-            for r, s, d, shown, path, a, *_ in rows
-            if r is not None
-        )
-        return Receipts(message, marks)
+            return receipts_of(self._reader().execute(RECEIPTS, (message_id,)).fetchall())
 
     def dead_letters(self, limit: int) -> list[DeadLetter]:
         """The newest ``limit`` messages moved aside as damaged, newest first."""

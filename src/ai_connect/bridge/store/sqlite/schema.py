@@ -26,9 +26,17 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ai_connect.bridge.store.base import DeadLetter, StoredMessage
+from ai_connect.bridge.store.base import (
+    DeadLetter,
+    MailboxEntry,
+    Receipts,
+    RecipientMarks,
+    StoredMessage,
+    message_bytes,
+)
 from ai_connect.bridge.store.sqlite import work
 from ai_connect.bridge.store.sqlite.leases import SCHEMA as SCHEMA_V5
 from ai_connect.bridge.store.sqlite.tokens import SCHEMA_V2
@@ -41,7 +49,9 @@ __all__ = [
     "Damaged",
     "checksum",
     "dead_letter",
+    "mailbox_entries",
     "placeholder",
+    "receipts_of",
     "stored_message",
 ]
 
@@ -184,3 +194,42 @@ def dead_letter(row: tuple[Any, ...]) -> DeadLetter:
     return DeadLetter(
         n, _text(id_), _text(sender), _text(target), to, _text(body), when, reason, moved
     )
+
+
+def mailbox_entries(
+    recipient: str, rows: Iterable[Sequence[Any]], max_bytes: int
+) -> list[MailboxEntry]:
+    """A mailbox page from ``(seq, n, *COLUMNS)`` rows (SQLite's and PostgreSQL's
+    ``PENDING``), cut at about ``max_bytes``; a damaged entry is kept, marked, to be moved
+    aside (``Store.pending``)."""
+    entries: list[MailboxEntry] = []
+    total = 0
+    for row in rows:
+        seq, n, columns = row[0], row[1], tuple(row[2:])
+        try:
+            message = stored_message(columns)
+        except Damaged as damage:
+            entries.append(MailboxEntry(recipient, seq, placeholder(columns), str(damage), n))
+            continue
+        total += message_bytes(message)
+        if entries and total > max_bytes:
+            break
+        entries.append(MailboxEntry(recipient, seq, message, None, n))
+    return entries
+
+
+def receipts_of(rows: Sequence[Sequence[Any]]) -> Receipts | None:
+    """A message's receipts from ``RECEIPTS`` rows: six mark columns, then the message's
+    ``COLUMNS`` on every row; ``None`` for no such message (or a damaged one)."""
+    if not rows:
+        return None
+    try:
+        message = stored_message(tuple(rows[0][6:]))
+    except Damaged:
+        return None
+    marks = tuple(
+        RecipientMarks(r, s, d, shown, path, bool(a))
+        for r, s, d, shown, path, a, *_ in rows
+        if r is not None
+    )
+    return Receipts(message, marks)
