@@ -61,7 +61,7 @@ def test_a_message_crosses_nodes_live_both_ways(pg_url: str) -> None:
                 await bob.send(alice.address, "hi back")
                 assert [m.body for m in await take(to_alice, 1, WAIT_S)] == ["hi back"]
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 def test_a_broadcast_reaches_the_peers_of_every_node(pg_url: str) -> None:
@@ -83,7 +83,7 @@ def test_a_broadcast_reaches_the_peers_of_every_node(pg_url: str) -> None:
                     assert [m.body for m in await take(inbox, 1, WAIT_S)] == ["to everyone"]
                 assert all(inbox.empty() for inbox in inboxes)
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 def test_a_peer_moving_to_another_node_resumes_its_mailbox(pg_url: str) -> None:
@@ -112,7 +112,7 @@ def test_a_peer_moving_to_another_node_resumes_its_mailbox(pg_url: str) -> None:
                     assert [m.body for m in got] == [f"while away {i}" for i in range(3)]
                     assert [m.seq for m in got] == [2, 3, 4]
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 def test_presence_and_names_are_cluster_wide(pg_url: str) -> None:
@@ -148,7 +148,7 @@ def test_presence_and_names_are_cluster_wide(pg_url: str) -> None:
                 async with again:
                     assert again.address == "bob (proj)"
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 def presence_events(client: BridgeClient) -> asyncio.Queue[tuple[str, str]]:
@@ -193,7 +193,7 @@ def test_admin_status_shows_every_node(pg_url: str) -> None:
                     online = {p.address for p in report.peers if p.online}
                     assert online == {"ops (proj)", "ops#2 (proj)", "w (proj)"}
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 def test_a_work_status_published_on_one_node_shows_on_another(pg_url: str) -> None:
@@ -218,7 +218,7 @@ def test_a_work_status_published_on_one_node_shows_on_another(pg_url: str) -> No
                 work = {p.address: p.work for p in await bob.peers()}[alice.address]
                 assert work is not None and work.branch == "main"
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 def test_a_session_registering_on_another_node_closes_its_old_connection(pg_url: str) -> None:
@@ -249,7 +249,7 @@ def test_a_session_registering_on_another_node_closes_its_old_connection(pg_url:
                             heard = await _until(seen, ("join", "marker (proj)"))
                         assert ("leave", "bob (proj)") not in heard
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 async def _until(
@@ -288,7 +288,7 @@ def test_a_token_revoked_anywhere_closes_its_links_on_every_node_at_once(pg_url:
                 assert bob.close_code == CLOSE_AUTH
                 assert ops.connected  # other tokens' links stay
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 def revoke(url: str, token_id: str, when: float) -> None:
@@ -343,7 +343,7 @@ def test_a_lease_claimed_on_one_node_holds_on_another(pg_url: str) -> None:
                 await take(inbox, 1, WAIT_S)
                 assert (await bob.claim(repo, ["src/*.py"])).conflicts == []
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 def test_a_proposal_made_on_one_node_is_voted_on_another(pg_url: str) -> None:
@@ -375,7 +375,7 @@ def test_a_proposal_made_on_one_node_is_voted_on_another(pg_url: str) -> None:
                 assert voters == ["bob (proj)", "carol (proj)"]
                 assert all(inbox.empty() for inbox in inboxes.values())
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)
 
 
 class CountingStore(PostgresStore):
@@ -410,4 +410,4 @@ def test_a_plain_message_across_nodes_does_not_reread_the_leases(pg_url: str) ->
                 await take(inbox, 5, WAIT_S)
                 assert counting.lease_reads == before
 
-    run(scenario(), timeout=120)
+    run(scenario(), timeout=100)

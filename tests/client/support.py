@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import os
 import socket
+import sys
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,8 +34,26 @@ PROJECT = "proj"
 
 
 def run(scenario: Coroutine[Any, Any, None], timeout: float = 20.0) -> None:
-    """Runs one async scenario in a fresh event loop, bounded by ``timeout``."""
-    asyncio.run(asyncio.wait_for(scenario, timeout))
+    """Runs one async scenario in a fresh event loop, bounded by ``timeout``; when the
+    bound is hit, the stack of every task still running is printed (stderr) before the
+    scenario is cancelled, so a hang names the await it hangs on."""
+    asyncio.run(_bounded(scenario, timeout))
+
+
+async def _bounded(scenario: Coroutine[Any, Any, None], timeout: float) -> None:
+    task = asyncio.ensure_future(scenario)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        current = asyncio.current_task()
+        for other in asyncio.all_tasks():
+            if other is not current:
+                print(f"--- task {other.get_name()} still running:", file=sys.stderr)
+                other.print_stack(limit=30, file=sys.stderr)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise TimeoutError(f"the scenario did not end within {timeout} s (stacks above)")
+    task.result()
 
 
 def fast_delays() -> Iterator[float]:

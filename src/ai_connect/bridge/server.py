@@ -80,6 +80,7 @@ from ai_connect.protocol import Hello, Limits, encode
 from ai_connect.protocol.hot import decode_hot
 from ai_connect.redaction import Redacting, redact
 from ai_connect.text.neutral import neutralise
+from ai_connect.waiting import wait_event
 
 __all__ = ["ACK_DELAY_S", "READ_THREADS", "BridgeServer", "ServerSettings"]
 
@@ -584,8 +585,7 @@ class BridgeServer:
 
     async def _tokens_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._tokens_changed.wait(), self.settings.auth_reload_s)
+            await wait_event(self._tokens_changed, self.settings.auth_reload_s)
             self._tokens_changed.clear()
             try:
                 await self.reload_tokens()
@@ -664,8 +664,7 @@ class BridgeServer:
         last: dict[str, str | None] | None = None
         url = self.url if self.settings.listen else "accept-only"
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sessions_dirty.wait(), interval)
+            await wait_event(self._sessions_dirty, interval)
             self._sessions_dirty.clear()
             sessions = self.router.sessions()
             changed = sessions != last

@@ -94,6 +94,7 @@ from ai_connect.protocol import (
     WorkFields,
     flow_bytes,
 )
+from ai_connect.waiting import wait_event
 
 __all__ = ["BridgeClient", "LinkState", "Receipt", "backoff"]
 
@@ -411,8 +412,7 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
     async def wait_receipts(self, timeout: float) -> list[ReceiptNotice]:
         """Waits up to ``timeout`` for a receipt, then takes them (``[]`` on timeout)."""
         if not self.notices:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._noticed.wait(), timeout)
+            await wait_event(self._noticed, timeout)
         return self.take_receipts()
 
     async def forget(self) -> Forgotten:
@@ -476,8 +476,7 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 return []
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), remaining)
+            await wait_event(self._arrived, remaining)
         return found
 
     async def drain(self, timeout: float) -> list[Message]:
@@ -501,8 +500,7 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
             if remaining <= 0:
                 break
             self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.5))
+            await wait_event(self._arrived, min(remaining, 0.5))
             if self.inbox.received >= goal:
                 break
         return self.inbox.unhandled()

@@ -49,6 +49,7 @@ from ai_connect.protocol import (
 )
 from ai_connect.protocol.frame import Frame
 from ai_connect.redaction import Redacting
+from ai_connect.waiting import wait_event
 
 __all__ = ["Connect", "Link", "LinkState", "backoff"]
 
@@ -169,10 +170,8 @@ class Link:
         self._set_state(LinkState.CLOSED)
 
     async def wait_connected(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError as exc:
-            raise self.not_connected() from exc
+        if not await wait_event(self._connected, timeout):
+            raise self.not_connected()
 
     async def wait_disconnected(self) -> None:
         await self._disconnected.wait()
@@ -363,8 +362,7 @@ class Link:
                 if self._next_url():
                     continue  # another node: at once
                 delays = delays or self._delays()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closed.wait(), next(delays))
+                await wait_event(self._closed, next(delays))
         finally:
             heartbeat.cancel()
             if not self._reconnect or self._closed.is_set():

@@ -26,6 +26,7 @@ from ai_connect.client import BridgeClient
 from ai_connect.errors import BridgeError
 from ai_connect.protocol import WorkFields
 from ai_connect.repo_identity import RepoIdentity, repo_identity
+from ai_connect.waiting import wait_event
 from ai_connect.work_status import link
 from ai_connect.work_status.git import read_git
 from ai_connect.work_status.observe import Observation
@@ -90,7 +91,8 @@ class Publisher:
     async def settled(self, timeout: float) -> None:
         """Returns once everything taken so far has been published (while the bridge is
         unreachable, not before it is back); raises TimeoutError after ``timeout``."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        if not await wait_event(self._idle, timeout):
+            raise TimeoutError(f"not everything was published within {timeout:g} s")
 
     async def run(self) -> None:
         """Publishes until cancelled."""
