@@ -92,6 +92,7 @@ from ai_connect.protocol import (
     Welcome,
     Work,
     WorkFields,
+    encode,
     flow_bytes,
 )
 from ai_connect.waiting import wait_event
@@ -322,6 +323,9 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
             as_=as_,
             receipt=receipt or None,
         )
+        texts = (body, to, thread or "", reply_to or "", as_ or "")
+        if context is not None or not all(t.isascii() for t in texts):
+            encode(frame)  # not Unicode text: refused here, never kept in the outbox
         stored = self._outbox.add(frame)
         if self.connected:
             try:
