@@ -168,3 +168,15 @@ def test_config_numbers_that_are_not_finite_are_refused(isolated_env: Path) -> N
     isolated_env.write_text("server:\n  retention_days: .nan\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"server\.retention_days in .* must be a positive"):
         bridge_settings(env={"AI_CONNECT_CONFIG": str(isolated_env)})
+
+
+def test_bridge_db_that_is_a_directory_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bridge --db FOLDER` said "unable to open database file. Check that its directory
+    can be created" (newcomer review: confusing); now: it is a directory, give a file."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    code, _, err = cli_run(capsys, "bridge", "--db", str(folder), "--port", "0")
+    assert code == 1 and "it is a directory" in err and str(folder / "bridge.db") in err
+    assert list(folder.iterdir()) == []
