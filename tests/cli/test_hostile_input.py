@@ -180,3 +180,14 @@ def test_bridge_db_that_is_a_directory_says_so(
     code, _, err = cli_run(capsys, "bridge", "--db", str(folder), "--port", "0")
     assert code == 1 and "it is a directory" in err and str(folder / "bridge.db") in err
     assert list(folder.iterdir()) == []
+
+
+def test_a_project_the_bridge_would_refuse_names_where_it_came_from(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AI_CONNECT_PROJECT with parentheses or an escape: refused before connecting, and
+    the fix names the variable (it named only --project, which the user never gave)."""
+    monkeypatch.setenv("AI_CONNECT_PROJECT", "web\x1b(shop)")
+    code, _, err = cli_run(capsys, "status", *as_(url, "alice"))
+    assert code == 1 and "in project 'web\\x1b(shop)'" in err
+    assert "(--project, AI_CONNECT_PROJECT, peer.project)" in err and "Traceback" not in err
