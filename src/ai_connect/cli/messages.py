@@ -1,6 +1,6 @@
 """``ai-connect send|read|wait|peers|history|search|status``: the message commands.
 
-Each opens one :class:`~ai_connect.client.BridgeClient` (:func:`make_client`), makes its
+Each opens one :class:`~ai_connect.client.BridgeClient` (:meth:`Connection.client`), makes its
 requests, and prints human text or, with ``--json``, JSON (:mod:`ai_connect.text.terminal`).
 A bridge that is down or a peer nobody is raises a BridgeError: ``ai-connect`` prints it
 and exits 1 (:func:`ai_connect.cli.main`). ``wait`` exits 124 when no message came in time.
@@ -20,17 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from ai_connect import identity
-from ai_connect.cli.options import (
-    BridgeOpt,
-    CaOpt,
-    JsonOpt,
-    NameOpt,
-    PinOpt,
-    ProjectOpt,
-    TokenFileOpt,
-    TokenOpt,
-    make_client,
-)
+from ai_connect.cli.options import Connection, JsonOpt, connects
 from ai_connect.client import BridgeClient, Message
 from ai_connect.code_context import ContextError, read_context
 from ai_connect.code_reference import LocalCopy
@@ -107,8 +97,8 @@ class _Printer:
             sys.stdout.flush()
 
 
+@connects
 def send(
-    ctx: typer.Context,
     to: Annotated[str, typer.Argument(metavar="TO", help="'Name (Project)', a name, or *")],
     message: Annotated[str, typer.Argument(metavar="MESSAGE", help="The text; - reads stdin")],
     thread: Annotated[str | None, typer.Option(help="Thread to file it under")] = None,
@@ -136,13 +126,8 @@ def send(
         ),
     ] = True,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the bridge")] = 10.0,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Send MESSAGE to TO; prints its id and whether it went live or waits for an offline peer.
@@ -164,7 +149,7 @@ def send(
         raise typer.BadParameter("--lines needs --context-file FILE", param_hint="--lines")
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with conn.client() as client:
             answers = reply_to
             if reply_to is not None:
                 how = "See message ids with 'ai-connect read' or 'ai-connect history PEER'."
@@ -185,16 +170,11 @@ def send(
     _run(run())
 
 
+@connects
 def read(
-    ctx: typer.Context,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for deliveries")] = 10.0,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Print every unread message, oldest first, then mark it read (only once printed).
@@ -204,9 +184,7 @@ def read(
     """
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, keep=True
-        ) as client:
+        async with conn.client(keep=True) as client:
             goal = client.welcome.tip if client.welcome else 0
             with _Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
@@ -256,21 +234,16 @@ def _waiting_note(client: BridgeClient, sender: str | None, interactive: bool) -
     return note + (" (Ctrl-C stops)" if interactive else "")
 
 
+@connects
 def wait(
-    ctx: typer.Context,
     timeout: Annotated[
         float | None, typer.Option(min=0, metavar="S", help="Give up after S s [default: never]")
     ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Only messages from this peer (or bare name)")
     ] = None,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Block until a message arrives, print every message that came, mark them read.
@@ -281,9 +254,7 @@ def wait(
     """
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, keep=True
-        ) as client:
+        async with conn.client(keep=True) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
             if note := _waiting_note(client, sender, _interactive()):
@@ -316,23 +287,16 @@ def wait(
     _run(run())
 
 
+@connects
 def peers(
-    ctx: typer.Context,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """List the known peers: online first, then offline ones with when they were last seen."""
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
-        ) as client:
+        async with conn.client(mode="query") as client:
             views, me = await client.peers(include_offline=True), client.address
         data = [terminal.peer_dict(p) for p in views]
         _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
@@ -341,26 +305,19 @@ def peers(
     _run(run())
 
 
+@connects
 def history(
-    ctx: typer.Context,
     peer: Annotated[str, typer.Argument(metavar="PEER", help="'Name (Project)' or a name")],
     limit: Annotated[int, typer.Option(min=1, max=500, help="Messages per page")] = 20,
     before: Annotated[int | None, typer.Option(min=0, help="Cursor from the newer page")] = None,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the conversation with PEER (broadcasts included), oldest first."""
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
-        ) as client:
+        async with conn.client(mode="query") as client:
             page = await client.history(peer, limit, before)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
@@ -375,26 +332,19 @@ def history(
     _run(run())
 
 
+@connects
 def search(
-    ctx: typer.Context,
     query: Annotated[str, typer.Argument(metavar="QUERY", help="Words that must all appear")],
     limit: Annotated[int, typer.Option(min=1, max=200, help="Most results")] = 20,
     before: Annotated[int | None, typer.Option(min=0, help="Cursor from the newer page")] = None,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Full-text search over the messages you may see, newest first."""
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
-        ) as client:
+        async with conn.client(mode="query") as client:
             results = await client.search(query, limit, before)
         found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
@@ -411,8 +361,8 @@ def search(
     _run(run())
 
 
+@connects
 def status(
-    ctx: typer.Context,
     message_id: Annotated[
         str | None,
         typer.Argument(
@@ -420,24 +370,19 @@ def status(
             help="A message you sent: its state per recipient (waiting, delivered, shown)",
         ),
     ] = None,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Show your address, unread count, and the bridge's URL, version, storage, uptime;
     with MESSAGE-ID, where that message stands for each recipient (its receipts)."""
     if message_id is not None:
-        client = make_client(ctx, bridge, name, project, token, ca, fingerprint, mode="query")
+        client = conn.client(mode="query")
         _run(_receipts(client, message_id, as_json))
         return
 
     async def run() -> int:
-        client = make_client(ctx, bridge, name, project, token, ca, fingerprint, mode="query")
+        client = conn.client(mode="query")
         try:
             async with client:
                 data = terminal.status_dict(await client.status(), client.url)
