@@ -23,11 +23,10 @@ from ai_connect import identity
 from ai_connect.cli.options import Connection, JsonOpt, connects
 from ai_connect.client import BridgeClient, Message
 from ai_connect.code_context import ContextError, read_context
-from ai_connect.code_reference import LocalCopy
 from ai_connect.errors import NotConnected, RequestTimeout
 from ai_connect.launcher import spell
 from ai_connect.local_copy import Checkout, localise
-from ai_connect.protocol import CLOSE_AUTH
+from ai_connect.protocol import CLOSE_AUTH, MessageView
 from ai_connect.text import receipts, terminal
 
 __all__ = [
@@ -57,9 +56,16 @@ def _out(text: str) -> None:
     print(text, flush=True)
 
 
-def _local(found: list[dict[str, Any]]) -> dict[str, LocalCopy]:
-    """Context references of stored messages, resolved in this shell's checkout."""
-    return localise(((str(m["id"]), m.get("context")) for m in found), Checkout(Path.cwd()))
+def _page(
+    messages: list[MessageView], before: int | None, me: str | None, again: str, empty: str
+) -> None:
+    """One page of stored messages (history, search) for a person, with their context
+    references resolved in this shell's checkout; then the command for the older page."""
+    found = [terminal.view_dict(m) for m in messages]
+    local = localise(((str(m["id"]), m.get("context")) for m in found), Checkout(Path.cwd()))
+    _out(terminal.messages_text(found, time.time(), me, local) or empty)
+    if before is not None:
+        _out(spell(f"\nolder: ai-connect {again} --before {before}"))
 
 
 class _Printer:
@@ -319,14 +325,12 @@ def history(
     async def run() -> int:
         async with conn.client(mode="query") as client:
             page = await client.history(peer, limit, before)
-        found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
+            found = [terminal.view_dict(m) for m in page.messages]
             _out(terminal.to_json({"messages": found, "before": page.before}))
-            return 0
-        text = terminal.messages_text(found, time.time(), client.address, _local(found))
-        _out(text or "No messages.")
-        if page.before is not None:
-            _out(spell(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}"))
+        else:
+            again = f"history {shlex.quote(peer)}"
+            _page(page.messages, page.before, client.address, again, "No messages.")
         return 0
 
     _run(run())
@@ -346,16 +350,12 @@ def search(
     async def run() -> int:
         async with conn.client(mode="query") as client:
             results = await client.search(query, limit, before)
-        found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
-            _out(terminal.to_json(found))
-            return 0
-        text = terminal.messages_text(found, time.time(), client.address, _local(found))
-        _out(text or f"No messages match {terminal.clean(query)!r}.")
-        if results.before is not None:
-            _out(
-                spell(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
-            )
+            _out(terminal.to_json([terminal.view_dict(m) for m in results.messages]))
+        else:
+            empty = f"No messages match {terminal.clean(query)!r}."
+            again = f"search {shlex.quote(query)}"
+            _page(results.messages, results.before, client.address, again, empty)
         return 0
 
     _run(run())
