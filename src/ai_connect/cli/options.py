@@ -25,7 +25,7 @@ import typer
 
 from ai_connect.client import BridgeClient
 from ai_connect.client.keep import Keep
-from ai_connect.config import client_settings, log_settings
+from ai_connect.config import ClientSettings, client_settings, log_settings
 from ai_connect.errors import ConfigError
 
 __all__ = [
@@ -164,7 +164,16 @@ class Connection:
         shows it.
         """
         warn_token_flag(self.token)
-        settings = client_settings(
+        options: dict[str, Any] = {"reconnect": False, **self.extra}
+        if mode != "peer":
+            options["mode"] = mode
+        if keep:
+            options["keep"] = Keep(outbox=False)  # under XDG_STATE_HOME; it never queues
+        return BridgeClient.from_settings(self.settings(), kind=kind, **options)
+
+    def settings(self) -> ClientSettings:
+        """These options, completed from the environment and the config file."""
+        return client_settings(
             url=self.bridge,
             name=self.name,
             project=self.project,
@@ -173,12 +182,6 @@ class Connection:
             ca=self.ca,
             fingerprint=self.fingerprint,
         )
-        options: dict[str, Any] = {"reconnect": False, **self.extra}
-        if mode != "peer":
-            options["mode"] = mode
-        if keep:
-            options["keep"] = Keep(outbox=False)  # under XDG_STATE_HOME; it never queues
-        return BridgeClient.from_settings(settings, kind=kind, **options)
 
 
 def connects(
