@@ -89,13 +89,7 @@ def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -
             f"    context: {facts[0]}, by reference: {terminal.reference_text(local)}. Read "
             "them there when you need the text: it is not repeated here."
         ]
-    for key in ("repo", "branch"):
-        if context.get(key):
-            facts.append(f"{key} {neutralise(str(context[key]))}")
-    if context.get("commit"):
-        facts.append(f"commit {neutralise(str(context['commit']))[:12]}")
-    if context.get("dirty"):
-        facts.append("uncommitted changes")
+    facts += terminal.code_origin(context)
     if context.get("sha256"):
         facts.append(f"file sha256 {neutralise(str(context['sha256']))}")
     head = ["    context: " + " · ".join(facts)]

@@ -30,6 +30,7 @@ from ai_connect.text.work import STALE_S, work_dict, work_line
 __all__ = [
     "ago",
     "clean",
+    "code_origin",
     "defang",
     "duration",
     "error_dict",
@@ -159,6 +160,17 @@ def unverified_text(local: LocalCopy) -> str:
     return f"your copy {where} does not verify: " + clean("; ".join(local.reasons))
 
 
+def code_origin(context: Mapping[str, Any]) -> list[str]:
+    """Where attached code comes from (``peer_context``, ``send --context-file``), as the
+    facts a person and a model are both shown: repo, branch, commit, uncommitted changes."""
+    facts = [f"{key} {clean(str(context[key]))}" for key in ("repo", "branch") if context.get(key)]
+    if context.get("commit"):
+        facts.append(f"commit {clean(str(context['commit']))[:12]}")
+    if context.get("dirty"):
+        facts.append("uncommitted changes")
+    return facts
+
+
 def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -> list[str]:
     """Attached context as lines: a file (``send --context-file``, ``peer_context``) as a
     header and ``| `` lines, a text as text, anything else as JSON. ``local``: this
@@ -169,13 +181,7 @@ def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -
             facts = [f"{clean(str(context['file']))} lines {clean(str(context['lines']))}"]
         if local is not None and local.verified:
             return [f"  context: {facts[0]}, by reference: {reference_text(local)}"]
-        for key in ("repo", "branch"):
-            if context.get(key):
-                facts.append(f"{key} {clean(str(context[key]))}")
-        if context.get("commit"):
-            facts.append(f"commit {clean(str(context['commit']))[:12]}")
-        if context.get("dirty"):
-            facts.append("uncommitted changes")
+        facts += code_origin(context)
         if context.get("truncated"):
             facts.append("truncated")
         if context.get("sha256"):
