@@ -7,7 +7,8 @@
 One module per command group; this one mounts them (``ai_connect.cli.main`` is the
 entry point that runs it)::
 
-    messages.py   send read wait peers history search status
+    messages.py   send read wait peers history search status (printing.py: their output)
+    leases.py     claim release claims
     bridge.py     bridge                 token.py      token …, admin …
     upkeep.py     admin forget, admin dead-letters
     migrate.py    admin migrate (SQLite -> PostgreSQL)

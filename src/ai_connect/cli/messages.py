@@ -21,12 +21,11 @@ import typer
 
 from ai_connect import identity
 from ai_connect.cli.options import Connection, JsonOpt, connects
-from ai_connect.client import BridgeClient, Message
+from ai_connect.cli.printing import Printer, print_page
+from ai_connect.client import BridgeClient
 from ai_connect.code_context import ContextError, read_context
 from ai_connect.errors import NotConnected, RequestTimeout
-from ai_connect.launcher import spell
-from ai_connect.local_copy import Checkout, localise
-from ai_connect.protocol import CLOSE_AUTH, MessageView
+from ai_connect.protocol import CLOSE_AUTH
 from ai_connect.text import receipts, terminal
 
 __all__ = [
@@ -54,53 +53,6 @@ def _run(coro: Coroutine[Any, Any, int]) -> None:
 
 def _out(text: str) -> None:
     print(text, flush=True)
-
-
-def _page(
-    messages: list[MessageView], before: int | None, me: str | None, again: str, empty: str
-) -> None:
-    """One page of stored messages (history, search) for a person, with their context
-    references resolved in this shell's checkout; then the command for the older page."""
-    found = [terminal.view_dict(m) for m in messages]
-    local = localise(((str(m["id"]), m.get("context")) for m in found), Checkout(Path.cwd()))
-    _out(terminal.messages_text(found, time.time(), me, local) or empty)
-    if before is not None:
-        _out(spell(f"\nolder: ai-connect {again} --before {before}"))
-
-
-class _Printer:
-    """Prints messages as they are handed over: human blocks, or one streamed JSON array."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.as_json, self.count = as_json, 0
-        self.here = Checkout(Path.cwd())
-        """Context references resolve in the checkout the command runs in."""
-
-    def __enter__(self) -> _Printer:
-        if self.as_json:
-            sys.stdout.write("[")
-        return self
-
-    def show(self, messages: list[Message]) -> None:
-        local = localise(((m.id, m.context) for m in messages), self.here)
-        for m in messages:
-            copy = local.get(m.id)
-            if self.as_json:
-                data = m.as_dict() | ({"local": copy.as_dict()} if copy is not None else {})
-                sys.stdout.write(
-                    ("," if self.count else "") + "\n  " + terminal.to_json(data, indent=None)
-                )
-            else:
-                gap = "\n" if self.count else ""
-                text = terminal.message_text(m.as_dict(), time.time(), local=copy)
-                sys.stdout.write(gap + text + "\n")
-            self.count += 1
-        sys.stdout.flush()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.as_json:
-            sys.stdout.write("\n]\n" if self.count else "]\n")
-            sys.stdout.flush()
 
 
 @connects
@@ -192,7 +144,7 @@ def read(
     async def run() -> int:
         async with conn.client(keep=True) as client:
             goal = client.welcome.tip if client.welcome else 0
-            with _Printer(as_json) as printer:
+            with Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
                 # §3.3): print and ack each page to be sent the next.
                 while batch := await client.drain(timeout):
@@ -285,7 +237,7 @@ def wait(
             if not (messages := waiter.result()):
                 print(f"no message within {limit:g} s", file=sys.stderr)
                 return EXIT_TIMEOUT
-            with _Printer(as_json) as printer:
+            with Printer(as_json) as printer:
                 printer.show(messages)
             await client.ack(messages, wait=True, path="cli")
         return 0
@@ -330,7 +282,7 @@ def history(
             _out(terminal.to_json({"messages": found, "before": page.before}))
         else:
             again = f"history {shlex.quote(peer)}"
-            _page(page.messages, page.before, client.address, again, "No messages.")
+            print_page(page.messages, page.before, client.address, again, "No messages.")
         return 0
 
     _run(run())
@@ -355,7 +307,7 @@ def search(
         else:
             empty = f"No messages match {terminal.clean(query)!r}."
             again = f"search {shlex.quote(query)}"
-            _page(results.messages, results.before, client.address, again, empty)
+            print_page(results.messages, results.before, client.address, again, empty)
         return 0
 
     _run(run())
