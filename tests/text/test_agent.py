@@ -157,3 +157,14 @@ def test_a_person_and_a_model_are_shown_the_same_origin_of_code() -> None:
     assert shown in message_text(_message(context=context))
     assert shown in terminal.message_text(_message(context=context), 1_700_000_000.0)
     assert terminal.code_origin({"file": "a.py", "dirty": False}) == []
+
+
+def test_a_person_and_a_model_see_the_same_proposal_head() -> None:
+    """A proposal a message carries is headed the same for both readers
+    (terminal.proposal_head): id, status with outcome, rule; peer text neutralised."""
+    proposal = {"id": "prop-1", "status": "decided", "outcome": "ok\x1b]", "rule": "majority"}
+    pid, head = terminal.proposal_head(proposal)
+    assert (pid, head) == ("prop-1", "proposal prop-1 [decided: ok\\x1b]] · rule majority")
+    carried = _message(context={"proposal": proposal})
+    assert f"    {head}" in message_text(carried).split("\n")
+    assert f"  {head}" in terminal.message_text(carried, 1_700_000_000.0).split("\n")

@@ -130,11 +130,8 @@ def message_text(
 def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
     """A proposal a message carries: its state, what it came with, and how this reader
     votes (or rules) with the consensus tools. Peer text made safe."""
-    status = terminal.clean(str(p.get("status", "")))
-    if p.get("outcome"):
-        status += f": {terminal.clean(str(p['outcome']))}"
-    pid = terminal.clean(str(p.get("id", "")))
-    lines = [f"    proposal {pid} [{status}] · rule {terminal.clean(str(p.get('rule', '')))}"]
+    pid, head = terminal.proposal_head(p)
+    lines = ["    " + head]
     attached = p.get("context")
     if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
         lines += _indent("context: " + attached["text"], "    ")

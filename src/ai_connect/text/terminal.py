@@ -39,6 +39,7 @@ __all__ = [
     "messages_text",
     "peer_dict",
     "peers_text",
+    "proposal_head",
     "receipt_dict",
     "receipt_text",
     "reference_text",
@@ -195,14 +196,21 @@ def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -
     return ["  context: " + clean(json.dumps(context, ensure_ascii=True, sort_keys=True))]
 
 
-def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
-    """A proposal a message carries (consensus): its state, what came with it, and the
-    ``ai-connect consensus`` command that votes (or rules) on it, for this reader."""
+def proposal_head(p: Mapping[str, Any]) -> tuple[str, str]:
+    """A proposal's id and the line that heads it for a person and a model alike:
+    ``proposal ID [STATUS: OUTCOME] · rule RULE``, peer text neutralised."""
     status = clean(str(p.get("status", "")))
     if p.get("outcome"):
         status += f": {clean(str(p['outcome']))}"
     pid = clean(str(p.get("id", "")))
-    lines = [f"  proposal {pid} [{status}] · rule {clean(str(p.get('rule', '')))}"]
+    return pid, f"proposal {pid} [{status}] · rule {clean(str(p.get('rule', '')))}"
+
+
+def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
+    """A proposal a message carries (consensus): its state, what came with it, and the
+    ``ai-connect consensus`` command that votes (or rules) on it, for this reader."""
+    pid, head = proposal_head(p)
+    lines = ["  " + head]
     attached = p.get("context")
     if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
         lines += _indent("context: " + attached["text"], "  ")
