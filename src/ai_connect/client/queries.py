@@ -8,10 +8,9 @@ over :class:`~ai_connect.client.pending.Requester` plus the inbox, as consensus.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ai_connect import message_ids
-from ai_connect.client.mailbox import Inbox
 from ai_connect.client.pending import Requester
 from ai_connect.errors import UnknownMessage
 from ai_connect.protocol import (
@@ -27,6 +26,9 @@ from ai_connect.protocol import (
     Status,
     StatusReport,
 )
+
+if TYPE_CHECKING:
+    from ai_connect.client.mailbox import Inbox
 
 __all__ = ["FIND_PAGES", "Asker", "QueryMixin"]
 

@@ -13,15 +13,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ai_connect.client.durable import Durable
-from ai_connect.client.link import Link
-from ai_connect.client.mailbox import Inbox, Message
+from ai_connect.client.mailbox import Message
 from ai_connect.client.pending import Requester
 from ai_connect.errors import NotConnected
 from ai_connect.protocol import Ack, Acked, AckPath, Deliver, Presence, Welcome, flow_bytes
 from ai_connect.waiting import wait_event
+
+if TYPE_CHECKING:  # the client's parts, named in Receiver: this module never builds one
+    from ai_connect.client.durable import Durable
+    from ai_connect.client.link import Link
+    from ai_connect.client.mailbox import Inbox
 
 __all__ = ["Listener", "Receiver", "ReceivingMixin"]
 

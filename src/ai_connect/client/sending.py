@@ -13,16 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from ai_connect.client.durable import Durable
-from ai_connect.client.link import Link
-from ai_connect.client.outbox import Outbox, Receipt
-from ai_connect.client.pending import Pending
+from ai_connect.client.outbox import Receipt
 from ai_connect.errors import NotConnected, RequestTimeout
 from ai_connect.protocol import Send
+
+if TYPE_CHECKING:  # the client's parts, named in Sender: this module never builds one
+    from ai_connect.client.durable import Durable
+    from ai_connect.client.link import Link
+    from ai_connect.client.outbox import Outbox
+    from ai_connect.client.pending import Pending
 
 __all__ = ["Sender", "SendingMixin"]
 
