@@ -37,8 +37,8 @@ class Request(Protocol):
 
 class Requester(Protocol):
     """What the request groups of :class:`~ai_connect.client.BridgeClient` (queries.py,
-    admin.py, consensus.py, leases.py) use of it: their ``self`` type, so that each says
-    what it needs and none reaches for more."""
+    admin.py, consensus.py, leases.py; observer.py and receiving.py build on it) use of
+    it: their ``self`` type, so that each says what it needs and none reaches for more."""
 
     @property
     def connected(self) -> bool: ...
