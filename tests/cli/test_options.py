@@ -4,9 +4,7 @@ one ``conn: Connection`` parameter in the code, the same options on every comman
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer.main
@@ -14,32 +12,20 @@ import typer.main
 from ai_connect import cli
 from ai_connect.cli.app import app
 from ai_connect.cli.options import CONNECTION_OPTIONS, Connection, JsonOpt, connects
+from tests.cli import test_cli
+from tests.cli.test_bridge_repeated import commands
 
 TLS = {"--ca", "--fingerprint"}
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No real config file, no AI_CONNECT_* from the developer's shell."""
-    monkeypatch.setenv("AI_CONNECT_CONFIG", str(tmp_path / "config.yaml"))
-    for var in ("AI_CONNECT_BRIDGE", "AI_CONNECT_PEER_NAME", "AI_CONNECT_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AI_CONNECT_PROJECT", "proj")
-
-
-def _commands(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for name, command in group.commands.items():
-        if hasattr(command, "commands"):
-            yield from _commands(command, f"{prefix}{name} ")
-        else:
-            yield prefix + name, command
+isolated_env = test_cli.isolated_env  # the same fixture as the CLI tests
 
 
 def test_every_command_that_takes_bridge_takes_ca_and_fingerprint() -> None:
     """A wss:// bridge with its own CA or a pinned certificate is reachable from every
     command with --bridge: consensus and admin included."""
     missing = {}
-    for name, command in _commands(typer.main.get_command(app)):
+    for name, command in commands(typer.main.get_command(app)):
         opts = {opt for param in command.params for opt in getattr(param, "opts", [])}
         if "--bridge" in opts and not opts >= TLS:
             missing[name] = sorted(TLS - opts)
