@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import socket
 import stat
@@ -299,6 +300,11 @@ def load_file(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"offset {exc.start}); fix it or move it away (the keys: README, Configuration)"
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -334,7 +340,7 @@ def _number(value: Any, where: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         number = -1.0
-    if number <= 0:
+    if not 0 < number < math.inf:  # NaN fails both
         raise ConfigError(f"{where} must be a positive number, not {value!r}")
     return number
 
@@ -623,15 +629,23 @@ def bridge_settings(
     if port is None:
         raw = env.get("AI_CONNECT_PORT") or server.get("port") or bridge.get("port")
         port = _port(raw if raw is not None else DEFAULT_PORT, "the bridge port")
+    else:
+        port = _port(port, "--port")
     raw_db = db or env.get("AI_CONNECT_DB") or server.get("db")
     where = f"server.db in {path}"
     where = "--db" if db else "AI_CONNECT_DB" if env.get("AI_CONNECT_DB") else where
     db_path, db_url = database(raw_db, where) if raw_db else (default_db_path(), None)
-    timeout = presence_timeout_s or _number(
-        server.get("presence_timeout", 60), f"server.presence_timeout in {path}"
+    # A flag is checked as the config's value is: 0 or less would prune every peer and
+    # every read message at once (retention) or show everyone offline (presence).
+    timeout = (
+        _number(presence_timeout_s, "--presence-timeout")
+        if presence_timeout_s is not None
+        else _number(server.get("presence_timeout", 60), f"server.presence_timeout in {path}")
     )
-    days = retention_days or _number(
-        server.get("retention_days", 30), f"server.retention_days in {path}"
+    days = (
+        _number(retention_days, "--retention-days")
+        if retention_days is not None
+        else _number(server.get("retention_days", 30), f"server.retention_days in {path}")
     )
     sync = str(synchronous or server.get("synchronous") or "FULL").upper()
     if sync not in ("FULL", "NORMAL"):

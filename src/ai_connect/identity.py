@@ -71,8 +71,11 @@ def _base_name(address: str) -> str:
     return parsed[0] if parsed else address
 
 
-def resolve(target: str, known: Collection[str]) -> str:
-    """Maps a target to exactly one known address, or raises :class:`UnknownPeer`."""
+def resolve(target: str, known: Collection[str], asking: str | None = None) -> str:
+    """Maps a target to exactly one known address, or raises :class:`UnknownPeer`.
+
+    ``asking``: the address that asks, never offered back to it as a "did you mean".
+    """
     target = target.strip()
     if target in known:
         return target
@@ -101,9 +104,12 @@ def resolve(target: str, known: Collection[str]) -> str:
     near = difflib.get_close_matches(typed, list(by_name), n=5, cutoff=0.6)
     names = {a for a in known if _base_name(a).casefold().startswith(folded[:3])}
     names |= {a for name in near for a in by_name[name]}
-    candidates = tuple(sorted(set(close) | names))[:10]
+    candidates = tuple(sorted((set(close) | names) - {asking}))[:10]
     # Surfaces put their own command here (errors.SURFACE_HINTS): 'peers' is the request.
     hint = "list the known peers (the 'peers' request)"
     if candidates:
         hint = f"did you mean {', '.join(candidates)}? ({hint})"
-    raise UnknownPeer(ErrorCode.UNKNOWN_PEER, f"no known peer matches {target!r}", hint, candidates)
+    what = f"no known peer matches {target!r}"
+    if parse_address(target) is not None:  # a whole address: the peer has not come yet
+        what += " (a peer is known from its first connection to this bridge: start its agent first)"
+    raise UnknownPeer(ErrorCode.UNKNOWN_PEER, what, hint, candidates)

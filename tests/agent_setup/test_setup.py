@@ -186,6 +186,39 @@ def test_broken_json_is_refused_and_nothing_is_written(
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize(
+    ("client", "file", "content", "said"),
+    [
+        ("claude-code", ".claude/settings.json", '{"hooks": {"Stop": [{"hooks": 5}]}}',
+         "hooks.Stop[0].hooks must be a list"),
+        ("claude-code", ".claude/settings.json", '{"permissions": 5}',
+         "'permissions' must be an object"),
+        ("codex", ".codex/hooks.json", '{"hooks": {"Stop": [{"hooks": "x"}]}}',
+         "hooks.Stop[0].hooks must be a list"),
+        ("gemini", ".gemini/settings.json", '{"mcpServers": 3}',
+         "'mcpServers' must be an object"),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_shape_is_refused_naming_the_file(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    client: str,
+    file: str,
+    content: str,
+    said: str,
+) -> None:
+    """Valid JSON with a value of the wrong shape: exit 1 naming the file and the key, no
+    file touched ('hooks': 5 inside a Stop group was a TypeError traceback; the others
+    said "in the file" without saying which)."""
+    (project / file).parent.mkdir(parents=True, exist_ok=True)
+    (project / file).write_text(content)
+    before = snapshot(project)
+    assert main(["setup", client, "--command", PROGRAM]) == 1
+    err = capsys.readouterr().err
+    assert f"{project / file}: {said}; fix it first: nothing was changed" in err
+    assert snapshot(project) == before
+
+
 def test_broken_toml_is_refused_and_nothing_is_written(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -97,6 +97,19 @@ def test_unknown_target_is_refused_with_candidates() -> None:
     assert [e.code for e in nobody] == [ErrorCode.UNKNOWN_PEER]
 
 
+def test_a_whole_address_nobody_has_used_says_the_peer_has_not_connected_yet() -> None:
+    """A newcomer's first send to an agent set up but not started ('Bob (api)' while
+    only 'Bob (proj)' and the sender 'Alice (proj)' exist): the refusal says a peer is
+    known from its first connection, and offers Bob, never the sender itself."""
+    bridge = pair()
+    (error,) = errors(bridge.send(1, "Alice (api)"), 1)
+    assert error.code == ErrorCode.UNKNOWN_PEER
+    assert "known from its first connection to this bridge" in error.message
+    assert ALICE not in (error.candidates or ())
+    (bare,) = errors(bridge.send(1, "Bbo"), 1)
+    assert "first connection" not in bare.message  # a typo of a name, not an address
+
+
 # --- broadcast (§3.1) --------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_connect.bridge.auth import token_hash
+from ai_connect.bridge.auth import new_token, token_hash
 from ai_connect.bridge.store.base import AppendOp, BuryOp, StoredMessage, WriteBatch
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.cli import main
@@ -72,6 +72,24 @@ def test_bad_input_is_an_error_with_advice(
     assert main(["token", "create", "x", "--expires", "someday", "--db", str(db)]) == 1
     assert "30d" in capsys.readouterr().err
     assert main(["token", "create", "a\x1bb", "--db", str(db)]) == 1
+
+
+def test_an_expiry_past_any_calendar_is_refused_and_an_old_one_still_lists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--expires 99999999999999999d` stored the token, then died of an OverflowError
+    printing its date, and every later `token list` died too: now it is refused before
+    anything is stored, and a record that already holds such a date lists as 'after 9999'."""
+    db = tmp_path / "b.db"
+    huge = ["token", "create", "x", "--expires", "99999999999999999d", "--db", str(db)]
+    assert main(huge) == 1
+    assert "is after 9999-12-31; leave --expires out" in capsys.readouterr().err
+    _, record = new_token("old", now=0.0, expires=1e18)
+    with SqliteStore(db) as store:
+        assert [t.name for t in store.tokens()] == []
+        store.put_token(record)
+    assert main(["token", "list", "--db", str(db)]) == 0
+    assert "old  names: old" in (out := capsys.readouterr().out) and "expires after 9999" in out
 
 
 def test_only_loopback_may_listen_without_auth() -> None:

@@ -156,6 +156,25 @@ def test_a_bridge_that_is_down_never_blocks_and_is_said_once(tmp_path: Path) -> 
     run(scenario())
 
 
+def test_a_file_name_that_is_not_utf8_is_allowed_not_a_traceback(tmp_path: Path) -> None:
+    """An edit of a file whose name holds bytes that are not UTF-8 (JSON's "\udcff"):
+    no lease can name it, so the link allows it; it raised a ValidationError, and the
+    pre-edit hook printed a traceback on every such edit."""
+    a_root, _ = clones(tmp_path)
+
+    async def scenario() -> None:
+        async with bridge() as br, make_client(br.url, "alice", kind="mcp") as alice:
+            await alice.claim("github.com/org/app", ["src/**"], reason="all of src")
+            async with make_client(br.url, "bob", kind="mcp") as bob:
+                odd = str(a_root / "src" / "caf\udce9.py")
+                answer = await LeaseLink(bob).answer({"paths": [odd]})
+                assert answer == {"decision": "allow", "text": ""}
+                said = await LeaseLink(bob).answer({"paths": [odd, str(a_root / "src/a.py")]})
+                assert said["decision"] == "warn" and "alice" in said["text"]
+
+    run(scenario())
+
+
 def test_edits_outside_any_repository_are_not_asked_about(tmp_path: Path) -> None:
     """A file in no git work tree has no lease: the link answers at once, silently."""
 

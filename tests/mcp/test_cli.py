@@ -57,4 +57,17 @@ def test_an_invalid_own_name_is_refused_before_serving(
     assert main(["mcp", "--name", "a*b", "--bridge", "ws://127.0.0.1:1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("ConfigError: cannot register as 'a*b' in project ")
-    assert err.rstrip().endswith("choose another --name or --project")
+    assert err.rstrip().endswith("or peer.name in the config file) or --project")
+
+
+def test_an_invalid_name_from_the_environment_names_every_source_without_pydantic(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AI_CONNECT_PEER_NAME with a control character (as an MCP config's env may set it):
+    the refusal names the variable among the sources, without pydantic's 'Value error,'
+    (it said only '--name or --project', which the user never gave)."""
+    monkeypatch.setenv("AI_CONNECT_PEER_NAME", "evil\x07")
+    assert main(["mcp", "--bridge", "ws://127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ConfigError: cannot register as 'evil\\x07' in project ")
+    assert "Value error" not in err and "AI_CONNECT_PEER_NAME in its environment" in err

@@ -51,5 +51,8 @@ def test_bad_claims_say_what_to_do(tmp_path: Path) -> None:
             assert long.is_error and "peer_claim" in text(long)
             outside = await call(alice, "peer_claim", paths=["../../elsewhere.py"])
             assert outside.is_error and "outside the repository" in text(outside)
+            empty = await call(alice, "peer_claim", paths=[""])  # was a lease on "**"
+            assert empty.is_error and "'.' for the whole repository" in text(empty)
+            assert "No file is leased" in text(await call(alice, "peer_claims"))
 
     run(scenario())

@@ -109,8 +109,11 @@ def edit_json(text: str | None, where: str, *edits: JsonEdit) -> str | None:
         if not isinstance(data, dict):
             raise ConfigError(f"{where} must hold a JSON object; nothing was changed")
     new = copy.deepcopy(data)
-    for edit in edits:
-        edit(new)
+    try:
+        for edit in edits:
+            edit(new)
+    except ConfigError as exc:  # a value of the wrong shape: say which file, change none
+        raise ConfigError(f"{where}: {exc}; fix it first: nothing was changed") from exc
     if new == data and text is not None:
         return text
     return json.dumps(new, indent=2, ensure_ascii=False) + "\n"
@@ -119,7 +122,7 @@ def edit_json(text: str | None, where: str, *edits: JsonEdit) -> str | None:
 def _section(data: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
     value = data.setdefault(key, {})
     if not isinstance(value, dict):
-        raise ConfigError(f"'{key}' in {where or 'the file'} must be an object")
+        raise ConfigError(f"'{key}' must be an object" + (f" in {where}" if where else ""))
     return value
 
 
@@ -176,6 +179,9 @@ def put_group_hook(event: str, *hooks: dict[str, Any], matcher: str | None = Non
         groups = _section(data, "hooks").setdefault(event, [])
         if not isinstance(groups, list):
             raise ConfigError(f"hooks.{event} must be a list")
+        for number, g in enumerate(groups):
+            if isinstance(g, dict) and not isinstance(g.get("hooks") or [], list):
+                raise ConfigError(f"hooks.{event}[{number}].hooks must be a list")
         mine = [h for g in groups if isinstance(g, dict) for h in g.get("hooks") or [] if _ours(h)]
         if group in groups and len(mine) == len(hooks):
             return  # already there, exactly as we want it

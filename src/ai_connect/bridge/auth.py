@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Literal
 
@@ -102,6 +102,10 @@ def new_token(
     return token, record
 
 
+_LATEST = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
+"""The latest expiry a token may have: the last day a date can name."""
+
+
 def parse_expiry(text: str | None, now: float) -> float | None:
     """``30d``, ``12h``, ``90m``, ``2w``, ``45s``, an ISO date or date-time, or ``never``.
 
@@ -115,6 +119,11 @@ def parse_expiry(text: str | None, now: float) -> float | None:
         seconds = float(match[1]) * _UNITS[match[2]]
         if seconds <= 0:
             raise ConfigError(f"--expires {text!r} must be in the future")
+        if now + seconds > _LATEST:  # no clock or calendar shows it (it was a traceback)
+            raise ConfigError(
+                f"--expires {text!r} is after 9999-12-31; leave --expires out (or say "
+                "'never') for a token that does not expire"
+            )
         return now + seconds
     try:
         when = datetime.fromisoformat(text)

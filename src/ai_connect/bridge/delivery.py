@@ -122,7 +122,7 @@ class Delivery:
                 )
             target = identity.BROADCAST
         else:
-            target = self.registry.resolve(frame.to)
+            target = self.registry.resolve(frame.to, sender)
             recipients = (target,)
         out: list[Action] = []
         if human:

@@ -285,10 +285,11 @@ class Registry:
         """The addresses an owner connection holds, in the order they became known."""
         return [a for a, p in self.peers.items() if p.conn is not None]
 
-    def resolve(self, target: str) -> str:
+    def resolve(self, target: str, asking: str | None = None) -> str:
         """The one known address ``target`` names (§3.1); raises :class:`Refusal`
-        (``unknown_peer`` or ``ambiguous_peer``, with the candidates) otherwise."""
+        (``unknown_peer`` or ``ambiguous_peer``, with the candidates, never ``asking``)
+        otherwise."""
         try:
-            return identity.resolve(target, self.peers.keys())
+            return identity.resolve(target, self.peers.keys(), asking)
         except UnknownPeer as exc:
             raise Refusal.of(exc) from exc

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from ai_connect import __version__
 from ai_connect.cli import (
@@ -45,7 +46,7 @@ from ai_connect.cli import (
     upkeep,  # noqa: F401 - its commands join `ai-connect admin`
     watch,
 )
-from ai_connect.errors import BridgeError
+from ai_connect.errors import BridgeError, LocalProtocolError
 from ai_connect.launcher import spell
 from ai_connect.text import terminal
 
@@ -116,6 +117,26 @@ app.add_typer(consensus.consensus_app, name="consensus")
 app.add_typer(service.service_app, name="service")
 
 
+def _invalid(exc: ValidationError, args: list[str]) -> LocalProtocolError:
+    """An argument the protocol refuses (an empty search, a thread name too long), caught
+    as the request is built: said in the command's words, not as a traceback."""
+    path, group = ["ai-connect"], typer.main.get_command(app)
+    for arg in args:  # the subcommands named, up to the first argument that is none
+        sub = getattr(group, "commands", {}).get(arg)
+        if sub is None:
+            break
+        path.append(arg)
+        group = sub
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
+        for e in exc.errors(include_url=False)[:5]
+    )
+    return LocalProtocolError(
+        f"invalid {exc.title.lower()} request ({problems}); '{' '.join(path)} "
+        "--help' shows what each argument takes"
+    )
+
+
 def run(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | None = None) -> int:
     """Runs the CLI; returns the exit code instead of raising SystemExit.
 
@@ -150,11 +171,12 @@ def run(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | No
     except typer.Abort:
         print("Aborted!", file=sys.stderr)
         return EXIT_ERROR
-    except BridgeError as exc:
+    except (BridgeError, ValidationError) as caught:
+        failed = caught if isinstance(caught, BridgeError) else _invalid(caught, args)
         if as_json:
-            error = terminal.error_dict(exc)
+            error = terminal.error_dict(failed)
             error["error"]["hint"] = spell(error["error"]["hint"])
             print(terminal.to_json(error), flush=True)
-        print(spell(terminal.error_text(exc)), file=sys.stderr)
+        print(spell(terminal.error_text(failed)), file=sys.stderr)
         return EXIT_ERROR
     return code if isinstance(code, int) else 0

@@ -81,7 +81,10 @@ DbOpt = Annotated[
 def _when(ts: float | None) -> str:
     if ts is None:
         return "never"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+    except (OverflowError, OSError, ValueError):  # a record from before the cap on --expires
+        return "after 9999"
 
 
 def token_state(token: TokenRecord, now: float) -> str:

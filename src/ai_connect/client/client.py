@@ -338,7 +338,8 @@ class BridgeClient(
             )
             raise LocalProtocolError(
                 f"cannot register as {self.name!r} in project {self.project!r}: {why}; "
-                "choose another name (--name, AI_CONNECT_PEER_NAME) or project (--project)"
+                "choose another name (--name, AI_CONNECT_PEER_NAME, peer.name) or project "
+                "(--project, AI_CONNECT_PROJECT, peer.project)"
             ) from exc
 
     async def _welcomed(self, welcome: Welcome) -> None:

@@ -68,6 +68,11 @@ def repo_paths(root: Path, paths: Iterable[str], cwd: Path) -> list[str]:
     out: list[str] = []
     base = root.resolve()
     for text in paths:
+        if not text.strip():  # not ".": an empty argument is a slip, not the whole repo
+            raise ConfigError(
+                "an empty path: name a file, a glob, a folder (src/), or '.' for the "
+                "whole repository"
+            )
         folder = text.endswith("/")
         given = Path(text)
         full = given if given.is_absolute() else cwd / given

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from ai_connect.client.outbox import Receipt
 from ai_connect.errors import NotConnected, RequestTimeout
-from ai_connect.protocol import Send
+from ai_connect.protocol import Send, encode
 
 if TYPE_CHECKING:  # the client's parts, named in Sender: this module never builds one
     from ai_connect.client.durable import Durable
@@ -86,6 +86,9 @@ class SendingMixin:
             as_=as_,
             receipt=receipt or None,
         )
+        texts = (body, to, thread or "", reply_to or "", as_ or "")
+        if context is not None or not all(t.isascii() for t in texts):
+            encode(frame)  # not Unicode text: refused here, never kept in the outbox
         stored = self._outbox.add(frame)
         if self.connected:
             try:

@@ -53,13 +53,23 @@ def find_root(path: Path) -> Path | None:
     return None
 
 
+def _unicode(text: str) -> bool:
+    """Whether ``text`` is Unicode text (a file name of bytes that are not UTF-8 comes as
+    lone surrogates, which no frame can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _locate(cwd: Path, items: list[Any]) -> list[tuple[Path, str]]:
     """(work tree, repo-relative POSIX path) of each path in a repository; the others
     (outside any repository: nothing can be leased there) are left out."""
     found = []
     for item in items:
-        if not isinstance(item, str) or not item:
-            continue
+        if not isinstance(item, str) or not item or not _unicode(item):
+            continue  # a name of bytes that are not UTF-8: no lease can name it
         full = Path(os.path.normpath(cwd / item))
         root = find_root(full.parent)
         if root is not None:

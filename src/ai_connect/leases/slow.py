@@ -55,7 +55,7 @@ def check(client: str, hook: dict[str, Any], paths: list[str]) -> dict[str, str]
     """The decision for ``paths``; ``allow`` when anything fails (said once a session)."""
     try:
         answer = asyncio.run(asyncio.wait_for(_ask(client, hook, paths), BUDGET_S))
-    except (BridgeError, TimeoutError, OSError) as exc:
+    except (BridgeError, TimeoutError, OSError, ValueError) as exc:  # fail open, always
         answer = {
             "decision": "allow",
             "text": f"ai-connect: file leases are not checked right now ({exc}); edits go ahead.",

@@ -32,6 +32,12 @@ __all__ = ["TRANSPORTS", "run"]
 log = logging.getLogger("ai_connect.mcp")
 
 TRANSPORTS = ("stdio", "http", "sse")
+_OWN_FIX = (
+    "choose another name (--name in the server's command, AI_CONNECT_PEER_NAME in its "
+    "environment, or peer.name in the config file) or --project"
+)
+"""The name comes from any of these: an agent client's MCP config often sets the
+environment variable, not the flag."""
 
 
 def run(
@@ -59,7 +65,7 @@ def run(
         context_max_bytes=context_max_bytes or DEFAULT_MAX_BYTES,
         progress_interval_s=progress_interval_s,
     )
-    check_identity(Identity(own.name, own.project), "choose another --name or --project")
+    check_identity(Identity(own.name, own.project), _OWN_FIX)
     settings = McpSettings(own, tools)
     if transport == "stdio":
         if sys.stdin.isatty():  # by hand (behind the front, fd 0 is a pipe: it said so)

@@ -134,7 +134,9 @@ def check_identity(who: Identity, fix: str = _SESSION_FIX) -> None:
     try:
         Hello(rid=0, protocol=PROTOCOL_VERSION, name=who.name, project=who.project)
     except ValidationError as exc:
-        why = "; ".join(str(e["msg"]) for e in exc.errors(include_url=False))
+        why = "; ".join(
+            str(e["msg"]).removeprefix("Value error, ") for e in exc.errors(include_url=False)
+        )
         raise ConfigError(
             f"cannot register as {who.name!r} in project {who.project!r}: {why}; {fix}"
         ) from exc

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -24,7 +26,7 @@ from typing import Any, TextIO
 
 from anyio import AsyncFile
 
-__all__ = ["StdinLines", "claimed_stdin", "stop_on_signals"]
+__all__ = ["StdinLines", "claimed_stdin", "stop_on_signals", "whole_unicode"]
 
 log = logging.getLogger("ai_connect.mcp")
 
@@ -61,7 +63,38 @@ class StdinLines(AsyncFile[str]):
         line = await self._lines.get()
         if not line:
             self._lines.put_nowait(line)  # EOF stays EOF for every later read
+        if "\\ud" in line or "\\uD" in line:
+            return whole_unicode(line)
         return line
+
+
+_LONE = re.compile("[\ud800-\udfff]")
+"""A surrogate left in a str after JSON decoding: a pair decodes to one code point."""
+
+
+def whole_unicode(line: str) -> str:
+    """``line`` with every lone surrogate escape (``\\ud800``) made U+FFFD, as the
+    bytes that are not UTF-8 already are (``errors="replace"``): the SDK cannot parse
+    such a request, so it answered nothing and the agent's tool call hung until the
+    client gave up. A line that is not JSON, or has none, is passed on as it came."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return line
+    fixed = _replaced(message)
+    if fixed == message:
+        return line
+    return json.dumps(fixed, ensure_ascii=False) + "\n"
+
+
+def _replaced(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replaced(v) for v in value]
+    if isinstance(value, dict):
+        return {_replaced(k): _replaced(v) for k, v in value.items()}
+    return value
 
 
 @contextlib.contextmanager

@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
-from ai_connect.errors import FrameError
+from ai_connect.errors import FrameError, LocalProtocolError
 from ai_connect.protocol.bridge_frames import SERVER_FRAMES, ServerFrame
 from ai_connect.protocol.client_frames import CLIENT_FRAMES, ClientFrame
 from ai_connect.protocol.frame import Frame
@@ -22,8 +23,18 @@ __all__ = ["decode_client", "decode_server", "encode"]
 
 
 def encode(frame: Frame) -> str:
-    """Serialises a frame to its JSON text (aliases applied, absent optionals left out)."""
-    return frame.model_dump_json(by_alias=True, exclude_none=True)
+    """Serialises a frame to its JSON text (aliases applied, absent optionals left out).
+
+    Text that is not Unicode (a lone surrogate: how Python carries bytes that were not
+    UTF-8, from argv, a file or stdin) cannot be sent: :class:`LocalProtocolError`.
+    """
+    try:
+        return frame.model_dump_json(by_alias=True, exclude_none=True)
+    except PydanticSerializationError as exc:
+        raise LocalProtocolError(
+            f"cannot send this {getattr(frame, 'type', 'frame')}: its text holds characters "
+            "that are not valid Unicode (bytes that were not UTF-8); send UTF-8 text"
+        ) from exc
 
 
 def _rid_of(obj: dict[str, Any]) -> str | int | None:

@@ -130,6 +130,11 @@ class SqliteStore:
         self.path = str(path)
         self.exposed: list[Exposure] = []
         """What of the database other local users may read (logged as a warning)."""
+        if self.path != ":memory:" and Path(path).is_dir():
+            raise StoreError(
+                f"Cannot open the database {self.path}: it is a directory. Give a file, "
+                f"e.g. {Path(path) / 'bridge.db'} (--db or server.db)."
+            )
         try:
             if self.path != ":memory:":
                 # Private from the first byte (docs/security.md): folder 0700, file 0600;
