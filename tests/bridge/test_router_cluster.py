@@ -84,3 +84,22 @@ def test_a_send_to_an_unknown_peer_is_reread_first_only_on_a_shared_database() -
     again = b.handle(FrameReceived(1, reread.frame, START, retried=True, final=True))
     assert errors(again, 1)[0].code == "unknown_peer"
     assert errors(b.handle(FrameReceived(1, broadcast.frame, START, retried=True)), 1) == []
+
+
+def test_a_vote_on_an_unknown_proposal_is_reread_first_only_on_a_shared_database() -> None:
+    """A proposal made on another node: its participant here may hold the question before
+    this node re-read the proposals. Shared, a vote (or status) naming an unknown proposal
+    asks for a re-read and is refused only once its wait is over; alone, at once. So does
+    a proposal naming an unknown participant."""
+    alone = pair()
+    (error,) = errors(alone.frame(2, type="vote", rid="v", proposal="prop-x", choice="approve"), 2)
+    assert error.code == "unknown_proposal"
+    b = shared_pair()
+    (reread,) = b.frame(2, type="vote", rid="v", proposal="prop-x", choice="approve")
+    assert isinstance(reread, RereadPeers) and reread.frame is not None
+    (status,) = b.frame(2, type="proposal_status", rid="s", proposal="prop-x")
+    assert isinstance(status, RereadPeers)
+    again = b.handle(FrameReceived(2, reread.frame, START, retried=True, final=True))
+    assert errors(again, 2)[0].code == "unknown_proposal"
+    (asked,) = b.frame(1, type="propose", rid="p", participants=["Carol"], question="q")
+    assert isinstance(asked, RereadPeers)  # Carol may have registered elsewhere just now

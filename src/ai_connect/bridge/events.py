@@ -6,7 +6,9 @@ The server driver turns what happens on sockets, timers and the store into event
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from ai_connect.bridge.store.base import (
     AckOp,
@@ -125,6 +127,8 @@ class Committed:
     """When the commit returned (deliveries it starts are marked with it)."""
     leases: tuple[Persist, ...] = ()
     """File leases stored or dropped (docs/protocol.md §10)."""
+    written: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    """Proposals stored otherwise than their records said (``CommitResult.proposals``)."""
 
 
 @dataclass(frozen=True, slots=True)

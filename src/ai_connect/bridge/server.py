@@ -596,8 +596,9 @@ class BridgeServer:
         """Re-reads the peers after other nodes' commits (several at once: one read), so
         that mail they stored reaches the connections held here (bridge/cluster.py).
 
-        A send to a peer unknown here (``RereadPeers``) is handed in again after the
-        read; if its peer is still unknown (registered elsewhere, its record not yet
+        A send to a peer unknown here, or a vote on a proposal unknown here
+        (``RereadPeers``), is handed in again after the read (of the proposals too); if
+        its peer is still unknown (registered elsewhere, its record not yet
         committed there), it waits for the next read, at most ``REREAD_WAIT_S``, and is
         refused after that.
         """
@@ -606,8 +607,8 @@ class BridgeServer:
             await self._peers_changed.wait()
             self._peers_changed.clear()
             waiting, self._rereads = self._rereads, []
-            if self._proposals_changed.is_set():
-                await self._read_proposals()
+            if self._proposals_changed.is_set() or any(r.frame is not None for r in waiting):
+                await self._read_proposals()  # a waiting frame may name a new proposal
             # Claims and releases made on other nodes (docs/protocol.md §10), read before
             # the peers: mail that the peers' read brings in was sent after them. Only
             # after a commit that changed leases (its notice comes first): one read less

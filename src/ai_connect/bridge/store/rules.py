@@ -3,7 +3,9 @@
 How an address names a peer (:func:`split_address`), how a text is cut into search words
 (:func:`search_words`, modelled on SQLite FTS5's ``unicode61 remove_diacritics 2``), and
 how a proposal is kept as JSON text (:func:`encoded`, :func:`decoded`: both stores keep
-the same text, so both refuse the same unserialisable data). Pure: no I/O.
+the same text, so both refuse the same unserialisable data), and how a shared store
+applies a batch's proposal changes to what another node stored meanwhile
+(:func:`rebased`). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -11,13 +13,22 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ai_connect.errors import StoreError
 
 from .base import ProposalRecord, WorkRecord
 
-__all__ = ["decoded", "encoded", "search_words", "split_address", "work_decoded", "work_encoded"]
+__all__ = [
+    "decoded",
+    "encoded",
+    "rebased",
+    "search_words",
+    "split_address",
+    "work_decoded",
+    "work_encoded",
+]
 
 # Not identity.parse_address: that one strips the text and refuses parentheses in a name,
 # while a store must file every recipient it is given. The two agree on every address the
@@ -56,6 +67,24 @@ def encoded(records: Iterable[ProposalRecord]) -> dict[str, str]:
                 "was stored. Attach text and JSON-serialisable context only."
             ) from exc
     return out
+
+
+def rebased(
+    stored: Mapping[str, dict[str, Any]], records: Iterable[ProposalRecord]
+) -> dict[str, dict[str, Any]]:
+    """What a store shared by several nodes writes for ``records`` when ``stored`` (id ->
+    data, read under its write lock) holds the proposals as they are now: each record's
+    ``rebase`` applied, in order, to the stored version (another node's vote meanwhile
+    counts too). Id -> data, only where it differs from the last record of that id."""
+    current = dict(stored)
+    last: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.rebase is not None and record.id in current:
+            current[record.id] = record.rebase(current[record.id])
+        else:
+            current[record.id] = record.data
+        last[record.id] = record.data
+    return {i: current[i] for i, data in last.items() if current[i] != data}
 
 
 def decoded(proposal_id: str, text: str) -> ProposalRecord:

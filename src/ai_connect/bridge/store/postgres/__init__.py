@@ -302,7 +302,8 @@ class PostgresStore:
         if not batch:
             return CommitResult([])
         with self._transaction("commit a batch") as db:
-            results, pruned = BatchWriter(db).write(batch)
+            writer = BatchWriter(db)
+            results, pruned = writer.write(batch)
             if batch.proposals:  # first: the other nodes read them before the mail
                 db.execute(_NOTIFY, (f"{PROPOSALS}{self.node}",))
             if batch.leases or batch.lease_drops:  # likewise
@@ -319,7 +320,7 @@ class PostgresStore:
             for forget in batch.forgets:
                 db.execute(_NOTIFY, (f"{FORGOTTEN}{self.node} {forget.address}",))
         self._measure()
-        return CommitResult(results, pruned)
+        return CommitResult(results, pruned, writer.rebased)
 
     # -- reading ---------------------------------------------------------------------
 

@@ -20,11 +20,18 @@ from ai_connect.bridge.store.base import (
     AppendOp,
     AppendResult,
     PeerRecord,
+    ProposalRecord,
     PruneOp,
     WriteBatch,
 )
 from ai_connect.bridge.store.postgres.schema import COLUMNS, WRITE_LOCK
-from ai_connect.bridge.store.rules import encoded, search_words, split_address, work_encoded
+from ai_connect.bridge.store.rules import (
+    encoded,
+    rebased,
+    search_words,
+    split_address,
+    work_encoded,
+)
 from ai_connect.bridge.store.sqlite.schema import checksum, stored_message
 
 __all__ = ["BatchWriter", "lexemes"]
@@ -83,6 +90,7 @@ _ACK = """
 _UPSERT_PROPOSALS = """
     INSERT INTO proposals (id, data) SELECT * FROM unnest(%s::text[], %s::text[])
     ON CONFLICT (id) DO UPDATE SET data = excluded.data"""
+_STORED_PROPOSALS = "SELECT id, data FROM proposals WHERE id = ANY(%s::text[])"
 _UPSERT_LEASE = """
     INSERT INTO leases (id, repo, path, holder, reason, created, expires, ttl, bound)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -147,6 +155,9 @@ class BatchWriter:
 
     def __init__(self, db: psycopg.Connection[Any]) -> None:
         self._db = db
+        self.rebased: dict[str, dict[str, Any]] = {}
+        """Id -> the data written, for each proposal another node had changed meanwhile
+        (``ProposalRecord.rebase``): ``CommitResult.proposals``."""
 
     def write(self, batch: WriteBatch) -> tuple[list[AppendResult], int]:
         """Peers, appends, proposals, work status, delivery marks, acks (with their shown marks),
@@ -160,6 +171,8 @@ class BatchWriter:
             self._upsert(batch.peers)
         results = self._append(batch.appends) if batch.appends else []
         if proposals:
+            self.rebased = self._rebase(batch.proposals)
+            proposals.update(encoded(ProposalRecord(i, d) for i, d in self.rebased.items()))
             db.execute(_UPSERT_PROPOSALS, [list(proposals), list(proposals.values())])
         for x in batch.leases:  # few: a claim, a renewal (issue 15)
             row = (x.id, x.repo, x.path, x.holder, x.reason, x.created, x.expires, x.ttl, x.bound)
@@ -188,6 +201,16 @@ class BatchWriter:
             db.execute(_BURY_MESSAGE, (bury.key,))
         pruned = sum(self._prune(prune) for prune in batch.prunes)
         return results, pruned
+
+    def _rebase(self, records: list[ProposalRecord]) -> dict[str, dict[str, Any]]:
+        """The batch's proposal changes applied to the versions stored now, read under the
+        write lock (no other node changes them before this commit): two votes cast
+        through two nodes at once both count (``rules.rebased``)."""
+        ids = sorted({r.id for r in records if r.rebase is not None})
+        if not ids:
+            return {}
+        rows = self._db.execute(_STORED_PROPOSALS, (ids,)).fetchall()
+        return rebased({str(i): json.loads(text) for i, text in rows}, records)
 
     def _upsert(self, peers: list[PeerRecord]) -> None:
         merged: dict[str, tuple[str, str, str, float, float]] = {}
