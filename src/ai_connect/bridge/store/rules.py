@@ -1,11 +1,13 @@
-"""The rules both stores keep alike, so that ``MemoryStore`` stays ``SqliteStore``'s twin.
+"""The rules the stores keep alike, so that ``MemoryStore`` stays ``SqliteStore``'s twin
+and ``PostgresStore`` theirs.
 
-How an address names a peer (:func:`split_address`), how a text is cut into search words
-(:func:`search_words`, modelled on SQLite FTS5's ``unicode61 remove_diacritics 2``), and
-how a proposal is kept as JSON text (:func:`encoded`, :func:`decoded`: both stores keep
-the same text, so both refuse the same unserialisable data), and how a shared store
-applies a batch's proposal changes to what another node stored meanwhile
-(:func:`rebased`). Pure: no I/O.
+How a batch's appends are numbered (:func:`numbered`: n, seq per recipient, duplicates
+by cid); how an address names a peer (:func:`split_address`); how a text is cut into
+search words (:func:`search_words`, modelled on SQLite FTS5's ``unicode61
+remove_diacritics 2``); how a proposal is kept as JSON text (:func:`encoded`,
+:func:`decoded`: the stores keep the same text, so they refuse the same unserialisable
+data); and how a shared store applies a batch's proposal changes to what another node
+stored meanwhile (:func:`rebased`). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ai_connect.errors import StoreError
 
-from .base import ProposalRecord, WorkRecord
+from .base import AppendOp, AppendResult, ProposalRecord, StoredMessage, WorkRecord
 
 __all__ = [
+    "Numbered",
     "decoded",
     "encoded",
+    "numbered",
     "rebased",
     "search_words",
     "split_address",
@@ -36,6 +41,57 @@ __all__ = [
 _ADDRESS = re.compile(r"(?P<name>.+?) \((?P<project>.*)\)")
 # FTS5 unicode61 keeps letters and numbers and splits on everything else, "_" included.
 _WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Numbered:
+    """A batch's appends, numbered (:func:`numbered`)."""
+
+    results: list[AppendResult]
+    """One per ``AppendOp``, in order: ``CommitResult.appends``."""
+    new: list[tuple[int, StoredMessage, dict[str, int]]]
+    """The messages to store: (n, message, recipient -> seq), n rising from ``last_n + 1``."""
+    tips: dict[str, int]
+    """Each recipient of a new message -> its new tip (last seq), in first-seen order."""
+    first_ts: dict[str, float]
+    """Each recipient of a new message -> the ts of its first one here (a recipient
+    unknown to the store becomes a peer first seen then)."""
+
+
+def numbered(
+    ops: Iterable[AppendOp],
+    last_n: int,
+    tips: Mapping[str, int],
+    stored: Mapping[tuple[str, str], AppendResult],
+) -> Numbered:
+    """The append-numbering rule every store keeps: a message whose (sender, cid) is
+    ``stored`` already, or earlier in the batch, is a duplicate (the first one's message
+    and seqs); each new message takes the next ``n`` after ``last_n``, and each of its
+    recipients (once, in order) the next seq after its tip (``tips``: the stored tips of
+    the batch's recipients; absent = 0). Pure."""
+    current: dict[str, int] = {}
+    first_ts: dict[str, float] = {}
+    results: list[AppendResult] = []
+    new: list[tuple[int, StoredMessage, dict[str, int]]] = []
+    staged: dict[tuple[str, str], AppendResult] = {}
+    n = last_n
+    for op in ops:
+        m = op.message
+        key = (m.sender, m.cid)
+        earlier = staged.get(key) or stored.get(key)
+        if earlier is not None:
+            results.append(AppendResult(earlier.message, dict(earlier.seqs), True))
+            continue
+        n += 1
+        seqs: dict[str, int] = {}
+        for recipient in dict.fromkeys(op.recipients):
+            seq = current.get(recipient, tips.get(recipient, 0)) + 1
+            current[recipient] = seqs[recipient] = seq
+            first_ts.setdefault(recipient, m.ts)
+        new.append((n, m, seqs))
+        staged[key] = AppendResult(m, seqs, False)
+        results.append(staged[key])
+    return Numbered(results, new, current, first_ts)
 
 
 def split_address(address: str) -> tuple[str, str]:

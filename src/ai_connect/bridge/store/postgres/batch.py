@@ -3,9 +3,9 @@ statement per table per commit, inside the caller's transaction.
 
 Each statement takes the batch's rows as one array per column and ``unnest``s them: a
 batch of any size is the same handful of prepared statements and round trips (psycopg
-prepares a statement after it ran a few times). The numbering is SQLite's
-(``store/sqlite/batch.py``): the last ``n`` and the recipients' tips are read once, under
-the cluster-wide write lock (``schema.WRITE_LOCK``), and the batch numbers after them.
+prepares a statement after it ran a few times). The numbering is every store's
+(``rules.numbered``): the last ``n`` and the recipients' tips are read once, under the
+cluster-wide write lock (``schema.WRITE_LOCK``), and the batch numbers after them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ai_connect.bridge.store.base import (
 from ai_connect.bridge.store.postgres.schema import COLUMNS, WRITE_LOCK
 from ai_connect.bridge.store.rules import (
     encoded,
+    numbered,
     rebased,
     search_words,
     split_address,
@@ -221,43 +222,26 @@ class BatchWriter:
 
     def _append(self, ops: list[AppendOp]) -> list[AppendResult]:
         last_n, tips, stored = self._start(ops)
-        n = last_n
-        first_ts: dict[str, float] = {}
-        results: list[AppendResult] = []
-        staged: dict[tuple[str, str], AppendResult] = {}
+        plan = numbered(ops, last_n, tips, stored)
         message_rows: list[tuple[Any, ...]] = []
         mailbox_rows: list[tuple[Any, ...]] = []
-        for op in ops:
-            m = op.message
-            key = (m.sender, m.cid)
-            earlier = staged.get(key) or stored.get(key)
-            if earlier is not None:
-                results.append(AppendResult(earlier.message, dict(earlier.seqs), True))
-                continue
-            n += 1
-            seqs: dict[str, int] = {}
-            for recipient in dict.fromkeys(op.recipients):
-                seq = tips.get(recipient, 0) + 1
-                tips[recipient] = seqs[recipient] = seq
-                first_ts.setdefault(recipient, m.ts)
-                mailbox_rows.append((recipient, seq, n))
+        for n, m, seqs in plan.new:
+            mailbox_rows += [(recipient, seq, n) for recipient, seq in seqs.items()]
             body, context = m.body.encode(), _dump(m.context)
             words = " ".join(lexemes(m.body))
             message_rows.append(
                 (n, m.id, m.sender, m.cid, m.to, body, context, m.thread, m.reply_to, m.ts,
                  checksum(body, context), words, bool(m.human), bool(m.receipt))
             )  # fmt: skip
-            staged[key] = AppendResult(m, seqs, False)
-            results.append(staged[key])
         db = self._db
         if message_rows:
             db.execute(_INSERT_MESSAGES, _columns(message_rows, 14))
         if mailbox_rows:
             db.execute(_INSERT_MAILBOX, _columns(mailbox_rows, 3))
-        if first_ts:
-            tip_rows = [(r, *split_address(r), ts, tips[r]) for r, ts in first_ts.items()]
+        if plan.first_ts:
+            tip_rows = [(r, *split_address(r), ts, plan.tips[r]) for r, ts in plan.first_ts.items()]
             db.execute(_UPSERT_TIPS, _columns(tip_rows, 5))
-        return results
+        return plan.results
 
     def _start(
         self, ops: list[AppendOp]
