@@ -382,10 +382,20 @@ class CountingStore(PostgresStore):
     """Counts the whole-table re-reads a woken node makes."""
 
     lease_reads = 0
+    peer_reads = 0
+    session_reads = 0
 
     def leases(self) -> list[Any]:
         self.lease_reads += 1
         return super().leases()
+
+    def peers(self) -> list[Any]:
+        self.peer_reads += 1
+        return super().peers()
+
+    def elsewhere(self, timeout_s: float) -> dict[str, tuple[str | None, float]]:
+        self.session_reads += 1
+        return super().elsewhere(timeout_s)
 
 
 def test_a_plain_message_across_nodes_does_not_reread_the_leases(pg_url: str) -> None:
@@ -409,6 +419,34 @@ def test_a_plain_message_across_nodes_does_not_reread_the_leases(pg_url: str) ->
                     await alice.send(bob.address, f"m{i}")
                 await take(inbox, 5, WAIT_S)
                 assert counting.lease_reads == before
+
+    run(scenario(), timeout=100)
+
+
+def test_mail_across_nodes_is_delivered_from_the_notice_without_rereading_peers(
+    pg_url: str,
+) -> None:
+    """Mail from A wakes B with its recipients' new tips in the notice: B reads that
+    mailbox and nothing else (no re-read of the peers, nor of the other nodes' sessions)."""
+
+    async def scenario() -> None:
+        counting = CountingStore(pg_url)
+        async with (
+            bridge(PostgresStore(pg_url), listen=False) as a,
+            bridge(counting, listen=False, presence_timeout_s=600) as b,
+        ):
+            alice, bob = make_client(a, "alice"), make_client(b, "bob")
+            async with alice, bob:
+                assert bob.address is not None
+                inbox = listen(bob)
+                await alice.send(bob.address, "warm up")
+                await take(inbox, 1, WAIT_S)
+                peers, sessions = counting.peer_reads, counting.session_reads
+                for i in range(5):
+                    await alice.send(bob.address, f"m{i}")
+                got = await take(inbox, 5, WAIT_S)
+                assert [m.body for m in got] == [f"m{i}" for i in range(5)]
+                assert (counting.peer_reads, counting.session_reads) == (peers, sessions)
 
     run(scenario(), timeout=100)
 

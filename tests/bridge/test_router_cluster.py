@@ -7,7 +7,7 @@ import dataclasses
 
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.core import Router
-from ai_connect.bridge.events import FrameReceived, PeersStored, RereadPeers
+from ai_connect.bridge.events import FrameReceived, PeersStored, RereadPeers, TipsStored
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.protocol import Send as SendFrame
 from ai_connect.protocol.hot import HotSend
@@ -103,3 +103,17 @@ def test_a_vote_on_an_unknown_proposal_is_reread_first_only_on_a_shared_database
     assert errors(again, 2)[0].code == "unknown_proposal"
     (asked,) = b.frame(1, type="propose", rid="p", participants=["Carol"], question="q")
     assert isinstance(asked, RereadPeers)  # Carol may have registered elsewhere just now
+
+
+def test_a_notice_of_moved_mailboxes_wakes_their_connections_without_a_read() -> None:
+    """TipsStored (another node's commit of mail, its tips in the notice): a mailbox held
+    here whose tip moved is read for its connection; an older tip changes nothing; an
+    address not known here asks for the peers to be re-read."""
+    b = pair()
+    bob = addr("Bob")
+    out = b.handle(TipsStored(((bob, 2),), ((addr("Alice"), 0),), START))
+    assert [load.recipient for load in b.loads] == [bob] and out == b.loads
+    b.loads.clear()
+    assert b.handle(TipsStored(((bob, 1),), (), START)) == []
+    (reread,) = b.handle(TipsStored(((addr("Dora"), 1),), (), START))
+    assert isinstance(reread, RereadPeers) and reread.frame is None

@@ -60,6 +60,7 @@ from ai_connect.bridge.events import (
     Send,
     SessionsElsewhere,
     Tick,
+    TipsStored,
     TokensChanged,
 )
 from ai_connect.bridge.feed import Feed
@@ -261,6 +262,8 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
+            case TipsStored(tips, acked, now):
+                return self._cluster.on_tips(dict(tips), dict(acked), now)
             case PeersStored(records, now, works):
                 return self._cluster.on_stored(records, now) + self._work.on_stored(works, now)
             case ProposalsStored(records, now):

@@ -62,6 +62,7 @@ __all__ = [
     "SessionsElsewhere",
     "Throttle",
     "Tick",
+    "TipsStored",
     "TokensChanged",
 ]
 
@@ -197,6 +198,18 @@ class PeersStored:
 
 
 @dataclass(frozen=True, slots=True)
+class TipsStored:
+    """Another node committed messages and acks only, and its notice said where the
+    mailboxes are now (PostgreSQL ``TIPS``): nothing to re-read."""
+
+    tips: tuple[tuple[str, int], ...]
+    """Recipient -> its mailbox's new tip."""
+    acked: tuple[tuple[str, int], ...]
+    """Recipient -> the seq its ack reached."""
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class ProposalsStored:
     """The proposals as the shared database holds them, re-read after another node
     committed a change to one (a proposal, a vote, a verdict): see consensus_router.py."""
@@ -251,6 +264,7 @@ Event = (
     | TokensChanged
     | ReceiptsLoaded
     | PeersStored
+    | TipsStored
     | SessionsElsewhere
     | ForgottenElsewhere
     | ProposalsStored

@@ -129,7 +129,7 @@ _DUE = """
 _PRUNE_MAILBOX = "DELETE FROM mailbox WHERE n = ANY(%s::bigint[])"
 _PRUNE_MESSAGES = "DELETE FROM messages WHERE n = ANY(%s::bigint[])"
 _PRUNE_DEAD = "DELETE FROM dead_letters WHERE moved < %s"
-_PRUNE_PEER = "DELETE FROM peers WHERE address = %s AND last_seen < %s"
+_PRUNE_PEER = "DELETE FROM peers WHERE address = %s AND last_seen < %s RETURNING address"
 _MAX_LEXEME_BYTES = 2046
 """PostgreSQL refuses a longer word in a tsvector: such a word is not indexed."""
 
@@ -156,6 +156,8 @@ class BatchWriter:
 
     def __init__(self, db: psycopg.Connection[Any]) -> None:
         self._db = db
+        self.tips: dict[str, int] = {}
+        """Each recipient of a message this batch stored -> its new tip (the notice)."""
         self.rebased: dict[str, dict[str, Any]] = {}
         """Id -> the data written, for each proposal another node had changed meanwhile
         (``ProposalRecord.rebase``): ``CommitResult.proposals``."""
@@ -223,6 +225,7 @@ class BatchWriter:
     def _append(self, ops: list[AppendOp]) -> list[AppendResult]:
         last_n, tips, stored = self._start(ops)
         plan = numbered(ops, last_n, tips, stored)
+        self.tips = plan.tips
         message_rows: list[tuple[Any, ...]] = []
         mailbox_rows: list[tuple[Any, ...]] = []
         for n, m, seqs in plan.new:
@@ -279,7 +282,7 @@ class BatchWriter:
         """Retention (store/base.py ``PruneOp``): peers, then the messages that are due."""
         db = self._db
         for address in prune.peers:  # unless it came back since the router chose it
-            if db.execute(_PRUNE_PEER, (address, prune.horizon)).rowcount:
+            if db.execute(_PRUNE_PEER, (address, prune.horizon)).fetchall():  # (pipelined)
                 db.execute(_FORGET_MAILBOX, (address,))
                 db.execute(_FORGET_WORK, (address,))
         row = db.execute(_DUE, (prune.horizon, prune.limit)).fetchone()
