@@ -321,9 +321,14 @@ def main(argv: list[str] | None = None) -> int:
                         for name, value in got.items():
                             note(f"store {kind} {name}", value)
                 for kind, env in [("sqlite", {}), *variants]:
-                    url = server.new_database() if kind != "sqlite" else None
-                    options = BridgeOptions(db_url=url, env=tuple(env.items()))
+
+                    def fresh(kind: str = kind, env: dict[str, str] = env) -> BridgeOptions:
+                        """A new database for each run: no peers left by the one before."""
+                        url = server.new_database() if kind != "sqlite" else None
+                        return BridgeOptions(db_url=url, env=tuple(env.items()))
+
                     if "1x1" in only:
+                        options = fresh()
                         used = server.cpu_s()
                         rate, cpu = asyncio.run(bridge_run(options, messages))
                         note(f"bridge 1x1 {kind} msg/s", rate)
@@ -332,11 +337,11 @@ def main(argv: list[str] | None = None) -> int:
                             pg_cpu = 1e6 * (server.cpu_s() - used) / messages
                             note(f"bridge 1x1 {kind} PostgreSQL CPU per msg (µs)", pg_cpu)
                     if "latency" in only:
-                        p50, p99 = asyncio.run(same_node_latency(options, samples))
+                        p50, p99 = asyncio.run(same_node_latency(fresh(), samples))
                         note(f"latency same node {kind} p50 (ms)", p50)
                         note(f"latency same node {kind} p99 (ms)", p99)
                     if "cross" in only and kind != "sqlite":
-                        p50, p99 = asyncio.run(cross_node_latency(options, samples))
+                        p50, p99 = asyncio.run(cross_node_latency(fresh(), samples))
                         note(f"latency node A -> node B {kind} p50 (ms)", p50)
                         note(f"latency node A -> node B {kind} p99 (ms)", p99)
                 if "failover" in only:

@@ -104,7 +104,10 @@ def split_address(address: str) -> tuple[str, str]:
 
 def search_words(text: str) -> list[str]:
     """The words of ``text`` as search sees them: lower case, accents dropped."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
+    lowered = text.lower()
+    if lowered.isascii():  # the usual text: no accent to drop (NFD changes nothing)
+        return _WORD.findall(lowered)
+    decomposed = unicodedata.normalize("NFD", lowered)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _WORD.findall(bare)
 
