@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import queue
 import threading
+from typing import Any
 
 import psycopg
 import pytest
 
-from ai_connect.bridge.store.base import AckOp, AppendOp, PeerRecord, StoredMessage, WriteBatch
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    PeerRecord,
+    ProposalRecord,
+    StoredMessage,
+    WriteBatch,
+)
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.bridge.store.postgres.schema import SCHEMA_VERSION
 from ai_connect.config import is_postgres_url, redacted
@@ -175,5 +183,34 @@ def test_a_commit_of_mail_tells_the_other_nodes_where_the_mailboxes_are(pg_url: 
         assert notes.empty()
     finally:
         unwatch()
+        a.close()
+        b.close()
+
+
+def test_a_proposal_change_is_applied_to_what_another_node_stored(pg_url: str) -> None:
+    """Under the write lock the commit reads the stored proposal and applies the record's
+    ``rebase`` to it (another node's ballot a moment before is kept), reporting what it
+    wrote; a rebase that refuses rolls the whole batch back, and the store goes on."""
+    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    try:
+        b.commit(WriteBatch(proposals=[ProposalRecord("p1", {"ballots": ["carol"]})]))
+
+        def add_bob(stored: dict[str, Any]) -> dict[str, Any]:
+            return {"ballots": [*stored["ballots"], "bob"]}
+
+        mine = ProposalRecord("p1", {"ballots": ["bob"]}, add_bob)  # made from an older read
+        result = a.commit(WriteBatch(proposals=[mine]))
+        assert result.proposals == {"p1": {"ballots": ["carol", "bob"]}}
+        assert [p.data for p in b.proposals()] == [{"ballots": ["carol", "bob"]}]
+
+        def refuse(stored: dict[str, Any]) -> dict[str, Any]:
+            raise StoreError("changed on another node: send it again")
+
+        refused = ProposalRecord("p1", {"ballots": []}, refuse)
+        with pytest.raises(StoreError, match="send it again"):
+            a.commit(WriteBatch(appends=[append(ALICE, "x", BOB)], proposals=[refused]))
+        assert a.pending(BOB, 0, 10, 1 << 20) == []  # the batch's message is not stored
+        assert a.commit(WriteBatch(appends=[append(ALICE, "y", BOB)])).appends[0].seqs == {BOB: 1}
+    finally:
         a.close()
         b.close()
