@@ -1,6 +1,7 @@
 """PostgreSQL against SQLite on this machine, in the same run (issue 14).
 
     python bench/pg_bench.py [--messages 30000] [--rounds 2] [--quick] [--markdown]
+                             [--variant NAME=VAR=VALUE[;VAR=VALUE]] [--only 1x1,latency]
 
 Starts a private PostgreSQL 16 (the ``pgserver`` package: a Unix socket in a temporary
 folder, the server's defaults: fsync on, synchronous_commit on) and, in turn, for each
@@ -14,6 +15,14 @@ round:
 
 Each figure is the median of the rounds, PostgreSQL beside SQLite and their ratio. Not a
 test: it prints figures (bench/RESULTS.md).
+
+``--variant before=PYTHONPATH=/tmp/before/src`` adds a column: the same PostgreSQL
+measures run with that environment (other code: ``git archive main src | tar -x -C
+/tmp/before``) in the same rounds, interleaved, for a before/after in one run; the store
+alone then runs in a subprocess with that environment. ``--only`` picks measures:
+``store``, ``1x1``, ``latency`` (same node), ``cross`` (node A -> node B), ``failover``,
+``aggregate``. The 1x1 run also reports CPU per message: the bridge process's and the
+PostgreSQL server's (all its processes, from /proc), beside SQLite's bridge.
 """
 
 from __future__ import annotations
@@ -22,9 +31,11 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,6 +97,26 @@ class Server:
         self.server.cleanup()
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server has used so far: the postmaster, its live processes,
+        and those that ended (reaped: the postmaster's children's time)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        pid = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+
+        def stat(p: int | str) -> list[str]:
+            text = Path(f"/proc/{p}/stat").read_text()
+            return text[text.rindex(")") + 2 :].split()
+
+        fields = stat(pid)  # fields[k] is stat field k + 3 (state is field 3)
+        total = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != pid:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    child = stat(entry)
+                    if int(child[1]) == pid:
+                        total += int(child[11]) + int(child[12])
+        return total / ticks
+
 
 def store_run(store: Store, messages: int) -> tuple[float, float]:
     """(messages/s, commits/s) committing ``messages`` in batches of 500."""
@@ -108,15 +139,37 @@ def commit_latency(store: Store, commits: int) -> float:
     return 1000 * statistics.median(times)
 
 
-async def bridge_run(options: BridgeOptions, messages: int) -> float:
+async def bridge_run(options: BridgeOptions, messages: int) -> tuple[float, float]:
+    """(msg/s, the bridge's CPU µs per message) of a 1x1 stream."""
     rows = await throughput(options, 1, messages)
-    return next(r.value for r in rows if r.figure == "rate")
+    rate = next(r.value for r in rows if r.figure == "rate")
+    return rate, next(r.value for r in rows if r.figure == "bridge CPU per message")
 
 
-async def cross_node_latency(url: str, samples: int) -> tuple[float, float]:
+def store_in_subprocess(url: str, messages: int, env: dict[str, str]) -> dict[str, float]:
+    """The store-alone figures of a variant (other code: its environment), measured by
+    this script in a subprocess (``--store-only URL``)."""
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--store-only", url, "--messages",
+         str(messages)],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def store_figures(store: Store, messages: int) -> dict[str, float]:
+    try:
+        rate, commits = store_run(store, messages)
+        return {"msg/s": rate, "commits/s": commits, "commit": commit_latency(store, 200)}
+    finally:
+        store.close()
+
+
+async def cross_node_latency(options: BridgeOptions, samples: int) -> tuple[float, float]:
     """(p50, p99) ms of a send on node A delivered to a receiver on node B: two
-    ``ai-connect bridge`` processes on one database, woken by LISTEN/NOTIFY."""
-    options = BridgeOptions(db_url=url)
+    ``ai-connect bridge`` processes on one database (``options.db_url``), woken by
+    LISTEN/NOTIFY."""
     async with BridgeProcess(options, "node-a") as a, BridgeProcess(options, "node-b") as b:
         crash = _crash()
         receiver = await open_peer(b.url, "lat-receiver", PROJECT, crash)
@@ -214,6 +267,15 @@ async def failover(url: str, trials: int) -> list[float]:
     return times
 
 
+MEASURES = ("store", "1x1", "latency", "cross", "failover", "aggregate")
+
+
+def _variant(text: str) -> tuple[str, dict[str, str]]:
+    name, _, assignments = text.partition("=")
+    env = dict(a.split("=", 1) for a in assignments.split(";") if a)
+    return name, env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=30_000)
@@ -221,10 +283,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=1000, help="latency samples")
     parser.add_argument("--quick", action="store_true", help="small counts: a sanity run")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--variant", action="append", default=[], help="NAME=VAR=VALUE[;...]")
+    parser.add_argument("--only", default=",".join(MEASURES), help=",".join(MEASURES))
+    parser.add_argument("--store-only", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     messages = 3000 if args.quick else args.messages
+    if args.store_only:
+        print(json.dumps(store_figures(PostgresStore(args.store_only), messages)))
+        return 0
     samples = 200 if args.quick else args.samples
     trials = 3 if args.quick else 10
+    only = set(args.only.split(","))
+    variants = [("postgres", {}), *(_variant(v) for v in args.variant)]
     raise_nofile()
     server = Server()
     figures: dict[str, list[float]] = {}
@@ -237,34 +307,50 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="ai-connect-pg-bench-") as tmp:
             for round_ in range(args.rounds):
                 print(f"… round {round_ + 1}", file=sys.stderr, flush=True)
-                for kind in ("sqlite", "postgres"):
-                    store: Store = (
-                        SqliteStore(Path(tmp) / f"s{round_}.db")
-                        if kind == "sqlite"
-                        else PostgresStore(server.new_database())
-                    )
-                    try:
-                        rate, commits = store_run(store, messages)
-                        note(f"store {kind} msg/s", rate)
-                        note(f"store {kind} commits/s (500 msgs each)", commits)
-                        note(f"store {kind} commit of 1 msg (ms)", commit_latency(store, 200))
-                    finally:
-                        store.close()
-                for kind in ("sqlite", "postgres"):
-                    url = server.new_database() if kind == "postgres" else None
-                    options = BridgeOptions(db_url=url)
-                    note(f"bridge 1x1 {kind} msg/s", asyncio.run(bridge_run(options, messages)))
-                    p50, p99 = asyncio.run(same_node_latency(options, samples))
-                    note(f"latency same node {kind} p50 (ms)", p50)
-                    note(f"latency same node {kind} p99 (ms)", p99)
-                p50, p99 = asyncio.run(cross_node_latency(server.new_database(), samples))
-                note("latency node A -> node B p50 (ms)", p50)
-                note("latency node A -> node B p99 (ms)", p99)
-                for seconds in asyncio.run(failover(server.new_database(), trials)):
-                    note("failover s", seconds)
-                for n in (1, 2, 3):
-                    rate = asyncio.run(aggregate(server.new_database(), n, messages // n))
-                    note(f"aggregate {n} node(s) msg/s", rate)
+                if "store" in only:
+                    lite = store_figures(SqliteStore(Path(tmp) / f"s{round_}.db"), messages)
+                    for name, value in lite.items():
+                        note(f"store sqlite {name}", value)
+                    for kind, env in variants:
+                        url = server.new_database()
+                        got = (
+                            store_in_subprocess(url, messages, env)
+                            if env
+                            else store_figures(PostgresStore(url), messages)
+                        )
+                        for name, value in got.items():
+                            note(f"store {kind} {name}", value)
+                for kind, env in [("sqlite", {}), *variants]:
+
+                    def fresh(kind: str = kind, env: dict[str, str] = env) -> BridgeOptions:
+                        """A new database for each run: no peers left by the one before."""
+                        url = server.new_database() if kind != "sqlite" else None
+                        return BridgeOptions(db_url=url, env=tuple(env.items()))
+
+                    if "1x1" in only:
+                        options = fresh()
+                        used = server.cpu_s()
+                        rate, cpu = asyncio.run(bridge_run(options, messages))
+                        note(f"bridge 1x1 {kind} msg/s", rate)
+                        note(f"bridge 1x1 {kind} bridge CPU per msg (µs)", cpu)
+                        if kind != "sqlite":
+                            pg_cpu = 1e6 * (server.cpu_s() - used) / messages
+                            note(f"bridge 1x1 {kind} PostgreSQL CPU per msg (µs)", pg_cpu)
+                    if "latency" in only:
+                        p50, p99 = asyncio.run(same_node_latency(fresh(), samples))
+                        note(f"latency same node {kind} p50 (ms)", p50)
+                        note(f"latency same node {kind} p99 (ms)", p99)
+                    if "cross" in only and kind != "sqlite":
+                        p50, p99 = asyncio.run(cross_node_latency(fresh(), samples))
+                        note(f"latency node A -> node B {kind} p50 (ms)", p50)
+                        note(f"latency node A -> node B {kind} p99 (ms)", p99)
+                if "failover" in only:
+                    for seconds in asyncio.run(failover(server.new_database(), trials)):
+                        note("failover s", seconds)
+                if "aggregate" in only:
+                    for n in (1, 2, 3):
+                        rate = asyncio.run(aggregate(server.new_database(), n, messages // n))
+                        note(f"aggregate {n} node(s) msg/s", rate)
     finally:
         server.close()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -274,37 +360,59 @@ def main(argv: list[str] | None = None) -> int:
         f"rounds; PostgreSQL 16 (pgserver, {server.settings}); SQLite synchronous=FULL; "
         f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs\n"
     )
-    head = ("figure", "PostgreSQL", "SQLite", "PG / SQLite", "target")
+    names = [kind for kind, _ in variants]
+    shown = ["PostgreSQL" if k == "postgres" else f"PostgreSQL {k}" for k in names]
+    head = ("figure", *shown, "SQLite", *(f"{s} / SQLite" for s in shown), "target")
     lines = []
+
+    def median(name: str) -> float | None:
+        values = figures.get(name)
+        return statistics.median(values) if values else None
+
+    def cell(value: float | None) -> str:
+        return "" if value is None else f"{value:,.2f}"
+
     for figure in (
         "store {} msg/s",
-        "store {} commits/s (500 msgs each)",
-        "store {} commit of 1 msg (ms)",
+        "store {} commits/s",
+        "store {} commit",
         "bridge 1x1 {} msg/s",
+        "bridge 1x1 {} bridge CPU per msg (µs)",
+        "bridge 1x1 {} PostgreSQL CPU per msg (µs)",
         "latency same node {} p50 (ms)",
         "latency same node {} p99 (ms)",
+        "latency node A -> node B {} p50 (ms)",
+        "latency node A -> node B {} p99 (ms)",
     ):
-        pg = statistics.median(figures[figure.format("postgres")])
-        lite = statistics.median(figures[figure.format("sqlite")])
+        pgs = [median(figure.format(k)) for k in names]
+        if all(v is None for v in pgs):
+            continue
+        lite = median(figure.format("sqlite"))
+        ratios = [f"{v / lite:.2f}x" if v is not None and lite else "" for v in pgs]
         target = ""
-        if figure.startswith("bridge"):
-            target = f"≥ {TARGET_MSG_S:,} " + ("met" if pg >= TARGET_MSG_S else "MISSED")
-        lines.append((figure.format("").replace("  ", " "), f"{pg:,.2f}", f"{lite:,.2f}",
-                      f"{pg / lite:.2f}x", target))  # fmt: skip
-    for p, limit in (("p50", 3.0), ("p99", 10.0)):
-        value = statistics.median(figures[f"latency node A -> node B {p} (ms)"])
-        ok = "met" if value <= limit else "MISSED"
-        lines.append((f"latency node A -> node B {p} (ms)", f"{value:,.2f}", "", "",
-                      f"≤ {limit:g} ms {ok}"))  # fmt: skip
+        if figure.startswith("bridge 1x1 {} msg/s") and pgs[0] is not None:
+            target = f"≥ {TARGET_MSG_S:,} " + ("met" if pgs[0] >= TARGET_MSG_S else "MISSED")
+        for p, limit in (("p50", 3.0), ("p99", 10.0)):
+            if figure == f"latency node A -> node B {{}} {p} (ms)" and pgs[0] is not None:
+                target = f"≤ {limit:g} ms " + ("met" if pgs[0] <= limit else "MISSED")
+        label = figure.format("").replace("  ", " ")
+        if label.startswith("store") and label.endswith("commit"):
+            label = "store commit of 1 msg (ms)"
+        elif label == "store commits/s":
+            label = "store commits/s (500 msgs each)"
+        lines.append((label, *map(cell, pgs), cell(lite), *ratios, target))
+    blank = ("",) * (2 * len(names))
     for n in (1, 2, 3):
-        rate = statistics.median(figures[f"aggregate {n} node(s) msg/s"])
-        lines.append((f"aggregate, {n} node(s), a 1x1 pair on each (msg/s)", f"{rate:,.0f}",
-                      "", "", "2 cores: no scaling expected"))  # fmt: skip
-    fo = figures["failover s"]
-    ok = "met" if statistics.median(fo) <= 2.0 else "MISSED"
-    lines.append((f"failover: back and receiving on another node (s), {len(fo)} kills",
-                  f"p50 {statistics.median(fo):.3f}, max {max(fo):.3f}", "", "",
-                  f"p50 ≤ 2 s {ok}"))  # fmt: skip
+        rate = median(f"aggregate {n} node(s) msg/s")
+        if rate is not None:
+            lines.append((f"aggregate, {n} node(s), a 1x1 pair on each (msg/s)",
+                          f"{rate:,.0f}", *blank, "2 cores: no scaling expected"))  # fmt: skip
+    fo = figures.get("failover s")
+    if fo:
+        ok = "met" if statistics.median(fo) <= 2.0 else "MISSED"
+        lines.append((f"failover: back and receiving on another node (s), {len(fo)} kills",
+                      f"p50 {statistics.median(fo):.3f}, max {max(fo):.3f}", *blank,
+                      f"p50 ≤ 2 s {ok}"))  # fmt: skip
     if args.markdown:
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
         print("\n".join("| " + " | ".join(line) + " |" for line in lines))

@@ -382,10 +382,20 @@ class CountingStore(PostgresStore):
     """Counts the whole-table re-reads a woken node makes."""
 
     lease_reads = 0
+    peer_reads = 0
+    session_reads = 0
 
     def leases(self) -> list[Any]:
         self.lease_reads += 1
         return super().leases()
+
+    def peers(self) -> list[Any]:
+        self.peer_reads += 1
+        return super().peers()
+
+    def elsewhere(self, timeout_s: float) -> dict[str, tuple[str | None, float]]:
+        self.session_reads += 1
+        return super().elsewhere(timeout_s)
 
 
 def test_a_plain_message_across_nodes_does_not_reread_the_leases(pg_url: str) -> None:
@@ -409,5 +419,83 @@ def test_a_plain_message_across_nodes_does_not_reread_the_leases(pg_url: str) ->
                     await alice.send(bob.address, f"m{i}")
                 await take(inbox, 5, WAIT_S)
                 assert counting.lease_reads == before
+
+    run(scenario(), timeout=100)
+
+
+def test_mail_across_nodes_is_delivered_from_the_notice_without_rereading_peers(
+    pg_url: str,
+) -> None:
+    """Mail from A wakes B with its recipients' new tips in the notice: B reads that
+    mailbox and nothing else (no re-read of the peers, nor of the other nodes' sessions)."""
+
+    async def scenario() -> None:
+        counting = CountingStore(pg_url)
+        async with (
+            bridge(PostgresStore(pg_url), listen=False) as a,
+            bridge(counting, listen=False, presence_timeout_s=600) as b,
+        ):
+            alice, bob = make_client(a, "alice"), make_client(b, "bob")
+            async with alice, bob:
+                assert bob.address is not None
+                inbox = listen(bob)
+                await alice.send(bob.address, "warm up")
+                await take(inbox, 1, WAIT_S)
+                peers, sessions = counting.peer_reads, counting.session_reads
+                for i in range(5):
+                    await alice.send(bob.address, f"m{i}")
+                got = await take(inbox, 5, WAIT_S)
+                assert [m.body for m in got] == [f"m{i}" for i in range(5)]
+                assert (counting.peer_reads, counting.session_reads) == (peers, sessions)
+
+    run(scenario(), timeout=100)
+
+
+def test_votes_cast_at_once_through_two_nodes_all_count(pg_url: str) -> None:
+    """Nothing lost, not a vote: three participants on node A and three on node B vote on
+    four unanimous proposals at the same moment (24 votes, many committed by both nodes
+    within one commit's time). Every ballot is stored, each proposal gets its right
+    verdict (all approve: approved; one reject: no consensus), once, to everyone, and
+    both nodes show all six ballots."""
+
+    async def scenario() -> None:
+        async with nodes(pg_url, 2) as (a, b):
+            alice = make_client(a, "alice")
+            voters = [make_client(a, f"va{i}") for i in range(3)]
+            voters += [make_client(b, f"vb{i}") for i in range(3)]
+            async with contextlib.AsyncExitStack() as stack:
+                for c in (alice, *voters):
+                    await stack.enter_async_context(c)
+                inboxes = {c: listen(c) for c in (alice, *voters)}
+                for c in voters:  # registered, and their records committed
+                    assert c.address is not None
+                    await c.send(c.address, "here")
+                    await take(inboxes[c], 1, WAIT_S)
+                names = [str(c.address) for c in voters]
+                props = [await alice.propose(f"q{i}?", names, rule="unanimous") for i in range(4)]
+                for c in voters:
+                    await take(inboxes[c], len(props), WAIT_S)  # the four questions
+                rejecter = voters[4]  # on node B, on the last proposal only
+
+                def choice(c: BridgeClient, p: dict[str, Any]) -> Any:
+                    return "reject" if c is rejecter and p is props[-1] else "approve"
+
+                await asyncio.gather(
+                    *(c.vote(p["id"], choice(c, p)) for p in props for c in voters)
+                )
+                want = {p["id"]: "approved" for p in props[:-1]}
+                want[props[-1]["id"]] = "no_consensus"
+                for c in (alice, *voters):
+                    verdicts = await take(inboxes[c], len(props), WAIT_S)
+                    got = {v.thread: v.body for v in verdicts}
+                    assert set(got) == set(want), got
+                    for pid, outcome in want.items():
+                        assert f": {outcome} [decided]" in got[pid], got[pid]
+                for node_client in (alice, voters[3]):  # what node A and node B show
+                    for p in props:
+                        status = await node_client.proposal_status(p["id"])
+                        assert status["status"] == "decided"
+                        assert sorted(x["voter"] for x in status["ballots"]) == sorted(names)
+                assert all(inbox.empty() for inbox in inboxes.values())
 
     run(scenario(), timeout=100)

@@ -7,7 +7,7 @@ import dataclasses
 
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.core import Router
-from ai_connect.bridge.events import FrameReceived, PeersStored, RereadPeers
+from ai_connect.bridge.events import FrameReceived, PeersStored, RereadPeers, TipsStored
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.protocol import Send as SendFrame
 from ai_connect.protocol.hot import HotSend
@@ -84,3 +84,36 @@ def test_a_send_to_an_unknown_peer_is_reread_first_only_on_a_shared_database() -
     again = b.handle(FrameReceived(1, reread.frame, START, retried=True, final=True))
     assert errors(again, 1)[0].code == "unknown_peer"
     assert errors(b.handle(FrameReceived(1, broadcast.frame, START, retried=True)), 1) == []
+
+
+def test_a_vote_on_an_unknown_proposal_is_reread_first_only_on_a_shared_database() -> None:
+    """A proposal made on another node: its participant here may hold the question before
+    this node re-read the proposals. Shared, a vote (or status) naming an unknown proposal
+    asks for a re-read and is refused only once its wait is over; alone, at once. So does
+    a proposal naming an unknown participant."""
+    alone = pair()
+    (error,) = errors(alone.frame(2, type="vote", rid="v", proposal="prop-x", choice="approve"), 2)
+    assert error.code == "unknown_proposal"
+    b = shared_pair()
+    (reread,) = b.frame(2, type="vote", rid="v", proposal="prop-x", choice="approve")
+    assert isinstance(reread, RereadPeers) and reread.frame is not None
+    (status,) = b.frame(2, type="proposal_status", rid="s", proposal="prop-x")
+    assert isinstance(status, RereadPeers)
+    again = b.handle(FrameReceived(2, reread.frame, START, retried=True, final=True))
+    assert errors(again, 2)[0].code == "unknown_proposal"
+    (asked,) = b.frame(1, type="propose", rid="p", participants=["Carol"], question="q")
+    assert isinstance(asked, RereadPeers)  # Carol may have registered elsewhere just now
+
+
+def test_a_notice_of_moved_mailboxes_wakes_their_connections_without_a_read() -> None:
+    """TipsStored (another node's commit of mail, its tips in the notice): a mailbox held
+    here whose tip moved is read for its connection; an older tip changes nothing; an
+    address not known here asks for the peers to be re-read."""
+    b = pair()
+    bob = addr("Bob")
+    out = b.handle(TipsStored(((bob, 2),), ((addr("Alice"), 0),), START))
+    assert [load.recipient for load in b.loads] == [bob] and out == b.loads
+    b.loads.clear()
+    assert b.handle(TipsStored(((bob, 1),), (), START)) == []
+    (reread,) = b.handle(TipsStored(((addr("Dora"), 1),), (), START))
+    assert isinstance(reread, RereadPeers) and reread.frame is None

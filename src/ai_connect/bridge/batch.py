@@ -76,4 +76,6 @@ def committed(persists: Sequence[Persist], result: CommitResult, now: float = 0.
     upkeep = tuple(p for p in persists if isinstance(p.op, BuryOp | PruneOp))
     leases = tuple(p for p in persists if isinstance(p.op, LeaseRecord | LeaseDrop))
     appended = tuple(zip(appends, result.appends, strict=True))
-    return Committed(appended, acks, proposals, forgets, upkeep, result.pruned, now, leases)
+    return Committed(
+        appended, acks, proposals, forgets, upkeep, result.pruned, now, leases, result.proposals
+    )

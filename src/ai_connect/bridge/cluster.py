@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from ai_connect.bridge.delivery import Delivery
-from ai_connect.bridge.events import Action, Close
+from ai_connect.bridge.events import Action, Close, RereadPeers
 from ai_connect.bridge.state import Peer, Phase, Registry
 from ai_connect.bridge.store.base import PeerRecord
 from ai_connect.protocol import CLOSE_SESSION_MOVED
@@ -82,6 +82,28 @@ class Cluster:
         peer.conn = None
         why = "this session continues on another node of the bridge"
         return [Close(conn.id, CLOSE_SESSION_MOVED, why)]
+
+    def on_tips(
+        self, tips: Mapping[str, int], acked: Mapping[str, int], now: float
+    ) -> list[Action]:
+        """Another node's commit moved these mailboxes (its notice says where to: no
+        re-read), as :meth:`on_stored` would; an address not known here (a peer first
+        written there) asks for the peers to be re-read."""
+        out: list[Action] = []
+        peers = self.registry.peers
+        if any(address not in peers for address in (*tips, *acked)):
+            out.append(RereadPeers(0))
+        for address, seq in acked.items():
+            peer = peers.get(address)
+            if peer is not None:
+                peer.stored_acked = max(peer.stored_acked, seq)
+                peer.acked = max(peer.acked, seq)
+        for address, tip in tips.items():
+            peer = peers.get(address)
+            if peer is not None and tip > peer.tip:
+                peer.tip = tip
+                self.delivery.wake(peer, out, now)
+        return out
 
     def on_stored(self, records: Iterable[PeerRecord], now: float) -> list[Action]:
         out: list[Action] = []

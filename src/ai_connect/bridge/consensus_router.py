@@ -6,12 +6,15 @@ who is online, and raises :class:`~ai_connect.bridge.refusal.Refusal` for a requ
 not carry out (the rules in :mod:`.consensus` raise it too). Each change to a proposal is one
 ``Persist`` of its whole record, committed in the same batch as the messages that tell
 people about it; the asker's ``proposal_info`` reply follows that commit, so a vote is
-durable before it is confirmed. The tally itself lives in :mod:`.consensus`.
+durable before it is confirmed. On a database several nodes share, each record also
+carries its change as a function (``rebase``), which the store applies to the version
+stored by then (another node's vote a moment before counts too). The tally itself
+lives in :mod:`.consensus`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ai_connect import identity
@@ -32,6 +35,7 @@ from ai_connect.bridge.feed import Feed
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import Registry
 from ai_connect.bridge.store.base import AppendOp, ProposalRecord, StoredMessage
+from ai_connect.errors import StoreError
 from ai_connect.protocol import (
     ErrorCode,
     ProposalInfo,
@@ -49,6 +53,9 @@ BRIDGE_SENDER = "consensus* (ai-connect)"
 """The sender of verdicts. ``*`` is not allowed in peer names, so nobody can hold it."""
 
 ConsensusFrame = Propose | Vote | ProposalStatus | Proposals | Withdraw
+Change = Callable[[Proposal], Proposal]
+"""A change to a proposal (a vote, a withdrawal, a deadline), applicable to any version."""
+Rebase = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class ConsensusBook:
@@ -73,31 +80,60 @@ class ConsensusBook:
             self._remember(p)
             self._durable[p.id] = p
 
-    def committed(self, persists: Iterable[Persist], now: float = 0.0) -> list[Action]:
+    def committed(
+        self,
+        persists: Iterable[Persist],
+        now: float = 0.0,
+        written: Mapping[str, dict[str, Any]] | None = None,
+    ) -> list[Action]:
         """These proposal records are stored: they are what a failed later commit returns
         to, and each asker gets its ``proposal_info`` now (§8: replies follow the commit);
-        the observers hear of each change (§9)."""
+        the observers hear of each change (§9).
+
+        ``written``: the data a store shared by several nodes stored instead of a
+        record's (``ProposalRecord.rebase``: another node's change came first). The asker
+        sees it; an asker whose change no longer applied (the proposal was decided
+        meanwhile) gets the refusal a vote on a decided proposal gets; a verdict or an
+        escalation that only the merged ballots reach is announced now (its messages
+        have fixed cids: stored once, whichever node sends them)."""
+        written = written or {}
         out: list[Action] = []
+        last: dict[str, Proposal] = {}
         for persist in persists:
             record = persist.op
             assert isinstance(record, ProposalRecord)
+            data = written.get(record.id, record.data)
             before = self._durable.get(record.id)
-            if self._feed:
+            if self._feed and (before is None or before.to_dict() != data):
                 out += self._feed.proposal(
-                    before.to_dict() if before is not None else None, record.data, now
+                    before.to_dict() if before is not None else None, data, now
                 )
-            self._durable[record.id] = Proposal.from_dict(record.data)
+            stored = self._durable[record.id] = Proposal.from_dict(data)
+            last[record.id] = Proposal.from_dict(record.data)
             asker = persist.origin
-            if asker is not None and asker.conn in self._registry.conns:
-                out.append(Send(asker.conn, ProposalInfo(rid=asker.rid, proposal=record.data)))
+            if asker is None or asker.conn not in self._registry.conns:
+                continue
+            conn = self._registry.conns[asker.conn]
+            who = conn.address or ""
+            if data is record.data or _part(stored, who) == _part(last[record.id], who):
+                out.append(Send(asker.conn, ProposalInfo(rid=asker.rid, proposal=data)))
+            else:
+                out.append(Send(asker.conn, _overtaken(stored).error(asker.rid)))
+        for pid, meant in last.items():
+            if pid not in written:
+                continue
+            stored = self._durable[pid]
+            if self._proposals.get(pid) == meant:  # no newer change here: the store's
+                self._remember(stored)
+            out += self._announce(meant, stored, now)
         return out
 
     def on_stored(self, records: Iterable[ProposalRecord], now: float) -> list[Action]:
         """The proposals as stored, after another node committed a change to one: a
         proposal made there can be voted on here, a vote cast there counts here, and the
         observers here hear of it. A proposal changed here but not yet committed keeps
-        its change (this node's commit follows); two nodes changing one proposal within
-        one commit's time: the later commit wins (docs/deploy.md)."""
+        its change (this node's commit follows, and applies it to the stored version:
+        ``ProposalRecord.rebase``, so both nodes' votes count; docs/deploy.md)."""
         out: list[Action] = []
         for record in records:
             before = self._durable.get(record.id)
@@ -151,11 +187,19 @@ class ConsensusBook:
                 return self._propose(frame, asker, origin, now)
             case Vote():
                 p = self._find(frame.proposal)
-                after = cast(p, asker, Choice(frame.choice), frame.reason, now)
-                return self._changed(p, after, now, origin)
+                choice, reason = Choice(frame.choice), frame.reason
+
+                def vote(q: Proposal) -> Proposal:
+                    return cast(q, asker, choice, reason, now)
+
+                return self._changed(p, vote(p), now, origin, vote)
             case Withdraw():
                 p = self._find(frame.proposal)
-                return self._changed(p, withdraw(p, asker, frame.reason, now), now, origin)
+
+                def take_back(q: Proposal) -> Proposal:
+                    return withdraw(q, asker, frame.reason, now)
+
+                return self._changed(p, take_back(p), now, origin, take_back)
             case ProposalStatus():
                 p = self._find(frame.proposal)
                 return [Send(origin.conn, ProposalInfo(rid=origin.rid, proposal=p.to_dict()))]
@@ -176,7 +220,7 @@ class ConsensusBook:
         if frame.cid is not None and (asker, frame.cid) in self._by_cid:
             # A resend: the same proposal again, answered once its record is durable.
             p = self._proposals[self._by_cid[asker, frame.cid]]
-            return [Persist(ProposalRecord(p.id, p.to_dict()), origin)]
+            return [Persist(ProposalRecord(p.id, p.to_dict(), _as_stored), origin)]
         participants: list[str] = []
         for target in frame.participants:
             if target == identity.BROADCAST:
@@ -216,7 +260,7 @@ class ConsensusBook:
         )
         self._remember(p)
         view = p.to_dict()
-        out: list[Action] = [Persist(ProposalRecord(p.id, view), origin)]
+        out: list[Action] = [Persist(ProposalRecord(p.id, view, _as_stored), origin)]
         # How to vote is each surface's to say, in its words (text/terminal.py: the
         # ai-connect command; text/agent.py: the MCP tool), from the proposal in context.
         body = (
@@ -234,11 +278,22 @@ class ConsensusBook:
         return out
 
     def _changed(
-        self, before: Proposal, after: Proposal, now: float, origin: Origin | None
+        self,
+        before: Proposal,
+        after: Proposal,
+        now: float,
+        origin: Origin | None,
+        change: Change,
     ) -> list[Action]:
-        """Stores ``after`` and tells whoever must hear about the change."""
+        """Stores ``after`` (``change`` applied to ``before``) and tells whoever must hear
+        about the change."""
         self._remember(after)
-        out: list[Action] = [Persist(ProposalRecord(after.id, after.to_dict()), origin)]
+        record = ProposalRecord(after.id, after.to_dict(), _rebase(before, after, change))
+        return [Persist(record, origin), *self._announce(before, after, now)]
+
+    def _announce(self, before: Proposal, after: Proposal, now: float) -> list[Action]:
+        """The messages that tell the judge of an escalation and everyone of a verdict."""
+        out: list[Action] = []
         if after.status is Status.ESCALATED and before.status is not Status.ESCALATED:
             assert after.judge is not None
             out.append(
@@ -292,7 +347,11 @@ class ConsensusBook:
         choice = tag_choice(body)
         if choice is None:
             return []
-        return self._changed(p, cast(p, sender, choice, body, now), now, None)
+
+        def vote(q: Proposal) -> Proposal:
+            return cast(q, sender, choice, body, now)
+
+        return self._changed(p, vote(p), now, None, vote)
 
     def tick(self, now: float) -> list[Action]:
         """Deadlines: open proposals past theirs are closed or escalated."""
@@ -301,8 +360,66 @@ class ConsensusBook:
             if p.deadline is not None and now >= p.deadline and not p.final:
                 after = settle(p, now)
                 if after != p:
-                    out += self._changed(p, after, now, None)
+                    out += self._changed(p, after, now, None, lambda q: settle(q, now))
         return out
+
+
+def _as_stored(stored: dict[str, Any]) -> dict[str, Any]:
+    """The rebase of a new proposal's record (or its resend): what is stored stays."""
+    return stored
+
+
+def _told(before: Proposal, after: Proposal) -> tuple[bool, tuple[Status, Any] | None]:
+    """What the messages of a change announce: an escalation; a verdict (its status and
+    outcome)."""
+    escalated = after.status is Status.ESCALATED and before.status is not Status.ESCALATED
+    verdict = (after.status, after.outcome) if after.final and not before.final else None
+    return escalated, verdict
+
+
+def _rebase(before: Proposal, after: Proposal, change: Change) -> Rebase:
+    """``change`` applied to the version of the proposal a store shared by several nodes
+    holds (another node's vote may have come first: both count). Raises ``StoreError``
+    (the batch is refused: "send it again") when the messages this change already put in
+    the batch would announce what the stored ballots no longer say."""
+    escalated, verdict = _told(before, after)
+
+    def rebase(data: dict[str, Any]) -> dict[str, Any]:
+        stored = Proposal.from_dict(data)
+        try:
+            merged = change(stored)
+        except Refusal:
+            merged = stored  # it no longer applies (decided meanwhile): committed() says so
+        wrong = (escalated and merged.status is not Status.ESCALATED) or (
+            verdict is not None and (not merged.final or (merged.status, merged.outcome) != verdict)
+        )
+        if wrong:
+            raise StoreError(
+                f"Proposal {after.id} changed on another node of the bridge at the same "
+                "moment, so this change would announce an outcome its ballots no longer "
+                "give; nothing of this batch was stored. Send it again: it applies to the "
+                "proposal as it stands now."
+            )
+        return merged.to_dict()
+
+    return rebase
+
+
+def _part(p: Proposal, who: str) -> tuple[Any, ...]:
+    """What ``who`` changed in ``p``: a ballot, a ruling, a withdrawal."""
+    ruling = p.ruling if p.ruling is not None and p.ruling.voter == who else None
+    withdrawn = p.status is Status.WITHDRAWN and p.author == who
+    return p.ballot_of(who), ruling, withdrawn
+
+
+def _overtaken(p: Proposal) -> Refusal:
+    """The refusal of a change that another node's change overtook."""
+    return Refusal(
+        ErrorCode.PROPOSAL_CLOSED,
+        f"proposal {p.id} became {p.status.value} ({p.outcome}) on another node of the "
+        "bridge before your change was stored; it no longer changes it",
+        "its status shows the verdict; propose again to reopen the question",
+    )
 
 
 def _record(p: Proposal) -> str:

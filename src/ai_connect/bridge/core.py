@@ -60,6 +60,7 @@ from ai_connect.bridge.events import (
     Send,
     SessionsElsewhere,
     Tick,
+    TipsStored,
     TokensChanged,
 )
 from ai_connect.bridge.feed import Feed
@@ -261,6 +262,8 @@ class Router:
                 return self._registration.on_disconnected(conn_id, now)
             case TokensChanged(tokens, now):
                 return self._registration.on_tokens(tokens, now)
+            case TipsStored(tips, acked, now):
+                return self._cluster.on_tips(dict(tips), dict(acked), now)
             case PeersStored(records, now, works):
                 return self._cluster.on_stored(records, now) + self._work.on_stored(works, now)
             case ProposalsStored(records, now):
@@ -273,8 +276,8 @@ class Router:
             case SessionsElsewhere(sessions, now, nodes, since):
                 self._registry.nodes = nodes
                 return self._cluster.on_sessions(dict(sessions), now, dict(since))
-            case Committed(appends, acks, proposals, forgets, upkeep, pruned, now, leases):
-                replies = self._book.committed(proposals, now)  # §8: they follow the commit
+            case Committed(appends, acks, proposals, forgets, upkeep, pruned, now, leases, written):
+                replies = self._book.committed(proposals, now, written)  # §8: after the commit
                 replies += self._leases.committed(leases)  # §10: so do lease answers
                 replies += self._forgetting.on_committed(forgets)
                 replies += self._leases.forgotten(
@@ -398,14 +401,16 @@ class Router:
         return isinstance(frame, SendFrame | HotSend) and frame.to == identity.BROADCAST
 
     def _reread(self, refusal: Refusal, frame: ClientFrame | HotSend | HotAck, final: bool) -> bool:
-        """Whether to look again before refusing: a send to an unknown peer, on a database
-        other nodes share (one of them may have registered it a moment ago)."""
-        return (
-            self.config.shared
-            and not final
-            and refusal.code is ErrorCode.UNKNOWN_PEER
-            and isinstance(frame, SendFrame | HotSend)
-        )
+        """Whether to look again before refusing, on a database other nodes share: a send
+        or a proposal to an unknown peer (one of them may have registered it a moment
+        ago); a vote, a withdrawal or a status of an unknown proposal (made on another
+        node: its participant may hold the question before this node re-read the
+        proposals)."""
+        if not self.config.shared or final:
+            return False
+        if refusal.code is ErrorCode.UNKNOWN_PEER:
+            return isinstance(frame, SendFrame | HotSend | Propose)
+        return refusal.code is ErrorCode.UNKNOWN_PROPOSAL
 
     def _commit_failed(self, persists: Iterable[Persist], reason: str) -> list[Action]:
         """Nothing of a rolled-back batch is stored: everyone who asked is told so."""

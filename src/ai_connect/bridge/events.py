@@ -6,7 +6,9 @@ The server driver turns what happens on sockets, timers and the store into event
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from ai_connect.bridge.store.base import (
     AckOp,
@@ -60,6 +62,7 @@ __all__ = [
     "SessionsElsewhere",
     "Throttle",
     "Tick",
+    "TipsStored",
     "TokensChanged",
 ]
 
@@ -125,6 +128,8 @@ class Committed:
     """When the commit returned (deliveries it starts are marked with it)."""
     leases: tuple[Persist, ...] = ()
     """File leases stored or dropped (docs/protocol.md §10)."""
+    written: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    """Proposals stored otherwise than their records said (``CommitResult.proposals``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +198,18 @@ class PeersStored:
 
 
 @dataclass(frozen=True, slots=True)
+class TipsStored:
+    """Another node committed messages and acks only, and its notice said where the
+    mailboxes are now (PostgreSQL ``TIPS``): nothing to re-read."""
+
+    tips: tuple[tuple[str, int], ...]
+    """Recipient -> its mailbox's new tip."""
+    acked: tuple[tuple[str, int], ...]
+    """Recipient -> the seq its ack reached."""
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class ProposalsStored:
     """The proposals as the shared database holds them, re-read after another node
     committed a change to one (a proposal, a vote, a verdict): see consensus_router.py."""
@@ -247,6 +264,7 @@ Event = (
     | TokensChanged
     | ReceiptsLoaded
     | PeersStored
+    | TipsStored
     | SessionsElsewhere
     | ForgottenElsewhere
     | ProposalsStored

@@ -66,6 +66,7 @@ from ai_connect.bridge.events import (
     SessionsElsewhere,
     Throttle,
     Tick,
+    TipsStored,
     TokensChanged,
 )
 from ai_connect.bridge.links import Link, LinkLimits
@@ -184,6 +185,12 @@ class BridgeServer:
         """Set when another node (or ``ai-connect token``) stored or revoked a token."""
         """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
         self._unwatch: Callable[[], None] | None = None
+        self._full_reread = False
+        """The next wake re-reads the peers (else it only moves the mailboxes below)."""
+        self._tips: dict[str, int] = {}
+        """Mailboxes another node's commits moved (its notice said where): the next wake
+        moves them here, with no read (``TipsStored``)."""
+        self._acked: dict[str, int] = {}
         self._rereads: list[RereadPeers] = []
         """Sends to a peer unknown here, waiting for the peers to be re-read."""
         self._parked: dict[int, float] = {}
@@ -263,7 +270,11 @@ class BridgeServer:
 
             def changed() -> None:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: stopping
-                    loop.call_soon_threadsafe(self._peers_changed.set)
+                    loop.call_soon_threadsafe(self._reread_all)
+
+            def moved(tips: dict[str, int], acked: dict[str, int]) -> None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._moved, tips, acked)
 
             def tokens() -> None:
                 with contextlib.suppress(RuntimeError):
@@ -285,7 +296,7 @@ class BridgeServer:
                     loop.call_soon_threadsafe(self._peers_changed.set)
 
             self._unwatch = self.store.watch(
-                changed, tokens, forgotten, proposals_changed, leases_changed
+                changed, tokens, forgotten, proposals_changed, leases_changed, moved
             )
             self._spawn(self._peers_loop())
             self._spawn(self._beat_loop(self.store))
@@ -592,12 +603,27 @@ class BridgeServer:
             except StoreError as exc:
                 log.warning("re-reading the auth tokens failed (kept the old ones): %s", exc)
 
+    def _reread_all(self) -> None:
+        """Another node's commit changed more than mailboxes (or a notice may have been
+        missed): the next wake re-reads the peers."""
+        self._full_reread = True
+        self._peers_changed.set()
+
+    def _moved(self, tips: dict[str, int], acked: dict[str, int]) -> None:
+        """Another node's commit moved these mailboxes (tips) and cursors (acked)."""
+        for address, tip in tips.items():
+            self._tips[address] = max(tip, self._tips.get(address, tip))
+        for address, seq in acked.items():
+            self._acked[address] = max(seq, self._acked.get(address, seq))
+        self._peers_changed.set()
+
     async def _peers_loop(self) -> None:
         """Re-reads the peers after other nodes' commits (several at once: one read), so
         that mail they stored reaches the connections held here (bridge/cluster.py).
 
-        A send to a peer unknown here (``RereadPeers``) is handed in again after the
-        read; if its peer is still unknown (registered elsewhere, its record not yet
+        A send to a peer unknown here, or a vote on a proposal unknown here
+        (``RereadPeers``), is handed in again after the read (of the proposals too); if
+        its peer is still unknown (registered elsewhere, its record not yet
         committed there), it waits for the next read, at most ``REREAD_WAIT_S``, and is
         refused after that.
         """
@@ -606,8 +632,10 @@ class BridgeServer:
             await self._peers_changed.wait()
             self._peers_changed.clear()
             waiting, self._rereads = self._rereads, []
-            if self._proposals_changed.is_set():
-                await self._read_proposals()
+            full, self._full_reread = self._full_reread or bool(waiting), False
+            tips, acked, self._tips, self._acked = self._tips, self._acked, {}, {}
+            if self._proposals_changed.is_set() or any(r.frame is not None for r in waiting):
+                await self._read_proposals()  # a waiting frame may name a new proposal
             # Claims and releases made on other nodes (docs/protocol.md §10), read before
             # the peers: mail that the peers' read brings in was sent after them. Only
             # after a commit that changed leases (its notice comes first): one read less
@@ -621,6 +649,11 @@ class BridgeServer:
                     self._leases_changed.set()  # try again on the next wake
                 else:
                     self._dispatch(LeasesStored(tuple(leases), self._clock()))
+            if tips or acked:  # known from the notices: no read on a message's path
+                event = TipsStored(tuple(tips.items()), tuple(acked.items()), self._clock())
+                self._dispatch(event)
+            if not full:
+                continue
             try:
                 records = await self._read(self.store.peers)
                 works = await self._read(self.store.works)  # statuses published elsewhere
@@ -684,10 +717,10 @@ class BridgeServer:
             self._parked[id(action.frame)] = again[1]
             self._rereads.append(action)
             delay = max(0.0, again[1] - asyncio.get_running_loop().time())
-            asyncio.get_running_loop().call_later(delay, self._peers_changed.set)
+            asyncio.get_running_loop().call_later(delay, self._reread_all)
             return
         self._rereads.append(action)
-        self._peers_changed.set()
+        self._reread_all()
 
     async def reload_tokens(self) -> None:
         """Re-reads the stored tokens; a change reaches the router (revocations close)."""

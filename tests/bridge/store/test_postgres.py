@@ -3,12 +3,21 @@ database, connections that come back after the database was away."""
 
 from __future__ import annotations
 
+import queue
 import threading
+from typing import Any
 
 import psycopg
 import pytest
 
-from ai_connect.bridge.store.base import AckOp, AppendOp, StoredMessage, WriteBatch
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    PeerRecord,
+    ProposalRecord,
+    StoredMessage,
+    WriteBatch,
+)
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.bridge.store.postgres.schema import SCHEMA_VERSION
 from ai_connect.config import is_postgres_url, redacted
@@ -143,3 +152,65 @@ def test_the_store_refuses_while_the_database_is_down_and_recovers(
             "before",
             "after",
         ]
+
+
+def test_a_commit_of_mail_tells_the_other_nodes_where_the_mailboxes_are(pg_url: str) -> None:
+    """A commit that only appends and acks notifies the recipients' new tips and the
+    acked cursors (the woken node reads nothing); one whose notice would not fit in
+    NOTIFY's 8000 bytes, or that changed peers, says only "changed": re-read."""
+    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    notes: queue.Queue[tuple[str, object]] = queue.Queue()
+    listening = threading.Event()
+
+    def changed() -> None:
+        notes.put(("changed", None))
+        listening.set()
+
+    unwatch = b.watch(changed, moved=lambda tips, acked: notes.put(("moved", (tips, acked))))
+    try:
+        assert listening.wait(10)
+        assert notes.get(timeout=10) == ("changed", None)  # the first read, on listening
+        a.commit(WriteBatch(appends=[append(ALICE, "1", BOB), append(ALICE, "2", BOB)]))
+        assert notes.get(timeout=10) == ("moved", ({BOB: 2}, {}))
+        a.commit(WriteBatch(acks=[AckOp(BOB, 2)]))
+        assert notes.get(timeout=10) == ("moved", ({}, {BOB: 2}))
+        crowd = [f"Someone with a rather long name number {i} (project)" for i in range(200)]
+        message = StoredMessage("wide", ALICE, "*", "hi", None, None, None, 1.0, "wide")
+        a.commit(WriteBatch(appends=[AppendOp(message, tuple(crowd))]))
+        assert notes.get(timeout=10) == ("changed", None)  # too long a notice: re-read
+        a.commit(WriteBatch(peers=[PeerRecord("Dan (alpha)", "Dan", "alpha", 1.0, 1.0)]))
+        assert notes.get(timeout=10) == ("changed", None)
+        assert notes.empty()
+    finally:
+        unwatch()
+        a.close()
+        b.close()
+
+
+def test_a_proposal_change_is_applied_to_what_another_node_stored(pg_url: str) -> None:
+    """Under the write lock the commit reads the stored proposal and applies the record's
+    ``rebase`` to it (another node's ballot a moment before is kept), reporting what it
+    wrote; a rebase that refuses rolls the whole batch back, and the store goes on."""
+    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    try:
+        b.commit(WriteBatch(proposals=[ProposalRecord("p1", {"ballots": ["carol"]})]))
+
+        def add_bob(stored: dict[str, Any]) -> dict[str, Any]:
+            return {"ballots": [*stored["ballots"], "bob"]}
+
+        mine = ProposalRecord("p1", {"ballots": ["bob"]}, add_bob)  # made from an older read
+        result = a.commit(WriteBatch(proposals=[mine]))
+        assert result.proposals == {"p1": {"ballots": ["carol", "bob"]}}
+        assert [p.data for p in b.proposals()] == [{"ballots": ["carol", "bob"]}]
+
+        def refuse(stored: dict[str, Any]) -> dict[str, Any]:
+            raise StoreError("changed on another node: send it again")
+
+        refused = ProposalRecord("p1", {"ballots": []}, refuse)
+        with pytest.raises(StoreError, match="send it again"):
+            a.commit(WriteBatch(appends=[append(ALICE, "x", BOB)], proposals=[refused]))
+        assert a.pending(BOB, 0, 10, 1 << 20) == []  # the batch's message is not stored
+        assert a.commit(WriteBatch(appends=[append(ALICE, "y", BOB)])).appends[0].seqs == {BOB: 1}
+    finally:
+        a.close()
+        b.close()

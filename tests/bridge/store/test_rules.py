@@ -1,4 +1,5 @@
-"""The rules both stores share: how an address splits, how text is cut into search words."""
+"""The rules the stores share: how appends are numbered, how an address splits, how text
+is cut into search words."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ai_connect import identity
-from ai_connect.bridge.store.rules import search_words, split_address
+from ai_connect.bridge.store.base import AppendOp, AppendResult, StoredMessage
+from ai_connect.bridge.store.rules import numbered, search_words, split_address
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 
 
@@ -43,3 +45,37 @@ def test_the_store_files_an_address_identity_would_refuse() -> None:
 def test_search_words_are_lower_case_without_accents_split_like_fts5() -> None:
     """Words are lower-cased, lose their accents, and split on everything but letters/digits."""
     assert search_words("Crème brûlée_2 go-live!") == ["creme", "brulee", "2", "go", "live"]
+
+
+def _op(sender: str, cid: str, *recipients: str, ts: float = 1.0) -> AppendOp:
+    to = recipients[0]
+    message = StoredMessage(f"id-{sender}-{cid}", sender, to, "b", None, None, None, ts, cid)
+    return AppendOp(message, recipients)
+
+
+def test_appends_are_numbered_once_per_recipient_and_duplicates_by_cid() -> None:
+    """The one numbering rule of every store (rules.numbered): n after last_n, a seq per
+    recipient after its tip (a recipient named twice gets one), a resent cid -- stored or
+    earlier in the batch -- is a duplicate carrying the first one's message and seqs."""
+    old = _op("a", "old", "x")
+    stored = {("a", "old"): AppendResult(old.message, {"x": 4}, True)}
+    ops = [
+        _op("a", "1", "x", "y", "x", ts=5.0),
+        _op("a", "old", "x"),
+        _op("b", "1", "y", ts=6.0),
+        _op("a", "1", "z"),
+    ]
+    plan = numbered(ops, 10, {"x": 7}, stored)
+    assert [(n, m.cid, seqs) for n, m, seqs in plan.new] == [
+        (11, "1", {"x": 8, "y": 1}),
+        (12, "1", {"y": 2}),
+    ]
+    assert [(r.message.id, r.seqs, r.duplicate) for r in plan.results] == [
+        ("id-a-1", {"x": 8, "y": 1}, False),
+        ("id-a-old", {"x": 4}, True),
+        ("id-b-1", {"y": 2}, False),
+        ("id-a-1", {"x": 8, "y": 1}, True),
+    ]
+    assert plan.tips == {"x": 8, "y": 2}
+    assert plan.first_ts == {"x": 5.0, "y": 5.0}
+    assert numbered([], 3, {}, {}).new == []

@@ -223,10 +223,21 @@ class ProposalRecord:
     """A consensus proposal with its ballots (``bridge/consensus.py``), as JSON data.
 
     Stored by ``id``: a later record of the same id replaces the earlier one.
+
+    ``rebase``: the change this record makes, for a store shared by several bridge nodes
+    (PostgreSQL): another node may have stored a newer version of the proposal since
+    this node read it (a vote cast there at the same moment). Such a store reads the
+    stored version under its write lock and writes ``rebase(stored)`` instead of ``data``,
+    so that neither change is lost (``CommitResult.proposals`` says what it wrote).
+    ``rebase`` may raise ``StoreError`` to refuse the whole batch. A store only one node
+    writes (memory, SQLite) holds what its node read: it writes ``data``.
     """
 
     id: str
     data: dict[str, Any]
+    rebase: Callable[[dict[str, Any]], dict[str, Any]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +364,9 @@ class CommitResult:
     """One result per ``AppendOp``, in the batch's order."""
     pruned: int = 0
     """Messages the batch's ``PruneOp`` deleted (its ``limit``: perhaps more are due)."""
+    proposals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Id -> the data stored, for each proposal whose stored data is not its last record's
+    ``data`` (a shared store rebased it on another node's change: ``ProposalRecord``)."""
 
 
 class Store(Protocol):
@@ -483,9 +497,12 @@ class Watched(Protocol):
         forgotten: Callable[[str], None] | None = None,
         proposals: Callable[[], None] | None = None,
         leases: Callable[[], None] | None = None,
+        moved: Callable[[dict[str, int], dict[str, int]], None] | None = None,
     ) -> Callable[[], None]:
         """Calls ``changed()`` (from a thread of its own) after another node's commit,
-        and once whenever it may have missed some (it lost its connection); ``tokens()``
+        and once whenever it may have missed some (it lost its connection) -- or
+        ``moved(tips, acked)`` after a commit that only moved mailboxes (recipient -> new
+        tip, recipient -> acked seq: nothing to re-read); ``tokens()``
         after a token was stored or revoked anywhere; ``forgotten(address)`` after
         another node committed the forgetting of an address; ``proposals()`` after
         another node committed a change to a proposal; ``leases()`` after another node

@@ -129,45 +129,31 @@ class MemoryStore:
     def commit(self, batch: WriteBatch) -> CommitResult:
         """Writes the batch atomically: everything is checked before anything changes."""
         self._check_open()
-        results: list[AppendResult] = []
-        new: list[tuple[StoredMessage, dict[str, int]]] = []
-        staged: dict[tuple[str, str], AppendResult] = {}
-        tips: dict[str, int] = {}
+        keys = {(op.message.sender, op.message.cid) for op in batch.appends}
+        stored = {
+            key: AppendResult(self._messages[n], dict(self._seqs[n]), True)
+            for key in keys
+            if (n := self._by_cid.get(key)) is not None
+        }
+        tips = {r: self._tips.get(r, 0) for op in batch.appends for r in op.recipients}
+        plan = rules.numbered(batch.appends, self._last_n, tips, stored)
         ids: set[str] = set()
-        for op in batch.appends:
-            message = op.message
-            key = (message.sender, message.cid)
-            if key in staged:
-                first = staged[key]
-                results.append(AppendResult(first.message, dict(first.seqs), True))
-                continue
-            if key in self._by_cid:
-                n = self._by_cid[key]
-                original = self._messages[n]
-                results.append(AppendResult(original, dict(self._seqs[n]), True))
-                continue
+        for _, message, seqs in plan.new:
             if message.id in self._ids or message.id in ids:
                 raise StoreError(
                     f"Message id {message.id!r} is already taken by another message; "
                     "nothing of this batch was stored. Give every message a unique id."
                 )
             try:
-                _check_message(message, op.recipients)
+                _check_message(message, tuple(seqs))
             except (TypeError, ValueError) as exc:
                 raise StoreError(
                     f"Message {message.id!r} cannot be stored ({exc}); nothing of this "
                     "batch was stored. Send text and JSON-serialisable context only."
                 ) from exc
             ids.add(message.id)
-            seqs: dict[str, int] = {}
-            for recipient in dict.fromkeys(op.recipients):
-                if recipient not in tips:
-                    tips[recipient] = self._tips.get(recipient, 0)
-                tips[recipient] += 1
-                seqs[recipient] = tips[recipient]
-            new.append((message, seqs))
-            staged[key] = AppendResult(message, seqs, False)
-            results.append(staged[key])
+        results = plan.results
+        new = [(message, seqs) for _, message, seqs in plan.new]
         proposals = rules.encoded(batch.proposals)
         works = rules.work_encoded(batch.works)
         for lease in batch.leases:

@@ -29,6 +29,7 @@ SQL lives only in this package::
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import threading
 import time
@@ -99,6 +100,14 @@ proposal sends: the other nodes re-read the proposals."""
 LEASES = "leases:"
 """The payload prefix (``leases:NODE``) of the notification a commit that claimed or
 released a lease sends: only then do the other nodes re-read the leases."""
+TIPS = "tips:"
+"""The payload prefix of a commit that only appended and acked (the usual one): JSON
+``{"node": NODE, "tips": {address: tip}, "acked": {address: seq}}``, the recipients' new
+tips and the acked cursors. A woken node moves those mailboxes on without re-reading the
+peers (``watch``'s ``moved``). A commit that changed more (peers, forgets, work status),
+or whose payload would not fit in NOTIFY's 8000 bytes, sends the bare node id: re-read
+everything."""
+_MAX_PAYLOAD = 7900
 TOKENS_CHANGED = "tokens"
 """The payload of the notification a token's creation or revocation sends: every node
 re-reads the tokens at once (a revoked token's links close everywhere)."""
@@ -252,14 +261,22 @@ class PostgresStore:
             raise self._error(what, exc) from exc
 
     @contextlib.contextmanager
-    def _transaction(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+    def _transaction(
+        self, what: str, *, pipelined: bool = False
+    ) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on the writer; on any error it is rolled back and re-raised
         as ``StoreError``. A commit whose answer was lost with the connection may have
         been written: the client's resend is then answered from the dedup by (sender,
-        cid), never stored twice."""
+        cid), never stored twice.
+
+        ``pipelined``: psycopg's pipeline mode, so that statements go out without
+        waiting for each one's answer; only a statement whose rows are fetched waits
+        (then for all before it). A group commit is then two round trips to the server
+        (BEGIN, the lock and where the batch starts; its writes, NOTIFY and COMMIT), or
+        one without appends, rather than one per statement."""
         db = self._writer(what)
         try:
-            with db.transaction():
+            with db.pipeline() if pipelined else contextlib.nullcontext(), db.transaction():
                 yield db
         except StoreError:
             raise
@@ -301,25 +318,31 @@ class PostgresStore:
         buries, prunes."""
         if not batch:
             return CommitResult([])
-        with self._transaction("commit a batch") as db:
-            results, pruned = BatchWriter(db).write(batch)
+        with self._transaction("commit a batch", pipelined=True) as db:
+            writer = BatchWriter(db)
+            results, pruned = writer.write(batch)
             if batch.proposals:  # first: the other nodes read them before the mail
                 db.execute(_NOTIFY, (f"{PROPOSALS}{self.node}",))
             if batch.leases or batch.lease_drops:  # likewise
                 db.execute(_NOTIFY, (f"{LEASES}{self.node}",))
-            if (
-                batch.peers
-                or batch.appends
-                or batch.acks
-                or batch.forgets
-                or batch.leases
-                or (batch.lease_drops)
-            ):
+            if batch.peers or batch.forgets or batch.works or batch.leases or batch.lease_drops:
                 db.execute(_NOTIFY, (self.node,))  # sent by the commit, to every node
+            elif batch.appends or batch.acks:
+                db.execute(_NOTIFY, (self._moved(writer.tips, batch),))
             for forget in batch.forgets:
                 db.execute(_NOTIFY, (f"{FORGOTTEN}{self.node} {forget.address}",))
         self._measure()
-        return CommitResult(results, pruned)
+        return CommitResult(results, pruned, writer.rebased)
+
+    def _moved(self, tips: Mapping[str, int], batch: WriteBatch) -> str:
+        """The notification of a commit that appended and acked only: the new tips and
+        acked cursors (``TIPS``), or the bare node id if they do not fit."""
+        acked: dict[str, int] = {}
+        for ack in batch.acks:
+            acked[ack.recipient] = max(ack.seq, acked.get(ack.recipient, ack.seq))
+        doc = {"node": self.node, "tips": tips, "acked": acked}
+        payload = TIPS + json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        return payload if len(payload.encode()) <= _MAX_PAYLOAD else self.node
 
     # -- reading ---------------------------------------------------------------------
 
@@ -442,9 +465,12 @@ class PostgresStore:
         forgotten: Callable[[str], None] | None = None,
         proposals: Callable[[], None] | None = None,
         leases: Callable[[], None] | None = None,
+        moved: Callable[[dict[str, int], dict[str, int]], None] | None = None,
     ) -> Callable[[], None]:
         """LISTENs on its own connection in a thread; ``changed()`` after each commit of
-        another node, and after each reconnect (what was missed meanwhile); ``tokens()``
+        another node, and after each reconnect (what was missed meanwhile) -- but
+        ``moved(tips, acked)`` instead after a commit that only appended and acked
+        (``TIPS``: recipient -> new tip, recipient -> acked seq); ``tokens()``
         after a token was stored or revoked (by any node or ``ai-connect token``);
         ``forgotten(address)`` after another node forgot an address; ``proposals()``
         after another node changed a proposal; ``leases()`` after another node claimed or
@@ -466,6 +492,14 @@ class PostgresStore:
                             for note in db.notifies(timeout=_WATCH_RETRY_S):
                                 if note.payload == TOKENS_CHANGED:
                                     (tokens or changed)()
+                                elif note.payload.startswith(TIPS):
+                                    doc = json.loads(note.payload[len(TIPS) :])
+                                    if doc["node"] == self.node:
+                                        pass
+                                    elif moved is None:
+                                        changed()
+                                    else:
+                                        moved(doc["tips"], doc["acked"])
                                 elif note.payload.startswith(LEASES):
                                     node = note.payload[len(LEASES) :]
                                     if node != self.node and leases is not None:

@@ -23,7 +23,7 @@ from ai_connect.bridge.store.base import (
     PruneOp,
     WriteBatch,
 )
-from ai_connect.bridge.store.rules import split_address
+from ai_connect.bridge.store.rules import numbered, split_address
 from ai_connect.bridge.store.sqlite import consensus, leases, work
 from ai_connect.bridge.store.sqlite.schema import COLUMNS, checksum, stored_message
 
@@ -252,41 +252,24 @@ class BatchWriter:
 
     def _append(self, ops: list[AppendOp]) -> list[AppendResult]:
         last_n, tips, stored = self._start(ops)
-        n = last_n
-        first_ts: dict[str, float] = {}  # recipient -> ts of its first message here
-        results: list[AppendResult] = []
-        staged: dict[tuple[str, str], AppendResult] = {}
+        plan = numbered(ops, last_n, tips, stored)
         message_rows: list[tuple[Any, ...]] = []
         mailbox_rows: list[tuple[Any, ...]] = []
-        for op in ops:
-            m = op.message
-            key = (m.sender, m.cid)
-            earlier = staged.get(key) or stored.get(key)
-            if earlier is not None:
-                results.append(AppendResult(earlier.message, dict(earlier.seqs), True))
-                continue
-            n += 1
-            seqs: dict[str, int] = {}
-            for recipient in dict.fromkeys(op.recipients):
-                seq = tips.get(recipient, 0) + 1
-                tips[recipient] = seqs[recipient] = seq
-                first_ts.setdefault(recipient, m.ts)
-                mailbox_rows.append((recipient, seq, n))
+        for n, m, seqs in plan.new:
+            mailbox_rows += [(recipient, seq, n) for recipient, seq in seqs.items()]
             context = _dump(m.context)
             crc = checksum(m.body.encode(), None if context is None else context.encode())
             row = (n, m.id, m.sender, m.cid, m.to, m.body, context, m.thread, m.reply_to, m.ts)
             message_rows.append((*row, crc, int(m.human), int(m.receipt)))
-            staged[key] = AppendResult(m, seqs, False)
-            results.append(staged[key])
         if message_rows:
             self._statements(_INSERT_MESSAGES, 13, message_rows)
             self._db.execute(_INDEX_SINCE, (last_n,))
         if mailbox_rows:
             self._statements(_INSERT_MAILBOX, 3, mailbox_rows)
-        if first_ts:
-            tip_rows = [(r, *split_address(r), ts, tips[r]) for r, ts in first_ts.items()]
+        if plan.first_ts:
+            tip_rows = [(r, *split_address(r), ts, plan.tips[r]) for r, ts in plan.first_ts.items()]
             self._statements(_UPSERT_TIPS, 5, tip_rows)
-        return results
+        return plan.results
 
     def _start(
         self, ops: list[AppendOp]
