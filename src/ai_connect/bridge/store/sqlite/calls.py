@@ -21,11 +21,14 @@ from typing import Any
 
 import msgspec
 
+from ai_connect.bridge.store.base import AppendResult, CommitResult, StoredMessage, WriteBatch
 from ai_connect.errors import StoreError
 
 __all__ = [
     "WRITES",
+    "Committed",
     "Decoders",
+    "committed",
     "decoders",
     "encode_error",
     "raise_error",
@@ -51,6 +54,32 @@ class Decoders(msgspec.Struct, frozen=True):
     result: msgspec.msgpack.Decoder[Any]
 
 
+class Committed(msgspec.Struct, array_like=True):
+    """A commit's answer, without the messages the bridge sent itself: per append its
+    mailbox numbers, and the stored message only for a duplicate (the original one)."""
+
+    seqs: list[dict[str, int]]
+    duplicates: dict[int, StoredMessage]
+    pruned: int
+
+    @classmethod
+    def of(cls, result: CommitResult) -> Committed:
+        duplicates = {i: a.message for i, a in enumerate(result.appends) if a.duplicate}
+        return cls([a.seqs for a in result.appends], duplicates, result.pruned)
+
+
+def committed(batch: WriteBatch, answer: Committed) -> CommitResult:
+    """The :class:`CommitResult` of ``batch`` from the child's :class:`Committed`."""
+    duplicates = answer.duplicates
+    appends = [
+        AppendResult(duplicates[i], seqs, True)
+        if i in duplicates
+        else AppendResult(op.message, seqs, False)
+        for i, (op, seqs) in enumerate(zip(batch.appends, answer.seqs, strict=True))
+    ]
+    return CommitResult(appends, answer.pruned)
+
+
 @functools.cache
 def decoders(method: str) -> Decoders:
     """The decoders of ``method``'s arguments and result, from its annotations."""
@@ -60,6 +89,8 @@ def decoders(method: str) -> Decoders:
 
     hints = typing.get_type_hints(getattr(SqliteStore, method))
     result = hints.pop("return")
+    if method == "commit":  # what the bridge does not know already (Committed)
+        result = Committed
     args: Any = tuple[tuple(hints.values())] if hints else tuple[()]  # type: ignore[misc]
     return Decoders(msgspec.msgpack.Decoder(args), msgspec.msgpack.Decoder(result))
 

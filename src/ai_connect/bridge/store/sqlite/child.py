@@ -17,6 +17,7 @@ import sys
 
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.bridge.store.sqlite.calls import (
+    Committed,
     call_decoder,
     decoders,
     encode,
@@ -36,6 +37,8 @@ def serve(sock: socket.socket, store: SqliteStore) -> None:
             try:
                 args = decoders(method).args.decode(raw)
                 result = getattr(store, method)(*args)
+                if method == "commit":
+                    result = Committed.of(result)
             except Exception as exc:  # carried back to the bridge, raised there
                 write_frame(sock, encode_error(exc))
             else:

@@ -45,7 +45,9 @@ from ai_connect.bridge.store.base import (
 )
 from ai_connect.bridge.store.sqlite import SYNCHRONOUS_MODES, SqliteStore
 from ai_connect.bridge.store.sqlite.calls import (
+    Committed,
     answer_decoder,
+    committed,
     decoders,
     encode,
     raise_error,
@@ -202,8 +204,8 @@ class SqliteProcessStore:
         """Writes the batch in one transaction, in the child (as SqliteStore.commit)."""
         if not batch:
             return CommitResult([])
-        result: CommitResult = self._call("commit", batch)
-        return result
+        answer: Committed = self._call("commit", batch)
+        return committed(batch, answer)
 
     def put_token(self, token: TokenRecord) -> None:
         self._call("put_token", token)
