@@ -252,11 +252,15 @@ def store_process_of(bridge: BridgeProcess) -> int:
     return children[0]
 
 
-def test_store_process_kill9_mid_stream(
-    bridge: BridgeProcess, agents: Agents, tmp_path: Path
-) -> None:
-    """kill -9 of the bridge's store process mid-stream of 1,000: the bridge says why and
-    exits non-zero by itself; after a restart each accepted message is shown once."""
+def test_store_process_kill9_mid_stream(agents: Agents, tmp_path: Path) -> None:
+    """kill -9 of the bridge's store process (--store-process) mid-stream of 1,000: the
+    bridge says why and exits non-zero by itself; after a restart each accepted message is
+    shown once."""
+    with BridgeProcess(tmp_path, "--store-process") as bridge:
+        store_process_kill9(bridge, agents, tmp_path)
+
+
+def store_process_kill9(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
     total = 1000
     out = tmp_path / "bob.jsonl"
     receiver = agents.receive(bridge.url, "bob", out, "--expect", str(total))

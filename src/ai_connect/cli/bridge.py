@@ -80,8 +80,10 @@ def _auth_line(tokens: list[TokenRecord], required: bool, db: Path | str | None 
 
 _D = Limits()
 _B = BrakeLimits()
-STORE_PROCESS = True
-"""SQLite's writer runs in a child process unless ``--store-in-process`` (issue 13, item 5)."""
+STORE_PROCESS = False
+"""SQLite's writer runs in a thread of the bridge unless ``--store-process`` (issue 13,
+item 5: on the busy 2-core machine it was measured on, the child process did not pay;
+bench/RESULTS.md)."""
 
 
 def bridge(
@@ -168,9 +170,9 @@ def bridge(
         typer.Option(
             "--store-process/--store-in-process",
             envvar="AI_CONNECT_STORE_PROCESS",
-            help="SQLite: write the database from a child process, so the bridge uses a "
-            "second core (docs/operations.md); --store-in-process writes from a thread of "
-            "the bridge itself [env AI_CONNECT_STORE_PROCESS=0|1]",
+            help="SQLite: write the database from a child process, so that the bridge can "
+            "use a second core (docs/operations.md); --store-in-process (the default) "
+            "writes from a thread of the bridge [env AI_CONNECT_STORE_PROCESS=1|0]",
         ),
     ] = STORE_PROCESS,
     ready_file: Annotated[
@@ -311,7 +313,7 @@ def bridge(
         if server.failure is not None:
             raise BridgeError(
                 f"{server.failure}, so the bridge stopped. Nothing accepted is lost: start it "
-                "again ('ai-connect bridge'); --store-in-process writes from the bridge itself"
+                "again ('ai-connect bridge'); without --store-process it writes from itself"
             )
 
     asyncio.run(run())
