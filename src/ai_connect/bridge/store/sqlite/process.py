@@ -98,7 +98,7 @@ class SqliteProcessStore:
             ours.close()
             raise StoreError(
                 f"Cannot start the store process for {self.path}: {exc}. "
-                "Start the bridge with --store-in-process to write from the bridge itself."
+                "Start the bridge without --store-process to write from the bridge itself."
             ) from exc
         finally:
             theirs.close()
