@@ -137,3 +137,16 @@ def test_the_child_ends_when_the_bridge_is_killed(tmp_path: Path) -> None:
             assert gone(child, 30), "the store process outlived the bridge"
         finally:
             holder.kill()
+
+
+def test_a_batch_larger_than_one_read_goes_and_comes_back_whole(tmp_path: Path) -> None:
+    """A 300 KB body and a batch of 500 appends cross the socket in several reads."""
+    big = "x" * 300_000
+    message = StoredMessage("big", "Alice (p)", BOB, big, {"k": "v"}, None, None, 1.0, "big")
+    many = [append(f"m{i}").appends[0] for i in range(500)]
+    with SqliteProcessStore(tmp_path / "t.db") as store:
+        result = store.commit(WriteBatch(appends=[AppendOp(message, (BOB,)), *many]))
+        assert [a.seqs[BOB] for a in result.appends] == list(range(1, 502))
+        again = store.commit(WriteBatch(appends=[AppendOp(message, (BOB,))])).appends[0]
+        assert again.duplicate and again.message == message  # came back from the child
+        assert store.pending(BOB, 0, 1, 10**6)[0].message.body == big

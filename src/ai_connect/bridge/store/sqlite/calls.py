@@ -40,6 +40,7 @@ WRITES = ("commit", "put_token", "revoke_token", "close")
 """What the store process does; everything else (reads) stays in the bridge process."""
 
 _HEADER = struct.Struct(">I")
+_FIRST_READ = 1 << 16
 _encoder = msgspec.msgpack.Encoder()
 encode = _encoder.encode
 call_decoder = msgspec.msgpack.Decoder(tuple[str, msgspec.Raw])
@@ -124,24 +125,30 @@ def write_frame(sock: socket.socket, payload: bytes) -> None:
 
 
 def read_frame(sock: socket.socket) -> bytes | None:
-    """Reads one frame; ``None`` when the other end closed the stream."""
-    header = _read_exactly(sock, _HEADER.size)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    payload = _read_exactly(sock, size)
-    if payload is None:
-        return None
-    return payload
+    """Reads one frame; ``None`` when the other end closed the stream.
 
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
-    buffer = bytearray(size)
+    One ``recv`` for most frames (header and payload together): calls and answers
+    alternate, so nothing of a next frame can follow in the stream.
+    """
+    data = sock.recv(_FIRST_READ)
+    while len(data) < _HEADER.size:
+        if not data:
+            return None
+        more = sock.recv(_FIRST_READ)
+        if not more:
+            return None
+        data += more
+    (size,) = _HEADER.unpack_from(data)
+    end = _HEADER.size + size
+    if len(data) >= end:
+        return data[_HEADER.size : end]
+    buffer = bytearray(end)
+    buffer[: len(data)] = data
     view = memoryview(buffer)
-    got = 0
-    while got < size:
+    got = len(data)
+    while got < end:
         n = sock.recv_into(view[got:])
         if n == 0:
             return None
         got += n
-    return bytes(buffer)
+    return bytes(view[_HEADER.size :])
