@@ -240,8 +240,28 @@ class BridgeProcess:
         return self.status_kb("VmRSS")
 
     def cpu_s(self) -> float:
-        """User + system CPU seconds of the bridge process, all threads."""
-        return _stat_cpu_s(f"/proc/{self.pid}/stat")
+        """User + system CPU seconds of the bridge process, all threads, and of its
+        store process (SQLite's writer, issue 13 item 5) if it has one."""
+        return _stat_cpu_s(f"/proc/{self.pid}/stat") + self.child_cpu_s()
+
+    def child_pids(self) -> list[int]:
+        """The bridge's live child processes (its store process, if any)."""
+        pids: list[int] = []
+        for task in os.listdir(f"/proc/{self.pid}/task"):
+            with (
+                contextlib.suppress(OSError),
+                open(f"/proc/{self.pid}/task/{task}/children", encoding="ascii") as f,
+            ):
+                pids += [int(p) for p in f.read().split()]
+        return pids
+
+    def child_cpu_s(self) -> float:
+        """User + system CPU seconds of the bridge's live child processes."""
+        total = 0.0
+        for pid in self.child_pids():
+            with contextlib.suppress(OSError):  # it ended meanwhile
+                total += _stat_cpu_s(f"/proc/{pid}/stat")
+        return total
 
     def loop_cpu_s(self) -> float:
         """User + system CPU seconds of the bridge's main thread (its event loop)."""
@@ -253,7 +273,7 @@ class BridgeProcess:
         (Python 3.11 does not name threads for the OS, so they are told apart by id: the
         main thread runs the event loop, the store's executor is the only busy other.)
         """
-        return self.cpu_s() - self.loop_cpu_s()
+        return _stat_cpu_s(f"/proc/{self.pid}/stat") - self.loop_cpu_s()
 
     def nofile_limit(self) -> int:
         with open(f"/proc/{self.pid}/limits", encoding="ascii") as f:
@@ -298,6 +318,8 @@ class CpuUse:
     """CPU seconds of the bridge's main thread, which runs the event loop."""
     bridge_store: float
     """CPU seconds of the bridge's other threads (its store worker)."""
+    bridge_child: float
+    """CPU seconds of the bridge's store process (SQLite's writer, when it has one)."""
     generator: float
     bridge_waiting: float
     """Seconds the bridge's threads were runnable but had no CPU."""
@@ -312,7 +334,8 @@ class CpuMeter:
         self.bridge_cpu = bridge.cpu_s()
         self.loop_cpu = bridge.loop_cpu_s()
         self.store_cpu = bridge.store_cpu_s()
-        self.bridge_wait = run_queue_wait_s(bridge.pid)
+        self.child_cpu = bridge.child_cpu_s()
+        self.bridge_wait = self._waiting()
         times = os.times()
         self.self_cpu = times.user + times.system
 
@@ -325,9 +348,17 @@ class CpuMeter:
             bridge=self.bridge.cpu_s() - self.bridge_cpu,
             bridge_loop=self.bridge.loop_cpu_s() - self.loop_cpu,
             bridge_store=self.bridge.store_cpu_s() - self.store_cpu,
+            bridge_child=self.bridge.child_cpu_s() - self.child_cpu,
             generator=times.user + times.system - self.self_cpu,
-            bridge_waiting=run_queue_wait_s(self.bridge.pid) - self.bridge_wait,
+            bridge_waiting=self._waiting() - self.bridge_wait,
         )
+
+    def _waiting(self) -> float:
+        total = run_queue_wait_s(self.bridge.pid)
+        for pid in self.bridge.child_pids():
+            with contextlib.suppress(OSError):
+                total += run_queue_wait_s(pid)
+        return total
 
 
 class OtherLoad:

@@ -97,6 +97,7 @@ def _cpu_rows(bench: str, meter: CpuMeter, messages: int = 0) -> list[Row]:
             Row(bench, "bridge CPU per message", 1e6 * use.bridge / messages, "µs"),
             Row(bench, "  of which event loop", 1e6 * use.bridge_loop / messages, "µs"),
             Row(bench, "  of which store thread", 1e6 * use.bridge_store / messages, "µs"),
+            Row(bench, "  of which store process", 1e6 * use.bridge_child / messages, "µs"),
         ]
     return rows
 

@@ -240,3 +240,51 @@ def test_a_second_bridge_on_the_database_refuses_naming_the_first(
     assert made.returncode == 0 and made.stdout.startswith("aic_"), made.stderr
     bridge.kill9()
     bridge.restart()  # the kernel dropped the dead bridge's lock
+
+
+def store_process_of(bridge: BridgeProcess) -> int:
+    """The pid of the bridge's store process (SQLite's writer, issue 13 item 5)."""
+    children: list[int] = []
+    for task in os.listdir(f"/proc/{bridge.pid}/task"):
+        with open(f"/proc/{bridge.pid}/task/{task}/children", encoding="ascii") as f:
+            children += [int(p) for p in f.read().split()]
+    assert len(children) == 1, f"the bridge has {len(children)} child processes"
+    return children[0]
+
+
+def test_store_process_kill9_mid_stream(agents: Agents, tmp_path: Path) -> None:
+    """kill -9 of the bridge's store process (--store-process) mid-stream of 1,000: the
+    bridge says why and exits non-zero by itself; after a restart each accepted message is
+    shown once."""
+    with BridgeProcess(tmp_path, "--store-process") as bridge:
+        store_process_kill9(bridge, agents, tmp_path)
+
+
+def store_process_kill9(bridge: BridgeProcess, agents: Agents, tmp_path: Path) -> None:
+    total = 1000
+    out = tmp_path / "bob.jsonl"
+    receiver = agents.receive(bridge.url, "bob", out, "--expect", str(total))
+    sender = agents.send(bridge.url, "alice", receiver.address, total, "--window", "64")
+    sender.expect(
+        lambda _: sum(s.startswith("accepted ") for s in sender.lines) >= 300, "300 receipts"
+    )
+    child = store_process_of(bridge)
+    os.kill(child, signal.SIGKILL)
+    assert bridge.proc is not None
+    code = bridge.proc.popen.wait(timeout=30)
+    bridge.proc.stop()
+    log = bridge.proc.tail(40)
+    assert code != 0, f"the bridge exited with {code} after its store process was killed"
+    assert f"store process (pid {child}) was killed by SIGKILL" in log, log
+    bridge.restart()
+    sender.finish(timeout=30)
+    receiver.finish(timeout=30)
+
+    ids = set(receipts_of(sender.lines, total).values())
+    messages = shown(out)
+    shown_ids = [m["id"] for m in messages]
+    assert len(shown_ids) == len(set(shown_ids)) == total, "a message was shown twice or lost"
+    assert set(shown_ids) == ids
+    assert sorted(m["seq"] for m in messages) == list(range(1, total + 1)), "stored twice"
+    refused = sum(s.startswith("refused ") for s in sender.lines)
+    print(f"kill -9 store process: {total} accepted, {refused} refused and resent, 0 lost")

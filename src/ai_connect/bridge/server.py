@@ -71,7 +71,14 @@ from ai_connect.bridge.events import (
 )
 from ai_connect.bridge.links import Link, LinkLimits
 from ai_connect.bridge.logins import LoginPolicy
-from ai_connect.bridge.store.base import AckOp, DeliveredOp, Store, TokenRecord, Watched
+from ai_connect.bridge.store.base import (
+    AckOp,
+    DeliveredOp,
+    Store,
+    Supervised,
+    TokenRecord,
+    Watched,
+)
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
     message_view,  # noqa: F401
     new_message_id,
@@ -196,6 +203,9 @@ class BridgeServer:
         self._parked: dict[int, float] = {}
         """id() of such a send -> when it is refused if its peer is still unknown."""
         self._redispatching: tuple[Any, float] | None = None
+        self.failure: str | None = None
+        """Why the bridge cannot go on (its store process ended), once it cannot."""
+        self._failed = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -262,6 +272,14 @@ class BridgeServer:
             server_header=f"ai-connect/{__version__}",
             logger=self._ws_log,
         )
+        if isinstance(self.store, Supervised):  # SQLite's writer in a child process
+            loop = asyncio.get_running_loop()
+
+            def ended(why: str) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: stopping
+                    loop.call_soon_threadsafe(self._store_ended, why)
+
+            self.store.on_exit(ended)
         self._spawn(self._commit_loop())
         self._spawn(self._tick_loop())
         self._spawn(self._tokens_loop())
@@ -347,6 +365,26 @@ class BridgeServer:
         await self._store(self.store.close)
         self._executor.shutdown(wait=True)
         log.info("bridge stopped")
+
+    def _store_ended(self, why: str) -> None:
+        """The store's process ended under the bridge: it cannot accept anything more."""
+        if self._closing or self.failure is not None:
+            return
+        log.error(
+            "%s: the bridge stops. Nothing accepted is lost (a send is accepted only after "
+            "its commit); what was in flight is refused and its senders resend it. Start "
+            "the bridge again.",
+            why,
+        )
+        self.failure = why
+        self._failed.set()
+
+    async def wait_failure(self) -> str:
+        """Returns why, once the bridge cannot go on (its store process ended); the
+        caller closes it (``ai-connect bridge`` then exits non-zero)."""
+        await self._failed.wait()
+        assert self.failure is not None
+        return self.failure
 
     async def __aenter__(self) -> BridgeServer:
         await self.start()

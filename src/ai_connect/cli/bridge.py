@@ -25,7 +25,7 @@ from ai_connect.bridge.brake import BrakeLimits
 from ai_connect.bridge.guard import is_loopback
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.cli.options import LogFileOpt, setup_logging
-from ai_connect.cli.stores import database_name, open_store
+from ai_connect.cli.stores import database_name, open_bridge_store
 from ai_connect.config import bridge_settings, default_db_path, redacted
 from ai_connect.errors import BridgeError, ConfigError
 from ai_connect.launcher import spell
@@ -80,6 +80,10 @@ def _auth_line(tokens: list[TokenRecord], required: bool, db: Path | str | None 
 
 _D = Limits()
 _B = BrakeLimits()
+STORE_PROCESS = False
+"""SQLite's writer runs in a thread of the bridge unless ``--store-process`` (issue 13,
+item 5: on the busy 2-core machine it was measured on, the child process did not pay;
+bench/RESULTS.md)."""
 
 
 def bridge(
@@ -161,6 +165,16 @@ def bridge(
             min=0, help="Loop brake: pause a conversation past this many messages a minute"
         ),
     ] = _B.per_minute,
+    store_process: Annotated[
+        bool,
+        typer.Option(
+            "--store-process/--store-in-process",
+            envvar="AI_CONNECT_STORE_PROCESS",
+            help="SQLite: write the database from a child process, so that the bridge can "
+            "use a second core (docs/operations.md); --store-in-process (the default) "
+            "writes from a thread of the bridge [env AI_CONNECT_STORE_PROCESS=1|0]",
+        ),
+    ] = STORE_PROCESS,
     ready_file: Annotated[
         Path | None, typer.Option(help="Write the bridge URL to this file once listening")
     ] = None,
@@ -211,7 +225,7 @@ def bridge(
     if locked:
         lock.acquire()
     try:
-        store = MemoryStore() if memory else open_store(settings)
+        store = MemoryStore() if memory else open_bridge_store(settings, process=store_process)
     except BaseException:
         lock.release()
         raise
@@ -287,10 +301,19 @@ def bridge(
             lock.announce(server.url)
         if ready_file is not None:
             ready_file.write_text(server.url + "\n", encoding="utf-8")
+        stopping = asyncio.ensure_future(stop.wait())
+        failing = asyncio.ensure_future(server.wait_failure())
         try:
-            await stop.wait()
+            await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            stopping.cancel()
+            failing.cancel()
             await server.close()
             lock.release()
+        if server.failure is not None:
+            raise BridgeError(
+                f"{server.failure}, so the bridge stopped. Nothing accepted is lost: start it "
+                "again ('ai-connect bridge'); without --store-process it writes from itself"
+            )
 
     asyncio.run(run())

@@ -11,8 +11,9 @@ from ai_connect.config import BridgeSettings, redacted
 if TYPE_CHECKING:
     from ai_connect.bridge.store.postgres import PostgresStore
     from ai_connect.bridge.store.sqlite import SqliteStore
+    from ai_connect.bridge.store.sqlite.process import SqliteProcessStore
 
-__all__ = ["database_name", "open_store"]
+__all__ = ["database_name", "open_bridge_store", "open_store"]
 
 
 def open_store(settings: BridgeSettings) -> SqliteStore | PostgresStore:
@@ -24,6 +25,19 @@ def open_store(settings: BridgeSettings) -> SqliteStore | PostgresStore:
     from ai_connect.bridge.store.sqlite import SqliteStore
 
     return SqliteStore(settings.db, synchronous=settings.synchronous)
+
+
+def open_bridge_store(
+    settings: BridgeSettings, *, process: bool
+) -> SqliteStore | SqliteProcessStore | PostgresStore:
+    """The bridge's store: as :func:`open_store`, but with ``process`` an SQLite file is
+    written by a child process (store/sqlite/process.py: the bridge's second core).
+    PostgreSQL stays in the bridge: its server is already another process."""
+    if process and settings.db_url is None:
+        from ai_connect.bridge.store.sqlite.process import SqliteProcessStore
+
+        return SqliteProcessStore(settings.db, synchronous=settings.synchronous)
+    return open_store(settings)
 
 
 def database_name(settings: BridgeSettings) -> str:

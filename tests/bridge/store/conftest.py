@@ -11,9 +11,11 @@ from ai_connect.bridge.store.base import Store
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.bridge.store.sqlite import SqliteStore
+from ai_connect.bridge.store.sqlite.process import SqliteProcessStore
 from tests.pg import PgServer
 
-BACKENDS = ["memory", "sqlite", "postgres"]
+BACKENDS = ["memory", "sqlite", "sqlite-process", "postgres"]
+"""``sqlite-process``: SQLite written by a child process (issue 13, item 5)."""
 
 
 def open_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
@@ -22,6 +24,8 @@ def open_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> S
         return MemoryStore()
     if kind == "sqlite":
         return SqliteStore(tmp_path / "t.db")
+    if kind == "sqlite-process":
+        return SqliteProcessStore(tmp_path / "t.db")
     server: PgServer = request.getfixturevalue("pg_server")
     return PostgresStore(server.new_database())
 

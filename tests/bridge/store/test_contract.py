@@ -27,6 +27,7 @@ from ai_connect.bridge.store.base import (
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.bridge.store.sqlite.batch import BatchWriter
+from ai_connect.bridge.store.sqlite.process import SqliteProcessStore
 from ai_connect.bridge.store.sqlite.schema import SCHEMA_VERSION
 from ai_connect.errors import StoreError
 
@@ -531,7 +532,8 @@ def test_closed_store_raises_store_error(store: Store) -> None:
 
 def test_kind_names_the_backend(store: Store) -> None:
     """kind is the short backend name shown in status reports."""
-    assert store.kind == {MemoryStore: "memory", SqliteStore: "sqlite"}.get(type(store), "postgres")
+    kinds = {MemoryStore: "memory", SqliteStore: "sqlite", SqliteProcessStore: "sqlite"}
+    assert store.kind == kinds.get(type(store), "postgres")
 
 
 # -- SQLite only ----------------------------------------------------------------------

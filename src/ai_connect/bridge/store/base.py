@@ -41,6 +41,7 @@ __all__ = [
     "RecipientMarks",
     "Store",
     "StoredMessage",
+    "Supervised",
     "TokenRecord",
     "Watched",
     "WorkRecord",
@@ -530,6 +531,16 @@ class Watched(Protocol):
 
     def nodes(self) -> list[tuple[str, str, float, int, bool]]:
         """Every node: (id, URL, seconds since its heartbeat, sessions, this one)."""
+        ...
+
+
+@runtime_checkable
+class Supervised(Protocol):
+    """A store that runs in a process of its own (SQLite's writer: store/sqlite/process.py):
+    it tells when that process ended before the store was closed, and the bridge stops."""
+
+    def on_exit(self, callback: Callable[[str], None]) -> None:
+        """Calls ``callback(why)`` (from a thread of its own) if the process ends early."""
         ...
 
 

@@ -38,6 +38,7 @@ group commit, nor the other way round (issue 11). SQL lives only in this package
     batch.py      BatchWriter: a commit's padded multi-row statements, retention
     lock.py       one bridge per database file (the bridge's lock, not the store's)
     tokens.py     the tokens table; consensus.py: the proposals table; work.py: work status
+    process.py    SqliteProcessStore: the writes in a child process (child.py, over calls.py)
 """
 
 from __future__ import annotations
