@@ -20,6 +20,7 @@ from typing import Any
 
 from tests.agents.apis import AnthropicApi, GeminiApi, ResponsesApi, claude_calls, conversation
 from tests.agents.clients import (
+    START_S,
     WAIT_S,
     binary,
     claude_env,
@@ -120,7 +121,7 @@ async def agent(
         me = Agent(kind, name, api, ready, driver)
         await me.next_request()
         api.reply(Text("ready"))
-        got = await ready.ready(WAIT_S)
+        got = await ready.ready(START_S)
         assert got == me.address, got
         yield me
 
