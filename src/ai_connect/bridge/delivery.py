@@ -27,8 +27,8 @@ from ai_connect.bridge.store.base import (
     StoredMessage,
     message_bytes,
 )
-from ai_connect.protocol import Acked, ErrorCode, ReceiptNotice, flow_bytes
-from ai_connect.protocol.hot import AckFrame, SendFrame, accepted_data, deliver_data
+from ai_connect.protocol import ErrorCode, ReceiptNotice, flow_bytes
+from ai_connect.protocol.hot import AckFrame, SendFrame, accepted_data, acked_data, deliver_data
 
 __all__ = ["READY_WINDOWS", "Delivery"]
 
@@ -228,7 +228,7 @@ class Delivery:
                 acker.stored_acked = max(acker.stored_acked, persist.op.seq)
             asker = persist.origin
             if asker is not None and asker.conn in conns:
-                out.append(Send(asker.conn, Acked(rid=asker.rid, seq=persist.op.seq)))
+                out.append(Send(asker.conn, data=acked_data(asker.rid, persist.op.seq)))
         for conn in touched.values():
             if conn.address is not None:
                 self._pump(conn, self.registry.peers[conn.address], out, now)
@@ -337,14 +337,14 @@ class Delivery:
                 if other is not conn:
                     # The messages reached the agent through this connection: the other
                     # connections of the address must not show them again (§2.2).
-                    out.append(Send(other.id, Acked(seq=frame.seq)))
+                    out.append(Send(other.id, data=acked_data(None, frame.seq)))
                     _release(other, frame.seq)
                     self._pump(other, peer, out, now)
         elif origin is not None and frame.seq > peer.stored_acked:
             # The ack that covers it is not committed yet (or failed): answer after a commit.
             out.append(Persist(AckOp(peer.address, frame.seq, frame.path, now), origin))
         elif origin is not None:
-            out.append(Send(conn.id, Acked(rid=origin.rid, seq=peer.stored_acked)))
+            out.append(Send(conn.id, data=acked_data(origin.rid, peer.stored_acked)))
         _release(conn, frame.seq)
         self._pump(conn, peer, out, now)
         return out
