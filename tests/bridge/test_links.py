@@ -237,3 +237,31 @@ def test_a_writer_task_lives_only_while_a_slow_reader_drains() -> None:
             assert link.backlog == 0
 
     run(scenario())
+
+
+def test_clear_to_read_says_when_readable_would_not_wait() -> None:
+    """The reader's fast path: clear while nothing holds the next frame back; not clear
+    under a rate pause, with max_replies being answered, or with its replies not drained."""
+
+    async def scenario() -> None:
+        async with linked(max_bytes=1 << 24, pause_bytes=1 << 16, max_replies=1) as (link, client):
+            link.start()
+            assert link.clear_to_read()
+            link.throttle(0.01)
+            assert not link.clear_to_read()
+            await asyncio.wait_for(link.readable(), 5)  # waits the pause out
+            assert link.clear_to_read()
+            link.reply_started()
+            assert not link.clear_to_read()
+            link.reply_done(None)
+            assert link.clear_to_read()
+            page = "x" * (1 << 16)
+            for _ in range(64):
+                link.send(page)
+            assert not link.clear_to_read()
+            for _ in range(64):
+                assert await asyncio.wait_for(client.recv(), 5) == page
+            await asyncio.wait_for(link.readable(), 5)
+            assert link.clear_to_read()
+
+    run(scenario())

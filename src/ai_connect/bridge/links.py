@@ -224,6 +224,18 @@ class Link:
             self.send(data)
         self._wake_reader()
 
+    def clear_to_read(self) -> bool:
+        """Whether the server may read the next frame now, without :meth:`readable`: no
+        rate pause, room for another query, little waiting to be written, not stalled.
+        Most frames pass: the reader then makes no coroutine per frame (issue 13)."""
+        limits = self.limits
+        return (
+            not self._stalled
+            and self.pause <= 0
+            and self.replies < limits.max_replies
+            and self.backlog <= limits.pause_bytes
+        )
+
     async def readable(self) -> None:
         """Returns once the server may read this connection's next frame: its rate pause
         is over, fewer than ``max_replies`` of its queries are being answered, and at most
