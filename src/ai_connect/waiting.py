@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
+__all__ = ["wait_event"]
+
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     """Waits up to ``timeout`` seconds for ``event``: True once it is set, False when the
