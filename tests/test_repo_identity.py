@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_connect.repo_identity import normalise_remote, repo_identity
+from ai_connect.repo_identity import git, normalise_remote, repo_identity
 
 SAME = [
     "git@github.com:Org/App.git",
@@ -64,3 +64,19 @@ def test_a_checkout_without_remote_is_named_by_its_folder(tmp_path: Path) -> Non
     found = repo_identity(folder)
     assert found is not None and found.key == "local/mytool"
     assert repo_identity(tmp_path) is None
+
+
+def test_git_gives_its_output_as_is_or_stripped_and_none_when_it_fails(tmp_path: Path) -> None:
+    """The one git runner (repo_identity and code_context): raw stdout, where leading
+    blanks mean something (``git status --porcelain``); stripped on request; None when
+    git fails, as outside a repository."""
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    _git(folder, "init", "-q")
+    (folder / "a.txt").write_text("a\n", encoding="utf-8")
+    _git(folder, "add", "a.txt")
+    _git(folder, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    (folder / "a.txt").write_text("b\n", encoding="utf-8")
+    assert git(folder, "status", "--porcelain=v1") == " M a.txt\n"
+    assert git(folder, "rev-parse", "--show-toplevel", strip=True) == str(folder.resolve())
+    assert git(tmp_path, "rev-parse", "--verify", "--quiet", "HEAD") is None

@@ -20,16 +20,14 @@ Synchronous (it runs ``git`` with a timeout); callers on an event loop use
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ai_connect.code_reference import Reference, lines_digest, split_lines
 from ai_connect.errors import BridgeError
-from ai_connect.repo_identity import repo_identity
+from ai_connect.repo_identity import git, repo_identity
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -46,7 +44,6 @@ __all__ = [
 DEFAULT_MAX_BYTES = 48 * 1024
 """Content cap: well under the bridge's context limit, and about what a model reads well."""
 
-GIT_TIMEOUT_S = 3.0
 
 _LINES_RE = re.compile(r"^\s*L?(\d+)?\s*(?:([-:])\s*L?(\d+)?)?\s*$")
 
@@ -141,32 +138,15 @@ def parse_lines(spec: str | None) -> tuple[int, int | None] | None:
     return start, end
 
 
-def _git(cwd: Path, *args: str) -> str | None:
-    """Runs ``git ARGS`` in ``cwd``; its stdout, or ``None`` if git failed or is missing."""
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(cwd), *args],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            env=env,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
 def git_info(file: Path) -> GitInfo:
     """The repository, branch, commit and status of ``file`` (an existing file)."""
     folder = file.parent
-    top = _git(folder, "rev-parse", "--show-toplevel")
+    top = git(folder, "rev-parse", "--show-toplevel")
     if top is None or not top.strip():
         return GitInfo()
     root = Path(top.strip()).resolve()
     commit = head_commit(root)
-    ref = _git(folder, "symbolic-ref", "--quiet", "--short", "HEAD")
+    ref = git(folder, "symbolic-ref", "--quiet", "--short", "HEAD")
     branch = ref.strip() if ref else ("(detached)" if commit else None)
     tracked, dirty = file_status(root, file.relative_to(root).as_posix())
     return GitInfo(root, root.name, branch, commit, tracked, dirty)
@@ -174,13 +154,13 @@ def git_info(file: Path) -> GitInfo:
 
 def head_commit(root: Path) -> str | None:
     """The commit checked out in ``root``; ``None`` before the first commit or outside git."""
-    head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
+    head = git(root, "rev-parse", "--verify", "--quiet", "HEAD")
     return head.strip() if head else None
 
 
 def file_status(root: Path, relative: str) -> tuple[bool | None, bool | None]:
     """(tracked, dirty) of ``relative`` in the checkout ``root``; ``None`` when unknown."""
-    status = _git(
+    status = git(
         root, "status", "--porcelain=v1", "--untracked-files=all", "--ignored", "--", relative
     )
     if status is None:

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["GIT_TIMEOUT_S", "RepoIdentity", "normalise_remote", "repo_identity", "repo_root"]
+__all__ = [
+    "GIT_TIMEOUT_S",
+    "RepoIdentity",
+    "git",
+    "normalise_remote",
+    "repo_identity",
+    "repo_root",
+]
 
 GIT_TIMEOUT_S = 3.0
 
@@ -71,7 +78,9 @@ def normalise_remote(url: str) -> str | None:
     return f"{host}/{path.lower()}"
 
 
-def _git(cwd: Path, *args: str) -> str | None:
+def git(cwd: Path, *args: str, strip: bool = False) -> str | None:
+    """Runs ``git ARGS`` in ``cwd``: its stdout (``strip``: without the white space around
+    it), or ``None`` if git failed, timed out or is missing. Never locks the index."""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
     try:
         done = subprocess.run(
@@ -84,24 +93,26 @@ def _git(cwd: Path, *args: str) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() if strip else done.stdout
 
 
 def repo_root(cwd: Path) -> Path | None:
     """The top of the git work tree holding ``cwd``; ``None`` outside git."""
-    top = _git(cwd, "rev-parse", "--show-toplevel")
+    top = git(cwd, "rev-parse", "--show-toplevel", strip=True)
     return Path(top).resolve() if top else None
 
 
 def _remote_url(root: Path) -> str | None:
-    url = _git(root, "remote", "get-url", "origin")
+    url = git(root, "remote", "get-url", "origin", strip=True)
     if url:
         return url
-    names = _git(root, "remote")
+    names = git(root, "remote", strip=True)
     if not names:
         return None
     first = sorted(names.split())[0]
-    return _git(root, "remote", "get-url", first)
+    return git(root, "remote", "get-url", first, strip=True)
 
 
 def repo_identity(cwd: Path) -> RepoIdentity | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,24 +13,18 @@ import typer.main
 from ai_connect import cli
 from ai_connect.cli.app import app
 from ai_connect.config import client_settings, explain_client, joined_urls
+from tests.cli import test_cli
 from tests.support.bridge import ThreadedBridge
 from tests.support.inprocess import CLIENT_OPTIONS, serving, unserved_url
 
-
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No real config file, no AI_CONNECT_* from the developer's shell."""
-    monkeypatch.setenv("AI_CONNECT_CONFIG", str(tmp_path / "config.yaml"))
-    for var in ("AI_CONNECT_BRIDGE", "AI_CONNECT_PEER_NAME", "AI_CONNECT_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AI_CONNECT_PROJECT", "proj")
-    monkeypatch.chdir(tmp_path)
+isolated_env = test_cli.isolated_env  # the same fixture as the CLI tests
 
 
-def _commands(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+def commands(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every command under ``group`` (typer's click tree), with its full name."""
     for name, command in group.commands.items():
         if hasattr(command, "commands"):
-            yield from _commands(command, f"{prefix}{name} ")
+            yield from commands(command, f"{prefix}{name} ")
         else:
             yield prefix + name, command
 
@@ -41,7 +34,7 @@ def test_every_command_with_bridge_takes_it_repeated_and_says_so() -> None:
     and its help says so."""
     root = typer.main.get_command(app)
     seen = []
-    for name, command in _commands(root):
+    for name, command in commands(root):
         for param in command.params:
             if "--bridge" in getattr(param, "opts", []):
                 seen.append(name)

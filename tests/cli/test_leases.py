@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 
 from ai_connect import cli
+from tests.cli import test_cli
 from tests.leases.support import clones
 from tests.support.bridge import ThreadedBridge
 from tests.support.inprocess import CLIENT_OPTIONS, serving
 
-
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No real config file, no AI_CONNECT_* from the developer's shell."""
-    monkeypatch.setenv("AI_CONNECT_CONFIG", str(tmp_path / "config.yaml"))
-    for var in ("AI_CONNECT_BRIDGE", "AI_CONNECT_PEER_NAME", "AI_CONNECT_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AI_CONNECT_PROJECT", "proj")
+isolated_env = test_cli.isolated_env  # the same fixture as the CLI tests
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,17 +12,7 @@ from tests.cli.test_cli import as_, cli_run, register, send_all
 from tests.support.bridge import ThreadedBridge
 from tests.support.inprocess import serving
 
-
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """As in tests/cli/test_cli.py: no real config, no AI_CONNECT_* of the shell."""
-    config = tmp_path / "config.yaml"
-    monkeypatch.setenv("AI_CONNECT_CONFIG", str(config))
-    for var in ("AI_CONNECT_BRIDGE", "AI_CONNECT_PEER_NAME", "AI_CONNECT_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AI_CONNECT_PROJECT", test_cli.PROJECT)
-    monkeypatch.chdir(tmp_path)
-    return config
+isolated_env = test_cli.isolated_env  # the same fixture as the CLI tests
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import itertools
 import os
 import socket
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -28,7 +28,7 @@ from ai_connect.bridge.server import BridgeServer
 from ai_connect.client import BridgeClient
 from ai_connect.client.mailbox import Inbox, Message
 from tests.support import inprocess
-from tests.support.bridge import NO_PORT_URL, RestartableBridge, socketpair_connect
+from tests.support.bridge import NO_PORT_URL, RestartableBridge, bridge, socketpair_connect
 
 PROJECT = "proj"
 
@@ -99,6 +99,17 @@ class Reached:
 
     def connect(self, uri: str, **options: Any) -> websockets_connect:
         return socketpair_connect(self.server)(uri, **options)
+
+
+@contextlib.asynccontextmanager
+async def alice_and_bob() -> AsyncIterator[tuple[BridgeClient, BridgeClient]]:
+    """Alice and Bob connected to one bridge of their own that binds no port."""
+    async with (
+        bridge(listen=False) as srv,
+        make_client(srv, "Alice") as alice,
+        make_client(srv, "Bob") as bob,
+    ):
+        yield alice, bob
 
 
 def listen(client: BridgeClient) -> asyncio.Queue[Message]:

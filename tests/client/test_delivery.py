@@ -8,7 +8,7 @@ import pytest
 from ai_connect.errors import UnknownPeer
 from tests.support.bridge import bridge
 
-from .support import listen, make_client, run, take
+from .support import alice_and_bob, listen, make_client, run, take
 
 
 def test_unknown_peer_lists_candidates() -> None:
@@ -52,11 +52,7 @@ def test_resend_with_same_cid_is_stored_once() -> None:
     """A resend with the same cid gets the same id with duplicate=True; stored and shown once."""
 
     async def scenario() -> None:
-        async with (
-            bridge(listen=False) as srv,
-            make_client(srv, "Alice") as alice,
-            make_client(srv, "Bob") as bob,
-        ):
+        async with alice_and_bob() as (alice, bob):
             inbox = listen(bob)
             first = await alice.send("Bob", "only once", cid="c-1")
             again = await alice.send("Bob", "only once", cid="c-1")
@@ -91,11 +87,7 @@ def test_listeners_get_each_message_once_in_order() -> None:
     """Every listener gets each new message once, in the sender's order, with its fields."""
 
     async def scenario() -> None:
-        async with (
-            bridge(listen=False) as srv,
-            make_client(srv, "Alice") as alice,
-            make_client(srv, "Bob") as bob,
-        ):
+        async with alice_and_bob() as (alice, bob):
             first, second = listen(bob), listen(bob)
             for i in range(5):
                 await alice.send("Bob", f"m{i}", context={"i": i}, thread="t")
@@ -115,11 +107,7 @@ def test_failing_listener_does_not_block_delivery() -> None:
     """A listener that raises does not keep the message from the inbox or other listeners."""
 
     async def scenario() -> None:
-        async with (
-            bridge(listen=False) as srv,
-            make_client(srv, "Alice") as alice,
-            make_client(srv, "Bob") as bob,
-        ):
+        async with alice_and_bob() as (alice, bob):
 
             def broken(item: object) -> None:
                 raise RuntimeError("listener bug")

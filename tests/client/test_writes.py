@@ -7,18 +7,14 @@ import asyncio
 
 from tests.support.bridge import bridge
 
-from .support import Relay, listen, make_client, run, take
+from .support import Relay, alice_and_bob, listen, make_client, run, take
 
 
 def test_pipelined_sends_are_accepted_and_delivered_once_in_order() -> None:
     """200 sends in flight at once: 200 receipts, and 200 deliveries in the sender's order."""
 
     async def scenario() -> None:
-        async with (
-            bridge(listen=False) as srv,
-            make_client(srv, "Alice") as alice,
-            make_client(srv, "Bob") as bob,
-        ):
+        async with alice_and_bob() as (alice, bob):
             inbox = listen(bob)
             receipts = await asyncio.gather(*(alice.send("Bob", f"m{i}") for i in range(200)))
             assert len({r.id for r in receipts}) == 200
@@ -35,11 +31,7 @@ def test_frames_larger_than_one_write_arrive_whole_and_in_order() -> None:
     bodies = [f"{i} " + ("é" * 100_000 if i % 3 == 0 else "small") for i in range(12)]
 
     async def scenario() -> None:
-        async with (
-            bridge(listen=False) as srv,
-            make_client(srv, "Alice") as alice,
-            make_client(srv, "Bob") as bob,
-        ):
+        async with alice_and_bob() as (alice, bob):
             inbox = listen(bob)
             await asyncio.gather(*(alice.send("Bob", body) for body in bodies))
             assert [m.body for m in await take(inbox, len(bodies))] == bodies

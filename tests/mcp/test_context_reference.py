@@ -5,8 +5,11 @@ content, with why, when his copy differs or he has no checkout of it."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from mcp import Client
 from tests.client.support import run
 from tests.mcp.support import call, data, in_memory, settings, text
 from tests.support.checkouts import APP, git, two_clones
@@ -16,6 +19,17 @@ LINES = "21-40"  # f11..f20
 EXCERPT = "def f11():\n    return 11\n"
 
 
+@contextlib.asynccontextmanager
+async def alice_and_bob(alice_cwd: Path, bob_cwd: Path) -> AsyncIterator[tuple[Client, Client]]:
+    """Alice's and bob's MCP sessions over one in-process bridge, each in its own folder."""
+    async with (
+        bridge() as br,
+        in_memory(settings(br.url, "alice", cwd=alice_cwd)) as a,
+        in_memory(settings(br.url, "bob", cwd=bob_cwd)) as b,
+    ):
+        yield a, b
+
+
 def test_a_clone_of_the_same_repo_reads_a_verified_reference_not_the_content(
     tmp_path: Path,
 ) -> None:
@@ -23,11 +37,7 @@ def test_a_clone_of_the_same_repo_reads_a_verified_reference_not_the_content(
 
     async def scenario() -> None:
         alice_repo, bob_repo = two_clones(tmp_path)
-        async with (
-            bridge() as br,
-            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
-            in_memory(settings(br.url, "bob", cwd=bob_repo / "src")) as b,
-        ):
+        async with alice_and_bob(alice_repo, bob_repo / "src") as (a, b):
             shared = await call(
                 a, "peer_context", file="src/app.py", lines=LINES, message="review f11-f20"
             )
@@ -67,11 +77,7 @@ def test_a_modified_copy_gets_the_content_and_why_through_peer_wait(tmp_path: Pa
     async def scenario() -> None:
         alice_repo, bob_repo = two_clones(tmp_path)
         (bob_repo / "src" / "app.py").write_text(APP.replace("return 11\n", "return 0\n"))
-        async with (
-            bridge() as br,
-            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
-            in_memory(settings(br.url, "bob", cwd=bob_repo)) as b,
-        ):
+        async with alice_and_bob(alice_repo, bob_repo) as (a, b):
             await call(a, "peer_context", file="src/app.py", lines=LINES, to="bob")
             got = await call(b, "peer_wait", timeout_s=5)
             shown = text(got)
@@ -93,11 +99,7 @@ def test_a_peer_without_the_repository_gets_the_content_as_before(tmp_path: Path
         elsewhere = tmp_path / "elsewhere"
         elsewhere.mkdir()
         git(elsewhere, "init", "-q")
-        async with (
-            bridge() as br,
-            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
-            in_memory(settings(br.url, "bob", cwd=elsewhere)) as b,
-        ):
+        async with alice_and_bob(alice_repo, elsewhere) as (a, b):
             await call(a, "peer_context", file="src/app.py", lines=LINES, to="bob")
             got = await call(b, "peer_read")
             assert "    | def f11():" in text(got) and "verif" not in text(got)
@@ -112,11 +114,7 @@ def test_by_reference_false_sends_the_content_only(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         alice_repo, bob_repo = two_clones(tmp_path)
-        async with (
-            bridge() as br,
-            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
-            in_memory(settings(br.url, "bob", cwd=bob_repo)) as b,
-        ):
+        async with alice_and_bob(alice_repo, bob_repo) as (a, b):
             args = {"file": "src/app.py", "lines": LINES, "by_reference": False}
             await call(a, "peer_send", to="bob", message="exact text please", **args)
             got = await call(b, "peer_read")
@@ -132,11 +130,7 @@ def test_peer_send_with_a_file_goes_by_reference_too(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         alice_repo, bob_repo = two_clones(tmp_path)
-        async with (
-            bridge() as br,
-            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
-            in_memory(settings(br.url, "bob", cwd=bob_repo)) as b,
-        ):
+        async with alice_and_bob(alice_repo, bob_repo) as (a, b):
             await call(a, "peer_send", to="bob", message="see", file="src/app.py", lines="1-2")
             got = await call(b, "peer_read")
             assert "is verified identical" in text(got) and "return 1\n" not in text(got)
@@ -149,11 +143,7 @@ def test_history_and_search_resolve_references_in_the_readers_checkout(tmp_path:
 
     async def scenario() -> None:
         alice_repo, bob_repo = two_clones(tmp_path)
-        async with (
-            bridge() as br,
-            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
-            in_memory(settings(br.url, "bob", cwd=bob_repo)) as b,
-        ):
+        async with alice_and_bob(alice_repo, bob_repo) as (a, b):
             await call(a, "peer_context", file="src/app.py", lines=LINES, message="pineapple")
             await call(b, "peer_read")
             for result in (
@@ -176,11 +166,7 @@ def test_a_proposal_with_code_shows_the_reference_to_a_participant_with_the_repo
 
     async def scenario() -> None:
         alice_repo, bob_repo = two_clones(tmp_path)
-        async with (
-            bridge() as br,
-            in_memory(settings(br.url, "alice", cwd=alice_repo)) as a,
-            in_memory(settings(br.url, "bob", cwd=bob_repo)) as b,
-        ):
+        async with alice_and_bob(alice_repo, bob_repo) as (a, b):
             await call(b, "peer_list")  # bob is known before he is asked
             question = "Merge f11-f20 into one function?"
             args = {"file": "src/app.py", "lines": LINES, "participants": ["bob"]}

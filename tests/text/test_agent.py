@@ -9,6 +9,7 @@ import pytest
 
 from ai_connect.client import BridgeClient, Receipt
 from ai_connect.errors import NotConnected, RequestRejected, RequestTimeout, UnknownPeer
+from ai_connect.text import terminal
 from ai_connect.text.agent import error_text, message_text, receipt_text
 
 
@@ -137,3 +138,33 @@ def test_a_queued_send_says_plainly_that_it_is_not_sent_yet() -> None:
     kept = receipt_text(_client(), Receipt("c1", "queued", kept="/st/client.sqlite3"), "alice")
     assert "c1 to alice is kept on disk in /st/client.sqlite3 and goes out by itself" in kept
     assert "even if this MCP server restarts first" in kept
+
+
+def test_a_person_and_a_model_are_shown_the_same_origin_of_code() -> None:
+    """Repo, branch, commit and dirty flag come from one place (terminal.code_origin) for
+    both readers, neutralised the same way; a hostile branch name is escaped in both."""
+    context = {
+        "file": "a.py",
+        "content": "x\n",
+        "repo": "r",
+        "branch": "evil\x1b[2J",
+        "commit": "b" * 40,
+        "dirty": True,
+    }
+    origin = terminal.code_origin(context)
+    assert origin == ["repo r", "branch evil\\x1b[2J", f"commit {'b' * 12}", "uncommitted changes"]
+    shown = " · ".join(origin)
+    assert shown in message_text(_message(context=context))
+    assert shown in terminal.message_text(_message(context=context), 1_700_000_000.0)
+    assert terminal.code_origin({"file": "a.py", "dirty": False}) == []
+
+
+def test_a_person_and_a_model_see_the_same_proposal_head() -> None:
+    """A proposal a message carries is headed the same for both readers
+    (terminal.proposal_head): id, status with outcome, rule; peer text neutralised."""
+    proposal = {"id": "prop-1", "status": "decided", "outcome": "ok\x1b]", "rule": "majority"}
+    pid, head = terminal.proposal_head(proposal)
+    assert (pid, head) == ("prop-1", "proposal prop-1 [decided: ok\\x1b]] · rule majority")
+    carried = _message(context={"proposal": proposal})
+    assert f"    {head}" in message_text(carried).split("\n")
+    assert f"  {head}" in terminal.message_text(carried, 1_700_000_000.0).split("\n")

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | N
 
     Called as the program (``argv`` is ``None``), a stdio MCP server starts behind the
     front. ``client_options``: extra BridgeClient arguments for the client of each command
-    that opens one through ``options.make_client`` (tests pass the transport seam,
+    that opens one through ``options.Connection.client`` (tests pass the transport seam,
     ``connect``, to reach a bridge without a port).
     """
 

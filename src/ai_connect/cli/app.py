@@ -7,7 +7,8 @@
 One module per command group; this one mounts them (``ai_connect.cli.main`` is the
 entry point that runs it)::
 
-    messages.py   send read wait peers history search status
+    messages.py   send read wait peers history search status (printing.py: their output)
+    leases.py     claim release claims
     bridge.py     bridge                 token.py      token …, admin …
     upkeep.py     admin forget, admin dead-letters
     migrate.py    admin migrate (SQLite -> PostgreSQL)
@@ -16,7 +17,7 @@ entry point that runs it)::
     service.py    service install|status|uninstall|logs (systemd)
     logs.py       logs (the log files)    doctor.py     doctor (docs/operations.md)
     watch.py      watch (the live view, ai_connect.watch)
-    options.py    the shared options, make_client, setup_logging
+    options.py    the shared options: @connects, Connection (a command's client), setup_logging
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def run(argv: list[str] | None = None, *, client_options: Mapping[str, Any] | No
     """Runs the CLI; returns the exit code instead of raising SystemExit.
 
     ``client_options``: extra BridgeClient arguments for the client of each command that
-    opens one through ``options.make_client`` (send … status, consensus, admin); tests
+    opens one through ``options.Connection.client`` (send … status, consensus, admin); tests
     pass the transport seam, ``connect``, to reach a bridge without a port. ``hook`` and
     ``mcp`` build theirs from their own settings (``HookSettings``, ``McpSettings``).
 

@@ -14,15 +14,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ai_connect.cli.options import (
-    JsonOpt,
-    ProjectOpt,
-    TokenFileOpt,
-    TokenOpt,
-    bridge_option,
-    choose,
-    make_client,
-)
+from ai_connect.cli.options import Connection, JsonOpt, choose, connects
 from ai_connect.errors import RequestRejected
 from ai_connect.text import terminal
 from ai_connect.text.agent import proposal_text
@@ -33,10 +25,6 @@ consensus_app = typer.Typer(
     help="Proposals and votes between agents (the Salomo principle).", no_args_is_help=True
 )
 
-# The consensus commands' help for these two has always left out the config keys that
-# options.BridgeOpt and options.NameOpt name; the values resolve the same way.
-BridgeOpt = Annotated[list[str] | None, bridge_option("[env AI_CONNECT_BRIDGE]")]
-NameOpt = Annotated[str | None, typer.Option(help="Your peer name [env AI_CONNECT_PEER_NAME]")]
 Pid = Annotated[str, typer.Argument(metavar="PROPOSAL", help="The proposal id (prop-...)")]
 
 
@@ -60,8 +48,8 @@ def _show(found: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
 
 
 @consensus_app.command()
+@connects
 def propose(
-    ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="What to decide")],
     participants: Annotated[list[str], typer.Option("--to", help="A participant (repeat), or '*'")],
     rule: Annotated[
@@ -74,11 +62,8 @@ def propose(
     deadline: Annotated[float | None, typer.Option(min=1, help="Seconds to vote")] = None,
     context: Annotated[str | None, typer.Option(help="Text to attach")] = None,
     tags: Annotated[bool, typer.Option(help="Count [LGTM]/[CONTINUE] replies as votes")] = False,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask the participants to vote on QUESTION; prints the new proposal."""
@@ -90,7 +75,7 @@ def propose(
     chosen: Literal["majority", "unanimous", "quorum"] = rule  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
-        async with make_client(ctx, bridge, name, project, token) as client:
+        async with conn.client() as client:
             return await client.propose(
                 question,
                 participants,
@@ -106,16 +91,13 @@ def propose(
 
 
 @consensus_app.command()
+@connects
 def vote(
-    ctx: typer.Context,
     proposal: Pid,
     choice: Annotated[str, typer.Argument(help="approve | reject | abstain")],
     reason: Annotated[str, typer.Option(help="Why (shown to everyone)")] = "",
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Cast or change your vote (or, as the judge of an escalated proposal, rule)."""
@@ -123,7 +105,7 @@ def vote(
     picked: Literal["approve", "reject", "abstain"] = choice  # type: ignore[assignment]
 
     async def run() -> dict[str, Any]:
-        async with make_client(ctx, bridge, name, project, token) as client:
+        async with conn.client() as client:
             with _about(proposal):
                 return await client.vote(proposal, picked, reason)
 
@@ -131,15 +113,12 @@ def vote(
 
 
 @consensus_app.command()
+@connects
 def withdraw(
-    ctx: typer.Context,
     proposal: Pid,
     reason: Annotated[str, typer.Option(help="Why (shown to everyone asked)")] = "",
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Take back a proposal of yours that is not decided yet; everyone asked is told.
@@ -148,7 +127,7 @@ def withdraw(
     """
 
     async def run() -> dict[str, Any]:
-        async with make_client(ctx, bridge, name, project, token) as client:
+        async with conn.client() as client:
             with _about(proposal):
                 return await client.withdraw(proposal, reason)
 
@@ -156,20 +135,17 @@ def withdraw(
 
 
 @consensus_app.command()
+@connects
 def status(
-    ctx: typer.Context,
     proposal: Pid,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Show one proposal: status, outcome, every vote and the tally."""
 
     async def run() -> dict[str, Any]:
-        async with make_client(ctx, bridge, name, project, token, mode="query") as client:
+        async with conn.client(mode="query") as client:
             with _about(proposal):
                 return await client.proposal_status(proposal)
 
@@ -177,17 +153,14 @@ def status(
 
 
 @consensus_app.command(name="list")
+@connects
 def list_(
-    ctx: typer.Context,
     only: Annotated[
         str | None, typer.Option("--status", help="open|escalated|decided|expired|withdrawn")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """List the proposals you authored, are asked in, or judge, newest first."""
@@ -196,7 +169,7 @@ def list_(
         choose(only, allowed, "--status")
 
     async def run() -> list[dict[str, Any]]:
-        async with make_client(ctx, bridge, name, project, token, mode="query") as client:
+        async with conn.client(mode="query") as client:
             return await client.proposals(only, limit)  # type: ignore[arg-type]
 
     _show(asyncio.run(run()), as_json)

@@ -14,19 +14,9 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.cli.options import (
-    BridgeOpt,
-    CaOpt,
-    JsonOpt,
-    NameOpt,
-    PinOpt,
-    ProjectOpt,
-    TokenFileOpt,
-    TokenOpt,
-    warn_token_flag,
-)
+from ai_connect.cli.options import Connection, JsonOpt, connects, warn_token_flag
 from ai_connect.cli.setup import program, project_root, vscode_user_dir
-from ai_connect.config import client_settings, joined_urls
+from ai_connect.config import joined_urls
 from ai_connect.doctor.checks import (
     Check,
     Outcome,
@@ -52,14 +42,10 @@ def _show(check: Check) -> None:
         print(f"{'':30}fix: {spell(check.fix)}")
 
 
+@connects
 def doctor(
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
     round_trip: Annotated[
         bool,
@@ -71,16 +57,16 @@ def doctor(
     from ai_connect.doctor.link import check_bridge
     from ai_connect.doctor.link import round_trip as run_round_trip
 
-    warn_token_flag(token)
+    warn_token_flag(conn.token)
     env = dict(os.environ)
     flags = {
-        "url": joined_urls(bridge),
-        "name": name,
-        "project": project,
-        "token": token,
-        "token_file": token_file,
-        "ca": ca,
-        "fingerprint": fingerprint,
+        "url": joined_urls(conn.bridge),
+        "name": conn.name,
+        "project": conn.project,
+        "token": conn.token,
+        "token_file": conn.token_file,
+        "ca": conn.ca,
+        "fingerprint": conn.fingerprint,
     }
     me = program()
     checks = [check_config(flags, env)]
@@ -92,15 +78,7 @@ def doctor(
     checks.append(check_path(me, env))
     if checks[0].outcome is not Outcome.FAIL:
         try:
-            settings = client_settings(
-                url=bridge,
-                name=name,
-                project=project,
-                token=token,
-                token_file=token_file,
-                ca=ca,
-                fingerprint=fingerprint,
-            )
+            settings = conn.settings()
         except BridgeError as exc:
             checks.append(Check("bridge", Outcome.FAIL, str(exc), "fix the setting it names"))
         else:

@@ -16,11 +16,15 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ai_connect.cli.options import CaOpt
+
+if TYPE_CHECKING:
+    from ai_connect.hooks.contracts import HookInput
+    from ai_connect.hooks.runtime import HookSettings
 
 __all__ = ["hooks_app"]
 
@@ -92,6 +96,40 @@ def _quiet() -> None:
 # ai-connect start, and a hook's start-up is time its agent waits.
 
 
+def _read_hook(client: str) -> HookInput:
+    """The hook's JSON on stdin; not JSON (not run as a hook): say so, exit 1."""
+    from ai_connect.errors import ConfigError
+    from ai_connect.hooks.contracts import parse_input
+
+    try:
+        return parse_input(client, sys.stdin.read())
+    except ConfigError as exc:
+        print(f"ConfigError: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from exc
+
+
+def _settings(
+    bridge: list[str] | None,
+    name: str | None,
+    ca: str | None,
+    fingerprint: str | None,
+    token_file: str | None,
+    **more: Any,
+) -> HookSettings:
+    """The hook's connection options (``more``: its other HookSettings)."""
+    from ai_connect.config import joined_urls
+    from ai_connect.hooks.runtime import HookSettings
+
+    return HookSettings(
+        bridge=joined_urls(bridge),
+        name=name,
+        ca=ca,
+        fingerprint=fingerprint,
+        token_file=token_file,
+        **more,
+    )
+
+
 def _finish(coro: Coroutine[Any, Any, int]) -> None:
     from ai_connect.errors import BridgeError
 
@@ -119,30 +157,12 @@ def _dispatch(
     fingerprint: str | None = None,
     token_file: str | None = None,
 ) -> None:
-    from ai_connect.config import joined_urls
-    from ai_connect.errors import ConfigError
-    from ai_connect.hooks.contracts import Role, parse_input, role_of
-    from ai_connect.hooks.runtime import (
-        HookSettings,
-        dismiss_waiter,
-        run_inject,
-        run_turn_end,
-    )
+    from ai_connect.hooks.contracts import Role, role_of
+    from ai_connect.hooks.runtime import dismiss_waiter, run_inject, run_turn_end
 
     _quiet()
-    try:
-        hook = parse_input(client, sys.stdin.read())
-    except ConfigError as exc:
-        print(f"ConfigError: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from exc
-    settings = HookSettings(
-        bridge=joined_urls(bridge),
-        name=name,
-        wait_s=wait_s,
-        ca=ca,
-        fingerprint=fingerprint,
-        token_file=token_file,
-    )
+    hook = _read_hook(client)
+    settings = _settings(bridge, name, ca, fingerprint, token_file, wait_s=wait_s)
     role = role_of(hook)
     if role is Role.INJECT:
         _finish(run_inject(hook, settings))
@@ -191,29 +211,14 @@ def wait(
     shortly before TIMEOUT, or when a newer waiter of the same session, its next prompt
     or its end takes over.
     """
-    from ai_connect.config import joined_urls
-    from ai_connect.errors import ConfigError
-    from ai_connect.hooks.contracts import parse_input
-    from ai_connect.hooks.runtime import HookSettings, run_wait
+    from ai_connect.hooks.runtime import run_wait
 
     _quiet()
     if client not in ("claude", "codex"):
         print(f"ConfigError: --client must be claude or codex, not {client!r}", file=sys.stderr)
         raise typer.Exit(1)
-    try:
-        hook = parse_input(client, sys.stdin.read())
-    except ConfigError as exc:
-        print(f"ConfigError: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from exc
-    settings = HookSettings(
-        bridge=joined_urls(bridge),
-        name=name,
-        timeout_s=timeout,
-        ca=ca,
-        fingerprint=fingerprint,
-        token_file=token_file,
-    )
-    _finish(run_wait(hook, settings))
+    hook = _read_hook(client)
+    _finish(run_wait(hook, _settings(bridge, name, ca, fingerprint, token_file, timeout_s=timeout)))
 
 
 def _turn_end_command(client: str) -> Callable[..., None]:

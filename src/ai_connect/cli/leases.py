@@ -16,17 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ai_connect.cli.options import (
-    BridgeOpt,
-    CaOpt,
-    JsonOpt,
-    NameOpt,
-    PinOpt,
-    ProjectOpt,
-    TokenFileOpt,
-    TokenOpt,
-    make_client,
-)
+from ai_connect.cli.options import Connection, JsonOpt, connects
 from ai_connect.client.leases import repo_paths
 from ai_connect.errors import ConfigError
 from ai_connect.leases.rules import LeaseRuleError, parse_ttl
@@ -60,21 +50,16 @@ def _report_json(repo: str | None, report: LeaseReport) -> str:
     return terminal.to_json(data)
 
 
+@connects
 def claim(
-    ctx: typer.Context,
     paths: Paths,
     ttl: Annotated[
         str | None,
         typer.Option(metavar="DURATION", help="How long: 30m (default), 2h, 90s; at most 24h"),
     ] = None,
     reason: Annotated[str, typer.Option(metavar="TEXT", help="What you are doing there")] = "",
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Lease PATH... of this repository, so that other agents see who works on them.
@@ -90,7 +75,7 @@ def claim(
     relative = repo_paths(repo.root, paths, Path.cwd())
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with conn.client() as client:
             report = await client.claim(repo.key, relative, ttl=seconds, reason=reason)
         text = claim_text(report, time.time(), surface="cli")
         print(_report_json(repo.key, report) if as_json else text, flush=True)
@@ -100,8 +85,8 @@ def claim(
         raise typer.Exit(code)
 
 
+@connects
 def release(
-    ctx: typer.Context,
     paths: Annotated[
         list[str] | None,
         typer.Argument(metavar="PATH", help="As claimed; none: all yours in this repository"),
@@ -109,13 +94,8 @@ def release(
     everywhere: Annotated[
         bool, typer.Option("--everywhere", help="All your leases, in every repository")
     ] = False,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Give back your leases of PATH... (as claimed), or all of them."""
@@ -129,7 +109,7 @@ def release(
         relative = repo_paths(repo.root, paths, Path.cwd()) if paths else None
 
     async def run() -> None:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with conn.client() as client:
             report = await client.release(key, relative)
         out = _report_json(key, report) if as_json else release_text(report, time.time())
         print(out, flush=True)
@@ -137,27 +117,20 @@ def release(
     asyncio.run(run())
 
 
+@connects
 def claims(
-    ctx: typer.Context,
     all_repos: Annotated[
         bool, typer.Option("--all", help="Leases of every repository, not just this one")
     ] = False,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Show who holds leases on files of this repository (or of every one): why, until when."""
     key = None if all_repos else _repo("claims", ", or use --all").key
 
     async def run() -> None:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
-        ) as client:
+        async with conn.client(mode="query") as client:
             report = await client.claims(key)
             me = client.address
         if as_json:

@@ -14,18 +14,16 @@ import typer
 
 from ai_connect.cli.options import (
     TOKEN_ON_COMMAND_LINE,
-    CaOpt,
+    Connection,
     LogFileOpt,
-    PinOpt,
-    TokenFileOpt,
-    TokenOpt,
-    bridge_option,
+    connects,
     setup_logging,
 )
 
 __all__ = ["mcp"]
 
 
+@connects
 def mcp(
     transport: Annotated[
         str, typer.Option(help="stdio (a client spawns it) or http (/mcp and legacy /sse)")
@@ -37,13 +35,8 @@ def mcp(
         int | None,
         typer.Option(help="http: port; 0 picks a free one [config mcp.port; default: 9998]"),
     ] = None,
-    bridge: Annotated[list[str] | None, bridge_option("[env AI_CONNECT_BRIDGE]")] = None,
-    name: Annotated[str | None, typer.Option(help="Peer name [env AI_CONNECT_PEER_NAME]")] = None,
-    project: Annotated[str | None, typer.Option(help="Project [default: git root of cwd]")] = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     context_max_bytes: Annotated[
         int | None, typer.Option(min=1024, help="peer_context size cap [default: 49152]")
     ] = None,
@@ -73,21 +66,15 @@ def mcp(
     from ai_connect.mcp.run import run
 
     setup_logging(log_level, "mcp", log_file)
-    if token:  # stdout carries MCP: the warning goes to the log (stderr and mcp.log)
+    if conn.token:  # stdout carries MCP: the warning goes to the log (stderr and mcp.log)
         logging.getLogger("ai_connect.mcp").warning(TOKEN_ON_COMMAND_LINE)
     if log_level.lower() != "debug":
         logging.getLogger("mcp").setLevel(logging.WARNING)  # one INFO line per HTTP session
     run(
         transport,
+        own=conn.settings(),
         host=host,
         port=port,
-        bridge=bridge,
-        name=name,
-        project=project,
-        token=token,
-        token_file=token_file,
-        ca=ca,
-        fingerprint=fingerprint,
         context_max_bytes=context_max_bytes,
         progress_interval_s=progress_interval,
         ready_file=ready_file,

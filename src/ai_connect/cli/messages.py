@@ -1,6 +1,6 @@
 """``ai-connect send|read|wait|peers|history|search|status``: the message commands.
 
-Each opens one :class:`~ai_connect.client.BridgeClient` (:func:`make_client`), makes its
+Each opens one :class:`~ai_connect.client.BridgeClient` (:meth:`Connection.client`), makes its
 requests, and prints human text or, with ``--json``, JSON (:mod:`ai_connect.text.terminal`).
 A bridge that is down or a peer nobody is raises a BridgeError: ``ai-connect`` prints it
 and exits 1 (:func:`ai_connect.cli.main`). ``wait`` exits 124 when no message came in time.
@@ -20,23 +20,11 @@ from typing import Annotated, Any
 import typer
 
 from ai_connect import identity
-from ai_connect.cli.options import (
-    BridgeOpt,
-    CaOpt,
-    JsonOpt,
-    NameOpt,
-    PinOpt,
-    ProjectOpt,
-    TokenFileOpt,
-    TokenOpt,
-    make_client,
-)
-from ai_connect.client import BridgeClient, Message
+from ai_connect.cli.options import Connection, JsonOpt, connects
+from ai_connect.cli.printing import Printer, print_page
+from ai_connect.client import BridgeClient
 from ai_connect.code_context import ContextError, read_context
-from ai_connect.code_reference import LocalCopy
 from ai_connect.errors import NotConnected, RequestTimeout
-from ai_connect.launcher import spell
-from ai_connect.local_copy import Checkout, localise
 from ai_connect.protocol import CLOSE_AUTH
 from ai_connect.text import receipts, terminal
 
@@ -67,48 +55,8 @@ def _out(text: str) -> None:
     print(text, flush=True)
 
 
-def _local(found: list[dict[str, Any]]) -> dict[str, LocalCopy]:
-    """Context references of stored messages, resolved in this shell's checkout."""
-    return localise(((str(m["id"]), m.get("context")) for m in found), Checkout(Path.cwd()))
-
-
-class _Printer:
-    """Prints messages as they are handed over: human blocks, or one streamed JSON array."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.as_json, self.count = as_json, 0
-        self.here = Checkout(Path.cwd())
-        """Context references resolve in the checkout the command runs in."""
-
-    def __enter__(self) -> _Printer:
-        if self.as_json:
-            sys.stdout.write("[")
-        return self
-
-    def show(self, messages: list[Message]) -> None:
-        local = localise(((m.id, m.context) for m in messages), self.here)
-        for m in messages:
-            copy = local.get(m.id)
-            if self.as_json:
-                data = m.as_dict() | ({"local": copy.as_dict()} if copy is not None else {})
-                sys.stdout.write(
-                    ("," if self.count else "") + "\n  " + terminal.to_json(data, indent=None)
-                )
-            else:
-                gap = "\n" if self.count else ""
-                text = terminal.message_text(m.as_dict(), time.time(), local=copy)
-                sys.stdout.write(gap + text + "\n")
-            self.count += 1
-        sys.stdout.flush()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.as_json:
-            sys.stdout.write("\n]\n" if self.count else "]\n")
-            sys.stdout.flush()
-
-
+@connects
 def send(
-    ctx: typer.Context,
     to: Annotated[str, typer.Argument(metavar="TO", help="'Name (Project)', a name, or *")],
     message: Annotated[str, typer.Argument(metavar="MESSAGE", help="The text; - reads stdin")],
     thread: Annotated[str | None, typer.Option(help="Thread to file it under")] = None,
@@ -136,13 +84,8 @@ def send(
         ),
     ] = True,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the bridge")] = 10.0,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Send MESSAGE to TO; prints its id and whether it went live or waits for an offline peer.
@@ -164,7 +107,7 @@ def send(
         raise typer.BadParameter("--lines needs --context-file FILE", param_hint="--lines")
 
     async def run() -> int:
-        async with make_client(ctx, bridge, name, project, token, ca, fingerprint) as client:
+        async with conn.client() as client:
             answers = reply_to
             if reply_to is not None:
                 how = "See message ids with 'ai-connect read' or 'ai-connect history PEER'."
@@ -185,16 +128,11 @@ def send(
     _run(run())
 
 
+@connects
 def read(
-    ctx: typer.Context,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for deliveries")] = 10.0,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Print every unread message, oldest first, then mark it read (only once printed).
@@ -204,11 +142,9 @@ def read(
     """
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, keep=True
-        ) as client:
+        async with conn.client(keep=True) as client:
             goal = client.welcome.tip if client.welcome else 0
-            with _Printer(as_json) as printer:
+            with Printer(as_json) as printer:
                 # The bridge sends one flow-control window at a time (docs/protocol.md
                 # §3.3): print and ack each page to be sent the next.
                 while batch := await client.drain(timeout):
@@ -256,21 +192,16 @@ def _waiting_note(client: BridgeClient, sender: str | None, interactive: bool) -
     return note + (" (Ctrl-C stops)" if interactive else "")
 
 
+@connects
 def wait(
-    ctx: typer.Context,
     timeout: Annotated[
         float | None, typer.Option(min=0, metavar="S", help="Give up after S s [default: never]")
     ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Only messages from this peer (or bare name)")
     ] = None,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Block until a message arrives, print every message that came, mark them read.
@@ -281,9 +212,7 @@ def wait(
     """
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, keep=True
-        ) as client:
+        async with conn.client(keep=True) as client:
             sender = await _sender(client, from_) if from_ else None
             limit = _FOREVER if timeout is None else timeout
             if note := _waiting_note(client, sender, _interactive()):
@@ -308,7 +237,7 @@ def wait(
             if not (messages := waiter.result()):
                 print(f"no message within {limit:g} s", file=sys.stderr)
                 return EXIT_TIMEOUT
-            with _Printer(as_json) as printer:
+            with Printer(as_json) as printer:
                 printer.show(messages)
             await client.ack(messages, wait=True, path="cli")
         return 0
@@ -316,23 +245,16 @@ def wait(
     _run(run())
 
 
+@connects
 def peers(
-    ctx: typer.Context,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """List the known peers: online first, then offline ones with when they were last seen."""
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
-        ) as client:
+        async with conn.client(mode="query") as client:
             views, me = await client.peers(include_offline=True), client.address
         data = [terminal.peer_dict(p) for p in views]
         _out(terminal.to_json(data) if as_json else terminal.peers_text(views, time.time(), me))
@@ -341,78 +263,58 @@ def peers(
     _run(run())
 
 
+@connects
 def history(
-    ctx: typer.Context,
     peer: Annotated[str, typer.Argument(metavar="PEER", help="'Name (Project)' or a name")],
     limit: Annotated[int, typer.Option(min=1, max=500, help="Messages per page")] = 20,
     before: Annotated[int | None, typer.Option(min=0, help="Cursor from the newer page")] = None,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the conversation with PEER (broadcasts included), oldest first."""
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
-        ) as client:
+        async with conn.client(mode="query") as client:
             page = await client.history(peer, limit, before)
-        found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
+            found = [terminal.view_dict(m) for m in page.messages]
             _out(terminal.to_json({"messages": found, "before": page.before}))
-            return 0
-        text = terminal.messages_text(found, time.time(), client.address, _local(found))
-        _out(text or "No messages.")
-        if page.before is not None:
-            _out(spell(f"\nolder: ai-connect history {shlex.quote(peer)} --before {page.before}"))
+        else:
+            again = f"history {shlex.quote(peer)}"
+            print_page(page.messages, page.before, client.address, again, "No messages.")
         return 0
 
     _run(run())
 
 
+@connects
 def search(
-    ctx: typer.Context,
     query: Annotated[str, typer.Argument(metavar="QUERY", help="Words that must all appear")],
     limit: Annotated[int, typer.Option(min=1, max=200, help="Most results")] = 20,
     before: Annotated[int | None, typer.Option(min=0, help="Cursor from the newer page")] = None,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Full-text search over the messages you may see, newest first."""
 
     async def run() -> int:
-        async with make_client(
-            ctx, bridge, name, project, token, ca, fingerprint, mode="query"
-        ) as client:
+        async with conn.client(mode="query") as client:
             results = await client.search(query, limit, before)
-        found = [terminal.view_dict(m) for m in results.messages]
         if as_json:
-            _out(terminal.to_json(found))
-            return 0
-        text = terminal.messages_text(found, time.time(), client.address, _local(found))
-        _out(text or f"No messages match {terminal.clean(query)!r}.")
-        if results.before is not None:
-            _out(
-                spell(f"\nolder: ai-connect search {shlex.quote(query)} --before {results.before}")
-            )
+            _out(terminal.to_json([terminal.view_dict(m) for m in results.messages]))
+        else:
+            empty = f"No messages match {terminal.clean(query)!r}."
+            again = f"search {shlex.quote(query)}"
+            print_page(results.messages, results.before, client.address, again, empty)
         return 0
 
     _run(run())
 
 
+@connects
 def status(
-    ctx: typer.Context,
     message_id: Annotated[
         str | None,
         typer.Argument(
@@ -420,24 +322,19 @@ def status(
             help="A message you sent: its state per recipient (waiting, delivered, shown)",
         ),
     ] = None,
-    bridge: BridgeOpt = None,
-    name: NameOpt = None,
-    project: ProjectOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    ca: CaOpt = None,
-    fingerprint: PinOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Show your address, unread count, and the bridge's URL, version, storage, uptime;
     with MESSAGE-ID, where that message stands for each recipient (its receipts)."""
     if message_id is not None:
-        client = make_client(ctx, bridge, name, project, token, ca, fingerprint, mode="query")
+        client = conn.client(mode="query")
         _run(_receipts(client, message_id, as_json))
         return
 
     async def run() -> int:
-        client = make_client(ctx, bridge, name, project, token, ca, fingerprint, mode="query")
+        client = conn.client(mode="query")
         try:
             async with client:
                 data = terminal.status_dict(await client.status(), client.url)

@@ -1,33 +1,40 @@
 """What the commands of ``ai-connect`` share: the connection options, one way to build a
 client from them, and logging for the long-running commands (bridge, mcp).
 
-Typer cannot group parameters, so each command repeats the options in its signature; the
-``Annotated`` types below keep their names and help in one place, and
-:func:`make_client` turns them into a :class:`~ai_connect.client.BridgeClient`
+Typer cannot group parameters, so :func:`connects` does it: a command that talks to the
+bridge takes one ``conn: Connection`` parameter, and the decorator puts the connection
+options (``--bridge --name --project --token --token-file --ca --fingerprint``, the
+``Annotated`` types below: names and help in one place) in its place on the command line.
+:meth:`Connection.client` turns them into a :class:`~ai_connect.client.BridgeClient`
 (flags > env > config file, :mod:`ai_connect.config`; then ``BridgeClient.from_settings``).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
 from ai_connect.client import BridgeClient
 from ai_connect.client.keep import Keep
-from ai_connect.config import client_settings, log_settings
+from ai_connect.config import ClientSettings, client_settings, log_settings
 from ai_connect.errors import ConfigError
 
 __all__ = [
     "BRIDGES",
+    "CONNECTION_OPTIONS",
     "TOKEN_ON_COMMAND_LINE",
     "BridgeOpt",
     "CaOpt",
+    "Connection",
     "JsonOpt",
     "LogFileOpt",
     "NameOpt",
@@ -37,7 +44,7 @@ __all__ = [
     "TokenOpt",
     "bridge_option",
     "choose",
-    "make_client",
+    "connects",
     "setup_logging",
     "warn_token_flag",
 ]
@@ -110,47 +117,113 @@ def choose(value: str, choices: Sequence[str], param: str, what: str = "") -> st
     raise typer.BadParameter(f"{head}{meant}use one of {', '.join(choices)}", param_hint=param)
 
 
-def make_client(
-    ctx: typer.Context,
-    bridge: str | Sequence[str] | None,
-    name: str | None,
-    project: str | None,
-    token: str | None,
-    ca: str | None = None,
-    fingerprint: str | None = None,
-    *,
-    kind: str = "cli",
-    mode: Literal["peer", "query", "observe"] = "peer",
-    keep: bool = False,
-) -> BridgeClient:
-    """The client of one command: settings from flags > env > config, TLS, no reconnect.
+CONNECTION_OPTIONS: Mapping[str, Any] = {
+    "bridge": BridgeOpt,
+    "name": NameOpt,
+    "project": ProjectOpt,
+    "token": TokenOpt,
+    "token_file": TokenFileOpt,
+    "ca": CaOpt,
+    "fingerprint": PinOpt,
+}
+"""The options :func:`connects` gives a command, in this order: name -> ``Annotated`` type."""
 
-    ``mode="query"``: a command that only asks (status, peers, history, search, admin …)
-    never becomes a peer: it gets no mailbox and no broadcasts (docs/protocol.md §2.4);
-    ``mode="observe"``: the operators' event feed (§9).
-    ``keep``: a command that shows mail (read, wait) records what it showed on disk
-    before its ack, so a run killed in between does not show it again
-    (:mod:`ai_connect.client.keep`). ``ctx.obj`` holds the extra BridgeClient arguments
-    :func:`ai_connect.cli.main` was given (tests pass the transport, ``connect``); the
-    command's ``--token-file`` is read from ``ctx.params``. A ``--token`` is warned
-    about: the process list shows it.
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The connection options one command was given, and the client they make."""
+
+    bridge: Sequence[str] | None = None
+    name: str | None = None
+    project: str | None = None
+    token: str | None = None
+    token_file: str | None = None
+    ca: str | None = None
+    fingerprint: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Extra BridgeClient arguments :func:`ai_connect.cli.main` was given (tests pass the
+    transport, ``connect``)."""
+
+    def client(
+        self,
+        *,
+        kind: str = "cli",
+        mode: Literal["peer", "query", "observe"] = "peer",
+        keep: bool = False,
+    ) -> BridgeClient:
+        """The client of one command: settings from flags > env > config, TLS, no reconnect.
+
+        ``mode="query"``: a command that only asks (status, peers, history, search, admin …)
+        never becomes a peer: it gets no mailbox and no broadcasts (docs/protocol.md §2.4);
+        ``mode="observe"``: the operators' event feed (§9).
+        ``keep``: a command that shows mail (read, wait) records what it showed on disk
+        before its ack, so a run killed in between does not show it again
+        (:mod:`ai_connect.client.keep`). A ``--token`` is warned about: the process list
+        shows it.
+        """
+        warn_token_flag(self.token)
+        options: dict[str, Any] = {"reconnect": False, **self.extra}
+        if mode != "peer":
+            options["mode"] = mode
+        if keep:
+            options["keep"] = Keep(outbox=False)  # under XDG_STATE_HOME; it never queues
+        return BridgeClient.from_settings(self.settings(), kind=kind, **options)
+
+    def settings(self) -> ClientSettings:
+        """These options, completed from the environment and the config file."""
+        return client_settings(
+            url=self.bridge,
+            name=self.name,
+            project=self.project,
+            token=self.token,
+            token_file=self.token_file,
+            ca=self.ca,
+            fingerprint=self.fingerprint,
+        )
+
+
+def connects(
+    command: Callable[..., _R] | None = None,
+    *,
+    options: Mapping[str, Any] = CONNECTION_OPTIONS,
+    **fixed: Any,
+) -> Any:
+    """Decorates a command that takes ``conn: Connection``: on its command line the
+    ``options`` (default :data:`CONNECTION_OPTIONS`) stand where ``conn`` stands, with
+    their names and help, and the command is called with them as one :class:`Connection`.
+    ``fixed``: Connection fields that are no option of this command (``project="admin"``).
     """
-    warn_token_flag(token)
-    settings = client_settings(
-        url=bridge,
-        name=name,
-        project=project,
-        token=token,
-        token_file=(ctx.params or {}).get("token_file"),
-        ca=ca,
-        fingerprint=fingerprint,
-    )
-    options: dict[str, Any] = {"reconnect": False, **(ctx.obj or {})}
-    if mode != "peer":
-        options["mode"] = mode
-    if keep:
-        options["keep"] = Keep(outbox=False)  # under XDG_STATE_HOME; it never queues
-    return BridgeClient.from_settings(settings, kind=kind, **options)
+    if command is None:
+        return functools.partial(connects, options=options, **fixed)
+    signature = inspect.signature(command, eval_str=True)
+    if "conn" not in signature.parameters:
+        raise TypeError(f"{command.__name__} takes no 'conn: Connection' to fill")
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    own_ctx = "ctx" in signature.parameters
+    # Typer hands the context to the parameter annotated typer.Context: its obj holds
+    # the extra BridgeClient arguments of cli.main (the command may take ctx itself).
+    params = [] if own_ctx else [inspect.Parameter("ctx", keyword, annotation=typer.Context)]
+    for param in signature.parameters.values():
+        if param.name == "conn":
+            params.extend(
+                inspect.Parameter(name, keyword, default=None, annotation=a)
+                for name, a in options.items()
+            )
+        else:  # keyword-only: typer passes every parameter by name
+            params.append(param.replace(kind=keyword))
+
+    @functools.wraps(command)
+    def with_connection(**given: Any) -> _R:
+        values = {name: given.pop(name) for name in options}
+        ctx: typer.Context = given["ctx"] if own_ctx else given.pop("ctx")
+        connection = Connection(**values, **fixed, extra=ctx.obj or {})
+        return command(**given, conn=connection)
+
+    with_connection.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    with_connection.__annotations__ = {p.name: p.annotation for p in params}
+    return with_connection
 
 
 LEVELS = ("debug", "info", "warning", "error")

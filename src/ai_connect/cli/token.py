@@ -15,7 +15,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,8 +23,15 @@ import typer
 from ai_connect.bridge.auth import new_token, parse_expiry
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.cli import stores
-from ai_connect.cli.options import JsonOpt, TokenFileOpt, bridge_option, make_client
-from ai_connect.client import BridgeClient
+from ai_connect.cli.options import (
+    CaOpt,
+    Connection,
+    JsonOpt,
+    PinOpt,
+    TokenFileOpt,
+    bridge_option,
+    connects,
+)
 from ai_connect.config import bridge_settings
 from ai_connect.errors import BridgeError
 from ai_connect.protocol import Brakes
@@ -35,12 +42,13 @@ if TYPE_CHECKING:
     from ai_connect.bridge.store.sqlite import SqliteStore
 
 __all__ = [
+    "ADMIN_OPTIONS",
     "AdminBridgeOpt",
     "AdminNameOpt",
     "AdminTokenOpt",
     "DbOpt",
     "admin_app",
-    "admin_client",
+    "admin_command",
     "open_store",
     "token_app",
     "token_state",
@@ -191,13 +199,6 @@ def revoke(
 # --- admin: observer views over the protocol ------------------------------------------
 
 
-def admin_client(
-    ctx: typer.Context, bridge: Sequence[str] | None, name: str | None, token: str | None
-) -> BridgeClient:
-    """An operator's client: it only asks, so it never becomes a peer (protocol §2.4)."""
-    return make_client(ctx, bridge, name, "admin", token, kind="admin", mode="query")
-
-
 AdminBridgeOpt = Annotated[list[str] | None, bridge_option("[env AI_CONNECT_BRIDGE]")]
 AdminNameOpt = Annotated[
     str | None, typer.Option(help="Name to register as (the token must own it)")
@@ -205,21 +206,36 @@ AdminNameOpt = Annotated[
 AdminTokenOpt = Annotated[
     str | None, typer.Option(help="An admin token; visible in ps: prefer --token-file")
 ]
+ADMIN_OPTIONS = {
+    "bridge": AdminBridgeOpt,
+    "name": AdminNameOpt,
+    "token": AdminTokenOpt,
+    "token_file": TokenFileOpt,
+    "ca": CaOpt,
+    "fingerprint": PinOpt,
+}
+"""An operator's connection options: no --project (its client registers in ``admin``)."""
+
+
+def admin_command(command: Callable[..., None]) -> Callable[..., None]:
+    """:func:`~ai_connect.cli.options.connects` with :data:`ADMIN_OPTIONS`: an operator's
+    command; its client is ``conn.client(kind="admin", mode="query")``, which only asks,
+    so it never becomes a peer (protocol §2.4)."""
+    made: Callable[..., None] = connects(command, options=ADMIN_OPTIONS, project="admin")
+    return made
 
 
 @admin_app.command("status")
+@admin_command
 def admin_status(
-    ctx: typer.Context,
-    bridge: AdminBridgeOpt = None,
-    name: AdminNameOpt = None,
-    token: AdminTokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Every peer with its mailbox cursors, connections, token and remote address."""
 
     async def run() -> None:
-        async with admin_client(ctx, bridge, name, token) as client:
+        async with conn.client(kind="admin", mode="query") as client:
             report = await client.admin_status()
         if as_json:
             print(terminal.to_json(report.model_dump(mode="json")))
@@ -248,21 +264,19 @@ def admin_status(
 
 
 @admin_app.command("history")
+@admin_command
 def admin_history(
-    ctx: typer.Context,
     viewer: Annotated[str, typer.Argument(help="Whose history: an address or name")],
     peer: Annotated[str | None, typer.Argument(help="Only the conversation with this peer")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
-    bridge: AdminBridgeOpt = None,
-    name: AdminNameOpt = None,
-    token: AdminTokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """The history VIEWER sees (with PEER: their conversation), oldest first."""
 
     async def run() -> None:
-        async with admin_client(ctx, bridge, name, token) as client:
+        async with conn.client(kind="admin", mode="query") as client:
             page = await client.admin_history(viewer, peer, limit)
         found = [terminal.view_dict(m) for m in page.messages]
         if as_json:
@@ -285,18 +299,16 @@ def _brakes_text(reply: Brakes) -> str:
 
 
 @admin_app.command("brakes")
+@admin_command
 def admin_brakes(
-    ctx: typer.Context,
-    bridge: AdminBridgeOpt = None,
-    name: AdminNameOpt = None,
-    token: AdminTokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """The conversations the loop brake paused, with why (docs/hooks.md, "The loop brake")."""
 
     async def run() -> None:
-        async with admin_client(ctx, bridge, name, token) as client:
+        async with conn.client(kind="admin", mode="query") as client:
             reply = await client.admin_brakes()
         print(terminal.to_json(reply.paused) if as_json else _brakes_text(reply))
 
@@ -304,22 +316,20 @@ def admin_brakes(
 
 
 @admin_app.command("resume")
+@admin_command
 def admin_resume(
-    ctx: typer.Context,
     conversation: Annotated[
         str | None,
         typer.Argument(help="As `ai-connect admin brakes` lists it [default: every one]"),
     ] = None,
-    bridge: AdminBridgeOpt = None,
-    name: AdminNameOpt = None,
-    token: AdminTokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Lift the loop brake's pause: the agents of the conversation wake for it again."""
 
     async def run() -> None:
-        async with admin_client(ctx, bridge, name, token) as client:
+        async with conn.client(kind="admin", mode="query") as client:
             reply = await client.admin_resume(conversation)
         if as_json:
             print(terminal.to_json({"resumed": reply.resumed, "paused": reply.paused}))

@@ -15,29 +15,19 @@ from typing import Annotated
 
 import typer
 
-from ai_connect.cli.options import JsonOpt, TokenFileOpt
-from ai_connect.cli.token import (
-    AdminBridgeOpt,
-    AdminNameOpt,
-    AdminTokenOpt,
-    DbOpt,
-    admin_app,
-    admin_client,
-    open_store,
-)
+from ai_connect.cli.options import Connection, JsonOpt
+from ai_connect.cli.token import DbOpt, admin_app, admin_command, open_store
 from ai_connect.text import terminal
 
 __all__ = ["admin_dead_letters", "admin_forget"]
 
 
 @admin_app.command("forget")
+@admin_command
 def admin_forget(
-    ctx: typer.Context,
     peer: Annotated[str, typer.Argument(metavar="PEER", help="'Name (Project)' or a name")],
-    bridge: AdminBridgeOpt = None,
-    name: AdminNameOpt = None,
-    token: AdminTokenOpt = None,
-    token_file: TokenFileOpt = None,
+    *,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Forget PEER: its record and its mailbox go, its live sessions are closed.
@@ -48,7 +38,7 @@ def admin_forget(
     """
 
     async def run() -> None:
-        async with admin_client(ctx, bridge, name, token) as client:
+        async with conn.client(kind="admin", mode="query") as client:
             gone = await client.admin_forget(peer)
         if as_json:
             print(terminal.to_json({"forgotten": gone.address}))

@@ -10,14 +10,20 @@ sends it answered ``queued`` for and the ids of the messages shown outlive the p
 the next client of the same bridge, name and project sends what is left, and a message
 shown before a restart is not shown again (docs/protocol.md §7).
 
-It is built from parts (composition, not a class hierarchy)::
+Its state is held by parts (composition), and its methods are grouped by what they do
+(mixins, whose ``self`` types name the parts each uses)::
 
-    BridgeClient   the public requests, the outbox (sends) and the inbox (deliveries)
+    BridgeClient   this module: the parts, connect and close, what the link calls back
      ├── Link      the WebSocket: connect, hello, read loop, heartbeat, reconnect, TLS pin
      ├── Pending   requests in flight: rid -> future, and rid -> cid for sends
      ├── Outbox    sends not yet confirmed, kept across outages (cid -> receipt future)
      ├── Inbox     deliveries: duplicates dropped, the cumulative ack (mailbox.py)
+     ├── Notices   receipts the bridge pushed, until taken (notices.py)
      └── Keep      optional: queued sends and shown ids on disk (keep.py)
+
+    sending.py send          receiving.py wait, drain, unread, ack, add_listener
+    queries.py peers, history, search, status, receipts, find_message
+    admin.py   admin_*       consensus.py, leases.py, observer.py: §8, §10, §9
 
 Every surface builds its client with :meth:`BridgeClient.from_settings`.
 """
@@ -30,41 +36,34 @@ import logging
 import secrets
 import ssl as ssl_module
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 from websockets.asyncio.client import connect as websockets_connect
 
-from ai_connect import __version__, message_ids, tls
+from ai_connect import __version__, tls
+from ai_connect.client.admin import AdminMixin
 from ai_connect.client.consensus import ConsensusMixin
 from ai_connect.client.durable import Durable
 from ai_connect.client.keep import Keep
 from ai_connect.client.leases import LeaseMixin
 from ai_connect.client.link import Connect, Link, LinkState, backoff
-from ai_connect.client.mailbox import Inbox, Message
+from ai_connect.client.mailbox import Inbox
+from ai_connect.client.notices import Notices
 from ai_connect.client.observer import ObserverMixin
 from ai_connect.client.outbox import Outbox, Receipt
 from ai_connect.client.pending import Pending, Request
+from ai_connect.client.queries import QueryMixin
+from ai_connect.client.receiving import Listener, ReceivingMixin
+from ai_connect.client.sending import SendingMixin
 from ai_connect.config import ClientSettings
-from ai_connect.errors import (
-    LocalProtocolError,
-    NotConnected,
-    RequestTimeout,
-    UnknownMessage,
-)
+from ai_connect.errors import LocalProtocolError, NotConnected
 from ai_connect.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Acked,
-    AckPath,
-    AdminBrakes,
-    AdminForget,
-    AdminHistory,
-    AdminResume,
-    AdminStatus,
     Brakes,
-    BridgeReport,
     ClientInfo,
     Deliver,
     Error,
@@ -73,28 +72,14 @@ from ai_connect.protocol import (
     Forget,
     Forgotten,
     Hello,
-    History,
-    HistoryPage,
     Human,
-    PeerList,
-    Peers,
-    PeerView,
     Presence,
     ReceiptNotice,
-    ReceiptReport,
-    Receipts,
-    Search,
-    SearchResults,
-    Send,
     ServerFrame,
-    Status,
-    StatusReport,
     Welcome,
     Work,
     WorkFields,
-    flow_bytes,
 )
-from ai_connect.waiting import wait_event
 
 __all__ = ["BridgeClient", "LinkState", "Receipt", "backoff"]
 
@@ -102,11 +87,16 @@ log = logging.getLogger("ai_connect.client")
 
 _R = TypeVar("_R")
 
-FIND_PAGES = 10
-"""History pages (of up to 500 messages) :meth:`BridgeClient.find_message` looks through."""
 
-
-class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
+class BridgeClient(
+    SendingMixin,
+    ReceivingMixin,
+    QueryMixin,
+    AdminMixin,
+    ConsensusMixin,
+    LeaseMixin,
+    ObserverMixin,
+):
     """An asyncio client of one bridge, as one peer. Use ``async with``.
 
     ``connect`` is the transport seam: it opens the WebSocket (websockets' ``connect`` by
@@ -146,9 +136,7 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
         """Act for this session's live address beside its owner (protocol §2.2)."""
         self._receipts = receipts
         """Ask for a receipt on every send (protocol §3.7)."""
-        self.notices: list[ReceiptNotice] = []
-        """Receipts that came (:meth:`take_receipts`), oldest first, at most 1000."""
-        self._noticed = asyncio.Event()
+        self._notices = Notices()
         self._mode = mode
         """``query``: ask without becoming a peer (protocol §2.4); ``observe``: that, plus
         the bridge's event feed (:meth:`observe`, protocol §9)."""
@@ -162,7 +150,7 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
         self._pending = Pending()
         self._outbox = Outbox()
         self._arrived = asyncio.Event()
-        self._listeners: list[Callable[[Message | Presence], None]] = []
+        self._listeners: list[Listener] = []
         self._durable = Durable(keep, url, name, project) if keep is not None else None
         """Queued sends and shown ids on disk (``None``: in memory only)."""
         self._catching_up: asyncio.Task[None] | None = None
@@ -268,10 +256,6 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def add_listener(self, callback: Callable[[Message | Presence], None]) -> None:
-        """Calls ``callback`` with each new message (and presence event) as it arrives."""
-        self._listeners.append(callback)
-
     async def wait_connected(self, timeout: float) -> None:
         await self._link.wait_connected(timeout)
 
@@ -283,158 +267,25 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
         """Returns once the link is (or has passed through) ``state``; else RequestTimeout."""
         await self._link.wait_state(state, timeout)
 
-    # --- requests ---------------------------------------------------------------------
+    # --- this address ------------------------------------------------------------------
 
-    async def send(
-        self,
-        to: str,
-        body: str,
-        *,
-        context: dict[str, Any] | None = None,
-        thread: str | None = None,
-        reply_to: str | None = None,
-        cid: str | None = None,
-        timeout: float | None = None,
-        queue: bool = False,
-        as_: str | None = None,
-        receipt: bool = False,
-    ) -> Receipt:
-        """Sends a message and returns once the bridge has durably stored it.
-
-        Not connected: raises :class:`NotConnected`, or with ``queue=True`` keeps the
-        message in the outbox, sends it after reconnect and returns a ``queued`` receipt.
-        ``as_``: an observer sends as this person (protocol §9.3). ``receipt``: the
-        bridge tells this client when each recipient was shown it (protocol §3.7).
-        With a ``keep`` the queued message is on disk (fsync'd) before the receipt is
-        returned (``Receipt.kept`` says where); without one it lives in this process only.
-        """
-        if not self.connected and not queue:
-            raise self._link.not_connected()
-        cid = cid or secrets.token_hex(12)
-        frame = Send(
-            rid=self._pending.send_rid(cid),
-            cid=cid,
-            to=to,
-            body=body,
-            context=context,
-            thread=thread,
-            reply_to=reply_to,
-            as_=as_,
-            receipt=receipt or None,
-        )
-        stored = self._outbox.add(frame)
-        if self.connected:
-            try:
-                await self._link.transmit(frame)
-            except NotConnected:
-                if not queue:
-                    self._forget(cid, frame)
-                    raise
-        if queue and not self.connected:
-            return self._hold(frame)
-        wait = self.request_timeout if timeout is None else timeout
-        try:
-            return await asyncio.wait_for(asyncio.shield(stored), wait)
-        except TimeoutError as exc:
-            if queue:
-                return self._hold(frame)
-            self._forget(cid, frame)
-            raise RequestTimeout(
-                f"the bridge did not confirm message {cid} within {wait:g} s; it may or may "
-                f"not have been stored: sending again with cid={cid} is safe"
-            ) from exc
-
-    async def find_message(self, given: str, *, how: str) -> str:
-        """The full id of the message ``given`` names: a full id, its short form
-        (:func:`ai_connect.message_ids.short`) or a unique prefix, among the messages this
-        peer can see (its inbox, then its history, newest first). Raises
-        :class:`UnknownMessage` ending with ``how``: how the surface's user finds ids."""
-        found = message_ids.match(given, self.inbox.known_ids())
-        before: int | None = None
-        for _ in range(FIND_PAGES if not found and self.connected else 0):
-            page = await self.history(None, 500, before)
-            found = message_ids.match(given, (m.id for m in page.messages))
-            if found or page.before is None:
-                break
-            before = page.before
-        if len(found) == 1:
-            return found[0]
-        if found:
-            shown = ", ".join(found[:5]) + (" …" if len(found) > 5 else "")
-            raise UnknownMessage(
-                f"{given!r} matches {len(found)} messages ({shown}); give more of the id. {how}",
-                tuple(found),
-            )
-        where = "" if self.connected else " (the bridge is unreachable: only this session's"
-        where += " messages were checked)" if where else ""
-        raise UnknownMessage(f"no message you can see has the id {given!r}{where}. {how}")
-
-    async def peers(self, include_offline: bool = True) -> list[PeerView]:
-        reply = await self._request(
-            Peers(rid=self._rid(), include_offline=include_offline), PeerList
-        )
-        return reply.peers
-
-    async def history(
-        self, peer: str | None = None, limit: int = 50, before: int | None = None
-    ) -> HistoryPage:
-        return await self._request(
-            History(rid=self._rid(), peer=peer, limit=limit, before=before), HistoryPage
-        )
-
-    async def search(self, query: str, limit: int = 20, before: int | None = None) -> SearchResults:
-        """Matches newest first; ``before`` is the cursor of an earlier page (its
-        ``SearchResults.before``), for the older matches."""
-        frame = Search(rid=self._rid(), query=query, limit=limit, before=before)
-        return await self._request(frame, SearchResults)
-
-    async def status(self) -> StatusReport:
-        return await self._request(Status(rid=self._rid()), StatusReport)
-
-    async def receipts(
-        self, message_id: str, *, how: str = "peer_history shows message ids."
-    ) -> ReceiptReport:
-        """Where a message this address sent stands, per recipient: waiting, delivered or
-        shown (with when and through which path); any message for an admin or observer
-        (protocol §3.7). A short form (``…0e42f1a3``, as receipts and read show ids) is
-        first resolved among the messages this peer can see (:meth:`find_message`)."""
-        given = message_id.strip()
-        if given.startswith(message_ids.ELLIPSIS) or len(given) <= message_ids.SHORT + 1:
-            given = await self.find_message(given, how=how)
-        return await self._request(Receipts(rid=self._rid(), id=given), ReceiptReport)
+    @property
+    def notices(self) -> list[ReceiptNotice]:
+        """Receipts that came (:meth:`take_receipts`), oldest first, at most 1000."""
+        return self._notices.items
 
     def take_receipts(self) -> list[ReceiptNotice]:
         """The receipts that came since the last call (sends with ``receipt=True``)."""
-        taken, self.notices = self.notices, []
-        self._noticed.clear()
-        return taken
+        return self._notices.take()
 
     async def wait_receipts(self, timeout: float) -> list[ReceiptNotice]:
         """Waits up to ``timeout`` for a receipt, then takes them (``[]`` on timeout)."""
-        if not self.notices:
-            await wait_event(self._noticed, timeout)
-        return self.take_receipts()
+        return await self._notices.wait(timeout)
 
     async def forget(self) -> Forgotten:
         """Asks the bridge to forget this address: its peer record and mailbox (protocol
         §2.5). The bridge closes the link once that is committed."""
         return await self._request(Forget(rid=self._rid()), Forgotten)
-
-    async def admin_forget(self, peer: str) -> Forgotten:
-        """The operator's forget: ``peer``'s record and mailbox go, its live connections
-        are closed (an admin token where auth is on; protocol §2.5)."""
-        return await self._request(AdminForget(rid=self._rid(), peer=peer), Forgotten)
-
-    async def admin_status(self) -> BridgeReport:
-        """Every peer's cursors and connections; needs an admin token (protocol §3.5)."""
-        return await self._request(AdminStatus(rid=self._rid()), BridgeReport)
-
-    async def admin_history(
-        self, viewer: str, peer: str | None = None, limit: int = 50, before: int | None = None
-    ) -> HistoryPage:
-        """The history ``viewer`` sees (with ``peer``, one conversation); admin tokens only."""
-        frame = AdminHistory(rid=self._rid(), viewer=viewer, peer=peer, limit=limit, before=before)
-        return await self._request(frame, HistoryPage)
 
     async def human(self) -> Brakes:
         """Tells the bridge a person spoke in this address's session: its paused
@@ -449,90 +300,7 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
             raise self._link.not_connected()
         await self._link.transmit(Work(**status.model_dump()))
 
-    async def admin_brakes(self) -> Brakes:
-        """The conversations the loop brake paused (admin tokens, where auth is on)."""
-        return await self._request(AdminBrakes(rid=self._rid()), Brakes)
-
-    async def admin_resume(self, conversation: str | None = None) -> Brakes:
-        """Lifts the pause of ``conversation`` (``None``: of every paused one)."""
-        return await self._request(AdminResume(rid=self._rid(), conversation=conversation), Brakes)
-
-    # --- receiving --------------------------------------------------------------------
-
-    def unread(self, sender: str | None = None) -> list[Message]:
-        """Delivered messages not yet handled, oldest first."""
-        return self.inbox.unhandled(sender)
-
-    async def wait(
-        self, timeout: float, sender: str | None = None, *, waking: bool = False
-    ) -> list[Message]:
-        """Blocks until at least one unread message (from ``sender``) is here; ``[]`` on timeout.
-
-        ``waking``: only messages that may wake an agent count (not those of a conversation
-        the loop brake paused, protocol §3.6)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not (found := [m for m in self.inbox.unhandled(sender) if not (waking and m.paused)]):
-            self._arrived.clear()
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                return []
-            await wait_event(self._arrived, remaining)
-        return found
-
-    async def drain(self, timeout: float) -> list[Message]:
-        """Waits until every message that was waiting at connect time has arrived.
-
-        Returns the unread messages. Stops early when the bridge's flow-control window
-        is full (handle and ``ack`` them, then call again) or when ``timeout`` passes.
-        """
-        welcome = self.welcome
-        window = int(welcome.limits.get("window_messages", 256)) if welcome else 256
-        window_bytes = int(welcome.limits.get("window_bytes", 1 << 20)) if welcome else 1 << 20
-        goal = welcome.tip if welcome else 0
-        deadline = asyncio.get_running_loop().time() + timeout
-        while (
-            self.inbox.received < goal
-            and len(self.inbox) < window
-            # The window also closes on bytes (§3.3): then nothing more comes until an ack.
-            and sum(flow_bytes(m.body, m.context) for m in self.inbox.unhandled()) < window_bytes
-        ):
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                break
-            self._arrived.clear()
-            await wait_event(self._arrived, min(remaining, 0.5))
-            if self.inbox.received >= goal:
-                break
-        return self.inbox.unhandled()
-
-    async def ack(
-        self, messages: Iterable[Message], *, wait: bool = True, path: AckPath | None = None
-    ) -> None:
-        """Marks messages as shown to the agent; the bridge will not deliver them again.
-
-        With ``wait`` returns only once the bridge has stored the ack. ``path`` says what
-        showed them (hook, tool, channel, cli): their senders' receipts name it (§3.7).
-        """
-        messages = list(messages)
-        self.inbox.mark_handled(messages)
-        if self._durable is not None and self.address is not None and messages:
-            # Before the ack: a restart from here on cannot show them again (§7).
-            self._durable.see(self.address, (m.id for m in messages))
-        target = self.inbox.ack_target()
-        if target <= self.inbox.acked:
-            return
-        if not self.connected:
-            if wait:
-                raise self._link.not_connected()
-            return  # sent as the resume cursor of the next hello
-        if wait:
-            reply = await self._request(Ack(seq=target, rid=self._rid(), path=path), Acked)
-            self.inbox.acked = max(self.inbox.acked, reply.seq)
-        else:
-            await self._link.transmit(Ack(seq=target, path=path))
-            self.inbox.acked = target
-
-    # --- internals: requests ----------------------------------------------------------
+    # --- requests: what every request group stands on ---------------------------------
 
     def _rid(self) -> int:
         return self._pending.rid()
@@ -544,53 +312,6 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
         request: Request = frame
         wait = self.request_timeout if timeout is None else timeout
         return await self._pending.call(request, expect, wait, lambda: self._link.transmit(frame))
-
-    def _hold(self, frame: Send) -> Receipt:
-        """A send we answer ``queued`` for: on disk first, if this client keeps state."""
-        if self._durable is None:
-            log.warning(
-                "queued message %s to %s is held in this process's memory only (no keep): "
-                "it is lost if the process stops before the bridge %s is back",
-                frame.cid,
-                frame.to,
-                self.url,
-            )
-            return Receipt(frame.cid, "queued")
-        return self._durable.hold(frame)
-
-    def _adopt(self) -> None:
-        """Takes over the queued sends an earlier client of this identity left on disk."""
-        if self._durable is None:
-            return
-        for raw in self._durable.adopt(f.cid for f in self._outbox.frames()):
-            cid = str(raw.get("cid"))
-            try:
-                frame = Send.model_validate(raw | {"rid": self._pending.send_rid(cid)})
-            except ValidationError as exc:
-                log.warning("cannot resend kept message %s: %s", cid, exc)
-                continue
-            self._outbox.add(frame)
-
-    def _catch_up(self) -> None:
-        """A repeat of a message shown before was dropped: ack it, or the bridge keeps
-        it in the window and delivers it at every connect (§3.3)."""
-        if self.inbox.ack_target() <= self.inbox.acked:
-            return
-        if self._catching_up is None or self._catching_up.done():
-            self._catching_up = asyncio.ensure_future(self._send_catch_up())
-
-    async def _send_catch_up(self) -> None:
-        target = self.inbox.ack_target()
-        if target > self.inbox.acked:
-            with contextlib.suppress(NotConnected):
-                await self._link.transmit(Ack(seq=target))
-                self.inbox.acked = max(self.inbox.acked, target)
-
-    def _forget(self, cid: str, frame: Send) -> None:
-        """A send nobody waits for any more: out of the outbox, its reply dropped."""
-        for sent in (frame, self._outbox.forget(cid)):
-            if sent is not None:
-                self._pending.forget_send(sent.rid)
 
     # --- internals: what the link calls -----------------------------------------------
 
@@ -641,16 +362,8 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
             await self._link.transmit(Ack(seq=target))
 
     def _on_frame(self, frame: ServerFrame) -> None:
-        if isinstance(frame, Deliver):
-            message = Message.from_frame(frame)
-            if self.inbox.add(message):
-                self._arrived.set()
-                self._notify(message)
-            else:
-                self._catch_up()
-            return
-        if isinstance(frame, Presence):
-            self._notify(frame)
+        if isinstance(frame, Deliver | Presence):
+            self._received(frame)
             return
         if isinstance(frame, FeedEvent | FeedSnapshot):
             self._feed_put(frame)
@@ -658,8 +371,7 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
                 self._pending.answer(frame)  # the reply to feed_sync
             return
         if isinstance(frame, ReceiptNotice):
-            self.notices = [*self.notices[-999:], frame]
-            self._noticed.set()
+            self._notices.add(frame)
             return
         if isinstance(frame, Acked) and frame.rid is None:
             self.inbox.acked_elsewhere(frame.seq)  # shown through another connection
@@ -676,10 +388,3 @@ class BridgeClient(ConsensusMixin, LeaseMixin, ObserverMixin):
             self.last_error = f"{frame.code}: {frame.message}"
             hint = f"; {frame.hint}" if frame.hint else ""
             log.warning("bridge error: %s%s", frame.message, hint)
-
-    def _notify(self, item: Message | Presence) -> None:
-        for callback in self._listeners:
-            try:
-                callback(item)
-            except Exception:  # a listener's bug must not break delivery to the rest
-                log.exception("message listener failed")

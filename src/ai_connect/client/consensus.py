@@ -1,7 +1,8 @@
 """Consensus requests of :class:`~ai_connect.client.BridgeClient` (docs/protocol.md §8).
 
-A mixin, so that the client's module stays about connections: each method builds one
-frame and waits for its reply by ``rid``. Proposals come back as the bridge's JSON view
+A mixin over :class:`~ai_connect.client.pending.Requester` (its ``self`` type), so that
+the client's module stays about connections: each method builds one frame and waits for
+its reply by ``rid``. Proposals come back as the bridge's JSON view
 (``id``, ``status``, ``outcome``, ``reason``, ``ballots``, ``tally``, ...).
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
+from ai_connect.client.pending import Requester
 from ai_connect.protocol import (
     ProposalInfo,
     ProposalList,
@@ -23,7 +25,6 @@ from ai_connect.protocol import (
 
 __all__ = ["ConsensusMixin", "Rule", "StatusFilter", "VoteChoice"]
 
-_R = TypeVar("_R")
 Rule = Literal["majority", "unanimous", "quorum"]
 VoteChoice = Literal["approve", "reject", "abstain"]
 StatusFilter = Literal["open", "escalated", "decided", "expired", "withdrawn"]
@@ -32,14 +33,8 @@ StatusFilter = Literal["open", "escalated", "decided", "expired", "withdrawn"]
 class ConsensusMixin:
     """``propose``, ``vote``, ``proposal_status``, ``proposals``, ``withdraw``."""
 
-    async def _request(self, frame: Any, expect: type[_R], timeout: float | None = None) -> _R:
-        raise NotImplementedError  # BridgeClient's
-
-    def _rid(self) -> int:
-        raise NotImplementedError  # BridgeClient's
-
     async def propose(
-        self,
+        self: Requester,
         question: str,
         participants: Sequence[str],
         *,
@@ -69,22 +64,24 @@ class ConsensusMixin:
         )
         return (await self._request(frame, ProposalInfo)).proposal
 
-    async def vote(self, proposal: str, choice: VoteChoice, reason: str = "") -> dict[str, Any]:
+    async def vote(
+        self: Requester, proposal: str, choice: VoteChoice, reason: str = ""
+    ) -> dict[str, Any]:
         """Casts (or changes) this peer's vote, or the judge's ruling; answered once stored."""
         frame = Vote(rid=self._rid(), proposal=proposal, choice=choice, reason=reason)
         return (await self._request(frame, ProposalInfo)).proposal
 
-    async def proposal_status(self, proposal: str) -> dict[str, Any]:
+    async def proposal_status(self: Requester, proposal: str) -> dict[str, Any]:
         frame = ProposalStatus(rid=self._rid(), proposal=proposal)
         return (await self._request(frame, ProposalInfo)).proposal
 
     async def proposals(
-        self, status: StatusFilter | None = None, limit: int = 50
+        self: Requester, status: StatusFilter | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """Proposals this peer authored, is asked in or judges, newest first."""
         frame = Proposals(rid=self._rid(), status=status, limit=limit)
         return (await self._request(frame, ProposalList)).proposals
 
-    async def withdraw(self, proposal: str, reason: str = "") -> dict[str, Any]:
+    async def withdraw(self: Requester, proposal: str, reason: str = "") -> dict[str, Any]:
         frame = Withdraw(rid=self._rid(), proposal=proposal, reason=reason)
         return (await self._request(frame, ProposalInfo)).proposal

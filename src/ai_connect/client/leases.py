@@ -10,27 +10,24 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
+from ai_connect.client.pending import Requester
 from ai_connect.errors import ConfigError
 from ai_connect.protocol import Claim, Claims, LeaseCheck, LeaseReport, Release
 
 __all__ = ["LeaseMixin", "repo_paths"]
 
-_R = TypeVar("_R")
-
 
 class LeaseMixin:
     """``claim``, ``release``, ``claims``, ``lease_check``."""
 
-    async def _request(self, frame: Any, expect: type[_R], timeout: float | None = None) -> _R:
-        raise NotImplementedError  # BridgeClient's
-
-    def _rid(self) -> int:
-        raise NotImplementedError  # BridgeClient's
-
     async def claim(
-        self, repo: str, paths: Sequence[str], *, ttl: float | None = None, reason: str = ""
+        self: Requester,
+        repo: str,
+        paths: Sequence[str],
+        *,
+        ttl: float | None = None,
+        reason: str = "",
     ) -> LeaseReport:
         """Leases ``paths`` (repo-relative paths or globs) of ``repo`` for ``ttl`` seconds
         (``None``: the bridge's default). All or nothing: with ``conflicts`` in the
@@ -39,19 +36,24 @@ class LeaseMixin:
         return await self._request(frame, LeaseReport)
 
     async def release(
-        self, repo: str | None = None, paths: Sequence[str] | None = None
+        self: Requester, repo: str | None = None, paths: Sequence[str] | None = None
     ) -> LeaseReport:
         """Gives back this address's leases of ``paths`` (as claimed; ``None``: all), in
         ``repo`` (``None``: everywhere)."""
         frame = Release(rid=self._rid(), repo=repo, paths=list(paths) if paths else None)
         return await self._request(frame, LeaseReport)
 
-    async def claims(self, repo: str | None = None) -> LeaseReport:
+    async def claims(self: Requester, repo: str | None = None) -> LeaseReport:
         """The live leases of ``repo`` (``None``: of every repository)."""
         return await self._request(Claims(rid=self._rid(), repo=repo), LeaseReport)
 
     async def lease_check(
-        self, repo: str, paths: Sequence[str], *, renew: bool = True, timeout: float | None = None
+        self: Requester,
+        repo: str,
+        paths: Sequence[str],
+        *,
+        renew: bool = True,
+        timeout: float | None = None,
     ) -> LeaseReport:
         """Before editing ``paths``: others' leases on them (``conflicts``), and this
         address's own renewed (``renewed``)."""

@@ -26,17 +26,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Protocol
 
+from ai_connect.client.pending import Requester
 from ai_connect.errors import BridgeError
 from ai_connect.protocol import FeedEvent, FeedSnapshot, FeedSync
 
-__all__ = ["FeedItem", "ObserverMixin"]
+__all__ = ["FeedItem", "Observer", "ObserverMixin"]
 
 log = logging.getLogger("ai_connect.client")
 
 FeedItem = FeedSnapshot | FeedEvent
-_R = TypeVar("_R")
+
+
+class Observer(Requester, Protocol):
+    """What the feed uses of the client: requests (``feed_sync``) and its own state."""
+
+    feed_limit: int
+    _feed: asyncio.Queue[FeedItem | None]
+    _feed_closed: bool
+    _feed_skipping: bool
+    _feed_sync: asyncio.Task[None] | None
 
 
 class ObserverMixin:
@@ -45,12 +55,6 @@ class ObserverMixin:
     feed_limit = 10_000
     """Items that may wait for the reader; past it the client resynchronises."""
 
-    async def _request(self, frame: Any, expect: type[_R], timeout: float | None = None) -> _R:
-        raise NotImplementedError  # BridgeClient's
-
-    def _rid(self) -> int:
-        raise NotImplementedError  # BridgeClient's
-
     def _feed_init(self) -> None:
         self._feed: asyncio.Queue[FeedItem | None] = asyncio.Queue()
         self._feed_closed = False
@@ -58,29 +62,15 @@ class ObserverMixin:
         """Fell behind: events are dropped until the snapshot of ``feed_sync`` comes."""
         self._feed_sync: asyncio.Task[None] | None = None
 
-    def _feed_put(self, item: FeedItem) -> None:
+    def _feed_put(self: Observer, item: FeedItem) -> None:
         if isinstance(item, FeedSnapshot):
             self._feed_skipping = False  # a welcome's, or our feed_sync's: start from it
         elif self._feed_skipping:
             return
         elif self._feed.qsize() >= self.feed_limit:
-            self._fell_behind()
+            _fell_behind(self)
             return
         self._feed.put_nowait(item)
-
-    def _fell_behind(self) -> None:
-        """Drops what waits and asks for a fresh snapshot to take its place."""
-        log.warning("the feed's reader fell %d items behind: starting over", self.feed_limit)
-        while not self._feed.empty():
-            self._feed.get_nowait()
-        self._feed_skipping = True
-        self._feed_sync = asyncio.get_running_loop().create_task(self._resync())
-
-    async def _resync(self) -> None:
-        # The reply is a FeedSnapshot with our rid: _feed_put gets it (in the bridge's
-        # order, so every event before it is in it). A lost link brings one anyway.
-        with contextlib.suppress(BridgeError):
-            await self._request(FeedSync(rid=self._rid()), FeedSnapshot)
 
     def _feed_close(self) -> None:
         """The client closed: every ``observe()`` loop ends."""
@@ -101,3 +91,19 @@ class ObserverMixin:
                 self._feed.put_nowait(None)  # for any other loop over the same feed
                 return
             yield item
+
+
+def _fell_behind(client: Observer) -> None:
+    """Drops what waits and asks for a fresh snapshot to take its place."""
+    log.warning("the feed's reader fell %d items behind: starting over", client.feed_limit)
+    while not client._feed.empty():
+        client._feed.get_nowait()
+    client._feed_skipping = True
+    client._feed_sync = asyncio.get_running_loop().create_task(_resync(client))
+
+
+async def _resync(client: Observer) -> None:
+    # The reply is a FeedSnapshot with our rid: _feed_put gets it (in the bridge's order,
+    # so every event before it is in it). A lost link brings one anyway.
+    with contextlib.suppress(BridgeError):
+        await client._request(FeedSync(rid=client._rid()), FeedSnapshot)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ai_connect.errors import BridgeError, RequestRejected, RequestTimeout
 from ai_connect.protocol import Error, Rid, ServerFrame
 
-__all__ = ["Pending", "Request"]
+__all__ = ["Pending", "Request", "Requester"]
 
 _R = TypeVar("_R")
 
@@ -33,6 +33,19 @@ class Request(Protocol):
 
     @property
     def rid(self) -> Rid | None: ...
+
+
+class Requester(Protocol):
+    """What the request groups of :class:`~ai_connect.client.BridgeClient` (queries.py,
+    admin.py, consensus.py, leases.py; observer.py and receiving.py build on it) use of
+    it: their ``self`` type, so that each says what it needs and none reaches for more."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def _rid(self) -> int: ...
+
+    async def _request(self, frame: Any, expect: type[_R], timeout: float | None = None) -> _R: ...
 
 
 class Pending:

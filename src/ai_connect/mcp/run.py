@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from ai_connect import __version__
 from ai_connect.code_context import DEFAULT_MAX_BYTES
-from ai_connect.config import client_settings, mcp_address
+from ai_connect.config import ClientSettings, mcp_address
 from ai_connect.errors import ConfigError
 from ai_connect.mcp import channel as mcp_channel
 from ai_connect.mcp.front import BY_HAND
@@ -38,21 +37,16 @@ TRANSPORTS = ("stdio", "http", "sse")
 def run(
     transport: str = "stdio",
     *,
+    own: ClientSettings,
     host: str | None = None,
     port: int | None = None,
-    bridge: str | Sequence[str] | None = None,
-    name: str | None = None,
-    project: str | None = None,
-    token: str | None = None,
-    token_file: str | None = None,
-    ca: str | None = None,
-    fingerprint: str | None = None,
     context_max_bytes: int | None = None,
     progress_interval_s: float = 10.0,
     ready_file: Path | None = None,
     channel: str = "auto",
 ) -> None:
-    """``ai-connect mcp``: resolves settings (flags > env > config file) and serves.
+    """``ai-connect mcp``: serves as ``own`` (its client settings, flags > env > config
+    file: :meth:`ai_connect.cli.options.Connection.settings`).
 
     ``host``/``port`` (HTTP): ``None`` takes the config file's ``mcp.host``/``mcp.port``,
     else 127.0.0.1:9998."""
@@ -60,19 +54,8 @@ def run(
         raise ConfigError(f"--transport must be stdio or http (sse: the same), not {transport!r}")
     if channel not in mcp_channel.MODES:
         raise ConfigError(f"--channel must be auto, on or off, not {channel!r}")
-    cwd = Path.cwd()
-    own = client_settings(
-        url=bridge,
-        name=name,
-        project=project,
-        token=token,
-        token_file=token_file,
-        ca=ca,
-        fingerprint=fingerprint,
-        cwd=cwd,
-    )
     tools = ToolSettings(
-        cwd=cwd,
+        cwd=Path.cwd(),
         context_max_bytes=context_max_bytes or DEFAULT_MAX_BYTES,
         progress_interval_s=progress_interval_s,
     )

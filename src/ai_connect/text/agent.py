@@ -89,13 +89,7 @@ def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -
             f"    context: {facts[0]}, by reference: {terminal.reference_text(local)}. Read "
             "them there when you need the text: it is not repeated here."
         ]
-    for key in ("repo", "branch"):
-        if context.get(key):
-            facts.append(f"{key} {neutralise(str(context[key]))}")
-    if context.get("commit"):
-        facts.append(f"commit {neutralise(str(context['commit']))[:12]}")
-    if context.get("dirty"):
-        facts.append("uncommitted changes")
+    facts += terminal.code_origin(context)
     if context.get("sha256"):
         facts.append(f"file sha256 {neutralise(str(context['sha256']))}")
     head = ["    context: " + " · ".join(facts)]
@@ -136,11 +130,8 @@ def message_text(
 def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
     """A proposal a message carries: its state, what it came with, and how this reader
     votes (or rules) with the consensus tools. Peer text made safe."""
-    status = terminal.clean(str(p.get("status", "")))
-    if p.get("outcome"):
-        status += f": {terminal.clean(str(p['outcome']))}"
-    pid = terminal.clean(str(p.get("id", "")))
-    lines = [f"    proposal {pid} [{status}] · rule {terminal.clean(str(p.get('rule', '')))}"]
+    pid, head = terminal.proposal_head(p)
+    lines = ["    " + head]
     attached = p.get("context")
     if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
         lines += _indent("context: " + attached["text"], "    ")

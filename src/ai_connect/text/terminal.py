@@ -30,6 +30,7 @@ from ai_connect.text.work import STALE_S, work_dict, work_line
 __all__ = [
     "ago",
     "clean",
+    "code_origin",
     "defang",
     "duration",
     "error_dict",
@@ -38,6 +39,7 @@ __all__ = [
     "messages_text",
     "peer_dict",
     "peers_text",
+    "proposal_head",
     "receipt_dict",
     "receipt_text",
     "reference_text",
@@ -159,6 +161,17 @@ def unverified_text(local: LocalCopy) -> str:
     return f"your copy {where} does not verify: " + clean("; ".join(local.reasons))
 
 
+def code_origin(context: Mapping[str, Any]) -> list[str]:
+    """Where attached code comes from (``peer_context``, ``send --context-file``), as the
+    facts a person and a model are both shown: repo, branch, commit, uncommitted changes."""
+    facts = [f"{key} {clean(str(context[key]))}" for key in ("repo", "branch") if context.get(key)]
+    if context.get("commit"):
+        facts.append(f"commit {clean(str(context['commit']))[:12]}")
+    if context.get("dirty"):
+        facts.append("uncommitted changes")
+    return facts
+
+
 def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -> list[str]:
     """Attached context as lines: a file (``send --context-file``, ``peer_context``) as a
     header and ``| `` lines, a text as text, anything else as JSON. ``local``: this
@@ -169,13 +182,7 @@ def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -
             facts = [f"{clean(str(context['file']))} lines {clean(str(context['lines']))}"]
         if local is not None and local.verified:
             return [f"  context: {facts[0]}, by reference: {reference_text(local)}"]
-        for key in ("repo", "branch"):
-            if context.get(key):
-                facts.append(f"{key} {clean(str(context[key]))}")
-        if context.get("commit"):
-            facts.append(f"commit {clean(str(context['commit']))[:12]}")
-        if context.get("dirty"):
-            facts.append("uncommitted changes")
+        facts += code_origin(context)
         if context.get("truncated"):
             facts.append("truncated")
         if context.get("sha256"):
@@ -189,14 +196,21 @@ def _context_lines(context: Mapping[str, Any], local: LocalCopy | None = None) -
     return ["  context: " + clean(json.dumps(context, ensure_ascii=True, sort_keys=True))]
 
 
-def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
-    """A proposal a message carries (consensus): its state, what came with it, and the
-    ``ai-connect consensus`` command that votes (or rules) on it, for this reader."""
+def proposal_head(p: Mapping[str, Any]) -> tuple[str, str]:
+    """A proposal's id and the line that heads it for a person and a model alike:
+    ``proposal ID [STATUS: OUTCOME] · rule RULE``, peer text neutralised."""
     status = clean(str(p.get("status", "")))
     if p.get("outcome"):
         status += f": {clean(str(p['outcome']))}"
     pid = clean(str(p.get("id", "")))
-    lines = [f"  proposal {pid} [{status}] · rule {clean(str(p.get('rule', '')))}"]
+    return pid, f"proposal {pid} [{status}] · rule {clean(str(p.get('rule', '')))}"
+
+
+def _proposal_lines(p: Mapping[str, Any], to: str, local: LocalCopy | None = None) -> list[str]:
+    """A proposal a message carries (consensus): its state, what came with it, and the
+    ``ai-connect consensus`` command that votes (or rules) on it, for this reader."""
+    pid, head = proposal_head(p)
+    lines = ["  " + head]
     attached = p.get("context")
     if isinstance(attached, Mapping) and isinstance(attached.get("text"), str):
         lines += _indent("context: " + attached["text"], "  ")
