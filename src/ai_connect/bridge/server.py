@@ -351,8 +351,14 @@ class BridgeServer:
             for link in list(self._links.values()):
                 link.close(CLOSE_GOING_AWAY, "bridge shutting down")
             await self._server.wait_closed()
-        while self._batch:
-            await self._commit_once()
+        # What was accepted is stored before anything stops: the batch, and a commit in
+        # flight (cancelling the commit loop while its job waits behind another store
+        # call would cancel that job, and lose its batch).
+        while self._batch or self._commits_done < self._commits_started:
+            if self._batch:
+                await self._commit_once()
+            else:
+                await self._commit_done.wait()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
