@@ -1,6 +1,6 @@
-"""The log files of the commands that run for long (``ai-connect bridge``, ``ai-connect mcp``).
+"""The log files: ``ai-connect bridge``, ``ai-connect mcp`` and the hooks (``ai-connect hook``).
 
-Each writes ``bridge.log`` or ``mcp.log`` under the XDG state folder
+The bridge and the MCP server write ``bridge.log`` or ``mcp.log`` under the XDG state folder
 (``~/.local/state/ai-connect/log/``, :func:`default_log_file`) as well as to stderr,
 unless ``--log-file`` names another file or ``-`` (stderr only). Files rotate at
 ``logging.max_megabytes`` and keep ``logging.backup_count`` old ones (the original
@@ -10,6 +10,10 @@ each write and each rotation, so none of them loses or garbles a line. Files are
 0600 in a 0700 folder: they name peers and addresses. Every line is written through
 :class:`NeutralFormatter`: a peer's name in a log line goes through the one neutraliser
 of peer text, so ``ai-connect logs`` (or ``tail``) cannot be steered by it.
+
+Hooks write ``hooks.log`` only (their stderr is what the agent, or its model, reads)
+through :class:`DeferredFileHandler`, which opens the file on the first record: a hook
+that has nothing to say pays neither the import nor the open (its agent waits for it).
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import os
 from pathlib import Path
 
 import platformdirs
-from concurrent_log_handler import ConcurrentRotatingFileHandler
 
 from ai_connect.config import LogSettings
 from ai_connect.errors import ConfigError
@@ -28,6 +31,7 @@ from ai_connect.text.neutral import neutralise
 __all__ = [
     "FORMAT",
     "LOG_KINDS",
+    "DeferredFileHandler",
     "NeutralFormatter",
     "default_log_file",
     "file_handler",
@@ -35,7 +39,7 @@ __all__ = [
 ]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
-LOG_KINDS = ("bridge", "mcp")
+LOG_KINDS = ("bridge", "mcp", "hooks")
 NO_FILE = "-"
 
 
@@ -68,6 +72,8 @@ def resolve_log_file(flag: str | None, kind: str) -> Path | None:
 
 def file_handler(path: Path, rotation: LogSettings) -> logging.Handler:
     """A rotating handler on ``path`` that other processes may share."""
+    from concurrent_log_handler import ConcurrentRotatingFileHandler  # ~0.2 s to import
+
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         handler = ConcurrentRotatingFileHandler(
@@ -84,3 +90,34 @@ def file_handler(path: Path, rotation: LogSettings) -> logging.Handler:
         ) from exc
     handler.setFormatter(NeutralFormatter())
     return handler
+
+
+class DeferredFileHandler(logging.Handler):
+    """:func:`file_handler` on ``path``, opened on the first record it is handed.
+
+    A file that cannot be written loses the record quietly: a hook's log is a help to
+    whoever looks later, never a reason for the hook to fail its agent.
+    """
+
+    def __init__(self, path: Path, rotation: LogSettings | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self._rotation = rotation or LogSettings()
+        self._inner: logging.Handler | None = None
+        self._broken = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._broken:
+            return
+        if self._inner is None:
+            try:
+                self._inner = file_handler(self.path, self._rotation)
+            except ConfigError:
+                self._broken = True
+                return
+        self._inner.emit(record)
+
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
+        super().close()

@@ -20,6 +20,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from ai_connect.logfiles import default_log_file
 from tests.agents import clients
 from tests.agents.clients import ai_connect_command, claude_env
 
@@ -43,6 +44,16 @@ def claude_binary(version: str | None = None) -> Path:
 async def run_setup(project: Path, env: dict[str, str], *args: str) -> str:
     """``ai-connect setup claude-code --project`` in ``project``, as a user runs it."""
     return await clients.run_setup("claude-code", project, env, *args)
+
+
+def hooks_log(lines: int = 60) -> str:
+    """The end of the hooks' log the clients' hooks write (they inherit XDG_STATE_HOME)."""
+    path = default_log_file("hooks")
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError as exc:
+        return f"no hooks log ({exc})"
+    return f"the last lines of {path}:\n" + "\n".join(tail)
 
 
 class ReadyPipe:
@@ -71,8 +82,12 @@ class ReadyPipe:
         os.close(self._keep)
 
     async def ready(self, timeout: float = WAIT_S) -> str:
-        """The address of the next waiter that says it listens."""
-        line = await asyncio.wait_for(self._reader.readline(), timeout)
+        """The address of the next waiter that says it listens (on a timeout, the
+        assertion shows the end of the hooks' log: what the waiters did)."""
+        try:
+            line = await asyncio.wait_for(self._reader.readline(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no waiter said ready in {timeout:g} s; {hooks_log()}") from None
         assert line.startswith(b"ready "), line
         return line.decode().removeprefix("ready ").strip()
 

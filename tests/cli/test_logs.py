@@ -17,7 +17,12 @@ import pytest
 from ai_connect.cli import main
 from ai_connect.config import LogSettings, log_settings
 from ai_connect.errors import ConfigError
-from ai_connect.logfiles import default_log_file, file_handler, resolve_log_file
+from ai_connect.logfiles import (
+    DeferredFileHandler,
+    default_log_file,
+    file_handler,
+    resolve_log_file,
+)
 
 
 @pytest.fixture
@@ -214,3 +219,42 @@ def test_a_peer_name_in_a_log_line_is_neutralised(state: Path) -> None:
     [line] = path.read_text(encoding="utf-8").splitlines()
     assert "connection from Boss\\u200b\\x1b[2J\\x0a2026-12-04 ERROR forged" in line
     assert "\x1b" not in line and "\u200b" not in line and "<system-reminder>" not in line
+
+
+def test_a_deferred_handler_opens_its_file_on_the_first_record_only(state: Path) -> None:
+    """A hook with nothing to say creates no file; its first record creates it 0600."""
+    path = default_log_file("hooks")
+    handler = DeferredFileHandler(path)
+    logger = logging.getLogger("test.deferred")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        assert not path.exists()
+        logger.warning("waiter not connected yet")
+        handler.flush()
+        assert "waiter not connected yet" in path.read_text()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def test_a_deferred_handler_that_cannot_write_stays_quiet(tmp_path: Path) -> None:
+    """An unwritable log folder costs the hook nothing: no exception, no stderr."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    handler = DeferredFileHandler(blocker / "hooks.log")
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "lost", None, None)
+    handler.handle(record)
+    handler.handle(record)
+    handler.close()
+
+
+def test_logs_hooks_prints_the_hooks_log(state: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    path = default_log_file("hooks")
+    path.parent.mkdir(parents=True)
+    path.write_text("2026-12-04 INFO ai_connect.hooks.runtime[7]: waiter listens as A (p)\n")
+    assert main(["logs", "hooks"]) == 0
+    assert "waiter listens as A (p)" in capfd.readouterr().out
+    assert main(["logs", "nope"]) == 2
+    assert "use bridge, mcp or hooks" in capfd.readouterr().err

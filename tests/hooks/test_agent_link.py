@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -39,13 +40,49 @@ def test_choose_prefers_the_newest_advert_of_one_agent() -> None:
 def test_advertise_and_find_round_trip(tmp_path: Path) -> None:
     """An advert is found through the chain, is private, and is gone after the block."""
     env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
-    with agent_link.advertise("ws://b", "Claude", "p", "sess", env=env, agent=4242) as path:
+    agent = os.getppid()  # a live process stands in for the agent
+    with agent_link.advertise("ws://b", "Claude", "p", "sess", env=env, agent=agent) as path:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        found = agent_link.find([1111, 4242], env=env)
+        found = agent_link.find([1111, agent], env=env)
         assert found is not None and (found.session, found.url) == ("sess", "ws://b")
         assert agent_link.find([1111], env=env) is None
-        assert agent_link.find([4242], env=env, project="other") is None
-    assert agent_link.find([4242], env=env) is None
+        assert agent_link.find([agent], env=env, project="other") is None
+    assert agent_link.find([agent], env=env) is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process births: Linux /proc")
+def test_an_advert_of_a_dead_agent_whose_pid_is_reused_is_stale(tmp_path: Path) -> None:
+    """Pids come round again (and start over after a reboot, while /tmp may stay): an
+    advert whose agent pid now belongs to another process (its birth differs) is neither
+    found nor read as that process's stopped server; it is removed."""
+    env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
+    me = os.getpid()
+    born = agent_link.birth(me)
+    assert born is not None and born == agent_link.birth(me) != agent_link.birth(os.getppid())
+    with agent_link.advertise("ws://b", "Claude", "p", "live", env=env, agent=me) as path:
+        live = json.loads(path.read_text())
+        assert (live["agent_birth"], live["birth"]) == (born, born)
+    folder = tmp_path / "agents"
+    old = Advert(me, me, "ws://old", "Claude", "p", "old", 1.0, stopped=2.0,
+                 agent_birth="another-boot:1", birth="another-boot:1")  # fmt: skip
+    stale = folder / f"{me}-{me}.json"
+    stale.write_text(json.dumps(asdict(old)))
+    assert not agent_link.server_gone([me], env=env)  # not read as our server, stopped
+    assert agent_link.find([me], env=env) is None
+    assert not stale.exists()
+
+
+def test_find_sweeps_adverts_whose_agent_is_gone(tmp_path: Path) -> None:
+    """A killed agent leaves its advert behind; the next look by any hook removes it, so
+    the folder does not fill up with marks nobody reads."""
+    env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    with agent_link.advertise("ws://b", "Claude", "p", "s", env=env, agent=int(gone.stdout)):
+        pass
+    assert len(list((tmp_path / "agents").glob("*.json"))) == 1
+    assert agent_link.find([os.getpid()], env=env) is None
+    assert list((tmp_path / "agents").glob("*.json")) == []
 
 
 def test_stale_and_broken_adverts_are_ignored(tmp_path: Path) -> None:

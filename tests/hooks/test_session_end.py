@@ -41,12 +41,13 @@ def _stale_advert(runtime: Path, agent: int, started: float) -> None:
 def test_server_gone_reads_the_newest_advert_of_the_nearest_agent(tmp_path: Path) -> None:
     """A killed server's advert means gone; a newer live one (a restart) means not."""
     env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
-    assert not agent_link.server_gone([10, 20], env=env)
-    _stale_advert(tmp_path, 20, started=1.0)
-    assert agent_link.server_gone([10, 20], env=env)
+    agent = os.getppid()  # a live process stands in for the agent
+    assert not agent_link.server_gone([10, agent], env=env)
+    _stale_advert(tmp_path, agent, started=1.0)
+    assert agent_link.server_gone([10, agent], env=env)
     assert not agent_link.server_gone([10, 30], env=env)
-    with agent_link.advertise("ws://x", NAME, PROJECT, "s2", env=env, agent=20):
-        assert not agent_link.server_gone([10, 20], env=env)
+    with agent_link.advertise("ws://x", NAME, PROJECT, "s2", env=env, agent=agent):
+        assert not agent_link.server_gone([10, agent], env=env)
 
 
 def test_the_waiter_leaves_at_once_when_its_session_stopped_its_mcp_server(
@@ -56,9 +57,9 @@ def test_the_waiter_leaves_at_once_when_its_session_stopped_its_mcp_server(
 
     async def scenario() -> None:
         with runtime_dir() as rt:
-            _stale_advert(rt, 4321, started=1.0)
+            _stale_advert(rt, os.getppid(), started=1.0)
             async with bridge() as srv:
-                s = settings(rt, srv.url, chain=(os.getpid(), 4321), timeout_s=60)
+                s = settings(rt, srv.url, chain=(os.getpid(), os.getppid()), timeout_s=60)
                 out = Emitted()
                 stop = hook("claude", claude_input("Stop", tmp_path))
                 assert await asyncio.wait_for(run_wait(stop, s, out), 5) == 0

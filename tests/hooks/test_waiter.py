@@ -184,3 +184,29 @@ def test_waiter_under_a_one_shot_claude_p_leaves_at_once(tmp_path: Path) -> None
                 assert await waiter.finish() == (0, "", "")
 
     run(scenario())
+
+
+def test_the_waiter_writes_what_it_did_to_the_hooks_log(tmp_path: Path) -> None:
+    """hooks.log (never stderr, which the model reads) says the waiter listened, as whom,
+    and that it woke its agent; `ai-connect logs hooks` would print it."""
+
+    async def scenario() -> None:
+        state = tmp_path / "state"
+        with runtime_dir() as rt:
+            async with bridge() as srv, agent(srv.url, rt, PROJECT, "s1"):
+                bob = make_client(srv.url, "Bob", PROJECT)
+                await bob.connect()
+                stop = claude_input("Stop", tmp_path)
+                hook_env = env(rt, srv.url, XDG_STATE_HOME=str(state))
+                waiter = await start_hook(WAIT, stop, hook_env, cwd=tmp_path)
+                assert await waiter.ready() == ADDRESS
+                await bob.send(ADDRESS, "hello")
+                code, _, err = await waiter.finish()
+                assert code == 2 and "waiter" not in err
+                await bob.close()
+        text = (state / "ai-connect/log/hooks.log").read_text()
+        assert f"waiter listens as {ADDRESS}" in text
+        assert "waiter woke its agent with 1 message(s)" in text
+        assert "leaves with exit 2" in text
+
+    run(scenario())

@@ -5,7 +5,9 @@ Each reads the client's JSON on stdin and answers with that client's output cont
 says so on stderr and exits 0. Exit codes: 0 done, 1 bad input (not run as a hook), 2
 only from ``hook wait``: peer mail for the idle Claude Code session, digest on stderr.
 
-Nothing is logged: for ``hook wait`` stderr is the message the model reads.
+Nothing is logged to stderr (for ``hook wait`` stderr is the message the model reads):
+hooks log to ``hooks.log`` beside the bridge's (``ai-connect logs hooks``), warnings of
+any hook and what each waiter did (started, listening, woke its agent, left and why).
 """
 
 from __future__ import annotations
@@ -87,7 +89,12 @@ def pre_edit(
 def _quiet() -> None:
     # A handler on the root stops Python's last-resort handler printing log warnings to
     # stderr, and warnings are ignored: a waiter's exit 2 hands its stderr to the model.
-    logging.getLogger().addHandler(logging.NullHandler())
+    from ai_connect.logfiles import DeferredFileHandler, default_log_file
+
+    root = logging.getLogger()
+    root.addHandler(DeferredFileHandler(default_log_file("hooks")))
+    root.setLevel(logging.WARNING)
+    logging.getLogger("ai_connect.hooks").setLevel(logging.INFO)
     warnings.simplefilter("ignore")
 
 
@@ -136,15 +143,20 @@ def _finish(coro: Coroutine[Any, Any, int]) -> None:
     try:
         code = asyncio.run(coro)
     except BridgeError as exc:  # a hook never breaks its agent: say it, exit 0
+        logging.getLogger("ai_connect.hooks").warning("hook gave up: %r", exc)
         from ai_connect.text.neutral import neutralise
 
         shown = neutralise(str(exc), multiline=True)  # for `hook wait`, the model reads it
         print(f"ai-connect hook: {type(exc).__name__}: {shown}", file=sys.stderr)
         code = 0
+    except Exception:
+        logging.getLogger("ai_connect.hooks").exception("hook failed")
+        raise
     # A hook is its own short process: skip the interpreter's teardown (tens of ms of
     # module cleanup) once everything is written; the agent waits for this exit.
     sys.stdout.flush()
     sys.stderr.flush()
+    logging.shutdown()
     os._exit(code)
 
 

@@ -1,4 +1,5 @@
-"""``ai-connect logs [bridge|mcp] [-f]``: the log files of the bridge and the MCP server.
+"""``ai-connect logs [bridge|mcp|hooks] [-f]``: the log files of the bridge, the MCP
+server and the hooks.
 
 They are where :mod:`ai_connect.logfiles` writes them: your XDG state folder
 (``~/.local/state/ai-connect/log/``), else the system service's ``/var/log/ai-connect/``.
@@ -42,24 +43,27 @@ def log_files(kinds: list[str], file: Path | None = None) -> list[Path]:
         looked = ", ".join(str(default_log_file(k)) for k in kinds)
         raise ConfigError(
             f"no log file yet ({looked}, nor in {SYSTEM_LOG_DIR}): 'ai-connect bridge' and "
-            "'ai-connect mcp' write theirs once started; a service's journal: "
+            "'ai-connect mcp' write theirs once started, the hooks once one has something "
+            "to say; a service's journal: "
             "'ai-connect service logs'"
         )
     return found
 
 
 def logs(
-    kind: Annotated[str | None, typer.Argument(help="bridge | mcp [default: both]")] = None,
+    kind: Annotated[str | None, typer.Argument(help="bridge | mcp | hooks [default: all]")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="Lines of the past")] = 50,
     file: Annotated[
         Path | None, typer.Option(metavar="FILE", help="Another log file (as --log-file)")
     ] = None,
 ) -> None:
-    """Print the bridge's and the MCP server's log files (-f: follow them)."""
-    if kind is not None and kind not in ("bridge", "mcp"):
-        raise typer.BadParameter(f"{kind!r} writes no log; use bridge or mcp")
-    paths = log_files([kind] if kind else ["bridge", "mcp"], file)
+    """Print the log files of the bridge, the MCP server and the hooks (-f: follow them)."""
+    from ai_connect.logfiles import LOG_KINDS
+
+    if kind is not None and kind not in LOG_KINDS:
+        raise typer.BadParameter(f"{kind!r} writes no log; use bridge, mcp or hooks")
+    paths = log_files([kind] if kind else list(LOG_KINDS), file)
     if follow:
         tail = shutil.which("tail")
         if tail is None:

@@ -34,6 +34,7 @@ from pathlib import Path
 __all__ = [
     "Advert",
     "advertise",
+    "birth",
     "bridge_session",
     "choose",
     "command_line",
@@ -70,6 +71,17 @@ class Advert:
     status: str | None = None
     """The Unix socket on which it takes its hooks' work-status observations
     (:mod:`ai_connect.work_status.link`); ``None``: publishing is off."""
+    agent_birth: str | None = None
+    """When the agent process started (:func:`birth`): a process that has its pid later
+    (pids are reused, across a reboot too) is not that agent, and the advert is stale."""
+    birth: str | None = None
+    """When the MCP server process started, likewise."""
+
+    def agent_alive(self) -> bool:
+        return _alive(self.agent) and _born(self.agent, self.agent_birth)
+
+    def server_alive(self) -> bool:
+        return _alive(self.pid) and _born(self.pid, self.birth)
 
 
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -138,7 +150,10 @@ def advertise(
     folder = private_dir(runtime_dir(env)) / "agents"
     private_dir(folder)
     path = folder / f"{agent}-{os.getpid()}{_SUFFIX}"
-    advert = Advert(agent, os.getpid(), url, name, project, session, time.time())
+    advert = Advert(
+        agent, os.getpid(), url, name, project, session, time.time(),
+        agent_birth=birth(agent), birth=birth(os.getpid()),
+    )  # fmt: skip
     if status is not None:
         advert = replace(advert, status=str(status))
     _write(path, advert)
@@ -210,6 +225,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_BOOT: list[str] = []
+
+
+def birth(pid: int) -> str | None:
+    """When process ``pid`` started, as a token unique to it on this machine: the boot's
+    id and the start time in clock ticks (Linux, ``/proc``); ``None`` elsewhere or when
+    there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        if not _BOOT:
+            _BOOT.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # the name may hold spaces and parentheses
+    return f"{_BOOT[0]}:{fields[19]}" if len(fields) > 19 else None
+
+
+def _born(pid: int, token: str | None) -> bool:
+    """Whether ``pid`` is still the process born at ``token`` (unknown: assume so)."""
+    return token is None or birth(pid) == token
+
+
 def _read(path: Path) -> Advert | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -228,14 +265,19 @@ def find(
     wanted = set(chain)
     for path in folder.glob(f"*{_SUFFIX}"):
         agent = path.name.split("-", 1)[0]
-        if not agent.isdigit() or int(agent) not in wanted:
+        if not agent.isdigit():
             continue
         advert = _read(path)
-        if advert is None:
+        if advert is not None and not advert.agent_alive():
+            # Its agent is gone: whoever has that pid now must not take this advert.
+            with contextlib.suppress(OSError):
+                path.unlink()
             continue
-        if advert.stopped is not None or not _alive(advert.pid):
+        if advert is None or int(agent) not in wanted:
+            continue
+        if advert.stopped is not None or not advert.server_alive():
             # A stopped server's mark stays while its agent lives (server_gone reads it).
-            if not (advert.stopped is not None and _alive(advert.agent)):
+            if advert.stopped is None:
                 with contextlib.suppress(OSError):
                     path.unlink()
             continue
@@ -258,10 +300,13 @@ def server_gone(chain: Iterable[int], *, env: Mapping[str, str] | None = None) -
     adverts = []
     for path in (runtime_dir(env) / "agents").glob(f"*{_SUFFIX}"):
         agent = path.name.split("-", 1)[0]
-        if agent.isdigit() and int(agent) in wanted and (advert := _read(path)) is not None:
-            adverts.append(advert)
+        if not agent.isdigit() or int(agent) not in wanted:
+            continue
+        advert = _read(path)
+        if advert is not None and advert.agent_alive():  # not one of a dead agent whose
+            adverts.append(advert)  # pid an ancestor of ours has now
     nearest = choose(chain, adverts)
-    return nearest is not None and (nearest.stopped is not None or not _alive(nearest.pid))
+    return nearest is not None and (nearest.stopped is not None or not nearest.server_alive())
 
 
 def command_line(pid: int) -> list[str]:

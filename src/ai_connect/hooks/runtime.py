@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 import sys
@@ -61,6 +62,8 @@ __all__ = [
     "run_wait",
     "take_and_emit",
 ]
+
+log = logging.getLogger(__name__)
 
 Emit = Callable[[str, str], None]
 """``emit(stream, text)``: writes ``text`` to ``"out"`` or ``"err"`` and flushes."""
@@ -255,6 +258,7 @@ def human_prompt(hook: HookInput) -> bool:
 
 
 def _note(emit: Emit, what: str, exc: BaseException) -> None:
+    log.warning("%s: %s", what, exc)
     emit("err", f"ai-connect hook: {what}: {neutralise(str(exc), multiline=True)}\n")
 
 
@@ -391,6 +395,7 @@ async def run_wait(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, settings.timeout_s - min(5.0, settings.timeout_s * 0.1))
     chain = settings.chain or tuple(agent_link.process_chain())
+    log.info("waiter of %s session %s starts (process chain %s)", hook.client, hook.session, chain)
     gone = agent_link.server_gone(chain, env=settings.env)  # before find() drops its advert
     unsent = None
     if hook.client == "claude" and not gone:  # idle now (Codex: its sync Stop hook says so)
@@ -398,12 +403,15 @@ async def run_wait(
         sock = advert.status if advert is not None else None
         unsent = await work_status.hand(hook, settings.env, sock, False)
     if any(agent_link.one_shot(agent_link.command_line(pid)) for pid in chain[1:4]):
+        log.info("waiter leaves: a one-shot agent run (claude -p, codex exec) has no next turn")
         return 0  # claude -p, codex exec: no turn follows, and waiting would hold it open
     if wake is None:
         wake = codex_wake(hook, settings, chain) if hook.client == "codex" else claude_wake(emit)
     if gone:
+        log.info("waiter leaves: the agent's MCP server has stopped (the session is ending)")
         return 0  # the session is ending: Claude Code has stopped its MCP server already
     if os.name == "posix" and os.getppid() == 1:
+        log.info("waiter leaves: orphaned at birth (the agent that ran it is gone)")
         return 0  # orphaned at birth: the agent that ran this hook is gone already
     async with waiter_slot(*_slot_paths(hook, settings)) as leave:
         link = resolve_link(hook, settings)
@@ -413,12 +421,17 @@ async def run_wait(
         client = _client(link, hook, settings, reconnect=True)
         await client.connect(wait=False)
         try:
-            with contextlib.suppress(BridgeError):
+            try:
                 await client.wait_connected(settings.connect_timeout_s)
                 await work_status.publish(client, hook, settings.env, unsent)
                 _ready(settings, client)
+                log.info("waiter listens as %s on %s", client.address, client.url)
+            except BridgeError as exc:
+                log.warning("waiter not connected yet (%s); it keeps trying", exc)
             show = _shower(wake_header, hook)
-            return await _wait_loop(client, settings, leave, deadline, watch, wake, show)
+            code = await _wait_loop(client, settings, leave, deadline, watch, wake, show)
+            log.info("waiter of %s leaves with exit %d", client.address, code)
+            return code
         finally:
             await client.close()
 
@@ -453,17 +466,22 @@ async def _wait_loop(
             if mail not in done:
                 mail.cancel()
             if stop in done or closed in done or not all(_alive(p) for p in watch):
+                why = "dismissed" if stop in done else "link closed" if closed in done else None
+                log.info("waiter steps aside: %s", why or f"a watched process is gone {watch}")
                 return 0
             if os.getppid() != parent:
+                log.info("waiter leaves: orphaned (whatever ran it is gone)")
                 return 0  # orphaned: whatever ran this hook is gone, nobody is left to wake
             if mail in done and mail.result():
                 codes: list[int] = []
                 try:
                     shown = await take_and_emit(client, settings, show, _writer(wake, codes))
-                except BridgeError:
+                except BridgeError as exc:
+                    log.warning("waiter could not wake its agent (%s); the mail stays unread", exc)
                     failed = True  # the link dropped, or the wake failed: the mail stays unread
                     continue
                 if shown:
+                    log.info("waiter woke its agent with %d message(s)", shown)
                     return codes[0]
         return 0
     finally:
