@@ -7,7 +7,7 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
+import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -58,7 +58,7 @@ def test_an_advert_of_a_dead_agent_whose_pid_is_reused_is_stale(tmp_path: Path) 
     env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
     me = os.getpid()
     born = agent_link.birth(me)
-    assert born is not None and born == agent_link.birth(me) != agent_link.birth(os.getppid())
+    assert born is not None and born == agent_link.birth(me)
     with agent_link.advertise("ws://b", "Claude", "p", "live", env=env, agent=me) as path:
         live = json.loads(path.read_text())
         assert (live["agent_birth"], live["birth"]) == (born, born)
@@ -70,6 +70,16 @@ def test_an_advert_of_a_dead_agent_whose_pid_is_reused_is_stale(tmp_path: Path) 
     assert not agent_link.server_gone([me], env=env)  # not read as our server, stopped
     assert agent_link.find([me], env=env) is None
     assert not stale.exists()
+    # An older release's advert has no births: one written before our process started
+    # is not ours either.
+    legacy = {k: v for k, v in asdict(old).items() if not k.endswith("birth")}
+    stale.write_text(json.dumps(legacy | {"started": 1_000_000.0}))
+    assert not agent_link.server_gone([me], env=env)
+    assert agent_link.find([me], env=env) is None
+    assert not stale.exists()
+    stale.write_text(json.dumps(legacy | {"started": time.time(), "stopped": None}))
+    found = agent_link.find([me], env=env)
+    assert found is not None and found.session == "old"
 
 
 def test_find_sweeps_adverts_whose_agent_is_gone(tmp_path: Path) -> None:
@@ -116,12 +126,13 @@ def test_bridge_session_is_stable_and_distinct() -> None:
 
 
 def test_runtime_dir_needs_no_xdg_and_warns_nothing() -> None:
-    """Without XDG_RUNTIME_DIR: a per-user folder in the temp dir, and no warning."""
+    """A per-user folder in /tmp on Linux whatever the login has (no /run/user: it comes
+    and goes with logins), and no warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         path = agent_link.runtime_dir({})
     if sys.platform.startswith("linux"):
-        assert path == Path(tempfile.gettempdir()) / f"ai-connect-{os.getuid()}"
+        assert path == Path("/tmp") / f"ai-connect-{os.getuid()}"
     assert agent_link.runtime_dir({"AI_CONNECT_RUNTIME_DIR": "/x"}) == Path("/x")
 
 

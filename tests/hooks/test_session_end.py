@@ -9,14 +9,17 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from ai_connect.hooks import agent_link
 from ai_connect.hooks.runtime import dismiss_waiter, run_wait
 from tests.claude_e2e.support import ReadyPipe
 from tests.client.support import run
-from tests.support.inprocess import bridge
+from tests.support.inprocess import bridge, unserved_url
 
 from .support import NAME, Emitted, agent, claude_input, hook, runtime_dir, settings
 
@@ -43,7 +46,7 @@ def test_server_gone_reads_the_newest_advert_of_the_nearest_agent(tmp_path: Path
     env = {"AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
     agent = os.getppid()  # a live process stands in for the agent
     assert not agent_link.server_gone([10, agent], env=env)
-    _stale_advert(tmp_path, agent, started=1.0)
+    _stale_advert(tmp_path, agent, started=time.time())
     assert agent_link.server_gone([10, agent], env=env)
     assert not agent_link.server_gone([10, 30], env=env)
     with agent_link.advertise("ws://x", NAME, PROJECT, "s2", env=env, agent=agent):
@@ -57,7 +60,7 @@ def test_the_waiter_leaves_at_once_when_its_session_stopped_its_mcp_server(
 
     async def scenario() -> None:
         with runtime_dir() as rt:
-            _stale_advert(rt, os.getppid(), started=1.0)
+            _stale_advert(rt, os.getppid(), started=time.time())
             async with bridge() as srv:
                 s = settings(rt, srv.url, chain=(os.getpid(), os.getppid()), timeout_s=60)
                 out = Emitted()
@@ -105,3 +108,29 @@ def test_a_server_that_stops_marks_its_advert_so_the_last_hooks_see_it(tmp_path:
     assert len(marks) == 1
     agent_link.find([dead], env=env)
     assert not marks[0].exists()
+
+
+def test_a_waiter_whose_bridge_comes_later_says_it_listens_once_connected(
+    tmp_path: Path,
+) -> None:
+    """Its first connect failing (a bridge restarting, or slow to answer under load) does
+    not silence the waiter: it keeps trying, and says ``ready`` when its link is up."""
+
+    async def scenario() -> None:
+        url = unserved_url()
+        with runtime_dir() as rt:
+            async with ReadyPipe(tmp_path / "ready.fifo") as pipe:
+                fast = {"reconnect_delays": lambda: iter(lambda: 0.05, None)}
+                s = settings(rt, url, timeout_s=60, connect_timeout_s=0.2)
+                env = {**s.env, "AI_CONNECT_HOOK_READY_FIFO": str(pipe.path)}
+                s = replace(s, client_options={**s.client_options, **fast}, env=env)
+                stop = hook("claude", claude_input("Stop", tmp_path))
+                waiter = asyncio.create_task(run_wait(stop, s, Emitted()))
+                with pytest.raises(AssertionError, match="no waiter said ready"):
+                    await pipe.ready(0.5)  # nothing serves the URL: no ready
+                async with bridge(url=url):
+                    assert (await pipe.ready(5)).startswith(f"{NAME} (")
+                    assert await dismiss_waiter(stop, s)
+                    assert await asyncio.wait_for(waiter, 5) == 0
+
+    run(scenario())

@@ -10,7 +10,7 @@ though both have the same name, project and working directory; and the hook can 
 without taking it over (docs/protocol.md §2.2).
 
 The advertisement holds no secret beyond the session id, and lives in a directory only
-its user can read (``/run/user/UID/ai-connect/agents``, mode 0700; files 0600).
+its user can read (``/tmp/ai-connect-UID/agents``, mode 0700; files 0600).
 
 Pure choice (:func:`choose`) plus thin I/O (:func:`advertise`, :func:`find`).
 """
@@ -78,10 +78,10 @@ class Advert:
     """When the MCP server process started, likewise."""
 
     def agent_alive(self) -> bool:
-        return _alive(self.agent) and _born(self.agent, self.agent_birth)
+        return _alive(self.agent) and _born(self.agent, self.agent_birth, self.started)
 
     def server_alive(self) -> bool:
-        return _alive(self.pid) and _born(self.pid, self.birth)
+        return _alive(self.pid) and _born(self.pid, self.birth, self.started)
 
 
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -90,23 +90,19 @@ def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
     Derived from the user id alone, never from ``XDG_RUNTIME_DIR`` or ``TMPDIR``: agent
     clients start MCP servers with a stripped environment (Codex keeps neither) and
     hooks with a full one, and both sides must find the same folder. On Linux that is
-    ``/run/user/UID/ai-connect`` where the system made ``/run/user/UID`` for this user
-    (any desktop or ssh login), else ``/tmp/ai-connect-UID``; elsewhere platformdirs'
-    per-user runtime folder (it warns on stderr, which a waiter must keep clean: its
-    stderr is what the model reads, hence the filter).
+    ``/tmp/ai-connect-UID`` (0700, refused if another user owns it), not
+    ``/run/user/UID``: that folder comes with a login and goes with the last logout, so
+    an agent left running in tmux over ssh would lose its advert at logout, and one
+    started before a login would advertise where its later hooks no longer look.
+    Elsewhere platformdirs' per-user runtime folder (it warns on stderr, which a waiter
+    must keep clean: its stderr is what the model reads, hence the filter).
     """
     env = os.environ if env is None else env
     override = env.get("AI_CONNECT_RUNTIME_DIR")
     if override:
         return Path(override).expanduser()
     if os.name == "posix" and sys.platform != "darwin":
-        uid = os.getuid()
-        run = Path(f"/run/user/{uid}")
-        with contextlib.suppress(OSError):
-            info = run.stat()
-            if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and os.access(run, os.W_OK):
-                return run / "ai-connect"
-        return Path("/tmp") / f"ai-connect-{uid}"
+        return Path("/tmp") / f"ai-connect-{os.getuid()}"
     import platformdirs  # here: the pre-edit hook's front (Linux) never needs it
 
     with warnings.catch_warnings():
@@ -233,18 +229,37 @@ def birth(pid: int) -> str | None:
     id and the start time in clock ticks (Linux, ``/proc``); ``None`` elsewhere or when
     there is no such process."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        line = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
         if not _BOOT:
             _BOOT.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[-1].split()  # the name may hold spaces and parentheses
+    fields = line.rsplit(")", 1)[-1].split()  # the name may hold spaces and parentheses
     return f"{_BOOT[0]}:{fields[19]}" if len(fields) > 19 else None
 
 
-def _born(pid: int, token: str | None) -> bool:
-    """Whether ``pid`` is still the process born at ``token`` (unknown: assume so)."""
-    return token is None or birth(pid) == token
+def _born(pid: int, token: str | None, advertised: float) -> bool:
+    """Whether ``pid`` is still the process born at ``token``; for an advert of an older
+    release (no token), whether it ran already when the advert was written (wall clock,
+    a second's leeway); unknown (no ``/proc``): assume so."""
+    if token is not None:
+        return birth(pid) == token
+    since = _started_at(pid)
+    return since is None or since <= advertised + 1.0
+
+
+def _started_at(pid: int) -> float | None:
+    """When process ``pid`` started, wall clock (Linux: boot time + its start ticks)."""
+    try:
+        line = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        with open("/proc/stat", encoding="ascii") as f:
+            boot = next(float(row.split()[1]) for row in f if row.startswith("btime "))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    fields = line.rsplit(")", 1)[-1].split()
+    if len(fields) <= 19 or not fields[19].isdigit():
+        return None
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
 def _read(path: Path) -> Advert | None:

@@ -50,6 +50,7 @@ from ai_connect.local_copy import Checkout, localise
 from ai_connect.protocol import AckPath
 from ai_connect.text.agent import context_header, mail_text, turn_end_header, wake_header
 from ai_connect.text.neutral import neutralise
+from ai_connect.work_status.observe import Observation
 
 __all__ = [
     "Emit",
@@ -420,20 +421,36 @@ async def run_wait(
         watch = [p for p in (link.agent, link.server) if p] or list(chain[1:3])
         client = _client(link, hook, settings, reconnect=True)
         await client.connect(wait=False)
+        announce = asyncio.ensure_future(_announce(client, hook, settings, unsent))
         try:
-            try:
-                await client.wait_connected(settings.connect_timeout_s)
-                await work_status.publish(client, hook, settings.env, unsent)
-                _ready(settings, client)
-                log.info("waiter listens as %s on %s", client.address, client.url)
-            except BridgeError as exc:
-                log.warning("waiter not connected yet (%s); it keeps trying", exc)
             show = _shower(wake_header, hook)
             code = await _wait_loop(client, settings, leave, deadline, watch, wake, show)
             log.info("waiter of %s leaves with exit %d", client.address, code)
             return code
         finally:
+            announce.cancel()
+            await asyncio.gather(announce, return_exceptions=True)
             await client.close()
+
+
+async def _announce(
+    client: BridgeClient, hook: HookInput, settings: HookSettings, unsent: Observation | None
+) -> None:
+    """Once the waiter's link is up (however long the bridge takes: it keeps trying),
+    publishes the work status no MCP server took and says that it listens."""
+    told = False
+    while True:
+        try:
+            await client.wait_connected(settings.connect_timeout_s)
+            break
+        except BridgeError as exc:
+            if not told:  # once: a bridge down for hours does not fill the log
+                log.warning("waiter not connected yet (%s); it keeps trying", exc)
+            told = True
+    with contextlib.suppress(BridgeError):
+        await work_status.publish(client, hook, settings.env, unsent)
+    _ready(settings, client)
+    log.info("waiter listens as %s on %s", client.address, client.url)
 
 
 async def _wait_loop(

@@ -160,15 +160,7 @@ def runtime_dir(env: Mapping[str, str]) -> str | None:
         return os.path.expanduser(override)
     if os.name != "posix" or sys.platform == "darwin":
         return None
-    uid = os.getuid()
-    run = f"/run/user/{uid}"
-    try:
-        info = os.stat(run)
-        if info.st_uid == uid and os.access(run, os.W_OK) and os.path.isdir(run):
-            return f"{run}/ai-connect"
-    except OSError:
-        pass
-    return f"/tmp/ai-connect-{uid}"
+    return f"/tmp/ai-connect-{os.getuid()}"
 
 
 def _chain() -> list[int]:
