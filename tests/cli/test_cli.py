@@ -470,14 +470,20 @@ def test_history_pages_oldest_first_with_a_cursor(
 
 
 def test_search_finds_messages_human_and_json(url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """search prints matching messages; --json prints them as objects; no match says so."""
+    """search prints matching messages; --json prints them as objects with the cursor of
+    the next page, as history --json does; no match says so."""
     register(url, "bob")
-    send_all(url, "alice", "bob", ["deploy the green build", "lunch at noon"])
+    send_all(url, "alice", "bob", ["deploy the green build", "lunch at noon", "lunch at one"])
     code, out, _ = cli_run(capsys, "search", "green", *as_(url, "bob"))
     assert code == 0 and "    deploy the green build" in out and "lunch" not in out
-    code, out, _ = cli_run(capsys, "search", "lunch", "--json", *as_(url, "bob"))
-    [found] = json.loads(out)
-    assert found["content"] == "lunch at noon" and found["from"] == "alice (proj)"
+    code, out, _ = cli_run(capsys, "search", "lunch", "--limit", "1", "--json", *as_(url, "bob"))
+    page = json.loads(out)
+    [found] = page["messages"]
+    assert found["content"] == "lunch at one" and found["from"] == "alice (proj)"
+    older = ["--before", str(page["before"]), "--json"]
+    code, out, _ = cli_run(capsys, "search", "lunch", "--limit", "1", *older, *as_(url, "bob"))
+    [found] = json.loads(out)["messages"]
+    assert found["content"] == "lunch at noon"
     code, out, _ = cli_run(capsys, "search", "absent", *as_(url, "bob"))
     assert (code, out) == (0, "No messages match 'absent'.\n")
 

@@ -298,13 +298,18 @@ def search(
     conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
-    """Full-text search over the messages you may see, newest first."""
+    """Full-text search over the messages you may see, newest first.
+
+    --json prints {"messages": [...], "before": N}, as history --json does: pass N as
+    --before for the next, older page (null: there is none).
+    """
 
     async def run() -> int:
         async with conn.client(mode="query") as client:
             results = await client.search(query, limit, before)
         if as_json:
-            _out(terminal.to_json([terminal.view_dict(m) for m in results.messages]))
+            found = [terminal.view_dict(m) for m in results.messages]
+            _out(terminal.to_json({"messages": found, "before": results.before}))
         else:
             empty = f"No messages match {terminal.clean(query)!r}."
             again = f"search {shlex.quote(query)}"
