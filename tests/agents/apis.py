@@ -182,6 +182,6 @@ def claude_calls(body: dict[str, Any], tool: str, args: dict[str, Any]) -> list[
 
     how = claude_offers(body, tool)
     names = sorted(t.get("name") for t in body.get("tools", []))
-    assert how is not None, f"{tool} is not offered: {names}"
+    assert how is not None, f"{tool} is not offered: {names}; {conversation(body)[-3000:]!r}"
     call = ToolUse(tool, args)
     return [call] if how == "direct" else [ToolUse("ToolSearch", {"query": f"select:{tool}"}), call]

@@ -78,8 +78,10 @@ PROBE: dict[str, Any] = {"jsonrpc": "2.0", "id": "probe-1", "method": "server/di
 def home(tmp_path: Path) -> Path:
     """A HOME whose front has learnt the handshake and the 2026 probe (as ``ai-connect
     setup`` leaves it)."""
+    meta = PROBE["params"]["_meta"]
     _session(_env(tmp_path), "2025-06-18")
-    _talk(_env(tmp_path), [PROBE])
+    _talk(_env(tmp_path), [PROBE, {"jsonrpc": "2.0", "id": 2, "method": "tools/list",
+                                   "params": {"_meta": meta}}])  # fmt: skip
     assert (tmp_path / ".cache" / "ai-connect" / "mcp-front.json").exists()
     return tmp_path
 
@@ -112,6 +114,30 @@ def test_the_2026_probe_is_answered_early_as_the_full_server_answers_it(home: Pa
     full = _talk(_env(home, AI_CONNECT_MCP_FRONT="off"), [PROBE])
     assert early[0] == full[0]
     assert "fronted" in json.dumps(early[1]["result"])
+
+
+def test_the_2026_tools_list_is_answered_early_as_the_full_server_answers_it(
+    home: Path,
+) -> None:
+    """After an early probe, the 2026 protocol's tools/list (its own shape) comes from the
+    snapshot too, equal to the full server's: a client that sends its first model request
+    as soon as it has the list (Claude Code 2.1.33x) offers ai-connect's tools in it,
+    however long the full server takes to load."""
+    meta = PROBE["params"]["_meta"]
+    tools = {"jsonrpc": "2.0", "id": "t-1", "method": "tools/list", "params": {"_meta": meta}}
+    known = json.loads((home / ".cache" / "ai-connect" / "mcp-front.json").read_text())
+    assert list(known["modern_tools"]) == ["2026-07-28"]
+    early = _talk(_env(home), [PROBE, tools])
+    full = _talk(_env(home, AI_CONNECT_MCP_FRONT="off"), [PROBE, tools])
+    assert early == full
+    assert early[1]["result"]["resultType"] == "complete"
+    assert {t["name"] for t in early[1]["result"]["tools"]} >= {"peer_send", "peer_wait"}
+    # It is the front that answers (the full server's answer to the same id is dropped):
+    path = home / ".cache" / "ai-connect" / "mcp-front.json"
+    known["modern_tools"]["2026-07-28"]["tools"][0]["title"] = "from the snapshot"
+    path.write_text(json.dumps(known))
+    marked = _talk(_env(home), [PROBE, tools])
+    assert marked[1]["result"]["tools"][0]["title"] == "from the snapshot"
 
 
 def test_initialize_after_a_probe_is_left_to_the_full_server(home: Path) -> None:

@@ -101,6 +101,8 @@ class Front:
         self._early_init = False
         self._learn_tools = False
         self._modern = False
+        self._early_discover: str | None = None
+        """The 2026 protocol version whose probe we answered early."""
 
     def _load(self) -> dict[str, Any] | None:
         try:
@@ -135,13 +137,13 @@ class Front:
             known = (self.snapshot or {}).get("discover") or {}
             if version in known and not self._early_init:
                 self._answer(rid, known[version])
-                self._modern = True
-            else:
-                self._modern = True  # pass through: no early initialize after this
-                if self.key:
-                    self.learning[rid] = f"discover:{version}"
+                self._early_discover = version
+            elif self.key:
+                self.learning[rid] = f"discover:{version}"
+            self._modern = True  # no early initialize after this
             return
         if self._modern:
+            self._early_modern_tools(message, method, rid)
             return
         if method == "initialize":
             params = message.get("params") or {}
@@ -158,6 +160,23 @@ class Front:
                 self._answer(rid, self.snapshot["tools"])
             elif self._learn_tools:
                 self.learning[rid] = "tools"
+
+    def _early_modern_tools(self, message: dict[str, Any], method: Any, rid: Any) -> None:
+        """The 2026 protocol's ``tools/list`` (its own shape: ``resultType``,
+        ``cacheScope``) after an early probe answer of that version, else learnt: Claude
+        Code 2.1.33x sends its first model request without the tools of a server whose
+        list came late, and names them in no later one."""
+        params = message.get("params") or {}
+        if method != "tools/list" or not isinstance(params, dict) or params.get("cursor"):
+            return
+        meta = params.get("_meta") or {}
+        version = meta.get(_VERSION_KEY) if isinstance(meta, dict) else None
+        known = (self.snapshot or {}).get("modern_tools") or {}
+        if version is not None and version == self._early_discover and version in known:
+            self._answer(rid, known[version])
+            return
+        if self.key:
+            self.learning[rid] = f"modern_tools:{version}"
 
     def client_to_server(self) -> None:
         """Runs in a thread: every client line goes to the server, the handshake also
@@ -218,8 +237,8 @@ class Front:
 
     def _learn(self, what: str, result: Any) -> None:
         kind, _, version = what.partition(":")
-        if kind == "discover":
-            self._save({"discover": {version: result}})
+        if kind in ("discover", "modern_tools"):
+            self._save({kind: {version: result}})
             return
         self._learnt[kind] = result
         if len(self._learnt) == 2 and isinstance(self._learnt["initialize"], dict):
@@ -237,9 +256,12 @@ class Front:
             return
         data = self._load() or {"key": self.key}
         data["versions"] = list(versions)
-        discover = {**(data.get("discover") or {}), **learnt.pop("discover", {})}
+        merged = {
+            kind: {**(data.get(kind) or {}), **learnt.pop(kind, {})}
+            for kind in ("discover", "modern_tools")
+        }
         data.update(learnt)
-        data["discover"] = discover
+        data.update(merged)
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
@@ -288,12 +310,15 @@ def warm(program: list[str], timeout: float = 30.0, probe: bool = True) -> int:
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     ]  # fmt: skip
+    meta = {
+        _VERSION_KEY: "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "ai-connect-setup", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
     discover = [
-        {"jsonrpc": "2.0", "id": "probe", "method": "server/discover", "params": {"_meta": {
-            _VERSION_KEY: "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": {"name": "ai-connect-setup", "version": "1"},
-            "io.modelcontextprotocol/clientCapabilities": {}}}},
-    ]  # fmt: skip
+        {"jsonrpc": "2.0", "id": "probe", "method": "server/discover", "params": {"_meta": meta}},
+        {"jsonrpc": "2.0", "id": "tools", "method": "tools/list", "params": {"_meta": meta}},
+    ]
     answers = _talk(program, classic, timeout)
     if probe:
         _talk(program, discover, timeout)
