@@ -53,6 +53,24 @@ class Agent:
     def address(self) -> str:
         return f"{self.name} ({PROJECT})"
 
+    def recent(self) -> str:
+        """What the client showed last (its stream-json events, or its screen): for the
+        message of a wait that timed out."""
+        events = getattr(self.driver, "events", None)
+        if events is not None:
+            return json.dumps(events[-6:])[-3000:]
+        term = getattr(self.driver, "term", None)
+        return repr(term.text[-2000:]) if term is not None else ""
+
+    async def listening(self, timeout: float) -> str:
+        """The address of this agent's next waiter (or held turn) that says it listens."""
+        try:
+            return await self.ready.ready(timeout)
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{self.name}: {exc}\n{self.name} showed: {self.recent()}"
+            ) from None
+
     async def next_request(self) -> dict[str, Any]:
         body = await self.api.request(self.seen, WAIT_S)
         self.seen += 1
@@ -121,7 +139,7 @@ async def agent(
         me = Agent(kind, name, api, ready, driver)
         await me.next_request()
         api.reply(Text("ready"))
-        got = await ready.ready(START_S)
+        got = await me.listening(START_S)
         assert got == me.address, got
         yield me
 
@@ -178,7 +196,7 @@ async def act(
     tail = json.dumps(items[-3:])
     assert "permission" not in tail and "isError" not in tail, tail[-1500:]
     me.api.reply(Text(end))
-    await me.ready.ready(WAIT_S)
+    await me.listening(WAIT_S)
     return made, tail
 
 
@@ -210,5 +228,5 @@ async def round_trips(a: Agent, b: Agent, count: int = 1) -> Exchange:
         body, arrived = await woken(a, answer)
         exchange.answer_s.append(arrived - sent)
     a.api.reply(Text("thanks"))
-    await a.ready.ready(WAIT_S)
+    await a.listening(WAIT_S)
     return exchange
