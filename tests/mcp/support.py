@@ -12,8 +12,10 @@ import contextlib
 import itertools
 import json
 import os
+import selectors
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,57 @@ class JsonRpcSession:
         self.headers["mcp-protocol-version"] = "2025-11-25"
         note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         (await self.http.post(self.url, headers=self.headers, json=note)).raise_for_status()
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "by-hand", "version": "1"},
+    },
+}
+
+
+def read_line(stream: Any, timeout: float) -> bytes:
+    """One line of ``stream``, or an AssertionError after ``timeout`` s (no sleeping)."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        assert sel.select(timeout), f"no answer within {timeout} s"
+    line: bytes = stream.readline()
+    return line
+
+
+@contextlib.contextmanager
+def stdio_server(
+    tmp_path: Path, front: str, runtime: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``ai-connect mcp --name sam`` over stdio as a real process in ``tmp_path`` (its
+    HOME), with (``front="on"``) or without the quick front, its bridge a closed port
+    (it serves with its bridge down, as when started by hand); ``initialize`` answered.
+    Afterwards stdin is closed (EOF ends a stdio server) and the process waited for."""
+    env = {**cli_env(tmp_path), "HOME": str(tmp_path)}
+    env["AI_CONNECT_RUNTIME_DIR"] = str(runtime or tmp_path)
+    if front == "off":
+        env["AI_CONNECT_MCP_FRONT"] = "off"
+    argv = [sys.executable, "-m", "ai_connect", "mcp", "--bridge", "ws://127.0.0.1:1"]
+    with subprocess.Popen(
+        [*argv, "--name", "sam"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+    ) as proc:  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
+            proc.stdin.flush()
+            answer = json.loads(read_line(proc.stdout, 60))
+            assert answer["id"] == 1 and "result" in answer, answer
+            yield proc
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -4,15 +4,12 @@ encoder makes of broken text) is answered, not dropped (release check 2026-12)."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ai_connect.mcp.stdio import whole_unicode
-from tests.mcp.support import cli_env
-from tests.mcp.test_stdio_signals import INITIALIZE, _line
+from tests.mcp.support import read_line, stdio_server
 
 LONE = '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"peer_send",'
 LONE += '"arguments":{"to":"bob","message":"caf\\udce9 \\ud83d\\ude00"}}}\n'
@@ -36,31 +33,10 @@ def test_the_stdio_server_answers_a_request_with_a_lone_surrogate(
     """The SDK could not parse such a line and answered nothing: the agent's tool call
     hung until its client gave up. Now the call is answered (here: queued, the bridge
     is down)."""
-    env = {**cli_env(tmp_path), "HOME": str(tmp_path), "AI_CONNECT_RUNTIME_DIR": str(tmp_path)}
-    if front == "off":
-        env["AI_CONNECT_MCP_FRONT"] = "off"
-    argv = [sys.executable, "-m", "ai_connect", "mcp", "--bridge", "ws://127.0.0.1:1"]
-    with subprocess.Popen(
-        [*argv, "--name", "sam"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-    ) as proc:
+    with stdio_server(tmp_path, front) as proc:
         assert proc.stdin is not None and proc.stdout is not None
-        try:
-            proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
-            proc.stdin.flush()
-            assert json.loads(_line(proc.stdout, 60))["id"] == 1
-            initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-            proc.stdin.write(json.dumps(initialized).encode() + b"\n" + LONE.encode())
-            proc.stdin.flush()
-            answer = json.loads(_line(proc.stdout, 30))
-            assert answer["id"] == 2 and "result" in answer, answer
-        finally:
-            proc.stdin.close()  # EOF ends a stdio server
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        proc.stdin.write(json.dumps(initialized).encode() + b"\n" + LONE.encode())
+        proc.stdin.flush()
+        answer = json.loads(read_line(proc.stdout, 30))
+        assert answer["id"] == 2 and "result" in answer, answer
