@@ -86,9 +86,10 @@ def pre_edit(
     raise typer.Exit(front.main(["--client", client, *extra]))
 
 
-def _quiet() -> None:
-    # A handler on the root stops Python's last-resort handler printing log warnings to
-    # stderr, and warnings are ignored: a waiter's exit 2 hands its stderr to the model.
+def _hook_logging() -> None:
+    # Records go to hooks.log only: a handler on the root also stops Python's last-resort
+    # handler printing warnings to stderr, and warnings are ignored, since a waiter's
+    # exit 2 hands its stderr to the model.
     from ai_connect.logfiles import DeferredFileHandler, default_log_file
 
     root = logging.getLogger()
@@ -172,7 +173,7 @@ def _dispatch(
     from ai_connect.hooks.contracts import Role, role_of
     from ai_connect.hooks.runtime import dismiss_waiter, run_inject, run_turn_end
 
-    _quiet()
+    _hook_logging()
     hook = _read_hook(client)
     settings = _settings(bridge, name, ca, fingerprint, token_file, wait_s=wait_s)
     role = role_of(hook)
@@ -225,7 +226,7 @@ def wait(
     """
     from ai_connect.hooks.runtime import run_wait
 
-    _quiet()
+    _hook_logging()
     if client not in ("claude", "codex"):
         print(f"ConfigError: --client must be claude or codex, not {client!r}", file=sys.stderr)
         raise typer.Exit(1)

@@ -228,14 +228,15 @@ def birth(pid: int) -> str | None:
     """When process ``pid`` started, as a token unique to it on this machine: the boot's
     id and the start time in clock ticks (Linux, ``/proc``); ``None`` elsewhere or when
     there is no such process."""
-    try:
-        line = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-        if not _BOOT:
-            _BOOT.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
-    except OSError:
+    fields = _proc_stat(pid)
+    if fields is None or len(fields) <= 19:
         return None
-    fields = line.rsplit(")", 1)[-1].split()  # the name may hold spaces and parentheses
-    return f"{_BOOT[0]}:{fields[19]}" if len(fields) > 19 else None
+    if not _BOOT:
+        try:
+            _BOOT.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        except OSError:
+            return None
+    return f"{_BOOT[0]}:{fields[19]}"
 
 
 def _born(pid: int, token: str | None, advertised: float) -> bool:
@@ -250,16 +251,24 @@ def _born(pid: int, token: str | None, advertised: float) -> bool:
 
 def _started_at(pid: int) -> float | None:
     """When process ``pid`` started, wall clock (Linux: boot time + its start ticks)."""
+    fields = _proc_stat(pid)
+    if fields is None or len(fields) <= 19 or not fields[19].isdigit():
+        return None
     try:
-        line = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
         with open("/proc/stat", encoding="ascii") as f:
             boot = next(float(row.split()[1]) for row in f if row.startswith("btime "))
     except (OSError, StopIteration, ValueError, IndexError):
         return None
-    fields = line.rsplit(")", 1)[-1].split()
-    if len(fields) <= 19 or not fields[19].isdigit():
-        return None
     return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first), or ``None``."""
+    try:
+        line = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return line.rsplit(")", 1)[-1].split()  # the name may hold spaces and parentheses
 
 
 def _read(path: Path) -> Advert | None:
@@ -380,13 +389,8 @@ def _codex_command(argv: list[str]) -> str | None:
 
 
 def _parent_linux(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: the fields follow the last ")".
-    fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+    fields = _proc_stat(pid)
+    return int(fields[1]) if fields and len(fields) > 1 and fields[1].isdigit() else None
 
 
 def _parents_ps() -> dict[int, int]:
