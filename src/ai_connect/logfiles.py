@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -99,10 +100,11 @@ class DeferredFileHandler(logging.Handler):
     whoever looks later, never a reason for the hook to fail its agent.
     """
 
-    def __init__(self, path: Path, rotation: LogSettings | None = None) -> None:
+    def __init__(self, path: Path, rotation: Callable[[], LogSettings] = LogSettings) -> None:
         super().__init__()
         self.path = path
-        self._rotation = rotation or LogSettings()
+        self._rotation = rotation
+        """Read when the file is opened (the config file's ``logging:`` keys, say)."""
         self._inner: logging.Handler | None = None
         self._broken = False
 
@@ -111,11 +113,17 @@ class DeferredFileHandler(logging.Handler):
             return
         if self._inner is None:
             try:
-                self._inner = file_handler(self.path, self._rotation)
+                self._inner = file_handler(self.path, self._rotated())
             except ConfigError:
                 self._broken = True
                 return
         self._inner.emit(record)
+
+    def _rotated(self) -> LogSettings:
+        try:
+            return self._rotation()
+        except ConfigError:  # a broken logging: section: the defaults, as it is a help
+            return LogSettings()
 
     def close(self) -> None:
         if self._inner is not None:

@@ -239,6 +239,34 @@ def test_a_deferred_handler_opens_its_file_on_the_first_record_only(state: Path)
         handler.close()
 
 
+def test_a_deferred_handler_rotates_by_the_config_read_when_it_opens(state: Path) -> None:
+    """The hooks' log honours the config file's logging: keys, read only once a record
+    comes (a hook with nothing to say reads nothing); a broken section: the defaults."""
+    path = default_log_file("hooks")
+    asked: list[int] = []
+
+    def rotation() -> LogSettings:
+        asked.append(1)
+        return LogSettings(max_bytes=200, backup_count=1)
+
+    handler = DeferredFileHandler(path, rotation)
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "x" * 150, None, None)
+    assert asked == []
+    for _ in range(3):
+        handler.handle(record)
+    handler.close()
+    assert asked == [1]
+    assert path.with_name("hooks.log.1").exists()
+
+    def broken() -> LogSettings:
+        raise ConfigError("logging.backup_count in config.yaml must be a whole number")
+
+    other = DeferredFileHandler(state / "other.log", broken)
+    other.handle(record)
+    other.close()
+    assert "x" * 150 in (state / "other.log").read_text()
+
+
 def test_a_deferred_handler_that_cannot_write_stays_quiet(tmp_path: Path) -> None:
     """An unwritable log folder costs the hook nothing: no exception, no stderr."""
     blocker = tmp_path / "file"

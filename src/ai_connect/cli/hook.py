@@ -90,10 +90,11 @@ def _hook_logging() -> None:
     # Records go to hooks.log only: a handler on the root also stops Python's last-resort
     # handler printing warnings to stderr, and warnings are ignored, since a waiter's
     # exit 2 hands its stderr to the model.
+    from ai_connect.config import log_settings
     from ai_connect.logfiles import DeferredFileHandler, default_log_file
 
     root = logging.getLogger()
-    root.addHandler(DeferredFileHandler(default_log_file("hooks")))
+    root.addHandler(DeferredFileHandler(default_log_file("hooks"), log_settings))
     root.setLevel(logging.WARNING)
     logging.getLogger("ai_connect.hooks").setLevel(logging.INFO)
     warnings.simplefilter("ignore")
