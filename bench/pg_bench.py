@@ -9,7 +9,10 @@ round:
 
 - the store alone: ``--messages`` appends 1 sender -> 1 recipient committed in batches
   of 500 with one ack each (as bench/store_bench.py), into a fresh SQLite file
-  (synchronous=FULL) and a fresh PostgreSQL database: commits/s and messages/s;
+  (synchronous=FULL) and a fresh PostgreSQL database: commits/s and messages/s; before
+  them, ``--messages`` in commits of 10 into the empty store, the median commit of the
+  first and of the last tenth (does a commit cost more as the table grows?); after them,
+  200 commits of one message;
 - 1x1 durable throughput end to end: ``ai-connect bridge`` started on each database,
   one sender streaming to one receiver that acks (bench/scenarios.py ``throughput``).
 
@@ -118,9 +121,9 @@ class Server:
         return total / ticks
 
 
-def store_run(store: Store, messages: int) -> tuple[float, float]:
+def store_run(store: Store, messages: int, first: int = 0) -> tuple[float, float]:
     """(messages/s, commits/s) committing ``messages`` in batches of 500."""
-    work = batches(messages, 500)
+    work = batches(messages, 500, first)
     started = time.perf_counter()
     for batch in work:
         store.commit(batch)
@@ -128,9 +131,9 @@ def store_run(store: Store, messages: int) -> tuple[float, float]:
     return messages / wall, len(work) / wall
 
 
-def commit_latency(store: Store, commits: int) -> float:
+def commit_latency(store: Store, commits: int, first: int) -> float:
     """Median ms of a commit of one message (the latency floor of a lone send)."""
-    work = batches(commits, 1)
+    work = batches(commits, 1, first)  # new messages (not resends of the ones before)
     times = []
     for batch in work:
         started = time.perf_counter()
@@ -158,10 +161,27 @@ def store_in_subprocess(url: str, messages: int, env: dict[str, str]) -> dict[st
     return result
 
 
+def growth(store: Store, messages: int) -> tuple[float, float]:
+    """Median ms of a commit of 10 messages into an empty store, at the start and at the
+    end of ``messages`` (the first and last tenth of the commits): whether a commit costs
+    more as the table grows (plans cached while it was small do)."""
+    work = batches(messages, 10)
+    times = []
+    for batch in work:
+        started = time.perf_counter()
+        store.commit(batch)
+        times.append(time.perf_counter() - started)
+    tenth = max(len(times) // 10, 1)
+    return 1000 * statistics.median(times[:tenth]), 1000 * statistics.median(times[-tenth:])
+
+
 def store_figures(store: Store, messages: int) -> dict[str, float]:
     try:
-        rate, commits = store_run(store, messages)
-        return {"msg/s": rate, "commits/s": commits, "commit": commit_latency(store, 200)}
+        early, late = growth(store, messages)
+        rate, commits = store_run(store, messages, messages)
+        one = commit_latency(store, 200, 2 * messages)
+        return {"msg/s": rate, "commits/s": commits, "commit": one,
+                "commit of 10, early": early, "commit of 10, late": late}  # fmt: skip
     finally:
         store.close()
 
@@ -376,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         "store {} msg/s",
         "store {} commits/s",
         "store {} commit",
+        "store {} commit of 10, early",
+        "store {} commit of 10, late",
         "bridge 1x1 {} msg/s",
         "bridge 1x1 {} bridge CPU per msg (µs)",
         "bridge 1x1 {} PostgreSQL CPU per msg (µs)",
@@ -398,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         label = figure.format("").replace("  ", " ")
         if label.startswith("store") and label.endswith("commit"):
             label = "store commit of 1 msg (ms)"
+        elif label.endswith("commit of 10, early"):
+            label = f"store commit of 10 msgs, table at 0-{messages // 10:,} rows (ms)"
+        elif label.endswith("commit of 10, late"):
+            label = (
+                f"store commit of 10 msgs, table at {messages * 9 // 10:,}-{messages:,} rows (ms)"
+            )
         elif label == "store commits/s":
             label = "store commits/s (500 msgs each)"
         lines.append((label, *map(cell, pgs), cell(lite), *ratios, target))

@@ -37,10 +37,10 @@ SENDER = "Sender (bench)"
 RECIPIENT = "Receiver (bench)"
 
 
-def batches(messages: int, size: int) -> list[WriteBatch]:
-    """The batches to commit, built before timing starts."""
+def batches(messages: int, size: int, first: int = 0) -> list[WriteBatch]:
+    """The batches to commit, built before timing starts (messages ``first`` on)."""
     out: list[WriteBatch] = []
-    for start in range(0, messages, size):
+    for start in range(first, first + messages, size):
         ops = [
             AppendOp(
                 StoredMessage(
@@ -48,7 +48,7 @@ def batches(messages: int, size: int) -> list[WriteBatch]:
                 ),
                 (RECIPIENT,),
             )
-            for i in range(start, min(start + size, messages))
+            for i in range(start, min(start + size, first + messages))
         ]
         out.append(WriteBatch(appends=ops, acks=[AckOp(RECIPIENT, max(start - size, 0))]))
     return out

@@ -214,3 +214,48 @@ def test_a_proposal_change_is_applied_to_what_another_node_stored(pg_url: str) -
     finally:
         a.close()
         b.close()
+
+
+def _plan_of_key_lookup(store: PostgresStore) -> str:
+    """The plan the writer's prepared batch start runs now (its lookup of the batch's
+    (sender, cid) keys in ``messages``), for 50 keys."""
+    db = store._db  # the writer's own connection: prepared statements are per session
+    names = [
+        name
+        for name, sql in db.execute("SELECT name, statement FROM pg_prepared_statements")
+        if "max(n)" in sql
+    ]
+    assert names, "the batch start was not prepared: it ran fewer times than psycopg's threshold"
+    keys = ([BOB], [ALICE] * 50, [f"missing-{i}" for i in range(50)])
+    rows = psycopg.ClientCursor(db).execute(f"EXPLAIN EXECUTE {names[0]}(%s, %s, %s)", keys)
+    return "\n".join(str(row[0]) for row in rows)
+
+
+def test_plans_made_on_a_small_table_are_made_again_as_it_grows(pg_url: str) -> None:
+    """A node starts on an empty database, so psycopg prepares its statements while the
+    tables are small and PostgreSQL keeps one plan for each: the lookup of a batch's keys
+    became a scan of the whole messages table, every commit, until autovacuum happened to
+    analyse it. The store plans again each time the table doubled: the lookup uses the
+    (sender, cid) index once the table is large."""
+    with PostgresStore(pg_url) as store:
+        for i in range(8):  # prepared (psycopg's threshold is 5) while the table is tiny
+            store.commit(WriteBatch(appends=[append(ALICE, f"small-{i}", BOB)]))
+        for start in range(0, 12_000, 1_000):
+            ops = [append(ALICE, str(i), BOB, "words") for i in range(start, start + 1_000)]
+            store.commit(WriteBatch(appends=ops))
+        store.commit(WriteBatch(appends=[append(ALICE, "last", BOB)]))  # plans again
+        plan = _plan_of_key_lookup(store)
+    assert "Seq Scan on messages" not in plan, plan
+    assert "messages_sender_cid_key" in plan, plan
+
+
+def test_normal_turns_off_synchronous_commit_and_keeps_the_url_options(pg_url: str) -> None:
+    """``synchronous="NORMAL"`` turns synchronous_commit off for the writer's commits (it
+    was accepted and ignored), after the URL's own ``options``; FULL keeps the server's."""
+    url = f"{pg_url}{'&' if '?' in pg_url else '?'}options=-c%20application_name%3Dmine"
+    with PostgresStore(url, synchronous="NORMAL") as store:
+        db = store._db
+        assert db.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        assert db.execute("SHOW application_name").fetchone() == ("mine",)
+    with PostgresStore(pg_url) as store:
+        assert store._db.execute("SHOW synchronous_commit").fetchone() == ("on",)

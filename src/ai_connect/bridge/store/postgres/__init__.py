@@ -39,6 +39,7 @@ from typing import Any, Self
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ai_connect.bridge.store.base import (
     CommitResult,
@@ -57,6 +58,7 @@ from ai_connect.bridge.store.base import (
 from ai_connect.bridge.store.postgres import load as _load
 from ai_connect.bridge.store.postgres import reads
 from ai_connect.bridge.store.postgres.batch import BatchWriter
+from ai_connect.bridge.store.postgres.plans import PlanAges
 from ai_connect.bridge.store.postgres.schema import (
     MIGRATE_LOCK,
     MIGRATIONS,
@@ -154,7 +156,7 @@ class PostgresStore:
         mode = synchronous.upper()
         if mode not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be one of FULL, NORMAL, not {synchronous!r}")
-        self._options = {} if mode == "FULL" else {"options": "-c synchronous_commit=off"}
+        self._writer_options = "-c synchronous_commit=off" if mode == "NORMAL" else ""
         self.url = url
         self.where = redacted(url)
         self.node = secrets.token_hex(8)
@@ -165,7 +167,8 @@ class PostgresStore:
         self._readers_lock = threading.Lock()
         self._size: int | None = None
         self._sized = 0.0
-        self._db = self._connect("connect")
+        self._plans = PlanAges()
+        self._db = self._connect("connect", self._writer_options)
         try:
             self._migrate()
             self._measure()
@@ -201,18 +204,24 @@ class PostgresStore:
 
     # -- connections, errors and transactions ----------------------------------------
 
-    def _connect(self, what: str) -> psycopg.Connection[Any]:
+    def _connect(self, what: str, options: str = "") -> psycopg.Connection[Any]:
+        """A new connection in autocommit mode; ``options``: settings for its session
+        (``-c name=value``), after those the URL's own ``options`` gives."""
         if self._closed:
             raise StoreError(f"Cannot {what}: the store is closed. Open a new one.")
         try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
+            conninfo = self.url
+            if options:
+                given = conninfo_to_dict(self.url).get("options") or ""
+                conninfo = make_conninfo(self.url, options=f"{given} {options}".strip())
+            return psycopg.connect(conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
         except psycopg.Error as exc:
             raise self._error(what, exc) from exc
 
     def _writer(self, what: str) -> psycopg.Connection[Any]:
         """The writing connection, opened again if it broke."""
         if self._closed or self._db.closed:
-            self._db = self._connect(what)
+            self._db = self._connect(what, self._writer_options)
         return self._db
 
     def _reader(self, what: str) -> psycopg.Connection[Any]:
@@ -254,8 +263,9 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        db = self._reader(what)
         try:
+            db = self._reader(what)
+            self._plans.refresh(db)
             yield db
         except psycopg.Error as exc:
             raise self._error(what, exc) from exc
@@ -276,6 +286,7 @@ class PostgresStore:
         one without appends, rather than one per statement."""
         db = self._writer(what)
         try:
+            self._plans.refresh(db)
             with db.pipeline() if pipelined else contextlib.nullcontext(), db.transaction():
                 yield db
         except StoreError:
@@ -331,6 +342,7 @@ class PostgresStore:
                 db.execute(_NOTIFY, (self._moved(writer.tips, batch),))
             for forget in batch.forgets:
                 db.execute(_NOTIFY, (f"{FORGOTTEN}{self.node} {forget.address}",))
+        self._plans.saw(writer.last_n)
         self._measure()
         return CommitResult(results, pruned, writer.rebased)
 

@@ -165,6 +165,9 @@ class BatchWriter:
         self._db = db
         self.tips: dict[str, int] = {}
         """Each recipient of a message this batch stored -> its new tip (the notice)."""
+        self.last_n = 0
+        """The highest message number after this batch's appends (0 without appends):
+        about the size of the messages table (``plans.PlanAges``)."""
         self.rebased: dict[str, dict[str, Any]] = {}
         """Id -> the data written, for each proposal another node had changed meanwhile
         (``ProposalRecord.rebase``): ``CommitResult.proposals``."""
@@ -233,6 +236,7 @@ class BatchWriter:
         last_n, tips, stored = self._start(ops)
         plan = numbered(ops, last_n, tips, stored)
         self.tips = plan.tips
+        self.last_n = plan.new[-1][0] if plan.new else last_n
         message_rows: list[tuple[Any, ...]] = []
         mailbox_rows: list[tuple[Any, ...]] = []
         for n, m, seqs in plan.new:
