@@ -208,3 +208,60 @@ def test_a_link_with_its_replies_in_preparation_is_not_read() -> None:
             assert await asyncio.wait_for(client.recv(), 5) == '{"type": "history_page"}'
 
     run(scenario())
+
+
+def _writer_tasks() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t.get_coro().__qualname__.startswith("Link.")]  # type: ignore[union-attr]
+
+
+def test_a_writer_task_lives_only_while_a_slow_reader_drains() -> None:
+    """Frames leave from a callback; only while more is waiting than websockets' buffer
+    takes does a task write (with websockets' flow control), and it ends once all left."""
+
+    async def scenario() -> None:
+        async with linked(max_bytes=1 << 24) as (link, client):
+            link.start()
+            link.send("small")
+            assert await asyncio.wait_for(client.recv(), 5) == "small"
+            assert _writer_tasks() == []
+            page = "x" * (1 << 16)
+            for _ in range(64):  # 4 MiB: far more than the socket buffers hold
+                link.send(page)
+            await asyncio.sleep(0)  # the end of the turn: what fits is written
+            assert len(_writer_tasks()) == 1
+            for _ in range(64):
+                assert await asyncio.wait_for(client.recv(), 5) == page
+            link.send("after")
+            assert await asyncio.wait_for(client.recv(), 5) == "after"
+            assert _writer_tasks() == []
+            assert link.backlog == 0
+
+    run(scenario())
+
+
+def test_clear_to_read_says_when_readable_would_not_wait() -> None:
+    """The reader's fast path: clear while nothing holds the next frame back; not clear
+    under a rate pause, with max_replies being answered, or with its replies not drained."""
+
+    async def scenario() -> None:
+        async with linked(max_bytes=1 << 24, pause_bytes=1 << 16, max_replies=1) as (link, client):
+            link.start()
+            assert link.clear_to_read()
+            link.throttle(0.01)
+            assert not link.clear_to_read()
+            await asyncio.wait_for(link.readable(), 5)  # waits the pause out
+            assert link.clear_to_read()
+            link.reply_started()
+            assert not link.clear_to_read()
+            link.reply_done(None)
+            assert link.clear_to_read()
+            page = "x" * (1 << 16)
+            for _ in range(64):
+                link.send(page)
+            assert not link.clear_to_read()
+            for _ in range(64):
+                assert await asyncio.wait_for(client.recv(), 5) == page
+            await asyncio.wait_for(link.readable(), 5)
+            assert link.clear_to_read()
+
+    run(scenario())

@@ -106,6 +106,28 @@ def test_a_threaded_bridge_without_a_port_serves_a_client_of_another_loop() -> N
         assert asyncio.run(asyncio.wait_for(hello(threaded), 10))["address"] == "carol (p)"
 
 
+def test_an_idle_connection_has_no_writer_task() -> None:
+    """The bridge writes a connection's frames from a callback at the end of the loop turn:
+    once its hello is answered, an idle connection has no task of the bridge's waiting
+    to write (10,000 idle peers cost no task, coroutine nor future each; issue 13)."""
+
+    async def scenario() -> None:
+        async with (
+            bridge(listen=False) as server,
+            socketpair_connect(server)(NO_PORT_URL) as ws,
+        ):
+            hello = {"type": "hello", "rid": "h", "protocol": PROTOCOL_VERSION}
+            await ws.send(json.dumps({**hello, "name": "idle-task", "project": "p"}))
+            welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert welcome["type"] == "welcome"
+            ping = await ws.ping()  # the bridge has read and answered: it is idle now
+            await asyncio.wait_for(ping, 5)
+            names = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]  # type: ignore[union-attr]
+            assert [n for n in names if n.startswith("Link.")] == [], names
+
+    run(scenario())
+
+
 def test_an_idle_connection_keeps_no_frame_nor_empty_queue() -> None:
     """Once its hello is answered, an idle connection keeps neither that frame (a pydantic
     model) nor an empty window queue: 10,000 idle peers cost what they keep (issue 13)."""

@@ -12,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ai_connect.errors import FrameError
-from ai_connect.protocol import Accepted, Ack, Deliver, Send, decode_client, encode
+from ai_connect.protocol import Accepted, Ack, Acked, Deliver, Send, decode_client, encode
 from ai_connect.protocol.hot import (
     MIRRORS,
     HotAck,
     HotSend,
     accepted_data,
+    acked_data,
     decode_hot,
     deliver_data,
     deliver_tail,
@@ -165,9 +166,18 @@ def test_an_accepted_is_the_bytes_encode_writes(
     assert data == encode(model).encode()
 
 
+@settings(max_examples=200, deadline=None)
+@given(rid=st.none() | st.integers(0, 2**63 - 1) | st.text(min_size=1, max_size=64),
+       seq=st.integers(0, 2**63 - 1))  # fmt: skip
+def test_an_acked_is_the_bytes_encode_writes(rid: str | int | None, seq: int) -> None:
+    """acked_data writes the bytes encode() writes for the same Acked (rid left out when
+    there is none)."""
+    assert acked_data(rid, seq) == encode(Acked(rid=rid, seq=seq)).encode()
+
+
 def test_each_struct_has_the_fields_of_its_model() -> None:
-    """A field added to Send, Ack, Deliver or Accepted must be added to its fast twin."""
-    assert set(MIRRORS.values()) == {Send, Ack, Deliver, Accepted}
+    """A field added to Send, Ack, Deliver, Accepted or Acked must be added to its fast twin."""
+    assert set(MIRRORS.values()) == {Send, Ack, Deliver, Accepted, Acked}
     for struct, model in MIRRORS.items():
         names = {f.encode_name for f in msgspec.structs.fields(struct)}
         wire = {f.alias or name for name, f in model.model_fields.items()} - {"type", "seq"}

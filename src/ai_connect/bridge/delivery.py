@@ -27,8 +27,8 @@ from ai_connect.bridge.store.base import (
     StoredMessage,
     message_bytes,
 )
-from ai_connect.protocol import Acked, ErrorCode, ReceiptNotice, flow_bytes
-from ai_connect.protocol.hot import AckFrame, SendFrame, accepted_data, deliver_data
+from ai_connect.protocol import ErrorCode, ReceiptNotice, flow_bytes
+from ai_connect.protocol.hot import AckFrame, SendFrame, accepted_data, acked_data, deliver_data
 
 __all__ = ["READY_WINDOWS", "Delivery"]
 
@@ -228,7 +228,7 @@ class Delivery:
                 acker.stored_acked = max(acker.stored_acked, persist.op.seq)
             asker = persist.origin
             if asker is not None and asker.conn in conns:
-                out.append(Send(asker.conn, Acked(rid=asker.rid, seq=persist.op.seq)))
+                out.append(Send(asker.conn, data=acked_data(asker.rid, persist.op.seq)))
         for conn in touched.values():
             if conn.address is not None:
                 self._pump(conn, self.registry.peers[conn.address], out, now)
@@ -337,14 +337,14 @@ class Delivery:
                 if other is not conn:
                     # The messages reached the agent through this connection: the other
                     # connections of the address must not show them again (§2.2).
-                    out.append(Send(other.id, Acked(seq=frame.seq)))
+                    out.append(Send(other.id, data=acked_data(None, frame.seq)))
                     _release(other, frame.seq)
                     self._pump(other, peer, out, now)
         elif origin is not None and frame.seq > peer.stored_acked:
             # The ack that covers it is not committed yet (or failed): answer after a commit.
             out.append(Persist(AckOp(peer.address, frame.seq, frame.path, now), origin))
         elif origin is not None:
-            out.append(Send(conn.id, Acked(rid=origin.rid, seq=peer.stored_acked)))
+            out.append(Send(conn.id, data=acked_data(origin.rid, peer.stored_acked)))
         _release(conn, frame.seq)
         self._pump(conn, peer, out, now)
         return out
@@ -403,23 +403,27 @@ class Delivery:
             else:
                 tail, size = views.deliver_tail(message, paused), message_bytes(message)
                 self._last = (message, paused, tail, size)
-        out.append(Send(conn.id, data=deliver_data(entry.seq, tail)))
+        recipient, seq = entry.recipient, entry.seq
+        out.append(Send(conn.id, data=deliver_data(seq, tail)))
         self.registry.counts.delivered += 1
         mark = Mark(
             message.id, message.sender, now, conn.kind or "unknown", conn.id, message.receipt
         )
-        if self.unshown.delivered(entry.recipient, entry.seq, mark):
-            runs = self.marks_due.setdefault(entry.recipient, [])
-            if runs and runs[-1][1] == now:
-                runs[-1][0] = max(runs[-1][0], entry.seq)  # one mark per turn and recipient
+        if self.unshown.delivered(recipient, seq, mark):
+            runs = self.marks_due.get(recipient)
+            if runs is None:
+                self.marks_due[recipient] = [[seq, now]]
+            elif runs[-1][1] == now:
+                runs[-1][0] = max(runs[-1][0], seq)  # one mark per turn and recipient
             else:
-                runs.append([entry.seq, now])
-        if self.feed:
-            out += self.feed.delivered(entry.recipient, entry.seq, mark)
-        conn.sent = entry.seq
-        if conn.inflight is None:
-            conn.inflight = deque()
-        conn.inflight.append((entry.seq, size))
+                runs.append([seq, now])
+        if self.feed.observers:
+            out += self.feed.delivered(recipient, seq, mark)
+        conn.sent = seq
+        inflight = conn.inflight
+        if inflight is None:
+            inflight = conn.inflight = deque()
+        inflight.append((seq, size))
         conn.inflight_bytes += size
 
     def wake(self, peer: Peer, out: list[Action], now: float) -> None:
@@ -452,11 +456,17 @@ class Delivery:
         """Fills ``conn``'s window from its ready queue; reads the store ahead when that
         queue runs low and the store holds more (after a reconnect, or an overflow)."""
         ready = conn.ready
-        while ready and self._room(conn):
-            entry, size, tail = ready.popleft()
-            conn.ready_bytes -= _held(size, tail)
-            if entry.seq > conn.sent:
-                self._deliver(conn, entry, out, now, tail, size)
+        limits = self.config.limits
+        if ready:
+            window, window_bytes = limits.window_messages, limits.window_bytes
+            while ready:
+                inflight = conn.inflight  # _room(), inlined: once per delivery
+                if inflight and (len(inflight) >= window or conn.inflight_bytes >= window_bytes):
+                    break
+                entry, size, tail = ready.popleft()
+                conn.ready_bytes -= size if tail is None else size + len(tail)  # _held()
+                if entry.seq > conn.sent:
+                    self._deliver(conn, entry, out, now, tail, size)
         if ready is not None and not ready:
             ready = conn.ready = None  # drained: its memory goes back
         if conn.loading:
@@ -466,7 +476,6 @@ class Delivery:
             if not ready and conn.through < 0:
                 conn.through = conn.sent  # all delivered: back to memory
             return
-        limits = self.config.limits
         if conn.through >= peer.tip:
             return  # all of it in memory
         if ready and (

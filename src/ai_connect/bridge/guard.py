@@ -23,6 +23,7 @@ within ``error_window_s``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -65,8 +66,10 @@ def ip_of(remote: str) -> str:
     return host.strip("[]")
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback IP or ``localhost``."""
+    """Whether ``host`` is a loopback IP or ``localhost`` (remembered: asked once per
+    connection, and parsing an address costs more than a registration's routing)."""
     if host == "localhost":
         return True
     try:

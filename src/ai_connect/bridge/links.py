@@ -1,10 +1,14 @@
-"""One connection's way out: a queue of encoded frames, at most one close, and the task
-that writes them; and when the server may read that connection's next frame.
+"""One connection's way out: a queue of encoded frames, at most one close, and what writes
+them; and when the server may read that connection's next frame.
 
 ``BridgeServer`` (``bridge/server.py``) reads each connection and carries out the
 router's actions; every frame it sends and every close it decides goes through that
 connection's :class:`Link`. The link never blocks the server: ``send`` and ``close``
-only queue, and :meth:`Link.run` (one task per connection) writes.
+only queue, and the queue is written at the end of the loop turn by a callback
+(:meth:`Link._flush`). A task exists only while the link has to wait -- websockets'
+buffer draining to a slow reader, a held refusal, a close handshake -- so an idle
+connection costs no task, coroutine nor future (issue 13, 10,000 idle peers), and a
+write costs no task wake-up.
 
 Every buffer is bounded in bytes (docs/security.md, "Memory"). A connection whose
 replies are not drained is simply **not read** any more: the server awaits
@@ -103,8 +107,6 @@ class Link:
         self._queue: list[bytes | Close] = []
         self._queued = 0
         """Bytes of the frames in ``_queue``."""
-        self._wake: asyncio.Future[None] | None = None
-        """What the writer waits on while the queue is empty."""
         self._room: asyncio.Future[None] | None = None
         """What the reader waits on (:meth:`readable`): resolved when the backlog shrank
         or a reply was queued, so it may look again."""
@@ -113,7 +115,16 @@ class Link:
         self._closing = False
         self._held_until = 0.0
         """Loop time before which nothing queued is written (:meth:`hold`)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """Set by :meth:`start`: until then frames only queue."""
+        self._flushing: asyncio.Handle | None = None
+        """The end-of-turn write (:meth:`_flush`), while one is scheduled."""
         self._writer: asyncio.Task[None] | None = None
+        """The task that writes while the link has to wait (:meth:`_write_later`)."""
+        self._closer: Close | None = None
+        """The close the writer task performs next (its frames are written)."""
+        self._done = False
+        """Nothing more is written: the close was sent, or the connection is not open."""
 
     @property
     def stalled(self) -> asyncio.Event:
@@ -134,10 +145,13 @@ class Link:
                 else:
                     self._stalled_event.clear()
 
-    def _wake_writer(self) -> None:
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+    def _schedule(self) -> None:
+        """Writes what is queued at the end of this loop turn, unless that is planned
+        already or the writer task is at work (it takes what is queued meanwhile)."""
+        loop = self._loop
+        idle = self._flushing is None and self._writer is None and not self._done
+        if loop is not None and idle:
+            self._flushing = loop.call_soon(self._flush)
 
     def _wake_reader(self) -> None:
         room = self._room
@@ -145,17 +159,25 @@ class Link:
             room.set_result(None)
 
     def start(self) -> None:
-        """Starts the writer task (:meth:`run`)."""
-        self._writer = asyncio.create_task(self.run())
+        """Lets the link write: what is queued, and every later frame, leaves at the end
+        of the loop turn it was queued in."""
+        self._loop = asyncio.get_running_loop()
+        if self._queue:
+            self._schedule()
 
     async def stop(self) -> None:
-        """Stops the writer task; whatever is still queued is dropped."""
+        """Stops writing; whatever is still queued is dropped."""
         self._closing = True
+        self._done = True
         self._wake_reader()
-        if self._writer is not None:
-            self._writer.cancel()
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+                await writer
 
     @property
     def closing(self) -> bool:
@@ -179,7 +201,7 @@ class Link:
             return
         self._queue.append(frame)
         self._queued += len(frame)
-        self._wake_writer()
+        self._schedule()
 
     def throttle(self, seconds: float) -> None:
         """Reads from this link wait at least ``seconds`` before the next frame."""
@@ -201,6 +223,18 @@ class Link:
         if data is not None:
             self.send(data)
         self._wake_reader()
+
+    def clear_to_read(self) -> bool:
+        """Whether the server may read the next frame now, without :meth:`readable`: no
+        rate pause, room for another query, little waiting to be written, not stalled.
+        Most frames pass: the reader then makes no coroutine per frame (issue 13)."""
+        limits = self.limits
+        return (
+            not self._stalled
+            and self.pause <= 0
+            and self.replies < limits.max_replies
+            and self.backlog <= limits.pause_bytes
+        )
 
     async def readable(self) -> None:
         """Returns once the server may read this connection's next frame: its rate pause
@@ -229,54 +263,81 @@ class Link:
             self.log.info("closing connection %d: %s", self.conn, reason)
             self._closing = True
             self._queue.append(Close(code, reason))
-            self._wake_writer()
+            self._schedule()
             self._wake_reader()
 
-    async def run(self) -> None:
-        """Writes the queued frames, up to ``WRITE_BATCH_BYTES`` per socket write.
+    def _flush(self) -> None:
+        """Writes the queued frames, up to ``WRITE_BATCH_BYTES`` per socket write, from a
+        callback at the end of the loop turn (no task: most writes never have to wait).
 
         ``ws.send()`` costs one ``transport.write`` (one syscall, and one TCP segment
         under TCP_NODELAY) per frame. A loop turn often queues many frames for one link
         (a commit's ``accepted``/``deliver`` frames), so they are framed here
         (:func:`text_frame_header`; through websockets' Sans-I/O protocol, as its own
         ``broadcast()`` does, if an extension were negotiated) and their bytes leave in
-        one write, after anything websockets queued itself. ``ws.drain()`` then applies
-        websockets' flow control: it waits while the transport's buffer is above its
-        high-water mark, so at most one batch sits above it, as with ``send()``. Nothing
-        here awaits between framing and writing, so no other writer (keepalive pings,
-        pongs) can interleave.
-
-        Returns after writing a close, or when the connection is no longer open (the
-        server's reader sees that close or failure and reports it).
+        one write, after anything websockets queued itself. When websockets' buffer passes
+        its high-water mark (a slow reader), a close is to be sent, or the link is held,
+        the writer task (:meth:`_write_later`) takes over until the queue is written:
+        it applies websockets' flow control (``ws.drain()``), so at most one batch sits
+        above the mark, as with ``send()``. Nothing awaits between framing and writing,
+        so no other writer (keepalive pings, pongs) can interleave.
         """
+        self._flushing = None
+        if self._writer is not None or self._done:
+            return
+        loop = self._loop
+        assert loop is not None
+        if self._held_until > loop.time() or not self._write_now():
+            self._writer = loop.create_task(self._write_later())
+
+    def _write_now(self) -> bool:
+        """Writes queued frames while websockets' buffer takes them; ``False`` when the
+        writer task must go on (the buffer is above its high-water mark, or a close is
+        next: :attr:`_closer`)."""
         ws = self.ws
         protocol = ws.protocol
         queue = self._queue
+        try:
+            while queue:
+                if protocol.state is not State.OPEN:
+                    # The reader sees the same close or failure and dispatches Disconnected.
+                    self._done = True
+                    return True
+                close = self._write_batch(ws, protocol, queue)
+                if close is not None:
+                    self._closer = close
+                    return False
+                if ws.paused:
+                    return False
+                self._wake_reader()
+        except (ConnectionClosed, OSError):
+            self._done = True
+        return True
+
+    async def _write_later(self) -> None:
+        """The writer while the link has to wait: the end of a hold, websockets' buffer
+        draining, a close handshake. Ends once the queue is written (or the connection
+        is closed); later frames go by :meth:`_flush` again."""
+        ws = self.ws
         loop = asyncio.get_running_loop()
         try:
-            while True:
-                if not queue:
-                    self._wake = wake = loop.create_future()
-                    try:
-                        await wake
-                    finally:
-                        self._wake = None
-                    del wake
+            while not self._done:
                 if (held := self._held_until - loop.time()) > 0:
                     await asyncio.sleep(held)
-                while queue:
-                    if protocol.state is not State.OPEN:
-                        return
-                    close = self._write_batch(ws, protocol, queue)
-                    if close is None:
-                        await ws.drain()
-                        self._wake_reader()
-                    else:
-                        await ws.close(close.code, close.reason)
-                        return
+                close, self._closer = self._closer, None
+                if close is not None:
+                    self._done = True
+                    await ws.close(close.code, close.reason)
+                    return
+                await ws.drain()
+                self._wake_reader()
+                if self._write_now() and self._held_until <= loop.time():
+                    return
         except (ConnectionClosed, OSError):
             # The reader notices the same close or failure and dispatches Disconnected.
-            pass
+            self._done = True
+        finally:
+            self._writer = None
 
     def _write_batch(
         self, ws: ServerConnection, protocol: Protocol, queue: list[bytes | Close]

@@ -483,7 +483,8 @@ class BridgeServer:
                 del raw
                 # Over its rate (§5.1), or its replies not drained: its next frames wait in
                 # its own socket buffers (bridge/links.py).
-                await link.readable()
+                if not link.clear_to_read():
+                    await link.readable()
         except ConnectionClosed:
             pass
         finally:

@@ -28,7 +28,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from ai_connect.protocol.bridge_frames import Accepted, Deliver
+from ai_connect.protocol.bridge_frames import Accepted, Acked, Deliver
 from ai_connect.protocol.client_frames import Ack, ClientFrame, Send
 from ai_connect.protocol.codec import decode_client
 from ai_connect.protocol.frame import Rid, depth_ok
@@ -40,6 +40,7 @@ __all__ = [
     "HotSend",
     "SendFrame",
     "accepted_data",
+    "acked_data",
     "decode_hot",
     "deliver_data",
     "deliver_tail",
@@ -126,6 +127,11 @@ class _Accepted(msgspec.Struct, omit_defaults=True, tag="accepted", tag_field="t
     paused: str | None = None
 
 
+class _Acked(msgspec.Struct, omit_defaults=True, kw_only=True, tag="acked", tag_field="type"):
+    rid: _Rid | None = None
+    seq: int
+
+
 _encode = msgspec.json.Encoder().encode
 _DELIVER_HEAD = b'{"type":"deliver","seq":'
 
@@ -171,10 +177,17 @@ def accepted_data(
     return _encode(_Accepted(rid, cid, id, float(ts), to, recipients, online, duplicate, paused))
 
 
+def acked_data(rid: Rid | None, seq: int) -> bytes:
+    """An ``acked`` frame (§2.2, §3.3), as ``encode(Acked(...))`` writes it: the reply to
+    each ``ack`` with a ``rid`` (every recipient of a broadcast sends one)."""
+    return _encode(_Acked(rid=rid, seq=seq))
+
+
 # The Structs mirror these models; tests/protocol/test_hot.py holds them to it.
 MIRRORS: dict[type[msgspec.Struct], type[Any]] = {
     HotSend: Send,
     HotAck: Ack,
     _DeliverTail: Deliver,
     _Accepted: Accepted,
+    _Acked: Acked,
 }

@@ -94,7 +94,8 @@ class Limits:
 def flow_bytes(body: str, context: dict[str, Any] | None) -> int:
     """A message's size as flow control counts it (§3.3): the UTF-8 body plus the compact
     JSON of its context. The bridge fills the window with it and the client drains by it."""
-    size = len(body.encode())
+    # An ASCII body (most are) is one byte per character: no need to encode it to know.
+    size = len(body) if body.isascii() else len(body.encode())
     if context:
         size += len(json.dumps(context, separators=(",", ":")).encode())
     return size

@@ -692,6 +692,23 @@ def test_receipts_keep_the_first_delivery_and_shown_marks(store: Store) -> None:
     assert receipts is not None and receipts.message.sender == ALICE
 
 
+def test_several_marks_of_one_mailbox_in_one_commit_each_keep_the_first(store: Store) -> None:
+    """One commit with several delivery marks and acks of one recipient (a drain's): each
+    entry gets the first mark, in the batch's order, that covers it."""
+    store.commit(WriteBatch(peers=[peer(ALICE), peer(BOB)]))
+    ids = [send(store, ALICE, str(i), BOB).message.id for i in range(5)]
+    delivered = [DeliveredOp(BOB, 2, 5.0), DeliveredOp(BOB, 1, 5.5), DeliveredOp(BOB, 4, 6.0)]
+    acks = [AckOp(BOB, 1, "hook", 7.0), AckOp(BOB, 3, "tool", 8.0), AckOp(BOB, 2, "cli", 9.0)]
+    store.commit(WriteBatch(delivered=delivered, acks=acks))
+    assert [marks(store, i)[BOB] for i in ids] == [
+        (1, 5.0, 7.0, "hook", True),
+        (2, 5.0, 8.0, "tool", True),
+        (3, 6.0, 8.0, "tool", True),
+        (4, 6.0, None, None, False),
+        (5, None, None, None, False),
+    ]
+
+
 def test_a_broadcast_has_marks_per_recipient_and_an_ack_without_time_none(store: Store) -> None:
     """Each recipient of a broadcast is marked on its own; an ack without ts (a resume
     cursor) marks it acked but not when or how."""

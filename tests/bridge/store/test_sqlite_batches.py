@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from ai_connect.bridge.store.base import AckOp, AppendOp, PeerRecord, StoredMessage, WriteBatch
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    DeliveredOp,
+    PeerRecord,
+    StoredMessage,
+    WriteBatch,
+)
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.errors import StoreError
@@ -167,3 +174,51 @@ def test_failed_batch_leaves_nothing_in_the_index(tmp_path: Path) -> None:
             store.commit(batch)
         assert store.search(BOB, "ghost", 10)[0] == []
         assert [m.body for m in store.search(BOB, "kept", 10)[0]] == ["kept"]
+
+
+def _drain_batch(acks: int, start: int = 0) -> WriteBatch:
+    """One commit of a backlog's drain: ``acks`` acks of 100 entries each from ``start``,
+    each with the delivery mark of the 100 entries the window then let out."""
+    batch = WriteBatch()
+    for i in range(1, acks + 1):
+        batch.delivered.append(DeliveredOp(BOB, start + 200 + 100 * i, float(i)))
+        batch.acks.append(AckOp(BOB, start + 100 * i, "tool", 100.0 + i))
+    return batch
+
+
+def _steps(store: SqliteStore, batch: WriteBatch) -> int:
+    """SQLite virtual-machine steps (in hundreds) the commit of ``batch`` takes."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    store._db.set_progress_handler(count, 100)
+    try:
+        store.commit(batch)
+    finally:
+        store._db.set_progress_handler(None, 100)
+    return steps[0]
+
+
+def test_receipt_marks_of_a_drain_visit_each_entry_once(tmp_path: Path) -> None:
+    """A commit carrying many acks and delivery marks of one mailbox (a backlog's drain)
+    costs in proportion to the entries it marks: each mark starts where the one before
+    it stopped instead of rescanning from the acked cursor (issue 13); the marks are
+    exactly the in-memory store's."""
+    with SqliteStore(tmp_path / "t.db") as store:
+        memory = MemoryStore()
+        for start in range(0, 6000, 500):
+            batch = WriteBatch(appends=appends(500, start))
+            store.commit(batch)
+            memory.commit(batch)
+        one = _steps(store, _drain_batch(1))
+        memory.commit(_drain_batch(1))
+        many = _steps(store, _drain_batch(40, 100))
+        memory.commit(_drain_batch(40, 100))
+        # 40 times the entries: at most ~40 times the work (before: ~40 * 40 / 2).
+        assert many <= 60 * max(one, 1), (one, many)
+        for i in range(0, 6000, 97):
+            mid = f"{ALICE}/{i}"
+            assert store.receipts(mid) == memory.receipts(mid), i

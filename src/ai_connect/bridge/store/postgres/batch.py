@@ -75,17 +75,23 @@ _UPSERT_TIPS = """
     ON CONFLICT (address) DO UPDATE SET tip = excluded.tip"""
 # Receipts (docs/protocol.md §3.7): the entries a mark newly covers -- above the acked
 # cursor, up to its seq -- keep their first mark. Run before the acked cursors move.
+# k.floor is where the recipient's earlier marks of the batch stopped: each entry joins
+# exactly one mark, the first that covers it (an UPDATE ... FROM uses one joined row,
+# unpredictably, when several match), and each mark visits only its own entries.
 _MARK_DELIVERED = """
     UPDATE mailbox b SET delivered = k.ts
-    FROM unnest(%b::text[], %b::bigint[], %b::float8[]) AS k (recipient, seq, ts)
+    FROM unnest(%b::text[], %b::bigint[], %b::float8[], %b::bigint[])
+         AS k (recipient, seq, ts, floor)
     WHERE b.recipient = k.recipient AND b.delivered IS NULL AND b.seq <= k.seq
-    AND b.seq > coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0)"""
+    AND b.seq > greatest(
+        k.floor, coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0))"""
 _MARK_SHOWN = """
     UPDATE mailbox b SET shown = k.ts, shown_path = k.path
-    FROM unnest(%b::text[], %b::bigint[], %b::float8[], %b::text[])
-         AS k (recipient, seq, ts, path)
+    FROM unnest(%b::text[], %b::bigint[], %b::float8[], %b::text[], %b::bigint[])
+         AS k (recipient, seq, ts, path, floor)
     WHERE b.recipient = k.recipient AND b.shown IS NULL AND b.seq <= k.seq
-    AND b.seq > coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0)"""
+    AND b.seq > greatest(
+        k.floor, coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0))"""
 # Never past the tip: a stale client cursor must not skip future mail.
 _ACK = """
     UPDATE peers p SET acked = greatest(p.acked, least(k.seq, p.tip))
@@ -278,10 +284,18 @@ class BatchWriter:
         return int(last_n), {str(a): int(t) for a, t in tips.items()}, stored
 
     def _mark(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Receipt marks, the earliest per (recipient, seq) first: the first one kept."""
-        if rows:
-            width = len(rows[0])
-            self._db.execute(sql, _columns(sorted(rows, key=lambda r: (r[0], r[2], r[1])), width))
+        """Receipt marks ``(recipient, seq, ...)`` in the batch's order, each with where the
+        recipient's earlier ones stopped: the first mark to cover an entry is kept."""
+        floors: dict[str, int] = {}
+        marks: list[tuple[Any, ...]] = []
+        for row in rows:
+            recipient, seq = row[0], row[1]
+            floor = floors.get(recipient, 0)
+            if seq > floor:
+                marks.append((*row, floor))
+                floors[recipient] = seq
+        if marks:
+            self._db.execute(sql, _columns(marks, len(marks[0])))
 
     def _ack(self, acks: list[AckOp]) -> None:
         highest: dict[str, int] = {}  # acks are cumulative: the highest per recipient

@@ -62,13 +62,15 @@ _ACK = """
     ON CONFLICT (address) DO UPDATE SET acked = max(acked, min(excluded.tip, tip))"""
 # Receipts (docs/protocol.md §3.7): the entries an op newly covers -- above the acked
 # cursor, up to its seq, by the (recipient, seq) key -- keep their first mark. Run before
-# the acked cursors move.
+# the acked cursors move. ?5 (?4 for delivered) is where the batch's earlier ops of the
+# recipient stopped: every entry up to it is marked already, so each op visits only the
+# entries it marks (issue 13: a drain's acks each rescanned the window from the cursor).
 _MARK_DELIVERED = """
     UPDATE mailbox SET delivered = ?1 WHERE recipient = ?2 AND delivered IS NULL
-    AND seq <= ?3 AND seq > coalesce((SELECT acked FROM peers WHERE address = ?2), 0)"""
+    AND seq <= ?3 AND seq > max(?4, coalesce((SELECT acked FROM peers WHERE address = ?2), 0))"""
 _MARK_SHOWN = """
     UPDATE mailbox SET shown = ?1, shown_path = ?4 WHERE recipient = ?2 AND shown IS NULL
-    AND seq <= ?3 AND seq > coalesce((SELECT acked FROM peers WHERE address = ?2), 0)"""
+    AND seq <= ?3 AND seq > max(?5, coalesce((SELECT acked FROM peers WHERE address = ?2), 0))"""
 # The same for one recipient, the usual ack-only commit: a plain UPDATE is cheaper.
 _ACK_ONE = "UPDATE peers SET acked = max(acked, min(?, tip)) WHERE address = ?"
 # A commit's new messages go into the index in one statement: far cheaper than a trigger
@@ -172,6 +174,21 @@ def _params(rows: Sequence[tuple[Any, ...]], columns: int, size: int) -> list[An
     return params
 
 
+def _from_floor(marks: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Receipt marks ``(ts, recipient, seq, ...)`` in order, each with where the earlier
+    ones of its recipient stopped (the highest ``seq`` before it) appended; a mark that
+    covers nothing new is left out."""
+    floors: dict[str, int] = {}
+    rows: list[tuple[Any, ...]] = []
+    for mark in marks:
+        recipient, seq = mark[1], mark[2]
+        floor = floors.get(recipient, 0)
+        if seq > floor:
+            rows.append((*mark, floor))
+            floors[recipient] = seq
+    return rows
+
+
 class BatchWriter:
     """Writes batches into one connection, whose transaction the caller holds."""
 
@@ -193,12 +210,12 @@ class BatchWriter:
         if batch.works:
             work.write(self._db, batch.works)
         if batch.delivered:
-            rows = [(d.ts, d.recipient, d.seq) for d in batch.delivered]
-            self._db.executemany(_MARK_DELIVERED, rows)
+            marks = [(d.ts, d.recipient, d.seq) for d in batch.delivered]
+            self._db.executemany(_MARK_DELIVERED, _from_floor(marks))
         if batch.acks:
             shown = [(a.ts, a.recipient, a.seq, a.path) for a in batch.acks if a.ts is not None]
             if shown:
-                self._db.executemany(_MARK_SHOWN, shown)
+                self._db.executemany(_MARK_SHOWN, _from_floor(shown))
             self._ack(batch.acks)
         for forget in batch.forgets:  # rare (docs/protocol.md §2.5): one address at a time
             self._db.execute(_FORGET_MAILBOX, (forget.address,))
