@@ -199,13 +199,34 @@ def test_a_link_with_its_replies_in_preparation_is_not_read() -> None:
     async def scenario() -> None:
         async with linked(max_replies=1) as (link, client):
             link.start()
-            link.reply_started()
+            reply = link.reply_started()
             waiting = asyncio.create_task(link.readable())
             await asyncio.sleep(0)
             assert not waiting.done()
-            link.reply_done('{"type": "history_page"}')
+            link.reply_done(reply, '{"type": "history_page"}')
             await asyncio.wait_for(waiting, 5)
             assert await asyncio.wait_for(client.recv(), 5) == '{"type": "history_page"}'
+
+    run(scenario())
+
+
+def test_replies_leave_in_the_order_their_queries_were_asked() -> None:
+    """Two queries are answered at once on reader threads and may finish in either order;
+    their replies leave in the order the client asked (docs/protocol.md §5.1): a reply
+    that is ready waits for the ones asked before it, and an empty one holds none back."""
+
+    async def scenario() -> None:
+        async with linked(max_replies=3) as (link, client):
+            link.start()
+            first, second, third = link.reply_started(), link.reply_started(), link.reply_started()
+            link.reply_done(third, '{"rid": 3}')
+            link.reply_done(second, None)
+            await asyncio.sleep(0)  # the end of the turn: what may leave has left
+            assert link.backlog == 0 and link.replies == 3
+            link.reply_done(first, '{"rid": 1}')
+            assert link.replies == 0
+            assert await asyncio.wait_for(client.recv(), 5) == '{"rid": 1}'
+            assert await asyncio.wait_for(client.recv(), 5) == '{"rid": 3}'
 
     run(scenario())
 
@@ -251,9 +272,9 @@ def test_clear_to_read_says_when_readable_would_not_wait() -> None:
             assert not link.clear_to_read()
             await asyncio.wait_for(link.readable(), 5)  # waits the pause out
             assert link.clear_to_read()
-            link.reply_started()
+            reply = link.reply_started()
             assert not link.clear_to_read()
-            link.reply_done(None)
+            link.reply_done(reply, None)
             assert link.clear_to_read()
             page = "x" * (1 << 16)
             for _ in range(64):

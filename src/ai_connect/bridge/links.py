@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+from collections import deque
 from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection
@@ -34,7 +35,7 @@ from websockets.protocol import Protocol, State
 
 from ai_connect.bridge.core import CLOSE_POLICY
 
-__all__ = ["WRITE_BATCH_BYTES", "Close", "Link", "LinkLimits", "text_frame_header"]
+__all__ = ["WRITE_BATCH_BYTES", "Close", "Link", "LinkLimits", "Reply", "text_frame_header"]
 
 log = logging.getLogger("ai_connect.bridge")
 
@@ -79,6 +80,16 @@ class Close:
     reason: str
 
 
+class Reply:
+    """One query's place among its connection's replies (:meth:`Link.reply_started`)."""
+
+    __slots__ = ("data", "done")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.data: str | bytes | None = None
+
+
 class Link:
     """The writing side of one WebSocket connection.
 
@@ -100,7 +111,10 @@ class Link:
         self.pause = 0.0
         """Seconds to wait before reading its next frame (rate limit, protocol §5.1)."""
         self.replies = 0
-        """Queries of this connection being answered (:meth:`reply_started`)."""
+        """Queries of this connection being answered (:meth:`reply_started`), or answered
+        and waiting for a reply asked before theirs."""
+        self._answers: deque[Reply] | None = None
+        """Those replies, in the order asked (``None`` while there are none)."""
         # An idle connection costs what it keeps: a list, not a deque (~0.7 KB), and
         # futures made while something waits, not three Events (~0.7 KB each; issue 13,
         # 10,000 idle peers).
@@ -213,15 +227,30 @@ class Link:
         until = asyncio.get_running_loop().time() + seconds
         self._held_until = max(self._held_until, until)
 
-    def reply_started(self) -> None:
-        """A query of this connection is being answered (off the event loop)."""
+    def reply_started(self) -> Reply:
+        """A query of this connection is being answered (off the event loop): its place
+        among the replies, for :meth:`reply_done`."""
+        reply = Reply()
+        if self._answers is None:
+            self._answers = deque()
+        self._answers.append(reply)
         self.replies += 1
+        return reply
 
-    def reply_done(self, data: str | bytes | None) -> None:
-        """Its answer is ready: queue it (``None``: nothing to send) and let the reader on."""
-        self.replies -= 1
-        if data is not None:
-            self.send(data)
+    def reply_done(self, reply: Reply, data: str | bytes | None) -> None:
+        """Its answer is ready (``None``: nothing to send). Replies leave in the order
+        their queries were asked (two are answered at once, on two threads, and may
+        finish the other way round): each waits for those asked before it. Lets the
+        reader on."""
+        reply.done, reply.data = True, data
+        answers = self._answers
+        while answers and answers[0].done:
+            ready = answers.popleft().data
+            self.replies -= 1
+            if ready is not None:
+                self.send(ready)
+        if not answers:
+            self._answers = None
         self._wake_reader()
 
     def clear_to_read(self) -> bool:

@@ -69,7 +69,7 @@ from ai_connect.bridge.events import (
     TipsStored,
     TokensChanged,
 )
-from ai_connect.bridge.links import Link, LinkLimits
+from ai_connect.bridge.links import Link, LinkLimits, Reply
 from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.store.base import (
     AckOp,
@@ -532,8 +532,8 @@ class BridgeServer:
                     self._spawn(self._load(action))
                 case QueryHistory() | QuerySearch():
                     if (link := self._links.get(action.conn)) is not None:
-                        link.reply_started()  # now: the reader looks before the task runs
-                        self._spawn(self._query(action, link))
+                        reply = link.reply_started()  # now: the reader looks before the task runs
+                        self._spawn(self._query(action, link, reply))
                 case QueryReceipts():
                     self._spawn(self._receipts(action))
                 case RereadPeers():
@@ -803,7 +803,7 @@ class BridgeServer:
         loaded = ReceiptsLoaded(action.conn, action.rid, action.message_id, found, self._clock())
         self._dispatch(loaded)
 
-    async def _query(self, action: QueryHistory | QuerySearch, link: Link) -> None:
+    async def _query(self, action: QueryHistory | QuerySearch, link: Link, reply: Reply) -> None:
         """Answers a query from a reader thread; its reply is built and encoded there too.
 
         The link counts it from its dispatch to its reply (its reader waits for a reply
@@ -815,6 +815,6 @@ class BridgeServer:
         try:
             text, messages = await self._read(answer, self.store, action)
         finally:
-            link.reply_done(text)
+            link.reply_done(reply, text)
         if messages > 1:
             self._dispatch(Answered(action.conn, messages, self._clock()))
