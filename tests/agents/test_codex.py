@@ -31,6 +31,7 @@ from ai_connect.bridge.auth import new_token
 from ai_connect.client import BridgeClient
 from tests.agents.apis import ResponsesApi, conversation
 from tests.agents.clients import WAIT_S, binary, codex_env, new_project, run_setup, versions
+from tests.agents.presence import Joins
 from tests.agents.scripted import Text, ToolUse
 from tests.agents.sessions import CodexTui
 from tests.claude_e2e.support import ReadyPipe
@@ -78,8 +79,9 @@ async def _session(root: Path, exe: Path) -> Run:
         bridge(tokens=[CX, ALICE]) as br,
         ResponsesApi() as api,
         ReadyPipe(root / "ready.fifo") as ready,
-        make_client(br.url, "alice", PROJECT, token=ALICE_TOKEN) as alice,
+        make_client(br.url, "alice", PROJECT, token=ALICE_TOKEN, presence=True) as alice,
     ):
+        joins = Joins(alice)
         env = codex_env(
             home, api.url, project,
             AI_CONNECT_BRIDGE=br.url, AI_CONNECT_PEER_NAME="cx", AI_CONNECT_TOKEN=CX_TOKEN,
@@ -92,7 +94,7 @@ async def _session(root: Path, exe: Path) -> Run:
             await api.request(0, WAIT_S)
             api.reply(Text("ready"))
             run.waiter = await ready.ready(WAIT_S)
-            run.peers = [p.address for p in await alice.peers() if p.online]
+            run.peers = await joins.online_with(ADDRESS, WAIT_S)  # (presence.py)
             run.idle_requests = len(api.requests) - 1
 
             begun = time.perf_counter()

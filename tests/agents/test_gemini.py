@@ -30,6 +30,7 @@ import pytest
 from ai_connect.bridge.auth import new_token
 from tests.agents.apis import GeminiApi, conversation
 from tests.agents.clients import WAIT_S, binary, gemini_env, new_project, run_setup, versions
+from tests.agents.presence import Joins
 from tests.agents.scripted import Text, ToolUse
 from tests.agents.sessions import GeminiRun
 from tests.claude_e2e.support import ReadyPipe
@@ -70,8 +71,9 @@ async def _session(root: Path, exe: Path) -> Run:
         bridge(tokens=[GM, ALICE]) as br,
         GeminiApi() as api,
         ReadyPipe(root / "ready.fifo") as ready,
-        make_client(br.url, "alice", PROJECT, token=ALICE_TOKEN) as alice,
+        make_client(br.url, "alice", PROJECT, token=ALICE_TOKEN, presence=True) as alice,
     ):
+        joins = Joins(alice)
         env = gemini_env(
             home, api.url, project,
             AI_CONNECT_BRIDGE=br.url, AI_CONNECT_PEER_NAME="gm", AI_CONNECT_TOKEN=GM_TOKEN,
@@ -82,7 +84,7 @@ async def _session(root: Path, exe: Path) -> Run:
             await api.request(0, WAIT_S)
             api.reply(Text("waiting"))
             run.held = await ready.ready(WAIT_S)
-            run.peers = [p.address for p in await alice.peers() if p.online]
+            run.peers = await joins.online_with(ADDRESS, WAIT_S)  # (presence.py)
             begun = time.perf_counter()
             run.wake_id = str((await alice.send(ADDRESS, WAKE)).id)
             await api.request(1, WAIT_S)

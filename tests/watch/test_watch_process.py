@@ -5,6 +5,7 @@ the terminal view on a real pseudo-terminal (it draws, honours NO_COLOR, q quits
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import io
 import json
@@ -170,6 +171,15 @@ def on_a_terminal(url: str, **env: str) -> bytes:
             if select.select([master], [], [], remaining)[0]:
                 screen += os.read(master, 65536)
         os.write(master, b"q")
+        # Read on until it exits: a view that still draws (a redraw, the screen restored on
+        # exit) blocks on a full pty buffer if nobody reads, and never gets to exit.
+        deadline = time.monotonic() + WAIT_S
+        while proc.poll() is None:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"q did not quit the view within {WAIT_S:g} s"
+            if select.select([master], [], [], min(remaining, 0.1))[0]:
+                with contextlib.suppress(OSError):  # EIO once the terminal's last user left
+                    screen += os.read(master, 65536)
         assert proc.wait(timeout=WAIT_S) == 0
         return screen
     finally:
