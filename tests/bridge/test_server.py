@@ -4,13 +4,17 @@ socket handed in, through the same handshake, HTTP answers and router as the por
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import ClientConnection
 
+from ai_connect.bridge.server import BridgeServer
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 from tests.client.support import run
 from tests.support.bridge import (
@@ -106,20 +110,28 @@ def test_a_threaded_bridge_without_a_port_serves_a_client_of_another_loop() -> N
         assert asyncio.run(asyncio.wait_for(hello(threaded), 10))["address"] == "carol (p)"
 
 
+@contextlib.asynccontextmanager
+async def registered(name: str) -> AsyncIterator[tuple[BridgeServer, ClientConnection]]:
+    """A bridge reached over a socketpair, and a raw connection whose hello as ``name
+    (p)`` it answered."""
+    async with (
+        bridge(listen=False) as server,
+        socketpair_connect(server)(NO_PORT_URL) as ws,
+    ):
+        hello = {"type": "hello", "rid": "h", "protocol": PROTOCOL_VERSION}
+        await ws.send(json.dumps({**hello, "name": name, "project": "p"}))
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert welcome["type"] == "welcome"
+        yield server, ws
+
+
 def test_an_idle_connection_has_no_writer_task() -> None:
     """The bridge writes a connection's frames from a callback at the end of the loop turn:
     once its hello is answered, an idle connection has no task of the bridge's waiting
     to write (10,000 idle peers cost no task, coroutine nor future each; issue 13)."""
 
     async def scenario() -> None:
-        async with (
-            bridge(listen=False) as server,
-            socketpair_connect(server)(NO_PORT_URL) as ws,
-        ):
-            hello = {"type": "hello", "rid": "h", "protocol": PROTOCOL_VERSION}
-            await ws.send(json.dumps({**hello, "name": "idle-task", "project": "p"}))
-            welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            assert welcome["type"] == "welcome"
+        async with registered("idle-task") as (_, ws):
             ping = await ws.ping()  # the bridge has read and answered: it is idle now
             await asyncio.wait_for(ping, 5)
             names = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]  # type: ignore[union-attr]
@@ -133,14 +145,7 @@ def test_an_idle_connection_keeps_no_frame_nor_empty_queue() -> None:
     model) nor an empty window queue: 10,000 idle peers cost what they keep (issue 13)."""
 
     async def scenario() -> None:
-        async with (
-            bridge(listen=False) as server,
-            socketpair_connect(server)(NO_PORT_URL) as ws,
-        ):
-            hello = {"type": "hello", "rid": "h", "protocol": PROTOCOL_VERSION}
-            await ws.send(json.dumps({**hello, "name": "idle-kept", "project": "p"}))
-            welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            assert welcome["type"] == "welcome"
+        async with registered("idle-kept") as (server, _):
             gc.collect()
             kept = [o for o in gc.get_objects() if isinstance(o, Hello)]
             assert [h for h in kept if h.name == "idle-kept"] == []

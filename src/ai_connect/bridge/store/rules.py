@@ -4,10 +4,11 @@ and ``PostgresStore`` theirs.
 How a batch's appends are numbered (:func:`numbered`: n, seq per recipient, duplicates
 by cid); how an address names a peer (:func:`split_address`); how a text is cut into
 search words (:func:`search_words`, modelled on SQLite FTS5's ``unicode61
-remove_diacritics 2``); how a proposal is kept as JSON text (:func:`encoded`,
-:func:`decoded`: the stores keep the same text, so they refuse the same unserialisable
-data); and how a shared store applies a batch's proposal changes to what another node
-stored meanwhile (:func:`rebased`). Pure: no I/O.
+remove_diacritics 2``); where each receipt mark of a batch starts (:func:`from_floor`);
+how a proposal is kept as JSON text (:func:`encoded`, :func:`decoded`: the stores keep
+the same text, so they refuse the same unserialisable data); and how a shared store
+applies a batch's proposal changes to what another node stored meanwhile
+(:func:`rebased`). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "Numbered",
     "decoded",
     "encoded",
+    "from_floor",
     "numbered",
     "rebased",
     "search_words",
@@ -169,3 +171,21 @@ def work_encoded(records: Iterable[WorkRecord]) -> dict[str, tuple[str, float]]:
 
 def work_decoded(address: str, text: str, ts: float) -> WorkRecord:
     return WorkRecord(address, json.loads(text), ts)
+
+
+def from_floor(marks: Iterable[tuple[Any, ...]], at: int = 0) -> list[tuple[Any, ...]]:
+    """Receipt marks in the batch's order -- tuples holding the recipient at index ``at``
+    and the seq the mark reaches right after it -- each with where the earlier marks of
+    its recipient stopped (the highest seq before it) appended: the store's statement
+    marks only the entries above that floor, so each mailbox entry is visited by one
+    mark, the first to cover it (the one a receipt keeps). A mark that covers nothing new
+    is left out."""
+    floors: dict[str, int] = {}
+    rows: list[tuple[Any, ...]] = []
+    for mark in marks:
+        recipient, seq = mark[at], mark[at + 1]
+        floor = floors.get(recipient, 0)
+        if seq > floor:
+            rows.append((*mark, floor))
+            floors[recipient] = seq
+    return rows

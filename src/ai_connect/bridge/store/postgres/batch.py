@@ -29,6 +29,7 @@ from ai_connect.bridge.store.base import (
 from ai_connect.bridge.store.postgres.schema import COLUMNS, WRITE_LOCK
 from ai_connect.bridge.store.rules import (
     encoded,
+    from_floor,
     numbered,
     rebased,
     search_words,
@@ -286,14 +287,7 @@ class BatchWriter:
     def _mark(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Receipt marks ``(recipient, seq, ...)`` in the batch's order, each with where the
         recipient's earlier ones stopped: the first mark to cover an entry is kept."""
-        floors: dict[str, int] = {}
-        marks: list[tuple[Any, ...]] = []
-        for row in rows:
-            recipient, seq = row[0], row[1]
-            floor = floors.get(recipient, 0)
-            if seq > floor:
-                marks.append((*row, floor))
-                floors[recipient] = seq
+        marks = from_floor(rows)
         if marks:
             self._db.execute(sql, _columns(marks, len(marks[0])))
 

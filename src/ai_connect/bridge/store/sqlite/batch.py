@@ -23,7 +23,7 @@ from ai_connect.bridge.store.base import (
     PruneOp,
     WriteBatch,
 )
-from ai_connect.bridge.store.rules import numbered, split_address
+from ai_connect.bridge.store.rules import from_floor, numbered, split_address
 from ai_connect.bridge.store.sqlite import consensus, leases, work
 from ai_connect.bridge.store.sqlite.schema import COLUMNS, checksum, stored_message
 
@@ -174,21 +174,6 @@ def _params(rows: Sequence[tuple[Any, ...]], columns: int, size: int) -> list[An
     return params
 
 
-def _from_floor(marks: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Receipt marks ``(ts, recipient, seq, ...)`` in order, each with where the earlier
-    ones of its recipient stopped (the highest ``seq`` before it) appended; a mark that
-    covers nothing new is left out."""
-    floors: dict[str, int] = {}
-    rows: list[tuple[Any, ...]] = []
-    for mark in marks:
-        recipient, seq = mark[1], mark[2]
-        floor = floors.get(recipient, 0)
-        if seq > floor:
-            rows.append((*mark, floor))
-            floors[recipient] = seq
-    return rows
-
-
 class BatchWriter:
     """Writes batches into one connection, whose transaction the caller holds."""
 
@@ -211,11 +196,11 @@ class BatchWriter:
             work.write(self._db, batch.works)
         if batch.delivered:
             marks = [(d.ts, d.recipient, d.seq) for d in batch.delivered]
-            self._db.executemany(_MARK_DELIVERED, _from_floor(marks))
+            self._db.executemany(_MARK_DELIVERED, from_floor(marks, at=1))
         if batch.acks:
             shown = [(a.ts, a.recipient, a.seq, a.path) for a in batch.acks if a.ts is not None]
             if shown:
-                self._db.executemany(_MARK_SHOWN, _from_floor(shown))
+                self._db.executemany(_MARK_SHOWN, from_floor(shown, at=1))
             self._ack(batch.acks)
         for forget in batch.forgets:  # rare (docs/protocol.md §2.5): one address at a time
             self._db.execute(_FORGET_MAILBOX, (forget.address,))
