@@ -110,11 +110,8 @@ class Link:
         self.limits = limits or LinkLimits()
         self.pause = 0.0
         """Seconds to wait before reading its next frame (rate limit, protocol §5.1)."""
-        self.replies = 0
-        """Queries of this connection being answered (:meth:`reply_started`), or answered
-        and waiting for a reply asked before theirs."""
         self._answers: deque[Reply] | None = None
-        """Those replies, in the order asked (``None`` while there are none)."""
+        """The replies of :attr:`replies`, in the order asked (``None`` while none)."""
         # An idle connection costs what it keeps: a list, not a deque (~0.7 KB), and
         # futures made while something waits, not three Events (~0.7 KB each; issue 13,
         # 10,000 idle peers).
@@ -227,6 +224,12 @@ class Link:
         until = asyncio.get_running_loop().time() + seconds
         self._held_until = max(self._held_until, until)
 
+    @property
+    def replies(self) -> int:
+        """Queries of this connection being answered (:meth:`reply_started`), or answered
+        and waiting for a reply asked before theirs."""
+        return len(self._answers) if self._answers is not None else 0
+
     def reply_started(self) -> Reply:
         """A query of this connection is being answered (off the event loop): its place
         among the replies, for :meth:`reply_done`."""
@@ -234,7 +237,6 @@ class Link:
         if self._answers is None:
             self._answers = deque()
         self._answers.append(reply)
-        self.replies += 1
         return reply
 
     def reply_done(self, reply: Reply, data: str | bytes | None) -> None:
@@ -246,7 +248,6 @@ class Link:
         answers = self._answers
         while answers and answers[0].done:
             ready = answers.popleft().data
-            self.replies -= 1
             if ready is not None:
                 self.send(ready)
         if not answers:
