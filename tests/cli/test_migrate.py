@@ -12,10 +12,13 @@ from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     BuryOp,
+    DeliveredOp,
+    LeaseRecord,
     PeerRecord,
     ProposalRecord,
     StoredMessage,
     TokenRecord,
+    WorkRecord,
     WriteBatch,
 )
 from ai_connect.bridge.store.postgres import PostgresStore
@@ -32,7 +35,7 @@ def fill(path: Path) -> SqliteStore:
 
     def message(n: int, to: str, body: str, **extra: object) -> AppendOp:
         m = StoredMessage(f"m{n}", ALICE, to, body, extra.get("context"),  # type: ignore[arg-type]
-                          "t1", None, 100.0 + n, f"c{n}")  # fmt: skip
+                          "t1", None, 100.0 + n, f"c{n}", human=n == 2, receipt=n == 1)  # fmt: skip
         return AppendOp(m, (BOB, CAROL) if to == "*" else (to,))
 
     store.commit(WriteBatch(peers=[PeerRecord(ALICE, "Alice", "p", 1.0, 2.0)]))
@@ -47,7 +50,15 @@ def fill(path: Path) -> SqliteStore:
             proposals=[ProposalRecord("p1", {"question": "ship?", "votes": {"Bob (p)": "yes"}})],
         )
     )
-    store.commit(WriteBatch(acks=[AckOp(BOB, 2)], buries=[BuryOp(3, "test damage", 150.0)]))
+    store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 2, 160.0), DeliveredOp(CAROL, 1, 161.0)]))
+    store.commit(
+        WriteBatch(
+            acks=[AckOp(BOB, 1, "hook", 170.0), AckOp(BOB, 2)],
+            buries=[BuryOp(3, "test damage", 150.0)],
+            works=[WorkRecord(BOB, {"task": "review", "files": ["a.py"]}, 171.0)],
+            leases=[LeaseRecord("l1", "repo", "src/a.py", BOB, "editing", 172.0, 9e9, 600.0)],
+        )
+    )
     store.put_token(TokenRecord("tid1", "ops", "h" * 64, ("alice", "ci-*"), True, 5.0))
     return store
 
@@ -65,14 +76,20 @@ def snapshot(store: SqliteStore | PostgresStore) -> tuple[object, ...]:
         store.proposals(),
         store.tokens(),
         store.dead_letters(10),
+        store.receipts("m1"),
+        store.receipts("m2"),
+        store.receipts("m4"),
+        store.leases(),
+        store.works(),
     )
 
 
 def test_migrate_copies_everything_as_stored(
     tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """After migrate, every read gives the same answer on PostgreSQL as on SQLite, and a
-    new message continues each mailbox's numbering and the dedup by cid."""
+    """After migrate, every read gives the same answer on PostgreSQL as on SQLite (receipt
+    marks, who sent as a person, leases and work status included), and a new message
+    continues each mailbox's numbering and the dedup by cid."""
     path = tmp_path / "bridge.db"
     source = fill(path)
     before = snapshot(source)
@@ -80,7 +97,11 @@ def test_migrate_copies_everything_as_stored(
     assert main(["admin", "migrate", "--from", f"sqlite:{path}", "--to", pg_url, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["copied"] == {"peers": 3, "messages": 3, "mailbox": 4, "tokens": 1,
-                                "dead_letters": 1, "proposals": 1}  # fmt: skip
+                                "dead_letters": 1, "proposals": 1, "leases": 1,
+                                "work_status": 1}  # fmt: skip
+    receipts = {r.recipient: r for r in before[11].recipients}  # m2, to Bob and Carol
+    assert (receipts[BOB].delivered, receipts[BOB].shown) == (160.0, None)
+    assert before[10].recipients[0].path == "hook" and before[11].message.human
     with PostgresStore(pg_url) as target:
         assert snapshot(target) == before
         again = StoredMessage("m1", ALICE, BOB, "hello bob ünï", None, "t1", None, 101.0, "c1")

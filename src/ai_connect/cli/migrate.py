@@ -2,7 +2,8 @@
 data moved into PostgreSQL (docs/deploy.md), to run several nodes on it.
 
 Everything moves, as stored: peers with their mailbox cursors, messages with their ids,
-numbers and checksums, mailboxes, tokens (hashes), proposals, dead letters. The source
+numbers, checksums and flags (sent by a person, receipts asked), mailboxes with their
+receipt marks, tokens (hashes), proposals, dead letters, leases, work status. The source
 must not be in use: the command takes the bridge's own lock on the file, so it refuses
 while a bridge runs on it, naming that bridge. The target must be an empty database; the
 copy is one transaction, so a failure leaves it empty. The source is left as it was

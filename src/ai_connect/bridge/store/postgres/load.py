@@ -21,15 +21,18 @@ __all__ = ["COLUMNS", "count", "is_empty", "load"]
 COLUMNS: dict[str, str] = {
     "peers": "address, name, project, first_seen, last_seen, tip, acked",
     "messages": (
-        "n, id, sender, cid, target, body, context, thread, reply_to, ts, checksum, words"
+        "n, id, sender, cid, target, body, context, thread, reply_to, ts, checksum, words,"
+        " human, receipt"
     ),
-    "mailbox": "recipient, seq, n",
+    "mailbox": "recipient, seq, n, delivered, shown, shown_path",
     "tokens": "id, name, hash, names, admin, created, expires, revoked",
     "dead_letters": (
         "n, id, sender, target, recipients, body, context, thread, reply_to, ts, cid,"
         " checksum, reason, moved"
     ),
     "proposals": "id, data",
+    "leases": "id, repo, path, holder, reason, created, expires, ttl, bound",
+    "work_status": "address, data, ts",
 }
 """Table -> the columns its rows carry, in the order the copy writes the tables."""
 
@@ -49,12 +52,22 @@ def _bytes(value: Any) -> bytes | None:
 
 
 def _message(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    n, id_, sender, cid, target, body, context, thread, reply_to, ts, crc = row
+    n, id_, sender, cid, target, body, context, thread, reply_to, ts, crc, human, receipt = row
     text = (_bytes(body) or b"").decode(errors="replace")
     words = " ".join(f"'{w}'" for w in lexemes(text))
     ts = _number(ts)
     return (n, id_, sender, cid, target, _bytes(body) or b"", _bytes(context), thread,
-            reply_to, 0.0 if ts is None else ts, _int(crc), words)  # fmt: skip
+            reply_to, 0.0 if ts is None else ts, _int(crc), words, bool(human),
+            bool(receipt))  # fmt: skip
+
+
+def _marks(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    recipient, seq, n, delivered, shown, path = row
+    return (recipient, seq, n, _number(delivered), _number(shown), path)
+
+
+def _lease(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (*row[:8], bool(row[8]))
 
 
 def _dead(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -65,7 +78,9 @@ def _dead(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 _SHAPE: dict[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = {
     "messages": _message,
+    "mailbox": _marks,
     "dead_letters": _dead,
+    "leases": _lease,
 }
 
 

@@ -18,15 +18,17 @@ TABLES: dict[str, str] = {
     "peers": "SELECT address, name, project, first_seen, last_seen, tip, acked FROM peers",
     "messages": (
         "SELECT n, id, sender, cid, target, CAST(body AS BLOB), CAST(context AS BLOB),"
-        " thread, reply_to, ts, checksum FROM messages ORDER BY n"
+        " thread, reply_to, ts, checksum, human, receipt FROM messages ORDER BY n"
     ),
-    "mailbox": "SELECT recipient, seq, n FROM mailbox",
+    "mailbox": "SELECT recipient, seq, n, delivered, shown, shown_path FROM mailbox",
     "tokens": "SELECT id, name, hash, names, admin, created, expires, revoked FROM tokens",
     "dead_letters": (
         "SELECT n, id, sender, target, recipients, CAST(body AS BLOB), CAST(context AS BLOB),"
         " thread, reply_to, ts, cid, checksum, reason, moved FROM dead_letters"
     ),
     "proposals": "SELECT id, data FROM proposals",
+    "leases": "SELECT id, repo, path, holder, reason, created, expires, ttl, bound FROM leases",
+    "work_status": "SELECT address, data, ts FROM work_status",
 }
 """Table -> the query of its rows, in the order a copy must write them (messages before
 the mailbox entries that point at them)."""
