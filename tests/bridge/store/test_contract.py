@@ -721,6 +721,43 @@ def test_a_broadcast_has_marks_per_recipient_and_an_ack_without_time_none(store:
     }
 
 
+def test_a_redelivery_keeps_the_first_marks_and_marks_only_what_is_new(store: Store) -> None:
+    """A reconnect redelivers from the acked cursor: the entries delivered before keep
+    their first delivery mark, those acked without a time get none, and the entries
+    stored since are marked by the later deliveries and acks."""
+    store.commit(WriteBatch(peers=[peer(ALICE), peer(BOB)]))
+    ids = [send(store, ALICE, str(i), BOB).message.id for i in range(4)]
+    store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 4, 5.0)], acks=[AckOp(BOB, 2)]))
+    store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 4, 9.0)]))  # the redelivery
+    ids += [send(store, ALICE, str(i), BOB).message.id for i in range(4, 6)]
+    store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 6, 10.0)]))
+    store.commit(WriteBatch(acks=[AckOp(BOB, 6, "tool", 11.0)]))
+    assert [marks(store, i)[BOB] for i in ids] == [
+        (1, 5.0, None, None, True),
+        (2, 5.0, None, None, True),
+        (3, 5.0, 11.0, "tool", True),
+        (4, 5.0, 11.0, "tool", True),
+        (5, 10.0, 11.0, "tool", True),
+        (6, 10.0, 11.0, "tool", True),
+    ]
+
+
+def test_a_recipient_forgotten_and_back_gets_fresh_marks(store: Store) -> None:
+    """After a forget (or retention's) the address numbers its mailbox from 1 again: the
+    new entries are marked by the new deliveries, whatever the old mailbox had."""
+    store.commit(WriteBatch(peers=[peer(ALICE), peer(CAROL)]))
+    send(store, ALICE, "1", CAROL)
+    send(store, ALICE, "2", CAROL)
+    store.commit(WriteBatch(delivered=[DeliveredOp(CAROL, 2, 3.0)], acks=[AckOp(CAROL, 2, "hook", 3.5)]))
+    store.commit(WriteBatch(forgets=[ForgetOp(CAROL)]))
+    store.commit(WriteBatch(peers=[peer(CAROL)]))
+    mid = send(store, ALICE, "3", CAROL).message.id
+    store.commit(WriteBatch(delivered=[DeliveredOp(CAROL, 1, 4.0)]))
+    assert marks(store, mid) == {CAROL: (1, 4.0, None, None, False)}
+    store.commit(WriteBatch(acks=[AckOp(CAROL, 1, "cli", 5.0)]))
+    assert marks(store, mid) == {CAROL: (1, 4.0, 5.0, "cli", True)}
+
+
 def test_receipts_of_an_unknown_message_or_a_forgotten_recipient(store: Store) -> None:
     """No such message: None. A forgotten recipient is no longer listed."""
     assert store.receipts("nope") is None

@@ -13,8 +13,10 @@ import pytest
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
+    DeliveredOp,
     PeerRecord,
     ProposalRecord,
+    PruneOp,
     StoredMessage,
     WriteBatch,
 )
@@ -259,3 +261,72 @@ def test_normal_turns_off_synchronous_commit_and_keeps_the_url_options(pg_url: s
         assert db.execute("SHOW application_name").fetchone() == ("mine",)
     with PostgresStore(pg_url) as store:
         assert store._db.execute("SHOW synchronous_commit").fetchone() == ("on",)
+
+
+def _marks(store: PostgresStore, message_id: str) -> tuple[Any, ...]:
+    found = store.receipts(message_id)
+    assert found is not None
+    ((r,),) = [found.recipients]
+    return (r.seq, r.delivered, r.shown, r.path, r.acked)
+
+
+def _count(url: str, sql: str) -> int:
+    with psycopg.connect(url) as db:
+        row = db.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_receipt_marks_are_ranges_not_a_write_of_every_entry(pg_url: str) -> None:
+    """A commit's marks write one row per recipient and mark, whatever they cover (each
+    entry covered was a second and a third row version: 40 % of the server's work on a
+    stream); every entry still reads its first marks."""
+    with PostgresStore(pg_url) as store:
+        store.commit(WriteBatch(appends=[append(ALICE, str(i), BOB) for i in range(200)]))
+        delivered = [DeliveredOp(BOB, 100, 5.0), DeliveredOp(BOB, 200, 6.0)]
+        store.commit(WriteBatch(delivered=delivered, acks=[AckOp(BOB, 150, "tool", 7.0)]))
+        store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 200, 8.0)]))  # nothing new
+        assert _marks(store, f"{ALICE}/0") == (1, 5.0, 7.0, "tool", True)
+        assert _marks(store, f"{ALICE}/149") == (150, 6.0, 7.0, "tool", True)
+        assert _marks(store, f"{ALICE}/150") == (151, 6.0, None, None, False)
+    assert _count(pg_url, "SELECT count(*) FROM marks") == 3
+    assert _count(pg_url, "SELECT count(*) FROM mailbox WHERE delivered IS NOT NULL") == 0
+
+
+def test_marks_stored_before_schema_7_stay_and_come_first(pg_url: str) -> None:
+    """A database of schema 6 kept its marks in the mailbox entries: after the upgrade
+    they read as before, and a later mark covering them too changes nothing."""
+    with PostgresStore(pg_url) as store:
+        store.commit(WriteBatch(appends=[append(ALICE, str(i), BOB) for i in range(3)]))
+    with psycopg.connect(pg_url) as db:  # as schema 6 left it
+        db.execute("DROP TABLE marks")
+        db.execute("UPDATE ai_connect_schema SET version = 6")
+        db.execute(
+            "UPDATE mailbox SET delivered = 2.0, shown = 2.5, shown_path = 'hook' WHERE seq <= 2"
+        )
+    with PostgresStore(pg_url) as store:
+        store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 3, 5.0)]))
+        store.commit(WriteBatch(acks=[AckOp(BOB, 3, "tool", 6.0)]))
+        assert [_marks(store, f"{ALICE}/{i}") for i in range(3)] == [
+            (1, 2.0, 2.5, "hook", True),
+            (2, 2.0, 2.5, "hook", True),
+            (3, 5.0, 6.0, "tool", True),
+        ]
+
+
+def test_retention_takes_the_marks_of_what_it_pruned(pg_url: str) -> None:
+    """Messages pruned take the marks that covered only them; the next ones are marked
+    as before."""
+    with PostgresStore(pg_url) as store:
+        store.commit(WriteBatch(peers=[PeerRecord(BOB, "Bob", "alpha", 1.0, 1e12)]))
+        store.commit(WriteBatch(appends=[append(ALICE, str(i), BOB) for i in range(4)]))
+        store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 2, 5.0), DeliveredOp(BOB, 4, 5.5)]))
+        store.commit(WriteBatch(acks=[AckOp(BOB, 2, "hook", 6.0)]))
+        assert store.commit(WriteBatch(prunes=[PruneOp(100.0, limit=2)])).pruned == 2
+        assert _count(pg_url, "SELECT count(*) FROM marks") == 1  # delivered (2, 4]
+        store.commit(WriteBatch(acks=[AckOp(BOB, 4, "tool", 7.0)]))
+        assert store.commit(WriteBatch(prunes=[PruneOp(100.0)])).pruned == 2
+        assert _count(pg_url, "SELECT count(*) FROM marks") == 0
+        store.commit(WriteBatch(appends=[append(ALICE, "next", BOB)]))
+        store.commit(WriteBatch(delivered=[DeliveredOp(BOB, 5, 9.0)]))
+        assert _marks(store, f"{ALICE}/next") == (5, 9.0, None, None, False)

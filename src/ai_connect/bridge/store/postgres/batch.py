@@ -74,25 +74,22 @@ _UPSERT_TIPS = """
     FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::bigint[])
          AS r (a, nm, pr, ts, tip)
     ON CONFLICT (address) DO UPDATE SET tip = excluded.tip"""
-# Receipts (docs/protocol.md §3.7): the entries a mark newly covers -- above the acked
-# cursor, up to its seq -- keep their first mark. Run before the acked cursors move.
-# k.floor is where the recipient's earlier marks of the batch stopped: each entry joins
-# exactly one mark, the first that covers it (an UPDATE ... FROM uses one joined row,
-# unpredictably, when several match), and each mark visits only its own entries.
-_MARK_DELIVERED = """
-    UPDATE mailbox b SET delivered = k.ts
-    FROM unnest(%b::text[], %b::bigint[], %b::float8[], %b::bigint[])
-         AS k (recipient, seq, ts, floor)
-    WHERE b.recipient = k.recipient AND b.delivered IS NULL AND b.seq <= k.seq
-    AND b.seq > greatest(
-        k.floor, coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0))"""
-_MARK_SHOWN = """
-    UPDATE mailbox b SET shown = k.ts, shown_path = k.path
-    FROM unnest(%b::text[], %b::bigint[], %b::float8[], %b::text[], %b::bigint[])
-         AS k (recipient, seq, ts, path, floor)
-    WHERE b.recipient = k.recipient AND b.shown IS NULL AND b.seq <= k.seq
-    AND b.seq > greatest(
-        k.floor, coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0))"""
+# Receipts (docs/protocol.md §3.7): one row per mark (schema.SCHEMA_V7), for the entries
+# it newly covers -- above the acked cursor, above where the recipient's earlier marks of
+# the batch stopped (k.floor), above the highest mark of its kind stored (each entry keeps
+# its first mark), up to its seq. Run before the acked cursors move.
+_MARK = """
+    INSERT INTO marks (recipient, kind, lo, hi, ts, path)
+    SELECT recipient, %s, lo, seq, ts, path FROM (
+        SELECT k.recipient, k.seq, k.ts, k.path, greatest(k.floor,
+            coalesce((SELECT acked FROM peers WHERE address = k.recipient), 0),
+            coalesce((SELECT max(hi) FROM marks
+                      WHERE recipient = k.recipient AND kind = %s), 0)) AS lo
+        FROM unnest(%b::text[], %b::bigint[], %b::float8[], %b::text[], %b::bigint[])
+             AS k (recipient, seq, ts, path, floor)) AS k
+    WHERE seq > lo"""
+DELIVERED, SHOWN = "delivered", "shown"
+"""``marks.kind``."""
 # Never past the tip: a stale client cursor must not skip future mail.
 _ACK = """
     UPDATE peers p SET acked = greatest(p.acked, least(k.seq, p.tip))
@@ -114,6 +111,7 @@ _UPSERT_WORK = """
     ON CONFLICT (address) DO UPDATE SET data = excluded.data, ts = excluded.ts"""
 _FORGET_WORK = "DELETE FROM work_status WHERE address = %s"
 _FORGET_MAILBOX = "DELETE FROM mailbox WHERE recipient = %s"
+_FORGET_MARKS = "DELETE FROM marks WHERE recipient = %s"
 _FORGET_PEER = "DELETE FROM peers WHERE address = %s"
 _BURY = """
     INSERT INTO dead_letters
@@ -135,7 +133,12 @@ _DUE = """
             SELECT 1 FROM mailbox b JOIN peers p ON p.address = b.recipient
             WHERE b.n = m.n AND b.seq > p.acked)
         ORDER BY m.ts LIMIT %s) AS due"""
-_PRUNE_MAILBOX = "DELETE FROM mailbox WHERE n = ANY(%s::bigint[])"
+_PRUNE_MAILBOX = "DELETE FROM mailbox WHERE n = ANY(%s::bigint[]) RETURNING recipient"
+# The marks that cover only entries gone (below each recipient's lowest entry left; all of
+# them when none is left: its later entries are numbered above every mark).
+_PRUNE_MARKS = """
+    DELETE FROM marks k WHERE k.recipient = ANY(%s::text[]) AND k.hi < coalesce(
+        (SELECT min(seq) FROM mailbox b WHERE b.recipient = k.recipient), 9223372036854775807)"""
 _PRUNE_MESSAGES = "DELETE FROM messages WHERE n = ANY(%s::bigint[])"
 _PRUNE_DEAD = "DELETE FROM dead_letters WHERE moved < %s"
 _PRUNE_PEER = "DELETE FROM peers WHERE address = %s AND last_seen < %s RETURNING address"
@@ -206,13 +209,14 @@ class BatchWriter:
                                [ts for _, (_, ts) in rows]]
             )  # fmt: skip
         if batch.delivered:
-            self._mark(_MARK_DELIVERED, [(d.recipient, d.seq, d.ts) for d in batch.delivered])
+            self._mark(DELIVERED, [(d.recipient, d.seq, d.ts, None) for d in batch.delivered])
         if batch.acks:
             shown = [(a.recipient, a.seq, a.ts, a.path) for a in batch.acks if a.ts is not None]
-            self._mark(_MARK_SHOWN, shown)
+            self._mark(SHOWN, shown)
             self._ack(batch.acks)
         for forget in batch.forgets:
             db.execute(_FORGET_MAILBOX, (forget.address,))
+            db.execute(_FORGET_MARKS, (forget.address,))
             db.execute(_FORGET_PEER, (forget.address,))
             db.execute(_FORGET_WORK, (forget.address,))
         for bury in batch.buries:
@@ -284,12 +288,13 @@ class BatchWriter:
             stored[message.sender, message.cid] = AppendResult(message, seqs, True)
         return int(last_n), {str(a): int(t) for a, t in tips.items()}, stored
 
-    def _mark(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Receipt marks ``(recipient, seq, ...)`` in the batch's order, each with where the
-        recipient's earlier ones stopped: the first mark to cover an entry is kept."""
+    def _mark(self, kind: str, rows: list[tuple[Any, ...]]) -> None:
+        """Receipt marks ``(recipient, seq, ts, path)`` of one kind in the batch's order,
+        each with where the recipient's earlier ones stopped: the first mark to cover an
+        entry is kept."""
         marks = from_floor(rows)
         if marks:
-            self._db.execute(sql, _columns(marks, len(marks[0])))
+            self._db.execute(_MARK, [kind, kind, *_columns(marks, 5)])
 
     def _ack(self, acks: list[AckOp]) -> None:
         highest: dict[str, int] = {}  # acks are cumulative: the highest per recipient
@@ -303,11 +308,13 @@ class BatchWriter:
         for address in prune.peers:  # unless it came back since the router chose it
             if db.execute(_PRUNE_PEER, (address, prune.horizon)).fetchall():  # (pipelined)
                 db.execute(_FORGET_MAILBOX, (address,))
+                db.execute(_FORGET_MARKS, (address,))
                 db.execute(_FORGET_WORK, (address,))
         row = db.execute(_DUE, (prune.horizon, prune.limit)).fetchone()
         due: list[int] = row[0] if row is not None else []
         if due:
-            db.execute(_PRUNE_MAILBOX, (due,))
+            touched = {r for (r,) in db.execute(_PRUNE_MAILBOX, (due,)).fetchall()}
+            db.execute(_PRUNE_MARKS, (sorted(touched),))
             db.execute(_PRUNE_MESSAGES, (due,))
         db.execute(_PRUNE_DEAD, (prune.horizon,))
         return len(due)

@@ -41,10 +41,23 @@ PENDING = f"""
     SELECT b.seq, b.n, {COLUMNS} FROM mailbox b LEFT JOIN messages m ON m.n = b.n
     WHERE b.recipient = %s AND b.seq > %s ORDER BY b.seq LIMIT %s"""
 # One statement, one snapshot: the message's columns on every row, then one recipient's
-# marks (NULLs when it has none left).
+# marks (NULLs when it has none left). A mark in the entry's columns (before schema 7) is
+# older than any in ``marks``; there, the entry's is the first range reaching its seq, if
+# it starts below it (schema.SCHEMA_V7).
+_FIRST_MARK = """
+    LEFT JOIN LATERAL (
+        SELECT x.lo, x.ts, x.path FROM marks x
+        WHERE x.recipient = b.recipient AND x.kind = '{kind}' AND x.hi >= b.seq
+        ORDER BY x.hi LIMIT 1) AS {alias} ON {alias}.lo < b.seq"""
 RECEIPTS = f"""
-    SELECT b.recipient, b.seq, b.delivered, b.shown, b.shown_path, b.seq <= p.acked, {COLUMNS}
-    FROM messages m LEFT JOIN (mailbox b JOIN peers p ON p.address = b.recipient) ON b.n = m.n
+    SELECT b.recipient, b.seq, coalesce(b.delivered, d.ts), coalesce(b.shown, s.ts),
+           CASE WHEN b.shown IS NULL THEN s.path ELSE b.shown_path END, b.seq <= p.acked,
+           {COLUMNS}
+    FROM messages m LEFT JOIN (
+        mailbox b JOIN peers p ON p.address = b.recipient
+        {_FIRST_MARK.format(kind="delivered", alias="d")}
+        {_FIRST_MARK.format(kind="shown", alias="s")}
+    ) ON b.n = m.n
     WHERE m.id = %s ORDER BY b.recipient COLLATE "C"
 """
 DEAD_LETTERS = """

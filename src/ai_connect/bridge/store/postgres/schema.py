@@ -27,7 +27,8 @@ Version 5 adds ``work_status`` (address PK, data: JSON of the status, ts), as SQ
 version 6 (docs/protocol.md §11).
 
 Version 3 adds receipts and the person's mark, as SQLite's version 4: ``messages.human``,
-``messages.receipt``, ``mailbox.delivered``, ``mailbox.shown``, ``mailbox.shown_path``.
+``messages.receipt``, ``mailbox.delivered``, ``mailbox.shown``, ``mailbox.shown_path``;
+version 7 keeps new marks as ranges in ``marks`` instead (:data:`SCHEMA_V7`).
 
 Message rows read back through :data:`COLUMNS` and SQLite's
 :func:`~ai_connect.bridge.store.sqlite.schema.stored_message`: the same checks (checksum,
@@ -118,6 +119,20 @@ SCHEMA_V5 = (
 SCHEMA_V6 = ("ALTER TABLE sessions ADD COLUMN since double precision NOT NULL DEFAULT 0",)
 """Version 6: when each session's hello registered it on its node (wall clock): the latest
 hello of a session holds its address (bridge/cluster.py)."""
+SCHEMA_V7 = (
+    """CREATE TABLE marks (
+        recipient text NOT NULL, kind text NOT NULL, lo bigint NOT NULL, hi bigint NOT NULL,
+        ts double precision NOT NULL, path text, PRIMARY KEY (recipient, kind, hi)
+    )""",
+)
+"""Version 7: receipt marks as ranges. A commit's delivery marks and shown marks each add
+one row per recipient and mark -- ``kind`` ``delivered`` or ``shown``, the entries
+``lo < seq <= hi`` it newly covers, when, by which path -- where version 3 updated every
+mailbox entry a mark covered: two more row versions per message, 40 % of the server's
+work on a stream (issue 14). A recipient's ranges of one kind never overlap (each starts
+above the highest before it), so an entry's mark is the row with the smallest ``hi`` at
+or above its seq, when that row's ``lo`` is below it. Marks written into the mailbox
+columns before version 7 stay there and come first (they are older)."""
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     SCHEMA_V1,
     SCHEMA_V2,
@@ -125,6 +140,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     SCHEMA_V4,
     SCHEMA_V5,
     SCHEMA_V6,
+    SCHEMA_V7,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
