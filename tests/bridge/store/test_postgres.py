@@ -21,6 +21,7 @@ from ai_connect.bridge.store.base import (
     WriteBatch,
 )
 from ai_connect.bridge.store.postgres import PostgresStore
+from ai_connect.bridge.store.postgres.plans import MAX_AGE_S, PlanAges
 from ai_connect.bridge.store.postgres.schema import SCHEMA_VERSION
 from ai_connect.config import is_postgres_url, redacted
 from ai_connect.errors import StoreError
@@ -249,6 +250,79 @@ def test_plans_made_on_a_small_table_are_made_again_as_it_grows(pg_url: str) -> 
         plan = _plan_of_key_lookup(store)
     assert "Seq Scan on messages" not in plan, plan
     assert "messages_sender_cid_key" in plan, plan
+
+
+def test_plans_are_made_again_when_the_messages_doubled_or_a_minute_passed() -> None:
+    """A generation per doubling of the messages table or per ``MAX_AGE_S``, whichever
+    comes first; a commit without appends (0 messages known) counts only for the age."""
+    now = [0.0]
+    ages = PlanAges(clock=lambda: now[0])
+    ages.saw(100)
+    assert ages.generation == 0
+    ages.saw(128)
+    assert ages.generation == 1
+    ages.saw(200)
+    ages.saw(0)
+    assert ages.generation == 1
+    now[0] = MAX_AGE_S
+    ages.saw(0)
+    assert ages.generation == 2
+    ages.saw(255)
+    assert ages.generation == 2  # still planned at 128
+    ages.saw(256)
+    assert ages.generation == 3
+
+
+def _custom_plans(store: PostgresStore) -> dict[str, int]:
+    rows = store._db.execute("SELECT statement, custom_plans FROM pg_prepared_statements")
+    return {" ".join(sql.split())[:40]: int(n) for sql, n in rows}
+
+
+def test_the_writer_plans_each_statement_once(pg_url: str) -> None:
+    """A commit of one message, and its marks and ack, do not plan their statements
+    again (PostgreSQL chose to for most of them: a third of the server's CPU)."""
+    with PostgresStore(pg_url) as store:
+        store.commit(WriteBatch(peers=[PeerRecord(BOB, "Bob", "alpha", 1.0, 1.0)]))
+        for i in range(1, 13):
+            store.commit(WriteBatch(appends=[append(ALICE, str(i), BOB)]))
+            marks = WriteBatch(delivered=[DeliveredOp(BOB, i, 2.0)], acks=[AckOp(BOB, i, "hook", 3.0)])
+            store.commit(marks)
+        plans = _custom_plans(store)
+    assert len(plans) >= 6, plans  # the lock, the start, 2 inserts, the marks, the ack...
+    assert set(plans.values()) == {0}, plans
+
+
+def test_a_plan_made_for_few_peers_is_made_again_after_a_while(pg_url: str) -> None:
+    """The ack's plan, made while two peers existed, scans them all; ten thousand peers
+    later (and no message more) it is made again once it is ``MAX_AGE_S`` old. (An
+    ANALYZE of the table, autovacuum's, would make it again too: not here.)"""
+    with PostgresStore(pg_url) as store:
+        with psycopg.connect(pg_url, autocommit=True) as db:
+            db.execute("ALTER TABLE peers SET (autovacuum_enabled = false)")
+        now = [0.0]
+        store._plans = PlanAges(clock=lambda: now[0])
+        store.commit(WriteBatch(peers=[PeerRecord(BOB, "Bob", "alpha", 1.0, 1.0)]))
+        for i in range(1, 8):
+            store.commit(WriteBatch(appends=[append(ALICE, str(i), BOB)], acks=[AckOp(BOB, i)]))
+        assert "Seq Scan on peers" in _plan_of_ack(store)
+        peers = [PeerRecord(f"P{i} (x)", f"P{i}", "x", 1.0, 1.0) for i in range(10_000)]
+        store.commit(WriteBatch(peers=peers))
+        store.commit(WriteBatch(acks=[AckOp(BOB, 7)]))
+        assert "Seq Scan on peers" in _plan_of_ack(store)  # kept: younger than the limit
+        now[0] = MAX_AGE_S
+        for _ in range(2):  # the first commit sees the age, the next plans again
+            store.commit(WriteBatch(acks=[AckOp(BOB, 7)]))
+        plan = _plan_of_ack(store)
+    assert "Seq Scan on peers" not in plan and "peers_pkey" in plan, plan
+
+
+def _plan_of_ack(store: PostgresStore) -> str:
+    db = store._db
+    names = [n for n, sql in db.execute("SELECT name, statement FROM pg_prepared_statements")
+             if "SET acked" in sql]  # fmt: skip
+    assert names, "the ack was not prepared"
+    rows = psycopg.ClientCursor(db).execute(f"EXPLAIN EXECUTE {names[0]}(%s, %s)", ([BOB], [1]))
+    return "\n".join(str(row[0]) for row in rows)
 
 
 def test_normal_turns_off_synchronous_commit_and_keeps_the_url_options(pg_url: str) -> None:

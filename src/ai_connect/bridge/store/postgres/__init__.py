@@ -58,7 +58,7 @@ from ai_connect.bridge.store.base import (
 from ai_connect.bridge.store.postgres import load as _load
 from ai_connect.bridge.store.postgres import reads
 from ai_connect.bridge.store.postgres.batch import BatchWriter
-from ai_connect.bridge.store.postgres.plans import PlanAges
+from ai_connect.bridge.store.postgres.plans import WRITER_OPTIONS, PlanAges
 from ai_connect.bridge.store.postgres.schema import (
     MIGRATE_LOCK,
     MIGRATIONS,
@@ -156,7 +156,9 @@ class PostgresStore:
         mode = synchronous.upper()
         if mode not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be one of FULL, NORMAL, not {synchronous!r}")
-        self._writer_options = "-c synchronous_commit=off" if mode == "NORMAL" else ""
+        self._writer_options = WRITER_OPTIONS + (
+            " -c synchronous_commit=off" if mode == "NORMAL" else ""
+        )
         self.url = url
         self.where = redacted(url)
         self.node = secrets.token_hex(8)
