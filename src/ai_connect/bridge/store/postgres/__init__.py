@@ -58,7 +58,7 @@ from ai_connect.bridge.store.base import (
 from ai_connect.bridge.store.postgres import load as _load
 from ai_connect.bridge.store.postgres import reads
 from ai_connect.bridge.store.postgres.batch import BatchWriter
-from ai_connect.bridge.store.postgres.plans import WRITER_OPTIONS, PlanAges
+from ai_connect.bridge.store.postgres.plans import KEEP_PLANS, PlanAges
 from ai_connect.bridge.store.postgres.schema import (
     MIGRATE_LOCK,
     MIGRATIONS,
@@ -156,9 +156,7 @@ class PostgresStore:
         mode = synchronous.upper()
         if mode not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be one of FULL, NORMAL, not {synchronous!r}")
-        self._writer_options = WRITER_OPTIONS + (
-            " -c synchronous_commit=off" if mode == "NORMAL" else ""
-        )
+        self._writer_options = "-c synchronous_commit=off" if mode == "NORMAL" else ""
         self.url = url
         self.where = redacted(url)
         self.node = secrets.token_hex(8)
@@ -170,7 +168,7 @@ class PostgresStore:
         self._size: int | None = None
         self._sized = 0.0
         self._plans = PlanAges()
-        self._db = self._connect("connect", self._writer_options)
+        self._db = self._connect_writer("connect")
         try:
             self._migrate()
             self._measure()
@@ -220,10 +218,19 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise self._error(what, exc) from exc
 
+    def _connect_writer(self, what: str) -> psycopg.Connection[Any]:
+        db = self._connect(what, self._writer_options)
+        try:
+            db.execute(KEEP_PLANS)
+        except psycopg.Error as exc:
+            db.close()
+            raise self._error(what, exc) from exc
+        return db
+
     def _writer(self, what: str) -> psycopg.Connection[Any]:
         """The writing connection, opened again if it broke."""
         if self._closed or self._db.closed:
-            self._db = self._connect(what, self._writer_options)
+            self._db = self._connect_writer(what)
         return self._db
 
     def _reader(self, what: str) -> psycopg.Connection[Any]:

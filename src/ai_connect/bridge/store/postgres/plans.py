@@ -15,7 +15,7 @@ the next executions plan again from the table as it is now. Doing it whenever th
 of messages (the last ``n``, which every commit of mail reads) doubled keeps each plan
 within a factor of two of the table it runs on, for ``log2(messages)`` discards in all.
 
-The writer keeps its plans (``WRITER_OPTIONS``): left to choose, PostgreSQL planned most
+The writer keeps its plans (``KEEP_PLANS``): left to choose, PostgreSQL planned most
 of its statements again on every commit -- their arrays of one row made each fresh plan
 look cheaper than the generic one, made for a hundred -- and that planning was a third
 of the server's CPU on a commit of one message (a one-message commit with its marks:
@@ -34,14 +34,16 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["MAX_AGE_S", "WRITER_OPTIONS", "PlanAges"]
+__all__ = ["KEEP_PLANS", "MAX_AGE_S", "PlanAges"]
 
 _FIRST = 64
 """Below so many messages any plan is cheap: the first discard happens at twice this."""
 MAX_AGE_S = 60.0
 """Plans are made again at least this often (seconds), whatever grew."""
-WRITER_OPTIONS = "-c plan_cache_mode=force_generic_plan"
-"""The writer's session: a prepared statement keeps its one plan (see above)."""
+KEEP_PLANS = "SET plan_cache_mode = force_generic_plan"
+"""Run on the writer's session once connected: a prepared statement keeps its one plan
+(see above). A statement, not a startup option: a connection pooler such as PgBouncer
+refuses the ``options`` startup parameter."""
 
 
 class PlanAges:
