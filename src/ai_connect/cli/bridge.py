@@ -84,6 +84,11 @@ STORE_PROCESS = False
 """SQLite's writer runs in a thread of the bridge unless ``--store-process`` (issue 13,
 item 5: on the busy 2-core machine it was measured on, the child process did not pay;
 bench/RESULTS.md)."""
+SWITCH_INTERVAL_S = 0.0005
+"""How long a thread of the bridge holds the GIL while another waits for it (Python's
+default: 5 ms). The store's writer thread runs Python between its SQLite calls; with the
+default, the event loop could wait up to 5 ms behind it at every commit. Measured (issue
+13, bench/RESULTS.md): 10x10 throughput +10-18 %, 1x1 +1-9 %, nothing slower."""
 
 
 def bridge(
@@ -316,4 +321,5 @@ def bridge(
                 "again ('ai-connect bridge'); without --store-process it writes from itself"
             )
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     asyncio.run(run())
