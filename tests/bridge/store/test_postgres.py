@@ -291,7 +291,8 @@ def test_the_writer_plans_each_statement_once(pg_url: str) -> None:
         plans = _custom_plans(store)
         store._db.close()  # a writer connected again keeps its plans too
         store.commit(WriteBatch(acks=[AckOp(BOB, 12)]))
-        assert store._db.execute("SHOW plan_cache_mode").fetchone() == ("force_generic_plan",)
+        setting = "SELECT setting, source FROM pg_settings WHERE name = 'plan_cache_mode'"
+        assert store._db.execute(setting).fetchone() == ("force_generic_plan", "session")
     assert len(plans) >= 6, plans  # the lock, the start, 2 inserts, the marks, the ack...
     assert set(plans.values()) == {0}, plans
 
@@ -331,7 +332,8 @@ def _plan_of_ack(store: PostgresStore) -> str:
 
 def test_normal_turns_off_synchronous_commit_and_keeps_the_url_options(pg_url: str) -> None:
     """``synchronous="NORMAL"`` turns synchronous_commit off for the writer's commits (it
-    was accepted and ignored), after the URL's own ``options``; FULL keeps the server's."""
+    was accepted and ignored), after the URL's own ``options`` and by a statement (a
+    pooler refuses startup options); FULL keeps the server's."""
     url = f"{pg_url}{'&' if '?' in pg_url else '?'}options=-c%20application_name%3Dmine"
     with PostgresStore(url, synchronous="NORMAL") as store:
         db = store._db

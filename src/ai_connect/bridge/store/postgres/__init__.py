@@ -39,7 +39,6 @@ from typing import Any, Self
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ai_connect.bridge.store.base import (
     CommitResult,
@@ -156,7 +155,11 @@ class PostgresStore:
         mode = synchronous.upper()
         if mode not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be one of FULL, NORMAL, not {synchronous!r}")
-        self._writer_options = "-c synchronous_commit=off" if mode == "NORMAL" else ""
+        self._writer_settings = [KEEP_PLANS]
+        """Statements each writer connection runs first (not startup ``options``, which
+        connection poolers such as PgBouncer refuse)."""
+        if mode == "NORMAL":
+            self._writer_settings.append("SET synchronous_commit = off")
         self.url = url
         self.where = redacted(url)
         self.node = secrets.token_hex(8)
@@ -204,24 +207,21 @@ class PostgresStore:
 
     # -- connections, errors and transactions ----------------------------------------
 
-    def _connect(self, what: str, options: str = "") -> psycopg.Connection[Any]:
-        """A new connection in autocommit mode; ``options``: settings for its session
-        (``-c name=value``), after those the URL's own ``options`` gives."""
+    def _connect(self, what: str) -> psycopg.Connection[Any]:
+        """A new connection in autocommit mode."""
         if self._closed:
             raise StoreError(f"Cannot {what}: the store is closed. Open a new one.")
         try:
-            conninfo = self.url
-            if options:
-                given = conninfo_to_dict(self.url).get("options") or ""
-                conninfo = make_conninfo(self.url, options=f"{given} {options}".strip())
-            return psycopg.connect(conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
         except psycopg.Error as exc:
             raise self._error(what, exc) from exc
 
     def _connect_writer(self, what: str) -> psycopg.Connection[Any]:
-        db = self._connect(what, self._writer_options)
+        """A new writer connection, its session settings made (after the URL's own)."""
+        db = self._connect(what)
         try:
-            db.execute(KEEP_PLANS)
+            for setting in self._writer_settings:
+                db.execute(setting)
         except psycopg.Error as exc:
             db.close()
             raise self._error(what, exc) from exc
