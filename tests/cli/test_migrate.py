@@ -93,15 +93,17 @@ def test_migrate_copies_everything_as_stored(
     path = tmp_path / "bridge.db"
     source = fill(path)
     before = snapshot(source)
+    m1, m2 = source.receipts("m1"), source.receipts("m2")
     source.close()
+    assert m1 is not None and m2 is not None  # the marks, the flags: something to move
+    receipts = {r.recipient: r for r in m2.recipients}
+    assert (receipts[BOB].delivered, receipts[BOB].shown) == (160.0, None)
+    assert m1.recipients[0].path == "hook" and m2.message.human and m1.message.receipt
     assert main(["admin", "migrate", "--from", f"sqlite:{path}", "--to", pg_url, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["copied"] == {"peers": 3, "messages": 3, "mailbox": 4, "tokens": 1,
                                 "dead_letters": 1, "proposals": 1, "leases": 1,
                                 "work_status": 1}  # fmt: skip
-    receipts = {r.recipient: r for r in before[11].recipients}  # m2, to Bob and Carol
-    assert (receipts[BOB].delivered, receipts[BOB].shown) == (160.0, None)
-    assert before[10].recipients[0].path == "hook" and before[11].message.human
     with PostgresStore(pg_url) as target:
         assert snapshot(target) == before
         again = StoredMessage("m1", ALICE, BOB, "hello bob ünï", None, "t1", None, 101.0, "c1")

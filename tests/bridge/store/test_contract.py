@@ -748,7 +748,9 @@ def test_a_recipient_forgotten_and_back_gets_fresh_marks(store: Store) -> None:
     store.commit(WriteBatch(peers=[peer(ALICE), peer(CAROL)]))
     send(store, ALICE, "1", CAROL)
     send(store, ALICE, "2", CAROL)
-    store.commit(WriteBatch(delivered=[DeliveredOp(CAROL, 2, 3.0)], acks=[AckOp(CAROL, 2, "hook", 3.5)]))
+    store.commit(
+        WriteBatch(delivered=[DeliveredOp(CAROL, 2, 3.0)], acks=[AckOp(CAROL, 2, "hook", 3.5)])
+    )
     store.commit(WriteBatch(forgets=[ForgetOp(CAROL)]))
     store.commit(WriteBatch(peers=[peer(CAROL)]))
     mid = send(store, ALICE, "3", CAROL).message.id

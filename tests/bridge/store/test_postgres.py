@@ -286,7 +286,9 @@ def test_the_writer_plans_each_statement_once(pg_url: str) -> None:
         store.commit(WriteBatch(peers=[PeerRecord(BOB, "Bob", "alpha", 1.0, 1.0)]))
         for i in range(1, 13):
             store.commit(WriteBatch(appends=[append(ALICE, str(i), BOB)]))
-            marks = WriteBatch(delivered=[DeliveredOp(BOB, i, 2.0)], acks=[AckOp(BOB, i, "hook", 3.0)])
+            marks = WriteBatch(
+                delivered=[DeliveredOp(BOB, i, 2.0)], acks=[AckOp(BOB, i, "hook", 3.0)]
+            )
             store.commit(marks)
         plans = _custom_plans(store)
         store._db.close()  # a writer connected again keeps its plans too
