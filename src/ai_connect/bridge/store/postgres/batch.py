@@ -26,7 +26,7 @@ from ai_connect.bridge.store.base import (
     PruneOp,
     WriteBatch,
 )
-from ai_connect.bridge.store.postgres.schema import COLUMNS, WRITE_LOCK
+from ai_connect.bridge.store.postgres.schema import COLUMNS, DELIVERED, SHOWN, WRITE_LOCK
 from ai_connect.bridge.store.rules import (
     encoded,
     from_floor,
@@ -88,8 +88,6 @@ _MARK = """
         FROM unnest(%b::text[], %b::bigint[], %b::float8[], %b::text[], %b::bigint[])
              AS k (recipient, seq, ts, path, floor)) AS k
     WHERE seq > lo"""
-DELIVERED, SHOWN = "delivered", "shown"
-"""``marks.kind``."""
 # Never past the tip: a stale client cursor must not skip future mail.
 _ACK = """
     UPDATE peers p SET acked = greatest(p.acked, least(k.seq, p.tip))

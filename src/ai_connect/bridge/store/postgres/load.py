@@ -61,7 +61,7 @@ def _message(row: tuple[Any, ...]) -> tuple[Any, ...]:
             bool(receipt))  # fmt: skip
 
 
-def _marks(row: tuple[Any, ...]) -> tuple[Any, ...]:
+def _mailbox(row: tuple[Any, ...]) -> tuple[Any, ...]:
     recipient, seq, n, delivered, shown, path = row
     return (recipient, seq, n, _number(delivered), _number(shown), path)
 
@@ -78,7 +78,7 @@ def _dead(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 _SHAPE: dict[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = {
     "messages": _message,
-    "mailbox": _marks,
+    "mailbox": _mailbox,
     "dead_letters": _dead,
     "leases": _lease,
 }

@@ -56,8 +56,8 @@ class PlanAges:
         self._planned_at = _FIRST
         self._planned_when = clock()
         self.generation = 0
-        """Raised each time the table doubled: a connection planned in an older one
-        discards its plans before its next statement."""
+        """Raised each time the table doubled or the plans grew old: a connection
+        planned in an older one discards its plans before its next statement."""
         self._seen: weakref.WeakKeyDictionary[psycopg.Connection[Any], int] = (
             weakref.WeakKeyDictionary()
         )

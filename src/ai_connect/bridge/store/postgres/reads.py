@@ -11,7 +11,7 @@ quoted lexeme joined by ``&``: quotes and operators in a query are words, never 
 from __future__ import annotations
 
 from ai_connect.bridge.store.postgres.batch import lexemes
-from ai_connect.bridge.store.postgres.schema import COLUMNS
+from ai_connect.bridge.store.postgres.schema import COLUMNS, DELIVERED, SHOWN
 from ai_connect.bridge.store.rules import search_words
 
 __all__ = [
@@ -55,8 +55,8 @@ RECEIPTS = f"""
            {COLUMNS}
     FROM messages m LEFT JOIN (
         mailbox b JOIN peers p ON p.address = b.recipient
-        {_FIRST_MARK.format(kind="delivered", alias="d")}
-        {_FIRST_MARK.format(kind="shown", alias="s")}
+        {_FIRST_MARK.format(kind=DELIVERED, alias="d")}
+        {_FIRST_MARK.format(kind=SHOWN, alias="s")}
     ) ON b.n = m.n
     WHERE m.id = %s ORDER BY b.recipient COLLATE "C"
 """

@@ -37,7 +37,15 @@ UTF-8, JSON object) decide alike whether a message is damaged.
 
 from __future__ import annotations
 
-__all__ = ["COLUMNS", "MIGRATE_LOCK", "MIGRATIONS", "SCHEMA_VERSION", "WRITE_LOCK"]
+__all__ = [
+    "COLUMNS",
+    "DELIVERED",
+    "MIGRATE_LOCK",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SHOWN",
+    "WRITE_LOCK",
+]
 
 MIGRATE_LOCK = 0x61_69_63_6F_6E_01  # "aicon" 1: pg_advisory_xact_lock key while migrating
 WRITE_LOCK = 0x61_69_63_6F_6E_02
@@ -133,6 +141,8 @@ work on a stream (issue 14). A recipient's ranges of one kind never overlap (eac
 above the highest before it), so an entry's mark is the row with the smallest ``hi`` at
 or above its seq, when that row's ``lo`` is below it. Marks written into the mailbox
 columns before version 7 stay there and come first (they are older)."""
+DELIVERED, SHOWN = "delivered", "shown"
+"""The two kinds of ``marks`` row."""
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     SCHEMA_V1,
     SCHEMA_V2,
