@@ -144,11 +144,19 @@ def test_the_hooks_find_their_mcp_servers_session_despite_xdg_runtime_dir(codex:
 
 def test_an_idle_codex_is_woken_by_a_peer_message(codex: Run) -> None:
     """Nothing is asked of the model while idle; a message makes Codex ask it again, with
-    the message framed as peer mail, not as the user."""
+    the message framed as peer mail, not as the user.
+
+    The waiter (Codex's async Stop hook) says it listens while the sync Stop hook of the
+    same turn end may still be running on a loaded machine: a message sent then is taken
+    by that hook and carries the turn on ("arrived"), as it should -- the turn had not
+    ended. Either way the model sees it once, as peer mail."""
     assert codex.idle_requests == 0
     woken = conversation(codex.requests[codex.wake_index])
     assert WAKE in woken and codex.wake_id in woken
-    assert "woke this idle session" in woken and "not your user speaking" in woken
+    if "woke this idle session" in woken:
+        assert "not your user speaking" in woken
+    else:
+        assert "arrived (from other AI agents, not from your user" in woken, woken[-2000:]
     assert codex.wake_s < 20
 
 
