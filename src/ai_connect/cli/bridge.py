@@ -85,10 +85,12 @@ STORE_PROCESS = False
 item 5: on the busy 2-core machine it was measured on, the child process did not pay;
 bench/RESULTS.md)."""
 SWITCH_INTERVAL_S = 0.0005
-"""How long a thread of the bridge holds the GIL while another waits for it (Python's
-default: 5 ms). The store's writer thread runs Python between its SQLite calls; with the
-default, the event loop could wait up to 5 ms behind it at every commit. Measured (issue
-13, bench/RESULTS.md): 10x10 throughput +10-18 %, 1x1 +1-9 %, nothing slower."""
+"""How long a thread of the bridge on SQLite holds the GIL while another waits for it
+(Python's default: 5 ms). The store's writer thread runs Python between its SQLite calls;
+with the default, the event loop could wait up to 5 ms behind it at every commit.
+Measured (issue 13, bench/RESULTS.md): 10x10 throughput +10-18 %, 1x1 +1-13 %, nothing
+slower. Not on PostgreSQL, where the writer's driver runs Python around every statement:
+there it cost 7-17 % more CPU per message for no steady gain."""
 
 
 def bridge(
@@ -321,5 +323,6 @@ def bridge(
                 "again ('ai-connect bridge'); without --store-process it writes from itself"
             )
 
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    if settings.db_url is None:
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
     asyncio.run(run())
