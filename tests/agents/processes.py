@@ -6,30 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections import defaultdict
 from pathlib import Path
 
-from ai_connect.hooks.agent_link import command_line
+from ai_connect.hooks.agent_link import command_line, process_chain
 
 __all__ = ["descendants", "exited", "hooks_ended"]
 
 
 def descendants(pid: int) -> list[int]:
-    """The live processes below ``pid`` (from /proc), nearest first."""
-    children: dict[int, list[int]] = defaultdict(list)
+    """The live processes below ``pid``: those with ``pid`` in their ancestry
+    (``agent_link.process_chain``, the hooks' own reading of /proc)."""
+    found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # ended meanwhile
-        children[int(stat[stat.rindex(")") + 2 :].split()[1])].append(int(entry.name))
-    found, todo = [], list(children.get(pid, ()))
-    while todo:
-        child = todo.pop(0)
-        found.append(child)
-        todo += children.get(child, ())
+        if entry.name.isdigit() and pid in process_chain(int(entry.name))[1:]:
+            found.append(int(entry.name))
     return found
 
 

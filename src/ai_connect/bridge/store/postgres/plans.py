@@ -1,5 +1,5 @@
 """When the store's connections plan their statements again: each time the messages table
-has doubled since they last did.
+has doubled since they last did, and at least once a minute (``MAX_AGE_S``).
 
 psycopg prepares a statement after it ran a few times, and PostgreSQL then keeps one
 generic plan for it for the connection's life, made from the table's size at that moment.
