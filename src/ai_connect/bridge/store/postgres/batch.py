@@ -46,13 +46,18 @@ _UPSERT_PEERS = """
     SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[])
     ON CONFLICT (address) DO UPDATE
     SET name = excluded.name, project = excluded.project, last_seen = excluded.last_seen"""
+# The batch start: the last n, the tips of the batch's recipients, and the n of each
+# (sender, cid) stored already. Each key is looked up on its own (LATERAL ... LIMIT 1, a
+# unique key): as a join, the writer's generic plan, made for a hundred keys, scanned the
+# whole messages table on every commit until it held tens of thousands (issue 14).
 _START = """
     SELECT (SELECT coalesce(max(n), 0) FROM messages),
            (SELECT coalesce(json_object_agg(address, tip), '{}') FROM peers
             WHERE address = ANY(%b::text[])),
-           (SELECT coalesce(array_agg(m.n), '{}') FROM messages m
-            JOIN unnest(%b::text[], %b::text[]) AS k (sender, cid)
-            ON m.sender = k.sender AND m.cid = k.cid)"""
+           (SELECT coalesce(array_agg(m.n), '{}')
+            FROM unnest(%b::text[], %b::text[]) AS k (sender, cid)
+            CROSS JOIN LATERAL (SELECT n FROM messages
+                                WHERE sender = k.sender AND cid = k.cid LIMIT 1) AS m)"""
 _MESSAGE = f"SELECT {COLUMNS} FROM messages m WHERE m.n = %s"
 _SEQS = "SELECT recipient, seq FROM mailbox WHERE n = %s"
 _INSERT_MESSAGES = """
