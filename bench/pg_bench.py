@@ -186,24 +186,29 @@ def store_figures(store: Store, messages: int) -> dict[str, float]:
         store.close()
 
 
-async def cross_node_latency(options: BridgeOptions, samples: int) -> tuple[float, float]:
+async def cross_node_latency(options: BridgeOptions, samples: int) -> tuple[float, float, float]:
     """(p50, p99) ms of a send on node A delivered to a receiver on node B: two
     ``ai-connect bridge`` processes on one database (``options.db_url``), woken by
-    LISTEN/NOTIFY."""
+    LISTEN/NOTIFY; and the two nodes' CPU µs per message (the wall-clock figures move
+    with the machine's other load, the CPU far less)."""
     async with BridgeProcess(options, "node-a") as a, BridgeProcess(options, "node-b") as b:
         crash = _crash()
         receiver = await open_peer(b.url, "lat-receiver", PROJECT, crash)
         sender = await open_peer(a.url, "lat-sender", PROJECT, crash)
+        warmup = max(50, samples // 10)
+        used = a.cpu_s() + b.cpu_s()
         try:
-            rows = await _latency(a, sender, receiver, samples, max(50, samples // 10))
+            rows = await _latency(a, sender, receiver, samples, warmup)
         finally:
             _close_all([sender, receiver])
+        cpu = 1e6 * (a.cpu_s() + b.cpu_s() - used) / (samples + warmup)
     values = {r.figure: r.value for r in rows}
-    return values["p50"], values["p99"]
+    return values["p50"], values["p99"], cpu
 
 
-async def same_node_latency(options: BridgeOptions, samples: int) -> tuple[float, float]:
-    """(p50, p99) ms of a send delivered on the same node (the reference)."""
+async def same_node_latency(options: BridgeOptions, samples: int) -> tuple[float, float, float]:
+    """(p50, p99) ms of a send delivered on the same node (the reference), and the
+    node's CPU µs per message."""
     async with BridgeProcess(options, "node") as a:
         crash = _crash()
         receiver = await open_peer(a.url, "lat-receiver", PROJECT, crash)
@@ -213,7 +218,7 @@ async def same_node_latency(options: BridgeOptions, samples: int) -> tuple[float
         finally:
             _close_all([sender, receiver])
     values = {r.figure: r.value for r in rows}
-    return values["p50"], values["p99"]
+    return values["p50"], values["p99"], values["bridge CPU per message"]
 
 
 async def aggregate(url: str, nodes: int, per_pair: int) -> float:
@@ -356,14 +361,25 @@ def main(argv: list[str] | None = None) -> int:
                         if kind != "sqlite":
                             pg_cpu = 1e6 * (server.cpu_s() - used) / messages
                             note(f"bridge 1x1 {kind} PostgreSQL CPU per msg (µs)", pg_cpu)
+                    # Per message of a latency run: the warm-up's too (all of PostgreSQL's).
+                    sent = samples + max(50, samples // 10)
                     if "latency" in only:
-                        p50, p99 = asyncio.run(same_node_latency(fresh(), samples))
+                        used = server.cpu_s()
+                        p50, p99, cpu = asyncio.run(same_node_latency(fresh(), samples))
                         note(f"latency same node {kind} p50 (ms)", p50)
                         note(f"latency same node {kind} p99 (ms)", p99)
+                        note(f"latency same node {kind} bridge CPU per msg (µs)", cpu)
+                        if kind != "sqlite":
+                            pg_cpu = 1e6 * (server.cpu_s() - used) / sent
+                            note(f"latency same node {kind} PostgreSQL CPU per msg (µs)", pg_cpu)
                     if "cross" in only and kind != "sqlite":
-                        p50, p99 = asyncio.run(cross_node_latency(fresh(), samples))
+                        used = server.cpu_s()
+                        p50, p99, cpu = asyncio.run(cross_node_latency(fresh(), samples))
                         note(f"latency node A -> node B {kind} p50 (ms)", p50)
                         note(f"latency node A -> node B {kind} p99 (ms)", p99)
+                        note(f"latency node A -> node B {kind} both nodes' CPU per msg (µs)", cpu)
+                        pg_cpu = 1e6 * (server.cpu_s() - used) / sent
+                        note(f"latency node A -> node B {kind} PostgreSQL CPU per msg (µs)", pg_cpu)
                 if "failover" in only:
                     for seconds in asyncio.run(failover(server.new_database(), trials)):
                         note("failover s", seconds)
@@ -403,8 +419,12 @@ def main(argv: list[str] | None = None) -> int:
         "bridge 1x1 {} PostgreSQL CPU per msg (µs)",
         "latency same node {} p50 (ms)",
         "latency same node {} p99 (ms)",
+        "latency same node {} bridge CPU per msg (µs)",
+        "latency same node {} PostgreSQL CPU per msg (µs)",
         "latency node A -> node B {} p50 (ms)",
         "latency node A -> node B {} p99 (ms)",
+        "latency node A -> node B {} both nodes' CPU per msg (µs)",
+        "latency node A -> node B {} PostgreSQL CPU per msg (µs)",
     ):
         pgs = [median(figure.format(k)) for k in names]
         if all(v is None for v in pgs):
