@@ -186,6 +186,11 @@ def store_figures(store: Store, messages: int) -> dict[str, float]:
         store.close()
 
 
+def _warmup(samples: int) -> int:
+    """The messages a latency run sends before it measures (``samples`` after them)."""
+    return max(50, samples // 10)
+
+
 async def cross_node_latency(options: BridgeOptions, samples: int) -> tuple[float, float, float]:
     """(p50, p99) ms of a send on node A delivered to a receiver on node B: two
     ``ai-connect bridge`` processes on one database (``options.db_url``), woken by
@@ -195,7 +200,7 @@ async def cross_node_latency(options: BridgeOptions, samples: int) -> tuple[floa
         crash = _crash()
         receiver = await open_peer(b.url, "lat-receiver", PROJECT, crash)
         sender = await open_peer(a.url, "lat-sender", PROJECT, crash)
-        warmup = max(50, samples // 10)
+        warmup = _warmup(samples)
         used = a.cpu_s() + b.cpu_s()
         try:
             rows = await _latency(a, sender, receiver, samples, warmup)
@@ -214,7 +219,7 @@ async def same_node_latency(options: BridgeOptions, samples: int) -> tuple[float
         receiver = await open_peer(a.url, "lat-receiver", PROJECT, crash)
         sender = await open_peer(a.url, "lat-sender", PROJECT, crash)
         try:
-            rows = await _latency(a, sender, receiver, samples, max(50, samples // 10))
+            rows = await _latency(a, sender, receiver, samples, _warmup(samples))
         finally:
             _close_all([sender, receiver])
     values = {r.figure: r.value for r in rows}
@@ -362,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                             pg_cpu = 1e6 * (server.cpu_s() - used) / messages
                             note(f"bridge 1x1 {kind} PostgreSQL CPU per msg (µs)", pg_cpu)
                     # Per message of a latency run: the warm-up's too (all of PostgreSQL's).
-                    sent = samples + max(50, samples // 10)
+                    sent = samples + _warmup(samples)
                     if "latency" in only:
                         used = server.cpu_s()
                         p50, p99, cpu = asyncio.run(same_node_latency(fresh(), samples))
