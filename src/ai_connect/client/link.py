@@ -49,7 +49,7 @@ from ai_connect.protocol import (
 )
 from ai_connect.protocol.frame import Frame
 from ai_connect.redaction import Redacting
-from ai_connect.waiting import wait_event
+from ai_connect.waiting import bounded, wait_event
 
 __all__ = ["Connect", "Link", "LinkState", "backoff"]
 
@@ -183,7 +183,7 @@ class Link:
         entry = (state, waiter)
         self._state_waiters.append(entry)
         try:
-            await asyncio.wait_for(waiter, timeout)
+            await bounded(waiter, timeout)
         except TimeoutError as exc:
             raise RequestTimeout(
                 f"the link did not become {state} within {timeout:g} s; it is {self.state}"

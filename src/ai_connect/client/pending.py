@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from ai_connect.errors import BridgeError, RequestRejected, RequestTimeout
 from ai_connect.protocol import Error, Rid, ServerFrame
+from ai_connect.waiting import bounded
 
 __all__ = ["Pending", "Request", "Requester"]
 
@@ -83,7 +84,7 @@ class Pending:
         self._waiting[rid] = future
         try:
             await transmit()
-            reply = await asyncio.wait_for(future, timeout)
+            reply = await bounded(future, timeout)
         except TimeoutError as exc:
             raise RequestTimeout(
                 f"timed out waiting for the bridge to answer {frame.type}; waited {timeout:g} s"

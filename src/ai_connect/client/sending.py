@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ai_connect.client.outbox import Receipt
 from ai_connect.errors import NotConnected, RequestTimeout
 from ai_connect.protocol import Send, encode
+from ai_connect.waiting import bounded
 
 if TYPE_CHECKING:  # the client's parts, named in Sender: this module never builds one
     from ai_connect.client.durable import Durable
@@ -101,7 +102,7 @@ class SendingMixin:
             return _hold(self, frame)
         wait = self.request_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(stored), wait)
+            return await bounded(asyncio.shield(stored), wait)
         except TimeoutError as exc:
             if queue:
                 return _hold(self, frame)

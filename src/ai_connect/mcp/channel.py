@@ -53,6 +53,7 @@ from ai_connect.hooks.runtime import HookSettings, take_and_emit
 from ai_connect.local_copy import Checkout, localise
 from ai_connect.text.agent import PEER_NOTE, attribute, mail_text
 from ai_connect.text.neutral import neutralise
+from ai_connect.waiting import bounded
 
 __all__ = [
     "CAPABILITY",
@@ -346,7 +347,7 @@ class Channel:
         await notify(METHOD, event(message, local))
         if flushed is not None:
             try:
-                await asyncio.wait_for(flushed, self._write_timeout_s)
+                await bounded(flushed, self._write_timeout_s)
             except TimeoutError as exc:
                 raise _Unwritten(
                     f"message {message.id} was not written to stdout within "
