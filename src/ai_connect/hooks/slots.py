@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from ai_connect.errors import BridgeError, RequestTimeout
+from ai_connect.waiting import bounded
 
 try:
     import fcntl
@@ -47,28 +48,49 @@ async def file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> AsyncIterato
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        loop = asyncio.get_running_loop()
-        got: asyncio.Future[None] = loop.create_future()
-
-        def granted() -> None:
-            if not got.done():
-                got.set_result(None)
-
-        def block() -> None:  # a daemon thread: a lock never granted cannot hold up exit
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with contextlib.suppress(RuntimeError):  # the loop is gone: we gave up
-                loop.call_soon_threadsafe(granted)
-
-        threading.Thread(target=block, daemon=True).start()
-        try:
-            await asyncio.wait_for(asyncio.shield(got), timeout)
-        except TimeoutError as exc:
-            # The thread may still get the lock later: leave the fd to it, unclosed.
-            raise RequestTimeout(f"{path} stayed locked for {timeout:g} s") from exc
+        await _blocking_lock(fd, path, timeout)
     try:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+async def _blocking_lock(fd: int, path: Path, timeout: float) -> None:
+    """Waits for the ``flock`` on ``fd`` in a daemon thread (a lock never granted cannot
+    hold up exit). Given up -- timed out or cancelled -- the lock is let go the moment it
+    is had: whoever closes ``fd`` first, this wait or the thread, releases it (a kept
+    lock would time out every later hook of the address while the process lives)."""
+    loop = asyncio.get_running_loop()
+    got: asyncio.Future[None] = loop.create_future()
+    mutex = threading.Lock()
+    state = {"granted": False, "abandoned": False}
+
+    def granted() -> None:
+        if not got.done():
+            got.set_result(None)
+
+    def block() -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with mutex:
+            if state["abandoned"]:
+                os.close(fd)
+                return
+            state["granted"] = True
+        with contextlib.suppress(RuntimeError):  # the loop is gone
+            loop.call_soon_threadsafe(granted)
+
+    threading.Thread(target=block, daemon=True).start()
+    try:
+        await bounded(asyncio.shield(got), timeout)  # a cancellation always ends it
+    except BaseException as exc:
+        with mutex:
+            if state["granted"]:
+                os.close(fd)
+            else:
+                state["abandoned"] = True
+        if isinstance(exc, TimeoutError):
+            raise RequestTimeout(f"{path} stayed locked for {timeout:g} s") from exc
+        raise
 
 
 async def _knock(sock: Path) -> bool:
