@@ -36,11 +36,7 @@ def test_a_cancel_in_the_turn_the_event_is_set_ends_the_loop() -> None:
         for _ in range(3):  # let the loop reach its wait
             await asyncio.sleep(0)
         event.set()
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=5.0)
-        assert done, "the cancelled loop went on waiting"
-        with pytest.raises(asyncio.CancelledError):
-            task.result()
+        await _cancelled_in_this_turn(task)
 
     asyncio.run(scenario())
 
@@ -72,10 +68,15 @@ def test_a_cancel_in_the_turn_the_future_completes_is_not_lost() -> None:
         task = asyncio.create_task(request())
         await asyncio.sleep(0)  # the task reaches its wait
         reply.set_result("acked")
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=5.0)
-        assert done, "the cancellation was lost: the task went on waiting"
-        with pytest.raises(asyncio.CancelledError):
-            task.result()
+        await _cancelled_in_this_turn(task)
 
     asyncio.run(scenario())
+
+
+async def _cancelled_in_this_turn(task: asyncio.Task[object]) -> None:
+    """Cancels ``task`` in the turn its wait was answered: it must end, cancelled."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5.0)
+    assert done, "the cancellation was lost: the task went on waiting"
+    with pytest.raises(asyncio.CancelledError):
+        task.result()
