@@ -23,6 +23,7 @@ SQL lives only in this package::
     schema.py     the tables and their migrations
     reads.py      the SQL of the reads; search's tsquery
     batch.py      BatchWriter: a commit's statements (one per table), retention
+    pipeline.py   the commit's transaction on libpq's pipeline
     load.py       another database's rows copied in (ai-connect admin migrate)
 """
 
@@ -57,6 +58,7 @@ from ai_connect.bridge.store.base import (
 from ai_connect.bridge.store.postgres import load as _load
 from ai_connect.bridge.store.postgres import reads
 from ai_connect.bridge.store.postgres.batch import BatchWriter
+from ai_connect.bridge.store.postgres.pipeline import Pipeline
 from ai_connect.bridge.store.postgres.plans import KEEP_PLANS, PlanAges
 from ai_connect.bridge.store.postgres.schema import (
     MIGRATE_LOCK,
@@ -171,6 +173,7 @@ class PostgresStore:
         self._size: int | None = None
         self._sized = 0.0
         self._plans = PlanAges()
+        self._pipeline: Pipeline | None = None
         self._db = self._connect_writer("connect")
         try:
             self._migrate()
@@ -280,24 +283,36 @@ class PostgresStore:
             raise self._error(what, exc) from exc
 
     @contextlib.contextmanager
-    def _transaction(
-        self, what: str, *, pipelined: bool = False
-    ) -> Iterator[psycopg.Connection[Any]]:
+    def _transaction(self, what: str) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on the writer; on any error it is rolled back and re-raised
         as ``StoreError``. A commit whose answer was lost with the connection may have
         been written: the client's resend is then answered from the dedup by (sender,
-        cid), never stored twice.
-
-        ``pipelined``: psycopg's pipeline mode, so that statements go out without
-        waiting for each one's answer; only a statement whose rows are fetched waits
-        (then for all before it). A group commit is then two round trips to the server
-        (BEGIN, the lock and where the batch starts; its writes, NOTIFY and COMMIT), or
-        one without appends, rather than one per statement."""
+        cid), never stored twice."""
         db = self._writer(what)
         try:
             self._plans.refresh(db)
-            with db.pipeline() if pipelined else contextlib.nullcontext(), db.transaction():
+            with db.transaction():
                 yield db
+        except StoreError:
+            raise
+        except (psycopg.Error, TypeError, ValueError) as exc:
+            raise self._error(what, exc, rolled_back=True) from exc
+
+    @contextlib.contextmanager
+    def _pipelined(self, what: str) -> Iterator[Pipeline]:
+        """``_transaction`` for the group commit, on libpq's pipeline (``pipeline.py``):
+        statements go out without waiting for each one's answer; only one whose rows are
+        read waits (then for all before it). A group commit is two round trips to the
+        server (BEGIN, the lock and where the batch starts; its writes, NOTIFY and
+        COMMIT), or one without appends. On any error the connection is closed (which
+        rolls the transaction back) and opened again by the next call."""
+        db = self._writer(what)
+        try:
+            self._plans.refresh(db)
+            if self._pipeline is None or self._pipeline.db is not db:
+                self._pipeline = Pipeline(db)
+            with self._pipeline.transaction() as pipeline:
+                yield pipeline
         except StoreError:
             raise
         except (psycopg.Error, TypeError, ValueError) as exc:
@@ -338,19 +353,19 @@ class PostgresStore:
         buries, prunes."""
         if not batch:
             return CommitResult([])
-        with self._transaction("commit a batch", pipelined=True) as db:
+        with self._pipelined("commit a batch") as db:
             writer = BatchWriter(db)
             results, pruned = writer.write(batch)
             if batch.proposals:  # first: the other nodes read them before the mail
-                db.execute(_NOTIFY, (f"{PROPOSALS}{self.node}",))
+                db.send(_NOTIFY, (f"{PROPOSALS}{self.node}",))
             if batch.leases or batch.lease_drops:  # likewise
-                db.execute(_NOTIFY, (f"{LEASES}{self.node}",))
+                db.send(_NOTIFY, (f"{LEASES}{self.node}",))
             if batch.peers or batch.forgets or batch.works or batch.leases or batch.lease_drops:
-                db.execute(_NOTIFY, (self.node,))  # sent by the commit, to every node
+                db.send(_NOTIFY, (self.node,))  # sent by the commit, to every node
             elif batch.appends or batch.acks:
-                db.execute(_NOTIFY, (self._moved(writer.tips, batch),))
+                db.send(_NOTIFY, (self._moved(writer.tips, batch),))
             for forget in batch.forgets:
-                db.execute(_NOTIFY, (f"{FORGOTTEN}{self.node} {forget.address}",))
+                db.send(_NOTIFY, (f"{FORGOTTEN}{self.node} {forget.address}",))
         self._plans.saw(writer.last_n)
         self._measure()
         return CommitResult(results, pruned, writer.rebased)

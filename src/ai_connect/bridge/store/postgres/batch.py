@@ -2,8 +2,8 @@
 statement per table per commit, inside the caller's transaction.
 
 Each statement takes the batch's rows as one array per column and ``unnest``s them: a
-batch of any size is the same handful of prepared statements and round trips (psycopg
-prepares a statement after it ran a few times). The arrays go in PostgreSQL's binary
+batch of any size is the same handful of prepared statements and round trips, sent on
+libpq's pipeline (``pipeline.py``). The arrays go in PostgreSQL's binary
 format (``%b``): no per-element quoting or escaping, which in text format cost the bridge
 more CPU than the rest of the commit. The numbering is every store's
 (``rules.numbered``): the last ``n`` and the recipients' tips are read once, under the
@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import psycopg
-
 from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
@@ -26,6 +24,7 @@ from ai_connect.bridge.store.base import (
     PruneOp,
     WriteBatch,
 )
+from ai_connect.bridge.store.postgres.pipeline import Pipeline
 from ai_connect.bridge.store.postgres.schema import COLUMNS, DELIVERED, SHOWN, WRITE_LOCK
 from ai_connect.bridge.store.rules import (
     encoded,
@@ -172,9 +171,9 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
 
 
 class BatchWriter:
-    """Writes batches into one connection, whose transaction the caller holds."""
+    """Writes a batch into the transaction the caller holds."""
 
-    def __init__(self, db: psycopg.Connection[Any]) -> None:
+    def __init__(self, db: Pipeline) -> None:
         self._db = db
         self.tips: dict[str, int] = {}
         """Each recipient of a message this batch stored -> its new tip (the notice)."""
@@ -192,22 +191,22 @@ class BatchWriter:
         db = self._db
         proposals = encoded(batch.proposals)  # refuses bad data before anything is written
         works = work_encoded(batch.works)
-        db.execute(_LOCK)
+        db.send(_LOCK, ())
         if batch.peers:
             self._upsert(batch.peers)
         results = self._append(batch.appends) if batch.appends else []
         if proposals:
             self.rebased = self._rebase(batch.proposals)
             proposals.update(encoded(ProposalRecord(i, d) for i, d in self.rebased.items()))
-            db.execute(_UPSERT_PROPOSALS, [list(proposals), list(proposals.values())])
+            db.send(_UPSERT_PROPOSALS, [list(proposals), list(proposals.values())])
         for x in batch.leases:  # few: a claim, a renewal (issue 15)
             row = (x.id, x.repo, x.path, x.holder, x.reason, x.created, x.expires, x.ttl, x.bound)
-            db.execute(_UPSERT_LEASE, row)
+            db.send(_UPSERT_LEASE, row)
         for drop in batch.lease_drops:
-            db.execute(_DROP_LEASE, (drop.id,))
+            db.send(_DROP_LEASE, (drop.id,))
         if works:
             rows = list(works.items())
-            db.execute(
+            db.send(
                 _UPSERT_WORK, [[a for a, _ in rows], [t for _, (t, _) in rows],
                                [ts for _, (_, ts) in rows]]
             )  # fmt: skip
@@ -218,14 +217,14 @@ class BatchWriter:
             self._mark(SHOWN, shown)
             self._ack(batch.acks)
         for forget in batch.forgets:
-            db.execute(_FORGET_MAILBOX, (forget.address,))
-            db.execute(_FORGET_MARKS, (forget.address,))
-            db.execute(_FORGET_PEER, (forget.address,))
-            db.execute(_FORGET_WORK, (forget.address,))
+            db.send(_FORGET_MAILBOX, (forget.address,))
+            db.send(_FORGET_MARKS, (forget.address,))
+            db.send(_FORGET_PEER, (forget.address,))
+            db.send(_FORGET_WORK, (forget.address,))
         for bury in batch.buries:
-            db.execute(_BURY, (bury.reason, bury.moved, bury.key))
-            db.execute(_BURY_MAILBOX, (bury.key,))
-            db.execute(_BURY_MESSAGE, (bury.key,))
+            db.send(_BURY, (bury.reason, bury.moved, bury.key))
+            db.send(_BURY_MAILBOX, (bury.key,))
+            db.send(_BURY_MESSAGE, (bury.key,))
         pruned = sum(self._prune(prune) for prune in batch.prunes)
         return results, pruned
 
@@ -236,7 +235,7 @@ class BatchWriter:
         ids = sorted({r.id for r in records if r.rebase is not None})
         if not ids:
             return {}
-        rows = self._db.execute(_STORED_PROPOSALS, (ids,)).fetchall()
+        rows = self._db.rows(_STORED_PROPOSALS, (ids,))
         return rebased({str(i): json.loads(text) for i, text in rows}, records)
 
     def _upsert(self, peers: list[PeerRecord]) -> None:
@@ -244,7 +243,7 @@ class BatchWriter:
         for p in peers:  # one row per address, as the same upserts in a row would leave it
             first_seen = merged[p.address][3] if p.address in merged else p.first_seen
             merged[p.address] = (p.address, p.name, p.project, first_seen, p.last_seen)
-        self._db.execute(_UPSERT_PEERS, _columns(list(merged.values()), 5))
+        self._db.send(_UPSERT_PEERS, _columns(list(merged.values()), 5))
 
     def _append(self, ops: list[AppendOp]) -> list[AppendResult]:
         last_n, tips, stored = self._start(ops)
@@ -263,12 +262,12 @@ class BatchWriter:
             )  # fmt: skip
         db = self._db
         if message_rows:
-            db.execute(_INSERT_MESSAGES, _columns(message_rows, 14))
+            db.send(_INSERT_MESSAGES, _columns(message_rows, 14))
         if mailbox_rows:
-            db.execute(_INSERT_MAILBOX, _columns(mailbox_rows, 3))
+            db.send(_INSERT_MAILBOX, _columns(mailbox_rows, 3))
         if plan.first_ts:
             tip_rows = [(r, *split_address(r), ts, plan.tips[r]) for r, ts in plan.first_ts.items()]
-            db.execute(_UPSERT_TIPS, _columns(tip_rows, 5))
+            db.send(_UPSERT_TIPS, _columns(tip_rows, 5))
         return plan.results
 
     def _start(
@@ -279,15 +278,12 @@ class BatchWriter:
         recipients = sorted({r for op in ops for r in op.recipients})
         keys = sorted({(op.message.sender, op.message.cid) for op in ops})
         senders, cids = _columns(keys, 2)
-        row = self._db.execute(_START, (recipients, senders, cids)).fetchone()
-        assert row is not None
-        last_n, tips, found = row
+        [(last_n, tips, found)] = self._db.rows(_START, (recipients, senders, cids))
         stored: dict[tuple[str, str], AppendResult] = {}
         for n in found:  # a resent message: rare, so one query each
-            columns = self._db.execute(_MESSAGE, (n,)).fetchone()
-            assert columns is not None
+            [columns] = self._db.rows(_MESSAGE, (n,))
             message = stored_message(columns)
-            seqs = dict(self._db.execute(_SEQS, (n,)).fetchall())
+            seqs = dict(self._db.rows(_SEQS, (n,)))
             stored[message.sender, message.cid] = AppendResult(message, seqs, True)
         return int(last_n), {str(a): int(t) for a, t in tips.items()}, stored
 
@@ -297,27 +293,26 @@ class BatchWriter:
         entry is kept."""
         marks = from_floor(rows)
         if marks:
-            self._db.execute(_MARK, [kind, kind, *_columns(marks, 5)])
+            self._db.send(_MARK, [kind, kind, *_columns(marks, 5)])
 
     def _ack(self, acks: list[AckOp]) -> None:
         highest: dict[str, int] = {}  # acks are cumulative: the highest per recipient
         for ack in acks:
             highest[ack.recipient] = max(ack.seq, highest.get(ack.recipient, ack.seq))
-        self._db.execute(_ACK, [list(highest), list(highest.values())])
+        self._db.send(_ACK, [list(highest), list(highest.values())])
 
     def _prune(self, prune: PruneOp) -> int:
         """Retention (store/base.py ``PruneOp``): peers, then the messages that are due."""
         db = self._db
         for address in prune.peers:  # unless it came back since the router chose it
-            if db.execute(_PRUNE_PEER, (address, prune.horizon)).fetchall():  # (pipelined)
-                db.execute(_FORGET_MAILBOX, (address,))
-                db.execute(_FORGET_MARKS, (address,))
-                db.execute(_FORGET_WORK, (address,))
-        row = db.execute(_DUE, (prune.horizon, prune.limit)).fetchone()
-        due: list[int] = row[0] if row is not None else []
+            if db.rows(_PRUNE_PEER, (address, prune.horizon)):
+                db.send(_FORGET_MAILBOX, (address,))
+                db.send(_FORGET_MARKS, (address,))
+                db.send(_FORGET_WORK, (address,))
+        [(due,)] = db.rows(_DUE, (prune.horizon, prune.limit))
         if due:
-            touched = {r for (r,) in db.execute(_PRUNE_MAILBOX, (due,)).fetchall()}
-            db.execute(_PRUNE_MARKS, (sorted(touched),))
-            db.execute(_PRUNE_MESSAGES, (due,))
-        db.execute(_PRUNE_DEAD, (prune.horizon,))
+            touched = {r for (r,) in db.rows(_PRUNE_MAILBOX, (due,))}
+            db.send(_PRUNE_MARKS, (sorted(touched),))
+            db.send(_PRUNE_MESSAGES, (due,))
+        db.send(_PRUNE_DEAD, (prune.horizon,))
         return len(due)

@@ -1,8 +1,9 @@
 """When the store's connections plan their statements again: each time the messages table
 has doubled since they last did, and at least once a minute (``MAX_AGE_S``).
 
-psycopg prepares a statement after it ran a few times, and PostgreSQL then keeps one
-generic plan for it for the connection's life, made from the table's size at that moment.
+The writer prepares its statements on first use (``pipeline.py``), a reader's psycopg
+after one ran a few times, and PostgreSQL then keeps one generic plan for it for the
+connection's life, made from the table's size at that moment.
 A node starts on an empty or small database, so its first plans were made for a few rows:
 the lookup of a batch's (sender, cid) keys in ``messages`` became a sequential scan
 joined by hash, and it stayed one while the table grew (measured: the server's CPU per
