@@ -20,7 +20,6 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import MappingProxyType
@@ -83,6 +82,7 @@ from ai_connect.bridge.views import (  # message_view: an old public name (tests
     message_view,  # noqa: F401
     new_message_id,
 )
+from ai_connect.bridge.workers import Workers
 from ai_connect.errors import FrameError, StoreError
 from ai_connect.protocol import Hello, Limits, encode
 from ai_connect.protocol.hot import decode_hot
@@ -159,8 +159,8 @@ class BridgeServer:
         self.settings = settings or ServerSettings()
         self.store = store
         self._clock = clock
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="ai-connect-store")
-        self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="ai-connect-read")
+        self._executor = Workers(1, "ai-connect-store")
+        self._readers = Workers(READ_THREADS, "ai-connect-read")
         self._router: Router | None = None
         self._ids = ids or new_message_id()
         self._links: dict[int, Link] = {}
@@ -367,9 +367,9 @@ class BridgeServer:
         if isinstance(self.store, Watched):  # this node holds no session any more
             with contextlib.suppress(StoreError):
                 await self._store(self.store.beat, "stopped", {}, True)
-        self._readers.shutdown(wait=True)
+        self._readers.shutdown()
         await self._store(self.store.close)
-        self._executor.shutdown(wait=True)
+        self._executor.shutdown()
         log.info("bridge stopped")
 
     def _store_ended(self, why: str) -> None:
@@ -405,11 +405,11 @@ class BridgeServer:
 
     async def _store(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
         """Runs one store write on the writer thread (commits never run two at a time)."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+        return await self._executor.run(call, *args)
 
     async def _read(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
         """Runs one store read on a reader thread, beside the writer (store/base.py)."""
-        return await asyncio.get_running_loop().run_in_executor(self._readers, call, *args)
+        return await self._readers.run(call, *args)
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)
