@@ -51,9 +51,14 @@ async def test_an_exception_reaches_the_caller_and_the_thread_goes_on() -> None:
     def fail() -> None:
         raise KeyError("gone")
 
+    def stop() -> None:
+        raise StopIteration("done")  # (an asyncio future refuses this one as it is)
+
     try:
         with pytest.raises(KeyError, match="gone"):
             await workers.run(fail)
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await workers.run(stop)
         assert await workers.run(len, "abc") == 3
     finally:
         workers.shutdown()

@@ -35,6 +35,8 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         return
     if ok:
         future.set_result(value)
+    elif isinstance(value, StopIteration):  # (an asyncio future refuses it: as a task does)
+        future.set_exception(RuntimeError(f"the call raised StopIteration: {value!r}"))
     else:
         future.set_exception(value)
 

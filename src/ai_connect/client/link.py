@@ -241,7 +241,7 @@ class Link:
         """Connects and registers; raises NotConnected, RequestRejected or LocalProtocolError."""
         hello = self._hello()  # an invalid name fails here, before anything connects
         try:
-            ws = await asyncio.wait_for(
+            ws = await bounded(  # (asyncio.wait_for can lose a cancel: waiting.py)
                 self._connect(
                     self.url,
                     compression=None,

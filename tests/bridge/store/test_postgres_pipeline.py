@@ -129,6 +129,7 @@ def test_column_arrays_round_trip_every_value(pg_url: str) -> None:
         (2, 2**63, psycopg.DataError),
         (2, 1.5, TypeError),
         (3, "1.5", TypeError),
+        pytest.param(3, 10**400, psycopg.DataError, id="3-int-beyond-any-float-DataError"),
         (4, 1, TypeError),
     ],
 )

@@ -57,7 +57,10 @@ def _int8(value: Any) -> bytes:
 def _float8(value: Any) -> bytes:
     if not isinstance(value, float | int) or isinstance(value, bool):
         raise TypeError(f"a float8 column holds float, not {type(value).__name__}")
-    return _FLOAT8.pack(8, value)
+    try:
+        return _FLOAT8.pack(8, value)
+    except (OverflowError, struct.error):  # an int beyond any float
+        raise DataError(f"{value} is out of range for type double precision") from None
 
 
 def _bool(value: Any) -> bytes:

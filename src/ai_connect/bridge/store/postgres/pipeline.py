@@ -67,8 +67,8 @@ def parsed(sql: str) -> Query:
 
 
 class Pipeline:
-    """One connection's writes on libpq's pipeline (the writer thread's, one transaction
-    at a time)."""
+    """One connection's transactions on libpq's pipeline (the writer thread's, one at a
+    time)."""
 
     def __init__(self, db: psycopg.Connection[Any]) -> None:
         self.db = db
@@ -80,7 +80,7 @@ class Pipeline:
         self._queries: dict[str, Query] = {}
         self._names: dict[tuple[str, tuple[int, ...]], bytes] = {}
         """(SQL, parameter types) -> the name it is prepared under on this connection:
-        psycopg picks an integer array's type by its values, so one SQL may need two."""
+        psycopg picks a scalar integer's type by its value, so one SQL may need two."""
         self._poll = select.poll()  # (not select.select: the bridge may hold > 1024 fds)
         self._poll.register(self._pg.socket, select.POLLIN)
 
