@@ -7,11 +7,18 @@ import dataclasses
 
 from ai_connect.bridge.batch import committed, write_batch
 from ai_connect.bridge.core import Router
-from ai_connect.bridge.events import FrameReceived, PeersStored, RereadPeers, TipsStored
+from ai_connect.bridge.events import (
+    FrameReceived,
+    PeersStored,
+    RereadPeers,
+    SessionsElsewhere,
+    TipsStored,
+)
 from ai_connect.bridge.store.base import PeerRecord
+from ai_connect.protocol import Accepted, ReceiptReport
 from ai_connect.protocol import Send as SendFrame
 from ai_connect.protocol.hot import HotSend
-from tests.bridge.helpers import START, Bridge, addr, delivers, errors, pair
+from tests.bridge.helpers import START, Bridge, addr, delivers, errors, one, pair
 
 
 def test_an_entry_read_before_its_commit_was_reported_can_be_acked_once() -> None:
@@ -117,3 +124,22 @@ def test_a_notice_of_moved_mailboxes_wakes_their_connections_without_a_read() ->
     assert b.handle(TipsStored(((bob, 1),), (), START)) == []
     (reread,) = b.handle(TipsStored(((addr("Dora"), 1),), (), START))
     assert isinstance(reread, RereadPeers) and reread.frame is None
+
+
+def test_a_recipient_held_by_another_node_counts_online_for_the_sender() -> None:
+    """Alice here sends to Carol, whom another node holds (its heartbeat): the accepted
+    answer and the receipts say online -- ``ai-connect send`` said "queued for offline"
+    while Carol's agent got the message live there; once that node lets her go, offline."""
+    b = shared_pair()
+    carol = addr("Carol")
+    b.handle(PeersStored((PeerRecord(carol, "Carol", "proj", START, START),), START))
+    b.handle(SessionsElsewhere(((carol, "s-carol"),), START))
+    b.send(1, carol, "across nodes")
+    accepted = one(Accepted, b.settle(), 1)
+    assert accepted.recipients == [carol] and accepted.online == [carol]
+    b.frame(1, type="receipts", rid="r", id=accepted.id)
+    (state,) = one(ReceiptReport, b.settle(), 1).recipients
+    assert (state.recipient, state.online) == (carol, True)
+    b.handle(SessionsElsewhere((), START + 1))
+    b.send(1, carol, "again")
+    assert one(Accepted, b.settle(), 1).online == []

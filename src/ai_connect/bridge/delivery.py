@@ -184,7 +184,7 @@ class Delivery:
                 if peer is None:
                     continue
                 peer.tip = max(peer.tip, seq)
-                if peer.conn is not None:
+                if peer.online:  # here, or on another node (bridge/cluster.py)
                     online.append(recipient)
                 if result.duplicate:
                     continue

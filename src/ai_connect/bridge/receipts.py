@@ -92,5 +92,5 @@ class ReceiptDesk:
             delivered=delivered if delivered is not None else r.shown,
             shown=r.shown,
             path=r.path,
-            online=peer is not None and peer.conn is not None,
+            online=peer is not None and peer.online,  # here, or on another node
         )
