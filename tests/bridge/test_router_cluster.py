@@ -15,7 +15,7 @@ from ai_connect.bridge.events import (
     TipsStored,
 )
 from ai_connect.bridge.store.base import PeerRecord
-from ai_connect.protocol import Accepted, ReceiptReport
+from ai_connect.protocol import Accepted, FeedEvent, FeedSnapshot, ReceiptReport
 from ai_connect.protocol import Send as SendFrame
 from ai_connect.protocol.hot import HotSend
 from tests.bridge.helpers import START, Bridge, addr, delivers, errors, one, pair
@@ -143,3 +143,21 @@ def test_a_recipient_held_by_another_node_counts_online_for_the_sender() -> None
     b.handle(SessionsElsewhere((), START + 1))
     b.send(1, carol, "again")
     assert one(Accepted, b.settle(), 1).online == []
+
+
+def test_the_live_viewer_sees_a_peer_another_node_holds_online() -> None:
+    """``ai-connect watch`` and the dashboard (the observer feed): Carol, held by another
+    node, joins online and leaves offline, and the snapshot agrees."""
+    b = shared_pair()
+    carol = addr("Carol")
+    b.handle(PeersStored((PeerRecord(carol, "Carol", "proj", START, START),), START))
+    (reread,) = b.hello(9, "Ops", mode="observe")[-1:]
+    assert isinstance(reread, RereadPeers) and reread.frame is not None
+    welcomed = b.handle(FrameReceived(9, reread.frame, START, retried=True)) + b.settle()
+    assert {p.address: p.online for p in one(FeedSnapshot, welcomed, 9).peers}[carol] is False
+    joined = one(FeedEvent, b.handle(SessionsElsewhere(((carol, "s-carol"),), START)), 9)
+    assert (joined.kind, joined.peer is not None and joined.peer.online) == ("join", True)
+    snapshot = one(FeedSnapshot, b.frame(9, type="feed_sync", rid="again"), 9)
+    assert {p.address: p.online for p in snapshot.peers}[carol] is True
+    left = one(FeedEvent, b.handle(SessionsElsewhere((), START + 1)), 9)
+    assert (left.kind, left.peer is not None and left.peer.online) == ("leave", False)

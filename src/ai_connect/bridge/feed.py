@@ -157,7 +157,7 @@ class Feed:
         return bool(self.observers)
 
     def peer(self, peer: Peer, now: float) -> FeedPeer:
-        online = peer.conn is not None
+        online = peer.online  # here, or on another node (bridge/cluster.py)
         return FeedPeer(
             address=peer.address,
             name=peer.name,
