@@ -131,3 +131,92 @@ async def test_shutdown_runs_what_was_queued_then_refuses() -> None:
         workers.shutdown()  # again: nothing to do
     finally:
         release.set()
+
+
+async def _until(event: threading.Event) -> None:
+    """Waits (off the loop) for a thread's event, bounded."""
+    assert await asyncio.to_thread(event.wait, WAIT_S), "the idle work did not come"
+
+
+@bounded
+async def test_idle_work_runs_once_nothing_is_queued_never_ahead_of_a_call() -> None:
+    """``idle`` waits for the queue to empty (a call queued meanwhile runs first), runs on
+    the worker's thread, and returning None is not called again before the next call."""
+    ran: list[str] = []
+    idled = threading.Event()
+    hold = threading.Event()
+
+    def idle() -> None:
+        ran.append(f"idle on {threading.current_thread().name}")
+        idled.set()
+
+    def call(i: int) -> None:
+        if i == 0:
+            assert hold.wait(WAIT_S)
+        ran.append(f"call {i}")
+
+    workers = Workers(1, "test-writer", idle)
+    try:
+        first = asyncio.ensure_future(workers.run(call, 0))
+        rest = [asyncio.ensure_future(workers.run(call, i)) for i in (1, 2, 3)]
+        await asyncio.sleep(0)  # all four queued, the first one held
+        hold.set()
+        await asyncio.gather(first, *rest)
+        await _until(idled)
+        idled.clear()
+        await workers.run(call, 4)
+        await _until(idled)
+    finally:
+        workers.shutdown()
+    idle_ran = "idle on test-writer"
+    assert ran == ["call 0", "call 1", "call 2", "call 3", idle_ran, "call 4", idle_ran]
+
+
+@bounded
+async def test_idle_work_comes_back_after_the_delay_it_asks_for() -> None:
+    asked: list[float] = []
+    again = threading.Event()
+
+    def idle() -> float | None:
+        asked.append(0.0)
+        if len(asked) == 2:
+            again.set()
+            return None
+        return 0.01
+
+    workers = Workers(1, "test-writer", idle)
+    try:
+        await workers.run(int)
+        await _until(again)
+    finally:
+        workers.shutdown()
+    assert len(asked) == 2
+
+
+def test_idle_work_that_fails_is_logged_and_the_thread_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[int] = []
+    idled = threading.Event()
+
+    def idle() -> float:
+        calls.append(1)
+        idled.set()
+        raise OSError("no space left")
+
+    async def scenario() -> None:
+        workers = Workers(1, "test-writer", idle)
+        try:
+            await workers.run(int)
+            await _until(idled)
+            idled.clear()
+            assert await workers.run(len, "abc") == 3  # the thread goes on
+            await _until(idled)  # and tries again after the next call
+        finally:
+            workers.shutdown()
+
+    with caplog.at_level("ERROR", logger="ai_connect.bridge.server"):
+        bounded(scenario)()
+    assert len(calls) == 2
+    assert "test-writer: its idle work failed" in caplog.text
+    assert "no space left" in caplog.text

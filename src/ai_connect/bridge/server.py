@@ -76,6 +76,7 @@ from ai_connect.bridge.store.base import (
     Store,
     Supervised,
     TokenRecord,
+    Upkept,
     Watched,
 )
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
@@ -159,7 +160,9 @@ class BridgeServer:
         self.settings = settings or ServerSettings()
         self.store = store
         self._clock = clock
-        self._executor = Workers(1, "ai-connect-store")
+        # Idle, the writer does what can wait (Upkept: SQLite's search index).
+        idle = store.upkeep if isinstance(store, Upkept) else None
+        self._executor = Workers(1, "ai-connect-store", idle)
         self._readers = Workers(READ_THREADS, "ai-connect-read")
         self._router: Router | None = None
         self._ids = ids or new_message_id()

@@ -9,19 +9,25 @@ RESULTS.md). A lone message takes two such calls (its commit, its ack's commit),
 difference is a part of every message's latency. The semantics the server relies on
 stay: calls run in order on one thread (the writer), a call whose caller was cancelled
 before it started never runs (a running one finishes, its result dropped), exceptions
-reach the caller, and ``shutdown`` returns once everything queued ran.
+reach the caller, and ``shutdown`` returns once everything queued ran. A thread with
+nothing to do may do work that can wait (``idle``: SQLite's search index, store/sqlite/
+search_index.py), between calls, never ahead of one already queued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, TypeVarTuple
 
 __all__ = ["Workers"]
+
+log = logging.getLogger("ai_connect.bridge.server")
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -43,13 +49,20 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 class Workers:
     """``threads`` threads named ``name`` (``name-2``... after the first), started on the
-    first call; ``await workers.run(call, *args)`` from the event loop."""
+    first call; ``await workers.run(call, *args)`` from the event loop.
 
-    def __init__(self, threads: int, name: str) -> None:
+    ``idle()``, if given, runs on a thread whose queue is empty: after each call, then
+    again after the seconds it returns (``None``: not before the next call). Its errors
+    are logged; it is tried again after the next call."""
+
+    def __init__(
+        self, threads: int, name: str, idle: Callable[[], float | None] | None = None
+    ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
         self._count = threads
         self._name = name
+        self._idle = idle
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -74,9 +87,30 @@ class Workers:
                 thread.start()
                 self._threads.append(thread)
 
+    def _next(self, idle_at: float | None) -> _Job | None:
+        """The next call; meanwhile ``idle()`` each time it is due (``idle_at``, monotonic)."""
+        while idle_at is not None:
+            try:
+                return self._jobs.get(timeout=max(0.0, idle_at - time.monotonic()))
+            except queue.Empty:
+                idle_at = self._run_idle()
+        return self._jobs.get()
+
+    def _run_idle(self) -> float | None:
+        """``idle()``; when it is next due (monotonic), ``None``: after the next call."""
+        assert self._idle is not None
+        try:
+            wait = self._idle()
+        except Exception:
+            log.exception("%s: its idle work failed; tried again after the next call", self._name)
+            return None
+        return None if wait is None else time.monotonic() + wait
+
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        idle_at: float | None = None
+        while (job := self._next(idle_at)) is not None:
             loop, future, call, args = job
+            idle_at = None if self._idle is None else 0.0  # due once the queue is empty
             if future.cancelled():  # its caller gave up before it started
                 continue
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -150,3 +151,57 @@ def test_a_batch_larger_than_one_read_goes_and_comes_back_whole(tmp_path: Path) 
         again = store.commit(WriteBatch(appends=[AppendOp(message, (BOB,))])).appends[0]
         assert again.duplicate and again.message == message  # came back from the child
         assert store.pending(BOB, 0, 1, 10**6)[0].message.body == big
+
+
+def test_the_store_process_does_its_idle_work_between_calls_never_ahead_of_one(
+    tmp_path: Path,
+) -> None:
+    """child.serve: with no call waiting, the store's upkeep (the search index) runs when
+    it is due; a call that comes meanwhile is answered first."""
+    from ai_connect.bridge.store.sqlite import search_index
+    from ai_connect.bridge.store.sqlite.calls import encode, read_frame, write_frame
+    from ai_connect.bridge.store.sqlite.child import serve
+
+    indexed = threading.Event()
+    log: list[str] = []
+
+    class Store(SqliteStore):
+        def commit(self, batch: WriteBatch):  # type: ignore[no-untyped-def]
+            log.append("commit")
+            return super().commit(batch)
+
+        def upkeep(self) -> float | None:
+            wait = super().upkeep()
+            if self._db.execute(search_index.UPTO).fetchone()[0] > 0:
+                log.append("indexed")
+                indexed.set()
+            return wait
+
+    ours, theirs = socket.socketpair()
+    store = Store(tmp_path / "t.db")
+    thread = threading.Thread(target=serve, args=(theirs, store), daemon=True)
+    thread.start()
+    try:
+        many = [
+            AppendOp(
+                StoredMessage(f"m{i}", "A (p)", BOB, "hello", None, None, None, 1.0, f"c{i}"),
+                (BOB,),
+            )
+            for i in range(search_index.INDEX_BATCH)
+        ]
+        write_frame(ours, encode(("commit", (WriteBatch(appends=many),))))
+        assert read_frame(ours) is not None
+        assert indexed.wait(10), "the store process never indexed"
+        write_frame(ours, encode(("close", ())))
+        assert read_frame(ours) is not None
+        thread.join(10)
+    finally:
+        ours.close()
+        theirs.close()
+    assert log[:2] == ["commit", "indexed"]
+    db = sqlite3.connect(tmp_path / "t.db")
+    try:
+        ((upto,),) = db.execute(search_index.UPTO).fetchall()
+    finally:
+        db.close()
+    assert upto == search_index.INDEX_BATCH

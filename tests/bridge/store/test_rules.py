@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from ai_connect import identity
 from ai_connect.bridge.store.base import AppendOp, AppendResult, StoredMessage
-from ai_connect.bridge.store.rules import numbered, search_words, split_address
+from ai_connect.bridge.store.rules import holds_words, numbered, search_words, split_address
 from ai_connect.protocol import PROTOCOL_VERSION, Hello
 
 
@@ -45,6 +45,55 @@ def test_the_store_files_an_address_identity_would_refuse() -> None:
 def test_search_words_are_lower_case_without_accents_split_like_fts5() -> None:
     """Words are lower-cased, lose their accents, and split on everything but letters/digits."""
     assert search_words("Crème brûlée_2 go-live!") == ["creme", "brulee", "2", "go", "live"]
+
+
+_PIECES = [
+    "deploy",
+    "Deploy",
+    "DEPLOY",
+    "deploys",
+    "re",
+    "redeploy",
+    "2",
+    "v2",
+    "_",
+    "-",
+    " ",
+    ".",
+    "é",
+    "café",
+    "CAFÉ",
+    "cafe",
+    "\u212a",
+    "k",
+    "ß",
+    "ǅ",
+    "日本",
+    "x_y",
+    "!",
+]
+_QUERIES = ["deploy", "cafe", "café", "k", "2", "v2", "x y", "deploy cafe", "re deploy", "日本"]
+
+
+def _agree(text: str, query: str) -> None:
+    words = search_words(query)
+    assert holds_words(words)(text) is (set(words) <= set(search_words(text)))
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=8), st.sampled_from(_QUERIES))
+def test_holds_words_answers_as_the_words_of_the_whole_text_do(
+    pieces: list[str], query: str
+) -> None:
+    """The fast test of search's unindexed messages (rules.holds_words) agrees with
+    splitting the text (search_words): word edges, "_", digits, case, accents, characters
+    that lower-case to ASCII (the Kelvin sign), punctuation."""
+    _agree("".join(pieces), query)
+
+
+@given(st.text(), st.text())
+def test_holds_words_agrees_on_any_text(text: str, query: str) -> None:
+    _agree(text, query)
+    _agree(query + " " + text, query)
 
 
 def _op(sender: str, cid: str, *recipients: str, ts: float = 1.0) -> AppendOp:

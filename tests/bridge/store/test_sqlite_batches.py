@@ -24,6 +24,7 @@ from ai_connect.bridge.store.base import (
 )
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
+from ai_connect.bridge.store.sqlite.search_index import INDEX_DELAY_S
 from ai_connect.errors import StoreError
 
 ALICE = "Alice (alpha)"
@@ -147,7 +148,8 @@ def test_several_acks_of_one_peer_in_a_batch_keep_the_highest(tmp_path: Path) ->
 
 
 def test_search_finds_every_message_of_a_batch_and_after_reopen(tmp_path: Path) -> None:
-    """The index gets each commit's messages once: found by any word, also after reopening."""
+    """The index gets each message once (after the commits: search_index.py): found by any
+    word before and after, also after reopening."""
     path = tmp_path / "t.db"
     ops = [AppendOp(message(str(i), f"shared word{i}"), (BOB,)) for i in range(300)]
     with SqliteStore(path) as store:
@@ -155,9 +157,14 @@ def test_search_finds_every_message_of_a_batch_and_after_reopen(tmp_path: Path) 
         store.commit(WriteBatch(appends=ops[120:] + ops[:5]))  # resent ones are not re-indexed
         assert len(store.search(BOB, "shared", 1000)[0]) == 300
         assert [m.cid for m in store.search(ALICE, "word7", 10)[0]] == ["7"]
-    with SqliteStore(path) as store:
+    now = [0.0]
+    with SqliteStore(path, clock=lambda: now[0]) as store:
         assert len(store.search(BOB, "SHARED", 1000)[0]) == 300
         store.commit(WriteBatch(appends=[AppendOp(message("late", "shared late"), (BOB,))]))
+        assert [m.cid for m in store.search(BOB, "late shared", 10)[0]] == ["late"]
+        now[0] += INDEX_DELAY_S
+        assert store.upkeep() is None  # all 301 indexed: nothing waits after
+        assert len(store.search(BOB, "SHARED", 1000)[0]) == 301
         assert [m.cid for m in store.search(BOB, "late shared", 10)[0]] == ["late"]
         # Raises if the index and the messages disagree (an entry missing or twice).
         check = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)"

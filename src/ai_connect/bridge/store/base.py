@@ -43,6 +43,7 @@ __all__ = [
     "StoredMessage",
     "Supervised",
     "TokenRecord",
+    "Upkept",
     "Watched",
     "WorkRecord",
     "WriteBatch",
@@ -541,6 +542,18 @@ class Supervised(Protocol):
 
     def on_exit(self, callback: Callable[[str], None]) -> None:
         """Calls ``callback(why)`` (from a thread of its own) if the process ends early."""
+        ...
+
+
+@runtime_checkable
+class Upkept(Protocol):
+    """A store with writes that may wait (SQLite's search index: store/sqlite/
+    search_index.py): the bridge's store thread calls ``upkeep()`` whenever it has no
+    other call to run."""
+
+    def upkeep(self) -> float | None:
+        """Does what is due; seconds until more is due (``None``: not before the next
+        commit). Errors are its own to log: it never raises for a failed write."""
         ...
 
 

@@ -388,14 +388,14 @@ class MemoryStore:
     ) -> tuple[list[StoredMessage], int | None]:
         """Visible messages whose body holds every word of ``query``, newest first."""
         self._check_open()
-        words = set(rules.search_words(query))
+        words = rules.search_words(query)
         if not words:
             return [], None
+        holds = rules.holds_words(words)
         found = (
             n
             for n in self._newest(before)
-            if self._visible(n, viewer, None)
-            and words <= set(rules.search_words(self._messages[n].body))
+            if self._visible(n, viewer, None) and holds(self._messages[n].body)
         )
         return self._page(found, limit, max_bytes)
 

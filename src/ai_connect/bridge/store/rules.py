@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "decoded",
     "encoded",
     "from_floor",
+    "holds_words",
     "numbered",
     "rebased",
     "search_words",
@@ -112,6 +113,23 @@ def search_words(text: str) -> list[str]:
     decomposed = unicodedata.normalize("NFD", lowered)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _WORD.findall(bare)
+
+
+def holds_words(words: Collection[str]) -> Callable[[str], bool]:
+    """Whether a text holds every one of ``words`` (a query's :func:`search_words`): the
+    answer of ``set(words) <= set(search_words(text))``, without splitting the whole text
+    when it is ASCII once lower-cased -- each word is looked for where no letter or digit
+    touches it (several times faster on a message body here)."""
+    wanted = set(words)
+    patterns = [re.compile(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])") for word in wanted]
+
+    def holds(text: str) -> bool:
+        lowered = text.lower()
+        if lowered.isascii():
+            return all(pattern.search(lowered) for pattern in patterns)
+        return wanted <= set(search_words(text))
+
+    return holds
 
 
 def encoded(records: Iterable[ProposalRecord]) -> dict[str, str]:

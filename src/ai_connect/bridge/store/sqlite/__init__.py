@@ -1,6 +1,6 @@
 """The default store: one SQLite file in WAL mode, written in one transaction per batch.
 
-Schema, version 6 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
+Schema, version 7 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
 database from version ``v`` to ``v + 1``)::
 
     peers     address PK, name, project, first_seen, last_seen, tip, acked
@@ -8,8 +8,9 @@ database from version ``v`` to ``v + 1``)::
               body, context (JSON text), thread, reply_to, ts, checksum (version 3:
               CRC-32 of body and context); UNIQUE (sender, cid); indexed by ts
     mailbox   (recipient, seq) PK -> n; indexed by (recipient, n) and by n
-    messages_fts  FTS5 over messages.body (external content; indexed per commit, once
-                  for the whole batch; a trigger removes deleted messages)
+    messages_fts  FTS5 over messages.body (external content; indexed after the commits,
+                  in batches: search_index.py; a trigger removes deleted messages)
+    search_index  (version 7) the last n indexed
     tokens    (version 2) auth tokens, hashed: see tokens.py
     dead_letters  (version 3) damaged messages moved aside, as far as they read
     proposals (version 3; before: made on first use) see consensus.py
@@ -20,7 +21,8 @@ database from version ``v`` to ``v + 1``)::
 entry is a lookup, never a ``max()``. A commit (DESIGN.md "Group commit") is a handful of
 statements whatever its size: one query for where the batch starts (last ``n``, the
 recipients' tips, resent messages), then one multi-row ``INSERT`` per table, its rows bound
-to one ``VALUES`` list, and one ``INSERT`` that indexes all the new bodies for search.
+to one ``VALUES`` list. The writer indexes the new bodies for search when it is idle
+(:meth:`SqliteStore.upkeep`, search_index.py).
 Never ``executemany``: the sqlite3 module releases the GIL around every ``sqlite3_step``,
 so ``executemany`` takes the GIL back once per row, and each take waits for the event loop
 (up to ``sys.getswitchinterval()``) whenever the loop holds it. One statement per table
@@ -36,6 +38,7 @@ group commit, nor the other way round (issue 11). SQL lives only in this package
     schema.py     the tables and their migrations; how a message row reads back
     reads.py      the SQL of mailbox, history, search and dead-letter reads
     batch.py      BatchWriter: a commit's padded multi-row statements, retention
+    search_index.py  the search index kept behind the commits
     lock.py       one bridge per database file (the bridge's lock, not the store's)
     tokens.py     the tokens table; consensus.py: the proposals table; work.py: work status
     process.py    SqliteProcessStore: the writes in a child process (child.py, over calls.py)
@@ -44,11 +47,14 @@ group commit, nor the other way round (issue 11). SQL lives only in this package
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -67,6 +73,7 @@ from ai_connect.bridge.store.base import (
     WriteBatch,
     message_bytes,
 )
+from ai_connect.bridge.store.rules import holds_words, search_words
 from ai_connect.bridge.store.sqlite import consensus as _consensus
 from ai_connect.bridge.store.sqlite import leases as _leases
 from ai_connect.bridge.store.sqlite import tokens as _tokens
@@ -75,12 +82,14 @@ from ai_connect.bridge.store.sqlite.batch import CACHED_STATEMENTS, BatchWriter
 from ai_connect.bridge.store.sqlite.reads import (
     DEAD_LETTERS,
     HISTORY,
+    MESSAGES,
     NO_CURSOR,
     PAGE_ALL,
     PAGE_WITH_PEER,
     PENDING,
     RECEIPTS,
     SEARCH,
+    SEARCH_TAIL,
     fts_query,
 )
 from ai_connect.bridge.store.sqlite.schema import (
@@ -94,6 +103,7 @@ from ai_connect.bridge.store.sqlite.schema import (
     receipts_of,
     stored_message,
 )
+from ai_connect.bridge.store.sqlite.search_index import RETRY_S, UPTO, SearchIndex
 from ai_connect.errors import StoreError
 from ai_connect.private_files import (
     Exposure,
@@ -117,12 +127,18 @@ class SqliteStore:
 
     ``synchronous`` is ``FULL`` (an accepted message survives a power cut) or
     ``NORMAL`` (it survives a crash of the bridge; the last commits may be lost on
-    power loss, for faster commits).
+    power loss, for faster commits). ``clock`` (monotonic seconds) times the search index.
     """
 
     kind = "sqlite"
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         mode = synchronous.upper()
         if mode not in SYNCHRONOUS_MODES:
             raise ValueError(
@@ -154,6 +170,7 @@ class SqliteStore:
                 "Check that its directory can be created and written to."
             ) from exc
         self._closed = False
+        self._clock = clock
         self._writer = BatchWriter(self._db)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -173,6 +190,8 @@ class SqliteStore:
                 self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
                 self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+            with self._reading("read how far the search index is"):
+                self._index = SearchIndex(self._db, clock())
         except BaseException:
             self._db.close()
             raise
@@ -296,9 +315,38 @@ class SqliteStore:
         """Writes the batch in one transaction: peers, appends, proposals, acks."""
         if not batch:
             return CommitResult([])
+        index = self._index
         with self._transaction("commit a batch"):
             results, pruned = self._writer.write(batch)
+            stored = self._writer.stored
+            if stored is not None:
+                upto = index.in_commit(self._db, *stored)
+        if stored is not None:
+            index.committed(upto, stored[1], self._clock())
         return CommitResult(results, pruned)
+
+    def upkeep(self) -> float | None:
+        """Writes that may wait, on the writer's thread while it has nothing else to do
+        (the bridge's store thread calls it): indexes the messages waiting for search
+        once that is due (search_index.py). Seconds until it is due again; ``None``:
+        nothing waits."""
+        index = self._index
+        wait = None if self._closed else index.due(self._clock())
+        if wait is None or wait > 0:
+            return wait
+        try:
+            with self._transaction("index messages for search"):
+                upto = index.step(self._db)
+        except StoreError as exc:
+            index.failed(self._clock())
+            log.warning(
+                "%s Search still finds those messages; the index is tried again in %.0f s.",
+                exc,
+                RETRY_S,
+            )
+        else:
+            index.committed(upto, None, self._clock())
+        return index.due(self._clock())
 
     # -- reading ---------------------------------------------------------------------
 
@@ -345,7 +393,8 @@ class SqliteStore:
             "lim": limit + 1,  # one more than asked tells whether an older page exists
         }
         sql = HISTORY.format(page=PAGE_ALL if peer is None else PAGE_WITH_PEER)
-        page, cursor = self._page("read history", sql, params, limit, max_bytes)
+        rows = self._rows(self._reader(), sql, params)
+        page, cursor = self._page("read history", rows, limit, max_bytes)
         page.reverse()
         return page, cursor
 
@@ -361,28 +410,64 @@ class SqliteStore:
         match = fts_query(query)
         if not match or limit <= 0:
             return [], None
-        params = {
-            "query": match,
-            "viewer": viewer,
-            "before": NO_CURSOR if before is None else before,
-            "lim": limit + 1,
-        }
-        return self._page("search messages", SEARCH, params, limit, max_bytes)
-
-    def _page(
-        self, what: str, sql: str, params: dict[str, Any], limit: int, max_bytes: int | None
-    ) -> tuple[list[StoredMessage], int | None]:
-        """Rows ``(n, COLUMNS)`` newest first, read one at a time until ``limit`` or
-        ``max_bytes`` is reached (SQLite reads no further); the cursor of what is left."""
-        page: list[StoredMessage] = []
-        total, last, more = 0, 0, False
+        holds = holds_words(search_words(query))
         db = self._reader()
-        with self._reading(what), contextlib.closing(db.cursor()) as rows:
+        with self._reading("search messages"):
+            ((upto,),) = db.execute(UPTO).fetchall()
+        cursor = NO_CURSOR if before is None else before
+        # The messages after ``upto`` are not in the index (search_index.py): matched here,
+        # then the index below them; every message up to ``upto`` stays in the index.
+        tail = {"upto": upto, "viewer": viewer, "before": cursor}
+        indexed = {"query": match, "viewer": viewer, "before": min(cursor, upto + 1)}
+        with self._reading("search messages"):
+            matched = self._tail_matches(db, tail, holds, limit + 1)
+        found = itertools.chain(
+            self._rows(db, MESSAGES, (json.dumps(matched),)),
+            self._rows(db, SEARCH, {**indexed, "lim": limit + 1}),
+        )
+        return self._page("search messages", found, limit, max_bytes)
+
+    @staticmethod
+    def _tail_matches(
+        db: sqlite3.Connection, params: dict[str, Any], holds: Callable[[str], bool], most: int
+    ) -> list[int]:
+        """The numbers of the first ``most`` messages of SEARCH_TAIL whose body ``holds``
+        the query's words (as the index would see them: rules.holds_words)."""
+        matched: list[int] = []
+        with contextlib.closing(db.cursor()) as rows:
+            for n, body in rows.execute(SEARCH_TAIL, params):
+                text = bytes(body).decode("utf-8", "replace")  # damaged: MESSAGES says so
+                if holds(text):
+                    matched.append(n)
+                    if len(matched) == most:
+                        break
+        return matched
+
+    def _rows(
+        self, db: sqlite3.Connection, sql: str, params: dict[str, Any] | tuple[Any, ...]
+    ) -> Iterator[tuple[int, StoredMessage]]:
+        """Rows ``(n, COLUMNS)`` read one at a time as ``(n, message)``, damaged ones left
+        out (never shown; a mailbox read moves them aside: BuryOp)."""
+        with contextlib.closing(db.cursor()) as rows:
             for n, *columns in rows.execute(sql, params):
                 try:
-                    message = stored_message(tuple(columns))
+                    yield n, stored_message(tuple(columns))
                 except Damaged:
-                    continue  # never shown; a mailbox read moves it aside (BuryOp)
+                    continue
+
+    def _page(
+        self,
+        what: str,
+        found: Iterator[tuple[int, StoredMessage]],
+        limit: int,
+        max_bytes: int | None,
+    ) -> tuple[list[StoredMessage], int | None]:
+        """``found`` (newest first) read until ``limit`` or ``max_bytes`` is reached (SQLite
+        reads no further); the page and the cursor of what is left."""
+        page: list[StoredMessage] = []
+        total, last, more = 0, 0, False
+        with self._reading(what):
+            for n, message in found:
                 total += message_bytes(message)
                 if len(page) == limit or (page and max_bytes is not None and total > max_bytes):
                     more = True

@@ -2,8 +2,8 @@
 statements per commit, inside the caller's transaction.
 
 Never ``executemany`` (see :mod:`ai_connect.bridge.store.sqlite`): each table gets one
-statement whose rows are bound to one padded ``VALUES`` list, and the new bodies are
-indexed for search in one more.
+statement whose rows are bound to one padded ``VALUES`` list. The new bodies are indexed
+for search later, mostly in transactions of their own (search_index.py).
 """
 
 from __future__ import annotations
@@ -73,9 +73,6 @@ _MARK_SHOWN = """
     AND seq <= ?3 AND seq > max(?5, coalesce((SELECT acked FROM peers WHERE address = ?2), 0))"""
 # The same for one recipient, the usual ack-only commit: a plain UPDATE is cheaper.
 _ACK_ONE = "UPDATE peers SET acked = max(acked, min(?, tip)) WHERE address = ?"
-# A commit's new messages go into the index in one statement: far cheaper than a trigger
-# inserting them one at a time.
-_INDEX_SINCE = "INSERT INTO messages_fts (rowid, body) SELECT n, body FROM messages WHERE n > ?"
 # Where a batch starts: the tips of some recipients (rows: address) as a JSON object, and
 # the n of the messages stored under some (sender, cid) rows as a JSON array (the pairs
 # drive the lookup in UNIQUE (sender, cid)). _START asks both and the last n at once.
@@ -180,11 +177,15 @@ class BatchWriter:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self.stored: tuple[int, int] | None = None
+        """After :meth:`write`: the highest ``n`` before and after the messages it stored
+        (``None``: it stored none); the caller indexes them (search_index.py)."""
 
     def write(self, batch: WriteBatch) -> tuple[list[AppendResult], int]:
         """Peers, appends, proposals, work status, delivery marks, acks (with their shown marks),
         forgets, buries, prunes; the results of the
         appends, in order, and the number of messages pruned."""
+        self.stored = None
         if batch.peers:
             self._upsert(batch.peers)
         results = self._append(batch.appends) if batch.appends else []
@@ -265,7 +266,7 @@ class BatchWriter:
             message_rows.append((*row, crc, int(m.human), int(m.receipt)))
         if message_rows:
             self._statements(_INSERT_MESSAGES, 13, message_rows)
-            self._db.execute(_INDEX_SINCE, (last_n,))
+            self.stored = (last_n, message_rows[-1][0])
         if mailbox_rows:
             self._statements(_INSERT_MAILBOX, 3, mailbox_rows)
         if plan.first_ts:

@@ -3,7 +3,8 @@
 Started by :class:`~ai_connect.bridge.store.sqlite.process.SqliteProcessStore` (never by
 hand). It opens the database (migrations run here), answers ``[0, null]`` once ready, then
 carries out the bridge's writes one at a time (store/sqlite/calls.py) until the bridge
-sends ``close`` or goes away (end of stream: the bridge ended, even by kill -9). It
+sends ``close`` or goes away (end of stream: the bridge ended, even by kill -9); between
+them, when no call waits, the store's ``upkeep`` (the search index, search_index.py). It
 ignores SIGINT and SIGTERM: a Ctrl-C or a service stop reaches the whole process group,
 and the bridge, not this process, decides when the last batch is written.
 """
@@ -11,6 +12,7 @@ and the bridge, not this process, decides when the last batch is written.
 from __future__ import annotations
 
 import logging
+import select
 import signal
 import socket
 import sys
@@ -29,10 +31,22 @@ from ai_connect.bridge.store.sqlite.calls import (
 __all__ = ["main", "serve"]
 
 
+def _idle(sock: socket.socket, store: SqliteStore) -> None:
+    """Until the next call arrives (or the stream ends): ``store.upkeep()`` when due."""
+    wait: float | None = 0.0
+    while wait is not None:
+        if select.select([sock], [], [], wait)[0]:
+            return
+        wait = store.upkeep()
+
+
 def serve(sock: socket.socket, store: SqliteStore) -> None:
     """Answers the bridge's calls until it sends ``close`` or closes the stream."""
     try:
-        while (frame := read_frame(sock)) is not None:
+        while True:
+            _idle(sock, store)
+            if (frame := read_frame(sock)) is None:
+                return
             method, raw = call_decoder.decode(frame)
             try:
                 args = decoders(method).args.decode(raw)

@@ -11,12 +11,14 @@ from ai_connect.bridge.store.sqlite.schema import COLUMNS
 __all__ = [
     "DEAD_LETTERS",
     "HISTORY",
+    "MESSAGES",
     "NO_CURSOR",
     "PAGE_ALL",
     "PAGE_WITH_PEER",
     "PENDING",
     "RECEIPTS",
     "SEARCH",
+    "SEARCH_TAIL",
     "fts_query",
 ]
 
@@ -58,6 +60,17 @@ SEARCH = f"""
     AND (m.sender = :viewer OR EXISTS (
         SELECT 1 FROM mailbox b WHERE b.n = m.n AND b.recipient = :viewer))
     ORDER BY messages_fts.rowid DESC LIMIT :lim"""
+# The visible messages not in the index yet (after :upto, search_index.py), newest first,
+# by their bodies only: search matches their words in Python, then reads the whole rows of
+# those that match (MESSAGES). A few hundred at most, read one at a time.
+SEARCH_TAIL = """
+    SELECT m.n, CAST(m.body AS BLOB) FROM messages m WHERE m.n > :upto AND m.n < :before
+    AND (m.sender = :viewer OR EXISTS (
+        SELECT 1 FROM mailbox b WHERE b.n = m.n AND b.recipient = :viewer))
+    ORDER BY m.n DESC"""
+MESSAGES = f"""
+    SELECT m.n, {COLUMNS} FROM messages m WHERE m.n IN (SELECT value FROM json_each(?))
+    ORDER BY m.n DESC"""
 
 
 def fts_query(query: str) -> str:

@@ -1,8 +1,12 @@
 """The SQLite schema of :class:`~ai_connect.bridge.store.sqlite.SqliteStore`, and how a
 message row reads back.
 
-Version 6, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
+Version 7, kept in ``PRAGMA user_version``: ``MIGRATIONS[v]`` takes a database from
 version ``v`` to ``v + 1``. The tables are described in :mod:`ai_connect.bridge.store.sqlite`.
+
+Version 7 (issue 13) indexes messages for search after their commit: the
+``search_index`` table says how far, the delete trigger skips what is not indexed yet
+(:mod:`ai_connect.bridge.store.sqlite.search_index`).
 
 Version 6 (issue 15) adds the ``work_status`` table: each peer's last work status
 (:mod:`ai_connect.bridge.store.sqlite.work`, docs/protocol.md §11).
@@ -37,7 +41,7 @@ from ai_connect.bridge.store.base import (
     StoredMessage,
     message_bytes,
 )
-from ai_connect.bridge.store.sqlite import work
+from ai_connect.bridge.store.sqlite import search_index, work
 from ai_connect.bridge.store.sqlite.leases import SCHEMA as SCHEMA_V5
 from ai_connect.bridge.store.sqlite.tokens import SCHEMA_V2
 
@@ -123,6 +127,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     SCHEMA_V4,
     SCHEMA_V5,
     work.SCHEMA,  # version 6: the work status table (docs/protocol.md §11)
+    search_index.SCHEMA,  # version 7: the search index kept behind the commits
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
