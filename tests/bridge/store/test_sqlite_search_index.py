@@ -277,3 +277,34 @@ def test_a_version_6_database_is_upgraded_with_its_index_whole(tmp_path: Path) -
         store._db.execute("UPDATE messages SET ts = 0")
         assert store.commit(WriteBatch(prunes=[PruneOp(0.5)])).pruned == 3
         store._db.execute(_CHECK)
+
+
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+def test_indexing_commits_without_a_sync_and_commits_keep_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synchronous: str
+) -> None:
+    """A power cut may take an indexing transaction back whole (its cursor with it): it
+    does not wait for the disk; the commits of messages keep their setting, also after a
+    failed indexing."""
+    seen: list[int] = []
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def step(self: SearchIndex, db: sqlite3.Connection) -> int:
+        seen.append(db.execute("PRAGMA synchronous").fetchone()[0])
+        if failures:
+            raise failures.pop()
+        return real_step(self, db)
+
+    real_step = SearchIndex.step
+    monkeypatch.setattr(SearchIndex, "step", step)
+    clock = Clock()
+    setting = {"FULL": 2, "NORMAL": 1}[synchronous]
+    with SqliteStore(tmp_path / "t.db", synchronous=synchronous, clock=clock) as store:
+        send(store, ("1", "sync", BOB))
+        clock.now += INDEX_DELAY_S
+        assert store.upkeep() == pytest.approx(RETRY_S)  # failed
+        assert store._db.execute("PRAGMA synchronous").fetchone() == (setting,)
+        clock.now += RETRY_S
+        assert store.upkeep() is None
+        assert store._db.execute("PRAGMA synchronous").fetchone() == (setting,)
+    assert seen == [1, 1]  # NORMAL
