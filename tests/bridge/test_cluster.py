@@ -397,6 +397,12 @@ class CountingStore(PostgresStore):
         self.session_reads += 1
         return super().elsewhere(timeout_s)
 
+    mailbox_reads = 0
+
+    def pending(self, recipient: str, after_seq: int, limit: int, max_bytes: int) -> list[Any]:
+        self.mailbox_reads += 1
+        return super().pending(recipient, after_seq, limit, max_bytes)
+
 
 def test_a_plain_message_across_nodes_does_not_reread_the_leases(pg_url: str) -> None:
     """Mail from A wakes B, which reads the peers but not the leases (only a commit that
@@ -447,6 +453,42 @@ def test_mail_across_nodes_is_delivered_from_the_notice_without_rereading_peers(
                 got = await take(inbox, 5, WAIT_S)
                 assert [m.body for m in got] == [f"m{i}" for i in range(5)]
                 assert (counting.peer_reads, counting.session_reads) == (peers, sessions)
+
+    run(scenario(), timeout=100)
+
+
+def test_mail_across_nodes_comes_in_the_notice_and_is_not_read_unless_too_large(
+    pg_url: str,
+) -> None:
+    """The notice of A's commit carries the new mailbox entries: B delivers them without
+    reading bob's mailbox, in order; a message too large for a notice (NOTIFY
+    takes 8000 bytes) is read from the store, and the order holds across both kinds."""
+
+    async def scenario() -> None:
+        counting = CountingStore(pg_url)
+        async with (
+            bridge(PostgresStore(pg_url), listen=False) as a,
+            bridge(counting, listen=False, presence_timeout_s=600) as b,
+        ):
+            alice, bob = make_client(a, "alice"), make_client(b, "bob")
+            async with alice, bob:
+                assert bob.address is not None
+                inbox = listen(bob)
+                await alice.send(bob.address, "warm up")
+                await take(inbox, 1, WAIT_S)
+                reads = counting.mailbox_reads
+                for i in range(5):
+                    await alice.send(bob.address, f"m{i}")
+                got = await take(inbox, 5, WAIT_S)
+                assert [m.body for m in got] == [f"m{i}" for i in range(5)]
+                assert counting.mailbox_reads == reads  # none read
+                bodies = ["before", "large " + "x" * 9000, "after"]
+                for text in bodies:
+                    await alice.send(bob.address, text)
+                got = await take(inbox, 3, WAIT_S)
+                assert [m.body for m in got] == bodies
+                assert [m.seq for m in got] == [7, 8, 9]
+                assert counting.mailbox_reads > reads  # the large one was read
 
     run(scenario(), timeout=100)
 

@@ -204,6 +204,11 @@ class Router:
             if p.conn is not None and (c := conns.get(p.conn)) is not None
         }
 
+    def held(self, address: str) -> bool:
+        """Whether a connection here acts for ``address`` (its owner or an attached one)."""
+        peer = self._registry.peers.get(address)
+        return peer is not None and bool(self._registry.conns_of(peer))
+
     @property
     def online(self) -> dict[str, int]:
         """Address -> connection id of every registered connection."""

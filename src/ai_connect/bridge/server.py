@@ -73,11 +73,13 @@ from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.store.base import (
     AckOp,
     DeliveredOp,
+    MailboxEntry,
     Store,
     Supervised,
     TokenRecord,
     Upkept,
     Watched,
+    message_bytes,
 )
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
     message_view,  # noqa: F401
@@ -112,6 +114,9 @@ redelivery, which the client drops by message id (at-least-once, §3.2); an ack 
 
 REREAD_WAIT_S = 2.0
 """How long a send to a peer unknown here waits for another node to commit it."""
+CARRIED_MOST = 1024
+"""Entries kept per recipient from other nodes' notices, at most (``_carried``): more is
+read from the store when it is due."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +206,9 @@ class BridgeServer:
         """Mailboxes another node's commits moved (its notice said where): the next wake
         moves them here, with no read (``TipsStored``)."""
         self._acked: dict[str, int] = {}
+        self._carried: dict[str, dict[int, MailboxEntry]] = {}
+        """Mailbox entries another node's notice carried, by recipient held here and
+        seq: a load of that mailbox takes them from here rather than reading them."""
         self._rereads: list[RereadPeers] = []
         """Sends to a peer unknown here, waiting for the peers to be re-read."""
         self._parked: dict[int, float] = {}
@@ -293,9 +301,11 @@ class BridgeServer:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: stopping
                     loop.call_soon_threadsafe(self._reread_all)
 
-            def moved(tips: dict[str, int], acked: dict[str, int]) -> None:
+            def moved(
+                tips: dict[str, int], acked: dict[str, int], entries: tuple[MailboxEntry, ...]
+            ) -> None:
                 with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(self._moved, tips, acked)
+                    loop.call_soon_threadsafe(self._moved, tips, acked, entries)
 
             def tokens() -> None:
                 with contextlib.suppress(RuntimeError):
@@ -532,7 +542,11 @@ class BridgeServer:
                     if (link := self._links.get(conn)) is not None:
                         link.close(code, reason)
                 case LoadPending():
-                    self._spawn(self._load(action))
+                    if carried := self._carried_page(action):  # no read: another node's notice
+                        event = PendingLoaded(action.conn, action.after_seq, carried, self._clock())
+                        asyncio.get_running_loop().call_soon(self._dispatch, event)
+                    else:
+                        self._spawn(self._load(action))
                 case QueryHistory() | QuerySearch():
                     if (link := self._links.get(action.conn)) is not None:
                         reply = link.reply_started()  # now: the reader looks before the task runs
@@ -657,13 +671,49 @@ class BridgeServer:
         self._full_reread = True
         self._peers_changed.set()
 
-    def _moved(self, tips: dict[str, int], acked: dict[str, int]) -> None:
-        """Another node's commit moved these mailboxes (tips) and cursors (acked)."""
+    def _moved(
+        self,
+        tips: dict[str, int],
+        acked: dict[str, int],
+        entries: tuple[MailboxEntry, ...] = (),
+    ) -> None:
+        """Another node's commit moved these mailboxes (tips) and cursors (acked); it
+        carried these new entries (kept for the recipients held here, ``_carried``)."""
         for address, tip in tips.items():
             self._tips[address] = max(tip, self._tips.get(address, tip))
         for address, seq in acked.items():
             self._acked[address] = max(seq, self._acked.get(address, seq))
+        router = self.router
+        for gone in [a for a in self._carried if not router.held(a)]:  # disconnected
+            del self._carried[gone]
+        for entry in entries:
+            if router.held(entry.recipient):
+                kept = self._carried.setdefault(entry.recipient, {})
+                kept[entry.seq] = entry
+                if len(kept) > CARRIED_MOST:  # never taken (a load read them): the oldest go
+                    del kept[min(kept)]
         self._peers_changed.set()
+
+    def _carried_page(self, load: LoadPending) -> tuple[MailboxEntry, ...]:
+        """The page ``load`` asks for, as far as notices carried it: the entries right
+        after ``load.after_seq``, in a row, within its count and (after the first) its
+        bytes, as the store would read them; empty if the first is missing."""
+        kept = self._carried.get(load.recipient)
+        if not kept:
+            return ()
+        for seq in [s for s in kept if s <= load.after_seq]:  # known here already
+            del kept[seq]
+        page: list[MailboxEntry] = []
+        total, seq = 0, load.after_seq + 1
+        while seq in kept and len(page) < load.limit:
+            total += message_bytes(kept[seq].message)
+            if page and total > load.max_bytes:
+                break
+            page.append(kept.pop(seq))
+            seq += 1
+        if not kept:
+            del self._carried[load.recipient]
+        return tuple(page)
 
     async def _peers_loop(self) -> None:
         """Re-reads the peers after other nodes' commits (several at once: one read), so

@@ -14,6 +14,7 @@ from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     DeliveredOp,
+    MailboxEntry,
     PeerRecord,
     ProposalRecord,
     PruneOp,
@@ -159,8 +160,10 @@ def test_the_store_refuses_while_the_database_is_down_and_recovers(
 
 def test_a_commit_of_mail_tells_the_other_nodes_where_the_mailboxes_are(pg_url: str) -> None:
     """A commit that only appends and acks notifies the recipients' new tips and the
-    acked cursors (the woken node reads nothing); one whose notice would not fit in
-    NOTIFY's 8000 bytes, or that changed peers, says only "changed": re-read."""
+    acked cursors, and the new mailbox entries when they fit (the woken node reads
+    nothing); entries too large for NOTIFY's 8000 bytes are left out (read them), a
+    notice whose tips would not fit, or a commit that changed peers, says only
+    "changed": re-read."""
     a, b = PostgresStore(pg_url), PostgresStore(pg_url)
     notes: queue.Queue[tuple[str, object]] = queue.Queue()
     listening = threading.Event()
@@ -169,14 +172,32 @@ def test_a_commit_of_mail_tells_the_other_nodes_where_the_mailboxes_are(pg_url: 
         notes.put(("changed", None))
         listening.set()
 
-    unwatch = b.watch(changed, moved=lambda tips, acked: notes.put(("moved", (tips, acked))))
+    def moved(
+        tips: dict[str, int], acked: dict[str, int], entries: tuple[MailboxEntry, ...]
+    ) -> None:
+        notes.put(("moved", (tips, acked, entries)))
+
+    unwatch = b.watch(changed, moved=moved)
     try:
         assert listening.wait(10)
         assert notes.get(timeout=10) == ("changed", None)  # the first read, on listening
-        a.commit(WriteBatch(appends=[append(ALICE, "1", BOB), append(ALICE, "2", BOB)]))
-        assert notes.get(timeout=10) == ("moved", ({BOB: 2}, {}))
+        both = [
+            append(ALICE, "1", BOB),
+            append(ALICE, "2", BOB, 'ünïcode "quoted" {json} \\ and all'),
+        ]
+        a.commit(WriteBatch(appends=both))
+        carried = tuple(MailboxEntry(BOB, i + 1, op.message) for i, op in enumerate(both))
+        assert notes.get(timeout=10) == ("moved", ({BOB: 2}, {}, carried))
+        assert [(e.seq, e.message) for e in b.pending(BOB, 0, 10, 1 << 20)] == [
+            (e.seq, e.message) for e in carried
+        ]  # what a read gives
+        a.commit(WriteBatch(appends=both[:1]))  # sent again: nothing new to carry
+        assert notes.get(timeout=10) == ("moved", ({}, {}, ()))
         a.commit(WriteBatch(acks=[AckOp(BOB, 2)]))
-        assert notes.get(timeout=10) == ("moved", ({}, {BOB: 2}))
+        assert notes.get(timeout=10) == ("moved", ({}, {BOB: 2}, ()))
+        large = append(ALICE, "3", BOB, "x" * 8000)
+        a.commit(WriteBatch(appends=[large]))
+        assert notes.get(timeout=10) == ("moved", ({BOB: 3}, {}, ()))  # read it
         crowd = [f"Someone with a rather long name number {i} (project)" for i in range(200)]
         message = StoredMessage("wide", ALICE, "*", "hi", None, None, None, 1.0, "wide")
         a.commit(WriteBatch(appends=[AppendOp(message, tuple(crowd))]))

@@ -499,12 +499,14 @@ class Watched(Protocol):
         forgotten: Callable[[str], None] | None = None,
         proposals: Callable[[], None] | None = None,
         leases: Callable[[], None] | None = None,
-        moved: Callable[[dict[str, int], dict[str, int]], None] | None = None,
+        moved: Callable[[dict[str, int], dict[str, int], tuple[MailboxEntry, ...]], None]
+        | None = None,
     ) -> Callable[[], None]:
         """Calls ``changed()`` (from a thread of its own) after another node's commit,
         and once whenever it may have missed some (it lost its connection) -- or
-        ``moved(tips, acked)`` after a commit that only moved mailboxes (recipient -> new
-        tip, recipient -> acked seq: nothing to re-read); ``tokens()``
+        ``moved(tips, acked, entries)`` after a commit that only moved mailboxes
+        (recipient -> new tip, recipient -> acked seq: nothing to re-read; the new
+        mailbox entries themselves when they fitted in the notice); ``tokens()``
         after a token was stored or revoked anywhere; ``forgotten(address)`` after
         another node committed the forgetting of an address; ``proposals()`` after
         another node committed a change to a proposal; ``leases()`` after another node

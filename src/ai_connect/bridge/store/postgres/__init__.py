@@ -30,7 +30,6 @@ SQL lives only in this package::
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import threading
 import time
@@ -38,10 +37,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
+import msgspec
 import psycopg
 from psycopg import errors as pg_errors
 
 from ai_connect.bridge.store.base import (
+    AppendResult,
     CommitResult,
     DeadLetter,
     LeaseRecord,
@@ -105,12 +106,26 @@ LEASES = "leases:"
 released a lease sends: only then do the other nodes re-read the leases."""
 TIPS = "tips:"
 """The payload prefix of a commit that only appended and acked (the usual one): JSON
-``{"node": NODE, "tips": {address: tip}, "acked": {address: seq}}``, the recipients' new
-tips and the acked cursors. A woken node moves those mailboxes on without re-reading the
-peers (``watch``'s ``moved``). A commit that changed more (peers, forgets, work status),
-or whose payload would not fit in NOTIFY's 8000 bytes, sends the bare node id: re-read
-everything."""
+``{"node": NODE, "tips": {address: tip}, "acked": {address: seq}, "entries": [...]}``,
+the recipients' new tips, the acked cursors and, when they fit, the new mailbox entries
+themselves (``MailboxEntry``). A woken node moves those mailboxes on without re-reading
+the peers (``watch``'s ``moved``), and delivers the entries it was given without reading
+them. A commit that changed more (peers, forgets, work status), or whose tips would not
+fit in NOTIFY's 8000 bytes, sends the bare node id: re-read everything."""
 _MAX_PAYLOAD = 7900
+
+
+class _Moved(msgspec.Struct):
+    """A ``TIPS`` notification's JSON (``entries``: absent from an older node's)."""
+
+    node: str
+    tips: dict[str, int]
+    acked: dict[str, int]
+    entries: list[MailboxEntry] = []
+
+
+_moved_decoder = msgspec.json.Decoder(_Moved)
+_encode = msgspec.json.encode
 TOKENS_CHANGED = "tokens"
 """The payload of the notification a token's creation or revocation sends: every node
 re-reads the tokens at once (a revoked token's links close everywhere)."""
@@ -363,22 +378,34 @@ class PostgresStore:
             if batch.peers or batch.forgets or batch.works or batch.leases or batch.lease_drops:
                 db.send(_NOTIFY, (self.node,))  # sent by the commit, to every node
             elif batch.appends or batch.acks:
-                db.send(_NOTIFY, (self._moved(writer.tips, batch),))
+                db.send(_NOTIFY, (self._moved(writer.tips, batch, results),))
             for forget in batch.forgets:
                 db.send(_NOTIFY, (f"{FORGOTTEN}{self.node} {forget.address}",))
         self._plans.saw(writer.last_n)
         self._measure()
         return CommitResult(results, pruned, writer.rebased)
 
-    def _moved(self, tips: Mapping[str, int], batch: WriteBatch) -> str:
+    def _moved(
+        self, tips: Mapping[str, int], batch: WriteBatch, results: Iterable[AppendResult]
+    ) -> str:
         """The notification of a commit that appended and acked only: the new tips and
-        acked cursors (``TIPS``), or the bare node id if they do not fit."""
+        acked cursors with the new mailbox entries (``TIPS``), without the entries if
+        they do not fit, or the bare node id if even the tips do not."""
         acked: dict[str, int] = {}
         for ack in batch.acks:
             acked[ack.recipient] = max(ack.seq, acked.get(ack.recipient, ack.seq))
-        doc = {"node": self.node, "tips": tips, "acked": acked}
-        payload = TIPS + json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-        return payload if len(payload.encode()) <= _MAX_PAYLOAD else self.node
+        new = [result for result in results if not result.duplicate]
+        least = sum(len(r.message.body) * len(r.seqs) for r in new)  # bytes, at least
+        entries = [
+            MailboxEntry(recipient, seq, result.message)
+            for result in (new if least <= _MAX_PAYLOAD else ())
+            for recipient, seq in result.seqs.items()
+        ]
+        for carried in (entries, []):
+            payload = TIPS + _encode(_Moved(self.node, dict(tips), acked, carried)).decode()
+            if len(payload.encode()) <= _MAX_PAYLOAD:
+                return payload
+        return self.node
 
     # -- reading ---------------------------------------------------------------------
 
@@ -501,12 +528,14 @@ class PostgresStore:
         forgotten: Callable[[str], None] | None = None,
         proposals: Callable[[], None] | None = None,
         leases: Callable[[], None] | None = None,
-        moved: Callable[[dict[str, int], dict[str, int]], None] | None = None,
+        moved: Callable[[dict[str, int], dict[str, int], tuple[MailboxEntry, ...]], None]
+        | None = None,
     ) -> Callable[[], None]:
         """LISTENs on its own connection in a thread; ``changed()`` after each commit of
         another node, and after each reconnect (what was missed meanwhile) -- but
-        ``moved(tips, acked)`` instead after a commit that only appended and acked
-        (``TIPS``: recipient -> new tip, recipient -> acked seq); ``tokens()``
+        ``moved(tips, acked, entries)`` instead after a commit that only appended and
+        acked (``TIPS``: recipient -> new tip, recipient -> acked seq, the new mailbox
+        entries if they fitted in the notice); ``tokens()``
         after a token was stored or revoked (by any node or ``ai-connect token``);
         ``forgotten(address)`` after another node forgot an address; ``proposals()``
         after another node changed a proposal; ``leases()`` after another node claimed or
@@ -529,13 +558,13 @@ class PostgresStore:
                                 if note.payload == TOKENS_CHANGED:
                                     (tokens or changed)()
                                 elif note.payload.startswith(TIPS):
-                                    doc = json.loads(note.payload[len(TIPS) :])
-                                    if doc["node"] == self.node:
+                                    doc = _moved_decoder.decode(note.payload[len(TIPS) :])
+                                    if doc.node == self.node:
                                         pass
                                     elif moved is None:
                                         changed()
                                     else:
-                                        moved(doc["tips"], doc["acked"])
+                                        moved(doc.tips, doc.acked, tuple(doc.entries))
                                 elif note.payload.startswith(LEASES):
                                     node = note.payload[len(LEASES) :]
                                     if node != self.node and leases is not None:
