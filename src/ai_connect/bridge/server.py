@@ -209,6 +209,10 @@ class BridgeServer:
         self._carried: dict[str, dict[int, MailboxEntry]] = {}
         """Mailbox entries another node's notice carried, by recipient held here and
         seq: a load of that mailbox takes them from here rather than reading them."""
+        self._arriving: list[MailboxEntry] = []
+        """Carried entries whose tips are not moved here yet: kept (``_carried``) with
+        their ``TipsStored``, after what must be read before the mail (proposals,
+        leases), never delivered ahead of it."""
         self._rereads: list[RereadPeers] = []
         """Sends to a peer unknown here, waiting for the peers to be re-read."""
         self._parked: dict[int, float] = {}
@@ -683,16 +687,21 @@ class BridgeServer:
             self._tips[address] = max(tip, self._tips.get(address, tip))
         for address, seq in acked.items():
             self._acked[address] = max(seq, self._acked.get(address, seq))
-        router = self.router
-        for gone in [a for a in self._carried if not router.held(a)]:  # disconnected
+        held = self.router.held
+        self._arriving += [entry for entry in entries if held(entry.recipient)]
+        self._peers_changed.set()
+
+    def _keep(self, entries: list[MailboxEntry]) -> None:
+        """Keeps carried entries for the loads of their mailboxes (``_carried``)."""
+        held = self.router.held
+        for gone in [a for a in self._carried if not held(a)]:  # disconnected meanwhile
             del self._carried[gone]
         for entry in entries:
-            if router.held(entry.recipient):
+            if held(entry.recipient):
                 kept = self._carried.setdefault(entry.recipient, {})
                 kept[entry.seq] = entry
                 if len(kept) > CARRIED_MOST:  # never taken (a load read them): the oldest go
                     del kept[min(kept)]
-        self._peers_changed.set()
 
     def _carried_page(self, load: LoadPending) -> tuple[MailboxEntry, ...]:
         """The page ``load`` asks for, as far as notices carried it: the entries right
@@ -732,6 +741,7 @@ class BridgeServer:
             waiting, self._rereads = self._rereads, []
             full, self._full_reread = self._full_reread or bool(waiting), False
             tips, acked, self._tips, self._acked = self._tips, self._acked, {}, {}
+            arriving, self._arriving = self._arriving, []
             if self._proposals_changed.is_set() or any(r.frame is not None for r in waiting):
                 await self._read_proposals()  # a waiting frame may name a new proposal
             # Claims and releases made on other nodes (docs/protocol.md §10), read before
@@ -748,6 +758,7 @@ class BridgeServer:
                 else:
                     self._dispatch(LeasesStored(tuple(leases), self._clock()))
             if tips or acked:  # known from the notices: no read on a message's path
+                self._keep(arriving)  # what they carried, now that it may be delivered
                 event = TipsStored(tuple(tips.items()), tuple(acked.items()), self._clock())
                 self._dispatch(event)
             if not full:

@@ -195,9 +195,15 @@ def test_a_commit_of_mail_tells_the_other_nodes_where_the_mailboxes_are(pg_url: 
         assert notes.get(timeout=10) == ("moved", ({}, {}, ()))
         a.commit(WriteBatch(acks=[AckOp(BOB, 2)]))
         assert notes.get(timeout=10) == ("moved", ({}, {BOB: 2}, ()))
+        with psycopg.connect(pg_url, autocommit=True) as raw:  # not a notice we can read
+            raw.execute("SELECT pg_notify('ai_connect', 'tips:{\"node\": 5')")
+        assert notes.get(timeout=10) == ("changed", None)  # re-read; still listening
+        b.commit(WriteBatch(appends=[append(ALICE, "own", BOB)]))  # b's own: no notice
+        a.commit(WriteBatch(acks=[AckOp(BOB, 3)]))
+        assert notes.get(timeout=10) == ("moved", ({}, {BOB: 3}, ()))
         large = append(ALICE, "3", BOB, "x" * 8000)
         a.commit(WriteBatch(appends=[large]))
-        assert notes.get(timeout=10) == ("moved", ({BOB: 3}, {}, ()))  # read it
+        assert notes.get(timeout=10) == ("moved", ({BOB: 4}, {}, ()))  # read it
         crowd = [f"Someone with a rather long name number {i} (project)" for i in range(200)]
         message = StoredMessage("wide", ALICE, "*", "hi", None, None, None, 1.0, "wide")
         a.commit(WriteBatch(appends=[AppendOp(message, tuple(crowd))]))

@@ -126,6 +126,17 @@ class _Moved(msgspec.Struct):
 
 _moved_decoder = msgspec.json.Decoder(_Moved)
 _encode = msgspec.json.encode
+
+
+def _decoded(payload: str) -> _Moved | None:
+    """A ``TIPS`` notice's JSON, ``None`` if it does not read as one (never raises: the
+    listening thread goes on)."""
+    try:
+        return _moved_decoder.decode(payload)
+    except msgspec.DecodeError:
+        return None
+
+
 TOKENS_CHANGED = "tokens"
 """The payload of the notification a token's creation or revocation sends: every node
 re-reads the tokens at once (a revoked token's links close everywhere)."""
@@ -541,6 +552,8 @@ class PostgresStore:
         after another node changed a proposal; ``leases()`` after another node claimed or
         released a lease. A reconnect calls all of them."""
         stop = threading.Event()
+        # How this node's own TIPS notices start (msgspec writes ``node`` first, compact).
+        own = TIPS + '{"node":' + _encode(self.node).decode() + ","
 
         def run() -> None:
             while not stop.is_set():
@@ -557,9 +570,13 @@ class PostgresStore:
                             for note in db.notifies(timeout=_WATCH_RETRY_S):
                                 if note.payload == TOKENS_CHANGED:
                                     (tokens or changed)()
+                                elif note.payload.startswith(own):
+                                    pass  # this node's own commit: not even decoded
                                 elif note.payload.startswith(TIPS):
-                                    doc = _moved_decoder.decode(note.payload[len(TIPS) :])
-                                    if doc.node == self.node:
+                                    doc = _decoded(note.payload[len(TIPS) :])
+                                    if doc is None:  # unreadable: re-read everything
+                                        changed()
+                                    elif doc.node == self.node:
                                         pass
                                     elif moved is None:
                                         changed()
