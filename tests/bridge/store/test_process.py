@@ -154,7 +154,7 @@ def test_a_batch_larger_than_one_read_goes_and_comes_back_whole(tmp_path: Path) 
 
 
 def test_the_store_process_does_its_idle_work_between_calls_never_ahead_of_one(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """child.serve: with no call waiting, the store's upkeep (the search index) runs when
     it is due; a call that comes meanwhile is answered first."""
@@ -178,6 +178,7 @@ def test_the_store_process_does_its_idle_work_between_calls_never_ahead_of_one(
             return wait
 
     ours, theirs = socket.socketpair()
+    monkeypatch.setattr(search_index, "INDEX_BATCH", 3)  # due at once, yet left to idle
     store = Store(tmp_path / "t.db")
     thread = threading.Thread(target=serve, args=(theirs, store), daemon=True)
     thread.start()
@@ -187,7 +188,7 @@ def test_the_store_process_does_its_idle_work_between_calls_never_ahead_of_one(
                 StoredMessage(f"m{i}", "A (p)", BOB, "hello", None, None, None, 1.0, f"c{i}"),
                 (BOB,),
             )
-            for i in range(search_index.INDEX_BATCH)
+            for i in range(3)
         ]
         write_frame(ours, encode(("commit", (WriteBatch(appends=many),))))
         assert read_frame(ours) is not None
@@ -204,4 +205,4 @@ def test_the_store_process_does_its_idle_work_between_calls_never_ahead_of_one(
         ((upto,),) = db.execute(search_index.UPTO).fetchall()
     finally:
         db.close()
-    assert upto == search_index.INDEX_BATCH
+    assert upto == 3

@@ -111,6 +111,21 @@ def test_a_commit_indexes_what_waits_when_too_much_does(
         store._db.execute(_CHECK)
 
 
+def test_a_large_commit_indexes_its_messages_and_what_waited_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the index's cost per transaction is spread already (a large commit), no
+    transaction more: the commit indexes its messages, with those that waited."""
+    monkeypatch.setattr(search_index, "INDEX_IN_COMMIT", 3)
+    with SqliteStore(tmp_path / "t.db", clock=Clock()) as store:
+        send(store, *[(str(i), "bulk", BOB) for i in range(1, 3)])  # 2: they wait
+        assert in_index(store, "bulk") == []
+        send(store, *[(str(i), "bulk", BOB) for i in range(3, 6)])  # 3: indexed, all
+        assert in_index(store, "bulk") == [1, 2, 3, 4, 5]
+        assert upto(store) == 5 and store.upkeep() is None
+        store._db.execute(_CHECK)
+
+
 @pytest.mark.parametrize("indexed_first", [0, 4, 9])
 def test_search_pages_across_the_index_and_the_waiting_messages_as_memory_does(
     tmp_path: Path, indexed_first: int

@@ -7,7 +7,9 @@ them in transactions of their own when it has nothing else to do
 (:meth:`SqliteStore.upkeep <ai_connect.bridge.store.sqlite.SqliteStore.upkeep>`, called
 by the bridge's store thread when it is idle): once ``INDEX_BATCH`` are waiting, or the
 oldest has waited ``INDEX_DELAY_S``. A commit that finds more than ``INDEX_MOST`` waiting
-(a writer never idle) indexes them itself, so the unindexed tail stays short.
+(a writer never idle) indexes them itself, so the unindexed tail stays short, and so does
+a commit of ``INDEX_IN_COMMIT`` messages or more: there the index's cost per transaction
+is spread already (a throughput run's commits carry hundreds).
 
 ``search_index.upto`` (version 7, one row) is the last ``n`` indexed: every stored
 message up to it is in the index, none after it. Search reads the index up to it and
@@ -27,6 +29,7 @@ __all__ = [
     "INDEX_BATCH",
     "INDEX_CHUNK",
     "INDEX_DELAY_S",
+    "INDEX_IN_COMMIT",
     "INDEX_MOST",
     "RETRY_S",
     "SCHEMA",
@@ -40,6 +43,10 @@ INDEX_DELAY_S = 1.0
 """How long the oldest message waits for the index, at most, while the writer is idle."""
 INDEX_MOST = 4096
 """Messages waiting beyond which a commit indexes them itself."""
+INDEX_IN_COMMIT = 64
+"""A commit that stores this many messages indexes them itself (with any waiting): in a
+large commit the index's cost per transaction is spread already, and a transaction more
+would only add to it (bench/search_index_bench.py)."""
 INDEX_CHUNK = 1024
 """Messages indexed per idle transaction, at most (a commit queued meanwhile waits)."""
 RETRY_S = 5.0
@@ -97,7 +104,7 @@ class SearchIndex:
         upto = self.upto
         if last_n < upto:
             upto = last_n  # the newest were deleted: their numbers are given out again
-        if newest - upto > INDEX_MOST:
+        if newest - upto > INDEX_MOST or newest - last_n >= INDEX_IN_COMMIT:
             db.execute(_INDEX, (upto, newest))
             upto = newest
         if upto != self.upto:
