@@ -11,9 +11,21 @@ import psycopg
 import pytest
 from psycopg.adapt import PyFormat
 
-from ai_connect.bridge.store.base import AckOp, AppendOp, PeerRecord, StoredMessage, WriteBatch
+from ai_connect.bridge.store.base import (
+    AckOp,
+    AppendOp,
+    PeerRecord,
+    StoredMessage,
+    WriteBatch,
+)
+from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.bridge.store.postgres.arrays import array_type
+from ai_connect.bridge.store.postgres.batch import (
+    _INSERT_MAILBOX,
+    _INSERT_MESSAGES,
+    ROWS_PER_STATEMENT,
+)
 from ai_connect.bridge.store.postgres.pipeline import Pipeline, parsed
 from ai_connect.errors import StoreError
 
@@ -158,3 +170,57 @@ def test_a_nul_in_a_sender_name_is_refused_with_what_to_do(pg_url: str) -> None:
             store.commit(WriteBatch(appends=[AppendOp(bad, (BOB,))]))
         done = store.commit(WriteBatch(appends=[append("m1", "c1")]))
         assert [r.seqs for r in done.appends] == [{BOB: 1}]
+
+
+def test_a_large_batch_leaves_in_parts_the_server_starts_on(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's messages go out ``ROWS_PER_STATEMENT`` at a time, each part sent to the
+    server (flushed) before the next is built, so PostgreSQL stores the first while the
+    writer builds the rest; the numbering, the duplicates and the mailboxes are what one
+    statement gave (MemoryStore's)."""
+    size = ROWS_PER_STATEMENT
+    sent: list[str] = []
+    send, flush = Pipeline.send, Pipeline.flush
+
+    def spy_send(self: Pipeline, sql: str, params: Any) -> None:
+        if sql in (_INSERT_MESSAGES, _INSERT_MAILBOX):
+            table = "messages" if sql == _INSERT_MESSAGES else "mailbox"
+            sent.append(f"{table} {len(params[0])}")
+        send(self, sql, params)
+
+    def spy_flush(self: Pipeline) -> None:
+        sent.append("flush")
+        flush(self)
+
+    def batch() -> WriteBatch:
+        ops = [append(f"m{i}", f"c{i}", BOB if i % 3 else CAROL) for i in range(2 * size + 3)]
+        ops.insert(size // 2, append("m5", "c5", CAROL))  # a resend within the batch
+        ops.append(append("m0", "c0"))  # ... and of the first commit's message
+        return WriteBatch(appends=ops, acks=[AckOp(BOB, 1)])
+
+    monkeypatch.setattr(Pipeline, "send", spy_send)
+    monkeypatch.setattr(Pipeline, "flush", spy_flush)
+    memory = MemoryStore()
+    with PostgresStore(pg_url) as store:
+        for s in (store, memory):
+            s.commit(WriteBatch(appends=[append("m0", "c0")]))
+        sent.clear()
+        got, want = store.commit(batch()), memory.commit(batch())
+        assert [(r.message.id, r.seqs, r.duplicate) for r in got.appends] == [
+            (r.message.id, r.seqs, r.duplicate) for r in want.appends
+        ]
+        new = range(1, 2 * size + 3)  # m1 ... : m0 and m5 again are duplicates
+        assert sent == [f"messages {size}", f"mailbox {size}", "flush"] * 2 + [
+            "messages 2",
+            "mailbox 2",
+            "flush",
+        ]
+        bobs = 1 + sum(1 for i in new if i % 3)
+        carols = sum(1 for i in new if i % 3 == 0)
+        for recipient, count in ((BOB, bobs), (CAROL, carols)):
+            entries = store.pending(recipient, 0, 1000, 1 << 30)
+            assert [(e.seq, e.message.id) for e in entries] == [
+                (e.seq, e.message.id) for e in memory.pending(recipient, 0, 1000, 1 << 30)
+            ]
+            assert len(entries) == count

@@ -1,5 +1,6 @@
 """How a :class:`~ai_connect.bridge.store.base.WriteBatch` is written to PostgreSQL: one
-statement per table per commit, inside the caller's transaction.
+statement per table per commit (the messages and their mailbox entries: one per
+``ROWS_PER_STATEMENT`` new messages), inside the caller's transaction.
 
 Each statement takes the batch's rows as one array per column and ``unnest``s them: a
 batch of any size is the same handful of prepared statements and round trips, sent on
@@ -144,6 +145,10 @@ _PRUNE_MARKS = """
 _PRUNE_MESSAGES = "DELETE FROM messages WHERE n = ANY(%s::bigint[])"
 _PRUNE_DEAD = "DELETE FROM dead_letters WHERE moved < %s"
 _PRUNE_PEER = "DELETE FROM peers WHERE address = %s AND last_seen < %s RETURNING address"
+ROWS_PER_STATEMENT = 64
+"""New messages per insert: each part is sent as soon as it is built, and PostgreSQL
+stores it while the writer builds the next (the server's part of a large commit was
+waiting for all of the writer's, ~75 µs per message; bench/RESULTS.md)."""
 _MAX_LEXEME_BYTES = 2046
 """PostgreSQL refuses a longer word in a tsvector: such a word is not indexed."""
 
@@ -250,21 +255,22 @@ class BatchWriter:
         plan = numbered(ops, last_n, tips, stored)
         self.tips = plan.tips
         self.last_n = plan.new[-1][0] if plan.new else last_n
-        message_rows: list[tuple[Any, ...]] = []
-        mailbox_rows: list[tuple[Any, ...]] = []
-        for n, m, seqs in plan.new:
-            mailbox_rows += [(recipient, seq, n) for recipient, seq in seqs.items()]
-            body, context = m.body.encode(), _dump(m.context)
-            words = " ".join(lexemes(m.body))
-            message_rows.append(
-                (n, m.id, m.sender, m.cid, m.to, body, context, m.thread, m.reply_to, m.ts,
-                 checksum(body, context), words, bool(m.human), bool(m.receipt))
-            )  # fmt: skip
         db = self._db
-        if message_rows:
+        for start in range(0, len(plan.new), ROWS_PER_STATEMENT):
+            message_rows: list[tuple[Any, ...]] = []
+            mailbox_rows: list[tuple[Any, ...]] = []
+            for n, m, seqs in plan.new[start : start + ROWS_PER_STATEMENT]:
+                mailbox_rows += [(recipient, seq, n) for recipient, seq in seqs.items()]
+                body, context = m.body.encode(), _dump(m.context)
+                words = " ".join(lexemes(m.body))
+                message_rows.append(
+                    (n, m.id, m.sender, m.cid, m.to, body, context, m.thread, m.reply_to, m.ts,
+                     checksum(body, context), words, bool(m.human), bool(m.receipt))
+                )  # fmt: skip
             db.send(_INSERT_MESSAGES, _columns(message_rows, 14))
-        if mailbox_rows:
-            db.send(_INSERT_MAILBOX, _columns(mailbox_rows, 3))
+            if mailbox_rows:
+                db.send(_INSERT_MAILBOX, _columns(mailbox_rows, 3))
+            db.flush()
         if plan.first_ts:
             tip_rows = [(r, *split_address(r), ts, plan.tips[r]) for r, ts in plan.first_ts.items()]
             db.send(_UPSERT_TIPS, _columns(tip_rows, 5))

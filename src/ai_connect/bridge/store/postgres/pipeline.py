@@ -138,6 +138,12 @@ class Pipeline:
             self._names[key] = name
         self._pg.send_query_prepared(name, values, param_formats=formats)
 
+    def flush(self) -> None:
+        """Sends what is queued without waiting for answers: the server starts on it."""
+        pg = self._pg
+        while pg.flush():
+            self._wait(select.POLLOUT)
+
     def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Sends ``sql`` and everything queued, and returns its rows."""
         self.send(sql, params)
