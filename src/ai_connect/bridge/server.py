@@ -640,7 +640,14 @@ class BridgeServer:
             self._dispatch(CommitFailed(tuple(persists), str(exc)))
             return
         self.commit_times.observe(time.perf_counter() - started)
-        self._dispatch(committed(persists, result, self._clock()))
+        event = committed(persists, result, self._clock())
+        if self._batch:
+            # Answered at the start of the next loop turn: the commit loop first hands
+            # the batch that gathered meanwhile to the writer, which commits it while
+            # this one's replies are worked out here (it idled through them before).
+            asyncio.get_running_loop().call_soon(self._dispatch, event)
+        else:  # nothing waits: answered now, a lone message's reply not a turn later
+            self._dispatch(event)
 
     async def _tick_loop(self) -> None:
         interval = max(0.05, min(5.0, self.settings.presence_timeout_s / 4))

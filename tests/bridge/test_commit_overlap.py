@@ -1,0 +1,89 @@
+"""bridge/server.py: the writer commits the next batch while the bridge answers the last
+one (issue 14: PostgreSQL's 1x1 writer idled through every commit's replies)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+from ai_connect.bridge.events import Committed, Event
+from ai_connect.bridge.store.base import CommitResult, WriteBatch
+from tests.bridge.test_ack_folding import hello, request
+from tests.client.support import run
+from tests.support.bridge import NO_PORT_URL, SharedStore, bridge, socketpair_connect
+
+BOB = "bob (p)"
+
+
+class HeldStore(SharedStore):
+    """A MemoryStore whose first commit of a message waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.held = False
+
+    def commit(self, batch: WriteBatch) -> CommitResult:
+        if batch.appends and not self.held:
+            self.held = True
+            self.entered.set()
+            if not self.release.wait(10):
+                raise TimeoutError("the test never released the commit")
+        return super().commit(batch)
+
+
+def test_the_next_batch_goes_to_the_writer_before_the_last_one_is_answered() -> None:
+    """Alice's first message is being committed while two more arrive: once that commit
+    returns, the batch of the two is handed to the writer before the first one's
+    ``accepted`` and ``deliver`` are worked out; every reply still follows its commit,
+    and Bob gets the three in order."""
+
+    async def go() -> None:
+        store = HeldStore()
+        async with bridge(store, listen=False) as server:
+            seen: list[str] = []
+            dispatch, store_call = server._dispatch, server._store
+
+            def spy_dispatch(event: Event) -> None:
+                if isinstance(event, Committed) and event.appends:
+                    seen.append("answered " + ",".join(r.message.body for _, r in event.appends))
+                dispatch(event)
+
+            async def spy_store(call: Any, *args: Any) -> Any:
+                batch = args[0] if args else None
+                if isinstance(batch, WriteBatch) and batch.appends:
+                    seen.append("to the writer " + ",".join(a.message.body for a in batch.appends))
+                return await store_call(call, *args)
+
+            server._dispatch = spy_dispatch  # type: ignore[method-assign]
+            server._store = spy_store  # type: ignore[method-assign,assignment]
+            connect = socketpair_connect(server)
+            async with connect(NO_PORT_URL) as alice, connect(NO_PORT_URL) as bob:
+                await hello(alice, "alice")
+                await hello(bob, "bob")
+                for body in ("one", "two", "three"):
+                    frame = {"type": "send", "rid": body, "cid": body, "to": BOB, "body": body}
+                    await alice.send(json.dumps(frame))
+                    if body == "one":
+                        assert await asyncio.to_thread(store.entered.wait, 5)
+                await request(alice, {"type": "ping", "rid": "read"}, "pong")  # two, three read
+                store.release.set()
+                replies = [json.loads(await asyncio.wait_for(alice.recv(), 5)) for _ in range(3)]
+                delivered = [json.loads(await asyncio.wait_for(bob.recv(), 5)) for _ in range(3)]
+        assert seen == [
+            "to the writer one",
+            "to the writer two,three",
+            "answered one",
+            "answered two,three",
+        ]
+        assert [(r["type"], r["rid"]) for r in replies] == [
+            ("accepted", "one"), ("accepted", "two"), ("accepted", "three")
+        ]  # fmt: skip
+        assert [(d["type"], d["body"], d["seq"]) for d in delivered] == [
+            ("deliver", "one", 1), ("deliver", "two", 2), ("deliver", "three", 3)
+        ]  # fmt: skip
+
+    run(go())
