@@ -79,6 +79,7 @@ from ai_connect.bridge.store.base import (
     TokenRecord,
     Upkept,
     Watched,
+    commits_elsewhere,
     message_bytes,
 )
 from ai_connect.bridge.views import (  # message_view: an old public name (tests/test_moved.py)
@@ -168,6 +169,8 @@ class BridgeServer:
         # Idle, the writer does what can wait (Upkept: SQLite's search index).
         idle = store.upkeep if isinstance(store, Upkept) else None
         self._executor = Workers(1, "ai-connect-store", idle)
+        self._overlap = commits_elsewhere(store)
+        """Whether the next batch goes to the writer before the last one is answered."""
         self._readers = Workers(READ_THREADS, "ai-connect-read")
         self._router: Router | None = None
         self._ids = ids or new_message_id()
@@ -641,12 +644,12 @@ class BridgeServer:
             return
         self.commit_times.observe(time.perf_counter() - started)
         event = committed(persists, result, self._clock())
-        if self._batch:
+        if self._batch and self._overlap:
             # Answered at the start of the next loop turn: the commit loop first hands
-            # the batch that gathered meanwhile to the writer, which commits it while
-            # this one's replies are worked out here (it idled through them before).
+            # the batch that gathered meanwhile to the writer, and the database commits
+            # it while this one's replies are worked out here (base.commits_elsewhere).
             asyncio.get_running_loop().call_soon(self._dispatch, event)
-        else:  # nothing waits: answered now, a lone message's reply not a turn later
+        else:  # nothing waits (a lone message's reply not a turn later), or SQLite
             self._dispatch(event)
 
     async def _tick_loop(self) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "Watched",
     "WorkRecord",
     "WriteBatch",
+    "commits_elsewhere",
     "message_bytes",
 ]
 
@@ -557,6 +558,16 @@ class Upkept(Protocol):
         """Does what is due; seconds until more is due (``None``: not before the next
         commit). Errors are its own to log: it never raises for a failed write."""
         ...
+
+
+def commits_elsewhere(store: object) -> bool:
+    """Whether ``store``'s commits are worked by another process (``commits_elsewhere =
+    True``: PostgreSQL, its server), not under the bridge's GIL in its store thread.
+    Then the bridge hands the next batch to the writer before it answers the last one
+    (bridge/server.py): the two run at once. SQLite in the thread does not: its commit's
+    Python would hold the GIL against the answers, and the batches come smaller (a loss
+    in bench/RESULTS.md)."""
+    return bool(getattr(store, "commits_elsewhere", False))
 
 
 def message_bytes(message: StoredMessage) -> int:

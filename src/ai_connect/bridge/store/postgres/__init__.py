@@ -178,6 +178,8 @@ class PostgresStore:
     """
 
     kind = "postgres"
+    commits_elsewhere = True
+    """The database server does a commit's work (``base.commits_elsewhere``)."""
 
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
         mode = synchronous.upper()
