@@ -270,7 +270,8 @@ class BatchWriter:
             db.send(_INSERT_MESSAGES, _columns(message_rows, 14))
             if mailbox_rows:
                 db.send(_INSERT_MAILBOX, _columns(mailbox_rows, 3))
-            db.flush()
+            if start + ROWS_PER_STATEMENT < len(plan.new):  # (the last goes with the rest)
+                db.flush()
         if plan.first_ts:
             tip_rows = [(r, *split_address(r), ts, plan.tips[r]) for r, ts in plan.first_ts.items()]
             db.send(_UPSERT_TIPS, _columns(tip_rows, 5))

@@ -157,8 +157,7 @@ class Pipeline:
         the last statement's result, or its first error raised."""
         pg = self._pg
         pg.pipeline_sync()
-        while pg.flush():
-            self._wait(select.POLLOUT)
+        self.flush()
         last: pq.abc.PGresult | None = None
         error: psycopg.Error | None = None
         while True:
