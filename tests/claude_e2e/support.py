@@ -166,6 +166,17 @@ class ClaudeSession:
                 f"claude did not exit {timeout:g} s after its input ended; {self.tail()}"
             ) from None
 
+    async def joined(self, joined: asyncio.Event, timeout: float = WAIT_S) -> None:
+        """Waits for ``joined`` (the session's MCP server is on the bridge); if it never
+        comes, says what Claude Code printed and its last events (the ``init`` event
+        lists its MCP servers and their status)."""
+        try:
+            await asyncio.wait_for(joined.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"the session's MCP server did not join the bridge in {timeout:g} s; {self.tail()}"
+            ) from None
+
     def tail(self) -> str:
         text = self._log.read_text(errors="replace") if self._log.exists() else ""
         return f"claude stderr: {text[-2000:]!r}; last events: {self.events[-3:]!r}"

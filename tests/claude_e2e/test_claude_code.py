@@ -105,7 +105,7 @@ async def _session(root: Path, binary: Path) -> Run:
             # The first prompt goes out once the session's MCP server is on the bridge:
             # Claude Code may send its first request before a slow (loaded) MCP server
             # has answered, and then offers no ai-connect tool in it.
-            await asyncio.wait_for(joined.wait(), WAIT_S)
+            await cc.joined(joined)
             api.reply(Text("ready"))
             await cc.say("hello")
             await cc.turn_end()

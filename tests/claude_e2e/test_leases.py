@@ -30,7 +30,7 @@ from ai_connect.repo_identity import repo_identity
 from tests.agents.clients import versions
 from tests.agents.scripted import ScriptedModel
 from tests.claude_e2e.fake_api import ScriptedApi, Text, ToolUse
-from tests.claude_e2e.support import WAIT_S, ClaudeSession, claude_binary, claude_env, run_setup
+from tests.claude_e2e.support import ClaudeSession, claude_binary, claude_env, run_setup
 from tests.client.support import make_client
 from tests.leases.support import clones
 from tests.support.bridge import bridge
@@ -111,7 +111,7 @@ async def _session(root: Path, binary: Path) -> Run:
         run.holder = granted.leases[0].holder
         args = ("--permission-mode", "acceptEdits")
         async with ClaudeSession(binary, b_root, env, *args) as cc:
-            await asyncio.wait_for(joined.wait(), WAIT_S)
+            await cc.joined(joined)
             read = ToolUse("Read", {"file_path": str(target)})
             edit = ToolUse(
                 "Edit", {"file_path": str(target), "old_string": "hello", "new_string": "bye"}
