@@ -23,9 +23,10 @@ test: it prints figures (bench/RESULTS.md).
 measures run with that environment (other code: ``git archive main src | tar -x -C
 /tmp/before``) in the same rounds, interleaved, for a before/after in one run; the store
 alone then runs in a subprocess with that environment. ``--only`` picks measures:
-``store``, ``1x1``, ``latency`` (same node), ``cross`` (node A -> node B), ``failover``,
-``aggregate``. The 1x1 run also reports CPU per message: the bridge process's and the
-PostgreSQL server's (all its processes, from /proc), beside SQLite's bridge.
+``store``, ``1x1``, ``latency`` (same node), ``cross`` (node A -> node B), ``cross1x1``
+(a 1x1 stream from node A to node B), ``failover``, ``aggregate``. The 1x1 run also
+reports CPU per message: the bridge process's and the PostgreSQL server's (all its
+processes, from /proc), beside SQLite's bridge.
 """
 
 from __future__ import annotations
@@ -211,6 +212,26 @@ async def cross_node_latency(options: BridgeOptions, samples: int) -> tuple[floa
     return values["p50"], values["p99"], cpu
 
 
+async def cross_node_rate(options: BridgeOptions, messages: int) -> tuple[float, float]:
+    """Messages/s of one sender on node A streaming to one receiver on node B that acks
+    (as ``1x1``, across two nodes: node A commits the mail, node B the acks and marks),
+    and the two nodes' CPU µs per message."""
+    async with BridgeProcess(options, "node-a") as a, BridgeProcess(options, "node-b") as b:
+        crash = _crash()
+        receiver = await open_peer(b.url, "rx", PROJECT, crash)
+        sender = await open_peer(a.url, "tx", PROJECT, crash)
+        try:
+            receivers = [_Receiver(receiver, 100)]
+            senders = [_Sender(sender, receiver.address, 1000)]
+            await _phase(senders, receivers, 500, "w", crash)
+            used = a.cpu_s() + b.cpu_s()
+            elapsed = await _phase(senders, receivers, messages, "m", crash)
+            cpu = 1e6 * (a.cpu_s() + b.cpu_s() - used) / messages
+        finally:
+            _close_all([sender, receiver])
+    return messages / elapsed, cpu
+
+
 async def same_node_latency(options: BridgeOptions, samples: int) -> tuple[float, float, float]:
     """(p50, p99) ms of a send delivered on the same node (the reference), and the
     node's CPU µs per message."""
@@ -297,7 +318,7 @@ async def failover(url: str, trials: int) -> list[float]:
     return times
 
 
-MEASURES = ("store", "1x1", "latency", "cross", "failover", "aggregate")
+MEASURES = ("store", "1x1", "latency", "cross", "cross1x1", "failover", "aggregate")
 
 
 def _variant(text: str) -> tuple[str, dict[str, str]]:
@@ -385,6 +406,13 @@ def main(argv: list[str] | None = None) -> int:
                         note(f"latency node A -> node B {kind} both nodes' CPU per msg (µs)", cpu)
                         pg_cpu = 1e6 * (server.cpu_s() - used) / sent
                         note(f"latency node A -> node B {kind} PostgreSQL CPU per msg (µs)", pg_cpu)
+                    if "cross1x1" in only and kind != "sqlite":
+                        used = server.cpu_s()
+                        rate, cpu = asyncio.run(cross_node_rate(fresh(), messages))
+                        note(f"node A -> node B 1x1 {kind} msg/s", rate)
+                        note(f"node A -> node B 1x1 {kind} both nodes' CPU per msg (µs)", cpu)
+                        pg_cpu = 1e6 * (server.cpu_s() - used) / messages
+                        note(f"node A -> node B 1x1 {kind} PostgreSQL CPU per msg (µs)", pg_cpu)
                 if "failover" in only:
                     for seconds in asyncio.run(failover(server.new_database(), trials)):
                         note("failover s", seconds)
@@ -430,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         "latency node A -> node B {} p99 (ms)",
         "latency node A -> node B {} both nodes' CPU per msg (µs)",
         "latency node A -> node B {} PostgreSQL CPU per msg (µs)",
+        "node A -> node B 1x1 {} msg/s",
+        "node A -> node B 1x1 {} both nodes' CPU per msg (µs)",
+        "node A -> node B 1x1 {} PostgreSQL CPU per msg (µs)",
     ):
         pgs = [median(figure.format(k)) for k in names]
         if all(v is None for v in pgs):
