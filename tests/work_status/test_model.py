@@ -56,11 +56,21 @@ def test_each_clients_edit_tools_name_their_files() -> None:
 
 
 def test_events_map_to_activities() -> None:
-    """A prompt or a tool call: working; a turn end or a new session: idle; others: none."""
+    """A prompt or a tool call: working; a turn end or a new session: idle; others: none.
+    Codex's SessionStart comes with the first prompt (in either order with its
+    UserPromptSubmit): it says nothing, and the session shows working whichever ran last."""
     assert seen("claude", "UserPromptSubmit", prompt="x") == Observation("working", (), "/w")
     assert seen("gemini", "AfterAgent") == Observation("idle", (), "/w")
-    assert seen("codex", "SessionStart") == Observation("idle", (), "/w")
+    assert seen("claude", "SessionStart") == Observation("idle", (), "/w")
+    assert seen("codex", "SessionStart") is None
     assert seen("claude", "SessionEnd") is None
+    for order in (("UserPromptSubmit", "SessionStart"), ("SessionStart", "UserPromptSubmit")):
+        tracker = Tracker()
+        for event in order:
+            observation = seen("codex", event, prompt="x")
+            if observation is not None:
+                tracker.apply(observation, None)
+        assert tracker.activity == "working", order
 
 
 def test_the_tracker_keeps_recent_repo_files_newest_first(tmp_path: Path) -> None:

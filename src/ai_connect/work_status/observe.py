@@ -28,8 +28,7 @@ ACTIVITY: dict[str, dict[str, Activity]] = {
         "PostToolBatch": "working",
         "Stop": "idle",
     },
-    "codex": {
-        "SessionStart": "idle",
+    "codex": {  # no SessionStart: Codex runs it on the first prompt, beside UserPromptSubmit
         "UserPromptSubmit": "working",
         "PostToolUse": "working",
         "Stop": "idle",
@@ -42,7 +41,11 @@ ACTIVITY: dict[str, dict[str, Activity]] = {
     },
     "cursor": {"stop": "idle"},
 }
-"""Client -> hook event -> the activity it shows."""
+"""Client -> hook event -> the activity it shows. Codex's ``SessionStart`` shows none: Codex
+fires it when the first prompt is submitted, not when the session opens, in either order
+with that prompt's ``UserPromptSubmit`` (openai/codex#15266); as ``idle`` it could follow
+``working`` and show a session at work as idle until its next tool call. A new session
+is idle until a hook says otherwise anyway."""
 
 EDIT_TOOLS: dict[str, frozenset[str]] = {
     "claude": frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"}),
