@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -516,5 +517,130 @@ def test_votes_cast_at_once_through_two_nodes_all_count(pg_url: str) -> None:
                         assert status["status"] == "decided"
                         assert sorted(x["voter"] for x in status["ballots"]) == sorted(names)
                 assert all(inbox.empty() for inbox in inboxes.values())
+
+    run(scenario(), timeout=100)
+
+
+class HeldProposalsStore(PostgresStore):
+    """Holds one proposals read, once armed, between taking its snapshot and returning
+    it (``entered``, then ``release``, then ``returned``): as a slow read would be."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.armed = threading.Event()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.returned = threading.Event()
+
+    def proposals(self) -> list[Any]:
+        records = super().proposals()
+        if self.armed.is_set():
+            self.armed.clear()
+            self.entered.set()
+            self.release.wait(WAIT_S)
+            self.returned.set()
+        return records
+
+
+def test_a_proposals_read_older_than_this_nodes_commit_does_not_undo_it(pg_url: str) -> None:
+    """Node B re-reads the proposals after node A's vote; before that read returns, B
+    commits the deciding vote. The read (taken before it) must not put the proposal back
+    to open: B's book stays decided, and says so."""
+
+    async def scenario() -> None:
+        held = HeldProposalsStore(pg_url)
+        async with (
+            bridge(PostgresStore(pg_url), listen=False) as a,
+            bridge(held, listen=False) as b,
+        ):
+            alice, va, vb = make_client(a, "alice"), make_client(a, "va"), make_client(b, "vb")
+            async with alice, va, vb:
+                inboxes = {c: listen(c) for c in (alice, va, vb)}
+                for c in (va, vb):  # registered, and their records committed
+                    assert c.address is not None
+                    await c.send(c.address, "here")
+                    await take(inboxes[c], 1, WAIT_S)
+                p = await alice.propose("ship it?", ["va", "vb"], rule="unanimous")
+                for c in (va, vb):
+                    await take(inboxes[c], 1, WAIT_S)
+                held.armed.set()
+                await va.vote(p["id"], "approve")  # node B re-reads: that read is held
+                assert await asyncio.to_thread(held.entered.wait, WAIT_S)
+                await vb.vote(p["id"], "approve")  # B commits the deciding vote
+                for c in (alice, va, vb):
+                    (verdict,) = await take(inboxes[c], 1, WAIT_S)
+                    assert "approved" in verdict.body.lower()
+                held.release.set()
+                assert await asyncio.to_thread(held.returned.wait, WAIT_S)
+                await vb.proposal_status(p["id"])  # a round trip: the read's answer is in
+                status = await vb.proposal_status(p["id"])
+                assert status["status"] == "decided", status
+                assert sorted(x["voter"] for x in status["ballots"]) == ["va (proj)", "vb (proj)"]
+
+    run(scenario(), timeout=100)
+
+
+class LateCommitStore(PostgresStore):
+    """Holds one commit of a proposal, once armed, after it is stored and before the
+    node hears back (``stored``, then ``release``); signals each proposals read that
+    returns after that (``read``)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.armed = threading.Event()
+        self.stored = threading.Event()
+        self.release = threading.Event()
+        self.read = threading.Event()
+
+    def commit(self, batch: Any) -> Any:
+        result = super().commit(batch)
+        if batch.proposals and self.armed.is_set():
+            self.armed.clear()
+            self.stored.set()
+            self.release.wait(WAIT_S)
+        return result
+
+    def proposals(self) -> list[Any]:
+        records = super().proposals()
+        if self.stored.is_set():
+            self.read.set()
+        return records
+
+
+def test_a_proposals_read_newer_than_this_nodes_late_commit_is_not_lost(pg_url: str) -> None:
+    """Node B stores vb's vote, but hears back late; meanwhile node A stores va's, which
+    decides, and B reads the proposal as decided -- a read B sets aside while its own
+    vote's answer is due. When that answer comes (B's vote as B wrote it, still open),
+    B reads the proposals again: it ends decided, as the database holds it."""
+
+    async def scenario() -> None:
+        late = LateCommitStore(pg_url)
+        async with (
+            bridge(PostgresStore(pg_url), listen=False) as a,
+            bridge(late, listen=False) as b,
+        ):
+            alice, va, vb = make_client(a, "alice"), make_client(a, "va"), make_client(b, "vb")
+            async with alice, va, vb:
+                inboxes = {c: listen(c) for c in (alice, va, vb)}
+                for c in (va, vb):  # registered, and their records committed
+                    assert c.address is not None
+                    await c.send(c.address, "here")
+                    await take(inboxes[c], 1, WAIT_S)
+                p = await alice.propose("ship it?", ["va", "vb"], rule="unanimous")
+                for c in (va, vb):
+                    await take(inboxes[c], 1, WAIT_S)
+                late.armed.set()
+                voting = asyncio.create_task(vb.vote(p["id"], "approve"))
+                assert await asyncio.to_thread(late.stored.wait, WAIT_S)
+                decided = await va.vote(p["id"], "approve")  # A's, on top of B's: decides
+                assert decided["status"] == "decided"
+                assert await asyncio.to_thread(late.read.wait, WAIT_S)  # B read it so
+                late.read.clear()
+                late.release.set()
+                await voting
+                assert await asyncio.to_thread(late.read.wait, WAIT_S)  # and again
+                await vb.proposal_status(p["id"])  # a round trip: the read's answer is in
+                status = await vb.proposal_status(p["id"])
+                assert status["status"] == "decided", status
 
     run(scenario(), timeout=100)

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from ai_connect.bridge.events import Committed, Event
+from ai_connect.bridge.batch import committed
+from ai_connect.bridge.events import Committed, Event, Tick
 from ai_connect.bridge.store.base import CommitResult, WriteBatch, commits_elsewhere
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.postgres import PostgresStore
@@ -59,12 +60,12 @@ def test_the_next_batch_goes_to_the_writer_before_the_last_one_is_answered(
         store = HeldStore(elsewhere)
         async with bridge(store, listen=False) as server:
             seen: list[str] = []
-            dispatch, store_call = server._dispatch, server._store
+            route, store_call = server._route, server._store
 
-            def spy_dispatch(event: Event) -> None:
+            def spy_route(event: Event) -> None:
                 if isinstance(event, Committed) and event.appends:
                     seen.append("answered " + ",".join(r.message.body for _, r in event.appends))
-                dispatch(event)
+                route(event)
 
             async def spy_store(call: Any, *args: Any) -> Any:
                 batch = args[0] if args else None
@@ -72,7 +73,7 @@ def test_the_next_batch_goes_to_the_writer_before_the_last_one_is_answered(
                     seen.append("to the writer " + ",".join(a.message.body for a in batch.appends))
                 return await store_call(call, *args)
 
-            server._dispatch = spy_dispatch  # type: ignore[method-assign]
+            server._route = spy_route  # type: ignore[method-assign]
             server._store = spy_store  # type: ignore[method-assign,assignment]
             connect = socketpair_connect(server)
             async with connect(NO_PORT_URL) as alice, connect(NO_PORT_URL) as bob:
@@ -99,6 +100,32 @@ def test_the_next_batch_goes_to_the_writer_before_the_last_one_is_answered(
         assert [(d["type"], d["body"], d["seq"]) for d in delivered] == [
             ("deliver", "one", 1), ("deliver", "two", 2), ("deliver", "three", 3)
         ]  # fmt: skip
+
+    run(go())
+
+
+def test_nothing_overtakes_an_answer_left_for_the_next_turn() -> None:
+    """A commit's answer left for the next loop turn (the overlap) reaches the router
+    before any event dispatched meanwhile -- a read that returned in between may be newer
+    than that commit (two nodes' votes: a proposal read as decided, then undone by this
+    node's older answer) -- and only once."""
+
+    async def go() -> None:
+        async with bridge(HeldStore(True), listen=False) as server:
+            seen: list[str] = []
+            route = server._route
+
+            def spy_route(event: Event) -> None:
+                seen.append(type(event).__name__)
+                route(event)
+
+            server._route = spy_route  # type: ignore[method-assign]
+            server._answers.append(committed([], CommitResult([]), 1.0))
+            asyncio.get_running_loop().call_soon(server._answer)
+            server._dispatch(Tick(2.0))
+            await asyncio.sleep(0)  # the turn the answer was left for: nothing left
+            assert seen == ["Committed", "Tick"]
+            assert server._answers == []
 
     run(go())
 

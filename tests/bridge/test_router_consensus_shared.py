@@ -11,6 +11,7 @@ from typing import Any
 
 from ai_connect.bridge.consensus import Choice, Proposal, cast, withdraw
 from ai_connect.bridge.consensus_router import BRIDGE_SENDER
+from ai_connect.bridge.events import ProposalsStored, RereadProposals
 from ai_connect.bridge.store.base import CommitResult, ProposalRecord, WriteBatch
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.rules import rebased
@@ -105,3 +106,35 @@ def test_a_change_whose_verdict_the_stored_ballots_contradict_is_refused_whole()
     assert not [d for c in (1, 2, 3) for d in delivers(out, c) if d.from_ == BRIDGE_SENDER]
     (stored,) = bridge.store.proposals()
     assert stored.data == changed.to_dict()
+
+
+def test_a_read_set_aside_for_a_vote_being_committed_is_read_again_after_it() -> None:
+    """A read of the proposals arrives while bob's vote is being committed: it is set
+    aside (the commit carries this node's change) -- but it may be newer than that
+    commit (the vote went in first, another node's after it, before this node heard
+    back). Once the vote's commit is in, the router asks for the proposals again, and
+    that read is taken: this node ends at what the database holds, not at its own
+    older commit. A commit that fails asks for the read too."""
+    bridge = three()
+    p = propose(bridge, rule="unanimous")
+    bridge.frame(2, type="vote", rid="v", proposal=p.id, choice="approve")  # not committed
+    newer = cast(cast(p, BOB, Choice.APPROVE, "", bridge.now), CAROL, Choice.APPROVE, "", 1.0)
+    stored = (ProposalRecord(p.id, newer.to_dict()),)
+    assert bridge.handle(ProposalsStored(stored, bridge.now)) == []  # set aside
+    out = bridge.commit()  # bob's vote, as this node wrote it (no rebase: it went in first)
+    assert [a for a in out if isinstance(a, RereadProposals)] == [RereadProposals()]
+    status = bridge.frame(1, type="proposal_status", rid="s", proposal=p.id)
+    assert one(ProposalInfo, status, 1).proposal["status"] == "open"  # its own commit's
+    bridge.handle(ProposalsStored(stored, bridge.now))  # the read asked for: taken
+    status = bridge.frame(1, type="proposal_status", rid="s", proposal=p.id)
+    assert one(ProposalInfo, status, 1).proposal == newer.to_dict()
+
+    q = propose(bridge, rule="unanimous")
+    bridge.frame(3, type="vote", rid="v2", proposal=q.id, choice="approve")  # not committed
+    later = (ProposalRecord(q.id, cast(q, BOB, Choice.APPROVE, "", 1.0).to_dict()),)
+    assert bridge.handle(ProposalsStored(later, bridge.now)) == []  # set aside
+    failed = bridge.fail_commit()
+    assert [a for a in failed if isinstance(a, RereadProposals)] == [RereadProposals()]
+    bridge.handle(ProposalsStored(later, bridge.now))  # the read asked for: taken
+    status = bridge.frame(1, type="proposal_status", rid="s2", proposal=q.id)
+    assert one(ProposalInfo, status, 1).proposal == later[0].data

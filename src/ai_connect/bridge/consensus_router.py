@@ -30,7 +30,7 @@ from ai_connect.bridge.consensus import (
     tally,
     withdraw,
 )
-from ai_connect.bridge.events import Action, Origin, Persist, Send
+from ai_connect.bridge.events import Action, Origin, Persist, RereadProposals, Send
 from ai_connect.bridge.feed import Feed
 from ai_connect.bridge.refusal import Refusal
 from ai_connect.bridge.state import Registry
@@ -75,6 +75,9 @@ class ConsensusBook:
         self._by_cid: dict[tuple[str, str], str] = {}
         self._durable: dict[str, Proposal] = {}
         """The last committed version of each proposal (to undo a failed commit)."""
+        self._set_aside: set[str] = set()
+        """Proposals whose stored version, as read, was set aside for a change of this
+        node's being committed (``on_stored``): read again once that commit is in."""
         for record in records:
             p = Proposal.from_dict(record.data)
             self._remember(p)
@@ -99,6 +102,11 @@ class ConsensusBook:
         written = written or {}
         out: list[Action] = []
         last: dict[str, Proposal] = {}
+        persists = tuple(persists)
+        ids = {p.op.id for p in persists if isinstance(p.op, ProposalRecord)}
+        if ids & self._set_aside:
+            self._set_aside -= ids
+            out.append(RereadProposals())
         for persist in persists:
             record = persist.op
             assert isinstance(record, ProposalRecord)
@@ -141,7 +149,11 @@ class ConsensusBook:
                 continue
             pending = self._proposals.get(record.id)
             if pending is not None and (before is None or pending.to_dict() != before.to_dict()):
-                continue  # changed here since: our commit carries it
+                # Changed here since: our commit carries it. The read may be newer than
+                # that commit (it went in first, and another node's change after it,
+                # before this node heard back): read again once it is in.
+                self._set_aside.add(record.id)
+                continue
             after = Proposal.from_dict(record.data)
             if self._feed:
                 out += self._feed.proposal(
@@ -151,8 +163,13 @@ class ConsensusBook:
             self._remember(after)
         return out
 
-    def failed(self, records: Iterable[ProposalRecord]) -> None:
-        """These records were rolled back: forget the changes they carried."""
+    def failed(self, records: Iterable[ProposalRecord]) -> list[Action]:
+        """These records were rolled back: forget the changes they carried (and read the
+        proposals again if a read was set aside for them)."""
+        records = tuple(records)
+        ids = {r.id for r in records}
+        out: list[Action] = [RereadProposals()] if ids & self._set_aside else []
+        self._set_aside -= ids
         for record in records:
             before = self._durable.get(record.id)
             if before is not None:
@@ -161,6 +178,7 @@ class ConsensusBook:
             lost = self._proposals.pop(record.id, None)
             if lost is not None and lost.cid is not None:
                 self._by_cid.pop((lost.author, lost.cid), None)
+        return out
 
     def get(self, proposal_id: str) -> Proposal | None:
         return self._proposals.get(proposal_id)

@@ -293,7 +293,9 @@ class Router:
                     self._retention.on_committed(pruned)
                 return self._delivery.on_committed(appends, acks, now) + replies
             case CommitFailed(persists, reason):
-                self._book.failed(p.op for p in persists if isinstance(p.op, ProposalRecord))
+                reread = self._book.failed(
+                    p.op for p in persists if isinstance(p.op, ProposalRecord)
+                )
                 self._leases.failed(
                     p for p in persists if isinstance(p.op, LeaseRecord | LeaseDrop)
                 )
@@ -301,7 +303,7 @@ class Router:
                 self._forgetting.failed(persists)
                 if any(isinstance(p.op, PruneOp) for p in persists):
                     self._retention.on_failed()
-                return self._commit_failed(persists, reason)
+                return reread + self._commit_failed(persists, reason)
             case PendingLoaded(conn_id, after_seq, entries, now, prepared):
                 return self._delivery.on_loaded(conn_id, after_seq, entries, now, prepared)
             case Answered(conn_id, messages, now):

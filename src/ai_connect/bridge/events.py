@@ -58,6 +58,7 @@ __all__ = [
     "QuerySearch",
     "ReceiptsLoaded",
     "RereadPeers",
+    "RereadProposals",
     "Send",
     "SessionsElsewhere",
     "Throttle",
@@ -351,6 +352,13 @@ class RereadPeers:
 
 
 @dataclass(frozen=True, slots=True)
+class RereadProposals:
+    """On a database other nodes share: read the proposals again (``ProposalsStored``).
+    A read was set aside for a change of this node's then being committed; that commit
+    is in, and the read may have been newer than it (bridge/consensus_router.py)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoadPending:
     conn: int
     recipient: str
@@ -449,4 +457,5 @@ Action = (
     | Damaged
     | LoginFailed
     | RereadPeers
+    | RereadProposals
 )

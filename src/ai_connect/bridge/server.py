@@ -43,6 +43,7 @@ from ai_connect.bridge.events import (
     Braked,
     Close,
     CommitFailed,
+    Committed,
     Connected,
     Damaged,
     Disconnected,
@@ -61,6 +62,7 @@ from ai_connect.bridge.events import (
     QuerySearch,
     ReceiptsLoaded,
     RereadPeers,
+    RereadProposals,
     Send,
     SessionsElsewhere,
     Throttle,
@@ -74,6 +76,7 @@ from ai_connect.bridge.store.base import (
     AckOp,
     DeliveredOp,
     MailboxEntry,
+    ProposalRecord,
     Store,
     Supervised,
     TokenRecord,
@@ -115,6 +118,9 @@ redelivery, which the client drops by message id (at-least-once, §3.2); an ack 
 
 REREAD_WAIT_S = 2.0
 """How long a send to a peer unknown here waits for another node to commit it."""
+PROPOSAL_READS = 4
+"""Reads of the proposals in a row while this node's own commits of them keep crossing
+the reads (``_read_proposals``); then the next wake reads again."""
 CARRIED_MOST = 1024
 """Entries kept per recipient from other nodes' notices, at most (``_carried``): more is
 read from the store when it is due."""
@@ -171,6 +177,9 @@ class BridgeServer:
         self._executor = Workers(1, "ai-connect-store", idle)
         self._overlap = commits_elsewhere(store)
         """Whether the next batch goes to the writer before the last one is answered."""
+        self._answers: list[Committed] = []
+        """Commits returned whose answers wait for the next loop turn (``_overlap``): the
+        router takes them before any other event (``_dispatch``)."""
         self._readers = Workers(READ_THREADS, "ai-connect-read")
         self._router: Router | None = None
         self._ids = ids or new_message_id()
@@ -199,6 +208,9 @@ class BridgeServer:
         self._proposals_changed = asyncio.Event()
         self._leases_changed = asyncio.Event()
         """Set when another node claimed or released a lease: the next wake reads them."""
+        self._proposal_reads: list[set[str]] = []
+        """For each proposals read under way, the proposals this node's commits stored
+        while it ran: the read may be older than those commits (``_read_proposals``)."""
         """Set when another node committed a change to a proposal."""
         """Set when another node (or ``ai-connect token``) stored or revoked a token."""
         """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
@@ -528,6 +540,16 @@ class BridgeServer:
     # --- carrying out actions ---------------------------------------------------------
 
     def _dispatch(self, event: Event) -> None:
+        if self._answers:  # a commit's answer comes before anything heard after it
+            self._answer()
+        self._route(event)
+
+    def _answer(self) -> None:
+        """Gives the router the commits' answers that wait (``_answers``), oldest first."""
+        while self._answers:
+            self._route(self._answers.pop(0))
+
+    def _route(self, event: Event) -> None:
         self._apply(self.router.handle(event))
         if isinstance(event, Disconnected) or (
             isinstance(event, FrameReceived) and isinstance(event.frame, Hello)
@@ -562,6 +584,9 @@ class BridgeServer:
                     self._spawn(self._receipts(action))
                 case RereadPeers():
                     self._reread(action)
+                case RereadProposals():
+                    self._proposals_changed.set()  # the next wake reads them
+                    self._peers_changed.set()
                 case Throttle(conn, seconds):
                     if (link := self._links.get(conn)) is not None:
                         link.throttle(seconds)
@@ -642,13 +667,18 @@ class BridgeServer:
             log.error("commit of %d writes failed: %s", len(persists), exc)
             self._dispatch(CommitFailed(tuple(persists), str(exc)))
             return
+        for meanwhile in self._proposal_reads:
+            meanwhile.update(p.op.id for p in persists if isinstance(p.op, ProposalRecord))
         self.commit_times.observe(time.perf_counter() - started)
         event = committed(persists, result, self._clock())
         if self._batch and self._overlap:
             # Answered at the start of the next loop turn: the commit loop first hands
             # the batch that gathered meanwhile to the writer, and the database commits
             # it while this one's replies are worked out here (base.commits_elsewhere).
-            asyncio.get_running_loop().call_soon(self._dispatch, event)
+            # No event overtakes it: a read that returned meanwhile (it may be newer
+            # than this commit) is dispatched after it (``_dispatch``).
+            self._answers.append(event)
+            asyncio.get_running_loop().call_soon(self._answer)
         else:  # nothing waits (a lone message's reply not a turn later), or SQLite
             self._dispatch(event)
 
@@ -660,15 +690,30 @@ class BridgeServer:
 
     async def _read_proposals(self) -> None:
         """Re-reads the proposals after another node changed one (several: one read);
-        before the peers, so that a verdict's mail delivered here finds it decided."""
-        self._proposals_changed.clear()
-        try:
-            records = await self._read(self.store.proposals)
-        except StoreError as exc:
-            log.warning("re-reading the proposals after another node's commit failed: %s", exc)
-            self._proposals_changed.set()  # try again on the next wake
-            return
-        self._dispatch(ProposalsStored(tuple(records), self._clock()))
+        before the peers, so that a verdict's mail delivered here finds it decided.
+
+        A proposal this node committed while a read ran may be older or newer in that
+        read than here (its snapshot may predate the commit, or follow it and another
+        node's change after it): such proposals are not taken from it, and read again,
+        at most ``PROPOSAL_READS`` times (then on the next wake)."""
+        for _ in range(PROPOSAL_READS):
+            self._proposals_changed.clear()
+            meanwhile: set[str] = set()
+            self._proposal_reads.append(meanwhile)
+            try:
+                records = await self._read(self.store.proposals)
+            except StoreError as exc:
+                log.warning("re-reading the proposals after another node's commit failed: %s", exc)
+                self._proposals_changed.set()  # try again on the next wake
+                return
+            finally:
+                self._proposal_reads.remove(meanwhile)
+            fresh = tuple(r for r in records if r.id not in meanwhile)
+            self._dispatch(ProposalsStored(fresh, self._clock()))
+            if not meanwhile:
+                return
+        self._proposals_changed.set()
+        self._peers_changed.set()
 
     async def _tokens_loop(self) -> None:
         while True:
