@@ -204,16 +204,17 @@ class BridgeServer:
         self._sessions_dirty = asyncio.Event()
         """A session began or ended here: the heartbeat (a shared database) goes now."""
         self._peers_changed = asyncio.Event()
+        """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
         self._tokens_changed = asyncio.Event()
+        """Set when another node (or ``ai-connect token``) stored or revoked a token."""
         self._proposals_changed = asyncio.Event()
+        """Set when another node committed a change to a proposal (or a read of them was
+        set aside: ``RereadProposals``)."""
         self._leases_changed = asyncio.Event()
         """Set when another node claimed or released a lease: the next wake reads them."""
         self._proposal_reads: list[set[str]] = []
         """For each proposals read under way, the proposals this node's commits stored
         while it ran: the read may be older than those commits (``_read_proposals``)."""
-        """Set when another node committed a change to a proposal."""
-        """Set when another node (or ``ai-connect token``) stored or revoked a token."""
-        """Another node committed (a Watched store: PostgreSQL): re-read the peers."""
         self._unwatch: Callable[[], None] | None = None
         self._full_reread = False
         """The next wake re-reads the peers (else it only moves the mailboxes below)."""
