@@ -16,6 +16,7 @@ from ai_connect.bridge.auth import new_token
 from ai_connect.bridge.server import BridgeServer
 from ai_connect.bridge.store.postgres import PostgresStore
 from ai_connect.client import BridgeClient, LinkState
+from ai_connect.errors import StoreError
 from ai_connect.protocol import (
     CLOSE_AUTH,
     CLOSE_FORGOTTEN_BY_OPERATOR,
@@ -647,5 +648,51 @@ def test_a_proposals_read_newer_than_this_nodes_late_commit_is_not_lost(pg_url: 
             await vb.proposal_status(p["id"])  # a round trip: the read's answer is in
             status = await vb.proposal_status(p["id"])
             assert status["status"] == "decided", status
+
+    run(scenario(), timeout=100)
+
+
+class FailingPeersStore(PostgresStore):
+    """Once armed, its next peers read fails as a connection the database closed does
+    (``failed``); each peers read after that is signalled (``again``)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.armed, self.failed, self.again = (threading.Event() for _ in range(3))
+
+    def peers(self) -> list[Any]:
+        if self.armed.is_set():
+            self.armed.clear()
+            self.failed.set()
+            raise StoreError("PostgreSQL could not list peers: server closed the connection")
+        if self.failed.is_set():
+            self.again.set()
+        return super().peers()
+
+
+def test_a_failed_reread_is_made_again_with_nothing_else_to_wake_the_node(pg_url: str) -> None:
+    """Node B's re-read of the peers fails (after a reconnect, it stands for the notices
+    missed while the database was away: none will come again). B reads them again by
+    itself, and the mail it had missed reaches bob."""
+
+    async def scenario() -> None:
+        failing = FailingPeersStore(pg_url)
+        async with (
+            bridge(PostgresStore(pg_url), listen=False) as a,
+            bridge(failing, listen=False) as b,
+        ):
+            alice, bob = make_client(a, "alice"), make_client(b, "bob")
+            async with alice, bob:
+                inbox = listen(bob)
+                await registered((bob,), {bob: inbox})
+                assert bob.address is not None
+                b._tips.clear()  # as if these notices were lost with the connection:
+                b._moved = lambda *_: None  # type: ignore[method-assign]
+                await alice.send(bob.address, "missed")
+                failing.armed.set()
+                b._reread_all()  # what the listener's reconnect does
+                assert await asyncio.to_thread(failing.failed.wait, WAIT_S)
+                assert await asyncio.to_thread(failing.again.wait, WAIT_S)
+                assert [m.body for m in await take(inbox, 1, WAIT_S)] == ["missed"]
 
     run(scenario(), timeout=100)

@@ -118,6 +118,10 @@ redelivery, which the client drops by message id (at-least-once, §3.2); an ack 
 
 REREAD_WAIT_S = 2.0
 """How long a send to a peer unknown here waits for another node to commit it."""
+REREAD_RETRY_S = 0.5
+REREAD_RETRY_MAX_S = 30.0
+"""A failed re-read of the peers or proposals is made again after ``REREAD_RETRY_S``,
+then twice as long each time, at most ``REREAD_RETRY_MAX_S`` (``_reread_later``)."""
 PROPOSAL_READS = 4
 """Reads of the proposals in a row while this node's own commits of them keep crossing
 the reads (``_read_proposals``); then the next wake reads again."""
@@ -212,6 +216,8 @@ class BridgeServer:
         set aside: ``RereadProposals``)."""
         self._leases_changed = asyncio.Event()
         """Set when another node claimed or released a lease: the next wake reads them."""
+        self._reread_retry_s = REREAD_RETRY_S
+        """How long until a failed re-read is made again (``_reread_later``)."""
         self._proposal_reads: list[set[str]] = []
         """For each proposals read under way, the proposals this node's commits stored
         while it ran: the read may be older than those commits (``_read_proposals``)."""
@@ -704,8 +710,13 @@ class BridgeServer:
             try:
                 records = await self._read(self.store.proposals)
             except StoreError as exc:
-                log.warning("re-reading the proposals after another node's commit failed: %s", exc)
-                self._proposals_changed.set()  # try again on the next wake
+                log.warning(
+                    "re-reading the proposals after another node's commit failed "
+                    "(again in %g s): %s",
+                    self._reread_retry_s, exc,
+                )  # fmt: skip
+                self._proposals_changed.set()
+                self._reread_later()
                 return
             finally:
                 self._proposal_reads.remove(meanwhile)
@@ -730,6 +741,14 @@ class BridgeServer:
         missed): the next wake re-reads the peers."""
         self._full_reread = True
         self._peers_changed.set()
+
+    def _reread_later(self) -> None:
+        """A re-read failed (the database away, or a connection it closed): it is made
+        again later, doubling the wait up to ``REREAD_RETRY_MAX_S``. Nothing else may
+        come to wake this node: the notices it missed while the database was away (its
+        reconnect's re-read is what stood for them) are not sent again."""
+        asyncio.get_running_loop().call_later(self._reread_retry_s, self._reread_all)
+        self._reread_retry_s = min(REREAD_RETRY_MAX_S, 2 * self._reread_retry_s)
 
     def _moved(
         self,
@@ -823,8 +842,13 @@ class BridgeServer:
                 records = await self._read(self.store.peers)
                 works = await self._read(self.store.works)  # statuses published elsewhere
             except StoreError as exc:
-                log.warning("re-reading the peers after another node's commit failed: %s", exc)
+                log.warning(
+                    "re-reading the peers after another node's commit failed (again in %g s): %s",
+                    self._reread_retry_s, exc,
+                )  # fmt: skip
+                self._reread_later()
             else:
+                self._reread_retry_s = REREAD_RETRY_S
                 self._dispatch(PeersStored(tuple(records), self._clock(), tuple(works)))
             await self._read_sessions()
             now = loop.time()
