@@ -696,3 +696,21 @@ def test_a_failed_reread_is_made_again_with_nothing_else_to_wake_the_node(pg_url
                 assert [m.body for m in await take(inbox, 1, WAIT_S)] == ["missed"]
 
     run(scenario(), timeout=100)
+
+
+def test_failed_rereads_wait_for_one_retry_at_a_time(pg_url: str) -> None:
+    """The proposals and the peers failing in one wake (the database away) leave one
+    retry due, not one each: an outage of minutes makes a few reads, not a doubling
+    swarm of them."""
+
+    async def scenario() -> None:
+        async with bridge(PostgresStore(pg_url), listen=False) as node:
+            node._reread_later()
+            first = node._reread_timer
+            node._reread_later()
+            assert first is not None and node._reread_timer is first
+            assert node._reread_retry_s == 1.0  # the next wait doubles, once
+            node._reread_due()
+            assert node._reread_timer is None
+
+    run(scenario(), timeout=100)

@@ -218,6 +218,8 @@ class BridgeServer:
         """Set when another node claimed or released a lease: the next wake reads them."""
         self._reread_retry_s = REREAD_RETRY_S
         """How long until a failed re-read is made again (``_reread_later``)."""
+        self._reread_timer: asyncio.TimerHandle | None = None
+        """The re-read due after a failed one, if any: at most one waits."""
         self._proposal_reads: list[set[str]] = []
         """For each proposals read under way, the proposals this node's commits stored
         while it ran: the read may be older than those commits (``_read_proposals``)."""
@@ -385,6 +387,8 @@ class BridgeServer:
         if self._closing:
             return
         self._closing = True
+        if self._reread_timer is not None:
+            self._reread_timer.cancel()
         if self._server is not None:
             self._server.close(close_connections=False)
             for link in list(self._links.values()):
@@ -747,8 +751,16 @@ class BridgeServer:
         again later, doubling the wait up to ``REREAD_RETRY_MAX_S``. Nothing else may
         come to wake this node: the notices it missed while the database was away (its
         reconnect's re-read is what stood for them) are not sent again."""
-        asyncio.get_running_loop().call_later(self._reread_retry_s, self._reread_all)
+        if self._reread_timer is not None:
+            return  # one is due already: it re-reads all of it
+        self._reread_timer = asyncio.get_running_loop().call_later(
+            self._reread_retry_s, self._reread_due
+        )
         self._reread_retry_s = min(REREAD_RETRY_MAX_S, 2 * self._reread_retry_s)
+
+    def _reread_due(self) -> None:
+        self._reread_timer = None
+        self._reread_all()
 
     def _moved(
         self,
