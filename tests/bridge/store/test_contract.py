@@ -13,6 +13,7 @@ from ai_connect.bridge.store.base import (
     AckOp,
     AppendOp,
     AppendResult,
+    BuryOp,
     DeliveredOp,
     ForgetOp,
     LeaseDrop,
@@ -28,6 +29,7 @@ from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.bridge.store.sqlite.batch import BatchWriter
 from ai_connect.bridge.store.sqlite.process import SqliteProcessStore
+from ai_connect.bridge.store.sqlite.reads import HISTORY, NO_CURSOR, PAGE_ALL, seq_before
 from ai_connect.bridge.store.sqlite.schema import SCHEMA_VERSION
 from ai_connect.errors import StoreError
 
@@ -395,6 +397,47 @@ def test_history_pages_with_peer_filter(store: Store) -> None:
     third, cursor = store.history(ALICE, CAROL, 5, cursor)
     assert cursor is None
     assert bodies(third + second + first) == [f"ac {i}" for i in range(12)]
+
+
+def test_history_walks_every_page_whatever_the_batches_gaps_and_filter(store: Store) -> None:
+    """Sent and received messages, broadcasts and messages to others, several to a batch,
+    some moved aside (gaps in the mailboxes): every page size, with and without a peer,
+    walks exactly the messages the viewer sent or received, newest page first (SQLite
+    walks the mailbox by its key from the cursor's place in it: schema version 8)."""
+    dave = "Dave (beta)"
+    everyone = (ALICE, BOB, CAROL, dave)
+    plan = [  # (sender, recipients) per message; three to a batch
+        (ALICE, (BOB,)), (BOB, (ALICE,)), (CAROL, (dave,)), (ALICE, (BOB, CAROL, dave)),
+        (dave, (BOB,)), (BOB, (CAROL,)), (CAROL, (ALICE, BOB)), (ALICE, (CAROL,)),
+        (dave, (ALICE, BOB, CAROL)), (BOB, (ALICE, dave)), (CAROL, (BOB,)), (ALICE, (BOB,)),
+    ] * 4  # fmt: skip
+    ops = [append(who, f"m{i}", *to, body=f"m{i}") for i, (who, to) in enumerate(plan)]
+    for start in range(0, len(ops), 3):
+        store.commit(WriteBatch(appends=ops[start : start + 3]))
+    gone = {"m4", "m13", "m14", "m30"}  # moved aside: gaps in several mailboxes
+    keys = {e.message.body: e.key for a in everyone for e in store.pending(a, 0, 100, 1 << 20)}
+    store.commit(WriteBatch(buries=[BuryOp(keys[b], "test", 1.0) for b in sorted(gone)]))
+    for viewer in everyone:
+        for other in (None, *[a for a in everyone if a != viewer]):
+            expected = [
+                f"m{i}"
+                for i, (who, to) in enumerate(plan)
+                if f"m{i}" not in gone
+                and (
+                    (who == viewer and (other is None or other in to))
+                    or (viewer in to and (other is None or who == other))
+                )
+            ]
+            for size in (1, 2, 5, 100):
+                walked: list[str] = []
+                cursor: int | None = None
+                while True:
+                    page, cursor = store.history(viewer, other, size, cursor)
+                    assert 0 < len(page) <= size or (not page and not expected)
+                    walked = bodies(page) + walked
+                    if cursor is None:
+                        break
+                assert walked == expected, (viewer, other, size)
 
 
 def test_history_pages_stop_at_max_bytes_and_walk_on(store: Store) -> None:
@@ -800,3 +843,57 @@ def test_sqlite_leases_survive_reopening(tmp_path: Path) -> None:
         first.commit(WriteBatch(leases=[_lease("l1", "src/app.py")]))
     with SqliteStore(path) as again:
         assert again.leases() == [_lease("l1", "src/app.py")]
+
+
+def test_sqlite_history_starts_at_the_cursors_place_in_the_mailbox(tmp_path: Path) -> None:
+    """seq_before finds, for every cursor, where the mailbox's entries before it end (the
+    history walks the mailbox's key from there, schema version 8): those up to it are
+    exactly those before the cursor, across gaps left by messages moved aside and
+    messages to others."""
+    with SqliteStore(tmp_path / "t.db") as store:
+        for i in range(40):
+            to = (BOB,) if i % 3 else (CAROL,)
+            send(store, ALICE, f"{i}", *to)
+        moved = [e.key for e in store.pending(BOB, 0, 100, 1 << 20) if e.seq in (4, 5, 11, 26)]
+        store.commit(WriteBatch(buries=[BuryOp(key, "test", 1.0) for key in moved]))
+        db = store._reader()
+        rows = db.execute("SELECT seq, n FROM mailbox WHERE recipient = ?", (BOB,)).fetchall()
+        (last_n,) = db.execute("SELECT max(n) FROM messages").fetchone()
+        for before in range(0, last_n + 3):
+            bound = seq_before(db, BOB, before)
+            assert {s for s, _ in rows if s <= bound} == {s for s, n in rows if n < before}
+        assert seq_before(db, "Nobody (x)", 10) == 0
+        assert seq_before(db, BOB, NO_CURSOR) == NO_CURSOR
+        plan = " ".join(
+            row[3]
+            for row in db.execute(
+                "EXPLAIN QUERY PLAN " + HISTORY.format(page=PAGE_ALL),
+                {"viewer": BOB, "peer": None, "before": 9, "seq": 3, "lim": 5},
+            )
+        )
+        assert "SEARCH mailbox USING PRIMARY KEY (recipient=? AND seq<?)" in plan
+
+
+def test_sqlite_a_version_7_database_loses_its_second_mailbox_index(tmp_path: Path) -> None:
+    """The upgrade to version 8 drops the index of the mailbox by (recipient, n); what
+    was stored before reads back the same."""
+    path = tmp_path / "t.db"
+    with SqliteStore(path) as store:
+        for i in range(6):
+            send(store, ALICE if i % 2 else BOB, f"{i}", BOB if i % 2 else ALICE, body=f"b{i}")
+    db = sqlite3.connect(path, isolation_level=None)  # back to version 7 as it was
+    db.execute("CREATE INDEX mailbox_by_recipient ON mailbox (recipient, n)")
+    db.execute("PRAGMA user_version = 7")
+    db.close()
+    with SqliteStore(path) as store:
+        indexes = {
+            name
+            for (name,) in store._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mailbox'"
+            )
+        }
+        assert "mailbox_by_recipient" not in indexes and "mailbox_by_message" in indexes
+        page, cursor = store.history(BOB, None, 4, None)
+        assert bodies(page) == ["b2", "b3", "b4", "b5"]
+        assert bodies(store.history(BOB, None, 4, cursor)[0]) == ["b0", "b1"]
+        assert store._db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

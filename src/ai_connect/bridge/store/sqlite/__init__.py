@@ -1,13 +1,14 @@
 """The default store: one SQLite file in WAL mode, written in one transaction per batch.
 
-Schema, version 7 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
+Schema, version 8 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
 database from version ``v`` to ``v + 1``)::
 
     peers     address PK, name, project, first_seen, last_seen, tip, acked
     messages  n INTEGER PK (rowid: the history cursor), id UNIQUE, sender, cid, target,
               body, context (JSON text), thread, reply_to, ts, checksum (version 3:
               CRC-32 of body and context); UNIQUE (sender, cid); indexed by ts
-    mailbox   (recipient, seq) PK -> n; indexed by (recipient, n) and by n
+    mailbox   (recipient, seq) PK -> n; indexed by n (version 8: not by (recipient,
+              n) as well, schema.py)
     messages_fts  FTS5 over messages.body (external content; indexed after the commits,
                   in batches: search_index.py; a trigger removes deleted messages)
     search_index  (version 7) the last n indexed
@@ -91,6 +92,7 @@ from ai_connect.bridge.store.sqlite.reads import (
     SEARCH,
     SEARCH_TAIL,
     fts_query,
+    seq_before,
 )
 from ai_connect.bridge.store.sqlite.schema import (
     CHECKSUM_FUNCTION,
@@ -404,14 +406,19 @@ class SqliteStore:
         """The newest ``limit`` visible messages before the cursor, oldest first."""
         if limit <= 0:
             return [], None
+        start = NO_CURSOR if before is None else before
+        db = self._reader()
+        with self._reading("read history"):
+            seq = seq_before(db, viewer, start)
         params = {
             "viewer": viewer,
             "peer": peer,
-            "before": NO_CURSOR if before is None else before,
+            "before": start,
+            "seq": seq,
             "lim": limit + 1,  # one more than asked tells whether an older page exists
         }
         sql = HISTORY.format(page=PAGE_ALL if peer is None else PAGE_WITH_PEER)
-        rows = self._rows(self._reader(), sql, params)
+        rows = self._rows(db, sql, params)
         page, cursor = self._page("read history", rows, limit, max_bytes)
         page.reverse()
         return page, cursor

@@ -5,6 +5,8 @@ page, history and search pages, the dead letters. They run on the readers' conne
 
 from __future__ import annotations
 
+import sqlite3
+
 from ai_connect.bridge.store.rules import search_words
 from ai_connect.bridge.store.sqlite.schema import COLUMNS
 
@@ -20,6 +22,7 @@ __all__ = [
     "SEARCH",
     "SEARCH_TAIL",
     "fts_query",
+    "seq_before",
 ]
 
 NO_CURSOR = 2**63 - 1  # larger than any rowid
@@ -37,20 +40,27 @@ DEAD_LETTERS = """
     SELECT n, id, sender, target, recipients, body, ts, reason, moved FROM dead_letters
     ORDER BY moved DESC, n DESC LIMIT ?"""
 # Each branch walks one index newest first and stops after :lim rows; the union merges.
+# The mailbox is walked by its key (recipient, seq), from :seq (the last of its entries
+# before the cursor, :func:`seq_before`) down: a mailbox's seqs rise with the n of its
+# messages, so that is newest first (schema.py, version 8).
 PAGE_ALL = """
     SELECT n FROM (SELECT n FROM messages WHERE sender = :viewer AND n < :before
                    ORDER BY n DESC LIMIT :lim)
     UNION
-    SELECT n FROM (SELECT n FROM mailbox WHERE recipient = :viewer AND n < :before
-                   ORDER BY n DESC LIMIT :lim)"""
+    SELECT n FROM (SELECT n FROM mailbox WHERE recipient = :viewer AND seq <= :seq
+                   AND n < :before ORDER BY seq DESC LIMIT :lim)"""
 PAGE_WITH_PEER = """
     SELECT n FROM (SELECT n FROM messages m WHERE sender = :viewer AND n < :before
                    AND EXISTS (SELECT 1 FROM mailbox b WHERE b.n = m.n AND b.recipient = :peer)
                    ORDER BY n DESC LIMIT :lim)
     UNION
     SELECT n FROM (SELECT b.n FROM mailbox b JOIN messages m ON m.n = b.n
-                   WHERE b.recipient = :viewer AND b.n < :before AND m.sender = :peer
-                   ORDER BY b.n DESC LIMIT :lim)"""
+                   WHERE b.recipient = :viewer AND b.seq <= :seq AND b.n < :before
+                   AND m.sender = :peer ORDER BY b.seq DESC LIMIT :lim)"""
+_LAST_SEQ = "SELECT max(seq) FROM mailbox WHERE recipient = ?"
+_AT_OR_BELOW = (
+    "SELECT seq, n FROM mailbox WHERE recipient = ? AND seq <= ? ORDER BY seq DESC LIMIT 1"
+)
 HISTORY = f"""
     WITH page (n) AS ({{page}} ORDER BY n DESC LIMIT :lim)
     SELECT m.n, {COLUMNS} FROM page JOIN messages m ON m.n = page.n ORDER BY m.n DESC"""
@@ -71,6 +81,26 @@ SEARCH_TAIL = """
 MESSAGES = f"""
     SELECT m.n, {COLUMNS} FROM messages m WHERE m.n IN (SELECT value FROM json_each(?))
     ORDER BY m.n DESC"""
+
+
+def seq_before(db: sqlite3.Connection, recipient: str, before: int) -> int:
+    """Where ``recipient``'s mailbox entries before the cursor end: those with a seq up
+    to it are exactly those whose message's ``n`` is below ``before`` (``NO_CURSOR``: no
+    cursor). A binary search over the mailbox's key, one lookup a step: its seqs rise
+    with their ``n``."""
+    if before >= NO_CURSOR:
+        return NO_CURSOR
+    # Every entry up to ``low`` is before the cursor, none after ``high``.
+    ((high,),) = db.execute(_LAST_SEQ, (recipient,)).fetchall()
+    low, high = 0, high or 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        row = db.execute(_AT_OR_BELOW, (recipient, middle)).fetchone()
+        if row is None or row[0] <= low or row[1] < before:
+            low = middle  # nothing between, or all up to it before the cursor
+        else:
+            high = row[0] - 1  # this one and all after it are not
+    return low
 
 
 def fts_query(query: str) -> str:
