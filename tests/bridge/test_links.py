@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection
@@ -16,14 +18,20 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
-from ai_connect.bridge.links import WRITE_BATCH_BYTES, Link, LinkLimits, text_frame_header
+from ai_connect.bridge.links import (
+    WRITE_BATCH_BYTES,
+    EndOfTurn,
+    Link,
+    LinkLimits,
+    text_frame_header,
+)
 from tests.client.support import run
 from tests.support.bridge import connect_into, serve_nowhere
 
 
 @contextlib.asynccontextmanager
 async def linked(
-    max_bytes: int = 1 << 20, **limits: int
+    max_bytes: int = 1 << 20, turn: EndOfTurn | None = None, **limits: int
 ) -> AsyncIterator[tuple[Link, ClientConnection]]:
     """A Link (writer not started) on a served connection, and the client at the other end."""
     served: asyncio.Future[ServerConnection] = asyncio.get_running_loop().create_future()
@@ -37,7 +45,7 @@ async def linked(
         connect_into(server)("ws://link.invalid") as client,
     ):
         link_limits = LinkLimits(max_bytes=max_bytes, **limits)
-        link = Link(await asyncio.wait_for(served, 5), 7, link_limits)
+        link = Link(await asyncio.wait_for(served, 5), 7, link_limits, turn)
         try:
             yield link, client
         finally:
@@ -286,3 +294,90 @@ def test_clear_to_read_says_when_readable_would_not_wait() -> None:
             assert link.clear_to_read()
 
     run(scenario())
+
+
+def test_the_links_of_one_turn_are_written_by_one_callback_in_order() -> None:
+    """Links sharing an EndOfTurn (a server's) that queue frames in one loop turn are
+    written at its end by one callback, not one each (a broadcast to 500: one, not 500),
+    in the order they queued their first frame; a later turn makes its own."""
+
+    async def scenario() -> None:
+        turn = EndOfTurn()
+        async with linked(turn=turn) as (a, client_a), linked(turn=turn) as (b, client_b):
+            a.start()
+            b.start()
+            loop = asyncio.get_running_loop()
+            scheduled: list[object] = []
+            real = loop.call_soon
+
+            def call_soon(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
+                scheduled.append(getattr(callback, "__self__", None))
+                return real(callback, *args, **kwargs)
+
+            written: list[int] = []
+
+            def tracked(link: Link) -> None:
+                flush = link._flush
+
+                def written_then_flushed() -> None:
+                    written.append(link.conn)
+                    flush()
+
+                link._flush = written_then_flushed  # type: ignore[method-assign]
+
+            tracked(a)
+            tracked(b)
+            b.conn = 8
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(loop, "call_soon", call_soon)
+                b.send("b1")
+                a.send("a1")
+                b.send("b2")
+            assert scheduled == [turn]
+            assert await asyncio.wait_for(client_a.recv(), 5) == "a1"
+            assert [await asyncio.wait_for(client_b.recv(), 5) for _ in range(2)] == ["b1", "b2"]
+            assert written == [8, 7]
+            a.send("a2")
+            assert await asyncio.wait_for(client_a.recv(), 5) == "a2"
+            assert written == [8, 7, 7]
+
+    run(scenario())
+
+
+def test_a_link_that_fails_or_stops_in_its_turn_does_not_keep_the_others_from_writing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One link's write failing is logged, and the other links of the turn are written; a
+    link stopped before the end of its turn writes nothing."""
+
+    async def scenario() -> None:
+        turn = EndOfTurn()
+        async with (
+            linked(turn=turn) as (failing, _),
+            linked(turn=turn) as (stopped, _),
+            linked(turn=turn) as (healthy, client),
+        ):
+            for link in (failing, stopped, healthy):
+                link.start()
+
+            def broken() -> bool:
+                raise RuntimeError("broken transport")
+
+            tried: list[Link] = []
+
+            def recorded() -> bool:
+                tried.append(stopped)
+                return True
+
+            failing._write_now = broken  # type: ignore[method-assign]
+            stopped._write_now = recorded  # type: ignore[method-assign]
+            failing.send("lost")
+            stopped.send("never")
+            healthy.send("kept")
+            await stopped.stop()
+            assert await asyncio.wait_for(client.recv(), 5) == "kept"
+            assert tried == []  # (its write would have come before the healthy one's)
+
+    with caplog.at_level(logging.ERROR, logger="ai_connect.bridge"):
+        run(scenario())
+    assert any("writing to connection 7 failed" in r.getMessage() for r in caplog.records)

@@ -4,8 +4,9 @@ them; and when the server may read that connection's next frame.
 ``BridgeServer`` (``bridge/server.py``) reads each connection and carries out the
 router's actions; every frame it sends and every close it decides goes through that
 connection's :class:`Link`. The link never blocks the server: ``send`` and ``close``
-only queue, and the queue is written at the end of the loop turn by a callback
-(:meth:`Link._flush`). A task exists only while the link has to wait -- websockets'
+only queue, and the queue is written at the end of the loop turn (:meth:`Link._flush`),
+by one callback for all the links that queued a frame in that turn (:class:`EndOfTurn`:
+a broadcast to 500 makes one, not 500). A task exists only while the link has to wait -- websockets'
 buffer draining to a slow reader, a held refusal, a close handshake -- so an idle
 connection costs no task, coroutine nor future (issue 13, 10,000 idle peers), and a
 write costs no task wake-up.
@@ -35,7 +36,15 @@ from websockets.protocol import Protocol, State
 
 from ai_connect.bridge.core import CLOSE_POLICY
 
-__all__ = ["WRITE_BATCH_BYTES", "Close", "Link", "LinkLimits", "Reply", "text_frame_header"]
+__all__ = [
+    "WRITE_BATCH_BYTES",
+    "Close",
+    "EndOfTurn",
+    "Link",
+    "LinkLimits",
+    "Reply",
+    "text_frame_header",
+]
 
 log = logging.getLogger("ai_connect.bridge")
 
@@ -80,6 +89,31 @@ class Close:
     reason: str
 
 
+class EndOfTurn:
+    """The links that queued frames in this loop turn, written at its end by one callback
+    (a server's links share one: ``BridgeServer``), in the order they queued their first."""
+
+    __slots__ = ("_handle", "_links")
+
+    def __init__(self) -> None:
+        self._links: list[Link] = []
+        self._handle: asyncio.Handle | None = None
+
+    def add(self, link: Link, loop: asyncio.AbstractEventLoop) -> None:
+        self._links.append(link)
+        if self._handle is None:
+            self._handle = loop.call_soon(self._run)
+
+    def _run(self) -> None:
+        self._handle = None
+        links, self._links = self._links, []
+        for link in links:
+            try:
+                link._flush()
+            except Exception:  # one link's failure is not the others'
+                link.log.exception("writing to connection %d failed", link.conn)
+
+
 class Reply:
     """One query's place among its connection's replies (:meth:`Link.reply_started`)."""
 
@@ -99,7 +133,13 @@ class Link:
     being answered; :meth:`readable` is what the server's reader waits on.
     """
 
-    def __init__(self, ws: ServerConnection, conn: int, limits: LinkLimits | None = None) -> None:
+    def __init__(
+        self,
+        ws: ServerConnection,
+        conn: int,
+        limits: LinkLimits | None = None,
+        turn: EndOfTurn | None = None,
+    ) -> None:
         self.ws = ws
         self.conn = conn
         remote = ws.remote_address
@@ -128,8 +168,10 @@ class Link:
         """Loop time before which nothing queued is written (:meth:`hold`)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         """Set by :meth:`start`: until then frames only queue."""
-        self._flushing: asyncio.Handle | None = None
-        """The end-of-turn write (:meth:`_flush`), while one is scheduled."""
+        self._turn = turn or EndOfTurn()
+        """What writes the queue at the end of the loop turn (shared by a server's links)."""
+        self._flushing = False
+        """The end-of-turn write (:meth:`_flush`) is due."""
         self._writer: asyncio.Task[None] | None = None
         """The task that writes while the link has to wait (:meth:`_write_later`)."""
         self._closer: Close | None = None
@@ -160,9 +202,9 @@ class Link:
         """Writes what is queued at the end of this loop turn, unless that is planned
         already or the writer task is at work (it takes what is queued meanwhile)."""
         loop = self._loop
-        idle = self._flushing is None and self._writer is None and not self._done
-        if loop is not None and idle:
-            self._flushing = loop.call_soon(self._flush)
+        if loop is not None and not self._flushing and self._writer is None and not self._done:
+            self._flushing = True
+            self._turn.add(self, loop)
 
     def _wake_reader(self) -> None:
         room = self._room
@@ -181,9 +223,7 @@ class Link:
         self._closing = True
         self._done = True
         self._wake_reader()
-        if self._flushing is not None:
-            self._flushing.cancel()
-            self._flushing = None
+        self._flushing = False  # (its end-of-turn write finds the link done)
         writer = self._writer
         if writer is not None:
             writer.cancel()
@@ -312,7 +352,7 @@ class Link:
         above the mark, as with ``send()``. Nothing awaits between framing and writing,
         so no other writer (keepalive pings, pongs) can interleave.
         """
-        self._flushing = None
+        self._flushing = False
         if self._writer is not None or self._done:
             return
         loop = self._loop

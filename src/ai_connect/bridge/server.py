@@ -70,7 +70,7 @@ from ai_connect.bridge.events import (
     TipsStored,
     TokensChanged,
 )
-from ai_connect.bridge.links import Link, LinkLimits, Reply
+from ai_connect.bridge.links import EndOfTurn, Link, LinkLimits, Reply
 from ai_connect.bridge.logins import LoginPolicy
 from ai_connect.bridge.store.base import (
     AckOp,
@@ -188,6 +188,8 @@ class BridgeServer:
         self._router: Router | None = None
         self._ids = ids or new_message_id()
         self._links: dict[int, Link] = {}
+        self._turn = EndOfTurn()
+        """Writes the frames the links queued in a loop turn, at its end (bridge/links.py)."""
         self._conn_ids = itertools.count(1)
         self._batch: list[Persist] = []
         self._batch_ready = asyncio.Event()
@@ -508,7 +510,7 @@ class BridgeServer:
             ws.request.headers.clear()
         ws.response = None
         conn = next(self._conn_ids)
-        link = self._links[conn] = Link(ws, conn, self.settings.link)
+        link = self._links[conn] = Link(ws, conn, self.settings.link, self._turn)
         link.start()
         link.log.info("connection %d from %s", conn, link.where)
         self._dispatch(Connected(conn, self._clock(), link.where))
