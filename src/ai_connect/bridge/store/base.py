@@ -562,11 +562,11 @@ class Upkept(Protocol):
 
 def commits_elsewhere(store: object) -> bool:
     """Whether ``store``'s commits are worked by another process (``commits_elsewhere =
-    True``: PostgreSQL, its server), not under the bridge's GIL in its store thread.
-    Then the bridge hands the next batch to the writer before it answers the last one
-    (bridge/server.py): the two run at once. SQLite in the thread does not: its commit's
-    Python would hold the GIL against the answers, and the batches come smaller (a loss
-    in bench/RESULTS.md)."""
+    True``: PostgreSQL, its server; SQLite's store process, its child), not under the
+    bridge's GIL in its store thread. Then the bridge hands the next batch to the writer
+    before it answers the last one (bridge/server.py): the two run at once. SQLite in the
+    thread does not: its commit's Python would hold the GIL against the answers, and the
+    batches come smaller (a loss in bench/RESULTS.md)."""
     return bool(getattr(store, "commits_elsewhere", False))
 
 
