@@ -1,14 +1,22 @@
-"""cli/bridge.py ``tune_process``: the interpreter settings ``ai-connect bridge`` runs with."""
+"""The interpreter settings a bridge's processes run with: ``ai-connect bridge``
+(cli/bridge.py ``tune_process``) and SQLite's store process (store/sqlite/child.py)."""
 
 from __future__ import annotations
 
 import gc
+import logging
+import signal
+import socket
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from ai_connect.cli.bridge import GC_YOUNG_OBJECTS, SWITCH_INTERVAL_S, tune_process
+from ai_connect.bridge.collection import GC_YOUNG_OBJECTS
+from ai_connect.bridge.store.sqlite import child
+from ai_connect.bridge.store.sqlite.calls import encode, read_frame, write_frame
+from ai_connect.cli.bridge import SWITCH_INTERVAL_S, tune_process
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +48,21 @@ def test_only_a_bridge_on_sqlite_switches_threads_sooner() -> None:
     assert sys.getswitchinterval() == pytest.approx(0.005)
     tune_process(sqlite=True)
     assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+
+
+def test_the_store_process_collects_its_young_objects_less_often(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store process (run here in this process: its signals left alone) sets the same
+    threshold as the bridge before it opens the database, and serves until closed."""
+    gc.set_threshold(700, 10, 10)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    bridge_end, child_end = socket.socketpair()
+    with bridge_end:
+        write_frame(bridge_end, encode(("close", ())))
+        try:
+            assert child.main([str(child_end.detach()), str(tmp_path / "t.db"), "FULL"]) == 0
+        finally:
+            logging.disable(logging.NOTSET)  # (the store process mutes its warnings)
+        assert gc.get_threshold() == (GC_YOUNG_OBJECTS, 10, 10)
+        assert read_frame(bridge_end) is not None  # its "ready"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import shlex
 import signal
@@ -23,6 +22,7 @@ import typer
 
 from ai_connect import __version__, tls
 from ai_connect.bridge.brake import BrakeLimits
+from ai_connect.bridge.collection import collect_young_less_often
 from ai_connect.bridge.guard import is_loopback
 from ai_connect.bridge.store.base import TokenRecord
 from ai_connect.cli.options import LogFileOpt, setup_logging
@@ -83,8 +83,8 @@ _D = Limits()
 _B = BrakeLimits()
 STORE_PROCESS = False
 """SQLite's writer runs in a thread of the bridge unless ``--store-process`` (issue 13,
-item 5: on the busy 2-core machine it was measured on, the child process did not pay;
-bench/RESULTS.md)."""
+item 5: on a busy 2-core machine the child process did not pay; on a quiet one it pays in
+throughput and costs a lone message ~0.1 ms: bench/RESULTS.md, docs/operations.md)."""
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread of the bridge on SQLite holds the GIL while another waits for it
 (Python's default: 5 ms). The store's writer thread runs Python between its SQLite calls;
@@ -92,21 +92,14 @@ with the default, the event loop could wait up to 5 ms behind it at every commit
 Measured (issue 13, bench/RESULTS.md): 10x10 throughput +10-18 %, 1x1 +1-13 %, nothing
 slower. Not on PostgreSQL, where the writer's driver runs Python around every statement:
 there it cost 7-17 % more CPU per message for no steady gain."""
-GC_YOUNG_OBJECTS = 10_000
-"""Container objects allocated between two collections of the youngest generation
-(Python's default: 700). The bridge makes a few per frame and keeps almost none (they are
-freed as their count drops), yet at 700 a broadcast to 500 ran ~13 young collections,
-each tracing every survivor since the last. Measured (issue 13, bench/RESULTS.md, two
-runs of 3 rounds): broadcast to 500 11.04 -> 9.73 and 11.26 -> 10.27 ms, 10,000 idle
-peers registered in 3.42 -> 2.75 s at the same RSS, a backlog's fill +9 %, 1x1 no worse."""
 
 
 def tune_process(sqlite: bool) -> None:
     """The interpreter settings of a bridge's process: a shorter GIL switch interval on
-    SQLite (``SWITCH_INTERVAL_S``), fewer young collections (``GC_YOUNG_OBJECTS``)."""
+    SQLite (``SWITCH_INTERVAL_S``), fewer young collections (bridge/collection.py)."""
     if sqlite:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-    gc.set_threshold(GC_YOUNG_OBJECTS, *gc.get_threshold()[1:])
+    collect_young_less_often()
 
 
 def bridge(

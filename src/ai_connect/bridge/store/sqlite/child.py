@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 
+from ai_connect.bridge.collection import collect_young_less_often
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.bridge.store.sqlite.calls import (
     Committed,
@@ -65,17 +66,18 @@ def serve(sock: socket.socket, store: SqliteStore) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     fd, db, synchronous = (sys.argv[1:] if argv is None else argv)[:3]
+    collect_young_less_often()  # (bridge/collection.py)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.disable(logging.WARNING)  # the bridge's own reading store logs the same
-    sock = socket.socket(fileno=int(fd))
-    try:
-        store = SqliteStore(db, synchronous=synchronous)
-    except Exception as exc:
-        write_frame(sock, encode_error(exc))
-        return 1
-    write_frame(sock, encode((0, None)))
-    serve(sock, store)
+    with socket.socket(fileno=int(fd)) as sock:
+        try:
+            store = SqliteStore(db, synchronous=synchronous)
+        except Exception as exc:
+            write_frame(sock, encode_error(exc))
+            return 1
+        write_frame(sock, encode((0, None)))
+        serve(sock, store)
     return 0
 
 
