@@ -32,9 +32,15 @@ PENDING = f"""
     WHERE b.recipient = ? AND b.seq > ? ORDER BY b.seq LIMIT ?"""
 # One statement, one snapshot: the message's columns on every row, then one recipient's
 # marks (NULLs when it has none left).
+# (Its entries found by n, each with its peer: not a join of the whole mailbox with the
+# peers, which the planner made for ``LEFT JOIN (mailbox JOIN peers)``: 58 ms at 90,000
+# entries.)
 RECEIPTS = f"""
     SELECT b.recipient, b.seq, b.delivered, b.shown, b.shown_path, b.seq <= p.acked, {COLUMNS}
-    FROM messages m LEFT JOIN (mailbox b JOIN peers p ON p.address = b.recipient) ON b.n = m.n
+    FROM messages m
+    LEFT JOIN mailbox b
+        ON b.n = m.n AND EXISTS (SELECT 1 FROM peers q WHERE q.address = b.recipient)
+    LEFT JOIN peers p ON p.address = b.recipient
     WHERE m.id = ? ORDER BY b.recipient"""
 DEAD_LETTERS = """
     SELECT n, id, sender, target, recipients, body, ts, reason, moved FROM dead_letters
