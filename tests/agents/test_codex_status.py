@@ -29,15 +29,41 @@ ADDRESS = "cx (app)"
 PATCH = "*** Begin Patch\n*** Add File: src/feature.py\n+x = 1\n*** End Patch\n"
 
 
-async def _work(observer: BridgeClient, activity: str) -> WorkView:
+async def _work(observer: BridgeClient, activity: str, seen: list[str]) -> WorkView:
+    """The first status of ADDRESS with ``activity``; ``seen``: every item on the way."""
     async for item in observer.observe():
         peers = [item.peer] if isinstance(item, FeedEvent) and item.peer else []
         if not isinstance(item, FeedEvent):
             peers = list(item.peers)
+        seen.append(f"{type(item).__name__}: " + ", ".join(
+            f"{p.address} {p.work.activity if p.work else '-'}" for p in peers
+        ))  # fmt: skip
         for peer in peers:
             if peer.address == ADDRESS and peer.work and peer.work.activity == activity:
                 return peer.work
     raise AssertionError("the observer's feed ended")
+
+
+async def _awaited(observer: BridgeClient, activity: str, home: Path, runtime: Path) -> WorkView:
+    """``_work`` within WAIT_S; if not, what the feed showed and what the logs say."""
+    seen: list[str] = []
+    try:
+        return await asyncio.wait_for(_work(observer, activity, seen), WAIT_S)
+    except TimeoutError:
+        raise AssertionError(
+            f"{ADDRESS} never showed {activity!r} within {WAIT_S} s; the feed:\n"
+            + "\n".join(seen[-30:])
+            + "\n"
+            + _told(home, runtime)
+        ) from None
+
+
+def _told(home: Path, runtime: Path) -> str:
+    """The session's runtime files and the tail of each ai-connect log under ``home``."""
+    logs = [p for p in (home / ".local" / "state").rglob("*.log") if p.is_file()]
+    told = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in logs)
+    files = sorted(str(p.relative_to(runtime)) for p in runtime.rglob("*"))
+    return f"runtime dir: {files}\n{told}"
 
 
 async def _session(root: Path, exe: Path) -> dict[str, Any]:
@@ -55,11 +81,11 @@ async def _session(root: Path, exe: Path) -> dict[str, Any]:
         async with CodexTui(exe, project, env) as cx:
             await cx.say("add a feature")
             await api.request(0, WAIT_S)
-            working = await asyncio.wait_for(_work(observer, "working"), WAIT_S)
+            working = await _awaited(observer, "working", root / "home", runtime)
             api.reply(ToolUse("exec_command", {"cmd": f"apply_patch <<'EOF'\n{PATCH}EOF\n"}))
             await api.request(1, WAIT_S)
             api.reply(Text("done"))
-            idle = await asyncio.wait_for(_work(observer, "idle"), WAIT_S)
+            idle = await _awaited(observer, "idle", root / "home", runtime)
         return {
             "working": working,
             "idle": idle,

@@ -6,10 +6,10 @@ router's actions; every frame it sends and every close it decides goes through t
 connection's :class:`Link`. The link never blocks the server: ``send`` and ``close``
 only queue, and the queue is written at the end of the loop turn (:meth:`Link._flush`),
 by one callback for all the links that queued a frame in that turn (:class:`EndOfTurn`:
-a broadcast to 500 makes one, not 500). A task exists only while the link has to wait -- websockets'
-buffer draining to a slow reader, a held refusal, a close handshake -- so an idle
-connection costs no task, coroutine nor future (issue 13, 10,000 idle peers), and a
-write costs no task wake-up.
+a broadcast to 500 makes one, not 500). A task exists only while the link has to wait
+-- websockets' buffer draining to a slow reader, a held refusal, a close handshake -- so
+an idle connection costs no task, coroutine nor future (issue 13, 10,000 idle peers),
+and a write costs no task wake-up.
 
 Every buffer is bounded in bytes (docs/security.md, "Memory"). A connection whose
 replies are not drained is simply **not read** any more: the server awaits
