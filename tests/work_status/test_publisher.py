@@ -4,7 +4,10 @@ hook spoke, and a status taken while the bridge is down goes out once it is back
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+
+import pytest
 
 from ai_connect.errors import NotConnected
 from ai_connect.protocol import WorkFields
@@ -84,9 +87,11 @@ class FlakyClient:
         await asyncio.wait_for(self.up.wait(), timeout)
 
 
-def test_a_status_taken_while_the_bridge_is_down_goes_out_once_it_is_back() -> None:
-    """The send fails (not connected): settled() waits on, and the status goes out after
-    the reconnect, not lost."""
+def test_a_status_taken_while_the_bridge_is_down_goes_out_once_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The send fails (not connected): the server's log says so, settled() waits on, and
+    the status goes out after the reconnect, not lost."""
 
     async def scenario() -> None:
         client = FlakyClient()
@@ -102,7 +107,12 @@ def test_a_status_taken_while_the_bridge_is_down_goes_out_once_it_is_back() -> N
         finally:
             task.cancel()
 
-    run(scenario())
+    with caplog.at_level(logging.INFO, logger="ai_connect.mcp"):
+        run(scenario())
+    assert any(
+        "work status idle not published (the bridge is down)" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_a_socket_that_cannot_listen_turns_the_status_off_not_the_server(tmp_path: Path) -> None:

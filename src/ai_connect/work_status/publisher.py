@@ -135,7 +135,11 @@ class Publisher:
         if status != self.sent:
             try:
                 await self.client.publish_work(status)
-            except BridgeError:
+            except BridgeError as exc:
+                log.info(
+                    "work status %s not published (%s); sent once the link is back",
+                    status.activity, exc,
+                )  # fmt: skip
                 return  # settled() waits on: _relink sends it once the link is back
             self.sent = status
             self.frames += 1
