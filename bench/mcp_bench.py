@@ -94,9 +94,11 @@ def mcp_args(bridge_url: str, name: str, *more: str) -> list[str]:
 
 
 def clean_env(tmp: str) -> dict[str, str]:
-    """Our environment without the user's ai-connect settings."""
+    """Our environment without the user's ai-connect settings and state (the shown ids
+    of every run would pile up in the user's ``client.sqlite3``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AI_CONNECT_")}
-    return env | {"PYTHONUNBUFFERED": "1", "AI_CONNECT_CONFIG": f"{tmp}/none.yaml"}
+    env |= {"PYTHONUNBUFFERED": "1", "AI_CONNECT_CONFIG": f"{tmp}/none.yaml"}
+    return env | {"XDG_STATE_HOME": f"{tmp}/state"}
 
 
 class ServerProcess:
