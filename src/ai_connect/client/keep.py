@@ -182,8 +182,11 @@ class Keep:
 
     @staticmethod
     def _count(db: sqlite3.Connection, mailbox: str) -> int:
-        """The ids kept for ``mailbox``: its count, or (a file from before the count, or
-        written by an older version) counted once."""
+        """The ids kept for ``mailbox``: its count, or, for a file from before the count,
+        counted once. An older version writing the same file meanwhile (a server started
+        before an upgrade) leaves the count off by what it added or trimmed: the mailbox
+        then keeps somewhat more or fewer than the limit, far more than the few hundred
+        ids a restart can meet again (one flow-control window)."""
         row = db.execute("SELECT n FROM seen_counts WHERE mailbox = ?", (mailbox,)).fetchone()
         if row is not None:
             return int(row[0])
