@@ -637,7 +637,8 @@ def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
 def test_sqlite_rolls_back_when_a_late_step_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An SQLite error after the appends were written rolls the whole batch back."""
+    """An SQLite error after the appends were written rolls the whole batch back; the
+    seqs it gave out are given out again."""
 
     def broken(self: BatchWriter, acks: list[AckOp]) -> None:
         raise sqlite3.OperationalError("disk I/O error")
@@ -651,7 +652,28 @@ def test_sqlite_rolls_back_when_a_late_step_fails(
             store.commit(batch)
         assert store.peers() == [] and store.pending(BOB, 0, 10, 10_000) == []
         monkeypatch.undo()
-        assert not send(store, ALICE, "1", BOB).duplicate
+        retried = send(store, ALICE, "1", BOB)
+        assert not retried.duplicate and retried.seqs == {BOB: 1}
+
+
+def test_sqlite_numbers_mailboxes_it_wrote_to_without_their_peers_rows(tmp_path: Path) -> None:
+    """A broadcast to 500 read and rewrote 500 peers rows for their tips, a third of its
+    commit: the writer keeps the tips it gave out, and ``peers.tip`` stays the floor it
+    was (schema version 9) while ``peers()`` says the tip."""
+    with SqliteStore(tmp_path / "t.db") as store:
+        store.commit(WriteBatch(peers=[peer(BOB), peer(CAROL)]))
+        for i in range(3):
+            send(store, ALICE, str(i), BOB, CAROL)
+        send(store, ALICE, "3", "Dave (delta)")  # no peers row: made, with its tip
+        assert store._writer._tips == {BOB: 3, CAROL: 3, "Dave (delta)": 1}
+        with pytest.raises(StoreError):  # a failed batch changes no tip
+            clash = append(CAROL, "9", BOB, id=f"{ALICE}/0")  # a message id taken
+            store.commit(WriteBatch(appends=[append(ALICE, "4", BOB, CAROL), clash]))
+        assert store._writer._tips == {BOB: 3, CAROL: 3, "Dave (delta)": 1}
+        assert cursors(store) == {BOB: (3, 0), CAROL: (3, 0), "Dave (delta)": (1, 0)}
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        floors = dict(db.execute("SELECT address, tip FROM peers").fetchall())
+    assert floors == {BOB: 0, CAROL: 0, "Dave (delta)": 1}
 
 
 def test_sqlite_store_works_from_another_thread(tmp_path: Path) -> None:

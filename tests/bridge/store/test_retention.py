@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_connect.bridge.store.base import AckOp, PruneOp, Store, WriteBatch
+from ai_connect.bridge.store.base import AckOp, BuryOp, PruneOp, Store, WriteBatch
 from ai_connect.bridge.store.sqlite import SqliteStore
 
 from .test_contract import ALICE, BOB, CAROL, append, bodies, cursors, peer, send
@@ -95,3 +95,39 @@ def test_the_database_file_stays_bounded_under_steady_traffic(
     settled = max(files[2 * retention_days : 4 * retention_days])
     assert max(files[4 * retention_days :]) <= settled * 1.05, files
     assert max(wals) <= 8 * 1024 * 1024, wals
+
+
+def test_a_mailbox_whose_last_entries_go_keeps_its_tip(store: Store) -> None:
+    """Retention takes a mailbox's newest entries, a bury its last one: the tip stays,
+    and the next entries number on from it (a seq given twice would sit at or below the
+    acked cursor: taken for shown, never delivered)."""
+    store.commit(WriteBatch(peers=[peer(BOB), peer(CAROL)]))
+    for i in range(3):
+        send(store, ALICE, str(i), BOB, CAROL, ts=10.0 + i)
+    store.commit(WriteBatch(acks=[AckOp(BOB, 3), AckOp(CAROL, 3)]))
+    assert store.commit(WriteBatch(prunes=[PruneOp(horizon=100.0)])).pruned == 3
+    assert store.pending(BOB, 0, 10, 1 << 20) == []
+    assert cursors(store) == {BOB: (3, 3), CAROL: (3, 3)}
+    assert send(store, ALICE, "3", BOB, ts=200.0).seqs == {BOB: 4}
+    (entry,) = store.pending(BOB, 3, 10, 1 << 20)
+    store.commit(WriteBatch(buries=[BuryOp(entry.key, "test", 1.0)]))
+    assert cursors(store)[BOB] == (4, 3)
+    assert send(store, ALICE, "4", BOB, CAROL, ts=201.0).seqs == {BOB: 5, CAROL: 4}
+    store.commit(WriteBatch(acks=[AckOp(BOB, 99)]))  # an ack past the tip stops at it
+    assert cursors(store) == {BOB: (5, 5), CAROL: (4, 3)}
+
+
+def test_sqlite_tips_survive_reopening_after_their_entries_went(tmp_path: Path) -> None:
+    """The same after a restart: what the writer kept in memory is in the file."""
+    path = tmp_path / "t.db"
+    with SqliteStore(path) as store:
+        send(store, ALICE, "1", BOB, ts=10.0)
+        send(store, ALICE, "2", BOB, CAROL, ts=11.0)
+        store.commit(WriteBatch(acks=[AckOp(BOB, 2), AckOp(CAROL, 1)]))
+        store.commit(WriteBatch(prunes=[PruneOp(horizon=100.0)]))
+    with SqliteStore(path) as store:
+        assert cursors(store) == {BOB: (2, 2), CAROL: (1, 1)}
+        assert send(store, ALICE, "3", BOB, CAROL, ts=200.0).seqs == {BOB: 3, CAROL: 2}
+    with SqliteStore(path) as store:
+        assert cursors(store)[BOB] == (3, 2)
+        assert send(store, ALICE, "4", BOB, ts=201.0).seqs == {BOB: 4}

@@ -1,9 +1,10 @@
 """The default store: one SQLite file in WAL mode, written in one transaction per batch.
 
-Schema, version 8 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
+Schema, version 9 (kept in ``PRAGMA user_version``; ``schema.MIGRATIONS[v]`` takes a
 database from version ``v`` to ``v + 1``)::
 
-    peers     address PK, name, project, first_seen, last_seen, tip, acked
+    peers     address PK, name, project, first_seen, last_seen, tip (version 9: a
+              floor, schema.py TIP), acked
     messages  n INTEGER PK (rowid: the history cursor), id UNIQUE, sender, cid, target,
               body, context (JSON text), thread, reply_to, ts, checksum (version 3:
               CRC-32 of body and context); UNIQUE (sender, cid); indexed by ts
@@ -18,8 +19,9 @@ database from version ``v`` to ``v + 1``)::
     leases    (version 5) advisory file leases: see leases.py
     work_status  (version 6) each peer's last work status: see work.py
 
-``peers.tip`` is the last sequence number given out in each mailbox, so numbering a new
-entry is a lookup, never a ``max()``. A commit (DESIGN.md "Group commit") is a handful of
+``peers.tip`` is a floor of the last sequence number given out in each mailbox (version
+9, schema.py ``TIP``): the writer keeps the tips it gave out, so numbering a new entry reads
+nothing for a mailbox it wrote to before. A commit (DESIGN.md "Group commit") is a handful of
 statements whatever its size: one query for where the batch starts (last ``n``, the
 recipients' tips, resent messages), then one multi-row ``INSERT`` per table, its rows bound
 to one ``VALUES`` list. The writer indexes the new bodies for search when it is idle
@@ -98,6 +100,7 @@ from ai_connect.bridge.store.sqlite.schema import (
     CHECKSUM_FUNCTION,
     MIGRATIONS,
     SCHEMA_VERSION,
+    TIP,
     Damaged,
     checksum,
     dead_letter,
@@ -117,6 +120,7 @@ from ai_connect.private_files import (
 
 __all__ = ["SqliteStore"]
 
+_PEER_TIP = TIP.format(address="address")
 log = logging.getLogger("ai_connect.bridge.store")
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
@@ -335,12 +339,17 @@ class SqliteStore:
         """Writes the batch in one transaction: peers, appends, proposals, acks."""
         if not batch:
             return CommitResult([])
-        index = self._index
-        with self._transaction("commit a batch"):
-            results, pruned = self._writer.write(batch)
-            stored = self._writer.stored
-            if stored is not None:
-                upto = index.in_commit(self._db, *stored)
+        index, writer = self._index, self._writer
+        try:
+            with self._transaction("commit a batch"):
+                results, pruned = writer.write(batch)
+                stored = writer.stored
+                if stored is not None:
+                    upto = index.in_commit(self._db, *stored)
+        except BaseException:
+            writer.rolled_back()
+            raise
+        writer.committed()
         if stored is not None:
             index.committed(upto, stored[1], self._clock())
         return CommitResult(results, pruned)
@@ -376,7 +385,7 @@ class SqliteStore:
             rows = (
                 self._reader()
                 .execute(
-                    "SELECT address, name, project, first_seen, last_seen, tip, acked"
+                    f"SELECT address, name, project, first_seen, last_seen, {_PEER_TIP}, acked"
                     " FROM peers ORDER BY address"
                 )
                 .fetchall()

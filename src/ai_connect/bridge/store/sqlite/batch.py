@@ -25,7 +25,7 @@ from ai_connect.bridge.store.base import (
 )
 from ai_connect.bridge.store.rules import from_floor, numbered, split_address
 from ai_connect.bridge.store.sqlite import consensus, leases, work
-from ai_connect.bridge.store.sqlite.schema import COLUMNS, checksum, stored_message
+from ai_connect.bridge.store.sqlite.schema import COLUMNS, TIP, checksum, stored_message
 
 __all__ = ["CACHED_STATEMENTS", "BatchWriter"]
 
@@ -46,20 +46,23 @@ _INSERT_MESSAGES = """
     SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
 _INSERT_MAILBOX = """
     INSERT INTO mailbox (recipient, seq, n) SELECT * FROM ({values}) WHERE column1 IS NOT NULL"""
+# A recipient without a peers row gets one (named from its address); for the others the
+# column only rises: it is a floor (TIP below), raised before their entries may go.
 _UPSERT_TIPS = """
     INSERT INTO peers (address, name, project, first_seen, last_seen, tip)
     SELECT column1, column2, column3, column4, column4, column5 FROM ({values})
     WHERE column1 IS NOT NULL
-    ON CONFLICT (address) DO UPDATE SET tip = excluded.tip"""
+    ON CONFLICT (address) DO UPDATE SET tip = max(tip, excluded.tip)"""
 # Rows: (recipient, seq). Never past the tip: a stale client cursor must not skip future
 # mail. An upsert that never inserts (unknown recipients are left out), so that each ack
 # finds its peer by primary key; excluded.tip carries the seq. (UPDATE ... FROM would say
 # it directly but needs SQLite 3.33.)
-_ACK = """
+_ACK = f"""
     INSERT INTO peers (address, name, project, first_seen, last_seen, tip)
-    SELECT column1, '', '', 0, 0, column2 FROM ({values})
+    SELECT column1, '', '', 0, 0, column2 FROM ({{values}})
     WHERE EXISTS (SELECT 1 FROM peers p WHERE p.address = column1)
-    ON CONFLICT (address) DO UPDATE SET acked = max(acked, min(excluded.tip, tip))"""
+    ON CONFLICT (address) DO UPDATE
+    SET acked = max(acked, min(excluded.tip, {TIP.format(address="address")}))"""
 # Receipts (docs/protocol.md §3.7): the entries an op newly covers -- above the acked
 # cursor, up to its seq, by the (recipient, seq) key -- keep their first mark. Run before
 # the acked cursors move. ?5 (?4 for delivered) is where the batch's earlier ops of the
@@ -72,13 +75,15 @@ _MARK_SHOWN = """
     UPDATE mailbox SET shown = ?1, shown_path = ?4 WHERE recipient = ?2 AND shown IS NULL
     AND seq <= ?3 AND seq > max(?5, coalesce((SELECT acked FROM peers WHERE address = ?2), 0))"""
 # The same for one recipient, the usual ack-only commit: a plain UPDATE is cheaper.
-_ACK_ONE = "UPDATE peers SET acked = max(acked, min(?, tip)) WHERE address = ?"
+_ACK_ONE = (
+    f"UPDATE peers SET acked = max(acked, min(?1, {TIP.format(address='?2')})) WHERE address = ?2"
+)
 # Where a batch starts: the tips of some recipients (rows: address) as a JSON object, and
 # the n of the messages stored under some (sender, cid) rows as a JSON array (the pairs
 # drive the lookup in UNIQUE (sender, cid)). _START asks both and the last n at once.
-_TIPS = """
-    SELECT json_group_object(address, tip) FROM peers
-    WHERE address IN (SELECT column1 FROM ({values}))"""
+_TIPS = f"""
+    SELECT json_group_object(address, {TIP.format(address="address")}) FROM peers
+    WHERE address IN (SELECT column1 FROM ({{values}}))"""
 _STORED = """
     SELECT json_group_array(m.n) FROM ({values}) AS k CROSS JOIN messages m
     WHERE m.sender = k.column1 AND m.cid = k.column2"""
@@ -97,6 +102,11 @@ _BURY = """
            CAST(m.body AS BLOB), CAST(m.context AS BLOB), m.thread, m.reply_to, m.ts, m.cid,
            m.checksum, ?, ?
     FROM (SELECT ? AS n) k LEFT JOIN messages m ON m.n = k.n"""
+# Before entries leave a mailbox, its floor rises to its tip (schema.py TIP): the tip of
+# a mailbox whose last entries go stays where it was.
+_RAISE_FLOORS = f"""
+    UPDATE peers SET tip = {TIP.format(address="address")}
+    WHERE address IN (SELECT recipient FROM mailbox WHERE n IN (SELECT value FROM json_each(?)))"""
 _BURY_MAILBOX = "DELETE FROM mailbox WHERE n = ?"
 _BURY_MESSAGE = "DELETE FROM messages WHERE n = ?"
 # Retention: the oldest messages stored before the horizon that no recipient still has to
@@ -172,7 +182,12 @@ def _params(rows: Sequence[tuple[Any, ...]], columns: int, size: int) -> list[An
 
 
 class BatchWriter:
-    """Writes batches into one connection, whose transaction the caller holds."""
+    """Writes batches into one connection, whose transaction the caller holds, and says
+    when that transaction committed (:meth:`committed`) or rolled back (:meth:`rolled_back`).
+
+    It keeps the tips it gave out (schema.py ``TIP``: ``peers.tip`` is only a floor), so
+    numbering a recipient it wrote to before reads nothing and writes no ``peers`` row. It
+    is the database's only writer (lock.py: one bridge per file)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
@@ -180,12 +195,31 @@ class BatchWriter:
         self.stored: tuple[int, int] | None = None
         """After :meth:`write`: the highest ``n`` before and after the messages it stored
         (``None``: it stored none); the caller indexes them (search_index.py)."""
+        self._tips: dict[str, int] = {}
+        """Committed: each peer's tip, for the peers numbered since the store opened."""
+        self._new_tips: dict[str, int] = {}
+        """This transaction's tips, kept once it commits."""
+        self._gone: set[str] = set()
+        """Peers this transaction deleted (forgotten, retention): their tips go with them."""
+
+    def committed(self) -> None:
+        """The transaction of the last :meth:`write` committed."""
+        self._tips.update(self._new_tips)
+        for address in self._gone:
+            self._tips.pop(address, None)
+        self.rolled_back()
+
+    def rolled_back(self) -> None:
+        """The transaction of the last :meth:`write` rolled back: nothing of it holds."""
+        self._new_tips.clear()
+        self._gone.clear()
 
     def write(self, batch: WriteBatch) -> tuple[list[AppendResult], int]:
         """Peers, appends, proposals, work status, delivery marks, acks (with their shown marks),
         forgets, buries, prunes; the results of the
         appends, in order, and the number of messages pruned."""
         self.stored = None
+        self.rolled_back()  # a transaction the caller ended without saying: nothing holds
         if batch.peers:
             self._upsert(batch.peers)
         results = self._append(batch.appends) if batch.appends else []
@@ -207,8 +241,10 @@ class BatchWriter:
             self._db.execute(_FORGET_MAILBOX, (forget.address,))
             self._db.execute(_FORGET_PEER, (forget.address,))
             self._db.execute(work.FORGET, (forget.address,))
+            self._gone.add(forget.address)  # back later: numbered afresh, from its row
         for bury in batch.buries:  # rarer still: a damaged record
             self._db.execute(_BURY, (bury.reason, bury.moved, bury.key))
+            self._db.execute(_RAISE_FLOORS, (json.dumps([bury.key]),))
             self._db.execute(_BURY_MAILBOX, (bury.key,))
             self._db.execute(_BURY_MESSAGE, (bury.key,))
         pruned = sum(self._prune(prune) for prune in batch.prunes)
@@ -221,7 +257,9 @@ class BatchWriter:
             if db.execute(_PRUNE_PEER, (address, prune.horizon)).rowcount:
                 db.execute(_FORGET_MAILBOX, (address,))
                 db.execute(work.FORGET, (address,))
+                self._gone.add(address)
         (due,) = db.execute(_DUE, (prune.horizon, prune.limit)).fetchone()
+        db.execute(_RAISE_FLOORS, (due,))
         db.execute(_PRUNE_MAILBOX, (due,))
         db.execute(_PRUNE_MESSAGES, (due,))
         db.execute(_PRUNE_DEAD, (prune.horizon,))
@@ -270,16 +308,25 @@ class BatchWriter:
         if mailbox_rows:
             self._statements(_INSERT_MAILBOX, 3, mailbox_rows)
         if plan.first_ts:
-            tip_rows = [(r, *split_address(r), ts, plan.tips[r]) for r, ts in plan.first_ts.items()]
-            self._statements(_UPSERT_TIPS, 5, tip_rows)
+            self._new_tips.update(plan.tips)
+            rowless = [  # no peers row yet: made, named from the address
+                (r, *split_address(r), ts, plan.tips[r])
+                for r, ts in plan.first_ts.items()
+                if r not in tips
+            ]
+            if rowless:
+                self._statements(_UPSERT_TIPS, 5, rowless)
         return plan.results
 
     def _start(
         self, ops: list[AppendOp]
     ) -> tuple[int, dict[str, int], dict[tuple[str, str], AppendResult]]:
-        """The last n, the current tips of the batch's recipients, and the messages
-        already stored under the batch's (sender, cid), with their original seqs."""
-        recipients = [(r,) for r in sorted({r for op in ops for r in op.recipients})]
+        """The last n, the current tips of the batch's recipients that have a peers row,
+        and the messages already stored under the batch's (sender, cid), with their
+        original seqs. The tips this writer gave out are not read again."""
+        known = self._tips
+        wanted = {r for op in ops for r in op.recipients}
+        recipients = [(r,) for r in sorted(wanted - known.keys())]
         keys = sorted({(op.message.sender, op.message.cid) for op in ops})
         db = self._db
         size = _padded_size(max(len(recipients), len(keys)))
@@ -295,6 +342,7 @@ class BatchWriter:
                 tips.update(json.loads(cursor.fetchone()[0]))
             for cursor in self._statements(_STORED, 2, keys):
                 found += json.loads(cursor.fetchone()[0])
+        tips |= {r: known[r] for r in wanted if r in known}
         stored: dict[tuple[str, str], AppendResult] = {}
         for n in found:  # a resent message: rare, so one query each
             (row,) = db.execute(_MESSAGE, (n,)).fetchall()

@@ -12,10 +12,15 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from ai_connect.bridge.store.sqlite.schema import TIP
+
 __all__ = ["TABLES", "rows"]
 
 TABLES: dict[str, str] = {
-    "peers": "SELECT address, name, project, first_seen, last_seen, tip, acked FROM peers",
+    "peers": (
+        "SELECT address, name, project, first_seen, last_seen,"
+        f" {TIP.format(address='address')}, acked FROM peers"
+    ),
     "messages": (
         "SELECT n, id, sender, cid, target, CAST(body AS BLOB), CAST(context AS BLOB),"
         " thread, reply_to, ts, checksum, human, receipt FROM messages ORDER BY n"
