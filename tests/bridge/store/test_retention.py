@@ -115,6 +115,8 @@ def test_a_mailbox_whose_last_entries_go_keeps_its_tip(store: Store) -> None:
     assert send(store, ALICE, "4", BOB, CAROL, ts=201.0).seqs == {BOB: 5, CAROL: 4}
     store.commit(WriteBatch(acks=[AckOp(BOB, 99)]))  # an ack past the tip stops at it
     assert cursors(store) == {BOB: (5, 5), CAROL: (4, 3)}
+    store.commit(WriteBatch(acks=[AckOp(BOB, 99), AckOp(CAROL, 99)]))  # several at once
+    assert cursors(store) == {BOB: (5, 5), CAROL: (4, 4)}
 
 
 def test_sqlite_tips_survive_reopening_after_their_entries_went(tmp_path: Path) -> None:
