@@ -115,6 +115,45 @@ def test_a_status_taken_while_the_bridge_is_down_goes_out_once_it_is_back(
     )
 
 
+def test_a_round_that_breaks_is_logged_and_the_next_report_is_published(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """git's reader raising (a bug, an odd checkout) ended the publisher's task without a
+    word: no status ever again in that session. Now the server's log says so, with the
+    traceback, and the next hook report is published. The first report is logged once."""
+
+    async def scenario() -> None:
+        client = FlakyClient()
+        client.connect()
+        reads: list[int] = []
+
+        def read(root: Path) -> GitState:
+            reads.append(1)
+            if len(reads) == 1:
+                raise RuntimeError("git said something odd")
+            return GitState("main", "abc1234", 0)
+
+        pub = Publisher(client, StatusSettings(), ROOT, read=read, identify=lambda _: REPO)  # type: ignore[arg-type]
+        task = asyncio.create_task(pub.run())
+        try:
+            pub.take(Observation("working", (), str(ROOT)))
+            await pub.settled(5)
+            assert client.sent == [] and not task.done()
+            pub.take(Observation("idle", (), str(ROOT)))
+            await pub.settled(5)
+            assert [s.activity for s in client.sent] == ["idle"] and pub.frames == 1
+        finally:
+            task.cancel()
+
+    with caplog.at_level(logging.INFO, logger="ai_connect.mcp"):
+        run(scenario())
+    failed = [r for r in caplog.records if "a round failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info is not None
+    assert "git said something odd" in str(failed[0].exc_info[1])
+    first = [r for r in caplog.records if "a hook reported (working)" in r.getMessage()]
+    assert len(first) == 1
+
+
 def test_a_socket_that_cannot_listen_turns_the_status_off_not_the_server(tmp_path: Path) -> None:
     """publishing() with a socket path too long for a Unix socket yields None."""
 

@@ -76,6 +76,9 @@ class Publisher:
         """A hook's Observation (the local link calls this): published soon."""
         if not self.settings.publish:
             return
+        if not self._heard:  # once: from here on this server publishes its session's status
+            log.info("work status: a hook reported (%s); published on changes from now on",
+                     observation.activity or "files")  # fmt: skip
         self._pending.append(observation)
         self._heard = True
         self._due.set()
@@ -101,7 +104,12 @@ class Publisher:
     async def _publish(self) -> None:
         while True:
             await self._due.wait()
-            await self._round()
+            try:
+                await self._round()
+            except Exception:  # a round that breaks must not end the publishing, unsaid
+                log.exception("work status: a round failed; the next hook report tries again")
+                if not self._due.is_set():
+                    self._idle.set()
 
     async def _relink(self) -> None:
         """After each reconnect, the last status once more (the bridge drops a repeat):
