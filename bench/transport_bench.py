@@ -13,14 +13,15 @@ round by round, the server's CPU (``/proc``) per frame:
 - **picows**: ``ws_create_server``, one listener per connection, ``on_ws_frame`` (frames
   parsed in Cython; no task, no queue).
 
-Each server only counts the text frames. The client (this process) writes masked
-frames it built once (a 290-byte ``send`` frame, as bench/wire.py's), so its own cost
-stays out of the server's way:
+Each server only counts the text frames. The client (this process) writes masked frames
+it built once (``wire.client_frame``, as the load generator does; a 290-byte ``send``
+frame), so its own cost stays out of the server's way:
 
 - **stream**: ``--frames`` frames written back to back (a busy sender: the server reads
   many frames per ``recv``), then one ``done`` the server answers with its count;
-- **lone**: ``--lone`` frames one at a time, each answered with a 2-byte frame the server
-  writes itself, as the bridge does (a quiet sender: one frame per read and wake-up).
+- **lone**: ``--lone`` frames one at a time, each answered with a frame of one byte that
+  the server frames itself with the bridge's ``text_frame_header`` (a quiet sender: one
+  frame per read and wake-up).
 
 The saving a switch could bring the bridge is the difference per frame times the frames
 it receives per message (a ``send``; an ``ack`` covers a read's deliveries), beside the
@@ -35,12 +36,16 @@ import base64
 import contextlib
 import datetime
 import os
+import signal
 import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from ai_connect.bridge.links import text_frame_header
+from ai_connect.bridge.server import INCOMING_FRAMES
 from harness import process_cpu_s
+from wire import client_frame
 
 HERE = os.path.abspath(__file__)
 IMPLS = ("websockets", "picows")
@@ -50,21 +55,9 @@ FRAME = (
 ).encode()
 
 
-def client_frame(payload: bytes) -> bytes:
-    """A masked text frame (RFC 6455 §5.2); a zero key leaves the payload as it is."""
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x81, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x81, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x81, 0x80 | 127)) + n.to_bytes(8, "big")
-    return head + b"\x00\x00\x00\x00" + payload
-
-
 def server_frame(payload: bytes) -> bytes:
-    """An unmasked text frame as a server writes it (short payloads only)."""
-    return bytes((0x81, len(payload))) + payload
+    """A text frame as the bridge writes it (its own header, no websockets)."""
+    return text_frame_header(len(payload)) + payload
 
 
 # --- the servers (child processes) ------------------------------------------------------
@@ -84,8 +77,6 @@ async def serve_websockets(ready: asyncio.Future[int], stop: asyncio.Event) -> N
                     count = 0
                 elif raw == "?":
                     ws.transport.write(server_frame(b"!"))
-
-    from ai_connect.bridge.server import INCOMING_FRAMES
 
     limits = {"compression": None, "max_size": 2**24, "max_queue": INCOMING_FRAMES}
     async with serve(handler, "127.0.0.1", 0, **limits) as server:
@@ -124,7 +115,7 @@ async def serve_picows(ready: asyncio.Future[int], stop: asyncio.Event) -> None:
 async def serve(impl: str) -> None:
     loop = asyncio.get_running_loop()
     stop, ready = asyncio.Event(), loop.create_future()
-    loop.add_signal_handler(15, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     task = asyncio.create_task(
         (serve_picows if impl == "picows" else serve_websockets)(ready, stop)
     )

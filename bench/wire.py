@@ -25,7 +25,7 @@ from typing import Any
 
 from websockets.uri import parse_uri
 
-__all__ = ["BenchFailure", "Peer", "first", "open_peer"]
+__all__ = ["BenchFailure", "Peer", "client_frame", "first", "open_peer"]
 
 Frame = dict[str, Any]
 Handler = Callable[[Frame], None]
@@ -129,7 +129,7 @@ class Peer(asyncio.Protocol):
             if opcode == 1 and first_byte & 0x80:
                 self._on_text(payload)
             elif opcode == 9:  # ping: answer with the same payload
-                self.out.append(_frame(payload, 0xA))
+                self.out.append(client_frame(payload, 0xA))
             elif opcode == 8:
                 if not self.closing:
                     self.fail(f"bridge closed {self.address or 'a connection'}: {payload!r}")
@@ -185,7 +185,7 @@ class Peer(asyncio.Protocol):
 
     def queue_text(self, text: bytes) -> None:
         """Frames JSON text made by the caller (preformatted frames: no encoder per frame)."""
-        self.out.append(_frame(text, 1))
+        self.out.append(client_frame(text, 1))
 
     def send(self, frame: Frame) -> None:
         self.queue(frame)
@@ -202,7 +202,7 @@ class Peer(asyncio.Protocol):
         """Starts the closing handshake (code 1000); ``lost`` resolves once the server
         has closed the connection."""
         self.closing = True
-        self.out.append(_frame((1000).to_bytes(2, "big"), 8))
+        self.out.append(client_frame((1000).to_bytes(2, "big"), 8))
         self.flush()
 
     def request(self, frame: Frame) -> asyncio.Future[Frame]:
@@ -237,7 +237,7 @@ class Peer(asyncio.Protocol):
         return self.fast and not self.closing and not self.lost.done()
 
 
-def _frame(payload: bytes, opcode: int) -> bytes:
+def client_frame(payload: bytes, opcode: int = 1) -> bytes:
     """A final client frame (RFC 6455 §5.2), masked with the key 0000 (the payload as is)."""
     n = len(payload)
     if n < 126:
