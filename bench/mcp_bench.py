@@ -12,17 +12,25 @@ and ``peer_send`` (200 B, to bob) per transport:
 
 - Streamable HTTP on a kept-alive connection, with the official client (``mcp.Client``;
   2025 handshake, what Claude Code, Codex, Gemini CLI, Cursor and VS Code do today, and
-  the 2026 session) and with a lean client (httpx2, one kept-alive connection, JSON-RPC
+  the 2026 session) and with an httpx client (httpx2, one kept-alive connection, JSON-RPC
   and nothing else: the server's share). The same against ``alice-nagle``: the
   before/after of TCP_NODELAY (issue 13, item 1);
+- Streamable HTTP on a kept-alive connection with no client library in the way (a raw
+  socket, h11 framing the HTTP): the server's share, as a fast client sees it;
 - Streamable HTTP with a fresh connection per call (lean client: raw socket, timed from
   writing the POST to reading the result event);
+- ``alice2`` and ``bob2`` on asyncio's event loop (``--asyncio-server``: ai-connect mcp
+  as before it ran its HTTP server on uvloop): the before/after of that;
 - legacy SSE (``/sse``, the official client);
 - stdio (the official client spawning ``ai-connect mcp``);
 - the wake: bob's client has a ``peer_wait`` pending (confirmed by its first progress
   notification), alice's client issues ``peer_send``; until bob's client holds the
   result;
-- the floor: the official client against a bare SDK server whose tool does nothing.
+- the floor: the official client against a bare SDK server whose tool does nothing;
+- the official TypeScript SDK's client (``bench/ts_client.mjs`` in node: what Claude Code,
+  Gemini CLI, VS Code and Cursor build on) on Streamable HTTP kept alive and on SSE, its
+  wake and its floor; the SDK is installed with npm into ``.cache/bench/ts-mcp`` the first
+  time (without node and npm those rows are left out, and the run says so).
 
 Samples are taken in ``--rounds`` interleaved rounds (each row takes its share in turn),
 so a busy moment on the shared machine hits every row alike. Every wait is bounded.
@@ -33,17 +41,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import functools
 import json
 import os
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,10 +73,16 @@ PROJECT = "bench"
 BODY = "x" * 200
 SEND = {"to": f"bob ({PROJECT})", "message": BODY}
 WAKE = "wake: alice's peer_send issued -> bob's peer_wait result (SDK, Streamable HTTP)"
+ASYNCIO = "asyncio loop (before uvloop)"
+TS_SDK = "@modelcontextprotocol/sdk@1.32.2"
+TS_WAKE = WAKE.replace("(SDK, ", "(TypeScript SDK, ")
 TARGETS = {
     "Streamable HTTP kept-alive, SDK client": "<= 2 ms",
     "legacy SSE, SDK client": "<= 3 ms",
     WAKE: "<= 5 ms p50",
+    "Streamable HTTP kept-alive, TypeScript SDK client": "<= 2 ms",
+    "legacy SSE, TypeScript SDK client": "<= 3 ms",
+    TS_WAKE: "<= 5 ms p50",
 }
 
 
@@ -113,10 +131,11 @@ class ServerProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="ai-connect-mcp-bench-")
 
     @classmethod
-    def mcp(cls, bridge_url: str, name: str, *, nagle: bool = False) -> ServerProcess:
-        """``ai-connect mcp --transport http``; ``nagle``: with the listener as it was
-        before issue 13 (``--nagle-server`` below)."""
-        start = (HERE, "--nagle-server") if nagle else ("-m", "ai_connect")
+    def mcp(cls, bridge_url: str, name: str, *, before: str = "") -> ServerProcess:
+        """``ai-connect mcp --transport http``; ``before="nagle"``: with the listener as it
+        was before issue 13 (``--nagle-server`` below), ``"asyncio"``: on asyncio's event
+        loop (``--asyncio-server``)."""
+        start = (HERE, f"--{before}-server") if before else ("-m", "ai_connect")
         return cls(*start, *mcp_args(bridge_url, name, "--transport", "http", "--port", "0"))
 
     async def __aenter__(self) -> ServerProcess:
@@ -197,7 +216,9 @@ async def timed(call: Callable[[], Awaitable[Any]], samples: int) -> list[float]
     return out
 
 
-async def wake(a: Client, b: Client, samples: int, warm: int) -> tuple[list[float], list[float]]:
+async def wake(
+    a: Client, b: Client, samples: int, warm: int, to: str = "bob"
+) -> tuple[list[float], list[float]]:
     """Per round: (alice's send issued -> bob's wait result, bob's result - alice's)."""
     from_issue, after_sender = [], []
     for n in range(warm + samples):
@@ -213,7 +234,7 @@ async def wake(a: Client, b: Client, samples: int, warm: int) -> tuple[list[floa
         waiter.add_done_callback(lambda _, f=woken: f.set_result(time.perf_counter()))
         await asyncio.wait_for(pending.wait(), 10)
         issued = time.perf_counter()
-        sent = await a.call_tool("peer_send", {"to": f"bob ({PROJECT})", "message": BODY})
+        sent = await a.call_tool("peer_send", {"to": f"{to} ({PROJECT})", "message": BODY})
         sent_at = time.perf_counter()
         result = await asyncio.wait_for(waiter, 10)
         woke_at = await woken
@@ -336,6 +357,148 @@ class KeptAliveClient:
         await self.http.aclose()
 
 
+class RawClient:
+    """Streamable HTTP over one kept-alive connection with no client library in the way
+    (h11 frames the HTTP, JSON-RPC and nothing else): the server's share, as a fast client
+    (Node's, Rust's) sees it."""
+
+    def __init__(self, url: str) -> None:
+        import h11
+
+        parts = urlsplit(url)
+        self.host, self.port, self.path = parts.hostname or "", parts.port or 80, parts.path
+        self.headers = [
+            ("host", f"{self.host}:{self.port}"),
+            ("accept", "application/json, text/event-stream"),
+            ("content-type", "application/json"),
+        ]
+        self.http = h11.Connection(h11.CLIENT)
+        self.next_id = 0
+        self.stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, payload: dict[str, Any]) -> tuple[Any, bytes]:
+        import h11
+
+        if self.stream is None or self.stream[0].at_eof():  # uvicorn closes one idle 5 s
+            self.stream = await asyncio.open_connection(self.host, self.port)
+            self.http = h11.Connection(h11.CLIENT)
+        reader, writer = self.stream
+        if self.http.our_state is h11.DONE:
+            self.http.start_next_cycle()
+        body = json.dumps(payload).encode()
+        headers = [*self.headers, ("content-length", str(len(body)))]
+        writer.write(
+            self.http.send(h11.Request(method="POST", target=self.path, headers=headers))
+            + self.http.send(h11.Data(data=body))
+            + self.http.send(h11.EndOfMessage())
+        )
+        response, data = None, bytearray()
+        while True:
+            event = self.http.next_event()
+            if event is h11.NEED_DATA:
+                chunk = await asyncio.wait_for(reader.read(65536), 10)
+                if not chunk:
+                    raise RuntimeError(f"connection closed: {bytes(data[-500:])!r}")
+                self.http.receive_data(chunk)
+            elif isinstance(event, h11.Response):
+                response = event
+            elif isinstance(event, h11.Data):
+                data += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return response, bytes(data)
+
+    async def open(self) -> None:
+        hello = {"protocolVersion": "2025-11-25", "capabilities": {}}
+        hello["clientInfo"] = {"name": "raw", "version": "0"}
+        response, _ = await self.post(
+            {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello}
+        )
+        session = dict(response.headers)[b"mcp-session-id"].decode()
+        self.headers += [("mcp-session-id", session), ("mcp-protocol-version", "2025-11-25")]
+        await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> None:
+        self.next_id += 1
+        params = {"name": tool, "arguments": arguments}
+        _, data = await self.post(
+            {"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call", "params": params}
+        )
+        if b'"result"' not in data or b'"isError":true' in data:
+            raise RuntimeError(f"tool call failed: {data[-500:]!r}")
+
+    async def close(self) -> None:
+        if self.stream is not None:
+            self.stream[1].close()
+
+
+def ts_client_dir() -> Path | None:
+    """``.cache/bench/ts-mcp`` with the TypeScript SDK installed and ``ts_client.mjs``
+    beside it (node resolves the SDK from the script's folder); ``None`` without node and
+    npm."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return None
+    root = Path(HERE).parent.parent / ".cache" / "bench" / "ts-mcp"
+    name, version = TS_SDK.rsplit("@", 1)
+    installed = root / "node_modules" / name / "package.json"
+    if not installed.exists() or json.loads(installed.read_text())["version"] != version:
+        root.mkdir(parents=True, exist_ok=True)
+        print(f"… installing {TS_SDK} into {root} (npm)", file=sys.stderr, flush=True)
+        npm = ["npm", "install", "--prefix", str(root), "--no-audit", "--no-fund", TS_SDK]
+        subprocess.run(npm, check=True, timeout=600, stdout=subprocess.DEVNULL)
+    shutil.copyfile(Path(HERE).with_name("ts_client.mjs"), root / "ts_client.mjs")
+    return root
+
+
+class TsClients:
+    """Clients of the official TypeScript SDK in one node process (``ts_client.mjs``),
+    named ``NAME=http|sse=URL``; the durations are node's own."""
+
+    def __init__(self, root: Path, *specs: str) -> None:
+        self.root, self.specs = root, specs
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> TsClients:
+        self.proc = await asyncio.create_subprocess_exec(
+            "node", str(self.root / "ts_client.mjs"), *self.specs, cwd=self.root,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await self._answer()  # {"ready": [...]}
+        return self
+
+    async def _answer(self) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        if not line:
+            raise RuntimeError("the TypeScript client exited")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"TypeScript client: {answer['error'][:1000]}")
+        return answer
+
+    async def _ask(self, request: dict[str, Any]) -> list[float]:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+        return [ms / 1000 for ms in (await self._answer())["ms"]]
+
+    async def calls(self, client: str, tool: str, arguments: dict[str, Any], n: int) -> list[float]:
+        return await self._ask({"client": client, "tool": tool, "arguments": arguments, "n": n})
+
+    async def wake(self, sender: str, receiver: str, to: str, n: int) -> list[float]:
+        return await self._ask({"wake": {"sender": sender, "receiver": receiver, "to": to, "n": n}})
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
 def fmt(row: dict[str, float]) -> str:
     return (
         f"n={row['n']:.0f} p50 {row['p50']:.2f} ms  p95 {row['p95']:.2f}  "
@@ -345,7 +508,8 @@ def fmt(row: dict[str, float]) -> str:
 
 # --- the run ------------------------------------------------------------------------------
 
-Call = Callable[[], Awaitable[Any]]
+Batch = Callable[[int], Awaitable[list[float]]]
+"""A row: takes n samples, returns their durations in seconds."""
 
 
 async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -355,7 +519,9 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         BridgeProcess(BridgeOptions(store=args.store), "mcp") as bridge,
         ServerProcess.mcp(bridge.url, "alice") as alice,
         ServerProcess.mcp(bridge.url, "bob") as bob,
-        ServerProcess.mcp(bridge.url, "alice", nagle=True) as nagle,
+        ServerProcess.mcp(bridge.url, "alice", before="nagle") as nagle,
+        ServerProcess.mcp(bridge.url, "alice2", before="asyncio") as alice2,
+        ServerProcess.mcp(bridge.url, "bob2", before="asyncio") as bob2,
         ServerProcess(HERE, "--noop-server") as noop,
     ):
         stdio = StdioServerParameters(
@@ -367,6 +533,10 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         lean_kept = KeptAliveClient(alice.url)
         lean_nagle = KeptAliveClient(nagle.url)
         fresh = LeanClient(alice.url)
+        raw, raw2 = RawClient(alice.url), RawClient(alice2.url)
+        ts_root = ts_client_dir()
+        if ts_root is None:
+            print("… no node and npm here: no TypeScript SDK rows", file=sys.stderr, flush=True)
         async with (
             Client(alice.url, mode="legacy") as a,
             Client(alice.url, mode="auto") as a26,
@@ -376,9 +546,30 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             Client(sse_client(alice.url.removesuffix("/mcp") + "/sse")) as sse,
             Client(stdio) as carol,
             Client(noop.url, mode="legacy") as floor,
+            contextlib.AsyncExitStack() as stack,  # last: what it enters must exit first
         ):
-            for client in (lean_kept, lean_nagle, fresh):
+            a2, b2, sse2 = [
+                await stack.enter_async_context(client)
+                for client in (
+                    Client(alice2.url, mode="legacy"),
+                    Client(bob2.url, mode="legacy"),
+                    Client(sse_client(alice2.url.removesuffix("/mcp") + "/sse")),
+                )
+            ]  # here, not beside the others: Python allows 20 nested blocks
+            for client in (lean_kept, lean_nagle, fresh, raw, raw2):
                 await client.open()
+            ts = None
+            if ts_root is not None:
+                sse_of = {x: x.url.removesuffix("/mcp") + "/sse" for x in (alice, alice2)}
+                ts = await stack.enter_async_context(
+                    TsClients(
+                        ts_root,
+                        *(f"{k}=http={v.url}" for k, v in (("a", alice), ("b", bob), ("n", noop))),
+                        *(f"{k}=http={v.url}" for k, v in (("a2", alice2), ("b2", bob2))),
+                        f"s=sse={sse_of[alice]}",
+                        f"s2=sse={sse_of[alice2]}",
+                    )
+                )
             sdk = {
                 "Streamable HTTP kept-alive, SDK client": a,
                 "Streamable HTTP kept-alive, SDK client, 2026 session": a26,
@@ -386,48 +577,78 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 "stdio, SDK client": carol,
                 "BEFORE item 1: Streamable HTTP kept-alive, SDK client": an,
                 "BEFORE item 1: Streamable HTTP kept-alive, SDK client, 2026 session": an26,
+                f"{ASYNCIO}: Streamable HTTP kept-alive, SDK client": a2,
+                f"{ASYNCIO}: legacy SSE, SDK client": sse2,
             }
-            calls: dict[str, Call] = {}
+            calls: dict[str, Batch] = {}
             for name, client in sdk.items():
                 for tool, arguments in (("peer_list", {}), ("peer_send", SEND)):
-                    calls[f"{name} | {tool}"] = functools.partial(client.call_tool, tool, arguments)
+                    call = functools.partial(client.call_tool, tool, arguments)
+                    calls[f"{name} | {tool}"] = functools.partial(timed, call)
+            if ts is not None:
+                for name, ts_name in (
+                    ("Streamable HTTP kept-alive, TypeScript SDK client", "a"),
+                    ("legacy SSE, TypeScript SDK client", "s"),
+                    (f"{ASYNCIO}: Streamable HTTP kept-alive, TypeScript SDK client", "a2"),
+                    (f"{ASYNCIO}: legacy SSE, TypeScript SDK client", "s2"),
+                ):
+                    for tool, arguments in (("peer_list", {}), ("peer_send", SEND)):
+                        batch = functools.partial(ts.calls, ts_name, tool, arguments)
+                        calls[f"{name} | {tool}"] = batch
+                floor_ts = "no-op tool on a bare SDK server (floor), TypeScript SDK client | noop"
+                calls[floor_ts] = functools.partial(ts.calls, "n", "noop", {})
             for name, lean in (
-                ("Streamable HTTP kept-alive, lean client (server's share)", lean_kept),
-                ("BEFORE item 1: Streamable HTTP kept-alive, lean client", lean_nagle),
+                ("Streamable HTTP kept-alive, raw client (the server's share)", raw),
+                (f"{ASYNCIO}: Streamable HTTP kept-alive, raw client", raw2),
+                ("Streamable HTTP kept-alive, httpx client", lean_kept),
+                ("BEFORE item 1: Streamable HTTP kept-alive, httpx client", lean_nagle),
                 ("Streamable HTTP, fresh connection per call, lean client", fresh),
             ):
                 for tool, arguments in (("peer_list", {}), ("peer_send", SEND)):
-                    calls[f"{name} | {tool}"] = functools.partial(lean.call, tool, arguments)
+                    call = functools.partial(lean.call, tool, arguments)
+                    calls[f"{name} | {tool}"] = functools.partial(timed, call)
+            floor_call = functools.partial(floor.call_tool, "noop", {})
             calls["no-op tool on a bare SDK server (floor), SDK client | noop"] = functools.partial(
-                floor.call_tool, "noop", {}
+                timed, floor_call
             )
-            for client in (a, b, carol):
+            for client in (a, b, carol, a2, b2):
                 await client.call_tool("peer_status", {})
             carol_pid = child_with("--name carol")
             servers = {"BEFORE": nagle.pid, "stdio": carol_pid, "floor": noop.pid}
+            servers[ASYNCIO] = alice2.pid
             samples: dict[str, list[float]] = {name: [] for name in calls}
             cpu: dict[str, list[float]] = {name: [0.0, 0.0] for name in calls}
-            wake_samples: list[float] = []
+            wakes: dict[str, list[float]] = {WAKE: [], f"{ASYNCIO}: {WAKE}": []}
+            if ts is not None:
+                wakes |= {TS_WAKE: [], f"{ASYNCIO}: {TS_WAKE}": []}
             for round_no in range(rounds):
                 print(f"… round {round_no + 1} of {rounds}", file=sys.stderr, flush=True)
-                for name, call in calls.items():
+                for name, batch in calls.items():
                     pid = next((v for k, v in servers.items() if k in name), alice.pid)
-                    await timed(call, max(3, n // 50))  # warm up this row again
+                    await batch(max(3, n // 50))  # warm up this row again
                     server_cpu, bridge_cpu = process_cpu_s(pid), bridge.cpu_s()
-                    samples[name] += await timed(call, n // rounds)
+                    samples[name] += await batch(n // rounds)
                     cpu[name][0] += process_cpu_s(pid) - server_cpu
                     cpu[name][1] += bridge.cpu_s() - bridge_cpu
-                await drain(b)  # peer_wait must find an empty inbox
-                from_issue, _ = await wake(a, b, max(20, n // 5) // rounds, 3)
-                wake_samples += from_issue
-            await lean_kept.close()
-            await lean_nagle.close()
+                per_round = max(20, n // 5) // rounds
+                for x, y, to, before in ((a, b, "bob", ""), (a2, b2, "bob2", f"{ASYNCIO}: ")):
+                    await drain(y)  # peer_wait must find an empty inbox
+                    from_issue, _ = await wake(x, y, per_round, 3, to)
+                    wakes[before + WAKE] += from_issue
+                    if ts is not None:  # the same pair of servers, through node's clients
+                        await drain(y)
+                        pair = ("a2", "b2") if before else ("a", "b")
+                        got = await ts.wake(*pair, f"{to} ({PROJECT})", 3 + per_round)
+                        wakes[before + TS_WAKE] += got[3:]  # the first 3 warm up
+            for closing in (lean_kept, lean_nagle, raw, raw2):
+                await closing.close()
     tmp.cleanup()
     rows = {name: summary(values) for name, values in samples.items()}
     for name, (server_cpu, bridge_cpu) in cpu.items():
         rows[name]["server_cpu"] = 1000 * server_cpu / len(samples[name])
         rows[name]["bridge_cpu"] = 1000 * bridge_cpu / len(samples[name])
-    rows[f"{WAKE} | peer_send -> peer_wait"] = summary(wake_samples)
+    for name, values in wakes.items():
+        rows[f"{name} | peer_send -> peer_wait"] = summary(values)
     return rows
 
 
@@ -481,6 +702,7 @@ def nagle_server(argv: list[str]) -> int:
     import socket
 
     import ai_connect.mcp.http as mcp_http
+    import ai_connect.mcp.run as mcp_run
     from ai_connect.cli import main as cli
 
     def old_listen(host: str, port: int) -> socket.socket:
@@ -488,12 +710,25 @@ def nagle_server(argv: list[str]) -> int:
         return socket.create_server((host, port), family=family)
 
     mcp_http.listen = old_listen
+    mcp_run.server_loop = lambda: None  # uvloop would turn Nagle's algorithm off itself
+    return cli(argv)
+
+
+def asyncio_server(argv: list[str]) -> int:
+    """``ai-connect mcp`` with its HTTP server on asyncio's event loop, as before it ran on
+    uvloop."""
+    import ai_connect.mcp.run as mcp_run
+    from ai_connect.cli import main as cli
+
+    mcp_run.server_loop = lambda: None
     return cli(argv)
 
 
 def main() -> int:
     if sys.argv[1:2] == ["--nagle-server"]:
         return nagle_server(sys.argv[2:])
+    if sys.argv[1:2] == ["--asyncio-server"]:
+        return asyncio_server(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=300, help="per row")
     parser.add_argument("--rounds", type=int, default=3)
