@@ -43,7 +43,7 @@ from ai_connect.mcp.server import (
     sharing,
 )
 
-__all__ = ["build_http_app", "listen", "serve_http", "uvicorn_config"]
+__all__ = ["build_http_app", "listen", "serve_http"]
 
 log = logging.getLogger("ai_connect.mcp")
 
@@ -160,18 +160,11 @@ async def serve_http(
     if _security(host) is None:
         log.warning("listening on %s: anyone who can reach it can speak as this peer", host)
     app = build_http_app(settings, host=host, on_ready=ready)
-    with sock:
-        await _Uvicorn(uvicorn_config(app)).serve(sockets=[sock])
-
-
-def uvicorn_config(app: Starlette) -> uvicorn.Config:
-    """uvicorn's settings: no access log (our log says what matters), and its own choice of
-    HTTP parser, which is httptools where installed (a dependency): with it and uvloop
-    (:func:`ai_connect.mcp.run.server_loop`) a tool call costs the server ~15 % less CPU
-    than on h11 and asyncio's loop (bench/mcp_bench.py)."""
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2
     )
+    with sock:
+        await _Uvicorn(config).serve(sockets=[sock])
 
 
 class _Uvicorn(uvicorn.Server):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from ai_connect import __version__
@@ -72,25 +71,7 @@ def run(
         if sys.stdin.isatty():  # by hand (behind the front, fd 0 is a pipe: it said so)
             sys.stderr.write(BY_HAND)
         log.info("ai-connect mcp %s on stdio as %s (%s)", __version__, own.name, own.project)
-        with asyncio.Runner(loop_factory=server_loop()) as runner:
-            runner.run(serve_stdio(settings, channel))
+        asyncio.run(serve_stdio(settings, channel))
     else:
         host, port = mcp_address(host, port)
-        with asyncio.Runner(loop_factory=server_loop()) as runner:
-            runner.run(serve_http(settings, host=host, port=port, ready_file=ready_file))
-
-
-def server_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The server's event loop: uvloop's where it is installed (a dependency, except on
-    Windows), else asyncio's.
-
-    Over HTTP, with httptools (:func:`ai_connect.mcp.http.uvicorn_config`), a tool call
-    costs the server ~17 % less CPU, and a fast client 0.15 to 0.3 ms less of its 1.6 to
-    2.2 ms; on stdio ~0.1 ms less of 2.0 to 2.5 (bench/mcp_bench.py, beside its "asyncio
-    loop" rows).
-    """
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+        asyncio.run(serve_http(settings, host=host, port=port, ready_file=ready_file))
