@@ -19,8 +19,6 @@ and ``peer_send`` (200 B, to bob) per transport:
   socket, h11 framing the HTTP): the server's share, as a fast client sees it;
 - Streamable HTTP with a fresh connection per call (lean client: raw socket, timed from
   writing the POST to reading the result event);
-- ``alice2`` and ``bob2`` on asyncio's event loop (``--asyncio-server``: ai-connect mcp
-  as before it ran its HTTP server on uvloop): the before/after of that;
 - legacy SSE (``/sse``, the official client);
 - stdio (the official client spawning ``ai-connect mcp``);
 - the wake: bob's client has a ``peer_wait`` pending (confirmed by its first progress
@@ -73,7 +71,6 @@ PROJECT = "bench"
 BODY = "x" * 200
 SEND = {"to": f"bob ({PROJECT})", "message": BODY}
 WAKE = "wake: alice's peer_send issued -> bob's peer_wait result (SDK, Streamable HTTP)"
-ASYNCIO = "asyncio loop (before uvloop)"
 TS_SDK = "@modelcontextprotocol/sdk@1.32.2"
 TS_WAKE = WAKE.replace("(SDK, ", "(TypeScript SDK, ")
 TARGETS = {
@@ -131,11 +128,10 @@ class ServerProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="ai-connect-mcp-bench-")
 
     @classmethod
-    def mcp(cls, bridge_url: str, name: str, *, before: str = "") -> ServerProcess:
-        """``ai-connect mcp --transport http``; ``before="nagle"``: with the listener as it
-        was before issue 13 (``--nagle-server`` below), ``"asyncio"``: on asyncio's event
-        loop (``--asyncio-server``)."""
-        start = (HERE, f"--{before}-server") if before else ("-m", "ai_connect")
+    def mcp(cls, bridge_url: str, name: str, *, nagle: bool = False) -> ServerProcess:
+        """``ai-connect mcp --transport http``; ``nagle``: with the listener as it was
+        before issue 13 (``--nagle-server`` below)."""
+        start = (HERE, "--nagle-server") if nagle else ("-m", "ai_connect")
         return cls(*start, *mcp_args(bridge_url, name, "--transport", "http", "--port", "0"))
 
     async def __aenter__(self) -> ServerProcess:
@@ -216,9 +212,7 @@ async def timed(call: Callable[[], Awaitable[Any]], samples: int) -> list[float]
     return out
 
 
-async def wake(
-    a: Client, b: Client, samples: int, warm: int, to: str = "bob"
-) -> tuple[list[float], list[float]]:
+async def wake(a: Client, b: Client, samples: int, warm: int) -> tuple[list[float], list[float]]:
     """Per round: (alice's send issued -> bob's wait result, bob's result - alice's)."""
     from_issue, after_sender = [], []
     for n in range(warm + samples):
@@ -234,7 +228,7 @@ async def wake(
         waiter.add_done_callback(lambda _, f=woken: f.set_result(time.perf_counter()))
         await asyncio.wait_for(pending.wait(), 10)
         issued = time.perf_counter()
-        sent = await a.call_tool("peer_send", {"to": f"{to} ({PROJECT})", "message": BODY})
+        sent = await a.call_tool("peer_send", {"to": f"bob ({PROJECT})", "message": BODY})
         sent_at = time.perf_counter()
         result = await asyncio.wait_for(waiter, 10)
         woke_at = await woken
@@ -519,9 +513,7 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         BridgeProcess(BridgeOptions(store=args.store), "mcp") as bridge,
         ServerProcess.mcp(bridge.url, "alice") as alice,
         ServerProcess.mcp(bridge.url, "bob") as bob,
-        ServerProcess.mcp(bridge.url, "alice", before="nagle") as nagle,
-        ServerProcess.mcp(bridge.url, "alice2", before="asyncio") as alice2,
-        ServerProcess.mcp(bridge.url, "bob2", before="asyncio") as bob2,
+        ServerProcess.mcp(bridge.url, "alice", nagle=True) as nagle,
         ServerProcess(HERE, "--noop-server") as noop,
     ):
         stdio = StdioServerParameters(
@@ -533,7 +525,7 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         lean_kept = KeptAliveClient(alice.url)
         lean_nagle = KeptAliveClient(nagle.url)
         fresh = LeanClient(alice.url)
-        raw, raw2 = RawClient(alice.url), RawClient(alice2.url)
+        raw = RawClient(alice.url)
         ts_root = ts_client_dir()
         if ts_root is None:
             print("… no node and npm here: no TypeScript SDK rows", file=sys.stderr, flush=True)
@@ -548,26 +540,15 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             Client(noop.url, mode="legacy") as floor,
             contextlib.AsyncExitStack() as stack,  # last: what it enters must exit first
         ):
-            a2, b2, sse2 = [
-                await stack.enter_async_context(client)
-                for client in (
-                    Client(alice2.url, mode="legacy"),
-                    Client(bob2.url, mode="legacy"),
-                    Client(sse_client(alice2.url.removesuffix("/mcp") + "/sse")),
-                )
-            ]  # here, not beside the others: Python allows 20 nested blocks
-            for client in (lean_kept, lean_nagle, fresh, raw, raw2):
+            for client in (lean_kept, lean_nagle, fresh, raw):
                 await client.open()
             ts = None
             if ts_root is not None:
-                sse_of = {x: x.url.removesuffix("/mcp") + "/sse" for x in (alice, alice2)}
                 ts = await stack.enter_async_context(
                     TsClients(
                         ts_root,
                         *(f"{k}=http={v.url}" for k, v in (("a", alice), ("b", bob), ("n", noop))),
-                        *(f"{k}=http={v.url}" for k, v in (("a2", alice2), ("b2", bob2))),
-                        f"s=sse={sse_of[alice]}",
-                        f"s2=sse={sse_of[alice2]}",
+                        f"s=sse={alice.url.removesuffix('/mcp')}/sse",
                     )
                 )
             sdk = {
@@ -577,8 +558,6 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 "stdio, SDK client": carol,
                 "BEFORE item 1: Streamable HTTP kept-alive, SDK client": an,
                 "BEFORE item 1: Streamable HTTP kept-alive, SDK client, 2026 session": an26,
-                f"{ASYNCIO}: Streamable HTTP kept-alive, SDK client": a2,
-                f"{ASYNCIO}: legacy SSE, SDK client": sse2,
             }
             calls: dict[str, Batch] = {}
             for name, client in sdk.items():
@@ -589,8 +568,6 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 for name, ts_name in (
                     ("Streamable HTTP kept-alive, TypeScript SDK client", "a"),
                     ("legacy SSE, TypeScript SDK client", "s"),
-                    (f"{ASYNCIO}: Streamable HTTP kept-alive, TypeScript SDK client", "a2"),
-                    (f"{ASYNCIO}: legacy SSE, TypeScript SDK client", "s2"),
                 ):
                     for tool, arguments in (("peer_list", {}), ("peer_send", SEND)):
                         batch = functools.partial(ts.calls, ts_name, tool, arguments)
@@ -599,7 +576,6 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 calls[floor_ts] = functools.partial(ts.calls, "n", "noop", {})
             for name, lean in (
                 ("Streamable HTTP kept-alive, raw client (the server's share)", raw),
-                (f"{ASYNCIO}: Streamable HTTP kept-alive, raw client", raw2),
                 ("Streamable HTTP kept-alive, httpx client", lean_kept),
                 ("BEFORE item 1: Streamable HTTP kept-alive, httpx client", lean_nagle),
                 ("Streamable HTTP, fresh connection per call, lean client", fresh),
@@ -611,16 +587,13 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             calls["no-op tool on a bare SDK server (floor), SDK client | noop"] = functools.partial(
                 timed, floor_call
             )
-            for client in (a, b, carol, a2, b2):
+            for client in (a, b, carol):
                 await client.call_tool("peer_status", {})
             carol_pid = child_with("--name carol")
             servers = {"BEFORE": nagle.pid, "stdio": carol_pid, "floor": noop.pid}
-            servers[ASYNCIO] = alice2.pid
             samples: dict[str, list[float]] = {name: [] for name in calls}
             cpu: dict[str, list[float]] = {name: [0.0, 0.0] for name in calls}
-            wakes: dict[str, list[float]] = {WAKE: [], f"{ASYNCIO}: {WAKE}": []}
-            if ts is not None:
-                wakes |= {TS_WAKE: [], f"{ASYNCIO}: {TS_WAKE}": []}
+            wakes: dict[str, list[float]] = {WAKE: []} | ({TS_WAKE: []} if ts else {})
             for round_no in range(rounds):
                 print(f"… round {round_no + 1} of {rounds}", file=sys.stderr, flush=True)
                 for name, batch in calls.items():
@@ -631,16 +604,13 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                     cpu[name][0] += process_cpu_s(pid) - server_cpu
                     cpu[name][1] += bridge.cpu_s() - bridge_cpu
                 per_round = max(20, n // 5) // rounds
-                for x, y, to, before in ((a, b, "bob", ""), (a2, b2, "bob2", f"{ASYNCIO}: ")):
-                    await drain(y)  # peer_wait must find an empty inbox
-                    from_issue, _ = await wake(x, y, per_round, 3, to)
-                    wakes[before + WAKE] += from_issue
-                    if ts is not None:  # the same pair of servers, through node's clients
-                        await drain(y)
-                        pair = ("a2", "b2") if before else ("a", "b")
-                        got = await ts.wake(*pair, f"{to} ({PROJECT})", 3 + per_round)
-                        wakes[before + TS_WAKE] += got[3:]  # the first 3 warm up
-            for closing in (lean_kept, lean_nagle, raw, raw2):
+                await drain(b)  # peer_wait must find an empty inbox
+                wakes[WAKE] += (await wake(a, b, per_round, 3))[0]
+                if ts is not None:  # the same pair of servers, through node's clients
+                    await drain(b)
+                    got = await ts.wake("a", "b", f"bob ({PROJECT})", 3 + per_round)
+                    wakes[TS_WAKE] += got[3:]  # the first 3 warm up
+            for closing in (lean_kept, lean_nagle, raw):
                 await closing.close()
     tmp.cleanup()
     rows = {name: summary(values) for name, values in samples.items()}
@@ -702,7 +672,6 @@ def nagle_server(argv: list[str]) -> int:
     import socket
 
     import ai_connect.mcp.http as mcp_http
-    import ai_connect.mcp.run as mcp_run
     from ai_connect.cli import main as cli
 
     def old_listen(host: str, port: int) -> socket.socket:
@@ -710,25 +679,12 @@ def nagle_server(argv: list[str]) -> int:
         return socket.create_server((host, port), family=family)
 
     mcp_http.listen = old_listen
-    mcp_run.server_loop = lambda: None  # uvloop would turn Nagle's algorithm off itself
-    return cli(argv)
-
-
-def asyncio_server(argv: list[str]) -> int:
-    """``ai-connect mcp`` with its HTTP server on asyncio's event loop, as before it ran on
-    uvloop."""
-    import ai_connect.mcp.run as mcp_run
-    from ai_connect.cli import main as cli
-
-    mcp_run.server_loop = lambda: None
     return cli(argv)
 
 
 def main() -> int:
     if sys.argv[1:2] == ["--nagle-server"]:
         return nagle_server(sys.argv[2:])
-    if sys.argv[1:2] == ["--asyncio-server"]:
-        return asyncio_server(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=300, help="per row")
     parser.add_argument("--rounds", type=int, default=3)
