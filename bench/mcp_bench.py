@@ -28,7 +28,8 @@ and ``peer_send`` (200 B, to bob) per transport:
 - the official TypeScript SDK's client (``bench/ts_client.mjs`` in node: what Claude Code,
   Gemini CLI, VS Code and Cursor build on) on Streamable HTTP kept alive and on SSE, its
   wake and its floor; the SDK is installed with npm into ``.cache/bench/ts-mcp`` the first
-  time (without node and npm those rows are left out, and the run says so).
+  time (without node and npm, or when npm cannot install it, those rows are left out,
+  and the run says why).
 
 Samples are taken in ``--rounds`` interleaved rounds (each row takes its share in turn),
 so a busy moment on the shared machine hits every row alike. Every wait is bounded.
@@ -427,9 +428,10 @@ class RawClient:
 
 def ts_client_dir() -> Path | None:
     """``.cache/bench/ts-mcp`` with the TypeScript SDK installed and ``ts_client.mjs``
-    beside it (node resolves the SDK from the script's folder); ``None`` without node and
-    npm."""
+    beside it (node resolves the SDK from the script's folder); ``None``, having said why,
+    without node and npm or when npm cannot install it."""
     if shutil.which("node") is None or shutil.which("npm") is None:
+        print("… no node and npm here: no TypeScript SDK rows", file=sys.stderr, flush=True)
         return None
     root = Path(HERE).parent.parent / ".cache" / "bench" / "ts-mcp"
     name, version = TS_SDK.rsplit("@", 1)
@@ -438,7 +440,13 @@ def ts_client_dir() -> Path | None:
         root.mkdir(parents=True, exist_ok=True)
         print(f"… installing {TS_SDK} into {root} (npm)", file=sys.stderr, flush=True)
         npm = ["npm", "install", "--prefix", str(root), "--no-audit", "--no-fund", TS_SDK]
-        subprocess.run(npm, check=True, timeout=600, stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run(npm, check=True, timeout=600, capture_output=True)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            said = (getattr(exc, "stderr", b"") or b"").decode(errors="replace").strip()
+            print(f"… npm could not install {TS_SDK}: no TypeScript SDK rows\n{said[-2000:]}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            return None
     shutil.copyfile(Path(HERE).with_name("ts_client.mjs"), root / "ts_client.mjs")
     return root
 
@@ -527,8 +535,6 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         fresh = LeanClient(alice.url)
         raw = RawClient(alice.url)
         ts_root = ts_client_dir()
-        if ts_root is None:
-            print("… no node and npm here: no TypeScript SDK rows", file=sys.stderr, flush=True)
         async with (
             Client(alice.url, mode="legacy") as a,
             Client(alice.url, mode="auto") as a26,
