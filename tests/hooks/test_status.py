@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ai_connect.client import BridgeClient
 from ai_connect.hooks import agent_link
 from ai_connect.hooks.runtime import run_inject, run_turn_end
@@ -44,19 +46,24 @@ async def status_of(url: str, address: str = ADDRESS) -> WorkView | None:
 
 @contextlib.asynccontextmanager
 async def mcp_server(
-    url: str, runtime: Path, cwd: Path, settings: StatusSettings | None = None
+    url: str,
+    runtime: Path,
+    cwd: Path,
+    settings: StatusSettings | None = None,
+    *,
+    project: str = PROJECT,
 ) -> AsyncIterator[Publisher]:
     """The session's MCP server as ``ai-connect mcp`` runs it: connected, advertised with
     its status socket, publishing what its hooks hand it."""
     env = {"AI_CONNECT_RUNTIME_DIR": str(runtime)}
     sock = link.socket_path(env)
-    client = make_client(url, NAME, PROJECT, session="s1")
+    client = make_client(url, NAME, project, session="s1")
     await client.connect()
     try:
         async with publishing(client, settings or StatusSettings(), sock, cwd) as publisher:
             assert publisher is not None
             with agent_link.advertise(
-                url, NAME, PROJECT, "s1", env=env, agent=os.getpid(), status=sock
+                url, NAME, project, "s1", env=env, agent=os.getpid(), status=sock
             ):
                 yield publisher
     finally:
@@ -265,5 +272,48 @@ def test_the_hand_over_is_answered_at_once(tmp_path: Path) -> None:
                 writer.close()
             assert taken == [Observation("working", ("a.py",), "/x")]
             assert not await link.hand_over(sock, taken[0])  # nobody listens any more
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(("event", "activity"), [("UserPromptSubmit", "working"), ("Stop", "idle")])
+def test_a_server_that_comes_up_while_the_hook_runs_still_gets_the_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, event: str, activity: str
+) -> None:
+    """The agent's first prompt can come before its MCP server is up (Codex starts both
+    at once): the hook finds no advert, the server then advertises and takes the
+    address, and the hook's connection is refused (held by another session). The hook
+    looks again, hands its status to the server, and checks the mail as that session.
+    Before, the status and the mail check were lost for the turn (a Codex CI flake)."""
+    import ai_connect.hooks.status as hook_status
+
+    async def scenario() -> None:
+        repo = git_checkout(tmp_path / "app")
+        async with contextlib.AsyncExitStack() as stack:
+            rt = stack.enter_context(runtime_dir())
+            srv = await stack.enter_async_context(bridge())
+            real_hand = hook_status.hand
+            servers: list[Publisher] = []
+
+            async def hand_then_server_starts(*args: Any) -> Any:
+                handed = await real_hand(*args)  # the hook found no advert: nobody took it
+                if not servers:  # now the server advertises and registers, as "app"
+                    started = mcp_server(srv.url, rt, repo, project="app")
+                    servers.append(await stack.enter_async_context(started))
+                    async with make_client(srv.url, "Bob", PROJECT) as bob:
+                        await bob.send(OWN, "mail for the new session")
+                return handed
+
+            monkeypatch.setattr(hook_status, "hand", hand_then_server_starts)
+            emitted = Emitted()
+            data = codex_input(event, repo, prompt="add a feature")
+            runs = run_inject if event == "UserPromptSubmit" else run_turn_end
+            await runs(hook("codex", data), hook_settings(rt, srv.url), emitted)
+            assert not emitted.err, emitted.err
+            await servers[0].settled(5)
+            work = await status_of(srv.url, OWN)
+            assert work is not None and work.activity == activity
+            assert servers[0].frames == 1  # the server took it and published it
+            assert "mail for the new session" in "".join(emitted.out)
 
     run(scenario())

@@ -35,7 +35,7 @@ from ai_connect.client import BridgeClient, LinkState
 from ai_connect.client.keep import Keep, default_folder
 from ai_connect.client.mailbox import Message
 from ai_connect.config import ClientSettings, client_settings
-from ai_connect.errors import BridgeError
+from ai_connect.errors import BridgeError, ErrorCode, RequestRejected
 from ai_connect.hooks import agent_link
 from ai_connect.hooks import status as work_status
 from ai_connect.hooks.contracts import (
@@ -149,6 +149,40 @@ def _client(link: Link, hook: HookInput, settings: HookSettings, reconnect: bool
         keep=keep,
         **(options | dict(settings.client_options)),
     )
+
+
+async def _connected(
+    hook: HookInput, settings: HookSettings, link: Link, unsent: Observation | None, human: bool
+) -> tuple[BridgeClient, Observation | None]:
+    """A connected client for ``link``, and the status still to publish (``unsent``).
+
+    An agent can start its MCP server and run the first prompt's hook at once (Codex
+    does): the hook finds no advert, the server then advertises and takes the address,
+    and the hook's connection is refused as held by another session. Then the hook looks
+    again, hands its status to that server and acts for its session. Raises what the
+    connection raised otherwise."""
+    try:
+        return await _open(_client(link, hook, settings, reconnect=False)), unsent
+    except RequestRejected as exc:
+        if exc.code != ErrorCode.ADDRESS_IN_USE or link.server is not None:
+            raise
+        again = resolve_link(hook, settings)
+        if again.server is None:
+            raise
+    log.info("the agent's MCP server came up meanwhile: acting for its session")
+    if unsent is not None:  # not handed, not off: the server may take it now
+        unsent = await work_status.hand(hook, settings.env, again.status, human)
+    return await _open(_client(again, hook, settings, reconnect=False)), unsent
+
+
+async def _open(client: BridgeClient) -> BridgeClient:
+    """``client`` connected; closed again if it could not connect."""
+    try:
+        await client.connect()
+    except BaseException:
+        await client.close()
+        raise
+    return client
 
 
 def _hooks_dir(settings: HookSettings) -> Path:
@@ -268,17 +302,17 @@ async def run_inject(hook: HookInput, settings: HookSettings, emit: Emit = std_e
     if hook.client in ("claude", "codex") and hook.event in PROMPT_EVENTS:
         await dismiss_waiter(hook, settings)  # a new turn: the idle-time waiter steps aside
     link = resolve_link(hook, settings)
-    unsent = await work_status.hand(hook, settings.env, link.status, human_prompt(hook))
-    client = _client(link, hook, settings, reconnect=False)
+    human = human_prompt(hook)
+    unsent = await work_status.hand(hook, settings.env, link.status, human)
     try:
-        await client.connect()
+        client, unsent = await _connected(hook, settings, link, unsent, human)
     except BridgeError as exc:
         _note(emit, "no mail check", exc)
         return 0
     try:
         assert client.welcome is not None
         await work_status.publish(client, hook, settings.env, unsent)
-        if human_prompt(hook):
+        if human:
             await client.human()  # a person spoke: paused conversations resume (§3.6)
         if not client.welcome.unread:
             return 0
@@ -301,10 +335,27 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
     """The turn ends: continue it with unread mail (Codex, Gemini CLI, Cursor, sync Stop)."""
     link = resolve_link(hook, settings)
     unsent = await work_status.hand(hook, settings.env, link.status, False)
-    client = _client(link, hook, settings, reconnect=False)
-    shown = 0
     try:
-        await client.connect()
+        client, unsent = await _connected(hook, settings, link, unsent, False)
+        shown = await _turn_end_mail(client, hook, settings, emit, unsent)
+    except BridgeError as exc:
+        _note(emit, "no mail check", exc)
+        shown = 0
+    if not shown and (empty := empty_output(hook)):
+        emit("out", empty)
+    return 0
+
+
+async def _turn_end_mail(
+    client: BridgeClient,
+    hook: HookInput,
+    settings: HookSettings,
+    emit: Emit,
+    unsent: Observation | None,
+) -> int:
+    """On the connected ``client`` (closed here): the status, then the mail that carries
+    the turn on; how many messages were shown."""
+    try:
         assert client.welcome is not None
         await work_status.publish(client, hook, settings.env, unsent)
         if client.welcome.unread:
@@ -318,14 +369,10 @@ async def run_turn_end(hook: HookInput, settings: HookSettings, emit: Emit = std
             emit("out", json.dumps(turn_end_output(hook, text)))
 
         if _waking(client):  # mail of a paused conversation does not carry the turn on
-            shown = await take_and_emit(client, settings, show, write)
-    except BridgeError as exc:
-        _note(emit, "no mail check", exc)
+            return await take_and_emit(client, settings, show, write)
+        return 0
     finally:
         await client.close()
-    if not shown and (empty := empty_output(hook)):
-        emit("out", empty)
-    return 0
 
 
 def _slot_paths(hook: HookInput, settings: HookSettings) -> tuple[Path, Path]:
