@@ -13,12 +13,12 @@ and ``peer_send`` (200 B, to bob) per transport:
 - Streamable HTTP on a kept-alive connection, with the official client (``mcp.Client``;
   2025 handshake, what Claude Code, Codex, Gemini CLI, Cursor and VS Code do today, and
   the 2026 session) and with an httpx client (httpx2, one kept-alive connection, JSON-RPC
-  and nothing else: the server's share). The same against ``alice-nagle``: the
-  before/after of TCP_NODELAY (issue 13, item 1);
+  and nothing else). The same against ``alice-nagle``: the before/after of TCP_NODELAY
+  (issue 13, item 1);
 - Streamable HTTP on a kept-alive connection with no client library in the way (a raw
   socket, h11 framing the HTTP): the server's share, as a fast client sees it;
-- Streamable HTTP with a fresh connection per call (lean client: raw socket, timed from
-  writing the POST to reading the result event);
+- Streamable HTTP with a fresh connection per call (the same raw client, its connection's
+  set-up timed too);
 - legacy SSE (``/sse``, the official client);
 - stdio (the official client spawning ``ai-connect mcp``);
 - the wake: bob's client has a ``peer_wait`` pending (confirmed by its first progress
@@ -250,67 +250,6 @@ async def drain(b: Client) -> None:
     raise RuntimeError("bob's inbox does not empty")
 
 
-class LeanClient:
-    """Streamable HTTP with nothing else: initialize once, then one connection per call,
-    timed from writing the POST until its result event has arrived."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.host, self.port, self.path = parts.hostname or "", parts.port or 80, parts.path
-        self.headers = ""
-        self.next_id = 1
-
-    def _request(self, payload: dict[str, Any]) -> bytes:
-        body = json.dumps(payload).encode()
-        head = (
-            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{self.headers}\r\n"
-        )
-        return head.encode() + body
-
-    async def _exchange(self, payload: dict[str, Any]) -> tuple[float, bytes]:
-        reader, writer = await asyncio.open_connection(self.host, self.port)
-        try:
-            start = time.perf_counter()
-            writer.write(self._request(payload))
-            data = b""
-            while not (b'"result"' in data and data.endswith(b"\r\n\r\n")):
-                chunk = await asyncio.wait_for(reader.read(65536), 10)
-                if not chunk:
-                    raise RuntimeError(f"connection closed: {data[-500:]!r}")
-                data += chunk
-            return time.perf_counter() - start, data
-        finally:
-            writer.close()
-
-    async def open(self) -> None:
-        hello = {"protocolVersion": "2025-11-25", "capabilities": {}}
-        hello["clientInfo"] = {"name": "lean", "version": "0"}
-        _, data = await self._exchange(
-            {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello}
-        )
-        session = re.search(rb"mcp-session-id: (\w+)", data, re.IGNORECASE)
-        assert session is not None, data
-        self.headers = (
-            f"mcp-session-id: {session.group(1).decode()}\r\nmcp-protocol-version: 2025-11-25\r\n"
-        )
-        reader, writer = await asyncio.open_connection(self.host, self.port)
-        writer.write(self._request({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        writer.close()
-
-    async def call(self, tool: str, arguments: dict[str, Any]) -> float:
-        self.next_id += 1
-        params = {"name": tool, "arguments": arguments}
-        elapsed, data = await self._exchange(
-            {"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call", "params": params}
-        )
-        if b'"isError":true' in data:
-            raise RuntimeError(f"tool error: {data[-500:]!r}")
-        return elapsed
-
-
 class KeptAliveClient:
     """Streamable HTTP over one kept-alive httpx2 connection, JSON-RPC and nothing else."""
 
@@ -353,13 +292,14 @@ class KeptAliveClient:
 
 
 class RawClient:
-    """Streamable HTTP over one kept-alive connection with no client library in the way
-    (h11 frames the HTTP, JSON-RPC and nothing else): the server's share, as a fast client
-    (Node's, Rust's) sees it."""
+    """Streamable HTTP with no client library in the way (h11 frames the HTTP, JSON-RPC
+    and nothing else): over one kept-alive connection, the server's share as a fast client
+    (Node's, Rust's) sees it; with ``fresh``, a new connection for every request."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, fresh: bool = False) -> None:
         import h11
 
+        self.fresh = fresh
         parts = urlsplit(url)
         self.host, self.port, self.path = parts.hostname or "", parts.port or 80, parts.path
         self.headers = [
@@ -374,6 +314,8 @@ class RawClient:
     async def post(self, payload: dict[str, Any]) -> tuple[Any, bytes]:
         import h11
 
+        if self.fresh:
+            await self.close()
         if self.stream is None or self.stream[0].at_eof():  # uvicorn closes one idle 5 s
             self.stream = await asyncio.open_connection(self.host, self.port)
             self.http = h11.Connection(h11.CLIENT)
@@ -424,6 +366,7 @@ class RawClient:
     async def close(self) -> None:
         if self.stream is not None:
             self.stream[1].close()
+            self.stream = None
 
 
 def ts_client_dir() -> Path | None:
@@ -532,7 +475,7 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         )
         lean_kept = KeptAliveClient(alice.url)
         lean_nagle = KeptAliveClient(nagle.url)
-        fresh = LeanClient(alice.url)
+        fresh = RawClient(alice.url, fresh=True)
         raw = RawClient(alice.url)
         ts_root = ts_client_dir()
         async with (
@@ -584,7 +527,7 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 ("Streamable HTTP kept-alive, raw client (the server's share)", raw),
                 ("Streamable HTTP kept-alive, httpx client", lean_kept),
                 ("BEFORE item 1: Streamable HTTP kept-alive, httpx client", lean_nagle),
-                ("Streamable HTTP, fresh connection per call, lean client", fresh),
+                ("Streamable HTTP, fresh connection per call, raw client", fresh),
             ):
                 for tool, arguments in (("peer_list", {}), ("peer_send", SEND)):
                     call = functools.partial(lean.call, tool, arguments)
@@ -616,7 +559,7 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                     await drain(b)
                     got = await ts.wake("a", "b", f"bob ({PROJECT})", 3 + per_round)
                     wakes[TS_WAKE] += got[3:]  # the first 3 warm up
-            for closing in (lean_kept, lean_nagle, raw):
+            for closing in (lean_kept, lean_nagle, raw, fresh):
                 await closing.close()
     tmp.cleanup()
     rows = {name: summary(values) for name, values in samples.items()}
