@@ -9,6 +9,9 @@ into a fresh database in a temporary directory. Runs twice: alone, then beside a
 pure-Python thread that holds the GIL whenever it can (standing in for the bridge's busy
 event loop). The second run shows whether the store's SQLite work runs outside the GIL:
 if it takes the GIL back per row, each take can wait up to ``sys.getswitchinterval()``.
+The process runs with the interpreter settings of ``ai-connect bridge`` on that store
+(cli/bridge.py ``tune_process``: a 0.5 ms switch interval), so that the busy
+run waits for the GIL as the bridge's store thread does.
 
 Figures: wall time, store-thread CPU µs per message (``time.thread_time``), and the
 wall-time ratio busy / alone. Not a test: it prints figures (bench/RESULTS.md).
@@ -30,6 +33,7 @@ from ai_connect.bridge.store.base import AckOp, AppendOp, Store, StoredMessage, 
 from ai_connect.bridge.store.memory import MemoryStore
 from ai_connect.bridge.store.sqlite import SqliteStore
 from ai_connect.bridge.store.sqlite.process import SqliteProcessStore
+from ai_connect.cli.bridge import tune_process
 from harness import process_cpu_s
 from scenarios import body
 
@@ -95,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", default="sqlite", choices=["sqlite", "sqlite-process", "memory"])
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
+    tune_process(sqlite=True)  # as the bridge on SQLite or in memory (not PostgreSQL)
     rows: list[tuple[str, float, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="ai-connect-store-bench-") as tmp:
         for busy in (False, True):
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     head = f"store {args.store}"
     if args.store != "memory":
         head += f", synchronous={args.synchronous}"
-    print(f"{head}; {n:,} messages in batches of {args.batch}")
+    interval = sys.getswitchinterval() * 1000
+    print(f"{head}; {n:,} messages in batches of {args.batch}; switch interval {interval:g} ms")
     lines = [("run", "wall", "store CPU per message", "of which its process")]
     lines += [
         (name, f"{wall:.3f} s", f"{(cpu + child) / n * 1e6:.1f} µs", f"{child / n * 1e6:.1f} µs")
