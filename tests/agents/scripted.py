@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,9 @@ class ScriptedModel:
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        """Every connection's writer, from the moment it is made until it is closed."""
+        self._closing = False
 
     @property
     def url(self) -> str:
@@ -66,15 +70,20 @@ class ScriptedModel:
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def __aenter__(self) -> ScriptedModel:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._server is not None
+        self._closing = True
         self._server.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A connection made just before the close whose handler has not run yet: its
+        # task is cancelled before its first step, so its ``finally`` never closes it.
+        for writer in list(self._writers):
+            await self._hang_up(writer)
         await self._server.wait_closed()
 
     def reply(self, *replies: Reply) -> None:
@@ -115,6 +124,23 @@ class ScriptedModel:
 
     # --- HTTP ---------------------------------------------------------------------------
 
+    def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> Coroutine[Any, Any, None] | None:
+        """Called as a connection is made, before its handler task first runs: the writer
+        is known from then on (an agent client may open a connection as the test ends)."""
+        if self._closing:
+            writer.close()  # made after the close: hung up at once
+            return None
+        self._writers.add(writer)
+        return self._serve(reader, writer)
+
+    async def _hang_up(self, writer: asyncio.StreamWriter) -> None:
+        self._writers.discard(writer)
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -144,9 +170,7 @@ class ScriptedModel:
             pass  # we shut down: end quietly (asyncio.start_server reports a cancelled handler)
         finally:
             self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            await self._hang_up(writer)
 
     @staticmethod
     async def _body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
