@@ -41,14 +41,20 @@ class Braking:
         self.registry, self.auth, self.ids = registry, auth, ids
 
     def on_send(
-        self, conn: Conn, frame: SendFrame, now: float, sender: str, human: bool = False
+        self,
+        conn: Conn,
+        frame: SendFrame,
+        now: float,
+        sender: str,
+        target: str,
+        human: bool = False,
     ) -> list[Action]:
-        """Counts a direct message (already accepted for storing); when it pauses its
-        conversation, both sides get a notice and the operator a log line. ``human``: a
-        person sent it through an observer (§9.3), which counts as human input."""
-        if frame.to == identity.BROADCAST:
+        """Counts a direct message to ``target`` (already accepted for storing; the
+        address ``frame.to`` resolved to); when it pauses its conversation, both sides get
+        a notice and the operator a log line. ``human``: a person sent it through an
+        observer (§9.3), which counts as human input."""
+        if target == identity.BROADCAST:
             return []
-        target = self.registry.resolve(frame.to)
         if sender == target:
             return []
         # Agents send through their MCP server; a person through the CLI. Other clients

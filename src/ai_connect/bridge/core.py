@@ -346,8 +346,8 @@ class Router:
                 return [Send(conn.id, self._snapshot(now, frame.rid))]
             case SendFrame() | HotSend():
                 sender, human = self._delivery.sender_of(conn, frame)
-                out = self._delivery.on_send(conn, frame, now)
-                out += self._braking.on_send(conn, frame, now, sender, human)  # §3.6: notices
+                out, target = self._delivery.on_send(conn, frame, now, sender, human)
+                out += self._braking.on_send(conn, frame, now, sender, target, human)  # §3.6
                 return out + self._book.on_message(sender, frame.thread, frame.body, now)
             case Ack() | HotAck():
                 return self._delivery.on_ack(conn, frame, now)

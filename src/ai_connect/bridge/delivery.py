@@ -86,10 +86,13 @@ class Delivery:
             )
         return conn.address, False
 
-    def on_send(self, conn: Conn, frame: SendFrame, now: float) -> list[Action]:
-        """Stores the message for its recipients; ``accepted`` follows the commit."""
+    def on_send(
+        self, conn: Conn, frame: SendFrame, now: float, sender: str, human: bool
+    ) -> tuple[list[Action], str]:
+        """Stores the message for its recipients (``sender``, ``human``: from
+        :meth:`sender_of`); ``accepted`` follows the commit. Also returns the address it
+        is sent to (a peer's, or the broadcast's)."""
         limits = self.config.limits
-        sender, human = self.sender_of(conn, frame)
         # A character is 1 to 4 bytes of UTF-8: most bodies need no encoding to know.
         if len(frame.body) * 4 > limits.max_body_bytes:
             body_size = len(frame.body.encode())
@@ -141,7 +144,7 @@ class Delivery:
             receipt=bool(frame.receipt) or conn.receipts,
         )
         out.append(Persist(AppendOp(message, recipients), Origin(conn.id, frame.rid)))
-        return out
+        return out, target
 
     def _human(self, address: str, now: float) -> PeerRecord:
         """The peer record of a person who sends through an observer (§9.3): known, so
@@ -201,7 +204,7 @@ class Delivery:
                     entry = entry or MailboxEntry(recipient, seq, message)
                     conn.through = seq
                     if not conn.ready and self._room(conn):
-                        self._deliver(conn, entry, out, now)
+                        self._deliver(conn, entry, out, now, paused)
                     elif not self._keep(conn, entry):
                         conn.through = -1
             if not result.duplicate and self.feed:
@@ -285,7 +288,7 @@ class Delivery:
             elif entry.damaged is not None:
                 self._skip_damaged(conn, peer, entry, now, out)
             elif self._room(conn):
-                self._deliver(conn, entry, out, now, tail, size)
+                self._deliver(conn, entry, out, now, self.paused(entry.message), tail, size)
             elif not self._keep(conn, entry, tail, size):
                 complete = False
                 break
@@ -389,13 +392,14 @@ class Delivery:
         entry: MailboxEntry,
         out: list[Action],
         now: float,
+        paused: str | None,
         tail: bytes | None = None,
         size: int = -1,
     ) -> None:
-        """Sends ``entry`` on ``conn``; ``tail`` and ``size``: its ``deliver`` tail (not
-        paused) and flow size, if made already (a page read ahead, ``views.prepare``)."""
+        """Sends ``entry`` on ``conn``; ``paused``: :attr:`paused` of its message, now;
+        ``tail`` and ``size``: its ``deliver`` tail (not paused) and flow size, if made
+        already (a page read ahead, ``views.prepare``)."""
         message = entry.message
-        paused = self.paused(message)
         if tail is None or paused is not None:
             last = self._last
             if last is not None and last[0] is message and last[1] == paused:
@@ -466,7 +470,8 @@ class Delivery:
                 entry, size, tail = ready.popleft()
                 conn.ready_bytes -= size if tail is None else size + len(tail)  # _held()
                 if entry.seq > conn.sent:
-                    self._deliver(conn, entry, out, now, tail, size)
+                    paused = self.paused(entry.message)
+                    self._deliver(conn, entry, out, now, paused, tail, size)
         if ready is not None and not ready:
             ready = conn.ready = None  # drained: its memory goes back
         if conn.loading:
