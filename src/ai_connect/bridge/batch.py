@@ -37,10 +37,10 @@ def write_batch(persists: Sequence[Persist]) -> WriteBatch:
     batch = WriteBatch()
     for p in persists:
         match p.op:
+            case AppendOp():  # first: nearly every write of a busy bridge
+                batch.appends.append(p.op)
             case PeerRecord():
                 batch.peers.append(p.op)
-            case AppendOp():
-                batch.appends.append(p.op)
             case AckOp():
                 batch.acks.append(p.op)
             case ProposalRecord():
@@ -69,13 +69,35 @@ def committed(persists: Sequence[Persist], result: CommitResult, now: float = 0.
     paired with the ``Persist`` it came from. A count that differs is a store bug and
     raises ``ValueError`` rather than pairing a result with the wrong message.
     """
-    appends = [p for p in persists if isinstance(p.op, AppendOp)]
-    acks = tuple(p for p in persists if isinstance(p.op, AckOp))
-    proposals = tuple(p for p in persists if isinstance(p.op, ProposalRecord))
-    forgets = tuple(p for p in persists if isinstance(p.op, ForgetOp))
-    upkeep = tuple(p for p in persists if isinstance(p.op, BuryOp | PruneOp))
-    leases = tuple(p for p in persists if isinstance(p.op, LeaseRecord | LeaseDrop))
+    appends: list[Persist] = []
+    acks: list[Persist] = []
+    proposals: list[Persist] = []
+    forgets: list[Persist] = []
+    upkeep: list[Persist] = []
+    leases: list[Persist] = []
+    for p in persists:  # one pass, appends first: nearly every write of a busy bridge
+        op = p.op
+        if isinstance(op, AppendOp):
+            appends.append(p)
+        elif isinstance(op, AckOp):
+            acks.append(p)
+        elif isinstance(op, ProposalRecord):
+            proposals.append(p)
+        elif isinstance(op, ForgetOp):
+            forgets.append(p)
+        elif isinstance(op, BuryOp | PruneOp):
+            upkeep.append(p)
+        elif isinstance(op, LeaseRecord | LeaseDrop):
+            leases.append(p)
     appended = tuple(zip(appends, result.appends, strict=True))
     return Committed(
-        appended, acks, proposals, forgets, upkeep, result.pruned, now, leases, result.proposals
+        appended,
+        tuple(acks),
+        tuple(proposals),
+        tuple(forgets),
+        tuple(upkeep),
+        result.pruned,
+        now,
+        tuple(leases),
+        result.proposals,
     )
