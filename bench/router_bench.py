@@ -37,8 +37,9 @@ sys.path[:0] = [str(ROOT)]
 from tests.bridge.helpers import addr, pair  # noqa: E402
 
 from ai_connect.bridge.batch import committed, write_batch  # noqa: E402
-from ai_connect.bridge.events import FrameReceived, Persist, Send  # noqa: E402
+from ai_connect.bridge.events import Action, FrameReceived, Persist, Send  # noqa: E402
 from ai_connect.protocol.hot import (  # noqa: E402
+    HotSend,
     accepted_data,
     decode_hot,
     deliver_data,
@@ -66,7 +67,7 @@ def router_round(messages: int, batch: int) -> float:
     delivered = acked = 0
     spent = 0.0
 
-    def deliveries(actions: list[object]) -> int:
+    def deliveries(actions: list[Action]) -> int:
         return sum(
             1
             for a in actions
@@ -102,6 +103,8 @@ def floor_round(messages: int) -> float:
     begun = time.process_time()
     for seq, raw in enumerate(frames, 1):
         send = decode_hot(raw)
+        if not isinstance(send, HotSend):  # the fast decoder's, or the floor is not the floor
+            raise SystemExit(f"decode_hot did not take {raw[:60]!r} fast")
         ts = 1000.0 + seq
         accepted_data(send.rid, send.cid, f"m{seq}", ts, to, [to], [to])
         tail = deliver_tail(f"m{seq}", sender, to, send.body, None, None, None, ts)
