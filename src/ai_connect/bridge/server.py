@@ -194,10 +194,10 @@ class BridgeServer:
         self._batch: list[Persist] = []
         self._batch_ready = asyncio.Event()
         self._ack_timer: asyncio.TimerHandle | None = None
+        """Commits the acks waiting in ``_batch`` when nothing else did (``ack_delay_s``)."""
         self._commits_started = self._commits_done = 0
         self._commit_done = asyncio.Event()
         """Set (and replaced) as each commit ends: :meth:`_flushed` waits on it."""
-        """Commits the acks waiting in ``_batch`` when nothing else did (``ack_delay_s``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._closing = False
