@@ -188,3 +188,58 @@ def test_a_leaving_client_s_held_ack_is_committed_at_once() -> None:
                 assert store.acked(BOB) == 1
 
     run(go())
+
+
+def test_a_receipt_read_waits_for_the_commit_carrying_the_ack() -> None:
+    """A receipts query that arrives while the commit holding Bob's ack is still running
+    is read after that commit, not beside it: an ack a commit in flight has taken from the
+    batch is as much "not stored yet" as one still waiting in the batch (seen once in CI:
+    a [receipt] notice, then peer_status still saying "delivered")."""
+    import threading
+
+    class GatedStore(CountingStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = threading.Event()  # the ack's commit waits for it
+            self.entered = threading.Event()  # the ack's commit has started
+            self.ack_stored = threading.Event()
+            self.read = threading.Event()
+            self.read_before_ack: bool | None = None
+
+        def commit(self, batch: WriteBatch) -> CommitResult:
+            if batch.acks:
+                self.entered.set()
+                assert self.gate.wait(10), "the test never opened the gate"
+            result = super().commit(batch)
+            if batch.acks:
+                self.ack_stored.set()
+            return result
+
+        def receipts(self, message_id: str) -> Any:
+            self.read_before_ack = not self.ack_stored.is_set()
+            self.read.set()
+            return super().receipts(message_id)
+
+    store = GatedStore()
+
+    async def go() -> None:
+        async with bridge(store, listen=False, ack_delay_s=60.0) as server:
+            connect = socketpair_connect(server)
+            async with connect(NO_PORT_URL) as alice, connect(NO_PORT_URL) as bob:
+                await hello(alice, "alice")
+                await hello(bob, "bob")
+                accepted = await send(alice, "one")
+                deliver = json.loads(await asyncio.wait_for(bob.recv(), 5))
+                await bob.send(json.dumps({"type": "ack", "seq": deliver["seq"], "rid": "k"}))
+                assert await asyncio.to_thread(store.entered.wait, 5)  # the commit is held
+                await alice.send(json.dumps({"type": "receipts", "rid": "r", "id": accepted["id"]}))
+                # A read beside the held commit would come at once (it did, before the fix):
+                # give it half a second to show, then let the commit finish.
+                await asyncio.to_thread(store.read.wait, 0.5)
+                store.gate.set()
+                report = await request(alice, {"type": "ping", "rid": "p"}, "receipt_report")
+                assert store.read_before_ack is False
+                [bob_receipt] = report["recipients"]
+                assert (bob_receipt["recipient"], bob_receipt["state"]) == (BOB, "shown"), report
+
+    run(go())

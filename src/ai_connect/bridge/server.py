@@ -656,12 +656,13 @@ class BridgeServer:
             done.set()
 
     async def _flushed(self) -> None:
-        """Returns once what waits in the batch now (folded acks and delivery marks) is
-        committed (or its commit failed): a receipt read after it sees them."""
-        if not self._batch:
-            return
-        due = self._commits_started + 1
-        self._batch_ready.set()
+        """Returns once every write routed so far is committed (or its commit failed):
+        what waits in the batch (folded acks and delivery marks), and what a commit
+        still running took from it. A receipt read after it sees them."""
+        due = self._commits_started  # the commit running, if one is
+        if self._batch:
+            due += 1  # and the next, which takes the batch
+            self._batch_ready.set()
         while self._commits_done < due:
             await self._commit_done.wait()
 
