@@ -51,11 +51,13 @@ async def send(ws: ClientConnection, body: str) -> dict[str, Any]:
     return await request(ws, frame, "accepted")
 
 
-def scenario(test: Any) -> None:
-    """Runs ``test(server, store, alice, bob)`` with acks held for a minute at most."""
+def scenario(test: Any, store: CountingStore | None = None) -> None:
+    """Runs ``test(server, store, alice, bob)`` with acks held for a minute at most, on
+    ``store`` (a fresh :class:`CountingStore` by default)."""
 
     async def go() -> None:
-        store = CountingStore()
+        nonlocal store
+        store = store or CountingStore()
         async with bridge(store, listen=False, ack_delay_s=60.0) as server:
             connect = socketpair_connect(server)
             async with connect(NO_PORT_URL) as alice, connect(NO_PORT_URL) as bob:
@@ -220,26 +222,21 @@ def test_a_receipt_read_waits_for_the_commit_carrying_the_ack() -> None:
             self.read.set()
             return super().receipts(message_id)
 
-    store = GatedStore()
+    async def test(
+        server: BridgeServer, store: GatedStore, alice: ClientConnection, bob: ClientConnection
+    ) -> None:
+        accepted = await send(alice, "one")
+        deliver = json.loads(await asyncio.wait_for(bob.recv(), 5))
+        await bob.send(json.dumps({"type": "ack", "seq": deliver["seq"], "rid": "k"}))
+        assert await asyncio.to_thread(store.entered.wait, 5)  # the commit is held
+        await alice.send(json.dumps({"type": "receipts", "rid": "r", "id": accepted["id"]}))
+        # A read beside the held commit would come at once (it did, before the fix): give
+        # it half a second to show, then let the commit finish.
+        await asyncio.to_thread(store.read.wait, 0.5)
+        store.gate.set()
+        report = await request(alice, {"type": "ping", "rid": "p"}, "receipt_report")
+        assert store.read_before_ack is False
+        [bob_receipt] = report["recipients"]
+        assert (bob_receipt["recipient"], bob_receipt["state"]) == (BOB, "shown"), report
 
-    async def go() -> None:
-        async with bridge(store, listen=False, ack_delay_s=60.0) as server:
-            connect = socketpair_connect(server)
-            async with connect(NO_PORT_URL) as alice, connect(NO_PORT_URL) as bob:
-                await hello(alice, "alice")
-                await hello(bob, "bob")
-                accepted = await send(alice, "one")
-                deliver = json.loads(await asyncio.wait_for(bob.recv(), 5))
-                await bob.send(json.dumps({"type": "ack", "seq": deliver["seq"], "rid": "k"}))
-                assert await asyncio.to_thread(store.entered.wait, 5)  # the commit is held
-                await alice.send(json.dumps({"type": "receipts", "rid": "r", "id": accepted["id"]}))
-                # A read beside the held commit would come at once (it did, before the fix):
-                # give it half a second to show, then let the commit finish.
-                await asyncio.to_thread(store.read.wait, 0.5)
-                store.gate.set()
-                report = await request(alice, {"type": "ping", "rid": "p"}, "receipt_report")
-                assert store.read_before_ack is False
-                [bob_receipt] = report["recipients"]
-                assert (bob_receipt["recipient"], bob_receipt["state"]) == (BOB, "shown"), report
-
-    run(go())
+    scenario(test, GatedStore())
