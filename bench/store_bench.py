@@ -2,6 +2,7 @@
 
     python bench/store_bench.py [--messages 20000] [--batch 500] [--synchronous FULL]
                                 [--store sqlite|memory] [--markdown]
+    python bench/store_bench.py --floor [--rounds 5] [--messages 20000] [--batch 500]
 
 Commits ``--messages`` appends (one sender -> one recipient, the 200-byte prose bodies of
 the throughput benchmark) in batches of ``--batch``, with one cumulative ack per batch,
@@ -15,12 +16,23 @@ run waits for the GIL as the bridge's store thread does.
 
 Figures: wall time, store-thread CPU µs per message (``time.thread_time``), and the
 wall-time ratio busy / alone. Not a test: it prints figures (bench/RESULTS.md).
+
+``--floor``: what SQLite itself costs for the same messages, beside ``SqliteStore.commit``
+in alternated rounds (no busy thread). The floor writes the rows a commit writes -- each
+message's row, its mailbox entry, the recipient's acked cursor, and its words in the
+search index -- with the rows built before the clock starts, one multi-row ``INSERT`` per
+table and batch, into the schema ``SqliteStore`` made, in the same journal mode and
+``synchronous``. What is left of the store's figure is its own Python: numbering,
+checksums, building the rows, the dedup look-up. (The bridge's CPU per message can never
+go below this floor plus what its WebSocket library costs per message: bench/RESULTS.md.)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
@@ -91,6 +103,92 @@ def run_once(store: Store, work: list[WriteBatch], busy: bool) -> tuple[float, f
             spinner.join(timeout=10)
 
 
+def floor_round(path: Path, messages: int, size: int, synchronous: str) -> float:
+    """SQLite's CPU seconds for ``messages`` appends and acks in batches of ``size``, the
+    rows pre-built, in a fresh database with the store's schema (see ``--floor``)."""
+    SqliteStore(path, synchronous=synchronous).close()  # the schema, as the bridge makes it
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {synchronous}")
+        db.execute(
+            "INSERT INTO peers (address, name, project, first_seen, last_seen) "
+            "VALUES (?, 'Receiver', 'bench', 0, 0)",
+            (RECIPIENT,),
+        )
+        work = []
+        for start in range(0, messages, size):
+            ns = range(start + 1, min(start + size, messages) + 1)
+            rows = [
+                (n, f"id{n}", SENDER, f"c{n}", RECIPIENT, body(n), 1.7e9 + n, n & 0xFFFF, 0, 0)
+                for n in ns
+            ]
+            work.append(
+                (
+                    _values(_INSERT_MESSAGES, len(rows), 10),
+                    [v for row in rows for v in row],
+                    _values(_INSERT_MAILBOX, len(rows), 3),
+                    [v for n in ns for v in (RECIPIENT, n, n)],
+                    (ns[0], ns[-1]),
+                    (max(start - size, 0), RECIPIENT),
+                )
+            )
+        cpu = time.thread_time()
+        for messages_sql, message_params, mailbox_sql, mailbox_params, indexed, ack in work:
+            db.execute("BEGIN")
+            db.execute(messages_sql, message_params)
+            db.execute(mailbox_sql, mailbox_params)
+            db.execute(_INDEX, indexed)
+            db.execute(_ACK, ack)
+            db.execute("COMMIT")
+        return time.thread_time() - cpu
+    finally:
+        db.close()
+
+
+_INSERT_MESSAGES = (
+    "INSERT INTO messages (n, id, sender, cid, target, body, ts, checksum, human, receipt) "
+)
+_INSERT_MAILBOX = "INSERT INTO mailbox (recipient, seq, n) "
+_INDEX = (
+    "INSERT INTO messages_fts (rowid, body) SELECT n, body FROM messages WHERE n BETWEEN ? AND ?"
+)
+_ACK = "UPDATE peers SET acked = ? WHERE address = ?"
+
+
+def _values(head: str, rows: int, columns: int) -> str:
+    return head + "VALUES " + ", ".join(["(" + ", ".join("?" * columns) + ")"] * rows)
+
+
+def floor(args: argparse.Namespace) -> int:
+    """``--floor``: the store's commit and SQLite's floor, alternated round by round."""
+    stores, floors = [], []
+    with tempfile.TemporaryDirectory(prefix="ai-connect-store-bench-") as tmp:
+        for i in range(args.rounds):
+            store = SqliteStore(Path(tmp) / f"store{i}.db", synchronous=args.synchronous)
+            try:
+                stores.append(run_once(store, batches(args.messages, args.batch), False)[1])
+            finally:
+                store.close()
+            path = Path(tmp) / f"floor{i}.db"
+            floors.append(floor_round(path, args.messages, args.batch, args.synchronous))
+    n = args.messages
+    print(
+        f"store sqlite, synchronous={args.synchronous}; {n:,} messages in batches of "
+        f"{args.batch}; {args.rounds} rounds alternated, median (range) CPU per message"
+    )
+    print("| | µs of CPU per message |\n|---|---|")
+    for name, figures in (
+        ("`SqliteStore.commit`", stores),
+        ("floor: SQLite alone, the same rows pre-built", floors),
+    ):
+        us = sorted(f / n * 1e6 for f in figures)
+        print(f"| {name} | {statistics.median(us):.1f} ({us[0]:.1f} to {us[-1]:.1f}) |")
+    ratio = statistics.median(stores) / statistics.median(floors)
+    print(f"| ratio | {ratio:.2f}x |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=20_000)
@@ -98,8 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     parser.add_argument("--store", default="sqlite", choices=["sqlite", "sqlite-process", "memory"])
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--floor", action="store_true", help="SQLite's own share (see above)")
+    parser.add_argument("--rounds", type=int, default=5, help="with --floor")
     args = parser.parse_args(argv)
     tune_process(sqlite=True)  # as the bridge on SQLite or in memory (not PostgreSQL)
+    if args.floor:
+        return floor(args)
     rows: list[tuple[str, float, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="ai-connect-store-bench-") as tmp:
         for busy in (False, True):
