@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -35,6 +36,11 @@ class CountingStore(SharedStore):
 async def request(ws: ClientConnection, frame: dict[str, Any], reply: str) -> dict[str, Any]:
     """Sends ``frame``; the first frame of type ``reply`` that comes back."""
     await ws.send(json.dumps(frame))
+    return await reply_of(ws, reply)
+
+
+async def reply_of(ws: ClientConnection, reply: str) -> dict[str, Any]:
+    """The next frame of type ``reply`` (frames of other types are skipped)."""
     while True:
         got: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 5))
         if got["type"] == reply:
@@ -197,7 +203,6 @@ def test_a_receipt_read_waits_for_the_commit_carrying_the_ack() -> None:
     is read after that commit, not beside it: an ack a commit in flight has taken from the
     batch is as much "not stored yet" as one still waiting in the batch (seen once in CI:
     a [receipt] notice, then peer_status still saying "delivered")."""
-    import threading
 
     class GatedStore(CountingStore):
         def __init__(self) -> None:
@@ -234,7 +239,7 @@ def test_a_receipt_read_waits_for_the_commit_carrying_the_ack() -> None:
         # it half a second to show, then let the commit finish.
         await asyncio.to_thread(store.read.wait, 0.5)
         store.gate.set()
-        report = await request(alice, {"type": "ping", "rid": "p"}, "receipt_report")
+        report = await reply_of(alice, "receipt_report")
         assert store.read_before_ack is False
         [bob_receipt] = report["recipients"]
         assert (bob_receipt["recipient"], bob_receipt["state"]) == (BOB, "shown"), report
